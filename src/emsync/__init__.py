@@ -1,0 +1,3 @@
+"""EMsync: emergency medical coordination hub."""
+
+__version__ = "0.1.0"

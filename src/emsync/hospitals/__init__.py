@@ -1,0 +1,1 @@
+"""EMsync hospitals."""
