@@ -1,0 +1,5 @@
+"""`python -m emsync` runs the CLI."""
+
+from emsync.cli import main
+
+main()

@@ -1,0 +1,139 @@
+"""The permission matrix: which role may do what. The one place to read or change access."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    PARAMEDIC = "paramedic"
+    CLINICIAN = "clinician"
+    HOSPITAL_COORDINATOR = "hospital_coordinator"
+    EMERGENCY_MANAGER = "emergency_manager"
+    AUDITOR = "auditor"
+    # Machine principals (API keys only): devices publish, integrations read and write.
+    DEVICE = "device"
+    INTEGRATION = "integration"
+
+
+HUMAN_ROLES = frozenset(r for r in Role if r not in {Role.DEVICE, Role.INTEGRATION})
+
+
+class Perm(StrEnum):
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    API_KEYS_MANAGE = "api_keys:manage"
+    AUDIT_READ = "audit:read"
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_WRITE = "incidents:write"
+    TRIAGE_RUN = "triage:run"
+    UNITS_READ = "units:read"
+    UNITS_WRITE = "units:write"
+    DISPATCH_ASSIGN = "dispatch:assign"
+    MAP_READ = "map:read"
+    MAP_WRITE = "map:write"
+    HOSPITALS_READ = "hospitals:read"
+    HOSPITALS_WRITE = "hospitals:write"
+    DEVICES_READ = "devices:read"
+    DEVICES_WRITE = "devices:write"
+    VITALS_READ = "vitals:read"
+    VITALS_WRITE = "vitals:write"
+    ALERTS_READ = "alerts:read"
+    ALERTS_WRITE = "alerts:write"
+    HANDOFFS_READ = "handoffs:read"
+    HANDOFFS_WRITE = "handoffs:write"
+    HANDOFFS_RECEIVE = "handoffs:receive"
+    INTAKE_READ = "intake:read"
+    INTAKE_WRITE = "intake:write"
+    INTAKE_OVERRIDE = "intake:override"
+    EMERGENCY_READ = "emergency:read"
+    EMERGENCY_WRITE = "emergency:write"
+    REALTIME_CONNECT = "realtime:connect"
+
+
+P = Perm
+_OPERATIONAL_READ = {
+    P.INCIDENTS_READ,
+    P.UNITS_READ,
+    P.MAP_READ,
+    P.HOSPITALS_READ,
+    P.REALTIME_CONNECT,
+}
+
+MATRIX: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.DISPATCHER: frozenset(
+        _OPERATIONAL_READ
+        | {
+            P.INCIDENTS_WRITE,
+            P.TRIAGE_RUN,
+            P.UNITS_WRITE,
+            P.DISPATCH_ASSIGN,
+            P.DEVICES_READ,
+            P.VITALS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_WRITE,
+            P.HANDOFFS_READ,
+            P.HANDOFFS_WRITE,
+            P.EMERGENCY_READ,
+        }
+    ),
+    Role.PARAMEDIC: frozenset(
+        _OPERATIONAL_READ
+        | {
+            P.INCIDENTS_WRITE,
+            P.TRIAGE_RUN,
+            P.UNITS_WRITE,
+            P.DEVICES_READ,
+            P.DEVICES_WRITE,
+            P.VITALS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_WRITE,
+            P.HANDOFFS_READ,
+            P.HANDOFFS_WRITE,
+        }
+    ),
+    Role.CLINICIAN: frozenset(
+        _OPERATIONAL_READ
+        | {
+            P.TRIAGE_RUN,
+            P.DEVICES_READ,
+            P.DEVICES_WRITE,
+            P.VITALS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_WRITE,
+            P.HANDOFFS_READ,
+            P.HANDOFFS_RECEIVE,
+            P.INTAKE_READ,
+            P.INTAKE_WRITE,
+        }
+    ),
+    Role.HOSPITAL_COORDINATOR: frozenset(
+        _OPERATIONAL_READ
+        | {
+            P.HOSPITALS_WRITE,
+            P.VITALS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_WRITE,
+            P.HANDOFFS_READ,
+            P.HANDOFFS_RECEIVE,
+            P.INTAKE_READ,
+            P.INTAKE_WRITE,
+            P.INTAKE_OVERRIDE,
+            P.EMERGENCY_READ,
+        }
+    ),
+    Role.EMERGENCY_MANAGER: frozenset(
+        _OPERATIONAL_READ
+        | {P.EMERGENCY_READ, P.EMERGENCY_WRITE, P.ALERTS_READ, P.MAP_WRITE, P.HOSPITALS_WRITE}
+    ),
+    Role.AUDITOR: frozenset({P.AUDIT_READ, P.USERS_READ, P.INCIDENTS_READ}),
+    Role.DEVICE: frozenset({P.VITALS_WRITE}),
+    Role.INTEGRATION: frozenset(_OPERATIONAL_READ | {P.INCIDENTS_WRITE, P.HOSPITALS_WRITE}),
+}
+
+
+def allows(role: Role, perm: Perm) -> bool:
+    return perm in MATRIX[role]

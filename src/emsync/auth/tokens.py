@@ -1,0 +1,94 @@
+"""JWT access tokens (short-lived, HS256) and opaque refresh/API-key secrets (hashed at rest)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from emsync.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ISSUER = "emsync"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    username: str
+    role: str
+    hospital_id: str | None
+    expires_at: datetime
+
+
+def issue_access_token(
+    *,
+    secret: str,
+    user_id: str,
+    username: str,
+    role: str,
+    hospital_id: str | None,
+    now: datetime,
+    lifetime: timedelta,
+) -> str:
+    claims = {
+        "iss": ISSUER,
+        "sub": user_id,
+        "name": username,
+        "role": role,
+        "hospital_id": hospital_id,
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the access token has expired; refresh it") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the access token is invalid") from exc
+    if claims.get("typ") != "access":
+        raise Unauthorized("not an access token")
+    return AccessClaims(
+        user_id=str(claims["sub"]),
+        username=str(claims.get("name", "")),
+        role=str(claims.get("role", "")),
+        hospital_id=claims.get("hospital_id"),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+    )
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    # Secrets are 256 random bits, so a fast hash is enough (no dictionary to defend against).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, expected_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), expected_hash)
+
+
+def split_compound(token: str, prefix: str) -> tuple[str, str]:
+    """`<prefix>_<id>_<secret>` → (id, secret); the id finds the row, the secret proves it."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != prefix or len(parts[1]) != 36:
+        raise Unauthorized(f"malformed {prefix} token")
+    return parts[1], parts[2]

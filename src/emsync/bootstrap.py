@@ -1,0 +1,168 @@
+"""The composition root: the only module that imports every domain. It builds the runtime,
+mounts the routers, wires event handlers and WebSocket channels, and starts background work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from emsync.auth import api as auth_api
+from emsync.auth.audit import AuditLog, AuditRecord
+from emsync.auth.deps import LoginLimits, principal_from_credentials, public
+from emsync.auth.permissions import Perm
+from emsync.auth.principal import Principal
+from emsync.auth.ratelimit import SlidingWindowLimiter
+from emsync.core.background import BackgroundService, ProcessRole
+from emsync.core.clock import Clock, utcnow
+from emsync.core.crypto import Keyring
+from emsync.core.db import create_engine, session_factory
+from emsync.core.events import Event, EventBus
+from emsync.core.http import RequestContextMiddleware, StateChange, install_error_handlers
+from emsync.core.logging import configure_logging
+from emsync.core.metrics import Metrics
+from emsync.core.ops import ops_router
+from emsync.core.realtime import Hub, realtime_router
+from emsync.core.runtime import Runtime
+from emsync.core.settings import Settings, with_development_secrets
+from emsync.incidents import api as incidents_api
+from emsync.incidents.events import (
+    IncidentCreated,
+    IncidentStatusChanged,
+    IncidentUpdated,
+    PatientAdded,
+)
+
+ALL_ROLES = frozenset(ProcessRole)
+WEB_DIST = Path(__file__).parent / "web" / "dist"
+
+
+def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
+    settings = with_development_secrets(settings)
+    metrics = Metrics()
+    engine = create_engine(settings)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        bus=EventBus(
+            metrics=metrics,
+            attempts=settings.events.handler_attempts,
+            backoff_seconds=settings.events.handler_backoff_seconds,
+        ),
+        keyring=Keyring.from_settings(settings),
+        metrics=metrics,
+        clock=clock,
+    )
+    runtime.provide(AuditLog(runtime.sessions, clock))
+    auth = settings.auth
+    runtime.provide(
+        LoginLimits(
+            per_account=SlidingWindowLimiter(
+                limit=auth.login_attempts_per_account, window_seconds=auth.login_window_seconds
+            ),
+            per_ip=SlidingWindowLimiter(
+                limit=auth.login_attempts_per_ip, window_seconds=auth.login_window_seconds
+            ),
+        )
+    )
+
+    async def authenticate(token: str) -> Principal:
+        if token.startswith("emk_"):
+            return await principal_from_credentials(runtime, bearer=None, api_key=token)
+        return await principal_from_credentials(runtime, bearer=token, api_key=None)
+
+    runtime.provide(Hub(authenticate))
+    return runtime
+
+
+def _permission_check(perm: Perm) -> Any:
+    async def check(principal: Principal, _arg: str | None) -> bool:
+        return principal.can(perm)
+
+    return check
+
+
+def _wire_realtime(runtime: Runtime) -> None:
+    hub = runtime.get(Hub)
+    hub.register_channel("incidents", _permission_check(Perm.INCIDENTS_READ))
+
+    async def push_incident(event: Event) -> None:
+        hub.publish("incidents", event.name, event.to_dict())
+
+    for kind in (IncidentCreated, IncidentUpdated, IncidentStatusChanged, PatientAdded):
+        runtime.bus.subscribe(kind, push_incident)
+
+
+def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
+    return []
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    roles: Sequence[ProcessRole] = tuple(ProcessRole),
+    clock: Clock = utcnow,
+) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    runtime = build_runtime(settings, clock=clock)
+    _wire_realtime(runtime)
+    services = [svc for role, svc in _background_services(runtime) if role in roles]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started: list[BackgroundService] = []
+        try:
+            for svc in services:
+                await svc.start()
+                started.append(svc)
+            yield
+        finally:
+            for svc in reversed(started):
+                await svc.stop()
+            await runtime.engine.dispose()
+
+    app = FastAPI(
+        title="EMsync",
+        version="0.1.0",
+        description="Emergency medical coordination hub: from the emergency call to the "
+        "hospital bed. Log in with **Authorize** (OAuth2 password flow).",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    audit = runtime.get(AuditLog)
+
+    async def audit_sink(change: StateChange) -> None:
+        await audit.append(
+            AuditRecord(
+                actor=change.actor,
+                action=change.action,
+                target=change.target,
+                request_id=change.request_id,
+                outcome=change.outcome,
+            )
+        )
+
+    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
+    app.include_router(ops_router(public))
+    if ProcessRole.API in roles:
+        app.include_router(auth_api.router)
+        app.include_router(incidents_api.router)
+        app.include_router(realtime_router(_hub_of))
+        if WEB_DIST.is_dir():
+            app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+    return app
+
+
+def _hub_of(ws: WebSocket) -> Hub:
+    runtime: Runtime = ws.app.state.runtime
+    return runtime.get(Hub)

@@ -1,0 +1,209 @@
+"""The `emsync` command: serve, database, users, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from emsync.auth import audit as audit_service
+from emsync.auth import service as auth_service
+from emsync.auth.chain import ChainReport
+from emsync.auth.permissions import Role
+from emsync.auth.schemas import UserCreate
+from emsync.core import migrate
+from emsync.core.background import ProcessRole
+from emsync.core.clock import utcnow
+from emsync.core.db import create_engine, session_factory
+from emsync.core.errors import DomainError
+from emsync.core.settings import Settings, with_development_secrets
+
+app = typer.Typer(help="EMsync: emergency medical coordination hub.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def load_settings() -> Settings:
+    try:
+        return with_development_secrets(Settings())
+    except ValidationError as exc:
+        for err in exc.errors():
+            console.print(f"[red]configuration error:[/red] {err['msg']}")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "heads") -> None:
+    """Apply migrations (all domains' heads by default)."""
+    settings = load_settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at [bold]{_redacted(settings.database_url)}[/bold] is up to date")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ("base" empties the database)."""
+    migrate.downgrade(load_settings().database_url, revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the applied revision(s)."""
+    migrate.current(load_settings().database_url)
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _create_user(settings: Settings, data: UserCreate) -> str:
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            user = await auth_service.create_user(session=session, data=data, now=utcnow())
+            await session.commit()
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Login name")],
+    role: Annotated[Role, typer.Option(help="One of the human roles")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="≥ 12 chars")
+    ],
+    hospital_id: Annotated[str | None, typer.Option(help="Hospital of hospital staff")] = None,
+) -> None:
+    """Create a user account."""
+    settings = load_settings()
+    try:
+        data = UserCreate(username=username, password=password, role=role, hospital_id=hospital_id)
+        user_id = asyncio.run(_create_user(settings, data))
+    except ValidationError as exc:
+        for err in exc.errors():
+            console.print(f"[red]{'.'.join(map(str, err['loc']))}:[/red] {err['msg']}")
+        raise typer.Exit(2) from None
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    console.print(f"created {role.value} [bold]{username}[/bold] ({user_id})")
+
+
+async def _ensure_admin(settings: Settings) -> str | None:
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            password = (
+                settings.admin_password.get_secret_value() if settings.admin_password else None
+            )
+            generated = await auth_service.ensure_admin(
+                session=session,
+                username=settings.admin_username or "admin",
+                password=password,
+                now=utcnow(),
+            )
+            await session.commit()
+            return generated
+    finally:
+        await engine.dispose()
+
+
+@users_app.command("ensure-admin")
+def users_ensure_admin() -> None:
+    """Create the first admin (EMSYNC_ADMIN_USERNAME/PASSWORD, else a printed random password)."""
+    _report_admin(load_settings())
+
+
+def _report_admin(settings: Settings) -> None:
+    generated = asyncio.run(_ensure_admin(settings))
+    if generated is not None:
+        name = settings.admin_username or "admin"
+        console.print(
+            f"[bold green]first admin created[/bold green]: username [bold]{name}[/bold], "
+            f"password [bold]{generated}[/bold] (shown once; change it after logging in)"
+        )
+
+
+async def _verify(settings: Settings) -> ChainReport:
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            return await audit_service.verify(session=session)
+    finally:
+        await engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 if any past entry was edited or removed."""
+    report = asyncio.run(_verify(load_settings()))
+    if report.ok:
+        console.print(
+            f"[green]audit log intact[/green]: {report.entries} entries, head {report.head_hash}"
+        )
+        console.print("record the head hash elsewhere to detect a truncated tail later")
+        return
+    console.print(
+        f"[red]audit log BROKEN[/red] at entry {report.first_broken_seq}: {report.problem}"
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    role: Annotated[
+        list[ProcessRole] | None,
+        typer.Option(help="Process role(s); all three by default"),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (EMSYNC_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (EMSYNC_PORT)")] = None,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+) -> None:
+    """Run EMsync (API, ingest and worker in one process unless --role narrows it)."""
+    import uvicorn
+
+    from emsync.bootstrap import create_app
+
+    settings = load_settings()
+    if migrate_first:
+        migrate.upgrade(settings.database_url)
+        _report_admin(settings)
+    roles = tuple(role) if role else tuple(ProcessRole)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    console.print(
+        f"EMsync ({', '.join(r.value for r in roles)}) on "
+        f"[bold]http://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
+    )
+    uvicorn.run(
+        create_app(settings, roles=roles),
+        host=bind_host,
+        port=bind_port,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

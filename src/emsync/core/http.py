@@ -1,0 +1,175 @@
+"""HTTP edge: RFC 9457 problem responses, request ids, access logs, metrics and the audit hook."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emsync.core.errors import DomainError
+from emsync.core.metrics import Metrics
+
+log = structlog.get_logger("emsync.http")
+
+PROBLEM_JSON = "application/problem+json"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def problem(
+    status: int, title: str, detail: str, slug: str, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://emsync.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append(
+            {"field": ".".join(loc), "message": err.get("msg", "invalid"), "type": err.get("type")}
+        )
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return problem(
+            exc.status, exc.title, exc.detail, exc.type_slug, request.url.path, **exc.extra
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = _field_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(
+            422, "Validation failed", detail, "validation-failed", request.url.path, errors=errors
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return problem(exc.status_code, title, detail, f"http-{exc.status_code}", request.url.path)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", route=_route_of(request.scope), error=type(exc).__name__)
+        return problem(
+            500,
+            "Internal server error",
+            "an unexpected error occurred; it has been logged with the request id",
+            "internal",
+            request.url.path,
+        )
+
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _route_of(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """What the audit log records of one state-changing request."""
+
+    actor: str
+    action: str
+    target: str
+    request_id: str
+    outcome: str
+
+
+AuditSink = Callable[[StateChange], Awaitable[None]]
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: request id, structured access log, metrics, audit of changes."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, audit: AuditSink | None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_of(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            state = scope.get("state", {})
+            principal = state.get("principal")
+            actor = state.get("audit_actor") or (
+                principal.audit_name if principal is not None else "anonymous"
+            )
+            log.info(
+                "request",
+                method=method,
+                route=route,
+                status=status,
+                ms=round(elapsed * 1000, 2),
+                actor=actor,
+            )
+            if self.audit is not None and method in _STATE_CHANGING and route != "unmatched":
+                target = json.dumps(scope.get("path_params", {}), sort_keys=True)
+                outcome = "success" if status < 400 else f"failure:{status}"
+                await self.audit(
+                    StateChange(
+                        actor=actor,
+                        action=f"{method} {route}",
+                        target=target,
+                        request_id=request_id,
+                        outcome=outcome,
+                    )
+                )
+            structlog.contextvars.unbind_contextvars("request_id")

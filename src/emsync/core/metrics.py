@@ -1,0 +1,32 @@
+"""Prometheus metrics, one registry per app so that several apps can live in one test process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "emsync_http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "emsync_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.event_handler_failures = Counter(
+            "emsync_event_handler_failures_total",
+            "Event handler failures (each attempt).",
+            ["event"],
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "emsync_logins_total", "Login attempts by outcome.", ["outcome"], registry=self.registry
+        )

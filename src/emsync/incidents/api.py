@@ -1,0 +1,167 @@
+"""Incident routes (thin: validation at the edge, use cases in the service)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from emsync.auth.deps import requires
+from emsync.auth.permissions import Perm
+from emsync.auth.principal import Principal
+from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
+from emsync.core.schemas import Page
+from emsync.incidents import service
+from emsync.incidents.lifecycle import IncidentStatus
+from emsync.incidents.schemas import (
+    IncidentCreate,
+    IncidentRead,
+    IncidentSummary,
+    IncidentUpdate,
+    PatientCreate,
+    PatientRead,
+    PatientUpdate,
+    StatusChange,
+    TimelineEntryRead,
+)
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+
+
+@router.post("", response_model=IncidentRead, status_code=201)
+async def create_incident(
+    body: IncidentCreate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
+) -> IncidentRead:
+    return await service.create_incident(
+        uow=uow,
+        keyring=runtime.keyring,
+        data=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.get("", response_model=Page[IncidentSummary])
+async def list_incidents(
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
+    status: Annotated[list[IncidentStatus] | None, Query()] = None,
+    priority: Annotated[int | None, Query(ge=1, le=5)] = None,
+    mci: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[IncidentSummary]:
+    """Newest first. `q` searches the chief complaint and the address."""
+    return await service.list_incidents(
+        session=session,
+        statuses=status or (),
+        priority=priority,
+        mci=mci,
+        q=q,
+        created_after=created_after,
+        created_before=created_before,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{incident_id}", response_model=IncidentRead)
+async def get_incident(
+    incident_id: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
+) -> IncidentRead:
+    return await service.get_incident(
+        session=session, keyring=runtime.keyring, incident_id=incident_id
+    )
+
+
+@router.patch("/{incident_id}", response_model=IncidentRead)
+async def update_incident(
+    incident_id: str,
+    body: IncidentUpdate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
+) -> IncidentRead:
+    return await service.update_incident(
+        uow=uow,
+        keyring=runtime.keyring,
+        incident_id=incident_id,
+        data=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.post("/{incident_id}/status", response_model=IncidentRead)
+async def change_status(
+    incident_id: str,
+    body: StatusChange,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
+) -> IncidentRead:
+    """Move the incident along its lifecycle; a move the lifecycle forbids is a 409."""
+    return await service.change_status(
+        uow=uow,
+        keyring=runtime.keyring,
+        incident_id=incident_id,
+        change=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.get("/{incident_id}/timeline", response_model=list[TimelineEntryRead])
+async def get_timeline(
+    incident_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.INCIDENTS_READ)]
+) -> list[TimelineEntryRead]:
+    rows = await service.timeline(session=session, incident_id=incident_id)
+    return [TimelineEntryRead.model_validate(r) for r in rows]
+
+
+@router.post("/{incident_id}/patients", response_model=PatientRead, status_code=201)
+async def add_patient(
+    incident_id: str,
+    body: PatientCreate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
+) -> PatientRead:
+    return await service.add_patient(
+        uow=uow,
+        keyring=runtime.keyring,
+        incident_id=incident_id,
+        data=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.patch("/{incident_id}/patients/{patient_id}", response_model=PatientRead)
+async def update_patient(
+    incident_id: str,
+    patient_id: str,
+    body: PatientUpdate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
+) -> PatientRead:
+    return await service.update_patient(
+        uow=uow,
+        keyring=runtime.keyring,
+        incident_id=incident_id,
+        patient_id=patient_id,
+        data=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )

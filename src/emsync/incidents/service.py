@@ -1,0 +1,441 @@
+"""Incident use cases. Personal fields are sealed on write and opened on read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from emsync.core.crypto import Keyring
+from emsync.core.errors import Conflict, NotFound
+from emsync.core.events import Event
+from emsync.core.ids import new_id
+from emsync.core.schemas import Page
+from emsync.core.uow import UnitOfWork
+from emsync.incidents.events import (
+    IncidentCreated,
+    IncidentStatusChanged,
+    IncidentUpdated,
+    PatientAdded,
+)
+from emsync.incidents.lifecycle import IncidentStatus, next_status
+from emsync.incidents.models import Incident, IncidentTimelineEntry, Patient
+from emsync.incidents.schemas import (
+    IncidentCreate,
+    IncidentRead,
+    IncidentSummary,
+    IncidentUpdate,
+    PatientCreate,
+    PatientRead,
+    PatientUpdate,
+    StatusChange,
+)
+
+_SEALED_INCIDENT_FIELDS = {
+    "caller_name": "caller_name_sealed",
+    "callback_number": "callback_number_sealed",
+    "notes": "notes_sealed",
+}
+
+
+def _aad(kind: str, row_id: str, field: str) -> str:
+    return f"{kind}:{row_id}:{field}"
+
+
+def _patient_read(p: Patient, keyring: Keyring) -> PatientRead:
+    return PatientRead(
+        id=p.id,
+        incident_id=p.incident_id,
+        label=p.label,
+        name=keyring.open_text(p.name_sealed, aad=_aad("patient", p.id, "name")),
+        age_years=p.age_years,
+        sex=p.sex,
+        acuity=p.acuity,
+        news2=p.news2,
+        triaged_at=p.triaged_at,
+        created_at=p.created_at,
+    )
+
+
+def _incident_read(i: Incident, patients: Sequence[Patient], keyring: Keyring) -> IncidentRead:
+    opened = {
+        name: keyring.open_text(getattr(i, col), aad=_aad("incident", i.id, name))
+        for name, col in _SEALED_INCIDENT_FIELDS.items()
+    }
+    return IncidentRead(
+        id=i.id,
+        number=i.number,
+        status=IncidentStatus(i.status),
+        priority=i.priority,
+        chief_complaint=i.chief_complaint,
+        address=i.address,
+        lat=i.lat,
+        lon=i.lon,
+        mci=i.mci,
+        created_by=i.created_by,
+        created_at=i.created_at,
+        updated_at=i.updated_at,
+        patients=[_patient_read(p, keyring) for p in patients],
+        **opened,
+    )
+
+
+def _timeline(
+    session: AsyncSession, incident_id: str, actor: str, kind: str, now: datetime, **data: Any
+) -> None:
+    session.add(
+        IncidentTimelineEntry(incident_id=incident_id, at=now, actor=actor, kind=kind, data=data)
+    )
+
+
+def _new_patient(
+    incident_id: str, data: PatientCreate, label: str, keyring: Keyring, now: datetime
+) -> Patient:
+    pid = new_id()
+    return Patient(
+        id=pid,
+        incident_id=incident_id,
+        label=data.label or label,
+        name_sealed=keyring.seal_text(data.name, aad=_aad("patient", pid, "name")),
+        age_years=data.age_years,
+        sex=data.sex,
+        created_at=now,
+    )
+
+
+async def _load(session: AsyncSession, incident_id: str, *, lock: bool = False) -> Incident:
+    incident = await session.get(Incident, incident_id, with_for_update=lock)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return incident
+
+
+async def _patients(session: AsyncSession, incident_id: str) -> Sequence[Patient]:
+    stmt = select(Patient).where(Patient.incident_id == incident_id).order_by(Patient.created_at)
+    return (await session.scalars(stmt)).all()
+
+
+async def create_incident(
+    *, uow: UnitOfWork, keyring: Keyring, data: IncidentCreate, actor: str, now: datetime
+) -> IncidentRead:
+    session = uow.session
+    for attempt in range(5):
+        number = (await session.scalar(select(func.max(Incident.number)))) or 0
+        incident_id = new_id()
+        incident = Incident(
+            id=incident_id,
+            number=number + 1,
+            status=IncidentStatus.NEW.value,
+            priority=data.priority,
+            chief_complaint=data.chief_complaint,
+            address=data.address,
+            lat=data.lat,
+            lon=data.lon,
+            mci=data.mci,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+            **{
+                col: keyring.seal_text(getattr(data, name), aad=_aad("incident", incident_id, name))
+                for name, col in _SEALED_INCIDENT_FIELDS.items()
+            },
+        )
+        session.add(incident)
+        try:
+            await session.flush()
+            break
+        except IntegrityError:
+            # Two calls took the same number at once; take the next one.
+            await session.rollback()
+            if attempt == 4:
+                raise Conflict("could not allocate an incident number; retry") from None
+    patients = [
+        _new_patient(incident_id, p, f"P{n}", keyring, now)
+        for n, p in enumerate(data.patients, start=1)
+    ]
+    session.add_all(patients)
+    _timeline(session, incident_id, actor, "created", now, priority=data.priority)
+    uow.record(
+        IncidentCreated(incident_id=incident_id, priority=data.priority, lat=data.lat, lon=data.lon)
+    )
+    await uow.commit()
+    return _incident_read(incident, patients, keyring)
+
+
+async def get_incident(
+    *, session: AsyncSession, keyring: Keyring, incident_id: str
+) -> IncidentRead:
+    incident = await _load(session, incident_id)
+    return _incident_read(incident, await _patients(session, incident_id), keyring)
+
+
+async def list_incidents(
+    *,
+    session: AsyncSession,
+    statuses: Sequence[IncidentStatus] = (),
+    priority: int | None = None,
+    mci: bool | None = None,
+    q: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[IncidentSummary]:
+    stmt = select(Incident)
+    if statuses:
+        stmt = stmt.where(Incident.status.in_([s.value for s in statuses]))
+    if priority is not None:
+        stmt = stmt.where(Incident.priority == priority)
+    if mci is not None:
+        stmt = stmt.where(Incident.mci == mci)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                Incident.chief_complaint.ilike(pattern, escape="\\"),
+                Incident.address.ilike(pattern, escape="\\"),
+            )
+        )
+    if created_after is not None:
+        stmt = stmt.where(Incident.created_at >= created_after)
+    if created_before is not None:
+        stmt = stmt.where(Incident.created_at < created_before)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = (
+        await session.scalars(
+            stmt.order_by(Incident.created_at.desc(), Incident.number.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    counts: dict[str, int] = {}
+    if rows:
+        count_rows = await session.execute(
+            select(Patient.incident_id, func.count())
+            .where(Patient.incident_id.in_([r.id for r in rows]))
+            .group_by(Patient.incident_id)
+        )
+        counts = dict(count_rows.tuples().all())
+    items = [
+        IncidentSummary(
+            id=r.id,
+            number=r.number,
+            status=IncidentStatus(r.status),
+            priority=r.priority,
+            chief_complaint=r.chief_complaint,
+            address=r.address,
+            lat=r.lat,
+            lon=r.lon,
+            mci=r.mci,
+            patient_count=counts.get(r.id, 0),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+async def _commit_guarded(uow: UnitOfWork) -> None:
+    try:
+        await uow.commit()
+    except StaleDataError as exc:
+        await uow.rollback()
+        raise Conflict("the incident was changed by someone else at the same time; retry") from exc
+
+
+async def update_incident(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    incident_id: str,
+    data: IncidentUpdate,
+    actor: str,
+    now: datetime,
+) -> IncidentRead:
+    session = uow.session
+    incident = await _load(session, incident_id, lock=True)
+    if incident.status in {IncidentStatus.CLOSED.value, IncidentStatus.CANCELLED.value}:
+        raise Conflict(f"incident {incident_id} is {incident.status}; it can no longer be edited")
+    changed = data.model_dump(exclude_unset=True)
+    for name, value in changed.items():
+        if name in _SEALED_INCIDENT_FIELDS:
+            sealed = keyring.seal_text(value, aad=_aad("incident", incident_id, name))
+            setattr(incident, _SEALED_INCIDENT_FIELDS[name], sealed)
+        else:
+            setattr(incident, name, value)
+    if changed:
+        incident.updated_at = now
+        # The timeline names the fields, never the personal values.
+        _timeline(session, incident_id, actor, "updated", now, fields=sorted(changed))
+        uow.record(IncidentUpdated(incident_id=incident_id, fields=tuple(sorted(changed))))
+    await _commit_guarded(uow)
+    return _incident_read(incident, await _patients(session, incident_id), keyring)
+
+
+async def transition(
+    *,
+    session: AsyncSession,
+    incident_id: str,
+    target: IncidentStatus,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+) -> Event:
+    """Move an incident inside the caller's transaction (dispatch uses it to assign atomically).
+
+    Returns the event to publish after the caller commits.
+    """
+    incident = await _load(session, incident_id, lock=True)
+    current = IncidentStatus(incident.status)
+    incident.status = next_status(current, target).value
+    incident.updated_at = now
+    _timeline(
+        session,
+        incident_id,
+        actor,
+        "status_changed",
+        now,
+        old=current.value,
+        new=target.value,
+        reason=reason,
+    )
+    return IncidentStatusChanged(
+        incident_id=incident_id, old=current.value, new=target.value, actor=actor
+    )
+
+
+async def change_status(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    incident_id: str,
+    change: StatusChange,
+    actor: str,
+    now: datetime,
+) -> IncidentRead:
+    event = await transition(
+        session=uow.session,
+        incident_id=incident_id,
+        target=change.status,
+        actor=actor,
+        now=now,
+        reason=change.reason,
+    )
+    uow.record(event)
+    await _commit_guarded(uow)
+    return await get_incident(session=uow.session, keyring=keyring, incident_id=incident_id)
+
+
+async def timeline(*, session: AsyncSession, incident_id: str) -> Sequence[IncidentTimelineEntry]:
+    await _load(session, incident_id)
+    stmt = (
+        select(IncidentTimelineEntry)
+        .where(IncidentTimelineEntry.incident_id == incident_id)
+        .order_by(IncidentTimelineEntry.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def add_patient(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    incident_id: str,
+    data: PatientCreate,
+    actor: str,
+    now: datetime,
+) -> PatientRead:
+    session = uow.session
+    incident = await _load(session, incident_id, lock=True)
+    if incident.status in {IncidentStatus.CLOSED.value, IncidentStatus.CANCELLED.value}:
+        raise Conflict(f"incident {incident_id} is {incident.status}; no patients can be added")
+    count = await session.scalar(
+        select(func.count()).select_from(Patient).where(Patient.incident_id == incident_id)
+    )
+    patient = _new_patient(incident_id, data, f"P{(count or 0) + 1}", keyring, now)
+    session.add(patient)
+    _timeline(session, incident_id, actor, "patient_added", now, patient_id=patient.id)
+    uow.record(PatientAdded(incident_id=incident_id, patient_id=patient.id))
+    await uow.commit()
+    return _patient_read(patient, keyring)
+
+
+async def update_patient(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    incident_id: str,
+    patient_id: str,
+    data: PatientUpdate,
+    actor: str,
+    now: datetime,
+) -> PatientRead:
+    session = uow.session
+    patient = await session.get(Patient, patient_id)
+    if patient is None or patient.incident_id != incident_id:
+        raise NotFound(f"patient {patient_id} is not on incident {incident_id}")
+    changed = data.model_dump(exclude_unset=True)
+    for name, value in changed.items():
+        if name == "name":
+            patient.name_sealed = keyring.seal_text(value, aad=_aad("patient", patient.id, "name"))
+        else:
+            setattr(patient, name, value)
+    if changed:
+        _timeline(
+            session,
+            incident_id,
+            actor,
+            "patient_updated",
+            now,
+            patient_id=patient_id,
+            fields=sorted(changed),
+        )
+    await uow.commit()
+    return _patient_read(patient, keyring)
+
+
+async def get_patient(*, session: AsyncSession, keyring: Keyring, patient_id: str) -> PatientRead:
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} does not exist")
+    return _patient_read(patient, keyring)
+
+
+async def record_triage(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    patient_id: str,
+    acuity: int,
+    news2: int | None,
+    detail_json: str,
+    actor: str,
+    now: datetime,
+) -> str:
+    """Store a triage result on a patient inside the caller's transaction; returns the incident."""
+    patient = await session.get(Patient, patient_id, with_for_update=True)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} does not exist")
+    patient.acuity = acuity
+    patient.news2 = news2
+    patient.triaged_at = now
+    patient.triage_sealed = keyring.seal_text(
+        detail_json, aad=_aad("patient", patient.id, "triage")
+    )
+    _timeline(
+        session,
+        patient.incident_id,
+        actor,
+        "patient_triaged",
+        now,
+        patient_id=patient_id,
+        acuity=acuity,
+        news2=news2,
+    )
+    return patient.incident_id

@@ -1,0 +1,7 @@
+"""Every domain's tables, for Alembic autogenerate. Add a domain's models import here."""
+
+from emsync.auth import models as _auth_models  # noqa: F401
+from emsync.core.db import Base
+from emsync.incidents import models as _incident_models  # noqa: F401
+
+target_metadata = Base.metadata
