@@ -87,13 +87,14 @@ def _aes_nonce(nonce: bytes) -> bytes:
 
 
 def _aes_seal(key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
-    return _aes_key(key).encrypt(_aes_nonce(nonce), plaintext, ad)
+    # memoryview refuses None, which AESGCM would quietly take as "no associated data".
+    return _aes_key(key).encrypt(_aes_nonce(nonce), plaintext, memoryview(ad))
 
 
 def _aes_open(key: bytes, nonce: bytes, ad: bytes, sealed: bytes) -> bytes:
     if len(sealed) < TAG_LENGTH:
         raise AeadError("ciphertext shorter than the tag")
-    return _aes_key(key).decrypt(_aes_nonce(nonce), sealed, ad)
+    return _aes_key(key).decrypt(_aes_nonce(nonce), sealed, memoryview(ad))
 
 
 _Cipher = Callable[[bytes, bytes, bytes, bytes], bytes]
