@@ -220,7 +220,7 @@ async def list_incidents(
             .where(Patient.incident_id.in_([r.id for r in rows]))
             .group_by(Patient.incident_id)
         )
-        counts = dict(count_rows.tuples().all())
+        counts = {str(iid): int(n) for iid, n in count_rows.all()}
     items = [
         IncidentSummary(
             id=r.id,

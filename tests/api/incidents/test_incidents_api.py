@@ -1,0 +1,110 @@
+"""Incidents end to end over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from emsync.auth.permissions import Role
+from tests.builders import auth_headers, incident_body
+
+
+async def test_incident_walks_its_whole_lifecycle(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    created = await client.post("/api/incidents", json=incident_body(), headers=headers)
+    assert created.status_code == 201, created.text
+    incident = created.json()
+    assert incident["status"] == "new"
+    assert incident["callback_number"] == "+358 40 123 4567"
+    for status in ("triaged", "dispatched", "on_scene", "transporting", "at_hospital", "closed"):
+        moved = await client.post(
+            f"/api/incidents/{incident['id']}/status", json={"status": status}, headers=headers
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["status"] == status
+    timeline = await client.get(f"/api/incidents/{incident['id']}/timeline", headers=headers)
+    kinds = [e["kind"] for e in timeline.json()]
+    assert kinds == ["created"] + ["status_changed"] * 6
+
+
+async def test_invalid_transition_is_a_409_problem_and_changes_nothing(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=headers)).json()
+    response = await client.post(
+        f"/api/incidents/{incident['id']}/status", json={"status": "at_hospital"}, headers=headers
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert "cannot move from 'new' to 'at_hospital'" in problem["detail"]
+    after = await client.get(f"/api/incidents/{incident['id']}", headers=headers)
+    assert after.json()["status"] == "new"
+    timeline = await client.get(f"/api/incidents/{incident['id']}/timeline", headers=headers)
+    assert len(timeline.json()) == 1
+
+
+async def test_validation_error_names_the_field(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    response = await client.post("/api/incidents", json=incident_body(lat=123.0), headers=headers)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == 422
+    assert any(e["field"] == "body.lat" for e in body["errors"])
+    assert "body.lat" in body["detail"]
+
+
+async def test_list_filters_searches_and_paginates(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    for n in range(5):
+        body = incident_body(chief_complaint=f"fall from ladder {n}", priority=3)
+        assert (await client.post("/api/incidents", json=body, headers=headers)).status_code == 201
+    await client.post(
+        "/api/incidents", json=incident_body(chief_complaint="stroke symptoms"), headers=headers
+    )
+    page = (await client.get("/api/incidents?limit=2&offset=0", headers=headers)).json()
+    assert page["total"] == 6
+    assert len(page["items"]) == 2
+    found = (await client.get("/api/incidents?q=LADDER", headers=headers)).json()
+    assert found["total"] == 5
+    by_priority = (await client.get("/api/incidents?priority=2", headers=headers)).json()
+    assert [i["chief_complaint"] for i in by_priority["items"]] == ["stroke symptoms"]
+    none_closed = (await client.get("/api/incidents?status=closed", headers=headers)).json()
+    assert none_closed["total"] == 0
+    # '%' in a search is a literal character, not a wildcard.
+    wildcard = (await client.get("/api/incidents?q=%25", headers=headers)).json()
+    assert wildcard["total"] == 0
+
+
+async def test_patients_on_a_mass_casualty_incident(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await auth_headers(app, client, Role.PARAMEDIC)
+    body = incident_body(mci=True, patients=[{"age_years": 34}, {"age_years": 7, "sex": "female"}])
+    incident = (await client.post("/api/incidents", json=body, headers=headers)).json()
+    assert [p["label"] for p in incident["patients"]] == ["P1", "P2"]
+    added = await client.post(
+        f"/api/incidents/{incident['id']}/patients", json={"name": "Unknown male"}, headers=headers
+    )
+    assert added.status_code == 201
+    assert added.json()["label"] == "P3"
+    full = (await client.get(f"/api/incidents/{incident['id']}", headers=headers)).json()
+    assert len(full["patients"]) == 3
+    assert full["patients"][2]["name"] == "Unknown male"
+
+
+async def test_unknown_incident_is_a_404_problem(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    response = await client.get("/api/incidents/nope", headers=headers)
+    assert response.status_code == 404
+    assert response.json()["title"] == "Not found"
+
+
+async def test_roles_without_write_permission_are_refused(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.AUDITOR)
+    response = await client.post("/api/incidents", json=incident_body(), headers=headers)
+    assert response.status_code == 403
+    assert "incidents:write" in response.json()["detail"]
+    anonymous = await client.get("/api/incidents")
+    assert anonymous.status_code == 401

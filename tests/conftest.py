@@ -1,0 +1,122 @@
+"""Fixtures shared by the integration and API suites: every storage test runs on SQLite and on
+PostgreSQL, each test on its own database cloned from a migrated template."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from emsync.bootstrap import create_app
+from emsync.core import migrate
+from emsync.core.settings import Settings
+
+PG_ADMIN_DSN = os.environ.get("EMSYNC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+TEST_MASTER_KEYS = json.dumps({"1": base64.b64encode(b"k" * 32).decode()})
+_counter = itertools.count()
+
+
+def _pg_dsn(database: str) -> str:
+    base, _, _ = PG_ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+def _sqlalchemy_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _pg_admin(*statements: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _require_service(name: str, error: BaseException) -> None:
+    message = f"{name} is not reachable: {error!r}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"emsync_tpl_{os.getpid()}"
+    try:
+        asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _require_service("PostgreSQL", exc)
+    migrate.upgrade(_sqlalchemy_url(_pg_dsn(name)))
+    yield name
+    asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "emsync.db"
+        shutil.copyfile(template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    template_name: str = request.getfixturevalue("pg_template")
+    name = f"emsync_t_{os.getpid()}_{next(_counter)}"
+    asyncio.run(_pg_admin(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
+    yield _sqlalchemy_url(_pg_dsn(name))
+    asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "log_json": True,
+        "log_level": "WARNING",
+        "database": {"url": database_url},
+        "auth": {"secret_key": TEST_SECRET, "login_attempts_per_account": 5},
+        "security": {"master_keys": TEST_MASTER_KEYS},
+        "events": {"handler_backoff_seconds": 0},
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
