@@ -280,6 +280,45 @@ class RoutingEngine:
             class_seconds={c: float(seconds_arr[c]) for c in RoadClass},
         )
 
+    def _ends(
+        self, points: Sequence[LatLon], leaving: bool
+    ) -> tuple[list[int], I64, npt.NDArray[np.int64], F64]:
+        """Two (node, ms) ends per snapped position, as pinned nodes and an offset matrix.
+
+        Leaving: ahead to the edge's head, or back to its tail along the twin. Arriving: from
+        the tail along the edge, or from the head along the twin. Without a twin the second
+        end repeats the first node with an infinite offset.
+        """
+        g = self.graph
+        lat = np.array([p.lat for p in points])
+        lon = np.array([p.lon for p in points])
+        edge, frac, _ = self._snapper.snap_arrays(lat, lon)
+        twin = g.twin[edge]
+        has_twin = twin >= 0
+        along = (1.0 - frac) if leaving else frac
+        back = frac if leaving else (1.0 - frac)
+        first_node = g.head[edge] if leaving else g.tail[edge]
+        second_node = np.where(has_twin, g.tail[edge] if leaving else g.head[edge], first_node)
+        offsets = np.empty((edge.shape[0], 2), dtype=np.int64)
+        offsets[:, 0] = np.rint(along * self._open_ms[edge])
+        offsets[:, 1] = np.where(
+            has_twin, np.rint(back * self._open_ms[np.maximum(twin, 0)]), INF_WEIGHT
+        )
+        nodes = np.column_stack([first_node, second_node]).ravel().tolist()
+        return nodes, offsets, edge, frac
+
+    def _direct_ms(
+        self, src_edge: npt.NDArray[np.int64], src_frac: F64, dst_edge: int, dst_frac: float
+    ) -> F64:
+        """Driving straight along a shared segment (inf where the positions do not share one)."""
+        out = np.full(src_edge.shape[0], np.inf)
+        same = np.flatnonzero(src_edge == dst_edge)
+        for i in same.tolist():
+            a = SnapPoint(int(src_edge[i]), float(src_frac[i]), 0.0, 0.0, 0.0)
+            b = SnapPoint(dst_edge, dst_frac, 0.0, 0.0, 0.0)
+            out[i] = self._same_edge_ms(a, b)
+        return out
+
     def travel_times_from(self, origin: LatLon, destinations: Sequence[LatLon]) -> F64:
         """Seconds from one position to each destination (inf when unreachable)."""
         row: F64 = self.travel_times([origin], destinations)[0]
@@ -289,13 +328,13 @@ class RoutingEngine:
         """Seconds from each origin (e.g. every available unit) to one destination."""
         if not origins:
             return np.zeros(0)
-        snaps = self._snapper.snap_many([*origins, destination])
-        srcs, dst = snaps[:-1], snaps[-1]
-        pinned, offsets = self._pairs([self._departures(s) for s in srcs])
+        pinned, offsets, edges, fracs = self._ends(origins, leaving=True)
+        dst = self._snapper.snap(destination)
+        arrivals = self._arrivals(dst)
         with self._lock:
-            raw = rk.CCHManyToOne(self._metric, pinned).distances_to_multi(self._arrivals(dst))
-        out = self._combine(raw, offsets, len(srcs))
-        direct = np.array([self._same_edge_ms(s, dst) for s in srcs])
+            raw = rk.CCHManyToOne(self._metric, pinned).distances_to_multi(arrivals)
+        out = self._combine(raw, offsets, len(origins))
+        direct = self._direct_ms(edges, fracs, dst.edge, dst.fraction)
         seconds: F64 = np.minimum(out, direct) / 1000.0
         return seconds
 
@@ -303,33 +342,20 @@ class RoutingEngine:
         """Seconds from each origin (rows) to each destination (columns); inf when unreachable."""
         if not origins or not destinations:
             return np.zeros((len(origins), len(destinations)))
-        snaps = self._snapper.snap_many([*origins, *destinations])
-        srcs, dsts = snaps[: len(origins)], snaps[len(origins) :]
-        pinned, offsets = self._pairs([self._arrivals(d) for d in dsts])
-        table = np.empty((len(srcs), len(dsts)))
+        srcs = self._snapper.snap_many(list(origins))
+        pinned, offsets, dst_edges, dst_fracs = self._ends(destinations, leaving=False)
+        table = np.empty((len(srcs), len(destinations)))
         with self._lock:
             one_to_many = rk.CCHOneToMany(self._metric, pinned)
             for i, s in enumerate(srcs):
                 raw = one_to_many.distances_from_multi(self._departures(s))
-                table[i] = self._combine(raw, offsets, len(dsts))
+                table[i] = self._combine(raw, offsets, len(destinations))
             del one_to_many
-        src_edges = np.array([s.edge for s in srcs])
-        dst_edges = np.array([d.edge for d in dsts])
-        for i, j in zip(*np.nonzero(src_edges[:, None] == dst_edges[None, :]), strict=True):
-            table[i, j] = min(table[i, j], self._same_edge_ms(srcs[i], dsts[j]))
+        for i, s in enumerate(srcs):
+            for j in np.flatnonzero(dst_edges == s.edge).tolist():
+                d = SnapPoint(int(dst_edges[j]), float(dst_fracs[j]), 0.0, 0.0, 0.0)
+                table[i, j] = min(table[i, j], self._same_edge_ms(s, d))
         return table / 1000.0
-
-    @staticmethod
-    def _pairs(ends: list[list[tuple[int, int]]]) -> tuple[list[int], I64]:
-        """Two pinned nodes per position (the one-way case repeats its node, offset inf)."""
-        nodes: list[int] = []
-        offsets = np.empty((len(ends), 2), dtype=np.int64)
-        for i, pairs in enumerate(ends):
-            first = pairs[0]
-            second = pairs[1] if len(pairs) > 1 else (first[0], INF_WEIGHT)
-            nodes += [first[0], second[0]]
-            offsets[i] = (first[1], second[1])
-        return nodes, offsets
 
     @staticmethod
     def _combine(raw: list[int | None], offsets: I64, count: int) -> F64:

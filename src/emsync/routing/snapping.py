@@ -85,18 +85,13 @@ class SnapIndex:
         self._sample_edge = sample_edge
         self._tree = cKDTree(np.column_stack([sx, sy]))
 
-    def snap_many(self, points: list[LatLon]) -> list[SnapPoint]:
-        """Each point's nearest position on a road; NotFound when none is within range."""
-        if not points:
-            return []
+    def snap_arrays(self, lat: F64, lon: F64) -> tuple[npt.NDArray[np.int64], F64, F64]:
+        """(canonical edge, fraction along it, distance in m) per position; NotFound when far."""
         g = self._graph
-        lat = np.array([p.lat for p in points])
-        lon = np.array([p.lon for p in points])
         px, py = self.projection.xy(lat, lon)
         k = min(CANDIDATES, self._sample_edge.shape[0])
         _, idx = self._tree.query(np.column_stack([px, py]), k=k)
-        idx = np.asarray(idx).reshape(len(points), k)
-        cand = self._sample_edge[idx]
+        cand = self._sample_edge[np.asarray(idx).reshape(lat.shape[0], k)]
         t, h = g.tail[cand], g.head[cand]
         ax, ay = self._x[t], self._y[t]
         dx, dy = self._x[h] - ax, self._y[h] - ay
@@ -104,31 +99,35 @@ class SnapIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             f = np.where(seg2 > 0, ((px[:, None] - ax) * dx + (py[:, None] - ay) * dy) / seg2, 0.0)
         f = np.clip(f, 0.0, 1.0)
-        qx, qy = ax + f * dx, ay + f * dy
-        dist = np.hypot(qx - px[:, None], qy - py[:, None])
+        dist = np.hypot(ax + f * dx - px[:, None], ay + f * dy - py[:, None])
         best = np.argmin(dist, axis=1)
-        rows = np.arange(len(points))
-        out: list[SnapPoint] = []
-        for i in rows:
-            j = best[i]
-            d = float(dist[i, j])
-            if d > self.max_distance_m:
-                raise NotFound(
-                    f"no road within {self.max_distance_m:.0f} m of ({lat[i]:.6f}, {lon[i]:.6f})"
-                )
-            e = int(cand[i, j])
-            fr = float(f[i, j])
-            a, b = g.tail[e], g.head[e]
-            out.append(
-                SnapPoint(
-                    edge=e,
-                    fraction=fr,
-                    lat=float(g.node_lat[a] + fr * (g.node_lat[b] - g.node_lat[a])),
-                    lon=float(g.node_lon[a] + fr * (g.node_lon[b] - g.node_lon[a])),
-                    distance_m=d,
-                )
+        rows = np.arange(lat.shape[0])
+        best_dist = dist[rows, best]
+        far = np.flatnonzero(best_dist > self.max_distance_m)
+        if far.size:
+            i = int(far[0])
+            raise NotFound(
+                f"no road within {self.max_distance_m:.0f} m of ({lat[i]:.6f}, {lon[i]:.6f})"
             )
-        return out
+        return cand[rows, best].astype(np.int64), f[rows, best], best_dist
+
+    def snap_many(self, points: list[LatLon]) -> list[SnapPoint]:
+        """Each point's nearest position on a road; NotFound when none is within range."""
+        if not points:
+            return []
+        g = self._graph
+        edge, frac, dist = self.snap_arrays(
+            np.array([p.lat for p in points]), np.array([p.lon for p in points])
+        )
+        a, b = g.tail[edge], g.head[edge]
+        lat = g.node_lat[a] + frac * (g.node_lat[b] - g.node_lat[a])
+        lon = g.node_lon[a] + frac * (g.node_lon[b] - g.node_lon[a])
+        return [
+            SnapPoint(e, f, la, lo, d)
+            for e, f, la, lo, d in zip(
+                edge.tolist(), frac.tolist(), lat.tolist(), lon.tolist(), dist.tolist(), strict=True
+            )
+        ]
 
     def snap(self, point: LatLon) -> SnapPoint:
         return self.snap_many([point])[0]
