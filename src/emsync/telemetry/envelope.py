@@ -87,8 +87,7 @@ class Reason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
 
 
-# The name reads as the outcome in logs and metrics ("envelope rejected: bad_tag").
-class EnvelopeRejected(ValueError):  # noqa: N818
+class EnvelopeRejected(ValueError):
     """An incoming message is refused. `detail` never contains plaintext (it may be PHI)."""
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
