@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from emsync.auth import service as auth_service
+from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Role
 from emsync.auth.schemas import UserCreate
 from emsync.core.clock import utcnow
@@ -24,14 +25,19 @@ async def create_user(app: FastAPI, role: Role, *, hospital_id: str | None = Non
     async with runtime.sessions() as session:
         await auth_service.create_user(
             session=session,
-            data=UserCreate(username=username, password=PASSWORD, role=role, hospital_id=hospital_id),
+            passwords=runtime.get(Passwords),
+            data=UserCreate(
+                username=username, password=PASSWORD, role=role, hospital_id=hospital_id
+            ),
             now=utcnow(),
         )
         await session.commit()
     return username
 
 
-async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+async def login(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD
+) -> dict[str, Any]:
     response = await client.post(
         "/api/auth/token", data={"username": username, "password": password}
     )

@@ -95,7 +95,13 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
         "log_json": True,
         "log_level": "WARNING",
         "database": {"url": database_url},
-        "auth": {"secret_key": TEST_SECRET, "login_attempts_per_account": 5},
+        "auth": {
+            "secret_key": TEST_SECRET,
+            "login_attempts_per_account": 5,
+            # Cheap hashing keeps hundreds of test logins fast; production keeps the defaults.
+            "password_time_cost": 1,
+            "password_memory_kib": 1024,
+        },
         "security": {"master_keys": TEST_MASTER_KEYS},
         "events": {"handler_backoff_seconds": 0},
     }

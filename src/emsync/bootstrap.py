@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 from emsync.auth import api as auth_api
 from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.auth.deps import LoginLimits, principal_from_credentials, public
+from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
@@ -61,6 +62,9 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     )
     runtime.provide(AuditLog(runtime.sessions, clock))
     auth = settings.auth
+    runtime.provide(
+        Passwords(time_cost=auth.password_time_cost, memory_cost_kib=auth.password_memory_kib)
+    )
     runtime.provide(
         LoginLimits(
             per_account=SlidingWindowLimiter(

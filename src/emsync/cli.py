@@ -13,6 +13,7 @@ from rich.console import Console
 from emsync.auth import audit as audit_service
 from emsync.auth import service as auth_service
 from emsync.auth.chain import ChainReport
+from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Role
 from emsync.auth.schemas import UserCreate
 from emsync.core import migrate
@@ -31,6 +32,11 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def _passwords(settings: Settings) -> Passwords:
+    auth = settings.auth
+    return Passwords(time_cost=auth.password_time_cost, memory_cost_kib=auth.password_memory_kib)
 
 
 def load_settings() -> Settings:
@@ -72,7 +78,9 @@ async def _create_user(settings: Settings, data: UserCreate) -> str:
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
-            user = await auth_service.create_user(session=session, data=data, now=utcnow())
+            user = await auth_service.create_user(
+                session=session, passwords=_passwords(settings), data=data, now=utcnow()
+            )
             await session.commit()
             return user.id
     finally:
@@ -112,6 +120,7 @@ async def _ensure_admin(settings: Settings) -> str | None:
             )
             generated = await auth_service.ensure_admin(
                 session=session,
+                passwords=_passwords(settings),
                 username=settings.admin_username or "admin",
                 password=password,
                 now=utcnow(),

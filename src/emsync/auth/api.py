@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from emsync.auth import audit, service
 from emsync.auth.deps import LoginLimitsDep, public, requires
+from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import MATRIX, Perm
 from emsync.auth.principal import Principal
 from emsync.auth.schemas import (
@@ -58,7 +59,10 @@ async def login(
             "too many login attempts; try again later", retry_after=max(1, round(wait))
         )
     user = await service.authenticate_password(
-        session=session, username=form.username, password=form.password
+        session=session,
+        passwords=runtime.get(Passwords),
+        username=form.username,
+        password=form.password,
     )
     if user is None:
         limits.per_account.hit(account_key, now_mono)
@@ -134,7 +138,9 @@ async def create_user(
     session: SessionDep,
     _: Annotated[Principal, requires(Perm.USERS_WRITE)],
 ) -> UserRead:
-    user = await service.create_user(session=session, data=body, now=runtime.clock())
+    user = await service.create_user(
+        session=session, passwords=runtime.get(Passwords), data=body, now=runtime.clock()
+    )
     await session.commit()
     return UserRead.model_validate(user)
 
@@ -148,7 +154,11 @@ async def update_user(
     _: Annotated[Principal, requires(Perm.USERS_WRITE)],
 ) -> UserRead:
     user = await service.update_user(
-        session=session, user_id=user_id, data=body, now=runtime.clock()
+        session=session,
+        passwords=runtime.get(Passwords),
+        user_id=user_id,
+        data=body,
+        now=runtime.clock(),
     )
     await session.commit()
     return UserRead.model_validate(user)

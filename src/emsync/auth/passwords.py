@@ -1,23 +1,26 @@
-"""Password hashing with argon2id (OWASP's first choice)."""
+"""Password hashing with argon2id (OWASP's first choice). Its cost is a setting: production keeps
+the library's defaults; the test suite lowers it so that creating hundreds of users stays fast."""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
-# Verified against when the username does not exist, so timing does not reveal which users exist.
-_DUMMY_HASH = _hasher.hash("emsync-dummy-password")
-
 MIN_PASSWORD_LENGTH = 12
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Passwords:
+    def __init__(self, *, time_cost: int = 3, memory_cost_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib)
+        # Verified against when the username does not exist, so timing does not reveal users.
+        self._dummy_hash = self._hasher.hash("emsync-dummy-password")
 
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            ok = self._hasher.verify(password_hash or self._dummy_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        return ok and password_hash is not None

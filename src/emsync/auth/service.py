@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.auth import tokens
 from emsync.auth.models import ApiKey, RefreshToken, User
-from emsync.auth.passwords import hash_password, verify_password
+from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import HUMAN_ROLES, Role
 from emsync.auth.principal import Principal
 from emsync.auth.schemas import ApiKeyCreate, TokenPair, UserCreate, UserUpdate
@@ -24,13 +24,15 @@ REFRESH_PREFIX = "emr"
 API_KEY_PREFIX = "emk"
 
 
-async def create_user(*, session: AsyncSession, data: UserCreate, now: datetime) -> User:
+async def create_user(
+    *, session: AsyncSession, passwords: Passwords, data: UserCreate, now: datetime
+) -> User:
     if data.role not in HUMAN_ROLES:
         raise ValidationFailed(f"role {data.role.value!r} is for API keys, not users")
     user = User(
         id=new_id(),
         username=data.username,
-        password_hash=hash_password(data.password),
+        password_hash=passwords.hash(data.password),
         role=data.role.value,
         hospital_id=data.hospital_id,
         active=True,
@@ -57,7 +59,7 @@ async def list_users(*, session: AsyncSession) -> Sequence[User]:
 
 
 async def update_user(
-    *, session: AsyncSession, user_id: str, data: UserUpdate, now: datetime
+    *, session: AsyncSession, passwords: Passwords, user_id: str, data: UserUpdate, now: datetime
 ) -> User:
     user = await get_user(session=session, user_id=user_id)
     if data.role is not None:
@@ -67,7 +69,7 @@ async def update_user(
     if data.hospital_id is not None:
         user.hospital_id = data.hospital_id
     if data.password is not None:
-        user.password_hash = hash_password(data.password)
+        user.password_hash = passwords.hash(data.password)
     if data.active is not None:
         user.active = data.active
     if data.active is False or data.password is not None or data.role is not None:
@@ -81,10 +83,10 @@ async def update_user(
 
 
 async def authenticate_password(
-    *, session: AsyncSession, username: str, password: str
+    *, session: AsyncSession, passwords: Passwords, username: str, password: str
 ) -> User | None:
     user = await session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
     return user
@@ -220,7 +222,12 @@ async def principal_for_api_key(*, session: AsyncSession, key: str) -> Principal
 
 
 async def ensure_admin(
-    *, session: AsyncSession, username: str, password: str | None, now: datetime
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    username: str,
+    password: str | None,
+    now: datetime,
 ) -> str | None:
     """Create the first admin if there is no admin yet. Returns the password when generated."""
     existing = await session.scalar(select(User).where(User.role == Role.ADMIN.value).limit(1))
@@ -231,6 +238,7 @@ async def ensure_admin(
         generated = password = tokens.new_secret()[:20]
     await create_user(
         session=session,
+        passwords=passwords,
         data=UserCreate(username=username, password=password, role=Role.ADMIN),
         now=now,
     )

@@ -31,6 +31,9 @@ class AuthSettings(BaseModel):
     login_attempts_per_account: int = Field(default=5, ge=1)
     login_attempts_per_ip: int = Field(default=30, ge=1)
     login_window_seconds: float = Field(default=60.0, gt=0)
+    # argon2id cost; lower only for tests (OWASP minimum: 19 MiB, 2 iterations).
+    password_time_cost: int = Field(default=3, ge=1, le=20)
+    password_memory_kib: int = Field(default=65536, ge=1024)
 
 
 class SecuritySettings(BaseModel):
@@ -43,6 +46,50 @@ class SecuritySettings(BaseModel):
 class EventSettings(BaseModel):
     handler_attempts: int = Field(default=3, ge=1, le=20)
     handler_backoff_seconds: float = Field(default=0.05, ge=0)
+
+
+class MqttSettings(BaseModel):
+    """Telemetry broker and ingest. No host: `emsync serve` embeds an amqtt broker on 127.0.0.1."""
+
+    host: str | None = None
+    port: int = Field(default=1883, ge=1, le=65535)
+    embedded: bool = False  # set by `emsync serve` when it starts the embedded broker
+    protocol: Literal["5", "3.1.1"] = "5"  # amqtt speaks only 3.1.1
+    shared_subscription: bool = True  # $share/<group>/... across N ingest processes (MQTT 5)
+    share_group: str = "emsync-ingest"
+    client_id: str = "emsync-ingest-1"  # stable: the broker keeps its session across restarts
+    session_expiry_seconds: int = Field(default=24 * 3600, ge=0)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    keepalive_seconds: int = Field(default=30, ge=5)
+    reconnect_min_seconds: float = Field(default=0.5, gt=0)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    queue_size: int = Field(default=20_000, ge=1)
+    batch_max: int = Field(default=1000, ge=1)
+    device_cache_seconds: float = Field(default=5.0, ge=0)
+    store_retry_seconds: float = Field(default=1.0, ge=0)
+
+
+class TelemetrySettings(BaseModel):
+    key_grace_seconds: float = Field(default=24 * 3600, ge=0)  # old key id after rotation
+    news2_window_seconds: float = Field(default=900, gt=0)  # values combined into one score
+    news2_alert_min_band: Literal["low", "low-medium", "medium", "high"] = "low"
+    alert_holdoff_seconds: float = Field(default=300, ge=0)
+    stale_after_seconds: float = Field(default=120, gt=0)
+    ack_timeout_seconds: float = Field(default=300, gt=0)
+    escalation_roles: tuple[str, ...] = ("clinician", "hospital_coordinator", "admin")
+    watch_interval_seconds: float = Field(default=10, gt=0)
+
+
+class HandoffSettings(BaseModel):
+    # A handoff the hospital has not acknowledged this long after sending alerts the dispatcher.
+    ack_timeout_seconds: float = Field(default=120.0, gt=0)
+    ack_check_interval_seconds: float = Field(default=5.0, gt=0)
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
 
 
 class Settings(BaseSettings):
@@ -64,6 +111,9 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     events: EventSettings = EventSettings()
+    handoffs: HandoffSettings = HandoffSettings()
+    mqtt: MqttSettings = MqttSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

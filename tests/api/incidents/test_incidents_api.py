@@ -77,7 +77,9 @@ async def test_list_filters_searches_and_paginates(app: FastAPI, client: httpx.A
     assert wildcard["total"] == 0
 
 
-async def test_patients_on_a_mass_casualty_incident(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_patients_on_a_mass_casualty_incident(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     headers = await auth_headers(app, client, Role.PARAMEDIC)
     body = incident_body(mci=True, patients=[{"age_years": 34}, {"age_years": 7, "sex": "female"}])
     incident = (await client.post("/api/incidents", json=body, headers=headers)).json()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from emsync.auth.ratelimit import SlidingWindowLimiter
+
+
+def test_limit_blocks_until_the_oldest_attempt_leaves_the_window() -> None:
+    limiter = SlidingWindowLimiter(limit=3, window_seconds=60)
+    for t in (0.0, 1.0, 2.0):
+        assert limiter.retry_after("alice", t) == 0
+        limiter.hit("alice", t)
+    assert limiter.retry_after("alice", 3.0) == 57.0
+    assert limiter.retry_after("bob", 3.0) == 0
+    assert limiter.retry_after("alice", 60.5) == 0
+
+
+def test_reset_clears_an_account() -> None:
+    limiter = SlidingWindowLimiter(limit=1, window_seconds=60)
+    limiter.hit("alice", 0)
+    limiter.reset("alice")
+    assert limiter.retry_after("alice", 1) == 0

@@ -1,0 +1,103 @@
+"""Production refuses weak secrets; the keyring seals, rotates and refuses tampering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from emsync.core.crypto import Keyring, KeyringError, generate_keyring_json
+from emsync.core.settings import Settings, with_development_secrets
+
+STRONG = "x7" * 20
+
+
+@pytest.mark.parametrize("secret", [None, "short", "changeme" * 1, "secret"])
+def test_production_refuses_missing_or_weak_secret(secret: str | None) -> None:
+    with pytest.raises(ValidationError, match="EMSYNC_AUTH__SECRET_KEY"):
+        Settings.model_validate(
+            {
+                "env": "production",
+                "auth": {"secret_key": secret},
+                "security": {"master_keys": generate_keyring_json()},
+                "database": {"url": "postgresql+asyncpg://x@h/db"},
+            }
+        )
+
+
+def test_production_refuses_missing_master_keys() -> None:
+    with pytest.raises(ValidationError, match="MASTER_KEYS"):
+        Settings.model_validate(
+            {
+                "env": "production",
+                "auth": {"secret_key": STRONG},
+                "database": {"url": "sqlite+aiosqlite:///x"},
+            }
+        )
+
+
+def test_production_accepts_strong_secrets() -> None:
+    settings = Settings.model_validate(
+        {
+            "env": "production",
+            "auth": {"secret_key": STRONG},
+            "security": {"master_keys": generate_keyring_json()},
+            "database": {"url": "postgresql+asyncpg://x@h/db"},
+        }
+    )
+    assert settings.env == "production"
+
+
+def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMSYNC_PORT", "9001")
+    monkeypatch.setenv("EMSYNC_AUTH__ACCESS_TOKEN_MINUTES", "7")
+    settings = Settings()
+    assert settings.port == 9001
+    assert settings.auth.access_token_minutes == 7
+
+
+def test_development_secrets_are_random_and_persist(tmp_path: Path) -> None:
+    first = with_development_secrets(Settings(env="development", data_dir=tmp_path))
+    again = with_development_secrets(Settings(env="development", data_dir=tmp_path))
+    other = with_development_secrets(Settings(env="development", data_dir=tmp_path / "other"))
+    assert first.auth.secret_key is not None
+    assert again.auth.secret_key is not None
+    assert first.auth.secret_key.get_secret_value() == again.auth.secret_key.get_secret_value()
+    assert other.auth.secret_key is not None
+    assert other.auth.secret_key.get_secret_value() != first.auth.secret_key.get_secret_value()
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_test_environment_gets_no_generated_secrets(tmp_path: Path) -> None:
+    settings = with_development_secrets(Settings(env="test", data_dir=tmp_path))
+    assert settings.auth.secret_key is None
+
+
+def test_sealed_values_open_after_rotation_and_new_ones_use_the_new_key() -> None:
+    ring = Keyring.from_json(generate_keyring_json())
+    old = ring.seal(b"callback +358401234567", aad=b"incident:1:callback")
+    rotated = ring.rotated()
+    assert rotated.open(old, aad=b"incident:1:callback") == b"callback +358401234567"
+    assert Keyring.key_id_of(rotated.seal(b"x", aad=b"a")) == rotated.active_id == 2
+
+
+def test_a_value_moved_to_another_column_does_not_open() -> None:
+    ring = Keyring.from_json(generate_keyring_json())
+    sealed = ring.seal(b"Aino", aad=b"patient:1:name")
+    with pytest.raises(KeyringError):
+        ring.open(sealed, aad=b"patient:2:name")
+
+
+@pytest.mark.parametrize("mangle", [lambda b: b[:10], lambda b: b[:-1] + bytes([b[-1] ^ 1])])
+def test_truncated_or_flipped_values_are_refused(mangle: object) -> None:
+    ring = Keyring.from_json(generate_keyring_json())
+    sealed = ring.seal(b"value", aad=b"a")
+    with pytest.raises(KeyringError):
+        ring.open(mangle(sealed), aad=b"a")  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("text", ["", "not json", '{"1": "short"}', "{}", '{"x": "AAAA"}'])
+def test_malformed_keyrings_are_refused_clearly(text: str) -> None:
+    with pytest.raises(KeyringError):
+        Keyring.from_json(text)
