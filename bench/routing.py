@@ -89,6 +89,14 @@ def measure(path: Path, queries: int, seed: int) -> dict[str, object]:
         engine.travel_times_to(points[:200], points[200])
         units_ns.append(time.perf_counter_ns() - t0)
 
+    # Road closures: close the segment nearest a random point, then reopen (partial updates).
+    close_ns: list[int] = []
+    for point in points[:100]:
+        t0 = time.perf_counter_ns()
+        engine.close_road_at(point)
+        close_ns.append(time.perf_counter_ns() - t0)
+        engine.reopen_all()
+
     p50_p2p, p50_otm, p50_dij = _pct(p2p_ns, 50), _pct(otm_ns, 50), _pct(dij_ns, 50)
     return {
         "map": path.name,
@@ -107,6 +115,10 @@ def measure(path: Path, queries: int, seed: int) -> dict[str, object]:
         "units200_to_incident_ms": {
             "p50": round(_pct(units_ns, 50) / 1e6, 3),
             "p99": round(_pct(units_ns, 99) / 1e6, 3),
+        },
+        "closure_ms": {
+            "p50": round(_pct(close_ns, 50) / 1e6, 3),
+            "p99": round(_pct(close_ns, 99) / 1e6, 3),
         },
         "mismatches": mismatches,
         "targets": {"p2p_p50_us": 50, "one_to_50_p50_us": 500, "ratio": 100},
