@@ -3,6 +3,7 @@ mounts the routers, wires event handlers and WebSocket channels, and starts back
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +32,29 @@ from emsync.core.ops import ops_router
 from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
+from emsync.core.uow import UnitOfWork
+from emsync.dispatch import api as dispatch_api
+from emsync.dispatch.events import (
+    DispatchRecommended,
+    UnitAssigned,
+    UnitCreated,
+    UnitPositionChanged,
+    UnitStatusChanged,
+    UnitUpdated,
+)
+from emsync.dispatch.handlers import recommend_when_unassigned
+from emsync.dispatch.roadmap import RoadMapService
+from emsync.handoffs import api as handoffs_api
+from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
+from emsync.handoffs.handlers import push_handoff_events
+from emsync.handoffs.watch import AcknowledgementWatch
+from emsync.hospitals import api as hospitals_api
+from emsync.hospitals import service as hospitals_service
+from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
 from emsync.incidents import api as incidents_api
+from emsync.telemetry import api as telemetry_api
+from emsync.telemetry import wiring as telemetry_wiring
+from emsync.telemetry.events import AlertChanged
 from emsync.incidents.events import (
     IncidentCreated,
     IncidentStatusChanged,
@@ -82,6 +105,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         return await principal_from_credentials(runtime, bearer=token, api_key=None)
 
     runtime.provide(Hub(authenticate))
+    runtime.provide(RoadMapService.from_settings(settings))
     return runtime
 
 
@@ -103,8 +127,86 @@ def _wire_realtime(runtime: Runtime) -> None:
         runtime.bus.subscribe(kind, push_incident)
 
 
+def _wire_dispatch_and_hospitals(runtime: Runtime) -> None:
+    hub = runtime.get(Hub)
+    hub.register_channel("units", _permission_check(Perm.UNITS_READ))
+    hub.register_channel("dispatch", _permission_check(Perm.DISPATCH_ASSIGN))
+    hub.register_channel("hospitals", _permission_check(Perm.HOSPITALS_READ))
+
+    def push(channel: str) -> Any:
+        async def forward(event: Event) -> None:
+            hub.publish(channel, event.name, event.to_dict())
+
+        return forward
+
+    unit_events = (UnitCreated, UnitUpdated, UnitStatusChanged, UnitPositionChanged, UnitAssigned)
+    for kind in unit_events:
+        runtime.bus.subscribe(kind, push("units"))
+    runtime.bus.subscribe(DispatchRecommended, push("dispatch"))
+    for hospital_event in (HospitalCreated, HospitalUpdated, HospitalDiversionChanged):
+        runtime.bus.subscribe(hospital_event, push("hospitals"))
+
+    recommend = recommend_when_unassigned(runtime, trigger="incident.created")
+
+    async def on_incident_created(event: IncidentCreated) -> None:
+        await recommend(event.incident_id)
+
+    runtime.bus.subscribe(IncidentCreated, on_incident_created)
+
+    async def import_map_hospitals(road_map: Any) -> None:
+        async with runtime.sessions() as session:
+            await hospitals_service.import_map_hospitals(
+                uow=UnitOfWork(session, runtime.bus),
+                hospitals=road_map.hospitals,
+                actor="system:map-import",
+                now=runtime.clock(),
+            )
+
+    runtime.get(RoadMapService).on_loaded(import_map_hospitals)
+
+
+def _wire_handoffs(runtime: Runtime) -> None:
+    hub = runtime.get(Hub)
+
+    async def may_subscribe(principal: Principal, hospital_id: str | None) -> bool:
+        # "handoffs": the crew and dispatch board; "handoffs:<id>": that hospital's staff only.
+        if hospital_id is None:
+            return principal.can(Perm.HANDOFFS_WRITE)
+        return principal.can(Perm.HANDOFFS_RECEIVE) and principal.hospital_id == hospital_id
+
+    hub.register_channel("handoffs", may_subscribe)
+    push_handoff = push_handoff_events(runtime)
+    for kind in HANDOFF_EVENTS:
+        runtime.bus.subscribe(kind, push_handoff)
+    runtime.provide(AcknowledgementWatch(runtime))
+
+
+def _wire_telemetry(runtime: Runtime) -> None:
+    telemetry_wiring.provide(runtime)
+    telemetry_wiring.wire_realtime(runtime, runtime.get(Hub))
+    audit = runtime.get(AuditLog)
+
+    async def audit_alert(event: AlertChanged) -> None:
+        # Raised, escalated and auto-resolved alerts have no HTTP request to be audited by.
+        await audit.append(
+            AuditRecord(
+                actor=event.actor,
+                action=f"{event.name}:{event.change}",
+                target=json.dumps({"alert_id": event.alert_id}),
+                request_id="-",
+                outcome="success",
+            )
+        )
+
+    runtime.bus.subscribe(AlertChanged, audit_alert)
+
+
 def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
-    return []
+    return [
+        *telemetry_wiring.background_services(runtime),
+        (ProcessRole.API, runtime.get(RoadMapService)),
+        (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
+    ]
 
 
 def create_app(
@@ -117,6 +219,9 @@ def create_app(
     configure_logging(level=settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings, clock=clock)
     _wire_realtime(runtime)
+    _wire_dispatch_and_hospitals(runtime)
+    _wire_handoffs(runtime)
+    _wire_telemetry(runtime)
     services = [svc for role, svc in _background_services(runtime) if role in roles]
 
     @asynccontextmanager
@@ -161,6 +266,12 @@ def create_app(
     if ProcessRole.API in roles:
         app.include_router(auth_api.router)
         app.include_router(incidents_api.router)
+        app.include_router(dispatch_api.router)
+        app.include_router(dispatch_api.map_router)
+        app.include_router(hospitals_api.router)
+        app.include_router(hospitals_api.map_router)
+        app.include_router(handoffs_api.router)
+        app.include_router(telemetry_api.router)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")

@@ -1,1 +1,15 @@
-"""EMsync hospitals."""
+"""Hospitals: facilities, capabilities, ED capacity, diversion, destination recommendation.
+
+Other domains use only what is exported here.
+"""
+
+from emsync.hospitals.destination import Capability, Condition
+from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
+
+__all__ = [
+    "Capability",
+    "Condition",
+    "HospitalCreated",
+    "HospitalDiversionChanged",
+    "HospitalUpdated",
+]

@@ -1,0 +1,303 @@
+"""Unit, dispatch and map routes (thin: validation at the edge, use cases in the service)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from emsync.auth.deps import requires
+from emsync.auth.permissions import Perm
+from emsync.auth.principal import Principal
+from emsync.core.errors import ValidationFailed
+from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
+from emsync.dispatch import service
+from emsync.dispatch.lifecycle import UnitStatus
+from emsync.dispatch.roadmap import RoadMapService, region_of
+from emsync.dispatch.schemas import (
+    AssignmentRead,
+    AssignRequest,
+    CalibrationRead,
+    PositionUpdate,
+    RecommendationRead,
+    TripRead,
+    UnitCreate,
+    UnitRead,
+    UnitStatusChange,
+    UnitUpdate,
+)
+from emsync.routing import LatLon, road_features
+
+router = APIRouter(tags=["dispatch"])
+map_router = APIRouter(prefix="/api/map", tags=["map"])
+
+MAX_BBOX_DEGREES = 2.0
+
+
+async def _routing(runtime: Runtime) -> service.Routing:
+    road_map = await runtime.get(RoadMapService).get()
+    return service.Routing(road_map.engine, region_of(road_map))
+
+
+# ---- units ------------------------------------------------------------------------------------
+
+
+@router.post("/api/units", response_model=UnitRead, status_code=201)
+async def create_unit(
+    body: UnitCreate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.UNITS_WRITE)],
+) -> UnitRead:
+    return await service.create_unit(
+        uow=uow, data=body, actor=principal.audit_name, now=runtime.clock()
+    )
+
+
+@router.get("/api/units", response_model=list[UnitRead])
+async def list_units(
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.UNITS_READ)],
+    status: Annotated[list[UnitStatus] | None, Query()] = None,
+) -> list[UnitRead]:
+    rows = await service.list_units(session=session, statuses=status or ())
+    return [service.unit_read(u) for u in rows]
+
+
+@router.get("/api/units/{unit_id}", response_model=UnitRead)
+async def get_unit(
+    unit_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.UNITS_READ)]
+) -> UnitRead:
+    return await service.get_unit(session=session, unit_id=unit_id)
+
+
+@router.patch("/api/units/{unit_id}", response_model=UnitRead)
+async def update_unit(
+    unit_id: str,
+    body: UnitUpdate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    _: Annotated[Principal, requires(Perm.UNITS_WRITE)],
+) -> UnitRead:
+    return await service.update_unit(uow=uow, unit_id=unit_id, data=body, now=runtime.clock())
+
+
+@router.post("/api/units/{unit_id}/status", response_model=UnitRead)
+async def change_unit_status(
+    unit_id: str,
+    body: UnitStatusChange,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.UNITS_WRITE)],
+) -> UnitRead:
+    """Move the unit along its lifecycle (409 if the lifecycle forbids it; nothing changes).
+    Arriving on scene or at hospital records the trip's actual time for ETA calibration."""
+    routing = await _routing(runtime) if body.hospital_id is not None else None
+    return await service.change_status(
+        uow=uow,
+        routing=routing,
+        unit_id=unit_id,
+        change=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.put("/api/units/{unit_id}/position", response_model=UnitRead)
+async def update_unit_position(
+    unit_id: str,
+    body: PositionUpdate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    _: Annotated[Principal, requires(Perm.UNITS_WRITE)],
+) -> UnitRead:
+    """A position fix from the crew's app or a CAD integration (devices use MQTT)."""
+    return await service.update_position(
+        uow=uow, unit_id=unit_id, position=body, source="api", now=runtime.clock()
+    )
+
+
+# ---- dispatch ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/api/dispatch/incidents/{incident_id}/recommendation", response_model=RecommendationRead
+)
+async def recommend_units(
+    incident_id: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.UNITS_READ)],
+) -> RecommendationRead:
+    """Every unit, ranked by road ETA under the capability rules or excluded, with reasons."""
+    engine = await runtime.get(RoadMapService).engine()
+    return await service.recommend(
+        session=session, keyring=runtime.keyring, engine=engine, incident_id=incident_id
+    )
+
+
+@router.post(
+    "/api/dispatch/incidents/{incident_id}/assign", response_model=AssignmentRead, status_code=201
+)
+async def assign_unit(
+    incident_id: str,
+    body: AssignRequest,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.DISPATCH_ASSIGN)],
+) -> AssignmentRead:
+    """Send a unit: unit and incident move to 'dispatched' together, or neither does."""
+    return await service.assign(
+        uow=uow,
+        keyring=runtime.keyring,
+        routing=await _routing(runtime),
+        incident_id=incident_id,
+        unit_id=body.unit_id,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.get("/api/dispatch/trips", response_model=list[TripRead])
+async def list_trips(
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.UNITS_READ)],
+    state: Literal["open", "completed", "abandoned"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[TripRead]:
+    """Trips with predicted and actual travel times (the ETA calibration data)."""
+    rows = await service.list_trips(session=session, state=state, limit=limit, offset=offset)
+    return [TripRead.model_validate(t) for t in rows]
+
+
+@router.post("/api/dispatch/calibration", response_model=list[CalibrationRead])
+async def calibrate(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.MAP_WRITE)],
+    region: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    apply: bool = False,
+) -> list[CalibrationRead]:
+    """Fit per-road-class speed factors on completed trips and report the ETA error before and
+    after; `apply=true` puts the loaded map's region's factors into the running engine."""
+    routing = await _routing(runtime) if apply else None
+    return await service.calibrate(session=session, region=region, apply_to=routing)
+
+
+# ---- map --------------------------------------------------------------------------------------
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValidationFailed(
+            "bbox must be four numbers: min lon,min lat,max lon,max lat"
+        ) from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise ValidationFailed("bbox must be finite numbers")
+    if east - west > MAX_BBOX_DEGREES or north - south > MAX_BBOX_DEGREES:
+        raise ValidationFailed(f"bbox may span at most {MAX_BBOX_DEGREES} degrees each way")
+    return west, south, east, north
+
+
+@map_router.get("")
+async def map_info(
+    runtime: RuntimeDep, _: Annotated[Principal, requires(Perm.MAP_READ)]
+) -> dict[str, Any]:
+    """The loaded road map: region, size, bounding box, hospitals found, speed factors."""
+    road_map = await runtime.get(RoadMapService).get()
+    s = road_map.summary
+    return {
+        "region": region_of(road_map),
+        "nodes": s.nodes,
+        "edges": s.edges,
+        "road_km": s.road_km,
+        "hospitals_in_map": s.hospitals,
+        "bbox": list(s.bbox),
+        "profile": s.profile,
+        "speed_factors": {c.label: f for c, f in road_map.engine.speed_factors.items()},
+    }
+
+
+@map_router.get("/roads")
+async def map_roads(
+    runtime: RuntimeDep,
+    _: Annotated[Principal, requires(Perm.MAP_READ)],
+    bbox: Annotated[str, Query(max_length=120, description="min lon,min lat,max lon,max lat")],
+    limit: Annotated[int, Query(ge=1, le=5000)] = 2000,
+) -> dict[str, Any]:
+    """Road segments in the viewport (GeoJSON), the most important first when capped."""
+    engine = await runtime.get(RoadMapService).engine()
+    return road_features(engine.graph, _bbox(bbox), limit=limit, weights_ms=engine.weights_ms)
+
+
+@map_router.get("/units")
+async def map_units(
+    session: SessionDep, _: Annotated[Principal, requires(Perm.UNITS_READ)]
+) -> dict[str, Any]:
+    return await service.units_geojson(session=session)
+
+
+@map_router.get("/incidents")
+async def map_incidents(
+    session: SessionDep, _: Annotated[Principal, requires(Perm.INCIDENTS_READ)]
+) -> dict[str, Any]:
+    return await service.incidents_geojson(session=session)
+
+
+@map_router.get("/route")
+async def map_route(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.MAP_READ)],
+    unit_id: Annotated[str, Query(min_length=1, max_length=36)],
+    incident_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    hospital_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+) -> dict[str, Any]:
+    """The road route from a unit to an incident or a hospital (GeoJSON LineString)."""
+    if (incident_id is None) == (hospital_id is None):
+        raise ValidationFailed("give exactly one of incident_id and hospital_id")
+    origin = await service.unit_origin(session=session, unit_id=unit_id)
+    if incident_id is not None:
+        target = await service.incident_position(session=session, incident_id=incident_id)
+    else:
+        assert hospital_id is not None
+        target = await service.hospital_position(session=session, hospital_id=hospital_id)
+    engine = await runtime.get(RoadMapService).engine()
+    return engine.route(origin, target).geojson()
+
+
+@map_router.get("/isochrone")
+async def map_isochrone(
+    runtime: RuntimeDep,
+    _: Annotated[Principal, requires(Perm.MAP_READ)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    minutes: Annotated[float, Query(gt=0, le=60)] = 8.0,
+) -> dict[str, Any]:
+    """The area reachable by road within `minutes` (GeoJSON MultiPolygon)."""
+    engine = await runtime.get(RoadMapService).engine()
+    return engine.isochrone(LatLon(lat, lon), minutes)
+
+
+@map_router.get("/coverage")
+async def map_coverage(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.MAP_READ)],
+    minutes: Annotated[float, Query(gt=0, le=60)] = 8.0,
+) -> dict[str, Any]:
+    """Share of the road network the available units reach within `minutes`."""
+    engine = await runtime.get(RoadMapService).engine()
+    positions = await service.available_positions(session=session)
+    coverage = engine.coverage(positions, minutes)
+    return {
+        "minutes": coverage.minutes,
+        "available_units": len(positions),
+        "covered_km": round(coverage.covered_m / 1000.0, 2),
+        "total_km": round(coverage.total_m / 1000.0, 2),
+        "share": round(coverage.share, 4),
+    }

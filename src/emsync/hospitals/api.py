@@ -1,0 +1,167 @@
+"""Hospital routes: the register, coordinators' updates, destination recommendation, map layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from emsync import incidents
+from emsync.auth.deps import requires
+from emsync.auth.permissions import Perm, Role
+from emsync.auth.principal import Principal
+from emsync.core.errors import Forbidden, ValidationFailed
+from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
+from emsync.dispatch import RoadMapService, region_of
+from emsync.hospitals import service
+from emsync.hospitals.destination import Condition, conditions_from_complaint
+from emsync.hospitals.schemas import (
+    DestinationRecommendation,
+    HospitalCreate,
+    HospitalRead,
+    HospitalUpdate,
+    MapImportResult,
+)
+from emsync.routing import LatLon
+
+router = APIRouter(prefix="/api/hospitals", tags=["hospitals"])
+map_router = APIRouter(prefix="/api/map", tags=["map"])
+
+
+def _only_hospital(principal: Principal) -> str | None:
+    """Which hospital the caller may edit: any (None) for admins and regional roles, their
+    own for hospital staff."""
+    if principal.role is Role.ADMIN:
+        return None
+    if principal.hospital_id is not None:
+        return principal.hospital_id
+    if principal.role is Role.HOSPITAL_COORDINATOR:
+        raise Forbidden("this hospital coordinator account is not linked to a hospital")
+    return None
+
+
+def _regional(principal: Principal) -> None:
+    if _only_hospital(principal) is not None:
+        raise Forbidden("hospital staff cannot add hospitals to the register")
+
+
+@router.get("", response_model=list[HospitalRead])
+async def list_hospitals(
+    session: SessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
+) -> list[HospitalRead]:
+    return [service.hospital_read(h) for h in await service.list_hospitals(session=session)]
+
+
+@router.post("", response_model=HospitalRead, status_code=201)
+async def create_hospital(
+    body: HospitalCreate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.HOSPITALS_WRITE)],
+) -> HospitalRead:
+    """Register a hospital the map does not know (regional roles only)."""
+    _regional(principal)
+    return await service.create_hospital(
+        uow=uow, data=body, actor=principal.audit_name, now=runtime.clock()
+    )
+
+
+@router.post("/import-map", response_model=MapImportResult)
+async def import_map(
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.HOSPITALS_WRITE)],
+) -> MapImportResult:
+    """Add the loaded map's `amenity=hospital` facilities that are not registered yet."""
+    _regional(principal)
+    road_map = await runtime.get(RoadMapService).get()
+    added = await service.import_map_hospitals(
+        uow=uow, hospitals=road_map.hospitals, actor=principal.audit_name, now=runtime.clock()
+    )
+    return MapImportResult(region=region_of(road_map), in_map=len(road_map.hospitals), added=added)
+
+
+@router.get("/destinations", response_model=DestinationRecommendation)
+async def recommend_destinations(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _: Annotated[Principal, requires(Perm.HOSPITALS_READ)],
+    incident_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    patient_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    condition: Annotated[list[Condition] | None, Query()] = None,
+    age_years: Annotated[int | None, Query(ge=0, le=120)] = None,
+) -> DestinationRecommendation:
+    """Hospitals ranked for a patient, with reasons. From an incident (its position, chief
+    complaint and patient's age) and/or explicit `lat`/`lon`, `condition`, `age_years`."""
+    if (lat is None) != (lon is None):
+        raise ValidationFailed("lat and lon must be given together")
+    conditions = set(condition or ())
+    origin = LatLon(lat, lon) if lat is not None and lon is not None else None
+    if incident_id is not None:
+        incident = await incidents.get_incident(
+            session=session, keyring=runtime.keyring, incident_id=incident_id
+        )
+        conditions |= conditions_from_complaint(incident.chief_complaint)
+        if origin is None and incident.lat is not None and incident.lon is not None:
+            origin = LatLon(incident.lat, incident.lon)
+        patients = [p for p in incident.patients if patient_id in (None, p.id)]
+        if patient_id is not None and not patients:
+            raise ValidationFailed(f"patient {patient_id} is not on incident {incident_id}")
+        if age_years is None and len(patients) == 1:
+            age_years = patients[0].age_years
+    if origin is None:
+        raise ValidationFailed("give lat/lon, or an incident_id with coordinates")
+    engine = await runtime.get(RoadMapService).engine()
+    return await service.recommend_destinations(
+        session=session,
+        engine=engine,
+        origin=origin,
+        conditions=frozenset(conditions),
+        age_years=age_years,
+    )
+
+
+@router.get("/{hospital_id}", response_model=HospitalRead)
+async def get_hospital(
+    hospital_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
+) -> HospitalRead:
+    return await service.get_hospital(session=session, hospital_id=hospital_id)
+
+
+@router.patch("/{hospital_id}", response_model=HospitalRead)
+async def update_hospital(
+    hospital_id: str,
+    body: HospitalUpdate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.HOSPITALS_WRITE)],
+) -> HospitalRead:
+    """Capabilities, ED beds and diversion; hospital staff may update only their own."""
+    return await service.update_hospital(
+        uow=uow,
+        hospital_id=hospital_id,
+        data=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+        only_hospital=_only_hospital(principal),
+    )
+
+
+@map_router.get("/hospitals")
+async def map_hospitals(
+    session: SessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
+) -> dict[str, Any]:
+    """Hospitals as GeoJSON points with capabilities, beds and diversion."""
+    features = []
+    for h in await service.list_hospitals(session=session):
+        read = service.hospital_read(h)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [h.lon, h.lat]},
+                "properties": read.model_dump(mode="json", exclude={"lat", "lon"}),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
