@@ -50,7 +50,8 @@ def build_mesh(
     point_edge: I64,
     point_fraction: F64,
 ) -> IsochroneMesh:
-    tri = Delaunay(np.column_stack([x, y]))
+    # Centred coordinates: Qhull is faster and more robust near the origin.
+    tri = Delaunay(np.column_stack([x - x.mean(), y - y.mean()]))
     s = np.asarray(tri.simplices, dtype=np.int64)
     a, b, c = s[:, 0], s[:, 1], s[:, 2]
     cross = (x[b] - x[a]) * (y[c] - y[a]) - (y[b] - y[a]) * (x[c] - x[a])

@@ -9,7 +9,7 @@ import pytest
 from emsync.routing.map_store import RoadMap, default_map_path, load_road_map
 from tests.shared_data import shared_data_dir
 
-MAPS = ("monaco", "andorra", "helsinki")
+MAPS = ("monaco", "andorra", "heidelberg", "helsinki")
 
 
 def map_path(name: str) -> Path:

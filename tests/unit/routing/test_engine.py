@@ -71,6 +71,20 @@ def test_route_eta_matches_the_table_and_its_line_joins_the_positions(road_map: 
         assert engine.travel_times_to(origins, d) == pytest.approx(table[:, j])
 
 
+def test_position_etas_match_dijkstra_with_the_same_road_offsets(road_map: RoadMap) -> None:
+    engine = road_map.engine
+    origin, *destinations = random_points(engine, 41, seed=13)
+    got = engine.travel_times_from(origin, destinations)
+    # Reference: scipy Dijkstra from the origin's snapped position over every node.
+    reach = engine._reach_ms([engine.snap(origin)], math.inf)
+    start = engine.snap(origin)
+    for j, d in enumerate(engine.snap_many(destinations)):
+        want = min(reach[node] + ms for node, ms in engine._arrivals(d))
+        if d.edge == start.edge:
+            want = min(want, engine._same_edge_ms(start, d))
+        assert got[j] * 1000.0 == pytest.approx(want, abs=1.0)
+
+
 def test_positions_between_nodes_are_routed_from_the_road_not_a_node(monaco: RoadMap) -> None:
     engine = monaco.engine
     g = engine.graph
