@@ -1,0 +1,87 @@
+"""Reactions: live push of handoff changes to both sides, and the bridge from triage and
+destination events to a draft handoff."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+
+from emsync.core.events import Event
+from emsync.core.realtime import Hub
+from emsync.core.runtime import Runtime
+from emsync.core.uow import UnitOfWork
+from emsync.handoffs import service
+from emsync.handoffs.events import HandoffEvent
+from emsync.handoffs.models import OutboxEntry
+from emsync.handoffs.schemas import DraftRequest
+
+log = structlog.get_logger("emsync.handoffs")
+
+HOSPITAL_CHANNEL = "handoffs"  # "handoffs:<hospital_id>": the hospital's feed, with content
+# "handoffs" without an argument: the crew and dispatch board, routing metadata only.
+
+
+def hospital_channel(hospital_id: str) -> str:
+    return f"{HOSPITAL_CHANNEL}:{hospital_id}"
+
+
+def push_handoff_events(runtime: Runtime) -> Callable[[HandoffEvent], Awaitable[None]]:
+    """Deliver each outbox entry a change wrote to the hospital's live channel (same seq as the
+    feed, so a client deduplicates and notices gaps), and the change to the crew board."""
+    hub = runtime.get(Hub)
+
+    async def push(event: HandoffEvent) -> None:
+        if event.deliveries:
+            async with runtime.sessions() as session:
+                for hospital_id, seq in event.deliveries:
+                    entry = (
+                        await session.scalars(
+                            select(OutboxEntry).where(
+                                OutboxEntry.hospital_id == hospital_id, OutboxEntry.seq == seq
+                            )
+                        )
+                    ).one()
+                    read = await service.entry_read(
+                        session, runtime.keyring, entry, service.Viewer.hospital(hospital_id)
+                    )
+                    hub.publish(
+                        hospital_channel(hospital_id), entry.kind, read.model_dump(mode="json")
+                    )
+        board = event.to_dict()
+        board.pop("deliveries", None)
+        hub.publish(HOSPITAL_CHANNEL, event.name, board)
+
+    return push
+
+
+def draft_on_destination(runtime: Runtime) -> Callable[[Any], Awaitable[None]]:
+    """The bridge: an event naming an incident, a patient, a unit and a destination hospital
+    drafts the handoff for that unit (or refreshes its open draft)."""
+
+    async def draft(event: Event) -> None:
+        fields = event.to_dict()
+        hospital_id = fields.get("hospital_id") or fields.get("destination_id")
+        incident_id = fields.get("incident_id")
+        if not hospital_id or not incident_id:
+            return
+        request = DraftRequest(
+            incident_id=incident_id,
+            patient_id=fields.get("patient_id"),
+            unit_id=fields.get("unit_id"),
+            hospital_id=hospital_id,
+            eta=fields.get("eta"),
+        )
+        async with runtime.sessions() as session:
+            await service.draft_from_inputs(
+                uow=UnitOfWork(session, runtime.bus),
+                keyring=runtime.keyring,
+                request=request,
+                actor="system:handoff-bridge",
+                now=runtime.clock(),
+            )
+        log.info("handoff drafted from event", source=event.name, incident_id=incident_id)
+
+    return draft

@@ -1,0 +1,250 @@
+"""Handoff request and response bodies, validated at the edge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from emsync.handoffs.attachments import AttachmentKind
+from emsync.handoffs.lifecycle import HandoffStatus
+
+HospitalId = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="The receiving hospital's id")
+Sex = Literal["female", "male", "other", "unknown"]
+Avpu = Literal["A", "C", "V", "P", "U"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatientFacts(_Strict):
+    """A: who the patient is (name optional: often unknown on scene)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    age_years: int | None = Field(default=None, ge=0, le=120)
+    age_band: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="e.g. '70-80' when the age is unknown",
+    )
+    sex: Sex | None = None
+
+
+class VitalSigns(_Strict):
+    """S: one set of vital signs (units as in DESIGN §3.1)."""
+
+    ts: AwareDatetime
+    hr: int | None = Field(default=None, ge=0, le=300, description="bpm")
+    spo2: int | None = Field(default=None, ge=0, le=100, description="%")
+    rr: int | None = Field(default=None, ge=0, le=80, description="/min")
+    sbp: int | None = Field(default=None, ge=0, le=300, description="mmHg")
+    dbp: int | None = Field(default=None, ge=0, le=250, description="mmHg")
+    temp: float | None = Field(default=None, ge=25, le=45, description="°C")
+    o2: bool | None = None
+    avpu: Avpu | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        if (self.sbp is None) != (self.dbp is None):
+            raise ValueError("sbp and dbp are given together")
+        if self.sbp is not None and self.dbp is not None and self.dbp >= self.sbp:
+            raise ValueError("dbp must be below sbp")
+        return self
+
+
+class Treatment(_Strict):
+    """T: one treatment given: a procedure (splint, IV access) or a medication."""
+
+    kind: Literal["procedure", "medication"]
+    name: str = Field(min_length=1, max_length=200)
+    at: AwareDatetime | None = None
+    dose_value: float | None = Field(default=None, gt=0, le=100_000)
+    dose_unit: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9/\[\]%.{}]{1,20}$", description="UCUM, e.g. mg, ug, mL"
+    )
+    route: str | None = Field(default=None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _dose(self) -> Self:
+        if (self.dose_value is None) != (self.dose_unit is None):
+            raise ValueError("dose_value and dose_unit are given together")
+        if self.kind == "procedure" and self.dose_value is not None:
+            raise ValueError("a procedure has no dose")
+        return self
+
+
+class AtmistRecord(_Strict):
+    """The ATMIST pre-alert. A draft may leave fields empty; sending checks atmist.py's rules."""
+
+    patient: PatientFacts = Field(default_factory=PatientFacts)
+    time_of_onset: AwareDatetime | None = None
+    onset_unknown: bool = False
+    mechanism: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="M: mechanism or complaint"
+    )
+    injuries: list[str] | None = Field(
+        default=None, max_length=50, description="I: injuries or illness found"
+    )
+    signs: list[VitalSigns] = Field(default_factory=list, max_length=200)
+    treatment: list[Treatment] | None = Field(
+        default=None, max_length=100, description="T: treatment given; [] states none"
+    )
+    notes: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        for n, item in enumerate(self.injuries or ()):
+            if not item.strip() or len(item) > 500:
+                raise ValueError(f"injuries[{n}] must be 1 to 500 characters")
+        return self
+
+
+class HandoffCreate(_Strict):
+    incident_id: str = Field(min_length=1, max_length=36)
+    patient_id: str | None = Field(default=None, min_length=1, max_length=36)
+    unit_id: str | None = Field(default=None, min_length=1, max_length=64)
+    hospital_id: str = HospitalId
+    eta: AwareDatetime | None = None
+    acuity: int | None = Field(default=None, ge=1, le=5, description="KTAS 1-5")
+    news2: int | None = Field(default=None, ge=0, le=20)
+    crew: list[str] = Field(default_factory=list, max_length=10)
+    content: AtmistRecord = Field(default_factory=AtmistRecord)
+
+
+class HandoffDraftEdit(_Strict):
+    """Replaces parts of a draft; after sending, changes are appended as updates instead."""
+
+    unit_id: str | None = Field(default=None, min_length=1, max_length=64)
+    eta: AwareDatetime | None = None
+    acuity: int | None = Field(default=None, ge=1, le=5)
+    news2: int | None = Field(default=None, ge=0, le=20)
+    crew: list[str] | None = Field(default=None, max_length=10)
+    content: AtmistRecord | None = None
+
+
+class DraftRequest(_Strict):
+    """The bridge: ids of what exists; the hub pulls the rest and drafts the handoff."""
+
+    incident_id: str = Field(min_length=1, max_length=36)
+    patient_id: str | None = Field(default=None, min_length=1, max_length=36)
+    unit_id: str | None = Field(default=None, min_length=1, max_length=64)
+    hospital_id: str = HospitalId
+    eta: AwareDatetime | None = None
+
+
+class UpdateCreate(_Strict):
+    """Something new while en route: vitals, a new ETA, findings, treatment, a note."""
+
+    kind: Literal["vitals", "eta", "findings", "treatment", "note"]
+    vitals: VitalSigns | None = None
+    eta: AwareDatetime | None = None
+    findings: list[str] | None = Field(default=None, min_length=1, max_length=20)
+    treatment: Treatment | None = None
+    note: str | None = Field(default=None, min_length=1, max_length=4000)
+
+    @model_validator(mode="after")
+    def _matches_kind(self) -> Self:
+        given = {
+            name
+            for name in ("vitals", "eta", "findings", "treatment", "note")
+            if getattr(self, name) is not None
+        }
+        if given != {self.kind}:
+            raise ValueError(
+                f"an update of kind {self.kind!r} carries exactly the field {self.kind!r}"
+            )
+        return self
+
+
+class StatusChange(_Strict):
+    status: HandoffStatus
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Redirect(_Strict):
+    hospital_id: str = HospitalId
+    eta: AwareDatetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class FeedAck(_Strict):
+    hospital_id: str = HospitalId
+    client_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    seq: int = Field(ge=0)
+
+
+class UpdateRead(BaseModel):
+    seq: int
+    kind: str
+    at: datetime
+    actor: str
+    status_from: str | None = None
+    status_to: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class AttachmentRead(BaseModel):
+    id: str
+    kind: AttachmentKind
+    media_type: str
+    size: int
+    name: str | None
+    created_at: datetime
+
+
+class HandoffRead(BaseModel):
+    """`content` is None when the caller may see only the routing metadata."""
+
+    id: str
+    status: HandoffStatus
+    incident_id: str
+    patient_id: str | None
+    unit_id: str | None
+    hospital_id: str
+    acuity: int | None
+    eta: datetime | None
+    key_version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    sealed: bool
+    news2: int | None = None
+    crew: list[str] | None = None
+    content: AtmistRecord | None = None
+    trends: dict[str, str] | None = None
+    problems: list[dict[str, str]] | None = Field(
+        default=None, description="ATMIST rules a draft still breaks before it can be sent"
+    )
+    updates: list[UpdateRead] | None = None
+    attachments: list[AttachmentRead] | None = None
+
+
+class FeedEntryRead(BaseModel):
+    seq: int
+    kind: str
+    handoff_id: str
+    update_seq: int
+    at: datetime
+    meta: dict[str, Any]
+    withdrawn: bool = False
+    handoff: HandoffRead | None = None
+    update: UpdateRead | None = None
+
+
+class FeedPage(BaseModel):
+    hospital_id: str
+    entries: list[FeedEntryRead]
+    last_seq: int
+
+
+class HospitalKeyRead(BaseModel):
+    hospital_id: str
+    version: int
+    public_key: str = Field(description="raw X25519 public key, base64")
+    active: bool
+    created_at: datetime
