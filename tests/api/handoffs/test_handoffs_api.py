@@ -39,10 +39,12 @@ async def test_handoff_walks_its_lifecycle_and_each_side_sees_what_it_may(
     # Sent: the crew and dispatch see routing metadata only; the hospital opens it.
     assert handoff["content"] is None
     as_dispatch = (await client.get(f"/api/handoffs/{hid}", headers=dispatcher)).json()
-    assert as_dispatch["content"] is None and as_dispatch["status"] == "sent"
+    assert as_dispatch["content"] is None
+    assert as_dispatch["status"] == "sent"
     opened = (await client.get(f"/api/handoffs/{hid}", headers=nurse)).json()
     assert opened["content"]["mechanism"] == COMPLAINT
-    assert opened["trends"]["hr"] == "rising" and opened["trends"]["sbp"] == "falling"
+    assert opened["trends"]["hr"] == "rising"
+    assert opened["trends"]["sbp"] == "falling"
     assert (await client.get(f"/api/handoffs/{hid}", headers=elsewhere)).status_code == 404
     listing = (await client.get("/api/handoffs", headers=elsewhere)).json()
     assert listing["total"] == 0
@@ -84,7 +86,8 @@ async def test_sending_an_incomplete_draft_lists_every_missing_atmist_field(
         "eta",
     }
     after = (await client.get(f"/api/handoffs/{draft['id']}", headers=crew)).json()
-    assert after["status"] == "draft" and after["updates"] == []
+    assert after["status"] == "draft"
+    assert after["updates"] == []
     # Field validation at the edge names the field.
     bad = handoff_body(incident["id"], HOSPITAL, content=atmist(signs=[{"ts": "x", "hr": 999}]))
     rejected = await client.post("/api/handoffs", json=bad, headers=crew)
@@ -113,7 +116,8 @@ async def test_invalid_transition_is_a_409_and_changes_nothing(
     feed = (await client.get(f"/api/handoffs/feed?hospital_id={HOSPITAL}", headers=nurse)).json()
     assert [e["kind"] for e in feed["entries"]] == ["handoff"]
     after = (await client.get(f"/api/handoffs/{hid}", headers=nurse)).json()
-    assert after["status"] == "sent" and len(after["updates"]) == 1
+    assert after["status"] == "sent"
+    assert len(after["updates"]) == 1
 
 
 async def test_updates_are_appended_and_redirect_moves_access_to_the_new_hospital(
@@ -146,7 +150,8 @@ async def test_updates_are_appended_and_redirect_moves_access_to_the_new_hospita
     assert opened["updates"][1]["data"]["vitals"]["hr"] == 130
     assert opened["eta"].startswith("2030-01-01T10:20")
     got = await client.get(f"/api/handoffs/{hid}/attachments/{att['id']}", headers=north)
-    assert got.content == PDF and got.headers["content-type"] == "application/pdf"
+    assert got.content == PDF
+    assert got.headers["content-type"] == "application/pdf"
 
     moved = await client.post(
         f"/api/handoffs/{hid}/redirect",
@@ -154,7 +159,8 @@ async def test_updates_are_appended_and_redirect_moves_access_to_the_new_hospita
         headers=crew,
     )
     assert moved.status_code == 200, moved.text
-    assert moved.json()["status"] == "redirected" and moved.json()["hospital_id"] == OTHER
+    assert moved.json()["status"] == "redirected"
+    assert moved.json()["hospital_id"] == OTHER
     assert (await client.get(f"/api/handoffs/{hid}", headers=north)).status_code == 404
     denied = await client.get(f"/api/handoffs/{hid}/attachments/{att['id']}", headers=north)
     assert denied.status_code == 404
@@ -189,11 +195,13 @@ async def test_attachments_are_checked_by_their_bytes_and_size(
         files={"file": ("x.png", b"MZ\x90\x00" * 20, "image/png")},
         headers=crew,
     )
-    assert fake.status_code == 422 and fake.json()["errors"][0]["field"] == "file"
+    assert fake.status_code == 422
+    assert fake.json()["errors"][0]["field"] == "file"
     lying = await client.post(
         url, data={"kind": "photo"}, files={"file": ("x.jpg", PNG, "image/jpeg")}, headers=crew
     )
-    assert lying.status_code == 422 and "declared as image/jpeg" in lying.json()["detail"]
+    assert lying.status_code == 422
+    assert "declared as image/jpeg" in lying.json()["detail"]
     pdf_photo = await client.post(
         url,
         data={"kind": "photo"},
@@ -205,7 +213,8 @@ async def test_attachments_are_checked_by_their_bytes_and_size(
     too_big = await client.post(
         url, data={"kind": "photo"}, files={"file": ("x.png", big, "image/png")}, headers=crew
     )
-    assert too_big.status_code == 422 and "limit" in too_big.json()["detail"]
+    assert too_big.status_code == 422
+    assert "limit" in too_big.json()["detail"]
     ok = await client.post(
         url, data={"kind": "photo"}, files={"file": ("wound.png", PNG, "image/png")}, headers=crew
     )
@@ -221,8 +230,8 @@ async def test_fhir_export_validates_as_r4_with_the_vital_signs_rules(
     nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
     incident = await _incident(client, crew)
     hid = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
-    treatment = {"kind": "treatment", "treatment": {"kind": "medication", "name": "GTN",
-                                                   "dose_value": 400, "dose_unit": "ug"}}  # fmt: skip
+    gtn = {"kind": "medication", "name": "GTN", "dose_value": 400, "dose_unit": "ug"}
+    treatment = {"kind": "treatment", "treatment": gtn}
     assert (
         await client.post(f"/api/handoffs/{hid}/updates", json=treatment, headers=crew)
     ).is_success
@@ -259,7 +268,8 @@ async def test_key_rotation_keeps_older_handoffs_open_and_is_scoped(
     assert (await client.post(url, headers=foreign)).status_code == 403
     assert (await client.post(url, headers=nurse)).status_code == 403
     rotated = await client.post(url, headers=coordinator)
-    assert rotated.status_code == 201 and rotated.json()["version"] == 2
+    assert rotated.status_code == 201
+    assert rotated.json()["version"] == 2
     new = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
     keys = (await client.get(url, headers=crew)).json()
     assert [(k["version"], k["active"]) for k in keys] == [(2, True), (1, False)]
@@ -278,7 +288,8 @@ async def test_draft_bridge_pulls_incident_and_patient_and_one_action_sends(
     draft = await client.post("/api/handoffs/draft", json=body, headers=crew)
     assert draft.status_code == 201, draft.text
     d = draft.json()
-    assert d["status"] == "draft" and d["patient_id"] == incident["patients"][0]["id"]
+    assert d["status"] == "draft"
+    assert d["patient_id"] == incident["patients"][0]["id"]
     assert d["content"]["mechanism"] == incident["chief_complaint"]
     assert d["content"]["patient"]["age_years"] == 64
     again = (await client.post("/api/handoffs/draft", json=body, headers=crew)).json()
@@ -286,6 +297,7 @@ async def test_draft_bridge_pulls_incident_and_patient_and_one_action_sends(
     edit = {"eta": "2030-01-01T10:20:00+00:00", "acuity": 2, "content": atmist()}
     assert (await client.patch(f"/api/handoffs/{d['id']}", json=edit, headers=crew)).is_success
     sent = await client.post(f"/api/handoffs/{d['id']}/send", headers=crew)
-    assert sent.status_code == 200 and sent.json()["status"] == "sent"
+    assert sent.status_code == 200
+    assert sent.json()["status"] == "sent"
     late = await client.patch(f"/api/handoffs/{d['id']}", json={"acuity": 1}, headers=crew)
     assert late.status_code == 409
