@@ -108,6 +108,9 @@ class RoutingEngine:
         self._weights = graph.time_ms.copy()
         self._metric = rk.CCHMetric(self._cch, self._weights.tolist())
         self._query: rk.CCHQuery | None = None
+        # Reused query objects (repinning is cheaper than building); dropped on weight changes.
+        self._one_to_many: rk.CCHOneToMany | None = None
+        self._many_to_one: rk.CCHManyToOne | None = None
         self._csr: csr_array | None = None
         self._mesh: IsochroneMesh | None = None
         self._snapper = SnapIndex(graph, max_distance_m=max_snap_m)
@@ -168,7 +171,8 @@ class RoutingEngine:
             changed = np.flatnonzero(weights != self._weights)
             if changed.size == 0:
                 return
-            self._query = None  # routingkit refuses updates while a query object is alive
+            # routingkit refuses updates while a query object is alive
+            self._query = self._one_to_many = self._many_to_one = None
             if changed.size <= PARTIAL_UPDATE_LIMIT:
                 updater = rk.CCHMetricPartialUpdater(self._cch)
                 updater.apply(
@@ -187,15 +191,41 @@ class RoutingEngine:
             self._query = rk.CCHQuery(self._metric)
         return self._query
 
+    def _pin_targets(self, targets: list[int]) -> rk.CCHOneToMany:
+        """A one-to-many query pinned to `targets` (non-empty); call with the lock held."""
+        if self._one_to_many is None:
+            self._one_to_many = rk.CCHOneToMany(self._metric, targets)
+        else:
+            self._one_to_many.repin_targets(targets)
+        return self._one_to_many
+
+    def _pin_sources(self, sources: list[int]) -> rk.CCHManyToOne:
+        """A many-to-one query pinned to `sources` (non-empty); call with the lock held."""
+        if self._many_to_one is None:
+            self._many_to_one = rk.CCHManyToOne(self._metric, sources)
+        else:
+            self._many_to_one.repin_sources(sources)
+        return self._many_to_one
+
+    def _check_nodes(self, nodes: Sequence[int]) -> None:
+        # routingkit panics (a BaseException) on ids out of range: refuse them first.
+        n = self.graph.node_count
+        if min(nodes) < 0 or max(nodes) >= n:
+            raise ValidationFailed(f"node id out of range 0..{n - 1}")
+
     def node_time_ms(self, source: int, target: int) -> int | None:
         """Shortest travel time between two graph nodes in ms, None when unreachable."""
+        self._check_nodes((source, target))
         with self._lock:
             return self._q().run(source, target).distance
 
     def node_times_ms(self, source: int, targets: Sequence[int]) -> list[int | None]:
         """One source to many graph nodes, in ms (None when unreachable)."""
+        if not targets:
+            return []
+        self._check_nodes([source, *targets])
         with self._lock:
-            return rk.CCHOneToMany(self._metric, list(targets)).distances_from(source)
+            return self._pin_targets(list(targets)).distances_from(source)
 
     # ---- snapping ------------------------------------------------------------------------------
 
@@ -332,7 +362,7 @@ class RoutingEngine:
         dst = self._snapper.snap(destination)
         arrivals = self._arrivals(dst)
         with self._lock:
-            raw = rk.CCHManyToOne(self._metric, pinned).distances_to_multi(arrivals)
+            raw = self._pin_sources(pinned).distances_to_multi(arrivals)
         out = self._combine(raw, offsets, len(origins))
         direct = self._direct_ms(edges, fracs, dst.edge, dst.fraction)
         seconds: F64 = np.minimum(out, direct) / 1000.0
@@ -346,11 +376,10 @@ class RoutingEngine:
         pinned, offsets, dst_edges, dst_fracs = self._ends(destinations, leaving=False)
         table = np.empty((len(srcs), len(destinations)))
         with self._lock:
-            one_to_many = rk.CCHOneToMany(self._metric, pinned)
+            one_to_many = self._pin_targets(pinned)
             for i, s in enumerate(srcs):
                 raw = one_to_many.distances_from_multi(self._departures(s))
                 table[i] = self._combine(raw, offsets, len(destinations))
-            del one_to_many
         for i, s in enumerate(srcs):
             for j in np.flatnonzero(dst_edges == s.edge).tolist():
                 d = SnapPoint(int(dst_edges[j]), float(dst_fracs[j]), 0.0, 0.0, 0.0)

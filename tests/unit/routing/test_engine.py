@@ -188,3 +188,12 @@ def test_bad_isochrone_and_coverage_minutes_are_rejected(monaco: RoadMap) -> Non
         monaco.engine.isochrone(origin, 0)
     with pytest.raises(ValidationFailed):
         monaco.engine.coverage([origin], -1)
+
+
+def test_node_ids_out_of_range_are_rejected_not_panicking(monaco: RoadMap) -> None:
+    engine = monaco.engine
+    with pytest.raises(ValidationFailed):
+        engine.node_time_ms(0, engine.graph.node_count)
+    with pytest.raises(ValidationFailed):
+        engine.node_times_ms(-1, [0])
+    assert engine.node_times_ms(0, []) == []
