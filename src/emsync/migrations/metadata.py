@@ -4,5 +4,6 @@ from emsync.auth import models as _auth_models  # noqa: F401
 from emsync.core.db import Base
 from emsync.handoffs import models as _handoff_models  # noqa: F401
 from emsync.incidents import models as _incident_models  # noqa: F401
+from emsync.telemetry import models as _telemetry_models  # noqa: F401
 
 target_metadata = Base.metadata

@@ -1,0 +1,144 @@
+"""Clinical alert rules, pure: NEWS2 bands as levels, hold-off against flapping, the alert
+lifecycle table, escalation and stale-data checks. No I/O and no clock: `now` is passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class AlertKind(StrEnum):
+    NEWS2 = "news2"
+    STALE = "stale"
+
+
+class AlertStatus(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class AlertLevel(StrEnum):
+    """NEWS2 escalation bands (RCP 2017) as alert levels, plus the stale-data alert's level."""
+
+    LOW = "low"  # total 1-4
+    LOW_MEDIUM = "low-medium"  # a single parameter scoring 3
+    MEDIUM = "medium"  # total 5-6
+    HIGH = "high"  # total >= 7
+    STALE = "stale"
+
+
+RANK: dict[str, int] = {
+    "none": 0,
+    AlertLevel.LOW: 1,
+    AlertLevel.LOW_MEDIUM: 2,
+    AlertLevel.MEDIUM: 3,
+    AlertLevel.HIGH: 4,
+    AlertLevel.STALE: 2,
+}
+
+
+class AlertAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    RAISE_LEVEL = "raise_level"
+
+
+# The lifecycle as a table: (status, action) -> next status. Anything else is refused.
+LIFECYCLE: dict[tuple[AlertStatus, AlertAction], AlertStatus] = {
+    (AlertStatus.RAISED, AlertAction.ACKNOWLEDGE): AlertStatus.ACKNOWLEDGED,
+    (AlertStatus.RAISED, AlertAction.RESOLVE): AlertStatus.RESOLVED,
+    (AlertStatus.RAISED, AlertAction.ESCALATE): AlertStatus.RAISED,
+    (AlertStatus.RAISED, AlertAction.RAISE_LEVEL): AlertStatus.RAISED,
+    (AlertStatus.ACKNOWLEDGED, AlertAction.RESOLVE): AlertStatus.RESOLVED,
+    # A worse level needs a fresh acknowledgement.
+    (AlertStatus.ACKNOWLEDGED, AlertAction.RAISE_LEVEL): AlertStatus.RAISED,
+}
+
+
+def next_status(status: AlertStatus, action: AlertAction) -> AlertStatus | None:
+    """The status after `action`, or None when the lifecycle forbids it."""
+    return LIFECYCLE.get((status, action))
+
+
+def alert_level(band: str, minimum: str) -> AlertLevel | None:
+    """The alert level a NEWS2 band calls for, or None below the configured minimum band."""
+    if band not in RANK or band == "none" or RANK[band] < RANK[minimum]:
+        return None
+    return AlertLevel(band)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    level: str
+    status: AlertStatus
+    cleared_at: datetime | None  # when the condition last went away (pending auto-resolve)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedAlert:
+    level: str
+    resolved_at: datetime
+
+
+class Decision(StrEnum):
+    NOTHING = "nothing"
+    RAISE = "raise"
+    RAISE_LEVEL = "raise_level"
+    CLEAR = "clear"  # condition gone: start the hold-off before resolving
+    UNCLEAR = "unclear"  # condition back within the hold-off: the same alert continues
+    RESOLVE = "resolve"
+
+
+def decide(
+    *,
+    open_alert: OpenAlert | None,
+    observed: AlertLevel | None,
+    now: datetime,
+    holdoff: timedelta,
+    last_resolved: ResolvedAlert | None = None,
+) -> Decision:
+    """What one new observation does to a patient's alert of one kind.
+
+    A flapping value never floods: while an alert is open it is the one alert (a higher level
+    raises its level, a lower one changes nothing); when the value clears, the alert resolves
+    only after staying clear for `holdoff`; after a resolution, the same or a lower level does
+    not re-raise within `holdoff`.
+    """
+    if open_alert is None:
+        if observed is None:
+            return Decision.NOTHING
+        if (
+            last_resolved is not None
+            and now - last_resolved.resolved_at < holdoff
+            and RANK[observed] <= RANK[last_resolved.level]
+        ):
+            return Decision.NOTHING
+        return Decision.RAISE
+    if observed is None:
+        if open_alert.cleared_at is None:
+            return Decision.CLEAR
+        if now - open_alert.cleared_at >= holdoff:
+            return Decision.RESOLVE
+        return Decision.NOTHING
+    if RANK[observed] > RANK[open_alert.level]:
+        return Decision.RAISE_LEVEL
+    if open_alert.cleared_at is not None:
+        return Decision.UNCLEAR
+    return Decision.NOTHING
+
+
+def escalation_role(roles: tuple[str, ...], step: int) -> str | None:
+    """The role an unacknowledged alert goes to at escalation `step` (1-based), if any."""
+    return roles[step - 1] if 0 < step <= len(roles) else None
+
+
+def is_stale(
+    *, last_seen: datetime | None, bound_at: datetime, now: datetime, after: timedelta
+) -> bool:
+    """A bound device is stale when nothing arrived for `after` (counted from binding if it
+    never sent anything)."""
+    since = last_seen if last_seen is not None and last_seen > bound_at else bound_at
+    return now - since >= after

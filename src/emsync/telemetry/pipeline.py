@@ -1,0 +1,397 @@
+"""The ingest pipeline: open → validate → NEWS2 → persist (batched, idempotent) → latest-value
+cache → alerts → `VitalsReceived`.
+
+One call handles one batch of MQTT messages. It returns only when every message in the batch is
+either durably stored or refused for good, so the caller may then acknowledge all of them; if
+storage fails it raises and nothing in the batch may be acknowledged (the caller retries).
+Per message there is one decryption and no ORM object: rows are plain dicts for one
+executemany of insert-or-ignore on (device, key id, counter, index).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import orjson
+import structlog
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from emsync.core.clock import Clock, as_utc
+from emsync.core.crypto import Keyring
+from emsync.core.events import Event, EventBus
+from emsync.core.settings import Settings
+from emsync.telemetry import envelope, service
+from emsync.telemetry.aead import Algorithm
+from emsync.telemetry.alerts import RANK, AlertKind, AlertLevel, AlertStatus, alert_level
+from emsync.telemetry.envelope import EnvelopeRejected, Kind, ReplayGuard, SealedReading
+from emsync.telemetry.events import AlertChanged, VitalsReceived
+from emsync.telemetry.keys import KeyValidity, unwrap
+from emsync.telemetry.metrics import TelemetryMetrics
+from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
+from emsync.telemetry.readings import DeviceStatus, Position, Vitals, parse_readings
+from emsync.telemetry.service import COUNTER_OFFSET, reading_aad
+from emsync.telemetry.vitals import LatestValues, score
+
+log = structlog.get_logger("emsync.telemetry.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One MQTT message as the network thread handed it over."""
+
+    topic: str
+    payload: bytes
+    received: float  # time.monotonic() at receipt
+
+
+@dataclass(slots=True)
+class DeviceKeyView:
+    algorithm: Algorithm
+    key: bytes
+    validity: KeyValidity
+
+
+@dataclass(slots=True)
+class DeviceView:
+    patient_id: str | None
+    spo2_scale: int
+    revoked: bool
+    keys: dict[int, DeviceKeyView] = field(default_factory=dict)
+
+
+class Refused(Exception):
+    """A message refused for a reason the envelope module does not know (device, key)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DeviceDirectory:
+    """Devices and their unwrapped keys, cached for `ttl` seconds (unknown ids too, so a flood
+    from an unregistered device costs one query per `ttl`, not one per message)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, ttl: float
+    ) -> None:
+        self._sessions = sessions
+        self._keyring = keyring
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, DeviceView | None]] = {}
+
+    def get(self, device_id: str) -> DeviceView | None:
+        hit = self._cache.get(device_id)
+        return None if hit is None else hit[1]
+
+    def invalidate(self, device_id: str) -> None:
+        self._cache.pop(device_id, None)
+
+    async def ensure(self, device_ids: Iterable[str]) -> None:
+        now = time.monotonic()
+        missing = [
+            d
+            for d in set(device_ids)
+            if (hit := self._cache.get(d)) is None or now - hit[0] > self._ttl
+        ]
+        if not missing:
+            return
+        views: dict[str, DeviceView | None] = dict.fromkeys(missing)
+        async with self._sessions() as session:
+            for chunk in _chunks(missing, 500):
+                for dev in await session.scalars(select(Device).where(Device.id.in_(chunk))):
+                    views[dev.id] = DeviceView(
+                        patient_id=dev.patient_id,
+                        spo2_scale=dev.spo2_scale,
+                        revoked=dev.revoked_at is not None,
+                    )
+                for k in await session.scalars(
+                    select(DeviceKey).where(DeviceKey.device_id.in_(chunk))
+                ):
+                    view = views.get(k.device_id)
+                    if view is None:
+                        continue
+                    view.keys[k.key_id] = DeviceKeyView(
+                        algorithm=Algorithm(k.algorithm),
+                        key=unwrap(
+                            self._keyring, device_id=k.device_id, key_id=k.key_id, wrapped=k.wrapped
+                        ),
+                        validity=KeyValidity(
+                            created_at=as_utc(k.created_at),
+                            expires_at=as_utc(k.expires_at) if k.expires_at else None,
+                            revoked_at=as_utc(k.revoked_at) if k.revoked_at else None,
+                        ),
+                    )
+        for device_id, view in views.items():
+            self._cache[device_id] = (now, view)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    accepted: int = 0  # readings newly stored
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        keyring: Keyring,
+        bus: EventBus,
+        metrics: TelemetryMetrics,
+        cache: LatestValues,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._sessions = sessions
+        self._keyring = keyring
+        self._bus = bus
+        self._metrics = metrics
+        self._cache = cache
+        self._clock = clock
+        self.devices = DeviceDirectory(sessions, keyring, settings.mqtt.device_cache_seconds)
+        self.guard = ReplayGuard()
+        self._alerting: set[str] = set()  # patients with an open NEWS2 alert (as far as we know)
+        table = cast(Table, StoredReading.__table__)
+        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert = insert(table).on_conflict_do_nothing()
+        devices = cast(Table, Device.__table__)
+        self._mark_seen = (
+            update(devices)
+            .where(devices.c.id == bindparam("b_id"))
+            .values(last_seen_at=bindparam("b_at"))
+        )
+        tel = settings.telemetry
+        self._window = timedelta(seconds=tel.news2_window_seconds)
+        self._holdoff = timedelta(seconds=tel.alert_holdoff_seconds)
+        self._ack_timeout = timedelta(seconds=tel.ack_timeout_seconds)
+        self._min_band = tel.news2_alert_min_band
+
+    async def start(self) -> None:
+        """Seed the replay guard and the set of patients with open alerts from storage."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    StoredReading.device_id, StoredReading.key_id, func.max(StoredReading.counter)
+                ).group_by(StoredReading.device_id, StoredReading.key_id)
+            )
+            self.guard = ReplayGuard({(d, k): int(c) + COUNTER_OFFSET for d, k, c in rows.all()})
+            self._alerting = set(
+                await session.scalars(
+                    select(Alert.patient_id).where(
+                        Alert.kind == AlertKind.NEWS2.value,
+                        Alert.status != AlertStatus.RESOLVED.value,
+                    )
+                )
+            )
+
+    def _reject(self, outcome: BatchOutcome, reason: str, device: str | None) -> None:
+        outcome.rejected[reason] = outcome.rejected.get(reason, 0) + 1
+        self._metrics.rejected.labels(reason=reason).inc()
+        # Device id and reason only: never the payload or its values (PHI).
+        log.warning("telemetry message refused", reason=reason, device_id=device)
+
+    def _open(self, sealed: SealedReading, now: datetime) -> tuple[bytes, DeviceView]:
+        view = self.devices.get(sealed.device_id)
+        if view is None:
+            raise Refused("unknown_device")
+        if view.revoked:
+            raise Refused("revoked_device")
+        key = view.keys.get(sealed.key_id)
+        if key is None:
+            raise Refused("unknown_key")
+        if not key.validity.accepts(now):
+            raise Refused("key_expired" if key.validity.revoked_at is None else "revoked_key")
+        if key.algorithm != sealed.algorithm:
+            raise Refused("wrong_algorithm")
+        return envelope.open_envelope(sealed, key.key), view
+
+    async def handle(self, batch: Sequence[Inbound]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        now = self._clock()
+        parsed: list[tuple[Inbound, SealedReading]] = []
+        for msg in batch:
+            try:
+                parsed.append((msg, envelope.parse(msg.topic, msg.payload)))
+            except EnvelopeRejected as exc:
+                self._reject(outcome, exc.reason.value, None)
+        await self.devices.ensure(s.device_id for _, s in parsed)
+
+        rows: list[dict[str, Any]] = []
+        pending: dict[tuple[str, int], SealedReading] = {}
+        seen: dict[str, datetime] = {}
+        pushed: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]] = {}
+        keyring = self._keyring
+        for _msg, sealed in parsed:
+            device_id = sealed.device_id
+            try:
+                plaintext, view = self._open(sealed, now)
+                slot = (device_id, sealed.key_id)
+                earlier = pending.get(slot)
+                last = self.guard.last_accepted(*slot) if earlier is None else earlier.counter
+                if last is not None and sealed.counter <= last:
+                    raise Refused("replayed")
+                readings = parse_readings(sealed.kind, plaintext)
+            except EnvelopeRejected as exc:
+                self._reject(outcome, exc.reason.value, device_id)
+                continue
+            except Refused as exc:
+                self._reject(outcome, exc.reason, device_id)
+                continue
+            pending[slot] = sealed
+            seen[device_id] = now
+            patient_id = view.patient_id
+            for idx, reading in enumerate(readings):
+                for problem in reading.rejected:
+                    self._metrics.fields_rejected.labels(
+                        field=problem.field, problem=problem.problem.value
+                    ).inc()
+                values = self._values(reading, patient_id, view.spo2_scale, worst)
+                rows.append(
+                    {
+                        "device_id": device_id,
+                        "key_id": sealed.key_id,
+                        "counter": sealed.counter - COUNTER_OFFSET,
+                        "idx": idx,
+                        "kind": sealed.kind.value,
+                        "patient_id": patient_id,
+                        "ts": reading.ts,
+                        "received_at": now,
+                        "sealed": keyring.seal(
+                            orjson.dumps(values),
+                            aad=reading_aad(device_id, sealed.key_id, sealed.counter, idx),
+                        ),
+                    }
+                )
+                if patient_id is not None and sealed.kind is Kind.VITALS:
+                    values["ts"] = reading.ts.isoformat()
+                    pushed.setdefault((patient_id, device_id), []).append(values)
+
+        if rows:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(self._insert, rows)
+                await conn.execute(
+                    self._mark_seen, [{"b_id": d, "b_at": t} for d, t in seen.items()]
+                )
+            count = result.rowcount
+            stored = count if count is not None and count >= 0 else len(rows)
+            outcome.accepted = stored
+            outcome.duplicates = len(rows) - stored
+        # Only now, with the batch durable, do the counters count as accepted: a failed write
+        # leaves the guard as it was, so the redelivered messages are not taken for replays.
+        for sealed in pending.values():
+            self.guard.admit(sealed)
+        events: list[Event] = [
+            VitalsReceived(patient_id=p, device_id=d, readings=tuple(r))
+            for (p, d), r in pushed.items()
+        ]
+        events.extend(await self._alerts(worst, now))
+        await self._bus.publish(*events)
+        self._record_metrics(batch, outcome, rows)
+        return outcome
+
+    def _values(
+        self,
+        reading: Vitals | Position | DeviceStatus,
+        patient_id: str | None,
+        spo2_scale: int,
+        worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
+    ) -> dict[str, Any]:
+        if isinstance(reading, Vitals):
+            values: dict[str, Any] = {
+                k: v
+                for k, v in (
+                    ("hr", reading.hr),
+                    ("spo2", reading.spo2),
+                    ("rr", reading.rr),
+                    ("sbp", reading.sbp),
+                    ("dbp", reading.dbp),
+                    ("temp", reading.temp),
+                    ("o2", reading.o2),
+                    ("avpu", reading.avpu.value if reading.avpu is not None else None),
+                )
+                if v is not None
+            }
+            if patient_id is not None:
+                self._cache.update(patient_id, reading.ts, values)
+                fields = self._cache.get(patient_id) or {}
+                scored = score(fields, at=reading.ts, window=self._window, spo2_scale=spo2_scale)
+                if scored is not None:
+                    detail = scored.as_dict()
+                    values["news2"] = detail
+                    level = alert_level(scored.band, self._min_band)
+                    prev = worst.get(patient_id)
+                    if prev is None or _rank(level) > _rank(prev[0]):
+                        worst[patient_id] = (level, detail)
+            return values
+        if isinstance(reading, Position):
+            return {
+                k: v
+                for k, v in (
+                    ("lat", reading.lat),
+                    ("lon", reading.lon),
+                    ("speed", reading.speed),
+                    ("heading", reading.heading),
+                )
+                if v is not None
+            }
+        return dict(reading.attributes)
+
+    async def _alerts(
+        self, worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]], now: datetime
+    ) -> list[AlertChanged]:
+        relevant = {p: obs for p, obs in worst.items() if obs[0] is not None or p in self._alerting}
+        if not relevant:
+            return []
+        async with self._sessions() as session:
+            events = await service.observe_news2(
+                session=session,
+                keyring=self._keyring,
+                observations=relevant,
+                holdoff=self._holdoff,
+                ack_timeout=self._ack_timeout,
+                now=now,
+            )
+            await session.commit()
+        for p, (level, _) in relevant.items():
+            if level is not None:
+                self._alerting.add(p)
+        for event in events:
+            if event.status == AlertStatus.RESOLVED.value:
+                self._alerting.discard(event.patient_id)
+        return events
+
+    def _record_metrics(
+        self, batch: Sequence[Inbound], outcome: BatchOutcome, rows: list[dict[str, Any]]
+    ) -> None:
+        m = self._metrics
+        m.batch_size.observe(len(batch))
+        if outcome.accepted:
+            m.accepted.inc(outcome.accepted)
+        if outcome.duplicates:
+            m.duplicates.inc(outcome.duplicates)
+        done = time.monotonic()
+        observe = m.latency.observe
+        for msg in batch:
+            observe(done - msg.received)
+
+
+def _rank(level: AlertLevel | None) -> int:
+    return 0 if level is None else RANK[level]

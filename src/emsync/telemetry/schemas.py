@@ -1,0 +1,190 @@
+"""Telemetry API shapes: devices and keys, vitals, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from emsync.telemetry.aead import Algorithm
+
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class DeviceType(StrEnum):
+    MONITOR = "monitor"
+    WEARABLE = "wearable"
+    AMBULANCE_MONITOR = "ambulance_monitor"
+    AMBULANCE_GPS = "ambulance_gps"
+
+
+class DeviceAlgorithm(StrEnum):
+    ASCON_AEAD128 = "ascon-aead128"
+    ASCON_128 = "ascon-128"
+    AES_256_GCM = "aes-256-gcm"
+
+    @property
+    def code(self) -> Algorithm:
+        return {
+            "ascon-aead128": Algorithm.ASCON_AEAD128,
+            "ascon-128": Algorithm.ASCON_128,
+            "aes-256-gcm": Algorithm.AES_256_GCM,
+        }[self.value]
+
+    @classmethod
+    def of(cls, code: int) -> DeviceAlgorithm:
+        return {
+            Algorithm.ASCON_AEAD128: cls.ASCON_AEAD128,
+            Algorithm.ASCON_128: cls.ASCON_128,
+            Algorithm.AES_256_GCM: cls.AES_256_GCM,
+        }[Algorithm(code)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DeviceCreate(_In):
+    id: str = Field(pattern=DEVICE_ID_PATTERN, description="Also the MQTT topic segment")
+    type: DeviceType
+    label: str | None = Field(default=None, max_length=100)
+    algorithm: DeviceAlgorithm = DeviceAlgorithm.ASCON_AEAD128
+
+
+class DeviceUpdate(_In):
+    label: str | None = Field(default=None, max_length=100)
+
+
+class DeviceBind(_In):
+    patient_id: str | None = Field(default=None, min_length=1, max_length=36)
+    incident_id: str | None = Field(default=None, min_length=1, max_length=36)
+    unit_id: str | None = Field(default=None, min_length=1, max_length=36)
+    spo2_scale: Literal[1, 2] = 1
+
+    @model_validator(mode="after")
+    def _something_to_bind(self) -> DeviceBind:
+        if self.patient_id is None and self.incident_id is None and self.unit_id is None:
+            raise ValueError("give at least one of patient_id, incident_id, unit_id")
+        return self
+
+
+class KeyRotate(_In):
+    grace_seconds: float | None = Field(
+        default=None, ge=0, le=30 * 24 * 3600, description="Old key accepted this long"
+    )
+
+
+class DeviceKeyRead(BaseModel):
+    key_id: int
+    algorithm: DeviceAlgorithm
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class DeviceRead(BaseModel):
+    id: str
+    type: DeviceType
+    label: str | None
+    algorithm: DeviceAlgorithm
+    patient_id: str | None
+    incident_id: str | None
+    unit_id: str | None
+    spo2_scale: int
+    active_key_id: int | None
+    keys: list[DeviceKeyRead]
+    created_at: datetime
+    bound_at: datetime | None
+    last_seen_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ProvisionedKey(BaseModel):
+    """The device key in clear: returned once, when it is created. Store it on the device."""
+
+    device_id: str
+    key_id: int
+    algorithm: DeviceAlgorithm
+    algorithm_code: int
+    key_hex: str
+    topic: str
+
+
+class DeviceProvisioned(BaseModel):
+    device: DeviceRead
+    key: ProvisionedKey
+
+
+class FieldValue(BaseModel):
+    value: float | bool | str
+    ts: datetime
+
+
+class News2Read(BaseModel):
+    total: int
+    band: str
+    subscores: list[int]
+    assumed: list[str] = Field(description="Parameters not measured, taken as normal")
+    ts: datetime
+
+
+class LatestVitals(BaseModel):
+    patient_id: str
+    values: dict[str, FieldValue]
+    news2: News2Read | None
+
+
+class VitalsReading(BaseModel):
+    ts: datetime
+    device_id: str
+    hr: float | None = None
+    spo2: float | None = None
+    rr: float | None = None
+    sbp: float | None = None
+    dbp: float | None = None
+    temp: float | None = None
+    o2: bool | None = None
+    avpu: str | None = None
+    news2: int | None = None
+    band: str | None = None
+
+
+class SeriesPoint(BaseModel):
+    ts: datetime
+    value: float
+    n: int = Field(description="Readings averaged into this point")
+
+
+class VitalsHistory(BaseModel):
+    patient_id: str
+    start: datetime
+    end: datetime
+    total: int
+    limit: int
+    offset: int
+    items: list[VitalsReading]
+    series: dict[str, list[SeriesPoint]] | None = None
+
+
+class AlertRead(BaseModel):
+    id: str
+    patient_id: str
+    kind: str
+    scope: str
+    level: str
+    status: str
+    raised_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    escalation_step: int
+    escalated_to: str | None
+    news2: int | None = None
+
+
+class AlertNote(_In):
+    note: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,125 @@
+"""Vital-sign values, pure: the latest value of each field per patient, NEWS2 over them, and
+downsampling of a history into N points per series for charts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from emsync.triage.news2 import news2
+
+NUMERIC_FIELDS = ("hr", "spo2", "rr", "sbp", "dbp", "temp")
+VITAL_FIELDS = (*NUMERIC_FIELDS, "o2", "avpu")
+# NEWS2 needs these measured; oxygen and consciousness are often not reported by a monitor and
+# are then taken as air and Alert, and the score says so (`assumed`).
+NEWS2_MEASURED = ("rr", "spo2", "sbp", "hr", "temp")
+
+Value = float | bool | str
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    total: int
+    band: str
+    subscores: tuple[int, ...]
+    assumed: tuple[str, ...]
+    ts: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "band": self.band,
+            "subscores": list(self.subscores),
+            "assumed": list(self.assumed),
+            "ts": self.ts.isoformat(),
+        }
+
+
+class LatestValues:
+    """The newest value of each field per patient, with its time (the latest-value cache)."""
+
+    __slots__ = ("_by_patient", "_limit")
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._by_patient: dict[str, dict[str, tuple[Value, datetime]]] = {}
+        self._limit = limit
+
+    def update(self, patient_id: str, ts: datetime, values: Mapping[str, Value | None]) -> None:
+        fields = self._by_patient.get(patient_id)
+        if fields is None:
+            if len(self._by_patient) >= self._limit:
+                self._by_patient.pop(next(iter(self._by_patient)))
+            fields = self._by_patient[patient_id] = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            old = fields.get(name)
+            if old is None or old[1] <= ts:
+                fields[name] = (value, ts)
+
+    def get(self, patient_id: str) -> dict[str, tuple[Value, datetime]] | None:
+        return self._by_patient.get(patient_id)
+
+    def forget(self, patient_id: str) -> None:
+        self._by_patient.pop(patient_id, None)
+
+
+def score(
+    fields: Mapping[str, tuple[Value, datetime]],
+    *,
+    at: datetime,
+    window: timedelta,
+    spo2_scale: int = 1,
+) -> Scored | None:
+    """NEWS2 over the values measured within `window` before `at`, or None if one is missing."""
+    current: dict[str, Value] = {}
+    for name, (value, ts) in fields.items():
+        if at - ts <= window:
+            current[name] = value
+    if any(name not in current for name in NEWS2_MEASURED):
+        return None
+    assumed = tuple(name for name in ("o2", "avpu") if name not in current)
+    result = news2(
+        rr=float(current["rr"]),
+        spo2=float(current["spo2"]),
+        on_oxygen=bool(current.get("o2", False)),
+        sbp=float(current["sbp"]),
+        hr=float(current["hr"]),
+        consciousness=str(current.get("avpu", "A")),
+        temp=float(current["temp"]),
+        scale=spo2_scale,
+    )
+    return Scored(
+        total=result.total,
+        band=result.band.value,
+        subscores=tuple(result.subscores),
+        assumed=assumed,
+        ts=at,
+    )
+
+
+def downsample(
+    points: Iterable[tuple[datetime, float]], *, start: datetime, end: datetime, n: int
+) -> list[tuple[datetime, float, int]]:
+    """Mean of each of `n` equal time buckets over [start, end], empty buckets left out.
+
+    Each point is stamped at its bucket's mean time, so a sparse series keeps its shape.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    span = (end - start).total_seconds()
+    sums: dict[int, list[float]] = {}
+    for ts, value in points:
+        offset = (ts - start).total_seconds()
+        bucket = 0 if span <= 0 else min(n - 1, max(0, int(offset / span * n)))
+        acc = sums.setdefault(bucket, [0.0, 0.0, 0])
+        acc[0] += value
+        acc[1] += offset
+        acc[2] += 1
+    out = []
+    for bucket in sorted(sums):
+        total, offsets, count = sums[bucket]
+        out.append((start + timedelta(seconds=offsets / count), total / count, int(count)))
+    return out

@@ -1,0 +1,86 @@
+"""Telemetry's part of the composition root: called from `emsync.bootstrap` only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emsync.auth.permissions import Perm
+from emsync.core.background import BackgroundService, ProcessRole
+from emsync.core.realtime import Hub
+from emsync.core.runtime import Runtime
+from emsync.telemetry.broker import EmbeddedBroker
+from emsync.telemetry.events import AlertChanged, DeviceChanged, VitalsReceived
+from emsync.telemetry.ingest import MqttIngest
+from emsync.telemetry.metrics import TelemetryMetrics
+from emsync.telemetry.pipeline import Pipeline
+from emsync.telemetry.vitals import LatestValues
+
+
+def provide(runtime: Runtime) -> None:
+    """Metrics, the latest-value cache and the pipeline, shared by the roles of one process."""
+    metrics = TelemetryMetrics(runtime.metrics.registry)
+    cache = LatestValues()
+    runtime.provide(metrics)
+    runtime.provide(cache)
+    pipeline = Pipeline(
+        settings=runtime.settings,
+        engine=runtime.engine,
+        sessions=runtime.sessions,
+        keyring=runtime.keyring,
+        bus=runtime.bus,
+        metrics=metrics,
+        cache=cache,
+        clock=runtime.clock,
+    )
+    runtime.provide(pipeline)
+
+    async def forget_device(event: DeviceChanged) -> None:
+        pipeline.devices.invalidate(event.device_id)
+
+    runtime.bus.subscribe(DeviceChanged, forget_device)
+
+
+def _can(perm: Perm) -> Any:
+    async def check(principal: Any, _arg: str | None) -> bool:
+        return bool(principal.can(perm))
+
+    return check
+
+
+def wire_realtime(runtime: Runtime, hub: Hub) -> None:
+    """`vitals:<patient_id>` (vitals:read) and `alerts` (alerts:read) WebSocket channels."""
+    hub.register_channel("vitals", _can(Perm.VITALS_READ))
+    hub.register_channel("alerts", _can(Perm.ALERTS_READ))
+
+    async def push_vitals(event: VitalsReceived) -> None:
+        hub.publish(
+            f"vitals:{event.patient_id}",
+            "vitals",
+            {
+                "patient_id": event.patient_id,
+                "device_id": event.device_id,
+                "readings": list(event.readings),
+            },
+        )
+
+    async def push_alert(event: AlertChanged) -> None:
+        hub.publish("alerts", event.name, event.to_dict())
+
+    runtime.bus.subscribe(VitalsReceived, push_vitals)
+    runtime.bus.subscribe(AlertChanged, push_alert)
+
+
+def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
+    from emsync.telemetry.watch import AlertWatch
+
+    settings = runtime.settings.mqtt
+    metrics = runtime.get(TelemetryMetrics)
+    services: list[tuple[ProcessRole, BackgroundService]] = []
+    if settings.embedded:
+        services.append((ProcessRole.INGEST, EmbeddedBroker(settings)))
+    if settings.host is not None:
+        ingest = MqttIngest(settings=settings, pipeline=runtime.get(Pipeline), metrics=metrics)
+        runtime.provide(ingest)
+        services.append((ProcessRole.INGEST, ingest))
+    services.append((ProcessRole.WORKER, AlertWatch(runtime, metrics)))
+    return services
