@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from emsync.core.clock import as_utc
 from emsync.dispatch.lifecycle import UnitStatus
 from emsync.dispatch.ranking import UnitType
+
+# SQLite hands back naive datetimes for aware columns: always answer in UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 Lat = Field(ge=-90, le=90, description="WGS84 latitude, degrees")
 Lon = Field(ge=-180, le=180, description="WGS84 longitude, degrees")
@@ -102,15 +106,15 @@ class UnitRead(BaseModel):
     crew: list[str]
     device_id: str | None
     status: UnitStatus
-    status_changed_at: datetime
+    status_changed_at: UtcDatetime
     lat: float | None
     lon: float | None
-    position_at: datetime | None
+    position_at: UtcDatetime | None
     speed_mps: float | None
     heading: float | None
     incident_id: str | None
     hospital_id: str | None
-    updated_at: datetime
+    updated_at: UtcDatetime
 
 
 class RankedUnitRead(BaseModel):
@@ -155,8 +159,8 @@ class TripRead(BaseModel):
     predicted_s: float
     actual_s: float | None
     state: Literal["open", "completed", "abandoned"]
-    started_at: datetime
-    ended_at: datetime | None
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None
 
 
 class EtaErrorRead(BaseModel):

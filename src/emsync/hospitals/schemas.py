@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from emsync.core.clock import as_utc
 from emsync.hospitals.destination import Capability, Condition
+
+# SQLite hands back naive datetimes for aware columns: always answer in UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 Lat = Field(ge=-90, le=90, description="WGS84 latitude, degrees")
 Lon = Field(ge=-180, le=180, description="WGS84 longitude, degrees")
@@ -75,7 +79,7 @@ class HospitalRead(BaseModel):
     ed_beds_available: int | None
     diversion: bool
     diversion_reason: str | None
-    updated_at: datetime
+    updated_at: UtcDatetime
     updated_by: str
 
 

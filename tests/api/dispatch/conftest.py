@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from emsync.bootstrap import create_app
+from emsync.core.clock import Clock, utcnow
 from emsync.core.settings import Settings
 from emsync.dispatch import RoadMapService
 from emsync.routing import RoadMap, default_map_path, load_road_map
@@ -49,8 +51,29 @@ def monaco(dispatch_maps: dict[str, RoadMap], tmp_path_factory: pytest.TempPathF
     return _road_map("monaco", dispatch_maps, tmp_path_factory)
 
 
-async def _app_with(settings: Settings, road_map: RoadMap) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+class ManualClock:
+    """A clock the test moves by hand (trip times come from status timestamps)."""
+
+    def __init__(self) -> None:
+        # Starts at the wall clock: access tokens are checked against it.
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+async def _app_with(
+    settings: Settings, road_map: RoadMap, clock: Clock = utcnow
+) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock=clock)
     application.state.runtime.get(RoadMapService).use(road_map)
     async with LifespanManager(application):
         yield application
@@ -64,8 +87,11 @@ async def map_app(settings: Settings, road_map: RoadMap) -> AsyncIterator[FastAP
 
 
 @pytest.fixture
-async def monaco_app(settings: Settings, monaco: RoadMap) -> AsyncIterator[FastAPI]:
-    async for application in _app_with(settings, monaco):
+async def monaco_app(
+    settings: Settings, monaco: RoadMap, clock: ManualClock
+) -> AsyncIterator[FastAPI]:
+    """Monaco, on a clock the test moves."""
+    async for application in _app_with(settings, monaco, clock):
         yield application
 
 

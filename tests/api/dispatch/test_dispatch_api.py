@@ -66,7 +66,7 @@ async def test_create_unit_recommend_assign_and_drive_to_scene(
     client = map_client
     headers = await auth_headers(map_app, client, Role.DISPATCHER)
     scene, near, mid, far, broken = _spots(road_map, 5)
-    als_near, bls_near, als_far, als_broken = await _create_units(
+    _, _, _, als_broken = await _create_units(
         client,
         headers,
         [
