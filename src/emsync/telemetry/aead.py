@@ -127,7 +127,7 @@ def seal(alg: int, key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> byt
         return cipher(key, nonce, ad, plaintext)
     except AeadError:
         raise
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, BufferError) as exc:
         raise AeadError(str(exc)) from None
 
 
@@ -140,5 +140,5 @@ def open(alg: int, key: bytes, nonce: bytes, ad: bytes, sealed: bytes) -> bytes:
         raise
     except InvalidTag:
         raise AeadError("authentication tag does not match") from None
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, BufferError) as exc:
         raise AeadError(str(exc)) from None

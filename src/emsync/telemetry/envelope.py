@@ -70,6 +70,9 @@ class Kind(StrEnum):
     STATUS = "status"
 
 
+_KINDS = {kind.value: kind for kind in Kind}
+
+
 class Reason(StrEnum):
     """Why a message was refused; the values are metric labels, so they never change."""
 
@@ -121,11 +124,18 @@ class SealedReading:
         return self.header + self.topic.encode()
 
 
-def parse_topic(topic: str) -> Topic:
+def _match_topic(topic: str) -> tuple[str, Kind]:
     match = _TOPIC.fullmatch(topic)
     if match is None:
         raise EnvelopeRejected(Reason.BAD_TOPIC, "expected emsync/v1/devices/{device_id}/{kind}")
-    return Topic(device_id=DeviceId(match[1]), kind=Kind(match[2]))
+    device_id, kind = match.groups()
+    # A dict lookup, because Kind(value) costs about a microsecond per message.
+    return device_id, _KINDS[kind]
+
+
+def parse_topic(topic: str) -> Topic:
+    device_id, kind = _match_topic(topic)
+    return Topic(device_id=DeviceId(device_id), kind=kind)
 
 
 def topic_for(device_id: str, kind: Kind | str) -> str:
@@ -138,7 +148,7 @@ def topic_for(device_id: str, kind: Kind | str) -> str:
 
 def parse(topic: str, payload: bytes) -> SealedReading:
     """Split an MQTT message into its fields; checks structure only, not the tag."""
-    where = parse_topic(topic)
+    device_id, kind = _match_topic(topic)
     size = len(payload)
     if size > MAX_PAYLOAD_LENGTH:
         raise EnvelopeRejected(Reason.TOO_LARGE, f"{size} bytes > {MAX_PAYLOAD_LENGTH}")
@@ -156,8 +166,8 @@ def parse(topic: str, payload: bytes) -> SealedReading:
     _, algorithm, key_id, counter = _HEADER.unpack_from(payload)
     return SealedReading(
         topic=topic,
-        device_id=where.device_id,
-        kind=where.kind,
+        device_id=DeviceId(device_id),
+        kind=kind,
         algorithm=_ALGORITHM[algorithm],
         key_id=key_id,
         counter=counter,
@@ -194,7 +204,7 @@ def seal(
     Without `nonce` a random one is drawn. A random 96-bit AES-GCM nonce is safe for about 2**32
     messages per key (NIST SP 800-38D); keys rotate long before that.
     """
-    parse_topic(topic)
+    _match_topic(topic)
     if algorithm not in WIRE_ALGORITHMS:
         raise ValueError(f"{algorithm!r} cannot be carried in an envelope")
     if not 0 <= key_id <= MAX_KEY_ID:

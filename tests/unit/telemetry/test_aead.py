@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -116,6 +117,18 @@ def test_wrong_argument_type_raises_aead_error(alg: Algorithm, position: int, ba
     with pytest.raises(AeadError):
         aead.open(alg, *args)
     with pytest.raises(AeadError):
+        aead.seal(alg, *args)
+
+
+@pytest.mark.parametrize("alg", ALL, ids=lambda a: a.name)
+@pytest.mark.parametrize("position", range(4))
+def test_non_contiguous_buffer_raises_aead_error(alg: Algorithm, position: int) -> None:
+    args: list[Any] = [key_for(alg), _nonce(alg), b"ad", bytes(32)]
+    args[position] = memoryview(bytes(2 * len(args[position]) or 2))[::2]
+    # Contiguity is the C extension's requirement; either outcome is fine, BufferError is not.
+    with contextlib.suppress(AeadError):
+        aead.open(alg, *args)
+    with contextlib.suppress(AeadError):
         aead.seal(alg, *args)
 
 

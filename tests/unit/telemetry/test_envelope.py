@@ -366,7 +366,7 @@ topics = st.one_of(
 )
 # Hypothesis costs about a millisecond per example here, so the default keeps the suite fast;
 # EMSYNC_FUZZ_EXAMPLES=100000 runs a long campaign (bench/fuzz_envelope.py is coverage-guided).
-FUZZ_EXAMPLES = int(os.environ.get("EMSYNC_FUZZ_EXAMPLES", "1000"))
+FUZZ_EXAMPLES = int(os.environ.get("EMSYNC_FUZZ_EXAMPLES", "600"))
 FUZZ = settings(
     max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.too_slow], deadline=None
 )
