@@ -7,12 +7,23 @@ deployments point EMSYNC_MQTT__HOST at Mosquitto.
 from __future__ import annotations
 
 import logging
+import socket
 
+import structlog
 from amqtt.broker import Broker
 
 from emsync.core.settings import MqttSettings, Settings
 
 EMBEDDED_HOST = "127.0.0.1"
+log = structlog.get_logger("emsync.telemetry.broker")
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def with_embedded_broker(settings: Settings) -> Settings:
@@ -41,6 +52,12 @@ class EmbeddedBroker:
         self._broker: Broker | None = None
 
     async def start(self) -> None:
+        if _listening(EMBEDDED_HOST, self._settings.port):
+            # A development machine often runs Mosquitto already: use it rather than fail.
+            log.warning(
+                "a broker already listens; not starting the embedded one", port=self._settings.port
+            )
+            return
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self._broker = Broker(
