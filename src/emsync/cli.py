@@ -22,6 +22,8 @@ from emsync.core.clock import utcnow
 from emsync.core.db import create_engine, session_factory
 from emsync.core.errors import DomainError
 from emsync.core.settings import Settings, with_development_secrets
+from emsync.telemetry import cli as telemetry_cli
+from emsync.telemetry.broker import with_embedded_broker
 
 app = typer.Typer(help="EMsync: emergency medical coordination hub.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -30,6 +32,8 @@ audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(telemetry_cli.keys_app, name="keys")
+app.command("simulate")(telemetry_cli.simulate)
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -187,7 +191,7 @@ def serve(
 
     from emsync.bootstrap import create_app
 
-    settings = load_settings()
+    settings = with_embedded_broker(load_settings())  # no MQTT host: embedded amqtt
     if migrate_first:
         migrate.upgrade(settings.database_url)
         _report_admin(settings)
