@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install install-dev lint types test-only lock web bench clean
+.PHONY: run test install install-dev lint types test-only lock web web-check bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,33 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements/dev.lock
 install: $(VENV)/.run-installed
 install-dev: $(VENV)/.dev-installed
 
-run: install
+# The web dashboard (web/ -> src/emsync/web/dist): rebuilt only when its sources or the API change.
+WEB_SRC := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null | grep -v -e '^web/openapi.json$$' -e '^web/src/api/schema.d.ts$$' -e '/.stamp-')
+API_SRC := $(shell find src/emsync -name '*.py' 2>/dev/null)
+
+web/node_modules/.stamp-ci: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/src/api/schema.d.ts: $(VENV)/.run-installed web/node_modules/.stamp-ci $(API_SRC)
+	$(BIN)/python web/scripts/openapi.py web/openapi.json
+	cd web && npm run --silent api-types
+
+src/emsync/web/dist/index.html: web/src/api/schema.d.ts $(WEB_SRC)
+	cd web && npm run --silent build
+
+web/.stamp-check: web/src/api/schema.d.ts $(WEB_SRC)
+	cd web && npm run --silent lint && npm run --silent typecheck && npm run --silent test
+	touch $@
+
+# The e2e tests drive Debian's Chromium (Playwright cannot download browsers here).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+web: src/emsync/web/dist/index.html
+web-check: web/.stamp-check
+
+run: install web
 	$(BIN)/emsync serve
 
 lint: install-dev
@@ -36,10 +62,10 @@ lint: install-dev
 types: install-dev
 	$(BIN)/mypy
 
-test-only: install-dev
+test-only: install-dev web /usr/bin/chromium
 	$(BIN)/pytest
 
-test: lint types test-only
+test: lint types web-check test-only
 
 # Regenerate the pinned lock files after changing dependencies in pyproject.toml.
 lock: $(BIN)/uv

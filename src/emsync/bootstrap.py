@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from emsync.auth import api as auth_api
@@ -61,6 +60,7 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.web import SpaStaticFiles
 
 ALL_ROLES = frozenset(ProcessRole)
 WEB_DIST = Path(__file__).parent / "web" / "dist"
@@ -274,7 +274,7 @@ def create_app(
         app.include_router(telemetry_api.router)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
-            app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+            app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")
     return app
 
 

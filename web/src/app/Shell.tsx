@@ -1,0 +1,50 @@
+import { NavLink, Outlet } from "react-router-dom";
+import { ConnectionBanner } from "../components/ConnectionBanner";
+import { useApp, useConnectionState } from "./context";
+
+export interface NavItem {
+  to: string;
+  label: string;
+  perm: string;
+}
+
+export const NAV: NavItem[] = [
+  { to: "/dispatch", label: "Dispatch", perm: "incidents:read" },
+  { to: "/triage", label: "Triage", perm: "triage:run" },
+  { to: "/monitor", label: "Patient monitor", perm: "vitals:read" },
+  { to: "/hospital", label: "Hospital", perm: "handoffs:receive" },
+];
+
+export function Shell() {
+  const { api, session, me, can } = useApp();
+  const state = useConnectionState();
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand">EMsync</span>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.filter((n) => can(n.perm)).map((n) => (
+              <li key={n.to}>
+                <NavLink to={n.to}>{n.label}</NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <ConnectionBanner state={state} />
+        <span className="who" data-testid="who">
+          {session?.username} · {(me?.role ?? session?.role ?? "").replace(/_/g, " ")}
+        </span>
+        <button type="button" onClick={() => void api.logout()}>
+          Log out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,128 @@
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from "react";
+import { ApiClient, type Session } from "../api/client";
+import { Realtime, type ConnectionState, type ServerMessage } from "../api/realtime";
+import type { Me } from "../api/types";
+
+interface AppContextValue {
+  api: ApiClient;
+  realtime: Realtime;
+  session: Session | null;
+  me: Me | null;
+  can: (perm: string) => boolean;
+}
+
+const AppContext = createContext<AppContextValue | null>(null);
+
+export function useApp(): AppContextValue {
+  const ctx = useContext(AppContext);
+  if (!ctx) throw new Error("useApp outside <AppProvider>");
+  return ctx;
+}
+
+function wsUrl(): string {
+  const { protocol, host } = window.location;
+  return `${protocol === "https:" ? "wss" : "ws"}://${host}/ws`;
+}
+
+export function AppProvider({ children }: { children: ReactNode }) {
+  const api = useMemo(() => new ApiClient(), []);
+  const realtime = useMemo(
+    () =>
+      new Realtime({
+        url: wsUrl(),
+        token: () => api.token(),
+        onAuthRejected: () => api.refresh(),
+      }),
+    [api],
+  );
+  const [session, setSession] = useState<Session | null>(api.current);
+  const [me, setMe] = useState<Me | null>(null);
+
+  useEffect(() => api.onSession(setSession), [api]);
+
+  const loggedIn = session !== null;
+  useEffect(() => {
+    if (!loggedIn) {
+      setMe(null);
+      realtime.stop();
+      return;
+    }
+    let live = true;
+    api.get<Me>("/api/auth/me").then(
+      (m) => {
+        if (live) setMe(m);
+      },
+      () => undefined,
+    );
+    realtime.start();
+    return () => {
+      live = false;
+    };
+  }, [api, realtime, loggedIn]);
+
+  const can = useCallback((perm: string) => me?.permissions.includes(perm) ?? false, [me]);
+  const value = useMemo(
+    () => ({ api, realtime, session, me, can }),
+    [api, realtime, session, me, can],
+  );
+  return <AppContext.Provider value={value}>{children}</AppContext.Provider>;
+}
+
+/** Calls `handler` for every message on `channel` while mounted (null: no subscription). */
+export function useChannel(channel: string | null, handler: (msg: ServerMessage) => void): void {
+  const { realtime } = useApp();
+  const ref = useRef(handler);
+  useEffect(() => {
+    ref.current = handler;
+  });
+  useEffect(() => {
+    if (!channel) return;
+    return realtime.subscribe(channel, (m) => ref.current(m));
+  }, [realtime, channel]);
+}
+
+/** Calls `refetch` after a reconnect or a gap in any of `channels` (null: any channel). */
+export function useResync(refetch: () => void, channels?: string[]): void {
+  const { realtime } = useApp();
+  const ref = useRef(refetch);
+  useEffect(() => {
+    ref.current = refetch;
+  });
+  const key = channels?.join("|") ?? "";
+  useEffect(
+    () =>
+      realtime.onResync((channel) => {
+        if (channel === null || key === "" || key.split("|").includes(channel)) ref.current();
+      }),
+    [realtime, key],
+  );
+}
+
+export function useConnectionState(): ConnectionState {
+  const { realtime } = useApp();
+  const [state, setState] = useState(realtime.state);
+  useEffect(() => {
+    setState(realtime.state);
+    return realtime.onState(setState);
+  }, [realtime]);
+  return state;
+}
+
+/** The current time, re-rendering every `intervalMs`. */
+export function useNow(intervalMs = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(t);
+  }, [intervalMs]);
+  return now;
+}

@@ -1,0 +1,128 @@
+import L from "leaflet";
+import "leaflet/dist/leaflet.css";
+import { useEffect, useRef } from "react";
+import type { FeatureCollection, LineStringGeometry } from "../api/pending";
+
+export interface MapPoint {
+  id: string;
+  lat: number;
+  lon: number;
+  kind: "incident" | "unit" | "hospital";
+  label: string;
+  tone?: string;
+  selected?: boolean;
+}
+
+interface Props {
+  roads: FeatureCollection | null;
+  points: MapPoint[];
+  route: LineStringGeometry | null;
+  onSelect?: (id: string, kind: MapPoint["kind"]) => void;
+  onViewport?: (bbox: [number, number, number, number]) => void;
+}
+
+const COLORS = { incident: "#c0392b", unit: "#1f6fb2", hospital: "#2e7d32" } as const;
+
+/** A tile-less Leaflet map: EMsync draws its own road network (GeoJSON) and markers. */
+export function MapView({ roads, points, route, onSelect, onViewport }: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const map = useRef<L.Map | null>(null);
+  const roadLayer = useRef<L.GeoJSON | null>(null);
+  const markerLayer = useRef<L.LayerGroup | null>(null);
+  const routeLayer = useRef<L.LayerGroup | null>(null);
+  const fitted = useRef(false);
+  const viewport = useRef(onViewport);
+  const select = useRef(onSelect);
+  useEffect(() => {
+    viewport.current = onViewport;
+    select.current = onSelect;
+  });
+
+  useEffect(() => {
+    if (!host.current) return;
+    const m = L.map(host.current, { zoomControl: true, attributionControl: true, preferCanvas: true });
+    m.attributionControl.addAttribution("Roads © OpenStreetMap contributors");
+    m.setView([60.17, 24.94], 14);
+    roadLayer.current = L.geoJSON(undefined, {
+      style: (f) => {
+        const props = (f?.properties ?? {}) as { closed?: boolean; road_class?: string };
+        return {
+          color: props.closed ? "#c0392b" : "#8a8f98",
+          weight: roadWeight(props.road_class ?? ""),
+          opacity: 0.8,
+        };
+      },
+    }).addTo(m);
+    routeLayer.current = L.layerGroup().addTo(m);
+    markerLayer.current = L.layerGroup().addTo(m);
+    const report = () => {
+      const b = m.getBounds();
+      viewport.current?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
+    };
+    m.on("moveend", report);
+    map.current = m;
+    report();
+    return () => {
+      m.remove();
+      map.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    const layer = roadLayer.current;
+    if (!layer) return;
+    layer.clearLayers();
+    if (roads) layer.addData(roads as unknown as GeoJSON.GeoJsonObject);
+  }, [roads]);
+
+  useEffect(() => {
+    const layer = markerLayer.current;
+    const m = map.current;
+    if (!layer || !m) return;
+    layer.clearLayers();
+    for (const p of points) {
+      const marker = L.circleMarker([p.lat, p.lon], {
+        radius: p.selected ? 11 : p.kind === "hospital" ? 9 : 7,
+        color: p.selected ? "#111" : "#fff",
+        weight: p.selected ? 3 : 2,
+        fillColor: p.tone ?? COLORS[p.kind],
+        fillOpacity: 0.95,
+      });
+      marker.bindTooltip(p.label);
+      marker.on("click", () => select.current?.(p.id, p.kind));
+      layer.addLayer(marker);
+    }
+    if (!fitted.current && points.length > 0) {
+      fitted.current = true;
+      m.fitBounds(L.latLngBounds(points.map((p) => [p.lat, p.lon])).pad(0.3), { maxZoom: 16 });
+    }
+  }, [points]);
+
+  useEffect(() => {
+    const layer = routeLayer.current;
+    if (!layer) return;
+    layer.clearLayers();
+    if (route && route.coordinates.length > 1) {
+      L.polyline(
+        route.coordinates.map(([lon, lat]) => [lat, lon] as [number, number]),
+        { color: "#e67e22", weight: 6, opacity: 0.9 },
+      ).addTo(layer);
+    }
+  }, [route]);
+
+  return (
+    <div
+      ref={host}
+      className="map"
+      role="region"
+      aria-label="Map of incidents, units and hospitals (the lists beside it hold the same information)"
+      data-testid="map"
+    />
+  );
+}
+
+function roadWeight(roadClass: string): number {
+  if (/motorway|trunk/.test(roadClass)) return 4;
+  if (/primary|secondary/.test(roadClass)) return 3;
+  return 1.5;
+}

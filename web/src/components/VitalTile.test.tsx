@@ -1,0 +1,64 @@
+import { cleanup, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { VitalTile } from "./VitalTile";
+
+const NOW = Date.parse("2026-01-01T12:00:00Z");
+const at = (msAgo: number) => new Date(NOW - msAgo).toISOString();
+
+afterEach(cleanup);
+
+function tile(news2: number | null, msAgo = 5_000, band?: string) {
+  render(
+    <VitalTile
+      label="P1"
+      reading={{ ts: at(msAgo), hr: 123, spo2: 91, rr: 24, sbp: 95, dbp: 60, temp: 38.4, news2, news2_band: band ?? null }}
+      trend={[100, 110, 123]}
+      now={NOW}
+    />,
+  );
+  return screen.getByTestId("vital-tile");
+}
+
+describe("VitalTile", () => {
+  it.each([
+    [0, "band-low", "Low risk"],
+    [4, "band-low", "Low risk"],
+    [5, "band-medium", "Medium risk"],
+    [6, "band-medium", "Medium risk"],
+    [7, "band-high", "High risk"],
+    [12, "band-high", "High risk"],
+  ])("colours NEWS2 %i as %s and names the band in text", (score, cls, text) => {
+    const el = tile(score);
+    expect(el.className).toContain(cls);
+    expect(screen.getByTestId("band").textContent).toBe(`NEWS2 ${score} — ${text}`);
+  });
+
+  it("uses the band the server computed (a single red parameter makes 3 low-medium)", () => {
+    const el = tile(3, 5_000, "low_medium");
+    expect(el.className).toContain("band-low-medium");
+    expect(screen.getByTestId("band").textContent).toContain("Low–medium risk");
+  });
+
+  it("shows the current values while the reading is fresh", () => {
+    tile(7);
+    expect(screen.getByText("123")).toBeTruthy();
+    expect(screen.getByText("95/60")).toBeTruthy();
+    expect(screen.getByText("38.4")).toBeTruthy();
+    expect(screen.queryByTestId("stale")).toBeNull();
+  });
+
+  it("says how long there has been no data and never shows the old values as current", () => {
+    const el = tile(9, 2 * 60_000 + 10_000);
+    expect(screen.getByTestId("stale").textContent).toBe("No data for 2 min");
+    expect(el.className).toContain("tile-stale");
+    expect(el.className).not.toContain("band-high");
+    expect(screen.queryByText("123")).toBeNull();
+    expect(screen.queryByText("95/60")).toBeNull();
+    expect(screen.queryByTestId("band")).toBeNull();
+  });
+
+  it("says when no reading has ever arrived", () => {
+    render(<VitalTile label="P2" reading={null} trend={[]} now={NOW} />);
+    expect(screen.getByTestId("stale").textContent).toBe("No data received");
+  });
+});

@@ -1,0 +1,91 @@
+import type { VitalsReading } from "../api/pending";
+import { BAND_LABEL, news2Band, parseBand, type News2Band } from "../lib/news2";
+import { ago } from "../lib/time";
+import { Sparkline } from "./Sparkline";
+
+/** After this long without a reading the tile says so instead of showing the old values. */
+export const STALE_AFTER_MS = 60_000;
+
+export interface VitalTileProps {
+  label: string;
+  detail?: string;
+  reading: VitalsReading | null;
+  trend: number[];
+  now: number;
+  staleAfterMs?: number;
+  onOpen?: () => void;
+}
+
+export function bandOf(reading: VitalsReading | null): News2Band | null {
+  if (!reading) return null;
+  const explicit = parseBand(reading.news2_band);
+  if (explicit) return explicit;
+  return typeof reading.news2 === "number" ? news2Band(reading.news2) : null;
+}
+
+function fmt(v: number | null | undefined, digits = 0): string {
+  return typeof v === "number" ? v.toFixed(digits) : "—";
+}
+
+export function VitalTile({
+  label,
+  detail,
+  reading,
+  trend,
+  now,
+  staleAfterMs = STALE_AFTER_MS,
+  onOpen,
+}: VitalTileProps) {
+  const age = reading ? now - Date.parse(reading.ts) : null;
+  const stale = age === null || age > staleAfterMs;
+  const band = stale ? null : bandOf(reading);
+  const current = stale ? null : reading;
+  const cls = ["tile", stale ? "tile-stale" : band ? `band-${band}` : "band-none"].join(" ");
+  return (
+    <article className={cls} aria-label={`Patient ${label}`} data-testid="vital-tile">
+      <header className="tile-head">
+        <h3>{label}</h3>
+        {detail && <span className="muted">{detail}</span>}
+      </header>
+      {stale ? (
+        <p className="stale-note" data-testid="stale">
+          {age === null ? "No data received" : `No data for ${ago(age)}`}
+        </p>
+      ) : (
+        <p className="band-text" data-testid="band">
+          NEWS2 {fmt(current?.news2)} — {band ? BAND_LABEL[band] : "not scored"}
+        </p>
+      )}
+      <dl className="vitals">
+        <div>
+          <dt>HR</dt>
+          <dd>{fmt(current?.hr)}</dd>
+        </div>
+        <div>
+          <dt>SpO₂</dt>
+          <dd>{fmt(current?.spo2)}</dd>
+        </div>
+        <div>
+          <dt>RR</dt>
+          <dd>{fmt(current?.rr)}</dd>
+        </div>
+        <div>
+          <dt>BP</dt>
+          <dd>{current?.sbp != null ? `${fmt(current.sbp)}/${fmt(current.dbp)}` : "—"}</dd>
+        </div>
+        <div>
+          <dt>Temp</dt>
+          <dd>{fmt(current?.temp, 1)}</dd>
+        </div>
+      </dl>
+      <div className="tile-foot">
+        <Sparkline values={trend} label={`Heart rate trend for ${label}`} />
+        {onOpen && (
+          <button type="button" onClick={onOpen}>
+            History
+          </button>
+        )}
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,416 @@
+import { useCallback, useEffect, useMemo, useRef, useState, type SyntheticEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { ApiError } from "../api/client";
+import {
+  endpoints,
+  itemsOf,
+  type FeatureCollection,
+  type Hospital,
+  type LineStringGeometry,
+  type Recommendations,
+  type Unit,
+} from "../api/pending";
+import type { IncidentCreate, IncidentPage, IncidentRead, IncidentSummary } from "../api/types";
+import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { MapView, type MapPoint } from "../components/MapView";
+import { OPEN_STATUSES, byAcuityThenWaiting } from "../lib/queue";
+import { ago, etaText } from "../lib/time";
+
+const PRIORITY_TONE = ["", "#8e0000", "#c0392b", "#e67e22", "#f1c40f", "#2e7d32"];
+
+export function Dispatch() {
+  const { api, can } = useApp();
+  const { incidentId } = useParams();
+  const navigate = useNavigate();
+  const now = useNow(5000);
+  const [incidents, setIncidents] = useState<IncidentSummary[]>([]);
+  const [units, setUnits] = useState<Unit[] | null>(null);
+  const [hospitals, setHospitals] = useState<Hospital[] | null>(null);
+  const [roads, setRoads] = useState<FeatureCollection | null>(null);
+  const [roadsMissing, setRoadsMissing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const loadIncidents = useCallback(async () => {
+    const qs = OPEN_STATUSES.map((s) => `status=${s}`).join("&");
+    try {
+      const page = await api.get<IncidentPage>(`/api/incidents?${qs}&limit=200`);
+      setIncidents(page.items);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }, [api]);
+  const loadUnits = useCallback(async () => {
+    const u = await endpoints.units(api).catch(() => null);
+    setUnits(u === null ? null : itemsOf(u));
+  }, [api]);
+  const loadHospitals = useCallback(async () => {
+    const h = await endpoints.hospitals(api).catch(() => null);
+    setHospitals(h === null ? null : itemsOf(h));
+  }, [api]);
+  const refetchAll = useCallback(() => {
+    void loadIncidents();
+    void loadUnits();
+    void loadHospitals();
+  }, [loadIncidents, loadUnits, loadHospitals]);
+
+  useEffect(refetchAll, [refetchAll]);
+  useResync(refetchAll);
+  useChannel("incidents", () => void loadIncidents());
+  useChannel(can("units:read") ? "units" : null, (msg) => {
+    const u = msg.data as Partial<Unit> | null;
+    if (u?.id) {
+      setUnits((prev) => {
+        const list = prev ?? [];
+        const i = list.findIndex((x) => x.id === u.id);
+        if (i < 0) return [...list, u as Unit];
+        const next = list.slice();
+        next[i] = { ...list[i], ...u } as Unit;
+        return next;
+      });
+    } else {
+      void loadUnits();
+    }
+  });
+  useChannel(can("hospitals:read") ? "hospitals" : null, () => void loadHospitals());
+
+  const roadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const onViewport = useCallback(
+    (bbox: [number, number, number, number]) => {
+      clearTimeout(roadTimer.current);
+      roadTimer.current = setTimeout(() => {
+        endpoints.roads(api, bbox).then(
+          (fc) => {
+            setRoads(fc);
+            setRoadsMissing(fc === null);
+          },
+          () => setRoadsMissing(true),
+        );
+      }, 150);
+    },
+    [api],
+  );
+
+  const sorted = useMemo(() => incidents.slice().sort(byAcuityThenWaiting), [incidents]);
+  const selected = incidents.find((i) => i.id === incidentId) ?? null;
+  const [route, setRoute] = useState<LineStringGeometry | null>(null);
+
+  const points = useMemo<MapPoint[]>(() => {
+    const pts: MapPoint[] = [];
+    for (const i of incidents) {
+      if (i.lat != null && i.lon != null)
+        pts.push({
+          id: i.id,
+          lat: i.lat,
+          lon: i.lon,
+          kind: "incident",
+          label: `#${i.number} P${i.priority} ${i.chief_complaint}`,
+          tone: PRIORITY_TONE[i.priority],
+          selected: i.id === incidentId,
+        });
+    }
+    for (const u of units ?? [])
+      if (u.lat != null && u.lon != null)
+        pts.push({ id: u.id, lat: u.lat, lon: u.lon, kind: "unit", label: `${u.callsign} (${u.status})` });
+    for (const h of hospitals ?? [])
+      if (h.lat != null && h.lon != null)
+        pts.push({
+          id: h.id,
+          lat: h.lat,
+          lon: h.lon,
+          kind: "hospital",
+          label: `${h.name}${h.diversion ? " — ON DIVERSION" : ""}`,
+        });
+    return pts;
+  }, [incidents, units, hospitals, incidentId]);
+
+  return (
+    <div className="dispatch">
+      <section className="panel queue" aria-labelledby="queue-title">
+        <h2 id="queue-title">Incident queue ({sorted.length})</h2>
+        {error && <p role="alert" className="error">{error}</p>}
+        {can("incidents:write") && <NewIncident onCreated={(id) => { void loadIncidents(); void navigate(`/dispatch/${id}`); }} />}
+        <ol className="list" data-testid="incident-queue">
+          {sorted.map((i) => (
+            <li key={i.id}>
+              <button
+                type="button"
+                className={`row${i.id === incidentId ? " selected" : ""}`}
+                aria-current={i.id === incidentId ? "true" : undefined}
+                onClick={() => void navigate(`/dispatch/${i.id}`)}
+              >
+                <span className={`prio prio-${i.priority}`}>P{i.priority}</span>
+                <span className="grow">
+                  <strong>#{i.number}</strong> {i.chief_complaint}
+                  <br />
+                  <span className="muted">
+                    {i.status.replace(/_/g, " ")} · waiting {ago(now - Date.parse(i.created_at))}
+                    {i.address ? ` · ${i.address}` : ""}
+                  </span>
+                </span>
+              </button>
+            </li>
+          ))}
+          {sorted.length === 0 && <li className="muted">No open incidents.</li>}
+        </ol>
+      </section>
+      <section className="panel mapbox" aria-label="Map">
+        <MapView
+          roads={roads}
+          points={points}
+          route={route}
+          onViewport={onViewport}
+          onSelect={(id, kind) => {
+            if (kind === "incident") void navigate(`/dispatch/${id}`);
+          }}
+        />
+        {roadsMissing && (
+          <p className="muted small">Road network not available from this server yet (map API pending).</p>
+        )}
+        <p className="legend small">
+          <span className="key key-incident" /> incident <span className="key key-unit" /> unit{" "}
+          <span className="key key-hospital" /> hospital <span className="key key-route" /> route
+        </p>
+      </section>
+      <section className="panel side" aria-label="Selected incident and units">
+        {selected ? (
+          <IncidentPanel key={selected.id} summary={selected} hospitals={hospitals} onRoute={setRoute} onChanged={refetchAll} />
+        ) : (
+          <p className="muted">Select an incident in the queue to see recommendations.</p>
+        )}
+        <h2>Units</h2>
+        {units === null ? (
+          <p className="muted" data-testid="units-missing">Units are not available from this server yet (dispatch API pending).</p>
+        ) : (
+          <ul className="list" data-testid="units">
+            {units.map((u) => (
+              <li key={u.id} className="unit">
+                <strong>{u.callsign}</strong> <span className={`status status-${u.status}`}>{u.status.replace(/_/g, " ")}</span>
+              </li>
+            ))}
+            {units.length === 0 && <li className="muted">No units.</li>}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function IncidentPanel({
+  summary,
+  hospitals,
+  onRoute,
+  onChanged,
+}: {
+  summary: IncidentSummary;
+  hospitals: Hospital[] | null;
+  onRoute: (r: LineStringGeometry | null) => void;
+  onChanged: () => void;
+}) {
+  const { api, can } = useApp();
+  const [incident, setIncident] = useState<IncidentRead | null>(null);
+  const [recs, setRecs] = useState<Recommendations | null | undefined>(undefined);
+  const [unitId, setUnitId] = useState<string | null>(null);
+  const [hospitalId, setHospitalId] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    setIncident(await api.get<IncidentRead>(`/api/incidents/${summary.id}`));
+    if (can("units:read")) {
+      const r = await endpoints.recommendations(api, summary.id).catch(() => null);
+      setRecs(r);
+      setUnitId((prev) => prev ?? r?.units[0]?.unit_id ?? null);
+      setHospitalId((prev) => prev ?? r?.hospitals[0]?.hospital_id ?? null);
+    } else {
+      setRecs(null);
+    }
+  }, [api, can, summary.id]);
+
+  useEffect(() => {
+    void load();
+  }, [load, summary.updated_at]);
+
+  useEffect(() => {
+    const rec = recs?.units.find((u) => u.unit_id === unitId);
+    onRoute(rec?.route ?? null);
+  }, [recs, unitId, onRoute]);
+  useEffect(() => () => onRoute(null), [onRoute]);
+
+  async function assign() {
+    if (!unitId) return;
+    setMessage(null);
+    try {
+      await endpoints.assign(api, summary.id, unitId, hospitalId ?? undefined);
+      setMessage("Unit assigned.");
+      onChanged();
+      void load();
+    } catch (e) {
+      setMessage(e instanceof ApiError ? `Not assigned: ${e.message}` : "Not assigned.");
+    }
+  }
+
+  const hospitalName = (id: string) => hospitals?.find((h) => h.id === id)?.name ?? id;
+
+  return (
+    <div data-testid="incident-panel">
+      <h2>
+        #{summary.number} · P{summary.priority} · {summary.status.replace(/_/g, " ")}
+      </h2>
+      <p>{summary.chief_complaint}</p>
+      {incident && (
+        <p className="muted small">
+          {incident.address ?? `${incident.lat ?? ""}, ${incident.lon ?? ""}`} · {incident.patients.length} patient(s)
+        </p>
+      )}
+      {can("triage:run") && (
+        <p>
+          <Link to={`/triage/${summary.id}`}>Triage this incident</Link>
+        </p>
+      )}
+      <h3>Recommended units</h3>
+      {recs === undefined && <p className="muted">Loading…</p>}
+      {recs === null && (
+        <p className="muted" data-testid="recs-missing">
+          Recommendations are not available from this server yet (dispatch API pending).
+        </p>
+      )}
+      {recs && (
+        <fieldset className="recs" data-testid="unit-recs">
+          <legend className="sr-only">Unit</legend>
+          {recs.units.map((r, i) => (
+            <label key={r.unit_id} className="rec">
+              <input type="radio" name="unit" checked={unitId === r.unit_id} onChange={() => setUnitId(r.unit_id)} />
+              <span>
+                <strong>
+                  {i + 1}. {r.callsign ?? r.unit_id}
+                </strong>{" "}
+                ETA {etaText(r.eta_seconds)}
+                <br />
+                <span className="muted small">{r.reasons.join("; ")}</span>
+              </span>
+            </label>
+          ))}
+          {recs.units.length === 0 && <p className="muted">No unit available.</p>}
+        </fieldset>
+      )}
+      {recs && (
+        <>
+          <h3>Recommended hospitals</h3>
+          <fieldset className="recs" data-testid="hospital-recs">
+            <legend className="sr-only">Hospital</legend>
+            {recs.hospitals.map((r, i) => (
+              <label key={r.hospital_id} className="rec">
+                <input
+                  type="radio"
+                  name="hospital"
+                  checked={hospitalId === r.hospital_id}
+                  onChange={() => setHospitalId(r.hospital_id)}
+                />
+                <span>
+                  <strong>
+                    {i + 1}. {r.name ?? hospitalName(r.hospital_id)}
+                  </strong>{" "}
+                  ETA {etaText(r.eta_seconds)}
+                  <br />
+                  <span className="muted small">{r.reasons.join("; ")}</span>
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          {can("dispatch:assign") && (
+            <button type="button" className="primary" disabled={!unitId} onClick={() => void assign()}>
+              Assign unit{hospitalId ? " and hospital" : ""}
+            </button>
+          )}
+        </>
+      )}
+      {message && <p role="status">{message}</p>}
+    </div>
+  );
+}
+
+function NewIncident({ onCreated }: { onCreated: (id: string) => void }) {
+  const { api } = useApp();
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(e: SyntheticEvent) {
+    e.preventDefault();
+    setErrors({});
+    setError(null);
+    const body: IncidentCreate = {
+      chief_complaint: form.chief_complaint,
+      priority: Number(form.priority),
+      address: form.address || null,
+      lat: form.lat ? Number(form.lat) : null,
+      lon: form.lon ? Number(form.lon) : null,
+      callback_number: null,
+    };
+    try {
+      const created = await api.post<IncidentRead>("/api/incidents", body);
+      setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
+      setOpen(false);
+      onCreated(created.id);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        setErrors(err.fields);
+        setError(err.message);
+      } else setError("Could not create the incident");
+    }
+  }
+
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [k]: e.target.value }));
+
+  if (!open)
+    return (
+      <button type="button" className="primary" onClick={() => setOpen(true)}>
+        New incident
+      </button>
+    );
+  return (
+    <form className="card form" onSubmit={(e) => void submit(e)} aria-label="New incident">
+      <label>
+        Chief complaint
+        <input name="chief_complaint" required autoFocus value={form.chief_complaint} onChange={set("chief_complaint")} />
+        {errors.chief_complaint && <span className="error">{errors.chief_complaint}</span>}
+      </label>
+      <label>
+        Priority (1 most urgent)
+        <select name="priority" value={form.priority} onChange={set("priority")}>
+          {[1, 2, 3, 4, 5].map((p) => (
+            <option key={p} value={p}>
+              {p}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Address
+        <input name="address" value={form.address} onChange={set("address")} />
+      </label>
+      <div className="row2">
+        <label>
+          Latitude
+          <input name="lat" inputMode="decimal" value={form.lat} onChange={set("lat")} />
+          {errors.lat && <span className="error">{errors.lat}</span>}
+        </label>
+        <label>
+          Longitude
+          <input name="lon" inputMode="decimal" value={form.lon} onChange={set("lon")} />
+          {errors.lon && <span className="error">{errors.lon}</span>}
+        </label>
+      </div>
+      {error && <p role="alert" className="error">{error}</p>}
+      <div className="actions">
+        <button type="submit" className="primary">
+          Create incident
+        </button>
+        <button type="button" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
