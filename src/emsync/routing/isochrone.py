@@ -10,6 +10,7 @@ holes clockwise (RFC 7946).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,10 @@ def build_mesh(
     point_edge: I64,
     point_fraction: F64,
 ) -> IsochroneMesh:
-    # Centred coordinates: Qhull is faster and more robust near the origin.
-    tri = Delaunay(np.column_stack([x - x.mean(), y - y.mean()]))
+    # Centred, and jittered by millimetres (seeded): samples lie exactly on their segments, and
+    # collinear points would give Qhull flat triangles with no consistent orientation.
+    jitter = np.random.default_rng(0).uniform(-0.005, 0.005, (x.shape[0], 2))
+    tri = Delaunay(np.column_stack([x - x.mean(), y - y.mean()]) + jitter)
     s = np.asarray(tri.simplices, dtype=np.int64)
     a, b, c = s[:, 0], s[:, 1], s[:, 2]
     cross = (x[b] - x[a]) * (y[c] - y[a]) - (y[b] - y[a]) * (x[c] - x[a])
@@ -80,6 +83,26 @@ def _inside(px: float, py: float, xs: F64, ys: F64) -> bool:
     return bool(np.count_nonzero(crosses & (px < at)) % 2 == 1)
 
 
+def _split_at_repeats(ring: list[int]) -> list[list[int]]:
+    """Simple rings from a ring that passes a vertex twice (where a gap in the area pinches
+    shut): the loop between the two visits becomes its own ring, a hole by orientation."""
+    out: list[list[int]] = []
+    stack: list[int] = []
+    position: dict[int, int] = {}
+    for v in ring:
+        if v in position:
+            i = position[v]
+            out.append(stack[i:])
+            for u in stack[i + 1 :]:
+                del position[u]
+            del stack[i + 1 :]
+        else:
+            position[v] = len(stack)
+            stack.append(v)
+    out.append(stack)
+    return [r for r in out if len(r) >= 3]
+
+
 def alpha_shape_rings(mesh: IsochroneMesh, reached: npt.NDArray[np.bool_], alpha_m: float) -> Any:
     """GeoJSON MultiPolygon coordinates of the kept triangles' union."""
     s = mesh.triangles
@@ -87,27 +110,48 @@ def alpha_shape_rings(mesh: IsochroneMesh, reached: npt.NDArray[np.bool_], alpha
     s = s[keep]
     if s.shape[0] == 0:
         return []
+    x, y = mesh.x, mesh.y
+    n = int(x.shape[0])
+    # Every directed edge of a kept triangle, with the triangle's third corner (left of it).
     directed = np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [2, 0]]])
-    n = int(mesh.x.shape[0])
-    key = directed[:, 0] * n + directed[:, 1]
-    rev = directed[:, 1] * n + directed[:, 0]
-    boundary = directed[~np.isin(key, rev)]
-    outgoing: dict[int, list[int]] = {}
-    for a, b in boundary.tolist():
-        outgoing.setdefault(a, []).append(b)
+    corners = np.concatenate([s[:, 2], s[:, 0], s[:, 1]])
+    keys = directed[:, 0] * n + directed[:, 1]
+    order = np.argsort(keys)
+    sorted_keys, sorted_corners = keys[order], corners[order]
+    reverse = directed[:, 1] * n + directed[:, 0]
+    pos = np.minimum(np.searchsorted(sorted_keys, reverse), sorted_keys.shape[0] - 1)
+    boundary = directed[sorted_keys[pos] != reverse]
+    unused = {(int(a), int(b)) for a, b in boundary.tolist()}
+
+    def third(a: int, b: int) -> int:
+        """The third corner of the kept triangle left of a -> b, or -1 when there is none."""
+        k = a * n + b
+        i = int(np.searchsorted(sorted_keys, k))
+        return int(sorted_corners[i]) if i < sorted_keys.shape[0] and sorted_keys[i] == k else -1
+
+    def next_boundary(prev: int, at: int) -> int:
+        """After boundary edge prev -> at, the boundary edge leaving `at` around the same wedge.
+
+        Turning through the kept triangles fanned around `at` (never across a gap) keeps each
+        ring simple where two parts of the area touch at one vertex.
+        """
+        corner = third(prev, at)
+        while (beyond := third(corner, at)) >= 0:
+            corner = beyond
+        return corner
+
     rings: list[list[int]] = []
-    for start in list(outgoing):
-        while outgoing.get(start):
-            ring = [start]
-            current = outgoing[start].pop()
-            while current != start:
-                ring.append(current)
-                nxt = outgoing.get(current)
-                if not nxt:
-                    break
-                current = nxt.pop()
-            if current == start and len(ring) >= 3:
-                rings.append(ring)
+    while unused:
+        first = unused.pop()
+        ring: list[int] = []
+        edge = first
+        while len(ring) <= len(boundary):  # bounded: a ring uses each boundary edge once
+            ring.append(edge[0])
+            edge = (edge[1], next_boundary(*edge))
+            if edge == first:
+                break
+            unused.discard(edge)
+        rings += _split_at_repeats(ring)
     outers: list[tuple[float, list[int]]] = []
     holes: list[list[int]] = []
     for ring in rings:
@@ -119,11 +163,21 @@ def alpha_shape_rings(mesh: IsochroneMesh, reached: npt.NDArray[np.bool_], alpha
             holes.append(ring)
     outers.sort(key=lambda item: item[0])
     polygons: list[list[list[int]]] = [[ring] for _, ring in outers]
+    outer_xy = [(x[np.asarray(ring)], y[np.asarray(ring)]) for _, ring in outers]
+    boxes = np.array([(rx.min(), ry.min(), rx.max(), ry.max()) for rx, ry in outer_xy])
     for hole in holes:
-        hx, hy = float(mesh.x[hole[0]]), float(mesh.y[hole[0]])
-        for i, (_, ring) in enumerate(outers):
-            idx = np.asarray(ring)
-            if _inside(hx, hy, mesh.x[idx], mesh.y[idx]):
+        # A point just left of the hole's first edge lies in the area, so in its outer ring
+        # (a hole's vertex may touch that ring).
+        a, b = hole[0], hole[1]
+        dx, dy = float(x[b] - x[a]), float(y[b] - y[a])
+        norm = math.hypot(dx, dy) or 1.0
+        hx = float(x[a] + x[b]) / 2 - dy / norm * 0.01
+        hy = float(y[a] + y[b]) / 2 + dx / norm * 0.01
+        in_box = (
+            (boxes[:, 0] <= hx) & (hx <= boxes[:, 2]) & (boxes[:, 1] <= hy) & (hy <= boxes[:, 3])
+        )
+        for i in np.flatnonzero(in_box).tolist():  # smallest outer ring first
+            if _inside(hx, hy, *outer_xy[i]):
                 polygons[i].append(hole)
                 break
 

@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 import pytest
+import shapely
 from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import Point, shape
 
 from emsync.core.errors import NotFound, ValidationFailed
 from emsync.routing.engine import INF_WEIGHT, RoutingEngine
@@ -153,11 +155,15 @@ def test_coverage_grows_with_time_and_units(road_map: RoadMap) -> None:
     assert more_units.total_m == pytest.approx(none.total_m)
 
 
-def test_isochrone_is_a_polygon_around_its_origin(monaco: RoadMap) -> None:
-    engine = monaco.engine
+def test_isochrone_is_a_valid_polygon_around_its_origin(road_map: RoadMap) -> None:
+    engine = road_map.engine
     origin = random_points(engine, 1, seed=9)[0]
     small = engine.isochrone(origin, 1)
     large = engine.isochrone(origin, 5)
+    for feature in (small, large):
+        geometry = shape(feature["geometry"])
+        assert geometry.is_valid, shapely.is_valid_reason(geometry)
+    assert shape(large["geometry"]).buffer(1e-4).contains(Point(origin.lon, origin.lat))
     assert large["geometry"]["type"] == "MultiPolygon"
     assert small["properties"]["reached_nodes"] < large["properties"]["reached_nodes"]
     rings = [poly[0] for poly in large["geometry"]["coordinates"]]
