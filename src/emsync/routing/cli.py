@@ -36,6 +36,9 @@ def import_map(
         road_map = load_road_map(file, cache_dir, show_progress=True, rebuild=rebuild)
     except DomainError as error:
         raise _fail(error) from error
+    except OSError as error:  # e.g. an unwritable cache directory
+        _console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=1) from error
     summary = road_map.summary.as_dict()
     summary["from_cache"] = road_map.from_cache
     summary["load_s"] = round(road_map.load_s, 3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,14 +62,15 @@ def read_road_ways(
 ) -> RoadWays:
     """The ways of `path` that `profile` may drive, with node coordinates."""
     _check_file(path)
-    way_ids: list[int] = []
-    classes: list[int] = []
-    fwd: list[float] = []
-    bwd: list[float] = []
-    offsets: list[int] = [0]
-    refs: list[int] = []
-    lats: list[float] = []
-    lons: list[float] = []
+    # Typed arrays, not lists: 8 bytes per node reference instead of ~40 on a region's file.
+    way_ids = array("q")
+    classes = array("B")
+    fwd = array("d")
+    bwd = array("d")
+    offsets = array("q", [0])
+    refs = array("q")
+    lats = array("d")
+    lons = array("d")
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
@@ -102,14 +104,14 @@ def read_road_ways(
     except RuntimeError as error:  # libosmium's messages for corrupt or truncated files
         raise ValidationFailed(f"cannot read map file {path}: {error}") from error
     return RoadWays(
-        way_id=np.asarray(way_ids, dtype=np.int64),
-        road_class=np.asarray(classes, dtype=np.uint8),
-        forward_kmh=np.asarray(fwd, dtype=np.float64),
-        backward_kmh=np.asarray(bwd, dtype=np.float64),
-        offsets=np.asarray(offsets, dtype=np.int64),
-        refs=np.asarray(refs, dtype=np.int64),
-        lat=np.asarray(lats, dtype=np.float64),
-        lon=np.asarray(lons, dtype=np.float64),
+        way_id=np.frombuffer(way_ids, dtype=np.int64).copy(),
+        road_class=np.frombuffer(classes, dtype=np.uint8).copy(),
+        forward_kmh=np.frombuffer(fwd, dtype=np.float64).copy(),
+        backward_kmh=np.frombuffer(bwd, dtype=np.float64).copy(),
+        offsets=np.frombuffer(offsets, dtype=np.int64).copy(),
+        refs=np.frombuffer(refs, dtype=np.int64).copy(),
+        lat=np.frombuffer(lats, dtype=np.float64).copy(),
+        lon=np.frombuffer(lons, dtype=np.float64).copy(),
     )
 
 
