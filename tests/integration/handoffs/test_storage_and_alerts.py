@@ -1,0 +1,165 @@
+"""What is at rest holds no plaintext handoff content; unacknowledged handoffs alert the
+dispatcher once; the bridge handler drafts from a destination event."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from emsync.auth.permissions import Role
+from emsync.bootstrap import create_app
+from emsync.core.background import ProcessRole
+from emsync.core.events import Event
+from emsync.core.runtime import Runtime
+from emsync.core.settings import Settings
+from emsync.handoffs.events import HandoffAcknowledgementOverdue
+from emsync.handoffs.handlers import draft_on_destination
+from emsync.handoffs.models import Handoff
+from emsync.handoffs.watch import AcknowledgementWatch
+from tests.builders import auth_headers, incident_body
+from tests.handoff_builders import COMPLAINT, FINDING, PATIENT_NAME, PDF, sent_handoff
+
+HOSPITAL = "hosp-raw"
+NOTE = "family history marker-c0ffee"
+FILENAME = "ecg-marker-4242.pdf"
+MARKERS = [PATIENT_NAME, COMPLAINT, FINDING, "Paramedic Kallio", NOTE, FILENAME, "ECG 12-lead"]
+TABLES = [
+    "handoffs",
+    "handoff_updates",
+    "handoff_attachments",
+    "handoff_outbox",
+    "handoff_hospital_keys",
+    "handoff_feed_cursors",
+]
+
+
+async def test_raw_database_holds_no_plaintext_handoff_content(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    crew = await auth_headers(app, client, Role.PARAMEDIC)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=crew)).json()
+    hid = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
+    note = {"kind": "note", "note": NOTE}
+    assert (await client.post(f"/api/handoffs/{hid}/updates", json=note, headers=crew)).is_success
+    upload = await client.post(
+        f"/api/handoffs/{hid}/attachments",
+        data={"kind": "ecg"},
+        files={"file": (FILENAME, PDF, "application/pdf")},
+        headers=crew,
+    )
+    assert upload.status_code == 201
+    moved = await client.post(
+        f"/api/handoffs/{hid}/redirect", json={"hospital_id": "hosp-raw-2"}, headers=crew
+    )
+    assert moved.status_code == 200
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        assert b"handoff_updates" in raw  # the file really is the database
+        for marker in MARKERS:
+            assert marker.encode() not in raw, marker
+        return
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = [
+            str(row[0])
+            for table in TABLES
+            for row in await conn.fetch(f"SELECT t::text FROM {table} t")  # noqa: S608
+        ]
+    finally:
+        await conn.close()
+    dump = "\n".join(rows)
+    assert hid in dump  # the rows really are there
+    for marker in MARKERS:
+        assert marker not in dump, marker
+        assert marker.encode().hex() not in dump, marker  # nor inside a bytea
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def clocked(settings: Settings) -> AsyncIterator[tuple[FastAPI, Clock]]:
+    clock = Clock()
+    application = create_app(settings, roles=(ProcessRole.API,), clock=clock)
+    async with LifespanManager(application):
+        yield application, clock
+
+
+async def test_unacknowledged_handoff_alerts_the_dispatcher_once(
+    clocked: tuple[FastAPI, Clock],
+) -> None:
+    app, clock = clocked
+    runtime: Runtime = app.state.runtime
+    alerts: list[HandoffAcknowledgementOverdue] = []
+
+    async def collect(event: HandoffAcknowledgementOverdue) -> None:
+        alerts.append(event)
+
+    runtime.bus.subscribe(HandoffAcknowledgementOverdue, collect)
+    watch = runtime.get(AcknowledgementWatch)
+    timeout = runtime.settings.handoffs.ack_timeout_seconds
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        crew = await auth_headers(app, client, Role.PARAMEDIC)
+        nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
+        incident = (await client.post("/api/incidents", json=incident_body(), headers=crew)).json()
+        ignored = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
+        answered = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
+        ack = {"status": "acknowledged"}
+        response = await client.post(f"/api/handoffs/{answered}/receipt", json=ack, headers=nurse)
+        assert response.status_code == 200
+        clock.now += timedelta(seconds=timeout - 1)
+        assert await watch.check_once() == []
+        clock.now += timedelta(seconds=2)
+        raised = await watch.check_once()
+        assert [a.handoff_id for a in raised] == [ignored]
+        assert await watch.check_once() == []  # once per sending, not every round
+    assert [a.handoff_id for a in alerts] == [ignored]
+    assert alerts[0].overdue_seconds >= timeout
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DestinationChosen(Event):
+    """Stands in for the dispatch/hospitals event that names a destination (not built yet)."""
+
+    name: ClassVar[str] = "test.destination_chosen"
+    incident_id: str
+    patient_id: str | None
+    unit_id: str
+    hospital_id: str
+
+
+async def test_destination_event_drafts_a_handoff_for_the_unit(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    runtime: Runtime = app.state.runtime
+    crew = await auth_headers(app, client, Role.PARAMEDIC)
+    body: dict[str, Any] = incident_body(patients=[{"age_years": 80, "sex": "female"}])
+    incident = (await client.post("/api/incidents", json=body, headers=crew)).json()
+    event = DestinationChosen(
+        incident_id=incident["id"], patient_id=None, unit_id="MEDIC-3", hospital_id=HOSPITAL
+    )
+    draft = draft_on_destination(runtime)
+    await draft(event)
+    await draft(event)  # a repeated event refreshes the draft, it does not add one
+    async with runtime.sessions() as session:
+        rows = (await session.scalars(select(Handoff))).all()
+    assert [(r.status, r.unit_id, r.hospital_id) for r in rows] == [("draft", "MEDIC-3", HOSPITAL)]
