@@ -201,7 +201,7 @@ async def revoke_api_key(
 async def list_audit(
     session: SessionDep,
     _: Annotated[Principal, requires(Perm.AUDIT_READ)],
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[AuditEntryRead]:

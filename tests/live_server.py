@@ -1,0 +1,74 @@
+"""Run `emsync serve` as a real subprocess on a free loopback port, as a user would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "live-server-admin-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(
+    data_dir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 60
+) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "EMSYNC_ENV": "development",
+        "EMSYNC_DATA_DIR": str(data_dir),
+        "EMSYNC_PORT": str(port),
+        "EMSYNC_ADMIN_USERNAME": ADMIN_USER,
+        "EMSYNC_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "EMSYNC_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    log = (data_dir / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emsync", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"emsync serve exited: {(data_dir / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("emsync serve did not become ready in time")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def admin_token(base: str) -> str:
+    response = httpx.post(
+        f"{base}/api/auth/token", data={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
