@@ -135,11 +135,6 @@ class Etas:
 
 
 def _placeable(engine: RoutingEngine, points: Sequence[LatLon]) -> list[str | None]:
-    try:
-        engine.snap_many(points)
-        return [None] * len(points)
-    except NotFound:
-        pass
     problems: list[str | None] = []
     for p in points:
         try:
@@ -150,26 +145,35 @@ def _placeable(engine: RoutingEngine, points: Sequence[LatLon]) -> list[str | No
     return problems
 
 
+def _etas(
+    engine: RoutingEngine,
+    anchor: LatLon,
+    others: Sequence[LatLon],
+    query: Callable[[list[LatLon]], F64],
+) -> Etas:
+    engine.snap(anchor)  # NotFound when the anchor itself is off the map
+    seconds = np.full(len(others), math.inf)
+    try:
+        if others:
+            seconds[:] = query(list(others))
+        return Etas(seconds, (None,) * len(others))
+    except NotFound:
+        pass  # some positions are off the map: find which, and route the rest
+    problems = _placeable(engine, others)
+    ok = [i for i, p in enumerate(problems) if p is None]
+    if ok:
+        seconds[ok] = query([others[i] for i in ok])
+    return Etas(seconds, tuple(problems))
+
+
 def etas_to(engine: RoutingEngine, origins: Sequence[LatLon], destination: LatLon) -> Etas:
     """Road seconds from each origin to `destination` (one many-to-one CCH query).
 
     NotFound when the destination itself is off the map.
     """
-    engine.snap(destination)
-    problems = _placeable(engine, origins)
-    seconds = np.full(len(origins), math.inf)
-    ok = [i for i, p in enumerate(problems) if p is None]
-    if ok:
-        seconds[ok] = engine.travel_times_to([origins[i] for i in ok], destination)
-    return Etas(seconds, tuple(problems))
+    return _etas(engine, destination, origins, lambda o: engine.travel_times_to(o, destination))
 
 
 def etas_from(engine: RoutingEngine, origin: LatLon, destinations: Sequence[LatLon]) -> Etas:
     """Road seconds from `origin` to each destination (one one-to-many CCH query)."""
-    engine.snap(origin)
-    problems = _placeable(engine, destinations)
-    seconds = np.full(len(destinations), math.inf)
-    ok = [i for i, p in enumerate(problems) if p is None]
-    if ok:
-        seconds[ok] = engine.travel_times_from(origin, [destinations[i] for i in ok])
-    return Etas(seconds, tuple(problems))
+    return _etas(engine, origin, destinations, lambda d: engine.travel_times_from(origin, d))

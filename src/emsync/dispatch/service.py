@@ -82,6 +82,7 @@ _incidents = table(
     column("lon"),
     column("mci"),
 )
+_patients = table("patients", column("incident_id"), column("acuity"))
 _hospitals = table("hospitals", column("id"), column("lat"), column("lon"))
 
 
@@ -427,16 +428,30 @@ class IncidentSite:
 async def incident_site(
     *, session: AsyncSession, keyring: Keyring, incident_id: str
 ) -> IncidentSite:
-    """Where the incident is and how urgent (priority and triaged patients' acuity)."""
-    incident = await incidents.get_incident(
-        session=session, keyring=keyring, incident_id=incident_id
-    )
-    if incident.lat is None or incident.lon is None:
+    """Where the incident is and how urgent (priority and triaged patients' acuity).
+
+    One read of the incident's position and its patients' acuity, no personal fields, so the
+    recommendation costs one round trip here (`keyring` is unused; kept for callers' symmetry).
+    """
+    del keyring
+    rows = (
+        await session.execute(
+            select(_incidents.c.priority, _incidents.c.lat, _incidents.c.lon, _patients.c.acuity)
+            .select_from(
+                _incidents.outerjoin(_patients, _patients.c.incident_id == _incidents.c.id)
+            )
+            .where(_incidents.c.id == incident_id)
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"incident {incident_id} does not exist")
+    lat, lon = rows[0].lat, rows[0].lon
+    if lat is None or lon is None:
         raise ValidationFailed(
             f"incident {incident_id} has no coordinates; set lat/lon before dispatching"
         )
-    urgency = urgency_of(incident.priority, (p.acuity for p in incident.patients))
-    return IncidentSite(incident.id, LatLon(incident.lat, incident.lon), urgency)
+    urgency = urgency_of(int(rows[0].priority), (r.acuity for r in rows))
+    return IncidentSite(incident_id, LatLon(float(lat), float(lon)), urgency)
 
 
 def _unit_columns() -> Any:

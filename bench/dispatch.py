@@ -1,0 +1,250 @@
+"""Dispatch benchmark: a unit recommendation for an incident among 200 units, end to end in the
+service (incident read, unit read, snapping, one many-to-one CCH query, ranking with reasons),
+against the same recommendation with scipy Dijkstra for the road times, in the same run.
+
+    .venv/bin/python bench/dispatch.py [--map PATH] [--units 200] [--repeats 300] [--seed 7]
+
+Default map: ../shared/data/osm/monaco.osm.pbf. SQLite in a temporary folder. Prints ONE JSON
+line: p50/p99 of each, the ratio Dijkstra/CCH, and whether both put the same unit first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from scipy.sparse.csgraph import dijkstra  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from emsync.bootstrap import build_runtime  # noqa: E402
+from emsync.core import migrate  # noqa: E402
+from emsync.core.settings import Settings  # noqa: E402
+from emsync.core.uow import UnitOfWork  # noqa: E402
+from emsync.dispatch import service  # noqa: E402
+from emsync.dispatch.lifecycle import UnitStatus  # noqa: E402
+from emsync.dispatch.models import Unit  # noqa: E402
+from emsync.dispatch.ranking import UnitCandidate, UnitType, rank_units  # noqa: E402
+from emsync.dispatch.roadmap import etas_to  # noqa: E402
+from emsync.dispatch.schemas import UnitCreate  # noqa: E402
+from emsync.incidents import service as incidents_service  # noqa: E402
+from emsync.incidents.schemas import IncidentCreate  # noqa: E402
+from emsync.routing import LatLon, RoutingEngine, load_road_map  # noqa: E402
+
+DEFAULT_MAP = (
+    Path(os.environ.get("EMSYNC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    / "osm"
+    / "monaco.osm.pbf"
+)
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)) * 1000.0, 3)  # ms
+
+
+class DijkstraBaseline:
+    """Road times to one target from every node: one scipy Dijkstra on the reversed graph."""
+
+    def __init__(self, engine: RoutingEngine) -> None:
+        self.engine = engine
+        self.reverse = engine.graph.csr(engine.weights_ms).T.tocsr()
+
+    def node_of(self, point: LatLon) -> int:
+        snap = self.engine.snap(point)
+        g = self.engine.graph
+        return int(g.head[snap.edge] if snap.fraction >= 0.5 else g.tail[snap.edge])
+
+    async def recommend(self, session: Any, keyring: Any, incident_id: str) -> Any:
+        site = await service.incident_site(
+            session=session, keyring=keyring, incident_id=incident_id
+        )
+        rows = (
+            await session.execute(
+                select(
+                    Unit.id,
+                    Unit.call_sign,
+                    Unit.unit_type,
+                    Unit.status,
+                    Unit.lat,
+                    Unit.lon,
+                    Unit.station_lat,
+                    Unit.station_lon,
+                )
+            )
+        ).all()
+        target = self.node_of(site.position)
+        dist = dijkstra(self.reverse, directed=True, indices=target) / 1000.0
+        snaps = self.engine.snap_many(
+            [
+                LatLon(r.lat, r.lon) if r.lat is not None else LatLon(r.station_lat, r.station_lon)
+                for r in rows
+            ]
+        )
+        g = self.engine.graph
+        candidates = []
+        for r, s in zip(rows, snaps, strict=True):
+            node = int(g.head[s.edge] if s.fraction >= 0.5 else g.tail[s.edge])
+            candidates.append(
+                UnitCandidate(
+                    unit_id=r.id,
+                    call_sign=r.call_sign,
+                    unit_type=UnitType(r.unit_type),
+                    status=UnitStatus(r.status),
+                    eta_s=float(dist[node]),
+                )
+            )
+        return rank_units(candidates, urgency=site.urgency)
+
+
+async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
+    road_map = load_road_map(args.map, tmp / "cache")
+    engine = road_map.engine
+    settings = Settings.model_validate(
+        {
+            "env": "test",
+            "data_dir": tmp,
+            "log_level": "WARNING",
+            "database": {"url": url},
+            "auth": {"secret_key": "x" * 48},
+            "security": {"master_keys": json.dumps({"1": base64.b64encode(b"b" * 32).decode()})},
+        }
+    )
+    runtime = build_runtime(settings)
+    rng = np.random.default_rng(args.seed)
+    g = engine.graph
+    picks = rng.choice(g.node_count, size=args.units + 1, replace=False)
+    now = runtime.clock()
+    async with runtime.sessions() as session:
+        uow = UnitOfWork(session, runtime.bus)
+        for n, node in enumerate(picks[1:]):
+            await service.create_unit(
+                uow=uow,
+                data=UnitCreate(
+                    call_sign=f"U{n:03d}",
+                    unit_type=UnitType.ALS if n % 3 else UnitType.BLS,
+                    station_lat=float(g.node_lat[node]),
+                    station_lon=float(g.node_lon[node]),
+                ),
+                actor="bench",
+                now=now,
+            )
+        incident = await incidents_service.create_incident(
+            uow=uow,
+            keyring=runtime.keyring,
+            data=IncidentCreate(
+                chief_complaint="cardiac arrest",
+                priority=1,
+                lat=float(g.node_lat[picks[0]]),
+                lon=float(g.node_lon[picks[0]]),
+                callback_number=None,
+            ),
+            actor="bench",
+            now=now,
+        )
+    baseline = DijkstraBaseline(engine)
+
+    async def cch_once() -> Any:
+        async with runtime.sessions() as session:
+            return await service.recommend(
+                session=session, keyring=runtime.keyring, engine=engine, incident_id=incident.id
+            )
+
+    async def dijkstra_once() -> Any:
+        async with runtime.sessions() as session:
+            return await baseline.recommend(session, runtime.keyring, incident.id)
+
+    async def parts_once() -> tuple[float, float, float]:
+        """The same work as `cch_once`, timed by part: database reads, road times, ranking."""
+        t0 = time.perf_counter()
+        async with runtime.sessions() as session:
+            site = await service.incident_site(
+                session=session, keyring=runtime.keyring, incident_id=incident.id
+            )
+            rows = (
+                await session.execute(
+                    select(Unit.lat, Unit.lon, Unit.station_lat, Unit.station_lon, Unit.status)
+                )
+            ).all()
+        t1 = time.perf_counter()
+        origins = [LatLon(r.station_lat, r.station_lon) for r in rows if r.status == "available"]
+        etas = etas_to(engine, origins, site.position)
+        t2 = time.perf_counter()
+        rank_units(
+            [
+                UnitCandidate(str(i), f"U{i:03d}", UnitType.ALS, UnitStatus.AVAILABLE, float(e))
+                for i, e in enumerate(etas.seconds)
+            ],
+            urgency=site.urgency,
+        )
+        return t1 - t0, t2 - t1, time.perf_counter() - t2
+
+    for _ in range(20):  # warm the connection pool, the engine's query objects, imports
+        await cch_once()
+        await dijkstra_once()
+    cch_s: list[float] = []
+    dij_s: list[float] = []
+    parts: list[tuple[float, float, float]] = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        cch = await cch_once()
+        cch_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        dij = await dijkstra_once()
+        dij_s.append(time.perf_counter() - t0)
+        parts.append(await parts_once())
+    await runtime.engine.dispose()
+    p50, dp50 = _pct(cch_s, 50), _pct(dij_s, 50)
+    best_dij = dij.ranked[0].call_sign if dij.ranked else None
+    return {
+        "bench": "dispatch_recommendation",
+        "map": Path(args.map).name,
+        "nodes": g.node_count,
+        "units": args.units,
+        "repeats": args.repeats,
+        "database": "sqlite",
+        "ranked": len(cch.ranked),
+        "excluded": len(cch.excluded),
+        "p50_ms": p50,
+        "p99_ms": _pct(cch_s, 99),
+        "parts_p50_ms": {
+            name: _pct([p[k] for p in parts], 50)
+            for k, name in enumerate(("database", "road_times_cch", "ranking"))
+        },
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "baseline": "same recommendation, road times by scipy Dijkstra (reversed graph, 1 source)",
+        "baseline_p50_ms": dp50,
+        "baseline_p99_ms": _pct(dij_s, 99),
+        "ratio_p50": round(dp50 / p50, 2) if p50 > 0 else math.inf,
+        "same_first_unit": (cch.ranked[0].call_sign if cch.ranked else None) == best_dij,
+        "target_p50_ms": 5.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--map", type=Path, default=DEFAULT_MAP)
+    parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="emsync-bench-dispatch-"))
+    url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    migrate.upgrade(url)
+    print(json.dumps(asyncio.run(run(args, tmp, url))))
+
+
+if __name__ == "__main__":
+    main()
