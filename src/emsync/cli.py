@@ -22,6 +22,7 @@ from emsync.core.clock import utcnow
 from emsync.core.db import create_engine, session_factory
 from emsync.core.errors import DomainError
 from emsync.core.settings import Settings, with_development_secrets
+from emsync.dispatch.cli import dispatch_app
 from emsync.telemetry import cli as telemetry_cli
 from emsync.telemetry.broker import with_embedded_broker
 
@@ -32,6 +33,7 @@ audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(telemetry_cli.keys_app, name="keys")
 app.command("simulate")(telemetry_cli.simulate)
 
