@@ -1,0 +1,278 @@
+"""Handoff round trip over a real server: prints one JSON line.
+
+    .venv/bin/python bench/handoff.py [--hospitals 100] [--rounds 5] [--database-url URL]
+
+Starts `uvicorn` on a free loopback port (SQLite in a temporary directory unless a database URL
+is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board
+(`handoffs`), then for every hospital at once, `rounds` times: the crew creates the handoff (it is
+sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
+HTTP; the clock stops when the crew board shows `handoff.acknowledged`. Baselines measured in
+the same run: a WebSocket echo (`ping`/`pong`) on the same connections under the same
+concurrency, and the bare seal + open of one handoff in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.progress import Progress
+from websockets.asyncio.client import ClientConnection, connect
+
+from emsync.auth import tokens
+from emsync.core import migrate
+from emsync.handoffs import sealing
+
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+
+
+def token(role: str, hospital_id: str | None = None) -> str:
+    return tokens.issue_access_token(
+        secret=SECRET,
+        user_id=f"bench-{role}-{hospital_id}",
+        username=f"bench-{role}",
+        role=role,
+        hospital_id=hospital_id,
+        now=datetime.now(UTC),
+        lifetime=timedelta(hours=2),
+    )
+
+
+def handoff_body(incident_id: str, hospital_id: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "incident_id": incident_id,
+        "unit_id": "MEDIC-1",
+        "hospital_id": hospital_id,
+        "eta": (now + timedelta(minutes=12)).isoformat(),
+        "acuity": 2,
+        "news2": 7,
+        "crew": ["Paramedic A", "EMT B"],
+        "content": {
+            "patient": {"name": "Bench Patient", "age_years": 64, "sex": "male"},
+            "time_of_onset": (now - timedelta(minutes=40)).isoformat(),
+            "mechanism": "chest pain radiating to the left arm",
+            "injuries": ["suspected STEMI"],
+            "signs": [
+                {"ts": now.isoformat(), "hr": 112, "spo2": 93, "rr": 22, "sbp": 98, "dbp": 60}
+            ],
+            "treatment": [{"kind": "medication", "name": "aspirin", "dose_value": 300,
+                           "dose_unit": "mg"}],
+        },
+    }  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def seal_open_baseline(samples: int = 2000) -> list[float]:
+    """In-process cost of sealing one handoff body for a hospital and opening it again."""
+    pair = sealing.generate_key_pair()
+    body = json.dumps(handoff_body("i", "h")).encode()
+    out = []
+    for n in range(samples):
+        started = time.perf_counter()
+        data_key = sealing.new_data_key()
+        wrapped = sealing.wrap_data_key(data_key, hospital_public=pair.public, context=b"h:%d" % n)
+        sealed = sealing.seal(data_key, body, aad=b"c")
+        key = sealing.unwrap_data_key(wrapped, hospital_private=pair.private, context=b"h:%d" % n)
+        sealing.open_sealed(key, sealed, aad=b"c")
+        out.append(time.perf_counter() - started)
+    return out
+
+
+async def open_ws(address: str, bearer: str, channel: str) -> ClientConnection:
+    ws = await connect(
+        f"ws://{address}/ws",
+        subprotocols=["emsync.v1", f"bearer.{bearer}"],  # type: ignore[list-item]
+        max_queue=None,
+    )
+    assert json.loads(await ws.recv())["type"] == "ready"
+    await ws.send(json.dumps({"op": "subscribe", "channels": [channel]}))
+    reply = json.loads(await ws.recv())
+    assert reply["channels"][channel] == "ok", reply
+    return ws
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    workdir = Path(tempfile.mkdtemp(prefix="emsync-bench-"))
+    url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'emsync.db'}"
+    migrate.upgrade(url)
+    env = {
+        **os.environ,
+        "EMSYNC_ENV": "test",
+        "EMSYNC_DATA_DIR": str(workdir),
+        "EMSYNC_DATABASE__URL": url,
+        "EMSYNC_AUTH__SECRET_KEY": SECRET,
+        "EMSYNC_SECURITY__MASTER_KEYS": json.dumps(
+            {"1": base64.b64encode(os.urandom(32)).decode()}
+        ),
+        "EMSYNC_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "emsync.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+         "--log-level", "warning", "--no-access-log"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        return asyncio.run(measure(args, address))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
+    crew = {"Authorization": f"Bearer {token('paramedic')}"}
+    hospitals = [f"bench-h{n:03d}" for n in range(args.hospitals)]
+    limits = httpx.Limits(max_connections=args.hospitals * 2 + 10)
+    async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=60) as http:
+        for _ in range(300):
+            try:
+                if (await http.get("/health")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        created = await http.post(
+            "/api/incidents",
+            json={
+                "chief_complaint": "bench",
+                "priority": 2,
+                "lat": 60.17,
+                "lon": 24.94,
+                "callback_number": "+358 40 123 4567",
+            },
+            headers=crew,
+        )
+        assert created.status_code == 201, created.text
+        incident = created.json()
+        # Enrol every hospital (its first key pair) outside the measured rounds.
+        for hospital_id in hospitals:
+            await http.post(
+                f"/api/handoffs/hospital-keys/{hospital_id}",
+                headers={"Authorization": f"Bearer {token('admin')}"},
+            )
+        board = await open_ws(address, token("paramedic"), "handoffs")
+        sockets = {
+            h: await open_ws(address, token("clinician", h), f"handoffs:{h}") for h in hospitals
+        }
+        acknowledged: dict[str, asyncio.Future[float]] = {}
+        pongs: dict[str, asyncio.Queue[float]] = {h: asyncio.Queue() for h in hospitals}
+
+        async def watch_board() -> None:
+            async for raw in board:
+                message = json.loads(raw)
+                if message.get("type") == "handoff.acknowledged":
+                    future = acknowledged.get(message["data"]["handoff_id"])
+                    if future is not None and not future.done():
+                        future.set_result(time.perf_counter())
+
+        async def hospital_desk(hospital_id: str) -> None:
+            headers = {"Authorization": f"Bearer {token('clinician', hospital_id)}"}
+            async for raw in sockets[hospital_id]:
+                message = json.loads(raw)
+                if message.get("type") == "pong":
+                    pongs[hospital_id].put_nowait(time.perf_counter())
+                elif message.get("type") == "handoff":
+                    handoff_id = message["data"]["handoff_id"]
+                    response = await http.post(
+                        f"/api/handoffs/{handoff_id}/receipt",
+                        json={"status": "acknowledged"},
+                        headers=headers,
+                    )
+                    assert response.status_code == 200, response.text
+
+        listeners = [asyncio.create_task(watch_board())]
+        listeners += [asyncio.create_task(hospital_desk(h)) for h in hospitals]
+        round_trips: list[float] = []
+        echoes: list[float] = []
+
+        async def one_round(hospital_id: str) -> None:
+            started = time.perf_counter()
+            created = await http.post(
+                "/api/handoffs", json=handoff_body(incident["id"], hospital_id), headers=crew
+            )
+            assert created.status_code == 201, created.text
+            handoff_id = created.json()["id"]
+            done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            acknowledged[handoff_id] = done
+            sent = await http.post(f"/api/handoffs/{handoff_id}/send", headers=crew)
+            assert sent.status_code == 200, sent.text
+            round_trips.append(await asyncio.wait_for(done, timeout=120) - started)
+
+        async def one_echo(hospital_id: str) -> None:
+            started = time.perf_counter()
+            await sockets[hospital_id].send(json.dumps({"op": "ping"}))
+            echoes.append(await asyncio.wait_for(pongs[hospital_id].get(), timeout=60) - started)
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("handoff rounds", total=args.rounds * 2)
+            for _ in range(args.rounds):
+                await asyncio.gather(*(one_echo(h) for h in hospitals))
+                progress.advance(task)
+                await asyncio.gather(*(one_round(h) for h in hospitals))
+                progress.advance(task)
+        for listener in listeners:
+            listener.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+        for ws in [board, *sockets.values()]:
+            await ws.close()
+    seal_open = seal_open_baseline()
+    p50, p99 = percentile(round_trips, 0.5), percentile(round_trips, 0.99)
+    echo_p50, echo_p99 = percentile(echoes, 0.5), percentile(echoes, 0.99)
+    return {
+        "bench": "handoff",
+        "hospitals": args.hospitals,
+        "rounds": args.rounds,
+        "samples": len(round_trips),
+        "database": "postgresql" if args.database_url else "sqlite",
+        "round_trip_p50_ms": round(p50 * 1e3, 2),
+        "round_trip_p99_ms": round(p99 * 1e3, 2),
+        "round_trip_mean_ms": round(statistics.fmean(round_trips) * 1e3, 2),
+        "baseline_ws_echo_p50_ms": round(echo_p50 * 1e3, 2),
+        "baseline_ws_echo_p99_ms": round(echo_p99 * 1e3, 2),
+        "ratio_p50_vs_ws_echo": round(p50 / echo_p50, 1),
+        "ratio_p99_vs_ws_echo": round(p99 / echo_p99, 1),
+        "baseline_seal_open_p50_us": round(percentile(seal_open, 0.5) * 1e6, 1),
+        "ratio_p50_vs_seal_open": round(p50 / percentile(seal_open, 0.5), 0),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--hospitals", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    print(json.dumps(run(args)))
+
+
+if __name__ == "__main__":
+    main()
