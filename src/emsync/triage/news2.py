@@ -144,6 +144,18 @@ def band_for(total: int, max_subscore: int) -> News2Band:
     return News2Band.NONE
 
 
+# Module-level aliases: the per-reading hot path skips enum attribute lookups and NamedTuple's
+# Python-level __new__ (tuple.__new__ builds the same object about 3x faster).
+_NONE, _LOW, _LOW_MEDIUM, _MEDIUM, _HIGH = (
+    News2Band.NONE,
+    News2Band.LOW,
+    News2Band.LOW_MEDIUM,
+    News2Band.MEDIUM,
+    News2Band.HIGH,
+)
+_tuple_new = tuple.__new__
+
+
 def news2(
     *,
     rr: float,
@@ -156,14 +168,26 @@ def news2(
     scale: SpO2Scale | int = SpO2Scale.SCALE_1,
 ) -> News2Score:
     """The NEWS2 sub-scores, total and band for one complete set of observations."""
-    sub = News2Subscores(
-        respiration_rate_score(rr),
-        spo2_scale2_score(spo2, on_oxygen) if scale == 2 else spo2_scale1_score(spo2),
-        2 if on_oxygen else 0,
-        systolic_bp_score(sbp),
-        pulse_score(hr),
-        0 if consciousness == "A" else 3,
-        temperature_score(temp),
+    s_rr = respiration_rate_score(rr)
+    s_spo2 = spo2_scale2_score(spo2, on_oxygen) if scale == 2 else spo2_scale1_score(spo2)
+    s_o2 = 2 if on_oxygen else 0
+    s_sbp = systolic_bp_score(sbp)
+    s_hr = pulse_score(hr)
+    s_avpu = 0 if consciousness == "A" else 3
+    s_temp = temperature_score(temp)
+    total = s_rr + s_spo2 + s_o2 + s_sbp + s_hr + s_avpu + s_temp
+    if total >= 7:
+        band = _HIGH
+    elif total >= 5:
+        band = _MEDIUM
+    elif s_rr == 3 or s_spo2 == 3 or s_sbp == 3 or s_hr == 3 or s_avpu == 3 or s_temp == 3:
+        band = _LOW_MEDIUM
+    elif total:
+        band = _LOW
+    else:
+        band = _NONE
+    sub: News2Subscores = _tuple_new(
+        News2Subscores, (s_rr, s_spo2, s_o2, s_sbp, s_hr, s_avpu, s_temp)
     )
-    total = sub[0] + sub[1] + sub[2] + sub[3] + sub[4] + sub[5] + sub[6]
-    return News2Score(sub, total, band_for(total, max(sub)))
+    score: News2Score = _tuple_new(News2Score, (sub, total, band))
+    return score

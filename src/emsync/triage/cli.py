@@ -1,0 +1,368 @@
+"""`emsync triage ...` and `emsync risk ...`: train, cross-validate and evaluate the models.
+
+`evaluate` scores the shipped model on any file in the original formats (held-out data); with
+`--cv` it cross-validates the whole training procedure on that data instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from emsync.triage import acuity as acuity_mod
+from emsync.triage import deterioration as det
+from emsync.triage.cards import acuity_card, deterioration_card
+from emsync.triage.evaluation import plot_risk, plot_triage, triage_metrics
+from emsync.triage.features import Mode
+from emsync.triage.ktas import KtasData, KtasFormatError, LabelledVisit, load_ktas
+from emsync.triage.physionet import PhysionetData, PhysionetFormatError, load_physionet
+from emsync.triage.registry import ARTIFACTS, acuity_path, deterioration_path
+
+triage_app = typer.Typer(help="Acuity model (KTAS 1-5): train and evaluate.", no_args_is_help=True)
+risk_app = typer.Typer(help="Deterioration model (PhysioNet 2012 layout).", no_args_is_help=True)
+console = Console(stderr=True)
+
+DataFile = Annotated[Path, typer.Option("--data", help="KTAS file in the published format.")]
+DataDir = Annotated[
+    Path, typer.Option("--data", help="Folder with set-* (folder or .tar.gz) and Outcomes-*.txt.")
+]
+OutDir = Annotated[Path, typer.Option("--out", help="Where models, metrics, plots and card go.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the full report as JSON here.")]
+PlotOut = Annotated[Path | None, typer.Option("--plot", help="Write the plot (PNG) here.")]
+Folds = Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")]
+Seed = Annotated[int, typer.Option("--seed")]
+UseCv = Annotated[
+    bool, typer.Option("--cv", help="Cross-validate the training procedure on this data.")
+]
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Any]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(item.name.encode())
+            digest.update(item.read_bytes())
+    else:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _load_ktas(path: Path) -> KtasData:
+    try:
+        return load_ktas(path)
+    except (OSError, KtasFormatError) as error:
+        console.print(f"[red]cannot read {path}: {error}")
+        raise typer.Exit(2) from error
+
+
+def _load_physionet(path: Path) -> PhysionetData:
+    try:
+        with _progress("reading records", None) as tick:
+            return load_physionet(path, progress=tick)
+    except (OSError, PhysionetFormatError) as error:
+        console.print(f"[red]cannot read {path}: {error}")
+        raise typer.Exit(2) from error
+
+
+def _triage_table(title: str, reports: dict[str, dict[str, Any]]) -> None:
+    table = Table(title=title)
+    for column in ("", "n", "accuracy", "macro-F1", "QW kappa", "under-triage", "over-triage"):
+        table.add_column(column)
+    for name, m in reports.items():
+        table.add_row(
+            name,
+            str(m["n"]),
+            f"{m['accuracy']:.3f}",
+            f"{m['macro_f1']:.3f}",
+            f"{m['quadratic_weighted_kappa']:.3f}",
+            f"{m['under_triage_rate']:.3f}",
+            f"{m['over_triage_rate']:.3f}",
+        )
+    console.print(table)
+
+
+def _rows_for(data: KtasData, mode: Mode) -> list[LabelledVisit]:
+    rows = list(data.rows)
+    if mode is Mode.REVIEW:
+        rows = [r for r in rows if r.nurse_level is not None]
+    return rows
+
+
+def _cv_acuity(data: KtasData, mode: Mode, folds: int, seed: int) -> dict[str, Any]:
+    rows = _rows_for(data, mode)
+    with _progress(f"cross-validating {mode.value} mode", folds * 6) as tick:
+        cv = acuity_mod.cross_validate_acuity(
+            rows, mode=mode, folds=folds, seed=seed, progress=tick
+        )
+    report = acuity_mod.acuity_report(cv.truth, cv.probabilities, cv.safety_levels)
+    report["fold_under_triage_costs"] = list(cv.fold_costs)
+    report["evaluation"] = (
+        f"stratified {folds}-fold cross-validation, seed {seed}, nested calibration"
+    )
+    return report
+
+
+def _nurse_baseline(data: KtasData) -> dict[str, Any]:
+    rows = [r for r in data.rows if r.nurse_level is not None]
+    return triage_metrics([r.expert_level for r in rows], [r.nurse_level or 0 for r in rows])
+
+
+@triage_app.command("train")
+def triage_train(
+    data: DataFile,
+    out: OutDir = ARTIFACTS,
+    folds: Folds = 5,
+    seed: Seed = 0,
+) -> None:
+    """Cross-validate both modes, then fit and save the models, metrics, plots and model card."""
+    loaded = _load_ktas(data)
+    sha = _sha256(data)
+    cv: dict[str, Any] = {"data": {**loaded.report.as_dict(), "sha256": sha}}
+    for mode in Mode:
+        cv[mode.value] = _cv_acuity(loaded, mode, folds, seed)
+        plot_triage(
+            cv[mode.value],
+            out / f"acuity-{mode.value}.png",
+            title=f"acuity, {mode.value} mode: {folds}-fold CV on {data.name}",
+        )
+    cv["nurse_baseline"] = _nurse_baseline(loaded)
+    meta: dict[str, dict[str, Any]] = {}
+    for mode in Mode:
+        with _progress(f"fitting {mode.value} model", 6) as tick:
+            model = acuity_mod.fit_acuity(
+                _rows_for(loaded, mode), mode=mode, seed=seed, progress=tick
+            )
+        acuity_mod.stamp_version(model, data_sha256=sha)
+        model.metadata["cross_validated"] = {
+            k: cv[mode.value]["metrics"][k]
+            for k in ("accuracy", "macro_f1", "quadratic_weighted_kappa", "under_triage_rate")
+        }
+        model.save(out, f"acuity-{mode.value}")
+        meta[mode.value] = model.metadata
+    _write_json(out / "acuity-metrics.json", cv)
+    (out / "acuity-model-card.md").write_text(
+        acuity_card(cv, meta, {**loaded.report.as_dict(), "sha256": sha})
+    )
+    _triage_table(
+        f"{folds}-fold cross-validation on {data.name}",
+        {
+            "field (safety rule)": cv["field"]["metrics"],
+            "field (most likely)": cv["field"]["metrics_most_likely_level"],
+            "review (safety rule)": cv["review"]["metrics"],
+            "review (most likely)": cv["review"]["metrics_most_likely_level"],
+            "nurses": cv["nurse_baseline"],
+        },
+    )
+    console.print(f"models, metrics, plots and model card written to {out}")
+
+
+@triage_app.command("evaluate")
+def triage_evaluate(
+    data: DataFile,
+    mode: Annotated[Mode, typer.Option("--mode")] = Mode.FIELD,
+    json_out: JsonOut = None,
+    plot: PlotOut = None,
+    cv: UseCv = False,
+    folds: Folds = 5,
+    seed: Seed = 0,
+    models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
+) -> None:
+    """Score the saved model on a KTAS file (or cross-validate on it with --cv)."""
+    loaded = _load_ktas(data)
+    rows = _rows_for(loaded, mode)
+    if not rows:
+        console.print("[red]no rows with the nurse's level (KTAS_RN) for review mode")
+        raise typer.Exit(2)
+    if cv:
+        report = _cv_acuity(loaded, mode, folds, seed)
+        report["model_version"] = "cross-validated training procedure"
+    else:
+        model = acuity_mod.AcuityModel.load(acuity_path(mode, models))
+        probabilities, levels = model.predict_rows(rows)
+        truth = np.array([r.expert_level for r in rows], dtype=np.int64)
+        report = acuity_mod.acuity_report(truth, probabilities, levels)
+        report["model_version"] = model.version
+        report["in_sample"] = model.metadata.get("data_sha256") == _sha256(data)
+        report["evaluation"] = "saved model on the given rows"
+        if report["in_sample"]:
+            console.print(
+                "[yellow]this file is the model's training data: these figures are in-sample; "
+                "use --cv (or the model card) for figures on unseen patients"
+            )
+    report["mode"] = mode.value
+    report["data"] = loaded.report.as_dict()
+    _triage_table(
+        f"{mode.value} mode on {data.name} ({report['evaluation']})",
+        {
+            "safety rule": report["metrics"],
+            "most likely level": report["metrics_most_likely_level"],
+        },
+    )
+    if json_out:
+        _write_json(json_out, report)
+    if plot:
+        plot_triage(report, plot, title=f"acuity, {mode.value} mode on {data.name}")
+    typer.echo(
+        json.dumps(
+            {
+                "mode": mode.value,
+                **{k: report["metrics"][k] for k in ("n", "accuracy", "under_triage_rate")},
+            }
+        )
+    )
+
+
+def _risk_cv(
+    data: PhysionetData, folds: int, seed: int
+) -> tuple[dict[str, Any], dict[float, det.WindowScores]]:
+    with _progress("cross-validating deterioration model", folds * 6) as tick:
+        scores = det.cross_validate_deterioration(
+            data.records, folds=folds, seed=seed, progress=tick
+        )
+    report = {
+        "windows": [det.deterioration_report(s) for s in scores.values()],
+        "evaluation": f"stratified {folds}-fold cross-validation by patient, seed {seed}",
+    }
+    return report, scores
+
+
+def _risk_table(title: str, windows: list[dict[str, Any]]) -> None:
+    table = Table(title=title)
+    for column in ("window", "score", "n", "AUROC", "AUPRC"):
+        table.add_column(column)
+    for w in windows:
+        for name in ("model", "news2_max", "news2_mean", "news2_last", "saps_i"):
+            m = w.get(name)
+            if m:
+                table.add_row(
+                    f"{w['window_hours']:g} h",
+                    name,
+                    str(m["n"]),
+                    f"{m['auroc']:.3f}",
+                    f"{m['auprc']:.3f}",
+                )
+    console.print(table)
+
+
+def _risk_plot(
+    scores: det.WindowScores, calibration: dict[str, Any], out: Path, title: str
+) -> None:
+    curves = {
+        "model": (scores.outcome, scores.model),
+        "NEWS2 mean": (scores.outcome, scores.news2_mean),
+        "NEWS2 last": (scores.outcome, scores.news2_last),
+    }
+    has_saps = ~np.isnan(scores.saps_i)
+    if has_saps.sum() > 1 and len(set(scores.outcome[has_saps].tolist())) == 2:
+        curves["SAPS-I"] = (scores.outcome[has_saps], scores.saps_i[has_saps])
+    plot_risk(curves, calibration, out, title=title)
+
+
+@risk_app.command("train")
+def risk_train(data: DataDir, out: OutDir = ARTIFACTS, folds: Folds = 5, seed: Seed = 0) -> None:
+    """Cross-validate, then fit and save the deterioration model, metrics, plot and model card."""
+    loaded = _load_physionet(data)
+    sha = _sha256(data)
+    report, scores = _risk_cv(loaded, folds, seed)
+    report["data"] = {**loaded.report.as_dict(), "sha256": sha}
+    last = max(scores)
+    _risk_plot(
+        scores[last],
+        report["windows"][-1]["calibration"],
+        out / "deterioration.png",
+        f"deterioration: {folds}-fold CV, {last:g} h window",
+    )
+    with _progress("fitting deterioration model", 6) as tick:
+        model = det.fit_deterioration(loaded.records, seed=seed, progress=tick)
+    det.stamp_version(model, data_sha256=sha)
+    model.metadata["cross_validated_auroc"] = {
+        f"{w['window_hours']:g}h": w["model"]["auroc"] for w in report["windows"]
+    }
+    model.save(out, "deterioration")
+    _write_json(out / "deterioration-metrics.json", report)
+    (out / "deterioration-model-card.md").write_text(
+        deterioration_card(report, model.metadata, report["data"])
+    )
+    _risk_table(f"{folds}-fold cross-validation on {data}", report["windows"])
+    console.print(f"model, metrics, plot and model card written to {out}")
+
+
+@risk_app.command("evaluate")
+def risk_evaluate(
+    data: DataDir,
+    json_out: JsonOut = None,
+    plot: PlotOut = None,
+    cv: UseCv = False,
+    folds: Folds = 5,
+    seed: Seed = 0,
+    models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
+) -> None:
+    """Score the saved model on PhysioNet-2012-layout records (or cross-validate with --cv)."""
+    loaded = _load_physionet(data)
+    if len({r.outcome.in_hospital_death for r in loaded.records}) < 2:
+        console.print("[red]the records need both outcomes (deaths and survivors) for AUROC")
+        raise typer.Exit(2)
+    if cv:
+        report, scores = _risk_cv(loaded, folds, seed)
+        report["model_version"] = "cross-validated training procedure"
+    else:
+        model = det.DeteriorationModel.load(deterioration_path(models))
+        scores = {
+            h: det.score_windows(loaded.records, model.probability, h)
+            for h in det.EVALUATION_WINDOWS_HOURS
+        }
+        report = {
+            "windows": [det.deterioration_report(s) for s in scores.values()],
+            "evaluation": "saved model on the given records",
+            "model_version": model.version,
+            "in_sample": model.metadata.get("data_sha256") == _sha256(data),
+        }
+        if report["in_sample"]:
+            console.print(
+                "[yellow]these records are the model's training data: figures are in-sample; "
+                "use --cv"
+            )
+    report["data"] = loaded.report.as_dict()
+    _risk_table(f"deterioration on {data} ({report['evaluation']})", report["windows"])
+    if json_out:
+        _write_json(json_out, report)
+    if plot:
+        last = max(scores)
+        _risk_plot(
+            scores[last],
+            report["windows"][-1]["calibration"],
+            plot,
+            f"deterioration on {data.name}, {last:g} h window",
+        )
+    typer.echo(
+        json.dumps({w["window_hours"]: round(w["model"]["auroc"], 4) for w in report["windows"]})
+    )
