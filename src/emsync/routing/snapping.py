@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = ["LatLon", "LocalProjection", "SnapIndex", "SnapPoint", "canonical_edg
 F64 = npt.NDArray[np.float64]
 SAMPLE_SPACING_M = 20.0  # a point lies within 10 m of a sample of its nearest segment
 CANDIDATES = 8
+RECENT_SNAPS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +86,41 @@ class SnapIndex:
         sy = self._y[t] + frac * (self._y[h] - self._y[t])
         self._sample_edge = sample_edge
         self._tree = cKDTree(np.column_stack([sx, sy]))
+        self._recent: dict[tuple[float, float], tuple[int, float, float]] = {}
+        self._recent_lock = threading.Lock()
 
     def snap_arrays(self, lat: F64, lon: F64) -> tuple[npt.NDArray[np.int64], F64, F64]:
-        """(canonical edge, fraction along it, distance in m) per position; NotFound when far."""
+        """(canonical edge, fraction along it, distance in m) per position; NotFound when far.
+
+        Recent answers are remembered: units mostly stand still (at stations, on scene), so
+        the same positions are snapped again and again.
+        """
+        count = lat.shape[0]
+        edge = np.empty(count, dtype=np.int64)
+        frac = np.empty(count)
+        dist = np.empty(count)
+        missing: list[int] = []
+        keys = list(zip(lat.tolist(), lon.tolist(), strict=True))
+        for i, key in enumerate(keys):
+            hit = self._recent.get(key)
+            if hit is None:
+                missing.append(i)
+            else:
+                edge[i], frac[i], dist[i] = hit
+        if missing:
+            rows = np.asarray(missing)
+            e, f, d = self._snap_new(lat[rows], lon[rows])
+            edge[rows], frac[rows], dist[rows] = e, f, d
+            with self._recent_lock:
+                for i, values in zip(
+                    missing, zip(e.tolist(), f.tolist(), d.tolist(), strict=True), strict=True
+                ):
+                    self._recent[keys[i]] = values
+                while len(self._recent) > RECENT_SNAPS:
+                    del self._recent[next(iter(self._recent))]
+        return edge, frac, dist
+
+    def _snap_new(self, lat: F64, lon: F64) -> tuple[npt.NDArray[np.int64], F64, F64]:
         g = self._graph
         px, py = self.projection.xy(lat, lon)
         k = min(CANDIDATES, self._sample_edge.shape[0])
