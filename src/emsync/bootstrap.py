@@ -54,6 +54,7 @@ from emsync.incidents import api as incidents_api
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import wiring as telemetry_wiring
 from emsync.telemetry.events import AlertChanged
+from emsync.triage import api as triage_api
 from emsync.incidents.events import (
     IncidentCreated,
     IncidentStatusChanged,
@@ -272,6 +273,7 @@ def create_app(
         app.include_router(hospitals_api.map_router)
         app.include_router(handoffs_api.router)
         app.include_router(telemetry_api.router)
+        app.include_router(triage_api.router)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")
