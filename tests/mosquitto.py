@@ -4,6 +4,7 @@ configure their broker (persistence on, so sessions and queued QoS 1 messages su
 from __future__ import annotations
 
 import contextlib
+import getpass
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,9 @@ class Mosquitto:
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # Run as whoever started it: as root, mosquitto would switch to its own user and
+            # could not write the persistence file into our directory.
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {workdir}/\n"

@@ -1,0 +1,309 @@
+# ruff: noqa: ASYNC110, ASYNC210, ASYNC220 - an orchestration script: blocking steps are deliberate
+"""Telemetry ingest benchmark: Mosquitto on loopback → `emsync serve` (ingest + API) → WebSocket.
+
+Prints one JSON line:
+- `pipeline_readings_per_s`: QoS 1 readings drained from the broker through open, validate,
+  NEWS2, encrypted batch insert and WebSocket push, counted at the WebSocket client;
+- `bare_paho_msgs_per_s`: a paho subscriber that does nothing, drained the same way in the same
+  run, and `ratio` = pipeline / bare;
+- `latency_ms_p50` / `latency_ms_p99`: publish → WebSocket delivery at a fixed offered rate;
+- `stored` / `published`: every accepted reading is in storage (nothing lost).
+
+Both drains use the same method: the consumer process is paused (SIGSTOP), N QoS 1 messages are
+published and confirmed by the broker, the consumer resumes (SIGCONT), and the time until it has
+everything is measured. That takes the publisher's speed out of the comparison.
+
+    .venv/bin/python bench/ingest.py [--messages 20000] [--rate 2000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import paho.mqtt.client as mqtt  # noqa: E402
+import websockets  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: E402
+from tests.mosquitto import Mosquitto, free_port  # noqa: E402
+from websockets.typing import Subprotocol  # noqa: E402
+
+from emsync.telemetry.simulator import SimDevice, vitals_plaintext  # noqa: E402
+
+PASSWORD = "bench-admin-password"
+VITALS = {"hr": 76, "spo2": 97, "rr": 15, "sbp": 122, "dbp": 77, "temp": 36.8, "avpu": "A"}
+
+
+def _client(client_id: str, v5: bool = True) -> mqtt.Client:
+    return mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+    )
+
+
+def bare_subscriber(port: int, count: int) -> None:
+    """Child process: subscribe (persistent session), print receipt times of all `count`."""
+    got = 0
+    done = threading.Event()
+    last = 0.0
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id="bench-bare",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+
+    def on_message(_c: Any, _u: Any, _m: Any) -> None:
+        nonlocal got, last
+        got += 1
+        if got >= count:
+            last = time.time()
+            done.set()
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *_a: c.subscribe("bench/bare/+", qos=1)
+    client.connect("127.0.0.1", port, keepalive=600)
+    client.loop_start()
+    print("ready", flush=True)
+    done.wait(600)
+    print(json.dumps({"last": last, "count": got}), flush=True)
+    client.loop_stop()
+
+
+class Publisher:
+    def __init__(self, port: int) -> None:
+        self.client = _client(f"bench-pub-{os.getpid()}")
+        self.client.max_inflight_messages_set(2000)
+        self.client.max_queued_messages_set(0)
+        self.client.connect("127.0.0.1", port, keepalive=600)
+        self.client.loop_start()
+
+    def publish_all(self, messages: list[tuple[str, bytes]]) -> None:
+        info = None
+        for topic, payload in messages:
+            info = self.client.publish(topic, payload, qos=1)
+        if info is not None:
+            info.wait_for_publish(600)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def sealed_batch(devices: list[SimDevice], n: int) -> list[tuple[str, bytes]]:
+    now = datetime.now(UTC)
+    return [devices[i % len(devices)].seal(vitals_plaintext(VITALS, now)) for i in range(n)]
+
+
+async def ws_collect(
+    url: str,
+    token: str,
+    channels: list[str],
+    sink: list[tuple[float, dict[str, Any]]],
+    ready: asyncio.Event,
+) -> None:
+    async with websockets.connect(
+        url,
+        subprotocols=[Subprotocol("emsync.v1"), Subprotocol(f"bearer.{token}")],
+        max_queue=None,
+        ping_timeout=120,
+    ) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "channels": channels}))
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg.get("type") == "subscribed":
+                ready.set()
+            elif msg.get("type") == "vitals":
+                now = time.time()
+                sink.extend((now, reading) for reading in msg["data"]["readings"])
+
+
+async def wait_count(sink: list[Any], n: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while len(sink) < n and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="emsync-bench-"))
+    broker = Mosquitto(work / "mqtt")
+    broker.start()
+    http_port = free_port()
+    env = {
+        **os.environ,
+        "EMSYNC_ENV": "development",
+        "EMSYNC_DATA_DIR": str(work / "var"),
+        "EMSYNC_PORT": str(http_port),
+        "EMSYNC_MQTT__HOST": "127.0.0.1",
+        "EMSYNC_MQTT__PORT": str(broker.port),
+        "EMSYNC_MQTT__KEEPALIVE_SECONDS": "600",
+        "EMSYNC_ADMIN_PASSWORD": PASSWORD,
+        "EMSYNC_LOG_LEVEL": "WARNING",
+        "EMSYNC_TELEMETRY__ALERT_HOLDOFF_SECONDS": "0",
+    }
+    if args.database:
+        env["EMSYNC_DATABASE__URL"] = args.database
+    server = subprocess.Popen(
+        [sys.executable, "-m", "emsync", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "serve.log").open("wb"),
+    )
+    bare = subprocess.Popen(
+        [sys.executable, __file__, "--bare", str(broker.port), str(args.messages)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        api = f"http://127.0.0.1:{http_port}"
+        for _ in range(600):
+            try:
+                if httpx.get(f"{api}/health", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        from emsync.telemetry.cli import _provision
+
+        devices = await asyncio.to_thread(
+            _provision,
+            api=api,
+            username="admin",
+            password=PASSWORD,
+            patients=args.patients,
+            prefix="bench-",
+            algorithm="ascon-aead128",
+        )
+        token = httpx.post(
+            f"{api}/api/auth/token", data={"username": "admin", "password": PASSWORD}
+        ).json()["access_token"]
+        sink: list[tuple[float, dict[str, Any]]] = []
+        ready = asyncio.Event()
+        channels = [f"vitals:{d.patient_id}" for d in devices]
+        collector = asyncio.create_task(
+            ws_collect(f"ws://127.0.0.1:{http_port}/ws", token, channels, sink, ready)
+        )
+        await asyncio.wait_for(ready.wait(), 30)
+        publisher = Publisher(broker.port)
+
+        # Warm-up: caches, connections, the first NEWS2 alerts.
+        await asyncio.to_thread(publisher.publish_all, sealed_batch(devices, 200))
+        await wait_count(sink, 200, 60)
+
+        # 1. Pipeline drain.
+        base = len(sink)
+        batch = sealed_batch(devices, args.messages)
+        server.send_signal(signal.SIGSTOP)
+        await asyncio.to_thread(publisher.publish_all, batch)
+        t_cont = time.time()
+        server.send_signal(signal.SIGCONT)
+        await wait_count(sink, base + args.messages, 300)
+        pipeline_s = sink[-1][0] - t_cont
+        pipeline_got = len(sink) - base
+
+        # 2. Bare paho drain, same method.
+        assert bare.stdout is not None
+        bare.stdout.readline()  # "ready"
+        await asyncio.sleep(0.5)
+        bare.send_signal(signal.SIGSTOP)
+        plain = [(f"bench/bare/{i % 50}", payload) for i, (_, payload) in enumerate(batch)]
+        await asyncio.to_thread(publisher.publish_all, plain)
+        t_cont_bare = time.time()
+        bare.send_signal(signal.SIGCONT)
+        result = json.loads(await asyncio.to_thread(bare.stdout.readline))
+        bare_s = result["last"] - t_cont_bare
+
+        # 3. Latency at a fixed offered rate; each reading's ts is its publish time.
+        base = len(sink)
+        total = int(args.rate * args.seconds)
+        interval = 1.0 / args.rate
+
+        def paced() -> float:
+            start = time.monotonic()
+            for i in range(total):
+                due = start + i * interval
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                device = devices[i % len(devices)]
+                topic, payload = device.seal(vitals_plaintext(VITALS, datetime.now(UTC)))
+                publisher.client.publish(topic, payload, qos=1)
+            return total / (time.monotonic() - start)
+
+        offered = await asyncio.to_thread(paced)
+        await wait_count(sink, base + total, 120)
+        latencies = sorted(
+            (recv - datetime.fromisoformat(r["ts"]).timestamp()) * 1000 for recv, r in sink[base:]
+        )
+        publisher.close()
+        collector.cancel()
+        await asyncio.sleep(0.5)
+        published = 200 + args.messages + total
+        stored = _stored(work, args.database)
+        return {
+            "bench": "telemetry_ingest",
+            "database": "postgresql" if args.database else "sqlite",
+            "patients": args.patients,
+            "messages": args.messages,
+            "pipeline_readings_per_s": round(pipeline_got / pipeline_s, 1),
+            "bare_paho_msgs_per_s": round(result["count"] / bare_s, 1),
+            "ratio": round((pipeline_got / pipeline_s) / (result["count"] / bare_s), 3),
+            "latency_offered_per_s": round(offered, 1),
+            "latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
+            "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 2)
+            if latencies
+            else None,
+            "ws_received": len(sink),
+            "published": published,
+            "stored": stored,
+            "lost": published - stored if stored is not None else None,
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
+    finally:
+        for proc in (server, bare):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+                proc.wait(30)
+        broker.stop()
+
+
+def _stored(work: Path, database: str | None) -> int | None:
+    if database:
+        return None
+    with sqlite3.connect(work / "var" / "emsync.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM telemetry_readings").fetchone()[0])
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--bare":
+        bare_subscriber(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite under a temp dir)")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args))))
+
+
+if __name__ == "__main__":
+    main()
