@@ -2,12 +2,14 @@
 
 A cache file holds the road graph arrays, the CCH node order and the map's hospitals, as plain
 numpy arrays (loaded with `allow_pickle=False`). Its name is derived from the file's SHA-256,
-the speed profile's fingerprint and `FORMAT_VERSION`, so editing the file, the profile or the
-format all miss the cache and rebuild.
+the speed profile's fingerprint, a hash of the code that builds the graph and `FORMAT_VERSION`,
+so editing the file, the profile, the builder or the format all miss the cache and rebuild.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -22,6 +24,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from emsync.core.errors import NotFound, ValidationFailed
+from emsync.routing import graph as graph_module
+from emsync.routing import hospitals as hospitals_module
+from emsync.routing import osm_file as osm_file_module
+from emsync.routing import profile as profile_module
 from emsync.routing.engine import RoutingEngine, compute_order
 from emsync.routing.graph import RoadGraph, build_road_graph
 from emsync.routing.hospitals import MapHospital, extract_hospitals
@@ -100,10 +106,18 @@ def download_region(region: str, directory: Path) -> Path:
         raise NotFound(f"could not save {region!r} under {directory}: {error}") from error
 
 
+@functools.cache
+def _builder_hash() -> str:
+    """Hash of the modules whose code decides the compiled graph."""
+    digest = hashlib.sha256()
+    for module in (profile_module, graph_module, osm_file_module, hospitals_module):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
 def _cache_path(cache_dir: Path, sha: str, profile: SpeedProfile) -> Path:
-    return (
-        cache_dir / f"map-{sha[:20]}-{profile.name}-{profile.fingerprint()}-v{FORMAT_VERSION}.npz"
-    )
+    build = hashlib.sha256(f"{profile.fingerprint()}:{_builder_hash()}".encode()).hexdigest()
+    return cache_dir / f"map-{sha[:20]}-{profile.name}-{build[:16]}-v{FORMAT_VERSION}.npz"
 
 
 @contextmanager
@@ -258,6 +272,9 @@ def load_road_map(
         build_s = time.perf_counter() - started
         summary = _summary(graph, len(hospitals), pbf_path, sha, profile, build_s, cache_file)
         _save(cache_file, graph, order, hospitals, summary)
+        for stale in cache_file.parent.glob(f"map-{sha[:20]}-{profile.name}-*.npz"):
+            if stale != cache_file:  # the same map built by older code or profile values
+                stale.unlink(missing_ok=True)
     return RoadMap(engine, tuple(hospitals), summary, False, time.perf_counter() - started)
 
 
