@@ -61,8 +61,24 @@ def vitals(ts: datetime | None = None, **fields: Any) -> bytes:
     return json.dumps({"ts": stamp, **fields}).encode()
 
 
-NORMAL = {"hr": 72, "spo2": 97, "rr": 14, "sbp": 124, "dbp": 78, "temp": 36.8, "avpu": "A"}
-SICK = {"hr": 135, "spo2": 88, "rr": 28, "sbp": 85, "dbp": 50, "temp": 39.5, "avpu": "V"}
+NORMAL: dict[str, Any] = {
+    "hr": 72,
+    "spo2": 97,
+    "rr": 14,
+    "sbp": 124,
+    "dbp": 78,
+    "temp": 36.8,
+    "avpu": "A",
+}
+SICK: dict[str, Any] = {
+    "hr": 135,
+    "spo2": 88,
+    "rr": 28,
+    "sbp": 85,
+    "dbp": 50,
+    "temp": 39.5,
+    "avpu": "V",
+}
 
 
 class Publisher:
