@@ -51,16 +51,17 @@ from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import service as hospitals_service
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
 from emsync.incidents import api as incidents_api
-from emsync.telemetry import api as telemetry_api
-from emsync.telemetry import wiring as telemetry_wiring
-from emsync.telemetry.events import AlertChanged
-from emsync.triage import api as triage_api
 from emsync.incidents.events import (
     IncidentCreated,
     IncidentStatusChanged,
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.telemetry import api as telemetry_api
+from emsync.telemetry import wiring as telemetry_wiring
+from emsync.telemetry.events import AlertChanged
+from emsync.triage import api as triage_api
+from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
 
 ALL_ROLES = frozenset(ProcessRole)
@@ -153,6 +154,12 @@ def _wire_dispatch_and_hospitals(runtime: Runtime) -> None:
         await recommend(event.incident_id)
 
     runtime.bus.subscribe(IncidentCreated, on_incident_created)
+    recommend_triaged = recommend_when_unassigned(runtime, trigger="triage.patient_triaged")
+
+    async def on_patient_triaged(event: PatientTriaged) -> None:
+        await recommend_triaged(event.incident_id)
+
+    runtime.bus.subscribe(PatientTriaged, on_patient_triaged)
 
     async def import_map_hospitals(road_map: Any) -> None:
         async with runtime.sessions() as session:

@@ -9,11 +9,14 @@ import numpy as np
 from fastapi import FastAPI
 
 from emsync.auth.permissions import Role
+from emsync.auth.principal import Principal
 from emsync.core.errors import NotFound
 from emsync.core.ids import new_id
+from emsync.core.realtime import Hub, Subscriber
 from emsync.core.runtime import Runtime
 from emsync.dispatch.models import Trip
 from emsync.routing import LatLon, RoadClass, RoadMap
+from emsync.triage.events import PatientTriaged
 from tests.api.dispatch.conftest import ManualClock
 from tests.builders import auth_headers, incident_body
 
@@ -195,3 +198,34 @@ async def test_calibration_recovers_slower_real_speeds_from_simulated_trips(
         assert abs(engine.speed_factors[RoadClass.PRIMARY] - 0.6) < 0.15
     finally:
         engine.set_speed_factors(dict.fromkeys(RoadClass, 1.0))
+
+
+async def test_a_triaged_patient_without_a_unit_pushes_a_recommendation(
+    monaco_app: FastAPI, monaco_client: httpx.AsyncClient, monaco: RoadMap
+) -> None:
+    runtime: Runtime = monaco_app.state.runtime
+    headers = await auth_headers(monaco_app, monaco_client, Role.DISPATCHER)
+    await _unit(monaco_client, headers, _node(monaco, 2222))
+    scene = _node(monaco, 3333)
+    incident = (
+        await monaco_client.post(
+            "/api/incidents", json=incident_body(lat=scene[0], lon=scene[1]), headers=headers
+        )
+    ).json()
+    watcher = Subscriber(principal=Principal("w", "w", Role.DISPATCHER, "user"))
+    assert await runtime.get(Hub).subscribe(watcher, "dispatch") is None
+    await runtime.bus.publish(
+        PatientTriaged(
+            incident_id=incident["id"],
+            patient_id="p1",
+            level=1,
+            news2=9,
+            mode="model",
+            model_version="test",
+            chief_complaint="collapse",
+        )
+    )
+    message = watcher.queue.get_nowait()
+    assert message["type"] == "dispatch.recommended"
+    assert message["data"]["trigger"] == "triage.patient_triaged"
+    assert [r["call_sign"] for r in message["data"]["ranked"]] == ["MC-1"]
