@@ -687,14 +687,18 @@ async def _move(
         status_from=old.value,
         status_to=target.value,
     )
-    delivery = await _append_outbox(
-        session, handoff, outbox_kind, now, status_from=old.value, status_to=target.value
-    )
+    deliveries = []
+    if old is not S.DRAFT or target is S.SENT:  # a hospital never hears of an unsent draft
+        deliveries.append(
+            await _append_outbox(
+                session, handoff, outbox_kind, now, status_from=old.value, status_to=target.value
+            )
+        )
     kind: type[HandoffStatusChanged] = {
         S.SENT: HandoffSent,
         S.ACKNOWLEDGED: HandoffAcknowledged,
     }.get(target, HandoffStatusChanged)
-    return kind(**_event_base(handoff, [delivery]), old=old.value, new=target.value, actor=actor)
+    return kind(**_event_base(handoff, deliveries), old=old.value, new=target.value, actor=actor)
 
 
 def _sealed_reason(data_key: bytes, handoff: Handoff, reason: str | None) -> bytes | None:
