@@ -1,58 +1,25 @@
-/* Endpoints of domains still being built (dispatch, hospitals, map, telemetry, handoffs, triage),
- * written against their documented shapes. Every call here tolerates the endpoint not existing
- * yet: `optional` turns a 404/405 into `null`, and the views show "not available yet" instead of
- * failing. When an endpoint lands, move its types to types.ts (generated from OpenAPI). */
+/* The endpoints the views call. Types of landed endpoints come from the server's OpenAPI schema
+ * (types.ts); triage (POST /api/triage) has not landed yet and is written against its documented
+ * shape: `optional` turns its 404 into `null` and the view says "not available yet". */
 import { ApiError, type ApiClient } from "./client";
-
-/** e.g. available, dispatched, en_route, on_scene, transporting, at_hospital, out_of_service. */
-export type UnitStatus = string;
-
-export interface Unit {
-  id: string;
-  callsign: string;
-  status: UnitStatus;
-  lat: number | null;
-  lon: number | null;
-  incident_id?: string | null;
-  updated_at?: string;
-}
-
-export interface Hospital {
-  id: string;
-  name: string;
-  lat: number | null;
-  lon: number | null;
-  capabilities?: string[];
-  ed_beds_total?: number | null;
-  ed_beds_available?: number | null;
-  diversion?: boolean;
-}
+import type {
+  AlertPage,
+  AlertRead,
+  AssignmentRead,
+  DestinationRecommendation,
+  HandoffPage,
+  HandoffRead,
+  HospitalRead,
+  HospitalUpdate,
+  LatestVitals,
+  RecommendationRead,
+  UnitRead,
+  VitalsHistory,
+} from "./types";
 
 export interface LineStringGeometry {
   type: "LineString";
   coordinates: [number, number][];
-}
-
-export interface UnitRecommendation {
-  unit_id: string;
-  callsign?: string;
-  eta_seconds: number;
-  distance_m?: number;
-  reasons: string[];
-  route?: LineStringGeometry | null;
-}
-
-export interface HospitalRecommendation {
-  hospital_id: string;
-  name?: string;
-  eta_seconds: number;
-  reasons: string[];
-  route?: LineStringGeometry | null;
-}
-
-export interface Recommendations {
-  units: UnitRecommendation[];
-  hospitals: HospitalRecommendation[];
 }
 
 export interface FeatureCollection {
@@ -63,9 +30,9 @@ export interface FeatureCollection {
     properties: Record<string, unknown> | null;
   }[];
   truncated?: boolean;
-  bbox?: number[];
 }
 
+/** One reading as the monitor shows it: history items and live `vitals:<id>` readings alike. */
 export interface VitalsReading {
   ts: string;
   hr?: number | null;
@@ -77,39 +44,7 @@ export interface VitalsReading {
   o2?: boolean | null;
   avpu?: string | null;
   news2?: number | null;
-  news2_band?: string | null;
-}
-
-export interface Alert {
-  id: string;
-  patient_id?: string | null;
-  kind?: string;
-  severity?: string;
-  message: string;
-  raised_at: string;
-  acknowledged_at?: string | null;
-  acknowledged_by?: string | null;
-}
-
-export interface Atmist {
-  age?: string | null;
-  time?: string | null;
-  mechanism?: string | null;
-  injuries?: string | null;
-  signs?: string | null;
-  treatment?: string | null;
-}
-
-export interface Handoff {
-  id: string;
-  incident_id?: string | null;
-  patient_id?: string | null;
-  hospital_id: string;
-  status: string;
-  acuity?: number | null;
-  eta?: string | null;
-  atmist?: Atmist | null;
-  created_at?: string;
+  band?: string | null;
 }
 
 export interface TriageRequest {
@@ -149,51 +84,43 @@ export async function optional<T>(call: Promise<T>): Promise<T | null> {
 
 const q = encodeURIComponent;
 
-export const endpoints = {
-  units: (api: ApiClient) => optional(api.get<Unit[] | { items: Unit[] }>("/api/units")),
-  hospitals: (api: ApiClient) =>
-    optional(api.get<Hospital[] | { items: Hospital[] }>("/api/hospitals")),
-  updateHospital: (
-    api: ApiClient,
-    id: string,
-    body: { ed_beds_available?: number; diversion?: boolean },
-  ) => api.patch<Hospital>(`/api/hospitals/${q(id)}`, body),
-  roads: (api: ApiClient, bbox: [number, number, number, number]) =>
-    optional(api.get<FeatureCollection>(`/api/map/roads?bbox=${bbox.join(",")}&limit=3000`)),
-  mapBounds: (api: ApiClient) =>
-    optional(api.get<{ bbox: [number, number, number, number] }>("/api/map")),
-  recommendations: (api: ApiClient, incidentId: string) =>
-    optional(api.get<Recommendations>(`/api/incidents/${q(incidentId)}/recommendations`)),
-  assign: (api: ApiClient, incidentId: string, unitId: string, hospitalId?: string) =>
-    api.post<unknown>(`/api/incidents/${q(incidentId)}/assign`, {
-      unit_id: unitId,
-      hospital_id: hospitalId ?? null,
-    }),
-  latestVitals: (api: ApiClient, patientId: string) =>
-    optional(api.get<VitalsReading | null>(`/api/patients/${q(patientId)}/vitals/latest`)),
-  vitalsHistory: (api: ApiClient, patientId: string, since: Date, until: Date) =>
-    optional(
-      api.get<VitalsReading[] | { items: VitalsReading[] }>(
-        `/api/patients/${q(patientId)}/vitals?since=${q(since.toISOString())}&until=${q(until.toISOString())}`,
-      ),
-    ),
-  alerts: (api: ApiClient) =>
-    optional(api.get<Alert[] | { items: Alert[] }>("/api/alerts?acknowledged=false")),
-  acknowledgeAlert: (api: ApiClient, id: string) =>
-    api.post<Alert>(`/api/alerts/${q(id)}/acknowledge`),
-  handoffs: (api: ApiClient, hospitalId: string | null) =>
-    optional(
-      api.get<Handoff[] | { items: Handoff[] }>(
-        hospitalId ? `/api/handoffs?hospital_id=${q(hospitalId)}` : "/api/handoffs",
-      ),
-    ),
-  handoffAction: (api: ApiClient, id: string, action: "acknowledge" | "arrived" | "handed-over") =>
-    api.post<Handoff>(`/api/handoffs/${q(id)}/${action}`),
-  triage: (api: ApiClient, body: TriageRequest) =>
-    optional(api.post<TriageResult>("/api/triage", body)),
-};
+export type ReceiptStatus = "acknowledged" | "arrived" | "handed_over";
 
-export function itemsOf<T>(value: T[] | { items: T[] } | null): T[] {
-  if (value === null) return [];
-  return Array.isArray(value) ? value : value.items;
-}
+export const endpoints = {
+  units: (api: ApiClient) => api.get<UnitRead[]>("/api/units"),
+  hospitals: (api: ApiClient) => api.get<HospitalRead[]>("/api/hospitals"),
+  updateHospital: (api: ApiClient, id: string, body: HospitalUpdate) =>
+    api.patch<HospitalRead>(`/api/hospitals/${q(id)}`, body),
+  mapInfo: (api: ApiClient) => api.get<{ bbox: number[]; region?: string }>("/api/map"),
+  roads: (api: ApiClient, bbox: [number, number, number, number]) =>
+    api.get<FeatureCollection>(`/api/map/roads?bbox=${bbox.map((v) => v.toFixed(5)).join(",")}&limit=3000`),
+  route: (api: ApiClient, unitId: string, incidentId: string) =>
+    api.get<{ type: string; geometry?: LineStringGeometry; coordinates?: [number, number][] }>(
+      `/api/map/route?unit_id=${q(unitId)}&incident_id=${q(incidentId)}`,
+    ),
+  recommendation: (api: ApiClient, incidentId: string) =>
+    api.get<RecommendationRead>(`/api/dispatch/incidents/${q(incidentId)}/recommendation`),
+  destinations: (api: ApiClient, incidentId: string) =>
+    api.get<DestinationRecommendation>(`/api/hospitals/destinations?incident_id=${q(incidentId)}`),
+  assign: (api: ApiClient, incidentId: string, unitId: string) =>
+    api.post<AssignmentRead>(`/api/dispatch/incidents/${q(incidentId)}/assign`, { unit_id: unitId }),
+  latestVitals: (api: ApiClient, patientId: string) =>
+    api.get<LatestVitals>(`/api/telemetry/patients/${q(patientId)}/vitals/latest`),
+  vitalsHistory: (api: ApiClient, patientId: string, start: Date, end: Date, points?: number) =>
+    api.get<VitalsHistory>(
+      `/api/telemetry/patients/${q(patientId)}/vitals?start=${q(start.toISOString())}&end=${q(end.toISOString())}&limit=200${points ? `&points=${points}` : ""}`,
+    ),
+  openAlerts: (api: ApiClient) =>
+    api.get<AlertPage>("/api/telemetry/alerts?status=raised&limit=100"),
+  acknowledgeAlert: (api: ApiClient, id: string) =>
+    api.post<AlertRead>(`/api/telemetry/alerts/${q(id)}/ack`, {}),
+  handoffs: (api: ApiClient, hospitalId: string | null) =>
+    api.get<HandoffPage>(
+      `/api/handoffs?limit=100${hospitalId ? `&hospital_id=${q(hospitalId)}` : ""}` +
+        ["sent", "delivered", "acknowledged", "redirected", "arrived"].map((s) => `&status=${s}`).join(""),
+    ),
+  handoff: (api: ApiClient, id: string) => api.get<HandoffRead>(`/api/handoffs/${q(id)}`),
+  receipt: (api: ApiClient, id: string, status: ReceiptStatus) =>
+    api.post<HandoffRead>(`/api/handoffs/${q(id)}/receipt`, { status }),
+  triage: (api: ApiClient, body: TriageRequest) => optional(api.post<TriageResult>("/api/triage", body)),
+};

@@ -15,6 +15,8 @@ export interface MapPoint {
 
 interface Props {
   roads: FeatureCollection | null;
+  /** The road map's extent [west, south, east, north]: the first view when there are no points. */
+  bounds?: number[] | null;
   points: MapPoint[];
   route: LineStringGeometry | null;
   onSelect?: (id: string, kind: MapPoint["kind"]) => void;
@@ -24,7 +26,7 @@ interface Props {
 const COLORS = { incident: "#c0392b", unit: "#1f6fb2", hospital: "#2e7d32" } as const;
 
 /** A tile-less Leaflet map: EMsync draws its own road network (GeoJSON) and markers. */
-export function MapView({ roads, points, route, onSelect, onViewport }: Props) {
+export function MapView({ roads, bounds, points, route, onSelect, onViewport }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const map = useRef<L.Map | null>(null);
   const roadLayer = useRef<L.GeoJSON | null>(null);
@@ -72,7 +74,7 @@ export function MapView({ roads, points, route, onSelect, onViewport }: Props) {
     const layer = roadLayer.current;
     if (!layer) return;
     layer.clearLayers();
-    if (roads) layer.addData(roads as unknown as GeoJSON.GeoJsonObject);
+    if (roads) layer.addData(roads);
   }, [roads]);
 
   useEffect(() => {
@@ -97,6 +99,16 @@ export function MapView({ roads, points, route, onSelect, onViewport }: Props) {
       m.fitBounds(L.latLngBounds(points.map((p) => [p.lat, p.lon])).pad(0.3), { maxZoom: 16 });
     }
   }, [points]);
+
+  useEffect(() => {
+    const m = map.current;
+    if (!m || fitted.current || !bounds || bounds.length !== 4) return;
+    const [w, so, e, n] = bounds as [number, number, number, number];
+    m.fitBounds([
+      [so, w],
+      [n, e],
+    ]);
+  }, [bounds]);
 
   useEffect(() => {
     const layer = routeLayer.current;

@@ -11,7 +11,7 @@ function tile(news2: number | null, msAgo = 5_000, band?: string) {
   render(
     <VitalTile
       label="P1"
-      reading={{ ts: at(msAgo), hr: 123, spo2: 91, rr: 24, sbp: 95, dbp: 60, temp: 38.4, news2, news2_band: band ?? null }}
+      reading={{ ts: at(msAgo), hr: 123, spo2: 91, rr: 24, sbp: 95, dbp: 60, temp: 38.4, news2, band: band ?? null }}
       trend={[100, 110, 123]}
       now={NOW}
     />,

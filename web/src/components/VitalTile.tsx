@@ -18,7 +18,7 @@ export interface VitalTileProps {
 
 export function bandOf(reading: VitalsReading | null): News2Band | null {
   if (!reading) return null;
-  const explicit = parseBand(reading.news2_band);
+  const explicit = parseBand(reading.band);
   if (explicit) return explicit;
   return typeof reading.news2 === "number" ? news2Band(reading.news2) : null;
 }

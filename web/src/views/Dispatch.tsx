@@ -1,16 +1,17 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type SyntheticEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import {
-  endpoints,
-  itemsOf,
-  type FeatureCollection,
-  type Hospital,
-  type LineStringGeometry,
-  type Recommendations,
-  type Unit,
-} from "../api/pending";
-import type { IncidentCreate, IncidentPage, IncidentRead, IncidentSummary } from "../api/types";
+import { endpoints, type FeatureCollection, type LineStringGeometry } from "../api/pending";
+import type {
+  DestinationRecommendation,
+  HospitalRead as Hospital,
+  IncidentCreate,
+  IncidentPage,
+  IncidentRead,
+  IncidentSummary,
+  RecommendationRead,
+  UnitRead as Unit,
+} from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { MapView, type MapPoint } from "../components/MapView";
 import { OPEN_STATUSES, byAcuityThenWaiting } from "../lib/queue";
@@ -40,12 +41,10 @@ export function Dispatch() {
     }
   }, [api]);
   const loadUnits = useCallback(async () => {
-    const u = await endpoints.units(api).catch(() => null);
-    setUnits(u === null ? null : itemsOf(u));
+    setUnits(await endpoints.units(api).catch(() => null));
   }, [api]);
   const loadHospitals = useCallback(async () => {
-    const h = await endpoints.hospitals(api).catch(() => null);
-    setHospitals(h === null ? null : itemsOf(h));
+    setHospitals(await endpoints.hospitals(api).catch(() => null));
   }, [api]);
   const refetchAll = useCallback(() => {
     void loadIncidents();
@@ -56,21 +55,8 @@ export function Dispatch() {
   useEffect(refetchAll, [refetchAll]);
   useResync(refetchAll);
   useChannel("incidents", () => void loadIncidents());
-  useChannel(can("units:read") ? "units" : null, (msg) => {
-    const u = msg.data as Partial<Unit> | null;
-    if (u?.id) {
-      setUnits((prev) => {
-        const list = prev ?? [];
-        const i = list.findIndex((x) => x.id === u.id);
-        if (i < 0) return [...list, u as Unit];
-        const next = list.slice();
-        next[i] = { ...list[i], ...u } as Unit;
-        return next;
-      });
-    } else {
-      void loadUnits();
-    }
-  });
+  // Unit events carry changes, not whole units: refetch the (short) list.
+  useChannel(can("units:read") ? "units" : null, () => void loadUnits());
   useChannel(can("hospitals:read") ? "hospitals" : null, () => void loadHospitals());
 
   const roadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -81,7 +67,7 @@ export function Dispatch() {
         endpoints.roads(api, bbox).then(
           (fc) => {
             setRoads(fc);
-            setRoadsMissing(fc === null);
+            setRoadsMissing(false);
           },
           () => setRoadsMissing(true),
         );
@@ -89,6 +75,11 @@ export function Dispatch() {
     },
     [api],
   );
+
+  const [bounds, setBounds] = useState<number[] | null>(null);
+  useEffect(() => {
+    if (can("map:read")) endpoints.mapInfo(api).then((m) => setBounds(m.bbox), () => undefined);
+  }, [api, can]);
 
   const sorted = useMemo(() => incidents.slice().sort(byAcuityThenWaiting), [incidents]);
   const selected = incidents.find((i) => i.id === incidentId) ?? null;
@@ -110,10 +101,9 @@ export function Dispatch() {
     }
     for (const u of units ?? [])
       if (u.lat != null && u.lon != null)
-        pts.push({ id: u.id, lat: u.lat, lon: u.lon, kind: "unit", label: `${u.callsign} (${u.status})` });
+        pts.push({ id: u.id, lat: u.lat, lon: u.lon, kind: "unit", label: `${u.call_sign} (${u.status.replace(/_/g, " ")})` });
     for (const h of hospitals ?? [])
-      if (h.lat != null && h.lon != null)
-        pts.push({
+      pts.push({
           id: h.id,
           lat: h.lat,
           lon: h.lon,
@@ -156,6 +146,7 @@ export function Dispatch() {
       <section className="panel mapbox" aria-label="Map">
         <MapView
           roads={roads}
+          bounds={bounds}
           points={points}
           route={route}
           onViewport={onViewport}
@@ -164,7 +155,7 @@ export function Dispatch() {
           }}
         />
         {roadsMissing && (
-          <p className="muted small">Road network not available from this server yet (map API pending).</p>
+          <p className="muted small">Road network could not be loaded (is a map configured? see EMSYNC_MAP_PBF).</p>
         )}
         <p className="legend small">
           <span className="key key-incident" /> incident <span className="key key-unit" /> unit{" "}
@@ -173,18 +164,19 @@ export function Dispatch() {
       </section>
       <section className="panel side" aria-label="Selected incident and units">
         {selected ? (
-          <IncidentPanel key={selected.id} summary={selected} hospitals={hospitals} onRoute={setRoute} onChanged={refetchAll} />
+          <IncidentPanel key={selected.id} summary={selected} onRoute={setRoute} onChanged={refetchAll} />
         ) : (
           <p className="muted">Select an incident in the queue to see recommendations.</p>
         )}
         <h2>Units</h2>
         {units === null ? (
-          <p className="muted" data-testid="units-missing">Units are not available from this server yet (dispatch API pending).</p>
+          <p className="muted" data-testid="units-missing">Units could not be loaded.</p>
         ) : (
           <ul className="list" data-testid="units">
             {units.map((u) => (
               <li key={u.id} className="unit">
-                <strong>{u.callsign}</strong> <span className={`status status-${u.status}`}>{u.status.replace(/_/g, " ")}</span>
+                <strong>{u.call_sign}</strong> <span className={`status status-${u.status}`}>{u.status.replace(/_/g, " ")}</span>
+                {u.incident_id && <span className="muted small"> · incident {incidents.find((i) => i.id === u.incident_id)?.number ?? ""}</span>}
               </li>
             ))}
             {units.length === 0 && <li className="muted">No units.</li>}
@@ -197,50 +189,68 @@ export function Dispatch() {
 
 function IncidentPanel({
   summary,
-  hospitals,
   onRoute,
   onChanged,
 }: {
   summary: IncidentSummary;
-  hospitals: Hospital[] | null;
   onRoute: (r: LineStringGeometry | null) => void;
   onChanged: () => void;
 }) {
   const { api, can } = useApp();
   const [incident, setIncident] = useState<IncidentRead | null>(null);
-  const [recs, setRecs] = useState<Recommendations | null | undefined>(undefined);
+  const [recs, setRecs] = useState<RecommendationRead | null | undefined>(undefined);
+  const [dests, setDests] = useState<DestinationRecommendation | null>(null);
   const [unitId, setUnitId] = useState<string | null>(null);
-  const [hospitalId, setHospitalId] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  const [recError, setRecError] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     setIncident(await api.get<IncidentRead>(`/api/incidents/${summary.id}`));
     if (can("units:read")) {
-      const r = await endpoints.recommendations(api, summary.id).catch(() => null);
-      setRecs(r);
-      setUnitId((prev) => prev ?? r?.units[0]?.unit_id ?? null);
-      setHospitalId((prev) => prev ?? r?.hospitals[0]?.hospital_id ?? null);
-    } else {
-      setRecs(null);
+      try {
+        const r = await endpoints.recommendation(api, summary.id);
+        setRecs(r);
+        setRecError(null);
+        setUnitId((prev) => prev ?? r.ranked[0]?.unit_id ?? null);
+      } catch (e) {
+        setRecs(null);
+        setRecError(e instanceof ApiError ? e.message : "Recommendations could not be loaded");
+      }
     }
+    if (can("hospitals:read")) setDests(await endpoints.destinations(api, summary.id).catch(() => null));
   }, [api, can, summary.id]);
 
   useEffect(() => {
     void load();
   }, [load, summary.updated_at]);
 
+  // The route of the chosen (or assigned) unit to the incident, drawn on the map.
   useEffect(() => {
-    const rec = recs?.units.find((u) => u.unit_id === unitId);
-    onRoute(rec?.route ?? null);
-  }, [recs, unitId, onRoute]);
+    if (!unitId || !can("map:read")) {
+      onRoute(null);
+      return;
+    }
+    let live = true;
+    endpoints.route(api, unitId, summary.id).then(
+      (f) => {
+        if (!live) return;
+        const geometry = f.geometry ?? (f.coordinates ? { type: "LineString" as const, coordinates: f.coordinates } : null);
+        onRoute(geometry);
+      },
+      () => live && onRoute(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, can, unitId, summary.id, summary.updated_at, onRoute]);
   useEffect(() => () => onRoute(null), [onRoute]);
 
   async function assign() {
     if (!unitId) return;
     setMessage(null);
     try {
-      await endpoints.assign(api, summary.id, unitId, hospitalId ?? undefined);
-      setMessage("Unit assigned.");
+      const a = await endpoints.assign(api, summary.id, unitId);
+      setMessage(`${a.unit.call_sign} assigned${a.eta_s != null ? `, ETA ${etaText(a.eta_s)}` : ""}.`);
       onChanged();
       void load();
     } catch (e) {
@@ -248,7 +258,7 @@ function IncidentPanel({
     }
   }
 
-  const hospitalName = (id: string) => hospitals?.find((h) => h.id === id)?.name ?? id;
+  const assignable = summary.status === "new" || summary.status === "triaged";
 
   return (
     <div data-testid="incident-panel">
@@ -267,63 +277,76 @@ function IncidentPanel({
         </p>
       )}
       <h3>Recommended units</h3>
-      {recs === undefined && <p className="muted">Loading…</p>}
-      {recs === null && (
-        <p className="muted" data-testid="recs-missing">
-          Recommendations are not available from this server yet (dispatch API pending).
-        </p>
-      )}
+      {recs === undefined && can("units:read") && <p className="muted">Loading…</p>}
+      {recError && <p className="muted" data-testid="recs-missing">{recError}</p>}
       {recs && (
         <fieldset className="recs" data-testid="unit-recs">
           <legend className="sr-only">Unit</legend>
-          {recs.units.map((r, i) => (
+          <p className="muted small">
+            Urgency {recs.urgency}
+            {recs.als_required ? " · ALS required" : ""}
+          </p>
+          {recs.ranked.map((r) => (
             <label key={r.unit_id} className="rec">
-              <input type="radio" name="unit" checked={unitId === r.unit_id} onChange={() => setUnitId(r.unit_id)} />
+              <input
+                type="radio"
+                name="unit"
+                checked={unitId === r.unit_id}
+                disabled={!assignable}
+                onChange={() => setUnitId(r.unit_id)}
+              />
               <span>
                 <strong>
-                  {i + 1}. {r.callsign ?? r.unit_id}
+                  {r.rank}. {r.call_sign}
                 </strong>{" "}
-                ETA {etaText(r.eta_seconds)}
+                ({r.unit_type}) ETA {r.eta_s != null ? etaText(r.eta_s) : "unknown"}
                 <br />
-                <span className="muted small">{r.reasons.join("; ")}</span>
+                <span className="muted small">{r.reason}</span>
               </span>
             </label>
           ))}
-          {recs.units.length === 0 && <p className="muted">No unit available.</p>}
+          {recs.ranked.length === 0 && <p className="muted">No unit can be sent.</p>}
+          {recs.excluded.length > 0 && (
+            <details>
+              <summary>{recs.excluded.length} unit(s) not eligible</summary>
+              <ul className="small">
+                {recs.excluded.map((r) => (
+                  <li key={r.unit_id}>
+                    {r.call_sign}: {r.reason}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          )}
         </fieldset>
       )}
-      {recs && (
+      {recs && can("dispatch:assign") && assignable && (
+        <button type="button" className="primary" disabled={!unitId} onClick={() => void assign()}>
+          Assign {recs.ranked.find((r) => r.unit_id === unitId)?.call_sign ?? "unit"}
+        </button>
+      )}
+      {message && <p role="status" data-testid="assign-message">{message}</p>}
+      {dests && (
         <>
           <h3>Recommended hospitals</h3>
-          <fieldset className="recs" data-testid="hospital-recs">
-            <legend className="sr-only">Hospital</legend>
-            {recs.hospitals.map((r, i) => (
-              <label key={r.hospital_id} className="rec">
-                <input
-                  type="radio"
-                  name="hospital"
-                  checked={hospitalId === r.hospital_id}
-                  onChange={() => setHospitalId(r.hospital_id)}
-                />
+          {dests.required.length > 0 && <p className="muted small">Needs: {dests.required.join(", ")}</p>}
+          <ol className="list small" data-testid="hospital-recs">
+            {dests.ranked.slice(0, 5).map((d) => (
+              <li key={d.hospital_id} className="rec">
                 <span>
                   <strong>
-                    {i + 1}. {r.name ?? hospitalName(r.hospital_id)}
+                    {d.rank}. {d.name}
                   </strong>{" "}
-                  ETA {etaText(r.eta_seconds)}
+                  ETA {d.eta_s != null ? etaText(d.eta_s) : "unknown"}
                   <br />
-                  <span className="muted small">{r.reasons.join("; ")}</span>
+                  <span className="muted">{d.reason}</span>
                 </span>
-              </label>
+              </li>
             ))}
-          </fieldset>
-          {can("dispatch:assign") && (
-            <button type="button" className="primary" disabled={!unitId} onClick={() => void assign()}>
-              Assign unit{hospitalId ? " and hospital" : ""}
-            </button>
-          )}
+            {dests.ranked.length === 0 && <li className="muted">No suitable hospital.</li>}
+          </ol>
         </>
       )}
-      {message && <p role="status">{message}</p>}
     </div>
   );
 }

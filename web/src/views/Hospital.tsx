@@ -1,24 +1,44 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
-import { endpoints, itemsOf, type Handoff, type Hospital as HospitalT } from "../api/pending";
+import { endpoints, type ReceiptStatus } from "../api/pending";
+import type { AtmistRecord, HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { countdown } from "../lib/time";
 
-const NEXT_ACTIONS: Record<string, { action: "acknowledge" | "arrived" | "handed-over"; label: string }[]> = {
-  sent: [{ action: "acknowledge", label: "Acknowledge" }],
-  delivered: [{ action: "acknowledge", label: "Acknowledge" }],
-  acknowledged: [{ action: "arrived", label: "Patient arrived" }],
-  arrived: [{ action: "handed-over", label: "Handed over" }],
+// The hospital's next move from each status (the handoff lifecycle table on the server decides).
+const NEXT_ACTIONS: Record<string, { status: ReceiptStatus; label: string }[]> = {
+  sent: [{ status: "acknowledged", label: "Acknowledge" }],
+  delivered: [{ status: "acknowledged", label: "Acknowledge" }],
+  redirected: [{ status: "acknowledged", label: "Acknowledge" }],
+  acknowledged: [{ status: "arrived", label: "Patient arrived" }],
+  arrived: [{ status: "handed_over", label: "Handed over" }],
 };
 
-const ATMIST_LABELS = [
-  ["age", "A — Age"],
-  ["time", "T — Time of incident"],
-  ["mechanism", "M — Mechanism"],
-  ["injuries", "I — Injuries / illness"],
-  ["signs", "S — Signs (vitals)"],
-  ["treatment", "T — Treatment"],
-] as const;
+function atmistRows(c: AtmistRecord | null | undefined, trends: Record<string, string> | null | undefined) {
+  const p = c?.patient;
+  const last = c?.signs?.[c.signs.length - 1];
+  const signs = last
+    ? [
+        last.hr != null ? `HR ${last.hr}` : null,
+        last.spo2 != null ? `SpO₂ ${last.spo2}%` : null,
+        last.rr != null ? `RR ${last.rr}` : null,
+        last.sbp != null ? `BP ${last.sbp}/${last.dbp ?? "?"}` : null,
+        last.temp != null ? `T ${last.temp}°C` : null,
+        last.avpu ? `AVPU ${last.avpu}` : null,
+      ]
+        .filter(Boolean)
+        .join(", ")
+    : null;
+  const trend = trends ? Object.entries(trends).map(([k, v]) => `${k} ${v}`).join(", ") : null;
+  return [
+    ["A — Age / sex", [p?.age_years ?? p?.age_band, p?.sex].filter((x) => x != null).join(" ") || null],
+    ["T — Time of onset", c?.onset_unknown ? "unknown" : c?.time_of_onset ? new Date(c.time_of_onset).toLocaleTimeString() : null],
+    ["M — Mechanism", c?.mechanism ?? null],
+    ["I — Injuries / illness", c?.injuries?.join("; ") ?? null],
+    ["S — Signs", [signs, trend ? `trend: ${trend}` : null].filter(Boolean).join(" · ") || null],
+    ["T — Treatment", c?.treatment?.map((t) => t.name).join("; ") ?? null],
+  ] as const;
+}
 
 export function Hospital() {
   const { api, me, can } = useApp();
@@ -30,12 +50,20 @@ export function Hospital() {
   const [message, setMessage] = useState<string | null>(null);
 
   const loadHospitals = useCallback(async () => {
-    const h = await endpoints.hospitals(api).catch(() => null);
-    setHospitals(h === null ? null : itemsOf(h));
+    setHospitals(await endpoints.hospitals(api).catch(() => null));
   }, [api]);
   const loadHandoffs = useCallback(async () => {
-    const h = await endpoints.handoffs(api, hospitalId).catch(() => null);
-    setHandoffs(h === null ? null : itemsOf(h));
+    if (!hospitalId) {
+      setHandoffs([]);
+      return;
+    }
+    const page = await endpoints.handoffs(api, hospitalId).catch(() => null);
+    if (page === null) {
+      setHandoffs(null);
+      return;
+    }
+    // The list carries routing metadata only; each handoff opens (ATMIST) for this hospital.
+    setHandoffs(await Promise.all(page.items.map((h) => endpoints.handoff(api, h.id).catch(() => h))));
   }, [api, hospitalId]);
   useEffect(() => {
     void loadHospitals();
@@ -47,15 +75,17 @@ export function Hospital() {
     void loadHospitals();
     void loadHandoffs();
   });
-  useChannel(hospitalId ? `handoffs:${hospitalId}` : null, () => void loadHandoffs());
+  // Hospital staff get their hospital's channel; the crew and dispatch (no hospital) the general one.
+  const channel = me?.hospital_id ? `handoffs:${me.hospital_id}` : can("handoffs:write") ? "handoffs" : null;
+  useChannel(channel, () => void loadHandoffs());
   useChannel("hospitals", () => void loadHospitals());
 
   const hospital = hospitals?.find((h) => h.id === hospitalId) ?? null;
 
-  async function act(id: string, action: "acknowledge" | "arrived" | "handed-over") {
+  async function act(id: string, status: ReceiptStatus) {
     setMessage(null);
     try {
-      await endpoints.handoffAction(api, id, action);
+      await endpoints.receipt(api, id, status);
       void loadHandoffs();
     } catch (e) {
       setMessage(e instanceof ApiError ? e.message : "Action failed");
@@ -82,7 +112,7 @@ export function Hospital() {
         {message && <p role="alert" className="error">{message}</p>}
         {handoffs === null ? (
           <p className="muted" data-testid="handoffs-missing">
-            Handoffs are not available from this server yet (handoffs API pending).
+            Handoffs could not be loaded.
           </p>
         ) : (
           <ul className="cards" data-testid="handoffs">
@@ -91,23 +121,28 @@ export function Hospital() {
               return (
                 <li key={h.id} className={`card handoff acuity-${h.acuity ?? "x"}`}>
                   <h3>
-                    {h.acuity ? `KTAS ${h.acuity}` : "Acuity unknown"} · {h.status.replace(/[_-]/g, " ")}
+                    {h.acuity ? `KTAS ${h.acuity}` : "Acuity unknown"} · {h.status.replace(/_/g, " ")}
                   </h3>
+                  {h.unit_id && <p className="muted small">Unit {h.unit_id}</p>}
                   <p className="eta" aria-label="Estimated arrival">
                     {eta === null ? "ETA unknown" : eta >= 0 ? `Arrives in ${countdown(eta)}` : `Overdue by ${countdown(-eta)}`}
                   </p>
-                  <dl className="atmist">
-                    {ATMIST_LABELS.map(([k, label]) => (
-                      <div key={k}>
-                        <dt>{label}</dt>
-                        <dd>{h.atmist?.[k] ?? "—"}</dd>
-                      </div>
-                    ))}
-                  </dl>
+                  {h.content ? (
+                    <dl className="atmist">
+                      {atmistRows(h.content, h.trends).map(([label, value]) => (
+                        <div key={label}>
+                          <dt>{label}</dt>
+                          <dd>{value ?? "—"}</dd>
+                        </div>
+                      ))}
+                    </dl>
+                  ) : (
+                    <p className="muted small">{h.sealed ? "Sealed for the receiving hospital's staff." : "No ATMIST yet."}</p>
+                  )}
                   {can("handoffs:receive") && (
                     <div className="actions">
                       {(NEXT_ACTIONS[h.status] ?? []).map((a) => (
-                        <button key={a.action} type="button" className="primary" onClick={() => void act(h.id, a.action)}>
+                        <button key={a.status} type="button" className="primary" onClick={() => void act(h.id, a.status)}>
                           {a.label}
                         </button>
                       ))}
@@ -127,7 +162,7 @@ export function Hospital() {
         ) : (
           <p className="muted" data-testid="capacity-missing">
             {hospitals === null
-              ? "Hospitals are not available from this server yet (hospitals API pending)."
+              ? "Hospitals could not be loaded."
               : "Choose a hospital."}
           </p>
         )}
@@ -142,7 +177,7 @@ function Capacity({ hospital, onSaved }: { hospital: HospitalT; onSaved: () => v
   const [message, setMessage] = useState<string | null>(null);
   const editable = can("hospitals:write");
 
-  async function save(body: { ed_beds_available?: number; diversion?: boolean }) {
+  async function save(body: HospitalUpdate) {
     setMessage(null);
     try {
       await endpoints.updateHospital(api, hospital.id, body);
@@ -157,10 +192,11 @@ function Capacity({ hospital, onSaved }: { hospital: HospitalT; onSaved: () => v
     <div>
       <p>
         ED beds free: <strong>{hospital.ed_beds_available ?? "?"}</strong>
-        {hospital.ed_beds_total != null ? ` of ${hospital.ed_beds_total}` : ""}
       </p>
       <p className={hospital.diversion ? "diversion on" : "diversion"}>
-        {hospital.diversion ? "ON DIVERSION — not accepting ambulances" : "Accepting ambulances"}
+        {hospital.diversion
+          ? `ON DIVERSION — not accepting ambulances${hospital.diversion_reason ? ` (${hospital.diversion_reason})` : ""}`
+          : "Accepting ambulances"}
       </p>
       {editable && (
         <>
@@ -177,7 +213,11 @@ function Capacity({ hospital, onSaved }: { hospital: HospitalT; onSaved: () => v
             </label>
             <button type="submit">Update beds</button>
           </form>
-          <button type="button" className={hospital.diversion ? "primary" : "danger"} onClick={() => void save({ diversion: !hospital.diversion })}>
+          <button type="button" className={hospital.diversion ? "primary" : "danger"} onClick={() =>
+              void save(
+                hospital.diversion ? { diversion: false } : { diversion: true, diversion_reason: "ED full" },
+              )
+            }>
             {hospital.diversion ? "End diversion" : "Go on diversion"}
           </button>
         </>

@@ -1,11 +1,12 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import { endpoints, itemsOf, type Alert, type VitalsReading } from "../api/pending";
-import type { IncidentPage, IncidentRead, PatientRead } from "../api/types";
+import { endpoints, type VitalsReading } from "../api/pending";
+import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HistoryChart } from "../components/HistoryChart";
-import { VitalTile } from "../components/VitalTile";
+import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
+import { EMPTY_VITALS, currentReading, fromLatest, merge, normalize, type VitalsState } from "../lib/vitals";
 import { ago } from "../lib/time";
 
 const TREND_POINTS = 30;
@@ -15,13 +16,12 @@ interface Monitored {
   incident: IncidentRead;
 }
 
-/** A reading from a `vitals:<id>` message, whether it carries one reading or a batch. */
+/** The readings of a `vitals:<patient_id>` push ({patient_id, device_id, readings: [...]}). */
 export function readingsOf(data: unknown): VitalsReading[] {
   if (!data || typeof data !== "object") return [];
-  const d = data as { readings?: unknown; ts?: unknown; reading?: unknown };
-  if (Array.isArray(d.readings)) return d.readings as VitalsReading[];
-  if (d.reading && typeof d.reading === "object") return [d.reading as VitalsReading];
-  return typeof d.ts === "string" ? [d as VitalsReading] : [];
+  const d = data as { readings?: unknown };
+  if (!Array.isArray(d.readings)) return [];
+  return (d.readings as Record<string, unknown>[]).flatMap((r) => normalize(r) ?? []);
 }
 
 export function Monitor() {
@@ -41,10 +41,13 @@ export function Monitor() {
   useEffect(() => {
     void load().catch(() => undefined);
   }, [load]);
-  useChannel("incidents", (m) => {
-    if (m.type === "PatientAdded" || m.type === "IncidentCreated" || m.type === "IncidentStatusChanged")
-      void load().catch(() => undefined);
+  // Patients come and go with incident events; a burst of them (an MCI) reloads once.
+  const reload = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useChannel("incidents", () => {
+    clearTimeout(reload.current);
+    reload.current = setTimeout(() => void load().catch(() => undefined), 300);
   });
+  useResync(() => void load().catch(() => undefined));
 
   return (
     <div className="monitor">
@@ -63,7 +66,15 @@ export function Monitor() {
           {monitored.length === 0 && <p className="muted">No patients on open incidents.</p>}
         </div>
       </section>
-      {can("alerts:read") && <Alerts now={now} />}
+      {can("alerts:read") && (
+        <Alerts
+          now={now}
+          patientLabel={(id) => {
+            const m = monitored.find((x) => x.patient.id === id);
+            return m ? `${m.patient.label} (#${m.incident.number})` : id.slice(0, 8);
+          }}
+        />
+      )}
     </div>
   );
 }
@@ -80,18 +91,18 @@ function PatientTile({
   onOpen: () => void;
 }) {
   const { api } = useApp();
-  const [latest, setLatest] = useState<VitalsReading | null>(null);
+  const [vitals, setVitals] = useState<VitalsState>(EMPTY_VITALS);
   const [trend, setTrend] = useState<number[]>([]);
 
   const load = useCallback(async () => {
-    const until = new Date();
-    const since = new Date(until.getTime() - 15 * 60_000);
+    const end = new Date();
+    const start = new Date(end.getTime() - 15 * 60_000);
     const [l, h] = await Promise.all([
       endpoints.latestVitals(api, patient.id).catch(() => null),
-      endpoints.vitalsHistory(api, patient.id, since, until).catch(() => null),
+      endpoints.vitalsHistory(api, patient.id, start, end, TREND_POINTS).catch(() => null),
     ]);
-    setLatest(l ?? null);
-    setTrend(itemsOf(h).flatMap((r) => (typeof r.hr === "number" ? [r.hr] : [])).slice(-TREND_POINTS));
+    setVitals(fromLatest(l));
+    setTrend((h?.series?.hr ?? []).map((p) => p.value));
   }, [api, patient.id]);
   useEffect(() => {
     void load();
@@ -99,9 +110,8 @@ function PatientTile({
   useResync(() => void load(), [`vitals:${patient.id}`]);
   useChannel(`vitals:${patient.id}`, (m) => {
     const rs = readingsOf(m.data);
-    const last = rs[rs.length - 1];
-    if (!last) return;
-    setLatest(last);
+    if (rs.length === 0) return;
+    setVitals((v) => rs.reduce(merge, v));
     setTrend((t) => [...t, ...rs.flatMap((r) => (typeof r.hr === "number" ? [r.hr] : []))].slice(-TREND_POINTS));
   });
 
@@ -109,7 +119,7 @@ function PatientTile({
     <VitalTile
       label={`${patient.label}${patient.name ? ` · ${patient.name}` : ""}`}
       detail={`#${incident.number} ${incident.chief_complaint}`}
-      reading={latest}
+      reading={currentReading(vitals, now, STALE_AFTER_MS)}
       trend={trend}
       now={now}
       onOpen={onOpen}
@@ -117,13 +127,13 @@ function PatientTile({
   );
 }
 
-function Alerts({ now }: { now: number }) {
+function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string) => string }) {
   const { api, can } = useApp();
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
-    const a = await endpoints.alerts(api).catch(() => null);
-    setAlerts(a === null ? null : itemsOf(a).filter((x) => !x.acknowledged_at));
+    const a = await endpoints.openAlerts(api).catch(() => null);
+    setAlerts(a === null ? null : a.items);
   }, [api]);
   useEffect(() => {
     void load();
@@ -145,13 +155,13 @@ function Alerts({ now }: { now: number }) {
       <h2 id="alerts-title">Alerts {alerts ? `(${alerts.length})` : ""}</h2>
       {error && <p role="alert" className="error">{error}</p>}
       {alerts === null ? (
-        <p className="muted">Alerts are not available from this server yet (telemetry API pending).</p>
+        <p className="muted">Alerts could not be loaded.</p>
       ) : (
         <ul className="list" data-testid="alerts">
           {alerts.map((a) => (
-            <li key={a.id} className={`alert sev-${a.severity ?? "unknown"}`}>
-              <strong>{a.severity ? `${a.severity.toUpperCase()}: ` : ""}</strong>
-              {a.message}
+            <li key={a.id} className={`alert sev-${a.level}`}>
+              <strong>{a.level.toUpperCase()}</strong> {a.kind.replace(/_/g, " ")}
+              {a.news2 != null ? ` — NEWS2 ${a.news2}` : ""} · patient {patientLabel(a.patient_id)}
               <br />
               <span className="muted small">{ago(now - Date.parse(a.raised_at))} ago</span>
               {can("alerts:write") && (
@@ -182,9 +192,9 @@ export function PatientHistory() {
   const [readings, setReadings] = useState<VitalsReading[] | null | undefined>(undefined);
 
   const load = useCallback(async () => {
-    const until = new Date();
-    const h = await endpoints.vitalsHistory(api, patientId, new Date(until.getTime() - rangeMs), until).catch(() => null);
-    setReadings(h === null ? null : itemsOf(h));
+    const end = new Date();
+    const h = await endpoints.vitalsHistory(api, patientId, new Date(end.getTime() - rangeMs), end, 500).catch(() => null);
+    setReadings(h === null ? null : seriesToReadings(h.series ?? {}));
   }, [api, patientId, rangeMs]);
   useEffect(() => {
     void load();
@@ -209,7 +219,7 @@ export function PatientHistory() {
         ))}
       </div>
       {readings === null ? (
-        <p className="muted">Vitals history is not available from this server yet (telemetry API pending).</p>
+        <p className="muted">Vitals history could not be loaded.</p>
       ) : readings === undefined ? (
         <p className="muted">Loading…</p>
       ) : (
@@ -217,4 +227,17 @@ export function PatientHistory() {
       )}
     </section>
   );
+}
+
+/** Downsampled per-parameter series ({hr: [{ts, value}], ...}) as rows for the chart. */
+function seriesToReadings(series: Record<string, { ts: string; value: number }[]>): VitalsReading[] {
+  const rows = new Map<string, VitalsReading>();
+  for (const [field, points] of Object.entries(series)) {
+    for (const p of points) {
+      const row = rows.get(p.ts) ?? { ts: p.ts };
+      (row as unknown as Record<string, unknown>)[field] = p.value;
+      rows.set(p.ts, row);
+    }
+  }
+  return [...rows.values()].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
 }

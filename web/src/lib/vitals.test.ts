@@ -1,0 +1,25 @@
+import { expect, it } from "vitest";
+import { EMPTY_VITALS, currentReading, merge, normalize } from "./vitals";
+
+const T0 = Date.parse("2026-01-01T12:00:00Z");
+const iso = (ms: number) => new Date(T0 + ms).toISOString();
+
+it("a live push's NEWS2 detail becomes the score and band", () => {
+  const r = normalize({ ts: iso(0), hr: 130, news2: { total: 7, band: "high", subscores: [] } });
+  expect(r).toMatchObject({ hr: 130, news2: 7, band: "high" });
+});
+
+it("keeps each parameter's own time and drops the ones gone stale", () => {
+  let s = merge(EMPTY_VITALS, { ts: iso(0), hr: 80, spo2: 97 });
+  s = merge(s, { ts: iso(90_000), hr: 95 }); // SpO2 not measured again
+  const r = currentReading(s, T0 + 100_000, 60_000);
+  expect(r?.hr).toBe(95);
+  expect(r?.spo2).toBeUndefined();
+  expect(r?.ts).toBe(iso(90_000));
+});
+
+it("an older reading arriving late does not replace a newer value", () => {
+  let s = merge(EMPTY_VITALS, { ts: iso(10_000), hr: 100 });
+  s = merge(s, { ts: iso(0), hr: 60 });
+  expect(currentReading(s, T0 + 10_000, 60_000)?.hr).toBe(100);
+});
