@@ -118,6 +118,11 @@ def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str,
                 f"| {m['auroc']:.3f} | {m['auprc']:.3f} | {m['n']} |"
             )
     last = cv["windows"][-1]
+    verdict = "; ".join(
+        f"{'met' if w['model']['auroc'] >= 0.80 else 'not met'} "
+        f"on the {w['window_hours']:g} h window ({w['model']['auroc']:.3f})"
+        for w in cv["windows"]
+    )
     return f"""# Model card: deterioration (in-hospital death from vital signs)
 
 Version `{meta["version"]}`. Files: `deterioration.ubj`/`.json` (XGBoost UBJSON + metadata with
@@ -146,7 +151,7 @@ and windows.
 {chr(10).join(rows)}
 
 Calibration of the model at 48 h: ECE {last["calibration"]["expected_calibration_error"]:.3f},
-Brier {last["calibration"]["brier"]:.3f}. Target AUROC >= 0.80: met on the 48 h window, not on 24 h.
+Brier {last["calibration"]["brier"]:.3f}. Target AUROC >= 0.80: {verdict}.
 
 ## Intended use
 A per-patient risk trend for the telemetry pipeline, updated as readings arrive

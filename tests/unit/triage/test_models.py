@@ -1,0 +1,193 @@
+"""Shipped models: load, predict, explain; the service-level `assess`; a tiny training run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emsync.core.errors import ValidationFailed
+from emsync.triage.acuity import AcuityModel, fit_acuity, safety_decision
+from emsync.triage.assess import TriageInputs, assess
+from emsync.triage.features import Mode
+from emsync.triage.ktas import ArrivalMode, Sex, load_ktas
+from emsync.triage.news2 import Acvpu, News2Band
+from emsync.triage.registry import acuity_model, deterioration_model
+from emsync.triage.risk import VitalsReading, feature_names, risk_features
+from tests.shared_data import shared_data_dir
+
+
+def inputs(**overrides: object) -> TriageInputs:
+    values: dict[str, object] = {
+        "age": 67,
+        "sex": Sex.MALE,
+        "chief_complaint": "chest pain",
+        "arrival_mode": ArrivalMode.PUBLIC_AMBULANCE,
+        "consciousness": Acvpu.ALERT,
+        "pain": True,
+        "nrs_pain": 7,
+        "sbp": 95,
+        "dbp": 60,
+        "hr": 118,
+        "rr": 24,
+        "temp": 36.8,
+        "spo2": 93,
+    }
+    values.update(overrides)
+    return TriageInputs(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_shipped_acuity_model_predicts_probabilities_and_explanation(mode: Mode) -> None:
+    model = acuity_model(mode)
+    assert model.mode is mode
+    assert model.version.startswith(f"acuity-{mode.value}-")
+    result = assess(inputs(nurse_level=3), mode)
+    assert 1 <= result.level <= 5
+    assert sum(result.probabilities.values()) == pytest.approx(1.0)
+    assert set(result.probabilities) == {1, 2, 3, 4, 5}
+    assert 0 < len(result.explanation) <= 8
+    names = set(model.space.names)
+    assert all(c.feature in names for c in result.explanation)
+    magnitudes = [abs(c.contribution) for c in result.explanation]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+    assert result.model_version == model.version
+
+
+def test_registry_caches_one_model_per_process() -> None:
+    assert acuity_model(Mode.FIELD) is acuity_model(Mode.FIELD)
+
+
+def test_explanation_sums_to_the_margin_of_the_chosen_level() -> None:
+    model = acuity_model(Mode.FIELD)
+    visit = load_ktas(shared_data_dir() / "ktas" / "ktas_train.csv").rows[0].visit
+    x = model.space.encode(visit)[None, :].astype(np.float64)
+    full = model.explain(x, 3)
+    margin = model.booster.inplace_predict(x, predict_type="margin")[0, 2]
+    assert sum(c.contribution for c in full) == pytest.approx(
+        float(margin) - _bias(model, x, 3), abs=1e-3
+    )
+
+
+def _bias(model: AcuityModel, x: np.ndarray, level: int) -> float:
+    import xgboost as xgb
+
+    contribs = model.booster.predict(
+        xgb.DMatrix(x, feature_names=model.space.names), pred_contribs=True
+    )
+    return float(contribs[0, level - 1, -1])
+
+
+def test_a_sicker_patient_is_not_triaged_less_urgent() -> None:
+    well = assess(
+        inputs(chief_complaint="ankle sprain", sbp=130, dbp=80, hr=76, rr=16, spo2=99, nrs_pain=3)
+    )
+    sick = assess(inputs(consciousness=Acvpu.UNRESPONSIVE, sbp=70, dbp=40, hr=140, rr=32, spo2=82))
+    assert sick.level < well.level
+
+
+def test_news2_is_reported_when_all_vitals_are_present() -> None:
+    result = assess(inputs())
+    assert result.news2 is not None
+    # rr 24 (2) + spo2 93 (2) + sbp 95 (2) + hr 118 (2) = 8
+    assert (result.news2.total, result.news2.band) == (8, News2Band.HIGH)
+    assert assess(inputs(spo2=None)).news2 is None
+
+
+def test_review_mode_flags_disagreement_with_the_nurse() -> None:
+    result = assess(
+        inputs(
+            consciousness=Acvpu.UNRESPONSIVE, sbp=70, dbp=40, hr=140, rr=32, spo2=82, nurse_level=5
+        ),
+        Mode.REVIEW,
+    )
+    assert result.level < 5
+    assert result.possible_mistriage == "under-triage"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mode", "field"),
+    [
+        ({"hr": 400}, Mode.FIELD, "hr"),
+        ({"spo2": 101}, Mode.FIELD, "spo2"),
+        ({"age": 8}, Mode.FIELD, "age"),
+        ({"dbp": 120, "sbp": 110}, Mode.FIELD, "dbp"),
+        ({"chief_complaint": "  "}, Mode.FIELD, "chief_complaint"),
+        ({"temp": float("nan")}, Mode.FIELD, "temp"),
+        ({"nurse_level": None}, Mode.REVIEW, "nurse_level"),
+        ({"nurse_level": 6}, Mode.REVIEW, "nurse_level"),
+        ({"consciousness": "X"}, Mode.FIELD, "consciousness"),
+    ],
+)
+def test_implausible_input_is_rejected_with_field_reason(
+    overrides: dict[str, object], mode: Mode, field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        assess(inputs(**overrides), mode)
+    assert field in [e["field"] for e in caught.value.extra["errors"]]
+
+
+def test_unknown_mode_is_a_validation_failure() -> None:
+    with pytest.raises(ValidationFailed, match="mode"):
+        assess(inputs(), "triage-by-vibes")
+
+
+def test_safety_decision_moves_toward_urgent_only() -> None:
+    p = np.array([[0.0, 0.3, 0.0, 0.7, 0.0]])
+    assert safety_decision(p, 1.0)[0] == 4
+    assert safety_decision(p, 3.0)[0] == 2
+
+
+def test_tiny_training_run_saves_and_reloads_the_same_model(tmp_path: Path) -> None:
+    rows = load_ktas(shared_data_dir() / "ktas" / "ktas_train.csv").rows[:150]
+    model = fit_acuity(rows, mode=Mode.REVIEW, inner_folds=2)
+    model.metadata["version"] = "acuity-review-test"
+    _, meta_path = model.save(tmp_path, "acuity-review")
+    again = AcuityModel.load(meta_path)
+    probe = rows[0]
+    assert again.predict(probe.visit, probe.nurse_level).probabilities == pytest.approx(
+        model.predict(probe.visit, probe.nurse_level).probabilities, abs=1e-6
+    )
+    meta = json.loads(meta_path.read_text())
+    assert meta["features"]["names"][-1] == "nurse_level"
+
+
+def test_tampered_model_file_is_refused(tmp_path: Path) -> None:
+    rows = load_ktas(shared_data_dir() / "ktas" / "ktas_train.csv").rows[:120]
+    model_path, meta_path = fit_acuity(rows, mode=Mode.FIELD, inner_folds=2).save(tmp_path, "m")
+    model_path.write_bytes(model_path.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ValueError, match="checksum"):
+        AcuityModel.load(meta_path)
+
+
+def reading(minutes: float, **vitals: float) -> VitalsReading:
+    return VitalsReading(minutes=minutes, **vitals)  # type: ignore[arg-type]
+
+
+def test_deterioration_score_updates_as_readings_arrive() -> None:
+    model = deterioration_model()
+    stable = [
+        reading(m, hr=78, rr=16, sbp=125, dbp=75, map=90, temp=36.9, gcs=15)
+        for m in range(0, 600, 30)
+    ]
+    failing = stable + [
+        reading(600 + m, hr=120 + m / 10, rr=28, sbp=85 - m / 20, dbp=45, map=58, temp=38.9, gcs=9)
+        for m in range(0, 360, 30)
+    ]
+    low, high = model.score(stable), model.score(failing)
+    assert 0.0 < low < high < 1.0
+
+
+def test_risk_features_shape_and_missing_channels() -> None:
+    x = risk_features([reading(0, hr=80), reading(60, hr=90)])
+    assert x.shape == (len(feature_names()),)
+    names = feature_names()
+    assert x[names.index("hr_last")] == 90
+    assert x[names.index("hr_count")] == 2
+    assert math.isnan(x[names.index("temp_mean")])
+    assert x[names.index("temp_count")] == 0
+    with pytest.raises(ValueError, match="at least one reading"):
+        risk_features([])
