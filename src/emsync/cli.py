@@ -23,8 +23,10 @@ from emsync.core.db import create_engine, session_factory
 from emsync.core.errors import DomainError
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.dispatch.cli import dispatch_app
+from emsync.routing.cli import map_app
 from emsync.telemetry import cli as telemetry_cli
 from emsync.telemetry.broker import with_embedded_broker
+from emsync.triage.cli import risk_app, triage_app
 
 app = typer.Typer(help="EMsync: emergency medical coordination hub.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -35,6 +37,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(telemetry_cli.keys_app, name="keys")
+app.add_typer(map_app, name="map")
+app.add_typer(triage_app, name="triage")
+app.add_typer(risk_app, name="risk")
 app.command("simulate")(telemetry_cli.simulate)
 
 console = Console(stderr=True, soft_wrap=True)
