@@ -9,6 +9,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from emsync.auth.deps import PermissionGuard
+from tests.app_routes import all_routes
 
 PUBLIC_PATHS = {
     "/health",
@@ -20,15 +21,6 @@ PUBLIC_PATHS = {
 }
 # Served by FastAPI itself: the OpenAPI document and the interactive docs.
 FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
-
-
-def all_routes(routes: list[Any]) -> list[Any]:
-    """Routes of the app, descending into included routers (FastAPI keeps them nested)."""
-    out: list[Any] = []
-    for route in routes:
-        nested = getattr(route, "original_router", None)
-        out.extend(all_routes(list(nested.routes)) if nested is not None else [route])
-    return out
 
 
 def _guards(dependant: Dependant) -> list[PermissionGuard]:
