@@ -55,7 +55,10 @@ class MqttSettings(BaseModel):
     port: int = Field(default=1883, ge=1, le=65535)
     embedded: bool = False  # set by `emsync serve` when it starts the embedded broker
     protocol: Literal["5", "3.1.1"] = "5"  # amqtt speaks only 3.1.1
-    shared_subscription: bool = True  # $share/<group>/... across N ingest processes (MQTT 5)
+    # $share/<group>/... splits the load across N ingest processes (MQTT 5). Off by default:
+    # Mosquitto 2.0.11 does not restore shared subscriptions after a broker restart, and what is
+    # published before the ingest resubscribes is lost; a plain subscription loses nothing.
+    shared_subscription: bool = False
     share_group: str = "emsync-ingest"
     client_id: str = "emsync-ingest-1"  # stable: the broker keeps its session across restarts
     session_expiry_seconds: int = Field(default=24 * 3600, ge=0)

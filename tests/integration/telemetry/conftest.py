@@ -37,8 +37,9 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 def telemetry_settings(
-    database_url: str, tmp_path: Path, port: int, **telemetry: object
+    database_url: str, tmp_path: Path, port: int, *, shared: bool = True, **telemetry: object
 ) -> Settings:
+    """Shared subscription (MQTT 5 `$share/...`) unless a test needs the plain one."""
     return make_settings(
         database_url,
         tmp_path,
@@ -50,6 +51,7 @@ def telemetry_settings(
             "reconnect_max_seconds": 1,
             "device_cache_seconds": 0,
             "store_retry_seconds": 0.05,
+            "shared_subscription": shared,
         },
         telemetry={"alert_holdoff_seconds": 0, **telemetry},
     )
