@@ -23,6 +23,7 @@ from emsync.bootstrap import create_app
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
 from emsync.telemetry import envelope
+from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.models import StoredReading
 from tests.builders import auth_headers
 from tests.integration.telemetry.conftest import telemetry_settings, wait_subscribed
@@ -69,7 +70,7 @@ class DevicePublisher:
         for counter in range(1, COUNT + 1):
             payload = envelope.seal(
                 topic=topic,
-                algorithm=envelope.Algorithm.ASCON_AEAD128,
+                algorithm=Algorithm.ASCON_AEAD128,
                 key=self.key,
                 key_id=1,
                 counter=counter,
