@@ -1,0 +1,211 @@
+"""Alert rules, the latest-value cache, NEWS2 over partial readings, downsampling, key wrapping
+and the simulator's replay parsers: pure, no I/O."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from emsync.core.crypto import Keyring, KeyringError
+from emsync.telemetry import keys
+from emsync.telemetry.aead import Algorithm
+from emsync.telemetry.alerts import (
+    AlertAction,
+    AlertLevel,
+    AlertStatus,
+    Decision,
+    OpenAlert,
+    ResolvedAlert,
+    alert_level,
+    decide,
+    escalation_role,
+    next_status,
+)
+from emsync.telemetry.simulator import (
+    Scenario,
+    load_table,
+    parse_physionet_record,
+    scenario_values,
+)
+from emsync.telemetry.vitals import LatestValues, downsample, score
+
+T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+HOLD = timedelta(minutes=5)
+
+
+def test_bands_map_to_levels_above_the_minimum() -> None:
+    assert alert_level("none", "low") is None
+    assert alert_level("low", "low") is AlertLevel.LOW
+    assert alert_level("low", "medium") is None
+    assert alert_level("high", "medium") is AlertLevel.HIGH
+
+
+def test_a_flapping_value_does_not_raise_a_second_alert() -> None:
+    open_alert = OpenAlert(level="medium", status=AlertStatus.RAISED, cleared_at=None)
+    assert (
+        decide(open_alert=None, observed=AlertLevel.MEDIUM, now=T0, holdoff=HOLD) is Decision.RAISE
+    )
+    assert (
+        decide(open_alert=open_alert, observed=AlertLevel.MEDIUM, now=T0, holdoff=HOLD)
+        is Decision.NOTHING
+    )
+    assert decide(open_alert=open_alert, observed=None, now=T0, holdoff=HOLD) is Decision.CLEAR
+    cleared = OpenAlert(level="medium", status=AlertStatus.RAISED, cleared_at=T0)
+    within = T0 + timedelta(minutes=1)
+    assert decide(open_alert=cleared, observed=None, now=within, holdoff=HOLD) is Decision.NOTHING
+    assert (
+        decide(open_alert=cleared, observed=AlertLevel.LOW, now=within, holdoff=HOLD)
+        is Decision.UNCLEAR
+    )
+    assert (
+        decide(open_alert=cleared, observed=None, now=T0 + HOLD, holdoff=HOLD) is Decision.RESOLVE
+    )
+
+
+def test_a_worse_level_raises_the_open_alert_and_needs_a_new_acknowledgement() -> None:
+    acked = OpenAlert(level="low", status=AlertStatus.ACKNOWLEDGED, cleared_at=None)
+    assert (
+        decide(open_alert=acked, observed=AlertLevel.HIGH, now=T0, holdoff=HOLD)
+        is Decision.RAISE_LEVEL
+    )
+    assert next_status(AlertStatus.ACKNOWLEDGED, AlertAction.RAISE_LEVEL) is AlertStatus.RAISED
+
+
+def test_no_reraise_within_holdoff_after_resolution_unless_worse() -> None:
+    last = ResolvedAlert(level="medium", resolved_at=T0)
+    soon = T0 + timedelta(minutes=2)
+    assert (
+        decide(
+            open_alert=None, observed=AlertLevel.MEDIUM, now=soon, holdoff=HOLD, last_resolved=last
+        )
+        is Decision.NOTHING
+    )
+    assert (
+        decide(
+            open_alert=None, observed=AlertLevel.HIGH, now=soon, holdoff=HOLD, last_resolved=last
+        )
+        is Decision.RAISE
+    )
+    later = T0 + HOLD
+    assert (
+        decide(
+            open_alert=None, observed=AlertLevel.MEDIUM, now=later, holdoff=HOLD, last_resolved=last
+        )
+        is Decision.RAISE
+    )
+
+
+def test_lifecycle_table_refuses_moves_out_of_resolved() -> None:
+    assert next_status(AlertStatus.RAISED, AlertAction.ACKNOWLEDGE) is AlertStatus.ACKNOWLEDGED
+    assert next_status(AlertStatus.RESOLVED, AlertAction.ACKNOWLEDGE) is None
+    assert next_status(AlertStatus.ACKNOWLEDGED, AlertAction.ACKNOWLEDGE) is None
+    assert next_status(AlertStatus.ACKNOWLEDGED, AlertAction.ESCALATE) is None
+
+
+def test_escalation_walks_the_role_chain_then_stops() -> None:
+    roles = ("clinician", "hospital_coordinator")
+    assert [escalation_role(roles, s) for s in (1, 2, 3)] == [
+        "clinician",
+        "hospital_coordinator",
+        None,
+    ]
+
+
+def test_news2_needs_every_measured_parameter_within_the_window() -> None:
+    cache = LatestValues()
+    cache.update("p", T0, {"hr": 120, "spo2": 95, "rr": 22, "sbp": 100})
+    fields = cache.get("p") or {}
+    assert score(fields, at=T0, window=timedelta(minutes=15)) is None
+    cache.update("p", T0 + timedelta(minutes=1), {"temp": 38.5})
+    fields = cache.get("p") or {}
+    scored = score(fields, at=T0 + timedelta(minutes=1), window=timedelta(minutes=15))
+    assert scored is not None
+    # rr 22 → 2, spo2 95 → 1, sbp 100 → 2, hr 120 → 2, temp 38.5 → 1; air and Alert assumed.
+    assert (scored.total, scored.band, scored.assumed) == (8, "high", ("o2", "avpu"))
+    assert score(fields, at=T0 + timedelta(minutes=30), window=timedelta(minutes=15)) is None
+
+
+def test_an_older_reading_does_not_overwrite_a_newer_value() -> None:
+    cache = LatestValues()
+    cache.update("p", T0, {"hr": 90})
+    cache.update("p", T0 - timedelta(seconds=5), {"hr": 50, "spo2": 99})
+    fields = cache.get("p") or {}
+    assert fields["hr"] == (90, T0)
+    assert fields["spo2"][0] == 99
+
+
+def test_downsampling_averages_each_bucket() -> None:
+    points = [(T0 + timedelta(seconds=i), float(i)) for i in range(100)]
+    out = downsample(points, start=T0, end=T0 + timedelta(seconds=100), n=4)
+    assert [n for _, _, n in out] == [25, 25, 25, 25]
+    assert [v for _, v, _ in out] == [12.0, 37.0, 62.0, 87.0]
+    with pytest.raises(ValueError):
+        downsample(points, start=T0, end=T0, n=0)
+
+
+def test_a_wrapped_key_opens_only_for_its_device_and_key_id() -> None:
+    ring = Keyring(keys={1: b"a" * 32}, active_id=1)
+    key = keys.new_device_key(Algorithm.ASCON_AEAD128)
+    assert len(key) == 16
+    wrapped = keys.wrap(ring, device_id="d1", key_id=1, key=key)
+    assert keys.unwrap(ring, device_id="d1", key_id=1, wrapped=wrapped) == key
+    with pytest.raises(KeyringError):
+        keys.unwrap(ring, device_id="d2", key_id=1, wrapped=wrapped)
+    rotated = ring.rotated()
+    rewrapped = keys.rewrap(rotated, device_id="d1", key_id=1, wrapped=wrapped)
+    assert rewrapped is not None
+    assert Keyring.key_id_of(rewrapped) == 2
+    assert keys.rewrap(rotated, device_id="d1", key_id=1, wrapped=rewrapped) is None
+
+
+def test_master_key_file_rotation_keeps_old_ids(tmp_path: Path) -> None:
+    path = tmp_path / "master.json"
+    keys.create_master_key_file(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError):
+        keys.create_master_key_file(path)
+    ring = keys.rotate_master_key_file(path)
+    assert (sorted(ring.keys), ring.active_id) == ([1, 2], 2)
+
+
+def test_physionet_record_groups_monitor_channels_by_minute() -> None:
+    text = (
+        "Time,Parameter,Value\n00:00,RecordID,132539\n00:07,HR,73\n00:07,NISysABP,-1\n"
+        "00:37,Temp,35.1\n00:37,Glucose,120\n"
+    )
+    record = parse_physionet_record("132539", text)
+    assert [(r.offset_seconds, r.values) for r in record.readings] == [
+        (420, {"hr": 73.0}),
+        (2220, {"temp": 35.1}),
+    ]
+
+
+def test_csv_replay_needs_patient_and_seconds(tmp_path: Path) -> None:
+    good = tmp_path / "r.csv"
+    good.write_text("patient,seconds,hr,o2,avpu\nA,10,80,yes,a\nA,0,82,,\nB,5,90,no,V\n")
+    records = load_table(good, limit=10)
+    assert [r.name for r in records] == ["A", "B"]
+    assert records[0].readings[0].values == {"hr": 82.0}
+    assert records[0].readings[1].values == {"hr": 80.0, "o2": True, "avpu": "A"}
+    bad = tmp_path / "b.csv"
+    bad.write_text("who,hr\nA,80\n")
+    with pytest.raises(ValueError, match="patient"):
+        load_table(bad, limit=10)
+
+
+def test_sepsis_scenario_drifts_to_a_high_news2() -> None:
+    rng = random.Random(1)
+    values = scenario_values(Scenario.SEPSIS, 15, rng)
+    cache = LatestValues()
+    cache.update("p", T0, values)
+    scored = score(cache.get("p") or {}, at=T0, window=timedelta(minutes=1))
+    assert scored is not None
+    assert scored.band == "high"
+    stable = scenario_values(Scenario.STABLE, 15, rng)
+    cache.update("q", T0, stable)
+    calm = score(cache.get("q") or {}, at=T0, window=timedelta(minutes=1))
+    assert calm is not None
+    assert calm.total <= 1
