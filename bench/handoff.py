@@ -151,13 +151,15 @@ async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
     hospitals = [f"bench-h{n:03d}" for n in range(args.hospitals)]
     limits = httpx.Limits(max_connections=args.hospitals * 2 + 10)
     async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=60) as http:
-        for _ in range(300):
+        for _ in range(1200):
             try:
                 if (await http.get("/health")).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not become healthy within 120 s")
         created = await http.post(
             "/api/incidents",
             json={

@@ -15,7 +15,7 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -85,6 +85,14 @@ class HandoffNotReady(ValidationFailed):
     type_slug = "handoff-not-ready"
 
 
+async def _writing(session: AsyncSession) -> None:
+    """On SQLite, take the write lock before the first read. A transaction that reads first and
+    writes later must upgrade its snapshot, and under concurrent writers that fails at once with
+    "database is locked" instead of waiting; one that starts by writing waits its turn."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("UPDATE handoff_feeds SET last_seq = last_seq WHERE 0"))
+
+
 # ---------------------------------------------------------------- hospital keys
 
 
@@ -145,6 +153,7 @@ async def rotate_hospital_key(
     *, session: AsyncSession, keyring: Keyring, hospital_id: str, actor: str, now: datetime
 ) -> HospitalKey:
     """A new active key pair; older pairs stay (sealed) so older handoffs still open."""
+    await _writing(session)
     current = await active_key(session, hospital_id)
     key = await _new_key(
         session, keyring, hospital_id, (current.version + 1) if current else 1, actor, now
@@ -476,6 +485,7 @@ async def create_handoff(
 ) -> Handoff:
     """A draft sealed for its destination; `send` delivers it."""
     session = uow.session
+    await _writing(session)
     handoff_id = new_id()
     key, data_key, wrapped = await _seal_new(
         session, keyring, handoff_id, data.hospital_id, actor, now
@@ -522,6 +532,7 @@ async def draft_from_inputs(
     again for the same patient updates the open draft instead of making a second one.
     """
     session = uow.session
+    await _writing(session)
     incident = await get_incident(session=session, keyring=keyring, incident_id=request.incident_id)
     patient_id = request.patient_id
     if patient_id is None and len(incident.patients) == 1:
@@ -632,6 +643,7 @@ async def edit_draft(
     viewer: Viewer,
     now: datetime,
 ) -> HandoffRead:
+    await _writing(uow.session)
     handoff = await _load(uow.session, handoff_id, viewer, lock=True)
     handoff = await _edit_draft(uow, keyring, handoff, edit, viewer.actor, now)
     return await _read(uow.session, keyring, handoff, viewer)
@@ -733,6 +745,7 @@ async def change_status(
 ) -> HandoffRead:
     """Move a handoff along its lifecycle; a move the table forbids is a 409 and changes nothing."""
     session = uow.session
+    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     if side is Side.HOSPITAL:
         _check_hospital(viewer, handoff)
@@ -801,6 +814,7 @@ async def redirect(
     """Re-seal everything under a fresh data key for the new hospital; the first loses access
     (its outbox gets a content-free withdrawal)."""
     session = uow.session
+    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     if hospital_id == handoff.hospital_id:
         raise Conflict(f"handoff {handoff_id} is already for hospital {hospital_id}")
@@ -860,6 +874,7 @@ async def append_update(
 ) -> UpdateRead:
     """Appended to the log and delivered in order; nothing earlier is overwritten."""
     session = uow.session
+    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     if S(handoff.status) not in EN_ROUTE:
         raise Conflict(
@@ -914,6 +929,7 @@ async def add_attachment(
             checked.message, errors=[{"field": checked.field, "message": checked.message}]
         )
     session = uow.session
+    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     status = S(handoff.status)
     if status is not S.DRAFT and status not in EN_ROUTE:
@@ -1069,6 +1085,7 @@ async def ack_feed(
     """Record a client's cursor; handoffs whose delivery it covers become `delivered`."""
     check_feed_access(viewer, hospital_id)
     session = uow.session
+    await _writing(session)
     feed = await session.get(HospitalFeed, hospital_id)
     last = feed.last_seq if feed else 0
     if seq > last:
@@ -1159,6 +1176,7 @@ async def raise_overdue(
 ) -> list[HandoffAcknowledgementOverdue]:
     """Alert once per sending for every handoff still unacknowledged after `ack_timeout`."""
     session = uow.session
+    await _writing(session)
     rows = (
         await session.scalars(
             select(Handoff)
