@@ -33,8 +33,12 @@ web/node_modules/.stamp-ci: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-web/src/api/schema.d.ts: $(VENV)/.run-installed web/node_modules/.stamp-ci $(API_SRC)
+# The API contract: rewritten only when it changes, so editing Python rebuilds the web app only
+# when the OpenAPI schema (and so the generated TypeScript types) actually changed.
+web/openapi.json: $(VENV)/.run-installed $(API_SRC)
 	$(BIN)/python web/scripts/openapi.py web/openapi.json
+
+web/src/api/schema.d.ts: web/openapi.json web/node_modules/.stamp-ci
 	cd web && npm run --silent api-types
 
 src/emsync/web/dist/index.html: web/src/api/schema.d.ts $(WEB_SRC)

@@ -106,6 +106,11 @@ def test_a_call_from_login_to_handoff(
                 load_ms: Math.round(n.loadEventEnd)};
     }"""
     )
+    # A reload of the board while logged in: the document, then the map and the live link.
+    page.reload()
+    expect(page.get_by_test_id("map")).to_be_visible()
+    expect(page.get_by_test_id("connection")).to_have_text(re.compile("Live"), timeout=TIMEOUT_MS)
+    timing["dispatch_reload_live_ms"] = round(page.evaluate("() => performance.now()"))
     print(json.dumps({"e2e_dashboard_load": timing}))
 
     # 2. Create an incident from the dispatcher board.

@@ -14,4 +14,6 @@ os.environ["EMSYNC_DATABASE__URL"] = "sqlite+aiosqlite:///:memory:"
 from emsync.bootstrap import create_app  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent.parent / "openapi.json")
-out.write_text(json.dumps(create_app().openapi(), indent=1, sort_keys=True))
+text = json.dumps(create_app().openapi(), indent=1, sort_keys=True)
+if not out.exists() or out.read_text() != text:  # unchanged: keep the mtime, skip the rebuild
+    out.write_text(text)

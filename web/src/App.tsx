@@ -1,17 +1,24 @@
+import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 import { NAV, Shell } from "./app/Shell";
 import { useApp } from "./app/context";
-import { Dispatch } from "./views/Dispatch";
-import { Hospital } from "./views/Hospital";
 import { Login } from "./views/Login";
-import { Monitor, PatientHistory } from "./views/Monitor";
-import { Triage } from "./views/Triage";
+
+// Each view (and its map or chart library) loads when first opened: the login page stays small.
+const Dispatch = lazy(() => import("./views/Dispatch").then((m) => ({ default: m.Dispatch })));
+const Hospital = lazy(() => import("./views/Hospital").then((m) => ({ default: m.Hospital })));
+const Monitor = lazy(() => import("./views/Monitor").then((m) => ({ default: m.Monitor })));
+const PatientHistory = lazy(() =>
+  import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
+);
+const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
 
 export function App() {
   const { session, me, can } = useApp();
   if (!session) return <Login />;
   const home = NAV.find((n) => can(n.perm))?.to;
   return (
+    <Suspense fallback={<p className="muted">Loading…</p>}>
     <Routes>
       <Route element={<Shell />}>
         <Route index element={home ? <Navigate to={home} replace /> : <Welcome ready={me !== null} />} />
@@ -25,6 +32,7 @@ export function App() {
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>
+    </Suspense>
   );
 }
 

@@ -94,15 +94,20 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
       marker.on("click", () => select.current?.(p.id, p.kind));
       layer.addLayer(marker);
     }
-    if (!fitted.current && points.length > 0) {
+    if (!fitted.current && points.length > 1) {
       fitted.current = true;
       m.fitBounds(L.latLngBounds(points.map((p) => [p.lat, p.lon])).pad(0.3), { maxZoom: 16 });
     }
+    // Keep the selected incident in view.
+    const chosen = points.find((p) => p.selected);
+    if (chosen && !m.getBounds().contains([chosen.lat, chosen.lon])) m.panTo([chosen.lat, chosen.lon]);
   }, [points]);
 
   useEffect(() => {
     const m = map.current;
-    if (!m || fitted.current || !bounds || bounds.length !== 4) return;
+    if (!m || !bounds || bounds.length !== 4) return;
+    // The whole road map is the first view; EMsync's maps are city-sized.
+    fitted.current = true;
     const [w, so, e, n] = bounds as [number, number, number, number];
     m.fitBounds([
       [so, w],

@@ -100,8 +100,14 @@ export function Dispatch() {
         });
     }
     for (const u of units ?? [])
-      if (u.lat != null && u.lon != null)
-        pts.push({ id: u.id, lat: u.lat, lon: u.lon, kind: "unit", label: `${u.call_sign} (${u.status.replace(/_/g, " ")})` });
+      pts.push({
+        id: u.id,
+        // Without a GPS fix a unit is shown at its station (where its ETA is computed from).
+        lat: u.lat ?? u.station_lat,
+        lon: u.lon ?? u.station_lon,
+        kind: "unit",
+        label: `${u.call_sign} (${u.status.replace(/_/g, " ")}${u.lat == null ? ", at station" : ""})`,
+      });
     for (const h of hospitals ?? [])
       pts.push({
           id: h.id,

@@ -29,7 +29,8 @@ function atmistRows(c: AtmistRecord | null | undefined, trends: Record<string, s
         .filter(Boolean)
         .join(", ")
     : null;
-  const trend = trends ? Object.entries(trends).map(([k, v]) => `${k} ${v}`).join(", ") : null;
+  const moving = trends ? Object.entries(trends).filter(([, v]) => v !== "single reading") : [];
+  const trend = moving.length ? moving.map(([k, v]) => `${k} ${v}`).join(", ") : null;
   return [
     ["A — Age / sex", [p?.age_years ?? p?.age_band, p?.sex].filter((x) => x != null).join(" ") || null],
     ["T — Time of onset", c?.onset_unknown ? "unknown" : c?.time_of_onset ? new Date(c.time_of_onset).toLocaleTimeString() : null],
