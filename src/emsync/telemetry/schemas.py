@@ -184,7 +184,3 @@ class AlertRead(BaseModel):
     escalation_step: int
     escalated_to: str | None
     news2: int | None = None
-
-
-class AlertNote(_In):
-    note: str | None = Field(default=None, max_length=500)
