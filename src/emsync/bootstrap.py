@@ -45,7 +45,7 @@ from emsync.dispatch.handlers import recommend_when_unassigned
 from emsync.dispatch.roadmap import RoadMapService
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
-from emsync.handoffs.handlers import push_handoff_events
+from emsync.handoffs.handlers import push_handoff_events, refresh_draft_on_triage
 from emsync.handoffs.watch import AcknowledgementWatch
 from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import service as hospitals_service
@@ -186,6 +186,7 @@ def _wire_handoffs(runtime: Runtime) -> None:
     push_handoff = push_handoff_events(runtime)
     for kind in HANDOFF_EVENTS:
         runtime.bus.subscribe(kind, push_handoff)
+    runtime.bus.subscribe(PatientTriaged, refresh_draft_on_triage(runtime))
     runtime.provide(AcknowledgementWatch(runtime))
 
 

@@ -85,3 +85,26 @@ def draft_on_destination(runtime: Runtime) -> Callable[[Any], Awaitable[None]]:
         log.info("handoff drafted from event", source=event.name, incident_id=incident_id)
 
     return draft
+
+
+def refresh_draft_on_triage(runtime: Runtime) -> Callable[[Any], Awaitable[None]]:
+    """A new triage result (acuity `level`, `news2`) updates the patient's open drafts, so the
+    draft the crew sends carries the latest acuity. Sent handoffs are never overwritten."""
+
+    async def refresh(event: Event) -> None:
+        fields = event.to_dict()
+        patient_id = fields.get("patient_id")
+        if not patient_id:
+            return
+        async with runtime.sessions() as session:
+            await service.refresh_drafts_from_triage(
+                uow=UnitOfWork(session, runtime.bus),
+                keyring=runtime.keyring,
+                patient_id=patient_id,
+                acuity=fields.get("level"),
+                news2=fields.get("news2"),
+                actor="system:handoff-bridge",
+                now=runtime.clock(),
+            )
+
+    return refresh

@@ -1203,3 +1203,29 @@ async def raise_overdue(
         uow.record(alert)
     await _commit(uow)
     return alerts
+
+
+async def refresh_drafts_from_triage(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    patient_id: str,
+    acuity: int | None,
+    news2: int | None,
+    actor: str,
+    now: datetime,
+) -> int:
+    """Put a new triage result on the patient's open drafts; returns how many were refreshed."""
+    session = uow.session
+    await _writing(session)
+    drafts = (
+        await session.scalars(
+            select(Handoff).where(Handoff.patient_id == patient_id, Handoff.status == S.DRAFT.value)
+        )
+    ).all()
+    edit = HandoffDraftEdit.model_validate(
+        {k: v for k, v in (("acuity", acuity), ("news2", news2)) if v is not None}
+    )
+    for handoff in drafts:
+        await _edit_draft(uow, keyring, handoff, edit, actor, now)
+    return len(drafts)

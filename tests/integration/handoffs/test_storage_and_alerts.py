@@ -26,6 +26,7 @@ from emsync.handoffs.events import HandoffAcknowledgementOverdue
 from emsync.handoffs.handlers import draft_on_destination
 from emsync.handoffs.models import Handoff
 from emsync.handoffs.watch import AcknowledgementWatch
+from emsync.triage.events import PatientTriaged
 from tests.builders import auth_headers, incident_body
 from tests.handoff_builders import COMPLAINT, FINDING, PATIENT_NAME, PDF, sent_handoff
 
@@ -163,3 +164,17 @@ async def test_destination_event_drafts_a_handoff_for_the_unit(
     async with runtime.sessions() as session:
         rows = (await session.scalars(select(Handoff))).all()
     assert [(r.status, r.unit_id, r.hospital_id) for r in rows] == [("draft", "MEDIC-3", HOSPITAL)]
+    # A later triage result reaches the open draft through the bus (wired in bootstrap).
+    triaged = PatientTriaged(
+        incident_id=incident["id"],
+        patient_id=incident["patients"][0]["id"],
+        level=1,
+        news2=9,
+        mode="rules",
+        model_version="test",
+        chief_complaint="chest pain",
+    )
+    await runtime.bus.publish(triaged)
+    opened = await client.get(f"/api/handoffs/{rows[0].id}", headers=crew)
+    assert opened.json()["acuity"] == 1
+    assert opened.json()["news2"] == 9
