@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emsync.incidents.lifecycle import IncidentStatus
 
-Lat = Field(ge=-90, le=90, description="WGS84 latitude, degrees")
-Lon = Field(ge=-180, le=180, description="WGS84 longitude, degrees")
+# Optional fields need an explicit default=None: a bare Field() would make them required.
+Lat = Field(default=None, ge=-90, le=90, description="WGS84 latitude, degrees")
+Lon = Field(default=None, ge=-180, le=180, description="WGS84 longitude, degrees")
 Priority = Field(ge=1, le=5, description="1 = most urgent (KTAS-aligned) … 5 = least urgent")
 Phone = Field(
+    default=None,
     pattern=r"^\+?[0-9][0-9 ()\-]{2,24}$",
     max_length=25,
     description="Caller callback number (stored encrypted)",

@@ -110,3 +110,23 @@ async def test_roles_without_write_permission_are_refused(
     assert "incidents:write" in response.json()["detail"]
     anonymous = await client.get("/api/incidents")
     assert anonymous.status_code == 401
+
+
+async def test_an_address_alone_is_enough_and_optional_fields_may_be_left_out(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    minimal = {
+        "chief_complaint": "unconscious person",
+        "priority": 1,
+        "address": "Aleksanterinkatu 52",
+    }
+    created = await client.post("/api/incidents", json=minimal, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["lat"] is None
+    assert created.json()["callback_number"] is None
+    nowhere = await client.post(
+        "/api/incidents", json={"chief_complaint": "fall", "priority": 3}, headers=headers
+    )
+    assert nowhere.status_code == 422
+    assert "location" in nowhere.json()["detail"]
