@@ -48,6 +48,7 @@ export interface VitalsReading {
 }
 
 export interface TriageRequest {
+  incident_id?: string | null;
   age: number;
   sex: "female" | "male";
   chief_complaint: string;

@@ -21,7 +21,7 @@ const EMPTY: FormState = {
   age: "",
   sex: "female",
   chief_complaint: "",
-  consciousness: "alert",
+  consciousness: "A",
   hr: "",
   rr: "",
   spo2: "",
@@ -74,6 +74,7 @@ export function Triage() {
     setMessage(null);
     setFieldErrors({});
     const body: TriageRequest = {
+      incident_id: incident?.id ?? null,
       age: Number(form.age),
       sex: form.sex as "female" | "male",
       chief_complaint: String(form.chief_complaint),
@@ -106,7 +107,14 @@ export function Triage() {
   async function save() {
     if (!incident || !result) return;
     try {
-      await api.patch(`/api/incidents/${incident.id}`, { priority: result.level });
+      // IncidentUpdate currently requires lat, lon and callback_number (their Field() has no
+      // default): send the incident's own values so only the priority changes.
+      await api.patch(`/api/incidents/${incident.id}`, {
+        priority: result.level,
+        lat: incident.lat,
+        lon: incident.lon,
+        callback_number: incident.callback_number,
+      });
       if (incident.status === "new")
         await api.post(`/api/incidents/${incident.id}/status`, {
           status: "triaged",
@@ -163,11 +171,11 @@ export function Triage() {
           <label>
             Consciousness (ACVPU)
             <select name="consciousness" value={String(form.consciousness)} onChange={set("consciousness")}>
-              <option value="alert">Alert</option>
-              <option value="confusion">New confusion</option>
-              <option value="voice">Responds to voice</option>
-              <option value="pain">Responds to pain</option>
-              <option value="unresponsive">Unresponsive</option>
+              <option value="A">Alert</option>
+              <option value="C">New confusion</option>
+              <option value="V">Responds to voice</option>
+              <option value="P">Responds to pain</option>
+              <option value="U">Unresponsive</option>
             </select>
           </label>
           <div className="grid3">
