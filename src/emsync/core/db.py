@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy import Connection, DateTime, Dialect, Insert, MetaData, Table, TypeDecorator, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -64,6 +66,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=settings.database.echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_async_engine(
         url,
@@ -75,12 +78,28 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
+    # The driver must not open transactions itself: _sqlite_begin_immediate does.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # A deferred transaction that reads and then writes must upgrade its snapshot; when another
+    # writer committed meanwhile SQLite fails at once with "database is locked" (busy_timeout
+    # does not apply). Taking the write lock at BEGIN makes concurrent writers queue instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_ignoring_conflicts(table: Table, dialect_name: str) -> Insert:
+    """INSERT that skips rows violating a unique constraint, on SQLite and PostgreSQL alike."""
+    if dialect_name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

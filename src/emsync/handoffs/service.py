@@ -11,16 +11,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
+from emsync.core.db import insert_ignoring_conflicts
 from emsync.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from emsync.core.events import Event
 from emsync.core.ids import new_id
@@ -101,9 +102,13 @@ def _key_aad(key_id: str) -> bytes:
 
 
 async def _ensure_feed(session: AsyncSession, hospital_id: str) -> None:
-    if await session.get(HospitalFeed, hospital_id) is None:
-        session.add(HospitalFeed(hospital_id=hospital_id, last_seq=0))
-        await session.flush()
+    # Insert-or-ignore: two first handoffs for a hospital at once must not race to create it.
+    table = cast(Table, HospitalFeed.__table__)
+    await session.execute(
+        insert_ignoring_conflicts(table, session.get_bind().dialect.name).values(
+            hospital_id=hospital_id, last_seq=0
+        )
+    )
 
 
 async def _new_key(
