@@ -34,6 +34,7 @@ from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.uow import UnitOfWork
 from emsync.dispatch import api as dispatch_api
 from emsync.dispatch.events import (
+    DestinationChosen,
     DispatchRecommended,
     UnitAssigned,
     UnitCreated,
@@ -45,7 +46,11 @@ from emsync.dispatch.handlers import recommend_when_unassigned
 from emsync.dispatch.roadmap import RoadMapService
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
-from emsync.handoffs.handlers import push_handoff_events, refresh_draft_on_triage
+from emsync.handoffs.handlers import (
+    draft_on_destination,
+    push_handoff_events,
+    refresh_draft_on_triage,
+)
 from emsync.handoffs.watch import AcknowledgementWatch
 from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import service as hospitals_service
@@ -187,6 +192,7 @@ def _wire_handoffs(runtime: Runtime) -> None:
     for kind in HANDOFF_EVENTS:
         runtime.bus.subscribe(kind, push_handoff)
     runtime.bus.subscribe(PatientTriaged, refresh_draft_on_triage(runtime))
+    runtime.bus.subscribe(DestinationChosen, draft_on_destination(runtime))
     runtime.provide(AcknowledgementWatch(runtime))
 
 

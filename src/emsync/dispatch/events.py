@@ -59,6 +59,18 @@ class UnitAssigned(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DestinationChosen(Event):
+    """A unit is taking its patient to a hospital (the handoff bridge drafts from this)."""
+
+    name: ClassVar[str] = "unit.destination_chosen"
+    unit_id: str
+    incident_id: str | None
+    hospital_id: str
+    eta: datetime | None
+    actor: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DispatchRecommended(Event):
     """A ranked unit list for an incident that has no unit yet (pushed to dispatchers)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from emsync.core.events import Event
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
 from emsync.dispatch.events import (
+    DestinationChosen,
     UnitAssigned,
     UnitCreated,
     UnitPositionChanged,
@@ -376,6 +377,7 @@ async def change_status(
             if destination is None:
                 raise NotFound(f"hospital {change.hospital_id} does not exist")
             unit.hospital_id = change.hospital_id
+            eta: datetime | None = None
             if routing is not None:
                 made = _new_trip(
                     engine=routing.engine,
@@ -388,6 +390,16 @@ async def change_status(
                 )
                 if made is not None:
                     session.add(made[0])
+                    eta = now + timedelta(seconds=made[0].predicted_s)
+            events.append(
+                DestinationChosen(
+                    unit_id=unit.id,
+                    incident_id=unit.incident_id,
+                    hospital_id=change.hospital_id,
+                    eta=eta,
+                    actor=actor,
+                )
+            )
     elif target is UnitStatus.AT_HOSPITAL:
         await _finish_trip(session, unit.id, "transport", now)
     elif target is UnitStatus.AVAILABLE and current is not UnitStatus.OUT_OF_SERVICE:

@@ -75,6 +75,16 @@ async def test_trip_times_come_from_status_timestamps(
     await status("on_scene")
     clock.advance(600)
     await status("transporting", hospital_id=hospital.json()["id"])
+    # The bridge: choosing the destination drafts the pre-arrival handoff for this unit.
+    drafts = (
+        await client.get(f"/api/handoffs?incident_id={incident['id']}", headers=headers)
+    ).json()
+    assert [(d["status"], d["hospital_id"], d["unit_id"]) for d in drafts["items"]] == [
+        ("draft", hospital.json()["id"], unit["id"])
+    ]
+    assert drafts["items"][0]["eta"] is not None
+    runtime: Runtime = monaco_app.state.runtime
+    assert runtime.bus.dead_letters == []
     clock.advance(420)
     await status("at_hospital")
     clock.advance(900)
