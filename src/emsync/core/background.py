@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Protocol
+
+import structlog
+
+log = structlog.get_logger("emsync.background")
 
 
 class ProcessRole(StrEnum):
@@ -18,3 +25,54 @@ class BackgroundService(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class Periodic:
+    """Runs `tick` every `interval` seconds until stopped.
+
+    Stopping waits for the round in progress instead of cancelling it: a database call
+    cancelled mid-flight finishes in its driver thread after the event loop is gone.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        interval: Callable[[], float],
+        tick: Callable[[], Awaitable[object]],
+        *,
+        first_round_now: bool = False,
+    ) -> None:
+        self.name = name
+        self._interval = interval
+        self._tick = tick
+        self._first_round_now = first_round_now
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stopping.set()
+        await self._task
+        self._task = None
+
+    async def _wait(self) -> bool:
+        """Sleep one interval; True when asked to stop meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=self._interval())
+        return self._stopping.is_set()
+
+    async def _run(self) -> None:
+        if not self._first_round_now and await self._wait():
+            return
+        while not self._stopping.is_set():
+            try:
+                await self._tick()
+            except Exception as exc:  # noqa: BLE001 - a failed round is logged; the next one runs
+                log.error("periodic round failed", task=self.name, error=type(exc).__name__)
+            if await self._wait():
+                return

@@ -3,12 +3,11 @@ the configured time raises an alert to the dispatchers, once per sending."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
 
+from emsync.core.background import Periodic
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
 from emsync.handoffs import service
@@ -22,7 +21,12 @@ class AcknowledgementWatch:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            self.name,
+            lambda: runtime.settings.handoffs.ack_check_interval_seconds,
+            self.check_once,
+            first_round_now=True,
+        )
 
     async def check_once(self) -> list[HandoffAcknowledgementOverdue]:
         settings = self._runtime.settings.handoffs
@@ -33,21 +37,8 @@ class AcknowledgementWatch:
                 ack_timeout=timedelta(seconds=settings.ack_timeout_seconds),
             )
 
-    async def _run(self) -> None:
-        interval = self._runtime.settings.handoffs.ack_check_interval_seconds
-        while True:
-            try:
-                await self.check_once()
-            except Exception:
-                log.exception("acknowledgement check failed; retrying next round")
-            await asyncio.sleep(interval)
-
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
 
+from emsync.core.background import Periodic
 from emsync.core.runtime import Runtime
 from emsync.telemetry import service
 from emsync.telemetry.metrics import TelemetryMetrics
@@ -21,27 +20,17 @@ class AlertWatch:
     def __init__(self, runtime: Runtime, metrics: TelemetryMetrics) -> None:
         self._runtime = runtime
         self._metrics = metrics
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            "telemetry-alert-watch",
+            lambda: runtime.settings.telemetry.watch_interval_seconds,
+            self.tick,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="telemetry-alert-watch")
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        interval = self._runtime.settings.telemetry.watch_interval_seconds
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a failed round is logged; the next one runs
-                log.error("alert watch round failed", error=type(exc).__name__)
+        await self._periodic.stop()
 
     async def tick(self) -> None:
         """One round: stale-data alerts, escalations, gauges; events published after commit."""
