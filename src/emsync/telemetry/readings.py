@@ -23,6 +23,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from emsync.telemetry.envelope import EnvelopeRejected, Kind, Reason
 
 __all__ = [
@@ -53,6 +55,9 @@ class Avpu(StrEnum):
     VOICE = "V"
     PAIN = "P"
     UNRESPONSIVE = "U"
+
+
+_AVPU = {level.value: level for level in Avpu}  # a dict lookup: Avpu(value) costs ~1 µs
 
 
 class FieldProblem(StrEnum):
@@ -188,7 +193,8 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _decode(plaintext: bytes) -> Any:
+def _decode_strict(plaintext: bytes) -> Any:
+    """The reference decoder: every refusal and its reason are decided here."""
     try:
         text = plaintext.decode("utf-8")
     except UnicodeDecodeError:
@@ -202,9 +208,62 @@ def _decode(plaintext: bytes) -> Any:
         raise EnvelopeRejected(Reason.BAD_JSON, type(exc).__name__) from None
 
 
+# orjson turns an integer beyond 64 bits into a float, where the reference keeps an int.
+_LONG_INTEGER = re.compile(rb"[0-9]{20}")
+
+
+def _colons(value: Any) -> int:
+    """':' characters a document holds once decoded: one per key, plus those inside strings."""
+    kind = type(value)
+    if kind is str:
+        return value.count(":")  # type: ignore[no-any-return]
+    if kind is dict:
+        n = len(value) + "".join(value).count(":")
+        for item in value.values():
+            if type(item) in _NESTED:
+                n += _colons(item)
+        return n
+    if kind is list:
+        return sum(_colons(item) for item in value if type(item) in _NESTED)
+    return 0
+
+
+_NESTED = frozenset({str, dict, list})
+
+
+def _decode(plaintext: bytes) -> Any:
+    """Strict JSON: orjson (C, several times faster) when it provably agrees with the reference.
+
+    orjson keeps the last of duplicate keys silently. Without escapes a decoded string holds the
+    same ':' characters as its source text, so a document whose source has more ':' than its
+    decoded keys and strings account for lost a key to a duplicate. Any doubt (an escape, a
+    colon count that differs, a long integer, anything orjson refuses) goes to the reference
+    decoder, which decides as it always did, with the same reasons.
+    """
+    try:
+        document = orjson.loads(plaintext)
+    except orjson.JSONDecodeError:
+        return _decode_strict(plaintext)
+    if (
+        b"\\" in plaintext
+        or plaintext.count(b":") != _colons(document)
+        or _LONG_INTEGER.search(plaintext) is not None
+    ):
+        return _decode_strict(plaintext)
+    return document
+
+
 def _number(raw: Mapping[str, Any], name: str, rejected: list[FieldRejection]) -> float | None:
     value = raw.get(name)
     if value is None:
+        return None
+    kind = type(value)
+    if kind is int or kind is float:  # what JSON numbers decode to: the common case, quickly
+        bounds = PLAUSIBLE[name]
+        # NaN and the infinities fail the comparison too: out of range, as below.
+        if bounds.low <= value <= bounds.high:
+            return value  # type: ignore[no-any-return]
+        rejected.append(FieldRejection(name, FieldProblem.OUT_OF_RANGE))
         return None
     # bool is an int in Python, but `true` is not a heart rate.
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -220,6 +279,8 @@ def _number(raw: Mapping[str, Any], name: str, rejected: list[FieldRejection]) -
 
 
 def _unknown(raw: Mapping[str, Any], known: frozenset[str]) -> list[FieldRejection]:
+    if raw.keys() <= known:
+        return []
     return [FieldRejection(k, FieldProblem.UNKNOWN_FIELD) for k in raw if k not in known]
 
 
@@ -233,7 +294,12 @@ def _timestamp(raw: Mapping[str, Any]) -> datetime:
 def _vitals(raw: Mapping[str, Any]) -> Vitals:
     ts = _timestamp(raw)
     rejected = _unknown(raw, _VITAL_FIELDS)
-    hr, spo2, rr, sbp, dbp, temp = (_number(raw, name, rejected) for name in _VITAL_NUMBERS)
+    hr = _number(raw, "hr", rejected)
+    spo2 = _number(raw, "spo2", rejected)
+    rr = _number(raw, "rr", rejected)
+    sbp = _number(raw, "sbp", rejected)
+    dbp = _number(raw, "dbp", rejected)
+    temp = _number(raw, "temp", rejected)
     if sbp is not None and dbp is not None and dbp >= sbp:
         # Either could be the wrong one, so neither is stored as truth.
         rejected += [
@@ -248,9 +314,8 @@ def _vitals(raw: Mapping[str, Any]) -> Vitals:
     avpu_raw = raw.get("avpu")
     avpu: Avpu | None = None
     if isinstance(avpu_raw, str):
-        try:
-            avpu = Avpu(avpu_raw)
-        except ValueError:
+        avpu = _AVPU.get(avpu_raw)
+        if avpu is None:
             rejected.append(FieldRejection("avpu", FieldProblem.UNKNOWN_VALUE))
     elif avpu_raw is not None:
         rejected.append(FieldRejection("avpu", FieldProblem.WRONG_TYPE))

@@ -325,3 +325,66 @@ def test_any_json_document_is_read_or_rejected(document: Any, kind: Kind) -> Non
     except EnvelopeRejected as exc:
         outcome = exc.reason
     assert isinstance(outcome, Reason) or (isinstance(outcome, tuple) and len(outcome) > 0)
+
+
+def _decoded(decode: Any, raw: bytes) -> str:
+    """What a decoder made of `raw`, type-exact (1 and 1.0 differ), or the refusal's reason."""
+    try:
+        return repr(decode(raw))
+    except EnvelopeRejected as exc:
+        return f"refused: {exc.reason}"
+
+
+def _with_duplicate_key(document: Any, data: st.DataObject) -> bytes:
+    """`document` as JSON with the first key of one of its objects written twice."""
+    text = json.dumps(document)
+    starts = [i for i, ch in enumerate(text) if ch == "{" and text[i + 1] == '"']
+    if not starts:
+        return text.encode()
+    at = data.draw(st.sampled_from(starts))
+    end = text.index('": ', at) + 3
+    return (text[: at + 1] + text[at + 1 : end] + '"dup", ' + text[at + 1 :]).encode()
+
+
+json_text_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from('ab:"\\é\x00 '), max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["ts", "hr", "a:b", "x"]), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300)
+@given(document=json_text_values, data=st.data())
+def test_fast_decoder_agrees_with_the_reference_decoder(document: Any, data: st.DataObject) -> None:
+    from emsync.telemetry.readings import _decode, _decode_strict
+
+    raw = json.dumps(document).encode()
+    if data.draw(st.booleans()):
+        raw = _with_duplicate_key(document, data)
+    if data.draw(st.booleans()):
+        cut = data.draw(st.integers(0, len(raw)))
+        raw = raw[:cut] + data.draw(st.binary(max_size=3)) + raw[cut:]
+    assert _decoded(_decode, raw) == _decoded(_decode_strict, raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"ts": "2025-03-01T12:00:00+01:00", "hr": 70, "hr": 180}',
+        b'{"readings": [{"ts": "2025-03-01T12:00:00Z", "hr": 1, "hr": 2}]}',
+        b'{"ts": "2025-03-01T12:00:00Z", "hr": 70, "h\\u0072": 180}',
+        b'{"ts": "2025-03-01T12:00:00Z", "x": "\\u003a", "x": 1}',
+        b'{"ts": "2025-03-01T12:00:00Z", "hr": 123456789012345678901234567890}',
+    ],
+)
+def test_duplicate_keys_and_long_integers_decode_as_the_reference_does(raw: bytes) -> None:
+    from emsync.telemetry.readings import _decode, _decode_strict
+
+    assert _decoded(_decode, raw) == _decoded(_decode_strict, raw)
