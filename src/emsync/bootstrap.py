@@ -24,6 +24,7 @@ from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import create_engine, session_factory
 from emsync.core.events import Event, EventBus
+from emsync.core.fanout import RedisFanout
 from emsync.core.http import RequestContextMiddleware, StateChange, install_error_handlers
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
@@ -216,8 +217,23 @@ def _wire_telemetry(runtime: Runtime) -> None:
     runtime.bus.subscribe(AlertChanged, audit_alert)
 
 
+def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
+    """Scale profile: every role shares its WebSocket messages through Redis."""
+    if runtime.settings.redis_url is None:
+        return []
+    fanout = RedisFanout(
+        hub=runtime.get(Hub),
+        url=runtime.settings.redis_url,
+        keyring=runtime.keyring,
+        registry=runtime.metrics.registry,
+    )
+    runtime.provide(fanout)
+    return [(role, fanout) for role in ProcessRole]
+
+
 def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
     return [
+        *_fanout(runtime),
         *telemetry_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
@@ -237,7 +253,10 @@ def create_app(
     _wire_dispatch_and_hospitals(runtime)
     _wire_handoffs(runtime)
     _wire_telemetry(runtime)
-    services = [svc for role, svc in _background_services(runtime) if role in roles]
+    # dict.fromkeys: a service of several roles starts once in a process running them all.
+    services = list(
+        dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

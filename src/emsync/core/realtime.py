@@ -22,6 +22,8 @@ log = structlog.get_logger("emsync.realtime")
 # (principal, channel argument or None) -> allowed?
 ChannelCheck = Callable[[Any, str | None], Awaitable[bool]]
 Authenticate = Callable[[str], Awaitable[Any]]
+# Receives each published message (channel, type, data, seq); must not block.
+Forward = Callable[[dict[str, Any]], None]
 
 QUEUE_LIMIT = 2000
 TOKEN_PROTOCOL_PREFIX = "bearer."  # noqa: S105 - a protocol prefix, not a secret
@@ -43,6 +45,7 @@ class Hub:
         self._checks: dict[str, ChannelCheck] = {}
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self._seq: dict[str, int] = defaultdict(int)
+        self._forward: Forward | None = None
 
     def register_channel(self, prefix: str, check: ChannelCheck) -> None:
         """`prefix` is the part before ':' (e.g. "vitals" for "vitals:<patient_id>")."""
@@ -72,9 +75,28 @@ class Hub:
             self._subscribers[channel].discard(sub)
         sub.channels.clear()
 
+    def forward_to(self, forward: Forward) -> None:
+        """Also hand every message published here to `forward`, which must not block (the
+        cross-process fan-out of the scale profile, `core/fanout.py`)."""
+        self._forward = forward
+
     def publish(self, channel: str, type_: str, data: Any) -> int:
         """Queue a message for every subscriber of `channel`; returns its sequence number."""
-        self._seq[channel] += 1
+        message = self._deliver(channel, type_, data, missed=0)
+        if self._forward is not None:
+            self._forward(message)
+        return int(message["seq"])
+
+    def deliver(self, channel: str, type_: str, data: Any, *, missed: int = 0) -> int:
+        """Queue a message another process published, for local subscribers only.
+
+        `missed` messages of that channel known lost on the way skip the sequence number, so
+        clients see the gap and refetch (seq numbers what this process delivered, per channel).
+        """
+        return int(self._deliver(channel, type_, data, missed=missed)["seq"])
+
+    def _deliver(self, channel: str, type_: str, data: Any, *, missed: int) -> dict[str, Any]:
+        self._seq[channel] += 1 + missed
         seq = self._seq[channel]
         message = {"channel": channel, "type": type_, "data": data, "seq": seq}
         for sub in list(self._subscribers.get(channel, ())):
@@ -84,7 +106,7 @@ class Hub:
                 sub.overflowed = True
                 self.unsubscribe_all(sub)
                 log.warning("realtime subscriber overflowed; disconnecting", channel=channel)
-        return seq
+        return message
 
     def subscriber_count(self, channel: str) -> int:
         return len(self._subscribers.get(channel, ()))
