@@ -23,6 +23,7 @@ from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import create_engine, session_factory
+from emsync.core.docs import install_docs
 from emsync.core.events import Event, EventBus
 from emsync.core.fanout import RedisFanout
 from emsync.core.http import RequestContextMiddleware, StateChange, install_error_handlers
@@ -277,7 +278,7 @@ def create_app(
         description="Emergency medical coordination hub: from the emergency call to the "
         "hospital bed. Log in with **Authorize** (OAuth2 password flow).",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -297,6 +298,7 @@ def create_app(
 
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
     app.include_router(ops_router(public))
+    install_docs(app, public)
     if ProcessRole.API in roles:
         app.include_router(auth_api.router)
         app.include_router(incidents_api.router)

@@ -54,3 +54,14 @@ async def test_unknown_route_is_a_problem_document(client: httpx.AsyncClient) ->
     response = await client.get("/api/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_api_docs_are_served_without_a_cdn(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text
+    script = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert len(script.content) > 100_000
+    assert (await client.get("/docs/oauth2-redirect")).status_code == 200

@@ -18,6 +18,8 @@ PUBLIC_PATHS = {
     "/api/auth/token",
     "/api/auth/refresh",
     "/api/auth/logout",
+    "/docs",
+    "/docs/oauth2-redirect",
 }
 # Served by FastAPI itself: the OpenAPI document and the interactive docs.
 FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}

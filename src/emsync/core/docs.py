@@ -1,0 +1,41 @@
+"""The interactive API docs, served from a vendored Swagger UI: EMsync runs where no CDN is
+reachable, and FastAPI's default docs page loads its scripts from one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+ASSETS = "/docs/assets"
+
+
+def install_docs(app: FastAPI, public: Callable[[Any], Any]) -> None:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/docs")
+    async def docs() -> HTMLResponse:
+        """Swagger UI; log in with Authorize (OAuth2 password flow)."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            init_oauth={"usePkceWithAuthorizationCodeGrant": False},
+        )
+
+    @router.get("/docs/oauth2-redirect")
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    public(docs)
+    public(oauth2_redirect)
+    app.include_router(router)
+    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
