@@ -62,9 +62,10 @@ class HubMessage:
 
 
 def seal_message(message: HubMessage, *, keyring: Keyring, redis_channel: str) -> bytes:
+    """`origin` NL sealed body: the origin stays readable (and bound in as associated data), so
+    a process drops the echo of its own messages without opening them."""
     body = {
         "v": WIRE_VERSION,
-        "o": message.origin,
         "c": message.channel,
         "t": message.type,
         "d": message.data,
@@ -72,25 +73,35 @@ def seal_message(message: HubMessage, *, keyring: Keyring, redis_channel: str) -
     }
     # default=str: the same rendering the WebSocket pump gives values JSON does not know.
     plaintext = json.dumps(body, default=str, separators=(",", ":")).encode()
-    return keyring.seal(plaintext, aad=redis_channel.encode())
+    origin = message.origin.encode()
+    return origin + b"\n" + keyring.seal(plaintext, aad=_aad(redis_channel, origin))
 
 
-def open_message(sealed: bytes, *, keyring: Keyring, redis_channel: str) -> HubMessage:
+def _aad(redis_channel: str, origin: bytes) -> bytes:
+    return redis_channel.encode() + b"\n" + origin
+
+
+def origin_of(wire: bytes) -> str:
+    return wire.partition(b"\n")[0].decode(errors="replace")
+
+
+def open_message(wire: bytes, *, keyring: Keyring, redis_channel: str) -> HubMessage:
+    origin, _, sealed = wire.partition(b"\n")
     try:
-        body = json.loads(keyring.open(sealed, aad=redis_channel.encode()))
-        fields = (body["v"], body["o"], body["c"], body["t"], body["s"])
+        body = json.loads(keyring.open(sealed, aad=_aad(redis_channel, origin)))
+        fields = (body["v"], origin.decode(), body["c"], body["t"], body["s"])
     except Exception as exc:  # noqa: BLE001 - every way of failing here is a rejected message
         raise FanoutMessageRejected(type(exc).__name__) from None
-    version, origin, channel, type_, seq = fields
+    version, origin_id, channel, type_, seq = fields
     if (
         version != WIRE_VERSION
-        or not all(isinstance(v, str) for v in (origin, channel, type_))
+        or not all(isinstance(v, str) for v in (channel, type_))
         or not isinstance(seq, int)
         or isinstance(seq, bool)
         or seq < 1
     ):
         raise FanoutMessageRejected("malformed")
-    return HubMessage(origin=origin, channel=channel, type=type_, data=body.get("d"), seq=seq)
+    return HubMessage(origin=origin_id, channel=channel, type=type_, data=body.get("d"), seq=seq)
 
 
 class OriginSequences:
@@ -341,6 +352,8 @@ class RedisFanout:
 
     def receive(self, sealed: bytes) -> None:
         """Deliver one Redis message to local subscribers, unless it is ours or a replay."""
+        if origin_of(sealed) == self.origin:
+            return
         try:
             message = open_message(sealed, keyring=self._keyring, redis_channel=self.redis_channel)
         except FanoutMessageRejected as exc:
@@ -350,8 +363,6 @@ class RedisFanout:
                 log.warning(
                     "fan-out rejected a Redis message", reason=str(exc), count=self._rejected
                 )
-            return
-        if message.origin == self.origin:
             return
         missed = self._sequences.missed(message.origin, message.channel, message.seq)
         if missed is None:

@@ -14,6 +14,7 @@ from emsync.core.fanout import (
     HubMessage,
     OriginSequences,
     open_message,
+    origin_of,
     seal_message,
     split_channel,
 )
@@ -61,18 +62,25 @@ def test_a_tampered_message_is_rejected() -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"v": 1, "o": "b", "c": "alerts", "t": "x", "d": {}, "s": 0},
-        {"v": 1, "o": "b", "c": "alerts", "t": "x", "d": {}, "s": True},
-        {"v": 1, "o": "b", "c": 7, "t": "x", "d": {}, "s": 1},
-        {"v": 2, "o": "b", "c": "alerts", "t": "x", "d": {}, "s": 1},
-        {"v": 1, "o": "b", "t": "x", "s": 1},
+        {"v": 1, "c": "alerts", "t": "x", "d": {}, "s": 0},
+        {"v": 1, "c": "alerts", "t": "x", "d": {}, "s": True},
+        {"v": 1, "c": 7, "t": "x", "d": {}, "s": 1},
+        {"v": 2, "c": "alerts", "t": "x", "d": {}, "s": 1},
+        {"v": 1, "t": "x", "s": 1},
         ["not", "an", "object"],
     ],
 )
 def test_a_malformed_message_is_rejected(body: object) -> None:
-    sealed = KEYRING.seal(json.dumps(body).encode(), aad=CHANNEL.encode())
+    sealed = KEYRING.seal(json.dumps(body).encode(), aad=CHANNEL.encode() + b"\nb")
     with pytest.raises(FanoutMessageRejected):
-        open_message(sealed, keyring=KEYRING, redis_channel=CHANNEL)
+        open_message(b"b\n" + sealed, keyring=KEYRING, redis_channel=CHANNEL)
+
+
+def test_a_message_relabelled_with_another_origin_is_rejected() -> None:
+    wire = seal_message(vitals(origin="b"), keyring=KEYRING, redis_channel=CHANNEL)
+    assert origin_of(wire) == "b"
+    with pytest.raises(FanoutMessageRejected):
+        open_message(b"c" + wire[1:], keyring=KEYRING, redis_channel=CHANNEL)
 
 
 def test_consecutive_messages_of_an_origin_miss_nothing() -> None:
