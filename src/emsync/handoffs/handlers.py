@@ -34,21 +34,32 @@ def push_handoff_events(runtime: Runtime) -> Callable[[HandoffEvent], Awaitable[
     hub = runtime.get(Hub)
 
     async def push(event: HandoffEvent) -> None:
-        if event.deliveries:
+        # Entries the use case rendered in its own transaction go out as they are; reading them
+        # back here would take a second transaction (on SQLite, the write lock) per change.
+        entries = [
+            (hospital_id, seq, service.rendered_entry(hospital_id, seq))
+            for hospital_id, seq in event.deliveries
+        ]
+        if all(read is not None for _, _, read in entries):
+            for hospital_id, _, read in entries:
+                assert read is not None
+                hub.publish(hospital_channel(hospital_id), read.kind, read.model_dump(mode="json"))
+        else:  # not rendered here (another path, or a retry): read back, in order
             async with runtime.sessions() as session:
-                for hospital_id, seq in event.deliveries:
-                    entry = (
-                        await session.scalars(
-                            select(OutboxEntry).where(
-                                OutboxEntry.hospital_id == hospital_id, OutboxEntry.seq == seq
+                for hospital_id, seq, read in entries:
+                    if read is None:
+                        entry = (
+                            await session.scalars(
+                                select(OutboxEntry).where(
+                                    OutboxEntry.hospital_id == hospital_id, OutboxEntry.seq == seq
+                                )
                             )
+                        ).one()
+                        read = await service.entry_read(
+                            session, runtime.keyring, entry, service.Viewer.hospital(hospital_id)
                         )
-                    ).one()
-                    read = await service.entry_read(
-                        session, runtime.keyring, entry, service.Viewer.hospital(hospital_id)
-                    )
                     hub.publish(
-                        hospital_channel(hospital_id), entry.kind, read.model_dump(mode="json")
+                        hospital_channel(hospital_id), read.kind, read.model_dump(mode="json")
                     )
         board = event.to_dict()
         board.pop("deliveries", None)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -81,17 +82,25 @@ class Viewer:
         return cls(actor=f"hospital:{hospital_id}", hospital_id=hospital_id, receives=True)
 
 
+# Feed entries a use case rendered from the rows in hand just before committing, for the live
+# push that runs right after the commit in the same task (see handlers.push_handoff_events): the
+# push then needs no second transaction to read back what this one wrote. Scoped to the request's
+# context, so rendered (opened) content never outlives the request or crosses to another one.
+_rendered: ContextVar[dict[tuple[str, int], FeedEntryRead] | None] = ContextVar(
+    "handoffs_rendered_entries", default=None
+)
+_PENDING_OUTBOX = "handoffs_pending_outbox"  # session.info key: entries this transaction added
+
+
+def rendered_entry(hospital_id: str, seq: int) -> FeedEntryRead | None:
+    """The entry this request's use case rendered for the live push, taken once; else None."""
+    rendered = _rendered.get()
+    return rendered.pop((hospital_id, seq), None) if rendered else None
+
+
 class HandoffNotReady(ValidationFailed):
     title = "Handoff not ready to send"
     type_slug = "handoff-not-ready"
-
-
-async def _writing(session: AsyncSession) -> None:
-    """On SQLite, take the write lock before the first read. A transaction that reads first and
-    writes later must upgrade its snapshot, and under concurrent writers that fails at once with
-    "database is locked" instead of waiting; one that starts by writing waits its turn."""
-    if session.get_bind().dialect.name == "sqlite":
-        await session.execute(text("UPDATE handoff_feeds SET last_seq = last_seq WHERE 0"))
 
 
 # ---------------------------------------------------------------- hospital keys
@@ -158,7 +167,6 @@ async def rotate_hospital_key(
     *, session: AsyncSession, keyring: Keyring, hospital_id: str, actor: str, now: datetime
 ) -> HospitalKey:
     """A new active key pair; older pairs stay (sealed) so older handoffs still open."""
-    await _writing(session)
     current = await active_key(session, hospital_id)
     key = await _new_key(
         session, keyring, hospital_id, (current.version + 1) if current else 1, actor, now
@@ -226,22 +234,22 @@ async def _append_outbox(
         .returning(HospitalFeed.last_seq)
     )
     assert seq is not None
-    session.add(
-        OutboxEntry(
-            hospital_id=target,
-            seq=seq,
-            handoff_id=handoff.id,
-            kind=kind,
-            update_seq=handoff.last_update_seq if update_seq is None else update_seq,
-            meta={
-                "status": handoff.status,
-                "acuity": handoff.acuity,
-                "eta": handoff.eta.isoformat() if handoff.eta else None,
-                **meta,
-            },
-            created_at=now,
-        )
+    entry = OutboxEntry(
+        hospital_id=target,
+        seq=seq,
+        handoff_id=handoff.id,
+        kind=kind,
+        update_seq=handoff.last_update_seq if update_seq is None else update_seq,
+        meta={
+            "status": handoff.status,
+            "acuity": handoff.acuity,
+            "eta": handoff.eta.isoformat() if handoff.eta else None,
+            **meta,
+        },
+        created_at=now,
     )
+    session.add(entry)
+    session.info.setdefault(_PENDING_OUTBOX, []).append(entry)
     return target, seq
 
 
@@ -489,8 +497,15 @@ async def create_handoff(
     *, uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, actor: str, now: datetime
 ) -> Handoff:
     """A draft sealed for its destination; `send` delivers it."""
+    handoff = await _draft(uow, keyring, data, actor, now)
+    await uow.commit()
+    return handoff
+
+
+async def _draft(
+    uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, actor: str, now: datetime
+) -> Handoff:
     session = uow.session
-    await _writing(session)
     handoff_id = new_id()
     key, data_key, wrapped = await _seal_new(
         session, keyring, handoff_id, data.hospital_id, actor, now
@@ -517,15 +532,16 @@ async def create_handoff(
     session.add(handoff)
     await session.flush()
     uow.record(HandoffDrafted(**_event_base(handoff)))
-    await uow.commit()
     return handoff
 
 
 async def create_and_read(
     *, uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, viewer: Viewer, now: datetime
 ) -> HandoffRead:
-    handoff = await create_handoff(uow=uow, keyring=keyring, data=data, actor=viewer.actor, now=now)
-    return await _read(uow.session, keyring, handoff, viewer)
+    handoff = await _draft(uow, keyring, data, viewer.actor, now)
+    read = await _read(uow.session, keyring, handoff, viewer)  # inside this transaction
+    await uow.commit()
+    return read
 
 
 async def draft_from_inputs(
@@ -537,7 +553,6 @@ async def draft_from_inputs(
     again for the same patient updates the open draft instead of making a second one.
     """
     session = uow.session
-    await _writing(session)
     incident = await get_incident(session=session, keyring=keyring, incident_id=request.incident_id)
     patient_id = request.patient_id
     if patient_id is None and len(incident.patients) == 1:
@@ -635,7 +650,7 @@ async def _edit_draft(
     )
     handoff.updated_at = now
     uow.record(HandoffDraftEdited(**_event_base(handoff)))
-    await _commit(uow)
+    await _commit(uow, keyring)
     return handoff
 
 
@@ -648,14 +663,35 @@ async def edit_draft(
     viewer: Viewer,
     now: datetime,
 ) -> HandoffRead:
-    await _writing(uow.session)
     handoff = await _load(uow.session, handoff_id, viewer, lock=True)
     handoff = await _edit_draft(uow, keyring, handoff, edit, viewer.actor, now)
     return await _read(uow.session, keyring, handoff, viewer)
 
 
-async def _commit(uow: UnitOfWork) -> None:
+async def _flush(uow: UnitOfWork) -> None:
+    """Flush now, so reads that follow in this transaction cannot meet a concurrent change."""
     try:
+        await uow.session.flush()
+    except StaleDataError as exc:
+        await uow.rollback()
+        raise Conflict("the handoff was changed by someone else at the same time; retry") from exc
+
+
+async def _commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
+    """Commit and publish. Outbox entries written by this transaction are first rendered for
+    their hospitals, inside it, so the live push after the commit reads nothing back."""
+    pending: list[OutboxEntry] = uow.session.info.pop(_PENDING_OUTBOX, [])
+    try:
+        if pending and keyring is not None:
+            rendered = _rendered.get()
+            if rendered is None:
+                rendered = {}
+                _rendered.set(rendered)
+            for entry in pending:
+                viewer = Viewer.hospital(entry.hospital_id)
+                rendered[(entry.hospital_id, entry.seq)] = await entry_read(
+                    uow.session, keyring, entry, viewer
+                )
         await uow.commit()
     except StaleDataError as exc:
         await uow.rollback()
@@ -750,7 +786,6 @@ async def change_status(
 ) -> HandoffRead:
     """Move a handoff along its lifecycle; a move the table forbids is a 409 and changes nothing."""
     session = uow.session
-    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     if side is Side.HOSPITAL:
         _check_hospital(viewer, handoff)
@@ -774,8 +809,10 @@ async def change_status(
         reason=_sealed_reason(data_key, handoff, reason),
     )
     uow.record(event)
-    await _commit(uow)
-    return await _read(session, keyring, handoff, viewer)
+    await _flush(uow)
+    read = await _read(session, keyring, handoff, viewer)  # inside this transaction: no second
+    await _commit(uow, keyring)
+    return read
 
 
 async def _reseal_children(
@@ -819,7 +856,6 @@ async def redirect(
     """Re-seal everything under a fresh data key for the new hospital; the first loses access
     (its outbox gets a content-free withdrawal)."""
     session = uow.session
-    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     if hospital_id == handoff.hospital_id:
         raise Conflict(f"handoff {handoff_id} is already for hospital {hospital_id}")
@@ -861,8 +897,10 @@ async def redirect(
             from_hospital_id=old_hospital,
         )
     )
-    await _commit(uow)
-    return await _read(session, keyring, handoff, viewer)
+    await _flush(uow)
+    read = await _read(session, keyring, handoff, viewer)
+    await _commit(uow, keyring)
+    return read
 
 
 # ---------------------------------------------------------------- updates and attachments
@@ -879,7 +917,6 @@ async def append_update(
 ) -> UpdateRead:
     """Appended to the log and delivered in order; nothing earlier is overwritten."""
     session = uow.session
-    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     if S(handoff.status) not in EN_ROUTE:
         raise Conflict(
@@ -896,7 +933,7 @@ async def append_update(
     handoff.updated_at = now
     delivery = await _append_outbox(session, handoff, "update", now, update_kind=body.kind)
     uow.record(HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind=body.kind))
-    await _commit(uow)
+    await _commit(uow, keyring)
     return UpdateRead(seq=seq, kind=body.kind, at=now, actor=viewer.actor, data=payload)
 
 
@@ -934,7 +971,6 @@ async def add_attachment(
             checked.message, errors=[{"field": checked.field, "message": checked.message}]
         )
     session = uow.session
-    await _writing(session)
     handoff = await _load(session, handoff_id, viewer, lock=True)
     status = S(handoff.status)
     if status is not S.DRAFT and status not in EN_ROUTE:
@@ -976,7 +1012,7 @@ async def add_attachment(
         uow.record(
             HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind="attachment")
         )
-    await _commit(uow)
+    await _commit(uow, keyring)
     return AttachmentRead(
         id=att_id, kind=kind, media_type=checked, size=len(content), name=name, created_at=now
     )
@@ -1090,7 +1126,6 @@ async def ack_feed(
     """Record a client's cursor; handoffs whose delivery it covers become `delivered`."""
     check_feed_access(viewer, hospital_id)
     session = uow.session
-    await _writing(session)
     feed = await session.get(HospitalFeed, hospital_id)
     last = feed.last_seq if feed else 0
     if seq > last:
@@ -1122,7 +1157,7 @@ async def ack_feed(
             handoff = await _load(session, handoff_id, lock=True)
             if handoff.hospital_id == hospital_id and S(handoff.status) in (S.SENT, S.REDIRECTED):
                 uow.record(await _move(uow, handoff, S.DELIVERED, Side.HOSPITAL, viewer.actor, now))
-    await _commit(uow)
+    await _commit(uow, keyring)
     return max(seq, previous)
 
 
@@ -1181,7 +1216,6 @@ async def raise_overdue(
 ) -> list[HandoffAcknowledgementOverdue]:
     """Alert once per sending for every handoff still unacknowledged after `ack_timeout`."""
     session = uow.session
-    await _writing(session)
     rows = (
         await session.scalars(
             select(Handoff)
@@ -1206,7 +1240,7 @@ async def raise_overdue(
         )
         alerts.append(alert)
         uow.record(alert)
-    await _commit(uow)
+    await _commit(uow, None)  # alerts write no outbox entries
     return alerts
 
 
@@ -1222,7 +1256,6 @@ async def refresh_drafts_from_triage(
 ) -> int:
     """Put a new triage result on the patient's open drafts; returns how many were refreshed."""
     session = uow.session
-    await _writing(session)
     drafts = (
         await session.scalars(
             select(Handoff).where(Handoff.patient_id == patient_id, Handoff.status == S.DRAFT.value)
