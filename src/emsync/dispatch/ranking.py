@@ -13,25 +13,31 @@ a dispatcher. Rules, in the order they apply:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
 
 from emsync.dispatch.lifecycle import UnitStatus
 
 __all__ = [
     "ALS_REQUIRED_UP_TO",
     "DispatchRanking",
+    "RankedRows",
     "RankedUnit",
     "UnitCandidate",
+    "UnitColumns",
     "UnitType",
     "format_duration",
+    "rank_rows",
     "rank_units",
     "urgency_of",
 ]
 
 ALS_REQUIRED_UP_TO = 2
+F64 = npt.NDArray[np.float64]
 
 
 class UnitType(StrEnum):
@@ -90,61 +96,151 @@ def format_duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def _exclusion(c: UnitCandidate, urgency: int, als_required: bool) -> str | None:
-    if c.status is UnitStatus.OUT_OF_SERVICE:
-        return "out of service"
-    if c.status is not UnitStatus.AVAILABLE:
-        return f"committed to another call ({c.status.value})"
-    if c.location_problem is not None:
-        return c.location_problem
-    if not math.isfinite(c.eta_s):
-        return "unreachable on the road graph"
-    if als_required and c.unit_type is UnitType.BLS:
-        return f"BLS cannot take priority {urgency}: ALS required"
-    return None
+def _durations(seconds: F64) -> list[str]:
+    """`format_duration` over an array (np.rint rounds half to even, as `round` does)."""
+    minutes, secs = np.divmod(np.rint(seconds).astype(np.int64), 60)
+    return [
+        f"{m} min {s:02d} s" if m else f"{s} s"
+        for m, s in zip(minutes.tolist(), secs.tolist(), strict=True)
+    ]
 
 
-def _excluded(c: UnitCandidate, reason: str) -> RankedUnit:
-    eta = c.eta_s if math.isfinite(c.eta_s) and c.location_problem is None else None
-    return RankedUnit(c.unit_id, c.call_sign, c.unit_type, c.status, eta, None, reason)
+@dataclass(frozen=True, slots=True)
+class UnitColumns:
+    """Units as columns, one entry per unit in the same order: what the ranking reads.
+
+    `unit_type` and `status` hold the enums' values; `eta_s` is inf when the road graph cannot
+    reach; `from_station` marks units without a GPS fix.
+    """
+
+    unit_id: Sequence[str]
+    call_sign: Sequence[str]
+    unit_type: Sequence[str]
+    status: Sequence[str]
+    eta_s: F64
+    from_station: npt.NDArray[np.bool_]
+    location_problem: Sequence[str | None]
+
+    @classmethod
+    def of(cls, candidates: Sequence[UnitCandidate]) -> UnitColumns:
+        return cls(
+            unit_id=[c.unit_id for c in candidates],
+            call_sign=[c.call_sign for c in candidates],
+            unit_type=[c.unit_type.value for c in candidates],
+            status=[c.status.value for c in candidates],
+            eta_s=np.array([c.eta_s for c in candidates], dtype=np.float64),
+            from_station=np.array([c.from_station for c in candidates], dtype=np.bool_),
+            location_problem=[c.location_problem for c in candidates],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RankedRows:
+    """A ranking as row numbers into its `UnitColumns`: ranked rows in rank order (rank = place
+    + 1), excluded rows in display order, each with its reason; ETAs of excluded rows are the
+    column's where they mean something, else None."""
+
+    urgency: int
+    als_required: bool
+    ranked: list[int]
+    ranked_reasons: list[str]
+    excluded: list[int]
+    excluded_reasons: list[str]
+    excluded_etas: list[float | None]
+
+
+def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
+    """Rank `units` for a call of `urgency` (1-5), with a reason for every unit (vectorised)."""
+    if not 1 <= urgency <= 5:
+        raise ValueError("urgency must be 1..5")
+    als_required = urgency <= ALS_REQUIRED_UP_TO
+    eta = units.eta_s
+    status = np.asarray(units.status, dtype=object)
+    available = status == UnitStatus.AVAILABLE.value
+    placed = np.fromiter((p is None for p in units.location_problem), np.bool_, eta.shape[0])
+    sendable = available & placed & np.isfinite(eta)
+    bls = np.asarray(units.unit_type, dtype=object) == UnitType.BLS.value
+    fallback = sendable & bls if als_required else np.zeros_like(sendable)
+    eligible = sendable & ~fallback
+    first_response = False
+    if fallback.any() and not eligible.any():
+        eligible, fallback, first_response = fallback, np.zeros_like(fallback), True
+
+    rows = np.flatnonzero(eligible)
+    call_sign = np.asarray(units.call_sign, dtype=object)
+    unit_id = np.asarray(units.unit_id, dtype=object)
+    # lexsort's last key is the primary one: ETA, then call sign, then id (a stable order).
+    rows = rows[np.lexsort((unit_id[rows].astype(str), call_sign[rows].astype(str), eta[rows]))]
+    ranked = rows.tolist()
+    ranked_reasons: list[str] = []
+    if ranked:
+        etas = eta[rows]
+        first = ranked[0]
+        lead = f" by road: fastest of {len(ranked)} eligible"
+        gap = f" behind {units.call_sign[first]}"
+        behind = _durations(etas - etas[0])
+        suffix = ""
+        if first_response:
+            suffix += f"; no ALS unit can be sent to priority {urgency}: BLS as first response, "
+            suffix += "request ALS backup"
+        no_fix = units.from_station[rows].tolist()
+        types = units.unit_type
+        for n, (row, eta_text) in enumerate(zip(ranked, _durations(etas), strict=True)):
+            tail = lead if n == 0 else f" by road: {behind[n]}{gap}"
+            reason = f"{types[row]}, {eta_text}{tail}{suffix}"
+            if no_fix[n]:
+                reason += "; no GPS fix, ETA from its home station"
+            ranked_reasons.append(reason)
+
+    bls_reason = f"BLS cannot take priority {urgency}: ALS required"
+    problems = units.location_problem
+    finite = np.isfinite(eta).tolist()
+    excluded: list[tuple[str, str, int]] = []
+    for row in np.flatnonzero(~eligible).tolist():
+        state = units.status[row]
+        if state == UnitStatus.OUT_OF_SERVICE.value:
+            why = "out of service"
+        elif state != UnitStatus.AVAILABLE.value:
+            why = f"committed to another call ({state})"
+        elif (problem := problems[row]) is not None:
+            why = problem
+        elif not finite[row]:
+            why = "unreachable on the road graph"
+        else:
+            why = bls_reason  # available, placed, reachable: only the ALS rule leaves it out
+        excluded.append((why, units.call_sign[row], row))
+    excluded.sort()
+    eta_list = eta.tolist()
+    return RankedRows(
+        urgency=urgency,
+        als_required=als_required,
+        ranked=ranked,
+        ranked_reasons=ranked_reasons,
+        excluded=[row for _, _, row in excluded],
+        excluded_reasons=[why for why, _, _ in excluded],
+        excluded_etas=[
+            eta_list[row] if finite[row] and problems[row] is None else None
+            for _, _, row in excluded
+        ],
+    )
 
 
 def rank_units(candidates: Sequence[UnitCandidate], *, urgency: int) -> DispatchRanking:
     """Rank `candidates` for a call of `urgency` (1-5), with a reason for every unit."""
-    if not 1 <= urgency <= 5:
-        raise ValueError("urgency must be 1..5")
-    als_required = urgency <= ALS_REQUIRED_UP_TO
-    eligible: list[UnitCandidate] = []
-    fallback: list[UnitCandidate] = []
-    excluded: list[RankedUnit] = []
-    for c in candidates:
-        why = _exclusion(c, urgency, als_required)
-        if why is None:
-            eligible.append(c)
-        elif als_required and why.startswith("BLS cannot"):
-            fallback.append(c)
-        else:
-            excluded.append(_excluded(c, why))
-    first_response = False
-    if not eligible and fallback:
-        eligible, fallback, first_response = fallback, [], True
-    excluded += [
-        _excluded(c, f"BLS cannot take priority {urgency}: ALS required") for c in fallback
-    ]
-    eligible.sort(key=lambda c: (c.eta_s, c.call_sign, c.unit_id))
-    ranked: list[RankedUnit] = []
-    for n, c in enumerate(eligible, start=1):
-        eta = format_duration(c.eta_s)
-        if n == 1:
-            reason = f"{c.unit_type.value}, {eta} by road: fastest of {len(eligible)} eligible"
-        else:
-            behind = format_duration(c.eta_s - eligible[0].eta_s)
-            reason = f"{c.unit_type.value}, {eta} by road: {behind} behind {eligible[0].call_sign}"
-        if first_response:
-            reason += f"; no ALS unit can be sent to priority {urgency}: BLS as first response, "
-            reason += "request ALS backup"
-        if c.from_station:
-            reason += "; no GPS fix, ETA from its home station"
-        ranked.append(RankedUnit(c.unit_id, c.call_sign, c.unit_type, c.status, c.eta_s, n, reason))
-    excluded.sort(key=lambda r: (r.reason, r.call_sign))
-    return DispatchRanking(urgency, als_required, tuple(ranked), tuple(excluded))
+    rows = rank_rows(UnitColumns.of(candidates), urgency=urgency)
+    ranked = tuple(
+        RankedUnit(c.unit_id, c.call_sign, c.unit_type, c.status, c.eta_s, n, reason)
+        for n, (c, reason) in enumerate(
+            zip((candidates[i] for i in rows.ranked), rows.ranked_reasons, strict=True), start=1
+        )
+    )
+    excluded = tuple(
+        RankedUnit(c.unit_id, c.call_sign, c.unit_type, c.status, eta, None, reason)
+        for c, reason, eta in zip(
+            (candidates[i] for i in rows.excluded),
+            rows.excluded_reasons,
+            rows.excluded_etas,
+            strict=True,
+        )
+    )
+    return DispatchRanking(urgency, rows.als_required, ranked, excluded)

@@ -27,7 +27,7 @@ from emsync.core.errors import NotFound, ValidationFailed
 from emsync.routing.graph import RoadGraph
 from emsync.routing.isochrone import IsochroneMesh, alpha_shape_rings, build_mesh
 from emsync.routing.profile import RoadClass
-from emsync.routing.snapping import LatLon, SnapIndex, SnapPoint, canonical_edges
+from emsync.routing.snapping import LatLon, SnapIndex, SnapPoint, Snaps, canonical_edges
 
 __all__ = ["INF_WEIGHT", "Coverage", "Route", "RoutingEngine", "compute_order"]
 
@@ -236,6 +236,15 @@ class RoutingEngine:
     def snap_many(self, points: Sequence[LatLon]) -> list[SnapPoint]:
         return self._snapper.snap_many(list(points))
 
+    def locate(self, lat: F64, lon: F64) -> Snaps:
+        """Snap many positions at once without raising (`found` is False where off the map);
+        the result is reused by `travel_times_to_snapped`, so each position is snapped once."""
+        return self._snapper.locate(np.asarray(lat, dtype=np.float64), np.asarray(lon, np.float64))
+
+    def off_map_reason(self, lat: float, lon: float) -> str:
+        """The NotFound detail for a position `locate` did not find."""
+        return self._snapper.far_message(lat, lon)
+
     def _departures(self, p: SnapPoint) -> list[tuple[int, int]]:
         """(node, ms) pairs to leave a snapped position: ahead to the head, back to the tail."""
         e, f, g = p.edge, p.fraction, self.graph
@@ -313,16 +322,21 @@ class RoutingEngine:
     def _ends(
         self, points: Sequence[LatLon], leaving: bool
     ) -> tuple[list[int], I64, npt.NDArray[np.int64], F64]:
-        """Two (node, ms) ends per snapped position, as pinned nodes and an offset matrix.
+        """Two (node, ms) ends per snapped position, as pinned nodes and an offset matrix."""
+        lat = np.array([p.lat for p in points])
+        lon = np.array([p.lon for p in points])
+        edge, frac, _ = self._snapper.snap_arrays(lat, lon)
+        nodes, offsets = self._snapped_ends(edge, frac, leaving)
+        return nodes, offsets, edge, frac
 
-        Leaving: ahead to the edge's head, or back to its tail along the twin. Arriving: from
+    def _snapped_ends(
+        self, edge: npt.NDArray[np.int64], frac: F64, leaving: bool
+    ) -> tuple[list[int], I64]:
+        """Leaving: ahead to the edge's head, or back to its tail along the twin. Arriving: from
         the tail along the edge, or from the head along the twin. Without a twin the second
         end repeats the first node with an infinite offset.
         """
         g = self.graph
-        lat = np.array([p.lat for p in points])
-        lon = np.array([p.lon for p in points])
-        edge, frac, _ = self._snapper.snap_arrays(lat, lon)
         twin = g.twin[edge]
         has_twin = twin >= 0
         along = (1.0 - frac) if leaving else frac
@@ -335,7 +349,7 @@ class RoutingEngine:
             has_twin, np.rint(back * self._open_ms[np.maximum(twin, 0)]), INF_WEIGHT
         )
         nodes = np.column_stack([first_node, second_node]).ravel().tolist()
-        return nodes, offsets, edge, frac
+        return nodes, offsets
 
     def _direct_ms(
         self, src_edge: npt.NDArray[np.int64], src_frac: F64, dst_edge: int, dst_frac: float
@@ -358,12 +372,26 @@ class RoutingEngine:
         """Seconds from each origin (e.g. every available unit) to one destination."""
         if not origins:
             return np.zeros(0)
-        pinned, offsets, edges, fracs = self._ends(origins, leaving=True)
-        dst = self._snapper.snap(destination)
+        lat = np.array([p.lat for p in origins])
+        lon = np.array([p.lon for p in origins])
+        edge, frac, _ = self._snapper.snap_arrays(lat, lon)
+        return self._times_to(edge, frac, self._snapper.snap(destination))
+
+    def travel_times_to_snapped(self, origins: Snaps, destination: SnapPoint) -> F64:
+        """Seconds from each `locate`d origin to a snapped destination (one many-to-one query);
+        inf where the origin was not found or cannot reach."""
+        out = np.full(origins.edge.shape[0], math.inf)
+        ok = np.flatnonzero(origins.found)
+        if ok.size:
+            out[ok] = self._times_to(origins.edge[ok], origins.fraction[ok], destination)
+        return out
+
+    def _times_to(self, edges: npt.NDArray[np.int64], fracs: F64, dst: SnapPoint) -> F64:
+        pinned, offsets = self._snapped_ends(edges, fracs, leaving=True)
         arrivals = self._arrivals(dst)
         with self._lock:
             raw = self._pin_sources(pinned).distances_to_multi(arrivals)
-        out = self._combine(raw, offsets, len(origins))
+        out = self._combine(raw, offsets, edges.shape[0])
         direct = self._direct_ms(edges, fracs, dst.edge, dst.fraction)
         seconds: F64 = np.minimum(out, direct) / 1000.0
         return seconds
@@ -388,7 +416,8 @@ class RoutingEngine:
 
     @staticmethod
     def _combine(raw: list[int | None], offsets: I64, count: int) -> F64:
-        dist = np.array([math.inf if d is None else d for d in raw], dtype=np.float64)
+        dist = np.array(raw, dtype=np.float64)  # None (unreachable) becomes NaN
+        dist[np.isnan(dist)] = math.inf
         return np.asarray((dist.reshape(count, 2) + offsets).min(axis=1), dtype=np.float64)
 
     # ---- reach: isochrones and coverage ----------------------------------------------------------

@@ -13,9 +13,10 @@ from scipy.spatial import cKDTree
 from emsync.core.errors import NotFound, ValidationFailed
 from emsync.routing.graph import EARTH_RADIUS_M, RoadGraph
 
-__all__ = ["LatLon", "LocalProjection", "SnapIndex", "SnapPoint", "canonical_edges"]
+__all__ = ["LatLon", "LocalProjection", "SnapIndex", "SnapPoint", "Snaps", "canonical_edges"]
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 SAMPLE_SPACING_M = 20.0  # a point lies within 10 m of a sample of its nearest segment
 CANDIDATES = 8
 RECENT_SNAPS = 8192
@@ -46,6 +47,17 @@ class SnapPoint:
     lat: float
     lon: float
     distance_m: float  # from the requested position
+
+
+@dataclass(frozen=True, slots=True)
+class Snaps:
+    """Positions snapped in bulk, as arrays; where `found` is False no road is within range
+    (edge -1, fraction and distance NaN there), so one far position does not fail the rest."""
+
+    edge: I64
+    fraction: F64
+    distance_m: F64
+    found: npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,38 +101,56 @@ class SnapIndex:
         self._recent: dict[tuple[float, float], tuple[int, float, float]] = {}
         self._recent_lock = threading.Lock()
 
-    def snap_arrays(self, lat: F64, lon: F64) -> tuple[npt.NDArray[np.int64], F64, F64]:
-        """(canonical edge, fraction along it, distance in m) per position; NotFound when far.
+    def far_message(self, lat: float, lon: float) -> str:
+        """Why a position could not be snapped (the NotFound detail)."""
+        return f"no road within {self.max_distance_m:.0f} m of ({lat:.6f}, {lon:.6f})"
+
+    def locate(self, lat: F64, lon: F64) -> Snaps:
+        """Each position's nearest road point, never raising: see `Snaps.found`.
 
         Recent answers are remembered: units mostly stand still (at stations, on scene), so
         the same positions are snapped again and again.
         """
         count = lat.shape[0]
-        edge = np.empty(count, dtype=np.int64)
-        frac = np.empty(count)
-        dist = np.empty(count)
-        missing: list[int] = []
+        edge = np.full(count, -1, dtype=np.int64)
+        frac = np.full(count, np.nan)
+        dist = np.full(count, np.nan)
         keys = list(zip(lat.tolist(), lon.tolist(), strict=True))
-        for i, key in enumerate(keys):
-            hit = self._recent.get(key)
-            if hit is None:
-                missing.append(i)
-            else:
-                edge[i], frac[i], dist[i] = hit
+        recent = self._recent
+        hits = [recent.get(key) for key in keys]
+        missing = [i for i, hit in enumerate(hits) if hit is None]
+        if len(missing) < count:
+            found_rows = [i for i, hit in enumerate(hits) if hit is not None]
+            cached = np.array([hits[i] for i in found_rows])
+            edge[found_rows] = cached[:, 0].astype(np.int64)
+            frac[found_rows], dist[found_rows] = cached[:, 1], cached[:, 2]
         if missing:
             rows = np.asarray(missing)
             e, f, d = self._snap_new(lat[rows], lon[rows])
-            edge[rows], frac[rows], dist[rows] = e, f, d
+            near = d <= self.max_distance_m
+            edge[rows[near]], frac[rows[near]], dist[rows[near]] = e[near], f[near], d[near]
             with self._recent_lock:
                 for i, values in zip(
-                    missing, zip(e.tolist(), f.tolist(), d.tolist(), strict=True), strict=True
+                    rows[near].tolist(),
+                    zip(e[near].tolist(), f[near].tolist(), d[near].tolist(), strict=True),
+                    strict=True,
                 ):
-                    self._recent[keys[i]] = values
-                while len(self._recent) > RECENT_SNAPS:
-                    del self._recent[next(iter(self._recent))]
-        return edge, frac, dist
+                    recent[keys[i]] = values
+                while len(recent) > RECENT_SNAPS:
+                    del recent[next(iter(recent))]
+        return Snaps(edge, frac, dist, edge >= 0)
 
-    def _snap_new(self, lat: F64, lon: F64) -> tuple[npt.NDArray[np.int64], F64, F64]:
+    def snap_arrays(self, lat: F64, lon: F64) -> tuple[I64, F64, F64]:
+        """(canonical edge, fraction along it, distance in m) per position; NotFound when far."""
+        snaps = self.locate(lat, lon)
+        far = np.flatnonzero(~snaps.found)
+        if far.size:
+            i = int(far[0])
+            raise NotFound(self.far_message(float(lat[i]), float(lon[i])))
+        return snaps.edge, snaps.fraction, snaps.distance_m
+
+    def _snap_new(self, lat: F64, lon: F64) -> tuple[I64, F64, F64]:
+        """Nearest road point per position, however far (the caller applies the limit)."""
         g = self._graph
         px, py = self.projection.xy(lat, lon)
         k = min(CANDIDATES, self._sample_edge.shape[0])
@@ -136,14 +166,7 @@ class SnapIndex:
         dist = np.hypot(ax + f * dx - px[:, None], ay + f * dy - py[:, None])
         best = np.argmin(dist, axis=1)
         rows = np.arange(lat.shape[0])
-        best_dist = dist[rows, best]
-        far = np.flatnonzero(best_dist > self.max_distance_m)
-        if far.size:
-            i = int(far[0])
-            raise NotFound(
-                f"no road within {self.max_distance_m:.0f} m of ({lat[i]:.6f}, {lon[i]:.6f})"
-            )
-        return cand[rows, best].astype(np.int64), f[rows, best], best_dist
+        return cand[rows, best].astype(np.int64), f[rows, best], dist[rows, best]
 
     def snap_many(self, points: list[LatLon]) -> list[SnapPoint]:
         """Each point's nearest position on a road; NotFound when none is within range."""

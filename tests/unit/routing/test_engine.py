@@ -203,3 +203,21 @@ def test_node_ids_out_of_range_are_rejected_not_panicking(monaco: RoadMap) -> No
     with pytest.raises(ValidationFailed):
         engine.node_times_ms(-1, [0])
     assert engine.node_times_ms(0, []) == []
+
+
+def test_located_positions_route_like_coordinates_and_far_ones_are_marked(monaco: RoadMap) -> None:
+    engine = monaco.engine
+    points = random_points(engine, 40, seed=11)
+    far = LatLon(0.0, 0.0)
+    lat = np.array([p.lat for p in points] + [far.lat])
+    lon = np.array([p.lon for p in points] + [far.lon])
+    destination = points[0]
+    for _ in range(2):  # the second pass answers from the recent-snap memory
+        snaps = engine.locate(lat, lon)
+        assert snaps.found.tolist() == [True] * len(points) + [False]
+        seconds = engine.travel_times_to_snapped(snaps, engine.snap(destination))
+        assert seconds[:-1].tolist() == engine.travel_times_to(points, destination).tolist()
+        assert seconds[-1] == math.inf
+    with pytest.raises(NotFound) as error:
+        engine.travel_times_to([*points, far], destination)
+    assert error.value.detail == engine.off_map_reason(far.lat, far.lon)
