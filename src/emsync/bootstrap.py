@@ -26,7 +26,13 @@ from emsync.core.db import create_engine, session_factory
 from emsync.core.docs import install_docs
 from emsync.core.events import Event, EventBus
 from emsync.core.fanout import RedisFanout
-from emsync.core.http import RequestContextMiddleware, StateChange, install_error_handlers
+from emsync.core.http import (
+    PROBLEM_RESPONSES,
+    RequestContextMiddleware,
+    StateChange,
+    document_problems,
+    install_error_handlers,
+)
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
@@ -283,6 +289,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    document_problems(app)
     audit = runtime.get(AuditLog)
 
     async def audit_sink(change: StateChange) -> None:
@@ -300,15 +307,15 @@ def create_app(
     app.include_router(ops_router(public))
     install_docs(app, public)
     if ProcessRole.API in roles:
-        app.include_router(auth_api.router)
-        app.include_router(incidents_api.router)
-        app.include_router(dispatch_api.router)
-        app.include_router(dispatch_api.map_router)
-        app.include_router(hospitals_api.router)
-        app.include_router(hospitals_api.map_router)
-        app.include_router(handoffs_api.router)
-        app.include_router(telemetry_api.router)
-        app.include_router(triage_api.router)
+        app.include_router(auth_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(incidents_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(dispatch_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(dispatch_api.map_router, responses=PROBLEM_RESPONSES)
+        app.include_router(hospitals_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(hospitals_api.map_router, responses=PROBLEM_RESPONSES)
+        app.include_router(handoffs_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(telemetry_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(triage_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -173,3 +174,47 @@ class RequestContextMiddleware:
                     )
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every 4xx and 5xx response."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# Documented on every API route, so clients (and schemathesis) see the real error shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem_response("Not authenticated"),
+    403: _problem_response("Not allowed for this role"),
+    404: _problem_response("Not found"),
+    409: _problem_response("Conflicts with the current state"),
+    422: _problem_response("Invalid input; `errors` names each field"),
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Register the Problem schema that PROBLEM_RESPONSES refers to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -105,7 +105,10 @@ class Hub:
             except asyncio.QueueFull:
                 sub.overflowed = True
                 self.unsubscribe_all(sub)
-                log.warning("realtime subscriber overflowed; disconnecting", channel=channel)
+                log.warning(
+                    "realtime subscriber overflowed; disconnecting",
+                    channel=channel.partition(":")[0],  # the kind only: ids are not logged
+                )
         return message
 
     def subscriber_count(self, channel: str) -> int:
