@@ -29,11 +29,8 @@ def recommend_when_unassigned(
             if await service.incident_has_unit(session=session, incident_id=incident_id):
                 return
             try:
-                site = await service.incident_site(
-                    session=session, keyring=runtime.keyring, incident_id=incident_id
-                )
-                ranking = await service.rank_for_incident(
-                    session=session, engine=road_map.engine, site=site
+                ranking = await service.rank_incident(
+                    session=session, engine=road_map.engine, incident_id=incident_id
                 )
             except (ValidationFailed, NotFound) as error:
                 # No coordinates yet, or off the map: the dispatcher sees the call without a list.
@@ -53,9 +50,9 @@ def recommend_when_unassigned(
                         "eta_s": None if r.eta_s is None else round(r.eta_s, 1),
                         "reason": r.reason,
                     }
-                    for r in ranking.ranked[:TOP]
+                    for r in ranking.ranked_units(TOP)
                 ),
-                excluded_count=len(ranking.excluded),
+                excluded_count=len(ranking.rows.excluded),
             )
         )
 

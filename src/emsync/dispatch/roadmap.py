@@ -167,11 +167,18 @@ def _etas(
 
 
 def etas_to(engine: RoutingEngine, origins: Sequence[LatLon], destination: LatLon) -> Etas:
-    """Road seconds from each origin to `destination` (one many-to-one CCH query).
-
-    NotFound when the destination itself is off the map.
+    """Road seconds from each origin to `destination` (one many-to-one CCH query, each
+    position snapped once). NotFound when the destination itself is off the map.
     """
-    return _etas(engine, destination, origins, lambda o: engine.travel_times_to(o, destination))
+    arrival = engine.snap(destination)
+    lat = np.array([p.lat for p in origins], dtype=np.float64)
+    lon = np.array([p.lon for p in origins], dtype=np.float64)
+    snaps = engine.locate(lat, lon)
+    problems = tuple(
+        None if ok else f"position is off the road map ({engine.off_map_reason(p.lat, p.lon)})"
+        for p, ok in zip(origins, snaps.found.tolist(), strict=True)
+    )
+    return Etas(engine.travel_times_to_snapped(snaps, arrival), problems)
 
 
 def etas_from(engine: RoutingEngine, origin: LatLon, destinations: Sequence[LatLon]) -> Etas:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import column, select, table
+import numpy.typing as npt
+from sqlalchemy import bindparam, column, func, select, table, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,15 +33,19 @@ from emsync.dispatch.events import (
 )
 from emsync.dispatch.lifecycle import UnitStatus, next_status
 from emsync.dispatch.models import Trip, Unit, UnitStatusEntry
-from emsync.dispatch.ranking import DispatchRanking, RankedUnit, UnitCandidate, UnitType, urgency_of
-from emsync.dispatch.ranking import rank_units as rank
-from emsync.dispatch.roadmap import etas_to
+from emsync.dispatch.ranking import (
+    RankedRows,
+    RankedUnit,
+    UnitColumns,
+    UnitType,
+    rank_rows,
+    urgency_of,
+)
 from emsync.dispatch.schemas import (
     AssignmentRead,
     CalibrationRead,
     EtaErrorRead,
     PositionUpdate,
-    RankedUnitRead,
     RecommendationRead,
     UnitCreate,
     UnitRead,
@@ -58,6 +63,7 @@ from emsync.routing import (
 from emsync.routing import Trip as CalibrationTrip
 
 IncidentStatus = incidents.IncidentStatus
+F64 = npt.NDArray[np.float64]
 # A unit's status carries its incident along when the incident is one step behind.
 _INCIDENT_FOLLOWS: dict[UnitStatus, tuple[IncidentStatus, IncidentStatus]] = {
     UnitStatus.ON_SCENE: (IncidentStatus.DISPATCHED, IncidentStatus.ON_SCENE),
@@ -466,77 +472,169 @@ async def incident_site(
     return IncidentSite(incident_id, LatLon(float(lat), float(lon)), urgency)
 
 
-def _unit_columns() -> Any:
-    return select(
-        Unit.id,
-        Unit.call_sign,
-        Unit.unit_type,
-        Unit.status,
-        Unit.lat,
-        Unit.lon,
-        Unit.station_lat,
-        Unit.station_lon,
-    ).order_by(Unit.call_sign)
+# The recommendation's one read: the incident's position and urgency beside every unit's
+# ranking columns (no ORM objects). The outer join keeps the incident row when there are no
+# units; the acuity subquery does not depend on the row, so databases evaluate it once.
+_units = Unit.__table__
+_SITE_AND_UNITS = (
+    select(
+        _units.c.id,
+        _units.c.call_sign,
+        _units.c.unit_type,
+        _units.c.status,
+        _units.c.lat,
+        _units.c.lon,
+        _units.c.station_lat,
+        _units.c.station_lon,
+        _incidents.c.priority,
+        _incidents.c.lat,
+        _incidents.c.lon,
+        select(func.min(_patients.c.acuity))
+        .where(_patients.c.incident_id == bindparam("incident_id"))
+        .scalar_subquery(),
+    )
+    .select_from(_incidents.outerjoin(_units, true()))
+    .where(_incidents.c.id == bindparam("incident_id"))
+    .order_by(_units.c.call_sign)
+)
 
 
-async def rank_for_incident(
-    *, session: AsyncSession, engine: RoutingEngine, site: IncidentSite
-) -> DispatchRanking:
-    """Every unit ranked or excluded for the incident, by road ETA (one many-to-one query)."""
-    rows = (await session.execute(_unit_columns())).all()
-    available = [i for i, r in enumerate(rows) if r.status == UnitStatus.AVAILABLE.value]
-    origins = [
-        LatLon(r.lat, r.lon) if r.lat is not None else LatLon(r.station_lat, r.station_lon)
-        for r in (rows[i] for i in available)
-    ]
+@dataclass(frozen=True, slots=True)
+class UnitRanking:
+    """Every unit ranked or excluded for an incident, as columns and row numbers."""
+
+    site: IncidentSite
+    units: UnitColumns
+    rows: RankedRows
+
+    @property
+    def urgency(self) -> int:
+        return self.rows.urgency
+
+    def ranked_units(self, limit: int | None = None) -> list[RankedUnit]:
+        """The first `limit` ranked units (all when None) as values."""
+        u, rows = self.units, self.rows
+        return [
+            RankedUnit(
+                u.unit_id[i],
+                u.call_sign[i],
+                UnitType(u.unit_type[i]),
+                UnitStatus(u.status[i]),
+                float(u.eta_s[i]),
+                n,
+                reason,
+            )
+            for n, (i, reason) in enumerate(
+                zip(rows.ranked[:limit], rows.ranked_reasons[:limit], strict=True), start=1
+            )
+        ]
+
+
+def _etas(
+    engine: RoutingEngine, site: IncidentSite, lat: F64, lon: F64
+) -> tuple[F64, list[str | None]]:
+    """Road seconds from each position to the incident, each snapped once; a position off
+    the map gets inf and its reason instead of failing the others."""
     try:
-        etas = etas_to(engine, origins, site.position)
+        destination = engine.snap(site.position)
     except NotFound as error:
         raise ValidationFailed(f"incident {site.id} is off the road map: {error.detail}") from error
+    snaps = engine.locate(lat, lon)
+    problems: list[str | None] = [None] * lat.shape[0]
+    for i in np.flatnonzero(~snaps.found).tolist():
+        reason = engine.off_map_reason(float(lat[i]), float(lon[i]))
+        problems[i] = f"position is off the road map ({reason})"
+    return engine.travel_times_to_snapped(snaps, destination), problems
+
+
+async def rank_incident(
+    *, session: AsyncSession, engine: RoutingEngine, incident_id: str
+) -> UnitRanking:
+    """Every unit ranked or excluded for the incident by road ETA: one database round trip,
+    one snap per unit position, one many-to-one query, the rules over columns."""
+    result = await session.execute(_SITE_AND_UNITS, {"incident_id": incident_id})
+    rows = result.all()
+    if not rows:
+        raise NotFound(f"incident {incident_id} does not exist")
+    first = rows[0]
+    priority, site_lat, site_lon, acuity = first[8:]
+    if site_lat is None or site_lon is None:
+        raise ValidationFailed(
+            f"incident {incident_id} has no coordinates; set lat/lon before dispatching"
+        )
+    site = IncidentSite(
+        incident_id, LatLon(float(site_lat), float(site_lon)), urgency_of(int(priority), [acuity])
+    )
+    if first[0] is None:  # the outer join's row when there are no units
+        rows = []
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+    unit_id, call_sign, unit_type, status, lat_col, lon_col, station_lat, station_lon = columns[:8]
+    fix_lat = np.array(lat_col, dtype=np.float64)  # None (no GPS fix yet) becomes NaN
+    from_station = np.isnan(fix_lat)
+    lat = np.where(from_station, np.array(station_lat, dtype=np.float64), fix_lat)
+    lon = np.where(from_station, np.array(station_lon, dtype=np.float64), np.array(lon_col, float))
+    available = np.flatnonzero(np.array(status, dtype=object) == UnitStatus.AVAILABLE.value)
     seconds = np.full(len(rows), math.inf)
     problems: list[str | None] = [None] * len(rows)
-    for k, i in enumerate(available):
-        seconds[i] = etas.seconds[k]
-        problems[i] = etas.problems[k]
-    candidates = [
-        UnitCandidate(
-            unit_id=r.id,
-            call_sign=r.call_sign,
-            unit_type=UnitType(r.unit_type),
-            status=UnitStatus(r.status),
-            eta_s=float(seconds[i]),
-            from_station=r.lat is None,
-            location_problem=problems[i],
-        )
-        for i, r in enumerate(rows)
-    ]
-    return rank(candidates, urgency=site.urgency)
-
-
-def _ranked_read(r: RankedUnit) -> RankedUnitRead:
-    return RankedUnitRead(
-        unit_id=r.unit_id,
-        call_sign=r.call_sign,
-        unit_type=r.unit_type,
-        status=r.status,
-        rank=r.rank,
-        eta_s=None if r.eta_s is None else round(r.eta_s, 1),
-        reason=r.reason,
+    found, found_problems = _etas(engine, site, lat[available], lon[available])
+    seconds[available] = found
+    for i, problem in zip(available.tolist(), found_problems, strict=True):
+        problems[i] = problem
+    units = UnitColumns(
+        unit_id=unit_id,
+        call_sign=call_sign,
+        unit_type=unit_type,
+        status=status,
+        eta_s=seconds,
+        from_station=from_station,
+        location_problem=problems,
     )
+    return UnitRanking(site, units, rank_rows(units, urgency=site.urgency))
 
 
 async def recommend(
     *, session: AsyncSession, keyring: Keyring, engine: RoutingEngine, incident_id: str
 ) -> RecommendationRead:
-    site = await incident_site(session=session, keyring=keyring, incident_id=incident_id)
-    ranking = await rank_for_incident(session=session, engine=engine, site=site)
-    return RecommendationRead(
-        incident_id=incident_id,
-        urgency=ranking.urgency,
-        als_required=ranking.als_required,
-        incident_position=(site.position.lat, site.position.lon),
-        ranked=[_ranked_read(r) for r in ranking.ranked],
-        excluded=[_ranked_read(r) for r in ranking.excluded],
+    """The recommendation as the API returns it (`keyring` is unused: no personal fields)."""
+    del keyring
+    ranking = await rank_incident(session=session, engine=engine, incident_id=incident_id)
+    u, rows = ranking.units, ranking.rows
+    eta = u.eta_s.tolist()
+    ranked = [
+        {
+            "unit_id": u.unit_id[i],
+            "call_sign": u.call_sign[i],
+            "unit_type": u.unit_type[i],
+            "status": u.status[i],
+            "rank": n,
+            "eta_s": round(eta[i], 1),
+            "reason": reason,
+        }
+        for n, (i, reason) in enumerate(zip(rows.ranked, rows.ranked_reasons, strict=True), 1)
+    ]
+    excluded = [
+        {
+            "unit_id": u.unit_id[i],
+            "call_sign": u.call_sign[i],
+            "unit_type": u.unit_type[i],
+            "status": u.status[i],
+            "rank": None,
+            "eta_s": None if unit_eta is None else round(unit_eta, 1),
+            "reason": reason,
+        }
+        for i, reason, unit_eta in zip(
+            rows.excluded, rows.excluded_reasons, rows.excluded_etas, strict=True
+        )
+    ]
+    return RecommendationRead.model_validate(
+        {
+            "incident_id": incident_id,
+            "urgency": rows.urgency,
+            "als_required": rows.als_required,
+            "incident_position": (ranking.site.position.lat, ranking.site.position.lon),
+            "ranked": ranked,
+            "excluded": excluded,
+        }
     )
 
 
