@@ -13,6 +13,7 @@ a dispatcher. Rules, in the order they apply:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 ALS_REQUIRED_UP_TO = 2
+_AVAILABLE = UnitStatus.AVAILABLE.value
+_OUT_OF_SERVICE = UnitStatus.OUT_OF_SERVICE.value
 F64 = npt.NDArray[np.float64]
 
 
@@ -96,13 +99,15 @@ def format_duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+@functools.lru_cache(maxsize=4096)
+def _whole_seconds_text(total: int) -> str:
+    minutes, secs = divmod(total, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 def _durations(seconds: F64) -> list[str]:
     """`format_duration` over an array (np.rint rounds half to even, as `round` does)."""
-    minutes, secs = np.divmod(np.rint(seconds).astype(np.int64), 60)
-    return [
-        f"{m} min {s:02d} s" if m else f"{s} s"
-        for m, s in zip(minutes.tolist(), secs.tolist(), strict=True)
-    ]
+    return [_whole_seconds_text(t) for t in np.rint(seconds).astype(np.int64).tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,7 @@ def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
     als_required = urgency <= ALS_REQUIRED_UP_TO
     eta = units.eta_s
     status = np.asarray(units.status, dtype=object)
-    available = status == UnitStatus.AVAILABLE.value
+    available = status == _AVAILABLE
     placed = np.fromiter((p is None for p in units.location_problem), np.bool_, eta.shape[0])
     sendable = available & placed & np.isfinite(eta)
     bls = np.asarray(units.unit_type, dtype=object) == UnitType.BLS.value
@@ -167,10 +172,12 @@ def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
         eligible, fallback, first_response = fallback, np.zeros_like(fallback), True
 
     rows = np.flatnonzero(eligible)
-    call_sign = np.asarray(units.call_sign, dtype=object)
-    unit_id = np.asarray(units.unit_id, dtype=object)
-    # lexsort's last key is the primary one: ETA, then call sign, then id (a stable order).
-    rows = rows[np.lexsort((unit_id[rows].astype(str), call_sign[rows].astype(str), eta[rows]))]
+    rows = rows[np.argsort(eta[rows], kind="stable")]
+    by_eta = eta[rows]
+    if np.any(by_eta[1:] == by_eta[:-1]):  # equal ETAs: then by call sign, then by id
+        call_sign = np.asarray(units.call_sign, dtype=object)[rows].astype(str)
+        unit_id = np.asarray(units.unit_id, dtype=object)[rows].astype(str)
+        rows = rows[np.lexsort((unit_id, call_sign, by_eta))]  # the last key is the first
     ranked = rows.tolist()
     ranked_reasons: list[str] = []
     if ranked:
@@ -198,9 +205,9 @@ def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
     excluded: list[tuple[str, str, int]] = []
     for row in np.flatnonzero(~eligible).tolist():
         state = units.status[row]
-        if state == UnitStatus.OUT_OF_SERVICE.value:
+        if state == _OUT_OF_SERVICE:
             why = "out of service"
-        elif state != UnitStatus.AVAILABLE.value:
+        elif state != _AVAILABLE:
             why = f"committed to another call ({state})"
         elif (problem := problems[row]) is not None:
             why = problem
