@@ -17,6 +17,14 @@ VITAL_FIELDS = (*NUMERIC_FIELDS, "o2", "avpu")
 NEWS2_MEASURED = ("rr", "spo2", "sbp", "hr", "temp")
 
 Value = float | bool | str
+_MEASURED = frozenset(NEWS2_MEASURED)
+# What NEWS2 took as air / Alert, by (oxygen reported, consciousness reported).
+_ASSUMED: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (True, True): (),
+    (True, False): ("avpu",),
+    (False, True): ("o2",),
+    (False, False): ("o2", "avpu"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +35,14 @@ class Scored:
     assumed: tuple[str, ...]
     ts: datetime
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, ts_text: str | None = None) -> dict[str, Any]:
+        """`ts_text`: `self.ts.isoformat()` when the caller already has it (it is not cheap)."""
         return {
             "total": self.total,
             "band": self.band,
             "subscores": list(self.subscores),
             "assumed": list(self.assumed),
-            "ts": self.ts.isoformat(),
+            "ts": self.ts.isoformat() if ts_text is None else ts_text,
         }
 
 
@@ -74,13 +83,11 @@ def score(
     spo2_scale: int = 1,
 ) -> Scored | None:
     """NEWS2 over the values measured within `window` before `at`, or None if one is missing."""
-    current: dict[str, Value] = {}
-    for name, (value, ts) in fields.items():
-        if at - ts <= window:
-            current[name] = value
-    if any(name not in current for name in NEWS2_MEASURED):
+    oldest = at - window  # ts >= at - window, i.e. at - ts <= window, with one subtraction
+    current = {name: value for name, (value, ts) in fields.items() if ts >= oldest}
+    if not _MEASURED.issubset(current):
         return None
-    assumed = tuple(name for name in ("o2", "avpu") if name not in current)
+    assumed = _ASSUMED[("o2" in current, "avpu" in current)]
     result = news2(
         rr=float(current["rr"]),
         spo2=float(current["spo2"]),

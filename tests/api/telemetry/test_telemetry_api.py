@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 from fastapi import FastAPI
@@ -13,7 +13,8 @@ from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
 from emsync.telemetry import envelope
 from emsync.telemetry.aead import Algorithm
-from emsync.telemetry.models import Device
+from emsync.telemetry.envelope import ReplayGuard
+from emsync.telemetry.models import Device, StoredReading
 from emsync.telemetry.pipeline import Inbound, Pipeline
 from emsync.telemetry.watch import AlertWatch
 from tests.builders import auth_headers
@@ -219,3 +220,49 @@ async def test_news2_alert_lifecycle_escalation_and_stale_data(
     assert "telemetry.alert_changed:escalated" in audit.text
     runtime.clock = lambda: datetime.now(UTC)
     await pipeline.handle([inbound("mon-a", key, counter=3, plaintext=vitals(**NORMAL))])
+
+
+async def test_pipeline_rows_are_stored_as_the_orm_stores_them_and_exactly_once(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    admin = await auth_headers(app, client, Role.ADMIN)
+    patient = await make_patient(client, admin)
+    key, _, _ = await provision(client, admin, "mon-s", patient_id=patient)
+    pipeline = pipeline_of(app)
+    # A whole second in another zone: the stored text must not follow its isoformat().
+    when = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=1)))
+    message = inbound("mon-s", key, counter=7, plaintext=vitals(when, **NORMAL))
+    assert (await pipeline.handle([message])).accepted == 1
+
+    runtime: Runtime = app.state.runtime
+    async with runtime.sessions() as session:
+        stored = await session.scalar(select(StoredReading))
+        assert stored is not None
+        assert stored.ts == when
+        session.add(
+            StoredReading(
+                device_id="orm-row",
+                key_id=1,
+                counter=0,
+                idx=0,
+                kind="vitals",
+                patient_id=patient,
+                ts=when,
+                received_at=stored.received_at,
+                sealed=b"x",
+            )
+        )
+        await session.commit()
+    async with runtime.engine.connect() as conn:
+        raw = (
+            await conn.exec_driver_sql(
+                "SELECT device_id, ts, received_at FROM telemetry_readings ORDER BY device_id"
+            )
+        ).all()
+    assert [r[0] for r in raw] == ["mon-s", "orm-row"]
+    assert raw[0][1:] == raw[1][1:]
+
+    # A redelivery that the replay guard no longer remembers is skipped by the unique key.
+    pipeline.guard = ReplayGuard()
+    again = await pipeline.handle([message])
+    assert (again.accepted, again.duplicates) == (0, 1)
