@@ -92,7 +92,13 @@ class MqttIngest:
         self._pipeline = pipeline
         self._metrics = metrics
         self._queue: collections.deque[tuple[int, int, Inbound]] = collections.deque()
-        self._space = threading.BoundedSemaphore(settings.queue_size)
+        # Messages taken but not yet acknowledged = _taken - _released. Each counter is written
+        # by one thread only (paho's, the event loop's), so no lock is needed on the hot path;
+        # a threading.Semaphore (pure Python, a Condition per call) cost more per message than
+        # moving the message did.
+        self._taken = 0
+        self._released = 0
+        self._room = threading.Event()
         self._idle = False
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,7 +135,11 @@ class MqttIngest:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # Blocks when the queue is full: back-pressure instead of unbounded memory.
-        self._space.acquire()
+        while self._taken - self._released >= self._settings.queue_size and not self._stopping:
+            self._room.clear()
+            if self._taken - self._released >= self._settings.queue_size:
+                self._room.wait(1.0)
+        self._taken += 1
         self._queue.append(
             (self._generation, msg.mid, Inbound(msg.topic, bytes(msg.payload), time.monotonic()))
         )
@@ -173,8 +183,7 @@ class MqttIngest:
         if self._client is not None:
             self._client.disconnect()
             # Unblock the network thread if it waits for queue space, then let it end.
-            with contextlib.suppress(ValueError):
-                self._space.release(self._settings.queue_size)
+            self._room.set()
             await asyncio.to_thread(self._client.loop_stop)
         self._metrics.connected.set(0)
 
@@ -212,4 +221,5 @@ class MqttIngest:
                 for gen, mid, _ in batch:
                     if gen == generation:
                         client.ack(mid, 1)
-            self._space.release(len(batch))
+            self._released += len(batch)
+            self._room.set()
