@@ -44,7 +44,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: E40
 from tests.mosquitto import Mosquitto, free_port  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from emsync.telemetry.simulator import SimDevice, vitals_plaintext  # noqa: E402
+from emsync.telemetry.simulator import (  # noqa: E402
+    SimDevice,
+    load_devices,
+    save_devices,
+    vitals_plaintext,
+)
 
 PASSWORD = "bench-admin-password"
 VITALS = {"hr": 76, "spo2": 97, "rr": 15, "sbp": 122, "dbp": 77, "temp": 36.8, "avpu": "A"}
@@ -84,6 +89,27 @@ def bare_subscriber(port: int, count: int) -> None:
     done.wait(600)
     print(json.dumps({"last": last, "count": got}), flush=True)
     client.loop_stop()
+
+
+def paced_publisher(port: int, keys: Path, rate: float, total: int) -> None:
+    """Child process: publish `total` readings at `rate`/s, each stamped with its publish time."""
+    devices = load_devices(keys)
+    publisher = Publisher(port)
+    interval = 1.0 / rate
+    start = time.monotonic()
+    info = None
+    for i in range(total):
+        delay = start + i * interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        device = devices[i % len(devices)]
+        topic, payload = device.seal(vitals_plaintext(VITALS, datetime.now(UTC)))
+        info = publisher.client.publish(topic, payload, qos=1)
+    offered = total / (time.monotonic() - start)
+    if info is not None:
+        info.wait_for_publish(120)
+    print(json.dumps({"offered": offered}), flush=True)
+    publisher.close()
 
 
 class Publisher:
@@ -232,21 +258,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # 3. Latency at a fixed offered rate; each reading's ts is its publish time.
         base = len(sink)
         total = int(args.rate * args.seconds)
-        interval = 1.0 / args.rate
 
-        def paced() -> float:
-            start = time.monotonic()
-            for i in range(total):
-                due = start + i * interval
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                device = devices[i % len(devices)]
-                topic, payload = device.seal(vitals_plaintext(VITALS, datetime.now(UTC)))
-                publisher.client.publish(topic, payload, qos=1)
-            return total / (time.monotonic() - start)
-
-        offered = await asyncio.to_thread(paced)
+        # The paced publisher is its own process, as devices are: sealing and publishing in
+        # this one would hold the GIL away from the WebSocket receiver and stamp late arrivals.
+        keys = work / "devices.json"
+        save_devices(keys, devices)
+        paced = subprocess.Popen(
+            [sys.executable, __file__, "--paced", *map(str, (broker.port, keys, args.rate, total))],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert paced.stdout is not None
+        offered = json.loads(await asyncio.to_thread(paced.stdout.readline))["offered"]
+        paced.wait(60)
         await wait_count(sink, base + total, 120)
         latencies = sorted(
             (recv - datetime.fromisoformat(r["ts"]).timestamp()) * 1000 for recv, r in sink[base:]
@@ -294,6 +318,9 @@ def _stored(work: Path, database: str | None) -> int | None:
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--bare":
         bare_subscriber(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    if len(sys.argv) == 6 and sys.argv[1] == "--paced":
+        paced_publisher(int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
