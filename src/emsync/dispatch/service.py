@@ -598,6 +598,11 @@ async def recommend(
     """The recommendation as the API returns it (`keyring` is unused: no personal fields)."""
     del keyring
     ranking = await rank_incident(session=session, engine=engine, incident_id=incident_id)
+    return recommendation_read(ranking)
+
+
+def recommendation_read(ranking: UnitRanking) -> RecommendationRead:
+    """The API's shape, validated in one call instead of one model per unit."""
     u, rows = ranking.units, ranking.rows
     eta = u.eta_s.tolist()
     ranked = [
@@ -628,7 +633,7 @@ async def recommend(
     ]
     return RecommendationRead.model_validate(
         {
-            "incident_id": incident_id,
+            "incident_id": ranking.site.id,
             "urgency": rows.urgency,
             "als_required": rows.als_required,
             "incident_position": (ranking.site.position.lat, ranking.site.position.lon),
