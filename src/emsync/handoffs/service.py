@@ -681,12 +681,12 @@ async def _commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
     """Commit and publish. Outbox entries written by this transaction are first rendered for
     their hospitals, inside it, so the live push after the commit reads nothing back."""
     pending: list[OutboxEntry] = uow.session.info.pop(_PENDING_OUTBOX, [])
+    rendered = _rendered.get()
+    if rendered is None:
+        rendered = {}
+        _rendered.set(rendered)
     try:
-        if pending and keyring is not None:
-            rendered = _rendered.get()
-            if rendered is None:
-                rendered = {}
-                _rendered.set(rendered)
+        if keyring is not None:
             for entry in pending:
                 viewer = Viewer.hospital(entry.hospital_id)
                 rendered[(entry.hospital_id, entry.seq)] = await entry_read(
@@ -696,6 +696,10 @@ async def _commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
     except StaleDataError as exc:
         await uow.rollback()
         raise Conflict("the handoff was changed by someone else at the same time; retry") from exc
+    finally:
+        # Opened content lives only until the push that follows the commit has run.
+        for entry in pending:
+            rendered.pop((entry.hospital_id, entry.seq), None)
 
 
 # ---------------------------------------------------------------- lifecycle
