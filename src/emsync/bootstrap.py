@@ -41,6 +41,7 @@ from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.uow import UnitOfWork
 from emsync.dispatch import api as dispatch_api
+from emsync.dispatch import record_device_position
 from emsync.dispatch.events import (
     DestinationChosen,
     DispatchRecommended,
@@ -72,7 +73,7 @@ from emsync.incidents.events import (
 )
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import wiring as telemetry_wiring
-from emsync.telemetry.events import AlertChanged
+from emsync.telemetry.events import AlertChanged, PositionReceived
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -173,6 +174,21 @@ def _wire_dispatch_and_hospitals(runtime: Runtime) -> None:
         await recommend_triaged(event.incident_id)
 
     runtime.bus.subscribe(PatientTriaged, on_patient_triaged)
+
+    async def move_unit_with_its_device(event: PositionReceived) -> None:
+        # A GPS fix from an ambulance's tracker moves the unit that carries the device.
+        async with runtime.sessions() as session:
+            await record_device_position(
+                uow=UnitOfWork(session, runtime.bus),
+                device_id=event.device_id,
+                lat=event.lat,
+                lon=event.lon,
+                at=event.at,
+                speed_mps=event.speed_mps,
+                heading=event.heading,
+            )
+
+    runtime.bus.subscribe(PositionReceived, move_unit_with_its_device)
 
     async def import_map_hospitals(road_map: Any) -> None:
         async with runtime.sessions() as session:

@@ -40,6 +40,19 @@ class VitalsReceived(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PositionReceived(Event):
+    """The newest stored GPS fix of a device in one ingest batch (dispatch moves its unit)."""
+
+    name: ClassVar[str] = "telemetry.position_received"
+    device_id: str
+    lat: float
+    lon: float
+    at: datetime
+    speed_mps: float | None
+    heading: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlertChanged(Event):
     """Every alert change (raised, level_changed, acknowledged, escalated, resolved)."""
 

@@ -32,7 +32,7 @@ from emsync.telemetry import envelope, service
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import RANK, AlertKind, AlertLevel, AlertStatus, alert_level
 from emsync.telemetry.envelope import EnvelopeRejected, Kind, ReplayGuard, SealedReading
-from emsync.telemetry.events import AlertChanged, VitalsReceived
+from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceived
 from emsync.telemetry.keys import KeyValidity, unwrap
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
@@ -329,6 +329,7 @@ class Pipeline:
         received_at = convert_time(now)
         last_accepted = self.guard.last_accepted
         dumps = orjson.dumps
+        fixes: dict[str, Position] = {}
         for sealed in parsed:
             device_id = sealed.device_id
             try:
@@ -382,6 +383,10 @@ class Pipeline:
                 if push is not None:
                     values["ts"] = ts_text
                     push.append(values)
+                elif type(reading) is Position and reading.lat is not None:
+                    newest = fixes.get(device_id)
+                    if newest is None or reading.ts >= newest.ts:
+                        fixes[device_id] = reading
 
         if rows:
             async with self._engine.begin() as conn:
@@ -400,6 +405,14 @@ class Pipeline:
             for (p, d), r in pushed.items()
             if r
         ]
+        if rows:
+            events.extend(
+                PositionReceived(
+                    device_id=d, lat=lat, lon=lon, at=f.ts, speed_mps=f.speed, heading=f.heading
+                )
+                for d, f in fixes.items()
+                if (lat := f.lat) is not None and (lon := f.lon) is not None
+            )
         events.extend(await self._alerts(worst, now))
         await self._bus.publish(*events)
         self._record_metrics(batch, outcome)

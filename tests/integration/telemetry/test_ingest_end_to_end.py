@@ -122,3 +122,53 @@ async def _assert_no_plaintext_at_rest(app: FastAPI, database_url: str) -> None:
             assert secret not in dump, f"{secret!r} found in PostgreSQL rows"
     finally:
         await conn.close()
+
+
+async def test_an_ambulance_gps_fix_moves_the_unit_that_carries_the_tracker(
+    tele_app: FastAPI, tele_client: httpx.AsyncClient, broker: Mosquitto
+) -> None:
+    admin = await auth_headers(tele_app, tele_client, Role.ADMIN)
+    key, key_id, alg = await provision(tele_client, admin, "gps-7", patient_id=None)
+    unit = await tele_client.post(
+        "/api/units",
+        json={
+            "call_sign": "A-7",
+            "unit_type": "ALS",
+            "station_lat": 60.16,
+            "station_lon": 24.93,
+            "device_id": "gps-7",
+        },
+        headers=admin,
+    )
+    assert unit.status_code == 201, unit.text
+    fix_at = datetime.now(UTC) - timedelta(seconds=5)
+    older = fix_at - timedelta(seconds=30)
+    position = (
+        b'{"readings": ['
+        + f'{{"ts": "{older.isoformat()}", "lat": 60.1701, "lon": 24.9301}}, '.encode()
+        + f'{{"ts": "{fix_at.isoformat()}", "lat": 60.1712, "lon": 24.9412, "speed": 9.5}}'.encode()
+        + b"]}"
+    )
+    pub = Publisher(broker.port)
+    try:
+        pub.sealed(
+            "gps-7",
+            key,
+            key_id=key_id,
+            algorithm=alg,
+            counter=1,
+            plaintext=position,
+            kind="position",
+        )
+
+        async def moved() -> bool:
+            got = await tele_client.get(f"/api/units/{unit.json()['id']}", headers=admin)
+            return bool(got.json().get("lat") == 60.1712)
+
+        await wait_for(moved, what="the unit to move to the newest fix")
+    finally:
+        pub.close()
+    final = (await tele_client.get(f"/api/units/{unit.json()['id']}", headers=admin)).json()
+    assert (final["lat"], final["lon"]) == (60.1712, 24.9412)
+    runtime: Runtime = tele_app.state.runtime
+    assert runtime.bus.dead_letters == []
