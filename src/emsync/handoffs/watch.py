@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import structlog
-
 from emsync.core.background import Periodic
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
 from emsync.handoffs import service
 from emsync.handoffs.events import HandoffAcknowledgementOverdue
-
-log = structlog.get_logger("emsync.handoffs.watch")
 
 
 class AcknowledgementWatch:

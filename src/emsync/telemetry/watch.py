@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import structlog
-
 from emsync.core.background import Periodic
 from emsync.core.runtime import Runtime
 from emsync.telemetry import service
 from emsync.telemetry.metrics import TelemetryMetrics
-
-log = structlog.get_logger("emsync.telemetry.watch")
 
 
 class AlertWatch:
