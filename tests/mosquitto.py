@@ -1,5 +1,6 @@
 """A private Mosquitto on a free loopback port, for tests and benchmarks that restart or
-configure their broker (persistence on, so sessions and queued QoS 1 messages survive)."""
+configure their broker (persistence on, so sessions and queued QoS 1 messages survive), with an
+optional TLS listener whose throwaway CA and certificates are made at test time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 def free_port() -> int:
@@ -19,19 +28,140 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class Pki:
+    """PEM files of a throwaway CA, a server certificate for 127.0.0.1/localhost and a client
+    certificate, all issued by that CA."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+
+
+def make_pki(directory: Path, *, ca_name: str = "EMsync test CA") -> Pki:
+    """A new CA and the certificates it signs; a second call gives an unrelated CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(ca_name))
+        .issuer_name(_name(ca_name))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def issue(
+        common_name: str, usage: x509.ObjectIdentifier, san: list[x509.GeneralName]
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+            )
+        )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(ca_key, hashes.SHA256()), key
+
+    server_cert, server_key = issue(
+        "localhost",
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))],
+    )
+    client_cert, client_key = issue("emsync-ingest", ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    pki = Pki(
+        ca=directory / "ca.pem",
+        server_cert=directory / "server.pem",
+        server_key=directory / "server.key",
+        client_cert=directory / "client.pem",
+        client_key=directory / "client.key",
+    )
+    pki.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    pki.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    pki.client_cert.write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pki.server_key, server_key)
+    _write_key(pki.client_key, client_key)
+    return pki
+
+
 class Mosquitto:
-    def __init__(self, workdir: Path, *, port: int | None = None, extra: str = "") -> None:
+    """With `tls`, the one listener speaks only TLS (server certificate and key from `tls`,
+    clients verified against its CA when `require_certificate`)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        extra: str = "",
+        tls: Pki | None = None,
+        require_certificate: bool = False,
+    ) -> None:
         if shutil.which("mosquitto") is None:
             raise FileNotFoundError("mosquitto is not installed")
         self.workdir = workdir
         self.port = port or free_port()
         self.conf = workdir / "mosquitto.conf"
         workdir.mkdir(parents=True, exist_ok=True)
+        listener = f"listener {self.port} 127.0.0.1\n"
+        if tls is not None:
+            listener += (
+                f"cafile {tls.ca}\n"
+                f"certfile {tls.server_cert}\n"
+                f"keyfile {tls.server_key}\n"
+                f"require_certificate {'true' if require_certificate else 'false'}\n"
+            )
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            listener
             # Run as whoever started it: as root, mosquitto would switch to its own user and
             # could not write the persistence file into our directory.
-            f"user {getpass.getuser()}\n"
+            + f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {workdir}/\n"
@@ -73,8 +203,10 @@ class Mosquitto:
 
 
 @contextlib.contextmanager
-def running_mosquitto(workdir: Path, *, extra: str = "") -> Iterator[Mosquitto]:
-    broker = Mosquitto(workdir, extra=extra)
+def running_mosquitto(
+    workdir: Path, *, extra: str = "", tls: Pki | None = None, require_certificate: bool = False
+) -> Iterator[Mosquitto]:
+    broker = Mosquitto(workdir, extra=extra, tls=tls, require_certificate=require_certificate)
     broker.start()
     try:
         yield broker

@@ -229,15 +229,26 @@ def simulate(
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     connected = threading.Event()
-    client.on_connect = lambda *_a: connected.set()
-    client.connect(
-        str(mqtt_settings.host),
-        mqtt_settings.port,
-        properties=connect_properties(mqtt_settings, persistent=False),
-    )
+
+    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if not reason.is_failure:  # a refusal (bad credentials) is not a connection
+            connected.set()
+
+    client.on_connect = on_connect
+    broker = f"{mqtt_settings.host}:{mqtt_settings.port}"
+    try:
+        client.connect(
+            str(mqtt_settings.host),
+            mqtt_settings.port,
+            properties=connect_properties(mqtt_settings, persistent=False),
+        )
+    except OSError as exc:  # refused, unreachable, or TLS verification failed
+        console.print(f"[red]error:[/red] could not connect to the MQTT broker {broker}: {exc}")
+        raise typer.Exit(1) from None
     client.loop_start()
     if not connected.wait(10):
-        console.print("[red]error:[/red] could not connect to the MQTT broker")
+        console.print(f"[red]error:[/red] could not connect to the MQTT broker {broker}")
+        client.loop_stop()
         raise typer.Exit(1)
 
     if replay is not None:

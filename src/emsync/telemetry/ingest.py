@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import ssl
+import sys
 import threading
 import time
 from typing import Any
@@ -40,6 +41,42 @@ def subscription(settings: MqttSettings) -> str:
     return TOPIC_FILTER
 
 
+class _HandshakeClosingSocket(ssl.SSLSocket):
+    """paho 2.2 drops the socket of a failed TLS handshake (unknown CA, refused certificate)
+    without closing it: each retry would hold a descriptor until the collector ran."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    """Verify the broker against `tls_ca` only (certificate and host name); present the client
+    certificate when one is set."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.tls_ca))
+    if settings.tls_cert is not None:
+        context.load_cert_chain(
+            str(settings.tls_cert), str(settings.tls_key) if settings.tls_key else None
+        )
+    context.sslsocket_class = _HandshakeClosingSocket
+    return context
+
+
+def _log_connect_failure(client: mqtt.Client, _userdata: Any) -> None:
+    # paho calls this from inside its `except OSError` around the (re)connect and passes no
+    # error, so the one that failed (refused, unreachable, TLS verification) is the one in flight.
+    error = sys.exc_info()[1]
+    log.warning(
+        "mqtt connection failed; retrying with backoff",
+        host=client.host,
+        port=client.port,
+        error=repr(error) if error is not None else None,
+    )
+
+
 def make_client(
     settings: MqttSettings, *, client_id: str, manual_ack: bool = False, persistent: bool = True
 ) -> mqtt.Client:
@@ -56,13 +93,8 @@ def make_client(
         password = settings.password.get_secret_value() if settings.password else None
         client.username_pw_set(settings.username, password)
     if settings.tls_ca is not None:
-        client.tls_set(
-            ca_certs=str(settings.tls_ca),
-            certfile=str(settings.tls_cert) if settings.tls_cert else None,
-            keyfile=str(settings.tls_key) if settings.tls_key else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+        client.tls_set_context(tls_context(settings))
+    client.on_connect_fail = _log_connect_failure
     client.reconnect_delay_set(
         min_delay=max(1, round(settings.reconnect_min_seconds)),
         max_delay=max(1, round(settings.reconnect_max_seconds)),
