@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
+from ipaddress import ip_address
 from pathlib import Path
 
 from cryptography import x509
@@ -55,8 +55,14 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.chmod(0o600)
 
 
-def make_pki(directory: Path, *, ca_name: str = "EMsync test CA") -> Pki:
-    """A new CA and the certificates it signs; a second call gives an unrelated CA."""
+def make_pki(
+    directory: Path,
+    *,
+    ca_name: str = "EMsync test CA",
+    server_names: tuple[str, ...] = ("localhost", "127.0.0.1"),
+) -> Pki:
+    """A new CA and the certificates it signs; a second call gives an unrelated CA. The server
+    certificate names `server_names` (IP addresses or DNS names) in its subjectAltName."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -109,10 +115,14 @@ def make_pki(directory: Path, *, ca_name: str = "EMsync test CA") -> Pki:
             builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         return builder.sign(ca_key, hashes.SHA256()), key
 
+    def san(name: str) -> x509.GeneralName:
+        try:
+            return x509.IPAddress(ip_address(name))
+        except ValueError:
+            return x509.DNSName(name)
+
     server_cert, server_key = issue(
-        "localhost",
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))],
+        server_names[0], ExtendedKeyUsageOID.SERVER_AUTH, [san(n) for n in server_names]
     )
     client_cert, client_key = issue("emsync-ingest", ExtendedKeyUsageOID.CLIENT_AUTH, [])
     pki = Pki(

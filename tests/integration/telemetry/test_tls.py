@@ -250,6 +250,21 @@ async def test_a_broker_certificate_from_an_unknown_ca_is_refused(
     assert failures[0]["port"] == broker.port
 
 
+async def test_a_broker_certificate_for_another_host_is_refused(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    elsewhere = make_pki(tmp_path / "elsewhere", server_names=("mqtt.example.org",))
+    with tls_broker(tmp_path / "mqtt", elsewhere, require_certificate=False) as broker:
+        settings = telemetry_settings(sqlite_url, tmp_path, broker.port, shared=False)
+        settings = with_tls(settings, elsewhere, client_certificate=False)  # the right CA
+        logs, connected, _ = await _refused(
+            settings, "mqtt connection failed; retrying with backoff"
+        )
+    assert not connected
+    failures = _warnings(logs, "mqtt connection failed; retrying with backoff")
+    assert all("IP address mismatch" in str(e["error"]) for e in failures), failures
+
+
 # ---------------------------------------------------------------- emsync simulate
 
 
