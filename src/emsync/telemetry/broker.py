@@ -37,6 +37,8 @@ def with_embedded_broker(settings: Settings) -> Settings:
             "protocol": "3.1.1",
             "shared_subscription": False,
             "tls_ca": None,
+            "tls_cert": None,
+            "tls_key": None,
         }
     )
     return settings.model_copy(update={"mqtt": mqtt})
