@@ -84,7 +84,12 @@ class MqttSettings(BaseModel):
         default=None,
         description="broker host; unset: `emsync serve` embeds an amqtt broker on 127.0.0.1",
     )
-    port: int = Field(default=1883, ge=1, le=65535, description="broker port")
+    port: int = Field(
+        default=1883,
+        ge=1,
+        le=65535,
+        description="broker port; with no host, where the embedded broker listens",
+    )
     embedded: bool = Field(
         default=False, description="set by `emsync serve` when it runs the embedded broker"
     )
@@ -110,9 +115,18 @@ class MqttSettings(BaseModel):
     )
     username: str | None = Field(default=None, description="broker username")
     password: SecretStr | None = Field(default=None, description="broker password")
-    tls_ca: Path | None = Field(default=None, description="CA bundle; set to use TLS")
-    tls_cert: Path | None = Field(default=None, description="client certificate (mutual TLS)")
-    tls_key: Path | None = Field(default=None, description="client certificate key")
+    tls_ca: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) the broker's certificate must chain to; set to use TLS",
+    )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="client certificate (PEM) for brokers that require one; needs `TLS_CA`",
+    )
+    tls_key: Path | None = Field(
+        default=None,
+        description="the client certificate's key (PEM), unless in the `TLS_CERT` file",
+    )
     keepalive_seconds: int = Field(default=30, ge=5, description="MQTT keepalive")
     reconnect_min_seconds: float = Field(default=0.5, gt=0, description="first reconnect delay")
     reconnect_max_seconds: float = Field(default=30.0, gt=0, description="longest reconnect delay")
@@ -134,6 +148,17 @@ class MqttSettings(BaseModel):
     store_retry_seconds: float = Field(
         default=1.0, ge=0, description="delay before retrying a failed batch write"
     )
+
+    @model_validator(mode="after")
+    def _client_certificate_only_over_tls(self) -> MqttSettings:
+        # Without a CA the connection is plain: a certificate set alone would be silently unused.
+        if self.tls_cert is not None and self.tls_ca is None:
+            raise ValueError(
+                "EMSYNC_MQTT__TLS_CERT needs EMSYNC_MQTT__TLS_CA (TLS is off without it)"
+            )
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ValueError("EMSYNC_MQTT__TLS_KEY needs EMSYNC_MQTT__TLS_CERT")
+        return self
 
 
 class TelemetrySettings(BaseModel):
