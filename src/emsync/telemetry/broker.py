@@ -1,7 +1,7 @@
 """The embedded MQTT broker for the zero-setup profile: amqtt, in-process, on 127.0.0.1 only.
 
-Demo scale (about 1,600 msg/s here), MQTT 3.1.1 only, no shared subscriptions, no TLS: real
-deployments point EMSYNC_MQTT__HOST at Mosquitto.
+Demo scale (about 650 QoS 1 msg/s, 0.23-0.43 of Mosquitto's rate: bench/embedded_broker.py), MQTT
+3.1.1 only, no shared subscriptions, no TLS: real deployments point EMSYNC_MQTT__HOST at Mosquitto.
 """
 
 from __future__ import annotations
