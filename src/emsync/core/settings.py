@@ -158,6 +158,11 @@ class MqttSettings(BaseModel):
             )
         if self.tls_key is not None and self.tls_cert is None:
             raise ValueError("EMSYNC_MQTT__TLS_KEY needs EMSYNC_MQTT__TLS_CERT")
+        # No host means the embedded broker, which has no TLS: refuse rather than drop TLS quietly.
+        if self.tls_ca is not None and self.host is None:
+            raise ValueError(
+                "EMSYNC_MQTT__TLS_CA needs EMSYNC_MQTT__HOST (the embedded broker has no TLS)"
+            )
         return self
 
 

@@ -1,4 +1,5 @@
-"""A client certificate without a CA would be silently unused (no CA: no TLS), so it is refused."""
+"""TLS settings that would be silently unused (a certificate without a CA, a CA without a broker
+host) are refused at load."""
 
 from __future__ import annotations
 
@@ -28,3 +29,9 @@ def test_ca_alone_and_a_full_client_certificate_are_accepted() -> None:
     assert full.tls_key == Path("c.key")
     combined = MqttSettings(host="mqtt", tls_ca=Path("ca.pem"), tls_cert=Path("both.pem"))
     assert combined.tls_key is None  # certificate and key in one PEM file
+
+
+def test_tls_without_a_broker_host_is_refused() -> None:
+    # No host means the embedded broker, which speaks no TLS: dropping TLS quietly is worse.
+    with pytest.raises(ValidationError, match="TLS_CA needs EMSYNC_MQTT__HOST"):
+        MqttSettings(tls_ca=Path("ca.pem"))
