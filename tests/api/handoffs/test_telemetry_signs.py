@@ -258,6 +258,25 @@ async def test_en_route_handoff_gets_rate_limited_monitor_updates_the_hospital_s
         assert [u["data"]["vitals"]["hr"] for u in updates] == [130, 136]
         opened = (await client.get(f"/api/handoffs/{hid}", headers=scene.nurse)).json()
         assert opened["trends"]["sbp"] == "rising"  # 98 at first, 124 now
+        # The FHIR export validates, and tells the monitor's observations from the crew's.
+        exported = await client.get(f"/api/handoffs/{hid}/fhir", headers=scene.nurse)
+        assert exported.status_code == 200, exported.text
+        heart_rates = sorted(
+            (
+                e["resource"]["effectiveDateTime"],
+                e["resource"]["valueQuantity"]["value"],
+                "device" in e["resource"],
+            )
+            for e in exported.json()["entry"]
+            if e["resource"]["resourceType"] == "Observation"
+            and e["resource"]["code"]["coding"][0]["code"] == "8867-4"
+        )
+        assert [(value, device) for _, value, device in heart_rates] == [
+            (112, False),
+            (124, False),
+            (130, True),
+            (136, True),
+        ]
         # Stored updates are the rule, across processes: a newer reading within the interval
         # of the last update waits, even for a caller that kept no memory of it.
         async with runtime.sessions() as session:
