@@ -59,9 +59,8 @@ from emsync.handoffs.handlers import (
     draft_on_destination,
     push_handoff_events,
     refresh_draft_on_triage,
-    vitals_to_handoffs_en_route,
 )
-from emsync.handoffs.watch import AcknowledgementWatch
+from emsync.handoffs.watch import AcknowledgementWatch, VitalsFollow
 from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import service as hospitals_service
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
@@ -74,7 +73,7 @@ from emsync.incidents.events import (
 )
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import wiring as telemetry_wiring
-from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceived
+from emsync.telemetry.events import AlertChanged, PositionReceived
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -218,8 +217,8 @@ def _wire_handoffs(runtime: Runtime) -> None:
         runtime.bus.subscribe(kind, push_handoff)
     runtime.bus.subscribe(PatientTriaged, refresh_draft_on_triage(runtime))
     runtime.bus.subscribe(DestinationChosen, draft_on_destination(runtime))
-    runtime.bus.subscribe(VitalsReceived, vitals_to_handoffs_en_route(runtime))
     runtime.provide(AcknowledgementWatch(runtime))
+    runtime.provide(VitalsFollow(runtime))
 
 
 def _wire_telemetry(runtime: Runtime) -> None:
@@ -262,6 +261,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *telemetry_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
+        (ProcessRole.WORKER, runtime.get(VitalsFollow)),
     ]
 
 

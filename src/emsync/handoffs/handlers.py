@@ -4,7 +4,6 @@ destination events to a draft handoff."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -18,7 +17,6 @@ from emsync.handoffs import service
 from emsync.handoffs.events import HandoffEvent
 from emsync.handoffs.models import OutboxEntry
 from emsync.handoffs.schemas import DraftRequest
-from emsync.telemetry.public import VitalsReceived
 
 log = structlog.get_logger("emsync.handoffs")
 
@@ -121,38 +119,3 @@ def refresh_draft_on_triage(runtime: Runtime) -> Callable[[Any], Awaitable[None]
             )
 
     return refresh
-
-
-def vitals_to_handoffs_en_route(runtime: Runtime) -> Callable[[VitalsReceived], Awaitable[None]]:
-    """New monitor readings of a patient follow the patient's sent handoff to the hospital as
-    vitals updates, at most one per handoff every `handoffs.vitals_update_seconds`."""
-    interval = timedelta(seconds=runtime.settings.handoffs.vitals_update_seconds)
-    # This process's last append per patient: spares a transaction per reading while the
-    # interval runs (the stored updates stay the rule; this only skips a check that would fail).
-    appended_at: dict[str, datetime] = {}
-
-    async def follow(event: VitalsReceived) -> None:
-        if interval <= timedelta(0) or not event.readings:
-            return
-        now = runtime.clock()
-        last = appended_at.get(event.patient_id)
-        if last is not None and last > now - interval:
-            return
-        readings = [(datetime.fromisoformat(r["ts"]), r) for r in event.readings]
-        async with runtime.sessions() as session:
-            appended = await service.append_telemetry_vitals(
-                uow=UnitOfWork(session, runtime.bus),
-                keyring=runtime.keyring,
-                patient_id=event.patient_id,
-                readings=readings,
-                min_interval=interval,
-                now=now,
-            )
-        if appended:
-            if len(appended_at) > 10_000:
-                for patient_id, at in list(appended_at.items()):
-                    if at <= now - interval:
-                        del appended_at[patient_id]
-            appended_at[event.patient_id] = now
-
-    return follow

@@ -985,6 +985,33 @@ TELEMETRY_ACTOR = "system:telemetry"
 VITALS_FOLLOW = frozenset({S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.REDIRECTED})
 
 
+async def patients_due_vitals(
+    *, session: AsyncSession, min_interval: timedelta, now: datetime
+) -> list[str]:
+    """Patients with a handoff en route whose last telemetry vitals update (if any) is at least
+    `min_interval` old: the only ones whose readings a round needs to open."""
+    last = (
+        select(HandoffUpdate.handoff_id, func.max(HandoffUpdate.at).label("at"))
+        .where(HandoffUpdate.kind == "vitals", HandoffUpdate.actor == TELEMETRY_ACTOR)
+        .group_by(HandoffUpdate.handoff_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Handoff.patient_id, last.c.at)
+        .outerjoin(last, last.c.handoff_id == Handoff.id)
+        .where(
+            Handoff.status.in_([s.value for s in VITALS_FOLLOW]),
+            Handoff.patient_id.is_not(None),
+        )
+    )
+    due = {
+        patient_id
+        for patient_id, at in rows.all()
+        if patient_id is not None and (at is None or as_utc(at) <= now - min_interval)
+    }
+    return sorted(due)
+
+
 async def append_telemetry_vitals(
     *,
     uow: UnitOfWork,
@@ -994,9 +1021,10 @@ async def append_telemetry_vitals(
     min_interval: timedelta,
     now: datetime,
 ) -> int:
-    """Append the newest of a patient's new monitor readings as a vitals update to each of the
-    patient's handoffs en route, at most one per handoff every `min_interval` (by the time the
-    last one was appended), and never a reading at or before one already sent from telemetry.
+    """Append the newest usable of a patient's monitor readings as a vitals update to each of
+    the patient's handoffs en route, at most one per handoff every `min_interval` (by the time
+    the last one was appended), and never a reading at or before one it already carries from
+    telemetry. Checked under the handoffs' row locks, so concurrent rounds append once.
     Returns how many updates were appended."""
     session = uow.session
     newest = next(

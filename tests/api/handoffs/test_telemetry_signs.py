@@ -1,5 +1,7 @@
 """ATMIST Signs from telemetry on SQLite and PostgreSQL: readings stored by the real ingest
-pipeline fill a draft's signs, and follow a sent handoff to the hospital as vitals updates."""
+pipeline fill a draft's signs, and follow a sent handoff to the hospital as vitals updates
+(rounds of the worker's VitalsFollow, run here by hand; a background round in between appends
+nothing these tests would not, so they assert what is stored, not who stored it)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from emsync.core.runtime import Runtime
 from emsync.core.settings import HandoffSettings, Settings
 from emsync.core.uow import UnitOfWork
 from emsync.handoffs import service
+from emsync.handoffs.watch import VitalsFollow
 from emsync.telemetry import envelope
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.pipeline import Inbound, Pipeline
@@ -237,8 +240,12 @@ async def test_en_route_handoff_gets_rate_limited_monitor_updates_the_hospital_s
     before = (await client.get(f"/api/handoffs/{hid}", headers=scene.nurse)).json()
     assert before["trends"]["sbp"] == "falling"  # the crew's two sets: 98 then 86
     now = datetime.now(UTC)
+    follow = runtime.get(VitalsFollow)
     await _ingest(app, scene.monitor, now, hr=130, sbp=104, dbp=62)
+    await follow.check_once()
+    # A 1 Hz monitor: the next reading, a second later, waits for the interval.
     await _ingest(app, scene.monitor, now + timedelta(seconds=1), hr=131, sbp=106, dbp=63)
+    await follow.check_once()
     updates = await _telemetry_updates(client, scene, hid)
     assert [(u["actor"], u["data"]["vitals"]["hr"]) for u in updates] == [("system:telemetry", 130)]
     assert updates[0]["data"]["vitals"]["source"] == "telemetry"
@@ -254,6 +261,7 @@ async def test_en_route_handoff_gets_rate_limited_monitor_updates_the_hospital_s
     runtime.clock = lambda: later
     try:
         await _ingest(app, scene.monitor, now + timedelta(seconds=2), hr=136, sbp=124, dbp=70)
+        await follow.check_once()
         updates = await _telemetry_updates(client, scene, hid)
         assert [u["data"]["vitals"]["hr"] for u in updates] == [130, 136]
         opened = (await client.get(f"/api/handoffs/{hid}", headers=scene.nurse)).json()
@@ -314,6 +322,7 @@ async def test_a_draft_gets_no_monitor_updates(app: FastAPI, client: httpx.Async
     body = handoff_body(scene.incident_id, HOSPITAL, patient_id=scene.patient_id)
     draft = (await client.post("/api/handoffs", json=body, headers=scene.crew)).json()
     await _ingest(app, scene.monitor, datetime.now(UTC), hr=99)
+    await runtime_of(app).get(VitalsFollow).check_once()
     log = await client.get(f"/api/handoffs/{draft['id']}/updates", headers=scene.crew)
     assert [u["kind"] for u in log.json()] == []
 
@@ -327,4 +336,5 @@ async def test_no_monitor_updates_when_the_interval_setting_is_zero(settings: Se
             scene = await _scene(app, client)
             handoff = await _sent(client, scene)
             await _ingest(app, scene.monitor, datetime.now(UTC), hr=130, sbp=104, dbp=62)
+            assert await runtime_of(app).get(VitalsFollow).check_once() == 0
             assert await _telemetry_updates(client, scene, handoff["id"]) == []
