@@ -623,26 +623,41 @@ async def draft_from_inputs(
 
 
 async def _telemetry_signs(
-    session: AsyncSession, keyring: Keyring, patient_id: str, now: datetime
+    session: AsyncSession,
+    keyring: Keyring,
+    patient_id: str,
+    now: datetime,
+    *,
+    after: datetime | None = None,
 ) -> list[VitalSigns]:
-    """The patient's monitor readings of the last half hour as at most six sign sets."""
+    """The patient's monitor readings of the last half hour (only those later than `after`)
+    as at most six sign sets."""
+    since = now - signs.WINDOW
     readings = await recent_vitals(
-        session=session, keyring=keyring, patient_id=patient_id, since=now - signs.WINDOW
+        session=session,
+        keyring=keyring,
+        patient_id=patient_id,
+        since=since if after is None else max(since, after),
     )
+    if after is not None:
+        readings = [r for r in readings if r[0] > after]
     return [VitalSigns.model_validate(s) for s in signs.telemetry_signs(readings)]
 
 
 async def _with_telemetry_signs(
     session: AsyncSession, keyring: Keyring, handoff: Handoff, patient_id: str, now: datetime
 ) -> AtmistRecord | None:
-    """The draft's content with new telemetry sets merged in by time (whatever the crew entered
-    or edited stays as it is), or None when there is nothing new."""
-    fresh = await _telemetry_signs(session, keyring, patient_id, now)
-    if not fresh:
-        return None
+    """The draft's content with the readings since its newest telemetry set merged in by time
+    (whatever the crew entered or edited stays as it is), or None when there is nothing new.
+    Only later readings: a refresh extends the record instead of re-thinning the same half
+    hour into ever more sets."""
     data_key = await _data_key(session, keyring, handoff)
     body = _open_json(data_key, handoff.content_sealed, _aad(handoff.id, "content"))
     content = AtmistRecord.model_validate(body["content"])
+    newest = max((s.ts for s in content.signs if s.source == signs.TELEMETRY), default=None)
+    fresh = await _telemetry_signs(session, keyring, patient_id, now, after=newest)
+    if not fresh:
+        return None
     current = [s.model_dump() for s in content.signs]
     merged = signs.merge(current, [s.model_dump() for s in fresh])
     if merged == current:

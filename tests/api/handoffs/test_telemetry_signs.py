@@ -200,6 +200,8 @@ async def test_refreshing_a_draft_keeps_the_crews_signs_and_adds_only_new_readin
     )
     assert edited.status_code == 200, edited.text
     await _ingest(app, scene.monitor, now - timedelta(minutes=1), hr=112, spo2=93)
+    # A late reading from before the newest set already filled in: history is not re-thinned.
+    await _ingest(app, scene.monitor, now - timedelta(minutes=8), hr=98, spo2=95)
     refreshed = await _bridge_draft(client, scene)
     assert refreshed["id"] == first["id"]
     signs = refreshed["content"]["signs"]
