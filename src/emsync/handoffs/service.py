@@ -1005,19 +1005,19 @@ async def patients_due_vitals(
 ) -> list[str]:
     """Patients with a handoff en route whose last telemetry vitals update (if any) is at least
     `min_interval` old: the only ones whose readings a round needs to open."""
-    last = (
-        select(HandoffUpdate.handoff_id, func.max(HandoffUpdate.at).label("at"))
-        .where(HandoffUpdate.kind == "vitals", HandoffUpdate.actor == TELEMETRY_ACTOR)
-        .group_by(HandoffUpdate.handoff_id)
-        .subquery()
-    )
     rows = await session.execute(
-        select(Handoff.patient_id, last.c.at)
-        .outerjoin(last, last.c.handoff_id == Handoff.id)
+        select(Handoff.patient_id, func.max(HandoffUpdate.at))
+        .outerjoin(
+            HandoffUpdate,
+            (HandoffUpdate.handoff_id == Handoff.id)
+            & (HandoffUpdate.kind == "vitals")
+            & (HandoffUpdate.actor == TELEMETRY_ACTOR),
+        )
         .where(
             Handoff.status.in_([s.value for s in VITALS_FOLLOW]),
             Handoff.patient_id.is_not(None),
         )
+        .group_by(Handoff.id, Handoff.patient_id)
     )
     due = {
         patient_id
