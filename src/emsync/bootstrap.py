@@ -60,7 +60,7 @@ from emsync.handoffs.handlers import (
     push_handoff_events,
     refresh_draft_on_triage,
 )
-from emsync.handoffs.watch import AcknowledgementWatch
+from emsync.handoffs.watch import AcknowledgementWatch, VitalsFollow
 from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import service as hospitals_service
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
@@ -218,6 +218,7 @@ def _wire_handoffs(runtime: Runtime) -> None:
     runtime.bus.subscribe(PatientTriaged, refresh_draft_on_triage(runtime))
     runtime.bus.subscribe(DestinationChosen, draft_on_destination(runtime))
     runtime.provide(AcknowledgementWatch(runtime))
+    runtime.provide(VitalsFollow(runtime))
 
 
 def _wire_telemetry(runtime: Runtime) -> None:
@@ -260,6 +261,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *telemetry_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
+        (ProcessRole.WORKER, runtime.get(VitalsFollow)),
     ]
 
 

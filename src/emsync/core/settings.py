@@ -212,6 +212,13 @@ class HandoffSettings(BaseModel):
         le=100 * 1024 * 1024,
         description="largest attachment (ECG, photo) accepted",
     )
+    # A 1 Hz monitor must not flood the receiving department with one update a second.
+    vitals_update_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="at most one monitor vitals update per en-route handoff this often; "
+        "0 sends none",
+    )
 
 
 class Settings(BaseSettings):

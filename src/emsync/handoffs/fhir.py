@@ -201,11 +201,18 @@ def _encounter(
     return out
 
 
+# Sets filled in from the patient's monitor name it as their device (a display-only reference:
+# the monitor is not a resource of the bundle); sets the crew recorded have none.
+MONITOR = {"display": "Patient monitor (EMsync telemetry)"}
+
+
 def _vital_observations(
     hid: str, n: int, sign: Mapping[str, Any], context: dict[str, Any]
 ) -> list[dict[str, Any]]:
     out = []
     when = _when(sign["ts"])
+    if sign.get("source") == "telemetry":
+        context = {**context, "device": MONITOR}
     for name, code in VITAL_CODES.items():
         value = sign.get(name)
         if value is None:

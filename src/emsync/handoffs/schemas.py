@@ -45,6 +45,10 @@ class VitalSigns(_Strict):
     temp: float | None = Field(default=None, ge=25, le=45, description="°C")
     o2: bool | None = None
     avpu: Avpu | None = None
+    source: Literal["crew", "telemetry"] = Field(
+        default="crew",
+        description="who recorded the set: the crew, or filled in from the patient's monitor",
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Self:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from fhir.resources.R4B.bundle import Bundle
@@ -28,7 +28,7 @@ from emsync.core.events import Event
 from emsync.core.ids import new_id
 from emsync.core.schemas import Page
 from emsync.core.uow import UnitOfWork
-from emsync.handoffs import atmist, fhir, fhir_rules, sealing
+from emsync.handoffs import atmist, fhir, fhir_rules, sealing, signs
 from emsync.handoffs.attachments import AttachmentKind, check_attachment
 from emsync.handoffs.events import (
     HandoffAcknowledged,
@@ -64,6 +64,7 @@ from emsync.handoffs.schemas import (
     VitalSigns,
 )
 from emsync.incidents import get_incident, get_patient
+from emsync.telemetry.public import recent_vitals
 
 S = HandoffStatus
 
@@ -506,6 +507,11 @@ async def _draft(
     uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, actor: str, now: datetime
 ) -> Handoff:
     session = uow.session
+    content = data.content
+    if data.patient_id is not None and not content.signs:
+        filled = await _telemetry_signs(session, keyring, data.patient_id, now)
+        if filled:
+            content = content.model_copy(update={"signs": filled})
     handoff_id = new_id()
     key, data_key, wrapped = await _seal_new(
         session, keyring, handoff_id, data.hospital_id, actor, now
@@ -522,7 +528,7 @@ async def _draft(
         key_id=key.id,
         wrapped_key=wrapped,
         content_sealed=_seal_json(
-            data_key, _body(data.content, data.crew, data.news2), _aad(handoff_id, "content")
+            data_key, _body(content, data.crew, data.news2), _aad(handoff_id, "content")
         ),
         last_update_seq=0,
         created_by=actor,
@@ -566,13 +572,15 @@ async def draft_from_inputs(
             )
     existing = (
         await session.scalars(
-            select(Handoff).where(
+            select(Handoff)
+            .where(
                 Handoff.incident_id == incident.id,
                 Handoff.patient_id == patient_id
                 if patient_id is not None
                 else Handoff.patient_id.is_(None),
                 Handoff.status == S.DRAFT.value,
             )
+            .with_for_update()
         )
     ).first()
     if existing is not None:
@@ -580,6 +588,9 @@ async def draft_from_inputs(
             unit_id=request.unit_id or existing.unit_id,
             eta=request.eta or existing.eta,
             acuity=patient.acuity if patient and patient.acuity else existing.acuity,
+            content=None
+            if patient_id is None
+            else await _with_telemetry_signs(session, keyring, existing, patient_id, now),
         )
         return await _edit_draft(
             uow, keyring, existing, edit, actor, now, hospital_id=request.hospital_id
@@ -609,6 +620,49 @@ async def draft_from_inputs(
         actor=actor,
         now=now,
     )
+
+
+async def _telemetry_signs(
+    session: AsyncSession,
+    keyring: Keyring,
+    patient_id: str,
+    now: datetime,
+    *,
+    after: datetime | None = None,
+) -> list[VitalSigns]:
+    """The patient's monitor readings of the last half hour (only those later than `after`)
+    as at most six sign sets."""
+    since = now - signs.WINDOW
+    readings = await recent_vitals(
+        session=session,
+        keyring=keyring,
+        patient_id=patient_id,
+        since=since if after is None else max(since, after),
+    )
+    if after is not None:
+        readings = [r for r in readings if r[0] > after]
+    return [VitalSigns.model_validate(s) for s in signs.telemetry_signs(readings)]
+
+
+async def _with_telemetry_signs(
+    session: AsyncSession, keyring: Keyring, handoff: Handoff, patient_id: str, now: datetime
+) -> AtmistRecord | None:
+    """The draft's content with the readings since its newest telemetry set merged in by time
+    (whatever the crew entered or edited stays as it is), or None when there is nothing new.
+    Only later readings: a refresh extends the record instead of re-thinning the same half
+    hour into ever more sets."""
+    data_key = await _data_key(session, keyring, handoff)
+    body = _open_json(data_key, handoff.content_sealed, _aad(handoff.id, "content"))
+    content = AtmistRecord.model_validate(body["content"])
+    newest = max((s.ts for s in content.signs if s.source == signs.TELEMETRY), default=None)
+    fresh = await _telemetry_signs(session, keyring, patient_id, now, after=newest)
+    if not fresh:
+        return None
+    current = [s.model_dump() for s in content.signs]
+    merged = signs.merge(current, [s.model_dump() for s in fresh])
+    if merged == current:
+        return None
+    return content.model_copy(update={"signs": [VitalSigns.model_validate(s) for s in merged]})
 
 
 async def _edit_draft(
@@ -939,6 +993,124 @@ async def append_update(
     uow.record(HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind=body.kind))
     await _commit(uow, keyring)
     return UpdateRead(seq=seq, kind=body.kind, at=now, actor=viewer.actor, data=payload)
+
+
+TELEMETRY_ACTOR = "system:telemetry"
+# En route to a hospital that holds the handoff: the monitor's readings follow it there.
+VITALS_FOLLOW = frozenset({S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.REDIRECTED})
+
+
+async def patients_due_vitals(
+    *, session: AsyncSession, min_interval: timedelta, now: datetime
+) -> list[str]:
+    """Patients with a handoff en route whose last telemetry vitals update (if any) is at least
+    `min_interval` old: the only ones whose readings a round needs to open."""
+    rows = await session.execute(
+        select(Handoff.patient_id, func.max(HandoffUpdate.at))
+        .outerjoin(
+            HandoffUpdate,
+            (HandoffUpdate.handoff_id == Handoff.id)
+            & (HandoffUpdate.kind == "vitals")
+            & (HandoffUpdate.actor == TELEMETRY_ACTOR),
+        )
+        .where(
+            Handoff.status.in_([s.value for s in VITALS_FOLLOW]),
+            Handoff.patient_id.is_not(None),
+        )
+        .group_by(Handoff.id, Handoff.patient_id)
+    )
+    due = {
+        patient_id
+        for patient_id, at in rows.all()
+        if patient_id is not None and (at is None or as_utc(at) <= now - min_interval)
+    }
+    return sorted(due)
+
+
+async def append_telemetry_vitals(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    patient_id: str,
+    readings: Sequence[tuple[datetime, dict[str, Any]]],
+    min_interval: timedelta,
+    now: datetime,
+) -> int:
+    """Append the newest usable of a patient's monitor readings as a vitals update to each of
+    the patient's handoffs en route, at most one per handoff every `min_interval` (by the time
+    the last one was appended), and never a reading at or before one it already carries from
+    telemetry. Checked under the handoffs' row locks, so concurrent rounds append once.
+    Returns how many updates were appended."""
+    session = uow.session
+    newest = next(
+        (
+            sign
+            for ts, values in sorted(readings, key=lambda r: r[0], reverse=True)
+            if (sign := signs.vital_set(ts, values)) is not None
+        ),
+        None,
+    )
+    if newest is None:
+        return 0
+    handoffs = (
+        await session.scalars(
+            select(Handoff)
+            .where(
+                Handoff.patient_id == patient_id,
+                Handoff.status.in_([s.value for s in VITALS_FOLLOW]),
+            )
+            .order_by(Handoff.id)
+            .with_for_update()
+        )
+    ).all()
+    vitals = VitalSigns.model_validate(newest)
+    appended = 0
+    for handoff in handoffs:
+        last = (
+            await session.scalars(
+                select(HandoffUpdate)
+                .where(
+                    HandoffUpdate.handoff_id == handoff.id,
+                    HandoffUpdate.kind == "vitals",
+                    HandoffUpdate.actor == TELEMETRY_ACTOR,
+                )
+                .order_by(HandoffUpdate.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is not None and as_utc(last.at) > now - min_interval:
+            continue
+        data_key = await _data_key(session, keyring, handoff)
+        if vitals.ts <= _last_telemetry_ts(data_key, handoff, last):
+            continue
+        payload = UpdateCreate(kind="vitals", vitals=vitals).model_dump(
+            mode="json", exclude_none=True
+        )
+        seq = handoff.last_update_seq + 1
+        sealed = _seal_json(data_key, payload, _aad(handoff.id, f"update:{seq}"))
+        _append_log(session, handoff, "vitals", TELEMETRY_ACTOR, now, payload=sealed)
+        handoff.updated_at = now
+        delivery = await _append_outbox(session, handoff, "update", now, update_kind="vitals")
+        uow.record(
+            HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind="vitals")
+        )
+        appended += 1
+    await _commit(uow, keyring)
+    return appended
+
+
+def _last_telemetry_ts(data_key: bytes, handoff: Handoff, last: HandoffUpdate | None) -> datetime:
+    """The time of the newest reading this handoff already carries from telemetry: in its last
+    telemetry update, else among the sets filled into it as a draft."""
+    if last is not None and last.payload_sealed is not None:
+        data = _open_json(data_key, last.payload_sealed, _aad(handoff.id, f"update:{last.seq}"))
+        return as_utc(datetime.fromisoformat(data["vitals"]["ts"]))
+    body = _open_json(data_key, handoff.content_sealed, _aad(handoff.id, "content"))
+    content = AtmistRecord.model_validate(body["content"])
+    return max(
+        (s.ts for s in content.signs if s.source == signs.TELEMETRY),
+        default=datetime.min.replace(tzinfo=UTC),
+    )
 
 
 async def list_updates(

@@ -53,7 +53,13 @@ from emsync.telemetry.schemas import (
     VitalsHistory,
     VitalsReading,
 )
-from emsync.telemetry.vitals import NUMERIC_FIELDS, LatestValues, downsample, score
+from emsync.telemetry.vitals import (
+    NUMERIC_FIELDS,
+    VITAL_FIELDS,
+    LatestValues,
+    downsample,
+    score,
+)
 
 COUNTER_OFFSET = 2**63  # uint64 envelope counter <-> signed BIGINT column
 MAX_HISTORY_READINGS = 200_000
@@ -520,6 +526,38 @@ async def vitals_history(
         items=[],
         series=series,
     )
+
+
+async def recent_vitals(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    patient_id: str,
+    since: datetime,
+    limit: int = 2000,
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """The patient's newest stored vital-sign readings at or after `since` (at most `limit`),
+    oldest first: each its time and the validated values the pipeline stored (hr, spo2, rr,
+    sbp, dbp, temp, o2, avpu; only those present). Opened here, never logged."""
+    rows = (
+        await session.execute(
+            select(*_READING_COLUMNS)
+            .where(
+                StoredReading.patient_id == patient_id,
+                StoredReading.kind == "vitals",
+                StoredReading.ts >= since,
+            )
+            .order_by(StoredReading.ts.desc(), StoredReading.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    readings: list[tuple[datetime, dict[str, Any]]] = []
+    for row in reversed(rows):
+        values = open_reading(keyring, row)
+        readings.append(
+            (as_utc(row.ts), {k: values[k] for k in VITAL_FIELDS if values.get(k) is not None})
+        )
+    return readings
 
 
 # ---------------------------------------------------------------- alerts
