@@ -235,11 +235,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # 1. Pipeline drain.
         base = len(sink)
         batch = sealed_batch(devices, args.messages)
+        profiler = _profile(args.profile, server.pid)
         server.send_signal(signal.SIGSTOP)
         await asyncio.to_thread(publisher.publish_all, batch)
         t_cont = time.time()
         server.send_signal(signal.SIGCONT)
         await wait_count(sink, base + args.messages, 300)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         pipeline_s = sink[-1][0] - t_cont
         pipeline_got = len(sink) - base
 
@@ -308,6 +312,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         broker.stop()
 
 
+def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the server (all threads, collapsed stacks) for the drain, if asked."""
+    if path is None:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    proc = subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--threads", "--format", "raw", "-o", path],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # attached before the server is paused (a stopped process is idle samples)
+    return proc
+
+
 def _stored(work: Path, database: str | None) -> int | None:
     if database:
         return None
@@ -327,6 +345,11 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--profile",
+        help="write py-spy collapsed stacks of the server during the drain to this file "
+        "(py-spy installed in the venv; not a project dependency)",
+    )
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite under a temp dir)")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))))
