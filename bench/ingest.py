@@ -185,12 +185,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.database:
         env["EMSYNC_DATABASE__URL"] = args.database
-    server = subprocess.Popen(
-        [sys.executable, "-m", "emsync", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(work / "serve.log").open("wb"),
-    )
+    stored_before = await _stored(work, args.database)
+    if args.ingest_processes:
+        # Scale profile (DESIGN §1): the API (and worker) in one process, N ingest processes
+        # sharing the subscription ($share/...), WebSocket messages fanned out over Redis.
+        env["EMSYNC_REDIS_URL"] = f"{args.redis}?channel=emsync:bench:{os.getpid()}"
+        env["EMSYNC_MQTT__SHARED_SUBSCRIPTION"] = "true"
+        server = _serve(env, work, "api", ["--role", "api", "--role", "worker"])
+    else:
+        server = _serve(env, work, "serve", [])
+    ingesters: list[subprocess.Popen[bytes]] = []
+    processes = [server]
     bare = subprocess.Popen(
         [sys.executable, __file__, "--bare", str(broker.port), str(args.messages)],
         stdout=subprocess.PIPE,
@@ -205,6 +210,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
+        ingest_ports = [free_port() for _ in range(args.ingest_processes)]
+        for i, ingest_port in enumerate(ingest_ports):
+            # Started once the API process has migrated and written the shared secrets.
+            ingest_env = {
+                **env,
+                "EMSYNC_PORT": str(ingest_port),
+                "EMSYNC_MQTT__CLIENT_ID": f"emsync-bench-ingest-{i + 1}",
+            }
+            ingesters.append(
+                _serve(ingest_env, work, f"ingest-{i + 1}", ["--role", "ingest", "--no-migrate"])
+            )
+        processes += ingesters
         from emsync.telemetry.cli import _provision
 
         devices = await asyncio.to_thread(
@@ -226,6 +243,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ws_collect(f"ws://127.0.0.1:{http_port}/ws", token, channels, sink, ready)
         )
         await asyncio.wait_for(ready.wait(), 30)
+        await _connected(ingest_ports)
         publisher = Publisher(broker.port)
 
         # Warm-up: caches, connections, the first NEWS2 alerts.
@@ -235,11 +253,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # 1. Pipeline drain.
         base = len(sink)
         batch = sealed_batch(devices, args.messages)
-        server.send_signal(signal.SIGSTOP)
+        profiler = _profile(args.profile, (ingesters or [server])[0].pid)
+        for proc in processes:
+            proc.send_signal(signal.SIGSTOP)
         await asyncio.to_thread(publisher.publish_all, batch)
         t_cont = time.time()
-        server.send_signal(signal.SIGCONT)
+        for proc in processes:
+            proc.send_signal(signal.SIGCONT)
         await wait_count(sink, base + args.messages, 300)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         pipeline_s = sink[-1][0] - t_cont
         pipeline_got = len(sink) - base
 
@@ -279,9 +303,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         collector.cancel()
         await asyncio.sleep(0.5)
         published = 200 + args.messages + total
-        stored = _stored(work, args.database)
+        stored_after = await _stored(work, args.database)
+        stored = None if stored_after is None else stored_after - (stored_before or 0)
         return {
             "bench": "telemetry_ingest",
+            "mode": f"api+{len(ingesters)}x_ingest+redis" if ingesters else "single_process",
             "database": "postgresql" if args.database else "sqlite",
             "patients": args.patients,
             "messages": args.messages,
@@ -294,13 +320,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if latencies
             else None,
             "ws_received": len(sink),
+            # Readings each ingest process stored over the whole run: how the broker split them.
+            "accepted_per_ingest_process": [
+                _metric(p, "emsync_telemetry_readings_accepted_total") for p in ingest_ports
+            ],
             "published": published,
             "stored": stored,
             "lost": published - stored if stored is not None else None,
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }
     finally:
-        for proc in (server, bare):
+        everything: list[subprocess.Popen[Any]] = [*processes, bare]
+        for proc in everything:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
                 proc.terminate()
@@ -308,10 +339,72 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         broker.stop()
 
 
-def _stored(work: Path, database: str | None) -> int | None:
-    if database:
+def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the server (all threads, collapsed stacks) for the drain, if asked."""
+    if path is None:
         return None
-    with sqlite3.connect(work / "var" / "emsync.db") as conn:
+    spy = Path(sys.executable).with_name("py-spy")
+    proc = subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--threads", "--format", "raw", "-o", path],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # attached before the server is paused (a stopped process is idle samples)
+    return proc
+
+
+def _serve(
+    env: dict[str, str], work: Path, name: str, options: list[str]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "emsync", "serve", *options],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / f"{name}.log").open("wb"),
+    )
+
+
+def _metric(port: int, name: str) -> float | None:
+    """One unlabelled sample of a process's /metrics, or None if it is not there (yet)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+async def _connected(ports: list[int]) -> None:
+    """Wait until every ingest process is connected to the broker (it subscribes right then)."""
+    for port in ports:
+        for _ in range(600):
+            if _metric(port, "emsync_telemetry_broker_connected") == 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"ingest process on :{port} never connected")
+    await asyncio.sleep(1)  # the subscription follows the connection
+
+
+async def _stored(work: Path, database: str | None) -> int | None:
+    """Readings in storage (0 before the schema exists)."""
+    if database:
+        import asyncpg
+
+        conn = await asyncpg.connect(database.replace("+asyncpg", ""))
+        try:
+            exists = await conn.fetchval("SELECT to_regclass('telemetry_readings') IS NOT NULL")
+            return (
+                int(await conn.fetchval("SELECT count(*) FROM telemetry_readings")) if exists else 0
+            )
+        finally:
+            await conn.close()
+    path = work / "var" / "emsync.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as conn:
         return int(conn.execute("SELECT count(*) FROM telemetry_readings").fetchone()[0])
 
 
@@ -327,8 +420,24 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--profile",
+        help="write py-spy collapsed stacks of the server during the drain to this file "
+        "(py-spy installed in the venv; not a project dependency)",
+    )
+    parser.add_argument(
+        "--ingest-processes",
+        type=int,
+        default=0,
+        help="scale profile: `serve --role api --role worker` plus this many `--role ingest` "
+        "processes on a shared subscription, fanned out over Redis (needs --database "
+        "postgresql+asyncpg://...); 0: one `emsync serve` with every role",
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis for fan-out")
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite under a temp dir)")
     args = parser.parse_args()
+    if args.ingest_processes and not (args.database or "").startswith("postgresql"):
+        parser.error("--ingest-processes needs --database postgresql+asyncpg://...")
     print(json.dumps(asyncio.run(run(args))))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -27,6 +28,37 @@ Forward = Callable[[dict[str, Any]], None]
 
 QUEUE_LIMIT = 2000
 TOKEN_PROTOCOL_PREFIX = "bearer."  # noqa: S105 - a protocol prefix, not a secret
+
+
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+)
+
+
+def render(message: dict[str, Any]) -> str:
+    """The JSON text of a message, as `json.dumps(message, default=str)` renders it to a reader.
+
+    orjson (several times faster) with the same fallback for what JSON does not know: datetimes
+    and dataclasses go to `str` as they do with `json.dumps`. What orjson cannot render (an
+    integer beyond 64 bits) goes to `json.dumps` itself.
+    """
+    try:
+        return orjson.dumps(message, default=str, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(message, default=str)
+
+
+class Published(dict[str, Any]):
+    """A published message: rendered once, on first send, for all of its subscribers."""
+
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text: str = render(self)
+            return self._text
 
 
 @dataclass(eq=False)
@@ -98,7 +130,7 @@ class Hub:
     def _deliver(self, channel: str, type_: str, data: Any, *, missed: int) -> dict[str, Any]:
         self._seq[channel] += 1 + missed
         seq = self._seq[channel]
-        message = {"channel": channel, "type": type_, "data": data, "seq": seq}
+        message = Published(channel=channel, type=type_, data=data, seq=seq)
         for sub in list(self._subscribers.get(channel, ())):
             try:
                 sub.queue.put_nowait(message)
@@ -194,4 +226,4 @@ async def _pump(ws: WebSocket, sub: Subscriber) -> None:
         if sub.overflowed:
             await ws.close(code=4408, reason="too slow; reconnect and refetch")
             return
-        await ws.send_text(json.dumps(message, default=str))
+        await ws.send_text(message.text() if type(message) is Published else render(message))

@@ -155,6 +155,22 @@ class ReadingSealer:
         nonce = os.urandom(NONCE_BYTES)
         return self._header + nonce + self._aead.encrypt(nonce, plaintext, aad)
 
+    def seal_all(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+        """`seal` of each (plaintext, aad), with every nonce drawn in one `os.urandom` call.
+
+        os.urandom releases the GIL, so one call per reading handed the GIL to the MQTT
+        network thread once per reading; the nonces are as random, and each is used once.
+        """
+        size = NONCE_BYTES
+        pool = os.urandom(size * len(items))
+        header = self._header
+        encrypt = self._aead.encrypt
+        out = []
+        for i, (plaintext, aad) in enumerate(items):
+            nonce = pool[i * size : (i + 1) * size]
+            out.append(header + nonce + encrypt(nonce, plaintext, aad))
+        return out
+
 
 _READING_COLUMNS = (
     "device_id",
@@ -179,6 +195,7 @@ _PG_ARRAY_TYPES = (
     "bytea[]",
 )
 ReadingRow = tuple[str, int, int, int, str, str | None, Any, Any, bytes]
+UnsealedRow = tuple[str, int, int, int, str, str | None, Any, Any]  # a row before sealing
 
 
 class ReadingWriter:
@@ -319,12 +336,12 @@ class Pipeline:
                 self._reject(outcome, exc.reason.value, None)
         await self.devices.ensure(s.device_id for s in parsed)
 
-        rows: list[ReadingRow] = []
+        unsealed: list[UnsealedRow] = []  # rows without their sealed values, added below
+        plain: list[tuple[bytes, bytes]] = []  # (values JSON, aad) of each row, to seal
         pending: dict[tuple[str, int], SealedReading] = {}
         seen: dict[str, datetime] = {}
         pushed: dict[tuple[str, str], list[dict[str, Any]]] = {}
         worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]] = {}
-        seal = self._sealer.seal
         convert_time = self._writer.convert_time
         received_at = convert_time(now)
         last_accepted = self.guard.last_accepted
@@ -364,7 +381,7 @@ class Pipeline:
                     ).inc()
                 ts_text = reading.ts.isoformat() if push is not None else None
                 values = self._values(reading, patient_id, view.spo2_scale, worst, ts_text)
-                rows.append(
+                unsealed.append(
                     (
                         device_id,
                         key_id,
@@ -374,12 +391,9 @@ class Pipeline:
                         patient_id,
                         convert_time(reading.ts),
                         received_at,
-                        seal(
-                            dumps(values),
-                            aad=reading_aad(device_id, key_id, sealed.counter, idx),
-                        ),
                     )
                 )
+                plain.append((dumps(values), reading_aad(device_id, key_id, sealed.counter, idx)))
                 if push is not None:
                     values["ts"] = ts_text
                     push.append(values)
@@ -388,6 +402,10 @@ class Pipeline:
                     if newest is None or reading.ts >= newest.ts:
                         fixes[device_id] = reading
 
+        rows: list[ReadingRow] = [
+            (*row, sealed_values)
+            for row, sealed_values in zip(unsealed, self._sealer.seal_all(plain), strict=True)
+        ]
         if rows:
             async with self._engine.begin() as conn:
                 stored = await self._writer.insert(conn, rows)
