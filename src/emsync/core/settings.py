@@ -26,7 +26,20 @@ class DatabaseSettings(BaseModel):
     )
     echo: bool = Field(default=False, description="log every SQL statement (debugging only)")
     pool_size: int = Field(
-        default=10, ge=1, le=200, description="PostgreSQL connection pool size per process"
+        default=20,
+        ge=1,
+        le=200,
+        description="connections kept open per process (PostgreSQL and SQLite files)",
+    )
+    max_overflow: int = Field(
+        default=30,
+        ge=0,
+        le=500,
+        description="extra connections a process may open under load beyond `pool_size`; "
+        "keep processes x (pool size + overflow) below PostgreSQL's max_connections",
+    )
+    pool_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request waits this long for a free connection"
     )
 
 
