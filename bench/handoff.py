@@ -6,9 +6,11 @@ Starts `uvicorn` on a free loopback port (SQLite in a temporary directory unless
 is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board
 (`handoffs`), then for every hospital at once, `rounds` times: the crew creates the handoff (it is
 sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
-HTTP; the clock stops when the crew board shows `handoff.acknowledged`. Baselines measured in
-the same run: a WebSocket echo (`ping`/`pong`) on the same connections under the same
-concurrency, and the bare seal + open of one handoff in process.
+HTTP; the clock stops when the crew board shows `handoff.acknowledged`. Every crew and every
+hospital desk has its own HTTP client, as their devices would. Baselines measured in the same
+run: a WebSocket echo (`ping`/`pong`) on the same connections under the same concurrency, and
+the bare seal + open of one handoff in process. Also printed: the server process's CPU time
+per round trip, which the load of other processes on a shared machine moves much less.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -140,17 +143,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        return asyncio.run(measure(args, address))
+        return asyncio.run(measure(args, address, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(args: argparse.Namespace, address: str, server_pid: int) -> dict[str, Any]:
     crew = {"Authorization": f"Bearer {token('paramedic')}"}
     hospitals = [f"bench-h{n:03d}" for n in range(args.hospitals)]
-    limits = httpx.Limits(max_connections=args.hospitals * 2 + 10)
-    async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=60) as http:
+    # One client per crew and per hospital desk, as in the field (each is its own device): a
+    # single shared httpx pool spends CPU per request on every connection it holds, and with
+    # 200 connections that bookkeeping, in this process, became most of the measured time.
+    lanes = {
+        (side, h): httpx.AsyncClient(base_url=f"http://{address}", timeout=60)
+        for side in ("crew", "desk")
+        for h in hospitals
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"http://{address}", timeout=60)
+        )
+        for lane in lanes.values():
+            await stack.enter_async_context(lane)
         for _ in range(1200):
             try:
                 if (await http.get("/health")).status_code == 200:
@@ -204,7 +228,7 @@ async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
                     handoff_id = message["data"]["handoff_id"]
                     for attempt in range(3):
                         try:
-                            response = await http.post(
+                            response = await lanes["desk", hospital_id].post(
                                 f"/api/handoffs/{handoff_id}/receipt",
                                 json={"status": "acknowledged"},
                                 headers=headers,
@@ -222,15 +246,16 @@ async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
         echoes: list[float] = []
 
         async def one_round(hospital_id: str) -> None:
+            lane = lanes["crew", hospital_id]
             started = time.perf_counter()
-            created = await http.post(
+            created = await lane.post(
                 "/api/handoffs", json=handoff_body(incident["id"], hospital_id), headers=crew
             )
             assert created.status_code == 201, created.text
             handoff_id = created.json()["id"]
             done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
             acknowledged[handoff_id] = done
-            sent = await http.post(f"/api/handoffs/{handoff_id}/send", headers=crew)
+            sent = await lane.post(f"/api/handoffs/{handoff_id}/send", headers=crew)
             assert sent.status_code == 200, sent.text
             round_trips.append(await asyncio.wait_for(done, timeout=120) - started)
 
@@ -239,12 +264,17 @@ async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
             await sockets[hospital_id].send(json.dumps({"op": "ping"}))
             echoes.append(await asyncio.wait_for(pongs[hospital_id].get(), timeout=60) - started)
 
+        server_cpu = 0.0
         with Progress(transient=True) as progress:
             task = progress.add_task("handoff rounds", total=args.rounds * 2)
             for _ in range(args.rounds):
                 await asyncio.gather(*(one_echo(h) for h in hospitals))
                 progress.advance(task)
+                cpu_before = cpu_seconds(server_pid)
                 await asyncio.gather(*(one_round(h) for h in hospitals))
+                cpu_after = cpu_seconds(server_pid)
+                if cpu_before is not None and cpu_after is not None:
+                    server_cpu += cpu_after - cpu_before
                 progress.advance(task)
         for listener in listeners:
             listener.cancel()
@@ -269,6 +299,9 @@ async def measure(args: argparse.Namespace, address: str) -> dict[str, Any]:
         "ratio_p99_vs_ws_echo": round(p99 / echo_p99, 1),
         "baseline_seal_open_p50_us": round(percentile(seal_open, 0.5) * 1e6, 1),
         "ratio_p50_vs_seal_open": round(p50 / percentile(seal_open, 0.5), 0),
+        # The server's own CPU per round trip (all its threads): on a shared machine the load
+        # of others moves the latencies, much less this figure.
+        "server_cpu_ms_per_round_trip": round(server_cpu * 1e3 / len(round_trips), 2),
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
     }

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, Dialect, Insert, MetaData, Table, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -56,43 +60,141 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+# Execution option that marks a session's connections as read-only (see read_session_factory).
+READ_ONLY = "emsync_read_only"
+# How long a writer waits for the database's write lock, in this process and across processes.
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+class ReadOnlySessionWrite(RuntimeError):
+    """A session made for reading tried to write: it must come from the writing factory."""
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
+    pool = {
+        "pool_size": settings.database.pool_size,
+        "max_overflow": settings.database.max_overflow,
+        "pool_timeout": settings.database.pool_timeout_seconds,
+    }
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=settings.database.echo)
+        else:
+            pool = {}  # in memory: one shared connection (StaticPool), no pool to size
+        engine = create_async_engine(url, echo=settings.database.echo, **pool)
+        gate = SQLiteWriteGate()
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "begin", gate.begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes_when_read_only)
+        for returned in ("checkin", "invalidate", "detach"):
+            event.listen(engine.sync_engine, returned, gate.release)
         return engine
-    return create_async_engine(
-        url,
-        echo=settings.database.echo,
-        pool_size=settings.database.pool_size,
-        pool_pre_ping=True,
-    )
+    return create_async_engine(url, echo=settings.database.echo, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
-    # The driver must not open transactions itself: _sqlite_begin_immediate does.
+    # The driver must not open transactions itself: SQLiteWriteGate.begin does.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Connection) -> None:
-    # A deferred transaction that reads and then writes must upgrade its snapshot; when another
-    # writer committed meanwhile SQLite fails at once with "database is locked" (busy_timeout
-    # does not apply). Taking the write lock at BEGIN makes concurrent writers queue instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+_HOLDS_GATE = "emsync_holds_write_gate"  # record_info key: the lock this connection holds
+
+
+class SQLiteWriteGate:
+    """SQLite has one write lock per database. A transaction that may write takes it at BEGIN
+    (BEGIN IMMEDIATE): a deferred transaction that reads and then writes must upgrade its
+    snapshot, and when another writer committed meanwhile SQLite fails at once with "database
+    is locked" (busy_timeout does not apply). Waiting for that lock inside SQLite is unfair and
+    slow, though: the busy handler sleeps up to 100 ms between retries, so under load the lock
+    sits free while its waiters sleep. Writers of this process therefore queue first on an
+    asyncio lock (FIFO, woken the moment it is released) and reach BEGIN IMMEDIATE one at a
+    time; other processes still meet SQLite's own lock and its busy_timeout. Read-only sessions
+    (READ_ONLY) begin deferred and queue for nothing: in WAL mode readers never wait for the
+    writer. The lock is held from BEGIN until the connection goes back to the pool, which a
+    session does as soon as it commits or rolls back."""
+
+    def __init__(self, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.timeout = timeout
+        # asyncio locks belong to one event loop; an engine may be used from several in turn.
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def begin(self, conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        entry = conn.connection
+        # The aiosqlite connection behind SQLAlchemy's adapter; this event runs inside the
+        # greenlet of the awaiting session, so run_async can wait for the lock.
+        driver = cast(AdaptedConnection, entry.dbapi_connection)
+        driver.run_async(lambda _: self._acquire(lock))
+        info = entry.record_info
+        assert info is not None  # a checked-out connection belongs to a pool record
+        info[_HOLDS_GATE] = lock
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(info)
+            raise
+
+    async def _acquire(self, lock: asyncio.Lock) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await lock.acquire()
+        except TimeoutError:
+            # What SQLite itself says when busy_timeout runs out, so callers see one error.
+            raise sqlite3.OperationalError(
+                f"database is locked: no write lock within {self.timeout:g} s "
+                "(this process's writers queue for it in turn)"
+            ) from None
+
+    def release(self, _dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
+        self._release(record.record_info)
+
+    @staticmethod
+    def _release(info: dict[Any, Any] | None) -> None:
+        lock = info.pop(_HOLDS_GATE, None) if info is not None else None
+        if lock is not None:
+            lock.release()
+
+
+def _refuse_writes_when_read_only(
+    conn: Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    # A write in a deferred transaction would bypass the gate and could fail with "database is
+    # locked" only under load; failing every time instead shows the mistake in the first test.
+    if conn.get_execution_options().get(READ_ONLY) and _writes(statement):
+        raise ReadOnlySessionWrite(
+            "a read-only session tried to write; use the writing session factory"
+        )
+
+
+_READING_VERBS = frozenset(
+    {"SELECT", "WITH", "PRAGMA", "EXPLAIN", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+)
+
+
+def _writes(statement: str) -> bool:
+    verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    return verb not in _READING_VERBS
 
 
 def insert_ignoring_conflicts(table: Table, dialect_name: str) -> Insert:
@@ -103,7 +205,17 @@ def insert_ignoring_conflicts(table: Table, dialect_name: str) -> Insert:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that may write (on SQLite: queued for the write lock at their first statement)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read: they never wait for a writer (SQLite: deferred BEGIN in WAL
+    mode; PostgreSQL: READ ONLY transactions), and any write they try fails."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 @asynccontextmanager

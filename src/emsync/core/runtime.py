@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from emsync.core.clock import Clock
 from emsync.core.crypto import Keyring
+from emsync.core.db import read_session_factory
 from emsync.core.events import EventBus
 from emsync.core.metrics import Metrics
 from emsync.core.settings import Settings
@@ -32,6 +33,11 @@ class Runtime:
     clock: Clock
     # Domain services (audit log, routing engine, realtime hub...) keyed by their type.
     _services: dict[type[Any], Any] = field(default_factory=dict)
+    # Sessions for work that only reads: they never queue behind writers (see core.db).
+    read_sessions: async_sessionmaker[AsyncSession] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_sessions = read_session_factory(self.engine)
 
     def provide(self, service: object, as_type: type[Any] | None = None) -> None:
         self._services[as_type or type(service)] = service
@@ -59,6 +65,15 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.read_sessions() as session:
+        yield session
+
+
+# For routes that only read: on SQLite they never queue behind writers; a write fails.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 
 async def get_uow(runtime: RuntimeDep) -> AsyncIterator[UnitOfWork]:

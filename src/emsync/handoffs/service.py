@@ -91,6 +91,7 @@ _rendered: ContextVar[dict[tuple[str, int], FeedEntryRead] | None] = ContextVar(
     "handoffs_rendered_entries", default=None
 )
 _PENDING_OUTBOX = "handoffs_pending_outbox"  # session.info key: entries this transaction added
+_LOGGED = "handoffs_logged_updates"  # session.info key: update rows it added, by (handoff, seq)
 
 
 def rendered_entry(hospital_id: str, seq: int) -> FeedEntryRead | None:
@@ -153,7 +154,10 @@ async def active_key(session: AsyncSession, hospital_id: str) -> HospitalKey | N
         .order_by(HospitalKey.version.desc())
         .limit(1)
     )
-    return (await session.scalars(stmt)).first()
+    key = (await session.scalars(stmt)).first()
+    if key is not None:
+        session.info.setdefault(_KEYS, {})[key.id] = key
+    return key
 
 
 async def ensure_hospital_key(
@@ -185,14 +189,37 @@ async def hospital_keys(*, session: AsyncSession, hospital_id: str) -> Sequence[
     return (await session.scalars(stmt)).all()
 
 
+_KEYS = "handoffs_keys"  # session.info: hospital key rows by id (immutable once written)
+_DATA_KEYS = "handoffs_data_keys"  # session.info: unwrapped data keys by (handoff, wrapped key)
+
+
+async def _hospital_key(session: AsyncSession, key_id: str) -> HospitalKey | None:
+    """The key row, loaded once per session: the identity map holds rows weakly, so a bare
+    `session.get` in each helper went back to the database every time within one request."""
+    keys: dict[str, HospitalKey] = session.info.setdefault(_KEYS, {})
+    key = keys.get(key_id)
+    if key is None:
+        key = await session.get(HospitalKey, key_id)
+        if key is not None:
+            keys[key_id] = key
+    return key
+
+
 async def _data_key(session: AsyncSession, keyring: Keyring, handoff: Handoff) -> bytes:
-    key = await session.get(HospitalKey, handoff.key_id)
+    # Keyed by the wrapped key too: a redirect reseals the handoff under a new one.
+    memo: dict[tuple[str, bytes], bytes] = session.info.setdefault(_DATA_KEYS, {})
+    known = memo.get((handoff.id, handoff.wrapped_key))
+    if known is not None:
+        return known
+    key = await _hospital_key(session, handoff.key_id)
     if key is None:
         raise NotFound(f"the key handoff {handoff.id} was sealed with is missing")
     private = keyring.open(key.private_key_sealed, aad=_key_aad(key.id))
-    return sealing.unwrap_data_key(
+    data_key = sealing.unwrap_data_key(
         handoff.wrapped_key, hospital_private=private, context=_context(handoff.id)
     )
+    memo[(handoff.id, handoff.wrapped_key)] = data_key
+    return data_key
 
 
 def _context(handoff_id: str) -> bytes:
@@ -227,13 +254,16 @@ async def _append_outbox(
     """One entry in the hospital's outbox. The counter row's lock orders concurrent writers, so
     seq order is commit order and a reader who has seen seq n has seen every entry below it."""
     target = hospital_id or handoff.hospital_id
-    await _ensure_feed(session, target)
-    seq = await session.scalar(
+    bump = (
         update(HospitalFeed)
         .where(HospitalFeed.hospital_id == target)
         .values(last_seq=HospitalFeed.last_seq + 1)
         .returning(HospitalFeed.last_seq)
     )
+    seq = await session.scalar(bump)
+    if seq is None:  # the hospital's first entry: create its counter, then count
+        await _ensure_feed(session, target)
+        seq = await session.scalar(bump)
     assert seq is not None
     entry = OutboxEntry(
         hospital_id=target,
@@ -266,18 +296,18 @@ def _append_log(
     status_to: str | None = None,
 ) -> int:
     handoff.last_update_seq += 1
-    session.add(
-        HandoffUpdate(
-            handoff_id=handoff.id,
-            seq=handoff.last_update_seq,
-            kind=kind,
-            status_from=status_from,
-            status_to=status_to,
-            payload_sealed=payload,
-            actor=actor,
-            at=now,
-        )
+    row = HandoffUpdate(
+        handoff_id=handoff.id,
+        seq=handoff.last_update_seq,
+        kind=kind,
+        status_from=status_from,
+        status_to=status_to,
+        payload_sealed=payload,
+        actor=actor,
+        at=now,
     )
+    session.add(row)
+    session.info.setdefault(_LOGGED, {})[(handoff.id, row.seq)] = row
     return handoff.last_update_seq
 
 
@@ -323,7 +353,7 @@ def _update_read(row: HandoffUpdate, data_key: bytes | None, handoff_id: str) ->
 
 
 async def _key_version(session: AsyncSession, handoff: Handoff) -> int:
-    key = await session.get(HospitalKey, handoff.key_id)
+    key = await _hospital_key(session, handoff.key_id)
     return key.version if key else 0
 
 
@@ -754,6 +784,7 @@ async def _commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
         # Opened content lives only until the push that follows the commit has run.
         for entry in pending:
             rendered.pop((entry.hospital_id, entry.seq), None)
+        uow.session.info.pop(_LOGGED, None)
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -1239,13 +1270,17 @@ async def entry_read(
             upto_time=as_utc(entry.created_at),
         )
     else:
-        row = (
-            await session.scalars(
-                select(HandoffUpdate).where(
-                    HandoffUpdate.handoff_id == handoff.id, HandoffUpdate.seq == entry.update_seq
+        # The row this transaction just logged, when rendering its own entry for the push.
+        row = session.info.get(_LOGGED, {}).get((handoff.id, entry.update_seq))
+        if row is None:
+            row = (
+                await session.scalars(
+                    select(HandoffUpdate).where(
+                        HandoffUpdate.handoff_id == handoff.id,
+                        HandoffUpdate.seq == entry.update_seq,
+                    )
                 )
-            )
-        ).first()
+            ).first()
         if row is not None:
             base.update = _update_read(row, await _data_key(session, keyring, handoff), handoff.id)
     return base

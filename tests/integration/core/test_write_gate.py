@@ -1,0 +1,215 @@
+"""Transactions and the database's write lock: on SQLite, concurrent read-then-write transactions
+all commit (they queue in process instead of failing or polling), readers never wait for a
+writer, a writer of another process is still waited for, and the queue moves on after a failed
+transaction; on both backends a read-only session cannot write."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from emsync.core.db import (
+    ReadOnlySessionWrite,
+    create_engine,
+    read_session_factory,
+    session_factory,
+    transaction,
+)
+from emsync.core.settings import Settings
+
+COUNTER = "bench-counter"  # one handoff_feeds row serves as a plain counter
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(
+            text("INSERT INTO handoff_feeds (hospital_id, last_seq) VALUES (:h, 0)"),
+            {"h": COUNTER},
+        )
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(engine: AsyncEngine, settings: Settings) -> AsyncEngine:
+    if not settings.is_sqlite:
+        pytest.skip("SQLite's single write lock")
+    return engine
+
+
+async def counter(engine: AsyncEngine) -> int:
+    async with read_session_factory(engine)() as session:
+        value = await session.scalar(
+            text("SELECT last_seq FROM handoff_feeds WHERE hospital_id = :h"), {"h": COUNTER}
+        )
+    assert value is not None
+    return int(value)
+
+
+async def test_concurrent_read_then_write_transactions_all_commit(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    # Each reads the counter, yields to the others, then writes what it read plus one: a lost
+    # update or a "database is locked" would show as a count below 60 or an exception.
+    sessions = session_factory(sqlite_engine)
+
+    async def increment() -> None:
+        async with transaction(sessions) as session:
+            seen = await session.scalar(
+                text("SELECT last_seq FROM handoff_feeds WHERE hospital_id = :h"), {"h": COUNTER}
+            )
+            await asyncio.sleep(0.001)
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = :n WHERE hospital_id = :h"),
+                {"n": int(seen or 0) + 1, "h": COUNTER},
+            )
+
+    await asyncio.gather(*(increment() for _ in range(60)))
+    assert await counter(sqlite_engine) == 60
+
+
+async def test_readers_proceed_while_a_writer_holds_the_lock(sqlite_engine: AsyncEngine) -> None:
+    writer_holds = asyncio.Event()
+    reader_done = asyncio.Event()
+
+    async def writer() -> None:
+        async with transaction(session_factory(sqlite_engine)) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = 7 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+            writer_holds.set()
+            # The writer commits only once the reader has finished: a reader that waited for
+            # the writer would never finish, and the wait_for below would time out.
+            await asyncio.wait_for(reader_done.wait(), timeout=5)
+
+    async def reader() -> int:
+        await writer_holds.wait()
+        value = await counter(sqlite_engine)
+        reader_done.set()
+        return value
+
+    _, seen = await asyncio.gather(writer(), reader())
+    assert seen == 0  # the snapshot before the writer's uncommitted change
+    assert await counter(sqlite_engine) == 7
+
+
+async def test_writers_queue_behind_a_writer_and_run_after_it(sqlite_engine: AsyncEngine) -> None:
+    sessions = session_factory(sqlite_engine)
+    order: list[str] = []
+    first_holds = asyncio.Event()
+
+    async def first() -> None:
+        async with transaction(sessions) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = 1 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+            first_holds.set()
+            await asyncio.sleep(0.2)
+            order.append("first commits")
+
+    async def second() -> None:
+        await first_holds.wait()
+        async with transaction(sessions) as session:
+            await session.execute(  # its transaction begins here, with this first statement
+                text("UPDATE handoff_feeds SET last_seq = last_seq + 1 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+            order.append("second wrote")
+
+    await asyncio.gather(first(), second())
+    assert order == ["first commits", "second wrote"]
+    assert await counter(sqlite_engine) == 2
+
+
+async def test_the_queue_moves_on_after_a_failed_transaction(sqlite_engine: AsyncEngine) -> None:
+    sessions = session_factory(sqlite_engine)
+
+    async def failing() -> None:
+        async with transaction(sessions) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = 99 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+            raise RuntimeError("the use case failed")
+
+    async def cancelled() -> None:
+        async with transaction(sessions) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = 98 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+            await asyncio.sleep(60)
+
+    with pytest.raises(RuntimeError):
+        await failing()
+    task = asyncio.create_task(cancelled())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(5), transaction(sessions) as session:
+        await session.execute(
+            text("UPDATE handoff_feeds SET last_seq = last_seq + 1 WHERE hospital_id = :h"),
+            {"h": COUNTER},
+        )
+    assert await counter(sqlite_engine) == 1  # both failed transactions rolled back
+
+
+async def test_a_writer_of_another_process_is_waited_for(
+    sqlite_engine: AsyncEngine, settings: Settings
+) -> None:
+    # A plain sqlite3 connection stands for another process: it meets SQLite's own lock, and
+    # our writer waits for it through busy_timeout instead of failing.
+    path = Path(settings.database_url.split("///", 1)[1])
+    holding = threading.Event()
+
+    def other_process() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "UPDATE handoff_feeds SET last_seq = last_seq + 10 WHERE hospital_id = ?",
+                (COUNTER,),
+            )
+            holding.set()
+            threading.Event().wait(0.5)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=other_process)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(holding.wait, 5)
+        async with transaction(session_factory(sqlite_engine)) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = last_seq + 1 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+    finally:
+        await asyncio.to_thread(thread.join)
+    assert await counter(sqlite_engine) == 11
+
+
+async def test_a_read_only_session_cannot_write(engine: AsyncEngine) -> None:
+    with pytest.raises((ReadOnlySessionWrite, DBAPIError)) as raised:
+        async with transaction(read_session_factory(engine)) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = 5 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+    if isinstance(raised.value, DBAPIError):  # PostgreSQL refuses it in a READ ONLY transaction
+        assert "read-only transaction" in str(raised.value)
+    assert await counter(engine) == 0
