@@ -42,9 +42,12 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sqlite_engine(engine: AsyncEngine, settings: Settings) -> AsyncEngine:
-    if not settings.is_sqlite:
-        pytest.skip("SQLite's single write lock")
+    assert settings.is_sqlite, "mark the test @sqlite_only"
     return engine
+
+
+# The write gate is SQLite's (one write lock per file); PostgreSQL has row locks instead.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def counter(engine: AsyncEngine) -> int:
@@ -56,6 +59,7 @@ async def counter(engine: AsyncEngine) -> int:
     return int(value)
 
 
+@sqlite_only
 async def test_concurrent_read_then_write_transactions_all_commit(
     sqlite_engine: AsyncEngine,
 ) -> None:
@@ -78,6 +82,7 @@ async def test_concurrent_read_then_write_transactions_all_commit(
     assert await counter(sqlite_engine) == 60
 
 
+@sqlite_only
 async def test_readers_proceed_while_a_writer_holds_the_lock(sqlite_engine: AsyncEngine) -> None:
     writer_holds = asyncio.Event()
     reader_done = asyncio.Event()
@@ -104,6 +109,7 @@ async def test_readers_proceed_while_a_writer_holds_the_lock(sqlite_engine: Asyn
     assert await counter(sqlite_engine) == 7
 
 
+@sqlite_only
 async def test_writers_queue_behind_a_writer_and_run_after_it(sqlite_engine: AsyncEngine) -> None:
     sessions = session_factory(sqlite_engine)
     order: list[str] = []
@@ -133,6 +139,7 @@ async def test_writers_queue_behind_a_writer_and_run_after_it(sqlite_engine: Asy
     assert await counter(sqlite_engine) == 2
 
 
+@sqlite_only
 async def test_the_queue_moves_on_after_a_failed_transaction(sqlite_engine: AsyncEngine) -> None:
     sessions = session_factory(sqlite_engine)
 
@@ -167,6 +174,7 @@ async def test_the_queue_moves_on_after_a_failed_transaction(sqlite_engine: Asyn
     assert await counter(sqlite_engine) == 1  # both failed transactions rolled back
 
 
+@sqlite_only
 async def test_a_writer_of_another_process_is_waited_for(
     sqlite_engine: AsyncEngine, settings: Settings
 ) -> None:
