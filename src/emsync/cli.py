@@ -1,56 +1,142 @@
-"""The `emsync` command: serve, database, users, audit."""
+"""The `emsync` command: serve, database, users, audit.
+
+Start-up imports only what the invoked command needs, so that `emsync --help`, `emsync users` or
+`emsync simulate` do not pay seconds for xgboost, scipy and the road graph: the commands defined
+here import their services inside the function, and the domains' commands (dispatch, keys, map,
+triage, risk, simulate) are registered as stand-ins carrying their help text, replaced by the real
+command from the domain's `cli` module when one of them is invoked (`_DeferredGroup`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
+import typer.main
 from rich.console import Console
+from typer.core import TyperGroup
 
-from emsync.auth import audit as audit_service
-from emsync.auth import service as auth_service
-from emsync.auth.chain import ChainReport
-from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Role
-from emsync.auth.schemas import UserCreate
-from emsync.core import migrate
 from emsync.core.background import ProcessRole
-from emsync.core.clock import utcnow
-from emsync.core.db import create_engine, session_factory
-from emsync.core.errors import DomainError
-from emsync.core.settings import Settings, with_development_secrets
-from emsync.dispatch.cli import dispatch_app
-from emsync.routing.cli import map_app
-from emsync.telemetry import cli as telemetry_cli
-from emsync.telemetry.broker import with_embedded_broker
-from emsync.triage.cli import risk_app, triage_app
 
-app = typer.Typer(help="EMsync: emergency medical coordination hub.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+    from emsync.auth.chain import ChainReport
+    from emsync.auth.passwords import Passwords
+    from emsync.auth.schemas import UserCreate
+    from emsync.core.settings import Settings
+
+# Command name -> "module:attribute" of its Typer group or command function, imported on use.
+_DEFERRED: dict[str, str] = {}
+
+
+class _DeferredGroup(TyperGroup):
+    """The root group. Listing commands (`emsync --help`, completion of a command name) shows the
+    stand-ins, whose help is the real one; resolving one (to run it, show its own help or complete
+    its options) imports its module and swaps the real command in."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._stand_ins = {name: self.commands[name] for name in _DEFERRED}
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and command is not None and self._stand_ins.get(name) is command:
+            command = self.commands[name] = deferred_command(name)
+        return name, command, rest
+
+
+def deferred_command(name: str) -> Command:
+    """The deferred command `name`, built as `app.add_typer`/`app.command` would have built it."""
+    module_name, _, attribute = _DEFERRED[name].partition(":")
+    target = getattr(importlib.import_module(module_name), attribute)
+    holder = typer.Typer(  # the settings get_group(app) hands down to its sub-commands
+        rich_markup_mode=app.rich_markup_mode,
+        suggest_commands=app.suggest_commands,
+        pretty_exceptions_short=app.pretty_exceptions_short,
+    )
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+def _not_loaded() -> None:
+    raise RuntimeError("a deferred command ran as its stand-in")  # _DeferredGroup swaps it first
+
+
+def _defer(name: str, target: str, *, help_text: str, group: bool = True) -> None:
+    _DEFERRED[name] = target
+    if group:
+        app.add_typer(typer.Typer(help=help_text), name=name)
+    else:
+        app.command(name, help=help_text)(_not_loaded)
+
+
+app = typer.Typer(
+    help="EMsync: emergency medical coordination hub.", no_args_is_help=True, cls=_DeferredGroup
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
-app.add_typer(dispatch_app, name="dispatch")
-app.add_typer(telemetry_cli.keys_app, name="keys")
-app.add_typer(map_app, name="map")
-app.add_typer(triage_app, name="triage")
-app.add_typer(risk_app, name="risk")
-app.command("simulate")(telemetry_cli.simulate)
+# The stand-ins' help is their command's (tests/unit/test_cli_imports.py compares them).
+_defer(
+    "dispatch",
+    "emsync.dispatch.cli:dispatch_app",
+    help_text="Dispatch: ETA calibration from recorded trips.",
+)
+_defer(
+    "keys",
+    "emsync.telemetry.cli:keys_app",
+    help_text="Master keys: create, rotate, re-wrap stored device keys.",
+)
+_defer(
+    "map",
+    "emsync.routing.cli:map_app",
+    help_text="Road maps: import an .osm.pbf, show compiled maps, download a region.",
+)
+_defer(
+    "triage",
+    "emsync.triage.cli:triage_app",
+    help_text="Acuity model (KTAS 1-5): train and evaluate.",
+)
+_defer(
+    "risk",
+    "emsync.triage.cli:risk_app",
+    help_text="Deterioration model (PhysioNet 2012 layout).",
+)
+_defer(
+    "simulate",
+    "emsync.telemetry.cli:simulate",
+    help_text="Publish sealed vitals for N patients through MQTT, as their monitors would.",
+    group=False,
+)
 
 console = Console(stderr=True, soft_wrap=True)
 
 
 def _passwords(settings: Settings) -> Passwords:
+    from emsync.auth.passwords import Passwords
+
     auth = settings.auth
     return Passwords(time_cost=auth.password_time_cost, memory_cost_kib=auth.password_memory_kib)
 
 
 def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from emsync.core.settings import Settings, with_development_secrets
+
     try:
         return with_development_secrets(Settings())
     except ValidationError as exc:
@@ -62,6 +148,8 @@ def load_settings() -> Settings:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "heads") -> None:
     """Apply migrations (all domains' heads by default)."""
+    from emsync.core import migrate
+
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
     console.print(f"database at [bold]{_redacted(settings.database_url)}[/bold] is up to date")
@@ -70,12 +158,16 @@ def db_upgrade(revision: str = "heads") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ("base" empties the database)."""
+    from emsync.core import migrate
+
     migrate.downgrade(load_settings().database_url, revision)
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Show the applied revision(s)."""
+    from emsync.core import migrate
+
     migrate.current(load_settings().database_url)
 
 
@@ -86,6 +178,10 @@ def _redacted(url: str) -> str:
 
 
 async def _create_user(settings: Settings, data: UserCreate) -> str:
+    from emsync.auth import service as auth_service
+    from emsync.core.clock import utcnow
+    from emsync.core.db import create_engine, session_factory
+
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
@@ -108,6 +204,11 @@ def users_create(
     hospital_id: Annotated[str | None, typer.Option(help="Hospital of hospital staff")] = None,
 ) -> None:
     """Create a user account."""
+    from pydantic import ValidationError
+
+    from emsync.auth.schemas import UserCreate
+    from emsync.core.errors import DomainError
+
     settings = load_settings()
     try:
         data = UserCreate(username=username, password=password, role=role, hospital_id=hospital_id)
@@ -123,6 +224,10 @@ def users_create(
 
 
 async def _ensure_admin(settings: Settings) -> str | None:
+    from emsync.auth import service as auth_service
+    from emsync.core.clock import utcnow
+    from emsync.core.db import create_engine, session_factory
+
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
@@ -159,6 +264,9 @@ def _report_admin(settings: Settings) -> None:
 
 
 async def _verify(settings: Settings) -> ChainReport:
+    from emsync.auth import audit as audit_service
+    from emsync.core.db import create_engine, session_factory
+
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
@@ -197,6 +305,8 @@ def serve(
     import uvicorn
 
     from emsync.bootstrap import create_app
+    from emsync.core import migrate
+    from emsync.telemetry.broker import with_embedded_broker
 
     settings = with_embedded_broker(load_settings())  # no MQTT host: embedded amqtt
     if migrate_first:

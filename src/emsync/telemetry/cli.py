@@ -7,20 +7,11 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from emsync.core.crypto import Keyring
-from emsync.core.db import create_engine, session_factory
-from emsync.core.settings import Settings, with_development_secrets
-from emsync.telemetry import keys as device_keys
-from emsync.telemetry import service
-from emsync.telemetry.aead import Algorithm
-from emsync.telemetry.ingest import connect_properties, make_client
 from emsync.telemetry.simulator import (
     Scenario,
     SimDevice,
@@ -31,11 +22,18 @@ from emsync.telemetry.simulator import (
     scenario_stream,
 )
 
+if TYPE_CHECKING:
+    import httpx
+
+    from emsync.core.settings import Settings
+
 console = Console(stderr=True, soft_wrap=True)
 keys_app = typer.Typer(help="Master keys: create, rotate, re-wrap stored device keys.")
 
 
 def _settings() -> Settings:
+    from emsync.core.settings import Settings, with_development_secrets
+
     return with_development_secrets(Settings())
 
 
@@ -44,6 +42,8 @@ def keys_create(
     file: Annotated[Path, typer.Option(help="Where to write the master key file (mode 0600)")],
 ) -> None:
     """Create a master key file; point EMSYNC_SECURITY__MASTER_KEY_FILE at it."""
+    from emsync.telemetry import keys as device_keys
+
     try:
         device_keys.create_master_key_file(file)
     except FileExistsError as exc:
@@ -58,6 +58,8 @@ def keys_rotate(
 ) -> None:
     """Add a new active master key; old ids stay readable. Then reload every process and run
     `emsync keys rewrap`: no downtime, as each process reads both ids meanwhile."""
+    from emsync.telemetry import keys as device_keys
+
     if not file.exists():
         console.print(f"[red]error:[/red] {file} does not exist (create it with `keys create`)")
         raise typer.Exit(1)
@@ -69,6 +71,10 @@ def keys_rotate(
 
 
 async def _rewrap(settings: Settings) -> int:
+    from emsync.core.crypto import Keyring
+    from emsync.core.db import create_engine, session_factory
+    from emsync.telemetry import service
+
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
@@ -103,6 +109,10 @@ def _provision(
     *, api: str, username: str, password: str, patients: int, prefix: str, algorithm: str
 ) -> list[SimDevice]:
     """Create an incident, N patients and N bound devices through the HTTP API."""
+    import httpx
+
+    from emsync.telemetry.aead import Algorithm
+
     with httpx.Client(base_url=api, timeout=30) as http:
         token = http.post("/api/auth/token", data={"username": username, "password": password})
         if token.status_code != 200:
@@ -195,6 +205,10 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed of the scenarios")] = 7,
 ) -> None:
     """Publish sealed vitals for N patients through MQTT, as their monitors would."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from emsync.telemetry.ingest import connect_properties, make_client
+
     settings = _settings()
     if provision:
         if password is None:

@@ -11,22 +11,23 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from emsync.triage import acuity as acuity_mod
-from emsync.triage import deterioration as det
-from emsync.triage.cards import acuity_card, deterioration_card
-from emsync.triage.evaluation import plot_risk, plot_triage, triage_metrics
 from emsync.triage.features import Mode
 from emsync.triage.ktas import KtasData, KtasFormatError, LabelledVisit, load_ktas
-from emsync.triage.physionet import PhysionetData, PhysionetFormatError, load_physionet
-from emsync.triage.registry import ARTIFACTS, acuity_path, deterioration_path
+
+if TYPE_CHECKING:
+    from emsync.triage import deterioration as det
+    from emsync.triage.physionet import PhysionetData
+
+# = emsync.triage.registry.ARTIFACTS (tests/unit/test_cli_imports.py checks it), not imported from
+# there: the registry imports the models, hence xgboost and scikit-learn, for every `--help`.
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 triage_app = typer.Typer(help="Acuity model (KTAS 1-5): train and evaluate.", no_args_is_help=True)
 risk_app = typer.Typer(help="Deterioration model (PhysioNet 2012 layout).", no_args_is_help=True)
@@ -85,6 +86,8 @@ def _load_ktas(path: Path) -> KtasData:
 
 
 def _load_physionet(path: Path) -> PhysionetData:
+    from emsync.triage.physionet import PhysionetFormatError, load_physionet
+
     try:
         with _progress("reading records", None) as tick:
             return load_physionet(path, progress=tick)
@@ -118,6 +121,8 @@ def _rows_for(data: KtasData, mode: Mode) -> list[LabelledVisit]:
 
 
 def _cv_acuity(data: KtasData, mode: Mode, folds: int, seed: int) -> dict[str, Any]:
+    from emsync.triage import acuity as acuity_mod
+
     rows = _rows_for(data, mode)
     with _progress(f"cross-validating {mode.value} mode", folds * 6) as tick:
         cv = acuity_mod.cross_validate_acuity(
@@ -132,6 +137,8 @@ def _cv_acuity(data: KtasData, mode: Mode, folds: int, seed: int) -> dict[str, A
 
 
 def _nurse_baseline(data: KtasData) -> dict[str, Any]:
+    from emsync.triage.evaluation import triage_metrics
+
     rows = [r for r in data.rows if r.nurse_level is not None]
     return triage_metrics([r.expert_level for r in rows], [r.nurse_level or 0 for r in rows])
 
@@ -144,6 +151,10 @@ def triage_train(
     seed: Seed = 0,
 ) -> None:
     """Cross-validate both modes, then fit and save the models, metrics, plots and model card."""
+    from emsync.triage import acuity as acuity_mod
+    from emsync.triage.cards import acuity_card
+    from emsync.triage.evaluation import plot_triage
+
     loaded = _load_ktas(data)
     sha = _sha256(data)
     cv: dict[str, Any] = {"data": {**loaded.report.as_dict(), "sha256": sha}}
@@ -197,6 +208,12 @@ def triage_evaluate(
     models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
 ) -> None:
     """Score the saved model on a KTAS file (or cross-validate on it with --cv)."""
+    import numpy as np
+
+    from emsync.triage import acuity as acuity_mod
+    from emsync.triage.evaluation import plot_triage
+    from emsync.triage.registry import acuity_path
+
     loaded = _load_ktas(data)
     rows = _rows_for(loaded, mode)
     if not rows:
@@ -244,6 +261,8 @@ def triage_evaluate(
 def _risk_cv(
     data: PhysionetData, folds: int, seed: int
 ) -> tuple[dict[str, Any], dict[float, det.WindowScores]]:
+    from emsync.triage import deterioration as det
+
     with _progress("cross-validating deterioration model", folds * 6) as tick:
         scores = det.cross_validate_deterioration(
             data.records, folds=folds, seed=seed, progress=tick
@@ -276,6 +295,10 @@ def _risk_table(title: str, windows: list[dict[str, Any]]) -> None:
 def _risk_plot(
     scores: det.WindowScores, calibration: dict[str, Any], out: Path, title: str
 ) -> None:
+    import numpy as np
+
+    from emsync.triage.evaluation import plot_risk
+
     curves = {
         "model": (scores.outcome, scores.model),
         "NEWS2 mean": (scores.outcome, scores.news2_mean),
@@ -290,6 +313,9 @@ def _risk_plot(
 @risk_app.command("train")
 def risk_train(data: DataDir, out: OutDir = ARTIFACTS, folds: Folds = 5, seed: Seed = 0) -> None:
     """Cross-validate, then fit and save the deterioration model, metrics, plot and model card."""
+    from emsync.triage import deterioration as det
+    from emsync.triage.cards import deterioration_card
+
     loaded = _load_physionet(data)
     sha = _sha256(data)
     report, scores = _risk_cv(loaded, folds, seed)
@@ -327,6 +353,9 @@ def risk_evaluate(
     models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
 ) -> None:
     """Score the saved model on PhysioNet-2012-layout records (or cross-validate with --cv)."""
+    from emsync.triage import deterioration as det
+    from emsync.triage.registry import deterioration_path
+
     loaded = _load_physionet(data)
     if len({r.outcome.in_hospital_death for r in loaded.records}) < 2:
         console.print("[red]the records need both outcomes (deaths and survivors) for AUROC")
