@@ -1,11 +1,12 @@
 """Handoff round trip over a real server: prints one JSON line.
 
-    .venv/bin/python bench/handoff.py [--hospitals 100] [--rounds 5] [--database-url URL]
+    .venv/bin/python bench/handoff.py [--hospitals 100] [--rounds 5] [--rate R] [--database-url URL]
 
 Starts `uvicorn` on a free loopback port (SQLite in a temporary directory unless a database URL
 is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board
-(`handoffs`), then for every hospital at once, `rounds` times: the crew creates the handoff (it is
-sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
+(`handoffs`), then `rounds` times, for every hospital (all at once: the burst; or with `--rate`,
+one handoff every 1/R s to each hospital in turn: a regional load): the crew creates the handoff
+(it is sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
 HTTP; the clock stops when the crew board shows `handoff.acknowledged`. Every crew and every
 hospital desk has its own HTTP client, as their devices would. Baselines measured in the same
 run: a WebSocket echo (`ping`/`pong`) on the same connections under the same concurrency, and
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -271,7 +273,10 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
                 await asyncio.gather(*(one_echo(h) for h in hospitals))
                 progress.advance(task)
                 cpu_before = cpu_seconds(server_pid)
-                await asyncio.gather(*(one_round(h) for h in hospitals))
+                if args.rate is None:  # every hospital at once: the burst
+                    await asyncio.gather(*(one_round(h) for h in hospitals))
+                else:  # one handoff every 1/rate s, to each hospital in turn
+                    await paced(hospitals, one_round, args.rate)
                 cpu_after = cpu_seconds(server_pid)
                 if cpu_before is not None and cpu_after is not None:
                     server_cpu += cpu_after - cpu_before
@@ -288,6 +293,8 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
         "bench": "handoff",
         "hospitals": args.hospitals,
         "rounds": args.rounds,
+        "mode": "burst" if args.rate is None else "paced",
+        "offered_per_s": args.rate,
         "samples": len(round_trips),
         "database": "postgresql" if args.database_url else "sqlite",
         "round_trip_p50_ms": round(p50 * 1e3, 2),
@@ -307,11 +314,32 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
     }
 
 
+async def paced(
+    hospitals: list[str], one_round: Callable[[str], Coroutine[Any, Any, None]], rate: float
+) -> None:
+    """Start a round trip every 1/rate s (each to the next hospital) and wait for all of them."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks: list[asyncio.Task[None]] = []
+    for i, hospital_id in enumerate(hospitals):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one_round(hospital_id)))
+    await asyncio.gather(*tasks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--hospitals", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="paced: one handoff every 1/RATE s across the hospitals (default: all at once)",
+    )
     args = parser.parse_args()
     print(json.dumps(run(args)))
 
