@@ -14,6 +14,7 @@ published and confirmed by the broker, the consumer resumes (SIGCONT), and the t
 everything is measured. That takes the publisher's speed out of the comparison.
 
     .venv/bin/python bench/ingest.py [--messages 20000] [--rate 2000] [--seconds 10]
+    .venv/bin/python bench/ingest.py --latency-only [--profile FILE]  # the latency phase alone
 """
 
 from __future__ import annotations
