@@ -14,6 +14,7 @@ published and confirmed by the broker, the consumer resumes (SIGCONT), and the t
 everything is measured. That takes the publisher's speed out of the comparison.
 
     .venv/bin/python bench/ingest.py [--messages 20000] [--rate 2000] [--seconds 10]
+    .venv/bin/python bench/ingest.py --latency-only [--profile FILE]  # the latency phase alone
 """
 
 from __future__ import annotations
@@ -196,10 +197,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         server = _serve(env, work, "serve", [])
     ingesters: list[subprocess.Popen[bytes]] = []
     processes = [server]
-    bare = subprocess.Popen(
-        [sys.executable, __file__, "--bare", str(broker.port), str(args.messages)],
-        stdout=subprocess.PIPE,
-        text=True,
+    bare = (
+        None
+        if args.latency_only
+        else subprocess.Popen(
+            [sys.executable, __file__, "--bare", str(broker.port), str(args.messages)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
     )
     try:
         api = f"http://127.0.0.1:{http_port}"
@@ -250,34 +255,39 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.to_thread(publisher.publish_all, sealed_batch(devices, 200))
         await wait_count(sink, 200, 60)
 
-        # 1. Pipeline drain.
-        base = len(sink)
-        batch = sealed_batch(devices, args.messages)
-        profiler = _profile(args.profile, (ingesters or [server])[0].pid)
-        for proc in processes:
-            proc.send_signal(signal.SIGSTOP)
-        await asyncio.to_thread(publisher.publish_all, batch)
-        t_cont = time.time()
-        for proc in processes:
-            proc.send_signal(signal.SIGCONT)
-        await wait_count(sink, base + args.messages, 300)
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(60)
-        pipeline_s = sink[-1][0] - t_cont
-        pipeline_got = len(sink) - base
+        pipeline_got = pipeline_s = 0.0
+        result: dict[str, Any] = {}
+        bare_s = 0.0
+        if not args.latency_only:
+            # 1. Pipeline drain.
+            base = len(sink)
+            batch = sealed_batch(devices, args.messages)
+            profiler = _profile(args.profile, (ingesters or [server])[0].pid)
+            for proc in processes:
+                proc.send_signal(signal.SIGSTOP)
+            await asyncio.to_thread(publisher.publish_all, batch)
+            t_cont = time.time()
+            for proc in processes:
+                proc.send_signal(signal.SIGCONT)
+            await wait_count(sink, base + args.messages, 300)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(60)
+            pipeline_s = sink[-1][0] - t_cont
+            pipeline_got = len(sink) - base
 
-        # 2. Bare paho drain, same method.
-        assert bare.stdout is not None
-        bare.stdout.readline()  # "ready"
-        await asyncio.sleep(0.5)
-        bare.send_signal(signal.SIGSTOP)
-        plain = [(f"bench/bare/{i % 50}", payload) for i, (_, payload) in enumerate(batch)]
-        await asyncio.to_thread(publisher.publish_all, plain)
-        t_cont_bare = time.time()
-        bare.send_signal(signal.SIGCONT)
-        result = json.loads(await asyncio.to_thread(bare.stdout.readline))
-        bare_s = result["last"] - t_cont_bare
+            # 2. Bare paho drain, same method.
+            assert bare is not None
+            assert bare.stdout is not None
+            bare.stdout.readline()  # "ready"
+            await asyncio.sleep(0.5)
+            bare.send_signal(signal.SIGSTOP)
+            plain = [(f"bench/bare/{i % 50}", payload) for i, (_, payload) in enumerate(batch)]
+            await asyncio.to_thread(publisher.publish_all, plain)
+            t_cont_bare = time.time()
+            bare.send_signal(signal.SIGCONT)
+            result = json.loads(await asyncio.to_thread(bare.stdout.readline))
+            bare_s = result["last"] - t_cont_bare
 
         # 3. Latency at a fixed offered rate; each reading's ts is its publish time.
         base = len(sink)
@@ -287,6 +297,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # this one would hold the GIL away from the WebSocket receiver and stamp late arrivals.
         keys = work / "devices.json"
         save_devices(keys, devices)
+        profiler = (
+            _profile(args.profile, (ingesters or [server])[0].pid) if args.latency_only else None
+        )
         paced = subprocess.Popen(
             [sys.executable, __file__, "--paced", *map(str, (broker.port, keys, args.rate, total))],
             stdout=subprocess.PIPE,
@@ -296,13 +309,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         offered = json.loads(await asyncio.to_thread(paced.stdout.readline))["offered"]
         paced.wait(60)
         await wait_count(sink, base + total, 120)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         latencies = sorted(
             (recv - datetime.fromisoformat(r["ts"]).timestamp()) * 1000 for recv, r in sink[base:]
         )
         publisher.close()
         collector.cancel()
         await asyncio.sleep(0.5)
-        published = 200 + args.messages + total
+        published = 200 + (0 if args.latency_only else args.messages) + total
         stored_after = await _stored(work, args.database)
         stored = None if stored_after is None else stored_after - (stored_before or 0)
         return {
@@ -311,9 +327,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "database": "postgresql" if args.database else "sqlite",
             "patients": args.patients,
             "messages": args.messages,
-            "pipeline_readings_per_s": round(pipeline_got / pipeline_s, 1),
-            "bare_paho_msgs_per_s": round(result["count"] / bare_s, 1),
-            "ratio": round((pipeline_got / pipeline_s) / (result["count"] / bare_s), 3),
+            "pipeline_readings_per_s": round(pipeline_got / pipeline_s, 1) if pipeline_s else None,
+            "bare_paho_msgs_per_s": round(result["count"] / bare_s, 1) if bare_s else None,
+            "ratio": round((pipeline_got / pipeline_s) / (result["count"] / bare_s), 3)
+            if pipeline_s and bare_s
+            else None,
             "latency_offered_per_s": round(offered, 1),
             "latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
             "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 2)
@@ -330,7 +348,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }
     finally:
-        everything: list[subprocess.Popen[Any]] = [*processes, bare]
+        everything: list[subprocess.Popen[Any]] = [*processes, *([bare] if bare else [])]
         for proc in everything:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
@@ -422,7 +440,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument(
         "--profile",
-        help="write py-spy collapsed stacks of the server during the drain to this file "
+        help="write py-spy collapsed stacks of the server during the drain (the latency phase "
+        "with --latency-only) to this file "
         "(py-spy installed in the venv; not a project dependency)",
     )
     parser.add_argument(
@@ -432,6 +451,12 @@ def main() -> None:
         help="scale profile: `serve --role api --role worker` plus this many `--role ingest` "
         "processes on a shared subscription, fanned out over Redis (needs --database "
         "postgresql+asyncpg://...); 0: one `emsync serve` with every role",
+    )
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="skip both drains: only the fixed-rate latency phase (with --profile, py-spy "
+        "samples the server during it)",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis for fan-out")
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite under a temp dir)")

@@ -304,7 +304,7 @@ def serve(
     """Run EMsync (API, ingest and worker in one process unless --role narrows it)."""
     import uvicorn
 
-    from emsync.bootstrap import create_app
+    from emsync.bootstrap import create_app, settle_heap
     from emsync.core import migrate
     from emsync.telemetry.broker import with_embedded_broker
 
@@ -319,8 +319,10 @@ def serve(
         f"EMsync ({', '.join(r.value for r in roles)}) on "
         f"[bold]http://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
     )
+    asgi = create_app(settings, roles=roles)
+    settle_heap()  # after start-up's allocations, before serving
     uvicorn.run(
-        create_app(settings, roles=roles),
+        asgi,
         host=bind_host,
         port=bind_port,
         access_log=False,
