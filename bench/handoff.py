@@ -1,6 +1,7 @@
 """Handoff round trip over a real server: prints one JSON line.
 
     .venv/bin/python bench/handoff.py [--hospitals 100] [--rounds 5] [--rate R] [--database-url URL]
+        [--profile FILE]
 
 Starts `uvicorn` on a free loopback port (SQLite in a temporary directory unless a database URL
 is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board
@@ -22,6 +23,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -267,6 +269,7 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
             echoes.append(await asyncio.wait_for(pongs[hospital_id].get(), timeout=60) - started)
 
         server_cpu = 0.0
+        profiler = _profile(args.profile, server_pid)
         with Progress(transient=True) as progress:
             task = progress.add_task("handoff rounds", total=args.rounds * 2)
             for _ in range(args.rounds):
@@ -281,6 +284,9 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
                 if cpu_before is not None and cpu_after is not None:
                     server_cpu += cpu_after - cpu_before
                 progress.advance(task)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         for listener in listeners:
             listener.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
@@ -314,6 +320,36 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
     }
 
 
+def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the server (all threads, collapsed stacks) over the rounds, if asked.
+
+    Its sampling pauses the server, so figures of a profiled run are not compared with others.
+    py-spy counts a thread waiting for the GIL as active: the aiosqlite worker threads look busy
+    in the profile although /proc shows them using little CPU; read the main thread's stacks."""
+    if path is None:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    proc = subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--threads",
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "-o",
+            path,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # attached before the rounds start
+    return proc
+
+
 async def paced(
     hospitals: list[str], one_round: Callable[[str], Coroutine[Any, Any, None]], rate: float
 ) -> None:
@@ -339,6 +375,11 @@ def main() -> None:
         type=float,
         default=None,
         help="paced: one handoff every 1/RATE s across the hospitals (default: all at once)",
+    )
+    parser.add_argument(
+        "--profile",
+        help="write py-spy collapsed stacks of the server during the rounds to this file "
+        "(py-spy installed in the venv; not a project dependency)",
     )
     args = parser.parse_args()
     print(json.dumps(run(args)))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from emsync.auth.chain import GENESIS, ChainedEntry, ChainReport, entry_hash, verify_chain
@@ -84,18 +84,19 @@ class AuditLog:
                         queued.done.set_result(None)
 
     async def _write(self, batch: Sequence[_Queued]) -> None:
+        # Core statements on the session's connection: the entries are plain rows written once,
+        # so the ORM's identity map and unit of work would only add work to every request.
         async with self._sessions() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY}
-                )
+            conn = await session.connection()
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
             head = (
-                await session.execute(
+                await conn.execute(
                     select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
                 )
             ).first()
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-            entries = []
+            rows = []
             for queued in batch:
                 record = queued.record
                 seq += 1
@@ -109,21 +110,21 @@ class AuditLog:
                     outcome=record.outcome,
                     prev_hash=prev,
                 )
-                entries.append(
-                    AuditEntry(
-                        seq=seq,
-                        at=queued.at,
-                        actor=record.actor,
-                        action=record.action,
-                        target=record.target,
-                        request_id=record.request_id,
-                        outcome=record.outcome,
-                        prev_hash=prev,
-                        hash=digest,
-                    )
+                rows.append(
+                    {
+                        "seq": seq,
+                        "at": queued.at,
+                        "actor": record.actor,
+                        "action": record.action,
+                        "target": record.target,
+                        "request_id": record.request_id,
+                        "outcome": record.outcome,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
                 )
                 prev = digest
-            session.add_all(entries)
+            await conn.execute(insert(AuditEntry), rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,7 +365,10 @@ async def _read(
     *,
     upto_update: int | None = None,
     upto_time: datetime | None = None,
+    fresh: bool = False,
 ) -> HandoffRead:
+    """`fresh`: the handoff was inserted by this very transaction, so it has no updates and no
+    attachments yet and the two selects for them are skipped (they cost two round trips)."""
     base: dict[str, Any] = {
         "id": handoff.id,
         "status": S(handoff.status),
@@ -388,18 +391,21 @@ async def _read(
     data_key = await _data_key(session, keyring, handoff)
     body = _open_json(data_key, handoff.content_sealed, _aad(handoff.id, "content"))
     content = AtmistRecord.model_validate(body["content"])
-    stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
-    if upto_update is not None:
-        stmt = stmt.where(HandoffUpdate.seq <= upto_update)
-    rows = (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
-    updates = [_update_read(r, data_key, handoff.id) for r in rows]
-    attachments = (
-        await session.scalars(
-            select(HandoffAttachment)
-            .where(HandoffAttachment.handoff_id == handoff.id)
-            .order_by(HandoffAttachment.created_at, HandoffAttachment.id)
-        )
-    ).all()
+    updates: list[UpdateRead] = []
+    attachments: Sequence[HandoffAttachment] = ()
+    if not fresh:
+        stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
+        if upto_update is not None:
+            stmt = stmt.where(HandoffUpdate.seq <= upto_update)
+        rows = (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
+        updates = [_update_read(r, data_key, handoff.id) for r in rows]
+        attachments = (
+            await session.scalars(
+                select(HandoffAttachment)
+                .where(HandoffAttachment.handoff_id == handoff.id)
+                .order_by(HandoffAttachment.created_at, HandoffAttachment.id)
+            )
+        ).all()
     signs = [s.model_dump() for s in _all_signs(content, updates)]
     problems = atmist.missing_for_send(
         content.model_dump(),
@@ -575,7 +581,8 @@ async def create_and_read(
     *, uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, viewer: Viewer, now: datetime
 ) -> HandoffRead:
     handoff = await _draft(uow, keyring, data, viewer.actor, now)
-    read = await _read(uow.session, keyring, handoff, viewer)  # inside this transaction
+    # Inside this transaction, which inserted the handoff: no updates or attachments to select.
+    read = await _read(uow.session, keyring, handoff, viewer, fresh=True)
     await uow.commit()
     return read
 
