@@ -88,7 +88,7 @@ def public(func: Any) -> Any:
     return func
 
 
-def login_limits(runtime: RuntimeDep) -> LoginLimits:
+async def login_limits(runtime: RuntimeDep) -> LoginLimits:  # async: no thread-pool hop
     return runtime.get(LoginLimits)
 
 

@@ -52,7 +52,9 @@ class Runtime:
         return cast(T | None, self._services.get(kind))
 
 
-def get_runtime(conn: HTTPConnection) -> Runtime:
+async def get_runtime(conn: HTTPConnection) -> Runtime:
+    # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool,
+    # a thread hop on every request for an attribute read.
     return cast(Runtime, conn.app.state.runtime)
 
 
