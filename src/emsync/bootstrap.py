@@ -23,7 +23,7 @@ from emsync.auth.ratelimit import SlidingWindowLimiter
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
-from emsync.core.db import create_engine, session_factory
+from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
 from emsync.core.docs import install_docs
 from emsync.core.events import Event, EventBus
 from emsync.core.fanout import RedisFanout
@@ -258,12 +258,22 @@ def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
 
 def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
     return [
+        *_wal_checkpoint(runtime),
         *_fanout(runtime),
         *telemetry_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
     ]
+
+
+def _wal_checkpoint(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
+    # Every role writes, so whichever roles this process runs, one checkpointer runs in it.
+    path = sqlite_file(runtime.settings.database_url)
+    if path is None:
+        return []
+    checkpointer = WalCheckpointer(path)
+    return [(role, checkpointer) for role in ProcessRole]
 
 
 def settle_heap() -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from emsync.core.background import Periodic
 from emsync.core.clock import as_utc
 from emsync.core.settings import Settings
 
@@ -105,7 +106,60 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.close()
+
+
+# SQLite's own default (1,000 pages) has the committing connection copy the WAL back, with its
+# fsyncs, inside that commit: measured as the slowest commits of the ingest at 2,000 readings/s
+# (commit p99 21-23 ms with it, 6-7 ms without). WalCheckpointer does that work off the write
+# path; this larger threshold is the safety net for processes that do not run it (CLI commands).
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
+
+def sqlite_file(database_url: str) -> str | None:
+    """The file behind a SQLite URL; None for PostgreSQL or an in-memory database."""
+    if not database_url.startswith("sqlite"):
+        return None
+    database = make_url(database_url).database
+    return database if database and database != ":memory:" else None
+
+
+class WalCheckpointer:
+    """Background service (SQLite only): `PRAGMA wal_checkpoint(PASSIVE)` every `interval` s on
+    its own connection, in a thread, so WAL pages are copied back and synced outside the
+    transactions that wrote them. PASSIVE neither waits for nor blocks readers and writers;
+    frames it cannot copy yet are left for the next round. Durability is unchanged: a commit is
+    in the WAL before it returns, checkpointed or not."""
+
+    name = "db.wal-checkpoint"
+
+    def __init__(self, path: str, interval_seconds: float = 1.0) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._periodic = Periodic(self.name, lambda: interval_seconds, self.checkpoint)
+
+    async def start(self) -> None:
+        await self._periodic.start()
+
+    async def stop(self) -> None:
+        await self._periodic.stop()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def checkpoint(self) -> tuple[int, int, int]:
+        """SQLite's answer: (busy, WAL frames, frames checkpointed)."""
+        return await asyncio.to_thread(self._checkpoint)
+
+    def _checkpoint(self) -> tuple[int, int, int]:
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False
+            )
+            self._connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        busy, frames, done = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(frames), int(done)
 
 
 _HOLDS_GATE = "emsync_holds_write_gate"  # record_info key: the lock this connection holds
