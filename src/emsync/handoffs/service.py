@@ -1020,22 +1020,36 @@ async def append_update(
             "and before handover (edit a draft instead)"
         )
     data_key = await _data_key(session, keyring, handoff)
-    payload = body.model_dump(mode="json", exclude_none=True)
-    seq = handoff.last_update_seq + 1
-    sealed = _seal_json(data_key, payload, _aad(handoff.id, f"update:{seq}"))
-    _append_log(session, handoff, body.kind, viewer.actor, now, payload=sealed)
     if body.eta is not None:
         handoff.eta = body.eta
-    handoff.updated_at = now
-    delivery = await _append_outbox(session, handoff, "update", now, update_kind=body.kind)
-    uow.record(HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind=body.kind))
+    seq, payload = await _append_sealed_update(uow, handoff, data_key, body, viewer.actor, now)
     await _commit(uow, keyring)
     return UpdateRead(seq=seq, kind=body.kind, at=now, actor=viewer.actor, data=payload)
 
 
+async def _append_sealed_update(
+    uow: UnitOfWork,
+    handoff: Handoff,
+    data_key: bytes,
+    body: UpdateCreate,
+    actor: str,
+    now: datetime,
+) -> tuple[int, dict[str, Any]]:
+    """One update: sealed into the handoff's log, queued on the hospital's feed, and recorded
+    as an event. Returns its seq and the (plain) payload."""
+    payload = body.model_dump(mode="json", exclude_none=True)
+    seq = handoff.last_update_seq + 1
+    sealed = _seal_json(data_key, payload, _aad(handoff.id, f"update:{seq}"))
+    _append_log(uow.session, handoff, body.kind, actor, now, payload=sealed)
+    handoff.updated_at = now
+    delivery = await _append_outbox(uow.session, handoff, "update", now, update_kind=body.kind)
+    uow.record(HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind=body.kind))
+    return seq, payload
+
+
 TELEMETRY_ACTOR = "system:telemetry"
 # En route to a hospital that holds the handoff: the monitor's readings follow it there.
-VITALS_FOLLOW = frozenset({S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.REDIRECTED})
+VITALS_FOLLOW = EN_ROUTE - {S.ARRIVED}
 
 
 async def patients_due_vitals(
@@ -1121,16 +1135,8 @@ async def append_telemetry_vitals(
         data_key = await _data_key(session, keyring, handoff)
         if vitals.ts <= _last_telemetry_ts(data_key, handoff, last):
             continue
-        payload = UpdateCreate(kind="vitals", vitals=vitals).model_dump(
-            mode="json", exclude_none=True
-        )
-        seq = handoff.last_update_seq + 1
-        sealed = _seal_json(data_key, payload, _aad(handoff.id, f"update:{seq}"))
-        _append_log(session, handoff, "vitals", TELEMETRY_ACTOR, now, payload=sealed)
-        handoff.updated_at = now
-        delivery = await _append_outbox(session, handoff, "update", now, update_kind="vitals")
-        uow.record(
-            HandoffUpdated(**_event_base(handoff, [delivery]), update_seq=seq, kind="vitals")
+        await _append_sealed_update(
+            uow, handoff, data_key, UpdateCreate(kind="vitals", vitals=vitals), TELEMETRY_ACTOR, now
         )
         appended += 1
     await _commit(uow, keyring)
