@@ -151,12 +151,8 @@ class ReadingSealer:
         self._header = struct.pack(">BH", SEALED_VERSION, keyring.active_id)
         self._aead = AESGCM(keyring.keys[keyring.active_id])
 
-    def seal(self, plaintext: bytes, *, aad: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return self._header + nonce + self._aead.encrypt(nonce, plaintext, aad)
-
     def seal_all(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
-        """`seal` of each (plaintext, aad), with every nonce drawn in one `os.urandom` call.
+        """Each (plaintext, aad) sealed, with every nonce drawn in one `os.urandom` call.
 
         os.urandom releases the GIL, so one call per reading handed the GIL to the MQTT
         network thread once per reading; the nonces are as random, and each is used once.
