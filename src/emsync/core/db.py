@@ -154,10 +154,10 @@ class WalCheckpointer:
 
     def _checkpoint(self) -> tuple[int, int, int]:
         if self._connection is None:
+            # No busy_timeout: a PASSIVE checkpoint never calls the busy handler anyway.
             self._connection = sqlite3.connect(
                 self._path, isolation_level=None, check_same_thread=False
             )
-            self._connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         busy, frames, done = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return int(busy), int(frames), int(done)
 
