@@ -18,22 +18,15 @@ from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
 from emsync.telemetry.ingest import MqttIngest
 from tests.conftest import make_settings
-from tests.mosquitto import Mosquitto
+from tests.mosquitto import Mosquitto, running_mosquitto
 
 _ids = itertools.count()
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    try:
-        mosq = Mosquitto(tmp_path / "mqtt")
-        mosq.start()
-    except (FileNotFoundError, RuntimeError, TimeoutError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"mosquitto unavailable: {exc!r}")
-        pytest.skip(f"mosquitto unavailable: {exc!r}")
-    yield mosq
-    mosq.stop()
+    with running_mosquitto(tmp_path / "mqtt") as mosq:
+        yield mosq
 
 
 def telemetry_settings(

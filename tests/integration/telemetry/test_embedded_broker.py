@@ -18,13 +18,12 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from websockets.asyncio.client import ClientConnection, connect
 
 from emsync.telemetry import envelope
 from tests.live_server import admin_token, free_port, live_server
-from tests.mosquitto import Mosquitto
+from tests.mosquitto import running_mosquitto
 from tests.telemetry_support import make_patient, provision, vitals, wait_for
 
 
@@ -171,20 +170,11 @@ async def test_serve_without_a_broker_embeds_one_on_loopback_that_carries_readin
 async def test_serve_uses_a_broker_already_listening_on_the_port(
     database_url: str, tmp_path: Path
 ) -> None:
-    try:
-        mosquitto = Mosquitto(tmp_path / "mqtt")
-        mosquitto.start()
-    except (FileNotFoundError, RuntimeError, TimeoutError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"mosquitto unavailable: {exc!r}")
-        pytest.skip(f"mosquitto unavailable: {exc!r}")
-    try:
+    with running_mosquitto(tmp_path / "mqtt") as mosquitto:
         env = _serve_env(database_url, mosquitto.port)
         with live_server(tmp_path, extra_env=env) as base:
             seen = await publish_and_observe(base, mosquitto.port, hr=88)
         log = (tmp_path / "server.log").read_text()
-    finally:
-        mosquitto.stop()
     assert "a broker already listens; not starting the embedded one" in log
     assert seen["latest"]["values"]["hr"]["value"] == 88
     assert [r["hr"] for r in seen["pushed"]["data"]["readings"]] == [88]

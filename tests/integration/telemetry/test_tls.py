@@ -38,25 +38,16 @@ from emsync.telemetry.ingest import MqttIngest
 from emsync.telemetry.simulator import SimDevice, save_devices
 from tests.builders import auth_headers
 from tests.integration.telemetry.conftest import telemetry_settings, wait_subscribed
-from tests.mosquitto import Mosquitto, Pki, make_pki
+from tests.mosquitto import Mosquitto, Pki, make_pki, running_mosquitto
 from tests.telemetry_support import make_patient, provision, vitals, wait_for
 
 _ids = itertools.count()
 
 
-@contextlib.contextmanager
-def tls_broker(workdir: Path, pki: Pki, *, require_certificate: bool) -> Iterator[Mosquitto]:
-    try:
-        broker = Mosquitto(workdir, tls=pki, require_certificate=require_certificate)
-        broker.start()
-    except (FileNotFoundError, RuntimeError, TimeoutError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"mosquitto unavailable: {exc!r}")
-        pytest.skip(f"mosquitto unavailable: {exc!r}")
-    try:
-        yield broker
-    finally:
-        broker.stop()
+def tls_broker(
+    workdir: Path, pki: Pki, *, require_certificate: bool
+) -> contextlib.AbstractContextManager[Mosquitto]:
+    return running_mosquitto(workdir, tls=pki, require_certificate=require_certificate)
 
 
 def with_tls(settings: Settings, pki: Pki, *, client_certificate: bool) -> Settings:
