@@ -16,7 +16,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NewType
+from typing import NamedTuple, NewType
 
 from emsync.telemetry import aead
 from emsync.telemetry.aead import Algorithm
@@ -105,8 +105,7 @@ class Topic:
     kind: Kind
 
 
-@dataclass(frozen=True, slots=True)
-class SealedReading:
+class SealedReading(NamedTuple):
     """A parsed, not yet authenticated envelope; build it with `parse`."""
 
     topic: str

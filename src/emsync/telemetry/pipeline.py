@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 import structlog
@@ -43,8 +43,7 @@ from emsync.telemetry.vitals import LatestValues, Scored, score
 log = structlog.get_logger("emsync.telemetry.ingest")
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
+class Inbound(NamedTuple):
     """One MQTT message as the network thread handed it over."""
 
     topic: str

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -117,8 +117,7 @@ _POSITION_FIELDS = frozenset({"ts", *_POSITION_NUMBERS})
 Scalar = str | int | float | bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class Vitals:
+class Vitals(NamedTuple):
     ts: datetime
     hr: float | None = None
     spo2: float | None = None
@@ -131,8 +130,7 @@ class Vitals:
     rejected: tuple[FieldRejection, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     ts: datetime
     lat: float | None = None
     lon: float | None = None
@@ -141,8 +139,7 @@ class Position:
     rejected: tuple[FieldRejection, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceStatus:
+class DeviceStatus(NamedTuple):
     """A device's own report (battery, signal, ...); DESIGN.md leaves its fields open."""
 
     ts: datetime
@@ -218,26 +215,36 @@ _LARGE = 2.0**63
 
 
 def _colons(value: Any) -> int:
-    """':' characters a document holds once decoded: one per key, plus those inside strings."""
+    """':' characters a document holds once decoded: one per key, plus those inside strings.
+
+    Scalars are handled inline (no call per value): this runs once per message.
+    """
     kind = type(value)
-    if kind is str:
-        return value.count(":")  # type: ignore[no-any-return]
-    if kind is float:
-        if not -_LARGE < value < _LARGE:
-            raise _Doubt
-        return 0
     if kind is dict:
         n = len(value) + "".join(value).count(":")
-        for item in value.values():
-            if type(item) in _WALKED:
-                n += _colons(item)
-        return n
-    if kind is list:
-        return sum(_colons(item) for item in value if type(item) in _WALKED)
-    return 0
+        items = value.values()
+    elif kind is list:
+        n = 0
+        items = value
+    elif kind is str:
+        return value.count(":")  # type: ignore[no-any-return]
+    else:
+        return _colons_in_items((value,))
+    return n + _colons_in_items(items)
 
 
-_WALKED = frozenset({str, float, dict, list})
+def _colons_in_items(items: Iterable[Any]) -> int:
+    n = 0
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            n += item.count(":")
+        elif kind is float:
+            if not -_LARGE < item < _LARGE:
+                raise _Doubt
+        elif kind is dict or kind is list:
+            n += _colons(item)
+    return n
 
 
 def _decode(plaintext: bytes) -> Any:

@@ -4,20 +4,16 @@ downsampling of a history into N points per series for charts."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from emsync.triage.news2 import news2
 
 NUMERIC_FIELDS = ("hr", "spo2", "rr", "sbp", "dbp", "temp")
 VITAL_FIELDS = (*NUMERIC_FIELDS, "o2", "avpu")
-# NEWS2 needs these measured; oxygen and consciousness are often not reported by a monitor and
-# are then taken as air and Alert, and the score says so (`assumed`).
-NEWS2_MEASURED = ("rr", "spo2", "sbp", "hr", "temp")
 
 Value = float | bool | str
-_MEASURED = frozenset(NEWS2_MEASURED)
+_tuple_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 # What NEWS2 took as air / Alert, by (oxygen reported, consciousness reported).
 _ASSUMED: dict[tuple[bool, bool], tuple[str, ...]] = {
     (True, True): (),
@@ -27,8 +23,7 @@ _ASSUMED: dict[tuple[bool, bool], tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(NamedTuple):
     total: int
     band: str
     subscores: tuple[int, ...]
@@ -82,28 +77,46 @@ def score(
     window: timedelta,
     spo2_scale: int = 1,
 ) -> Scored | None:
-    """NEWS2 over the values measured within `window` before `at`, or None if one is missing."""
+    """NEWS2 over the values measured within `window` before `at`, or None if rr, spo2, sbp, hr
+    or temp is missing. Oxygen and consciousness are often not reported by a monitor and are
+    then taken as air and Alert, and the score says so (`assumed`).
+
+    Called once per stored reading, so it looks up the seven fields directly rather than
+    filtering the patient's whole cache into a new dict first.
+    """
     oldest = at - window  # ts >= at - window, i.e. at - ts <= window, with one subtraction
-    current = {name: value for name, (value, ts) in fields.items() if ts >= oldest}
-    if not _MEASURED.issubset(current):
+    get = fields.get
+    rr, spo2, sbp, hr, temp = get("rr"), get("spo2"), get("sbp"), get("hr"), get("temp")
+    if rr is None or spo2 is None or sbp is None or hr is None or temp is None:
         return None
-    assumed = _ASSUMED[("o2" in current, "avpu" in current)]
+    if rr[1] < oldest or spo2[1] < oldest or sbp[1] < oldest or hr[1] < oldest:
+        return None
+    if temp[1] < oldest:
+        return None
+    o2, avpu = get("o2"), get("avpu")
+    if o2 is not None and o2[1] < oldest:
+        o2 = None
+    if avpu is not None and avpu[1] < oldest:
+        avpu = None
     result = news2(
-        rr=float(current["rr"]),
-        spo2=float(current["spo2"]),
-        on_oxygen=bool(current.get("o2", False)),
-        sbp=float(current["sbp"]),
-        hr=float(current["hr"]),
-        consciousness=str(current.get("avpu", "A")),
-        temp=float(current["temp"]),
+        rr=float(rr[0]),
+        spo2=float(spo2[0]),
+        on_oxygen=o2 is not None and bool(o2[0]),
+        sbp=float(sbp[0]),
+        hr=float(hr[0]),
+        consciousness="A" if avpu is None else str(avpu[0]),
+        temp=float(temp[0]),
         scale=spo2_scale,
     )
-    return Scored(
-        total=result.total,
-        band=result.band.value,
-        subscores=tuple(result.subscores),
-        assumed=assumed,
-        ts=at,
+    return _tuple_new(
+        Scored,
+        (
+            result.total,
+            str(result.band),  # a StrEnum's str() is its value, without Enum's slower `.value`
+            tuple(result.subscores),
+            _ASSUMED[(o2 is not None, avpu is not None)],
+            at,
+        ),
     )
 
 

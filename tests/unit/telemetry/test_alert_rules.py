@@ -128,6 +128,31 @@ def test_news2_needs_every_measured_parameter_within_the_window() -> None:
     assert score(fields, at=T0 + timedelta(minutes=30), window=timedelta(minutes=15)) is None
 
 
+@pytest.mark.parametrize("stale", ["rr", "spo2", "sbp", "hr", "temp"])
+def test_news2_is_not_scored_when_one_measured_parameter_is_stale(stale: str) -> None:
+    cache = LatestValues()
+    fresh = {"hr": 80, "spo2": 97, "rr": 16, "sbp": 120, "temp": 37.0}
+    cache.update("p", T0 - timedelta(minutes=20), {stale: fresh.pop(stale)})
+    cache.update("p", T0, fresh)
+    assert score(cache.get("p") or {}, at=T0, window=timedelta(minutes=15)) is None
+
+
+def test_news2_uses_oxygen_and_consciousness_only_within_the_window() -> None:
+    cache = LatestValues()
+    cache.update("p", T0 - timedelta(minutes=20), {"o2": True, "avpu": "V"})
+    cache.update("p", T0, {"hr": 80, "spo2": 97, "rr": 16, "sbp": 120, "temp": 37.0})
+    stale = score(cache.get("p") or {}, at=T0, window=timedelta(minutes=15))
+    assert stale is not None
+    assert (stale.total, stale.band, stale.assumed) == (0, "none", ("o2", "avpu"))
+    cache.update("p", T0, {"o2": True, "avpu": "V"})
+    current = score(cache.get("p") or {}, at=T0, window=timedelta(minutes=15))
+    assert current is not None
+    # On oxygen → 2, Voice → 3: total 5, medium, nothing assumed.
+    assert (current.total, current.band, current.assumed) == (5, "medium", ())
+    assert current.subscores == (0, 0, 2, 0, 0, 3, 0)
+    assert type(current.band) is str
+
+
 def test_an_older_reading_does_not_overwrite_a_newer_value() -> None:
     cache = LatestValues()
     cache.update("p", T0, {"hr": 90})
