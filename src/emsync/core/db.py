@@ -5,12 +5,23 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, DateTime, Dialect, Insert, MetaData, Table, TypeDecorator, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Insert,
+    MetaData,
+    Table,
+    TypeDecorator,
+    event,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -93,11 +104,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes_when_read_only)
         for returned in ("checkin", "invalidate", "detach"):
             event.listen(engine.sync_engine, returned, gate.release)
+        if database and database != ":memory:":
+            writer = SQLiteWriter(database, gate)
+            _WRITERS[engine.sync_engine] = writer
+            event.listen(engine.sync_engine, "engine_disposed", lambda _engine: writer.close())
         return engine
     return create_async_engine(url, echo=settings.database.echo, pool_pre_ping=True, **pool)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry | None) -> None:
     # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
     # The driver must not open transactions itself: SQLiteWriteGate.begin does.
     dbapi_connection.isolation_level = None
@@ -204,6 +219,16 @@ class SQLiteWriteGate:
             self._release(info)
             raise
 
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """This process's write turn, for a writer outside the engine's pool (SQLiteWriter)."""
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        await self._acquire(lock)
+        try:
+            yield
+        finally:
+            lock.release()
+
     async def _acquire(self, lock: asyncio.Lock) -> None:
         try:
             async with asyncio.timeout(self.timeout):
@@ -223,6 +248,74 @@ class SQLiteWriteGate:
         lock = info.pop(_HOLDS_GATE, None) if info is not None else None
         if lock is not None:
             lock.release()
+
+
+T = TypeVar("T")
+
+
+class SQLiteWriter:
+    """A connection of its own, on a thread of its own, for a hot path's write transactions.
+
+    Through SQLAlchemy's aiosqlite adapter, one ingest batch (check out, begin, insert, update,
+    commit, check in) was about 22 hand-offs between the event loop and the driver's thread:
+    about 2.5 ms of CPU per batch whatever its size (in process, 290 us per reading in batches
+    of 10 against 50 in batches of 1,000), which at 2,000 readings/s in small batches was most
+    of the ingest's time. Here a whole transaction is one hand-off: `work` runs on the writer's
+    thread between BEGIN IMMEDIATE and COMMIT (ROLLBACK if it raises). It takes its turn with
+    the engine's writers through the same SQLiteWriteGate, and its connection has the engine's
+    pragmas. Closed with the engine (`dispose`); the next transaction reconnects.
+    """
+
+    def __init__(self, path: str, gate: SQLiteWriteGate) -> None:
+        self._path = path
+        self._gate = gate
+        self._connection: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._gate.held():
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="emsync-sqlite-writer")
+            future = asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
+            try:
+                return await asyncio.shield(future)
+            finally:
+                if not future.done():
+                    # Cancelled while the thread holds SQLite's write lock: this process's next
+                    # writer gets its turn only once the transaction has ended, either way.
+                    await asyncio.wait({future})
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._connection
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            _sqlite_pragmas(conn, None)
+            self._connection = conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)  # idle at shutdown: its last transaction has ended
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, SQLiteWriter] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer(engine: AsyncEngine) -> SQLiteWriter | None:
+    """The engine's SQLiteWriter: None for PostgreSQL and for an in-memory SQLite database."""
+    return _WRITERS.get(engine.sync_engine)
 
 
 def _refuse_writes_when_read_only(

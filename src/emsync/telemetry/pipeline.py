@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import orjson
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emsync.core.clock import Clock, as_utc
 from emsync.core.crypto import NONCE_BYTES, SEALED_VERSION, Keyring
@@ -38,6 +38,7 @@ from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
 from emsync.telemetry.readings import DeviceStatus, Position, Vitals, parse_readings
 from emsync.telemetry.service import COUNTER_OFFSET, reading_aad
+from emsync.telemetry.store import ReadingRow, ReadingStore
 from emsync.telemetry.vitals import LatestValues, Scored, score
 
 log = structlog.get_logger("emsync.telemetry.ingest")
@@ -167,73 +168,7 @@ class ReadingSealer:
         return out
 
 
-_READING_COLUMNS = (
-    "device_id",
-    "key_id",
-    "counter",
-    "idx",
-    "kind",
-    "patient_id",
-    "ts",
-    "received_at",
-    "sealed",
-)
-_PG_ARRAY_TYPES = (
-    "varchar[]",
-    "integer[]",
-    "bigint[]",
-    "integer[]",
-    "varchar[]",
-    "varchar[]",
-    "timestamptz[]",
-    "timestamptz[]",
-    "bytea[]",
-)
-ReadingRow = tuple[str, int, int, int, str, str | None, Any, Any, bytes]
 UnsealedRow = tuple[str, int, int, int, str, str | None, Any, Any]  # a row before sealing
-
-
-class ReadingWriter:
-    """Insert-or-ignore of a batch of reading rows as one driver-level statement.
-
-    SQLAlchemy's per-row parameter processing cost more than the database itself; the rows
-    here are plain tuples in column order, with the datetimes already converted by the column
-    type's own bind processor (so they are stored exactly as the ORM stores them). SQLite gets
-    one executemany; PostgreSQL one INSERT ... SELECT FROM unnest(arrays), which is one round
-    trip and reports how many rows it inserted (duplicates are skipped by the unique key).
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        table = cast(Table, StoredReading.__table__)
-        dialect = engine.dialect
-        self.postgresql = dialect.name == "postgresql"
-        # The dialect's own implementation of the column type: on SQLite that is the string
-        # format SQLAlchemy stores (a bare `DateTime` would leave it to sqlite3's adapter).
-        convert = table.c.ts.type.dialect_impl(dialect).bind_processor(dialect)
-        self.convert_time: Any = convert if convert is not None else (lambda value: value)
-        columns = ", ".join(_READING_COLUMNS)
-        if self.postgresql:
-            arrays = ", ".join(f"${i}::{t}" for i, t in enumerate(_PG_ARRAY_TYPES, start=1))
-            self.sql = (
-                f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - names are the model's constants, values are bound
-                "ON CONFLICT DO NOTHING"
-            )
-        else:
-            marks = ", ".join("?" for _ in _READING_COLUMNS)
-            self.sql = (
-                f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608 - names are the model's constants, values are bound
-            )
-
-    async def insert(self, conn: AsyncConnection, rows: list[ReadingRow]) -> int | None:
-        """Rows newly inserted (None if the driver cannot tell)."""
-        if self.postgresql:
-            result = await conn.exec_driver_sql(
-                self.sql, tuple(list(c) for c in zip(*rows, strict=True))
-            )
-        else:
-            result = await conn.exec_driver_sql(self.sql, rows)
-        count = result.rowcount
-        return count if count is not None and count >= 0 else None
 
 
 @dataclass(slots=True)
@@ -257,7 +192,6 @@ class Pipeline:
         clock: Clock,
     ) -> None:
         self._settings = settings
-        self._engine = engine
         self._sessions = sessions
         self._keyring = keyring
         self._bus = bus
@@ -268,13 +202,7 @@ class Pipeline:
         self.guard = ReplayGuard()
         self._alerting: set[str] = set()  # patients with an open NEWS2 alert (as far as we know)
         self._sealer = ReadingSealer(keyring)
-        self._writer = ReadingWriter(engine)
-        devices = cast(Table, Device.__table__)
-        self._mark_seen = (
-            update(devices)
-            .where(devices.c.id == bindparam("b_id"))
-            .values(last_seen_at=bindparam("b_at"))
-        )
+        self._store = ReadingStore(engine)
         tel = settings.telemetry
         self._window = timedelta(seconds=tel.news2_window_seconds)
         self._holdoff = timedelta(seconds=tel.alert_holdoff_seconds)
@@ -334,10 +262,10 @@ class Pipeline:
         unsealed: list[UnsealedRow] = []  # rows without their sealed values, added below
         plain: list[tuple[bytes, bytes]] = []  # (values JSON, aad) of each row, to seal
         pending: dict[tuple[str, int], SealedReading] = {}
-        seen: dict[str, datetime] = {}
+        seen: set[str] = set()  # devices with a reading in this batch
         pushed: dict[tuple[str, str], list[dict[str, Any]]] = {}
         worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]] = {}
-        convert_time = self._writer.convert_time
+        convert_time = self._store.convert_time
         received_at = convert_time(now)
         last_accepted = self.guard.last_accepted
         dumps = orjson.dumps
@@ -359,7 +287,7 @@ class Pipeline:
                 self._reject(outcome, exc.reason, device_id)
                 continue
             pending[slot] = sealed
-            seen[device_id] = now
+            seen.add(device_id)
             patient_id = view.patient_id
             kind = sealed.kind.value
             key_id = sealed.key_id
@@ -402,11 +330,7 @@ class Pipeline:
             for row, sealed_values in zip(unsealed, self._sealer.seal_all(plain), strict=True)
         ]
         if rows:
-            async with self._engine.begin() as conn:
-                stored = await self._writer.insert(conn, rows)
-                await conn.execute(
-                    self._mark_seen, [{"b_id": d, "b_at": t} for d, t in seen.items()]
-                )
+            stored = await self._store.store(rows, sorted(seen), now)
             outcome.accepted = len(rows) if stored is None else stored
             outcome.duplicates = len(rows) - outcome.accepted
         # Only now, with the batch durable, do the counters count as accepted: a failed write

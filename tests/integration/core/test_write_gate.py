@@ -10,17 +10,20 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emsync.core.db import (
     ReadOnlySessionWrite,
+    SQLiteWriter,
     create_engine,
     read_session_factory,
     session_factory,
+    sqlite_writer,
     transaction,
 )
 from emsync.core.settings import Settings
@@ -221,3 +224,124 @@ async def test_a_read_only_session_cannot_write(engine: AsyncEngine) -> None:
     if isinstance(raised.value, DBAPIError):  # PostgreSQL refuses it in a READ ONLY transaction
         assert "read-only transaction" in str(raised.value)
     assert await counter(engine) == 0
+
+
+def _increment(conn: sqlite3.Connection) -> int:
+    """SQLiteWriter work: read the counter, write it plus one, return what was written."""
+    (seen,) = conn.execute(
+        "SELECT last_seq FROM handoff_feeds WHERE hospital_id = ?", (COUNTER,)
+    ).fetchone()
+    conn.execute("UPDATE handoff_feeds SET last_seq = ? WHERE hospital_id = ?", (seen + 1, COUNTER))
+    return int(seen) + 1
+
+
+def _writer(engine: AsyncEngine) -> SQLiteWriter:
+    writer = sqlite_writer(engine)
+    assert writer is not None
+    return writer
+
+
+@sqlite_only
+async def test_the_sqlite_writer_takes_turns_with_the_engines_writers(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    # Engine sessions and the writer's own connection interleave on one counter: any write
+    # that ran outside the shared gate would be a lost update or "database is locked".
+    sessions = session_factory(sqlite_engine)
+    writer = _writer(sqlite_engine)
+
+    async def through_engine() -> None:
+        async with transaction(sessions) as session:
+            seen = await session.scalar(
+                text("SELECT last_seq FROM handoff_feeds WHERE hospital_id = :h"), {"h": COUNTER}
+            )
+            await asyncio.sleep(0.001)
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = :n WHERE hospital_id = :h"),
+                {"n": int(seen or 0) + 1, "h": COUNTER},
+            )
+
+    results = await asyncio.gather(
+        *(through_engine() if i % 2 else writer.transaction(_increment) for i in range(60))
+    )
+    assert await counter(sqlite_engine) == 60
+    assert all(isinstance(n, int) for n in results[::2])
+
+
+@sqlite_only
+async def test_the_sqlite_writer_rolls_back_failed_work_and_reconnects_after_dispose(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    writer = _writer(sqlite_engine)
+
+    def write_then_fail(conn: sqlite3.Connection) -> None:
+        _increment(conn)
+        raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError, match="the batch failed"):
+        await writer.transaction(write_then_fail)
+    assert await counter(sqlite_engine) == 0  # rolled back
+    assert await writer.transaction(_increment) == 1
+    # The engine's writers are not left waiting for a turn the failed work never gave back.
+    async with asyncio.timeout(5), transaction(session_factory(sqlite_engine)) as session:
+        await session.execute(
+            text("UPDATE handoff_feeds SET last_seq = last_seq + 1 WHERE hospital_id = :h"),
+            {"h": COUNTER},
+        )
+    await sqlite_engine.dispose()  # closes the writer's connection and thread with the pool
+    assert await writer.transaction(_increment) == 3
+    assert await counter(sqlite_engine) == 3
+
+
+@sqlite_only
+async def test_a_cancelled_sqlite_writer_transaction_holds_the_turn_until_it_ends(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    writer = _writer(sqlite_engine)
+    started = threading.Event()
+    release = threading.Event()
+    begun: list[str] = []  # what reached SQLite from the engine, in order
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        begun.append(statement)
+
+    def slow(conn: sqlite3.Connection) -> int:
+        started.set()
+        release.wait(5)
+        begun.append("writer work ends")
+        return _increment(conn)
+
+    event.listen(sqlite_engine.sync_engine, "before_cursor_execute", record)
+    task = asyncio.create_task(writer.transaction(slow))
+    assert await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    await asyncio.sleep(0.05)
+
+    async def through_engine() -> None:
+        async with transaction(session_factory(sqlite_engine)) as session:
+            await session.execute(
+                text("UPDATE handoff_feeds SET last_seq = last_seq + 1 WHERE hospital_id = :h"),
+                {"h": COUNTER},
+            )
+
+    # The thread still holds SQLite's write lock: this process's next writer queues for its
+    # turn (it does not even BEGIN inside SQLite) and runs once the work has ended.
+    follower = asyncio.create_task(through_engine())
+    await asyncio.sleep(0.2)
+    assert not follower.done()
+    assert "BEGIN IMMEDIATE" not in begun
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(follower, 5)
+    event.remove(sqlite_engine.sync_engine, "before_cursor_execute", record)
+    assert begun.index("writer work ends") < begun.index("BEGIN IMMEDIATE")
+    assert await counter(sqlite_engine) == 2  # the cancelled work itself committed
+
+
+async def test_only_a_sqlite_file_has_a_writer(engine: AsyncEngine, settings: Settings) -> None:
+    assert (sqlite_writer(engine) is not None) == settings.is_sqlite
+    in_memory = settings.database.model_copy(update={"url": "sqlite+aiosqlite://"})
+    memory = create_engine(settings.model_copy(update={"database": in_memory}))
+    assert sqlite_writer(memory) is None
+    await memory.dispose()
