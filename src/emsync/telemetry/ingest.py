@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import ssl
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -30,11 +31,12 @@ from paho.mqtt.properties import Properties
 
 from emsync.core.settings import MqttSettings
 from emsync.telemetry.metrics import TelemetryMetrics
-from emsync.telemetry.pipeline import Inbound, Pipeline
+from emsync.telemetry.pipeline import Inbound, Pipeline, PreparedBatch
 
 log = structlog.get_logger("emsync.telemetry.ingest")
 
 TOPIC_FILTER = "emsync/v1/devices/+/+"
+T = TypeVar("T")
 
 
 def subscription(settings: MqttSettings) -> str:
@@ -376,35 +378,57 @@ class MqttIngest:
         return [queue.popleft() for _ in range(n)]
 
     async def _consume(self) -> None:
-        retry = self._settings.store_retry_seconds
-        while True:
-            batch = await self._next_batch()
-            self._metrics.queue_depth.set(len(self._queue))
-            messages = [item[2] for item in batch]
+        """Prepare each batch while the one before it is being stored.
+
+        Storing runs mostly off the event loop (SQLite: the writer's thread; PostgreSQL: the
+        server), so opening, scoring and sealing the next batch meanwhile uses the second core.
+        Batches are still stored, acknowledged and published one at a time, in order.
+        """
+        storing: asyncio.Task[None] | None = None
+        try:
             while True:
-                try:
-                    await self._pipeline.handle(messages)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - storage down: retry, never ack
-                    self._metrics.store_failures.inc()
-                    log.error("telemetry batch not stored; retrying", error=type(exc).__name__)
-                    await asyncio.sleep(retry)
-            client = self._client
-            generation = self._generation
-            if client is not None:
-                mids = [mid for gen, mid, _ in batch if gen == generation]
-                if self._fast:
-                    ack_all(client, mids)
-                else:
-                    for mid in mids:
-                        if mid:
-                            client.ack(mid, 1)
-            self._released += len(batch)
-            self._room.set()
-            # Let the WebSocket pumps send this batch before the next one is opened, checked and
-            # sealed: that work does not yield until its commit, so with messages waiting the
-            # pushes waited behind it (bench/ingest.py at 2,000/s: hub -> pump p99 46-88 ms
-            # without this yield, 5-7 ms with it).
-            await asyncio.sleep(0)
+                batch = await self._next_batch()
+                self._metrics.queue_depth.set(len(self._queue))
+                messages = [item[2] for item in batch]
+                prepared = await self._retrying(functools.partial(self._pipeline.prepare, messages))
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(self._store(batch, prepared))
+                # Let the WebSocket pumps send the last batch before the next one is opened,
+                # checked and sealed: that work does not yield until it is done, so with
+                # messages waiting the pushes waited behind it (bench/ingest.py at 2,000/s: hub
+                # -> pump p99 46-88 ms without this yield, 5-7 ms with it).
+                await asyncio.sleep(0)
+        finally:
+            if storing is not None and not storing.done():
+                storing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await storing
+
+    async def _store(self, batch: list[tuple[int, int, Inbound]], prepared: PreparedBatch) -> None:
+        await self._retrying(functools.partial(self._pipeline.commit, prepared))
+        client = self._client
+        generation = self._generation
+        if client is not None:
+            mids = [mid for gen, mid, _ in batch if gen == generation]
+            if self._fast:
+                ack_all(client, mids)
+            else:
+                for mid in mids:
+                    if mid:
+                        client.ack(mid, 1)
+        self._released += len(batch)
+        self._room.set()
+
+    async def _retrying(self, step: Callable[[], Awaitable[T]]) -> T:
+        """`step` until it succeeds: with storage down nothing is acknowledged, so nothing is
+        lost; the broker keeps the messages and the queue's back-pressure holds the rest."""
+        while True:
+            try:
+                return await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - storage down: retry, never ack
+                self._metrics.store_failures.inc()
+                log.error("telemetry batch not stored; retrying", error=type(exc).__name__)
+                await asyncio.sleep(self._settings.store_retry_seconds)

@@ -178,6 +178,21 @@ class BatchOutcome:
     rejected: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch opened, checked, scored and sealed, ready to store (Pipeline.prepare)."""
+
+    batch: Sequence[Inbound]
+    outcome: BatchOutcome  # rejections so far; `commit` adds what storage accepted
+    now: datetime
+    rows: list[ReadingRow]
+    seen: set[str]  # devices with a reading in the batch
+    pending: dict[tuple[str, int], SealedReading]  # newest message per (device, key)
+    pushed: dict[tuple[str, str], list[dict[str, Any]]]  # (patient, device): values to push
+    worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]]  # per patient
+    fixes: dict[str, Position]  # newest position per device
+
+
 class Pipeline:
     def __init__(
         self,
@@ -200,6 +215,8 @@ class Pipeline:
         self._clock = clock
         self.devices = DeviceDirectory(sessions, keyring, settings.mqtt.device_cache_seconds)
         self.guard = ReplayGuard()
+        # Newest counter per (device, key) of batches prepared but not yet committed.
+        self._uncommitted: dict[tuple[str, int], int] = {}
         self._alerting: set[str] = set()  # patients with an open NEWS2 alert (as far as we know)
         self._sealer = ReadingSealer(keyring)
         self._store = ReadingStore(engine)
@@ -249,6 +266,13 @@ class Pipeline:
         return envelope.open_envelope(sealed, key.key), view
 
     async def handle(self, batch: Sequence[Inbound]) -> BatchOutcome:
+        """`prepare` then `commit`: one batch, start to end."""
+        return await self.commit(await self.prepare(batch))
+
+    async def prepare(self, batch: Sequence[Inbound]) -> PreparedBatch:
+        """Open, check, score and seal a batch: everything but storing it. Its counters count
+        as taken for the replay check of the batches prepared after it (`commit` must follow,
+        in order, and be retried until it succeeds); the latest-value cache is updated here."""
         outcome = BatchOutcome()
         now = self._clock()
         parsed: list[SealedReading] = []
@@ -268,6 +292,7 @@ class Pipeline:
         convert_time = self._store.convert_time
         received_at = convert_time(now)
         last_accepted = self.guard.last_accepted
+        uncommitted = self._uncommitted
         dumps = orjson.dumps
         fixes: dict[str, Position] = {}
         for sealed in parsed:
@@ -276,7 +301,12 @@ class Pipeline:
                 plaintext, view = self._open(sealed, now)
                 slot = (device_id, sealed.key_id)
                 earlier = pending.get(slot)
-                last = last_accepted(*slot) if earlier is None else earlier.counter
+                if earlier is not None:
+                    last: int | None = earlier.counter
+                else:
+                    last = uncommitted.get(slot)
+                    if last is None:
+                        last = last_accepted(*slot)
                 if last is not None and sealed.counter <= last:
                     raise Refused("replayed")
                 readings = parse_readings(sealed.kind, plaintext)
@@ -329,14 +359,31 @@ class Pipeline:
             (*row, sealed_values)
             for row, sealed_values in zip(unsealed, self._sealer.seal_all(plain), strict=True)
         ]
+        for taken, sealed in pending.items():
+            uncommitted[taken] = sealed.counter
+        return PreparedBatch(batch, outcome, now, rows, seen, pending, pushed, worst, fixes)
+
+    async def commit(self, prepared: PreparedBatch) -> BatchOutcome:
+        """Store a prepared batch, then admit its counters, raise its alerts and publish its
+        events. Raises if storage fails, leaving nothing admitted: call it again."""
+        outcome, now, rows, pushed, fixes = (
+            prepared.outcome,
+            prepared.now,
+            prepared.rows,
+            prepared.pushed,
+            prepared.fixes,
+        )
         if rows:
-            stored = await self._store.store(rows, sorted(seen), now)
+            stored = await self._store.store(rows, sorted(prepared.seen), now)
             outcome.accepted = len(rows) if stored is None else stored
             outcome.duplicates = len(rows) - outcome.accepted
         # Only now, with the batch durable, do the counters count as accepted: a failed write
         # leaves the guard as it was, so the redelivered messages are not taken for replays.
-        for sealed in pending.values():
+        uncommitted = self._uncommitted
+        for slot, sealed in prepared.pending.items():
             self.guard.admit(sealed)
+            if uncommitted.get(slot) == sealed.counter:  # no later batch took a newer one
+                del uncommitted[slot]
         events: list[Event] = [
             VitalsReceived(patient_id=p, device_id=d, readings=tuple(r))
             for (p, d), r in pushed.items()
@@ -350,9 +397,9 @@ class Pipeline:
                 for d, f in fixes.items()
                 if (lat := f.lat) is not None and (lon := f.lon) is not None
             )
-        events.extend(await self._alerts(worst, now))
+        events.extend(await self._alerts(prepared.worst, now))
         await self._bus.publish(*events)
-        self._record_metrics(batch, outcome)
+        self._record_metrics(prepared.batch, outcome)
         return outcome
 
     def _values(

@@ -266,3 +266,50 @@ async def test_pipeline_rows_are_stored_as_the_orm_stores_them_and_exactly_once(
     pipeline.guard = ReplayGuard()
     again = await pipeline.handle([message])
     assert (again.accepted, again.duplicates) == (0, 1)
+
+
+async def test_a_batch_prepared_before_the_last_one_is_stored_sees_its_counters(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # The ingest prepares the next batch while the last one is being stored: a message that
+    # repeats a counter of the uncommitted batch is still a replay, a newer one is not.
+    admin = await auth_headers(app, client, Role.ADMIN)
+    patient = await make_patient(client, admin)
+    key, _, _ = await provision(client, admin, "mon-q", patient_id=patient)
+    pipeline = pipeline_of(app)
+
+    def msg(counter: int) -> Inbound:
+        return inbound("mon-q", key, counter=counter, plaintext=vitals(**NORMAL))
+
+    first = await pipeline.prepare([msg(10), msg(11)])
+    second = await pipeline.prepare([msg(11), msg(12)])
+    assert second.outcome.rejected == {"replayed": 1}
+    assert (await pipeline.commit(first)).accepted == 2
+    assert (await pipeline.commit(second)).accepted == 1
+    assert (await pipeline.handle([msg(12)])).rejected == {"replayed": 1}
+    assert (await pipeline.handle([msg(13)])).accepted == 1
+
+
+async def test_a_batch_of_hundreds_is_stored_once_across_statements(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # 700 readings from three devices: SQLite stores them in several multi-row statements
+    # (512 + 128 + 32 + 16 + 8 + 4), one already stored; every device is marked seen.
+    admin = await auth_headers(app, client, Role.ADMIN)
+    patient = await make_patient(client, admin)
+    devices = ["mon-x", "mon-y", "mon-z"]
+    keys = {d: (await provision(client, admin, d, patient_id=patient))[0] for d in devices}
+    pipeline = pipeline_of(app)
+    messages = []
+    for i in range(700):
+        device = devices[i % 3]
+        messages.append(inbound(device, keys[device], counter=100 + i, plaintext=vitals(**NORMAL)))
+    assert (await pipeline.handle(messages[:1])).accepted == 1
+    pipeline.guard = ReplayGuard()  # so the first message reaches storage again
+    outcome = await pipeline.handle(messages)
+    assert (outcome.accepted, outcome.duplicates) == (699, 1)
+    runtime: Runtime = app.state.runtime
+    async with runtime.sessions() as session:
+        assert len((await session.scalars(select(StoredReading.id))).all()) == 700
+        seen = await session.scalars(select(Device.last_seen_at).where(Device.id.in_(devices)))
+        assert [s is not None for s in seen] == [True, True, True]

@@ -171,3 +171,64 @@ async def test_ingest_restart_mid_stream_loses_and_duplicates_nothing(
         pub.close()
     assert sorted(counters) == sorted(pub.acknowledged())
     assert len(counters) == COUNT
+
+
+async def _refuse_inserts(app: FastAPI, refuse: bool) -> None:
+    """A trigger that makes the database itself refuse every stored reading, then its removal."""
+    runtime: Runtime = app.state.runtime
+    postgresql = runtime.engine.dialect.name == "postgresql"
+    async with runtime.engine.begin() as conn:
+        if not refuse:
+            await conn.exec_driver_sql(
+                "DROP TRIGGER refuse_readings ON telemetry_readings"
+                if postgresql
+                else "DROP TRIGGER refuse_readings"
+            )
+        elif postgresql:
+            await conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_readings() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'storage unavailable'; END $$"
+            )
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_readings BEFORE INSERT ON telemetry_readings "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_readings()"
+            )
+        else:
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_readings BEFORE INSERT ON telemetry_readings "
+                "BEGIN SELECT RAISE(ABORT, 'storage unavailable'); END"
+            )
+
+
+async def test_storage_failing_mid_stream_loses_and_duplicates_nothing(
+    tele_app: FastAPI, tele_client: httpx.AsyncClient, broker: Mosquitto
+) -> None:
+    # The database refuses writes for a while: the ingest retries each batch, acknowledges
+    # nothing meanwhile (the broker keeps the messages), and stores everything once it can.
+    key = await _setup(tele_app, tele_client, "mon-f3")
+    runtime: Runtime = tele_app.state.runtime
+    failures = runtime.metrics.registry.get_sample_value
+    pub = DevicePublisher(broker.port, "mon-f3", key)
+    pub.thread.start()
+    try:
+        await asyncio.to_thread(pub.half.wait, 30)
+        await _refuse_inserts(tele_app, True)
+        stored_while_up = len(await stored_counters(tele_app))
+
+        async def retried() -> bool:
+            return (failures("emsync_telemetry_store_failures_total") or 0) >= 3
+
+        await wait_for(retried, seconds=30, what="batches refused and retried")
+        assert len(await stored_counters(tele_app)) == stored_while_up
+        await _refuse_inserts(tele_app, False)
+        await asyncio.to_thread(pub.thread.join, 60)
+        await _all_acknowledged(pub)
+
+        async def all_stored() -> bool:
+            return len(await stored_counters(tele_app)) >= COUNT
+
+        await wait_for(all_stored, seconds=30, what="every reading stored after the outage")
+    finally:
+        pub.close()
+    counters = await stored_counters(tele_app)
+    assert sorted(counters) == list(range(1, COUNT + 1))
