@@ -380,7 +380,19 @@ def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
         return None
     spy = Path(sys.executable).with_name("py-spy")
     proc = subprocess.Popen(
-        [str(spy), "record", "--pid", str(pid), "--threads", "--format", "raw", "-o", path],
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--threads",
+            "--rate",
+            "500",
+            "--format",
+            "raw",
+            "-o",
+            path,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
