@@ -5,11 +5,12 @@ SQLAlchemy's per-row parameter processing cost more than the database itself, so
 plain tuples in column order, with the datetimes already converted by the column type's own
 bind processor (stored exactly as the ORM stores them).
 - PostgreSQL: one INSERT ... SELECT FROM unnest(arrays), one round trip.
-- SQLite (a file): the whole transaction runs on the engine's SQLiteWriter, one hand-off to its
-  thread. Rows go in multi-row INSERT ... VALUES statements: sqlite3's executemany steps, and
+- SQLite: rows go in multi-row INSERT ... VALUES statements: sqlite3's executemany steps, and
   so gives up and takes back the GIL, once per row, and while another thread is busy each
   take-back can wait out the interpreter's 5 ms switch interval (1,000 rows: 8 s beside a
-  CPU-bound thread, against 86 ms as multi-row statements).
+  CPU-bound thread, against 86 ms as multi-row statements). On a file the whole transaction
+  runs on the engine's SQLiteWriter, one hand-off to its thread; an in-memory database (tests,
+  schema generation) has no writer and goes through the engine, statement by statement.
 Either way duplicates (a redelivered message) are skipped by the unique key, and the number of
 rows actually inserted comes back.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 
@@ -92,8 +94,7 @@ class ReadingStore:
             .values(last_seen_at=bindparam("b_at"))
         )
         self._direct = sqlite_writer(engine)
-        if self._direct is None and dialect.name != "postgresql":
-            raise RuntimeError("telemetry storage needs PostgreSQL or a SQLite file, not :memory:")
+        self._postgres = dialect.name == "postgresql"
 
     async def store(
         self, rows: list[ReadingRow], device_ids: list[str], seen_at: datetime
@@ -106,6 +107,13 @@ class ReadingStore:
             )
             return await self._direct.transaction(work)
         async with self._engine.begin() as conn:
+            if not self._postgres:
+                inserted = 0
+                for sql, values in self._sqlite_statements(rows):
+                    inserted += (await conn.exec_driver_sql(sql, values)).rowcount
+                seen = (self.convert_time(seen_at), orjson.dumps(device_ids).decode())
+                await conn.exec_driver_sql(self._sqlite_seen, seen)
+                return inserted
             result = await conn.exec_driver_sql(
                 self._pg_insert, tuple(list(c) for c in zip(*rows, strict=True))
             )
@@ -117,12 +125,18 @@ class ReadingStore:
         self, rows: list[ReadingRow], device_ids: list[str], seen_at: Any, conn: sqlite3.Connection
     ) -> int:
         inserted = 0
+        for sql, values in self._sqlite_statements(rows):
+            inserted += conn.execute(sql, values).rowcount
+        conn.execute(self._sqlite_seen, (seen_at, orjson.dumps(device_ids).decode()))
+        return inserted
+
+    def _sqlite_statements(self, rows: list[ReadingRow]) -> Iterator[tuple[str, tuple[Any, ...]]]:
         start = 0
         while start < len(rows):
             # The largest statement that fits what is left: 1,000 rows are 6 statements.
             size = min(_SQLITE_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
-            values = tuple(v for row in rows[start : start + size] for v in row)
-            inserted += conn.execute(self._sqlite_insert[size], values).rowcount
+            yield (
+                self._sqlite_insert[size],
+                tuple(v for row in rows[start : start + size] for v in row),
+            )
             start += size
-        conn.execute(self._sqlite_seen, (seen_at, orjson.dumps(device_ids).decode()))
-        return inserted

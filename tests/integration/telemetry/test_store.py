@@ -1,0 +1,91 @@
+"""ReadingStore on every storage path: PostgreSQL, a SQLite file (its SQLiteWriter) and an
+in-memory SQLite database (no writer: through the engine)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from emsync.core.db import Base, create_engine, sqlite_writer
+from emsync.core.settings import Settings
+from emsync.telemetry.models import Device, StoredReading
+from emsync.telemetry.store import ReadingRow, ReadingStore
+from tests.conftest import make_settings
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["configured", "memory"])
+async def store_engine(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    if request.param == "memory":
+        if not settings.is_sqlite:
+            pytest.skip("in-memory is a SQLite variant; run once")
+        engine = create_engine(make_settings("sqlite+aiosqlite://", tmp_path))
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        assert sqlite_writer(engine) is None
+    else:
+        engine = create_engine(settings)
+    async with engine.begin() as conn:
+        for name in ("d1", "d2", "d3"):
+            await conn.execute(
+                Device.__table__.insert(),  # type: ignore[attr-defined]
+                {"id": name, "type": "monitor", "algorithm": 1, "created_at": T0, "updated_at": T0},
+            )
+    yield engine
+    await engine.dispose()
+
+
+def _rows(store: ReadingStore, device: str, counters: range) -> list[ReadingRow]:
+    return [
+        (
+            device,
+            1,
+            counter,
+            0,
+            "vitals",
+            "p1",
+            store.convert_time(T0 + timedelta(seconds=counter)),
+            store.convert_time(T0),
+            b"sealed-%d" % counter,
+        )
+        for counter in counters
+    ]
+
+
+async def test_rows_are_inserted_once_across_statements_and_devices_marked_seen(
+    store_engine: AsyncEngine,
+) -> None:
+    store = ReadingStore(store_engine)
+    seen = T0 + timedelta(minutes=5)
+    # 700 rows take several multi-row statements on SQLite; one row repeats inside the batch.
+    batch = _rows(store, "d1", range(700)) + _rows(store, "d1", range(3, 4))
+    assert await store.store(batch, ["d1", "d2"], seen) in (700, None)
+    # A redelivered batch: the unique key skips what is there, the new rows go in.
+    again = _rows(store, "d1", range(690, 710))
+    assert await store.store(again, ["d1"], seen) in (10, None)
+
+    async with store_engine.connect() as conn:
+        counters = (await conn.scalars(select(StoredReading.counter))).all()
+        first = (
+            await conn.execute(
+                select(StoredReading.ts, StoredReading.sealed).where(StoredReading.counter == 5)
+            )
+        ).one()
+        last_seen = dict((await conn.execute(select(Device.id, Device.last_seen_at))).all())
+    assert sorted(counters) == list(range(710))
+    # Stored exactly as the ORM stores a datetime: it reads back as the same instant.
+    assert first.ts.replace(tzinfo=first.ts.tzinfo or UTC) == T0 + timedelta(seconds=5)
+    assert first.sealed == b"sealed-5"
+    assert {k: v and v.replace(tzinfo=v.tzinfo or UTC) for k, v in last_seen.items()} == {
+        "d1": seen,
+        "d2": seen,
+        "d3": None,
+    }
