@@ -1,11 +1,14 @@
 """The ingest pipeline: open → validate → NEWS2 → persist (batched, idempotent) → latest-value
 cache → alerts → `VitalsReceived`.
 
-One call handles one batch of MQTT messages. It returns only when every message in the batch is
-either durably stored or refused for good, so the caller may then acknowledge all of them; if
-storage fails it raises and nothing in the batch may be acknowledged (the caller retries).
-Per message there is one decryption and no ORM object: rows are plain dicts for one
-executemany of insert-or-ignore on (device, key id, counter, index).
+A batch of MQTT messages goes through in two steps: `prepare` (open, check, score, seal and
+update the latest-value cache; no database writes) and `commit` (store, then admit counters,
+raise alerts, publish events), so ingest can prepare the next batch while the last one is being
+stored. `commit` returns only when every message in the batch is either durably stored or
+refused for good, so the caller may then acknowledge all of them; if storage fails it raises
+and nothing in the batch may be acknowledged (the caller retries the same prepared batch). Per
+message there is one decryption and no ORM object: rows are plain tuples for ReadingStore's
+insert-or-ignore on (device, key id, counter, index).
 """
 
 from __future__ import annotations
