@@ -377,8 +377,7 @@ class Pipeline:
             prepared.fixes,
         )
         if rows:
-            stored = await self._store.store(rows, sorted(prepared.seen), now)
-            outcome.accepted = len(rows) if stored is None else stored
+            outcome.accepted = await self._store.store(rows, sorted(prepared.seen), now)
             outcome.duplicates = len(rows) - outcome.accepted
         # Only now, with the batch durable, do the counters count as accepted: a failed write
         # leaves the guard as it was, so the redelivered messages are not taken for replays.
