@@ -3,9 +3,10 @@ in-memory SQLite database (no writer: through the engine)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select, text
@@ -18,6 +19,17 @@ from emsync.telemetry.store import ReadingRow, ReadingStore
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+Test = TypeVar("Test", bound=Callable[..., Any])
+
+
+def postgres_only(test: Test) -> Test:
+    """The store keeps a connection of its own on PostgreSQL only."""
+    on_postgres = pytest.mark.parametrize(
+        "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+    )
+    configured = pytest.mark.parametrize("store_engine", ["configured"], indirect=True)
+    marked: Test = on_postgres(configured(test))
+    return marked
 
 
 @pytest.fixture(params=["configured", "memory"])
@@ -104,11 +116,10 @@ async def _backends(engine: AsyncEngine) -> int:
         )
 
 
+@postgres_only
 async def test_postgresql_store_recovers_from_a_dropped_connection(
     store_engine: AsyncEngine,
 ) -> None:
-    if store_engine.dialect.name != "postgresql":
-        pytest.skip("the kept connection is PostgreSQL's")
     store = ReadingStore(store_engine)
     seen = T0 + timedelta(minutes=5)
     assert await store.store(_rows(store, "d1", range(10)), ["d1"], seen) == 10
@@ -132,11 +143,10 @@ async def test_postgresql_store_recovers_from_a_dropped_connection(
     assert sorted(counters) == list(range(20))
 
 
+@postgres_only
 async def test_postgresql_store_connection_closes_with_the_engine(
     store_engine: AsyncEngine, settings: Settings
 ) -> None:
-    if store_engine.dialect.name != "postgresql":
-        pytest.skip("the kept connection is PostgreSQL's")
     store = ReadingStore(store_engine)
     await store.store(_rows(store, "d1", range(3)), ["d1"], T0)
     await store_engine.dispose()
