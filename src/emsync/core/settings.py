@@ -150,7 +150,8 @@ class MqttSettings(BaseModel):
         default=1000,
         ge=1,
         le=65535,
-        description="in-flight QoS 1 messages the broker may send before acks",
+        description="in-flight QoS 1 messages the broker may send before acks (Mosquitto 2.0.11 "
+        "sends more once acks flow; `QUEUE_SIZE` is what bounds memory)",
     )
     queue_size: int = Field(
         default=20_000,
