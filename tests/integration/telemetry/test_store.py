@@ -3,10 +3,9 @@ in-memory SQLite database (no writer: through the engine)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select, text
@@ -19,26 +18,24 @@ from emsync.telemetry.store import ReadingRow, ReadingStore
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-Test = TypeVar("Test", bound=Callable[..., Any])
+# The other sessions on this test's database: the store's own connection among them.
+OTHER_BACKENDS = (
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+POSTGRES = pytest.mark.postgres
 
 
-def postgres_only(test: Test) -> Test:
-    """The store keeps a connection of its own on PostgreSQL only."""
-    on_postgres = pytest.mark.parametrize(
-        "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
-    )
-    configured = pytest.mark.parametrize("store_engine", ["configured"], indirect=True)
-    marked: Test = on_postgres(configured(test))
-    return marked
+def _variants(*pairs: object) -> pytest.MarkDecorator:
+    """(database, store engine) pairs: an in-memory database is a SQLite variant only, and the
+    store keeps a connection of its own on PostgreSQL only."""
+    return pytest.mark.parametrize(("database_url", "store_engine"), pairs, indirect=True)
 
 
-@pytest.fixture(params=["configured", "memory"])
+@pytest.fixture
 async def store_engine(
     request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
 ) -> AsyncIterator[AsyncEngine]:
     if request.param == "memory":
-        if not settings.is_sqlite:
-            pytest.skip("in-memory is a SQLite variant; run once")
         engine = create_engine(make_settings("sqlite+aiosqlite://", tmp_path))
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
@@ -72,6 +69,11 @@ def _rows(store: ReadingStore, device: str, counters: range) -> list[ReadingRow]
     ]
 
 
+@_variants(
+    ("sqlite", "configured"),
+    pytest.param("postgres", "configured", marks=POSTGRES),
+    ("sqlite", "memory"),
+)
 async def test_rows_are_inserted_once_across_statements_and_devices_marked_seen(
     store_engine: AsyncEngine,
 ) -> None:
@@ -106,17 +108,10 @@ async def test_rows_are_inserted_once_across_statements_and_devices_marked_seen(
 async def _backends(engine: AsyncEngine) -> int:
     """Other connections to this test's database."""
     async with engine.connect() as conn:
-        return int(
-            await conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        )
+        return int(await conn.scalar(text(f"SELECT count(*) {OTHER_BACKENDS}")))
 
 
-@postgres_only
+@_variants(pytest.param("postgres", "configured", marks=POSTGRES))
 async def test_postgresql_store_recovers_from_a_dropped_connection(
     store_engine: AsyncEngine,
 ) -> None:
@@ -125,12 +120,7 @@ async def test_postgresql_store_recovers_from_a_dropped_connection(
     assert await store.store(_rows(store, "d1", range(10)), ["d1"], seen) == 10
     # The server drops the store's connection between batches (a restart, a network cut).
     async with store_engine.connect() as conn:
-        await conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
+        await conn.execute(text(f"SELECT pg_terminate_backend(pid) {OTHER_BACKENDS}"))
     batch = _rows(store, "d1", range(10, 20))
     # Ingest retries a failed batch as it is: one failure at most, then a fresh connection.
     try:
@@ -143,7 +133,7 @@ async def test_postgresql_store_recovers_from_a_dropped_connection(
     assert sorted(counters) == list(range(20))
 
 
-@postgres_only
+@_variants(pytest.param("postgres", "configured", marks=POSTGRES))
 async def test_postgresql_store_connection_closes_with_the_engine(
     store_engine: AsyncEngine, settings: Settings
 ) -> None:
