@@ -19,6 +19,12 @@ PASSWORD = "correct-horse-battery"
 _n = itertools.count(1)
 
 
+async def _any_hospital(_session: object, _hospital_id: str) -> bool:
+    # Test data: handoff tests name hospitals by id without creating their rows. The check that
+    # a user's hospital exists has its own tests (tests/api/auth/test_hardening.py).
+    return True
+
+
 async def create_user(app: FastAPI, role: Role, *, hospital_id: str | None = None) -> str:
     runtime: Runtime = app.state.runtime
     username = f"{role.value}{next(_n)}"
@@ -30,6 +36,7 @@ async def create_user(app: FastAPI, role: Role, *, hospital_id: str | None = Non
                 username=username, password=PASSWORD, role=role, hospital_id=hospital_id
             ),
             now=utcnow(),
+            hospital_exists=_any_hospital,
         )
         await session.commit()
     return username

@@ -23,6 +23,7 @@ from emsync.auth.permissions import Role
 from emsync.core.background import ProcessRole
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
     from typer._click import Command, Context
 
     from emsync.auth.chain import ChainReport
@@ -181,15 +182,43 @@ async def _create_user(settings: Settings, data: UserCreate) -> str:
     from emsync.auth import service as auth_service
     from emsync.core.clock import utcnow
     from emsync.core.db import create_engine, session_factory
+    from emsync.hospitals import hospital_exists
+
+    async def exists(session: AsyncSession, hospital_id: str) -> bool:
+        return await hospital_exists(session=session, hospital_id=hospital_id)
 
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
             user = await auth_service.create_user(
-                session=session, passwords=_passwords(settings), data=data, now=utcnow()
+                session=session,
+                passwords=_passwords(settings),
+                data=data,
+                now=utcnow(),
+                hospital_exists=exists,
             )
             await session.commit()
             return user.id
+    finally:
+        await engine.dispose()
+
+
+async def _set_password(settings: Settings, username: str, password: str) -> None:
+    from emsync.auth import service as auth_service
+    from emsync.core.clock import utcnow
+    from emsync.core.db import create_engine, session_factory
+
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            await auth_service.set_password(
+                session=session,
+                passwords=_passwords(settings),
+                username=username,
+                password=password,
+                now=utcnow(),
+            )
+            await session.commit()
     finally:
         await engine.dispose()
 
@@ -199,7 +228,7 @@ def users_create(
     username: Annotated[str, typer.Option(help="Login name")],
     role: Annotated[Role, typer.Option(help="One of the human roles")],
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="≥ 12 chars")
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="≥ 15 chars")
     ],
     hospital_id: Annotated[str | None, typer.Option(help="Hospital of hospital staff")] = None,
 ) -> None:
@@ -221,6 +250,32 @@ def users_create(
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
     console.print(f"created {role.value} [bold]{username}[/bold] ({user_id})")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Option(help="Login name")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="New password",
+            hide_input=True,
+            confirmation_prompt=True,
+            help="≥ 15 chars; prompted for when not given",
+        ),
+    ],
+) -> None:
+    """Reset a user's password (a forgotten one, or after a compromise): every session of the
+    account ends; servers drop cached sessions within EMSYNC_AUTH__PRINCIPAL_CACHE_SECONDS."""
+    from emsync.core.errors import DomainError
+
+    settings = load_settings()
+    try:
+        asyncio.run(_set_password(settings, username, password))
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1 if exc.status == 404 else 2) from None
+    console.print(f"password of [bold]{username}[/bold] changed; its sessions have ended")
 
 
 async def _ensure_admin(settings: Settings) -> str | None:

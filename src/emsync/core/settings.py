@@ -69,6 +69,20 @@ class AuthSettings(BaseModel):
     # argon2id cost; lower only for tests (OWASP minimum: 19 MiB, 2 iterations).
     password_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations")
     password_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory")
+    # Issue #14: each request and WebSocket delivery checks the account's current state; this
+    # cache (invalidated on every change, in every process) keeps that off the database.
+    principal_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="longest an account's active flag and role are taken from cache; changes "
+        "invalidate it at once (0: read the database on every request)",
+    )
+    login_limiter_max_keys: int = Field(
+        default=100_000,
+        ge=100,
+        description="accounts and addresses the login limiter remembers at most (oldest dropped)",
+    )
 
 
 class SecuritySettings(BaseModel):
@@ -81,6 +95,40 @@ class SecuritySettings(BaseModel):
     )
     master_key_file: Path | None = Field(
         default=None, description="file holding the master keyring JSON (instead of the variable)"
+    )
+    # Kept out of the database on purpose: with it, a database writer cannot recompute the chain.
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit chain and its checkpoints: base64 of 32 random bytes, "
+        "kept outside the database",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="signed audit checkpoints are appended here (default: "
+        "`audit-checkpoints.jsonl` in the data dir); keep it off the database host",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=300.0, gt=0, description="how often the worker writes a signed audit checkpoint"
+    )
+
+
+class HttpSettings(BaseModel):
+    """The HTTP edge: body limits, proxies, cookies (issue #14)."""
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body of a route without its own limit (413 beyond)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses/networks of reverse proxies whose "
+        "`X-Forwarded-For`/`-Proto` are believed; empty: none (the peer is the client)",
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="the session cookie's Secure flag; unset: on in production and over https, "
+        "off for plain-http development and test servers",
     )
 
 
@@ -213,6 +261,12 @@ class TelemetrySettings(BaseModel):
     watch_interval_seconds: float = Field(
         default=10, gt=0, description="how often the stale-data and escalation checks run"
     )
+    max_clock_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="a reading stamped further than this in the future is refused "
+        "(`future_timestamp`): a wrong device clock must not pin the latest values",
+    )
 
 
 class HandoffSettings(BaseModel):
@@ -235,6 +289,12 @@ class HandoffSettings(BaseModel):
         ge=0,
         description="at most one monitor vitals update per en-route handoff this often; "
         "0 sends none",
+    )
+    max_clock_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="times of observations (signs, onset, treatment) later than now plus this "
+        "are refused with 422",
     )
 
 
@@ -271,6 +331,7 @@ class Settings(BaseSettings):
         default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
     )
     database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     events: EventSettings = EventSettings()
