@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 
 from emsync.auth import api as auth_api
 from emsync.auth.audit import AuditLog, AuditRecord
+from emsync.auth.checkpoints import AuditCheckpointer, audit_key, checkpoint_file
 from emsync.auth.deps import (
     LoginLimits,
     principal_from_credentials,
@@ -112,7 +113,18 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         metrics=metrics,
         clock=clock,
     )
-    runtime.provide(AuditLog(runtime.sessions, clock))
+    key = audit_key(settings, runtime.keyring)
+    runtime.provide(key)
+    runtime.provide(AuditLog(runtime.sessions, clock, key=key))
+    runtime.provide(
+        AuditCheckpointer(
+            runtime.sessions,
+            key,
+            checkpoint_file(settings),
+            clock,
+            interval=settings.security.audit_checkpoint_seconds,
+        )
+    )
     auth = settings.auth
     runtime.provide(
         Passwords(time_cost=auth.password_time_cost, memory_cost_kib=auth.password_memory_kib)
@@ -288,6 +300,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
+        (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),
     ]
 
 

@@ -320,29 +320,34 @@ def _report_admin(settings: Settings) -> None:
 
 async def _verify(settings: Settings) -> ChainReport:
     from emsync.auth import audit as audit_service
+    from emsync.auth import checkpoints
+    from emsync.core.crypto import Keyring
     from emsync.core.db import create_engine, session_factory
 
+    key = checkpoints.audit_key(settings, Keyring.from_settings(settings))
+    seen = checkpoints.read(checkpoints.checkpoint_file(settings))
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
-            return await audit_service.verify(session=session)
+            return await audit_service.verify(session=session, key=key, checkpoints_seen=seen)
     finally:
         await engine.dispose()
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 if any past entry was edited or removed."""
+    """Recompute the keyed audit chain and hold it against the signed checkpoints; exit 1 if
+    an entry was edited, removed or the tail truncated below the last checkpoint."""
     report = asyncio.run(_verify(load_settings()))
     if report.ok:
         console.print(
             f"[green]audit log intact[/green]: {report.entries} entries, head {report.head_hash}"
         )
-        console.print("record the head hash elsewhere to detect a truncated tail later")
+        if report.unkeyed:
+            console.print(f"{report.unkeyed} early entries predate the keyed chain (SHA-256 only)")
         return
-    console.print(
-        f"[red]audit log BROKEN[/red] at entry {report.first_broken_seq}: {report.problem}"
-    )
+    where = f" at entry {report.first_broken_seq}" if report.first_broken_seq else ""
+    console.print(f"[red]audit log BROKEN[/red]{where}: {report.problem}")
     raise typer.Exit(1)
 
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Cookie, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emsync.auth import audit, service
+from emsync.auth import audit, checkpoints, service
+from emsync.auth.checkpoints import AuditKey, checkpoint_file
 from emsync.auth.deps import LoginLimits, LoginLimitsDep, public, requires
 from emsync.auth.events import AccountChanged
 from emsync.auth.models import User
@@ -448,9 +449,13 @@ async def list_audit(
 
 @router.get("/audit/verify", response_model=AuditVerification)
 async def verify_audit(
-    session: SessionDep, _: Annotated[Principal, requires(Perm.AUDIT_READ)]
+    runtime: RuntimeDep, session: SessionDep, _: Annotated[Principal, requires(Perm.AUDIT_READ)]
 ) -> AuditVerification:
-    report = await audit.verify(session=session)
+    report = await audit.verify(
+        session=session,
+        key=runtime.get(AuditKey),
+        checkpoints_seen=checkpoints.read(checkpoint_file(runtime.settings)),
+    )
     return AuditVerification(
         ok=report.ok,
         entries=report.entries,

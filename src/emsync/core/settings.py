@@ -384,6 +384,9 @@ def with_development_secrets(settings: Settings) -> Settings:
     if "secret_key" not in stored:
         stored["secret_key"] = secrets.token_urlsafe(48)
         changed = True
+    if "audit_key" not in stored:
+        stored["audit_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
+        changed = True
     if "master_keys" not in stored:
         stored["master_keys"] = json.dumps(
             {"1": base64.b64encode(secrets.token_bytes(32)).decode()}
@@ -399,4 +402,6 @@ def with_development_secrets(settings: Settings) -> Settings:
         auth = auth.model_copy(update={"secret_key": SecretStr(stored["secret_key"])})
     if security.master_keys is None and security.master_key_file is None:
         security = security.model_copy(update={"master_keys": SecretStr(stored["master_keys"])})
+    if security.audit_key is None:
+        security = security.model_copy(update={"audit_key": SecretStr(stored["audit_key"])})
     return settings.model_copy(update={"auth": auth, "security": security})

@@ -23,9 +23,15 @@ def upgrade() -> None:
     # ADD COLUMN only: SQLite's batch mode would rebuild the table, which its append-only
     # triggers refuse (and a rebuild is a DELETE of every row in all but name).
     op.add_column("audit_log", sa.Column("key_id", sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # ALWAYS: the trigger fires also under session_replication_role = replica, which
+        # otherwise let a session skip it (issue #14 item 6).
+        op.execute("ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_append_only")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
