@@ -309,7 +309,13 @@ def users_ensure_admin() -> None:
 
 
 def _report_admin(settings: Settings) -> None:
-    generated = asyncio.run(_ensure_admin(settings))
+    from emsync.core.errors import DomainError
+
+    try:
+        generated = asyncio.run(_ensure_admin(settings))
+    except DomainError as exc:  # e.g. an EMSYNC_ADMIN_PASSWORD the password policy refuses
+        console.print(f"[red]cannot create the first admin:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
     if generated is not None:
         name = settings.admin_username or "admin"
         console.print(

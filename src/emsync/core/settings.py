@@ -11,11 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Environment = Literal["development", "test", "production"]
+from emsync.core.secret_strength import MIN_SECRET_LENGTH, weak_key, weak_secret
 
-# Values people paste from examples; production refuses them even when long enough.
-_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "admin", "development", "test"}
-MIN_SECRET_LENGTH = 32
+Environment = Literal["development", "test", "production"]
 
 
 class DatabaseSettings(BaseModel):
@@ -344,16 +342,24 @@ class Settings(BaseSettings):
         if self.env != "production":
             return self
         key = self.auth.secret_key.get_secret_value() if self.auth.secret_key else ""
-        if len(key) < MIN_SECRET_LENGTH or key.lower() in _PLACEHOLDERS:
+        problem = weak_secret(key)
+        if problem is not None:
             raise ValueError(
-                "EMSYNC_AUTH__SECRET_KEY must be set to a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters in production"
+                "EMSYNC_AUTH__SECRET_KEY must be a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters in production ({problem}); "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         if self.security.master_keys is None and self.security.master_key_file is None:
             raise ValueError(
                 "EMSYNC_SECURITY__MASTER_KEYS or EMSYNC_SECURITY__MASTER_KEY_FILE must be set "
                 "in production"
             )
+        if self.security.master_keys is not None:
+            _refuse_weak_keyring(self.security.master_keys.get_secret_value())
+        audit = self.security.audit_key
+        if audit is None:
+            raise ValueError("EMSYNC_SECURITY__AUDIT_KEY must be set in production")
+        _refuse_weak_key("EMSYNC_SECURITY__AUDIT_KEY", audit.get_secret_value())
         if not self.database.url:
             raise ValueError("EMSYNC_DATABASE__URL must be set in production")
         return self
@@ -367,6 +373,32 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _refuse_weak_key(name: str, encoded: str) -> None:
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ValueError(f"{name} must be base64 of 32 random bytes") from None
+    if len(key) != 32:
+        raise ValueError(f"{name} must be base64 of 32 random bytes, not {len(key)}")
+    problem = weak_key(key)
+    if problem is not None:
+        raise ValueError(
+            f"{name} is not random ({problem}); generate one with `emsync keys create`"
+        )
+
+
+def _refuse_weak_keyring(text: str) -> None:
+    """Every key of a master keyring given in the environment (a file is checked on load)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise ValueError('EMSYNC_SECURITY__MASTER_KEYS must be JSON {"<id>": "<base64>"}') from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError('EMSYNC_SECURITY__MASTER_KEYS must be JSON {"<id>": "<base64>"}')
+    for key_id, encoded in raw.items():
+        _refuse_weak_key(f"master key {key_id}", str(encoded))
 
 
 def with_development_secrets(settings: Settings) -> Settings:
