@@ -387,12 +387,19 @@ def serve(
     )
     asgi = create_app(settings, roles=roles)
     settle_heap()  # after start-up's allocations, before serving
+    proxies = settings.http.trusted_proxies.strip()
     uvicorn.run(
         asgi,
         host=bind_host,
         port=bind_port,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # X-Forwarded-For/-Proto only from the configured proxies: uvicorn's default trusts
+        # 127.0.0.1, and rotating the header from loopback escaped the per-address login limit.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        # Client WebSocket messages are small commands; 16 MiB (uvicorn's default) is not needed.
+        ws_max_size=64 * 1024,
     )
 
 
