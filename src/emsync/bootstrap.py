@@ -68,6 +68,12 @@ from emsync.dispatch.handlers import recommend_when_unassigned
 from emsync.dispatch.roadmap import RoadMapService
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
+from emsync.handoffs.events import (
+    HandoffDrafted,
+    HandoffRedirected,
+    HandoffSent,
+    HandoffStatusChanged,
+)
 from emsync.handoffs.handlers import (
     draft_on_destination,
     push_handoff_events,
@@ -85,6 +91,7 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.incidents.handlers import destination_of_handoff, destination_of_unit
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import wiring as telemetry_wiring
 from emsync.telemetry.events import AlertChanged, PositionReceived
@@ -178,6 +185,10 @@ def _wire_realtime(runtime: Runtime) -> None:
 
     for kind in (IncidentCreated, IncidentUpdated, IncidentStatusChanged, PatientAdded):
         runtime.bus.subscribe(kind, push_incident)
+    # Where each incident's patients are going: hospital staff's need-to-know scope.
+    runtime.bus.subscribe(DestinationChosen, destination_of_unit(runtime))
+    for handoff_event in (HandoffDrafted, HandoffSent, HandoffRedirected, HandoffStatusChanged):
+        runtime.bus.subscribe(handoff_event, destination_of_handoff(runtime))
 
 
 def _wire_dispatch_and_hospitals(runtime: Runtime) -> None:
