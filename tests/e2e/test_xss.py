@@ -7,13 +7,14 @@ policy stopped it). The map's tooltips are hovered, since that is where the prob
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.conftest import ADMIN, Server
 
@@ -171,6 +172,16 @@ def _login(page: Page, base: str, path: str, user: tuple[str, str]) -> None:
     expect(page.get_by_test_id("connection")).to_have_text(re.compile("Live"), timeout=TIMEOUT_MS)
 
 
+def _recorder(dialogs: list[str]) -> Callable[[Dialog], None]:
+    """A dialog handler: a payload's alert() is noted and dismissed."""
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    return record
+
+
 def _marker_centres(page: Page) -> list[tuple[float, float]]:
     """Page coordinates of the red (incident) and green (hospital) circle markers, found in a
     picture of the map: they are drawn on a canvas, so there is no element to hover."""
@@ -217,7 +228,7 @@ def test_no_planted_payload_runs_in_any_view(
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     context.add_init_script(_WATCH)
     page = context.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("dialog", _recorder(dialogs))
 
     _login(page, server.base, "/dispatch", ADMIN)
     queue = page.get_by_test_id("incident-queue")
@@ -256,7 +267,7 @@ def test_no_planted_payload_runs_in_any_view(
     hospital = browser.new_context(viewport={"width": 1024, "height": 768})
     hospital.add_init_script(_WATCH)
     coordinator = hospital.new_page()
-    coordinator.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    coordinator.on("dialog", _recorder(dialogs))
     _login(coordinator, server.base, "/hospital", COORDINATOR)
     expect(coordinator.get_by_test_id("handoffs")).to_contain_text(
         "handoff.mechanism", timeout=TIMEOUT_MS

@@ -184,7 +184,7 @@ async def verify(
 
 
 async def _trigger_problem(session: AsyncSession) -> str | None:
-    if session.bind.dialect.name != "postgresql":
+    if (await session.connection()).dialect.name != "postgresql":
         return None
     state = await session.scalar(
         text("SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_log_append_only'")

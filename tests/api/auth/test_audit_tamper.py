@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from emsync.auth import audit, checkpoints
-from emsync.auth.chain import GENESIS, entry_hash
+from emsync.auth.chain import GENESIS, ChainReport, entry_hash
 from emsync.auth.checkpoints import AuditCheckpointer, AuditKey, checkpoint_file
 from emsync.auth.models import AuditEntry
 from emsync.auth.permissions import Role
@@ -32,7 +32,7 @@ async def _entries(app: FastAPI, client: httpx.AsyncClient, n: int) -> Runtime:
     return runtime
 
 
-async def _verify(runtime: Runtime) -> audit.ChainReport:
+async def _verify(runtime: Runtime) -> ChainReport:
     seen = checkpoints.read(checkpoint_file(runtime.settings))
     async with runtime.sessions() as session:
         return await audit.verify(session=session, key=runtime.get(AuditKey), checkpoints_seen=seen)

@@ -98,7 +98,7 @@ async def test_null_in_every_patch_field_is_never_a_server_error(
 
 def test_every_integer_parameter_is_bounded(app: FastAPI) -> None:
     schema: dict[str, Any] = app.openapi()
-    unbounded = []
+    unbounded: list[str] = []
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
