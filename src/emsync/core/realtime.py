@@ -76,6 +76,9 @@ class Published(dict[str, Any]):
             return self._text
 
 
+# The wall clock token expiry is measured on (a name of its own, so tests can move it).
+_wall_clock = time.time
+
 # Put in a connection's queue to wake its sender (to close it, or re-read its expiry).
 _WAKE: dict[str, Any] = {"type": "_wake"}
 
@@ -96,7 +99,7 @@ class Subscriber:
         expires_at: datetime | None = getattr(self.principal, "expires_at", None)
         if expires_at is None:
             return None
-        return expires_at.timestamp() - time.time()
+        return expires_at.timestamp() - _wall_clock()
 
 
 async def _always_current(_principal: Any) -> str | None:

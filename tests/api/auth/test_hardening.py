@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from emsync.auth import tokens
 from emsync.auth.freshness import AccountStates
 from emsync.auth.permissions import Role
+from emsync.core import realtime
 from emsync.core.clock import utcnow
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
@@ -148,15 +149,16 @@ async def test_deactivation_closes_the_websocket_at_once(
 
 
 async def test_a_websocket_session_ends_at_token_expiry_unless_renewed(
-    app: FastAPI, client: httpx.AsyncClient, ws_base: str
+    app: FastAPI, client: httpx.AsyncClient, ws_base: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = await create_user(app, Role.DISPATCHER)
-    await login(client, name)  # the account exists and has logged in
+    await login(client, name)
     runtime: Runtime = app.state.runtime
+    hub = runtime.get(Hub)
     admin = await _admin(app, client)
     uid = await _user_id(client, admin, name)
 
-    def token(seconds: float) -> str:
+    def token(minutes: float) -> str:
         return tokens.issue_access_token(
             secret=TEST_SECRET,
             user_id=uid,
@@ -164,20 +166,27 @@ async def test_a_websocket_session_ends_at_token_expiry_unless_renewed(
             role="dispatcher",
             hospital_id=None,
             now=utcnow(),
-            lifetime=timedelta(seconds=seconds),
+            lifetime=timedelta(minutes=minutes),
             version=0,
         )
 
-    short = await _ws(ws_base, token(2))
-    assert (await _close_code(short))[0] == 4401
+    async def subscribed(minutes: float) -> Any:
+        ws = await _ws(ws_base, token(minutes))
+        await ws.send(json.dumps({"op": "subscribe", "channels": ["incidents"]}))
+        await _next(ws)
+        return ws
 
-    renewed = await _ws(ws_base, token(2))
-    await renewed.send(json.dumps({"op": "auth", "token": token(600)}))
+    expiring = await subscribed(10)
+    renewed = await subscribed(10)
+    await renewed.send(json.dumps({"op": "auth", "token": token(120)}))
     assert (await _next(renewed))["type"] == "authenticated"
-    await renewed.send(json.dumps({"op": "subscribe", "channels": ["incidents"]}))
-    await _next(renewed)
-    await asyncio.sleep(2.5)  # past the first token's expiry
-    runtime.get(Hub).publish("incidents", "probe", {"n": 1})
+    # An hour on the hub's clock: past the 10-minute tokens, within the renewed one.
+    real = realtime._wall_clock
+    monkeypatch.setattr(realtime, "_wall_clock", lambda: real() + 3600)
+    hub.publish("incidents", "probe", {"n": 1})
+    code, delivered = await _close_code(expiring)
+    assert code == 4401
+    assert [m for m in delivered if m.get("type") == "probe"] == []
     assert (await _next(renewed))["type"] == "probe"
     await renewed.close()
 
