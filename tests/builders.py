@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from emsync.auth import service as auth_service
+from emsync.auth.models import User
 from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Role
 from emsync.auth.schemas import UserCreate
@@ -74,3 +75,25 @@ def incident_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def insert_account(
+    runtime: Runtime, *, user_id: str, role: Role, hospital_id: str | None = None
+) -> None:
+    """An active account with this id, for tests that issue tokens by hand: every token is
+    checked against its account (issue #14), so a token for no account is refused."""
+    async with runtime.sessions() as session:
+        if await session.get(User, user_id) is None:
+            session.add(
+                User(
+                    id=user_id,
+                    username=user_id,
+                    password_hash="!",  # no password logs in as this account
+                    role=role.value,
+                    hospital_id=hospital_id,
+                    active=True,
+                    created_at=utcnow(),
+                    auth_version=0,
+                )
+            )
+            await session.commit()

@@ -403,6 +403,7 @@ def create_app(
         default_limit=settings.http.max_body_bytes,
         authenticate=authenticate_request,
         respond=respond_problem,
+        settings=settings,
     )
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
     app.include_router(ops_router(public))

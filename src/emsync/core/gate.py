@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emsync.core.errors import DomainError
+from emsync.core.settings import Settings
 
 # Authenticates from the request's headers; raises a DomainError (Unauthorized) when it cannot.
 Authenticate = Callable[[Scope], Awaitable[Any]]
@@ -42,8 +43,9 @@ def flat_routes(routes: Iterable[Any]) -> list[BaseRoute]:
     return out
 
 
-def body_limit(max_bytes: int) -> Callable[[Any], Any]:
-    """Decorator: this route accepts request bodies of at most `max_bytes`."""
+def body_limit(max_bytes: int | Callable[[Settings], int]) -> Callable[[Any], Any]:
+    """Decorator: this route accepts request bodies of at most `max_bytes` (or what that
+    function of the settings says, for limits that are settings)."""
 
     def mark(func: Any) -> Any:
         func.__emsync_body_limit__ = max_bytes
@@ -73,8 +75,10 @@ class RequestGate:
         default_limit: int,
         authenticate: Authenticate,
         respond: Respond,
+        settings: Settings,
     ) -> None:
         self.app = app
+        self._settings = settings
         self._routes = routes
         self._default = default_limit
         self._authenticate = authenticate
@@ -88,6 +92,8 @@ class RequestGate:
             for route in self._routes():
                 endpoint = getattr(route, "endpoint", None)
                 limit = getattr(endpoint, "__emsync_body_limit__", None)
+                if callable(limit):
+                    limit = int(limit(self._settings))
                 public = bool(getattr(endpoint, "__emsync_public__", False))
                 if limit is not None or public:
                     rules.append(_Rule(route, limit, public))

@@ -13,6 +13,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.core.errors import Forbidden, ValidationFailed
+from emsync.core.gate import body_limit
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
 from emsync.handoffs import service
@@ -375,6 +376,8 @@ async def list_updates(
 
 
 @router.post("/{handoff_id}/attachments", response_model=AttachmentRead, status_code=201)
+# The file may be up to its setting; the multipart envelope around it adds a little.
+@body_limit(lambda settings: settings.handoffs.attachment_max_bytes + 64 * 1024)
 async def add_attachment(
     handoff_id: str,
     kind: Annotated[AttachmentKind, Form()],
