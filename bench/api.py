@@ -4,6 +4,12 @@ For each backend (SQLite, PostgreSQL) it seeds incidents, then runs CLIENTS conc
 for DURATION seconds on each workload and prints one JSON line: requests/s, p50 and p99 latency,
 and, as the same-run baseline, the same load on `/health` (no database, no auth) with the ratio.
 
+The `me` workload (`GET /api/auth/me`: authentication and the account freshness check, nothing
+else) measures what checking each request's account costs (issue #14). It runs twice in the same
+run: with the principal cache as configured, and on a second server with the cache off
+(`EMSYNC_AUTH__PRINCIPAL_CACHE_SECONDS=0`: one database read per request), so
+`me_cached_over_uncached` is the cache's gain and `me_over_baseline` the whole auth cost.
+
     .venv/bin/python bench/api.py [--clients 50] [--duration 10] [--seed 500] [--backend sqlite]
 """
 
@@ -87,12 +93,13 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         await conn.execute(f"DROP DATABASE IF EXISTS {db_name}")
         await conn.execute(f"CREATE DATABASE {db_name}")
         await conn.close()
+        # Both servers of a run share the database (PostgreSQL) or start fresh (SQLite files).
         base_dsn = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+asyncpg://")
         extra["EMSYNC_DATABASE__URL"] = f"{base_dsn}/{db_name}"
     try:
         with (
             tempfile.TemporaryDirectory() as tmp,
-            live_server(Path(tmp), extra_env=extra) as base,
+            live_server(Path(tmp), extra_env=extra, timeout=180) as base,
         ):
             headers = {"Authorization": f"Bearer {admin_token(base)}"}
             ids = await seed(base, headers, args.seed)
@@ -107,6 +114,14 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             get = await load(
                 base, [f"/api/incidents/{i}" for i in ids], headers, args.clients, args.duration
             )
+            me = await load(base, ["/api/auth/me"], headers, args.clients, args.duration)
+        uncached_env = {**extra, "EMSYNC_AUTH__PRINCIPAL_CACHE_SECONDS": "0"}
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            live_server(Path(tmp), extra_env=uncached_env, timeout=180) as base,
+        ):
+            headers = {"Authorization": f"Bearer {admin_token(base)}"}
+            me_uncached = await load(base, ["/api/auth/me"], headers, args.clients, args.duration)
     finally:
         if backend == "postgres":
             conn = await asyncpg.connect(PG_ADMIN)
@@ -117,8 +132,12 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "baseline_health": health,
         "list": listing,
         "get": get,
+        "me": me,
+        "me_uncached": me_uncached,
         "list_over_baseline": round(listing["requests_per_s"] / health["requests_per_s"], 3),
         "get_over_baseline": round(get["requests_per_s"] / health["requests_per_s"], 3),
+        "me_over_baseline": round(me["requests_per_s"] / health["requests_per_s"], 3),
+        "me_cached_over_uncached": round(me["requests_per_s"] / me_uncached["requests_per_s"], 3),
     }
 
 

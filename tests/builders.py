@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from emsync.auth import service as auth_service
+from emsync.auth.models import User
 from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Role
 from emsync.auth.schemas import UserCreate
@@ -17,6 +18,12 @@ from emsync.core.runtime import Runtime
 
 PASSWORD = "correct-horse-battery"
 _n = itertools.count(1)
+
+
+async def _any_hospital(_session: object, _hospital_id: str) -> bool:
+    # Test data: handoff tests name hospitals by id without creating their rows. The check that
+    # a user's hospital exists has its own tests (tests/api/auth/test_hardening.py).
+    return True
 
 
 async def create_user(app: FastAPI, role: Role, *, hospital_id: str | None = None) -> str:
@@ -30,6 +37,7 @@ async def create_user(app: FastAPI, role: Role, *, hospital_id: str | None = Non
                 username=username, password=PASSWORD, role=role, hospital_id=hospital_id
             ),
             now=utcnow(),
+            hospital_exists=_any_hospital,
         )
         await session.commit()
     return username
@@ -67,3 +75,25 @@ def incident_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def insert_account(
+    runtime: Runtime, *, user_id: str, role: Role, hospital_id: str | None = None
+) -> None:
+    """An active account with this id, for tests that issue tokens by hand: every token is
+    checked against its account (issue #14), so a token for no account is refused."""
+    async with runtime.sessions() as session:
+        if await session.get(User, user_id) is None:
+            session.add(
+                User(
+                    id=user_id,
+                    username=user_id,
+                    password_hash="!",  # no password logs in as this account
+                    role=role.value,
+                    hospital_id=hospital_id,
+                    active=True,
+                    created_at=utcnow(),
+                    auth_version=0,
+                )
+            )
+            await session.commit()

@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# The broker configuration EMsync ships (issue #14): tests that restart brokers run on it.
+SHIPPED_CONF = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "emsync.conf"
+
 
 def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
@@ -152,6 +155,7 @@ class Mosquitto:
         extra: str = "",
         tls: Pki | None = None,
         require_certificate: bool = False,
+        shipped: bool = False,
     ) -> None:
         if shutil.which("mosquitto") is None:
             raise FileNotFoundError("mosquitto is not installed")
@@ -167,18 +171,21 @@ class Mosquitto:
                 f"keyfile {tls.server_key}\n"
                 f"require_certificate {'true' if require_certificate else 'false'}\n"
             )
+        # Shipped: deploy/mosquitto/emsync.conf as it is, plus only what a test broker needs
+        # (its listener, user and directory). Otherwise unlimited queues (a test harness).
+        behaviour = (
+            SHIPPED_CONF.read_text()
+            if shipped
+            else "persistence true\nautosave_interval 1\nmax_queued_messages 0\n"
+            "max_inflight_messages 0\n"
+        )
         self.conf.write_text(
             listener
             # Run as whoever started it: as root, mosquitto would switch to its own user and
             # could not write the persistence file into our directory.
             + f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {workdir}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
-            f"{extra}"
+            f"persistence_location {workdir}/\n" + behaviour + f"{extra}"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -214,13 +221,20 @@ class Mosquitto:
 
 @contextlib.contextmanager
 def running_mosquitto(
-    workdir: Path, *, extra: str = "", tls: Pki | None = None, require_certificate: bool = False
+    workdir: Path,
+    *,
+    extra: str = "",
+    tls: Pki | None = None,
+    require_certificate: bool = False,
+    shipped: bool = False,
 ) -> Iterator[Mosquitto]:
     """A private broker for one test. When it cannot start: a failure under CI=true, else a skip
     (the suite's policy for every real service)."""
     from tests.conftest import _require_service  # pytest's policy; the benches never get here
 
-    broker = Mosquitto(workdir, extra=extra, tls=tls, require_certificate=require_certificate)
+    broker = Mosquitto(
+        workdir, extra=extra, tls=tls, require_certificate=require_certificate, shipped=shipped
+    )
     try:
         broker.start()
     except (FileNotFoundError, RuntimeError, TimeoutError) as exc:

@@ -2,6 +2,7 @@ import js from "@eslint/js";
 import reactHooks from "eslint-plugin-react-hooks";
 import globals from "globals";
 import tseslint from "typescript-eslint";
+import textOnly from "./eslint-rules/text-only.js";
 
 export default tseslint.config(
   { ignores: ["node_modules", "src/api/schema.d.ts", "openapi.json"] },
@@ -11,12 +12,14 @@ export default tseslint.config(
     languageOptions: {
       globals: { ...globals.browser },
       parserOptions: {
-        projectService: { allowDefaultProject: ["vite.config.ts", "eslint.config.js"] },
+        projectService: { allowDefaultProject: ["vite.config.ts", "eslint.config.js", "eslint-rules/*.js"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
-    plugins: { "react-hooks": reactHooks },
+    plugins: { "react-hooks": reactHooks, emsync: { rules: { "text-only": textOnly } } },
     rules: {
+      // User text reaches the DOM as text only (issue #14: a Leaflet string tooltip was XSS).
+      "emsync/text-only": "error",
       ...reactHooks.configs.recommended.rules,
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
       "@typescript-eslint/no-confusing-void-expression": "off",
@@ -25,5 +28,9 @@ export default tseslint.config(
       "react-hooks/set-state-in-effect": "off",
     },
   },
-  { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["eslint.config.js", "eslint-rules/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { ...globals.node } },
+  },
 );

@@ -15,11 +15,21 @@ from starlette.websockets import WebSocket
 
 from emsync.auth import api as auth_api
 from emsync.auth.audit import AuditLog, AuditRecord
-from emsync.auth.deps import LoginLimits, principal_from_credentials, public
+from emsync.auth.checkpoints import AuditCheckpointer, audit_key, checkpoint_file
+from emsync.auth.deps import (
+    LoginLimits,
+    principal_from_credentials,
+    principal_from_headers,
+    public,
+)
+from emsync.auth.events import AccountChanged
+from emsync.auth.freshness import ACCOUNTS_CHANNEL, AccountStates
+from emsync.auth.handlers import apply_account_change, broadcast_account_change
 from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
+from emsync.auth.service import HospitalLookup
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
@@ -27,12 +37,14 @@ from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqli
 from emsync.core.docs import install_docs
 from emsync.core.events import Event, EventBus
 from emsync.core.fanout import RedisFanout
+from emsync.core.gate import RequestGate, flat_routes
 from emsync.core.http import (
     PROBLEM_RESPONSES,
     RequestContextMiddleware,
     StateChange,
     document_problems,
     install_error_handlers,
+    respond_problem,
 )
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
@@ -56,6 +68,12 @@ from emsync.dispatch.handlers import recommend_when_unassigned
 from emsync.dispatch.roadmap import RoadMapService
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
+from emsync.handoffs.events import (
+    HandoffDrafted,
+    HandoffRedirected,
+    HandoffSent,
+    HandoffStatusChanged,
+)
 from emsync.handoffs.handlers import (
     draft_on_destination,
     push_handoff_events,
@@ -63,6 +81,7 @@ from emsync.handoffs.handlers import (
 )
 from emsync.handoffs.watch import AcknowledgementWatch, VitalsFollow
 from emsync.hospitals import api as hospitals_api
+from emsync.hospitals import hospital_exists
 from emsync.hospitals import service as hospitals_service
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
 from emsync.incidents import api as incidents_api
@@ -72,6 +91,7 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.incidents.handlers import destination_of_handoff, destination_of_unit
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import wiring as telemetry_wiring
 from emsync.telemetry.events import AlertChanged, PositionReceived
@@ -100,7 +120,18 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         metrics=metrics,
         clock=clock,
     )
-    runtime.provide(AuditLog(runtime.sessions, clock))
+    key = audit_key(settings, runtime.keyring)
+    runtime.provide(key)
+    runtime.provide(AuditLog(runtime.sessions, clock, key=key))
+    runtime.provide(
+        AuditCheckpointer(
+            runtime.sessions,
+            key,
+            checkpoint_file(settings),
+            clock,
+            interval=settings.security.audit_checkpoint_seconds,
+        )
+    )
     auth = settings.auth
     runtime.provide(
         Passwords(time_cost=auth.password_time_cost, memory_cost_kib=auth.password_memory_kib)
@@ -108,12 +139,21 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.provide(
         LoginLimits(
             per_account=SlidingWindowLimiter(
-                limit=auth.login_attempts_per_account, window_seconds=auth.login_window_seconds
+                limit=auth.login_attempts_per_account,
+                window_seconds=auth.login_window_seconds,
+                max_keys=auth.login_limiter_max_keys,
             ),
             per_ip=SlidingWindowLimiter(
-                limit=auth.login_attempts_per_ip, window_seconds=auth.login_window_seconds
+                limit=auth.login_attempts_per_ip,
+                window_seconds=auth.login_window_seconds,
+                max_keys=auth.login_limiter_max_keys,
             ),
         )
+    )
+    states = AccountStates(runtime.read_sessions, ttl_seconds=auth.principal_cache_seconds)
+    runtime.provide(states)
+    runtime.provide(
+        HospitalLookup(lambda session, hid: hospital_exists(session=session, hospital_id=hid))
     )
 
     async def authenticate(token: str) -> Principal:
@@ -121,7 +161,10 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
             return await principal_from_credentials(runtime, bearer=None, api_key=token)
         return await principal_from_credentials(runtime, bearer=token, api_key=None)
 
-    runtime.provide(Hub(authenticate))
+    hub = Hub(authenticate, recheck=states.stale_reason)
+    hub.register_control(ACCOUNTS_CHANNEL, apply_account_change(states, hub))
+    runtime.bus.subscribe(AccountChanged, broadcast_account_change(hub))
+    runtime.provide(hub)
     runtime.provide(RoadMapService.from_settings(settings))
     return runtime
 
@@ -142,6 +185,10 @@ def _wire_realtime(runtime: Runtime) -> None:
 
     for kind in (IncidentCreated, IncidentUpdated, IncidentStatusChanged, PatientAdded):
         runtime.bus.subscribe(kind, push_incident)
+    # Where each incident's patients are going: hospital staff's need-to-know scope.
+    runtime.bus.subscribe(DestinationChosen, destination_of_unit(runtime))
+    for handoff_event in (HandoffDrafted, HandoffSent, HandoffRedirected, HandoffStatusChanged):
+        runtime.bus.subscribe(handoff_event, destination_of_handoff(runtime))
 
 
 def _wire_dispatch_and_hospitals(runtime: Runtime) -> None:
@@ -264,6 +311,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
+        (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),
     ]
 
 
@@ -345,6 +393,18 @@ def create_app(
             )
         )
 
+    async def authenticate_request(scope: Any) -> Principal:
+        return await principal_from_headers(runtime, scope.get("headers", ()))
+
+    # Inside the request context (so its refusals are logged and carry the security headers).
+    app.add_middleware(
+        RequestGate,
+        routes=lambda: flat_routes(app.routes),
+        default_limit=settings.http.max_body_bytes,
+        authenticate=authenticate_request,
+        respond=respond_problem,
+        settings=settings,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
     app.include_router(ops_router(public))
     install_docs(app, public)

@@ -23,6 +23,7 @@ from emsync.auth.permissions import Role
 from emsync.core.background import ProcessRole
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
     from typer._click import Command, Context
 
     from emsync.auth.chain import ChainReport
@@ -181,15 +182,43 @@ async def _create_user(settings: Settings, data: UserCreate) -> str:
     from emsync.auth import service as auth_service
     from emsync.core.clock import utcnow
     from emsync.core.db import create_engine, session_factory
+    from emsync.hospitals import hospital_exists
+
+    async def exists(session: AsyncSession, hospital_id: str) -> bool:
+        return await hospital_exists(session=session, hospital_id=hospital_id)
 
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
             user = await auth_service.create_user(
-                session=session, passwords=_passwords(settings), data=data, now=utcnow()
+                session=session,
+                passwords=_passwords(settings),
+                data=data,
+                now=utcnow(),
+                hospital_exists=exists,
             )
             await session.commit()
             return user.id
+    finally:
+        await engine.dispose()
+
+
+async def _set_password(settings: Settings, username: str, password: str) -> None:
+    from emsync.auth import service as auth_service
+    from emsync.core.clock import utcnow
+    from emsync.core.db import create_engine, session_factory
+
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            await auth_service.set_password(
+                session=session,
+                passwords=_passwords(settings),
+                username=username,
+                password=password,
+                now=utcnow(),
+            )
+            await session.commit()
     finally:
         await engine.dispose()
 
@@ -199,7 +228,7 @@ def users_create(
     username: Annotated[str, typer.Option(help="Login name")],
     role: Annotated[Role, typer.Option(help="One of the human roles")],
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="≥ 12 chars")
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="≥ 15 chars")
     ],
     hospital_id: Annotated[str | None, typer.Option(help="Hospital of hospital staff")] = None,
 ) -> None:
@@ -221,6 +250,32 @@ def users_create(
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
     console.print(f"created {role.value} [bold]{username}[/bold] ({user_id})")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Option(help="Login name")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="New password",
+            hide_input=True,
+            confirmation_prompt=True,
+            help="≥ 15 chars; prompted for when not given",
+        ),
+    ],
+) -> None:
+    """Reset a user's password (a forgotten one, or after a compromise): every session of the
+    account ends; servers drop cached sessions within EMSYNC_AUTH__PRINCIPAL_CACHE_SECONDS."""
+    from emsync.core.errors import DomainError
+
+    settings = load_settings()
+    try:
+        asyncio.run(_set_password(settings, username, password))
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1 if exc.status == 404 else 2) from None
+    console.print(f"password of [bold]{username}[/bold] changed; its sessions have ended")
 
 
 async def _ensure_admin(settings: Settings) -> str | None:
@@ -254,7 +309,13 @@ def users_ensure_admin() -> None:
 
 
 def _report_admin(settings: Settings) -> None:
-    generated = asyncio.run(_ensure_admin(settings))
+    from emsync.core.errors import DomainError
+
+    try:
+        generated = asyncio.run(_ensure_admin(settings))
+    except DomainError as exc:  # e.g. an EMSYNC_ADMIN_PASSWORD the password policy refuses
+        console.print(f"[red]cannot create the first admin:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
     if generated is not None:
         name = settings.admin_username or "admin"
         console.print(
@@ -265,29 +326,34 @@ def _report_admin(settings: Settings) -> None:
 
 async def _verify(settings: Settings) -> ChainReport:
     from emsync.auth import audit as audit_service
+    from emsync.auth import checkpoints
+    from emsync.core.crypto import Keyring
     from emsync.core.db import create_engine, session_factory
 
+    key = checkpoints.audit_key(settings, Keyring.from_settings(settings))
+    seen = checkpoints.read(checkpoints.checkpoint_file(settings))
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
-            return await audit_service.verify(session=session)
+            return await audit_service.verify(session=session, key=key, checkpoints_seen=seen)
     finally:
         await engine.dispose()
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 if any past entry was edited or removed."""
+    """Recompute the keyed audit chain and hold it against the signed checkpoints; exit 1 if
+    an entry was edited, removed or the tail truncated below the last checkpoint."""
     report = asyncio.run(_verify(load_settings()))
     if report.ok:
         console.print(
             f"[green]audit log intact[/green]: {report.entries} entries, head {report.head_hash}"
         )
-        console.print("record the head hash elsewhere to detect a truncated tail later")
+        if report.unkeyed:
+            console.print(f"{report.unkeyed} early entries predate the keyed chain (SHA-256 only)")
         return
-    console.print(
-        f"[red]audit log BROKEN[/red] at entry {report.first_broken_seq}: {report.problem}"
-    )
+    where = f" at entry {report.first_broken_seq}" if report.first_broken_seq else ""
+    console.print(f"[red]audit log BROKEN[/red]{where}: {report.problem}")
     raise typer.Exit(1)
 
 
@@ -321,12 +387,19 @@ def serve(
     )
     asgi = create_app(settings, roles=roles)
     settle_heap()  # after start-up's allocations, before serving
+    proxies = settings.http.trusted_proxies.strip()
     uvicorn.run(
         asgi,
         host=bind_host,
         port=bind_port,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # X-Forwarded-For/-Proto only from the configured proxies: uvicorn's default trusts
+        # 127.0.0.1, and rotating the header from loopback escaped the per-address login limit.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        # Client WebSocket messages are small commands; 16 MiB (uvicorn's default) is not needed.
+        ws_max_size=64 * 1024,
     )
 
 

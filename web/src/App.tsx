@@ -3,6 +3,7 @@ import { Navigate, Route, Routes } from "react-router-dom";
 import { NAV, Shell } from "./app/Shell";
 import { useApp } from "./app/context";
 import { Login } from "./views/Login";
+import { Password } from "./views/Password";
 
 // Each view (and its map or chart library) loads when first opened: the login page stays small.
 const Dispatch = lazy(() => import("./views/Dispatch").then((m) => ({ default: m.Dispatch })));
@@ -14,7 +15,8 @@ const PatientHistory = lazy(() =>
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
 
 export function App() {
-  const { session, me, can } = useApp();
+  const { restored, session, me, can } = useApp();
+  if (!restored) return <p className="muted">Loading…</p>;
   if (!session) return <Login />;
   const home = NAV.find((n) => can(n.perm))?.to;
   return (
@@ -29,6 +31,7 @@ export function App() {
         <Route path="monitor" element={<Monitor />} />
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
+        <Route path="account/password" element={<Password />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

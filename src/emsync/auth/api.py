@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Cookie, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from emsync.auth import audit, service
-from emsync.auth.deps import LoginLimitsDep, public, requires
-from emsync.auth.passwords import Passwords
+from emsync.auth import audit, checkpoints, service
+from emsync.auth.checkpoints import AuditKey, checkpoint_file
+from emsync.auth.deps import LoginLimits, LoginLimitsDep, public, requires
+from emsync.auth.events import AccountChanged
+from emsync.auth.models import User
+from emsync.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Passwords
 from emsync.auth.permissions import MATRIX, Perm
 from emsync.auth.principal import Principal
 from emsync.auth.schemas import (
@@ -20,35 +24,50 @@ from emsync.auth.schemas import (
     AuditEntryRead,
     AuditVerification,
     Me,
+    PasswordChange,
+    PasswordPolicy,
     RefreshRequest,
+    SessionLogin,
+    SessionToken,
     TokenPair,
     UserCreate,
     UserRead,
     UserUpdate,
 )
-from emsync.core.errors import TooManyRequests, Unauthorized
-from emsync.core.runtime import RuntimeDep, SessionDep
+from emsync.core.errors import Forbidden, TooManyRequests, Unauthorized
+from emsync.core.gate import body_limit
+from emsync.core.runtime import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
+# The dashboard's refresh token: httpOnly (no script reads it), SameSite=Strict (no other site's
+# page sends it), scoped to the session endpoints only.
+REFRESH_COOKIE = "emsync_refresh"
+COOKIE_PATH = "/api/auth/session"
+LOGIN_BODY_LIMIT = 16 * 1024
+
 
 def _client_ip(request: Request) -> str:
+    # Uvicorn sets the client from X-Forwarded-For only for EMSYNC_HTTP__TRUSTED_PROXIES.
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/auth/token", response_model=TokenPair)
-@public
-async def login(
+async def _password_login(
+    *,
     request: Request,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    runtime: RuntimeDep,
-    session: SessionDep,
-    limits: LoginLimitsDep,
-) -> TokenPair:
-    """OAuth2 password login: a short-lived access token and a rotating refresh token."""
-    request.state.audit_actor = f"login:{form.username[:64]}"
+    runtime: Runtime,
+    session: AsyncSession,
+    limits: LoginLimits,
+    username: str,
+    password: str,
+) -> User:
+    """Rate-limited password check shared by the OAuth2 and the dashboard logins."""
+    # Usernames are at most 64 characters: a longer one is no account, and must not become a
+    # limiter key of that size.
+    username = username[:65]
+    request.state.audit_actor = f"login:{username[:64]}"
     now_mono = time.monotonic()
-    account_key, ip_key = form.username.lower(), _client_ip(request)
+    account_key, ip_key = username.lower(), _client_ip(request)
     wait = max(
         limits.per_account.retry_after(account_key, now_mono),
         limits.per_ip.retry_after(ip_key, now_mono),
@@ -58,18 +77,43 @@ async def login(
         raise TooManyRequests(
             "too many login attempts; try again later", retry_after=max(1, round(wait))
         )
-    user = await service.authenticate_password(
-        session=session,
-        passwords=runtime.get(Passwords),
-        username=form.username,
-        password=form.password,
-    )
+    user = None
+    if len(username) <= 64:
+        user = await service.authenticate_password(
+            session=session,
+            passwords=runtime.get(Passwords),
+            username=username,
+            password=password,
+        )
     if user is None:
         limits.per_account.hit(account_key, now_mono)
         limits.per_ip.hit(ip_key, now_mono)
         runtime.metrics.logins.labels(outcome="failure").inc()
         raise Unauthorized("incorrect username or password")
     limits.per_account.reset(account_key)
+    return user
+
+
+@router.post("/auth/token", response_model=TokenPair)
+@public
+@body_limit(LOGIN_BODY_LIMIT)
+async def login(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    runtime: RuntimeDep,
+    session: SessionDep,
+    limits: LoginLimitsDep,
+) -> TokenPair:
+    """OAuth2 password login for API clients: a short-lived access token and a rotating refresh
+    token in the body. The dashboard uses `POST /api/auth/session` (refresh token in a cookie)."""
+    user = await _password_login(
+        request=request,
+        runtime=runtime,
+        session=session,
+        limits=limits,
+        username=form.username,
+        password=form.password,
+    )
     pair = await service.issue_tokens(
         session=session,
         user=user,
@@ -83,8 +127,183 @@ async def login(
     return pair
 
 
+def _secure_cookie(request: Request, runtime: Runtime) -> bool:
+    # Secure in production and over https. A development or test server on plain http
+    # (loopback) would never get a Secure cookie back from a browser other than Chromium's
+    # localhost exception, so there it is sent without the flag (docs/threat-model.md).
+    configured = runtime.settings.http.secure_cookies
+    if configured is not None:
+        return configured
+    return runtime.settings.env == "production" or request.url.scheme == "https"
+
+
+def _check_same_origin(request: Request) -> None:
+    """Cookie-authenticated endpoints refuse other sites' pages (SameSite=Strict already keeps
+    the cookie from them; this refuses the request outright when a browser names its origin)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+        raise Forbidden("cross-site request refused")
+
+
+def _session_response(
+    request: Request, response: Response, runtime: Runtime, pair: TokenPair
+) -> SessionToken:
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=runtime.settings.auth.refresh_token_days * 86400,
+        path=COOKIE_PATH,
+        secure=_secure_cookie(request, runtime),
+        httponly=True,
+        samesite="strict",
+    )
+    return SessionToken(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        role=pair.role,
+        username=pair.username,
+    )
+
+
+def _forget_cookie(request: Request, response: Response, runtime: Runtime) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=COOKIE_PATH,
+        secure=_secure_cookie(request, runtime),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+@router.post("/auth/session", response_model=SessionToken)
+@public
+@body_limit(LOGIN_BODY_LIMIT)
+async def session_login(
+    request: Request,
+    response: Response,
+    body: SessionLogin,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    limits: LoginLimitsDep,
+) -> SessionToken:
+    """The dashboard's login: the access token in the body (kept in memory by the page), the
+    refresh token in an httpOnly, SameSite=Strict cookie."""
+    _check_same_origin(request)
+    user = await _password_login(
+        request=request,
+        runtime=runtime,
+        session=session,
+        limits=limits,
+        username=body.username,
+        password=body.password,
+    )
+    pair = await service.issue_tokens(
+        session=session,
+        user=user,
+        settings=runtime.settings.auth,
+        secret=_secret(runtime),
+        now=runtime.clock(),
+    )
+    await session.commit()
+    runtime.metrics.logins.labels(outcome="success").inc()
+    request.state.audit_actor = f"user:{user.id}"
+    return _session_response(request, response, runtime, pair)
+
+
+@router.post("/auth/session/refresh", response_model=SessionToken)
+@public
+@body_limit(LOGIN_BODY_LIMIT)
+async def session_refresh(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    refresh_cookie: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
+) -> SessionToken:
+    """A new access token from the session cookie (which rotates); 401 when there is none."""
+    _check_same_origin(request)
+    if refresh_cookie is None:
+        raise Unauthorized("no session: log in")
+    pair = await service.rotate_refresh_token(
+        session=session,
+        token=refresh_cookie,
+        settings=runtime.settings.auth,
+        secret=_secret(runtime),
+        now=runtime.clock(),
+    )
+    await session.commit()
+    if pair is None:
+        raise Unauthorized("the session was already renewed elsewhere; every session from it ends")
+    request.state.audit_actor = f"login:{pair.username}"
+    return _session_response(request, response, runtime, pair)
+
+
+@router.post("/auth/session/logout", status_code=204)
+@public
+@body_limit(LOGIN_BODY_LIMIT)
+async def session_logout(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    refresh_cookie: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
+) -> Response:
+    """End the dashboard session: its refresh family is revoked and the cookie cleared."""
+    _check_same_origin(request)
+    response = Response(status_code=204)
+    if refresh_cookie is not None:
+        try:
+            await service.logout(session=session, token=refresh_cookie, now=runtime.clock())
+            await session.commit()
+        except Unauthorized:
+            pass  # an unusable cookie: clearing it is all there is to do
+    _forget_cookie(request, response, runtime)
+    return response
+
+
+@router.get("/auth/password-policy", response_model=PasswordPolicy)
+@public
+async def password_policy() -> PasswordPolicy:
+    """What a new password must satisfy (NIST SP 800-63B-4), for the password screens."""
+    return PasswordPolicy(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        rules=[
+            f"at least {MIN_PASSWORD_LENGTH} characters; spaces and any letters allowed",
+            "not one of the most commonly used passwords",
+            "not easy to guess (no repeats, sequences, keyboard walks or your username)",
+        ],
+    )
+
+
+@router.post("/auth/password", status_code=204)
+async def change_password(
+    body: PasswordChange,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.ACCOUNT_PASSWORD)],
+) -> Response:
+    """Change your own password. Every session of the account ends, this one included: log in
+    again with the new password."""
+    if principal.kind != "user":
+        raise Forbidden("API keys have no password")
+    await service.change_own_password(
+        session=session,
+        passwords=runtime.get(Passwords),
+        user_id=principal.id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        now=runtime.clock(),
+    )
+    await session.commit()
+    await runtime.bus.publish(
+        AccountChanged(principal_id=principal.id, kind="user", reason="password changed")
+    )
+    return Response(status_code=204)
+
+
 @router.post("/auth/refresh", response_model=TokenPair)
 @public
+@body_limit(LOGIN_BODY_LIMIT)
 async def refresh(
     request: Request, body: RefreshRequest, runtime: RuntimeDep, session: SessionDep
 ) -> TokenPair:
@@ -105,6 +324,7 @@ async def refresh(
 
 @router.post("/auth/logout", status_code=204)
 @public
+@body_limit(LOGIN_BODY_LIMIT)
 async def logout(body: RefreshRequest, runtime: RuntimeDep, session: SessionDep) -> Response:
     """Revoke the refresh token's family (the access token expires on its own shortly)."""
     await service.logout(session=session, token=body.refresh_token, now=runtime.clock())
@@ -139,7 +359,11 @@ async def create_user(
     _: Annotated[Principal, requires(Perm.USERS_WRITE)],
 ) -> UserRead:
     user = await service.create_user(
-        session=session, passwords=runtime.get(Passwords), data=body, now=runtime.clock()
+        session=session,
+        passwords=runtime.get(Passwords),
+        data=body,
+        now=runtime.clock(),
+        hospital_exists=runtime.get(service.HospitalLookup).exists,
     )
     await session.commit()
     return UserRead.model_validate(user)
@@ -153,15 +377,22 @@ async def update_user(
     session: SessionDep,
     _: Annotated[Principal, requires(Perm.USERS_WRITE)],
 ) -> UserRead:
-    user = await service.update_user(
+    user, sessions_ended = await service.update_user(
         session=session,
         passwords=runtime.get(Passwords),
         user_id=user_id,
         data=body,
         now=runtime.clock(),
+        hospital_exists=runtime.get(service.HospitalLookup).exists,
     )
     await session.commit()
-    return UserRead.model_validate(user)
+    read = UserRead.model_validate(user)
+    if sessions_ended:
+        # Every process drops the account from its cache and closes its WebSockets now.
+        await runtime.bus.publish(
+            AccountChanged(principal_id=user_id, kind="user", reason="account changed")
+        )
+    return read
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])
@@ -179,7 +410,11 @@ async def create_api_key(
     principal: Annotated[Principal, requires(Perm.API_KEYS_MANAGE)],
 ) -> ApiKeyIssued:
     row, key = await service.create_api_key(
-        session=session, data=body, created_by=principal.id, now=runtime.clock()
+        session=session,
+        data=body,
+        created_by=principal.id,
+        now=runtime.clock(),
+        hospital_exists=runtime.get(service.HospitalLookup).exists,
     )
     await session.commit()
     return ApiKeyIssued.model_validate({**ApiKeyRead.model_validate(row).model_dump(), "key": key})
@@ -194,7 +429,9 @@ async def revoke_api_key(
 ) -> ApiKeyRead:
     row = await service.revoke_api_key(session=session, key_id=key_id, now=runtime.clock())
     await session.commit()
-    return ApiKeyRead.model_validate(row)
+    read = ApiKeyRead.model_validate(row)
+    await runtime.bus.publish(AccountChanged(principal_id=key_id, kind="api_key", reason="revoked"))
+    return read
 
 
 @router.get("/audit", response_model=list[AuditEntryRead])
@@ -212,9 +449,13 @@ async def list_audit(
 
 @router.get("/audit/verify", response_model=AuditVerification)
 async def verify_audit(
-    session: SessionDep, _: Annotated[Principal, requires(Perm.AUDIT_READ)]
+    runtime: RuntimeDep, session: SessionDep, _: Annotated[Principal, requires(Perm.AUDIT_READ)]
 ) -> AuditVerification:
-    report = await audit.verify(session=session)
+    report = await audit.verify(
+        session=session,
+        key=runtime.get(AuditKey),
+        checkpoints_seen=checkpoints.read(checkpoint_file(runtime.settings)),
+    )
     return AuditVerification(
         ok=report.ok,
         entries=report.entries,

@@ -20,7 +20,9 @@ from datetime import datetime
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from emsync.auth import checkpoints
 from emsync.auth.chain import GENESIS, ChainedEntry, ChainReport, entry_hash, verify_chain
+from emsync.auth.checkpoints import AuditKey, Checkpoint
 from emsync.auth.models import AuditEntry
 from emsync.core.clock import Clock, as_utc
 
@@ -43,8 +45,10 @@ class AuditLog:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
+        key: AuditKey | None = None,
         max_batch: int = 500,
     ) -> None:
+        self._key = key
         self._sessions = sessions
         self._clock = clock
         self._max_batch = max_batch
@@ -109,6 +113,7 @@ class AuditLog:
                     request_id=record.request_id,
                     outcome=record.outcome,
                     prev_hash=prev,
+                    key=None if self._key is None else self._key.secret,
                 )
                 rows.append(
                     {
@@ -121,6 +126,7 @@ class AuditLog:
                         "outcome": record.outcome,
                         "prev_hash": prev,
                         "hash": digest,
+                        "key_id": None if self._key is None else self._key.key_id,
                     }
                 )
                 prev = digest
@@ -150,7 +156,47 @@ async def list_entries(
     return (await session.scalars(stmt.order_by(AuditEntry.seq).limit(limit))).all()
 
 
-async def verify(*, session: AsyncSession, batch: int = 5000) -> ChainReport:
+async def verify(
+    *,
+    session: AsyncSession,
+    key: AuditKey | None = None,
+    checkpoints_seen: Sequence[Checkpoint | None] = (),
+    batch: int = 5000,
+) -> ChainReport:
+    """The chain recomputed under `key`, then held against the signed checkpoints, and on
+    PostgreSQL the append-only trigger checked to be in force."""
+    report = await _verify_chain(session=session, key=key, batch=batch)
+    if not report.ok:
+        return report
+    problem = None
+    if checkpoints_seen and key is not None:
+        seqs = {cp.seq for cp in checkpoints_seen if cp is not None}
+        rows = await session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.seq.in_(seqs))
+        )
+        hashes = {int(s): str(h) for s, h in rows.all()}
+        problem = checkpoints.check(checkpoints_seen, key, hashes, report.entries)
+    if problem is None:
+        problem = await _trigger_problem(session)
+    if problem is None:
+        return report
+    return ChainReport(report.entries, report.head_hash, None, problem, report.unkeyed)
+
+
+async def _trigger_problem(session: AsyncSession) -> str | None:
+    if (await session.connection()).dialect.name != "postgresql":
+        return None
+    state = await session.scalar(
+        text("SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_log_append_only'")
+    )
+    if isinstance(state, bytes):  # PostgreSQL's "char" type comes back as bytes
+        state = state.decode()
+    if state != "A":  # ENABLE ALWAYS: fires also under session_replication_role = replica
+        return f"the append-only trigger is not enforced (pg_trigger.tgenabled = {state!r})"
+    return None
+
+
+async def _verify_chain(*, session: AsyncSession, key: AuditKey | None, batch: int) -> ChainReport:
     async def entries() -> list[ChainedEntry]:
         out: list[ChainedEntry] = []
         last = 0
@@ -176,9 +222,10 @@ async def verify(*, session: AsyncSession, batch: int = 5000) -> ChainReport:
                     outcome=r.outcome,
                     prev_hash=r.prev_hash,
                     hash=r.hash,
+                    key_id=r.key_id,
                 )
                 for r in rows
             )
             last = rows[-1].seq
 
-    return verify_chain(await entries())
+    return verify_chain(await entries(), keys=None if key is None else key.keys)

@@ -3,6 +3,7 @@ the OpenAPI schema as a security requirement whose scope is that permission."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from emsync.auth import service, tokens
+from emsync.auth.freshness import AccountStates
 from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
@@ -43,17 +45,39 @@ async def principal_from_credentials(
             role = Role(claims.role)
         except ValueError as exc:
             raise Unauthorized("the access token names an unknown role") from exc
-        return Principal(
+        principal = Principal(
             id=claims.user_id,
             name=claims.username,
             role=role,
             kind="user",
             hospital_id=claims.hospital_id,
+            version=claims.version,
+            expires_at=claims.expires_at,
         )
+        # The signature says who it was; the account says whether that still holds.
+        reason = await runtime.get(AccountStates).stale_reason(principal)
+        if reason is not None:
+            raise Unauthorized(reason)
+        return principal
     if api_key:
         async with runtime.sessions() as session:
             return await service.principal_for_api_key(session=session, key=api_key)
     raise Unauthorized("authentication required: a bearer token or an X-API-Key header")
+
+
+async def principal_from_headers(
+    runtime: Runtime, headers: Iterable[tuple[bytes, bytes]]
+) -> Principal:
+    """The request gate's check, before a body is read: the same credentials the guard reads."""
+    bearer = api_key = None
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token:
+                bearer = token.strip()
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1")
+    return await principal_from_credentials(runtime, bearer=bearer, api_key=api_key)
 
 
 class PermissionGuard:
@@ -69,9 +93,12 @@ class PermissionGuard:
         bearer: Annotated[str | None, Security(oauth2_scheme)],
         api_key: Annotated[str | None, Security(api_key_scheme)],
     ) -> Principal:
-        principal = await principal_from_credentials(runtime, bearer=bearer, api_key=api_key)
-        # The audit middleware reads the actor from here, also when the check below fails.
-        request.state.principal = principal
+        # The request gate authenticates requests with a body before reading it; reuse that.
+        principal = getattr(request.state, "principal", None)
+        if not isinstance(principal, Principal):
+            principal = await principal_from_credentials(runtime, bearer=bearer, api_key=api_key)
+            # The audit middleware reads the actor from here, also when the check below fails.
+            request.state.principal = principal
         if not principal.can(self.perm):
             raise Forbidden(f"role {principal.role.value!r} lacks permission {self.perm.value!r}")
         return principal

@@ -21,6 +21,9 @@ class User(Base):
     hospital_id: Mapped[str | None] = mapped_column(String(36), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # Bumped by every change that must end the account's sessions (role, hospital, password,
+    # deactivation); access tokens carry the version they were issued under.
+    auth_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RefreshToken(Base):
@@ -63,3 +66,6 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The audit key that MACs this entry (HMAC-SHA256); NULL: an entry written before the chain
+    # was keyed (plain SHA-256), allowed only before the first keyed entry.
+    key_id: Mapped[int | None] = mapped_column(Integer, default=None)

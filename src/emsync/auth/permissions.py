@@ -51,6 +51,8 @@ class Perm(StrEnum):
     EMERGENCY_READ = "emergency:read"
     EMERGENCY_WRITE = "emergency:write"
     REALTIME_CONNECT = "realtime:connect"
+    # Change one's own password (every human role).
+    ACCOUNT_PASSWORD = "account:password"  # noqa: S105 - a permission name
 
 
 P = Perm
@@ -133,6 +135,11 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     Role.DEVICE: frozenset({P.VITALS_WRITE}),
     Role.INTEGRATION: frozenset(_OPERATIONAL_READ | {P.INCIDENTS_WRITE, P.HOSPITALS_WRITE}),
 }
+
+
+# Every person may change their own password (issue #14); machines have none.
+for _role in HUMAN_ROLES:
+    MATRIX[_role] = MATRIX[_role] | {P.ACCOUNT_PASSWORD}
 
 
 def allows(role: Role, perm: Perm) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from emsync.auth.permissions import Perm, Role, allows
@@ -15,6 +16,11 @@ class Principal:
     role: Role
     kind: Literal["user", "api_key"]
     hospital_id: str | None = None
+    # The account's version the credential was issued under (users): a change of role,
+    # hospital, password or active flag bumps it, and older tokens stop working (issue #14).
+    version: int | None = None
+    # When the credential stops being valid (access tokens); None for API keys.
+    expires_at: datetime | None = None
 
     def can(self, perm: Perm) -> bool:
         return allows(self.role, perm)

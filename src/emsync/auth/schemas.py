@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emsync.auth.passwords import MIN_PASSWORD_LENGTH
+from emsync.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from emsync.auth.permissions import Role
 
 Username = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
@@ -15,7 +15,7 @@ Username = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Username
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
     role: Role
     hospital_id: str | None = Field(default=None, max_length=36)
 
@@ -24,7 +24,9 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=256)
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
+    )
     hospital_id: str | None = Field(default=None, max_length=36)
 
 
@@ -45,6 +47,35 @@ class TokenPair(BaseModel):
     refresh_token: str
     role: Role
     username: str
+
+
+class SessionToken(BaseModel):
+    """The dashboard's login: the access token only. The refresh token is in an httpOnly cookie
+    that page scripts cannot read (issue #14: an injected script must not carry it away)."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+    role: Role
+    username: str
+
+
+class SessionLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordPolicy(BaseModel):
+    min_length: int
+    max_length: int
+    rules: list[str]
 
 
 class RefreshRequest(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.auth import tokens
 from emsync.auth.models import ApiKey, RefreshToken, User
-from emsync.auth.passwords import Passwords
+from emsync.auth.passwords import Passwords, password_problem
 from emsync.auth.permissions import HUMAN_ROLES, Role
 from emsync.auth.principal import Principal
 from emsync.auth.schemas import ApiKeyCreate, TokenPair, UserCreate, UserUpdate
@@ -23,12 +23,49 @@ from emsync.core.settings import AuthSettings
 REFRESH_PREFIX = "emr"
 API_KEY_PREFIX = "emk"
 
+# Does a hospital with this id exist? (The hospitals domain answers; bootstrap and the CLI wire it.)
+HospitalExists = Callable[[AsyncSession, str], Awaitable[bool]]
+
+
+class HospitalLookup:
+    """The hospitals domain's answer to "does this hospital exist", provided by the wiring."""
+
+    def __init__(self, exists: HospitalExists) -> None:
+        self.exists = exists
+
+
+def check_password(password: str, *, username: str | None) -> None:
+    """ValidationFailed naming the field when the policy (passwords.py) refuses `password`."""
+    problem = password_problem(password, username=username)
+    if problem is not None:
+        raise ValidationFailed(
+            f"password: {problem}",
+            errors=[{"field": "password", "message": problem, "type": "password_policy"}],
+        )
+
+
+async def _check_hospital(
+    session: AsyncSession, hospital_exists: HospitalExists, hospital_id: str | None
+) -> None:
+    if hospital_id is not None and not await hospital_exists(session, hospital_id):
+        raise ValidationFailed(
+            f"hospital_id: no hospital {hospital_id!r} exists",
+            errors=[{"field": "hospital_id", "message": "no such hospital", "type": "not_found"}],
+        )
+
 
 async def create_user(
-    *, session: AsyncSession, passwords: Passwords, data: UserCreate, now: datetime
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    data: UserCreate,
+    now: datetime,
+    hospital_exists: HospitalExists,
 ) -> User:
     if data.role not in HUMAN_ROLES:
         raise ValidationFailed(f"role {data.role.value!r} is for API keys, not users")
+    check_password(data.password, username=data.username)
+    await _check_hospital(session, hospital_exists, data.hospital_id)
     user = User(
         id=new_id(),
         username=data.username,
@@ -37,6 +74,7 @@ async def create_user(
         hospital_id=data.hospital_id,
         active=True,
         created_at=now,
+        auth_version=0,
     )
     session.add(user)
     try:
@@ -59,26 +97,80 @@ async def list_users(*, session: AsyncSession) -> Sequence[User]:
 
 
 async def update_user(
-    *, session: AsyncSession, passwords: Passwords, user_id: str, data: UserUpdate, now: datetime
-) -> User:
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    user_id: str,
+    data: UserUpdate,
+    now: datetime,
+    hospital_exists: HospitalExists,
+) -> tuple[User, bool]:
+    """The updated user, and whether its sessions ended (its standing changed)."""
     user = await get_user(session=session, user_id=user_id)
+    before = (user.active, user.role, user.hospital_id)
     if data.role is not None:
         if data.role not in HUMAN_ROLES:
             raise ValidationFailed(f"role {data.role.value!r} is for API keys, not users")
         user.role = data.role.value
     if data.hospital_id is not None:
+        await _check_hospital(session, hospital_exists, data.hospital_id)
         user.hospital_id = data.hospital_id
     if data.password is not None:
+        check_password(data.password, username=user.username)
         user.password_hash = passwords.hash(data.password)
     if data.active is not None:
         user.active = data.active
-    if data.active is False or data.password is not None or data.role is not None:
-        # A changed account must log in again: its sessions end now.
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
+    changed = data.password is not None or (user.active, user.role, user.hospital_id) != before
+    if changed:
+        await end_sessions(session=session, user=user, now=now)
+    return user, changed
+
+
+async def end_sessions(*, session: AsyncSession, user: User, now: datetime) -> None:
+    """A changed account must log in again: its refresh tokens are revoked and its access tokens
+    (which carry the old version) are refused from now on, in HTTP and on WebSockets."""
+    user.auth_version = (user.auth_version or 0) + 1
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def change_own_password(
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    user_id: str,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+) -> User:
+    """The signed-in user's own change: the current password proves it is them."""
+    user = await get_user(session=session, user_id=user_id)
+    if not passwords.verify(user.password_hash, current_password):
+        raise Unauthorized("the current password is not correct")
+    if passwords.verify(user.password_hash, new_password):
+        raise ValidationFailed(
+            "password: the new password is the current one",
+            errors=[{"field": "new_password", "message": "same as the current password"}],
         )
+    check_password(new_password, username=user.username)
+    user.password_hash = passwords.hash(new_password)
+    await end_sessions(session=session, user=user, now=now)
+    return user
+
+
+async def set_password(
+    *, session: AsyncSession, passwords: Passwords, username: str, password: str, now: datetime
+) -> User:
+    """An administrator's reset (`emsync users set-password`): no current password needed."""
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    check_password(password, username=username)
+    user.password_hash = passwords.hash(password)
+    await end_sessions(session=session, user=user, now=now)
     return user
 
 
@@ -110,6 +202,7 @@ async def issue_tokens(
         hospital_id=user.hospital_id,
         now=now,
         lifetime=lifetime,
+        version=user.auth_version or 0,
     )
     refresh_secret = tokens.new_secret()
     row = RefreshToken(
@@ -179,8 +272,14 @@ async def logout(*, session: AsyncSession, token: str, now: datetime) -> None:
 
 
 async def create_api_key(
-    *, session: AsyncSession, data: ApiKeyCreate, created_by: str, now: datetime
+    *,
+    session: AsyncSession,
+    data: ApiKeyCreate,
+    created_by: str,
+    now: datetime,
+    hospital_exists: HospitalExists,
 ) -> tuple[ApiKey, str]:
+    await _check_hospital(session, hospital_exists, data.hospital_id)
     secret = tokens.new_secret()
     row = ApiKey(
         id=new_id(),
@@ -221,6 +320,10 @@ async def principal_for_api_key(*, session: AsyncSession, key: str) -> Principal
     )
 
 
+async def _no_hospitals(_session: AsyncSession, _hospital_id: str) -> bool:
+    return False  # an admin belongs to no hospital
+
+
 async def ensure_admin(
     *,
     session: AsyncSession,
@@ -235,11 +338,12 @@ async def ensure_admin(
         return None
     generated = None
     if password is None:
-        generated = password = tokens.new_secret()[:20]
+        generated = password = tokens.new_secret()[:24]
     await create_user(
         session=session,
         passwords=passwords,
         data=UserCreate(username=username, password=password, role=Role.ADMIN),
         now=now,
+        hospital_exists=_no_hospitals,
     )
     return generated

@@ -23,6 +23,7 @@ class AccessClaims:
     role: str
     hospital_id: str | None
     expires_at: datetime
+    version: int  # the account's version when issued: a later change makes the token stale
 
 
 def issue_access_token(
@@ -34,6 +35,7 @@ def issue_access_token(
     hospital_id: str | None,
     now: datetime,
     lifetime: timedelta,
+    version: int = 0,
 ) -> str:
     claims = {
         "iss": ISSUER,
@@ -45,6 +47,7 @@ def issue_access_token(
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
         "jti": secrets.token_hex(8),
+        "ver": version,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
@@ -70,7 +73,17 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
         role=str(claims.get("role", "")),
         hospital_id=claims.get("hospital_id"),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        version=_version(claims.get("ver")),
     )
+
+
+def _version(value: object) -> int:
+    # Tokens issued before versions existed carry none: version 0, what every account starts at.
+    if value is None:
+        return 0
+    if type(value) is not int:
+        raise Unauthorized("the access token is invalid")
+    return value
 
 
 def new_secret() -> str:

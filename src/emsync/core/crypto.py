@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from emsync.core.secret_strength import weak_key
 from emsync.core.settings import Settings
 
 SEALED_VERSION = 1
@@ -62,7 +63,13 @@ class Keyring:
         if sec.master_keys is not None:
             return cls.from_json(sec.master_keys.get_secret_value())
         if sec.master_key_file is not None:
-            return cls.from_json(Path(sec.master_key_file).read_text())
+            keyring = cls.from_json(Path(sec.master_key_file).read_text())
+            if settings.env == "production":
+                for key_id, key in keyring.keys.items():
+                    problem = weak_key(key)
+                    if problem is not None:
+                        raise KeyringError(f"master key {key_id} is not random ({problem})")
+            return keyring
         raise KeyringError("no master keys configured (EMSYNC_SECURITY__MASTER_KEYS)")
 
     def to_json(self) -> str:

@@ -3,6 +3,9 @@ reachable, and FastAPI's default docs page loads its scripts from one."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +15,25 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from emsync.core.headers import csp_with_script_hashes
+
 ASSETS = "/docs/assets"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def _with_own_policy(page: HTMLResponse) -> HTMLResponse:
+    """The page's Content-Security-Policy allows exactly its own inline scripts (by hash).
+
+    Swagger UI's bootstrap is an inline script; the dashboard's policy would block it. Its
+    widgets set inline styles, so this page (and only it) allows them.
+    """
+    body = bytes(page.body)
+    hashes = [
+        base64.b64encode(hashlib.sha256(m.encode()).digest()).decode()
+        for m in _INLINE_SCRIPT.findall(body.decode())
+    ]
+    page.headers["Content-Security-Policy"] = csp_with_script_hashes(hashes, inline_styles=True)
+    return page
 
 
 def install_docs(app: FastAPI, public: Callable[[Any], Any]) -> None:
@@ -21,7 +42,7 @@ def install_docs(app: FastAPI, public: Callable[[Any], Any]) -> None:
     @router.get("/docs")
     async def docs() -> HTMLResponse:
         """Swagger UI; log in with Authorize (OAuth2 password flow)."""
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} API",
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
@@ -30,10 +51,11 @@ def install_docs(app: FastAPI, public: Callable[[Any], Any]) -> None:
             oauth2_redirect_url="/docs/oauth2-redirect",
             init_oauth={"usePkceWithAuthorizationCodeGrant": False},
         )
+        return _with_own_policy(page)
 
     @router.get("/docs/oauth2-redirect")
     async def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _with_own_policy(get_swagger_ui_oauth2_redirect_html())
 
     public(docs)
     public(oauth2_redirect)

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emsync.core.errors import DomainError
+from emsync.core.headers import add_security_headers
 from emsync.core.metrics import Metrics
 
 log = structlog.get_logger("emsync.http")
@@ -46,6 +47,15 @@ def problem(
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def respond_problem(
+    scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str
+) -> None:
+    """Answer with a problem response from ASGI middleware, before any route runs."""
+    slug = {401: "unauthorized", 403: "forbidden", 413: "payload-too-large"}.get(status, "error")
+    response = problem(status, title, detail, slug, scope.get("path"))
+    await response(scope, receive, send)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -131,12 +141,15 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
+        path, scheme = scope["path"], scope.get("scheme", "http")
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                add_security_headers(headers, path=path, scheme=scheme)
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)

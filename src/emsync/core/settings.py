@@ -11,11 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Environment = Literal["development", "test", "production"]
+from emsync.core.secret_strength import MIN_SECRET_LENGTH, weak_key, weak_secret
 
-# Values people paste from examples; production refuses them even when long enough.
-_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "admin", "development", "test"}
-MIN_SECRET_LENGTH = 32
+Environment = Literal["development", "test", "production"]
 
 
 class DatabaseSettings(BaseModel):
@@ -69,6 +67,20 @@ class AuthSettings(BaseModel):
     # argon2id cost; lower only for tests (OWASP minimum: 19 MiB, 2 iterations).
     password_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations")
     password_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory")
+    # Issue #14: each request and WebSocket delivery checks the account's current state; this
+    # cache (invalidated on every change, in every process) keeps that off the database.
+    principal_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="longest an account's active flag and role are taken from cache; changes "
+        "invalidate it at once (0: read the database on every request)",
+    )
+    login_limiter_max_keys: int = Field(
+        default=100_000,
+        ge=100,
+        description="accounts and addresses the login limiter remembers at most (oldest dropped)",
+    )
 
 
 class SecuritySettings(BaseModel):
@@ -81,6 +93,40 @@ class SecuritySettings(BaseModel):
     )
     master_key_file: Path | None = Field(
         default=None, description="file holding the master keyring JSON (instead of the variable)"
+    )
+    # Kept out of the database on purpose: with it, a database writer cannot recompute the chain.
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit chain and its checkpoints: base64 of 32 random bytes, "
+        "kept outside the database",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="signed audit checkpoints are appended here (default: "
+        "`audit-checkpoints.jsonl` in the data dir); keep it off the database host",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=300.0, gt=0, description="how often the worker writes a signed audit checkpoint"
+    )
+
+
+class HttpSettings(BaseModel):
+    """The HTTP edge: body limits, proxies, cookies (issue #14)."""
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body of a route without its own limit (413 beyond)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses/networks of reverse proxies whose "
+        "`X-Forwarded-For`/`-Proto` are believed; empty: none (the peer is the client)",
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="the session cookie's Secure flag; unset: on in production and over https, "
+        "off for plain-http development and test servers",
     )
 
 
@@ -213,6 +259,12 @@ class TelemetrySettings(BaseModel):
     watch_interval_seconds: float = Field(
         default=10, gt=0, description="how often the stale-data and escalation checks run"
     )
+    max_clock_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="a reading stamped further than this in the future is refused "
+        "(`future_timestamp`): a wrong device clock must not pin the latest values",
+    )
 
 
 class HandoffSettings(BaseModel):
@@ -235,6 +287,12 @@ class HandoffSettings(BaseModel):
         ge=0,
         description="at most one monitor vitals update per en-route handoff this often; "
         "0 sends none",
+    )
+    max_clock_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="times of observations (signs, onset, treatment) later than now plus this "
+        "are refused with 422",
     )
 
 
@@ -271,6 +329,7 @@ class Settings(BaseSettings):
         default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
     )
     database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     events: EventSettings = EventSettings()
@@ -283,16 +342,24 @@ class Settings(BaseSettings):
         if self.env != "production":
             return self
         key = self.auth.secret_key.get_secret_value() if self.auth.secret_key else ""
-        if len(key) < MIN_SECRET_LENGTH or key.lower() in _PLACEHOLDERS:
+        problem = weak_secret(key)
+        if problem is not None:
             raise ValueError(
-                "EMSYNC_AUTH__SECRET_KEY must be set to a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters in production"
+                "EMSYNC_AUTH__SECRET_KEY must be a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters in production ({problem}); "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         if self.security.master_keys is None and self.security.master_key_file is None:
             raise ValueError(
                 "EMSYNC_SECURITY__MASTER_KEYS or EMSYNC_SECURITY__MASTER_KEY_FILE must be set "
                 "in production"
             )
+        if self.security.master_keys is not None:
+            _refuse_weak_keyring(self.security.master_keys.get_secret_value())
+        audit = self.security.audit_key
+        if audit is None:
+            raise ValueError("EMSYNC_SECURITY__AUDIT_KEY must be set in production")
+        _refuse_weak_key("EMSYNC_SECURITY__AUDIT_KEY", audit.get_secret_value())
         if not self.database.url:
             raise ValueError("EMSYNC_DATABASE__URL must be set in production")
         return self
@@ -306,6 +373,32 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _refuse_weak_key(name: str, encoded: str) -> None:
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ValueError(f"{name} must be base64 of 32 random bytes") from None
+    if len(key) != 32:
+        raise ValueError(f"{name} must be base64 of 32 random bytes, not {len(key)}")
+    problem = weak_key(key)
+    if problem is not None:
+        raise ValueError(
+            f"{name} is not random ({problem}); generate one with `emsync keys create`"
+        )
+
+
+def _refuse_weak_keyring(text: str) -> None:
+    """Every key of a master keyring given in the environment (a file is checked on load)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise ValueError('EMSYNC_SECURITY__MASTER_KEYS must be JSON {"<id>": "<base64>"}') from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError('EMSYNC_SECURITY__MASTER_KEYS must be JSON {"<id>": "<base64>"}')
+    for key_id, encoded in raw.items():
+        _refuse_weak_key(f"master key {key_id}", str(encoded))
 
 
 def with_development_secrets(settings: Settings) -> Settings:
@@ -323,6 +416,9 @@ def with_development_secrets(settings: Settings) -> Settings:
     if "secret_key" not in stored:
         stored["secret_key"] = secrets.token_urlsafe(48)
         changed = True
+    if "audit_key" not in stored:
+        stored["audit_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
+        changed = True
     if "master_keys" not in stored:
         stored["master_keys"] = json.dumps(
             {"1": base64.b64encode(secrets.token_bytes(32)).decode()}
@@ -338,4 +434,6 @@ def with_development_secrets(settings: Settings) -> Settings:
         auth = auth.model_copy(update={"secret_key": SecretStr(stored["secret_key"])})
     if security.master_keys is None and security.master_key_file is None:
         security = security.model_copy(update={"master_keys": SecretStr(stored["master_keys"])})
+    if security.audit_key is None:
+        security = security.model_copy(update={"audit_key": SecretStr(stored["audit_key"])})
     return settings.model_copy(update={"auth": auth, "security": security})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
@@ -11,14 +12,16 @@ from fastapi.responses import JSONResponse, Response
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
-from emsync.core.errors import Forbidden
-from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
+from emsync.core.errors import Forbidden, ValidationFailed
+from emsync.core.gate import body_limit
+from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
 from emsync.handoffs import service
 from emsync.handoffs.attachments import AttachmentKind
 from emsync.handoffs.lifecycle import HandoffStatus, Side
 from emsync.handoffs.models import HospitalKey
 from emsync.handoffs.schemas import (
+    AtmistRecord,
     AttachmentRead,
     DraftRequest,
     FeedAck,
@@ -32,12 +35,16 @@ from emsync.handoffs.schemas import (
     UpdateCreate,
     UpdateRead,
 )
+from emsync.handoffs.timing import future_fields
 
 router = APIRouter(prefix="/api/handoffs", tags=["handoffs"])
 HOSPITAL_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 HospitalIdQuery = Annotated[str, Query(pattern=HOSPITAL_ID)]
 HospitalIdPath = Annotated[str, Path(pattern=HOSPITAL_ID)]
 FHIR_JSON = "application/fhir+json"
+# Sequence numbers are stored as 64-bit integers: a larger one is no position, and used to reach
+# the database as an overflow (500, issue #14 item 8).
+MAX_SEQ = 2**62
 
 
 def viewer_of(principal: Principal) -> service.Viewer:
@@ -47,6 +54,22 @@ def viewer_of(principal: Principal) -> service.Viewer:
         receives=principal.can(Perm.HANDOFFS_RECEIVE),
         writes=principal.can(Perm.HANDOFFS_WRITE),
     )
+
+
+def refuse_future_times(
+    runtime: Runtime, *, content: AtmistRecord | None = None, update: UpdateCreate | None = None
+) -> None:
+    """422 naming each observation time later than now plus the allowed clock skew."""
+    skew = timedelta(seconds=runtime.settings.handoffs.max_clock_skew_seconds)
+    fields = future_fields(now=runtime.clock(), max_skew=skew, content=content, update=update)
+    if fields:
+        raise ValidationFailed(
+            f"{', '.join(fields)}: in the future; check the device's clock",
+            errors=[
+                {"field": f"body.{f}", "message": "later than now", "type": "future_time"}
+                for f in fields
+            ],
+        )
 
 
 def _key_read(key: HospitalKey, active_version: int) -> HospitalKeyRead:
@@ -67,6 +90,7 @@ async def create_handoff(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """A draft sealed for its destination hospital; `POST /{id}/send` delivers it."""
+    refuse_future_times(runtime, content=body.content)
     return await service.create_and_read(
         uow=uow,
         keyring=runtime.keyring,
@@ -129,7 +153,7 @@ async def read_feed(
     session: SessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_RECEIVE)],
     hospital_id: HospitalIdQuery,
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     client_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> FeedPage:
@@ -221,6 +245,7 @@ async def edit_draft(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """Edit a draft. Once sent, a handoff is never overwritten: append updates instead."""
+    refuse_future_times(runtime, content=body.content)
     return await service.edit_draft(
         uow=uow,
         keyring=runtime.keyring,
@@ -322,6 +347,7 @@ async def append_update(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> UpdateRead:
     """New vitals, ETA, findings, treatment or a note while en route: appended, delivered."""
+    refuse_future_times(runtime, update=body)
     return await service.append_update(
         uow=uow,
         keyring=runtime.keyring,
@@ -338,7 +364,7 @@ async def list_updates(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> list[UpdateRead]:
     return await service.list_updates(
         session=session,
@@ -350,6 +376,8 @@ async def list_updates(
 
 
 @router.post("/{handoff_id}/attachments", response_model=AttachmentRead, status_code=201)
+# The file may be up to its setting; the multipart envelope around it adds a little.
+@body_limit(lambda settings: settings.handoffs.attachment_max_bytes + 64 * 1024)
 async def add_attachment(
     handoff_id: str,
     kind: Annotated[AttachmentKind, Form()],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 LOINC = "http://loinc.org"
@@ -76,7 +76,11 @@ def _uid(handoff_id: str, name: str) -> str:
 
 
 def _when(value: datetime) -> str:
-    return value.isoformat()
+    # In UTC: RFC 3339 lets a client send any offset up to ±23:59 (one was accepted as -22:21),
+    # FHIR's dateTime only -14:00..+14:00, and such a handoff could never be exported.
+    if value.tzinfo is None:
+        return value.isoformat()
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:

@@ -177,7 +177,7 @@ class Redirect(_Strict):
 class FeedAck(_Strict):
     hospital_id: str = HospitalId
     client_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=2**62)
 
 
 class UpdateRead(BaseModel):

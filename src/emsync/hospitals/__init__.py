@@ -5,6 +5,7 @@ Other domains use only what is exported here.
 
 from emsync.hospitals.destination import Capability, Condition
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
+from emsync.hospitals.service import hospital_exists
 
 __all__ = [
     "Capability",
@@ -12,4 +13,5 @@ __all__ = [
     "HospitalCreated",
     "HospitalDiversionChanged",
     "HospitalUpdated",
+    "hospital_exists",
 ]

@@ -74,6 +74,11 @@ async def _load(session: AsyncSession, hospital_id: str, *, lock: bool = False) 
     return hospital
 
 
+async def hospital_exists(*, session: AsyncSession, hospital_id: str) -> bool:
+    """For other domains (auth: a user's or API key's hospital must exist)."""
+    return (await session.get(Hospital, hospital_id)) is not None
+
+
 async def list_hospitals(*, session: AsyncSession) -> Sequence[Hospital]:
     return (await session.scalars(select(Hospital).order_by(Hospital.name, Hospital.id))).all()
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from emsync.auth.deps import requires
-from emsync.auth.permissions import Perm
+from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
@@ -27,6 +27,14 @@ from emsync.incidents.schemas import (
 )
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+# Hospital staff: need to know (service.Scope). Everyone else with incidents:read sees all.
+_HOSPITAL_STAFF = frozenset({Role.CLINICIAN, Role.HOSPITAL_COORDINATOR})
+
+
+def scope_of(principal: Principal) -> service.Scope | None:
+    if principal.role in _HOSPITAL_STAFF:
+        return service.Scope(hospital_id=principal.hospital_id)
+    return None
 
 
 @router.post("", response_model=IncidentRead, status_code=201)
@@ -48,7 +56,7 @@ async def create_incident(
 @router.get("", response_model=Page[IncidentSummary])
 async def list_incidents(
     session: SessionDep,
-    _: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     priority: Annotated[int | None, Query(ge=1, le=5)] = None,
     mci: bool | None = None,
@@ -69,6 +77,7 @@ async def list_incidents(
         created_before=created_before,
         limit=limit,
         offset=offset,
+        scope=scope_of(principal),
     )
 
 
@@ -77,10 +86,15 @@ async def get_incident(
     incident_id: str,
     runtime: RuntimeDep,
     session: SessionDep,
-    _: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
 ) -> IncidentRead:
+    """Hospital staff: only while a patient of it is coming to their hospital (else 404), and
+    without the caller's name and number."""
     return await service.get_incident(
-        session=session, keyring=runtime.keyring, incident_id=incident_id
+        session=session,
+        keyring=runtime.keyring,
+        incident_id=incident_id,
+        scope=scope_of(principal),
     )
 
 
@@ -123,9 +137,13 @@ async def change_status(
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryRead])
 async def get_timeline(
-    incident_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.INCIDENTS_READ)]
+    incident_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
 ) -> list[TimelineEntryRead]:
-    rows = await service.timeline(session=session, incident_id=incident_id)
+    rows = await service.timeline(
+        session=session, incident_id=incident_id, scope=scope_of(principal)
+    )
     return [TimelineEntryRead.model_validate(r) for r in rows]
 
 

@@ -65,3 +65,18 @@ class Patient(Base):
     triage_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     triaged_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
+
+
+class IncidentDestination(Base):
+    """Which hospital a patient of the incident is on the way to, by what says so (a unit's
+    chosen destination, a handoff). Scopes what hospital staff may read (issue #14 item 10);
+    kept from dispatch's and handoffs' events, since incidents never read their tables."""
+
+    __tablename__ = "incident_destinations"
+
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)  # "unit:<id>", "handoff:<id>"
+    hospital_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime]

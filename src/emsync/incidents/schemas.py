@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from emsync.core.schemas import refuse_explicit_null
 from emsync.incidents.lifecycle import IncidentStatus
 
 # Optional fields need an explicit default=None: a bare Field() would make them required.
@@ -90,6 +91,7 @@ class IncidentUpdate(_Strict):
 
     @model_validator(mode="after")
     def _location_pairs(self) -> Self:
+        refuse_explicit_null(self, "chief_complaint", "priority", "mci")
         _check_location(self.lat, self.lon)
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,12 @@ from emsync.incidents.events import (
     PatientAdded,
 )
 from emsync.incidents.lifecycle import IncidentStatus, next_status
-from emsync.incidents.models import Incident, IncidentTimelineEntry, Patient
+from emsync.incidents.models import (
+    Incident,
+    IncidentDestination,
+    IncidentTimelineEntry,
+    Patient,
+)
 from emsync.incidents.schemas import (
     IncidentCreate,
     IncidentRead,
@@ -41,6 +47,35 @@ _SEALED_INCIDENT_FIELDS = {
     "callback_number": "callback_number_sealed",
     "notes": "notes_sealed",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Need to know (issue #14 item 10, docs/threat-model.md): hospital staff see an incident
+    only while a patient of it is coming to their hospital, and never the caller's name and
+    number (they deal with the crew and the patient, not with whoever phoned)."""
+
+    hospital_id: str | None
+
+
+def _visible(stmt: Any, scope: Scope | None) -> Any:
+    if scope is None:
+        return stmt
+    coming = select(IncidentDestination.incident_id).where(
+        IncidentDestination.hospital_id == scope.hospital_id
+    )
+    return stmt.where(Incident.id.in_(coming))
+
+
+async def _check_visible(session: AsyncSession, incident_id: str, scope: Scope | None) -> None:
+    if scope is None:
+        return
+    found = await session.scalar(
+        _visible(select(Incident.id).where(Incident.id == incident_id), scope)
+    )
+    if found is None:
+        # Not "forbidden": whether an incident exists is itself not theirs to learn.
+        raise NotFound(f"incident {incident_id} does not exist")
 
 
 def _aad(kind: str, row_id: str, field: str) -> str:
@@ -62,11 +97,15 @@ def _patient_read(p: Patient, keyring: Keyring) -> PatientRead:
     )
 
 
-def _incident_read(i: Incident, patients: Sequence[Patient], keyring: Keyring) -> IncidentRead:
+def _incident_read(
+    i: Incident, patients: Sequence[Patient], keyring: Keyring, *, scoped: bool = False
+) -> IncidentRead:
     opened = {
         name: keyring.open_text(getattr(i, col), aad=_aad("incident", i.id, name))
         for name, col in _SEALED_INCIDENT_FIELDS.items()
     }
+    if scoped:
+        opened["caller_name"] = opened["callback_number"] = None
     return IncidentRead(
         id=i.id,
         number=i.number,
@@ -168,10 +207,12 @@ async def create_incident(
 
 
 async def get_incident(
-    *, session: AsyncSession, keyring: Keyring, incident_id: str
+    *, session: AsyncSession, keyring: Keyring, incident_id: str, scope: Scope | None = None
 ) -> IncidentRead:
     incident = await _load(session, incident_id)
-    return _incident_read(incident, await _patients(session, incident_id), keyring)
+    await _check_visible(session, incident_id, scope)
+    patients = await _patients(session, incident_id)
+    return _incident_read(incident, patients, keyring, scoped=scope is not None)
 
 
 async def list_incidents(
@@ -185,8 +226,9 @@ async def list_incidents(
     created_before: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
+    scope: Scope | None = None,
 ) -> Page[IncidentSummary]:
-    stmt = select(Incident)
+    stmt = _visible(select(Incident), scope)
     if statuses:
         stmt = stmt.where(Incident.status.in_([s.value for s in statuses]))
     if priority is not None:
@@ -332,8 +374,11 @@ async def change_status(
     return await get_incident(session=uow.session, keyring=keyring, incident_id=incident_id)
 
 
-async def timeline(*, session: AsyncSession, incident_id: str) -> Sequence[IncidentTimelineEntry]:
+async def timeline(
+    *, session: AsyncSession, incident_id: str, scope: Scope | None = None
+) -> Sequence[IncidentTimelineEntry]:
     await _load(session, incident_id)
+    await _check_visible(session, incident_id, scope)
     stmt = (
         select(IncidentTimelineEntry)
         .where(IncidentTimelineEntry.incident_id == incident_id)

@@ -11,6 +11,8 @@ from enum import StrEnum
 class AlertKind(StrEnum):
     NEWS2 = "news2"
     STALE = "stale"
+    # The broker dropped accepted readings (telemetry/broker_watch.py): no patient of its own.
+    BROKER = "broker"
 
 
 class AlertStatus(StrEnum):

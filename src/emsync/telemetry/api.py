@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
@@ -146,7 +146,8 @@ async def rotate_key(
 @router.post("/devices/{device_id}/keys/{key_id}/revoke", response_model=DeviceRead)
 async def revoke_key(
     device_id: str,
-    key_id: int,
+    # Key ids are uint16 on the wire (DESIGN §3.1); a larger one overflowed the query (500).
+    key_id: Annotated[int, Path(ge=0, le=0xFFFF)],
     runtime: RuntimeDep,
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],

@@ -88,6 +88,9 @@ class Reason(StrEnum):
     BAD_JSON = "bad_json"
     BAD_SHAPE = "bad_shape"  # valid JSON, but not a reading or a batch of readings
     BAD_TIMESTAMP = "bad_timestamp"
+    # Later than the time received plus the allowed clock skew: a device with a wrong clock
+    # would otherwise pin a patient's "latest" values for as long as its clock is ahead.
+    FUTURE_TIMESTAMP = "future_timestamp"
 
 
 class EnvelopeRejected(ValueError):

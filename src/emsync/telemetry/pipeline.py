@@ -39,7 +39,13 @@ from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceiv
 from emsync.telemetry.keys import KeyValidity, unwrap
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
-from emsync.telemetry.readings import DeviceStatus, Position, Vitals, parse_readings
+from emsync.telemetry.readings import (
+    DeviceStatus,
+    Position,
+    Vitals,
+    parse_readings,
+    refuse_future,
+)
 from emsync.telemetry.service import COUNTER_OFFSET, reading_aad
 from emsync.telemetry.store import ReadingRow, ReadingStore
 from emsync.telemetry.vitals import LatestValues, Scored, score
@@ -228,6 +234,7 @@ class Pipeline:
         self._holdoff = timedelta(seconds=tel.alert_holdoff_seconds)
         self._ack_timeout = timedelta(seconds=tel.ack_timeout_seconds)
         self._min_band = tel.news2_alert_min_band
+        self._max_skew = timedelta(seconds=tel.max_clock_skew_seconds)
 
     async def start(self) -> None:
         """Seed the replay guard and the set of patients with open alerts from storage."""
@@ -313,6 +320,7 @@ class Pipeline:
                 if last is not None and sealed.counter <= last:
                     raise Refused("replayed")
                 readings = parse_readings(sealed.kind, plaintext)
+                refuse_future(readings, now=now, max_skew=self._max_skew)
             except EnvelopeRejected as exc:
                 self._reject(outcome, exc.reason.value, device_id)
                 continue

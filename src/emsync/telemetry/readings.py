@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -40,6 +40,7 @@ __all__ = [
     "Vitals",
     "parse_readings",
     "parse_timestamp",
+    "refuse_future",
 ]
 
 # The envelope caps a payload at 64 KiB; a reading is at least ~30 bytes of JSON, so a real batch
@@ -378,6 +379,16 @@ _READERS: dict[Kind, Callable[[Mapping[str, Any]], Reading]] = {
     Kind.POSITION: _position,
     Kind.STATUS: _status,
 }
+
+
+def refuse_future(readings: Iterable[Reading], *, now: datetime, max_skew: timedelta) -> None:
+    """EnvelopeRejected(future_timestamp) when any reading is stamped later than `now` plus the
+    allowed skew. The whole message goes: a clock that is wrong for one reading of a batch is
+    wrong for all of them."""
+    latest = now + max_skew
+    for reading in readings:
+        if reading.ts > latest:
+            raise EnvelopeRejected(Reason.FUTURE_TIMESTAMP, "stamped after the time received")
 
 
 def parse_readings(kind: Kind, plaintext: bytes) -> tuple[Reading, ...]:

@@ -79,8 +79,14 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
     if settings.embedded:
         services.append((ProcessRole.INGEST, EmbeddedBroker(settings)))
     if settings.host is not None:
+        from emsync.telemetry.broker_watch import BrokerWatch
+
         ingest = MqttIngest(settings=settings, pipeline=runtime.get(Pipeline), metrics=metrics)
         runtime.provide(ingest)
         services.append((ProcessRole.INGEST, ingest))
+        # What the broker says of itself ($SYS): its version, and messages it dropped.
+        watch = BrokerWatch(runtime)
+        runtime.provide(watch)
+        services.append((ProcessRole.INGEST, watch))
     services.append((ProcessRole.WORKER, AlertWatch(runtime, metrics)))
     return services

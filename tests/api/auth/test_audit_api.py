@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from emsync.auth import audit
+from emsync.auth.checkpoints import AuditKey
 from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
 from tests.app_routes import all_routes
@@ -83,6 +84,6 @@ async def test_verify_detects_an_edit_made_behind_the_triggers_back(
             await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
         await conn.execute(text("UPDATE audit_log SET outcome = 'tampered' WHERE seq = 2"))
     async with runtime.sessions() as session:
-        report = await audit.verify(session=session)
+        report = await audit.verify(session=session, key=runtime.get(AuditKey))
     assert not report.ok
     assert report.first_broken_seq == 2

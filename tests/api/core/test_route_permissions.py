@@ -18,6 +18,11 @@ PUBLIC_PATHS = {
     "/api/auth/token",
     "/api/auth/refresh",
     "/api/auth/logout",
+    # The dashboard's cookie session (issue #14) and the password rules its screens show.
+    "/api/auth/session",
+    "/api/auth/session/refresh",
+    "/api/auth/session/logout",
+    "/api/auth/password-policy",
     "/docs",
     "/docs/oauth2-redirect",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -128,7 +129,9 @@ async def test_updates_are_appended_and_redirect_moves_access_to_the_new_hospita
     south = await auth_headers(app, client, Role.HOSPITAL_COORDINATOR, hospital_id=OTHER)
     incident = await _incident(client, crew)
     hid = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
-    vitals = {"kind": "vitals", "vitals": {"ts": "2030-01-01T10:00:00+00:00", "hr": 130}}
+    # Observation times may not lie ahead (issue #14); an ETA may.
+    now = datetime.now(UTC).isoformat()
+    vitals = {"kind": "vitals", "vitals": {"ts": now, "hr": 130}}
     first = await client.post(f"/api/handoffs/{hid}/updates", json=vitals, headers=crew)
     assert first.status_code == 201, first.text
     eta = {"kind": "eta", "eta": "2030-01-01T10:20:00+00:00"}
@@ -209,12 +212,19 @@ async def test_attachments_are_checked_by_their_bytes_and_size(
         headers=crew,
     )
     assert pdf_photo.status_code == 422
-    big = PNG + b"\x00" * (11 * 1024 * 1024)
+    # Just over the attachment limit: read up to it and refused by the route...
+    big = PNG + b"\x00" * (10 * 1024 * 1024)
     too_big = await client.post(
         url, data={"kind": "photo"}, files={"file": ("x.png", big, "image/png")}, headers=crew
     )
     assert too_big.status_code == 422
     assert "limit" in too_big.json()["detail"]
+    # ...far over it: refused by the request gate before the body is read (issue #14).
+    huge = PNG + b"\x00" * (11 * 1024 * 1024)
+    refused = await client.post(
+        url, data={"kind": "photo"}, files={"file": ("x.png", huge, "image/png")}, headers=crew
+    )
+    assert refused.status_code == 413
     ok = await client.post(
         url, data={"kind": "photo"}, files={"file": ("wound.png", PNG, "image/png")}, headers=crew
     )

@@ -34,6 +34,7 @@ from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
 from emsync.telemetry.events import VitalsReceived
+from tests.builders import insert_account
 from tests.conftest import TEST_SECRET, _require_service, make_settings
 from tests.live_server import free_port
 
@@ -117,6 +118,7 @@ async def api_process(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await until(lambda: server.started, "the api process started")
+        await insert_account(runtime_of(app), user_id="clinician-test", role=Role.CLINICIAN)
         yield app, f"127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -21,7 +21,7 @@ from emsync.auth import tokens
 from emsync.auth.permissions import Role
 from emsync.bootstrap import create_app
 from emsync.core.settings import Settings
-from tests.builders import incident_body
+from tests.builders import incident_body, insert_account
 from tests.conftest import TEST_SECRET
 from tests.handoff_builders import COMPLAINT, handoff_body
 
@@ -47,9 +47,8 @@ async def running_server(settings: Settings) -> AsyncIterator[tuple[str, httpx.A
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), ws="websockets-sansio", log_level="warning", lifespan="on"
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -58,6 +57,12 @@ async def running_server(settings: Settings) -> AsyncIterator[tuple[str, httpx.A
                 break
             await asyncio.sleep(0.01)
         assert server.started, "the server did not start"
+        # The hand-made tokens' accounts (every token is checked against its account).
+        runtime = app.state.runtime
+        await insert_account(runtime, user_id="paramedic-test", role=Role.PARAMEDIC)
+        await insert_account(
+            runtime, user_id="clinician-test", role=Role.CLINICIAN, hospital_id=HOSPITAL
+        )
         address = f"127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=f"http://{address}") as http:
             yield address, http

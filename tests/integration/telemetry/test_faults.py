@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,10 +28,17 @@ from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.models import StoredReading
 from tests.builders import auth_headers
 from tests.integration.telemetry.conftest import telemetry_settings, wait_subscribed
-from tests.mosquitto import Mosquitto
+from tests.mosquitto import Mosquitto, running_mosquitto
 from tests.telemetry_support import make_patient, provision, vitals, wait_for
 
 COUNT = 150
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """The broker as EMsync ships its configuration (deploy/mosquitto/emsync.conf)."""
+    with running_mosquitto(tmp_path / "mqtt", shipped=True) as mosq:
+        yield mosq
 
 
 @pytest.fixture

@@ -18,3 +18,23 @@ def test_reset_clears_an_account() -> None:
     limiter.hit("alice", 0)
     limiter.reset("alice")
     assert limiter.retry_after("alice", 1) == 0
+
+
+def test_keys_whose_attempts_left_the_window_are_forgotten() -> None:
+    limiter = SlidingWindowLimiter(limit=5, window_seconds=60)
+    for n in range(1000):
+        limiter.hit(f"user{n}", 0.0)
+    assert len(limiter) == 1000
+    limiter.hit("late", 61.0)
+    assert len(limiter) == 1
+
+
+def test_the_number_of_keys_is_bounded() -> None:
+    limiter = SlidingWindowLimiter(limit=5, window_seconds=60, max_keys=100)
+    for n in range(10_000):
+        limiter.hit(f"user{n}", n / 1000)
+    assert len(limiter) == 100
+    assert limiter.retry_after("user9999", 10.0) == 0  # present, under its limit
+    for _ in range(5):
+        limiter.hit("user9999", 10.0)
+    assert limiter.retry_after("user9999", 10.0) > 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -10,10 +13,15 @@ from pydantic import ValidationError
 from emsync.core.crypto import Keyring, KeyringError, generate_keyring_json
 from emsync.core.settings import Settings, with_development_secrets
 
-STRONG = "x7" * 20
+STRONG = secrets.token_urlsafe(48)
+AUDIT_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-@pytest.mark.parametrize("secret", [None, "short", "changeme" * 1, "secret"])
+@pytest.mark.parametrize(
+    "secret",
+    [None, "short", "changeme" * 1, "secret", "a" * 32, "password" * 4, "x7" * 20,
+     "correct horse battery staple correct"],
+)  # fmt: skip
 def test_production_refuses_missing_or_weak_secret(secret: str | None) -> None:
     with pytest.raises(ValidationError, match="EMSYNC_AUTH__SECRET_KEY"):
         Settings.model_validate(
@@ -42,11 +50,54 @@ def test_production_accepts_strong_secrets() -> None:
         {
             "env": "production",
             "auth": {"secret_key": STRONG},
-            "security": {"master_keys": generate_keyring_json()},
+            "security": {"master_keys": generate_keyring_json(), "audit_key": AUDIT_KEY},
             "database": {"url": "postgresql+asyncpg://x@h/db"},
         }
     )
     assert settings.env == "production"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    ("master", "audit", "message"),
+    [
+        (_b64(bytes(32)), AUDIT_KEY, "master key 1"),
+        (_b64(b"\x01\x02" * 16), AUDIT_KEY, "master key 1"),
+        (None, _b64(bytes(32)), "AUDIT_KEY"),
+        (None, None, "AUDIT_KEY"),
+    ],
+)
+def test_production_refuses_patterned_or_missing_keys(
+    master: str | None, audit: str | None, message: str
+) -> None:
+    keyring = generate_keyring_json() if master is None else json.dumps({"1": master})
+    with pytest.raises(ValidationError, match=message):
+        Settings.model_validate(
+            {
+                "env": "production",
+                "auth": {"secret_key": STRONG},
+                "security": {"master_keys": keyring, "audit_key": audit},
+                "database": {"url": "postgresql+asyncpg://x@h/db"},
+            }
+        )
+
+
+def test_production_refuses_an_all_zero_key_in_a_keyring_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"1": _b64(bytes(32))}))
+    settings = Settings.model_validate(
+        {
+            "env": "production",
+            "auth": {"secret_key": STRONG},
+            "security": {"master_key_file": str(path), "audit_key": AUDIT_KEY},
+            "database": {"url": "postgresql+asyncpg://x@h/db"},
+        }
+    )
+    with pytest.raises(KeyringError, match="not random"):
+        Keyring.from_settings(settings)
 
 
 def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

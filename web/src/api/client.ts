@@ -1,6 +1,12 @@
 /* The HTTP client: bearer auth, silent refresh (single-flight: the server's refresh tokens
- * rotate and a reused one revokes the whole session), RFC 9457 problems as ApiError. */
-import type { TokenPair } from "./types";
+ * rotate and a reused one revokes the whole session), RFC 9457 problems as ApiError.
+ *
+ * Tokens (issue #14): the access token lives in this object's memory only, never in storage
+ * a script could read back; the refresh token is an httpOnly, SameSite=Strict cookie scoped to
+ * /api/auth/session that no script can read at all. A reload restores the session from the
+ * cookie. Refreshes of several tabs are serialised with a Web Lock, so two tabs never present
+ * the same (rotating) refresh token, which the server would take for theft. */
+import type { SessionToken } from "./types";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -14,36 +20,32 @@ export class ApiError extends Error {
 
 export interface Session {
   accessToken: string;
-  refreshToken: string;
   expiresAt: number; // epoch ms
   username: string;
   role: string;
 }
 
-const STORAGE_KEY = "emsync.session";
+const SESSION = "/api/auth/session";
 // Refresh this long before the access token expires, so a request never races the expiry.
 const REFRESH_MARGIN_MS = 30_000;
 
 type Listener = (session: Session | null) => void;
 
 export class ApiClient {
-  private session: Session | null;
+  private session: Session | null = null;
   private refreshing: Promise<Session | null> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly listeners = new Set<Listener>();
 
-  constructor(
-    private readonly base = "",
-    private readonly storage: Storage | null = typeof sessionStorage === "undefined"
-      ? null
-      : sessionStorage,
-  ) {
-    this.session = this.load();
-    this.schedule();
-  }
+  constructor(private readonly base = "") {}
 
   get current(): Session | null {
     return this.session;
+  }
+
+  /** After a page load: the session the cookie still holds, if any. */
+  restore(): Promise<Session | null> {
+    return this.refresh();
   }
 
   onSession(listener: Listener): () => void {
@@ -52,27 +54,31 @@ export class ApiClient {
   }
 
   async login(username: string, password: string): Promise<Session> {
-    const body = new URLSearchParams({ username, password, grant_type: "password" });
-    const res = await fetch(`${this.base}/api/auth/token`, {
+    const res = await fetch(`${this.base}${SESSION}`, {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body,
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ username, password }),
     });
     if (!res.ok) throw await toError(res);
-    const session = this.set((await res.json()) as TokenPair);
-    return session;
+    return this.set((await res.json()) as SessionToken);
   }
 
   async logout(): Promise<void> {
-    const session = this.session;
     this.clear();
-    if (session) {
-      await fetch(`${this.base}/api/auth/logout`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: session.refreshToken }),
-      }).catch(() => undefined);
-    }
+    await fetch(`${this.base}${SESSION}/logout`, {
+      method: "POST",
+      credentials: "same-origin",
+    }).catch(() => undefined);
+  }
+
+  /** Change the signed-in user's password; the server ends every session, this one too. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.post("/api/auth/password", {
+      current_password: currentPassword,
+      new_password: newPassword,
+    });
+    this.clear();
   }
 
   /** A valid access token, refreshing first when it is about to expire. */
@@ -122,45 +128,47 @@ export class ApiClient {
   }
 
   private async doRefresh(): Promise<Session | null> {
-    const s = this.session;
-    if (!s) return null;
+    const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+    // One tab at a time: each then presents the cookie the previous one's refresh set.
+    if (locks) return locks.request("emsync-session-refresh", () => this.refreshOnce());
+    return this.refreshOnce();
+  }
+
+  private async refreshOnce(): Promise<Session | null> {
     try {
-      const res = await fetch(`${this.base}/api/auth/refresh`, {
+      const res = await fetch(`${this.base}${SESSION}/refresh`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: s.refreshToken }),
+        credentials: "same-origin",
       });
-      if (res.status === 401 || res.status === 422) {
-        this.clear(); // revoked or expired: back to the login screen
+      if (res.status === 401 || res.status === 403 || res.status === 422) {
+        this.clear(); // no session, revoked or expired: back to the login screen
         return null;
       }
-      if (!res.ok) return null; // server trouble: keep the session, try again later
-      return this.set((await res.json()) as TokenPair);
+      if (!res.ok) return this.session; // server trouble: keep the session, try again later
+      return this.set((await res.json()) as SessionToken);
     } catch {
-      return null; // offline: keep the session
+      return this.session; // offline: keep the session
     }
   }
 
-  private set(pair: TokenPair): Session {
+  private set(token: SessionToken): Session {
     const session: Session = {
-      accessToken: pair.access_token,
-      refreshToken: pair.refresh_token,
-      expiresAt: Date.now() + pair.expires_in * 1000,
-      username: pair.username,
-      role: pair.role,
+      accessToken: token.access_token,
+      expiresAt: Date.now() + token.expires_in * 1000,
+      username: token.username,
+      role: token.role,
     };
     this.session = session;
-    this.storage?.setItem(STORAGE_KEY, JSON.stringify(session));
     this.schedule();
     this.emit();
     return session;
   }
 
   private clear(): void {
+    const had = this.session !== null;
     this.session = null;
-    this.storage?.removeItem(STORAGE_KEY);
     clearTimeout(this.timer);
-    this.emit();
+    if (had) this.emit();
   }
 
   private schedule(): void {
@@ -173,15 +181,6 @@ export class ApiClient {
 
   private emit(): void {
     for (const l of this.listeners) l(this.session);
-  }
-
-  private load(): Session | null {
-    try {
-      const raw = this.storage?.getItem(STORAGE_KEY);
-      return raw ? (JSON.parse(raw) as Session) : null;
-    } catch {
-      return null;
-    }
   }
 }
 

@@ -83,6 +83,11 @@ export class Realtime {
     this.setState("closed");
   }
 
+  /** Hand the server a renewed token: the session continues past the old token's expiry. */
+  renew(token: string): void {
+    this.send({ op: "auth", token });
+  }
+
   /** Listen to a channel (subscribing on the server); returns the unsubscribe function. */
   subscribe(channel: string, handler: Handler): () => void {
     let set = this.handlers.get(channel);
@@ -136,7 +141,8 @@ export class Realtime {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.stopped) return;
-      if (ev.code === 4401 && this.opts.onAuthRejected) {
+      // 4401: the token expired or was refused; 4403: the account changed (log in again).
+      if ((ev.code === 4401 || ev.code === 4403) && this.opts.onAuthRejected) {
         void this.opts.onAuthRejected().finally(() => this.retry());
       } else {
         this.retry();

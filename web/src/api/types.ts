@@ -5,6 +5,8 @@ import type { components } from "./schema";
 
 type S = components["schemas"];
 export type TokenPair = S["TokenPair"];
+export type SessionToken = S["SessionToken"];
+export type PasswordPolicy = S["PasswordPolicy"];
 export type Me = S["Me"];
 export type IncidentRead = S["IncidentRead"];
 export type IncidentSummary = S["IncidentSummary"];

@@ -1,4 +1,4 @@
-import { NavLink, Outlet } from "react-router-dom";
+import { Link, NavLink, Outlet } from "react-router-dom";
 import { ConnectionBanner } from "../components/ConnectionBanner";
 import { useApp, useConnectionState } from "./context";
 
@@ -38,6 +38,9 @@ export function Shell() {
         <span className="who" data-testid="who">
           {session?.username} · {(me?.role ?? session?.role ?? "").replace(/_/g, " ")}
         </span>
+        <Link to="/account/password" className="account-link">
+          Change password
+        </Link>
         <button type="button" onClick={() => void api.logout()}>
           Log out
         </button>

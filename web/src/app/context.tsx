@@ -15,6 +15,8 @@ import type { Me } from "../api/types";
 interface AppContextValue {
   api: ApiClient;
   realtime: Realtime;
+  /** False until the page has asked the server whether its session cookie still holds. */
+  restored: boolean;
   session: Session | null;
   me: Me | null;
   can: (perm: string) => boolean;
@@ -45,9 +47,27 @@ export function AppProvider({ children }: { children: ReactNode }) {
     [api],
   );
   const [session, setSession] = useState<Session | null>(api.current);
+  const [restored, setRestored] = useState(false);
   const [me, setMe] = useState<Me | null>(null);
 
   useEffect(() => api.onSession(setSession), [api]);
+  useEffect(() => {
+    let live = true;
+    void api.restore().finally(() => {
+      if (live) setRestored(true);
+    });
+    return () => {
+      live = false;
+    };
+  }, [api]);
+  // A renewed access token extends the live connection instead of reconnecting it.
+  useEffect(
+    () =>
+      api.onSession((s) => {
+        if (s) realtime.renew(s.accessToken);
+      }),
+    [api, realtime],
+  );
 
   const loggedIn = session !== null;
   useEffect(() => {
@@ -71,8 +91,8 @@ export function AppProvider({ children }: { children: ReactNode }) {
 
   const can = useCallback((perm: string) => me?.permissions.includes(perm) ?? false, [me]);
   const value = useMemo(
-    () => ({ api, realtime, session, me, can }),
-    [api, realtime, session, me, can],
+    () => ({ api, realtime, restored, session, me, can }),
+    [api, realtime, restored, session, me, can],
   );
   return <AppContext.Provider value={value}>{children}</AppContext.Provider>;
 }

@@ -90,7 +90,9 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
         fillColor: p.tone ?? COLORS[p.kind],
         fillOpacity: 0.95,
       });
-      marker.bindTooltip(p.label);
+      // An element, never a string: Leaflet renders a string tooltip as HTML, and labels carry
+      // user text (chief complaint, hospital name).
+      marker.bindTooltip(textLabel(p.label));
       marker.on("click", () => select.current?.(p.id, p.kind));
       layer.addLayer(marker);
     }
@@ -136,6 +138,13 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
       data-testid="map"
     />
   );
+}
+
+/** A tooltip body whose text is set as text: markup in `label` stays visible characters. */
+export function textLabel(label: string): HTMLElement {
+  const span = document.createElement("span");
+  span.textContent = label;
+  return span;
 }
 
 function roadWeight(roadClass: string): number {

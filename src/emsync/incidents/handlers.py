@@ -1,0 +1,75 @@
+"""Incidents' reactions: where each incident's patients are going, from dispatch's and handoffs'
+events. Hospital staff read an incident only while a patient of it is coming to them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import delete, select
+
+from emsync.core.runtime import Runtime
+from emsync.dispatch.events import DestinationChosen
+from emsync.handoffs.events import HandoffEvent, HandoffStatusChanged
+from emsync.incidents.models import Incident, IncidentDestination
+
+
+async def _record(runtime: Runtime, incident_id: str, source: str, hospital_id: str) -> None:
+    async with runtime.sessions() as session, session.begin():
+        if await session.get(Incident, incident_id) is None:
+            return  # a handoff may name an incident id this hub does not hold
+        row = await session.get(IncidentDestination, (incident_id, source))
+        if row is None:
+            session.add(
+                IncidentDestination(
+                    incident_id=incident_id,
+                    source=source,
+                    hospital_id=hospital_id,
+                    at=runtime.clock(),
+                )
+            )
+        else:
+            row.hospital_id = hospital_id
+            row.at = runtime.clock()
+
+
+async def _forget(runtime: Runtime, incident_id: str, source: str) -> None:
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            delete(IncidentDestination).where(
+                IncidentDestination.incident_id == incident_id, IncidentDestination.source == source
+            )
+        )
+
+
+def destination_of_unit(runtime: Runtime) -> Callable[[DestinationChosen], Awaitable[None]]:
+    """A unit takes its patient to a hospital (replacing where that unit was going before)."""
+
+    async def react(event: DestinationChosen) -> None:
+        if event.incident_id is not None:
+            await _record(runtime, event.incident_id, f"unit:{event.unit_id}", event.hospital_id)
+
+    return react
+
+
+def destination_of_handoff(runtime: Runtime) -> Callable[[HandoffEvent], Awaitable[None]]:
+    """A handoff drafted, sent or redirected to a hospital; a cancelled one goes nowhere."""
+
+    async def react(event: HandoffEvent) -> None:
+        source = f"handoff:{event.handoff_id}"
+        if isinstance(event, HandoffStatusChanged) and event.new == "cancelled":
+            await _forget(runtime, event.incident_id, source)
+            return
+        await _record(runtime, event.incident_id, source, event.hospital_id)
+
+    return react
+
+
+async def destinations(*, runtime: Runtime, incident_id: str) -> list[str]:
+    """The hospitals a patient of the incident is coming to (for tests and views)."""
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(IncidentDestination.hospital_id).where(
+                IncidentDestination.incident_id == incident_id
+            )
+        )
+        return sorted(set(rows))
