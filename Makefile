@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install install-dev lint types test-only lock web web-check bench clean
+.PHONY: run test install install-dev lint types test-only lock web web-check bench clean \
+	deploy-validate deploy-tools deploy-test
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,17 @@ web/.stamp-check: web/src/api/schema.d.ts $(WEB_SRC)
 # The e2e tests drive Debian's Chromium (Playwright cannot download browsers here).
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# Containers (make deploy-test; see deploy/README.md): Debian's Docker Engine and compose, and
+# debootstrap for the base images (no image registry is reachable on these machines).
+/usr/sbin/dockerd:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
+/usr/sbin/debootstrap:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
+/usr/bin/docker-compose:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose
+
+deploy-tools: /usr/sbin/dockerd /usr/sbin/debootstrap /usr/bin/docker-compose
 
 web: src/emsync/web/dist/index.html
 web-check: web/.stamp-check

@@ -146,13 +146,20 @@ def load_settings() -> Settings:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "heads") -> None:
+def db_upgrade(
+    revision: str = "heads",
+    ensure_admin: Annotated[
+        bool, typer.Option(help="then create the first admin if there is none (deployments)")
+    ] = False,
+) -> None:
     """Apply migrations (all domains' heads by default)."""
     from emsync.core import migrate
 
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
     console.print(f"database at [bold]{_redacted(settings.database_url)}[/bold] is up to date")
+    if ensure_admin:
+        _report_admin(settings)
 
 
 @db_app.command("downgrade")
@@ -292,6 +299,29 @@ def audit_verify() -> None:
 
 
 @app.command()
+def health(
+    live: Annotated[bool, typer.Option("--live", help="liveness (/health) only")] = False,
+) -> None:
+    """Ask this machine's EMsync process for /health/ready (container health checks)."""
+    import ssl
+    import urllib.request
+
+    settings = load_settings()
+    scheme = "https" if settings.tls_cert else "http"
+    url = f"{scheme}://127.0.0.1:{settings.port}/health{'' if live else '/ready'}"
+    # The certificate names the public host, not 127.0.0.1: this asks the local process only.
+    context = ssl._create_unverified_context() if settings.tls_cert else None  # noqa: S323
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:  # noqa: S310
+            ok = response.status == 200
+    except OSError as exc:
+        console.print(f"[red]not ready[/red]: {exc}")
+        raise typer.Exit(1) from None
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     role: Annotated[
         list[ProcessRole] | None,
@@ -315,9 +345,10 @@ def serve(
     roles = tuple(role) if role else tuple(ProcessRole)
     bind_host = host or settings.host
     bind_port = port or settings.port
+    scheme = "https" if settings.tls_cert else "http"
     console.print(
         f"EMsync ({', '.join(r.value for r in roles)}) on "
-        f"[bold]http://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
+        f"[bold]{scheme}://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
     )
     asgi = create_app(settings, roles=roles)
     settle_heap()  # after start-up's allocations, before serving
@@ -327,6 +358,8 @@ def serve(
         port=bind_port,
         access_log=False,
         log_level=settings.log_level.lower(),
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
 
 

@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 
 from emsync.core.settings import MqttSettings
 from emsync.telemetry.metrics import TelemetryMetrics
+from emsync.telemetry.partition import Partition
 from emsync.telemetry.pipeline import Inbound, Pipeline, PreparedBatch
 
 log = structlog.get_logger("emsync.telemetry.ingest")
@@ -273,6 +274,7 @@ class MqttIngest:
         self._fast = False  # paho's private fast path (see fast_path_supported)
         self._generation = 0  # bumped on every (re)connect: acks never cross connections
         self._stopping = False
+        self._partition = Partition(settings.partition_index, settings.partition_count)
         self.connected = threading.Event()
         self.subscribed = threading.Event()
 
@@ -305,6 +307,9 @@ class MqttIngest:
         self._take(msg.topic, bytes(msg.payload), msg.mid if msg.qos else 0)
 
     def _take(self, topic: str, payload: bytes, mid: int) -> None:
+        if self._partition.count > 1 and not self._partition.owns(topic):
+            self._not_ours(mid)
+            return
         # Blocks when the queue is full: back-pressure instead of unbounded memory.
         while self._taken - self._released >= self._settings.queue_size and not self._stopping:
             self._room.clear()
@@ -317,6 +322,18 @@ class MqttIngest:
             loop = self._loop
             if loop is not None:
                 loop.call_soon_threadsafe(self._wake.set)
+
+    def _not_ours(self, mid: int) -> None:
+        """Another ingest's partition: that ingest has its own copy in its own session, so this
+        one acknowledges it at once (from paho's thread, like paho's own acks)."""
+        self._metrics.other_partition.inc()
+        client = self._client
+        if client is None or not mid:
+            return
+        if self._fast:
+            ack_all(client, [mid])
+        else:
+            client.ack(mid, 1)
 
     # ---- asyncio side
 
@@ -350,7 +367,13 @@ class MqttIngest:
             properties=connect_properties(s),
         )
         client.loop_start()
-        log.info("mqtt ingest started", host=s.host, port=s.port, filter=subscription(s))
+        log.info(
+            "mqtt ingest started",
+            host=s.host,
+            port=s.port,
+            filter=subscription(s),
+            partition=f"{s.partition_index}/{s.partition_count}",
+        )
 
     async def stop(self) -> None:
         self._stopping = True
