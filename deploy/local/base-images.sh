@@ -16,7 +16,7 @@ PREFIX=emsync-local
 have() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
 mkdir -p "$WORK"
-if ! have "$PREFIX/debian:bookworm"; then
+if ! have "$PREFIX/debian-rootfs:bookworm"; then
   rm -rf "$WORK/rootfs"
   # python3-venv for the app's virtualenv; ca-certificates for apt over HTTPS and TLS clients.
   debootstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
@@ -26,8 +26,25 @@ if ! have "$PREFIX/debian:bookworm"; then
   tar -C "$WORK/rootfs" -c . | "$DOCKER" import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["bash"]' - "$PREFIX/debian:bookworm"
+    --change 'CMD ["bash"]' - "$PREFIX/debian-rootfs:bookworm"
   rm -rf "$WORK/rootfs"
+fi
+# This machine reaches PyPI and npm through a TLS-inspecting egress proxy whose CA is in the
+# machine's trust store (/usr/local/share/ca-certificates): the local images trust it too, and
+# pip, uv and npm are pointed at the system bundle (they carry their own roots otherwise).
+if ! have "$PREFIX/debian:bookworm"; then
+  rm -rf "$WORK/ca" && mkdir -p "$WORK/ca"
+  cp /usr/local/share/ca-certificates/*.crt "$WORK/ca/" 2>/dev/null || true
+  cat >"$WORK/ca/Dockerfile" <<DOCKERFILE
+FROM $PREFIX/debian-rootfs:bookworm
+COPY . /usr/local/share/ca-certificates/
+RUN rm -f /usr/local/share/ca-certificates/Dockerfile && update-ca-certificates >/dev/null
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
+    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+DOCKERFILE
+  "$DOCKER" build -q -t "$PREFIX/debian:bookworm" "$WORK/ca"
 fi
 # Debian's python3 is 3.11, as the official python:3.11 image.
 have "$PREFIX/python:3.11" || "$DOCKER" tag "$PREFIX/debian:bookworm" "$PREFIX/python:3.11"
