@@ -70,13 +70,13 @@ async def test_months_ahead_are_created_and_take_their_rows_from_the_default(
     await _store(engine, [stray])
     later = far.start - timedelta(days=20)  # months later, `far` is within the 2 ahead
     report = await maintain_postgresql(engine, now=later, ahead=2, retention_days=None)
-    assert far.partition in report.created  # type: ignore[attr-defined]
+    assert far.partition in report.created
     async with engine.connect() as conn:
         in_month = await conn.scalar(text(f"SELECT count(*) FROM {far.partition}"))  # noqa: S608
         in_default = await conn.scalar(text("SELECT count(*) FROM telemetry_readings_default"))
     assert (in_month, in_default) == (1, 0)
     again = await maintain_postgresql(engine, now=later, ahead=2, retention_days=None)
-    assert again.created == []  # type: ignore[attr-defined]
+    assert again.created == []
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -85,7 +85,7 @@ async def test_expired_months_are_dropped_whole(engine: AsyncEngine) -> None:
     report = await maintain_postgresql(
         engine, now=NOW + timedelta(days=400), ahead=1, retention_days=30
     )
-    assert Month.of(NOW).partition in report.dropped  # type: ignore[attr-defined]
+    assert Month.of(NOW).partition in report.dropped
     assert await _stamps(engine) == []
     # A redelivered reading is still refused by the (partition-wide) idempotency key.
     await _store(engine, [NOW + timedelta(days=400)])
