@@ -23,13 +23,18 @@ RUN apt-get update \
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}" \
  && python3 -m venv --without-pip /opt/emsync
 WORKDIR /src
-# Dependencies first: this layer is rebuilt only when the lock file changes.
+# Dependencies first: this layer (and the runtime's copy of it) is rebuilt only when the lock
+# file changes. EMsync itself goes to /opt/emsync-app, found through a .pth file, so a code
+# change ships as a small layer of its own.
 COPY requirements/run.lock requirements/run.lock
-RUN /opt/uv/bin/uv pip install --python /opt/emsync/bin/python -r requirements/run.lock
+RUN /opt/uv/bin/uv pip install --python /opt/emsync/bin/python -r requirements/run.lock \
+ && echo /opt/emsync-app > "$(/opt/emsync/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/emsync-app.pth"
+
+FROM python-build AS app-build
 COPY pyproject.toml setup.py README.md ./
 COPY src src
 COPY web/scripts/openapi.py web/scripts/openapi.py
-RUN /opt/uv/bin/uv pip install --python /opt/emsync/bin/python --no-deps . \
+RUN /opt/uv/bin/uv pip install --python /opt/emsync/bin/python --no-deps --target /opt/emsync-app . \
  && /opt/emsync/bin/python web/scripts/openapi.py /src/openapi.json
 
 FROM ${NODE_IMAGE} AS web-build
@@ -37,13 +42,14 @@ WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY web ./
-COPY --from=python-build /src/openapi.json ./openapi.json
+COPY --from=app-build /src/openapi.json ./openapi.json
 # vite writes the bundle to ../src/emsync/web/dist (vite.config.ts)
 RUN npm run --silent api-types && npm run --silent build
 
-FROM python-build AS package
+FROM app-build AS package
 COPY --from=web-build /src/src/emsync/web/dist src/emsync/web/dist
-RUN /opt/uv/bin/uv pip install --python /opt/emsync/bin/python --no-deps --reinstall-package emsync . \
+RUN rm -rf /opt/emsync-app \
+ && /opt/uv/bin/uv pip install --python /opt/emsync/bin/python --no-deps --target /opt/emsync-app . \
  && test -f "$(/opt/emsync/bin/python -c 'import emsync.bootstrap as b; print(b.WEB_DIST)')/index.html"
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -56,8 +62,9 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid emsync --home-dir /var/lib/emsync --no-create-home \
       --shell /usr/sbin/nologin emsync \
  && install -d -o emsync -g emsync -m 0750 /var/lib/emsync
-COPY --from=package /opt/emsync /opt/emsync
-ENV PATH=/opt/emsync/bin:$PATH \
+COPY --from=python-build /opt/emsync /opt/emsync
+COPY --from=package /opt/emsync-app /opt/emsync-app
+ENV PATH=/opt/emsync-app/bin:/opt/emsync/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/tmp/matplotlib \

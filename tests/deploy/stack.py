@@ -133,7 +133,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
     if busy:
         raise RuntimeError(f"ports in use on 127.0.0.1, the stack needs them: {busy}")
     secrets = workdir / "secrets"
-    run(sys.executable, str(DEPLOY / "secrets.py"), "--dir", str(secrets), "init")
+    run(sys.executable, str(DEPLOY / "make-secrets.py"), "--dir", str(secrets), "init")
     env = {
         **os.environ,
         "EMSYNC_SECRETS": str(secrets),

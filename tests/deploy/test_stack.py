@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -109,7 +110,7 @@ def _provision(stack: deploy.Stack, http: httpx.Client) -> tuple[str, list[Devic
             headers=headers,
         ).raise_for_status()
         deploy.run(
-            "python3", str(deploy.DEPLOY / "secrets.py"), "--dir", str(stack.secrets),
+            sys.executable, str(deploy.DEPLOY / "make-secrets.py"), "--dir", str(stack.secrets),
             "device", device_id,
         )  # fmt: skip
         devices.append(

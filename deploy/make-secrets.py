@@ -1,7 +1,7 @@
 """Secrets of a compose deployment, generated once into a directory (deploy/secrets by default).
 
-    python deploy/secrets.py init [--dir DIR] [--gateway-name NAME ...] [--mqtt-name NAME ...]
-    python deploy/secrets.py device DEVICE_ID [--dir DIR]   # a monitor's MQTT client certificate
+    python deploy/make-secrets.py init [--dir DIR] [--gateway-name NAME ...] [--mqtt-name NAME ...]
+    python deploy/make-secrets.py device DEVICE_ID [--dir DIR]   # a monitor's MQTT client certificate
 
 Nothing here has a working default: every password and key is random, made on the machine that
 runs the deployment, and never committed (deploy/secrets/ is ignored by git). `init` only makes
@@ -12,7 +12,7 @@ The directory is 0700 (only root, or whoever runs compose, can reach the files);
 non-root user of that image must read it. The CA's private key stays 0600 and is mounted nowhere:
 it issues the MQTT broker's, the ingest's and each device's certificates.
 
-Needs the `cryptography` package (`.venv/bin/python deploy/secrets.py …` after `make install`).
+Needs the `cryptography` package (`.venv/bin/python deploy/make-secrets.py …` after `make install`).
 """
 
 from __future__ import annotations
