@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
 .PHONY: run test install install-dev lint types test-only lock web web-check bench clean \
-	deploy-validate deploy-tools deploy-test
+	deploy-validate deploy-tools deploy-test image deploy-up deploy-down
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,17 @@ deploy-validate: install-dev
 	@$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec \
 	  deploy/compose.yaml deploy/local/compose.local.yaml
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+# One host with Docker (deploy/README.md): the image from the official base images, secrets made
+# once into deploy/secrets/, the whole stack up.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+image:
+	docker build -t emsync:latest .
+deploy-up: install
+	$(BIN)/python deploy/make-secrets.py init
+	$(COMPOSE) -f deploy/compose.yaml up -d
+deploy-down:
+	$(COMPOSE) -f deploy/compose.yaml down
 
 # Real containers (deploy/README.md): Debian's Docker Engine on a private socket, base images
 # from debootstrap, the image, the compose stack on 127.0.0.1, sealed readings over MQTT/TLS to
