@@ -86,9 +86,9 @@ image:
 	docker build -t emsync:latest .
 deploy-up: install
 	$(BIN)/python deploy/make-secrets.py init
-	$(COMPOSE) -f deploy/compose.yaml up -d
+	$(COMPOSE) -p emsync -f deploy/compose.yaml up -d
 deploy-down:
-	$(COMPOSE) -f deploy/compose.yaml down
+	$(COMPOSE) -p emsync -f deploy/compose.yaml down
 
 # Real containers (deploy/README.md): Debian's Docker Engine on a private socket, base images
 # from debootstrap, the image, the compose stack on 127.0.0.1, sealed readings over MQTT/TLS to

@@ -149,6 +149,9 @@ def load_settings() -> Settings:
         for err in exc.errors():
             console.print(f"[red]configuration error:[/red] {err['msg']}")
         raise typer.Exit(2) from None
+    except ValueError as exc:  # a secret file that cannot be read (EMSYNC_<NAME>_FILE)
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

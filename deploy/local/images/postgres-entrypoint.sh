@@ -12,8 +12,9 @@ if [[ ${1:-} == postgres && ! -s $PGDATA/PG_VERSION ]]; then
   initdb -D "$PGDATA" --username="$user" --pwfile="$POSTGRES_PASSWORD_FILE" \
     --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" -w start >/dev/null
-  if [[ -n ${POSTGRES_DB:-} && $POSTGRES_DB != "$user" ]]; then
-    createdb -h /var/run/postgresql -U "$user" "$POSTGRES_DB"
+  db=${POSTGRES_DB:-$user}
+  if [[ $db != postgres ]]; then
+    createdb -h /var/run/postgresql -U "$user" "$db"
   fi
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 fi
