@@ -214,6 +214,16 @@ def _spki_hash(pem: Path) -> str:
     return base64.b64encode(digest.finalize()).decode()
 
 
+def _wait_in_page(page: Any, predicate: str, seconds: float) -> None:
+    """Poll `predicate` from here: Playwright's wait_for_function evaluates strings inside the
+    page, which the dashboard's Content-Security-Policy (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {seconds} s: {predicate}")
+        time.sleep(0.25)
+
+
 def _key(device_id: str, ts: str) -> tuple[str, datetime]:
     return device_id, datetime.fromisoformat(ts)
 
@@ -297,10 +307,8 @@ def test_readings_survive_killed_containers_exactly_once(
 
         # Pushed: a client that stayed connected saw every reading once; a client cut off by
         # the killed api saw none twice (after reconnecting it refetches the gap over REST).
-        page.wait_for_function(
-            f"window.emsyncClients.some(c => c.closes === 0 && c.readings.length >= {len(sent)})",
-            timeout=120_000,
-        )
+        everything = f"c => c.closes === 0 && c.readings.length >= {len(sent)}"
+        _wait_in_page(page, f"() => window.emsyncClients.some({everything})", 120)
         clients = page.evaluate("window.emsyncClients")
         browser.close()
 
