@@ -105,8 +105,9 @@ class Stack:
 
     def sql(self, query: str) -> list[list[str]]:
         out = run(
-            DOCKER, "exec", self.container("postgres"), "psql", "-h", "127.0.0.1", "-p", "15432",
-            "-U", "emsync", "-d", "emsync", "-At", "-F", "\t", "-c", query,
+            # The container's Unix socket: local connections are trusted inside it.
+            DOCKER, "exec", self.container("postgres"), "psql", "-h", "/var/run/postgresql",
+            "-p", "15432", "-U", "emsync", "-d", "emsync", "-At", "-F", "\t", "-c", query,
             env={**os.environ},
         )  # fmt: skip
         return [line.split("\t") for line in out.splitlines() if line]

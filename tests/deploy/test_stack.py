@@ -263,7 +263,7 @@ def test_readings_survive_killed_containers_exactly_once(
         page.goto(running.gateway + "/")
         channels = [f"vitals:{d.patient_id}" for d in devices]
         page.evaluate(_WS_CLIENTS_JS, {"token": token, "channels": channels, "n": WS_CLIENTS})
-        page.wait_for_function("window.emsyncClients.every(c => c.opens === 1)", timeout=15_000)
+        _wait_in_page(page, "() => window.emsyncClients.every(c => c.opens === 1)", 15)
         time.sleep(1.0)  # the subscriptions are sent on open; let them land
 
         monitors = [Monitor(running, d) for d in devices]
