@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,8 +97,14 @@ class Stack:
         return self.compose("ps", "-q", service).strip()
 
     def kill(self, service: str) -> None:
-        """SIGKILL, as a crash would; the restart policy brings it back."""
-        run(DOCKER, "kill", self.container(service))
+        """SIGKILL to the container's main process from the host, as a crash would be: the
+        restart policy brings it back (`docker kill` counts as a manual stop: it would not)."""
+        pid = int(run(DOCKER, "inspect", "--format", "{{.State.Pid}}", self.container(service)))
+        os.kill(pid, signal.SIGKILL)
+
+    def restarts(self, service: str) -> int:
+        out = run(DOCKER, "inspect", "--format", "{{.RestartCount}}", self.container(service))
+        return int(out)
 
     def health(self, service: str) -> str:
         state = json.loads(run(DOCKER, "inspect", self.container(service)))[0]["State"]

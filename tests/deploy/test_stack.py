@@ -287,7 +287,7 @@ def test_readings_survive_killed_containers_exactly_once(
         assert len(sent) == sum(len(d.sent) for d in devices) == tick * DEVICES
 
         # Stored: every acknowledged reading once, whichever ingest owned it.
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 420  # a killed ingest restarts slowly on a busy host
         while True:
             rows = running.sql(
                 "SELECT count(*), count(DISTINCT (device_id, counter)) FROM telemetry_readings"
@@ -336,7 +336,10 @@ def test_readings_survive_killed_containers_exactly_once(
             {"reconnects": client["closes"], "received": len(seen), "duplicates": duplicates}
         )
     assert stayed >= 1
-    assert running.health("ingest-1") in ("healthy", "starting")
+    # Both killed containers came back by themselves (the restart policy) and serve again.
+    for service in ("ingest-1", "api-1"):
+        assert running.restarts(service) >= 1
+        assert running.health(service) in ("healthy", "starting")
     out = REPO_ROOT / "var" / "deploy-test.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
