@@ -4,8 +4,8 @@ Mosquitto 2.0.11's shared subscriptions lost readings across a broker restart (D
 so each ingest keeps its own persistent, plain subscription to every device's topics and stores
 only the devices of its partition: crc32 of the device id, modulo the number of processes. Every
 process computes the same owner, so each message is stored by exactly one of them; the others
-acknowledge it at once. A topic that names no device goes to partition 0, whose pipeline refuses
-it and counts the refusal.
+only acknowledge it (in order with their own, without opening it). A topic that names no device
+goes to partition 0, whose pipeline refuses it and counts the refusal.
 """
 
 from __future__ import annotations
