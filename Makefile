@@ -94,7 +94,7 @@ deploy-down:
 # from debootstrap, the image, the compose stack on 127.0.0.1, sealed readings over MQTT/TLS to
 # a browser WebSocket through the TLS gateway, one ingest and one api killed mid-stream.
 DEPLOY_DOCKER := unix:///run/emsync-docker/docker.sock
-deploy-test: install-dev deploy-tools
+deploy-test: install-dev deploy-tools /usr/bin/chromium
 	EMSYNC_DEPLOY_TEST=1 DOCKER_HOST=$(DEPLOY_DOCKER) $(BIN)/pytest -p no:cacheprovider \
 	  tests/deploy -q -s
 
