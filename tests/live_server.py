@@ -29,7 +29,7 @@ def live_server(
     data_dir: Path,
     *,
     extra_env: dict[str, str] | None = None,
-    timeout: float = 60,
+    timeout: float = 180,  # start-up is imports and migrations: minutes on a loaded machine
     tls_ca: Path | None = None,
 ) -> Iterator[str]:
     """`emsync serve` on a free port; with `tls_ca`, over HTTPS (EMSYNC_TLS_CERT in

@@ -37,7 +37,7 @@ def test_serve_speaks_only_https_with_its_certificate(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     tls = {"EMSYNC_TLS_CERT": str(pki.server_cert), "EMSYNC_TLS_KEY": str(pki.server_key)}
-    with live_server(data, extra_env=tls, tls_ca=pki.ca, timeout=180) as base:
+    with live_server(data, extra_env=tls, tls_ca=pki.ca) as base:
         trusted = ssl.create_default_context(cafile=str(pki.ca))
         assert httpx.get(f"{base}/health", verify=trusted).json() == {"status": "ok"}
         with pytest.raises(httpx.ConnectError):  # not signed by a CA the client trusts
