@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install install-dev lint types test-only lock web web-check bench clean
+.PHONY: run test install install-dev lint types test-only lock web web-check bench clean \
+	deploy-validate deploy-tools deploy-test image deploy-up deploy-down
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,51 @@ web/.stamp-check: web/src/api/schema.d.ts $(WEB_SRC)
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# Containers (make deploy-test; see deploy/README.md): Debian's Docker Engine and compose, and
+# debootstrap for the base images (no image registry is reachable on these machines).
+/usr/sbin/dockerd:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
+/usr/sbin/debootstrap:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
+/usr/bin/docker-compose:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose
+
+deploy-tools: /usr/sbin/dockerd /usr/sbin/debootstrap /usr/bin/docker-compose
+
+# The deployment manifests, offline: kustomize (kubectl's built-in) renders base and overlays,
+# kubernetes-validate checks them strictly against this Kubernetes version's schemas, and
+# check-jsonschema checks compose and the CI workflow against its vendored schemas.
+K8S_VERSION := 1.32.0
+deploy-validate: install-dev
+	@command -v kubectl >/dev/null || { echo "kubectl (for kustomize) is not installed" >&2; exit 1; }
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	for dir in base overlays/dev overlays/prod; do \
+	  kubectl kustomize deploy/k8s/$$dir > "$$out/$${dir//\//-}.yaml" || exit 1; \
+	done && \
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version $(K8S_VERSION) "$$out"/*.yaml
+	@$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec \
+	  deploy/compose.yaml deploy/local/compose.local.yaml
+	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+# One host with Docker (deploy/README.md): the image from the official base images, secrets made
+# once into deploy/secrets/, the whole stack up.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+image:
+	docker build -t emsync:latest .
+deploy-up: install
+	$(BIN)/python deploy/make-secrets.py init
+	$(COMPOSE) -p emsync -f deploy/compose.yaml up -d
+deploy-down:
+	$(COMPOSE) -p emsync -f deploy/compose.yaml down
+
+# Real containers (deploy/README.md): Debian's Docker Engine on a private socket, base images
+# from debootstrap, the image, the compose stack on 127.0.0.1, sealed readings over MQTT/TLS to
+# a browser WebSocket through the TLS gateway, one ingest and one api killed mid-stream.
+DEPLOY_DOCKER := unix:///run/emsync-docker/docker.sock
+deploy-test: install-dev deploy-tools /usr/bin/chromium
+	EMSYNC_DEPLOY_TEST=1 DOCKER_HOST=$(DEPLOY_DOCKER) $(BIN)/pytest -p no:cacheprovider \
+	  tests/deploy -q -s
+
 web: src/emsync/web/dist/index.html
 web-check: web/.stamp-check
 
@@ -69,7 +115,7 @@ types: install-dev
 test-only: install-dev web /usr/bin/chromium
 	$(BIN)/pytest
 
-test: lint types web-check test-only
+test: lint types web-check deploy-validate test-only
 
 # Regenerate the pinned lock files after changing dependencies in pyproject.toml.
 lock: $(BIN)/uv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,8 +26,14 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    data_dir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 60
+    data_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 180,  # start-up is imports and migrations: minutes on a loaded machine
+    tls_ca: Path | None = None,
 ) -> Iterator[str]:
+    """`emsync serve` on a free port; with `tls_ca`, over HTTPS (EMSYNC_TLS_CERT in
+    `extra_env`), its certificate checked against that CA."""
     port = free_port()
     env = {
         **os.environ,
@@ -42,14 +49,17 @@ def live_server(
     proc = subprocess.Popen(
         [sys.executable, "-m", "emsync", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
+    )
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"emsync serve exited: {(data_dir / 'server.log').read_text()}")
             try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/health/ready", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocket
 
 from emsync.auth import api as auth_api
@@ -35,7 +36,7 @@ from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
 from emsync.core.docs import install_docs
-from emsync.core.events import Event, EventBus
+from emsync.core.events import DeadLetter, Event, EventBus
 from emsync.core.fanout import RedisFanout
 from emsync.core.gate import RequestGate, flat_routes
 from emsync.core.http import (
@@ -107,6 +108,10 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     settings = with_development_secrets(settings)
     metrics = Metrics()
     engine = create_engine(settings)
+
+    async def count_dead_letter(letter: DeadLetter) -> None:
+        metrics.event_dead_letters.labels(event=letter.event.name).inc()
+
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -115,6 +120,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
             metrics=metrics,
             attempts=settings.events.handler_attempts,
             backoff_seconds=settings.events.handler_backoff_seconds,
+            dead_letter=count_dead_letter,
         ),
         keyring=Keyring.from_settings(settings),
         metrics=metrics,
@@ -406,6 +412,15 @@ def create_app(
         settings=settings,
     )
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
+    if settings.cors_origins:
+        # Bearer tokens, not cookies: no credentials mode; only the listed origins.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+            max_age=600,
+        )
     app.include_router(ops_router(public))
     install_docs(app, public)
     if ProcessRole.API in roles:

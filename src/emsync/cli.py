@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -87,7 +88,12 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+backup_app = typer.Typer(
+    help="Backups of the database; the master keyring only sealed under a passphrase.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
+app.add_typer(backup_app, name="backup")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 # The stand-ins' help is their command's (tests/unit/test_cli_imports.py compares them).
@@ -144,16 +150,26 @@ def load_settings() -> Settings:
         for err in exc.errors():
             console.print(f"[red]configuration error:[/red] {err['msg']}")
         raise typer.Exit(2) from None
+    except ValueError as exc:  # a secret file that cannot be read (EMSYNC_<NAME>_FILE)
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "heads") -> None:
+def db_upgrade(
+    revision: str = "heads",
+    ensure_admin: Annotated[
+        bool, typer.Option(help="then create the first admin if there is none (deployments)")
+    ] = False,
+) -> None:
     """Apply migrations (all domains' heads by default)."""
     from emsync.core import migrate
 
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
     console.print(f"database at [bold]{_redacted(settings.database_url)}[/bold] is up to date")
+    if ensure_admin:
+        _report_admin(settings)
 
 
 @db_app.command("downgrade")
@@ -357,6 +373,116 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+def _passphrase(file: Path | None, *, confirm: bool) -> str:
+    if file is not None:
+        return file.read_text().removesuffix("\n")
+    value: str = typer.prompt("keyring passphrase", hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+@backup_app.command("create")
+def backup_create(
+    output: Annotated[Path, typer.Argument(help="archive to write (must not exist)")],
+    include_keys: Annotated[
+        bool, typer.Option(help="seal the master keyring into the archive under a passphrase")
+    ] = False,
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="file holding the passphrase (else prompted)")
+    ] = None,
+) -> None:
+    """Back up the database (SQLite online backup, or pg_dump) with its manifest."""
+    from emsync.core.backup import BackupError, create_backup
+
+    settings = load_settings()
+    passphrase = _passphrase(passphrase_file, confirm=True) if include_keys else None
+    try:
+        manifest = create_backup(settings=settings, output=output, passphrase=passphrase)
+    except BackupError as exc:
+        console.print(f"[red]backup failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    rows = sum(manifest.tables.values())
+    console.print(
+        f"[green]backup written[/green] to {output} (mode 0600): {manifest.backend}, "
+        f"{len(manifest.tables)} tables, {rows} rows, sha256 {manifest.database_sha256[:16]}…"
+    )
+    if not include_keys:
+        console.print(
+            "the master keyring is NOT in it: keep the keyring (key ids "
+            f"{', '.join(manifest.keyring.fingerprints)}) safe and apart from the backups"
+        )
+
+
+@backup_app.command("restore")
+def backup_restore(
+    archive: Annotated[Path, typer.Argument(help="archive made by `emsync backup create`")],
+    keys_out: Annotated[
+        Path | None,
+        typer.Option(help="unseal the archive's keyring (passphrase) into this new 0600 file"),
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="file holding the passphrase")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="restore over a database that is not empty")] = False,
+) -> None:
+    """Restore into the configured database (EMsync stopped), then check it table by table."""
+    from emsync.core.backup import BackupError, restore_backup
+
+    settings = load_settings()
+    passphrase = _passphrase(passphrase_file, confirm=False) if keys_out is not None else None
+    try:
+        manifest = restore_backup(
+            settings=settings,
+            archive=archive,
+            passphrase=passphrase,
+            keys_out=keys_out,
+            force=force,
+        )
+    except BackupError as exc:
+        console.print(f"[red]restore refused:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]restored[/green] {len(manifest.tables)} tables, "
+        f"{sum(manifest.tables.values())} rows, each count as in the backup"
+    )
+    if keys_out is not None:
+        console.print(f"keyring written to {keys_out}: set EMSYNC_SECURITY__MASTER_KEY_FILE to it")
+    audit_verify()
+
+
+@backup_app.command("show")
+def backup_show(archive: Path) -> None:
+    """Print an archive's manifest (no keys in it)."""
+    import dataclasses
+    import json
+
+    from emsync.core.backup import read_manifest
+
+    console.print_json(json.dumps(dataclasses.asdict(read_manifest(archive))))
+
+
+@app.command()
+def health(
+    live: Annotated[bool, typer.Option("--live", help="liveness (/health) only")] = False,
+) -> None:
+    """Ask this machine's EMsync process for /health/ready (container health checks)."""
+    import ssl
+    import urllib.request
+
+    settings = load_settings()
+    scheme = "https" if settings.tls_cert else "http"
+    url = f"{scheme}://127.0.0.1:{settings.port}/health{'' if live else '/ready'}"
+    # The certificate names the public host, not 127.0.0.1: this asks the local process only.
+    context = ssl._create_unverified_context() if settings.tls_cert else None  # noqa: S323
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:  # noqa: S310
+            ok = response.status == 200
+    except OSError as exc:
+        console.print(f"[red]not ready[/red]: {exc}")
+        raise typer.Exit(1) from None
+    if not ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     role: Annotated[
@@ -381,9 +507,10 @@ def serve(
     roles = tuple(role) if role else tuple(ProcessRole)
     bind_host = host or settings.host
     bind_port = port or settings.port
+    scheme = "https" if settings.tls_cert else "http"
     console.print(
         f"EMsync ({', '.join(r.value for r in roles)}) on "
-        f"[bold]http://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
+        f"[bold]{scheme}://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
     )
     asgi = create_app(settings, roles=roles)
     settle_heap()  # after start-up's allocations, before serving
@@ -400,6 +527,8 @@ def serve(
         forwarded_allow_ips=proxies or None,
         # Client WebSocket messages are small commands; 16 MiB (uvicorn's default) is not needed.
         ws_max_size=64 * 1024,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
 
 

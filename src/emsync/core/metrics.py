@@ -27,6 +27,13 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        # Incremented through the bus's dead-letter hook (bootstrap): Prometheus alerts on it.
+        self.event_dead_letters = Counter(
+            "emsync_event_dead_letters_total",
+            "Events whose handler failed every attempt.",
+            ["event"],
+            registry=self.registry,
+        )
         self.logins = Counter(
             "emsync_logins_total", "Login attempts by outcome.", ["outcome"], registry=self.registry
         )

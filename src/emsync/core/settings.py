@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from emsync.core.secret_strength import MIN_SECRET_LENGTH, weak_key, weak_secret
 
@@ -211,6 +217,31 @@ class MqttSettings(BaseModel):
     store_retry_seconds: float = Field(
         default=1.0, ge=0, description="delay before retrying a failed batch write"
     )
+    # Scale-out without shared subscriptions: every ingest subscribes to every device's topics
+    # and stores only its partition's (crc32 of the device id), acknowledging the rest at once.
+    partition_count: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="ingest processes sharing the devices (each owns crc32(device id) mod N)",
+    )
+    partition_index: int = Field(
+        default=0, ge=0, description="this ingest's partition, 0 … PARTITION_COUNT - 1"
+    )
+
+    @model_validator(mode="after")
+    def _partition_in_range(self) -> MqttSettings:
+        if self.partition_index >= self.partition_count:
+            raise ValueError(
+                f"EMSYNC_MQTT__PARTITION_INDEX ({self.partition_index}) must be below "
+                f"EMSYNC_MQTT__PARTITION_COUNT ({self.partition_count})"
+            )
+        if self.partition_count > 1 and self.shared_subscription:
+            raise ValueError(
+                "EMSYNC_MQTT__PARTITION_COUNT > 1 and EMSYNC_MQTT__SHARED_SUBSCRIPTION are two "
+                "ways of sharing the load: choose one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _client_certificate_only_over_tls(self) -> MqttSettings:
@@ -264,6 +295,23 @@ class TelemetrySettings(BaseModel):
         ge=0,
         description="a reading stamped further than this in the future is refused "
         "(`future_timestamp`): a wrong device clock must not pin the latest values",
+    )
+    # Vitals are part of the clinical record: nothing is deleted unless a site sets its
+    # retention period (its records policy decides, not software).
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="readings older than this are deleted (PostgreSQL: whole monthly "
+        "partitions dropped); unset keeps them",
+    )
+    partitions_ahead: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="PostgreSQL: monthly readings partitions created ahead of time",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=3600, gt=0, description="how often partitions and retention are maintained"
     )
 
 
@@ -328,6 +376,19 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
     )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="serve HTTPS with this certificate chain (PEM); single machine without a "
+        "gateway",
+    )
+    tls_key: Path | None = Field(
+        default=None, description="the certificate's private key (PEM), unless in `TLS_CERT`"
+    )
+    cors_origins: tuple[str, ...] = Field(
+        default=(),
+        description="browser origins allowed to call the API cross-origin (JSON list, e.g. "
+        '`["https://dispatch.example.org"]`); empty: same origin only',
+    )
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     auth: AuthSettings = AuthSettings()
@@ -336,6 +397,29 @@ class Settings(BaseSettings):
     handoffs: HandoffSettings = HandoffSettings()
     mqtt: MqttSettings = MqttSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ValueError("EMSYNC_TLS_KEY needs EMSYNC_TLS_CERT")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
@@ -399,6 +483,41 @@ def _refuse_weak_keyring(text: str) -> None:
         raise ValueError('EMSYNC_SECURITY__MASTER_KEYS must be JSON {"<id>": "<base64>"}')
     for key_id, encoded in raw.items():
         _refuse_weak_key(f"master key {key_id}", str(encoded))
+
+
+# Secrets a deployment may hand over as files (Docker and Kubernetes secrets):
+# EMSYNC_<NAME>_FILE names the file, whose content (without a final newline) is the value. The
+# variable itself wins when both are set. The master keyring has its own MASTER_KEY_FILE.
+SECRET_FILE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "AUTH__SECRET_KEY": ("auth", "secret_key"),
+    "DATABASE__URL": ("database", "url"),
+    "REDIS_URL": ("redis_url",),
+    "ADMIN_PASSWORD": ("admin_password",),
+    "MQTT__PASSWORD": ("mqtt", "password"),
+}
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """`EMSYNC_<NAME>_FILE` for the settings in SECRET_FILE_SETTINGS."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is read in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, path in SECRET_FILE_SETTINGS.items():
+            file = os.environ.get(f"EMSYNC_{name}_FILE")
+            if not file or f"EMSYNC_{name}" in os.environ:
+                continue
+            try:
+                value = Path(file).read_text().removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"EMSYNC_{name}_FILE: cannot read {file}: {exc}") from None
+            target = values
+            for key in path[:-1]:
+                target = target.setdefault(key, {})
+            target[path[-1]] = value
+        return values
 
 
 def with_development_secrets(settings: Settings) -> Settings:

@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 
 from emsync.core.settings import MqttSettings
 from emsync.telemetry.metrics import TelemetryMetrics
+from emsync.telemetry.partition import Partition
 from emsync.telemetry.pipeline import Inbound, Pipeline, PreparedBatch
 
 log = structlog.get_logger("emsync.telemetry.ingest")
@@ -177,6 +178,7 @@ class ReadBuffer:
 
 
 Take = Callable[[str, bytes, int], None]  # (topic, payload, packet id; 0 at QoS 0)
+Taken = tuple[int, int, Inbound | None]
 
 
 class PublishReader:
@@ -257,7 +259,9 @@ class MqttIngest:
         self._settings = settings
         self._pipeline = pipeline
         self._metrics = metrics
-        self._queue: collections.deque[tuple[int, int, Inbound]] = collections.deque()
+        # (connection generation, packet id, message; None for another partition's message,
+        # which is only acknowledged, in its turn).
+        self._queue: collections.deque[Taken] = collections.deque()
         # Messages taken but not yet acknowledged = _taken - _released. Each counter is written
         # by one thread only (paho's, the event loop's), so no lock is needed on the hot path;
         # a threading.Semaphore (pure Python, a Condition per call) cost more per message than
@@ -273,6 +277,7 @@ class MqttIngest:
         self._fast = False  # paho's private fast path (see fast_path_supported)
         self._generation = 0  # bumped on every (re)connect: acks never cross connections
         self._stopping = False
+        self._partition = Partition(settings.partition_index, settings.partition_count)
         self.connected = threading.Event()
         self.subscribed = threading.Event()
 
@@ -305,13 +310,19 @@ class MqttIngest:
         self._take(msg.topic, bytes(msg.payload), msg.mid if msg.qos else 0)
 
     def _take(self, topic: str, payload: bytes, mid: int) -> None:
+        # Another ingest's partition: that ingest stores it from its own session. This one
+        # only acknowledges it, in order with the rest (MQTT 4.6), never opening it.
+        ours = self._partition.count == 1 or self._partition.owns(topic)
+        if not ours:
+            self._metrics.other_partition.inc()
         # Blocks when the queue is full: back-pressure instead of unbounded memory.
         while self._taken - self._released >= self._settings.queue_size and not self._stopping:
             self._room.clear()
             if self._taken - self._released >= self._settings.queue_size:
                 self._room.wait(1.0)
         self._taken += 1
-        self._queue.append((self._generation, mid, Inbound(topic, payload, time.monotonic())))
+        inbound = Inbound(topic, payload, time.monotonic()) if ours else None
+        self._queue.append((self._generation, mid, inbound))
         if self._idle:
             self._idle = False
             loop = self._loop
@@ -350,7 +361,13 @@ class MqttIngest:
             properties=connect_properties(s),
         )
         client.loop_start()
-        log.info("mqtt ingest started", host=s.host, port=s.port, filter=subscription(s))
+        log.info(
+            "mqtt ingest started",
+            host=s.host,
+            port=s.port,
+            filter=subscription(s),
+            partition=f"{s.partition_index}/{s.partition_count}",
+        )
 
     async def stop(self) -> None:
         self._stopping = True
@@ -365,7 +382,7 @@ class MqttIngest:
             await asyncio.to_thread(self._client.loop_stop)
         self._metrics.connected.set(0)
 
-    async def _next_batch(self) -> list[tuple[int, int, Inbound]]:
+    async def _next_batch(self) -> list[Taken]:
         queue = self._queue
         while not queue:
             self._wake.clear()
@@ -389,8 +406,12 @@ class MqttIngest:
             while True:
                 batch = await self._next_batch()
                 self._metrics.queue_depth.set(len(self._queue))
-                messages = [item[2] for item in batch]
-                prepared = await self._retrying(functools.partial(self._pipeline.prepare, messages))
+                messages = [item[2] for item in batch if item[2] is not None]
+                prepared = (
+                    await self._retrying(functools.partial(self._pipeline.prepare, messages))
+                    if messages
+                    else None
+                )
                 if storing is not None:
                     await storing
                 storing = asyncio.create_task(self._store(batch, prepared))
@@ -405,8 +426,9 @@ class MqttIngest:
                 with contextlib.suppress(asyncio.CancelledError):
                     await storing
 
-    async def _store(self, batch: list[tuple[int, int, Inbound]], prepared: PreparedBatch) -> None:
-        await self._retrying(functools.partial(self._pipeline.commit, prepared))
+    async def _store(self, batch: list[Taken], prepared: PreparedBatch | None) -> None:
+        if prepared is not None:
+            await self._retrying(functools.partial(self._pipeline.commit, prepared))
         client = self._client
         generation = self._generation
         if client is not None:

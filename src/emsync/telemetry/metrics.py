@@ -29,6 +29,11 @@ class TelemetryMetrics:
             "Readings already stored (QoS 1 redelivery), ignored.",
             registry=registry,
         )
+        self.other_partition = Counter(
+            "emsync_telemetry_other_partition_total",
+            "Messages of devices another ingest process owns, acknowledged and left to it.",
+            registry=registry,
+        )
         self.latency = Histogram(
             "emsync_telemetry_ingest_latency_seconds",
             "From receipt off the MQTT socket to stored and pushed.",
@@ -54,6 +59,12 @@ class TelemetryMetrics:
         self.open_alerts = Gauge(
             "emsync_telemetry_open_alerts",
             "Alerts raised or acknowledged and not resolved, by level.",
+            ["level"],
+            registry=registry,
+        )
+        self.unacknowledged_alerts = Gauge(
+            "emsync_telemetry_unacknowledged_alerts",
+            "Alerts raised and not yet acknowledged by anyone, by level.",
             ["level"],
             registry=registry,
         )

@@ -888,3 +888,13 @@ async def open_alert_counts(*, session: AsyncSession) -> dict[str, int]:
         .group_by(Alert.level)
     )
     return {level: int(n) for level, n in rows.all()}
+
+
+async def unacknowledged_alert_counts(*, session: AsyncSession) -> dict[str, int]:
+    """Raised alerts nobody has acknowledged yet (escalated ones included), by level."""
+    rows = await session.execute(
+        select(Alert.level, func.count())
+        .where(Alert.status == AlertStatus.RAISED.value)
+        .group_by(Alert.level)
+    )
+    return {level: int(n) for level, n in rows.all()}

@@ -46,6 +46,8 @@ class AlertWatch:
             )
             await session.commit()
             counts = await service.open_alert_counts(session=session)
+            waiting = await service.unacknowledged_alert_counts(session=session)
         await rt.bus.publish(*events)
         for level in ("low", "low-medium", "medium", "high", "stale"):
             self._metrics.open_alerts.labels(level=level).set(counts.get(level, 0))
+            self._metrics.unacknowledged_alerts.labels(level=level).set(waiting.get(level, 0))

@@ -71,6 +71,7 @@ def wire_realtime(runtime: Runtime, hub: Hub) -> None:
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
+    from emsync.telemetry.maintenance import ReadingMaintenance
     from emsync.telemetry.watch import AlertWatch
 
     settings = runtime.settings.mqtt
@@ -89,4 +90,9 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
         runtime.provide(watch)
         services.append((ProcessRole.INGEST, watch))
     services.append((ProcessRole.WORKER, AlertWatch(runtime, metrics)))
+    maintenance = ReadingMaintenance(
+        engine=runtime.engine, settings=runtime.settings.telemetry, clock=runtime.clock
+    )
+    runtime.provide(maintenance)
+    services.append((ProcessRole.WORKER, maintenance))
     return services
