@@ -19,10 +19,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import inspect, text
 
-from emsync.auth import audit
+from emsync.auth import audit, checkpoints
 from emsync.auth.chain import ChainReport
 from emsync.auth.permissions import Role
 from emsync.core.backup import BackupError, create_backup, read_manifest, restore_backup
+from emsync.core.crypto import Keyring
 from emsync.core.db import create_engine, session_factory
 from emsync.core.settings import Settings
 from emsync.telemetry.store import ReadingStore
@@ -121,7 +122,9 @@ async def chain(settings: Settings) -> ChainReport:
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
-            return await audit.verify(session=session)
+            # The chain is keyed (HMAC under the audit key, never in the database).
+            key = checkpoints.audit_key(settings, Keyring.from_settings(settings))
+            return await audit.verify(session=session, key=key)
     finally:
         await engine.dispose()
 
