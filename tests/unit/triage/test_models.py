@@ -113,7 +113,10 @@ def test_review_mode_flags_disagreement_with_the_nurse() -> None:
     [
         ({"hr": 400}, Mode.FIELD, "hr"),
         ({"spo2": 101}, Mode.FIELD, "spo2"),
-        ({"age": 8}, Mode.FIELD, "age"),
+        ({"age": -1}, Mode.FIELD, "age"),
+        ({"age": 8, "expected_resources": 3}, Mode.FIELD, "expected_resources"),
+        ({"age": 8, "respiratory_effort": "gasping"}, Mode.FIELD, "respiratory_effort"),
+        ({"age": 8, "hr": 330}, Mode.FIELD, "hr"),
         ({"dbp": 120, "sbp": 110}, Mode.FIELD, "dbp"),
         ({"chief_complaint": "  "}, Mode.FIELD, "chief_complaint"),
         ({"temp": float("nan")}, Mode.FIELD, "temp"),
@@ -128,6 +131,29 @@ def test_implausible_input_is_rejected_with_field_reason(
     with pytest.raises(ValidationFailed) as caught:
         assess(inputs(**overrides), mode)
     assert field in [e["field"] for e in caught.value.extra["errors"]]
+
+
+def test_a_child_gets_the_paediatric_pathway_and_never_news2() -> None:
+    result = assess(
+        inputs(age=3, hr=170, rr=45, sbp=90, dbp=50, spo2=91, temp=38.0, on_oxygen=True)
+    )
+    assert result.pathway == "paediatric"
+    assert result.scale.startswith("ESI v4")
+    assert result.news2 is None
+    assert result.probabilities == {}
+    assert result.pews is not None and result.pews.total >= 8
+    assert result.level <= 2
+    assert result.reasons
+    assert result.reference_ranges is not None
+    # An infant's tachycardia that is normal at 3 years stays normal on her own chart.
+    infant = assess(inputs(age=0.5, hr=140, rr=40, sbp=90, dbp=50, spo2=98, temp=37.0))
+    assert infant.pews is not None and infant.pews.subscores.heart_rate == 0
+
+
+def test_adults_keep_the_adult_model() -> None:
+    result = assess(inputs(age=16))
+    assert (result.pathway, result.pews) == ("adult", None)
+    assert result.probabilities
 
 
 def test_unknown_mode_is_a_validation_failure() -> None:
