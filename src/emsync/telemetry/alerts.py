@@ -11,6 +11,8 @@ from enum import StrEnum
 class AlertKind(StrEnum):
     NEWS2 = "news2"
     STALE = "stale"
+    # A child's early-warning alert (Bedside PEWS bands, named as NEWS2's: emsync.triage.pews).
+    PEWS = "pews"
 
 
 class AlertStatus(StrEnum):

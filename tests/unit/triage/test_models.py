@@ -141,13 +141,15 @@ def test_a_child_gets_the_paediatric_pathway_and_never_news2() -> None:
     assert result.scale.startswith("ESI v4")
     assert result.news2 is None
     assert result.probabilities == {}
-    assert result.pews is not None and result.pews.total >= 8
+    assert result.pews is not None
+    assert result.pews.total >= 8
     assert result.level <= 2
     assert result.reasons
     assert result.reference_ranges is not None
     # An infant's tachycardia that is normal at 3 years stays normal on her own chart.
     infant = assess(inputs(age=0.5, hr=140, rr=40, sbp=90, dbp=50, spo2=98, temp=37.0))
-    assert infant.pews is not None and infant.pews.subscores.heart_rate == 0
+    assert infant.pews is not None
+    assert infant.pews.subscores.heart_rate == 0
 
 
 def test_adults_keep_the_adult_model() -> None:
