@@ -82,19 +82,19 @@ FLAT_SECONDS = 60.0
 _NOTHING: tuple[Artefact, ...] = ()
 
 
-class _Last(NamedTuple):
-    value: float
-    ts: datetime
+Last = tuple[float, datetime]  # a field's last value that was not flagged, with its time
+_REMEMBERED = ("hr", "spo2", "temp")  # the fields the per-reading rules look back at
 
 
 class ArtefactRules:
-    """Per-reading rules for a stream of patients. `check` costs a few dict look-ups."""
+    """Per-reading rules for a stream of patients. `check` costs a few dict look-ups and
+    comparisons when nothing fires (bench/artefacts.py)."""
 
     __slots__ = ("_last", "_limit")
 
     def __init__(self, limit: int = 100_000) -> None:
         # patient -> field -> last value not flagged, with its time
-        self._last: dict[str, dict[str, _Last]] = {}
+        self._last: dict[str, dict[str, Last]] = {}
         self._limit = limit
 
     def forget(self, patient_id: str) -> None:
@@ -110,58 +110,70 @@ class ArtefactRules:
                 self._last.pop(next(iter(self._last)))
             last = self._last[patient_id] = {}
         found = flag_reading(values, ts, last)
-        for name in ("hr", "spo2", "temp", "sbp", "dbp", "rr"):
-            value = values.get(name)
-            if value is not None and not any(a.field == name for a in found):
-                last[name] = _Last(float(value), ts)
+        get = values.get
+        if not found:
+            if (hr := get("hr")) is not None:
+                last["hr"] = (hr, ts)
+            if (spo2 := get("spo2")) is not None:
+                last["spo2"] = (spo2, ts)
+            if (temp := get("temp")) is not None:
+                last["temp"] = (temp, ts)
+            return found
+        flagged = {a.field for a in found}
+        for name in _REMEMBERED:
+            value = get(name)
+            if value is not None and name not in flagged:
+                last[name] = (value, ts)
         return found
 
 
 def flag_reading(
-    values: Mapping[str, Any], ts: datetime, last: Mapping[str, _Last]
+    values: Mapping[str, Any], ts: datetime, last: Mapping[str, Last]
 ) -> tuple[Artefact, ...]:
     """The rules of one reading against the last unflagged values (pure; `ArtefactRules` keeps
     `last`). Returns the empty tuple, shared, when nothing fires (the common case)."""
-    hr = values.get("hr")
-    spo2 = values.get("spo2")
-    temp = values.get("temp")
-    sbp = values.get("sbp")
+    get = values.get
+    hr = get("hr")
+    spo2 = get("spo2")
+    sbp = get("sbp")
     found: list[Artefact] | None = None
-    if hr is not None and hr == 0:
-        sbp_pulse = sbp is not None and sbp >= LEAD_OFF_SBP
-        if (spo2 is not None and spo2 >= LEAD_OFF_SPO2) or sbp_pulse:
-            found = [Artefact("hr", ArtefactKind.LEAD_OFF)]
+    if hr == 0 and (
+        (spo2 is not None and spo2 >= LEAD_OFF_SPO2) or (sbp is not None and sbp >= LEAD_OFF_SBP)
+    ):
+        found = [Artefact("hr", ArtefactKind.LEAD_OFF)]
     if spo2 is not None and hr is not None:
-        ls, lh = last.get("spo2"), last.get("hr")
-        if (
-            ls is not None
-            and lh is not None
-            and ls.value - spo2 >= MOTION_SPO2_DROP
-            and abs(hr - lh.value) >= MOTION_HR_JUMP
-            and (ts - ls.ts).total_seconds() <= MOTION_SECONDS
-            and (ts - lh.ts).total_seconds() <= MOTION_SECONDS
-        ):
-            found = found or []
-            found.append(Artefact("spo2", ArtefactKind.MOTION))
-            if hr != 0:
-                found.append(Artefact("hr", ArtefactKind.MOTION))
+        ls = last.get("spo2")
+        if ls is not None and ls[0] - spo2 >= MOTION_SPO2_DROP:
+            lh = last.get("hr")
+            if (
+                lh is not None
+                and abs(hr - lh[0]) >= MOTION_HR_JUMP
+                and (ts - ls[1]).total_seconds() <= MOTION_SECONDS
+                and (ts - lh[1]).total_seconds() <= MOTION_SECONDS
+            ):
+                found = found or []
+                found.append(Artefact("spo2", ArtefactKind.MOTION))
+                if hr != 0:
+                    found.append(Artefact("hr", ArtefactKind.MOTION))
+    temp = get("temp")
     if temp is not None:
         lt = last.get("temp")
-        if lt is not None and lt.value - temp >= PROBE_OFF_DROP:
-            seconds = (ts - lt.ts).total_seconds()
+        if lt is not None and lt[0] - temp >= PROBE_OFF_DROP:
+            seconds = (ts - lt[1]).total_seconds()
             if (
                 0 < seconds <= PROBE_OFF_CONTEXT_SECONDS
-                and (lt.value - temp) / (seconds / 60.0) > PROBE_OFF_RATE_PER_MIN
+                and (lt[0] - temp) / (seconds / 60.0) > PROBE_OFF_RATE_PER_MIN
             ):
                 found = found or []
                 found.append(Artefact("temp", ArtefactKind.PROBE_OFF))
-    dbp = values.get("dbp")
-    if sbp is not None and dbp is not None and sbp - dbp < DAMPED_PULSE_PRESSURE:
-        found = found or []
-        found += [
-            Artefact("sbp", ArtefactKind.DAMPED_LINE),
-            Artefact("dbp", ArtefactKind.DAMPED_LINE),
-        ]
+    if sbp is not None:
+        dbp = get("dbp")
+        if dbp is not None and sbp - dbp < DAMPED_PULSE_PRESSURE:
+            found = found or []
+            found += [
+                Artefact("sbp", ArtefactKind.DAMPED_LINE),
+                Artefact("dbp", ArtefactKind.DAMPED_LINE),
+            ]
     return _NOTHING if found is None else tuple(found)
 
 

@@ -18,6 +18,7 @@ from emsync.telemetry.artefacts import ArtefactRules, without_artefacts
 from emsync.telemetry.paediatric import PewsScored, is_child, score_pews
 from emsync.telemetry.schemas import LatestVitals, PewsLiveRead
 from emsync.telemetry.vitals import LatestValues, Scored, score
+from emsync.triage.paediatric import PAEDIATRIC_MAX_AGE
 
 
 class ReadingChecks:
@@ -46,8 +47,7 @@ class ReadingChecks:
         else:
             cache.update(patient_id, ts, values)
         fields = cache.get(patient_id) or {}
-        if is_child(age_years):
-            assert age_years is not None
+        if age_years is not None and age_years < PAEDIATRIC_MAX_AGE:
             return score_pews(fields, at=ts, window=self._window, age_years=age_years)
         return score(fields, at=ts, window=self._window, spo2_scale=spo2_scale)
 

@@ -12,12 +12,22 @@ item takes the higher of the two infant groups' sub-scores (the safe side).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from emsync.triage.paediatric import PAEDIATRIC_MAX_AGE
-from emsync.triage.pews import PewsScore, PewsSubscores, bedside_pews, pews_band
+from emsync.triage.pews import (
+    AgeGroup,
+    PewsScore,
+    PewsSubscores,
+    age_group,
+    heart_rate_score,
+    pews_band,
+    respiratory_rate_score,
+    spo2_score,
+    systolic_bp_score,
+)
 
 SCALE = "bedside-pews"
 Value = float | bool | str
@@ -47,30 +57,42 @@ class PewsScored(NamedTuple):
         }
 
 
-def _score(age: float, values: Mapping[str, Any]) -> PewsScore:
-    return bedside_pews(
-        age_years=age,
-        hr=values.get("hr"),
-        sbp=values.get("sbp"),
-        rr=values.get("rr"),
-        spo2=values.get("spo2"),
-        oxygen="low_flow" if values.get("o2") else "room_air",
-    )
+_INFANT_GROUPS = (AgeGroup.UNDER_3_MONTHS, AgeGroup.MONTHS_3_TO_12)
+_NOT_MEASURED = ("capillary_refill", "respiratory_effort")
+
+
+def _worst(value: float | None, scorer: Callable[[float, AgeGroup], int], groups: Any) -> int:
+    if value is None:
+        return 0
+    return max(scorer(value, g) for g in groups)
 
 
 def child_pews(age_years: float, values: Mapping[str, Any]) -> PewsScore:
-    """PEWS of one set of values; age 0 in whole years takes each item's worse infant group."""
-    if age_years != 0:
-        return _score(age_years, values)
-    young, older = _score(0.1, values), _score(0.5, values)
-    sub = PewsSubscores(*(max(a, b) for a, b in zip(young.subscores, older.subscores, strict=True)))
+    """PEWS of a monitor's values; age 0 in whole years takes each item's worse infant group.
+
+    Scores the items directly (no per-call closures: it runs per reading on the ingest path)."""
+    groups = _INFANT_GROUPS if age_years == 0 else (age_group(age_years),)
+    hr, sbp, rr, spo2 = values.get("hr"), values.get("sbp"), values.get("rr"), values.get("spo2")
+    sub = PewsSubscores(
+        heart_rate=_worst(hr, heart_rate_score, groups),
+        systolic_bp=_worst(sbp, systolic_bp_score, groups),
+        capillary_refill=0,
+        respiratory_effort=0,
+        respiratory_rate=_worst(rr, respiratory_rate_score, groups),
+        spo2=0 if spo2 is None else spo2_score(spo2),
+        oxygen_therapy=2 if values.get("o2") else 0,
+    )
+    missing = [*_NOT_MEASURED]
+    if sbp is None:
+        missing.insert(0, "systolic_bp")
     total = sum(sub)
+    group = "under 1 year (both infant groups)" if age_years == 0 else groups[0]
     return PewsScore(
         subscores=sub,
         total=total,
         band=pews_band(total, sub),
-        age_group="under 1 year (both infant groups)",  # type: ignore[arg-type]
-        not_measured=young.not_measured,
+        age_group=group,  # type: ignore[arg-type]
+        not_measured=tuple(missing),
     )
 
 

@@ -178,3 +178,23 @@ def test_a_childs_live_pews_needs_the_monitor_channels_in_the_window() -> None:
     )
     assert infant is not None
     assert infant.subscores[0] == 1
+
+
+async def test_window_checks_publish_a_frozen_heart_rate_and_a_spike_once() -> None:
+    from emsync.telemetry.artefact_windows import ArtefactWindows
+    from emsync.telemetry.events import VitalsReceived
+
+    published: list[tuple[str, str, dict[str, object]]] = []
+    windows = ArtefactWindows(lambda c, t, d: published.append((c, t, d)))
+    readings = [{"ts": after(2 * i).isoformat(), "hr": 80 + (i % 4), "spo2": 97} for i in range(10)]
+    readings[5] = {**readings[5], "hr": 170}  # a double-counted beat, gone the next reading
+    readings += [{"ts": after(20 + 2 * i).isoformat(), "hr": 90, "spo2": 97} for i in range(40)]
+    event = VitalsReceived(patient_id="p", device_id="d", readings=tuple(readings))
+    await windows.on_vitals(event)
+    await windows.on_vitals(event)  # the same readings again: nothing new to say
+    assert len(published) == 1
+    channel, kind, data = published[0]
+    assert (channel, kind) == ("vitals:p", "artefacts")
+    flagged = {r["ts"]: r["artefacts"] for r in data["readings"]}  # type: ignore[union-attr]
+    assert {"field": "hr", "kind": "anomaly"} in flagged[after(10).isoformat()]
+    assert {"field": "hr", "kind": "flat_line"} in flagged[after(30).isoformat()]
