@@ -111,7 +111,7 @@ def test_a_child_is_triaged_and_monitored_on_the_paediatric_pathway(
     expect(page.get_by_test_id("reasons")).to_contain_text("Bedside PEWS 8")
     expect(page.get_by_test_id("reference-ranges")).to_contain_text("1-4 years")
     expect(result).not_to_contain_text("NEWS2:")
-    expect(result).not_to_contain_text("KTAS")
+    expect(result).not_to_contain_text("Acuity: KTAS")
     page.screenshot(path=str(shots / "01-triage-child.png"), full_page=True)
     page.get_by_role("button", name=re.compile("Save to incident")).click()
     expect(page.get_by_test_id("triage-message")).to_contain_text("Saved")

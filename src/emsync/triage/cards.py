@@ -21,7 +21,11 @@ def _fmt(m: dict[str, Any]) -> str:
 def _variant_rows(cv: dict[str, Any]) -> str:
     rows = []
     for mode in ("field", "review"):
-        for name, r in cv[mode].get("variants", {}).items():
+        if mode not in cv:
+            continue
+        report = cv[mode]
+        rows.append(f"| {mode}, choosing among the four (inner CV) " + _fmt(report["metrics"]))
+        for name, r in report.get("variants", {}).items():
             rows.append(f"| {mode}, {name}, safety rule " + _fmt(r["metrics"]))
             rows.append(f"| {mode}, {name}, most likely " + _fmt(r["metrics_most_likely_level"]))
     return "\n".join(rows)
@@ -72,6 +76,7 @@ def acuity_card(
     *,
     before: dict[str, dict[str, Any]] | None = None,
     curves: dict[str, Any] | None = None,
+    comparison: dict[str, Any] | None = None,
 ) -> str:
     rows = []
     for mode in ("field", "review"):
@@ -142,10 +147,11 @@ under-triaged); ALS = share of expert levels 1-2 given 1-2.
 {_HEADER}
 {chr(10).join(rows)}
 
-Each variant alone, on the same outer folds:
+Each variant alone and the procedure that chooses among them, on the same outer folds
+(`emsync triage evaluate --cv --variants all --mode field|review`):
 
 {_HEADER}
-{_variant_rows(cv)}
+{_variant_rows(comparison or cv)}
 
 Top-label calibration error (ECE): {ece}.
 

@@ -45,6 +45,24 @@ Seed = Annotated[int, typer.Option("--seed")]
 UseCv = Annotated[
     bool, typer.Option("--cv", help="Cross-validate the training procedure on this data.")
 ]
+VariantsOpt = Annotated[
+    str,
+    typer.Option(
+        "--variants",
+        help="Acuity variants the training procedure chooses among, comma-separated, or 'all' "
+        "(softmax, ordinal, softmax+text, ordinal+text). The shipped procedure is softmax.",
+    ),
+]
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    from emsync.triage.acuity import VARIANTS
+
+    chosen = VARIANTS if text == "all" else tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    return chosen
 
 
 @contextmanager
@@ -138,7 +156,7 @@ def _cv_acuity(
     from emsync.triage import acuity as acuity_mod
 
     rows = _rows_for(data, mode)
-    chosen = variants or acuity_mod.VARIANTS
+    chosen = variants or acuity_mod.DEFAULT_VARIANTS
     with _progress(f"cross-validating {mode.value} mode", folds * 6 * len(chosen)) as tick:
         cv = acuity_mod.cross_validate_acuity(
             rows, mode=mode, folds=folds, seed=seed, variants=chosen, progress=tick
@@ -170,6 +188,7 @@ def triage_train(
     out: OutDir = ARTIFACTS,
     folds: Folds = 5,
     seed: Seed = 0,
+    variants: VariantsOpt = "softmax",
 ) -> None:
     """Cross-validate both modes, then fit and save the models, metrics, plots and model card."""
     from emsync.triage import acuity as acuity_mod
@@ -178,9 +197,10 @@ def triage_train(
 
     loaded = _load_ktas(data)
     sha = _sha256(data)
+    chosen = _variants(variants)
     cv: dict[str, Any] = {"data": {**loaded.report.as_dict(), "sha256": sha}}
     for mode in Mode:
-        cv[mode.value] = _cv_acuity(loaded, mode, folds, seed)
+        cv[mode.value] = _cv_acuity(loaded, mode, folds, seed, chosen)
         plot_triage(
             cv[mode.value],
             out / f"acuity-{mode.value}.png",
@@ -191,7 +211,7 @@ def triage_train(
     for mode in Mode:
         with _progress(f"fitting {mode.value} model", 6) as tick:
             model = acuity_mod.fit_acuity(
-                _rows_for(loaded, mode), mode=mode, seed=seed, progress=tick
+                _rows_for(loaded, mode), mode=mode, seed=seed, variants=chosen, progress=tick
             )
         acuity_mod.stamp_version(model, data_sha256=sha)
         model.metadata["cross_validated"] = {
@@ -227,6 +247,7 @@ def triage_evaluate(
     folds: Folds = 5,
     seed: Seed = 0,
     models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
+    variants: VariantsOpt = "softmax",
 ) -> None:
     """Score the saved model on a KTAS file (or cross-validate on it with --cv)."""
     import numpy as np
@@ -241,7 +262,7 @@ def triage_evaluate(
         console.print("[red]no rows with the nurse's level (KTAS_RN) for review mode")
         raise typer.Exit(2)
     if cv:
-        report = _cv_acuity(loaded, mode, folds, seed)
+        report = _cv_acuity(loaded, mode, folds, seed, _variants(variants))
         report["model_version"] = "cross-validated training procedure"
         _triage_table(f"{mode.value} mode, each variant on the same folds", _variant_rows(report))
     else:
@@ -289,6 +310,10 @@ def triage_card(
     before: Annotated[
         list[Path] | None, typer.Option("--before", help="evaluate --cv JSON of the old model.")
     ] = None,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option("--compare", help="evaluate --cv --variants all JSON (per mode)."),
+    ] = None,
 ) -> None:
     """Re-render the acuity model card from the saved metrics and models (no training)."""
     from emsync.triage.cards import acuity_card
@@ -303,7 +328,11 @@ def triage_card(
     for path in before or []:
         report = json.loads(path.read_text())
         old[report["mode"]] = report["metrics"]
-    card = acuity_card(cv, meta, cv["data"], before=old, curves=curves)
+    comparison = {}
+    for path in compare or []:
+        report = json.loads(path.read_text())
+        comparison[report["mode"]] = report
+    card = acuity_card(cv, meta, cv["data"], before=old, curves=curves, comparison=comparison)
     (out / "acuity-model-card.md").write_text(card)
     console.print(f"model card written to {out / 'acuity-model-card.md'}")
 
@@ -413,22 +442,41 @@ def _risk_plot(
 
 
 @risk_app.command("train")
-def risk_train(data: DataDir, out: OutDir = ARTIFACTS, folds: Folds = 5, seed: Seed = 0) -> None:
+def risk_train(
+    data: DataDir,
+    out: OutDir = ARTIFACTS,
+    folds: Folds = 5,
+    seed: Seed = 0,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Reuse this `risk evaluate --cv` JSON (same data and seed) instead of "
+            "cross-validating again; the plot is then not redrawn.",
+        ),
+    ] = None,
+) -> None:
     """Cross-validate, then fit and save the deterioration model, metrics, plot and model card."""
     from emsync.triage import deterioration as det
     from emsync.triage.cards import deterioration_card
 
     loaded = _load_physionet(data)
     sha = _sha256(data)
-    report, scores = _risk_cv(loaded, folds, seed)
+    if report_file is not None:
+        report = json.loads(report_file.read_text())
+        if report.get("data", {}).get("records_kept") != loaded.report.records_kept:
+            console.print(f"[red]{report_file} was not computed on these records")
+            raise typer.Exit(2)
+    else:
+        report, scores = _risk_cv(loaded, folds, seed)
+        last = max(scores)
+        _risk_plot(
+            scores[last],
+            report["windows"][-1]["calibration"],
+            out / "deterioration.png",
+            f"deterioration: {folds}-fold CV, {last:g} h window",
+        )
     report["data"] = {**loaded.report.as_dict(), "sha256": sha}
-    last = max(scores)
-    _risk_plot(
-        scores[last],
-        report["windows"][-1]["calibration"],
-        out / "deterioration.png",
-        f"deterioration: {folds}-fold CV, {last:g} h window",
-    )
     with _progress("fitting deterioration model", 6) as tick:
         model = det.fit_deterioration(loaded.records, seed=seed, progress=tick)
     det.stamp_version(model, data_sha256=sha)
