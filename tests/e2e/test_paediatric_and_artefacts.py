@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect
 
 from emsync.telemetry import envelope
@@ -63,7 +64,7 @@ def _device(api: httpx.Client, device_id: str, patient_id: str) -> tuple[bytes, 
 
 def _publish(server: Server, messages: list[tuple[str, bytes, int, dict[str, Any]]]) -> None:
     """Seal and publish each (device, key, counter, reading) at QoS 1, as a monitor does."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     connected = threading.Event()
     client.on_connect = lambda *_: connected.set()
     client.connect("127.0.0.1", server.mqtt_port)
@@ -123,7 +124,10 @@ def test_a_child_is_triaged_and_monitored_on_the_paediatric_pathway(
     now = datetime.now(UTC)
     child = {"hr": 165, "spo2": 90, "rr": 48, "sbp": 95, "dbp": 55, "o2": True}
     adult = {"hr": 78, "spo2": 97, "rr": 15, "sbp": 128, "dbp": 80, "temp": 36.9}
-    stamp = lambda s: (now + timedelta(seconds=s)).isoformat()  # noqa: E731
+
+    def stamp(seconds: float) -> str:
+        return (now + timedelta(seconds=seconds)).isoformat()
+
     page.get_by_role("link", name="Patient monitor").click()
     expect(page.get_by_test_id("tiles")).to_contain_text("child, 2 y", timeout=TIMEOUT_MS)
     _publish(
