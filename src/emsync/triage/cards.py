@@ -216,6 +216,23 @@ def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str,
                 f"| {m['auroc']:.3f} | {m['auprc']:.3f} | {m['n']} | | |"
             )
     last = cv["windows"][-1]
+    change = ""
+    if before:
+        deltas = [
+            (
+                w["window_hours"],
+                w["model"]["auroc"] - before[w["window_hours"]]["model"]["auroc"],
+                w["model"]["auprc"] - before[w["window_hours"]]["model"]["auprc"],
+            )
+            for w in cv["windows"]
+            if w["window_hours"] in before
+        ]
+        change = (
+            " Against feature set 1 on the same folds: "
+            + ", ".join(f"{h:g} h AUROC {a:+.3f}, AUPRC {p:+.3f}" for h, a, p in deltas)
+            + "; differences this small are within fold-to-fold variation, so the extra features"
+            " move the model only marginally towards the all-variable results."
+        )
     verdict = "; ".join(
         f"{'met' if w['model']['auroc'] >= 0.80 else 'not met'} "
         f"on the {w['window_hours']:g} h window ({w['model']['auroc']:.3f})"
@@ -225,7 +242,8 @@ def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str,
 
 Version `{meta["version"]}`. Files: `deterioration.ubj`/`.json` (XGBoost UBJSON + metadata with
 feature list, Platt scaling and SHA-256). Metrics: `deterioration-metrics.json`; plot:
-`deterioration.png`.
+`deterioration.png` (drawn by `risk train` when it cross-validates itself; with `--report` the
+previous plot is kept).
 
 ## Data
 PhysioNet/Computing in Cardiology Challenge 2012, training set A (ODC-By 1.0):
@@ -256,7 +274,7 @@ Brier score and expected calibration error (10 bins) of the model's probabilitie
 {chr(10).join(rows)}
 
 Target AUROC >= 0.80: {verdict}. The challenge entries that used every variable (laboratory
-values, age, ICU type) reached about 0.86; these use only what a monitor or a crew gives.
+values, age, ICU type) reached about 0.86; these use only what a monitor or a crew gives.{change}
 
 ## Intended use
 A per-patient risk trend for the telemetry pipeline, updated as readings arrive
