@@ -100,6 +100,10 @@ class ArtefactRules:
     def forget(self, patient_id: str) -> None:
         self._last.pop(patient_id, None)
 
+    def last_unflagged(self, patient_id: str) -> Mapping[str, Last]:
+        """The last value of hr, spo2 and temp that no rule flagged, with its time."""
+        return self._last.get(patient_id) or {}
+
     def check(
         self, patient_id: str, ts: datetime, values: Mapping[str, Any]
     ) -> tuple[Artefact, ...]:

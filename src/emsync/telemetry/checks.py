@@ -2,10 +2,10 @@
 
 Kept out of `pipeline.py` so the pipeline only calls it: a vitals reading of a bound patient is
 checked for probable artefacts (`artefacts.py`; flagged fields stay in the stored and pushed
-reading, marked, and leave the latest-value cache that scores are computed from), then scored
-with NEWS2 for an adult or Bedside PEWS for a child (`paediatric.py`), by the age the incidents
-domain holds for the patient. Costs a few dictionary look-ups when nothing fires
-(bench/artefacts.py measures it).
+reading, marked, and in the latest-value cache as measured), then scored with NEWS2 for an adult
+or Bedside PEWS for a child (`paediatric.py`), by the age the incidents domain holds for the
+patient; a field a suppressing rule flagged is scored with its last unflagged value instead.
+Costs a few dictionary look-ups when nothing fires (bench/artefacts.py measures it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from emsync.telemetry.alerts import AlertKind
-from emsync.telemetry.artefacts import ArtefactRules, without_artefacts
+from emsync.telemetry.artefacts import Artefact, ArtefactRules, without_artefacts
 from emsync.telemetry.paediatric import PewsScored, is_child, score_pews
 from emsync.telemetry.schemas import LatestVitals, PewsLiveRead
 from emsync.telemetry.vitals import LatestValues, Scored, score
@@ -41,15 +41,34 @@ class ReadingChecks:
         """Flag artefacts into `values["artefacts"]`, update the cache, return the score."""
         found = self.rules.check(patient_id, ts, values)
         cache = self._cache
-        if found:
-            cache.update(patient_id, ts, without_artefacts(values, found))
-            values["artefacts"] = [a.as_dict() for a in found]
-        else:
-            cache.update(patient_id, ts, values)
+        cache.update(patient_id, ts, values)
         fields = cache.get(patient_id) or {}
+        if found:
+            values["artefacts"] = [a.as_dict() for a in found]
+            fields = self._scored_fields(patient_id, fields, values, found)
         if age_years is not None and age_years < PAEDIATRIC_MAX_AGE:
             return score_pews(fields, at=ts, window=self._window, age_years=age_years)
         return score(fields, at=ts, window=self._window, spo2_scale=spo2_scale)
+
+    def _scored_fields(
+        self,
+        patient_id: str,
+        fields: dict[str, tuple[Any, datetime]],
+        values: dict[str, Any],
+        found: tuple[Artefact, ...],
+    ) -> dict[str, tuple[Any, datetime]]:
+        """The cache as a score may use it: suppressed fields back to their last unflagged
+        value (left out when there is none)."""
+        kept = without_artefacts(values, found)
+        last = self.rules.last_unflagged(patient_id)
+        scored = dict(fields)
+        for name in values.keys() - kept.keys():
+            previous = last.get(name)
+            if previous is None:
+                scored.pop(name, None)
+            else:
+                scored[name] = previous
+        return scored
 
 
 def detail_key(scored: Scored | PewsScored) -> str:
