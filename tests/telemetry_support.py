@@ -18,12 +18,14 @@ from emsync.telemetry.aead import Algorithm
 from tests.builders import incident_body
 
 
-async def make_patient(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+async def make_patient(
+    client: httpx.AsyncClient, headers: dict[str, str], *, age_years: int = 60
+) -> str:
     incident = await client.post("/api/incidents", json=incident_body(), headers=headers)
     assert incident.status_code == 201, incident.text
     patient = await client.post(
         f"/api/incidents/{incident.json()['id']}/patients",
-        json={"label": "P1", "age_years": 60},
+        json={"label": "P1", "age_years": age_years},
         headers=headers,
     )
     assert patient.status_code == 201, patient.text

@@ -123,6 +123,11 @@ _defer(
     help_text="Deterioration model (PhysioNet 2012 layout).",
 )
 _defer(
+    "artefacts",
+    "emsync.telemetry.artefact_cli:artefacts_app",
+    help_text="Monitor artefact detection: fit the window model, evaluate on PhysioNet series.",
+)
+_defer(
     "simulate",
     "emsync.telemetry.cli:simulate",
     help_text="Publish sealed vitals for N patients through MQTT, as their monitors would.",

@@ -10,7 +10,13 @@ from emsync.incidents.events import (
     PatientAdded,
 )
 from emsync.incidents.lifecycle import IncidentStatus
-from emsync.incidents.service import get_incident, get_patient, record_triage, transition
+from emsync.incidents.service import (
+    get_incident,
+    get_patient,
+    patient_ages,
+    record_triage,
+    transition,
+)
 
 __all__ = [
     "IncidentCreated",
@@ -20,6 +26,7 @@ __all__ = [
     "PatientAdded",
     "get_incident",
     "get_patient",
+    "patient_ages",
     "record_triage",
     "transition",
 ]

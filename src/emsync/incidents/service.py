@@ -452,6 +452,19 @@ async def get_patient(*, session: AsyncSession, keyring: Keyring, patient_id: st
     return _patient_read(patient, keyring)
 
 
+async def patient_ages(
+    *, session: AsyncSession, patient_ids: Sequence[str]
+) -> dict[str, int | None]:
+    """Each existing patient's age in years (None when not recorded): telemetry scores a child
+    with the paediatric early-warning score, not NEWS2."""
+    if not patient_ids:
+        return {}
+    rows = await session.execute(
+        select(Patient.id, Patient.age_years).where(Patient.id.in_(list(patient_ids)))
+    )
+    return {str(patient_id): age for patient_id, age in rows.all()}
+
+
 async def record_triage(
     *,
     session: AsyncSession,

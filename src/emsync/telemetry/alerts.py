@@ -13,6 +13,8 @@ class AlertKind(StrEnum):
     STALE = "stale"
     # The broker dropped accepted readings (telemetry/broker_watch.py): no patient of its own.
     BROKER = "broker"
+    # A child's early-warning alert (Bedside PEWS bands, named as NEWS2's: emsync.triage.pews).
+    PEWS = "pews"
 
 
 class AlertStatus(StrEnum):

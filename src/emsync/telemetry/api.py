@@ -12,8 +12,10 @@ from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
+from emsync.incidents import patient_ages
 from emsync.telemetry import service
 from emsync.telemetry.alerts import AlertStatus
+from emsync.telemetry.checks import latest_for_age
 from emsync.telemetry.schemas import (
     AlertRead,
     DeviceBind,
@@ -177,14 +179,17 @@ async def latest_vitals(
     session: SessionDep,
     _: Annotated[Principal, requires(Perm.VITALS_READ)],
 ) -> LatestVitals:
-    """The newest value of each parameter and the NEWS2 over them."""
-    return await service.latest_vitals(
+    """The newest value of each parameter and the NEWS2 over them (a child: PEWS, never NEWS2)."""
+    window = timedelta(seconds=runtime.settings.telemetry.news2_window_seconds)
+    latest = await service.latest_vitals(
         session=session,
         keyring=runtime.keyring,
         patient_id=patient_id,
         cache=runtime.find(LatestValues),
-        window=timedelta(seconds=runtime.settings.telemetry.news2_window_seconds),
+        window=window,
     )
+    ages = await patient_ages(session=session, patient_ids=[patient_id])
+    return latest_for_age(latest, ages.get(patient_id), window)
 
 
 @router.get("/patients/{patient_id}/vitals", response_model=VitalsHistory)

@@ -31,14 +31,17 @@ from emsync.core.clock import Clock, as_utc
 from emsync.core.crypto import NONCE_BYTES, SEALED_VERSION, Keyring
 from emsync.core.events import Event, EventBus
 from emsync.core.settings import Settings
+from emsync.incidents import patient_ages
 from emsync.telemetry import envelope, service
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import RANK, AlertKind, AlertLevel, AlertStatus, alert_level
+from emsync.telemetry.checks import ReadingChecks, alert_kind, detail_key
 from emsync.telemetry.envelope import EnvelopeRejected, Kind, ReplayGuard, SealedReading
 from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceived
 from emsync.telemetry.keys import KeyValidity, unwrap
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
+from emsync.telemetry.paediatric import PewsScored
 from emsync.telemetry.readings import (
     DeviceStatus,
     Position,
@@ -48,7 +51,7 @@ from emsync.telemetry.readings import (
 )
 from emsync.telemetry.service import COUNTER_OFFSET, reading_aad
 from emsync.telemetry.store import ReadingRow, ReadingStore
-from emsync.telemetry.vitals import LatestValues, Scored, score
+from emsync.telemetry.vitals import LatestValues, Scored
 
 log = structlog.get_logger("emsync.telemetry.ingest")
 
@@ -74,6 +77,7 @@ class DeviceView:
     spo2_scale: int
     revoked: bool
     keys: dict[int, DeviceKeyView] = field(default_factory=dict)
+    age_years: int | None = None  # the bound patient's (a child is scored with PEWS)
 
 
 class Refused(Exception):
@@ -138,6 +142,11 @@ class DeviceDirectory:
                             revoked_at=as_utc(k.revoked_at) if k.revoked_at else None,
                         ),
                     )
+            bound = {v.patient_id for v in views.values() if v is not None and v.patient_id}
+            ages = await patient_ages(session=session, patient_ids=sorted(bound))
+            for view in views.values():
+                if view is not None and view.patient_id is not None:
+                    view.age_years = ages.get(view.patient_id)
         for device_id, view in views.items():
             self._cache[device_id] = (now, view)
 
@@ -235,6 +244,7 @@ class Pipeline:
         self._ack_timeout = timedelta(seconds=tel.ack_timeout_seconds)
         self._min_band = tel.news2_alert_min_band
         self._max_skew = timedelta(seconds=tel.max_clock_skew_seconds)
+        self._checks = ReadingChecks(cache, self._window)
 
     async def start(self) -> None:
         """Seed the replay guard and the set of patients with open alerts from storage."""
@@ -248,7 +258,7 @@ class Pipeline:
             self._alerting = set(
                 await session.scalars(
                     select(Alert.patient_id).where(
-                        Alert.kind == AlertKind.NEWS2.value,
+                        Alert.kind.in_([AlertKind.NEWS2.value, AlertKind.PEWS.value]),
                         Alert.status != AlertStatus.RESOLVED.value,
                     )
                 )
@@ -344,7 +354,7 @@ class Pipeline:
                         field=problem.field, problem=problem.problem.value
                     ).inc()
                 ts_text = reading.ts.isoformat() if push is not None else None
-                values = self._values(reading, patient_id, view.spo2_scale, worst, ts_text)
+                values = self._values(reading, patient_id, view, worst, ts_text)
                 unsealed.append(
                     (
                         device_id,
@@ -416,7 +426,7 @@ class Pipeline:
         self,
         reading: Vitals | Position | DeviceStatus,
         patient_id: str | None,
-        spo2_scale: int,
+        view: DeviceView,
         worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
         ts_text: str | None,
     ) -> dict[str, Any]:
@@ -440,10 +450,13 @@ class Pipeline:
             if reading.avpu is not None:
                 values["avpu"] = reading.avpu.value
             if patient_id is not None:
-                cache = self._cache
-                cache.update(patient_id, reading.ts, values)
-                fields = cache.get(patient_id) or {}
-                scored = score(fields, at=reading.ts, window=self._window, spo2_scale=spo2_scale)
+                scored = self._checks.apply(
+                    patient_id,
+                    reading.ts,
+                    values,
+                    age_years=view.age_years,
+                    spo2_scale=view.spo2_scale,
+                )
                 if scored is not None:
                     self._observe(patient_id, scored, values, worst, ts_text)
             return values
@@ -464,13 +477,13 @@ class Pipeline:
     def _observe(
         self,
         patient_id: str,
-        scored: Scored,
+        scored: Scored | PewsScored,
         values: dict[str, Any],
         worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
         ts_text: str | None,
     ) -> None:
         detail = scored.as_dict(ts_text)
-        values["news2"] = detail
+        values[detail_key(scored)] = detail
         level = alert_level(scored.band, self._min_band)
         prev = worst.get(patient_id)
         if prev is None or _rank(level) > _rank(prev[0]):
@@ -482,15 +495,19 @@ class Pipeline:
         relevant = {p: obs for p, obs in worst.items() if obs[0] is not None or p in self._alerting}
         if not relevant:
             return []
+        events: list[AlertChanged] = []
         async with self._sessions() as session:
-            events = await service.observe_news2(
-                session=session,
-                keyring=self._keyring,
-                observations=relevant,
-                holdoff=self._holdoff,
-                ack_timeout=self._ack_timeout,
-                now=now,
-            )
+            for kind in (AlertKind.NEWS2, AlertKind.PEWS):
+                of_kind = {p: o for p, o in relevant.items() if alert_kind(o[1]) is kind}
+                events += await service.observe_news2(
+                    session=session,
+                    keyring=self._keyring,
+                    observations=of_kind,
+                    holdoff=self._holdoff,
+                    ack_timeout=self._ack_timeout,
+                    now=now,
+                    kind=kind,
+                )
             await session.commit()
         for p, (level, _) in relevant.items():
             if level is not None:

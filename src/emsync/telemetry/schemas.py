@@ -130,10 +130,24 @@ class News2Read(BaseModel):
     ts: datetime
 
 
+class PewsLiveRead(BaseModel):
+    """A child's Bedside PEWS over the monitor's values (capillary refill and work of breathing
+    are not measured by a monitor and are listed as such)."""
+
+    scale: str
+    total: int
+    band: str
+    subscores: list[int]
+    not_measured: list[str]
+    age_group: str
+    ts: datetime
+
+
 class LatestVitals(BaseModel):
     patient_id: str
     values: dict[str, FieldValue]
     news2: News2Read | None
+    pews: PewsLiveRead | None = None
 
 
 class VitalsReading(BaseModel):
@@ -149,6 +163,11 @@ class VitalsReading(BaseModel):
     avpu: str | None = None
     news2: int | None = None
     band: str | None = None
+    pews: int | None = Field(default=None, description="A child's Bedside PEWS (never NEWS2)")
+    artefacts: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Probable artefacts in this reading ({field, kind}); shown, never dropped",
+    )
 
 
 class SeriesPoint(BaseModel):
@@ -184,3 +203,4 @@ class AlertRead(BaseModel):
     escalation_step: int
     escalated_to: str | None
     news2: int | None = None
+    pews: int | None = Field(default=None, description="A child's alert: Bedside PEWS total")

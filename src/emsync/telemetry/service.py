@@ -386,6 +386,7 @@ _READING_COLUMNS = (
 
 def _vitals_reading(row: Any, values: dict[str, Any]) -> VitalsReading:
     news = values.get("news2")
+    pews = values.get("pews")
     return VitalsReading(
         ts=as_utc(row.ts),
         device_id=row.device_id,
@@ -398,7 +399,9 @@ def _vitals_reading(row: Any, values: dict[str, Any]) -> VitalsReading:
         o2=values.get("o2"),
         avpu=values.get("avpu"),
         news2=news["total"] if news else None,
-        band=news["band"] if news else None,
+        band=news["band"] if news else pews["band"] if pews else None,
+        pews=pews["total"] if pews else None,
+        artefacts=values.get("artefacts") or [],
     )
 
 
@@ -569,9 +572,13 @@ def _alert_detail_aad(alert_id: str) -> bytes:
 
 def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
     news: int | None = None
+    pews: int | None = None
     if alert.detail_sealed is not None:
         detail = orjson.loads(keyring.open(alert.detail_sealed, aad=_alert_detail_aad(alert.id)))
-        news = detail.get("total")
+        if detail.get("scale") == "bedside-pews":
+            pews = detail.get("total")  # a child's: never shown as NEWS2
+        else:
+            news = detail.get("total")
     return AlertRead(
         id=alert.id,
         patient_id=alert.patient_id,
@@ -588,6 +595,7 @@ def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
         escalation_step=alert.escalation_step,
         escalated_to=alert.escalated_to,
         news2=news,
+        pews=pews,
     )
 
 
@@ -693,8 +701,10 @@ async def observe_news2(
     holdoff: timedelta,
     ack_timeout: timedelta,
     now: datetime,
+    kind: AlertKind = AlertKind.NEWS2,
 ) -> list[AlertChanged]:
-    """Apply one batch's NEWS2 level per patient to their alerts; caller commits.
+    """Apply one batch's NEWS2 (or, for children, PEWS) level per patient to their alerts of
+    that `kind`; caller commits.
 
     `observations` maps a patient to the alert level their worst reading called for (None when
     below the minimum band) and that reading's NEWS2 detail.
@@ -706,7 +716,7 @@ async def observe_news2(
         await session.scalars(
             select(Alert).where(
                 Alert.patient_id.in_(list(observations)),
-                Alert.kind == AlertKind.NEWS2.value,
+                Alert.kind == kind.value,
                 or_(Alert.status != AlertStatus.RESOLVED.value, Alert.resolved_at >= cutoff),
             )
         )
@@ -747,7 +757,7 @@ async def observe_news2(
             alert = Alert(
                 id=alert_id,
                 patient_id=patient_id,
-                kind=AlertKind.NEWS2.value,
+                kind=kind.value,
                 scope="",
                 level=level.value,
                 status=AlertStatus.RAISED.value,

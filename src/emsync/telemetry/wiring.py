@@ -8,6 +8,7 @@ from emsync.auth.permissions import Perm
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
+from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.broker import EmbeddedBroker
 from emsync.telemetry.events import AlertChanged, DeviceChanged, VitalsReceived
 from emsync.telemetry.ingest import MqttIngest
@@ -68,6 +69,9 @@ def wire_realtime(runtime: Runtime, hub: Hub) -> None:
 
     runtime.bus.subscribe(VitalsReceived, push_vitals)
     runtime.bus.subscribe(AlertChanged, push_alert)
+    # Flat lines and the window forest, judged after the batch is stored (off the hot path).
+    windows = ArtefactWindows(hub.publish)
+    runtime.bus.subscribe(VitalsReceived, windows.on_vitals)
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:

@@ -1,8 +1,12 @@
-"""Service-level triage assessment: validated inputs to KTAS level, probabilities, NEWS2, reasons.
+"""Service-level triage assessment: validated inputs to an acuity level, NEWS2 or PEWS, reasons.
 
 `assess` is what `POST /api/triage` calls. It validates every input against plausible ranges and
 raises `ValidationFailed` with one entry per offending field, so the API can answer 422 with a
 field-level reason and nothing reaches the model that the model was not built for.
+
+Adults (16 and over) get the KTAS acuity model and NEWS2. Children get the paediatric pathway:
+ESI v4's paediatric rules and Bedside PEWS (`paediatric.py`, `pews.py`), labelled as such and
+never NEWS2 (an adult score) nor the adult model (fitted on adults only).
 """
 
 from __future__ import annotations
@@ -15,12 +19,32 @@ from emsync.triage.acuity import AcuityModel, Contribution
 from emsync.triage.features import Mode
 from emsync.triage.ktas import ArrivalMode, KtasVisit, Mental, Sex
 from emsync.triage.news2 import Acvpu, News2Score, news2
+from emsync.triage.paediatric import (
+    PAEDIATRIC_MAX_AGE,
+    ChildObservations,
+    PaediatricTriage,
+    triage_child,
+)
+from emsync.triage.paediatric import STANDARD as PAEDIATRIC_STANDARD
+from emsync.triage.pews import (
+    SOURCE as PEWS_SOURCE,
+)
+from emsync.triage.pews import (
+    OxygenTherapy,
+    PewsScore,
+    ReferenceRanges,
+    RespiratoryEffort,
+    bedside_pews,
+    reference_ranges,
+)
 from emsync.triage.registry import acuity_model
 
-# The acuity model was fitted on adult ED visits (16-96 years); paediatric KTAS is a separate scale.
-MIN_AGE = 16
+# The acuity model was fitted on adult ED visits (16-96 years); under that, the paediatric pathway.
+ADULT_MIN_AGE = PAEDIATRIC_MAX_AGE
+ADULT_SCALE = "KTAS (EMsync acuity model, adults 16+)"
+PAEDIATRIC_MODEL = f"rules: {PAEDIATRIC_STANDARD}; {PEWS_SOURCE}"
 RANGES: dict[str, tuple[float, float]] = {
-    "age": (MIN_AGE, 120),
+    "age": (0, 120),
     "nrs_pain": (0, 10),
     "sbp": (30, 300),
     "dbp": (10, 200),
@@ -28,7 +52,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "rr": (4, 70),
     "temp": (30.0, 43.0),
     "spo2": (40, 100),
+    "capillary_refill_seconds": (0, 20),
 }
+# Infants breathe and beat faster than any adult: wider plausible limits under 16.
+CHILD_RANGES: dict[str, tuple[float, float]] = {"hr": (20, 320), "rr": (4, 120)}
 MAX_COMPLAINT_LENGTH = 500
 
 # KTAS records mental state as AVPU; new confusion is coded with "responds to voice", the nearer
@@ -62,6 +89,12 @@ class TriageInputs:
     spo2: float | None = None
     on_oxygen: bool = False
     nurse_level: int | None = None
+    # Paediatric pathway (under 16); ignored for adults.
+    oxygen_therapy: OxygenTherapy | None = None
+    respiratory_effort: RespiratoryEffort | None = None
+    capillary_refill_seconds: float | None = None
+    high_risk: bool = False
+    expected_resources: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +108,11 @@ class TriageAssessment:
     model_version: str
     # Review mode only: the model disagrees with the nurse (a second opinion, not a verdict).
     possible_mistriage: Literal["under-triage", "over-triage"] | None = None
+    pathway: Literal["adult", "paediatric"] = "adult"
+    scale: str = ADULT_SCALE
+    pews: PewsScore | None = None
+    reference_ranges: ReferenceRanges | None = None
+    reasons: tuple[str, ...] = ()
 
 
 def validate(inputs: TriageInputs, mode: Mode) -> None:
@@ -84,7 +122,10 @@ def validate(inputs: TriageInputs, mode: Mode) -> None:
     def bad(field: str, reason: str) -> None:
         errors.append({"field": field, "reason": reason})
 
+    child = is_child(inputs)
     for name, (low, high) in RANGES.items():
+        if child and name in CHILD_RANGES:
+            low, high = CHILD_RANGES[name]
         value = getattr(inputs, name)
         if value is None:
             continue
@@ -102,6 +143,16 @@ def validate(inputs: TriageInputs, mode: Mode) -> None:
     for name, enum in (("sex", Sex), ("arrival_mode", ArrivalMode), ("consciousness", Acvpu)):
         if getattr(inputs, name) not in set(enum):
             bad(name, f"must be one of {[e.value for e in enum]}")
+    for name, enum_type in (
+        ("oxygen_therapy", OxygenTherapy),
+        ("respiratory_effort", RespiratoryEffort),
+    ):
+        value = getattr(inputs, name)
+        if value is not None and value not in set(enum_type):
+            bad(name, f"must be one of {[e.value for e in enum_type]}")
+    resources = inputs.expected_resources
+    if resources is not None and (isinstance(resources, bool) or resources not in {0, 1, 2}):
+        bad("expected_resources", "must be 0, 1 or 2 (two or more)")
     if inputs.nrs_pain is not None and inputs.nrs_pain > 0 and not inputs.pain:
         bad("nrs_pain", "a pain score needs pain=true")
     if mode is Mode.REVIEW:
@@ -113,6 +164,11 @@ def validate(inputs: TriageInputs, mode: Mode) -> None:
         raise ValidationFailed(
             "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors
         )
+
+
+def is_child(inputs: TriageInputs) -> bool:
+    age = inputs.age
+    return isinstance(age, int | float) and not isinstance(age, bool) and age < ADULT_MIN_AGE
 
 
 def to_visit(inputs: TriageInputs) -> KtasVisit:
@@ -167,6 +223,8 @@ def assess(
             errors=[{"field": "mode", "reason": f"must be one of {[m.value for m in Mode]}"}],
         ) from None
     validate(inputs, mode)
+    if is_child(inputs):
+        return assess_child(inputs, mode)
     model = model or acuity_model(mode)
     prediction = model.predict(
         to_visit(inputs), inputs.nurse_level if mode is Mode.REVIEW else None, explain=explain
@@ -186,4 +244,66 @@ def assess(
         explanation=prediction.explanation,
         model_version=model.version,
         possible_mistriage=flag,
+    )
+
+
+def child_pews(inputs: TriageInputs) -> PewsScore:
+    oxygen = inputs.oxygen_therapy
+    if oxygen is None:
+        # "On oxygen" without a flow is the table's lower oxygen column ("any, < 4 L/min").
+        oxygen = OxygenTherapy.LOW_FLOW if inputs.on_oxygen else OxygenTherapy.ROOM_AIR
+    return bedside_pews(
+        age_years=float(inputs.age),
+        hr=inputs.hr,
+        sbp=inputs.sbp,
+        capillary_refill_seconds=inputs.capillary_refill_seconds,
+        rr=inputs.rr,
+        respiratory_effort=inputs.respiratory_effort,
+        spo2=inputs.spo2,
+        oxygen=oxygen,
+    )
+
+
+def assess_child(inputs: TriageInputs, mode: Mode) -> TriageAssessment:
+    """The paediatric pathway: ESI v4 paediatric rules plus Bedside PEWS; never NEWS2."""
+    pews = child_pews(inputs)
+    result: PaediatricTriage = triage_child(
+        ChildObservations(
+            age_years=float(inputs.age),
+            consciousness=str(inputs.consciousness),
+            respiratory_effort=None
+            if inputs.respiratory_effort is None
+            else str(inputs.respiratory_effort),
+            hr=inputs.hr,
+            rr=inputs.rr,
+            spo2=inputs.spo2,
+            sbp=inputs.sbp,
+            temp=inputs.temp,
+            capillary_refill_seconds=inputs.capillary_refill_seconds,
+            pain=inputs.nrs_pain if inputs.pain else None,
+            high_risk=inputs.high_risk,
+            expected_resources=inputs.expected_resources,
+        ),
+        pews,
+    )
+    flag: Literal["under-triage", "over-triage"] | None = None
+    if mode is Mode.REVIEW and inputs.nurse_level is not None:
+        if result.level < inputs.nurse_level:
+            flag = "under-triage"
+        elif result.level > inputs.nurse_level:
+            flag = "over-triage"
+    return TriageAssessment(
+        mode=mode,
+        level=result.level,
+        most_likely_level=result.level,
+        probabilities={},
+        news2=None,
+        explanation=(),
+        model_version=PAEDIATRIC_MODEL,
+        possible_mistriage=flag,
+        pathway="paediatric",
+        scale=result.standard,
+        pews=pews,
+        reference_ranges=reference_ranges(float(inputs.age)),
+        reasons=result.reasons,
     )

@@ -45,6 +45,24 @@ Seed = Annotated[int, typer.Option("--seed")]
 UseCv = Annotated[
     bool, typer.Option("--cv", help="Cross-validate the training procedure on this data.")
 ]
+VariantsOpt = Annotated[
+    str,
+    typer.Option(
+        "--variants",
+        help="Acuity variants the training procedure chooses among, comma-separated, or 'all' "
+        "(softmax, ordinal, softmax+text, ordinal+text). The shipped procedure is softmax.",
+    ),
+]
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    from emsync.triage.acuity import VARIANTS
+
+    chosen = VARIANTS if text == "all" else tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    return chosen
 
 
 @contextmanager
@@ -98,19 +116,31 @@ def _load_physionet(path: Path) -> PhysionetData:
 
 def _triage_table(title: str, reports: dict[str, dict[str, Any]]) -> None:
     table = Table(title=title)
-    for column in ("", "n", "accuracy", "macro-F1", "QW kappa", "under-triage", "over-triage"):
+    columns = ("", "n", "accuracy", "QW kappa", "under", "over", "KTAS1 sens", "KTAS2 sens", "ALS")
+    for column in columns:
         table.add_column(column)
     for name, m in reports.items():
+        sens = m.get("sensitivity_by_level", {})
         table.add_row(
             name,
             str(m["n"]),
             f"{m['accuracy']:.3f}",
-            f"{m['macro_f1']:.3f}",
             f"{m['quadratic_weighted_kappa']:.3f}",
             f"{m['under_triage_rate']:.3f}",
             f"{m['over_triage_rate']:.3f}",
+            f"{sens.get('1') or 0:.3f}",
+            f"{sens.get('2') or 0:.3f}",
+            f"{m.get('als_sensitivity') or 0:.3f}",
         )
     console.print(table)
+
+
+def _variant_rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rows = {"selected (safety rule)": report["metrics"]}
+    for name, r in report.get("variants", {}).items():
+        rows[f"{name} (safety rule)"] = r["metrics"]
+        rows[f"{name} (most likely)"] = r["metrics_most_likely_level"]
+    return rows
 
 
 def _rows_for(data: KtasData, mode: Mode) -> list[LabelledVisit]:
@@ -120,18 +150,27 @@ def _rows_for(data: KtasData, mode: Mode) -> list[LabelledVisit]:
     return rows
 
 
-def _cv_acuity(data: KtasData, mode: Mode, folds: int, seed: int) -> dict[str, Any]:
+def _cv_acuity(
+    data: KtasData, mode: Mode, folds: int, seed: int, variants: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     from emsync.triage import acuity as acuity_mod
 
     rows = _rows_for(data, mode)
-    with _progress(f"cross-validating {mode.value} mode", folds * 6) as tick:
+    chosen = variants or acuity_mod.DEFAULT_VARIANTS
+    with _progress(f"cross-validating {mode.value} mode", folds * 6 * len(chosen)) as tick:
         cv = acuity_mod.cross_validate_acuity(
-            rows, mode=mode, folds=folds, seed=seed, progress=tick
+            rows, mode=mode, folds=folds, seed=seed, variants=chosen, progress=tick
         )
     report = acuity_mod.acuity_report(cv.truth, cv.probabilities, cv.safety_levels)
     report["fold_under_triage_costs"] = list(cv.fold_costs)
+    report["fold_variants"] = list(cv.fold_variants)
+    report["variants"] = {
+        name: acuity_mod.acuity_report(cv.truth, p, levels)
+        for name, (p, levels) in cv.by_variant.items()
+    }
     report["evaluation"] = (
-        f"stratified {folds}-fold cross-validation, seed {seed}, nested calibration"
+        f"stratified {folds}-fold cross-validation, seed {seed}, nested calibration and choice "
+        f"of variant among {list(chosen)} (inner 5-fold on each training fold)"
     )
     return report
 
@@ -149,6 +188,7 @@ def triage_train(
     out: OutDir = ARTIFACTS,
     folds: Folds = 5,
     seed: Seed = 0,
+    variants: VariantsOpt = "softmax",
 ) -> None:
     """Cross-validate both modes, then fit and save the models, metrics, plots and model card."""
     from emsync.triage import acuity as acuity_mod
@@ -157,9 +197,10 @@ def triage_train(
 
     loaded = _load_ktas(data)
     sha = _sha256(data)
+    chosen = _variants(variants)
     cv: dict[str, Any] = {"data": {**loaded.report.as_dict(), "sha256": sha}}
     for mode in Mode:
-        cv[mode.value] = _cv_acuity(loaded, mode, folds, seed)
+        cv[mode.value] = _cv_acuity(loaded, mode, folds, seed, chosen)
         plot_triage(
             cv[mode.value],
             out / f"acuity-{mode.value}.png",
@@ -170,7 +211,7 @@ def triage_train(
     for mode in Mode:
         with _progress(f"fitting {mode.value} model", 6) as tick:
             model = acuity_mod.fit_acuity(
-                _rows_for(loaded, mode), mode=mode, seed=seed, progress=tick
+                _rows_for(loaded, mode), mode=mode, seed=seed, variants=chosen, progress=tick
             )
         acuity_mod.stamp_version(model, data_sha256=sha)
         model.metadata["cross_validated"] = {
@@ -206,6 +247,7 @@ def triage_evaluate(
     folds: Folds = 5,
     seed: Seed = 0,
     models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
+    variants: VariantsOpt = "softmax",
 ) -> None:
     """Score the saved model on a KTAS file (or cross-validate on it with --cv)."""
     import numpy as np
@@ -220,8 +262,9 @@ def triage_evaluate(
         console.print("[red]no rows with the nurse's level (KTAS_RN) for review mode")
         raise typer.Exit(2)
     if cv:
-        report = _cv_acuity(loaded, mode, folds, seed)
+        report = _cv_acuity(loaded, mode, folds, seed, _variants(variants))
         report["model_version"] = "cross-validated training procedure"
+        _triage_table(f"{mode.value} mode, each variant on the same folds", _variant_rows(report))
     else:
         model = acuity_mod.AcuityModel.load(acuity_path(mode, models))
         probabilities, levels = model.predict_rows(rows)
@@ -258,8 +301,85 @@ def triage_evaluate(
     )
 
 
+@triage_app.command("card")
+def triage_card(
+    out: OutDir = ARTIFACTS,
+    learning: Annotated[
+        list[Path] | None, typer.Option("--learning", help="learning-curve JSON (per mode).")
+    ] = None,
+    before: Annotated[
+        list[Path] | None, typer.Option("--before", help="evaluate --cv JSON of the old model.")
+    ] = None,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option("--compare", help="evaluate --cv --variants all JSON (per mode)."),
+    ] = None,
+) -> None:
+    """Re-render the acuity model card from the saved metrics and models (no training)."""
+    from emsync.triage.cards import acuity_card
+
+    cv = json.loads((out / "acuity-metrics.json").read_text())
+    meta = {m.value: json.loads((out / f"acuity-{m.value}.json").read_text()) for m in Mode}
+    curves = {}
+    for path in learning or []:
+        curve = json.loads(path.read_text())
+        curves[curve["mode"]] = curve
+    old = {}
+    for path in before or []:
+        report = json.loads(path.read_text())
+        old[report["mode"]] = report["metrics"]
+    comparison = {}
+    for path in compare or []:
+        report = json.loads(path.read_text())
+        comparison[report["mode"]] = report
+    card = acuity_card(cv, meta, cv["data"], before=old, curves=curves, comparison=comparison)
+    (out / "acuity-model-card.md").write_text(card)
+    console.print(f"model card written to {out / 'acuity-model-card.md'}")
+
+
+@triage_app.command("learning-curve")
+def triage_learning_curve(
+    data: DataFile,
+    mode: Annotated[Mode, typer.Option("--mode")] = Mode.FIELD,
+    json_out: JsonOut = None,
+    plot: PlotOut = None,
+    folds: Folds = 5,
+    seed: Seed = 0,
+    variant: Annotated[str, typer.Option("--variant", help="One of the acuity variants.")] = (
+        "softmax"
+    ),
+) -> None:
+    """Outer-fold accuracy when training on 20-100% of each training fold (same test folds)."""
+    from emsync.triage import learning
+
+    loaded = _load_ktas(data)
+    rows = _rows_for(loaded, mode)
+    fractions = learning.FRACTIONS
+    with _progress(f"learning curve, {mode.value} mode", folds * len(fractions) * 6) as tick:
+        curve = learning.learning_curve(
+            rows, mode=mode, folds=folds, seed=seed, variant=variant, progress=tick
+        )
+    curve["data"] = loaded.report.as_dict()
+    table = Table(title=f"learning curve, {mode.value} mode, {variant} ({folds}-fold outer CV)")
+    for column in ("training rows", "accuracy (safety)", "under-triage", "accuracy (most likely)"):
+        table.add_column(column)
+    for point in curve["points"]:
+        table.add_row(
+            str(point["training_rows"]),
+            f"{point['accuracy']:.3f}",
+            f"{point['under_triage_rate']:.3f}",
+            f"{point['accuracy_most_likely']:.3f}",
+        )
+    console.print(table)
+    console.print(curve["extrapolation"]["verdict"])
+    if json_out:
+        _write_json(json_out, curve)
+    if plot:
+        learning.plot_learning_curve(curve, plot)
+
+
 def _risk_cv(
-    data: PhysionetData, folds: int, seed: int
+    data: PhysionetData, folds: int, seed: int, *, baseline: bool = False
 ) -> tuple[dict[str, Any], dict[float, det.WindowScores]]:
     from emsync.triage import deterioration as det
 
@@ -267,27 +387,38 @@ def _risk_cv(
         scores = det.cross_validate_deterioration(
             data.records, folds=folds, seed=seed, progress=tick
         )
-    report = {
+    report: dict[str, Any] = {
         "windows": [det.deterioration_report(s) for s in scores.values()],
+        "feature_set": det.FEATURE_SET,
         "evaluation": f"stratified {folds}-fold cross-validation by patient, seed {seed}",
     }
+    if baseline:
+        # The previous feature set on the same folds, windows and patients: the before figures.
+        with _progress("cross-validating feature set 1 (before)", folds * 6) as tick:
+            before = det.cross_validate_deterioration(
+                data.records, folds=folds, seed=seed, feature_set=1, progress=tick
+            )
+        report["feature_set_1"] = [det.deterioration_report(s) for s in before.values()]
     return report, scores
 
 
 def _risk_table(title: str, windows: list[dict[str, Any]]) -> None:
     table = Table(title=title)
-    for column in ("window", "score", "n", "AUROC", "AUPRC"):
+    for column in ("window", "score", "n", "AUROC", "AUPRC", "Brier", "ECE"):
         table.add_column(column)
     for w in windows:
         for name in ("model", "news2_max", "news2_mean", "news2_last", "saps_i"):
             m = w.get(name)
             if m:
+                cal = w["calibration"] if name == "model" else None
                 table.add_row(
                     f"{w['window_hours']:g} h",
                     name,
                     str(m["n"]),
                     f"{m['auroc']:.3f}",
                     f"{m['auprc']:.3f}",
+                    f"{cal['brier']:.3f}" if cal else "",
+                    f"{cal['expected_calibration_error']:.3f}" if cal else "",
                 )
     console.print(table)
 
@@ -311,22 +442,41 @@ def _risk_plot(
 
 
 @risk_app.command("train")
-def risk_train(data: DataDir, out: OutDir = ARTIFACTS, folds: Folds = 5, seed: Seed = 0) -> None:
+def risk_train(
+    data: DataDir,
+    out: OutDir = ARTIFACTS,
+    folds: Folds = 5,
+    seed: Seed = 0,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Reuse this `risk evaluate --cv` JSON (same data and seed) instead of "
+            "cross-validating again; the plot is then not redrawn.",
+        ),
+    ] = None,
+) -> None:
     """Cross-validate, then fit and save the deterioration model, metrics, plot and model card."""
     from emsync.triage import deterioration as det
     from emsync.triage.cards import deterioration_card
 
     loaded = _load_physionet(data)
     sha = _sha256(data)
-    report, scores = _risk_cv(loaded, folds, seed)
+    if report_file is not None:
+        report = json.loads(report_file.read_text())
+        if report.get("data", {}).get("records_kept") != loaded.report.records_kept:
+            console.print(f"[red]{report_file} was not computed on these records")
+            raise typer.Exit(2)
+    else:
+        report, scores = _risk_cv(loaded, folds, seed)
+        last = max(scores)
+        _risk_plot(
+            scores[last],
+            report["windows"][-1]["calibration"],
+            out / "deterioration.png",
+            f"deterioration: {folds}-fold CV, {last:g} h window",
+        )
     report["data"] = {**loaded.report.as_dict(), "sha256": sha}
-    last = max(scores)
-    _risk_plot(
-        scores[last],
-        report["windows"][-1]["calibration"],
-        out / "deterioration.png",
-        f"deterioration: {folds}-fold CV, {last:g} h window",
-    )
     with _progress("fitting deterioration model", 6) as tick:
         model = det.fit_deterioration(loaded.records, seed=seed, progress=tick)
     det.stamp_version(model, data_sha256=sha)
@@ -351,6 +501,9 @@ def risk_evaluate(
     folds: Folds = 5,
     seed: Seed = 0,
     models: Annotated[Path, typer.Option("--models", help="Folder of saved models.")] = ARTIFACTS,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="With --cv: also feature set 1 on the same folds.")
+    ] = False,
 ) -> None:
     """Score the saved model on PhysioNet-2012-layout records (or cross-validate with --cv)."""
     from emsync.triage import deterioration as det
@@ -361,12 +514,14 @@ def risk_evaluate(
         console.print("[red]the records need both outcomes (deaths and survivors) for AUROC")
         raise typer.Exit(2)
     if cv:
-        report, scores = _risk_cv(loaded, folds, seed)
+        report, scores = _risk_cv(loaded, folds, seed, baseline=baseline)
         report["model_version"] = "cross-validated training procedure"
+        if baseline:
+            _risk_table("feature set 1 (before), same folds", report["feature_set_1"])
     else:
         model = det.DeteriorationModel.load(deterioration_path(models))
         scores = {
-            h: det.score_windows(loaded.records, model.probability, h)
+            h: det.score_windows(loaded.records, model.probability, h, model.feature_set)
             for h in det.EVALUATION_WINDOWS_HOURS
         }
         report = {

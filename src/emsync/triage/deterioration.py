@@ -1,9 +1,10 @@
 """Deterioration model: in-hospital death from a patient's vital-sign series (PhysioNet 2012).
 
-XGBoost on `risk.risk_features`. Each training patient contributes the series truncated at 12, 24
-and 48 hours, so the score is meaningful while a series is still short (as in the telemetry
-pipeline). Probabilities are Platt-scaled on inner out-of-fold margins. Cross-validation splits
-by patient, so no patient's windows are on both sides of a split.
+XGBoost on `risk.risk_features` (feature set 2: set 1 plus slopes, variability, time since the
+last measurement, gaps and measurement density). Each training patient contributes the series
+truncated at 6, 12, 24 and 48 hours, so the score is meaningful while a series is still short (as
+in the telemetry pipeline). Probabilities are Platt-scaled on inner out-of-fold margins.
+Cross-validation splits by patient, so no patient's windows are on both sides of a split.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from emsync.triage.physionet import PhysionetRecord
 from emsync.triage.risk import VitalsReading, feature_names, news2_series, risk_features
 
 FORMAT_VERSION = 1
-TRAINING_WINDOWS_HOURS = (12.0, 24.0, 48.0)
-EVALUATION_WINDOWS_HOURS = (24.0, 48.0)
+TRAINING_WINDOWS_HOURS = (6.0, 12.0, 24.0, 48.0)
+EVALUATION_WINDOWS_HOURS = (6.0, 12.0, 24.0, 48.0)
+FEATURE_SET = 2
 XGB_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
     "eval_metric": "auc",
@@ -55,7 +57,7 @@ def window(readings: Sequence[VitalsReading], hours: float) -> list[VitalsReadin
 
 
 def _matrix(
-    records: Sequence[PhysionetRecord], hours: Sequence[float]
+    records: Sequence[PhysionetRecord], hours: Sequence[float], feature_set: int = FEATURE_SET
 ) -> tuple[FloatArray, IntArray, IntArray]:
     """Feature rows for each record and window that has readings; rows carry the record index."""
     rows: list[FloatArray] = []
@@ -65,18 +67,18 @@ def _matrix(
         for h in hours:
             readings = window(record.readings, h)
             if readings:
-                rows.append(risk_features(readings))
+                rows.append(risk_features(readings, feature_set))
                 labels.append(record.outcome.in_hospital_death)
                 owners.append(i)
     return (
-        np.vstack(rows) if rows else np.empty((0, len(feature_names()))),
+        np.vstack(rows) if rows else np.empty((0, len(feature_names(feature_set)))),
         np.asarray(labels, dtype=np.int64),
         np.asarray(owners, dtype=np.int64),
     )
 
 
-def _train(x: FloatArray, y: IntArray, seed: int) -> xgb.Booster:
-    dtrain = xgb.DMatrix(x, label=y, feature_names=feature_names())
+def _train(x: FloatArray, y: IntArray, seed: int, feature_set: int = FEATURE_SET) -> xgb.Booster:
+    dtrain = xgb.DMatrix(x, label=y, feature_names=feature_names(feature_set))
     return xgb.train({**XGB_PARAMS, "seed": seed}, dtrain, num_boost_round=NUM_ROUNDS)
 
 
@@ -98,9 +100,13 @@ class DeteriorationModel:
         a, b = self.platt
         return 1.0 / (1.0 + np.exp(-(a * _margin(self.booster, x) + b)))
 
+    @property
+    def feature_set(self) -> int:
+        return int(self.metadata.get("feature_set", 1))
+
     def score(self, readings: Sequence[VitalsReading]) -> float:
         """Risk of in-hospital death given the series so far (readings in time order)."""
-        return float(self.probability(risk_features(readings)[None, :])[0])
+        return float(self.probability(risk_features(readings, self.feature_set)[None, :])[0])
 
     def save(self, directory: Path, name: str) -> tuple[Path, Path]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -113,7 +119,8 @@ class DeteriorationModel:
             "kind": "deterioration",
             "model_file": model_path.name,
             "model_sha256": hashlib.sha256(raw).hexdigest(),
-            "features": feature_names(),
+            "features": feature_names(self.feature_set),
+            "feature_set": self.feature_set,
             "platt": list(self.platt),
             "xgboost_version": xgb.__version__,
         }
@@ -126,7 +133,7 @@ class DeteriorationModel:
         meta = json.loads(meta_path.read_text())
         if meta.get("kind") != "deterioration" or meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{meta_path} is not a deterioration model of format {FORMAT_VERSION}")
-        if meta["features"] != feature_names():
+        if meta["features"] != feature_names(int(meta.get("feature_set", 1))):
             raise ValueError("feature names in the model metadata do not match this code version")
         raw = (meta_path.parent / meta["model_file"]).read_bytes()
         if hashlib.sha256(raw).hexdigest() != meta["model_sha256"]:
@@ -149,20 +156,21 @@ def fit_deterioration(
     *,
     seed: int = 0,
     inner_folds: int = 5,
+    feature_set: int = FEATURE_SET,
     progress: Progress | None = None,
 ) -> DeteriorationModel:
-    x, y, owner = _matrix(records, TRAINING_WINDOWS_HOURS)
+    x, y, owner = _matrix(records, TRAINING_WINDOWS_HOURS, feature_set)
     patient_y = np.asarray([r.outcome.in_hospital_death for r in records])
     oof = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=inner_folds, shuffle=True, random_state=seed)
     for train_p, test_p in splitter.split(patient_y, patient_y):
         train = np.isin(owner, train_p)
         test = np.isin(owner, test_p)
-        oof[test] = _margin(_train(x[train], y[train], seed), x[test])
+        oof[test] = _margin(_train(x[train], y[train], seed, feature_set), x[test])
         if progress:
             progress()
     platt = _platt(oof, y)
-    booster = _train(x, y, seed)
+    booster = _train(x, y, seed, feature_set)
     if progress:
         progress()
     return DeteriorationModel(
@@ -171,6 +179,7 @@ def fit_deterioration(
         metadata={
             "trained_records": len(records),
             "training_windows_hours": list(TRAINING_WINDOWS_HOURS),
+            "feature_set": feature_set,
             "seed": seed,
         },
     )
@@ -198,8 +207,9 @@ def score_windows(
     records: Sequence[PhysionetRecord],
     predict: Callable[[FloatArray], FloatArray],
     hours: float,
+    feature_set: int = FEATURE_SET,
 ) -> WindowScores:
-    x, y, owner = _matrix(records, (hours,))
+    x, y, owner = _matrix(records, (hours,), feature_set)
     news = np.asarray(
         [news2_summaries(window(records[i].readings, hours)) for i in owner], dtype=np.float64
     ).reshape(-1, 3)
@@ -226,6 +236,7 @@ def cross_validate_deterioration(
     *,
     folds: int = 5,
     seed: int = 0,
+    feature_set: int = FEATURE_SET,
     progress: Progress | None = None,
 ) -> dict[float, WindowScores]:
     """Out-of-fold model scores per window, with NEWS2 and SAPS-I on the same rows."""
@@ -235,14 +246,16 @@ def cross_validate_deterioration(
     }
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(y, y):
-        model = fit_deterioration([records[i] for i in train], seed=seed, progress=progress)
+        model = fit_deterioration(
+            [records[i] for i in train], seed=seed, feature_set=feature_set, progress=progress
+        )
         for h in EVALUATION_WINDOWS_HOURS:
-            x, _, owner = _matrix([records[i] for i in test], (h,))
+            x, _, owner = _matrix([records[i] for i in test], (h,), feature_set)
             predictions[h][test[owner]] = model.probability(x)
     results: dict[float, WindowScores] = {}
     for h in EVALUATION_WINDOWS_HOURS:
-        scored = score_windows(records, lambda x: np.zeros(len(x)), h)
-        _, _, owner = _matrix(records, (h,))
+        scored = score_windows(records, lambda x: np.zeros(len(x)), h, feature_set)
+        _, _, owner = _matrix(records, (h,), feature_set)
         results[h] = WindowScores(
             hours=h,
             outcome=scored.outcome,

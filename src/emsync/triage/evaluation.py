@@ -41,6 +41,16 @@ def triage_metrics(
         "under_triage_rate": float(np.mean(p > t)),
         "over_triage_rate": float(np.mean(p < t)),
         "within_one_level": float(np.mean(np.abs(p - t) <= 1)),
+        # Per expert level: exactly that level, and at least as urgent (not under-triaged).
+        "recall_by_level": {
+            str(k): float(np.mean(p[t == k] == k)) if (t == k).any() else None for k in LEVELS
+        },
+        "sensitivity_by_level": {
+            str(k): float(np.mean(p[t == k] <= k)) if (t == k).any() else None for k in LEVELS
+        },
+        # The levels that need an ALS crew (KTAS 1-2): found as 1-2, out of those who were.
+        "als_sensitivity": float(np.mean(p[t <= 2] <= 2)) if (t <= 2).any() else None,
+        "als_precision": float(np.mean(t[p <= 2] <= 2)) if (p <= 2).any() else None,
         # Rows are the expert's level, columns the prediction, both KTAS 1..5.
         "confusion_matrix": confusion.tolist(),
     }

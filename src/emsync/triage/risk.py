@@ -25,7 +25,13 @@ from emsync.triage.news2 import (
 # The channels a bedside or ambulance monitor provides; no laboratory values.
 VITALS: tuple[str, ...] = ("hr", "rr", "spo2", "sbp", "dbp", "map", "temp", "gcs")
 _STATS: tuple[str, ...] = ("last", "min", "max", "mean", "std", "count", "trend")
+# Feature set 2 adds, per channel, what a monitor or a crew also knows: the recent slope, the
+# beat-to-beat-like variability (mean absolute successive difference), how long ago it was last
+# measured, the longest gap, and how densely it is measured (a channel charted often is a
+# channel someone is worried about).
+_EXTENDED: tuple[str, ...] = ("slope_6h", "masd", "hours_since", "max_gap_h", "per_hour")
 _RECENT_HOURS = 6.0
+FEATURE_SETS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +50,19 @@ class VitalsReading:
     on_oxygen: bool | None = None
 
 
-def feature_names() -> list[str]:
-    return [
-        *(f"{v}_{s}" for v in VITALS for s in _STATS),
+def feature_names(feature_set: int = 2) -> list[str]:
+    stats = _STATS if feature_set == 1 else (*_STATS, *_EXTENDED)
+    names = [
+        *(f"{v}_{s}" for v in VITALS for s in stats),
         "on_oxygen_fraction",
         "hours_observed",
         "news2_max",
         "news2_mean",
         "news2_last",
     ]
+    if feature_set == 2:
+        names += ["channels_measured", "news2_slope_6h", "news2_max_6h"]
+    return names
 
 
 def _channel(
@@ -81,6 +91,24 @@ def _stats(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], now: float) -
         float(v.std()) if v.size > 1 else math.nan,
         float(v.size),
         trend,
+    ]
+
+
+def _extended(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], now: float) -> list[float]:
+    if v.size == 0:
+        return [math.nan, math.nan, math.nan, math.nan, 0.0]
+    recent = t >= now - _RECENT_HOURS * 60
+    slope = math.nan
+    if recent.sum() >= 2 and np.ptp(t[recent]) > 0:
+        slope = float(np.polyfit(t[recent] / 60.0, v[recent], 1)[0])  # per hour
+    span_h = max((now - t[0]) / 60.0, 1.0)
+    gaps = np.diff(t) / 60.0 if v.size > 1 else np.zeros(0)
+    return [
+        slope,
+        float(np.mean(np.abs(np.diff(v)))) if v.size > 1 else math.nan,
+        (now - t[-1]) / 60.0,
+        float(gaps.max()) if gaps.size else math.nan,
+        v.size / span_h,
     ]
 
 
@@ -117,15 +145,21 @@ def news2_series(readings: Sequence[VitalsReading]) -> list[int]:
     return scores
 
 
-def risk_features(readings: Sequence[VitalsReading]) -> npt.NDArray[np.float64]:
+def risk_features(
+    readings: Sequence[VitalsReading], feature_set: int = 2
+) -> npt.NDArray[np.float64]:
     """The model's feature vector for one patient's series so far (readings in time order)."""
     if not readings:
         raise ValueError("a risk score needs at least one reading")
     now = readings[-1].minutes
     values: list[float] = []
+    measured = 0
     for name in VITALS:
         t, v = _channel(readings, name)
         values.extend(_stats(t, v, now))
+        if feature_set == 2:
+            values.extend(_extended(t, v, now))
+        measured += v.size > 0
     oxygen = [r.on_oxygen for r in readings if r.on_oxygen is not None]
     news = news2_series(readings)
     values.extend(
@@ -137,4 +171,12 @@ def risk_features(readings: Sequence[VitalsReading]) -> npt.NDArray[np.float64]:
             float(news[-1]),
         ]
     )
+    if feature_set == 2:
+        minutes = np.asarray([r.minutes for r in readings], dtype=np.float64)
+        scores = np.asarray(news, dtype=np.float64)
+        recent = minutes >= now - _RECENT_HOURS * 60
+        slope = math.nan
+        if recent.sum() >= 2 and np.ptp(minutes[recent]) > 0:
+            slope = float(np.polyfit(minutes[recent] / 60.0, scores[recent], 1)[0])
+        values.extend([float(measured), slope, float(scores[recent].max())])
     return np.asarray(values, dtype=np.float64)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from emsync.triage.features import Mode
 from emsync.triage.ktas import ArrivalMode, Sex
 from emsync.triage.news2 import Acvpu, News2Band
+from emsync.triage.pews import OxygenTherapy, PewsBand, RespiratoryEffort
 
 
 class TriageRequest(BaseModel):
@@ -19,7 +20,10 @@ class TriageRequest(BaseModel):
     patient_id: str | None = Field(
         default=None, max_length=36, description="Store the result on this incident patient"
     )
-    age: float = Field(description="Years (the model is for adults, 16 and over)")
+    age: float = Field(
+        description="Years (fractions for infants: 0.1 is about five weeks). Under 16 the "
+        "paediatric pathway (ESI v4 paediatric rules and Bedside PEWS) answers, not the adult model"
+    )
     sex: Sex
     chief_complaint: str = Field(min_length=1, max_length=500)
     arrival_mode: ArrivalMode = ArrivalMode.PUBLIC_AMBULANCE
@@ -35,12 +39,49 @@ class TriageRequest(BaseModel):
     spo2: float | None = Field(default=None, description="SpO2, %")
     on_oxygen: bool = False
     nurse_level: int | None = Field(default=None, description="Review mode: the nurse's KTAS")
+    oxygen_therapy: OxygenTherapy | None = Field(
+        default=None, description="Children: room air, low flow (< 4 L/min, < 50%) or high flow"
+    )
+    respiratory_effort: RespiratoryEffort | None = Field(
+        default=None, description="Children: work of breathing (severe includes any apnoea)"
+    )
+    capillary_refill_seconds: float | None = Field(default=None, description="Children: seconds")
+    high_risk: bool = Field(
+        default=False, description="Children: a high-risk situation (ESI decision point B)"
+    )
+    expected_resources: int | None = Field(
+        default=None, description="Children: ED resources expected, 0, 1 or 2 (two or more)"
+    )
 
 
 class News2Read(BaseModel):
     total: int
     band: News2Band
     subscores: dict[str, int]
+
+
+class PewsRead(BaseModel):
+    """Bedside PEWS (Parshuram et al. 2009): 0-26; items not observed score 0 and are listed."""
+
+    total: int
+    band: PewsBand
+    age_group: str
+    subscores: dict[str, int]
+    not_measured: list[str]
+    source: str
+
+
+class RangeRead(BaseModel):
+    low: float = Field(description="Exclusive: the normal range is above this")
+    high: float = Field(description="Exclusive: the normal range is below this")
+
+
+class ReferenceRangesRead(BaseModel):
+    age_group: str
+    heart_rate: RangeRead
+    systolic_bp: RangeRead
+    respiratory_rate: RangeRead
+    spo2_min: float
 
 
 class ContributionRead(BaseModel):
@@ -59,3 +100,8 @@ class TriageResponse(BaseModel):
     model_version: str
     possible_mistriage: str | None
     stored_on_patient: str | None
+    pathway: str = Field(description="adult (KTAS model, NEWS2) or paediatric (ESI v4, PEWS)")
+    scale: str = Field(description="The scale `level` is on; read the level only on that scale")
+    pews: PewsRead | None = Field(description="Children only; NEWS2 is never given for a child")
+    reference_ranges: ReferenceRangesRead | None
+    reasons: list[str] = Field(description="The paediatric rules that decided the level")

@@ -12,7 +12,16 @@ from emsync.core.uow import UnitOfWork
 from emsync.incidents import get_incident, record_triage
 from emsync.triage.assess import TriageAssessment, TriageInputs, assess
 from emsync.triage.events import PatientTriaged
-from emsync.triage.schemas import ContributionRead, News2Read, TriageRequest, TriageResponse
+from emsync.triage.pews import SOURCE as PEWS_SOURCE
+from emsync.triage.schemas import (
+    ContributionRead,
+    News2Read,
+    PewsRead,
+    RangeRead,
+    ReferenceRangesRead,
+    TriageRequest,
+    TriageResponse,
+)
 
 
 def _response(result: TriageAssessment, stored_on: str | None) -> TriageResponse:
@@ -22,6 +31,26 @@ def _response(result: TriageAssessment, stored_on: str | None) -> TriageResponse
             total=result.news2.total,
             band=result.news2.band,
             subscores=dict(result.news2.subscores._asdict()),
+        )
+    pews = None
+    if result.pews is not None:
+        pews = PewsRead(
+            total=result.pews.total,
+            band=result.pews.band,
+            age_group=str(result.pews.age_group),
+            subscores=dict(result.pews.subscores._asdict()),
+            not_measured=list(result.pews.not_measured),
+            source=PEWS_SOURCE,
+        )
+    ranges = None
+    if result.reference_ranges is not None:
+        r = result.reference_ranges
+        ranges = ReferenceRangesRead(
+            age_group=str(r.age_group),
+            heart_rate=RangeRead(low=r.heart_rate.low, high=r.heart_rate.high),
+            systolic_bp=RangeRead(low=r.systolic_bp.low, high=r.systolic_bp.high),
+            respiratory_rate=RangeRead(low=r.respiratory_rate.low, high=r.respiratory_rate.high),
+            spo2_min=r.spo2_min,
         )
     return TriageResponse(
         mode=result.mode,
@@ -36,6 +65,11 @@ def _response(result: TriageAssessment, stored_on: str | None) -> TriageResponse
         model_version=result.model_version,
         possible_mistriage=result.possible_mistriage,
         stored_on_patient=stored_on,
+        pathway=result.pathway,
+        scale=result.scale,
+        pews=pews,
+        reference_ranges=ranges,
+        reasons=list(result.reasons),
     )
 
 

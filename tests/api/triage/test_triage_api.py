@@ -123,3 +123,53 @@ async def test_triage_needs_permission_and_a_patient_of_the_incident(
         headers=headers,
     )
     assert response.status_code == 422
+
+
+async def test_a_child_is_triaged_on_the_paediatric_pathway_and_stored(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.PARAMEDIC)
+    body = incident_body(patients=[{"age_years": 2, "sex": "female"}])
+    incident = (await client.post("/api/incidents", json=body, headers=headers)).json()
+    patient_id = incident["patients"][0]["id"]
+    child = {
+        "age": 2,
+        "sex": "female",
+        "chief_complaint": "wheeze, working hard to breathe",
+        "hr": 165,
+        "rr": 48,
+        "spo2": 91,
+        "temp": 38.4,
+        "on_oxygen": True,
+        "respiratory_effort": "moderate",
+        "capillary_refill_seconds": 2,
+        "incident_id": incident["id"],
+        "patient_id": patient_id,
+    }
+    response = await client.post("/api/triage", json=child, headers=headers)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["pathway"] == "paediatric"
+    assert result["scale"].startswith("ESI v4")
+    assert result["news2"] is None
+    assert result["pews"]["total"] >= 8
+    assert result["pews"]["band"] == "high"
+    assert result["level"] == 2
+    assert result["reasons"]
+    assert result["reference_ranges"]["age_group"] == "1-4 years"
+    stored = (await client.get(f"/api/incidents/{incident['id']}", headers=headers)).json()
+    assert stored["patients"][0]["acuity"] == 2
+    assert stored["patients"][0]["news2"] is None
+
+
+async def test_a_childs_bad_paediatric_field_is_named(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.PARAMEDIC)
+    response = await client.post(
+        "/api/triage",
+        json={"age": 4, "sex": "male", "chief_complaint": "fall", "expected_resources": 7},
+        headers=headers,
+    )
+    assert response.status_code == 422
+    assert "expected_resources" in response.text

@@ -87,7 +87,7 @@ def test_risk_evaluate_on_a_held_out_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     windows = {w["window_hours"]: w for w in report["windows"]}
-    assert set(windows) == {24.0, 48.0}
+    assert set(windows) == {6.0, 12.0, 24.0, 48.0}
     assert 0.0 <= windows[48.0]["model"]["auroc"] <= 1.0
     assert windows[48.0]["news2_mean"]["n"] == windows[48.0]["model"]["n"]
     assert plot.read_bytes().startswith(b"\x89PNG")

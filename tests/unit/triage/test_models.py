@@ -61,24 +61,30 @@ def test_registry_caches_one_model_per_process() -> None:
     assert acuity_model(Mode.FIELD) is acuity_model(Mode.FIELD)
 
 
-def test_explanation_sums_to_the_margin_of_the_chosen_level() -> None:
-    model = acuity_model(Mode.FIELD)
-    visit = load_ktas(shared_data_dir() / "ktas" / "ktas_train.csv").rows[0].visit
-    x = model.space.encode(visit)[None, :].astype(np.float64)
+@pytest.mark.parametrize("mode", [Mode.FIELD, Mode.REVIEW])
+def test_explanation_sums_to_the_margin_it_explains(mode: Mode) -> None:
+    model = acuity_model(mode)
+    row = load_ktas(shared_data_dir() / "ktas" / "ktas_train.csv").rows[0]
+    x = model.features([row.visit], [row.nurse_level if mode is Mode.REVIEW else None])
     full = model.explain(x, 3)
-    margin = model.booster.inplace_predict(x, predict_type="margin")[0, 2]
-    assert sum(c.contribution for c in full) == pytest.approx(
-        float(margin) - _bias(model, x, 3), abs=1e-3
-    )
+    margin, bias = _margin_and_bias(model, x, 3)
+    assert sum(c.contribution for c in full) == pytest.approx(margin - bias, abs=1e-3)
 
 
-def _bias(model: AcuityModel, x: np.ndarray, level: int) -> float:
+def _margin_and_bias(model: AcuityModel, x: np.ndarray, level: int) -> tuple[float, float]:
+    """The explained margin and its SHAP bias: the level's softmax margin, or for the ordinal
+    model minus the margin of P(less urgent than the level)."""
     import xgboost as xgb
 
-    contribs = model.booster.predict(
-        xgb.DMatrix(x, feature_names=model.space.names), pred_contribs=True
-    )
-    return float(contribs[0, level - 1, -1])
+    dm = xgb.DMatrix(x, feature_names=model.names)
+    if not model.ordinal:
+        margin = model.boosters[0].inplace_predict(x, predict_type="margin")[0, level - 1]
+        bias = model.boosters[0].predict(dm, pred_contribs=True)[0, level - 1, -1]
+        return float(margin), float(bias)
+    booster = model.boosters[level - 1]
+    margin = booster.inplace_predict(x, predict_type="margin")[0]
+    bias = booster.predict(dm, pred_contribs=True)[0, -1]
+    return -float(margin), -float(bias)
 
 
 def test_a_sicker_patient_is_not_triaged_less_urgent() -> None:
@@ -113,7 +119,10 @@ def test_review_mode_flags_disagreement_with_the_nurse() -> None:
     [
         ({"hr": 400}, Mode.FIELD, "hr"),
         ({"spo2": 101}, Mode.FIELD, "spo2"),
-        ({"age": 8}, Mode.FIELD, "age"),
+        ({"age": -1}, Mode.FIELD, "age"),
+        ({"age": 8, "expected_resources": 3}, Mode.FIELD, "expected_resources"),
+        ({"age": 8, "respiratory_effort": "gasping"}, Mode.FIELD, "respiratory_effort"),
+        ({"age": 8, "hr": 330}, Mode.FIELD, "hr"),
         ({"dbp": 120, "sbp": 110}, Mode.FIELD, "dbp"),
         ({"chief_complaint": "  "}, Mode.FIELD, "chief_complaint"),
         ({"temp": float("nan")}, Mode.FIELD, "temp"),
@@ -128,6 +137,31 @@ def test_implausible_input_is_rejected_with_field_reason(
     with pytest.raises(ValidationFailed) as caught:
         assess(inputs(**overrides), mode)
     assert field in [e["field"] for e in caught.value.extra["errors"]]
+
+
+def test_a_child_gets_the_paediatric_pathway_and_never_news2() -> None:
+    result = assess(
+        inputs(age=3, hr=170, rr=45, sbp=90, dbp=50, spo2=91, temp=38.0, on_oxygen=True)
+    )
+    assert result.pathway == "paediatric"
+    assert result.scale.startswith("ESI v4")
+    assert result.news2 is None
+    assert result.probabilities == {}
+    assert result.pews is not None
+    assert result.pews.total >= 8
+    assert result.level <= 2
+    assert result.reasons
+    assert result.reference_ranges is not None
+    # An infant's tachycardia that is normal at 3 years stays normal on her own chart.
+    infant = assess(inputs(age=0.5, hr=140, rr=40, sbp=90, dbp=50, spo2=98, temp=37.0))
+    assert infant.pews is not None
+    assert infant.pews.subscores.heart_rate == 0
+
+
+def test_adults_keep_the_adult_model() -> None:
+    result = assess(inputs(age=16))
+    assert (result.pathway, result.pews) == ("adult", None)
+    assert result.probabilities
 
 
 def test_unknown_mode_is_a_validation_failure() -> None:
@@ -153,6 +187,23 @@ def test_tiny_training_run_saves_and_reloads_the_same_model(tmp_path: Path) -> N
     )
     meta = json.loads(meta_path.read_text())
     assert meta["features"]["names"][-1] == "nurse_level"
+
+
+@pytest.mark.parametrize("variant", ["ordinal+text", "softmax+text"])
+def test_every_variant_saves_and_reloads_without_pickle(tmp_path: Path, variant: str) -> None:
+    rows = load_ktas(shared_data_dir() / "ktas" / "ktas_train.csv").rows[:200]
+    model = fit_acuity(rows, mode=Mode.FIELD, inner_folds=2, variants=(variant,))
+    assert model.variant == variant
+    _, meta_path = model.save(tmp_path, "m")
+    again = AcuityModel.load(meta_path)
+    probe = rows[3].visit
+    assert again.predict(probe).probabilities == pytest.approx(
+        model.predict(probe).probabilities, abs=1e-6
+    )
+    assert json.loads(meta_path.read_text())["text_model"]["vocabulary"]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == sorted(
+        [".json"] + [".ubj"] * len(model.boosters)
+    )
 
 
 def test_tampered_model_file_is_refused(tmp_path: Path) -> None:

@@ -45,6 +45,10 @@ export interface VitalsReading {
   avpu?: string | null;
   news2?: number | null;
   band?: string | null;
+  /** A child's Bedside PEWS (never NEWS2 for a child). */
+  pews?: number | null;
+  /** Probable artefacts in this reading: shown as such, never dropped. */
+  artefacts?: { field: string; kind: string }[] | null;
 }
 
 export interface TriageRequest {
@@ -63,6 +67,16 @@ export interface TriageRequest {
   temp?: number | null;
   spo2?: number | null;
   on_oxygen?: boolean;
+  oxygen_therapy?: "room_air" | "low_flow" | "high_flow" | null;
+  respiratory_effort?: "normal" | "mild" | "moderate" | "severe" | null;
+  capillary_refill_seconds?: number | null;
+  high_risk?: boolean;
+  expected_resources?: number | null;
+}
+
+export interface RangeRead {
+  low: number;
+  high: number;
 }
 
 export interface TriageResult {
@@ -71,6 +85,24 @@ export interface TriageResult {
   news2?: { total?: number; score?: number; band?: string } | null;
   explanation?: { feature?: string; label?: string; contribution?: number; value?: unknown }[];
   model_version?: string;
+  pathway?: "adult" | "paediatric";
+  scale?: string;
+  pews?: {
+    total: number;
+    band: string;
+    age_group: string;
+    subscores: Record<string, number>;
+    not_measured: string[];
+    source: string;
+  } | null;
+  reference_ranges?: {
+    age_group: string;
+    heart_rate: RangeRead;
+    systolic_bp: RangeRead;
+    respiratory_rate: RangeRead;
+    spo2_min: number;
+  } | null;
+  reasons?: string[];
 }
 
 /** null when the endpoint does not exist on this server (yet). */

@@ -61,4 +61,32 @@ describe("VitalTile", () => {
     render(<VitalTile label="P2" reading={null} trend={[]} now={NOW} />);
     expect(screen.getByTestId("stale").textContent).toBe("No data received");
   });
+
+  it("shows a child's PEWS and never a NEWS2 beside it", () => {
+    render(
+      <VitalTile
+        label="Child"
+        reading={{ ts: at(5_000), hr: 165, spo2: 90, rr: 48, pews: 7, band: "medium", news2: null }}
+        trend={[]}
+        now={NOW}
+      />,
+    );
+    expect(screen.getByTestId("band").textContent).toBe("PEWS 7 (child) — Medium risk");
+    expect(screen.getByTestId("vital-tile").textContent).not.toContain("NEWS2");
+  });
+
+  it("shows a probable artefact as such, with its value, instead of hiding it", () => {
+    render(
+      <VitalTile
+        label="P3"
+        reading={{ ts: at(5_000), hr: 0, spo2: 97, news2: 1, band: "low", artefacts: [{ field: "hr", kind: "lead_off" }] }}
+        trend={[]}
+        now={NOW}
+      />,
+    );
+    expect(screen.getByTestId("artefacts").textContent).toContain("HR (lead off)");
+    const value = screen.getByText("0");
+    expect(value.className).toBe("artefact");
+    expect(value.getAttribute("title")).toBe("Probable artefact: lead off");
+  });
 });

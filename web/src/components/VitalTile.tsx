@@ -1,6 +1,7 @@
 import type { VitalsReading } from "../api/pending";
 import { BAND_LABEL, news2Band, parseBand, type News2Band } from "../lib/news2";
 import { ago } from "../lib/time";
+import { ARTEFACT_LABEL } from "../lib/vitals";
 import { Sparkline } from "./Sparkline";
 
 /** After this long without a reading the tile says so instead of showing the old values. */
@@ -23,6 +24,8 @@ export function bandOf(reading: VitalsReading | null): News2Band | null {
   return typeof reading.news2 === "number" ? news2Band(reading.news2) : null;
 }
 
+const FIELD_LABEL: Record<string, string> = { hr: "HR", spo2: "SpO₂", rr: "RR", sbp: "BP", dbp: "BP", temp: "Temp" };
+
 function fmt(v: number | null | undefined, digits = 0): string {
   return typeof v === "number" ? v.toFixed(digits) : "—";
 }
@@ -41,6 +44,13 @@ export function VitalTile({
   const band = stale ? null : bandOf(reading);
   const current = stale ? null : reading;
   const cls = ["tile", stale ? "tile-stale" : band ? `band-${band}` : "band-none"].join(" ");
+  const child = typeof current?.pews === "number";
+  const artefacts = current?.artefacts ?? [];
+  const flagged = new Map(artefacts.map((a) => [a.field, a.kind]));
+  const mark = (...fields: string[]) => {
+    const kind = fields.map((f) => flagged.get(f)).find(Boolean);
+    return kind ? { className: "artefact", title: `Probable artefact: ${ARTEFACT_LABEL[kind] ?? kind}` } : {};
+  };
   return (
     <article className={cls} aria-label={`Patient ${label}`} data-testid="vital-tile">
       <header className="tile-head">
@@ -53,29 +63,39 @@ export function VitalTile({
         </p>
       ) : (
         <p className="band-text" data-testid="band">
-          NEWS2 {fmt(current?.news2)} — {band ? BAND_LABEL[band] : "not scored"}
+          {child ? `PEWS ${fmt(current.pews)} (child)` : `NEWS2 ${fmt(current?.news2)}`} —{" "}
+          {band ? BAND_LABEL[band] : "not scored"}
+        </p>
+      )}
+      {!stale && artefacts.length > 0 && (
+        <p className="artefact-note" role="status" data-testid="artefacts">
+          Probable artefact:{" "}
+          {[...new Set(artefacts.map((a) => `${FIELD_LABEL[a.field] ?? a.field} (${ARTEFACT_LABEL[a.kind] ?? a.kind})`))].join(
+            ", ",
+          )}{" "}
+          — check the sensor
         </p>
       )}
       <dl className="vitals">
         <div>
           <dt>HR</dt>
-          <dd>{fmt(current?.hr)}</dd>
+          <dd {...mark("hr")}>{fmt(current?.hr)}</dd>
         </div>
         <div>
           <dt>SpO₂</dt>
-          <dd>{fmt(current?.spo2)}</dd>
+          <dd {...mark("spo2")}>{fmt(current?.spo2)}</dd>
         </div>
         <div>
           <dt>RR</dt>
-          <dd>{fmt(current?.rr)}</dd>
+          <dd {...mark("rr")}>{fmt(current?.rr)}</dd>
         </div>
         <div>
           <dt>BP</dt>
-          <dd>{current?.sbp != null ? `${fmt(current.sbp)}/${fmt(current.dbp)}` : "—"}</dd>
+          <dd {...mark("sbp", "dbp")}>{current?.sbp != null ? `${fmt(current.sbp)}/${fmt(current.dbp)}` : "—"}</dd>
         </div>
         <div>
           <dt>Temp</dt>
-          <dd>{fmt(current?.temp, 1)}</dd>
+          <dd {...mark("temp")}>{fmt(current?.temp, 1)}</dd>
         </div>
       </dl>
       <div className="tile-foot">

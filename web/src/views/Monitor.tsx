@@ -6,7 +6,16 @@ import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead } from
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HistoryChart } from "../components/HistoryChart";
 import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
-import { EMPTY_VITALS, currentReading, fromLatest, merge, normalize, type VitalsState } from "../lib/vitals";
+import {
+  EMPTY_VITALS,
+  currentReading,
+  fromLatest,
+  markArtefacts,
+  merge,
+  normalize,
+  type Artefact,
+  type VitalsState,
+} from "../lib/vitals";
 import { ago } from "../lib/time";
 
 const TREND_POINTS = 30;
@@ -109,6 +118,12 @@ function PatientTile({
   }, [load]);
   useResync(() => void load(), [`vitals:${patient.id}`]);
   useChannel(`vitals:${patient.id}`, (m) => {
+    if (m.type === "artefacts") {
+      // Judged after the fact (frozen values, the window model): mark, never hide.
+      const flagged = (m.data as { readings?: { ts: string; artefacts: Artefact[] }[] }).readings ?? [];
+      setVitals((v) => markArtefacts(v, flagged));
+      return;
+    }
     const rs = readingsOf(m.data);
     if (rs.length === 0) return;
     setVitals((v) => rs.reduce(merge, v));
@@ -117,7 +132,9 @@ function PatientTile({
 
   return (
     <VitalTile
-      label={`${patient.label}${patient.name ? ` · ${patient.name}` : ""}`}
+      label={`${patient.label}${patient.name ? ` · ${patient.name}` : ""}${
+        patient.age_years != null && patient.age_years < 16 ? ` · child, ${patient.age_years} y` : ""
+      }`}
       detail={`#${incident.number} ${incident.chief_complaint}`}
       reading={currentReading(vitals, now, STALE_AFTER_MS)}
       trend={trend}
@@ -161,7 +178,8 @@ function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string)
           {alerts.map((a) => (
             <li key={a.id} className={`alert sev-${a.level}`}>
               <strong>{a.level.toUpperCase()}</strong> {a.kind.replace(/_/g, " ")}
-              {a.news2 != null ? ` — NEWS2 ${a.news2}` : ""} · patient {patientLabel(a.patient_id)}
+              {a.news2 != null ? ` — NEWS2 ${a.news2}` : ""}
+              {a.pews != null ? ` — PEWS ${a.pews} (child)` : ""} · patient {patientLabel(a.patient_id)}
               <br />
               <span className="muted small">{ago(now - Date.parse(a.raised_at))} ago</span>
               {can("alerts:write") && (
@@ -201,6 +219,7 @@ export function PatientHistory() {
   }, [load]);
   useResync(() => void load(), [`vitals:${patientId}`]);
   useChannel(`vitals:${patientId}`, (m) => {
+    if (m.type === "artefacts") return;
     const rs = readingsOf(m.data);
     setReadings((prev) => (prev ? [...prev, ...rs] : prev));
   });

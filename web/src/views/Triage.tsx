@@ -31,7 +31,15 @@ const EMPTY: FormState = {
   nrs_pain: "",
   on_oxygen: false,
   injury: false,
+  oxygen_therapy: "",
+  respiratory_effort: "",
+  capillary_refill_seconds: "",
+  high_risk: false,
+  expected_resources: "",
 };
+
+/** Under this age the server answers with the paediatric pathway, not the adult model. */
+const PAEDIATRIC_MAX_AGE = 16;
 
 const num = (v: string | boolean | undefined) => (typeof v === "string" && v.trim() ? Number(v) : null);
 
@@ -69,6 +77,9 @@ export function Triage() {
   const set = (k: string) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   const toggle = (k: string) => (e: { target: { checked: boolean } }) => setForm((f) => ({ ...f, [k]: e.target.checked }));
 
+  const ageValue = num(form.age);
+  const child = ageValue !== null && ageValue >= 0 && ageValue < PAEDIATRIC_MAX_AGE;
+
   async function assess(e: SyntheticEvent) {
     e.preventDefault();
     setMessage(null);
@@ -90,6 +101,13 @@ export function Triage() {
       dbp: num(form.dbp),
       temp: num(form.temp),
     };
+    if (child) {
+      body.oxygen_therapy = (form.oxygen_therapy as TriageRequest["oxygen_therapy"]) || null;
+      body.respiratory_effort = (form.respiratory_effort as TriageRequest["respiratory_effort"]) || null;
+      body.capillary_refill_seconds = num(form.capillary_refill_seconds);
+      body.high_risk = Boolean(form.high_risk);
+      body.expected_resources = num(form.expected_resources);
+    }
     try {
       const r = await endpoints.triage(api, body);
       if (r === null) {
@@ -118,7 +136,10 @@ export function Triage() {
       if (incident.status === "new")
         await api.post(`/api/incidents/${incident.id}/status`, {
           status: "triaged",
-          reason: `KTAS ${result.level} by triage${result.model_version ? ` (${result.model_version})` : ""}`,
+          reason:
+            result.pathway === "paediatric"
+              ? `Paediatric level ${result.level} (${result.scale ?? "paediatric rules"})`
+              : `KTAS ${result.level} by triage${result.model_version ? ` (${result.model_version})` : ""}`,
         });
       setMessage(`Saved: incident #${incident.number} is now priority ${result.level}.`);
       setIncident(await api.get<IncidentRead>(`/api/incidents/${incident.id}`));
@@ -195,6 +216,57 @@ export function Triage() {
             <input type="checkbox" name="on_oxygen" checked={Boolean(form.on_oxygen)} onChange={toggle("on_oxygen")} />
             On supplemental oxygen
           </label>
+          {child && (
+            <fieldset className="paediatric" data-testid="paediatric-fields">
+              <legend>Child (under 16): paediatric pathway — ESI v4 paediatric rules and Bedside PEWS, not the adult model</legend>
+              <div className="grid3">
+                <label>
+                  Work of breathing
+                  <select name="respiratory_effort" value={String(form.respiratory_effort)} onChange={set("respiratory_effort")}>
+                    <option value="">not assessed</option>
+                    <option value="normal">normal</option>
+                    <option value="mild">mild increase</option>
+                    <option value="moderate">moderate increase</option>
+                    <option value="severe">severe increase or apnoea</option>
+                  </select>
+                  {fieldErrors.respiratory_effort && <span className="error">{fieldErrors.respiratory_effort}</span>}
+                </label>
+                <label>
+                  Capillary refill (s)
+                  <input
+                    name="capillary_refill_seconds"
+                    inputMode="decimal"
+                    value={String(form.capillary_refill_seconds)}
+                    onChange={set("capillary_refill_seconds")}
+                  />
+                  {fieldErrors.capillary_refill_seconds && <span className="error">{fieldErrors.capillary_refill_seconds}</span>}
+                </label>
+                <label>
+                  Oxygen
+                  <select name="oxygen_therapy" value={String(form.oxygen_therapy)} onChange={set("oxygen_therapy")}>
+                    <option value="">as ticked above</option>
+                    <option value="room_air">room air</option>
+                    <option value="low_flow">under 4 L/min or under 50%</option>
+                    <option value="high_flow">4 L/min or more, or 50% or more</option>
+                  </select>
+                </label>
+                <label>
+                  ED resources expected
+                  <select name="expected_resources" value={String(form.expected_resources)} onChange={set("expected_resources")}>
+                    <option value="">not known (two or more assumed)</option>
+                    <option value="0">none</option>
+                    <option value="1">one</option>
+                    <option value="2">two or more</option>
+                  </select>
+                  {fieldErrors.expected_resources && <span className="error">{fieldErrors.expected_resources}</span>}
+                </label>
+              </div>
+              <label className="check">
+                <input type="checkbox" name="high_risk" checked={Boolean(form.high_risk)} onChange={toggle("high_risk")} />
+                High-risk situation (your judgement)
+              </label>
+            </fieldset>
+          )}
           <label className="check">
             <input type="checkbox" name="injury" checked={Boolean(form.injury)} onChange={toggle("injury")} />
             Injury (trauma)
@@ -209,13 +281,19 @@ export function Triage() {
         {message && <p role="status" data-testid="triage-message">{message}</p>}
         {result ? (
           <div data-testid="triage-result">
-            <p className={`acuity acuity-${result.level}`}>
-              Acuity: <strong>KTAS {result.level}</strong>
-            </p>
-            <p className={band ? `band-chip band-${band}` : ""}>
-              NEWS2: <strong>{news2Score ?? "not enough vitals"}</strong>
-              {band ? ` — ${BAND_LABEL[band]}` : ""}
-            </p>
+            {result.pathway === "paediatric" ? (
+              <PaediatricResult result={result} />
+            ) : (
+              <>
+                <p className={`acuity acuity-${result.level}`}>
+                  Acuity: <strong>KTAS {result.level}</strong>
+                </p>
+                <p className={band ? `band-chip band-${band}` : ""}>
+                  NEWS2: <strong>{news2Score ?? "not enough vitals"}</strong>
+                  {band ? ` — ${BAND_LABEL[band]}` : ""}
+                </p>
+              </>
+            )}
             {result.explanation && result.explanation.length > 0 && (
               <>
                 <h3>Why</h3>
@@ -240,5 +318,61 @@ export function Triage() {
         )}
       </section>
     </div>
+  );
+}
+
+const PEWS_ITEMS: Record<string, string> = {
+  heart_rate: "heart rate",
+  systolic_bp: "systolic BP",
+  capillary_refill: "capillary refill",
+  respiratory_rate: "respiratory rate",
+  respiratory_effort: "work of breathing",
+  spo2: "SpO₂",
+  oxygen_therapy: "oxygen",
+};
+
+/** A child's result: the paediatric scale, Bedside PEWS and the rules that fired; no NEWS2. */
+function PaediatricResult({ result }: { result: TriageResult }) {
+  const pews = result.pews;
+  const band = parseBand(pews?.band);
+  const ranges = result.reference_ranges;
+  return (
+    <>
+      <p className="pathway-label" data-testid="pathway">
+        Paediatric pathway — not the adult KTAS model; NEWS2 is not used for children
+      </p>
+      <p className={`acuity acuity-${result.level}`}>
+        Paediatric level: <strong>{result.level}</strong> <span className="muted">({result.scale})</span>
+      </p>
+      {pews && (
+        <p className={band ? `band-chip band-${band}` : ""} data-testid="pews">
+          Bedside PEWS: <strong>{pews.total}</strong>
+          {band ? ` — ${BAND_LABEL[band]}` : ""} <span className="muted">(age group {pews.age_group})</span>
+          {pews.not_measured.length > 0 && (
+            <>
+              <br />
+              <span className="small">Not assessed (scored 0): {pews.not_measured.map((i) => PEWS_ITEMS[i] ?? i).join(", ")}</span>
+            </>
+          )}
+        </p>
+      )}
+      {result.reasons && result.reasons.length > 0 && (
+        <>
+          <h3>Why</h3>
+          <ul data-testid="reasons">
+            {result.reasons.map((r, i) => (
+              <li key={i}>{r}</li>
+            ))}
+          </ul>
+        </>
+      )}
+      {ranges && (
+        <p className="small muted" data-testid="reference-ranges">
+          Normal for {ranges.age_group}: heart rate {ranges.heart_rate.low + 1}–{ranges.heart_rate.high - 1}, respiratory rate{" "}
+          {ranges.respiratory_rate.low + 1}–{ranges.respiratory_rate.high - 1}, systolic {ranges.systolic_bp.low + 1}–
+          {ranges.systolic_bp.high - 1}, SpO₂ above {ranges.spo2_min}%
+        </p>
+      )}
+    </>
   );
 }

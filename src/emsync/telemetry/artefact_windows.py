@@ -1,0 +1,90 @@
+"""Per-window artefact checks, off the ingest hot path: flat lines and the window forest.
+
+Reacts to `VitalsReceived` (after the batch is stored): keeps each patient's last readings, and
+runs the flat-line rule and the Isolation Forest (`anomaly.py`) over them in a worker thread.
+A reading is judged once its successor has arrived (the forest looks at both neighbours), so
+flags come one reading late; each is published once on `vitals:<patient_id>` as an `artefacts`
+message (`{patient_id, readings: [{ts, artefacts: [{field, kind}]}]}`) for the monitor to mark.
+These checks only flag: the per-reading rules alone take values out of a score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emsync.telemetry.anomaly import CHANNELS, IsolationForestModel, window_features
+from emsync.telemetry.artefacts import ArtefactKind, flat_runs
+from emsync.telemetry.events import VitalsReceived
+
+WINDOW = 64  # readings kept per patient
+FOREST = Path(__file__).resolve().parent / "artifacts" / "artefact-forest.json"
+
+Publish = Callable[[str, str, Any], object]
+
+
+def judge_window(
+    rows: list[tuple[datetime, dict[str, Any]]], forest: IsolationForestModel | None
+) -> dict[int, list[dict[str, str]]]:
+    """Index -> flags for the readings of one window (the last one is not judged yet)."""
+    if len(rows) < 3:
+        return {}
+    times = [ts for ts, _ in rows]
+    flags: dict[int, list[dict[str, str]]] = {}
+    for start, end in flat_runs(times, [values.get("hr") for _, values in rows]):
+        for i in range(start, end + 1):
+            flags.setdefault(i, []).append({"field": "hr", "kind": ArtefactKind.FLAT_LINE.value})
+    if forest is not None:
+        t0 = times[0]
+        minutes = [(ts - t0).total_seconds() / 60.0 for ts in times]
+        series = {c: [values.get(c) for _, values in rows] for c in CHANNELS}
+        x = window_features(minutes, series)
+        for i in np.nonzero(forest.flags(x))[0][:-1] if len(x) else []:
+            channel = CHANNELS[int(np.argmax(x[i, : len(CHANNELS)]))]
+            flags.setdefault(int(i), []).append(
+                {"field": channel, "kind": ArtefactKind.ANOMALY.value}
+            )
+    return {i: f for i, f in flags.items() if i < len(rows) - 1}
+
+
+class ArtefactWindows:
+    def __init__(self, publish: Publish, forest_path: Path = FOREST) -> None:
+        self._publish = publish
+        self._forest = IsolationForestModel.load(forest_path) if forest_path.exists() else None
+        self._rows: dict[str, deque[tuple[datetime, dict[str, Any]]]] = {}
+        self._reported: dict[str, set[datetime]] = {}
+
+    async def on_vitals(self, event: VitalsReceived) -> None:
+        rows = self._rows.setdefault(event.patient_id, deque(maxlen=WINDOW))
+        for reading in event.readings:
+            ts = reading.get("ts")
+            if not isinstance(ts, str):
+                continue
+            at = datetime.fromisoformat(ts)
+            if rows and at <= rows[-1][0]:
+                continue  # a redelivered or late reading: the window stays in time order
+            rows.append((at, reading))
+        window = list(rows)
+        flags = await asyncio.to_thread(judge_window, window, self._forest)
+        reported = self._reported.setdefault(event.patient_id, set())
+        fresh = [
+            {"ts": window[i][0].isoformat(), "artefacts": found}
+            for i, found in sorted(flags.items())
+            if window[i][0] not in reported
+        ]
+        if not fresh:
+            return
+        reported.update(window[i][0] for i in flags)
+        oldest = window[0][0]
+        self._reported[event.patient_id] = {ts for ts in reported if ts >= oldest}
+        self._publish(
+            f"vitals:{event.patient_id}",
+            "artefacts",
+            {"patient_id": event.patient_id, "readings": fresh},
+        )
