@@ -35,7 +35,7 @@ from emsync.telemetry import envelope, service
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import RANK, AlertKind, AlertLevel, AlertStatus, alert_level
 from emsync.telemetry.envelope import EnvelopeRejected, Kind, ReplayGuard, SealedReading
-from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceived
+from emsync.telemetry.events import PositionReceived, VitalsReceived
 from emsync.telemetry.keys import KeyValidity, unwrap
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
@@ -470,7 +470,7 @@ class Pipeline:
 
     async def _alerts(
         self, worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]], now: datetime
-    ) -> list[AlertChanged]:
+    ) -> list[Event]:
         relevant = {p: obs for p, obs in worst.items() if obs[0] is not None or p in self._alerting}
         if not relevant:
             return []
@@ -483,6 +483,7 @@ class Pipeline:
                 ack_timeout=self._ack_timeout,
                 now=now,
             )
+            follow = await self._bus.stage(session, events)  # pages open with their alerts
             await session.commit()
         for p, (level, _) in relevant.items():
             if level is not None:
@@ -490,7 +491,7 @@ class Pipeline:
         for event in events:
             if event.status == AlertStatus.RESOLVED.value:
                 self._alerting.discard(event.patient_id)
-        return events
+        return [*events, *follow]
 
     def _record_metrics(self, batch: Sequence[Inbound], outcome: BatchOutcome) -> None:
         m = self._metrics

@@ -18,6 +18,10 @@ PUBLIC_PATHS = {
     "/api/auth/token",
     "/api/auth/refresh",
     "/api/auth/logout",
+    # Signed one-time acknowledgement links, and the SMS provider's signed callbacks.
+    "/api/notifications/ack",
+    "/api/notifications/sms/status",
+    "/api/notifications/sms/inbound",
     "/docs",
     "/docs/oauth2-redirect",
 }

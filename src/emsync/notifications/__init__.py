@@ -1,0 +1,1 @@
+"""Notifications and on-call paging (placeholder docstring; public API below)."""
