@@ -286,6 +286,11 @@ class NotificationSettings(BaseModel):
     poll_seconds: float = Field(
         default=1.0, gt=0, description="how often the worker looks for due notifications"
     )
+    wake_on_page: bool = Field(
+        default=True,
+        description="fire a new page's first step at once rather than at the next poll "
+        "(tests turn it off to drive the rounds themselves)",
+    )
     lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -105,7 +105,8 @@ def wire_realtime(runtime: Runtime, hub: Hub) -> None:
     async def wake(_event: PageOpened) -> None:
         worker.wake()
 
-    runtime.bus.subscribe(PageOpened, wake)
+    if runtime.settings.notifications.wake_on_page:
+        runtime.bus.subscribe(PageOpened, wake)
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:

@@ -73,6 +73,9 @@ class NotificationWorker:
             await channel.close()
 
     async def _loop(self, round_: Callable[[], Awaitable[int]], wake: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):  # the first round after one poll, as after each
+            await asyncio.wait_for(wake.wait(), timeout=self._settings.poll_seconds)
+        wake.clear()
         while not self._stopping.is_set():
             try:
                 busy = await round_() >= self._settings.batch_size
