@@ -288,7 +288,7 @@ class NotificationSettings(BaseModel):
     )
     wake_on_page: bool = Field(
         default=True,
-        description="fire a new page's first step at once rather than at the next poll "
+        description="act on a new page or new outbox rows at once rather than at the next poll "
         "(tests turn it off to drive the rounds themselves)",
     )
     lease_seconds: float = Field(

@@ -110,7 +110,7 @@ class NotificationWorker:
         self._metrics.escalation_rounds.inc()
         await self._publish(events)
         fired = [e for e in events if isinstance(e, PageEscalated)]
-        if events:
+        if events and s.wake_on_page:
             self._wakes[1].set()  # new outbox rows: deliver them now
         return len(fired)
 
