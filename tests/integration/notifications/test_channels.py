@@ -62,17 +62,21 @@ async def test_every_channel_verifies_by_code_and_delivers_a_test_message(
     hook_point = await add(client, headers, "webhook", f"{sandbox.base}/hooks/{hook_name}")
     assert hook_point["webhook_secret"].startswith("whsec_")
     sandbox.hook(hook_name, hook_point["webhook_secret"])
-    assert email_point["masked"] == "A…@example.org" and sms_point["masked"] == "+35…567"
+    assert email_point["masked"] == "A…@example.org"
+    assert sms_point["masked"] == "+35…567"
 
     assert await worker(app).deliver_once() == 4
     mail = smtp.box.messages[mail_before]
-    assert mail["To"] == "Ana.Clinician@example.org" and mail["Message-ID"].endswith("@emsync>")
+    assert mail["To"] == "Ana.Clinician@example.org"
+    assert mail["Message-ID"].endswith("@emsync>")
     await verify(client, headers, email_point["id"], mail.get_content())
     sms = sandbox.state.sms[sms_before]
-    assert sms.to == "+358401234567" and sms.idempotency_key
+    assert sms.to == "+358401234567"
+    assert sms.idempotency_key
     await verify(client, headers, sms_point["id"], sms.body)
     pushed = sandbox.state.push[subscription["endpoint"].rsplit("/", 1)[1]].received
-    assert len(pushed) == 1 and pushed[0]["_topic"]  # decrypted with the subscription's keys
+    assert len(pushed) == 1
+    assert pushed[0]["_topic"]
     await verify(client, headers, push_point["id"], pushed[0]["body"])
     delivery = next(d for d in sandbox.state.hook_deliveries if hook_name in str(d) or True)
     hook_payload = [
@@ -129,7 +133,8 @@ async def test_bad_addresses_and_unverified_points_are_refused_with_the_field_na
         json={"code": "000000"},
         headers=headers,
     )
-    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "code"
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "code"
     listed = (await client.get("/api/notifications/contact-points", headers=headers)).json()
     assert [p["verified"] for p in listed] == [False]
 
@@ -157,10 +162,8 @@ async def test_a_forged_status_callback_changes_nothing_and_a_signed_one_deliver
     accepted = await client.post(url, data=form, headers={"X-Twilio-Signature": signed})
     assert accepted.status_code == 204
     log = (await client.get("/api/notifications/log", headers=headers)).json()
-    assert (
-        log[0]["status"] == "delivered"
-        and log[0]["attempt_log"][-1]["outcome"] == "report:delivered"
-    )
+    assert log[0]["status"] == "delivered"
+    assert log[0]["attempt_log"][-1]["outcome"] == "report:delivered"
     assert point["kind"] == "sms"
 
 
@@ -189,8 +192,6 @@ async def test_failing_receivers_are_retried_with_the_same_id_then_give_up_visib
         await w.deliver_once()
     sandbox.state.sms_fail_next = 0
     failed = (await client.get("/api/notifications/log", headers=headers)).json()[0]
-    assert (
-        failed["status"] == "failed"
-        and len(failed["attempt_log"]) == runtime.settings.notifications.max_attempts
-    )
+    assert failed["status"] == "failed"
+    assert len(failed["attempt_log"]) == runtime.settings.notifications.max_attempts
     assert "gave up" in (failed["status_reason"] or "")
