@@ -18,6 +18,7 @@ from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
 from emsync.notifications.models import Notification, Page
 from emsync.notifications.sandbox import HttpSandbox
+from emsync.notifications.signing import twilio_signature
 from emsync.notifications.worker import NotificationWorker
 from emsync.telemetry import envelope
 from emsync.telemetry.aead import Algorithm
@@ -198,8 +199,6 @@ async def test_an_sms_reply_acknowledges_and_a_forged_reply_is_refused(
         }
         forged = await raw.post(url, data=form_forged, headers={"X-Twilio-Signature": "bm9wZQ=="})
         assert forged.status_code == 401
-        from emsync.notifications.signing import twilio_signature
-
         form = {"MessageSid": "SMreply1", "From": "+358401230001", "Body": f"ack {code.group(1)}"}
         signed = twilio_signature(sandbox.state.auth_token, url, form.items())
         reply = await raw.post(url, data=form, headers={"X-Twilio-Signature": signed})
@@ -267,7 +266,7 @@ async def test_repeats_group_rate_limits_hold_and_a_digest_follows(
             ).all()
         )
     # The verification code was the first push of the window: one page fits, two are held.
-    assert statuses.get("held") == 2 and statuses.get("sent") == 1, statuses
+    assert statuses == {"held": 2, "sent": 1}
     start = rt.clock()
     rt.clock = lambda: start + timedelta(seconds=rt.settings.notifications.rate_window_seconds + 1)
     await worker.escalate_once()
