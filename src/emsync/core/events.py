@@ -104,7 +104,7 @@ class EventBus:
                     self._metrics.event_handler_failures.labels(event=event.name).inc()
                     log.error(
                         "in-transaction handler failed; dead-lettered",
-                        event=event.name,
+                        event_name=event.name,
                         handler=handler_name,
                         error=type(exc).__name__,
                     )
@@ -134,7 +134,7 @@ class EventBus:
                 self._metrics.event_handler_failures.labels(event=event.name).inc()
                 log.warning(
                     "event handler failed",
-                    event=event.name,
+                    event_name=event.name,
                     handler=handler_name,
                     attempt=attempt,
                     error=type(exc).__name__,
@@ -142,7 +142,7 @@ class EventBus:
                 if attempt == self._attempts:
                     letter = DeadLetter(event=event, handler=handler_name, error=repr(exc))
                     self.dead_letters.append(letter)
-                    log.error("event dead-lettered", event=event.name, handler=handler_name)
+                    log.error("event dead-lettered", event_name=event.name, handler=handler_name)
                     if self._dead_letter is not None:
                         await self._dead_letter(letter)
                     return

@@ -11,6 +11,7 @@ package): the rows commit with the caller's change or not at all, and the worker
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,7 +116,10 @@ async def _rows(
                 channel=recipient.channel,
                 language=language,
                 address=normalized,
-                idempotency_key=f"{key}:{index}:{recipient.channel.value}",
+                # Keyed by the address, not its place in the list: a retried cause that lists
+                # its recipients differently still sends nothing twice.
+                idempotency_key=f"{key}:{recipient.channel.value}:"
+                f"{hashlib.sha256(normalized.encode()).hexdigest()[:24]}",
                 **common,
             )
         ]
