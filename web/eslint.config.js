@@ -11,7 +11,7 @@ export default tseslint.config(
     languageOptions: {
       globals: { ...globals.browser },
       parserOptions: {
-        projectService: { allowDefaultProject: ["vite.config.ts", "eslint.config.js"] },
+        projectService: { allowDefaultProject: ["vite.config.ts", "eslint.config.js", "public/sw.js"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -26,4 +26,10 @@ export default tseslint.config(
     },
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+  // The service worker is plain JavaScript served as it is (Web Push display and clicks).
+  {
+    files: ["public/sw.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { ...globals.serviceworker } },
+  },
 );

@@ -2,6 +2,7 @@ import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 import { NAV, Shell } from "./app/Shell";
 import { useApp } from "./app/context";
+import { AckLink } from "./views/AckLink";
 import { Login } from "./views/Login";
 
 // Each view (and its map or chart library) loads when first opened: the login page stays small.
@@ -12,9 +13,17 @@ const PatientHistory = lazy(() =>
   import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
 );
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
+const Paging = lazy(() => import("./views/Paging").then((m) => ({ default: m.Paging })));
+const OnCall = lazy(() => import("./views/OnCall").then((m) => ({ default: m.OnCall })));
+const MyNotifications = lazy(() =>
+  import("./views/MyNotifications").then((m) => ({ default: m.MyNotifications })),
+);
 
 export function App() {
   const { session, me, can } = useApp();
+  // An acknowledgement link from an e-mail or SMS works without logging in (signed, one-time).
+  const ack = /^\/ack\/([^/]+)$/.exec(window.location.pathname);
+  if (ack?.[1]) return <AckLink token={decodeURIComponent(ack[1])} />;
   if (!session) return <Login />;
   const home = NAV.find((n) => can(n.perm))?.to;
   return (
@@ -29,6 +38,9 @@ export function App() {
         <Route path="monitor" element={<Monitor />} />
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
+        <Route path="paging" element={<Paging />} />
+        <Route path="oncall" element={<OnCall />} />
+        <Route path="me/notifications" element={<MyNotifications />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>
