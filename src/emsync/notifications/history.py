@@ -71,7 +71,10 @@ async def _notification_reads(
     ]
 
 
-def _page_read(page: Page, notifications: list[NotificationRead]) -> PageRead:
+def _page_read(
+    page: Page, notifications: list[NotificationRead], names: dict[str, str] | None = None
+) -> PageRead:
+    by = (page.acknowledged_by or "").removeprefix("user:")
     return PageRead(
         id=page.id,
         trigger=page.trigger,
@@ -86,6 +89,7 @@ def _page_read(page: Page, notifications: list[NotificationRead]) -> PageRead:
         opened_at=page.opened_at,
         acknowledged_at=page.acknowledged_at,
         acknowledged_by=page.acknowledged_by,
+        acknowledged_by_name=(names or {}).get(by),
         acknowledged_via=page.acknowledged_via,
         resolved_at=page.resolved_at,
         notifications=notifications,
@@ -119,7 +123,13 @@ async def list_pages(
     by_page: dict[str, list[NotificationRead]] = {}
     for read in reads:
         by_page.setdefault(read.page_id or "", []).append(read)
-    return [_page_read(p, by_page.get(p.id, [])) for p in pages]
+    names = await _ack_names(session, pages)
+    return [_page_read(p, by_page.get(p.id, []), names) for p in pages]
+
+
+async def _ack_names(session: AsyncSession, pages: list[Page]) -> dict[str, str]:
+    ids = {(p.acknowledged_by or "").removeprefix("user:") for p in pages if p.acknowledged_by}
+    return {e.id: e.username for e in await user_directory(session=session, user_ids=ids)}
 
 
 async def get_page(*, session: AsyncSession, page_id: str) -> PageRead:
@@ -133,7 +143,8 @@ async def get_page(*, session: AsyncSession, page_id: str) -> PageRead:
             .order_by(Notification.created_at)
         )
     )
-    return _page_read(page, await _notification_reads(session, rows))
+    names = await _ack_names(session, [page])
+    return _page_read(page, await _notification_reads(session, rows), names)
 
 
 async def list_notifications(

@@ -255,6 +255,7 @@ class PageRead(BaseModel):
     opened_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_by_name: str | None = Field(default=None, description="who, by username")
     acknowledged_via: str | None
     resolved_at: datetime | None
     notifications: list[NotificationRead] = Field(default_factory=list)

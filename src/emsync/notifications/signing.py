@@ -37,13 +37,14 @@ def new_ack_token(key: bytes) -> tuple[str, str]:
 def ack_token_from_id(key: bytes, token_id: str) -> str:
     """The link token of a stored id (only the holder of the key can make it)."""
     tag = hmac.new(key, token_id.encode(), "sha256").digest()[:_SIG_BYTES]
-    return f"{token_id}.{_b64(tag)}"
+    # "~", not ".": the dashboard serves a last path segment with a dot as a file, not a page.
+    return f"{token_id}~{_b64(tag)}"
 
 
 def ack_token_id(key: bytes, token: str) -> str | None:
     """The token's id when its signature is ours, else None (forged or mangled links never
     reach the database)."""
-    token_id, _, tag = token.partition(".")
+    token_id, _, tag = token.partition("~")
     if not token_id or not tag or len(token) > 100:
         return None
     try:

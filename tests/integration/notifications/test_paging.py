@@ -28,7 +28,7 @@ from tests.builders import auth_headers
 from tests.integration.notifications.test_channels import add, verify
 from tests.telemetry_support import SICK, make_patient, provision, vitals
 
-LINK = re.compile(r"/ack/([A-Za-z0-9_.-]+)")
+LINK = re.compile(r"/ack/([A-Za-z0-9_~-]+)")
 
 
 def runtime_of(app: FastAPI) -> Runtime:

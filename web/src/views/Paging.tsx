@@ -119,7 +119,8 @@ export function Paging() {
                 </p>
                 {p.acknowledged_at && (
                   <p className="small">
-                    Acknowledged {when(p.acknowledged_at)} by {p.acknowledged_by} via {p.acknowledged_via}
+                    Acknowledged {when(p.acknowledged_at)} by {p.acknowledged_by_name ?? p.acknowledged_by} via{" "}
+                    {p.acknowledged_via === "sms_reply" ? "SMS reply" : p.acknowledged_via}
                   </p>
                 )}
                 {(p.status === "open" || p.status === "exhausted") && can("notify:self") && (
