@@ -116,6 +116,11 @@ _defer(
     help_text="Deterioration model (PhysioNet 2012 layout).",
 )
 _defer(
+    "notify",
+    "emsync.notifications.cli:notify_app",
+    help_text="Notifications: local SMS, push, webhook and SMTP sandbox.",
+)
+_defer(
     "simulate",
     "emsync.telemetry.cli:simulate",
     help_text="Publish sealed vitals for N patients through MQTT, as their monitors would.",

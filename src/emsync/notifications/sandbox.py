@@ -22,6 +22,7 @@ import secrets
 import ssl
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,7 +328,6 @@ def _vapid_valid(authorization: str, audience: str) -> bool:
 @dataclass
 class MailBox:
     messages: list[email.message.EmailMessage] = field(default_factory=list)
-    connections_without_tls: int = 0
 
     def ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.messages]
@@ -375,6 +375,9 @@ class SmtpSandbox:
         self.port = port
         self.cert, key = self_signed(directory)
         self.box = MailBox()
+        # When each message was accepted (time.perf_counter() at DATA), by Message-ID and by To.
+        self.arrivals: dict[str, float] = {}
+        arrivals = self.arrivals
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert, key)
         box = self.box
@@ -382,6 +385,9 @@ class SmtpSandbox:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
                 message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                at = time.perf_counter()
+                arrivals.setdefault(str(message["Message-ID"]), at)
+                arrivals.setdefault(str(message["To"]), at)
                 box.messages.append(message)  # type: ignore[arg-type]
                 return "250 OK queued"
 
@@ -406,6 +412,8 @@ class SmtpSandbox:
         )
 
     def start(self) -> SmtpSandbox:
+        # aiosmtpd warns about its own internal use of Session.login_data when AUTH runs.
+        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
         self._controller.start()
         return self
 
