@@ -23,8 +23,8 @@ class NotificationMetrics:
         )
         self.pages = Counter(
             "emsync_pages_total",
-            "Pages per trigger and what happened: opened, grouped, escalated, acknowledged, "
-            "resolved, exhausted.",
+            "Pages per trigger and what happened: opened, escalated, acknowledged, resolved, "
+            "exhausted.",
             ["trigger", "outcome"],
             registry=registry,
         )

@@ -388,7 +388,7 @@ class SmtpSandbox:
                 at = time.perf_counter()
                 arrivals.setdefault(str(message["Message-ID"]), at)
                 arrivals.setdefault(str(message["To"]), at)
-                box.messages.append(message)  # type: ignore[arg-type]
+                box.messages.append(message)
                 return "250 OK queued"
 
         def authenticator(

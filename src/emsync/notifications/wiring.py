@@ -14,7 +14,14 @@ from emsync.core.runtime import Runtime
 from emsync.core.settings import NotificationSettings
 from emsync.notifications.channels import Channel, InAppChannel
 from emsync.notifications.escalation import ChannelKind
-from emsync.notifications.events import ALL_EVENTS, PageOpened
+from emsync.notifications.events import (
+    ALL_EVENTS,
+    PageAcknowledged,
+    PageClosed,
+    PageEscalated,
+    PageEvent,
+    PageOpened,
+)
 from emsync.notifications.metrics import NotificationMetrics
 from emsync.notifications.outbox import Keys
 from emsync.notifications.sms import TwilioSms
@@ -100,6 +107,18 @@ def wire_realtime(runtime: Runtime, hub: Hub) -> None:
 
     for kind in ALL_EVENTS:
         runtime.bus.subscribe(kind, push)
+    metrics = runtime.get(NotificationMetrics)
+
+    async def count(event: PageEvent) -> None:
+        outcome = {
+            PageOpened: "opened",
+            PageEscalated: "escalated",
+            PageAcknowledged: "acknowledged",
+        }.get(type(event), event.status)  # closed: resolved or exhausted
+        metrics.pages.labels(trigger=event.trigger, outcome=outcome).inc()
+
+    for page_kind in (PageOpened, PageEscalated, PageAcknowledged, PageClosed):
+        runtime.bus.subscribe(page_kind, count)
     worker = runtime.get(NotificationWorker)
 
     async def wake(_event: PageOpened) -> None:

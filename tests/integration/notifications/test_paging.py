@@ -167,6 +167,10 @@ async def test_deteriorating_patient_pages_by_push_then_sms_and_the_sms_link_sto
     ).json()[0]
     assert page["steps_done"] == 2
     assert page["status"] == "acknowledged"
+    metrics = (await client.get("/metrics")).text
+    assert (
+        'emsync_pages_total{outcome="acknowledged",trigger="telemetry.alert.news2"} 1.0' in metrics
+    )
     channels = [(n["step"], n["channel"], n["status"]) for n in page["notifications"]]
     assert (1, "push", "acknowledged") in channels
     assert (2, "sms", "acknowledged") in channels

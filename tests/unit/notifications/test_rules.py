@@ -25,14 +25,20 @@ ROTA = oncall.Rotation(start=T0, shift=timedelta(hours=12), members=("ana", "ben
 
 def test_the_rotation_hands_over_every_shift_in_order_and_wraps() -> None:
     at = [T0 + timedelta(hours=h) for h in (0, 11, 12, 24, 36, 48)]
-    assert [oncall.on_call(ROTA, [], t).user_id for t in at] == [
+
+    def who(t: datetime) -> str:
+        shift = oncall.on_call(ROTA, [], t)
+        assert shift is not None
+        return shift.user_id
+
+    assert [who(t) for t in at] == [
         "ana",
         "ana",
         "ben",
         "cai",
         "ana",
         "ben",
-    ]  # type: ignore[union-attr]
+    ]
     before = oncall.on_call(ROTA, [], T0 - timedelta(hours=1))
     assert before is not None
     assert (before.user_id, before.starts_at) == ("cai", T0 - timedelta(hours=12))
