@@ -17,7 +17,7 @@ from emsync.core.errors import NotFound, Unauthorized
 from emsync.core.events import Event
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.uow import UnitOfWork
-from emsync.notifications import history, outbox, paging, service, signing, sms
+from emsync.notifications import history, outbox, paging, policies, service, signing, sms
 from emsync.notifications.metrics import NotificationMetrics
 from emsync.notifications.schemas import (
     AckRequest,
@@ -265,26 +265,28 @@ async def on_call_now(runtime: RuntimeDep, session: SessionDep, _: Reader) -> li
 
 @router.get("/policies", response_model=list[PolicyRead])
 async def list_policies(session: SessionDep, _: Reader) -> list[PolicyRead]:
-    return await service.list_policies(session=session)
+    return await policies.list_policies(session=session)
 
 
 @router.post("/policies", response_model=PolicyRead, status_code=201)
 async def create_policy(
     body: PolicyCreate, runtime: RuntimeDep, uow: UowDep, _: Manager
 ) -> PolicyRead:
-    return await service.create_policy(uow=uow, body=body, now=runtime.clock())
+    return await policies.create_policy(uow=uow, body=body, now=runtime.clock())
 
 
 @router.put("/policies/{policy_id}", response_model=PolicyRead)
 async def update_policy(
     policy_id: str, body: PolicyCreate, runtime: RuntimeDep, uow: UowDep, _: Manager
 ) -> PolicyRead:
-    return await service.update_policy(uow=uow, policy_id=policy_id, body=body, now=runtime.clock())
+    return await policies.update_policy(
+        uow=uow, policy_id=policy_id, body=body, now=runtime.clock()
+    )
 
 
 @router.delete("/policies/{policy_id}", status_code=204)
 async def delete_policy(policy_id: str, uow: UowDep, _: Manager) -> Response:
-    await service.delete_policy(uow=uow, policy_id=policy_id)
+    await policies.delete_policy(uow=uow, policy_id=policy_id)
     return Response(status_code=204)
 
 

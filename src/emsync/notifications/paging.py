@@ -4,7 +4,7 @@ acknowledgement from any channel or by its cause resolving."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,14 +13,13 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emsync.auth.public import active_users_with_role, signed_in
 from emsync.core.crypto import Keyring
 from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.core.events import Event
 from emsync.core.ids import new_id
 from emsync.notifications import addresses, escalation, flood, outbox, signing, sms
 from emsync.notifications.escalation import ChannelKind, TargetKind
-from emsync.notifications.events import PageAcknowledged, PageClosed, PageEscalated, PageOpened
+from emsync.notifications.events import PageAcknowledged, PageClosed, PageOpened
 from emsync.notifications.lifecycle import Delivery, PageStatus, page_may_move
 from emsync.notifications.models import (
     AckToken,
@@ -29,10 +28,8 @@ from emsync.notifications.models import (
     Notification,
     Page,
     Policy,
-    Preference,
 )
 from emsync.notifications.schemas import AckResult
-from emsync.notifications.service import on_call_users
 
 S = PageStatus
 LIVE = (S.OPEN.value, S.EXHAUSTED.value, S.ACKNOWLEDGED.value)
@@ -130,7 +127,7 @@ async def open_page(
             current.status, current.steps_done = S.OPEN.value, 0
             current.acknowledged_at = current.acknowledged_by = current.acknowledged_via = None
             current.next_step_at = now
-            return [_page_event(PageOpened, current, now)]
+            return [page_event(PageOpened, current, now)]
         return []
     policy_id, policy_name, policy = await _policy_for(session, cause.trigger)
     first = escalation.plan(policy_from_data(policy), 0)
@@ -156,10 +153,10 @@ async def open_page(
     )
     session.add(page)
     await session.flush()
-    return [_page_event(PageOpened, page, now)]
+    return [page_event(PageOpened, page, now)]
 
 
-def _page_event(kind: type[PageOpened] | type[PageClosed], page: Page, now: datetime) -> Event:
+def page_event(kind: type[PageOpened] | type[PageClosed], page: Page, now: datetime) -> Event:
     return kind(
         page_id=page.id,
         trigger=page.trigger,
@@ -236,7 +233,7 @@ async def resolve_subject(
             now,
         )
         await outbox.cancel_pending(session=session, page_id=page.id, reason="resolved", now=now)
-        events.append(_page_event(PageClosed, page, now))
+        events.append(page_event(PageClosed, page, now))
     return events
 
 
@@ -362,208 +359,3 @@ async def acknowledge_by_reply(
         session, page, by=f"user:{notification.user_id}", via="sms_reply", now=now
     )
     return ("acknowledged" if events else f"page already {page.status}"), events
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    user_id: str
-    via_schedule: bool  # on call for this page: off-duty and logout preferences do not apply
-
-
-async def _recipients(
-    session: AsyncSession, step: escalation.Step, now: datetime
-) -> list[Recipient]:
-    found: dict[str, Recipient] = {}
-    schedules = [t.ref for t in step.targets if t.kind is TargetKind.SCHEDULE]
-    if schedules:
-        for user_id in (
-            await on_call_users(session=session, now=now, schedule_ids=schedules)
-        ).values():
-            found[user_id] = Recipient(user_id, True)
-    for target in step.targets:
-        if target.kind is TargetKind.USER:
-            found.setdefault(target.ref, Recipient(target.ref, False))
-        elif target.kind is TargetKind.ROLE:
-            for user_id in await active_users_with_role(session=session, role=target.ref):
-                found.setdefault(user_id, Recipient(user_id, False))
-    return list(found.values())
-
-
-@dataclass(frozen=True, slots=True)
-class StepContext:
-    page: Page
-    step_number: int
-    channels: tuple[ChannelKind, ...]
-    data: dict[str, Any]
-    reply_code: str
-    urgent: bool
-
-
-async def advance_due(
-    *,
-    session: AsyncSession,
-    keyring: Keyring,
-    keys: outbox.Keys,
-    link_lifetime: timedelta,
-    now: datetime,
-    limit: int = 100,
-) -> list[Event]:
-    """Fire every step that is due: notifications for whoever the step names, per their
-    preferences and verified contact points. The caller commits."""
-    pages = list(
-        await session.scalars(
-            select(Page)
-            .where(Page.status == S.OPEN.value, Page.next_step_at <= now)
-            .order_by(Page.next_step_at)
-            .limit(limit)
-        )
-    )
-    events: list[Event] = []
-    for page in pages:
-        policy = policy_from_data(page.policy)
-        planned = escalation.plan(policy, page.steps_done)
-        if planned is None:
-            page.status, page.next_step_at, page.updated_at = S.EXHAUSTED.value, None, now
-            events.append(_page_event(PageClosed, page, now))
-            continue
-        step = policy.steps[planned.index]
-        number = page.steps_done + 1
-        data = orjson.loads(keyring.open(page.data_sealed, aad=page_aad(page.id)))
-        context = StepContext(
-            page=page,
-            step_number=number,
-            channels=step.channels,
-            data={**data, "step": number},
-            reply_code=signing.new_code(4),
-            urgent=page.steps_done == 0,
-        )
-        recipients = await _recipients(session, step, now)
-        sent = await _notify(session, keyring, keys, context, recipients, link_lifetime, now)
-        page.steps_done = number
-        page.updated_at = now
-        following = escalation.plan(policy, number)
-        if following is None:
-            page.status, page.next_step_at = S.EXHAUSTED.value, None
-        else:
-            page.next_step_at = now + timedelta(seconds=following.delay_seconds)
-        events.append(
-            PageEscalated(
-                page_id=page.id,
-                trigger=page.trigger,
-                subject_kind=page.subject_kind,
-                subject_id=page.subject_id,
-                status=page.status,
-                at=now,
-                step=number,
-                targets=", ".join(_describe(t) for t in step.targets),
-                recipients=sent,
-            )
-        )
-    await session.flush()
-    return events
-
-
-async def _notify(
-    session: AsyncSession,
-    keyring: Keyring,
-    keys: outbox.Keys,
-    ctx: StepContext,
-    recipients: Sequence[Recipient],
-    link_lifetime: timedelta,
-    now: datetime,
-) -> int:
-    """Outbox rows for one step; returns how many people it reaches on some channel."""
-    if not recipients:
-        return 0
-    ids = [r.user_id for r in recipients]
-    prefs = {
-        p.user_id: p
-        for p in await session.scalars(select(Preference).where(Preference.user_id.in_(ids)))
-    }
-    points: dict[str, list[ContactPoint]] = {}
-    for found in await session.scalars(
-        select(ContactPoint).where(
-            ContactPoint.user_id.in_(ids), ContactPoint.verified_at.is_not(None)
-        )
-    ):
-        points.setdefault(found.user_id, []).append(found)
-    live = await signed_in(session=session, user_ids=ids, now=now)
-    on_duty = set((await on_call_users(session=session, now=now)).values())
-    reached = 0
-    for recipient in recipients:
-        pref = prefs.get(recipient.user_id)
-        accepted = set(pref.channels) if pref else {c.value for c in ChannelKind}
-        quiet: str | None = None
-        if pref is not None and not recipient.via_schedule:
-            if pref.quiet_off_duty and recipient.user_id not in on_duty:
-                quiet = "off duty (the person's preference)"
-            elif pref.mute_after_logout and recipient.user_id not in live:
-                quiet = "logged out (the person's preference)"
-        token_id: str | None = None
-        if LINK_CHANNELS & set(ctx.channels) and quiet is None:
-            token_id, _ = signing.new_ack_token(keys.ack)
-            session.add(
-                AckToken(
-                    id=token_id,
-                    page_id=ctx.page.id,
-                    user_id=recipient.user_id,
-                    expires_at=now + link_lifetime,
-                )
-            )
-        language = pref.language if pref else "en"
-        any_sent = False
-        for channel in ctx.channels:
-            status, reason = Delivery.QUEUED, None
-            if channel is not ChannelKind.IN_APP and channel.value not in accepted:
-                status, reason = (
-                    Delivery.SUPPRESSED,
-                    "channel turned off in the person's preferences",
-                )
-            elif quiet is not None and channel is not ChannelKind.IN_APP:
-                status, reason = Delivery.SUPPRESSED, quiet
-            targets: list[ContactPoint | None] = [None]
-            if channel is not ChannelKind.IN_APP and status is Delivery.QUEUED:
-                targets = [p for p in points.get(recipient.user_id, []) if p.kind == channel.value]
-                if not targets:
-                    status, reason, targets = (
-                        Delivery.SUPPRESSED,
-                        f"no verified {channel.value} contact point",
-                        [None],
-                    )
-            for point_or_none in targets:
-                point = point_or_none
-                added = await outbox.add(
-                    session,
-                    keyring,
-                    outbox.NewNotification(
-                        channel=channel,
-                        template=ctx.page.template,
-                        language=language,
-                        data=ctx.data,
-                        idempotency_key=f"page:{ctx.page.id}:{ctx.step_number}:{recipient.user_id}:"
-                        f"{channel.value}:{point.id if point else '-'}",
-                        user_id=recipient.user_id,
-                        contact_point_id=point.id if point else None,
-                        page_id=ctx.page.id,
-                        step=ctx.step_number,
-                        subject_kind=ctx.page.subject_kind,
-                        subject_id=ctx.page.subject_id,
-                        urgent=ctx.urgent,
-                        reply_code=ctx.reply_code if channel is ChannelKind.SMS else None,
-                        ack_token_id=token_id if channel in LINK_CHANNELS else None,
-                        status=status,
-                        status_reason=reason,
-                    ),
-                    now,
-                )
-                any_sent = any_sent or (added is not None and status is Delivery.QUEUED)
-        reached += any_sent
-    return reached
-
-
-def _describe(target: escalation.Target) -> str:
-    if target.kind is TargetKind.SCHEDULE:
-        return "on call"
-    if target.kind is TargetKind.USER:
-        return "named person"
-    return target.ref

@@ -104,36 +104,49 @@ async def _rows(
         "urgent": urgent,
     }
     if recipient.address is not None:
-        if recipient.channel is None or recipient.channel is ChannelKind.IN_APP:
-            raise _invalid(f"recipients.{index}.channel", "an address needs its channel")
-        try:
-            normalized = addresses.normalize(recipient.channel, recipient.address)
-        except addresses.InvalidAddress as exc:
-            raise _invalid(f"recipients.{index}.address", str(exc)) from None
-        language = recipient.language if recipient.language in LANGUAGES else DEFAULT_LANGUAGE
-        return [
-            outbox.NewNotification(
-                channel=recipient.channel,
-                language=language,
-                address=normalized,
-                # Keyed by the address, not its place in the list: a retried cause that lists
-                # its recipients differently still sends nothing twice.
-                idempotency_key=f"{key}:{recipient.channel.value}:"
-                f"{hashlib.sha256(normalized.encode()).hexdigest()[:24]}",
-                **common,
-            )
-        ]
+        return [_address_row(recipient, index, key, common)]
     if recipient.user_id is None:
         raise _invalid(f"recipients.{index}", "a recipient is a user or an address")
+    return await _user_rows(uow, recipient, recipient.user_id, key, common)
+
+
+def _address_row(
+    recipient: Recipient, index: int, key: str, common: dict[str, Any]
+) -> outbox.NewNotification:
+    assert recipient.address is not None
+    if recipient.channel is None or recipient.channel is ChannelKind.IN_APP:
+        raise _invalid(f"recipients.{index}.channel", "an address needs its channel")
+    try:
+        normalized = addresses.normalize(recipient.channel, recipient.address)
+    except addresses.InvalidAddress as exc:
+        raise _invalid(f"recipients.{index}.address", str(exc)) from None
+    language = recipient.language if recipient.language in LANGUAGES else DEFAULT_LANGUAGE
+    return outbox.NewNotification(
+        channel=recipient.channel,
+        language=language,
+        address=normalized,
+        # Keyed by the address, not its place in the list: a retried cause that lists its
+        # recipients differently still sends nothing twice.
+        idempotency_key=f"{key}:{recipient.channel.value}:"
+        f"{hashlib.sha256(normalized.encode()).hexdigest()[:24]}",
+        **common,
+    )
+
+
+async def _user_rows(
+    uow: UnitOfWork, recipient: Recipient, user_id: str, key: str, common: dict[str, Any]
+) -> list[outbox.NewNotification]:
+    """One row per verified contact point on the channels asked for and accepted; in-app
+    always; a suppressed row saying why when nothing else can go."""
     session = uow.session
-    pref = await session.get(Preference, recipient.user_id)
+    pref = await session.get(Preference, user_id)
     accepted = set(pref.channels) if pref else {c.value for c in ChannelKind}
     language = pref.language if pref else DEFAULT_LANGUAGE
     wanted = recipient.channels or tuple(ChannelKind)
     points = list(
         await session.scalars(
             select(ContactPoint).where(
-                ContactPoint.user_id == recipient.user_id, ContactPoint.verified_at.is_not(None)
+                ContactPoint.user_id == user_id, ContactPoint.verified_at.is_not(None)
             )
         )
     )
@@ -144,8 +157,8 @@ async def _rows(
                 outbox.NewNotification(
                     channel=channel,
                     language=language,
-                    user_id=recipient.user_id,
-                    idempotency_key=f"{key}:{recipient.user_id}:in_app",
+                    user_id=user_id,
+                    idempotency_key=f"{key}:{user_id}:in_app",
                     **common,
                 )
             )
@@ -156,9 +169,9 @@ async def _rows(
             outbox.NewNotification(
                 channel=channel,
                 language=language,
-                user_id=recipient.user_id,
+                user_id=user_id,
                 contact_point_id=point.id,
-                idempotency_key=f"{key}:{recipient.user_id}:{point.id}",
+                idempotency_key=f"{key}:{user_id}:{point.id}",
                 **common,
             )
             for point in points
@@ -169,8 +182,8 @@ async def _rows(
             outbox.NewNotification(
                 channel=wanted[0],
                 language=language,
-                user_id=recipient.user_id,
-                idempotency_key=f"{key}:{recipient.user_id}:none",
+                user_id=user_id,
+                idempotency_key=f"{key}:{user_id}:none",
                 status=Delivery.SUPPRESSED,
                 status_reason="no verified contact point on the requested channels",
                 **common,

@@ -21,7 +21,6 @@ from emsync.notifications.escalation import ChannelKind
 from emsync.notifications.models import (
     ContactPoint,
     Override,
-    Policy,
     Preference,
     Schedule,
     Team,
@@ -33,8 +32,6 @@ from emsync.notifications.schemas import (
     OnCallRead,
     OverrideCreate,
     OverrideRead,
-    PolicyCreate,
-    PolicyRead,
     PreferenceRead,
     PreferenceUpdate,
     ScheduleCreate,
@@ -305,9 +302,7 @@ async def create_team(*, uow: UnitOfWork, body: TeamCreate, now: datetime) -> Te
     return TeamRead(id=team.id, name=team.name, kind=body.kind, description=team.description)
 
 
-async def _check_users(
-    session: AsyncSession, user_ids: Sequence[str], field: str
-) -> dict[str, str]:
+async def check_users(session: AsyncSession, user_ids: Sequence[str], field: str) -> dict[str, str]:
     found = {e.id: e.username for e in await user_directory(session=session, user_ids=user_ids)}
     for i, user_id in enumerate(user_ids):
         if user_id not in found:
@@ -395,7 +390,7 @@ async def create_schedule(*, uow: UnitOfWork, body: ScheduleCreate, now: datetim
     session = uow.session
     if await session.get(Team, body.team_id) is None:
         raise invalid("team_id", f"no team {body.team_id}")
-    await _check_users(session, body.members, "members")
+    await check_users(session, body.members, "members")
     schedule = Schedule(
         id=new_id(),
         team_id=body.team_id,
@@ -419,7 +414,7 @@ async def update_schedule(
     if schedule is None:
         raise NotFound(f"schedule {schedule_id} does not exist")
     if body.members is not None:
-        await _check_users(session, body.members, "members")
+        await check_users(session, body.members, "members")
         schedule.members = list(body.members)
     if body.name is not None:
         schedule.name = body.name
@@ -449,7 +444,7 @@ async def add_override(
         raise NotFound(f"schedule {schedule_id} does not exist")
     if body.ends_at <= now:
         raise invalid("ends_at", "the override would already be over")
-    await _check_users(session, [body.user_id], "user_id")
+    await check_users(session, [body.user_id], "user_id")
     session.add(
         Override(
             id=new_id(),
@@ -528,97 +523,3 @@ async def on_call_users(
         if shift is not None:
             out[s.id] = shift.user_id
     return out
-
-
-# ---------------------------------------------------------------- escalation policies
-
-
-def _policy_read(p: Policy) -> PolicyRead:
-    return PolicyRead.model_validate(
-        {
-            "id": p.id,
-            "name": p.name,
-            "triggers": p.triggers,
-            "steps": p.steps,
-            "repeat": p.repeat,
-            "repeat_after_seconds": p.repeat_after_seconds,
-            "updated_at": p.updated_at,
-        }
-    )
-
-
-async def list_policies(*, session: AsyncSession) -> list[PolicyRead]:
-    return [_policy_read(p) for p in await session.scalars(select(Policy).order_by(Policy.name))]
-
-
-async def _check_policy(session: AsyncSession, body: PolicyCreate, policy_id: str | None) -> None:
-    for other in await session.scalars(select(Policy).where(Policy.id != (policy_id or ""))):
-        clash = set(other.triggers) & set(body.triggers)
-        if clash:
-            raise Conflict(
-                f"policy {other.name!r} already handles {sorted(clash)[0]}", field="triggers"
-            )
-    schedule_ids = {s for (s,) in (await session.execute(select(Schedule.id))).all()}
-    for i, step in enumerate(body.steps):
-        for j, target in enumerate(step.targets):
-            if target.kind == "schedule" and target.ref not in schedule_ids:
-                raise invalid(f"steps.{i}.targets.{j}.ref", f"no schedule {target.ref}")
-            if target.kind == "user":
-                await _check_users(session, [target.ref], f"steps.{i}.targets.{j}.ref")
-            if target.kind == "role" and target.ref not in {
-                "admin",
-                "dispatcher",
-                "paramedic",
-                "clinician",
-                "hospital_coordinator",
-                "emergency_manager",
-            }:
-                raise invalid(f"steps.{i}.targets.{j}.ref", f"no role {target.ref}")
-
-
-async def create_policy(*, uow: UnitOfWork, body: PolicyCreate, now: datetime) -> PolicyRead:
-    await _check_policy(uow.session, body, None)
-    policy = Policy(
-        id=new_id(),
-        name=body.name,
-        triggers=list(body.triggers),
-        steps=[s.model_dump(mode="json") for s in body.steps],
-        repeat=body.repeat,
-        repeat_after_seconds=body.repeat_after_seconds,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(policy)
-    try:
-        await uow.commit()
-    except IntegrityError:
-        await uow.rollback()
-        raise Conflict(f"a policy named {body.name!r} exists", field="name") from None
-    return _policy_read(policy)
-
-
-async def update_policy(
-    *, uow: UnitOfWork, policy_id: str, body: PolicyCreate, now: datetime
-) -> PolicyRead:
-    policy = await uow.session.get(Policy, policy_id, with_for_update=True)
-    if policy is None:
-        raise NotFound(f"policy {policy_id} does not exist")
-    await _check_policy(uow.session, body, policy_id)
-    policy.name, policy.triggers = body.name, list(body.triggers)
-    policy.steps = [s.model_dump(mode="json") for s in body.steps]
-    policy.repeat, policy.repeat_after_seconds = body.repeat, body.repeat_after_seconds
-    policy.updated_at = now
-    try:
-        await uow.commit()
-    except IntegrityError:
-        await uow.rollback()
-        raise Conflict(f"a policy named {body.name!r} exists", field="name") from None
-    return _policy_read(policy)
-
-
-async def delete_policy(*, uow: UnitOfWork, policy_id: str) -> None:
-    policy = await uow.session.get(Policy, policy_id)
-    if policy is None:
-        raise NotFound(f"policy {policy_id} does not exist")
-    await uow.session.delete(policy)
-    await uow.commit()

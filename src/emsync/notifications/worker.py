@@ -14,7 +14,7 @@ import structlog
 
 from emsync.core.events import Event
 from emsync.core.runtime import Runtime
-from emsync.notifications import digest, flood, outbox, paging
+from emsync.notifications import digest, flood, outbox, steps
 from emsync.notifications.channels import Accepted, Channel, DeliveryError
 from emsync.notifications.escalation import ChannelKind
 from emsync.notifications.events import NotificationStatusChanged, PageEscalated
@@ -93,7 +93,7 @@ class NotificationWorker:
         rt, s = self._rt, self._settings
         now = rt.clock()
         async with rt.sessions() as session:
-            events: list[Event] = await paging.advance_due(
+            events: list[Event] = await steps.advance_due(
                 session=session,
                 keyring=rt.keyring,
                 keys=self._keys,

@@ -183,6 +183,19 @@ async def test_failing_receivers_are_retried_with_the_same_id_then_give_up_visib
     assert [a["outcome"] for a in entry["attempt_log"]] == ["retry", "retry", "delivered"]
     assert entry["status"] == "delivered"
 
+    # A receiver that hangs past the send timeout: the attempt gives up, the retry delivers.
+    sandbox.state.hook_hang_seconds = 3  # the test settings' send timeout is 2 s
+    sent = await client.post(
+        f"/api/notifications/contact-points/{point['id']}/resend", headers=headers
+    )
+    assert sent.status_code == 200
+    await w.deliver_once()
+    sandbox.state.hook_hang_seconds = 0
+    await w.deliver_once()
+    hung = (await client.get("/api/notifications/log", headers=headers)).json()[0]
+    assert [a["outcome"] for a in hung["attempt_log"]] == ["retry", "delivered"]
+    assert re.search("timed out|did not answer in time", hung["attempt_log"][0]["detail"])
+
     # The SMS provider down for longer than max attempts: the failure stays in the log.
     sandbox.state.sms_fail_next = 100
     await add(client, headers, "sms", "+358409998887")
