@@ -165,7 +165,7 @@ def test_a_deteriorating_patient_pages_the_on_call_clinician_until_the_sms_link(
             label="on call: ED consultant" if i < 2 else "everyone with role hospital coordinator"
         )
     steps.nth(1).locator("input[type=number]").fill("3")
-    steps.nth(2).locator("input[type=number]").fill("3")
+    steps.nth(2).locator("input[type=number]").fill("600")  # would page the coordinators
     policy.get_by_role("button", name="Save policy").click()
     expect(editor.get_by_test_id("policies")).to_contain_text(
         "Clinical deterioration", timeout=TIMEOUT_MS
@@ -231,6 +231,7 @@ def test_a_deteriorating_patient_pages_the_on_call_clinician_until_the_sms_link(
     _until(lambda: rounds() >= after_ack + 8, "escalation rounds after the acknowledgement")  # 4 s
     pages = httpx.get(f"{base}/api/notifications/pages", headers=admin).json()
     clinical = [p for p in pages if p["trigger"] == "telemetry.alert.news2"]
+    assert [p["next_step_at"] for p in clinical] == [None]  # nothing more is scheduled
     assert [(p["status"], p["steps_done"], p["acknowledged_via"]) for p in clinical] == [
         ("acknowledged", 2, "link")
     ]

@@ -112,13 +112,15 @@ async def open_page(
     if await session.scalar(select(Page.id).where(Page.idempotency_key == cause.idempotency_key)):
         return []  # a redelivered cause
     key = flood.group_key(cause.trigger, cause.group)
-    current = (
-        await session.scalars(
-            select(Page)
-            .where(Page.group_key == key, Page.status.in_(LIVE))
-            .order_by(Page.opened_at.desc())
-        )
-    ).first()
+    live = await session.scalars(
+        select(Page)
+        .where(Page.group_key == key, Page.status.in_(LIVE))
+        .order_by(Page.opened_at.desc())
+    )
+    # Another kind of trouble (a silent monitor) does not hide behind an acknowledged page.
+    current = next(
+        (p for p in live if p.status != S.ACKNOWLEDGED.value or p.trigger == cause.trigger), None
+    )
     if current is not None:
         current.occurrences += 1
         current.updated_at = now

@@ -64,7 +64,13 @@ def notify_settings(sandbox: HttpSandbox, smtp: SmtpSandbox, **extra: Any) -> di
 def settings(
     database_url: str, tmp_path: Path, sandbox: HttpSandbox, smtp: SmtpSandbox
 ) -> Settings:
-    return make_settings(database_url, tmp_path, notifications=notify_settings(sandbox, smtp))
+    return make_settings(
+        database_url,
+        tmp_path,
+        notifications=notify_settings(sandbox, smtp),
+        # The tests move the clock; a monitor silent meanwhile would raise alerts of its own.
+        telemetry={"stale_after_seconds": 86400},
+    )
 
 
 @pytest.fixture

@@ -227,3 +227,39 @@ async def test_an_overdue_handoff_pages_the_dispatch_on_call_until_it_is_acknowl
             select(func.count()).select_from(Notification).where(Notification.page_id == page["id"])
         )
     assert sms_rows == 1
+
+
+async def test_a_different_trouble_is_not_hidden_by_an_acknowledged_page(app: FastAPI) -> None:
+    rt = runtime_of(app)
+
+    async def cause(event: AlertChanged) -> None:
+        async with rt.sessions() as session:
+            uow = UnitOfWork(session, rt.bus)
+            uow.record(event)
+            await uow.commit()
+
+    news2 = raised("a-news2", patient_id="patient-3")
+    await cause(news2)
+    await cause(
+        AlertChanged(
+            **{
+                **news2.to_dict(),
+                "at": news2.at,
+                "change": "acknowledged",
+                "status": "acknowledged",
+            }
+        )
+    )
+    stale = AlertChanged(
+        **{
+            **news2.to_dict(),
+            "at": news2.at,
+            "alert_id": "a-stale",
+            "kind": "stale",
+            "level": "stale",
+        }
+    )
+    await cause(stale)  # the monitor went silent after the deterioration was taken
+    assert await pages(rt) == 2
+    await cause(AlertChanged(**{**stale.to_dict(), "at": stale.at, "alert_id": "a-stale-2"}))
+    assert await pages(rt) == 2  # a repeat joins the open page

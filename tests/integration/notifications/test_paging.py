@@ -31,6 +31,11 @@ from tests.telemetry_support import SICK, make_patient, provision, vitals
 LINK = re.compile(r"/ack/([A-Za-z0-9_~-]+)")
 
 
+def news2_alert(response: httpx.Response) -> dict[str, Any]:
+    alert: dict[str, Any] = next(a for a in response.json()["items"] if a["kind"] == "news2")
+    return alert
+
+
 def runtime_of(app: FastAPI) -> Runtime:
     rt: Runtime = app.state.runtime
     return rt
@@ -119,7 +124,7 @@ async def test_deteriorating_patient_pages_by_push_then_sms_and_the_sms_link_sto
     key, _, _ = await provision(client, admin, "mon-page", patient_id=patient)
 
     await sick_reading(app, "mon-page", key, 1)
-    alert = (await client.get("/api/telemetry/alerts", headers=clinician)).json()["items"][0]
+    alert = news2_alert(await client.get("/api/telemetry/alerts", headers=clinician))
     pages = (
         await client.get(f"/api/notifications/pages?subject_id={alert['id']}", headers=clinician)
     ).json()
@@ -154,7 +159,7 @@ async def test_deteriorating_patient_pages_by_push_then_sms_and_the_sms_link_sto
     forged = await client.post("/api/notifications/ack", json={"token": token.group(1)[:-2] + "xx"})
     assert forged.status_code == 422
 
-    alert = (await client.get("/api/telemetry/alerts", headers=clinician)).json()["items"][0]
+    alert = news2_alert(await client.get("/api/telemetry/alerts", headers=clinician))
     assert (alert["status"], alert["acknowledged_by"]) == ("acknowledged", f"user:{user_id}")
     assert alert["escalation_step"] == 2
 
@@ -208,7 +213,7 @@ async def test_an_sms_reply_acknowledges_and_a_forged_reply_is_refused(
         reply = await raw.post(url, data=form, headers={"X-Twilio-Signature": signed})
     assert reply.status_code == 200
     assert "acknowledged" in reply.text
-    alert = (await client.get("/api/telemetry/alerts", headers=clinician)).json()["items"][0]
+    alert = news2_alert(await client.get("/api/telemetry/alerts", headers=clinician))
     assert alert["status"] == "acknowledged"
 
 
