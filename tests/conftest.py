@@ -104,6 +104,8 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
         },
         "security": {"master_keys": TEST_MASTER_KEYS},
         "events": {"handler_backoff_seconds": 0},
+        # Tests drive the notification worker's rounds themselves.
+        "notifications": {"poll_seconds": 3600, "wake_on_page": False},
     }
     values.update(overrides)
     return Settings.model_validate(values)

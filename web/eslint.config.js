@@ -12,7 +12,7 @@ export default tseslint.config(
     languageOptions: {
       globals: { ...globals.browser },
       parserOptions: {
-        projectService: { allowDefaultProject: ["vite.config.ts", "eslint.config.js", "eslint-rules/*.js"] },
+        projectService: { allowDefaultProject: ["vite.config.ts", "eslint.config.js", "eslint-rules/*.js", "public/sw.js"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -32,5 +32,11 @@ export default tseslint.config(
     files: ["eslint.config.js", "eslint-rules/**/*.js"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { ...globals.node } },
+  },
+  // The service worker is plain JavaScript served as it is (Web Push display and clicks).
+  {
+    files: ["public/sw.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { ...globals.serviceworker } },
   },
 );

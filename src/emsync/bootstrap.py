@@ -70,6 +70,8 @@ from emsync.dispatch.roadmap import RoadMapService
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
 from emsync.handoffs.events import (
+    HandoffAcknowledged,
+    HandoffAcknowledgementOverdue,
     HandoffDrafted,
     HandoffRedirected,
     HandoffSent,
@@ -93,7 +95,12 @@ from emsync.incidents.events import (
     PatientAdded,
 )
 from emsync.incidents.handlers import destination_of_handoff, destination_of_unit
+from emsync.notifications import api as notifications_api
+from emsync.notifications import handlers as notification_handlers
+from emsync.notifications import wiring as notifications_wiring
+from emsync.notifications.events import PageAcknowledged, PageEscalated
 from emsync.telemetry import api as telemetry_api
+from emsync.telemetry import handlers as telemetry_handlers
 from emsync.telemetry import wiring as telemetry_wiring
 from emsync.telemetry.events import AlertChanged, PositionReceived
 from emsync.triage import api as triage_api
@@ -295,6 +302,24 @@ def _wire_telemetry(runtime: Runtime) -> None:
     runtime.bus.subscribe(AlertChanged, audit_alert)
 
 
+def _wire_notifications(runtime: Runtime) -> None:
+    """Pages open in the transaction of the alert or overdue handoff that causes them; an
+    acknowledgement from any channel, and each escalation step, show on the alert."""
+    notifications_wiring.provide(runtime)
+    notifications_wiring.wire_realtime(runtime, runtime.get(Hub))
+    bus, keyring = runtime.bus, runtime.keyring
+    bus.subscribe_in_transaction(AlertChanged, notification_handlers.page_on_alert(keyring))
+    bus.subscribe_in_transaction(
+        HandoffAcknowledgementOverdue,
+        notification_handlers.page_on_overdue_handoff(keyring, lambda: runtime.clock()),
+    )
+    stop = notification_handlers.stop_on_handoff_acknowledged(lambda: runtime.clock())
+    bus.subscribe_in_transaction(HandoffAcknowledged, stop)
+    bus.subscribe_in_transaction(HandoffRedirected, stop)
+    bus.subscribe(PageAcknowledged, telemetry_handlers.acknowledge_alert_from_page(runtime))
+    bus.subscribe(PageEscalated, telemetry_handlers.show_escalation_on_alert(runtime))
+
+
 def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
     """Scale profile: every role shares its WebSocket messages through Redis."""
     if runtime.settings.redis_url is None:
@@ -314,6 +339,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *_wal_checkpoint(runtime),
         *_fanout(runtime),
         *telemetry_wiring.background_services(runtime),
+        *notifications_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
@@ -356,6 +382,7 @@ def create_app(
     _wire_dispatch_and_hospitals(runtime)
     _wire_handoffs(runtime)
     _wire_telemetry(runtime)
+    _wire_notifications(runtime)
     # dict.fromkeys: a service of several roles starts once in a process running them all.
     services = list(
         dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)
@@ -433,6 +460,7 @@ def create_app(
         app.include_router(handoffs_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(telemetry_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(triage_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(notifications_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

@@ -128,6 +128,11 @@ _defer(
     help_text="Monitor artefact detection: fit the window model, evaluate on PhysioNet series.",
 )
 _defer(
+    "notify",
+    "emsync.notifications.cli:notify_app",
+    help_text="Notifications: local SMS, push, webhook and SMTP sandbox.",
+)
+_defer(
     "simulate",
     "emsync.telemetry.cli:simulate",
     help_text="Publish sealed vitals for N patients through MQTT, as their monitors would.",

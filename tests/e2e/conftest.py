@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +44,14 @@ def _require(path: Path, what: str) -> None:
         pytest.skip(f"{what} missing ({path}); run `make test`")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextmanager
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`emsync serve` (all roles, SQLite, embedded MQTT) on a free port; `extra_env` may name
+    the port (EMSYNC_PORT) when the caller needs the address before the start."""
     _require(DIST, "built dashboard")
-    data_dir = tmp_path_factory.mktemp("emsync-e2e")
-    port, mqtt_port = free_port(), free_port()
+    extra = dict(extra_env or {})
+    port = int(extra.pop("EMSYNC_PORT", 0)) or free_port()
+    mqtt_port = free_port()
     env = {
         **os.environ,
         "EMSYNC_ENV": "development",
@@ -57,6 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "EMSYNC_ADMIN_PASSWORD": ADMIN[1],
         "EMSYNC_MQTT__PORT": str(mqtt_port),
         "EMSYNC_LOG_LEVEL": "WARNING",
+        **extra,
     }
     env.pop("EMSYNC_DATABASE__URL", None)
     env.pop("EMSYNC_MQTT__HOST", None)
@@ -87,6 +92,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with start_server(tmp_path_factory.mktemp("emsync-e2e")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@ import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 import { NAV, Shell } from "./app/Shell";
 import { useApp } from "./app/context";
+import { AckLink } from "./views/AckLink";
 import { Login } from "./views/Login";
 import { Password } from "./views/Password";
 
@@ -13,9 +14,17 @@ const PatientHistory = lazy(() =>
   import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
 );
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
+const Paging = lazy(() => import("./views/Paging").then((m) => ({ default: m.Paging })));
+const OnCall = lazy(() => import("./views/OnCall").then((m) => ({ default: m.OnCall })));
+const MyNotifications = lazy(() =>
+  import("./views/MyNotifications").then((m) => ({ default: m.MyNotifications })),
+);
 
 export function App() {
   const { restored, session, me, can } = useApp();
+  // An acknowledgement link from an e-mail or SMS works without logging in (signed, one-time).
+  const ack = /^\/ack\/([^/]+)$/.exec(window.location.pathname);
+  if (ack?.[1]) return <AckLink token={decodeURIComponent(ack[1])} />;
   if (!restored) return <p className="muted">Loading…</p>;
   if (!session) return <Login />;
   const home = NAV.find((n) => can(n.perm))?.to;
@@ -32,6 +41,9 @@ export function App() {
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
         <Route path="account/password" element={<Password />} />
+        <Route path="paging" element={<Paging />} />
+        <Route path="oncall" element={<OnCall />} />
+        <Route path="me/notifications" element={<MyNotifications />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

@@ -53,6 +53,11 @@ class Perm(StrEnum):
     REALTIME_CONNECT = "realtime:connect"
     # Change one's own password (every human role).
     ACCOUNT_PASSWORD = "account:password"  # noqa: S105 - a permission name
+    # Notifications: your own contact points, preferences and pages; the on-call picture and
+    # notification log; editing teams, schedules and escalation policies.
+    NOTIFY_SELF = "notify:self"
+    ONCALL_READ = "oncall:read"
+    ONCALL_MANAGE = "oncall:manage"
 
 
 P = Perm
@@ -64,10 +69,13 @@ _OPERATIONAL_READ = {
     P.REALTIME_CONNECT,
 }
 
+_PAGED = {P.NOTIFY_SELF, P.ONCALL_READ}  # everyone who can be paged
+
 MATRIX: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.DISPATCHER: frozenset(
         _OPERATIONAL_READ
+        | _PAGED
         | {
             P.INCIDENTS_WRITE,
             P.TRIAGE_RUN,
@@ -84,6 +92,7 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     ),
     Role.PARAMEDIC: frozenset(
         _OPERATIONAL_READ
+        | _PAGED
         | {
             P.INCIDENTS_WRITE,
             P.TRIAGE_RUN,
@@ -99,6 +108,7 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     ),
     Role.CLINICIAN: frozenset(
         _OPERATIONAL_READ
+        | _PAGED
         | {
             P.TRIAGE_RUN,
             P.DEVICES_READ,
@@ -114,6 +124,7 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     ),
     Role.HOSPITAL_COORDINATOR: frozenset(
         _OPERATIONAL_READ
+        | _PAGED
         | {
             P.HOSPITALS_WRITE,
             P.VITALS_READ,
@@ -125,13 +136,16 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.INTAKE_WRITE,
             P.INTAKE_OVERRIDE,
             P.EMERGENCY_READ,
+            P.ONCALL_MANAGE,
         }
     ),
     Role.EMERGENCY_MANAGER: frozenset(
         _OPERATIONAL_READ
+        | _PAGED
         | {P.EMERGENCY_READ, P.EMERGENCY_WRITE, P.ALERTS_READ, P.MAP_WRITE, P.HOSPITALS_WRITE}
+        | {P.ONCALL_MANAGE}
     ),
-    Role.AUDITOR: frozenset({P.AUDIT_READ, P.USERS_READ, P.INCIDENTS_READ}),
+    Role.AUDITOR: frozenset({P.AUDIT_READ, P.USERS_READ, P.INCIDENTS_READ, P.ONCALL_READ}),
     Role.DEVICE: frozenset({P.VITALS_WRITE}),
     Role.INTEGRATION: frozenset(_OPERATIONAL_READ | {P.INCIDENTS_WRITE, P.HOSPITALS_WRITE}),
 }

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.metrics import Metrics
 
@@ -43,6 +44,10 @@ class Event:
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Any], Awaitable[None]]
+# A reaction that writes in the transaction of the change that caused the event (a durable
+# outbox row: a notification is committed with its cause or not at all). It returns the events
+# its own writes caused, published after the commit with the cause's.
+TransactionalHandler = Callable[[AsyncSession, Any], Awaitable[Sequence["Event"]]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class EventBus:
     ) -> None:
         self._handlers: dict[type[Event], list[Handler]] = defaultdict(list)
         self._any: list[Handler] = []
+        self._in_transaction: dict[type[Event], list[TransactionalHandler]] = defaultdict(list)
         self._metrics = metrics
         self._attempts = attempts
         self._backoff = backoff_seconds
@@ -71,6 +77,42 @@ class EventBus:
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
         self._handlers[event_type].append(handler)
+
+    def subscribe_in_transaction(
+        self,
+        event_type: type[E],
+        handler: Callable[[AsyncSession, E], Awaitable[Sequence[Event]]],
+    ) -> None:
+        """`handler(session, event)` runs before the cause commits, in its transaction."""
+        self._in_transaction[event_type].append(handler)
+
+    async def stage(self, session: AsyncSession, events: Sequence[Event]) -> list[Event]:
+        """Run the in-transaction reactions to `events`; the caller commits afterwards, then
+        publishes `events` and the follow-up events returned here.
+
+        Each runs in a savepoint: a failing reaction is rolled back alone, logged and
+        dead-lettered, and never takes the cause (a stored reading, a raised alert) down with it.
+        """
+        follow: list[Event] = []
+        for event in events:
+            for handler in self._in_transaction.get(type(event), ()):
+                handler_name = getattr(handler, "__qualname__", repr(handler))
+                try:
+                    async with session.begin_nested():
+                        follow.extend(await handler(session, event))
+                except Exception as exc:  # noqa: BLE001 - rolled back alone, then dead-lettered
+                    self._metrics.event_handler_failures.labels(event=event.name).inc()
+                    log.error(
+                        "in-transaction handler failed; dead-lettered",
+                        event_name=event.name,
+                        handler=handler_name,
+                        error=type(exc).__name__,
+                    )
+                    letter = DeadLetter(event=event, handler=handler_name, error=repr(exc))
+                    self.dead_letters.append(letter)
+                    if self._dead_letter is not None:
+                        await self._dead_letter(letter)
+        return follow
 
     def subscribe_all(self, handler: Callable[[Event], Awaitable[None]]) -> None:
         """For bridges (WebSocket push, Redis fan-out) that forward every event."""
@@ -92,7 +134,7 @@ class EventBus:
                 self._metrics.event_handler_failures.labels(event=event.name).inc()
                 log.warning(
                     "event handler failed",
-                    event=event.name,
+                    event_name=event.name,
                     handler=handler_name,
                     attempt=attempt,
                     error=type(exc).__name__,
@@ -100,7 +142,7 @@ class EventBus:
                 if attempt == self._attempts:
                     letter = DeadLetter(event=event, handler=handler_name, error=repr(exc))
                     self.dead_letters.append(letter)
-                    log.error("event dead-lettered", event=event.name, handler=handler_name)
+                    log.error("event dead-lettered", event_name=event.name, handler=handler_name)
                     if self._dead_letter is not None:
                         await self._dead_letter(letter)
                     return

@@ -1,4 +1,5 @@
-"""Unit of work: one session plus the events its changes caused, published after commit."""
+"""Unit of work: one session plus the events its changes caused: their in-transaction
+reactions run before the commit, the others after it."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ class UnitOfWork:
         self._pending.extend(events)
 
     async def commit(self) -> None:
+        follow = await self.bus.stage(self.session, self._pending)
         await self.session.commit()
         events, self._pending = self._pending, []
-        await self.bus.publish(*events)
+        await self.bus.publish(*events, *follow)
 
     async def rollback(self) -> None:
         self._pending.clear()

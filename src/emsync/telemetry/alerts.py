@@ -1,5 +1,6 @@
 """Clinical alert rules, pure: NEWS2 bands as levels, hold-off against flapping, the alert
-lifecycle table, escalation and stale-data checks. No I/O and no clock: `now` is passed in."""
+lifecycle table and stale-data checks (escalation is the notifications policy). No I/O and no
+clock: `now` is passed in."""
 
 from __future__ import annotations
 
@@ -132,11 +133,6 @@ def decide(
     if open_alert.cleared_at is not None:
         return Decision.UNCLEAR
     return Decision.NOTHING
-
-
-def escalation_role(roles: tuple[str, ...], step: int) -> str | None:
-    """The role an unacknowledged alert goes to at escalation `step` (1-based), if any."""
-    return roles[step - 1] if 0 < step <= len(roles) else None
 
 
 def is_stale(

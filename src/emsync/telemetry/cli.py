@@ -185,6 +185,9 @@ def simulate(
         typer.Option(help="PhysioNet 2012 folder or .tar.gz, or a CSV/Excel file of readings"),
     ] = None,
     speed: Annotated[float, typer.Option(min=1, help="Replay time compression")] = 600,
+    scenario_speed: Annotated[
+        float, typer.Option(min=1, help="Scenario time compression (60: 10 min onset in 10 s)")
+    ] = 1,
     devices_file: Annotated[
         Path, typer.Option("--devices", help="Device ids and keys (written by --provision)")
     ] = Path("var/simulator-devices.json"),
@@ -278,7 +281,9 @@ def simulate(
             Scenario.BRADYCARDIA,
             Scenario.DROPOUT,
         ]
-        stream = scenario_stream(devices, chosen, interval=1.0 / rate, seed=seed)
+        stream = scenario_stream(
+            devices, chosen, interval=1.0 / rate, seed=seed, speed=scenario_speed
+        )
         label = f"{len(devices)} patients, {', '.join(s.value for s in chosen)}"
     sent = silent = 0
     last = None

@@ -491,7 +491,7 @@ class Pipeline:
 
     async def _alerts(
         self, worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]], now: datetime
-    ) -> list[AlertChanged]:
+    ) -> list[Event]:
         relevant = {p: obs for p, obs in worst.items() if obs[0] is not None or p in self._alerting}
         if not relevant:
             return []
@@ -508,6 +508,7 @@ class Pipeline:
                     now=now,
                     kind=kind,
                 )
+            follow = await self._bus.stage(session, events)  # pages open with their alerts
             await session.commit()
         for p, (level, _) in relevant.items():
             if level is not None:
@@ -515,7 +516,7 @@ class Pipeline:
         for event in events:
             if event.status == AlertStatus.RESOLVED.value:
                 self._alerting.discard(event.patient_id)
-        return events
+        return [*events, *follow]
 
     def _record_metrics(self, batch: Sequence[Inbound], outcome: BatchOutcome) -> None:
         m = self._metrics

@@ -29,7 +29,6 @@ from emsync.telemetry.alerts import (
     OpenAlert,
     ResolvedAlert,
     decide,
-    escalation_role,
     next_status,
 )
 from emsync.telemetry.envelope import MAX_KEY_ID, Kind, topic_for
@@ -799,33 +798,21 @@ async def observe_news2(
     return events
 
 
-async def escalate_overdue(
-    *, session: AsyncSession, roles: tuple[str, ...], ack_timeout: timedelta, now: datetime
-) -> list[AlertChanged]:
-    """Move every raised alert not acknowledged in time to the next role; caller commits."""
-    rows = list(
-        await session.scalars(
-            select(Alert).where(
-                Alert.status == AlertStatus.RAISED.value,
-                Alert.escalate_at.is_not(None),
-                Alert.escalate_at <= now,
-            )
-        )
-    )
-    events = []
-    for alert in rows:
-        step = alert.escalation_step + 1
-        role = escalation_role(roles, step)
-        if role is None:
-            alert.escalate_at = None  # the end of the chain: stays raised and visible
-            continue
-        alert.escalation_step = step
-        alert.escalated_to = role
-        alert.escalate_at = now + ack_timeout
-        alert.updated_at = now
-        events.append(_changed(alert, "escalated", SYSTEM_ACTOR, now))
-    await session.flush()
-    return events
+async def record_escalation(
+    *, uow: UnitOfWork, alert_id: str, step: int, escalated_to: str, now: datetime
+) -> bool:
+    """The escalation policy (notifications) paged the next step for this alert: show it on the
+    alert. False when the alert has moved on (acknowledged or resolved) meanwhile."""
+    alert = await uow.session.get(Alert, alert_id, with_for_update=True)
+    if alert is None or alert.status != AlertStatus.RAISED.value or step <= alert.escalation_step:
+        return False
+    alert.escalation_step = step
+    alert.escalated_to = escalated_to[:32]
+    alert.escalate_at = None  # the policy times the next step, not the alert
+    alert.updated_at = now
+    uow.record(_changed(alert, "escalated", SYSTEM_ACTOR, now))
+    await uow.commit()
+    return True
 
 
 async def check_stale_devices(

@@ -289,14 +289,16 @@ def scenario_stream(
     interval: float,
     seed: int,
     clock: Any = time.monotonic,
+    speed: float = 1.0,
 ) -> Iterator[tuple[float, Outgoing | None]]:
-    """(due time, message) in time order; None marks a silent (dropout) slot."""
+    """(due time, message) in time order; None marks a silent (dropout) slot. `speed` runs the
+    scenarios' clinical time faster than the wall clock (60: ten minutes of onset in ten s)."""
     rng = random.Random(seed)
     start = clock()
     tick = 0
     while True:
         due = start + tick * interval
-        minutes = tick * interval / 60.0
+        minutes = tick * interval * speed / 60.0
         for i, device in enumerate(devices):
             scenario = scenarios[i % len(scenarios)]
             if is_silent(scenario, minutes):

@@ -1,4 +1,5 @@
-"""The worker role's scheduled checks: stale devices, alert escalation, open-alert gauges."""
+"""The worker role's scheduled checks: stale devices and open-alert gauges. Escalating an
+unacknowledged alert is the notifications domain's escalation policy."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class AlertWatch:
         await self._periodic.stop()
 
     async def tick(self) -> None:
-        """One round: stale-data alerts, escalations, gauges; events published after commit."""
+        """One round: stale-data alerts and gauges; events published after commit."""
         rt = self._runtime
         tel = rt.settings.telemetry
         now = rt.clock()
@@ -41,13 +42,11 @@ class AlertWatch:
                 ack_timeout=ack_timeout,
                 now=now,
             )
-            events += await service.escalate_overdue(
-                session=session, roles=tel.escalation_roles, ack_timeout=ack_timeout, now=now
-            )
+            follow = await rt.bus.stage(session, events)  # pages open with their alerts
             await session.commit()
             counts = await service.open_alert_counts(session=session)
             waiting = await service.unacknowledged_alert_counts(session=session)
-        await rt.bus.publish(*events)
+        await rt.bus.publish(*events, *follow)
         for level in ("low", "low-medium", "medium", "high", "stale"):
             self._metrics.open_alerts.labels(level=level).set(counts.get(level, 0))
             self._metrics.unacknowledged_alerts.labels(level=level).set(waiting.get(level, 0))

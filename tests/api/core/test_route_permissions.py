@@ -23,6 +23,10 @@ PUBLIC_PATHS = {
     "/api/auth/session/refresh",
     "/api/auth/session/logout",
     "/api/auth/password-policy",
+    # Signed one-time acknowledgement links, and the SMS provider's signed callbacks.
+    "/api/notifications/ack",
+    "/api/notifications/sms/status",
+    "/api/notifications/sms/inbound",
     "/docs",
     "/docs/oauth2-redirect",
 }

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
+from emsync.notifications.worker import NotificationWorker
 from emsync.telemetry import envelope
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.envelope import ReplayGuard
@@ -197,6 +198,8 @@ async def test_news2_alert_lifecycle_escalation_and_stale_data(
     later = datetime.now(UTC) + timedelta(hours=1)
     runtime.clock = lambda: later
     await watch.tick()
+    # Escalation is the notifications policy's (the default: the role chain, clinician first).
+    await runtime.get(NotificationWorker).escalate_once()
     escalated = (await client.get("/api/telemetry/alerts", headers=clinician)).json()["items"]
     news = next(a for a in escalated if a["kind"] == "news2")
     assert (news["escalation_step"], news["escalated_to"]) == (1, "clinician")

@@ -21,7 +21,6 @@ from emsync.telemetry.alerts import (
     ResolvedAlert,
     alert_level,
     decide,
-    escalation_role,
     next_status,
 )
 from emsync.telemetry.simulator import (
@@ -103,15 +102,6 @@ def test_lifecycle_table_refuses_moves_out_of_resolved() -> None:
     assert next_status(AlertStatus.RESOLVED, AlertAction.ACKNOWLEDGE) is None
     assert next_status(AlertStatus.ACKNOWLEDGED, AlertAction.ACKNOWLEDGE) is None
     assert next_status(AlertStatus.ACKNOWLEDGED, AlertAction.ESCALATE) is None
-
-
-def test_escalation_walks_the_role_chain_then_stops() -> None:
-    roles = ("clinician", "hospital_coordinator")
-    assert [escalation_role(roles, s) for s in (1, 2, 3)] == [
-        "clinician",
-        "hospital_coordinator",
-        None,
-    ]
 
 
 def test_news2_needs_every_measured_parameter_within_the_window() -> None:

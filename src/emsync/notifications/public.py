@@ -1,0 +1,192 @@
+"""What other domains call to notify people, inside their own transaction (re-exported from the
+package): the rows commit with the caller's change or not at all, and the worker delivers them.
+
+    await notifications.enqueue(
+        uow=uow, keyring=runtime.keyring, template="notice",
+        recipients=[Recipient.user(user_id), Recipient.at(ChannelKind.SMS, "+358401234567")],
+        data={"title": "...", "body": "..."}, idempotency_key=f"intake:{session_id}:arrived",
+        now=runtime.clock(),
+    )
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from emsync.core.crypto import Keyring
+from emsync.core.errors import ValidationFailed
+from emsync.core.uow import UnitOfWork
+from emsync.notifications import addresses, outbox
+from emsync.notifications.escalation import ChannelKind
+from emsync.notifications.lifecycle import Delivery
+from emsync.notifications.models import ContactPoint, Preference
+from emsync.notifications.templates import CATALOGUE, DEFAULT_LANGUAGE, LANGUAGES
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A person (their verified contact points, within their preferences) or a bare address
+    (a relative's phone, a public-alert webhook) on one channel."""
+
+    user_id: str | None = None
+    channels: tuple[ChannelKind, ...] | None = None  # a person: None = all they accept
+    channel: ChannelKind | None = None  # an address: its channel
+    address: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def user(cls, user_id: str, *channels: ChannelKind) -> Recipient:
+        return cls(user_id=user_id, channels=channels or None)
+
+    @classmethod
+    def at(cls, channel: ChannelKind, address: str, *, language: str | None = None) -> Recipient:
+        return cls(channel=channel, address=address, language=language)
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[{"field": field, "message": message}])
+
+
+async def enqueue(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    template: str,
+    recipients: Sequence[Recipient],
+    data: Mapping[str, Any],
+    idempotency_key: str,
+    subject_kind: str | None = None,
+    subject_id: str | None = None,
+    now: datetime,
+    urgent: bool = False,
+) -> list[str]:
+    """Queue `template` for each recipient in the caller's transaction; returns the new
+    notification ids (none for a key already used: a retried cause sends nothing twice).
+    Raises ValidationFailed naming the field for an unknown template, missing data or a bad
+    address, before anything is written."""
+    spec = CATALOGUE.get(template)
+    if spec is None:
+        raise _invalid("template", f"no template named {template!r}")
+    missing = [f for f in spec.fields if f not in data]
+    if missing:
+        raise _invalid(f"data.{missing[0]}", f"the template needs data field {missing[0]!r}")
+    rows: list[outbox.NewNotification] = []
+    for i, recipient in enumerate(recipients):
+        rows += await _rows(
+            uow, recipient, i, template, data, idempotency_key, subject_kind, subject_id, urgent
+        )
+    ids = [await outbox.add(uow.session, keyring, row, now) for row in rows]
+    return [i for i in ids if i is not None]
+
+
+async def _rows(
+    uow: UnitOfWork,
+    recipient: Recipient,
+    index: int,
+    template: str,
+    data: Mapping[str, Any],
+    key: str,
+    subject_kind: str | None,
+    subject_id: str | None,
+    urgent: bool,
+) -> list[outbox.NewNotification]:
+    common: dict[str, Any] = {
+        "template": template,
+        "data": dict(data),
+        "subject_kind": subject_kind,
+        "subject_id": subject_id,
+        "urgent": urgent,
+    }
+    if recipient.address is not None:
+        return [_address_row(recipient, index, key, common)]
+    if recipient.user_id is None:
+        raise _invalid(f"recipients.{index}", "a recipient is a user or an address")
+    return await _user_rows(uow, recipient, recipient.user_id, key, common)
+
+
+def _address_row(
+    recipient: Recipient, index: int, key: str, common: dict[str, Any]
+) -> outbox.NewNotification:
+    assert recipient.address is not None
+    if recipient.channel is None or recipient.channel is ChannelKind.IN_APP:
+        raise _invalid(f"recipients.{index}.channel", "an address needs its channel")
+    try:
+        normalized = addresses.normalize(recipient.channel, recipient.address)
+    except addresses.InvalidAddress as exc:
+        raise _invalid(f"recipients.{index}.address", str(exc)) from None
+    language = recipient.language if recipient.language in LANGUAGES else DEFAULT_LANGUAGE
+    return outbox.NewNotification(
+        channel=recipient.channel,
+        language=language,
+        address=normalized,
+        # Keyed by the address, not its place in the list: a retried cause that lists its
+        # recipients differently still sends nothing twice.
+        idempotency_key=f"{key}:{recipient.channel.value}:"
+        f"{hashlib.sha256(normalized.encode()).hexdigest()[:24]}",
+        **common,
+    )
+
+
+async def _user_rows(
+    uow: UnitOfWork, recipient: Recipient, user_id: str, key: str, common: dict[str, Any]
+) -> list[outbox.NewNotification]:
+    """One row per verified contact point on the channels asked for and accepted; in-app
+    always; a suppressed row saying why when nothing else can go."""
+    session = uow.session
+    pref = await session.get(Preference, user_id)
+    accepted = set(pref.channels) if pref else {c.value for c in ChannelKind}
+    language = pref.language if pref else DEFAULT_LANGUAGE
+    wanted = recipient.channels or tuple(ChannelKind)
+    points = list(
+        await session.scalars(
+            select(ContactPoint).where(
+                ContactPoint.user_id == user_id, ContactPoint.verified_at.is_not(None)
+            )
+        )
+    )
+    rows = []
+    for channel in wanted:
+        if channel is ChannelKind.IN_APP:
+            rows.append(
+                outbox.NewNotification(
+                    channel=channel,
+                    language=language,
+                    user_id=user_id,
+                    idempotency_key=f"{key}:{user_id}:in_app",
+                    **common,
+                )
+            )
+            continue
+        if channel.value not in accepted:
+            continue
+        rows.extend(
+            outbox.NewNotification(
+                channel=channel,
+                language=language,
+                user_id=user_id,
+                contact_point_id=point.id,
+                idempotency_key=f"{key}:{user_id}:{point.id}",
+                **common,
+            )
+            for point in points
+            if point.kind == channel.value
+        )
+    if not rows:  # visible in the log rather than silently nothing
+        rows.append(
+            outbox.NewNotification(
+                channel=wanted[0],
+                language=language,
+                user_id=user_id,
+                idempotency_key=f"{key}:{user_id}:none",
+                status=Delivery.SUPPRESSED,
+                status_reason="no verified contact point on the requested channels",
+                **common,
+            )
+        )
+    return rows
