@@ -25,12 +25,30 @@ STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MSG_TYPES = ("Alert", "Update", "Cancel", "Ack", "Error")
 SCOPES = ("Public", "Restricted", "Private")
 CATEGORIES = (
-    "Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport",
-    "Infra", "CBRNE", "Other",
-)  # fmt: skip
+    "Geo",
+    "Met",
+    "Safety",
+    "Security",
+    "Rescue",
+    "Fire",
+    "Health",
+    "Env",
+    "Transport",
+    "Infra",
+    "CBRNE",
+    "Other",
+)
 RESPONSE_TYPES = (
-    "Shelter", "Evacuate", "Prepare", "Execute", "Avoid", "Monitor", "Assess", "AllClear", "None",
-)  # fmt: skip
+    "Shelter",
+    "Evacuate",
+    "Prepare",
+    "Execute",
+    "Avoid",
+    "Monitor",
+    "Assess",
+    "AllClear",
+    "None",
+)
 URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
@@ -295,9 +313,9 @@ def _element_of(doc: etree._Element, path: str | None) -> str:
 
 def sign(xml: bytes, *, key_pem: bytes, cert_pem: bytes) -> bytes:
     """Enveloped XML-DSig (RSA/ECDSA-SHA256) with the certificate embedded, as CAP 1.2 §3.3.4."""
-    from signxml import XMLSigner  # imported here: only deployments that sign load it
+    from signxml.signer import XMLSigner  # imported here: only deployments that sign load it
 
-    signed = XMLSigner().sign(parse_xml(xml), key=key_pem, cert=cert_pem)
+    signed = XMLSigner().sign(parse_xml(xml), key=key_pem, cert=cert_pem.decode())
     return bytes(etree.tostring(signed, xml_declaration=True, encoding="UTF-8"))
 
 
@@ -370,12 +388,15 @@ def read_alert(root: etree._Element) -> ReadAlert:
 
 def area_geometry(area: Area) -> list[dict[str, object]]:
     """GeoJSON geometries of an area ([lon, lat] order); circles as Points with a radius."""
-    out: list[dict[str, object]] = []
-    for polygon in area.polygons:
-        out.append({"type": "Polygon", "coordinates": [[[lon, lat] for lat, lon in polygon]]})
-    for c in area.circles:
-        out.append({"type": "Point", "coordinates": [c.lon, c.lat], "radius_km": c.radius_km})
-    return out
+    polygons: list[dict[str, object]] = [
+        {"type": "Polygon", "coordinates": [[[lon, lat] for lat, lon in polygon]]}
+        for polygon in area.polygons
+    ]
+    circles: list[dict[str, object]] = [
+        {"type": "Point", "coordinates": [c.lon, c.lat], "radius_km": c.radius_km}
+        for c in area.circles
+    ]
+    return polygons + circles
 
 
 def references_text(refs: Sequence[Reference]) -> str:

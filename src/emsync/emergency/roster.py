@@ -9,6 +9,7 @@ clinical qualification and the driver's, but one person cannot fill both seats.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -65,7 +66,7 @@ def first_overlap(new: Window, existing: Iterable[tuple[str, Window]]) -> str | 
 def overlaps_within(windows: Sequence[Window]) -> tuple[int, int] | None:
     """Indices of the first two windows of one batch that overlap each other, or None."""
     order = sorted(range(len(windows)), key=lambda i: windows[i].starts_at)
-    for a, b in zip(order, order[1:], strict=False):
+    for a, b in itertools.pairwise(order):
         if windows[a].overlaps(windows[b]):
             return (min(a, b), max(a, b))
     return None
