@@ -124,6 +124,7 @@ async def create_person(*, uow: UnitOfWork, data: PersonCreate, now: datetime) -
         **data.model_dump(exclude={"qualifications"}),
     )
     session.add(person)
+    await session.flush()  # before its qualifications (no ORM relationships)
     quals = _set_qualifications(session, person.id, data.qualifications)
     await _index(session, person, data.qualifications, now)
     await uow.commit()

@@ -124,6 +124,7 @@ async def create_shelter(
         **data.model_dump(),
     )
     session.add(shelter)
+    await session.flush()  # no ORM relationships: parents go in before rows that refer to them
     # Every shelter is also a stock location, so supplies can be moved to it.
     location = StockLocation(
         id=new_id(),
@@ -259,6 +260,7 @@ async def check_in(
     shelter.updated_at = now
     evacuee = _new_evacuee(keyring, shelter_id, data, actor, now)
     session.add(evacuee)
+    await session.flush()
     key = blind_key(keyring)
     words = fts.blind_words(" ".join(filter(None, [data.name, data.family])))
     session.add_all(
