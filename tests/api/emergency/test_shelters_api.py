@@ -57,7 +57,9 @@ async def test_full_and_closed_shelters_refuse_and_store_nothing(
     full = await client.post(path, json={"name": "Eero"}, headers=manager)
     assert full.status_code == 409
     samples = await _count(app, "emergency_shelter_occupancy")
-    await client.post(f"/api/emergency/evacuees/{first['evacuee']['id']}/check-out", headers=manager)
+    await client.post(
+        f"/api/emergency/evacuees/{first['evacuee']['id']}/check-out", headers=manager
+    )
     closed = await client.patch(
         f"/api/emergency/shelters/{shelter['id']}", json={"status": "closed"}, headers=manager
     )
@@ -101,16 +103,24 @@ async def test_evacuee_fields_are_sealed_and_found_only_through_the_blind_index(
         docs = [f"{d.title} {d.body}" for d in await session.scalars(select(SearchDoc))]
         assert not any("Virtanen" in d or "Aino" in d for d in docs)
 
-    found = await client.get("/api/emergency/evacuees/search", params={"q": "virt aino"}, headers=manager)
+    found = await client.get(
+        "/api/emergency/evacuees/search", params={"q": "virt aino"}, headers=manager
+    )
     assert [e["id"] for e in found.json()] == [evacuee["id"]]
     assert found.json()[0]["shelter_name"] == "Kallio School"
     assert (
-        await client.get("/api/emergency/evacuees/search", params={"q": "virtanan"}, headers=manager)
+        await client.get(
+            "/api/emergency/evacuees/search", params={"q": "virtanan"}, headers=manager
+        )
     ).json() == []  # blind tokens are exact: no typo tolerance over sealed names
-    via_search = await client.get("/api/emergency/search", params={"q": "Virtanen"}, headers=manager)
+    via_search = await client.get(
+        "/api/emergency/search", params={"q": "Virtanen"}, headers=manager
+    )
     assert [h["kind"] for h in via_search.json()["hits"]] == ["evacuee"]
     dispatcher = await auth_headers(app, client, Role.DISPATCHER)
-    denied = await client.get("/api/emergency/evacuees/search", params={"q": "virt"}, headers=dispatcher)
+    denied = await client.get(
+        "/api/emergency/evacuees/search", params={"q": "virt"}, headers=dispatcher
+    )
     assert denied.status_code == 403
     hidden = await client.get("/api/emergency/search", params={"q": "Virtanen"}, headers=dispatcher)
     assert hidden.json()["hits"] == []
@@ -124,7 +134,9 @@ async def test_occupancy_over_time_follows_check_ins_and_outs(
     a = await post(client, f"{path}/check-ins", {"name": "A"}, manager)
     await post(client, f"{path}/check-ins", {"name": "B", "pets": 1}, manager)
     await post(client, f"/api/emergency/evacuees/{a['evacuee']['id']}/check-out", None, manager)
-    again = await client.post(f"/api/emergency/evacuees/{a['evacuee']['id']}/check-out", headers=manager)
+    again = await client.post(
+        f"/api/emergency/evacuees/{a['evacuee']['id']}/check-out", headers=manager
+    )
     assert again.status_code == 409
     points = (await client.get(f"{path}/occupancy", headers=manager)).json()
     assert [(p["beds"], p["pets"]) for p in points] == [(0, 0), (1, 0), (2, 1), (1, 1)]
