@@ -315,7 +315,10 @@ def sign(xml: bytes, *, key_pem: bytes, cert_pem: bytes) -> bytes:
     """Enveloped XML-DSig (RSA/ECDSA-SHA256) with the certificate embedded, as CAP 1.2 §3.3.4."""
     from signxml.signer import XMLSigner  # imported here: only deployments that sign load it
 
-    signed = XMLSigner().sign(parse_xml(xml), key=key_pem, cert=cert_pem.decode())
+    # Signed without indentation: verifiers that drop blank text before checking (as
+    # capvalidator does) would otherwise see other bytes than were digested.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+    signed = XMLSigner().sign(etree.fromstring(xml, parser), key=key_pem, cert=cert_pem.decode())
     return bytes(etree.tostring(signed, xml_declaration=True, encoding="UTF-8"))
 
 
