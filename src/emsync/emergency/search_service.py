@@ -82,7 +82,7 @@ async def search(
     if not words:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        rows, matched = await _postgresql(session, words, query, kinds, status, limit)
+        rows, matched = await _postgresql(session, words, kinds, status, limit)
     else:
         rows, matched = await _sqlite(session, words, kinds, status, limit)
     return [
@@ -167,23 +167,28 @@ async def _vocabulary_near(session: AsyncSession, word: str) -> list[str]:
 async def _postgresql(
     session: AsyncSession,
     words: list[str],
-    query: str,
     kinds: Sequence[str],
     status: str | None,
     limit: int,
 ) -> tuple[Sequence[Any], list[str]]:
+    # Every word must match: as a prefix through the tsvector, or (a typo) through pg_trgm's
+    # word similarity (`<%`, GIN-indexed) against the same text. Ranked by ts_rank over all
+    # words plus each word's best similarity.
     params: dict[str, Any] = {
-        "q": fts.tsquery([[w] for w in words]),
-        "raw": " ".join(words),
+        "any": " | ".join(fts.tsquery([[w]]) for w in words),
         "limit": limit,
     }
-    # Typed words as prefixes through the tsvector; a word with a typo through pg_trgm's
-    # word similarity (`<%`, GIN-indexed) against the same text.
+    doc = "lower(d.title || ' ' || d.body)"
+    conditions, similarity = [], []
+    for n, word in enumerate(words):
+        params[f"q{n}"], params[f"w{n}"] = fts.tsquery([[word]]), word
+        conditions.append(f"(d.tsv @@ to_tsquery('simple', :q{n}) OR :w{n} <% {doc})")
+        similarity.append(f"word_similarity(:w{n}, {doc})")
     sql = (
         "SELECT d.kind, d.ref_id, d.title, d.body, d.status, "
-        "ts_rank(d.tsv, q) + word_similarity(:raw, lower(d.title || ' ' || d.body)) AS score "
-        "FROM emergency_search_docs d, to_tsquery('simple', :q) q "
-        "WHERE (d.tsv @@ q OR :raw <% lower(d.title || ' ' || d.body))"
+        f"ts_rank(d.tsv, to_tsquery('simple', :any)) + ({' + '.join(similarity)}) / {len(words)}"
+        " AS score FROM emergency_search_docs d WHERE "
+        + " AND ".join(conditions)
         + _filters(kinds, status, params)
         + " ORDER BY score DESC, d.id LIMIT :limit"
     )
@@ -193,5 +198,4 @@ async def _postgresql(
         for token in fts.terms(f"{row.title} {row.body}"):
             if token not in matched and any(fts.corrections(w, [token]) for w in words):
                 matched.append(token)
-    del query
     return rows, matched
