@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
-from emsync.core.runtime import ReadSessionDep, RuntimeDep
+from emsync.core.errors import ValidationFailed
+from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
 from emsync.emergency import (
     activity,
+    csv_service,
     alert_api,
     alert_service,
     fts,
@@ -43,6 +47,9 @@ routers = (
     alert_api.router,
 )
 Reader = Annotated[Principal, requires(Perm.EMERGENCY_READ)]
+Writer = Annotated[Principal, requires(Perm.EMERGENCY_WRITE)]
+CsvKind = Literal["resources", "personnel", "shelters", "supplies"]
+MAX_CSV_BYTES = 5_000_000
 # Who may see each kind of hit: the permission that guards the record's own routes.
 _KIND_PERM = {
     "incident": Perm.INCIDENTS_READ,
@@ -116,6 +123,44 @@ async def activity_log(
     """The operational log of one incident, resource, shelter... (newest first)."""
     rows = await activity.entries(session=session, subject=subject, subject_id=subject_id)
     return [ActivityRead.model_validate(r) for r in rows]
+
+
+class ImportResult(BaseModel):
+    kind: str
+    imported: int
+
+
+@router.get("/csv/{kind}", response_class=Response)
+async def export_csv(
+    kind: CsvKind, runtime: RuntimeDep, session: ReadSessionDep, _: Reader, bom: bool = False
+) -> Response:
+    """CSV for a spreadsheet: ISO dates, `;` inside list cells, `bom=true` for Excel."""
+    now = runtime.clock()
+    body = await csv_service.export_csv(session=session, kind=kind, bom=bom, now=now)
+    name = f"emsync-{kind}-{now.date().isoformat()}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post("/csv/{kind}", response_model=ImportResult, status_code=201)
+async def import_csv(
+    kind: CsvKind,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Writer,
+    file: Annotated[UploadFile, File(description="UTF-8 CSV (BOM allowed), , or ; separated")],
+) -> ImportResult:
+    """All rows or none: 422 with `errors` naming each bad row and column."""
+    data = await file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise ValidationFailed(f"the file is larger than {MAX_CSV_BYTES} bytes", field="file")
+    count = await csv_service.import_csv(
+        uow=uow, kind=kind, data=data, actor=principal.audit_name, now=runtime.clock()
+    )
+    return ImportResult(kind=kind, imported=count)
 
 
 def _point(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, Any]:
