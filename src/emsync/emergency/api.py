@@ -15,9 +15,10 @@ from emsync.core.errors import ValidationFailed
 from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
 from emsync.emergency import (
     activity,
-    csv_service,
     alert_api,
     alert_service,
+    csv_service,
+    edxl_service,
     fts,
     hazard_service,
     personnel_api,
@@ -161,6 +162,30 @@ async def import_csv(
         uow=uow, kind=kind, data=data, actor=principal.audit_name, now=runtime.clock()
     )
     return ImportResult(kind=kind, imported=count)
+
+
+@router.get("/edxl-have", response_class=Response)
+async def export_have(
+    session: ReadSessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
+) -> Response:
+    """Hospitals' capacity, ED status and diversion as EDXL-HAVE 1.0."""
+    return Response(await edxl_service.export_have(session=session), media_type="application/xml")
+
+
+@router.post("/edxl-have", response_model=edxl_service.HaveImportResult)
+async def import_have(
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.HOSPITALS_WRITE)],
+    file: Annotated[UploadFile, File(description="EDXL-HAVE 1.0 XML from another system")],
+) -> edxl_service.HaveImportResult:
+    """Apply another system's report to the hospitals it names; unknown ones are listed."""
+    data = await file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise ValidationFailed(f"the file is larger than {MAX_CSV_BYTES} bytes", field="file")
+    return await edxl_service.import_have(
+        uow=uow, data=data, actor=principal.audit_name, now=runtime.clock()
+    )
 
 
 def _point(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, Any]:

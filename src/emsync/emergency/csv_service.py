@@ -21,6 +21,7 @@ from emsync.emergency import (
     shelter_service,
     supply_service,
 )
+from emsync.emergency.batch import BatchUnitOfWork
 from emsync.emergency.personnel_schemas import PersonCreate
 from emsync.emergency.resource_schemas import ResourceCreate
 from emsync.emergency.shelter_schemas import ShelterCreate
@@ -34,16 +35,6 @@ _MODEL: dict[str, type[BaseModel]] = {
     "supplies": ItemCreate,
 }
 _KEY = {"resources": "name", "personnel": "username", "shelters": "name", "supplies": "sku"}
-
-
-class _Batch(UnitOfWork):
-    """A unit of work whose use cases' commits only flush; `finish` commits once."""
-
-    async def commit(self) -> None:
-        await self.session.flush()
-
-    async def finish(self) -> None:
-        await UnitOfWork.commit(self)
 
 
 def _validator(kind: str) -> Callable[[dict[str, Any]], list[tuple[str, str]]]:
@@ -94,7 +85,8 @@ def _report(errors: list[csvio.RowError]) -> ValidationFailed:
     first = errors[0]
     where = f"row {first.row}" + (f", column {first.column}" if first.column else "")
     return ValidationFailed(
-        f"{len(errors)} problem(s) in the CSV; nothing was imported. First: {where}: {first.message}",
+        f"{len(errors)} problem(s) in the CSV; nothing was imported. "
+        f"First: {where}: {first.message}",
         errors=listed,
     )
 
@@ -106,7 +98,7 @@ async def import_csv(*, uow: UnitOfWork, kind: str, data: bytes, actor: str, now
         raise _report(errors)
     if not rows:
         raise ValidationFailed("the CSV has no data rows", row=2)
-    batch = _Batch(uow.session, uow.bus)
+    batch = BatchUnitOfWork(uow.session, uow.bus)
     for number, row in enumerate(rows, start=2):
         try:
             await _create(kind, batch, row, actor, now)

@@ -5,11 +5,16 @@ Other domains use only what is exported here.
 
 from emsync.hospitals.destination import Capability, Condition
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
+from emsync.hospitals.public import availability, report_availability
+from emsync.hospitals.schemas import HospitalRead
 
 __all__ = [
     "Capability",
     "Condition",
     "HospitalCreated",
     "HospitalDiversionChanged",
+    "HospitalRead",
     "HospitalUpdated",
+    "availability",
+    "report_availability",
 ]
