@@ -91,11 +91,10 @@ def parse(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return [], [RowError(0, None, f"the file is not UTF-8 (byte {error.start})")]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # The header decides the separator (spreadsheets in comma-decimal locales write ';').
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip() for h in next(reader, [])]
     errors = [
         RowError(1, h, "unknown column")
