@@ -15,9 +15,9 @@ from emsync.core.errors import NotFound
 from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
 from emsync.emergency import alert_service, hazard_service
 from emsync.emergency.alert_schemas import (
-    AlertCancel,
-    AlertCompose,
-    AlertRead,
+    PublicAlertCancel,
+    PublicAlertCompose,
+    PublicAlertRead,
     FeedCreate,
     FeedStatus,
 )
@@ -32,20 +32,20 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.get("/alerts", response_model=list[AlertRead])
+@router.get("/alerts", response_model=list[PublicAlertRead])
 async def list_alerts(
     runtime: RuntimeDep, session: ReadSessionDep, _: Reader, active: bool = True
-) -> list[AlertRead]:
+) -> list[PublicAlertRead]:
     alerts = await alert_service.list_alerts(
         session=session, active_only=active, now=runtime.clock()
     )
     return [alert_service.alert_read(a) for a in alerts]
 
 
-@router.post("/alerts", response_model=AlertRead, status_code=201)
+@router.post("/alerts", response_model=PublicAlertRead, status_code=201)
 async def publish_alert(
-    body: AlertCompose, runtime: RuntimeDep, uow: UowDep, principal: Writer
-) -> AlertRead:
+    body: PublicAlertCompose, runtime: RuntimeDep, uow: UowDep, principal: Writer
+) -> PublicAlertRead:
     """Publish a CAP 1.2 alert. 422 names each field that breaks CAP's rules or the OASIS
     XSD; nothing is stored then."""
     return await alert_service.publish(
@@ -57,10 +57,10 @@ async def publish_alert(
     )
 
 
-@router.post("/alerts/{thread_id}/update", response_model=AlertRead, status_code=201)
+@router.post("/alerts/{thread_id}/update", response_model=PublicAlertRead, status_code=201)
 async def update_alert(
-    thread_id: str, body: AlertCompose, runtime: RuntimeDep, uow: UowDep, principal: Writer
-) -> AlertRead:
+    thread_id: str, body: PublicAlertCompose, runtime: RuntimeDep, uow: UowDep, principal: Writer
+) -> PublicAlertRead:
     """A CAP Update referencing every earlier message of this alert."""
     return await alert_service.update(
         uow=uow,
@@ -72,10 +72,10 @@ async def update_alert(
     )
 
 
-@router.post("/alerts/{thread_id}/cancel", response_model=AlertRead, status_code=201)
+@router.post("/alerts/{thread_id}/cancel", response_model=PublicAlertRead, status_code=201)
 async def cancel_alert(
-    thread_id: str, body: AlertCancel, runtime: RuntimeDep, uow: UowDep, principal: Writer
-) -> AlertRead:
+    thread_id: str, body: PublicAlertCancel, runtime: RuntimeDep, uow: UowDep, principal: Writer
+) -> PublicAlertRead:
     return await alert_service.cancel(
         uow=uow,
         settings=runtime.settings.emergency,

@@ -62,7 +62,7 @@ class AreaIn(Strict):
         return self
 
 
-class AlertCompose(Strict):
+class PublicAlertCompose(Strict):
     """One CAP `<info>` block and its areas; the server fills identifier, sender and times."""
 
     status: Literal["Actual", "Exercise", "System", "Test", "Draft"] = "Actual"
@@ -85,11 +85,11 @@ class AlertCompose(Strict):
     note: str | None = Field(default=None, max_length=500)
 
 
-class AlertCancel(Strict):
+class PublicAlertCancel(Strict):
     note: str = Field(min_length=1, max_length=500, description="why it is cancelled")
 
 
-class AlertRead(BaseModel):
+class PublicAlertRead(BaseModel):
     id: str
     thread_id: str
     identifier: str
@@ -107,7 +107,7 @@ class AlertRead(BaseModel):
     expires: UtcDatetime | None
     signed: bool
     created_by: str
-    compose: AlertCompose
+    compose: PublicAlertCompose
 
 
 class FeedStatus(BaseModel):

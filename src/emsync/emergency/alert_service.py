@@ -19,7 +19,7 @@ from emsync.core.ids import new_id
 from emsync.core.settings import EmergencySettings
 from emsync.core.uow import UnitOfWork
 from emsync.emergency import activity, atom, cap, search_service
-from emsync.emergency.alert_schemas import AlertCompose, AlertRead
+from emsync.emergency.alert_schemas import PublicAlertCompose, PublicAlertRead
 from emsync.emergency.events import PublicAlertIssued
 from emsync.emergency.models import PublicAlert
 
@@ -27,7 +27,7 @@ ACTIVE = "active"
 
 
 def _message(
-    data: AlertCompose,
+    data: PublicAlertCompose,
     *,
     identifier: str,
     settings: EmergencySettings,
@@ -100,8 +100,8 @@ def render(msg: cap.CapMessage, settings: EmergencySettings) -> tuple[bytes, boo
     return xml, signed
 
 
-def alert_read(a: PublicAlert) -> AlertRead:
-    return AlertRead(
+def alert_read(a: PublicAlert) -> PublicAlertRead:
+    return PublicAlertRead(
         id=a.id,
         thread_id=a.thread_id,
         identifier=a.identifier,
@@ -119,13 +119,13 @@ def alert_read(a: PublicAlert) -> AlertRead:
         expires=a.expires,
         signed=a.signed,
         created_by=a.created_by,
-        compose=AlertCompose.model_validate(a.info),
+        compose=PublicAlertCompose.model_validate(a.info),
     )
 
 
 async def _store(
     uow: UnitOfWork,
-    data: AlertCompose,
+    data: PublicAlertCompose,
     *,
     settings: EmergencySettings,
     msg_type: str,
@@ -206,8 +206,8 @@ async def _store(
 
 
 async def publish(
-    *, uow: UnitOfWork, settings: EmergencySettings, data: AlertCompose, actor: str, now: datetime
-) -> AlertRead:
+    *, uow: UnitOfWork, settings: EmergencySettings, data: PublicAlertCompose, actor: str, now: datetime
+) -> PublicAlertRead:
     if data.expires is not None and data.expires <= now:
         raise ValidationFailed("expires must be in the future", field="expires")
     alert = await _store(
@@ -237,10 +237,10 @@ async def update(
     uow: UnitOfWork,
     settings: EmergencySettings,
     thread_id: str,
-    data: AlertCompose,
+    data: PublicAlertCompose,
     actor: str,
     now: datetime,
-) -> AlertRead:
+) -> PublicAlertRead:
     thread = await _thread(uow.session, thread_id)
     alert = await _store(
         uow, data, settings=settings, msg_type="Update", thread=thread, actor=actor, now=now
@@ -256,9 +256,9 @@ async def cancel(
     note: str,
     actor: str,
     now: datetime,
-) -> AlertRead:
+) -> PublicAlertRead:
     thread = await _thread(uow.session, thread_id)
-    data = AlertCompose.model_validate({**thread[-1].info, "note": note, "expires": None})
+    data = PublicAlertCompose.model_validate({**thread[-1].info, "note": note, "expires": None})
     alert = await _store(
         uow, data, settings=settings, msg_type="Cancel", thread=thread, actor=actor, now=now
     )
@@ -320,7 +320,7 @@ async def feed(
 def geojson(alerts: Sequence[PublicAlert]) -> dict[str, object]:
     features = []
     for a in alerts:
-        compose = AlertCompose.model_validate(a.info)
+        compose = PublicAlertCompose.model_validate(a.info)
         for area in compose.areas:
             shapes = cap.area_geometry(
                 cap.Area(

@@ -1,5 +1,6 @@
-import { NavLink, Outlet } from "react-router-dom";
+import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { ConnectionBanner } from "../components/ConnectionBanner";
+import { SearchBox } from "../components/SearchBox";
 import { useApp, useConnectionState } from "./context";
 
 export interface NavItem {
@@ -13,11 +14,13 @@ export const NAV: NavItem[] = [
   { to: "/triage", label: "Triage", perm: "triage:run" },
   { to: "/monitor", label: "Patient monitor", perm: "vitals:read" },
   { to: "/hospital", label: "Hospital", perm: "handoffs:receive" },
+  { to: "/emergency", label: "Emergency", perm: "emergency:read" },
 ];
 
 export function Shell() {
   const { api, session, me, can } = useApp();
   const state = useConnectionState();
+  const navigate = useNavigate();
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -34,6 +37,9 @@ export function Shell() {
             ))}
           </ul>
         </nav>
+        {can("emergency:read") && (
+          <SearchBox onSearch={(q) => void navigate(`/emergency/search?q=${encodeURIComponent(q)}`)} />
+        )}
         <ConnectionBanner state={state} />
         <span className="who" data-testid="who">
           {session?.username} · {(me?.role ?? session?.role ?? "").replace(/_/g, " ")}
