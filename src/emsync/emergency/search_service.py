@@ -171,32 +171,32 @@ async def _postgresql(
     status: str | None,
     limit: int,
 ) -> tuple[Sequence[Any], list[str]]:
-    # Every word must match: as a prefix through the tsvector, or (a typo) through pg_trgm's
-    # word similarity (`<%`, GIN-indexed) against the same text. Ranked by ts_rank over all
-    # words plus each word's best similarity.
-    params: dict[str, Any] = {
-        "any": " | ".join(fts.tsquery([[w]]) for w in words),
-        "limit": limit,
-    }
-    doc = "lower(d.title || ' ' || d.body)"
-    conditions, similarity = [], []
-    for n, word in enumerate(words):
-        params[f"q{n}"], params[f"w{n}"] = fts.tsquery([[word]]), word
-        conditions.append(f"(d.tsv @@ to_tsquery('simple', :q{n}) OR :w{n} <% {doc})")
-        similarity.append(f"word_similarity(:w{n}, {doc})")
-    # Built from bind-parameter names and constants only: user words travel as parameters.
+    # As on SQLite: each word matches as a prefix lexeme, or (a word the index does not hold)
+    # through its closest indexed words by trigram similarity (pg_trgm, GIN-indexed), checked
+    # by edit distance; every word's group must match. The tsvector's GIN index does the rest.
+    groups: list[list[str]] = []
+    for word in words:
+        group = [word]
+        has_prefix = await session.scalar(
+            text("SELECT 1 FROM emergency_search_terms WHERE term >= :lo AND term < :hi LIMIT 1"),
+            {"lo": word, "hi": word + chr(_TOP)},
+        )
+        if has_prefix is None and fts.typo_budget(word):
+            near = await session.scalars(
+                text(
+                    "SELECT term FROM emergency_search_terms WHERE term % :w "
+                    "ORDER BY similarity(term, :w) DESC LIMIT 20"
+                ),
+                {"w": word},
+            )
+            group += fts.corrections(word, list(near))
+        groups.append(group)
+    params: dict[str, Any] = {"q": fts.tsquery(groups), "limit": limit}
     sql = (
-        "SELECT d.kind, d.ref_id, d.title, d.body, d.status, "  # noqa: S608
-        f"ts_rank(d.tsv, to_tsquery('simple', :any)) + ({' + '.join(similarity)}) / {len(words)}"
-        " AS score FROM emergency_search_docs d WHERE "
-        + " AND ".join(conditions)
+        "SELECT d.kind, d.ref_id, d.title, d.body, d.status, ts_rank(d.tsv, q) AS score "
+        "FROM emergency_search_docs d, to_tsquery('simple', :q) q WHERE d.tsv @@ q"
         + _filters(kinds, status, params)
         + " ORDER BY score DESC, d.id LIMIT :limit"
     )
     rows = (await session.execute(text(sql), params)).all()
-    matched = list(words)
-    for row in rows:
-        for token in fts.terms(f"{row.title} {row.body}"):
-            if token not in matched and any(fts.corrections(w, [token]) for w in words):
-                matched.append(token)
-    return rows, matched
+    return rows, [w for g in groups for w in g]

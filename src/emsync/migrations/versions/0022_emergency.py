@@ -459,7 +459,7 @@ _LEDGER_GUARD = "emergency_movements are append-only"
 
 
 def _postgresql_upgrade() -> None:
-    # Search: a generated tsvector (title weighted above body) and trigram indexes for typos.
+    # Search: a generated tsvector (title weighted above body), and a vocabulary for typos.
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
     op.execute(
@@ -468,9 +468,22 @@ def _postgresql_upgrade() -> None:
         "setweight(to_tsvector('simple', lower(body)), 'B')) STORED"
     )
     op.execute("CREATE INDEX ix_emergency_search_tsv ON emergency_search_docs USING gin (tsv)")
+    # The index's vocabulary, for typo candidates by trigram similarity (as SQLite's fts5vocab):
+    # each new lexeme goes in with the document that brings it, in the same transaction. Words
+    # whose last document is gone stay; they can only propose a correction that matches nothing.
+    op.execute("CREATE TABLE emergency_search_terms (term text PRIMARY KEY)")
     op.execute(
-        "CREATE INDEX ix_emergency_search_trgm ON emergency_search_docs "
-        "USING gin ((lower(title || ' ' || body)) gin_trgm_ops)"
+        "CREATE INDEX ix_emergency_search_terms_trgm ON emergency_search_terms "
+        "USING gin (term gin_trgm_ops)"
+    )
+    op.execute(
+        "CREATE FUNCTION emergency_search_terms_add() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN INSERT INTO emergency_search_terms (term) SELECT lexeme FROM unnest(NEW.tsv) "
+        "ON CONFLICT DO NOTHING; RETURN NULL; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER emergency_search_terms_add AFTER INSERT OR UPDATE OF title, body "
+        "ON emergency_search_docs FOR EACH ROW EXECUTE FUNCTION emergency_search_terms_add()"
     )
     # Shifts: no two of one person overlap, whatever the concurrency ([) half-open ranges).
     op.execute(
@@ -526,6 +539,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS emergency_movements_append_only ON emergency_movements")
         op.execute("DROP FUNCTION IF EXISTS emergency_movements_append_only()")
+        op.execute("DROP TABLE IF EXISTS emergency_search_terms")
     else:
         op.execute("DROP TABLE IF EXISTS emergency_search_vocab")
         op.execute("DROP TABLE IF EXISTS emergency_search_fts")
