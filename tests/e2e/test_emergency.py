@@ -183,7 +183,8 @@ def test_the_emergency_managers_walk(
     assert len(links) == 1
     xml = httpx.get(str(links[0])).content
     assert cap.xsd_problems(xml) == []
-    assert b"<polygon>" in xml and b"<circle>" in xml
+    assert b"<polygon>" in xml
+    assert b"<circle>" in xml
 
     # 5. Find all of it through the search box in the top bar.
     for query, expected in (
@@ -239,7 +240,7 @@ def test_the_emergency_managers_walk(
     assert reasons["AMB-7"] == "no qualified crew on shift: needs paramedic and driver"
     _ok(
         api.post(
-            f"/api/users",
+            "/api/users",
             json={
                 "username": "disp.e2e",
                 "password": "dispatcher-password-1",

@@ -15,11 +15,11 @@ from emsync.core.errors import NotFound
 from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
 from emsync.emergency import alert_service, hazard_service
 from emsync.emergency.alert_schemas import (
+    FeedCreate,
+    FeedStatus,
     PublicAlertCancel,
     PublicAlertCompose,
     PublicAlertRead,
-    FeedCreate,
-    FeedStatus,
 )
 from emsync.emergency.cap import CAP_MEDIA_TYPE
 

@@ -206,7 +206,12 @@ async def _store(
 
 
 async def publish(
-    *, uow: UnitOfWork, settings: EmergencySettings, data: PublicAlertCompose, actor: str, now: datetime
+    *,
+    uow: UnitOfWork,
+    settings: EmergencySettings,
+    data: PublicAlertCompose,
+    actor: str,
+    now: datetime,
 ) -> PublicAlertRead:
     if data.expires is not None and data.expires <= now:
         raise ValidationFailed("expires must be in the future", field="expires")

@@ -24,7 +24,10 @@ async def test_a_unit_without_a_qualified_crew_is_excluded_with_its_reason(
     manager = await auth_headers(monaco_app, client, Role.EMERGENCY_MANAGER)
     g = monaco.engine.graph
     scene, a, b = np.random.default_rng(3).choice(g.node_count, size=3, replace=False)
-    spot = lambda i: (float(g.node_lat[i]), float(g.node_lon[i]))  # noqa: E731
+
+    def spot(i: int) -> tuple[float, float]:
+        return float(g.node_lat[i]), float(g.node_lon[i])
+
     units = []
     for call_sign, at in (("ALS-10", a), ("ALS-11", b)):
         lat, lon = spot(at)

@@ -54,7 +54,8 @@ async def test_publish_update_cancel_with_xsd_valid_cap_and_the_atom_feed(
     assert feed.status_code == 200
     assert _atom_ids(feed.content) == [f"urn:cap:{alert['identifier']}"]
     link = etree.fromstring(feed.content).find(f"{ATOM}entry/{ATOM}link")
-    assert link is not None and link.get("type") == "application/cap+xml"
+    assert link is not None
+    assert link.get("type") == "application/cap+xml"
     assert link.get("href", "").endswith(f"/api/emergency/public/alerts/{alert['identifier']}.xml")
 
     thread = alert["thread_id"]
@@ -64,7 +65,8 @@ async def test_publish_update_cancel_with_xsd_valid_cap_and_the_atom_feed(
         alert_body(severity="Extreme", headline="Flood: evacuation extended"),
         manager,
     )
-    assert updated["msg_type"] == "Update" and updated["thread_id"] == thread
+    assert updated["msg_type"] == "Update"
+    assert updated["thread_id"] == thread
     sent = datetime.fromisoformat(alert["sent"]).astimezone(UTC).replace(microsecond=0)
     assert updated["references"] == f"{alert['sender']},{alert['identifier']},{sent.isoformat()}"
     feed_ids = _atom_ids((await client.get("/api/emergency/public/alerts.atom")).content)
@@ -116,7 +118,8 @@ async def test_invalid_alerts_are_refused_naming_the_field_and_store_nothing(
         assert problem.get("field") == field or problem["errors"][0]["field"] == field
     missing = {k: v for k, v in alert_body().items() if k != "event"}
     refused = await client.post("/api/emergency/alerts", json=missing, headers=manager)
-    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.event"
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.event"
     no_area = alert_body(areas=[{"desc": "nowhere"}])
     assert (
         await client.post("/api/emergency/alerts", json=no_area, headers=manager)

@@ -69,7 +69,8 @@ async def test_import_then_export_round_trips_for_a_spreadsheet(
         '=HYPERLINK("x"),Red Cross,,nurse\n'
     ).encode()
     done = await _upload(client, manager, "personnel", people)
-    assert done.status_code == 201 and done.json() == {"kind": "personnel", "imported": 2}
+    assert done.status_code == 201
+    assert done.json() == {"kind": "personnel", "imported": 2}
     exported = await client.get(
         "/api/emergency/csv/personnel", params={"bom": "true"}, headers=manager
     )

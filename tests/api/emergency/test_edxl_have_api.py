@@ -4,6 +4,7 @@ read back; import of a document written by Sahana Eden (tests/data/emergency/REA
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -19,9 +20,9 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "emergency" / "edxl-have
 
 async def _hospital(
     client: httpx.AsyncClient, headers: dict[str, str], **fields: object
-) -> dict[str, object]:
+) -> dict[str, Any]:
     body = {"name": "Meilahti Tower Hospital", "lat": 60.1897, "lon": 24.9066, **fields}
-    result: dict[str, object] = await post(client, "/api/hospitals", body, headers)
+    result: dict[str, Any] = await post(client, "/api/hospitals", body, headers)
     return result
 
 
@@ -46,7 +47,8 @@ async def test_export_carries_every_availability_field_and_reads_back(
         headers=coordinator,
     )
     response = await client.get("/api/emergency/edxl-have", headers=coordinator)
-    assert response.status_code == 200 and response.headers["content-type"] == "application/xml"
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/xml"
     assert edxl.check(etree.fromstring(response.content)) == []
     read = {x.name: x for x in edxl.parse(response.content, strict=True)}
     first = read["Meilahti Tower Hospital"]
@@ -103,7 +105,8 @@ async def test_import_a_sahana_eden_document_updates_known_hospitals_only(
         files={"file": ("x.xml", b"<nope/>", "application/xml")},
         headers=admin,
     )
-    assert bad.status_code == 422 and bad.json()["field"] == "file"
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "file"
     manager = await auth_headers(app, client, Role.PARAMEDIC)
     denied = await client.post(
         "/api/emergency/edxl-have",

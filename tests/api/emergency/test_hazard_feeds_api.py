@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,10 +87,14 @@ def feed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
 @pytest.fixture(scope="module")
 def feed_server(feed_dir: Path) -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(feed_dir))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    handler = functools.partial(_QuietHandler, directory=str(feed_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -100,7 +105,7 @@ def feed_server(feed_dir: Path) -> Iterator[str]:
 
 async def _feed(
     client: httpx.AsyncClient, headers: dict[str, str], name: str, url: str, fmt: str
-) -> dict[str, object]:
+) -> dict[str, Any]:
     feed = await post(
         client, "/api/emergency/hazard-feeds", {"name": name, "url": url, "format": fmt}, headers
     )
@@ -114,20 +119,22 @@ async def test_cap_and_geojson_feeds_become_map_layers(
     client: httpx.AsyncClient, manager: dict[str, str], feed_server: str, feed_dir: Path
 ) -> None:
     quakes = await _feed(client, manager, "USGS", f"{feed_server}/quakes.geojson", "geojson")
-    assert quakes["status"] == 200 and quakes["body"]["features"] == 2  # type: ignore[index]
+    assert quakes["status"] == 200
+    assert quakes["body"]["features"] == 2
     met = await _feed(client, manager, "Met office", f"{feed_server}/index.atom", "cap")
-    assert met["status"] == 200 and met["body"]["features"] == 1  # type: ignore[index]  # the Cancel is left out
+    assert met["status"] == 200
+    assert met["body"]["features"] == 1
     single = await _feed(client, manager, "File", (feed_dir / "met-0.xml").as_uri(), "cap")
     assert single["status"] == 200
     layer = (await client.get("/api/map/hazards", headers=manager)).json()
-    by_feed: dict[str, list[dict[str, object]]] = {}
+    by_feed: dict[str, list[dict[str, Any]]] = {}
     for f in layer["features"]:
         by_feed.setdefault(f["properties"]["feed"], []).append(f)
-    usgs = sorted(by_feed["USGS"], key=lambda f: f["properties"]["mag"])  # type: ignore[arg-type, return-value]
+    usgs = sorted(by_feed["USGS"], key=lambda f: f["properties"]["mag"])
     assert [f["properties"]["severity"] for f in usgs] == ["Minor", "Severe"]
-    assert usgs[1]["geometry"]["coordinates"][:2] == [24.9, 60.1]  # type: ignore[index]
-    assert by_feed["Met office"][0]["geometry"]["type"] == "Polygon"  # type: ignore[index]
-    assert by_feed["Met office"][0]["properties"]["title"] == "Storm warning"  # type: ignore[index]
+    assert usgs[1]["geometry"]["coordinates"][:2] == [24.9, 60.1]
+    assert by_feed["Met office"][0]["geometry"]["type"] == "Polygon"
+    assert by_feed["Met office"][0]["properties"]["title"] == "Storm warning"
 
 
 async def test_a_broken_feed_reports_its_error_and_keeps_the_last_layer(
@@ -135,9 +142,10 @@ async def test_a_broken_feed_reports_its_error_and_keeps_the_last_layer(
 ) -> None:
     broken = await _feed(client, manager, "Broken", f"{feed_server}/broken.geojson", "geojson")
     assert broken["status"] == 422
-    assert "features[0].geometry" in broken["body"]["detail"]  # type: ignore[index]
+    assert "features[0].geometry" in broken["body"]["detail"]
     missing = await _feed(client, manager, "Gone", f"{feed_server}/nope.xml", "cap")
-    assert missing["status"] == 422 and missing["body"]["field"] == "url"  # type: ignore[index]
+    assert missing["status"] == 422
+    assert missing["body"]["field"] == "url"
     good = await _feed(client, manager, "USGS", f"{feed_server}/quakes.geojson", "geojson")
     assert good["status"] == 200
     (feed_dir / "quakes.geojson").rename(feed_dir / "quakes.moved")
@@ -152,10 +160,12 @@ async def test_a_broken_feed_reports_its_error_and_keeps_the_last_layer(
         f["name"]: f
         for f in (await client.get("/api/emergency/hazard-feeds", headers=manager)).json()
     }
-    assert feeds["USGS"]["features"] == 2 and "404" in feeds["USGS"]["last_error"]
+    assert feeds["USGS"]["features"] == 2
+    assert "404" in feeds["USGS"]["last_error"]
     bad_url = await client.post(
         "/api/emergency/hazard-feeds",
         json={"name": "x", "url": "ftp://x", "format": "cap"},
         headers=manager,
     )
-    assert bad_url.status_code == 422 and bad_url.json()["errors"][0]["field"] == "body.url"
+    assert bad_url.status_code == 422
+    assert bad_url.json()["errors"][0]["field"] == "body.url"

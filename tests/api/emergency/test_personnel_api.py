@@ -36,7 +36,8 @@ async def test_parallel_overlapping_shifts_for_one_person_store_exactly_one(
     responses = await asyncio.gather(*(client.post(path, json=b, headers=manager) for b in bodies))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 5
     refused = next(r for r in responses if r.status_code == 409).json()
-    assert refused["field"] == "starts_at" and "already" in refused["detail"]
+    assert refused["field"] == "starts_at"
+    assert "already" in refused["detail"]
     stored = (
         await client.get(
             "/api/emergency/shifts",
@@ -70,7 +71,8 @@ async def test_batches_and_patterns_are_all_or_nothing(
         },
         headers=manager,
     )
-    assert clash.status_code == 409 and clash.json()["field"] == "shifts[1]"
+    assert clash.status_code == 409
+    assert clash.json()["field"] == "shifts[1]"
     pattern = {
         "slots": [
             {"day": 0, "start": "07:00", "hours": 12},
@@ -109,7 +111,8 @@ async def test_batches_and_patterns_are_all_or_nothing(
     tz = await client.post(
         f"{path}/pattern", json={**pattern, "timezone": "Mars/Olympus"}, headers=manager
     )
-    assert tz.status_code == 422 and tz.json()["field"] == "timezone"
+    assert tz.status_code == 422
+    assert tz.json()["field"] == "timezone"
 
 
 async def test_on_duty_now_with_valid_qualifications(

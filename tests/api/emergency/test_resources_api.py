@@ -32,12 +32,14 @@ async def test_the_board_lists_ambulances_from_dispatch_and_typed_resources(
         ("ambulance", "AMB-1", "dispatch"),
         ("boat", "Rescue boat 3", "emergency"),
     ]
-    assert board[0]["id"] == unit["id"] and board[0]["status"] == "available"
+    assert board[0]["id"] == unit["id"]
+    assert board[0]["status"] == "available"
     # An ambulance is never created here: dispatch's units are the one source.
     refused = await client.post(
         "/api/emergency/resources", json={**BOAT, "name": "x", "kind": "ambulance"}, headers=manager
     )
-    assert refused.status_code == 422 and refused.json()["field"] == "kind"
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "kind"
     await client.post(
         f"/api/units/{unit['id']}/status", json={"status": "out_of_service"}, headers=dispatcher
     )
@@ -80,7 +82,8 @@ async def test_assignment_mutual_aid_and_the_activity_log(
     )
     respond = f"/api/emergency/mutual-aid/{aid['id']}/response"
     bad = await client.post(respond, json={"status": "fulfilled"}, headers=manager)
-    assert bad.status_code == 409 and bad.json()["field"] == "status"
+    assert bad.status_code == 409
+    assert bad.json()["field"] == "status"
     accepted = await post(
         client, respond, {"status": "accepted", "resource_ids": [boat["id"]]}, manager
     )

@@ -12,7 +12,7 @@ from tests.emergency_builders import alert_body, post, shelter_body
 
 
 async def _search(
-    client: httpx.AsyncClient, headers: dict[str, str], q: str, **params: object
+    client: httpx.AsyncClient, headers: dict[str, str], q: str, **params: str
 ) -> list[dict[str, object]]:
     response = await client.get("/api/emergency/search", params={"q": q, **params}, headers=headers)
     assert response.status_code == 200, response.text
@@ -73,7 +73,8 @@ async def test_search_finds_every_kind_with_prefix_typo_filters_and_highlights(
     hits = await _search(client, manager, "evacuation")
     kinds = {h["kind"] for h in hits}
     assert {"shelter", "resource", "incident", "alert"} <= kinds
-    assert hits[0]["kind"] == "shelter" and hits[0]["ref_id"] == shelter["id"]  # in the title
+    assert hits[0]["kind"] == "shelter"
+    assert hits[0]["ref_id"] == shelter["id"]
     assert all(any(m.lower().startswith("evacua") for m in _marked(h)) for h in hits)
 
     prefix = await _search(client, manager, "blank")

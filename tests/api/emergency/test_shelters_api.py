@@ -51,7 +51,8 @@ async def test_full_and_closed_shelters_refuse_and_store_nothing(
     )  # fmt: skip
     path = f"/api/emergency/shelters/{shelter['id']}/check-ins"
     pets = await client.post(path, json={"name": "Aino", "pets": 1}, headers=manager)
-    assert pets.status_code == 409 and pets.json()["field"] == "pets"
+    assert pets.status_code == 409
+    assert pets.json()["field"] == "pets"
     first = await post(client, path, {"name": "Aino"}, manager)
     assert first["shelter"]["status"] == "full"
     full = await client.post(path, json={"name": "Eero"}, headers=manager)
@@ -65,11 +66,13 @@ async def test_full_and_closed_shelters_refuse_and_store_nothing(
     )
     assert closed.json()["status"] == "closed"
     refused = await client.post(path, json={"name": "Eero"}, headers=manager)
-    assert refused.status_code == 409 and refused.json()["field"] == "shelter_id"
+    assert refused.status_code == 409
+    assert refused.json()["field"] == "shelter_id"
     assert await _count(app, "emergency_evacuees") == 1
     assert await _count(app, "emergency_shelter_occupancy") == samples + 1  # the check-out
     bad = await client.post(path, json={"name": ""}, headers=manager)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.name"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "body.name"
 
 
 async def test_evacuee_fields_are_sealed_and_found_only_through_the_blind_index(
@@ -97,9 +100,11 @@ async def test_evacuee_fields_are_sealed_and_found_only_through_the_blind_index(
         stored = b"".join(
             v for v in (row.name_sealed, row.family_sealed, row.needs_sealed) if v is not None
         )
-        assert b"Virtanen" not in stored and b"insulin" not in stored
+        assert b"Virtanen" not in stored
+        assert b"insulin" not in stored
         tokens = list(await session.scalars(select(EvacueeToken.token)))
-        assert tokens and all(b"virt" not in t.lower() for t in tokens)
+        assert tokens
+        assert all(b"virt" not in t.lower() for t in tokens)
         docs = [f"{d.title} {d.body}" for d in await session.scalars(select(SearchDoc))]
         assert not any("Virtanen" in d or "Aino" in d for d in docs)
 
@@ -143,4 +148,5 @@ async def test_occupancy_over_time_follows_check_ins_and_outs(
     present = (await client.get(f"{path}/evacuees", headers=manager)).json()
     assert [e["name"] for e in present] == ["B"]
     shrink = await client.patch(path, json={"capacity_beds": 0}, headers=manager)
-    assert shrink.status_code == 409 and shrink.json()["field"] == "capacity_beds"
+    assert shrink.status_code == 409
+    assert shrink.json()["field"] == "capacity_beds"

@@ -118,7 +118,8 @@ async def test_moves_to_a_shelter_and_refused_movements_change_nothing(
         json={"kind": "issue", "item_id": item, "quantity": 0, "from_location_id": warehouse},
         headers=manager,
     )
-    assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "body.quantity"
+    assert zero.status_code == 422
+    assert zero.json()["errors"][0]["field"] == "body.quantity"
     assert (await client.get("/api/emergency/movements", headers=manager)).json() == before
     at_shelter = (
         await client.get(
@@ -152,7 +153,8 @@ async def test_requests_are_fulfilled_by_transfers_never_beyond_the_request(
     over = await client.post(
         f"{path}/fulfil", json={"from_location_id": warehouse, "quantity": 30}, headers=manager
     )
-    assert over.status_code == 422 and over.json()["field"] == "quantity"
+    assert over.status_code == 422
+    assert over.json()["field"] == "quantity"
     rest = await post(client, f"{path}/fulfil", {"from_location_id": warehouse}, manager)
     assert (rest["status"], rest["fulfilled_quantity"]) == ("fulfilled", 40)
     tagged = [

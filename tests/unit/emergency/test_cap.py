@@ -42,7 +42,7 @@ def test_each_rule_names_its_field() -> None:
     }
     for field, msg in cases.items():
         assert [p.field for p in cap.check_message(msg)] == [field], field
-    unclosed = _message(areas=(cap.Area("x", polygons=(RING[:3] + ((60.3, 25.1),),)),))
+    unclosed = _message(areas=(cap.Area("x", polygons=((*RING[:3], (60.3, 25.1)),)),))
     assert "end on its first point" in cap.check_message(unclosed)[0].message
     assert [p.field for p in cap.check_message(replace(_message(), msg_type="Cancel"))] == [
         "references"

@@ -35,16 +35,23 @@ def test_highlight_marks_words_and_keeps_text_as_text() -> None:
     ]
     long = "x " * 300 + "target here"
     cut = fts.highlight(long, ["target"], limit=40)
-    assert cut[0].text == "…" and any(s.match and s.text == "target" for s in cut)
+    assert cut[0].text == "…"
+    assert any(s.match and s.text == "target" for s in cut)
 
 
 def test_blind_tokens_are_keyed_and_prefixable() -> None:
     words = fts.blind_words("Aino Virtanen")
-    assert "virtanen" in words and "virt\u2026" in words and "vi\u2026" not in words
+    assert "virtanen" in words
+    assert "virt\u2026" in words
+    assert "vi\u2026" not in words
     a, b = fts.blind_token(b"k" * 32, "virtanen"), fts.blind_token(b"j" * 32, "virtanen")
-    assert a != b and len(a) == 16 and b"virtanen" not in a
+    assert a != b
+    assert len(a) == 16
+    assert b"virtanen" not in a
     groups = fts.blind_query(b"k" * 32, "virt AI")
-    assert len(groups) == 2 and len(groups[0]) == 2 and len(groups[1]) == 1
+    assert len(groups) == 2
+    assert len(groups[0]) == 2
+    assert len(groups[1]) == 1
 
 
 def test_geojson_quakes_and_malformed_feeds() -> None:
@@ -70,7 +77,7 @@ def _no_problems(row: dict[str, Any]) -> list[tuple[str, str]]:
 def test_csv_parse_and_write() -> None:
     rows, errors = csvio.parse(
         "shelters",
-        "name;lat;lon;capacity_beds;amenities\nA;60,1;24,9;10;wifi; showers\n".encode(),
+        b"name;lat;lon;capacity_beds;amenities\nA;60,1;24,9;10;wifi; showers\n",
         _no_problems,
     )
     # ';' inside an unquoted ';'-separated cell splits it: the row has a cell too many.
@@ -80,7 +87,8 @@ def test_csv_parse_and_write() -> None:
         b'name,lat,lon,capacity_beds,amenities\nA,60.1,24.9,10,"wifi; showers"\n',
         _no_problems,
     )
-    assert errors == [] and rows == [
+    assert errors == []
+    assert rows == [
         {
             "name": "A",
             "lat": 60.1,
@@ -114,6 +122,7 @@ def test_edxl_round_trip_and_element_tables() -> None:
         last_update=datetime(2026, 1, 1, tzinfo=UTC),
     )
     (back,) = edxl.parse(edxl.to_xml([h]), strict=True)
-    assert back == h and back.diversion
+    assert back == h
+    assert back.diversion
     with pytest.raises(ValueError, match="EMSTrafficStatus"):
         edxl.to_xml([edxl.HaveHospital("h", "n", None, None, "Maybe", None, None)])

@@ -71,14 +71,12 @@ def test_movement_shapes_and_deltas() -> None:
         "from_location_id",
         "a receipt takes no source location",
     )
-    assert (
-        ledger.movement_problem(MovementKind.ISSUE, from_id=None, to_id=None, quantity=1)[0]
-        == "from_location_id"
-    )  # type: ignore[index]
-    assert (
-        ledger.movement_problem(MovementKind.ISSUE, from_id="a", to_id=None, quantity=0)[0]
-        == "quantity"
-    )  # type: ignore[index]
+    no_source = ledger.movement_problem(MovementKind.ISSUE, from_id=None, to_id=None, quantity=1)
+    assert no_source is not None
+    assert no_source[0] == "from_location_id"
+    nothing = ledger.movement_problem(MovementKind.ISSUE, from_id="a", to_id=None, quantity=0)
+    assert nothing is not None
+    assert nothing[0] == "quantity"
     assert ledger.deltas(MovementKind.TRANSFER, from_id="a", to_id="b", quantity=3) == [
         ledger.Delta("a", -3),
         ledger.Delta("b", 3),
