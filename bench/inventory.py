@@ -2,11 +2,11 @@
 prints one JSON line.
 
     .venv/bin/python bench/inventory.py [--movements 2000] [--workers 16] [--items 5]
-        [--locations 4] [--backend sqlite --backend postgresql]
+        [--locations 4] [--stock 100] [--backend sqlite --backend postgresql]
         [--pg-dsn postgresql://postgres@127.0.0.1/test]
 
-Per backend: migrates a fresh database, receives a little stock of `items` items at `locations`
-locations (deliberately scarce, so many takes meet an empty shelf), then runs `movements`
+Per backend: migrates a fresh database, receives `stock` units of `items` items at `locations`
+locations (scarce enough that late takes meet empty shelves), then runs `movements`
 random issues and transfers through `supply_service.move` (the API's use case: conditional
 decrement, ledger rows, events) from `workers` concurrent tasks, each with its own session.
 The baseline in the same run is the same movements from one worker. Afterwards: no stock row
@@ -45,7 +45,7 @@ from emsync.emergency.supply_schemas import ItemCreate, LocationCreate, Movement
 ACTOR = "bench:inventory"
 
 
-async def _setup(url: str, items: int, locations: int) -> tuple[list[str], list[str]]:
+async def _setup(url: str, items: int, locations: int, stock: int) -> tuple[list[str], list[str]]:
     engine = create_engine(Settings.model_validate({"env": "test", "database": {"url": url}}))
     sessions = session_factory(engine)
     bus = EventBus(metrics=Metrics(), attempts=1, backoff_seconds=0)
@@ -71,7 +71,7 @@ async def _setup(url: str, items: int, locations: int) -> tuple[list[str], list[
                 await supply_service.move(
                     uow=UnitOfWork(s, bus),
                     data=MovementCreate(
-                        kind=MovementKind.RECEIPT, item_id=item.id, quantity=20,
+                        kind=MovementKind.RECEIPT, item_id=item.id, quantity=stock,
                         to_location_id=loc_id,
                     ),
                     actor=ACTOR, now=utcnow(),
@@ -211,7 +211,7 @@ def _backend(args: argparse.Namespace, backend: str, tmp: Path) -> dict[str, Any
         else:
             url = asyncio.run(_fresh_pg(args.pg_dsn, name))
         migrate.upgrade(url)
-        items, locations = asyncio.run(_setup(url, args.items, args.locations))
+        items, locations = asyncio.run(_setup(url, args.items, args.locations, args.stock))
         plan = _plan(random.Random(7), args.movements, items, locations)
         out[label] = {**asyncio.run(_run(url, plan, workers)), **asyncio.run(_check(url))}
         if backend == "postgresql":
@@ -229,6 +229,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--items", type=int, default=5)
     parser.add_argument("--locations", type=int, default=4)
+    parser.add_argument(
+        "--stock", type=int, default=100, help="units of each item received at each location"
+    )
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
     parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
