@@ -7,6 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from emsync.emergency.cap import not_xml_chars
 from emsync.emergency.schemas import Lat, Lon, Strict, UtcDatetime
 
 Category = Literal[
@@ -48,6 +49,14 @@ class GeocodeIn(Strict):
 
 
 class AreaIn(Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _xml_text_only(cls, data: object) -> object:
+        desc = data.get("desc") if isinstance(data, dict) else None
+        if isinstance(desc, str) and not_xml_chars(desc):
+            raise ValueError("desc contains control characters XML cannot carry")
+        return data
+
     desc: str = Field(min_length=1, max_length=300, description="areaDesc")
     polygons: list[list[tuple[float, float]]] = Field(
         default_factory=list, max_length=20, description="rings of [lat, lon], closed"
@@ -64,6 +73,16 @@ class AreaIn(Strict):
 
 class PublicAlertCompose(Strict):
     """One CAP `<info>` block and its areas; the server fills identifier, sender and times."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _xml_text_only(cls, data: object) -> object:
+        # Control characters cannot travel in XML: refuse them here, naming the field.
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if isinstance(value, str) and not_xml_chars(value):
+                    raise ValueError(f"{name} contains control characters XML cannot carry")
+        return data
 
     status: Literal["Actual", "Exercise", "System", "Test", "Draft"] = "Actual"
     scope: Literal["Public", "Restricted", "Private"] = "Public"

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from emsync.emergency.cap import CAP_MEDIA_TYPE, cap_time
+from emsync.emergency.cap import CAP_MEDIA_TYPE, cap_time, xml_safe
 
 NS = "http://www.w3.org/2005/Atom"
 _A = f"{{{NS}}}"
@@ -33,7 +33,7 @@ class FeedEntry:
 
 def _text(parent: etree._Element, name: str, value: str, **attrs: str) -> etree._Element:
     node = etree.SubElement(parent, _A + name, attrs)
-    node.text = value
+    node.text = xml_safe(value)
     return node
 
 

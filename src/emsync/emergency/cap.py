@@ -52,6 +52,20 @@ RESPONSE_TYPES = (
 URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
+# Characters XML 1.0 cannot carry at all (C0 controls but tab, LF, CR; surrogates; U+FFFE/F).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML cannot carry (data from elsewhere, e.g. a hospital's
+    name, must not make a whole export fail)."""
+    return _NOT_XML.sub("", text)
+
+
+def not_xml_chars(text: str) -> bool:
+    return _NOT_XML.search(text) is not None
+
+
 # CAP 1.2 §3.3.2: identifiers and senders must not contain spaces, commas or restricted chars.
 _NO_SPACE_COMMA = re.compile(r"^[^\s,<&]+$")
 
@@ -203,7 +217,7 @@ def check_message(msg: CapMessage) -> list[CapProblem]:
 
 def _sub(parent: etree._Element, name: str, text: str | None) -> None:
     if text is not None:
-        etree.SubElement(parent, _Q + name).text = text
+        etree.SubElement(parent, _Q + name).text = xml_safe(text)
 
 
 def _area_xml(parent: etree._Element, area: Area) -> None:

@@ -86,15 +86,29 @@ def parse(
 ) -> tuple[list[dict[str, Any]], list[RowError]]:
     """Rows as dicts, and every problem found: the header's, then each row's (`validate`
     returns (column, message) pairs for one converted row)."""
-    columns = {c.name: c for c in COLUMNS[kind]}
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return [], [RowError(0, None, f"the file is not UTF-8 (byte {error.start})")]
+    if "\x00" in text:
+        row = text[: text.index("\x00")].count("\n") + 1
+        return [], [RowError(row, None, "the file contains NUL characters (not a text CSV)")]
     # The header decides the separator (spreadsheets in comma-decimal locales write ';').
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _rows(kind, csv.reader(io.StringIO(text), delimiter=delimiter), validate)
+    except csv.Error as error:  # e.g. an unterminated quote
+        return [], [RowError(0, None, f"not a readable CSV: {error}")]
+
+
+def _rows(
+    kind: str,
+    reader: Iterable[list[str]],
+    validate: Callable[[dict[str, Any]], list[tuple[str, str]]],
+) -> tuple[list[dict[str, Any]], list[RowError]]:
+    columns = {c.name: c for c in COLUMNS[kind]}
+    reader = iter(reader)
     header = [h.strip() for h in next(reader, [])]
     errors = [
         RowError(1, h, "unknown column")

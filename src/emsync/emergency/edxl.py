@@ -14,7 +14,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from emsync.emergency.cap import parse_xml
+from emsync.emergency.cap import parse_xml, xml_safe
 
 HAVE = "urn:oasis:names:tc:emergency:EDXL:HAVE:1.0"
 XNL = "urn:oasis:names:tc:ciq:xnl:3"
@@ -71,7 +71,7 @@ class HaveHospital:
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
     node = etree.SubElement(parent, tag)
     if text is not None:
-        node.text = text
+        node.text = xml_safe(text)
     return node
 
 
@@ -80,7 +80,7 @@ def _hospital(root: etree._Element, h: HaveHospital) -> None:
     org = _sub(node, _H + "Organization")
     info = _sub(org, _H + "OrganizationInformation")
     name = _sub(info, _X + "OrganisationName")
-    name.set(_X + "ID", h.org_id)
+    name.set(_X + "ID", xml_safe(h.org_id))
     _sub(name, _X + "NameElement", h.name)
     if h.lat is not None and h.lon is not None:
         point = _sub(_sub(org, _H + "OrganizationGeoLocation"), _G + "Point")

@@ -126,3 +126,14 @@ def test_edxl_round_trip_and_element_tables() -> None:
     assert back.diversion
     with pytest.raises(ValueError, match="EMSTrafficStatus"):
         edxl.to_xml([edxl.HaveHospital("h", "n", None, None, "Maybe", None, None)])
+
+
+def test_input_xml_or_csv_cannot_carry_is_refused_or_cleaned() -> None:
+    # Found by the schemathesis run: these made 500s before.
+    _, errors = csvio.parse("supplies", b"sku,name,unit\nA,\x00b,c\n", _no_problems)
+    assert errors[0].message.startswith("the file contains NUL")
+    h = edxl.HaveHospital(
+        org_id="h\x01", name="Bad\x02Name", lat=None, lon=None, ems_traffic="Normal",
+        ems_reason=None, ed_beds_available=None, last_update=datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert edxl.parse(edxl.to_xml([h]))[0].name == "BadName"
