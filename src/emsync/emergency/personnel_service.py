@@ -250,7 +250,7 @@ async def apply_pattern(
 ) -> list[ShiftRead]:
     try:
         tz = ZoneInfo(data.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # "Europe" is a directory
         raise ValidationFailed(f"unknown time zone {data.timezone!r}", field="timezone") from error
     windows = roster.expand_pattern(
         [roster.PatternSlot(s.day, s.start, s.hours) for s in data.slots],
