@@ -54,8 +54,8 @@ from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.uow import UnitOfWork
+from emsync.dispatch import CrewCheck, record_device_position
 from emsync.dispatch import api as dispatch_api
-from emsync.dispatch import record_device_position
 from emsync.dispatch.events import (
     DestinationChosen,
     DispatchRecommended,
@@ -67,6 +67,10 @@ from emsync.dispatch.events import (
 )
 from emsync.dispatch.handlers import recommend_when_unassigned
 from emsync.dispatch.roadmap import RoadMapService
+from emsync.emergency import api as emergency_api
+from emsync.emergency import crew_problems
+from emsync.emergency.events import ALL_EVENTS as EMERGENCY_EVENTS
+from emsync.emergency.handlers import index_incident, index_unit
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
 from emsync.handoffs.events import (
@@ -282,6 +286,28 @@ def _wire_handoffs(runtime: Runtime) -> None:
     runtime.provide(VitalsFollow(runtime))
 
 
+def _wire_emergency(runtime: Runtime) -> None:
+    # Dispatch asks the roster whether a unit has a qualified crew on shift.
+    runtime.provide(CrewCheck(crew_problems))
+    hub = runtime.get(Hub)
+    hub.register_channel("emergency", _permission_check(Perm.EMERGENCY_READ))
+
+    async def push(event: Event) -> None:
+        hub.publish("emergency", event.name, event.to_dict())
+
+    for kind in EMERGENCY_EVENTS:
+        runtime.bus.subscribe(kind, push)
+    # Incidents and ambulances enter the one search index.
+    incident_entry = index_incident(runtime)
+    runtime.bus.subscribe(IncidentCreated, incident_entry)
+    runtime.bus.subscribe(IncidentUpdated, incident_entry)
+    runtime.bus.subscribe(IncidentStatusChanged, incident_entry)
+    unit_entry = index_unit(runtime)
+    runtime.bus.subscribe(UnitCreated, unit_entry)
+    runtime.bus.subscribe(UnitUpdated, unit_entry)
+    runtime.bus.subscribe(UnitStatusChanged, unit_entry)
+
+
 def _wire_telemetry(runtime: Runtime) -> None:
     telemetry_wiring.provide(runtime)
     telemetry_wiring.wire_realtime(runtime, runtime.get(Hub))
@@ -383,6 +409,7 @@ def create_app(
     _wire_handoffs(runtime)
     _wire_telemetry(runtime)
     _wire_notifications(runtime)
+    _wire_emergency(runtime)
     # dict.fromkeys: a service of several roles starts once in a process running them all.
     services = list(
         dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)
@@ -461,6 +488,8 @@ def create_app(
         app.include_router(telemetry_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(triage_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(notifications_api.router, responses=PROBLEM_RESPONSES)
+        for emergency_router in emergency_api.routers:
+            app.include_router(emergency_router, responses=PROBLEM_RESPONSES)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

@@ -19,6 +19,14 @@ const OnCall = lazy(() => import("./views/OnCall").then((m) => ({ default: m.OnC
 const MyNotifications = lazy(() =>
   import("./views/MyNotifications").then((m) => ({ default: m.MyNotifications })),
 );
+const Emergency = lazy(() => import("./views/emergency/Emergency").then((m) => ({ default: m.Emergency })));
+const Resources = lazy(() => import("./views/emergency/Resources").then((m) => ({ default: m.Resources })));
+const Roster = lazy(() => import("./views/emergency/Roster").then((m) => ({ default: m.Roster })));
+const Shelters = lazy(() => import("./views/emergency/Shelters").then((m) => ({ default: m.Shelters })));
+const Inventory = lazy(() => import("./views/emergency/Inventory").then((m) => ({ default: m.Inventory })));
+const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ default: m.Alerts })));
+const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
+const Search = lazy(() => import("./views/emergency/Search").then((m) => ({ default: m.Search })));
 
 export function App() {
   const { restored, session, me, can } = useApp();
@@ -44,6 +52,16 @@ export function App() {
         <Route path="paging" element={<Paging />} />
         <Route path="oncall" element={<OnCall />} />
         <Route path="me/notifications" element={<MyNotifications />} />
+        <Route path="emergency" element={<Emergency />}>
+          <Route index element={<Navigate to="shelters" replace />} />
+          <Route path="resources" element={<Resources />} />
+          <Route path="roster" element={<Roster />} />
+          <Route path="shelters" element={<Shelters />} />
+          <Route path="inventory" element={<Inventory />} />
+          <Route path="alerts" element={<Alerts />} />
+          <Route path="map" element={<EmergencyMap />} />
+          <Route path="search" element={<Search />} />
+        </Route>
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

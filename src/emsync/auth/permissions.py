@@ -50,6 +50,8 @@ class Perm(StrEnum):
     INTAKE_OVERRIDE = "intake:override"
     EMERGENCY_READ = "emergency:read"
     EMERGENCY_WRITE = "emergency:write"
+    # Evacuees' personal data (names, households, needs): shelter staff and reunification.
+    EVACUEES_READ = "evacuees:read"
     REALTIME_CONNECT = "realtime:connect"
     # Change one's own password (every human role).
     ACCOUNT_PASSWORD = "account:password"  # noqa: S105 - a permission name
@@ -142,7 +144,14 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     Role.EMERGENCY_MANAGER: frozenset(
         _OPERATIONAL_READ
         | _PAGED
-        | {P.EMERGENCY_READ, P.EMERGENCY_WRITE, P.ALERTS_READ, P.MAP_WRITE, P.HOSPITALS_WRITE}
+        | {
+            P.EMERGENCY_READ,
+            P.EMERGENCY_WRITE,
+            P.EVACUEES_READ,
+            P.ALERTS_READ,
+            P.MAP_WRITE,
+            P.HOSPITALS_WRITE,
+        }
         | {P.ONCALL_MANAGE}
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.USERS_READ, P.INCIDENTS_READ, P.ONCALL_READ}),

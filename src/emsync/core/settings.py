@@ -422,6 +422,29 @@ class NotificationSettings(BaseModel):
     )
 
 
+class EmergencySettings(BaseModel):
+    cap_sender: str = Field(
+        default="emsync@localhost",
+        pattern=r"^[^\s,<&]+$",
+        description="CAP `<sender>` of public alerts (e.g. alerts@region.example); no spaces",
+    )
+    cap_sender_name: str = Field(
+        default="EMsync", max_length=120, description="CAP `<senderName>` shown to the public"
+    )
+    cap_signing_key_file: Path | None = Field(
+        default=None, description="PEM private key: public alerts are XML-DSig signed"
+    )
+    cap_signing_cert_file: Path | None = Field(
+        default=None, description="PEM certificate embedded in signed alerts (with the key)"
+    )
+    hazard_fetch_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="HTTP timeout reading a hazard feed"
+    )
+    hazard_max_bytes: int = Field(
+        default=10_000_000, ge=1024, description="a hazard feed larger than this is refused"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EMSYNC_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -476,6 +499,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     notifications: NotificationSettings = NotificationSettings()
+    emergency: EmergencySettings = EmergencySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from emsync.auth.principal import Principal
 from emsync.core.errors import ValidationFailed
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.dispatch import service
+from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.lifecycle import UnitStatus
 from emsync.dispatch.roadmap import RoadMapService, region_of
 from emsync.dispatch.schemas import (
@@ -133,7 +134,12 @@ async def recommend_units(
     """Every unit, ranked by road ETA under the capability rules or excluded, with reasons."""
     engine = await runtime.get(RoadMapService).engine()
     return await service.recommend(
-        session=session, keyring=runtime.keyring, engine=engine, incident_id=incident_id
+        session=session,
+        keyring=runtime.keyring,
+        engine=engine,
+        incident_id=incident_id,
+        crew=runtime.find(CrewCheck),
+        at=runtime.clock(),
     )
 
 

@@ -9,6 +9,7 @@ import structlog
 from emsync.core.errors import NotFound, ValidationFailed
 from emsync.core.runtime import Runtime
 from emsync.dispatch import service
+from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.events import DispatchRecommended
 from emsync.dispatch.roadmap import RoadMapService
 
@@ -30,7 +31,11 @@ def recommend_when_unassigned(
                 return
             try:
                 ranking = await service.rank_incident(
-                    session=session, engine=road_map.engine, incident_id=incident_id
+                    session=session,
+                    engine=road_map.engine,
+                    incident_id=incident_id,
+                    crew=runtime.find(CrewCheck),
+                    at=runtime.clock(),
                 )
             except (ValidationFailed, NotFound) as error:
                 # No coordinates yet, or off the map: the dispatcher sees the call without a list.

@@ -4,7 +4,8 @@ Every unit gets a line: its rank and why, or why it was left out, as the best CA
 a dispatcher. Rules, in the order they apply:
 
 1. Only available units are sent (out of service, or committed to another call, are excluded).
-2. A unit needs a position the road graph knows and a road route to the incident.
+2. A unit needs a qualified crew on shift (when a roster is wired in: see `dispatch.crew`),
+   a position the road graph knows and a road route to the incident.
 3. The most urgent calls (priority or acuity 1-2) need an ALS crew: BLS units are excluded —
    unless no ALS unit can be sent, when the nearest BLS goes as first response (a unit now beats
    the right unit later) and the reason says to request ALS backup.
@@ -125,6 +126,8 @@ class UnitColumns:
     eta_s: F64
     from_station: npt.NDArray[np.bool_]
     location_problem: Sequence[str | None]
+    # Why the crew on shift cannot take the unit out (None: crewed, or no roster wired in).
+    crew_problem: Sequence[str | None] | None = None
 
     @classmethod
     def of(cls, candidates: Sequence[UnitCandidate]) -> UnitColumns:
@@ -163,7 +166,10 @@ def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
     status = np.asarray(units.status, dtype=object)
     available = status == _AVAILABLE
     placed = np.fromiter((p is None for p in units.location_problem), np.bool_, eta.shape[0])
-    sendable = available & placed & np.isfinite(eta)
+    crewed = np.ones_like(available)
+    if units.crew_problem is not None:
+        crewed = np.fromiter((p is None for p in units.crew_problem), np.bool_, eta.shape[0])
+    sendable = available & placed & crewed & np.isfinite(eta)
     bls = np.asarray(units.unit_type, dtype=object) == UnitType.BLS.value
     fallback = sendable & bls if als_required else np.zeros_like(sendable)
     eligible = sendable & ~fallback
@@ -209,6 +215,8 @@ def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
             why = "out of service"
         elif state != _AVAILABLE:
             why = f"committed to another call ({state})"
+        elif units.crew_problem is not None and (crew := units.crew_problem[row]) is not None:
+            why = crew
         elif (problem := problems[row]) is not None:
             why = problem
         elif not finite[row]:

@@ -23,6 +23,7 @@ from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.core.events import Event
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
+from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.events import (
     DestinationChosen,
     UnitAssigned,
@@ -548,7 +549,12 @@ def _etas(
 
 
 async def rank_incident(
-    *, session: AsyncSession, engine: RoutingEngine, incident_id: str
+    *,
+    session: AsyncSession,
+    engine: RoutingEngine,
+    incident_id: str,
+    crew: CrewCheck | None = None,
+    at: datetime | None = None,
 ) -> UnitRanking:
     """Every unit ranked or excluded for the incident by road ETA: one database round trip,
     one snap per unit position, one many-to-one query, the rules over columns."""
@@ -580,6 +586,12 @@ async def rank_incident(
     seconds[available] = found
     for i, problem in zip(available.tolist(), found_problems, strict=True):
         problems[i] = problem
+    crew_problem: list[str | None] | None = None
+    if crew is not None and at is not None:
+        uncrewed = await crew(
+            session=session, units=[(unit_id[i], unit_type[i]) for i in available], at=at
+        )
+        crew_problem = [uncrewed.get(u) for u in unit_id]
     units = UnitColumns(
         unit_id=unit_id,
         call_sign=call_sign,
@@ -588,16 +600,25 @@ async def rank_incident(
         eta_s=seconds,
         from_station=from_station,
         location_problem=problems,
+        crew_problem=crew_problem,
     )
     return UnitRanking(site, units, rank_rows(units, urgency=site.urgency))
 
 
 async def recommend(
-    *, session: AsyncSession, keyring: Keyring, engine: RoutingEngine, incident_id: str
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    engine: RoutingEngine,
+    incident_id: str,
+    crew: CrewCheck | None = None,
+    at: datetime | None = None,
 ) -> RecommendationRead:
     """The recommendation as the API returns it (`keyring` is unused: no personal fields)."""
     del keyring
-    ranking = await rank_incident(session=session, engine=engine, incident_id=incident_id)
+    ranking = await rank_incident(
+        session=session, engine=engine, incident_id=incident_id, crew=crew, at=at
+    )
     return recommendation_read(ranking)
 
 

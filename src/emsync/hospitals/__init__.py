@@ -5,6 +5,8 @@ Other domains use only what is exported here.
 
 from emsync.hospitals.destination import Capability, Condition
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
+from emsync.hospitals.public import availability, report_availability
+from emsync.hospitals.schemas import HospitalRead
 from emsync.hospitals.service import hospital_exists
 
 __all__ = [
@@ -12,6 +14,9 @@ __all__ = [
     "Condition",
     "HospitalCreated",
     "HospitalDiversionChanged",
+    "HospitalRead",
     "HospitalUpdated",
+    "availability",
     "hospital_exists",
+    "report_availability",
 ]

@@ -3,6 +3,7 @@
 from emsync.auth import models as _auth_models  # noqa: F401
 from emsync.core.db import Base
 from emsync.dispatch import models as _dispatch_models  # noqa: F401
+from emsync.emergency import models as _emergency_models  # noqa: F401
 from emsync.handoffs import models as _handoff_models  # noqa: F401
 from emsync.hospitals import models as _hospital_models  # noqa: F401
 from emsync.incidents import models as _incident_models  # noqa: F401

@@ -29,6 +29,9 @@ PUBLIC_PATHS = {
     "/api/notifications/sms/inbound",
     "/docs",
     "/docs/oauth2-redirect",
+    # Public alerts are for the public: the Atom feed of active alerts and each one's CAP XML.
+    "/api/emergency/public/alerts.atom",
+    "/api/emergency/public/alerts/{identifier}.xml",
 }
 # Served by FastAPI itself: the OpenAPI document and the interactive docs.
 FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}

@@ -1,5 +1,6 @@
-import { Link, NavLink, Outlet } from "react-router-dom";
+import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
 import { ConnectionBanner } from "../components/ConnectionBanner";
+import { SearchBox } from "../components/SearchBox";
 import { useApp, useConnectionState } from "./context";
 
 export interface NavItem {
@@ -16,11 +17,13 @@ export const NAV: NavItem[] = [
   { to: "/paging", label: "Paging", perm: "oncall:read" },
   { to: "/oncall", label: "On-call schedules", perm: "oncall:read" },
   { to: "/me/notifications", label: "My notifications", perm: "notify:self" },
+  { to: "/emergency", label: "Emergency", perm: "emergency:read" },
 ];
 
 export function Shell() {
   const { api, session, me, can } = useApp();
   const state = useConnectionState();
+  const navigate = useNavigate();
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -37,6 +40,9 @@ export function Shell() {
             ))}
           </ul>
         </nav>
+        {can("emergency:read") && (
+          <SearchBox onSearch={(q) => void navigate(`/emergency/search?q=${encodeURIComponent(q)}`)} />
+        )}
         <ConnectionBanner state={state} />
         <span className="who" data-testid="who">
           {session?.username} · {(me?.role ?? session?.role ?? "").replace(/_/g, " ")}

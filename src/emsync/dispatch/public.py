@@ -1,0 +1,40 @@
+"""Read-only views of dispatch's units for other domains (the emergency resources board)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emsync.dispatch.models import Unit
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSummary:
+    unit_id: str
+    call_sign: str
+    unit_type: str
+    status: str
+    station_name: str | None
+    lat: float  # the GPS fix, else the home station
+    lon: float
+    incident_id: str | None
+
+
+async def unit_summaries(*, session: AsyncSession) -> list[UnitSummary]:
+    """Every unit, by call sign, as the resources board shows it."""
+    rows = await session.scalars(select(Unit).order_by(Unit.call_sign))
+    return [
+        UnitSummary(
+            unit_id=u.id,
+            call_sign=u.call_sign,
+            unit_type=u.unit_type,
+            status=u.status,
+            station_name=u.station_name,
+            lat=u.lat if u.lat is not None else u.station_lat,
+            lon=u.lon if u.lon is not None else u.station_lon,
+            incident_id=u.incident_id,
+        )
+        for u in rows
+    ]

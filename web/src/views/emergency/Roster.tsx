@@ -1,0 +1,168 @@
+import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
+import {
+  emergency,
+  problemText,
+  type OnDutyRead,
+  type PersonRead,
+  type ShiftRead,
+  type UnitCrewRead,
+  text,
+  opt,
+} from "../../api/emergency";
+import { useApp, useChannel, useResync } from "../../app/context";
+import { CsvTools } from "./Emergency";
+
+const QUALS = ["paramedic", "emt", "nurse", "driver", "physician", "firefighter", "pilot", "boat_operator"];
+
+function localInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Who is on duty now, each ambulance's crew from the roster, the roster, and staff. */
+export function Roster() {
+  const { api, can } = useApp();
+  const [people, setPeople] = useState<PersonRead[]>([]);
+  const [duty, setDuty] = useState<OnDutyRead[] | null>(null);
+  const [crews, setCrews] = useState<UnitCrewRead[]>([]);
+  const [shifts, setShifts] = useState<ShiftRead[]>([]);
+  const [message, setMessage] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    const now = new Date();
+    const [p, d, c, s] = await Promise.all([
+      emergency.people(api).catch(() => []),
+      emergency.onDuty(api).catch(() => null),
+      emergency.unitCrews(api).catch(() => []),
+      emergency.shifts(api, new Date(now.getTime() - 12 * 3600e3), new Date(now.getTime() + 7 * 86400e3)).catch(() => []),
+    ]);
+    setPeople(p);
+    setDuty(d);
+    setCrews(c);
+    setShifts(s);
+  }, [api]);
+  useEffect(() => void load(), [load]);
+  useResync(() => void load());
+  useChannel("emergency", () => void load());
+
+  async function addPerson(e: SyntheticEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    const expires = opt(f, "expires");
+    try {
+      await emergency.createPerson(api, {
+        name: text(f, "name"),
+        agency: text(f, "agency"),
+        username: opt(f, "username"),
+        qualifications: QUALS.filter((k) => f.get(`q-${k}`)).map((kind) => ({
+          kind: kind as PersonRead["qualifications"][number]["kind"],
+          expires_on: kind === "driver" ? null : expires,
+        })),
+      });
+      form.reset();
+      setMessage("Person added.");
+      void load();
+    } catch (err) {
+      setMessage(problemText(err));
+    }
+  }
+
+  async function addShift(e: SyntheticEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    try {
+      await emergency.addShift(api, text(f, "person"), {
+        starts_at: new Date(text(f, "start")).toISOString(),
+        ends_at: new Date(text(f, "end")).toISOString(),
+        unit_id: opt(f, "unit"),
+        position: opt(f, "position"),
+      });
+      setMessage("Shift added.");
+      void load();
+    } catch (err) {
+      setMessage(`Shift not added: ${problemText(err)}`);
+    }
+  }
+
+  const now = new Date();
+  return (
+    <div className="two-col">
+      <div className="grow stack">
+        <section className="panel" aria-labelledby="duty-title">
+          <h2 id="duty-title">On duty now</h2>
+          <table className="table" data-testid="on-duty">
+            <thead><tr><th>Name</th><th>Agency</th><th>Unit</th><th>Position</th><th>Qualifications</th><th>Until</th></tr></thead>
+            <tbody>
+              {(duty ?? []).map((d) => (
+                <tr key={d.shift_id}>
+                  <td>{d.name}</td>
+                  <td>{d.agency}</td>
+                  <td>{crews.find((c) => c.unit_id === d.unit_id)?.call_sign ?? "—"}</td>
+                  <td>{d.position ?? "—"}</td>
+                  <td>{d.qualifications.map((q) => (q.valid ? q.kind : `${q.kind} (expired)`)).join(", ")}</td>
+                  <td>{new Date(d.ends_at).toLocaleString()}</td>
+                </tr>
+              ))}
+              {duty?.length === 0 && <tr><td colSpan={6} className="muted">Nobody is on shift.</td></tr>}
+            </tbody>
+          </table>
+        </section>
+        <section className="panel" aria-labelledby="crews-title">
+          <h2 id="crews-title">Ambulance crews from the roster</h2>
+          <ul className="list" data-testid="unit-crews">
+            {crews.map((c) => (
+              <li key={c.unit_id} className="unit">
+                <strong>{c.call_sign}</strong> ({c.unit_type}) · {c.crew.length ? c.crew.join(", ") : "no crew on shift"}
+                {c.problem ? <span className="warn"> — dispatch excludes it: {c.problem}</span> : c.rostered ? <span className="ok"> — crewed</span> : <span className="muted small"> — not rostered in EMsync</span>}
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section className="panel" aria-labelledby="roster-title">
+          <h2 id="roster-title">Roster (next 7 days)</h2>
+          <table className="table" data-testid="roster">
+            <thead><tr><th>Person</th><th>From</th><th>To</th><th>Unit</th><th>Position</th></tr></thead>
+            <tbody>
+              {shifts.map((s) => (
+                <tr key={s.id} className={new Date(s.starts_at) <= now && now < new Date(s.ends_at) ? "current" : ""}>
+                  <td>{s.person_name}</td>
+                  <td>{new Date(s.starts_at).toLocaleString()}</td>
+                  <td>{new Date(s.ends_at).toLocaleString()}</td>
+                  <td>{crews.find((c) => c.unit_id === s.unit_id)?.call_sign ?? "—"}</td>
+                  <td>{s.position ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <CsvTools kind="personnel" onImported={() => void load()} />
+        </section>
+      </div>
+      {can("emergency:write") && (
+        <aside className="panel side">
+          <h2>Add a shift</h2>
+          <form onSubmit={(e) => void addShift(e)} className="form" data-testid="shift-form">
+            <label>Person<select name="person" required>{people.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}</select></label>
+            <label>Starts<input name="start" type="datetime-local" required defaultValue={localInput(new Date(now.getTime() - 3600e3))} /></label>
+            <label>Ends<input name="end" type="datetime-local" required defaultValue={localInput(new Date(now.getTime() + 11 * 3600e3))} /></label>
+            <label>Ambulance<select name="unit"><option value="">—</option>{crews.map((c) => <option key={c.unit_id} value={c.unit_id}>{c.call_sign}</option>)}</select></label>
+            <label>Position<input name="position" placeholder="driver, medic…" /></label>
+            <button className="primary" type="submit">Add shift</button>
+          </form>
+          <h2>Add a person</h2>
+          <form onSubmit={(e) => void addPerson(e)} className="form" data-testid="person-form">
+            <label>Name<input name="name" required /></label>
+            <label>Agency<input name="agency" required defaultValue="EMS" /></label>
+            <label>EMsync login (optional)<input name="username" /></label>
+            <fieldset className="grid3">
+              <legend>Qualifications</legend>
+              {QUALS.map((k) => <label key={k} className="check"><input type="checkbox" name={`q-${k}`} />{k.replace(/_/g, " ")}</label>)}
+            </fieldset>
+            <label>Certificates expire on<input name="expires" type="date" /></label>
+            <button className="primary" type="submit">Add person</button>
+          </form>
+          {message && <p role="status" data-testid="roster-message">{message}</p>}
+        </aside>
+      )}
+    </div>
+  );
+}
