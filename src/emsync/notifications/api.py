@@ -29,6 +29,8 @@ from emsync.notifications.schemas import (
     InboxItem,
     NotificationRead,
     OnCallRead,
+    OnCallTeamCreate,
+    OnCallTeamRead,
     OverrideCreate,
     PageRead,
     PolicyCreate,
@@ -40,8 +42,6 @@ from emsync.notifications.schemas import (
     ScheduleCreate,
     ScheduleRead,
     ScheduleUpdate,
-    TeamCreate,
-    TeamRead,
     TemplateRead,
     VerifyRequest,
 )
@@ -197,13 +197,15 @@ async def directory(session: SessionDep, _: Reader) -> list[DirectoryRead]:
     ]
 
 
-@router.get("/teams", response_model=list[TeamRead])
-async def list_teams(session: SessionDep, _: Reader) -> list[TeamRead]:
+@router.get("/teams", response_model=list[OnCallTeamRead])
+async def list_teams(session: SessionDep, _: Reader) -> list[OnCallTeamRead]:
     return await service.list_teams(session=session)
 
 
-@router.post("/teams", response_model=TeamRead, status_code=201)
-async def create_team(body: TeamCreate, runtime: RuntimeDep, uow: UowDep, _: Manager) -> TeamRead:
+@router.post("/teams", response_model=OnCallTeamRead, status_code=201)
+async def create_team(
+    body: OnCallTeamCreate, runtime: RuntimeDep, uow: UowDep, _: Manager
+) -> OnCallTeamRead:
     return await service.create_team(uow=uow, body=body, now=runtime.clock())
 
 

@@ -78,13 +78,13 @@ class PreferenceUpdate(Strict):
         return value
 
 
-class TeamCreate(Strict):
+class OnCallTeamCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
     kind: TeamKind
     description: str = Field(default="", max_length=500)
 
 
-class TeamRead(BaseModel):
+class OnCallTeamRead(BaseModel):
     id: str
     name: str
     kind: TeamKind
@@ -120,7 +120,7 @@ class ScheduleUpdate(Strict):
         return value
 
 
-class ShiftRead(BaseModel):
+class OnCallShiftRead(BaseModel):
     user_id: str
     username: str
     starts_at: datetime
@@ -161,8 +161,8 @@ class ScheduleRead(BaseModel):
     shift_hours: float
     member_ids: list[str]
     member_names: list[str]
-    on_call: ShiftRead | None
-    upcoming: list[ShiftRead]
+    on_call: OnCallShiftRead | None
+    upcoming: list[OnCallShiftRead]
     overrides: list[OverrideRead]
 
 
@@ -207,9 +207,9 @@ class OnCallRead(BaseModel):
     team_id: str
     team_name: str
     team_kind: str
-    on_call: ShiftRead | None
+    on_call: OnCallShiftRead | None
     next_handover: datetime | None
-    next: ShiftRead | None
+    next: OnCallShiftRead | None
 
 
 class AttemptRead(BaseModel):

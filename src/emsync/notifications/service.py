@@ -30,6 +30,9 @@ from emsync.notifications.schemas import (
     ContactPointCreated,
     ContactPointRead,
     OnCallRead,
+    OnCallShiftRead,
+    OnCallTeamCreate,
+    OnCallTeamRead,
     OverrideCreate,
     OverrideRead,
     PreferenceRead,
@@ -37,9 +40,6 @@ from emsync.notifications.schemas import (
     ScheduleCreate,
     ScheduleRead,
     ScheduleUpdate,
-    ShiftRead,
-    TeamCreate,
-    TeamRead,
 )
 from emsync.notifications.templates import DEFAULT_LANGUAGE
 
@@ -284,12 +284,14 @@ async def set_preferences(
 # ---------------------------------------------------------------- teams and schedules
 
 
-async def list_teams(*, session: AsyncSession) -> list[TeamRead]:
+async def list_teams(*, session: AsyncSession) -> list[OnCallTeamRead]:
     rows = await session.scalars(select(Team).order_by(Team.name))
-    return [TeamRead(id=t.id, name=t.name, kind=t.kind, description=t.description) for t in rows]
+    return [
+        OnCallTeamRead(id=t.id, name=t.name, kind=t.kind, description=t.description) for t in rows
+    ]
 
 
-async def create_team(*, uow: UnitOfWork, body: TeamCreate, now: datetime) -> TeamRead:
+async def create_team(*, uow: UnitOfWork, body: OnCallTeamCreate, now: datetime) -> OnCallTeamRead:
     team = Team(
         id=new_id(), name=body.name, kind=body.kind, description=body.description, created_at=now
     )
@@ -299,7 +301,7 @@ async def create_team(*, uow: UnitOfWork, body: TeamCreate, now: datetime) -> Te
     except IntegrityError:
         await uow.rollback()
         raise Conflict(f"a team named {body.name!r} exists", field="name") from None
-    return TeamRead(id=team.id, name=team.name, kind=body.kind, description=team.description)
+    return OnCallTeamRead(id=team.id, name=team.name, kind=body.kind, description=team.description)
 
 
 async def check_users(session: AsyncSession, user_ids: Sequence[str], field: str) -> dict[str, str]:
@@ -327,10 +329,10 @@ async def _names(session: AsyncSession, ids: set[str]) -> dict[str, str]:
     return {e.id: e.username for e in await user_directory(session=session, user_ids=ids)}
 
 
-def _shift_read(shift: oncall.Shift | None, names: dict[str, str]) -> ShiftRead | None:
+def _shift_read(shift: oncall.Shift | None, names: dict[str, str]) -> OnCallShiftRead | None:
     if shift is None:
         return None
-    return ShiftRead(
+    return OnCallShiftRead(
         user_id=shift.user_id,
         username=names.get(shift.user_id, "(removed user)"),
         starts_at=shift.starts_at,

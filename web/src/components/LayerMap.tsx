@@ -4,6 +4,7 @@ import { useEffect, useRef } from "react";
 import type { GeoCollection } from "../api/emergency";
 import { endpoints } from "../api/pending";
 import { useApp } from "../app/context";
+import { textLabel } from "./MapView";
 
 export interface Layer {
   name: string;
@@ -97,11 +98,11 @@ export function LayerMap({ layers, center, onClick, drawing, children }: {
           const shape = radius
             ? L.circle([lat, lon], { radius: radius * 1000, color: layer.color, weight: 2, fillOpacity: 0.15 })
             : L.circleMarker([lat, lon], { radius: 8, color: "#fff", weight: 2, fillColor: layer.color, fillOpacity: 0.9 });
-          shape.bindTooltip(text);
+          shape.bindTooltip(textLabel(text));
           group.addLayer(shape);
         } else if (f.geometry.type === "Polygon") {
           const rings = (f.geometry.coordinates as [number, number][][]).map((ring) => ring.map(([lon, lat]) => [lat, lon] as [number, number]));
-          group.addLayer(L.polygon(rings, { color: layer.color, weight: 2, fillOpacity: 0.15 }).bindTooltip(text));
+          group.addLayer(L.polygon(rings, { color: layer.color, weight: 2, fillOpacity: 0.15 }).bindTooltip(textLabel(text)));
         }
       }
     }

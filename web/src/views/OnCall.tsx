@@ -7,7 +7,7 @@ import type {
   PreviewRead,
   ScheduleRead,
   StepIn,
-  TeamRead,
+  OnCallTeamRead,
   TemplateRead,
 } from "../api/types";
 import { useApp } from "../app/context";
@@ -29,7 +29,7 @@ function localInput(d: Date): string {
 export function OnCall() {
   const { api, can } = useApp();
   const manage = can("oncall:manage");
-  const [teams, setTeams] = useState<TeamRead[]>([]);
+  const [teams, setTeams] = useState<OnCallTeamRead[]>([]);
   const [schedules, setSchedules] = useState<ScheduleRead[]>([]);
   const [policies, setPolicies] = useState<PolicyRead[]>([]);
   const [people, setPeople] = useState<DirectoryRead[]>([]);
@@ -37,7 +37,7 @@ export function OnCall() {
 
   const load = useCallback(async () => {
     const [t, s, p, d] = await Promise.all([
-      api.get<TeamRead[]>("/api/notifications/teams").catch(() => []),
+      api.get<OnCallTeamRead[]>("/api/notifications/teams").catch(() => []),
       api.get<ScheduleRead[]>("/api/notifications/schedules").catch(() => []),
       api.get<PolicyRead[]>("/api/notifications/policies").catch(() => []),
       api.get<DirectoryRead[]>("/api/notifications/directory").catch(() => []),
@@ -189,7 +189,7 @@ function TeamForm({ onSave }: { onSave: Save }) {
   );
 }
 
-function ScheduleForm({ teams, people, onSave }: { teams: TeamRead[]; people: DirectoryRead[]; onSave: Save }) {
+function ScheduleForm({ teams, people, onSave }: { teams: OnCallTeamRead[]; people: DirectoryRead[]; onSave: Save }) {
   const { api } = useApp();
   const [team, setTeam] = useState("");
   const [name, setName] = useState("");
