@@ -103,10 +103,15 @@ from emsync.notifications import api as notifications_api
 from emsync.notifications import handlers as notification_handlers
 from emsync.notifications import wiring as notifications_wiring
 from emsync.notifications.events import PageAcknowledged, PageEscalated
+from emsync.registry import api as registry_api
+from emsync.registry import handlers as registry_handlers
+from emsync.registry.events import ALL_EVENTS as REGISTRY_EVENTS
+from emsync.registry.events import ChartViewed
+from emsync.registry.index import PersonIndex
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import handlers as telemetry_handlers
 from emsync.telemetry import wiring as telemetry_wiring
-from emsync.telemetry.events import AlertChanged, PositionReceived
+from emsync.telemetry.events import AlertChanged, DeviceChanged, PositionReceived
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -346,6 +351,37 @@ def _wire_notifications(runtime: Runtime) -> None:
     bus.subscribe(PageEscalated, telemetry_handlers.show_escalation_on_alert(runtime))
 
 
+def _wire_registry(runtime: Runtime) -> None:
+    """The person registry: its index, its channel (ids only, never personal values), the
+    audit of every chart view, and what follows a linked patient onto the person's chart."""
+    runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
+    hub = runtime.get(Hub)
+    hub.register_channel("registry", _permission_check(Perm.PERSONS_READ))
+
+    async def push(event: Event) -> None:
+        hub.publish("registry", event.name, event.to_dict())
+
+    for kind in REGISTRY_EVENTS:
+        runtime.bus.subscribe(kind, push)
+    audit = runtime.get(AuditLog)
+
+    async def audit_chart_view(event: ChartViewed) -> None:
+        await audit.append(
+            AuditRecord(
+                actor=event.actor,
+                action="registry.chart_viewed",
+                target=json.dumps({"person_id": event.person_id}),
+                request_id=event.request_id,
+                outcome="success",
+            )
+        )
+
+    runtime.bus.subscribe(ChartViewed, audit_chart_view)
+    runtime.bus.subscribe(PatientTriaged, registry_handlers.link_triage(runtime))
+    runtime.bus.subscribe(DeviceChanged, registry_handlers.link_device_binding(runtime))
+    runtime.bus.subscribe(HandoffSent, registry_handlers.link_handoff(runtime))
+
+
 def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
     """Scale profile: every role shares its WebSocket messages through Redis."""
     if runtime.settings.redis_url is None:
@@ -410,6 +446,7 @@ def create_app(
     _wire_telemetry(runtime)
     _wire_notifications(runtime)
     _wire_emergency(runtime)
+    _wire_registry(runtime)
     # dict.fromkeys: a service of several roles starts once in a process running them all.
     services = list(
         dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)
@@ -490,6 +527,8 @@ def create_app(
         app.include_router(notifications_api.router, responses=PROBLEM_RESPONSES)
         for emergency_router in emergency_api.routers:
             app.include_router(emergency_router, responses=PROBLEM_RESPONSES)
+        for registry_router in registry_api.routers:
+            app.include_router(registry_router, responses=PROBLEM_RESPONSES)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")
