@@ -13,7 +13,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
-from emsync.registry import merging, service
+from emsync.registry import clinical_api, merging, service
 from emsync.registry.index import PersonIndex
 from emsync.registry.models import MatchReview, Person
 from emsync.registry.schemas import (
@@ -240,4 +240,4 @@ async def decide_review(
         )
 
 
-routers = (router, review_router)
+routers = (router, review_router, clinical_api.router, clinical_api.patient_router)

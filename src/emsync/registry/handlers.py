@@ -28,10 +28,15 @@ def link_triage(runtime: Runtime) -> Callable[[PatientTriaged], Awaitable[None]]
                 return
             uow = UnitOfWork(session, runtime.bus)
             if await links.follow(
-                uow=uow, person_id=person, kind="triage", ref_id=event.patient_id,
-                patient_id=event.patient_id, incident_id=event.incident_id, actor=_ACTOR,
+                uow=uow,
+                person_id=person,
+                kind="triage",
+                ref_id=event.patient_id,
+                patient_id=event.patient_id,
+                incident_id=event.incident_id,
+                actor=_ACTOR,
                 now=runtime.clock(),
-            ):  # fmt: skip
+            ):
                 await uow.commit()
 
     return react
@@ -49,10 +54,15 @@ def link_device_binding(runtime: Runtime) -> Callable[[DeviceChanged], Awaitable
                 return
             uow = UnitOfWork(session, runtime.bus)
             if await links.follow(
-                uow=uow, person_id=person, kind="device_binding",
-                ref_id=f"{event.device_id}:{event.patient_id}", patient_id=event.patient_id,
-                incident_id=None, actor=_ACTOR, now=runtime.clock(),
-            ):  # fmt: skip
+                uow=uow,
+                person_id=person,
+                kind="device_binding",
+                ref_id=f"{event.device_id}:{event.patient_id}",
+                patient_id=event.patient_id,
+                incident_id=None,
+                actor=_ACTOR,
+                now=runtime.clock(),
+            ):
                 await uow.commit()
 
     return react
@@ -69,10 +79,15 @@ def link_handoff(runtime: Runtime) -> Callable[[HandoffSent], Awaitable[None]]:
                 return
             uow = UnitOfWork(session, runtime.bus)
             if await links.follow(
-                uow=uow, person_id=persons.pop(), kind="handoff", ref_id=event.handoff_id,
-                patient_id=None, incident_id=event.incident_id, actor=_ACTOR,
+                uow=uow,
+                person_id=persons.pop(),
+                kind="handoff",
+                ref_id=event.handoff_id,
+                patient_id=None,
+                incident_id=event.incident_id,
+                actor=_ACTOR,
                 now=runtime.clock(),
-            ):  # fmt: skip
+            ):
                 await uow.commit()
 
     return react

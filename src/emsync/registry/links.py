@@ -17,7 +17,7 @@ from emsync.core.uow import UnitOfWork
 from emsync.incidents import get_patient
 from emsync.registry import merging
 from emsync.registry.events import PersonLinked
-from emsync.registry.models import ClinicalEntry, Person, PersonLink
+from emsync.registry.models import Person, PersonLink
 from emsync.registry.schemas import LinkRead
 
 
@@ -26,10 +26,16 @@ def link_read(link: PersonLink) -> LinkRead:
 
 
 async def link_patient(
-    *, uow: UnitOfWork, keyring: Keyring, seal_encounter: bytes | None, person_id: str,
-    patient_id: str, incident_id: str, actor: str, now: datetime,
-) -> LinkRead:  # fmt: skip
-    """This incident patient is this person: the call becomes an encounter on their chart."""
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    person_id: str,
+    patient_id: str,
+    incident_id: str,
+    actor: str,
+    now: datetime,
+) -> tuple[LinkRead, bool]:
+    """This incident patient is this person (uncommitted); true if the link is new."""
     session = uow.session
     person = await session.get(Person, person_id)
     if person is None:
@@ -45,36 +51,43 @@ async def link_patient(
     )
     if existing is not None:
         if await merging.survivor_of(session, existing.person_id) == survivor:
-            return link_read(existing)
+            return link_read(existing), False
         raise Conflict(f"patient {patient_id} is already linked to another person")
     link = PersonLink(
-        id=new_id(), person_id=survivor, kind="incident_patient", ref_id=patient_id,
-        via_patient_id=patient_id, incident_id=incident_id, method="manual", linked_by=actor,
+        id=new_id(),
+        person_id=survivor,
+        kind="incident_patient",
+        ref_id=patient_id,
+        via_patient_id=patient_id,
+        incident_id=incident_id,
+        method="manual",
+        linked_by=actor,
         linked_at=now,
-    )  # fmt: skip
+    )
     session.add(link)
-    if seal_encounter is not None:
-        session.add(
-            ClinicalEntry(
-                id=new_id(), person_id=survivor, kind="encounter", status="finished",
-                source="crew", source_key=f"incident:{incident_id}:{patient_id}",
-                content_sealed=seal_encounter, occurred_at=patient.created_at,
-                recorded_by=actor, recorded_at=now,
-            )
-        )  # fmt: skip
     try:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"patient {patient_id} was linked meanwhile") from exc
     uow.record(
         PersonLinked(
-            person_id=survivor, kind="incident_patient", ref_id=patient_id, method="manual",
+            person_id=survivor,
+            kind="incident_patient",
+            ref_id=patient_id,
+            method="manual",
             actor=actor,
         )
-    )  # fmt: skip
-    read = link_read(link)
-    await uow.commit()
-    return read
+    )
+    return link_read(link), True
+
+
+async def link_of_patient(session: AsyncSession, patient_id: str) -> LinkRead | None:
+    link = await session.scalar(
+        select(PersonLink).where(
+            PersonLink.kind == "incident_patient", PersonLink.ref_id == patient_id
+        )
+    )
+    return None if link is None else link_read(link)
 
 
 async def person_of_patient(session: AsyncSession, patient_id: str) -> str | None:
@@ -97,9 +110,16 @@ async def persons_of_incident(session: AsyncSession, incident_id: str) -> set[st
 
 
 async def follow(
-    *, uow: UnitOfWork, person_id: str, kind: str, ref_id: str, patient_id: str | None,
-    incident_id: str | None, actor: str, now: datetime,
-) -> bool:  # fmt: skip
+    *,
+    uow: UnitOfWork,
+    person_id: str,
+    kind: str,
+    ref_id: str,
+    patient_id: str | None,
+    incident_id: str | None,
+    actor: str,
+    now: datetime,
+) -> bool:
     """Link a record that follows from a linked patient; false if it was linked already (a
     redelivered event changes nothing)."""
     session = uow.session
@@ -110,11 +130,17 @@ async def follow(
         return False
     session.add(
         PersonLink(
-            id=new_id(), person_id=person_id, kind=kind, ref_id=ref_id,
-            via_patient_id=patient_id, incident_id=incident_id, method="follow",
-            linked_by=actor, linked_at=now,
+            id=new_id(),
+            person_id=person_id,
+            kind=kind,
+            ref_id=ref_id,
+            via_patient_id=patient_id,
+            incident_id=incident_id,
+            method="follow",
+            linked_by=actor,
+            linked_at=now,
         )
-    )  # fmt: skip
+    )
     uow.record(
         PersonLinked(person_id=person_id, kind=kind, ref_id=ref_id, method="follow", actor=actor)
     )

@@ -53,9 +53,16 @@ async def record_ids(session: AsyncSession, person_id: str) -> list[str]:
 
 
 async def merge(
-    *, uow: UnitOfWork, survivor_id: str, merged_id: str, method: str, reason: str,
-    weight: float | None, actor: str, now: datetime,
-) -> Merge:  # fmt: skip
+    *,
+    uow: UnitOfWork,
+    survivor_id: str,
+    merged_id: str,
+    method: str,
+    reason: str,
+    weight: float | None,
+    actor: str,
+    now: datetime,
+) -> Merge:
     session = uow.session
     survivor = await session.get(Person, survivor_id)
     merged = await session.get(Person, merged_id)
@@ -71,9 +78,15 @@ async def merge(
     merged.merged_into = survivor_id
     merged.updated_at = now
     row = Merge(
-        id=new_id(), survivor_id=survivor_id, merged_id=merged_id, method=method,
-        reason=reason, match_weight=weight, merged_by=actor, merged_at=now,
-    )  # fmt: skip
+        id=new_id(),
+        survivor_id=survivor_id,
+        merged_id=merged_id,
+        method=method,
+        reason=reason,
+        match_weight=weight,
+        merged_by=actor,
+        merged_at=now,
+    )
     session.add(row)
     # Reviews between the two are settled by the merge.
     await session.execute(
@@ -90,10 +103,13 @@ async def merge(
     await session.flush()
     uow.record(
         PersonsMerged(
-            merge_id=row.id, survivor_id=survivor_id, merged_id=merged_id, method=method,
+            merge_id=row.id,
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            method=method,
             actor=actor,
         )
-    )  # fmt: skip
+    )
     return row
 
 
@@ -105,9 +121,15 @@ async def merge_persons(
     *, uow: UnitOfWork, survivor_id: str, merged_id: str, reason: str, actor: str, now: datetime
 ) -> MergeRead:
     row = await merge(
-        uow=uow, survivor_id=survivor_id, merged_id=merged_id, method="manual", reason=reason,
-        weight=None, actor=actor, now=now,
-    )  # fmt: skip
+        uow=uow,
+        survivor_id=survivor_id,
+        merged_id=merged_id,
+        method="manual",
+        reason=reason,
+        weight=None,
+        actor=actor,
+        now=now,
+    )
     read = merge_read(row)
     await uow.commit()
     return read
@@ -149,9 +171,14 @@ async def merges_of(*, session: AsyncSession, person_id: str) -> list[MergeRead]
 
 
 async def decide_review(
-    *, uow: UnitOfWork, review_id: str, same_person: bool, reason: str, actor: str,
+    *,
+    uow: UnitOfWork,
+    review_id: str,
+    same_person: bool,
+    reason: str,
+    actor: str,
     now: datetime,
-) -> str:  # fmt: skip
+) -> str:
     review = await uow.session.get(MatchReview, review_id)
     if review is None:
         raise NotFound(f"review {review_id} does not exist")
@@ -160,9 +187,15 @@ async def decide_review(
     if same_person:
         survivor = await survivor_of(uow.session, review.candidate_id)
         await merge(
-            uow=uow, survivor_id=survivor, merged_id=review.person_id, method="review",
-            reason=reason, weight=review.match_weight, actor=actor, now=now,
-        )  # fmt: skip
+            uow=uow,
+            survivor_id=survivor,
+            merged_id=review.person_id,
+            method="review",
+            reason=reason,
+            weight=review.match_weight,
+            actor=actor,
+            now=now,
+        )
         review.status = "merged"
     else:
         review.status = "distinct"

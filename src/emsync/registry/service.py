@@ -194,9 +194,14 @@ async def _insert_person(
     skip_blinds: frozenset[str] = frozenset(),
 ) -> Person:
     person = Person(
-        id=new_id(), unknown=data.unknown, sex=data.sex, created_by=actor,
-        created_at=now, updated_at=now, identity_sealed=b"",
-    )  # fmt: skip
+        id=new_id(),
+        unknown=data.unknown,
+        sex=data.sex,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        identity_sealed=b"",
+    )
     person.identity_sealed = index.seal_identity(person.id, prepared.identity)
     uow.session.add(person)
     for given, compact in prepared.identifiers:
@@ -206,11 +211,15 @@ async def _insert_person(
         row_id = new_id()
         uow.session.add(
             PersonIdentifier(
-                id=row_id, person_id=person.id, system=given.system,
-                assigner=given.assigner or "", blind=blind, created_at=now,
+                id=row_id,
+                person_id=person.id,
+                system=given.system,
+                assigner=given.assigner or "",
+                blind=blind,
+                created_at=now,
                 value_sealed=index.seal(compact, aad=f"person-identifier:{row_id}"),
             )
-        )  # fmt: skip
+        )
     uow.session.add_all(_keys(index, person.id, prepared.demographics))
     await uow.session.flush()
     return person
@@ -249,9 +258,13 @@ async def register(
 
 
 async def _register_once(
-    uow: UnitOfWork, index: PersonIndex, prepared: _Prepared, data: PersonCreate, actor: str,
+    uow: UnitOfWork,
+    index: PersonIndex,
+    prepared: _Prepared,
+    data: PersonCreate,
+    actor: str,
     now: datetime,
-) -> RegistrationResult:  # fmt: skip
+) -> RegistrationResult:
     held = await _exact(uow.session, index, prepared)
     if held:
         owners = {await merging.survivor_of(uow.session, h.split("|")[1]) for h in held}
@@ -261,18 +274,30 @@ async def _register_once(
         skip = frozenset(h.split("|")[0] for h in held)
         person = await _insert_person(uow, index, prepared, data, actor, now, skip)
         await merging.merge(
-            uow=uow, survivor_id=survivor, merged_id=person.id, method="exact",
-            reason="identifier", weight=None, actor=actor, now=now,
-        )  # fmt: skip
+            uow=uow,
+            survivor_id=survivor,
+            merged_id=person.id,
+            method="exact",
+            reason="identifier",
+            weight=None,
+            actor=actor,
+            now=now,
+        )
         return await _result(uow, index, person, "exact", survivor, None, [])
     candidates = await _candidates(uow.session, index, prepared) if data.match else []
     person = await _insert_person(uow, index, prepared, data, actor, now)
     best = next(iter(candidates), None)
     if best is not None and best.decision == "link":
         await merging.merge(
-            uow=uow, survivor_id=best.person.id, merged_id=person.id, method="auto",
-            reason="matched", weight=best.match_weight, actor=actor, now=now,
-        )  # fmt: skip
+            uow=uow,
+            survivor_id=best.person.id,
+            merged_id=person.id,
+            method="auto",
+            reason="matched",
+            weight=best.match_weight,
+            actor=actor,
+            now=now,
+        )
         return await _result(uow, index, person, "auto", best.person.id, None, candidates)
     review_id = None
     for cand in (c for c in candidates[:3] if c.decision != "distinct"):
@@ -283,10 +308,15 @@ async def _register_once(
 
 async def _open_review(uow: UnitOfWork, person_id: str, cand: CandidateRead, now: datetime) -> str:
     review = MatchReview(
-        id=new_id(), person_id=person_id, candidate_id=cand.person.id,
-        match_weight=cand.match_weight, match_probability=cand.match_probability,
-        comparison=cand.fields.model_dump(), status="open", created_at=now,
-    )  # fmt: skip
+        id=new_id(),
+        person_id=person_id,
+        candidate_id=cand.person.id,
+        match_weight=cand.match_weight,
+        match_probability=cand.match_probability,
+        comparison=cand.fields.model_dump(),
+        status="open",
+        created_at=now,
+    )
     uow.session.add(review)
     uow.record(
         MatchReviewOpened(review_id=review.id, person_id=person_id, candidate_id=cand.person.id)
@@ -295,9 +325,14 @@ async def _open_review(uow: UnitOfWork, person_id: str, cand: CandidateRead, now
 
 
 async def _result(
-    uow: UnitOfWork, index: PersonIndex, person: Person, decision: str, linked_to: str | None,
-    review_id: str | None, candidates: list[CandidateRead],
-) -> RegistrationResult:  # fmt: skip
+    uow: UnitOfWork,
+    index: PersonIndex,
+    person: Person,
+    decision: str,
+    linked_to: str | None,
+    review_id: str | None,
+    candidates: list[CandidateRead],
+) -> RegistrationResult:
     await uow.session.flush()
     await uow.session.refresh(person)
     uow.record(
@@ -381,9 +416,14 @@ async def _national_of(session: AsyncSession, index: PersonIndex, person_id: str
 
 
 async def update_person(
-    *, uow: UnitOfWork, index: PersonIndex, person_id: str, data: PersonUpdate, actor: str,
+    *,
+    uow: UnitOfWork,
+    index: PersonIndex,
+    person_id: str,
+    data: PersonUpdate,
+    actor: str,
     now: datetime,
-) -> PersonRead:  # fmt: skip
+) -> PersonRead:
     person = await load(uow.session, person_id)
     if person.version != data.version:
         raise Conflict(f"person {person_id} changed since version {data.version}; reload it")
@@ -468,9 +508,16 @@ async def _search_name(
     probe = Demographics(
         given_name=identity.normalise_name(query.given_name),
         family_name=identity.normalise_name(query.family_name),
-        dob=dob, birth_year=query.birth_date.year if query.birth_date else None,
-        sex=None, street=None, city=None, postcode=None, phone=None, email=None, identifier=None,
-    )  # fmt: skip
+        dob=dob,
+        birth_year=query.birth_date.year if query.birth_date else None,
+        sex=None,
+        street=None,
+        city=None,
+        postcode=None,
+        phone=None,
+        email=None,
+        identifier=None,
+    )
     keys = {k for k in identity.blocking_keys(probe) if k[0] != "fam" or dob is None}
     persons = await candidate_persons(session, index, keys, index.max_candidates)
     hits = []
