@@ -468,10 +468,11 @@ class RegistrySettings(BaseModel):
         default=0.0,
         description="match weight at or above which (and below auto-link) a person reviews",
     )
-    typo_link_with_identifier: bool = Field(
+    identifier_overrides_dob: bool = Field(
         default=True,
-        description="auto-link despite a one-character difference in the date of birth only "
-        "when an identifier also agrees (otherwise such pairs go to review)",
+        description="auto-link a pair whose dates of birth differ only when an identifier "
+        "(national id) agrees exactly and the weight reaches auto-link; false: such pairs "
+        "always go to review",
     )
     blind_index_key_id: int | None = Field(
         default=None,

@@ -40,7 +40,7 @@ class PersonIndex:
             policy=Policy(
                 auto_link_weight=reg.auto_link_weight,
                 review_weight=reg.review_weight,
-                typo_link_with_identifier=reg.typo_link_with_identifier,
+                identifier_overrides_dob=reg.identifier_overrides_dob,
             ),
             max_candidates=reg.max_candidates,
         )

@@ -2,9 +2,9 @@
 
 The weight is the Fellegi-Sunter log2 Bayes factor the linkage model computes; the rules on top
 of it are the safety net the weight alone does not give: two records whose dates of birth are
-both known and differ are never linked without a person deciding, however well the rest agrees
-(twins, a parent and child of the same name at the same address). A one-character difference
-(a typing slip: 19810312 for 19810321) may link when an identifier agrees as well.
+both known and differ are never linked without a person deciding, however well names, address
+and phone agree (twins, a parent and child of the same name at the same address), unless an
+identifier agrees exactly as well (the date was typed wrong: 19810312 for 19810321).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Agreement(StrEnum):
 class Policy:
     auto_link_weight: float
     review_weight: float
-    typo_link_with_identifier: bool
+    identifier_overrides_dob: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +69,18 @@ def decide(weight: float, levels: Mapping[str, FieldLevel], policy: Policy) -> O
         return "distinct"
     if weight < policy.auto_link_weight:
         return "review"
-    dob = dob_relation(levels.get("dob"))
-    if dob in ("same", "unknown"):
+    if dob_relation(levels.get("dob")) in ("same", "unknown"):
         return "link"
-    identifier = levels.get("identifier")
+    # The dates of birth differ: only an identifier that agrees exactly, for someone of the
+    # same given name, may outweigh that (a date typed wrong, day and month swapped). Family
+    # name, address and phone never do: a parent's id typed for their child agrees on all.
+    identifier, given = levels.get("identifier"), levels.get("given_name")
     if (
-        dob == "typo"
-        and policy.typo_link_with_identifier
+        policy.identifier_overrides_dob
         and identifier is not None
         and identifier.agreement is Agreement.AGREE
+        and given is not None
+        and given.agreement in (Agreement.AGREE, Agreement.NEAR)
     ):
         return "link"
     return "review"

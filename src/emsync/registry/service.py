@@ -173,11 +173,15 @@ def _as_dict(d: Demographics) -> dict[str, Any]:
     return {name: getattr(d, name) for name in Demographics.__slots__}
 
 
-def _ident_blind(index: PersonIndex, system: str, assigner: str | None, compact: str) -> str:
+def with_identifier(d: Demographics, national: str | None) -> Demographics:
+    return Demographics(**{**_as_dict(d), "identifier": national})
+
+
+def identifier_blind(index: PersonIndex, system: str, assigner: str | None, compact: str) -> str:
     return index.blind(f"id:{system}:{assigner or ''}", compact)
 
 
-def _keys(index: PersonIndex, person_id: str, demo: Demographics) -> list[PersonKey]:
+def blocking_rows(index: PersonIndex, person_id: str, demo: Demographics) -> list[PersonKey]:
     return [
         PersonKey(person_id=person_id, kind=kind, blind=index.blind(kind, value))
         for kind, value in sorted(identity.blocking_keys(demo))
@@ -205,7 +209,7 @@ async def _insert_person(
     person.identity_sealed = index.seal_identity(person.id, prepared.identity)
     uow.session.add(person)
     for given, compact in prepared.identifiers:
-        blind = _ident_blind(index, given.system, given.assigner, compact)
+        blind = identifier_blind(index, given.system, given.assigner, compact)
         if blind in skip_blinds:
             continue  # already the survivor's: one value belongs to one person
         row_id = new_id()
@@ -220,14 +224,16 @@ async def _insert_person(
                 value_sealed=index.seal(compact, aad=f"person-identifier:{row_id}"),
             )
         )
-    uow.session.add_all(_keys(index, person.id, prepared.demographics))
+    uow.session.add_all(blocking_rows(index, person.id, prepared.demographics))
     await uow.session.flush()
     return person
 
 
-async def _exact(session: AsyncSession, index: PersonIndex, prepared: _Prepared) -> set[str]:
+async def _exact(
+    session: AsyncSession, index: PersonIndex, prepared: _Prepared
+) -> set[tuple[str, str]]:
     """Blind index entries of the identifiers given that some person already holds."""
-    blinds = [_ident_blind(index, i.system, i.assigner, c) for i, c in prepared.identifiers]
+    blinds = [identifier_blind(index, i.system, i.assigner, c) for i, c in prepared.identifiers]
     if not blinds:
         return set()
     rows = await session.execute(
@@ -235,7 +241,7 @@ async def _exact(session: AsyncSession, index: PersonIndex, prepared: _Prepared)
             PersonIdentifier.blind.in_(blinds)
         )
     )
-    return {f"{b}|{p}" for b, p in rows.all()}
+    return {(b, p) for b, p in rows.all()}
 
 
 async def register(
@@ -267,23 +273,12 @@ async def _register_once(
 ) -> RegistrationResult:
     held = await _exact(uow.session, index, prepared)
     if held:
-        owners = {await merging.survivor_of(uow.session, h.split("|")[1]) for h in held}
+        owners = {await merging.survivor_of(uow.session, owner) for _blind, owner in held}
         if len(owners) > 1:
             raise Conflict("the identifiers given belong to different persons")
         survivor = owners.pop()
-        skip = frozenset(h.split("|")[0] for h in held)
-        person = await _insert_person(uow, index, prepared, data, actor, now, skip)
-        await merging.merge(
-            uow=uow,
-            survivor_id=survivor,
-            merged_id=person.id,
-            method="exact",
-            reason="identifier",
-            weight=None,
-            actor=actor,
-            now=now,
-        )
-        return await _result(uow, index, person, "exact", survivor, None, [])
+        skip = frozenset(blind for blind, _owner in held)
+        return await _register_exact(uow, index, prepared, data, actor, now, survivor, skip)
     candidates = await _candidates(uow.session, index, prepared) if data.match else []
     person = await _insert_person(uow, index, prepared, data, actor, now)
     best = next(iter(candidates), None)
@@ -304,6 +299,53 @@ async def _register_once(
         review_id = review_id or await _open_review(uow, person.id, cand, now)
     decision = "review" if review_id else "created"
     return await _result(uow, index, person, decision, None, review_id, candidates)
+
+
+async def _register_exact(
+    uow: UnitOfWork,
+    index: PersonIndex,
+    prepared: _Prepared,
+    data: PersonCreate,
+    actor: str,
+    now: datetime,
+    survivor: str,
+    held: frozenset[str],
+) -> RegistrationResult:
+    """An identifier someone holds: the same person, unless both dates of birth are known and
+    differ and the rest does not reach auto-link (a parent's id typed for the child): then a
+    person reviews. The new record never takes the held identifier (one value, one person)."""
+    holder = await load(uow.session, survivor)
+    holder_ident = index.open_identity(holder.id, holder.identity_sealed)
+    theirs = identity.dob_key(holder_ident.birth_date, holder_ident.birth_date_estimated)
+    mine = prepared.demographics.dob
+    person = await _insert_person(uow, index, prepared, data, actor, now, held)
+    if mine is None or theirs is None or mine == theirs:
+        await merging.merge(
+            uow=uow,
+            survivor_id=survivor,
+            merged_id=person.id,
+            method="exact",
+            reason="identifier",
+            weight=None,
+            actor=actor,
+            now=now,
+        )
+        return await _result(uow, index, person, "exact", survivor, None, [])
+    [candidate] = await _score(uow.session, index, prepared, [holder])
+    if candidate.decision == "link":
+        await merging.merge(
+            uow=uow,
+            survivor_id=survivor,
+            merged_id=person.id,
+            method="exact",
+            reason="identifier; date of birth differs",
+            weight=candidate.match_weight,
+            actor=actor,
+            now=now,
+        )
+        return await _result(uow, index, person, "exact", survivor, None, [candidate])
+    review_id = await _open_review(uow, person.id, candidate, now)
+    return await _result(uow, index, person, "review", None, review_id, [candidate])
 
 
 async def _open_review(uow: UnitOfWork, person_id: str, cand: CandidateRead, now: datetime) -> str:
@@ -381,32 +423,53 @@ async def _candidates(
     persons = await candidate_persons(
         session, index, identity.blocking_keys(prepared.demographics), index.max_candidates
     )
+    return await _score(session, index, prepared, persons)
+
+
+async def _score(
+    session: AsyncSession, index: PersonIndex, prepared: _Prepared, persons: Sequence[Person]
+) -> list[CandidateRead]:
+    """The linkage model's weight for each candidate, best first, with the decision."""
     if not persons:
         return []
     opened = {p.id: index.open_identity(p.id, p.identity_sealed) for p in persons}
-    rows = []
-    for p in persons:
-        demo = demographics(index, opened[p.id], p.sex)
-        national = await _national_of(session, index, p.id)
-        rows.append(linkage.row(p.id, Demographics(**{**_as_dict(demo), "identifier": national})))
+    nationals = await _nationals(session, index, [p.id for p in persons])
+    rows = [
+        linkage.row(
+            p.id, with_identifier(demographics(index, opened[p.id], p.sex), nationals.get(p.id))
+        )
+        for p in persons
+    ]
     scored = await index.score(linkage.row("new", prepared.demographics), rows)
     by_id = {p.id: p for p in persons}
-    out = []
-    for s in scored:
-        outcome = decide(s.match_weight, s.levels, index.policy)
-        out.append(
-            CandidateRead(
-                person=summary(index, by_id[s.unique_id], opened[s.unique_id]),
-                match_weight=round(s.match_weight, 3),
-                match_probability=round(s.match_probability, 6),
-                decision=outcome,
-                fields=FieldComparison(**summarise(s.levels)),
-            )
+    return [
+        CandidateRead(
+            person=summary(index, by_id[s.unique_id], opened[s.unique_id]),
+            match_weight=round(s.match_weight, 3),
+            match_probability=round(s.match_probability, 6),
+            decision=decide(s.match_weight, s.levels, index.policy),
+            fields=FieldComparison(**summarise(s.levels)),
         )
+        for s in scored
+    ]
+
+
+async def _nationals(
+    session: AsyncSession, index: PersonIndex, person_ids: list[str]
+) -> dict[str, str]:
+    """Each person's (first) national id, opened: one query for all candidates."""
+    rows = await session.scalars(
+        select(PersonIdentifier)
+        .where(PersonIdentifier.person_id.in_(person_ids), PersonIdentifier.system == "national")
+        .order_by(PersonIdentifier.created_at)
+    )
+    out: dict[str, str] = {}
+    for r in rows:
+        out.setdefault(r.person_id, index.open(r.value_sealed, aad=f"person-identifier:{r.id}"))
     return out
 
 
-async def _national_of(session: AsyncSession, index: PersonIndex, person_id: str) -> str | None:
+async def national_of(session: AsyncSession, index: PersonIndex, person_id: str) -> str | None:
     row = await session.scalar(
         select(PersonIdentifier)
         .where(PersonIdentifier.person_id == person_id, PersonIdentifier.system == "national")
@@ -429,13 +492,13 @@ async def update_person(
         raise Conflict(f"person {person_id} changed since version {data.version}; reload it")
     create = PersonCreate(**data.identity.model_dump(), sex=data.sex)
     prepared = prepare(index, create, now)
-    national = await _national_of(uow.session, index, person_id)
+    national = await national_of(uow.session, index, person_id)
     demo = Demographics(**{**_as_dict(prepared.demographics), "identifier": national})
     person.identity_sealed = index.seal_identity(person.id, prepared.identity)
     person.sex = data.sex
     person.updated_at = now
     await uow.session.execute(delete(PersonKey).where(PersonKey.person_id == person_id))
-    uow.session.add_all(_keys(index, person_id, demo))
+    uow.session.add_all(blocking_rows(index, person_id, demo))
     try:
         await uow.session.flush()
     except StaleDataError as exc:
@@ -492,7 +555,7 @@ async def _search_identifier(
         return []  # not a valid id: nobody holds it
     owner = await session.scalar(
         select(PersonIdentifier.person_id).where(
-            PersonIdentifier.blind == _ident_blind(index, query.system, query.assigner, compact)
+            PersonIdentifier.blind == identifier_blind(index, query.system, query.assigner, compact)
         )
     )
     if owner is None:

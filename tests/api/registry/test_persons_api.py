@@ -317,3 +317,26 @@ async def test_roles_without_registry_access_are_refused(
     paramedic = await auth_headers(app, client, Role.PARAMEDIC)
     assert (await client.get("/api/registry/reviews", headers=paramedic)).status_code == 403
     assert (await client.post("/api/persons", json={"unknown": True})).status_code == 401
+
+
+async def test_a_held_identifier_with_another_birth_date_and_name_goes_to_review(
+    client: httpx.AsyncClient, clinician: dict[str, str]
+) -> None:
+    """A parent's id typed for the child: the identifier alone does not merge them."""
+    ident = national_id()
+    parent = await _register(
+        client, clinician, identifiers=[{"system": "national", "value": ident}]
+    )
+    child = await _register(
+        client,
+        clinician,
+        given_name="Ilona",
+        birth_date="2015-09-30",
+        phone=None,
+        email=None,
+        identifiers=[{"system": "national", "value": ident}],
+    )
+    assert child["decision"] == "review"
+    assert child["linked_to"] is None
+    assert child["candidates"][0]["person"]["id"] == parent["person"]["id"]
+    assert child["person"]["identifiers"] == []
