@@ -3,15 +3,16 @@ link between an incident's patient and a person."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
 
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, UowDep
-from emsync.registry import clinical, links, merging
+from emsync.registry import clinical, fhir_service, links, merging
 from emsync.registry.clinical_schemas import (
     Chart,
     EntryIn,
@@ -25,6 +26,12 @@ from emsync.registry.index import PersonIndex
 from emsync.registry.schemas import LinkCreate, LinkRead
 
 router = APIRouter(prefix="/api/persons", tags=["registry"])
+
+
+class FhirJSONResponse(JSONResponse):
+    media_type = "application/fhir+json"
+
+
 patient_router = APIRouter(prefix="/api/registry", tags=["registry"])
 
 
@@ -132,6 +139,42 @@ async def link_patient(
         person_id=person_id,
         patient_id=body.patient_id,
         incident_id=body.incident_id,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.get("/{person_id}/fhir", response_class=FhirJSONResponse)
+async def export_fhir(
+    person_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, requires(Perm.PERSONS_READ)],
+) -> FhirJSONResponse:
+    """The person and their clinical record as a FHIR R4 transaction Bundle (Patient,
+    AllergyIntolerance, MedicationStatement, Condition, Encounter, Observation,
+    DocumentReference; LOINC and UCUM codes). Audited as a chart view."""
+    await audit_view(runtime, request, principal, person_id)
+    bundle = await fhir_service.export_bundle(
+        session=session, index=runtime.get(PersonIndex), person_id=person_id
+    )
+    return FhirJSONResponse(bundle)
+
+
+@patient_router.post("/fhir", response_model=fhir_service.ImportReport)
+async def import_fhir(
+    body: Annotated[dict[str, Any], Body()],
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.PERSONS_WRITE)],
+) -> fhir_service.ImportReport:
+    """Import a FHIR R4 transaction Bundle of one Patient and their clinical resources: all
+    or nothing (422 names each rejected entry), and the same Bundle twice changes nothing."""
+    return await fhir_service.import_bundle(
+        uow=uow,
+        index=runtime.get(PersonIndex),
+        body=body,
         actor=principal.audit_name,
         now=runtime.clock(),
     )

@@ -252,7 +252,7 @@ async def register(
     prepared = prepare(index, data, now)
     for attempt in (1, 2):
         try:
-            result = await _register_once(uow, index, prepared, data, actor, now)
+            result = await register_in(uow, index, prepared, data, actor, now)
             await uow.commit()
             return result
         except IntegrityError:
@@ -263,7 +263,16 @@ async def register(
     raise AssertionError("unreachable")
 
 
-async def _register_once(
+async def holder_of(session: AsyncSession, index: PersonIndex, prepared: _Prepared) -> str | None:
+    """The person holding any of the identifiers given (Conflict if two different ones do)."""
+    held = await _exact(session, index, prepared)
+    owners = {await merging.survivor_of(session, owner) for _blind, owner in held}
+    if len(owners) > 1:
+        raise Conflict("the identifiers given belong to different persons")
+    return owners.pop() if owners else None
+
+
+async def register_in(
     uow: UnitOfWork,
     index: PersonIndex,
     prepared: _Prepared,
@@ -271,12 +280,11 @@ async def _register_once(
     actor: str,
     now: datetime,
 ) -> RegistrationResult:
+    """Register within the caller's transaction (not committed)."""
     held = await _exact(uow.session, index, prepared)
     if held:
-        owners = {await merging.survivor_of(uow.session, owner) for _blind, owner in held}
-        if len(owners) > 1:
-            raise Conflict("the identifiers given belong to different persons")
-        survivor = owners.pop()
+        survivor = await holder_of(uow.session, index, prepared)
+        assert survivor is not None
         skip = frozenset(blind for blind, _owner in held)
         return await _register_exact(uow, index, prepared, data, actor, now, survivor, skip)
     candidates = await _candidates(uow.session, index, prepared) if data.match else []
