@@ -18,11 +18,11 @@ from emsync.registry.index import PersonIndex
 from emsync.registry.models import MatchReview, Person
 from emsync.registry.schemas import (
     FieldComparison,
+    IdentityUpdate,
     MergeRead,
     MergeRequest,
-    PersonCreate,
-    PersonRead,
-    PersonUpdate,
+    PersonRegistration,
+    RegisteredPerson,
     RegistrationResult,
     ReviewDecision,
     ReviewRead,
@@ -40,7 +40,7 @@ def index_of(runtime: RuntimeDep) -> PersonIndex:
 
 @router.post("", response_model=RegistrationResult, status_code=201)
 async def register_person(
-    body: PersonCreate,
+    body: PersonRegistration,
     runtime: RuntimeDep,
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.PERSONS_WRITE)],
@@ -93,24 +93,24 @@ async def search_persons(
     )
 
 
-@router.get("/{person_id}", response_model=PersonRead)
+@router.get("/{person_id}", response_model=RegisteredPerson)
 async def get_person(
     person_id: str,
     runtime: RuntimeDep,
     session: ReadSessionDep,
     _principal: Annotated[Principal, requires(Perm.PERSONS_READ)],
-) -> PersonRead:
+) -> RegisteredPerson:
     return await service.get_person(session=session, index=index_of(runtime), person_id=person_id)
 
 
-@router.put("/{person_id}", response_model=PersonRead)
+@router.put("/{person_id}", response_model=RegisteredPerson)
 async def update_person(
     person_id: str,
-    body: PersonUpdate,
+    body: IdentityUpdate,
     runtime: RuntimeDep,
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.PERSONS_WRITE)],
-) -> PersonRead:
+) -> RegisteredPerson:
     return await service.update_person(
         uow=uow,
         index=index_of(runtime),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emsync.registry.schemas import LinkRead, PersonRead
+from emsync.registry.schemas import LinkRead, RegisteredPerson
 
 Source = Literal["crew", "monitor", "hospital", "import", "clinician"]
 _Name = Field(min_length=1, max_length=200)
@@ -158,7 +158,7 @@ class TimelineItem(BaseModel):
 
 
 class Chart(BaseModel):
-    person: PersonRead
+    person: RegisteredPerson
     allergies: list[EntryRead]
     medications: list[EntryRead]
     problems: list[EntryRead]

@@ -27,7 +27,7 @@ from emsync.registry.clinical_schemas import (
     ObservationIn,
     ProblemIn,
 )
-from emsync.registry.schemas import IdentifierIn, PersonCreate, PersonRead
+from emsync.registry.schemas import IdentifierIn, PersonRegistration, RegisteredPerson
 
 NATIONAL_ID = "https://emsync.dev/fhir/NamingSystem/national-id"
 MRN_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -73,7 +73,7 @@ def _concept(text: str, code: str | None = None, system: str | None = None) -> d
     return concept
 
 
-def patient_resource(person: PersonRead) -> dict[str, Any]:
+def patient_resource(person: RegisteredPerson) -> dict[str, Any]:
     identifiers: list[dict[str, Any]] = [{"system": PERSON_ID, "value": person.id}]
     for ident in person.identifiers:
         if ident.system == "national":
@@ -134,7 +134,7 @@ def patient_resource(person: PersonRead) -> dict[str, Any]:
 _EXT = "https://emsync.dev/fhir/StructureDefinition/"
 
 
-def _patient_extension(person: PersonRead) -> list[dict[str, Any]]:
+def _patient_extension(person: RegisteredPerson) -> list[dict[str, Any]]:
     """What R4 Patient has no element for: birth date estimated, gender identity, insurance
     (a Coverage resource needs a payer Organization), the description of an unknown patient."""
     ext: list[dict[str, Any]] = []
@@ -153,7 +153,7 @@ def _patient_extension(person: PersonRead) -> list[dict[str, Any]]:
     return ext
 
 
-def _names(person: PersonRead) -> list[dict[str, Any]]:
+def _names(person: RegisteredPerson) -> list[dict[str, Any]]:
     names: list[dict[str, Any]] = []
     if person.given_name or person.family_name:
         names.append(
@@ -313,7 +313,7 @@ def entry_id_of(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
-def person_from_patient(resource: Mapping[str, Any]) -> PersonCreate:
+def person_from_patient(resource: Mapping[str, Any]) -> PersonRegistration:
     identifiers = [_identifier(i) for i in resource.get("identifier") or []]
     identifiers = [i for i in identifiers if i is not None]
     if not identifiers:
@@ -356,7 +356,7 @@ def person_from_patient(resource: Mapping[str, Any]) -> PersonCreate:
     if comm:
         data["language"] = ((comm[0].get("language") or {}).get("coding") or [{}])[0].get("code")
     try:
-        return PersonCreate.model_validate(data)
+        return PersonRegistration.model_validate(data)
     except ValidationError as exc:
         raise FhirRejected(_first_error(exc)) from exc
 

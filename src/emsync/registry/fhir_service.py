@@ -91,7 +91,7 @@ def _parse(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _validate(entries: list[dict[str, Any]]) -> tuple[int, Any, dict[int, Any]]:
-    """The Patient (its index and PersonCreate) and every clinical entry, or every rejection."""
+    """The Patient (its index and registration) and every clinical entry, or every rejection."""
     rejected: list[dict[str, Any]] = []
     patients = [
         i for i, e in enumerate(entries) if e.get("resource", {}).get("resourceType") == "Patient"

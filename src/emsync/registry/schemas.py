@@ -93,7 +93,7 @@ class IdentifierRead(BaseModel):
     assigner: str | None
 
 
-class PersonCreate(PersonIdentity):
+class PersonRegistration(PersonIdentity):
     sex: Sex | None = None
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=20)
     # An unknown patient ("Unknown male ~40"): registered in seconds, matched and merged later.
@@ -103,7 +103,7 @@ class PersonCreate(PersonIdentity):
     match: bool = True
 
 
-class PersonUpdate(BaseModel):
+class IdentityUpdate(BaseModel):
     """Replace the identity (a PUT of the sealed part) and optionally sex; identifiers apart."""
 
     model_config = ConfigDict(extra="forbid")
@@ -122,7 +122,7 @@ class PersonSummary(BaseModel):
     merged_into: str | None
 
 
-class PersonRead(PersonIdentity):
+class RegisteredPerson(PersonIdentity):
     id: str
     sex: Sex | None
     unknown: bool
@@ -156,7 +156,7 @@ class RegistrationResult(BaseModel):
     """What registering did: a new person, or the record linked to an existing one."""
 
     decision: Decision
-    person: PersonRead
+    person: RegisteredPerson
     # The person the new record belongs to after exact or automatic linking (else None).
     linked_to: str | None = None
     review_id: str | None = None

@@ -28,11 +28,11 @@ from emsync.registry.schemas import (
     IdentifierIn,
     IdentifierRead,
     IdentifierSystem,
-    PersonCreate,
+    IdentityUpdate,
     PersonIdentity,
-    PersonRead,
+    PersonRegistration,
     PersonSummary,
-    PersonUpdate,
+    RegisteredPerson,
     RegistrationResult,
     SearchHit,
 )
@@ -98,10 +98,10 @@ async def _identifiers(
     ]
 
 
-async def read_person(session: AsyncSession, index: PersonIndex, p: Person) -> PersonRead:
+async def read_person(session: AsyncSession, index: PersonIndex, p: Person) -> RegisteredPerson:
     ident = index.open_identity(p.id, p.identity_sealed)
     merged = await merging.merged_records(session, p.id)
-    return PersonRead(
+    return RegisteredPerson(
         **ident.model_dump(),
         id=p.id,
         sex=p.sex,
@@ -117,7 +117,9 @@ async def read_person(session: AsyncSession, index: PersonIndex, p: Person) -> P
     )
 
 
-async def get_person(*, session: AsyncSession, index: PersonIndex, person_id: str) -> PersonRead:
+async def get_person(
+    *, session: AsyncSession, index: PersonIndex, person_id: str
+) -> RegisteredPerson:
     return await read_person(session, index, await load(session, person_id))
 
 
@@ -146,7 +148,7 @@ class _Prepared:
     identifiers: list[tuple[IdentifierIn, str]]  # (as given, compact)
 
 
-def prepare(index: PersonIndex, data: PersonCreate, now: datetime) -> _Prepared:
+def prepare(index: PersonIndex, data: PersonRegistration, now: datetime) -> _Prepared:
     """Validate and normalise a registration; raise ValidationFailed naming the field."""
     ident = PersonIdentity.model_validate(data.model_dump(include=set(PersonIdentity.model_fields)))
     if ident.birth_date is not None and ident.birth_date > now.date():
@@ -192,7 +194,7 @@ async def _insert_person(
     uow: UnitOfWork,
     index: PersonIndex,
     prepared: _Prepared,
-    data: PersonCreate,
+    data: PersonRegistration,
     actor: str,
     now: datetime,
     skip_blinds: frozenset[str] = frozenset(),
@@ -245,7 +247,7 @@ async def _exact(
 
 
 async def register(
-    *, uow: UnitOfWork, index: PersonIndex, data: PersonCreate, actor: str, now: datetime
+    *, uow: UnitOfWork, index: PersonIndex, data: PersonRegistration, actor: str, now: datetime
 ) -> RegistrationResult:
     """A new person record, matched first: an identifier someone holds links it to them
     (exact); otherwise the linkage model links, asks for review, or keeps it apart."""
@@ -276,7 +278,7 @@ async def register_in(
     uow: UnitOfWork,
     index: PersonIndex,
     prepared: _Prepared,
-    data: PersonCreate,
+    data: PersonRegistration,
     actor: str,
     now: datetime,
 ) -> RegistrationResult:
@@ -313,7 +315,7 @@ async def _register_exact(
     uow: UnitOfWork,
     index: PersonIndex,
     prepared: _Prepared,
-    data: PersonCreate,
+    data: PersonRegistration,
     actor: str,
     now: datetime,
     survivor: str,
@@ -491,14 +493,14 @@ async def update_person(
     uow: UnitOfWork,
     index: PersonIndex,
     person_id: str,
-    data: PersonUpdate,
+    data: IdentityUpdate,
     actor: str,
     now: datetime,
-) -> PersonRead:
+) -> RegisteredPerson:
     person = await load(uow.session, person_id)
     if person.version != data.version:
         raise Conflict(f"person {person_id} changed since version {data.version}; reload it")
-    create = PersonCreate(**data.identity.model_dump(), sex=data.sex)
+    create = PersonRegistration(**data.identity.model_dump(), sex=data.sex)
     prepared = prepare(index, create, now)
     national = await national_of(uow.session, index, person_id)
     demo = Demographics(**{**_as_dict(prepared.demographics), "identifier": national})
