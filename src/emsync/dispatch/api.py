@@ -1,8 +1,8 @@
-"""Unit, dispatch and map routes (thin: validation at the edge, use cases in the service)."""
+"""Unit, dispatch and unit/incident map-layer routes (thin: validation at the edge, use cases
+in the service)."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -15,7 +15,6 @@ from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.dispatch import service
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.lifecycle import UnitStatus
-from emsync.dispatch.roadmap import RoadMapService, region_of
 from emsync.dispatch.schemas import (
     AssignmentRead,
     AssignRequest,
@@ -28,12 +27,10 @@ from emsync.dispatch.schemas import (
     UnitStatusChange,
     UnitUpdate,
 )
-from emsync.routing import LatLon, road_features
+from emsync.maps import RoadMapService, region_of
 
 router = APIRouter(tags=["dispatch"])
 map_router = APIRouter(prefix="/api/map", tags=["map"])
-
-MAX_BBOX_DEGREES = 2.0
 
 
 async def _routing(runtime: Runtime) -> service.Routing:
@@ -192,52 +189,7 @@ async def calibrate(
     return await service.calibrate(session=session, region=region, apply_to=routing)
 
 
-# ---- map --------------------------------------------------------------------------------------
-
-
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValidationFailed(
-            "bbox must be four numbers: min lon,min lat,max lon,max lat"
-        ) from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise ValidationFailed("bbox must be finite numbers")
-    if east - west > MAX_BBOX_DEGREES or north - south > MAX_BBOX_DEGREES:
-        raise ValidationFailed(f"bbox may span at most {MAX_BBOX_DEGREES} degrees each way")
-    return west, south, east, north
-
-
-@map_router.get("")
-async def map_info(
-    runtime: RuntimeDep, _: Annotated[Principal, requires(Perm.MAP_READ)]
-) -> dict[str, Any]:
-    """The loaded road map: region, size, bounding box, hospitals found, speed factors."""
-    road_map = await runtime.get(RoadMapService).get()
-    s = road_map.summary
-    return {
-        "region": region_of(road_map),
-        "nodes": s.nodes,
-        "edges": s.edges,
-        "road_km": s.road_km,
-        "hospitals_in_map": s.hospitals,
-        "bbox": list(s.bbox),
-        "profile": s.profile,
-        "speed_factors": {c.label: f for c, f in road_map.engine.speed_factors.items()},
-    }
-
-
-@map_router.get("/roads")
-async def map_roads(
-    runtime: RuntimeDep,
-    _: Annotated[Principal, requires(Perm.MAP_READ)],
-    bbox: Annotated[str, Query(max_length=120, description="min lon,min lat,max lon,max lat")],
-    limit: Annotated[int, Query(ge=1, le=5000)] = 2000,
-) -> dict[str, Any]:
-    """Road segments in the viewport (GeoJSON), the most important first when capped."""
-    engine = await runtime.get(RoadMapService).engine()
-    return road_features(engine.graph, _bbox(bbox), limit=limit, weights_ms=engine.weights_ms)
+# ---- map layers of units and incidents (the map itself: emsync.maps) ----------------------
 
 
 @map_router.get("/units")
@@ -274,19 +226,6 @@ async def map_route(
         target = await service.hospital_position(session=session, hospital_id=hospital_id)
     engine = await runtime.get(RoadMapService).engine()
     return engine.route(origin, target).geojson()
-
-
-@map_router.get("/isochrone")
-async def map_isochrone(
-    runtime: RuntimeDep,
-    _: Annotated[Principal, requires(Perm.MAP_READ)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    minutes: Annotated[float, Query(gt=0, le=60)] = 8.0,
-) -> dict[str, Any]:
-    """The area reachable by road within `minutes` (GeoJSON MultiPolygon)."""
-    engine = await runtime.get(RoadMapService).engine()
-    return engine.isochrone(LatLon(lat, lon), minutes)
 
 
 @map_router.get("/coverage")
