@@ -12,7 +12,7 @@ from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import ValidationFailed
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
-from emsync.dispatch import service
+from emsync.dispatch import map_layers, recommendation, service, trips
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.lifecycle import UnitStatus
 from emsync.dispatch.schemas import (
@@ -33,9 +33,9 @@ router = APIRouter(tags=["dispatch"])
 map_router = APIRouter(prefix="/api/map", tags=["map"])
 
 
-async def _routing(runtime: Runtime) -> service.Routing:
+async def _routing(runtime: Runtime) -> trips.Routing:
     road_map = await runtime.get(RoadMapService).get()
-    return service.Routing(road_map.engine, region_of(road_map))
+    return trips.Routing(road_map.engine, region_of(road_map))
 
 
 # ---- units ------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ async def recommend_units(
 ) -> RecommendationRead:
     """Every unit, ranked by road ETA under the capability rules or excluded, with reasons."""
     engine = await runtime.get(RoadMapService).engine()
-    return await service.recommend(
+    return await recommendation.recommend(
         session=session,
         keyring=runtime.keyring,
         engine=engine,
@@ -171,7 +171,7 @@ async def list_trips(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TripRead]:
     """Trips with predicted and actual travel times (the ETA calibration data)."""
-    rows = await service.list_trips(session=session, state=state, limit=limit, offset=offset)
+    rows = await trips.list_trips(session=session, state=state, limit=limit, offset=offset)
     return [TripRead.model_validate(t) for t in rows]
 
 
@@ -186,7 +186,7 @@ async def calibrate(
     """Fit per-road-class speed factors on completed trips and report the ETA error before and
     after; `apply=true` puts the loaded map's region's factors into the running engine."""
     routing = await _routing(runtime) if apply else None
-    return await service.calibrate(session=session, region=region, apply_to=routing)
+    return await trips.calibrate(session=session, region=region, apply_to=routing)
 
 
 # ---- map layers of units and incidents (the map itself: emsync.maps) ----------------------
@@ -196,14 +196,14 @@ async def calibrate(
 async def map_units(
     session: SessionDep, _: Annotated[Principal, requires(Perm.UNITS_READ)]
 ) -> dict[str, Any]:
-    return await service.units_geojson(session=session)
+    return await map_layers.units_geojson(session=session)
 
 
 @map_router.get("/incidents")
 async def map_incidents(
     session: SessionDep, _: Annotated[Principal, requires(Perm.INCIDENTS_READ)]
 ) -> dict[str, Any]:
-    return await service.incidents_geojson(session=session)
+    return await map_layers.incidents_geojson(session=session)
 
 
 @map_router.get("/route")
@@ -218,12 +218,12 @@ async def map_route(
     """The road route from a unit to an incident or a hospital (GeoJSON LineString)."""
     if (incident_id is None) == (hospital_id is None):
         raise ValidationFailed("give exactly one of incident_id and hospital_id")
-    origin = await service.unit_origin(session=session, unit_id=unit_id)
+    origin = await map_layers.unit_origin(session=session, unit_id=unit_id)
     if incident_id is not None:
-        target = await service.incident_position(session=session, incident_id=incident_id)
+        target = await map_layers.incident_position(session=session, incident_id=incident_id)
     else:
         assert hospital_id is not None
-        target = await service.hospital_position(session=session, hospital_id=hospital_id)
+        target = await map_layers.hospital_position(session=session, hospital_id=hospital_id)
     engine = await runtime.get(RoadMapService).engine()
     return engine.route(origin, target).geojson()
 
@@ -237,7 +237,7 @@ async def map_coverage(
 ) -> dict[str, Any]:
     """Share of the road network the available units reach within `minutes`."""
     engine = await runtime.get(RoadMapService).engine()
-    positions = await service.available_positions(session=session)
+    positions = await map_layers.available_positions(session=session)
     coverage = engine.coverage(positions, minutes)
     return {
         "minutes": coverage.minutes,

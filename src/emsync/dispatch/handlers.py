@@ -8,7 +8,7 @@ import structlog
 from emsync.core.errors import NotFound, ValidationFailed
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
-from emsync.dispatch import service
+from emsync.dispatch import recommendation, service
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.events import DispatchRecommended
 from emsync.incidents.events import IncidentCreated
@@ -48,10 +48,10 @@ async def _recommend_when_unassigned(runtime: Runtime, incident_id: str, *, trig
     if road_map is None:
         return
     async with runtime.sessions() as session:
-        if await service.incident_has_unit(session=session, incident_id=incident_id):
+        if await recommendation.incident_has_unit(session=session, incident_id=incident_id):
             return
         try:
-            ranking = await service.rank_incident(
+            ranking = await recommendation.rank_incident(
                 session=session,
                 engine=road_map.engine,
                 incident_id=incident_id,

@@ -10,7 +10,7 @@ from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
 from emsync.notifications.events import PageAcknowledged, PageEscalated
-from emsync.telemetry import service
+from emsync.telemetry import alerting
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.events import DeviceChanged, VitalsReceived
 from emsync.telemetry.pipeline import Pipeline
@@ -24,7 +24,7 @@ async def acknowledge_alert_from_page(runtime: Runtime, event: PageAcknowledged)
         return
     async with runtime.sessions() as session:
         try:
-            await service.acknowledge_alert(
+            await alerting.acknowledge_alert(
                 uow=UnitOfWork(session, runtime.bus),
                 keyring=runtime.keyring,
                 alert_id=event.subject_id,
@@ -39,7 +39,7 @@ async def show_escalation_on_alert(runtime: Runtime, event: PageEscalated) -> No
     if event.subject_kind != ALERT_SUBJECT:
         return
     async with runtime.sessions() as session:
-        await service.record_escalation(
+        await alerting.record_escalation(
             uow=UnitOfWork(session, runtime.bus),
             alert_id=event.subject_id,
             step=event.step,
