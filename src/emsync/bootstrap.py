@@ -218,10 +218,10 @@ REACTIONS: tuple[Reaction, ...] = (
     ),
     on(HandoffStatusChanged, run=incidents_handlers.destination_of_changed_handoff),
     # Dispatch: a ranked unit list for a new or newly triaged incident without a unit; a GPS fix
-    # from an ambulance's tracker moves the unit.
+    # from an ambulance's tracker moves the unit (through dispatch's hook).
     on(IncidentCreated, run=dispatch_handlers.recommend_for_new_incident),
     on(PatientTriaged, run=dispatch_handlers.recommend_after_triage),
-    on(PositionReceived, run=dispatch_handlers.move_unit_with_its_device),
+    on(PositionReceived, run=telemetry_handlers.move_unit_with_its_device),
     # Handoffs: live push to both sides; the bridge from destination and triage to the draft.
     on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events),
     on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
@@ -230,7 +230,7 @@ REACTIONS: tuple[Reaction, ...] = (
     on(VitalsReceived, run=telemetry_handlers.push_vitals),
     on(VitalsReceived, run=telemetry_handlers.judge_artefacts),
     on(DeviceChanged, run=telemetry_handlers.forget_device),
-    on(AlertChanged, run=auth_handlers.audit_alert),
+    on(AlertChanged, run=telemetry_handlers.audit_alert),
     # Notifications: a page opens, stops or resolves in the transaction of its cause.
     on(AlertChanged, run=notifications_handlers.page_on_alert, stage=IN_TRANSACTION),
     on(

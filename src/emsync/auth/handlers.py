@@ -1,19 +1,15 @@
-"""Auth's reactions: an account change reaches every process and every live session, and
-alerts that change without an HTTP request still reach the audit log."""
+"""Auth's reactions: an account change reaches every process and every live session."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
 
-from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.auth.events import AccountChanged
 from emsync.auth.freshness import ACCOUNTS_CHANNEL, AccountStates
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
-from emsync.telemetry.events import AlertChanged
 
 log = structlog.get_logger("emsync.auth")
 
@@ -33,16 +29,3 @@ def apply_account_change(runtime: Runtime, _type: str, data: Any) -> None:
     closed = runtime.get(Hub).end_sessions(principal_id, "the account changed; log in again")
     if closed:
         log.info("sessions of a changed account closed", count=closed)
-
-
-async def audit_alert(runtime: Runtime, event: AlertChanged) -> None:
-    """Raised, escalated and auto-resolved alerts have no HTTP request to be audited by."""
-    await runtime.get(AuditLog).append(
-        AuditRecord(
-            actor=event.actor,
-            action=f"{event.name}:{event.change}",
-            target=json.dumps({"alert_id": event.alert_id}),
-            request_id="-",
-            outcome="success",
-        )
-    )

@@ -1,5 +1,6 @@
 """Dispatch's reactions to other domains' events: a new or newly triaged incident without a unit
-gets a ranked unit list; a GPS fix from an ambulance's tracker moves the unit."""
+gets a ranked unit list. (A GPS fix moving a unit is telemetry's reaction, through the hook
+dispatch exports: `record_device_position`.)"""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import structlog
 
 from emsync.core.errors import NotFound, ValidationFailed
 from emsync.core.runtime import Runtime
-from emsync.core.uow import UnitOfWork
-from emsync.dispatch import recommendation, service
+from emsync.dispatch import recommendation
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.events import DispatchRecommended
 from emsync.incidents.events import IncidentCreated
 from emsync.maps import RoadMapService
-from emsync.telemetry.events import PositionReceived
 from emsync.triage.events import PatientTriaged
 
 log = structlog.get_logger("emsync.dispatch")
@@ -26,20 +25,6 @@ async def recommend_for_new_incident(runtime: Runtime, event: IncidentCreated) -
 
 async def recommend_after_triage(runtime: Runtime, event: PatientTriaged) -> None:
     await _recommend_when_unassigned(runtime, event.incident_id, trigger=event.name)
-
-
-async def move_unit_with_its_device(runtime: Runtime, event: PositionReceived) -> None:
-    """A GPS fix from an ambulance's tracker moves the unit that carries the device."""
-    async with runtime.sessions() as session:
-        await service.record_device_position(
-            uow=UnitOfWork(session, runtime.bus),
-            device_id=event.device_id,
-            lat=event.lat,
-            lon=event.lon,
-            at=event.at,
-            speed_mps=event.speed_mps,
-            heading=event.heading,
-        )
 
 
 async def _recommend_when_unassigned(runtime: Runtime, incident_id: str, *, trigger: str) -> None:

@@ -1,18 +1,23 @@
 """Telemetry's reactions: an alert acknowledged from a page (SMS link, reply, the paging screen)
 is acknowledged here too, and each escalation step the policy fires is shown on the alert; a
 patient's readings are pushed live and judged for artefacts over a window; a changed device is
-re-read by the pipeline."""
+re-read by the pipeline; a tracker's GPS fix moves its ambulance (dispatch's hook); alerts
+that change without an HTTP request still reach the audit log."""
 
 from __future__ import annotations
 
+import json
+
+from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.core.errors import InvalidTransition, NotFound
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
+from emsync.dispatch import record_device_position
 from emsync.notifications.events import PageAcknowledged, PageEscalated
 from emsync.telemetry import alerting
 from emsync.telemetry.artefact_windows import ArtefactWindows
-from emsync.telemetry.events import DeviceChanged, VitalsReceived
+from emsync.telemetry.events import AlertChanged, DeviceChanged, PositionReceived, VitalsReceived
 from emsync.telemetry.pipeline import Pipeline
 
 ALERT_SUBJECT = "telemetry.alert"
@@ -69,3 +74,30 @@ async def judge_artefacts(runtime: Runtime, event: VitalsReceived) -> None:
 async def forget_device(runtime: Runtime, event: DeviceChanged) -> None:
     """Bound, re-keyed, revoked: the pipeline reads the device afresh on its next message."""
     runtime.get(Pipeline).devices.invalidate(event.device_id)
+
+
+async def move_unit_with_its_device(runtime: Runtime, event: PositionReceived) -> None:
+    """A GPS fix from an ambulance's tracker moves the unit that carries the device."""
+    async with runtime.sessions() as session:
+        await record_device_position(
+            uow=UnitOfWork(session, runtime.bus),
+            device_id=event.device_id,
+            lat=event.lat,
+            lon=event.lon,
+            at=event.at,
+            speed_mps=event.speed_mps,
+            heading=event.heading,
+        )
+
+
+async def audit_alert(runtime: Runtime, event: AlertChanged) -> None:
+    """Raised, escalated and auto-resolved alerts have no HTTP request to be audited by."""
+    await runtime.get(AuditLog).append(
+        AuditRecord(
+            actor=event.actor,
+            action=f"{event.name}:{event.change}",
+            target=json.dumps({"alert_id": event.alert_id}),
+            request_id="-",
+            outcome="success",
+        )
+    )
