@@ -314,7 +314,10 @@ def _wire_telemetry(runtime: Runtime) -> None:
     audit = runtime.get(AuditLog)
 
     async def audit_alert(event: AlertChanged) -> None:
-        # Raised, escalated and auto-resolved alerts have no HTTP request to be audited by.
+        # Raised, escalated and auto-resolved alerts have no HTTP request to be audited by. A new
+        # score on an open alert is not an action: the readings behind it are stored already.
+        if event.change == "score_changed":
+            return
         await audit.append(
             AuditRecord(
                 actor=event.actor,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from emsync.handoffs.schemas import (
     AtmistRecord,
     ClinicalPicture,
-    News2Read,
+    HandoffNews2Read,
     NoteRead,
     Treatment,
     UpdateRead,
@@ -26,7 +26,7 @@ NEWS2_REQUIRED = ("rr", "spo2", "sbp", "hr", "temp")
 SUBSCORE_NAMES = ("rr", "spo2", "o2", "sbp", "hr", "avpu", "temp")
 
 
-def news2_of(sign: VitalSigns) -> News2Read | None:
+def news2_of(sign: VitalSigns) -> HandoffNews2Read | None:
     """NEWS2 of one set (SpO2 scale 1), or None when it lacks a required measurement."""
     if sign.rr is None or sign.spo2 is None or sign.sbp is None or sign.hr is None:
         return None
@@ -42,7 +42,7 @@ def news2_of(sign: VitalSigns) -> News2Read | None:
         consciousness=sign.avpu or "A",
         temp=sign.temp,
     )
-    return News2Read(
+    return HandoffNews2Read(
         total=score.total,
         band=score.band.value,
         subscores=dict(zip(SUBSCORE_NAMES, score.subscores, strict=True)),

@@ -233,7 +233,7 @@ class NoteRead(BaseModel):
     )
 
 
-class News2Read(BaseModel):
+class HandoffNews2Read(BaseModel):
     """NEWS2 (RCP 2017) of one recorded vital-sign set, computed by EMsync."""
 
     total: int
@@ -256,7 +256,7 @@ class ClinicalPicture(BaseModel):
     treatment: list[Treatment] | None = Field(description="None: not recorded; []: none given")
     allergies: list[str] | None = Field(description="None: not recorded; []: none known")
     notes: list[NoteRead]
-    news2: News2Read | None = Field(description="of the newest set that allows NEWS2")
+    news2: HandoffNews2Read | None = Field(description="of the newest set that allows NEWS2")
 
 
 class HandoffRead(BaseModel):

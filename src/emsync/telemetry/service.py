@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from emsync.incidents import get_incident, get_patient
 from emsync.telemetry import keys as device_keys
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import (
+    RANK,
     AlertAction,
     AlertKind,
     AlertLevel,
@@ -28,8 +29,10 @@ from emsync.telemetry.alerts import (
     Decision,
     OpenAlert,
     ResolvedAlert,
+    ScoreObservation,
     decide,
     next_status,
+    scored_detail,
 )
 from emsync.telemetry.envelope import MAX_KEY_ID, Kind, topic_for
 from emsync.telemetry.events import AlertChanged, DeviceChanged, DeviceRegistered
@@ -570,14 +573,20 @@ def _alert_detail_aad(alert_id: str) -> bytes:
 
 
 def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
-    news: int | None = None
-    pews: int | None = None
+    scores: dict[str, Any] = {}
     if alert.detail_sealed is not None:
         detail = orjson.loads(keyring.open(alert.detail_sealed, aad=_alert_detail_aad(alert.id)))
-        if detail.get("scale") == "bedside-pews":
-            pews = detail.get("total")  # a child's: never shown as NEWS2
-        else:
-            news = detail.get("total")
+        # Alerts raised before peaks were kept hold one score: it is their peak as well.
+        peak = detail.get("peak") or detail
+        child = detail.get("scale") == "bedside-pews"  # a child's: never shown as NEWS2
+        scores = {
+            "pews" if child else "news2": detail.get("total"),
+            "band": detail.get("band"),
+            "scored_at": detail.get("ts"),
+            "peak": peak.get("total"),
+            "peak_band": peak.get("band"),
+            "peak_at": peak.get("ts"),
+        }
     return AlertRead(
         id=alert.id,
         patient_id=alert.patient_id,
@@ -593,8 +602,7 @@ def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
         resolved_by=alert.resolved_by,
         escalation_step=alert.escalation_step,
         escalated_to=alert.escalated_to,
-        news2=news,
-        pews=pews,
+        **scores,
     )
 
 
@@ -627,8 +635,14 @@ async def list_alerts(
     if patient_id is not None:
         where.append(Alert.patient_id == patient_id)
     total = await session.scalar(select(func.count()).select_from(Alert).where(*where)) or 0
+    # Most severe first (high, medium, low-medium or stale, low), newest first within a level.
+    severity = case({str(level): rank for level, rank in RANK.items()}, value=Alert.level, else_=0)
     rows = await session.scalars(
-        select(Alert).where(*where).order_by(Alert.raised_at.desc()).limit(limit).offset(offset)
+        select(Alert)
+        .where(*where)
+        .order_by(severity.desc(), Alert.raised_at.desc(), Alert.id)
+        .limit(limit)
+        .offset(offset)
     )
     return Page(
         items=[_alert_read(a, keyring) for a in rows], total=total, limit=limit, offset=offset
@@ -696,17 +710,18 @@ async def observe_news2(
     *,
     session: AsyncSession,
     keyring: Keyring,
-    observations: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
+    observations: dict[str, ScoreObservation],
     holdoff: timedelta,
     ack_timeout: timedelta,
     now: datetime,
     kind: AlertKind = AlertKind.NEWS2,
 ) -> list[AlertChanged]:
-    """Apply one batch's NEWS2 (or, for children, PEWS) level per patient to their alerts of
+    """Apply one batch's NEWS2 (or, for children, PEWS) scores per patient to their alerts of
     that `kind`; caller commits.
 
-    `observations` maps a patient to the alert level their worst reading called for (None when
-    below the minimum band) and that reading's NEWS2 detail.
+    The worst reading's level decides raising and resolving (alerts.decide); an open alert's
+    score follows the newest reading, with the highest since it was raised kept as its peak, so
+    the alert never shows a score the patient no longer has.
     """
     if not observations:
         return []
@@ -730,7 +745,7 @@ async def observe_news2(
             if prev is None or as_utc(prev.resolved_at or now) < as_utc(row.resolved_at or now):
                 resolved_by[row.patient_id] = row
     events: list[AlertChanged] = []
-    for patient_id, (level, detail) in observations.items():
+    for patient_id, observed in observations.items():
         current = open_by.get(patient_id)
         last = resolved_by.get(patient_id)
         decision = decide(
@@ -741,61 +756,109 @@ async def observe_news2(
                 status=AlertStatus(current.status),
                 cleared_at=as_utc(current.cleared_at) if current.cleared_at else None,
             ),
-            observed=level,
+            observed=observed.level,
             now=now,
             holdoff=holdoff,
             last_resolved=None
             if last is None or last.resolved_at is None
             else ResolvedAlert(level=last.level, resolved_at=as_utc(last.resolved_at)),
         )
-        if decision is Decision.NOTHING:
-            continue
         if decision is Decision.RAISE:
-            assert level is not None
-            alert_id = new_id()
-            alert = Alert(
-                id=alert_id,
-                patient_id=patient_id,
-                kind=kind.value,
-                scope="",
-                level=level.value,
-                status=AlertStatus.RAISED.value,
-                raised_at=now,
-                updated_at=now,
-                escalation_step=0,
-                escalate_at=now + ack_timeout,
-                detail_sealed=None
-                if detail is None
-                else keyring.seal(orjson.dumps(detail), aad=_alert_detail_aad(alert_id)),
+            assert observed.level is not None
+            events.append(
+                _raise(session, keyring, patient_id, kind, observed, now, now + ack_timeout)
             )
-            session.add(alert)
-            events.append(_changed(alert, "raised", SYSTEM_ACTOR, now))
             continue
-        assert current is not None
-        current.updated_at = now
-        if decision is Decision.RAISE_LEVEL:
-            assert level is not None
-            current.level = level.value
-            current.status = AlertStatus.RAISED.value
-            current.cleared_at = None
-            current.escalate_at = now + ack_timeout
-            if detail is not None:
-                current.detail_sealed = keyring.seal(
-                    orjson.dumps(detail), aad=_alert_detail_aad(current.id)
-                )
-            events.append(_changed(current, "level_raised", SYSTEM_ACTOR, now))
-        elif decision is Decision.CLEAR:
-            current.cleared_at = now
-        elif decision is Decision.UNCLEAR:
-            current.cleared_at = None
-        elif decision is Decision.RESOLVE:
-            current.status = AlertStatus.RESOLVED.value
-            current.resolved_at = now
-            current.resolved_by = SYSTEM_ACTOR
-            current.escalate_at = None
-            events.append(_changed(current, "resolved", SYSTEM_ACTOR, now))
+        if current is None:
+            continue
+        change = _apply(current, decision, observed, now, ack_timeout)
+        if _rescore(current, keyring, observed) and change is None:
+            change = "score_changed"  # the tile and the alert list show the new score
+        if change is not None:
+            current.updated_at = now
+            events.append(_changed(current, change, SYSTEM_ACTOR, now))
     await session.flush()
     return events
+
+
+def _raise(
+    session: AsyncSession,
+    keyring: Keyring,
+    patient_id: str,
+    kind: AlertKind,
+    observed: ScoreObservation,
+    now: datetime,
+    escalate_at: datetime,
+) -> AlertChanged:
+    assert observed.level is not None
+    alert_id = new_id()
+    detail = scored_detail(None, observed)
+    alert = Alert(
+        id=alert_id,
+        patient_id=patient_id,
+        kind=kind.value,
+        scope="",
+        level=observed.level.value,
+        status=AlertStatus.RAISED.value,
+        raised_at=now,
+        updated_at=now,
+        escalation_step=0,
+        escalate_at=escalate_at,
+        detail_sealed=None
+        if detail is None
+        else keyring.seal(orjson.dumps(detail), aad=_alert_detail_aad(alert_id)),
+    )
+    session.add(alert)
+    return _changed(alert, "raised", SYSTEM_ACTOR, now)
+
+
+def _apply(
+    alert: Alert,
+    decision: Decision,
+    observed: ScoreObservation,
+    now: datetime,
+    ack_timeout: timedelta,
+) -> str | None:
+    """Apply a decision about an open alert; the change to announce, if any."""
+    if decision is Decision.RAISE_LEVEL:
+        assert observed.level is not None
+        alert.level = observed.level.value
+        alert.status = AlertStatus.RAISED.value
+        alert.cleared_at = None
+        alert.escalate_at = now + ack_timeout
+        return "level_raised"
+    if decision is Decision.CLEAR:
+        alert.cleared_at = now
+    elif decision is Decision.UNCLEAR:
+        alert.cleared_at = None
+    elif decision is Decision.RESOLVE:
+        alert.status = AlertStatus.RESOLVED.value
+        alert.resolved_at = now
+        alert.resolved_by = SYSTEM_ACTOR
+        alert.escalate_at = None
+        return "resolved"
+    return None
+
+
+def _rescore(alert: Alert, keyring: Keyring, observed: ScoreObservation) -> bool:
+    """Put the batch's newest score (and any new peak) on the alert; True if either changed."""
+    aad = _alert_detail_aad(alert.id)
+    stored = (
+        None
+        if alert.detail_sealed is None
+        else orjson.loads(keyring.open(alert.detail_sealed, aad=aad))
+    )
+    detail = scored_detail(stored, observed)
+    if detail is None:
+        return False
+    changed = stored is None or (
+        (stored.get("total"), (stored.get("peak") or stored).get("total"))
+        != (detail["total"], detail["peak"]["total"])
+    )
+    # Only a changed score is written: a steady one costs no row update per batch.
+    if changed:
+        alert.detail_sealed = keyring.seal(orjson.dumps(detail), aad=aad)
+    return changed
 
 
 async def record_escalation(
