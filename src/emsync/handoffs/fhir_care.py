@@ -69,9 +69,13 @@ def scores(
         obs["effectiveDateTime"] = when(computed["ts"])
         obs["method"] = {"text": "computed by EMsync from the recorded vital signs (RCP 2017)"}
         obs["interpretation"] = [{"text": f"NEWS2 band: {computed['band']}"}]
-        assumed = computed.get("assumed") or []
-        if assumed:
-            obs["note"] = [{"text": f"not recorded, scored as normal: {', '.join(assumed)}"}]
+        notes = []
+        if computed.get("carried"):
+            notes.append(f"taken from an earlier set (15 min): {', '.join(computed['carried'])}")
+        if computed.get("assumed"):
+            notes.append(f"not recorded, scored as normal: {', '.join(computed['assumed'])}")
+        if notes:
+            obs["note"] = [{"text": text} for text in notes]
         index = next(
             (
                 n

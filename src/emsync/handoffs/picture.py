@@ -8,6 +8,8 @@ the crew recorded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
 
 from emsync.handoffs.schemas import (
     AtmistRecord,
@@ -23,30 +25,50 @@ from emsync.triage.news2 import news2
 # NEWS2 needs these five measured; oxygen and consciousness, when not recorded, are taken as
 # air and Alert (the score says so in `assumed`), as the telemetry pipeline does.
 NEWS2_REQUIRED = ("rr", "spo2", "sbp", "hr", "temp")
+NEWS2_FIELDS = (*NEWS2_REQUIRED, "o2", "avpu")
 SUBSCORE_NAMES = ("rr", "spo2", "o2", "sbp", "hr", "avpu", "temp")
+# A set missing a parameter takes it from the newest earlier set within this time, as the
+# telemetry pipeline combines a monitor's readings (its NEWS2 window's default): a monitor that
+# reports no AVPU must not score a patient the crew found responding only to voice as Alert.
+WINDOW = timedelta(minutes=15)
 
 
-def news2_of(sign: VitalSigns) -> HandoffNews2Read | None:
-    """NEWS2 of one set (SpO2 scale 1), or None when it lacks a required measurement."""
-    if sign.rr is None or sign.spo2 is None or sign.sbp is None or sign.hr is None:
+def news2_of(sign: VitalSigns, earlier: Sequence[VitalSigns] = ()) -> HandoffNews2Read | None:
+    """NEWS2 (SpO2 scale 1) at one set, with parameters it lacks carried from the newest of the
+    `earlier` sets (time order) within WINDOW; None when a required one is still missing."""
+    values: dict[str, Any] = {}
+    carried: list[str] = []
+    for name in NEWS2_FIELDS:
+        value = getattr(sign, name)
+        if value is None:
+            value = next(
+                (
+                    getattr(e, name)
+                    for e in reversed(earlier)
+                    if getattr(e, name) is not None and sign.ts - e.ts <= WINDOW
+                ),
+                None,
+            )
+            if value is not None:
+                carried.append(name)
+        values[name] = value
+    if any(values[name] is None for name in NEWS2_REQUIRED):
         return None
-    if sign.temp is None:
-        return None
-    assumed = [name for name in ("o2", "avpu") if getattr(sign, name) is None]
     score = news2(
-        rr=sign.rr,
-        spo2=sign.spo2,
-        on_oxygen=bool(sign.o2),
-        sbp=sign.sbp,
-        hr=sign.hr,
-        consciousness=sign.avpu or "A",
-        temp=sign.temp,
+        rr=values["rr"],
+        spo2=values["spo2"],
+        on_oxygen=bool(values["o2"]),
+        sbp=values["sbp"],
+        hr=values["hr"],
+        consciousness=values["avpu"] or "A",
+        temp=values["temp"],
     )
     return HandoffNews2Read(
         total=score.total,
         band=score.band.value,
         subscores=dict(zip(SUBSCORE_NAMES, score.subscores, strict=True)),
-        assumed=assumed,
+        assumed=[name for name in ("o2", "avpu") if values[name] is None],
+        carried=carried,
         ts=sign.ts,
         source=sign.source,
     )
@@ -70,7 +92,14 @@ def clinical_picture(content: AtmistRecord, updates: Sequence[UpdateRead]) -> Cl
         elif update.kind == "note":
             notes.append(NoteRead(text=data["note"], at=update.at))
     signs.sort(key=lambda s: s.ts)
-    scored = next((s for s in map(news2_of, reversed(signs)) if s is not None), None)
+    scored = next(
+        (
+            score
+            for n in range(len(signs) - 1, -1, -1)
+            if (score := news2_of(signs[n], signs[:n])) is not None
+        ),
+        None,
+    )
     return ClinicalPicture(
         signs=signs,
         latest_signs=signs[-1] if signs else None,

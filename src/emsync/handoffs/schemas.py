@@ -242,6 +242,10 @@ class HandoffNews2Read(BaseModel):
     assumed: list[str] = Field(
         description="fields the set did not record and NEWS2 took as normal: o2 (air), avpu (A)"
     )
+    carried: list[str] = Field(
+        default_factory=list,
+        description="fields the set did not record, taken from an earlier set (within 15 min)",
+    )
     ts: datetime = Field(description="the vital-sign set's time")
     source: str
 

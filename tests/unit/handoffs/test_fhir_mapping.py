@@ -170,20 +170,27 @@ def test_encounter_class_uses_the_v3_actcode_canonical() -> None:
     assert any("v3-ActCode" in p for p in fhir_rules.problems(broken))
 
 
-def test_news2_is_computed_from_the_newest_set_that_allows_it() -> None:
+def test_news2_is_computed_at_the_newest_set_with_what_it_lacks_from_the_sets_before() -> None:
     older = {"ts": NOW - timedelta(minutes=7), "hr": 118, "spo2": 89, "rr": 26, "sbp": 104,
              "dbp": 62, "temp": 38.6, "avpu": "V", "o2": True}  # fmt: skip
-    newer = {"ts": NOW, "hr": 120, "spo2": 86, "source": "telemetry"}  # no rr, sbp, temp
+    newer = {"ts": NOW, "hr": 120, "spo2": 86, "source": "telemetry"}  # no rr, BP, temp, AVPU
     picture = clinical_picture(_record(signs=[newer, older]), [])
     assert picture.latest_signs is not None
     assert picture.latest_signs.spo2 == 86  # newest first, whatever the order recorded
     assert picture.news2 is not None
-    # rr 26 → 3, SpO2 89 → 3, oxygen → 2, sbp 104 → 1, hr 118 → 2, V → 3, temp 38.6 → 1
+    # rr 26 → 3, SpO2 86 → 3, oxygen → 2, sbp 104 → 1, hr 120 → 2, V → 3, temp 38.6 → 1
     assert picture.news2.total == 15
     assert picture.news2.band == "high"
-    assert picture.news2.ts == older["ts"]
+    assert picture.news2.ts == newer["ts"]
+    assert picture.news2.source == "telemetry"
+    assert picture.news2.carried == ["rr", "sbp", "temp", "o2", "avpu"]
     assert picture.news2.assumed == []
+    # Alone, the monitor's set cannot be scored; 20 minutes later nothing is carried to it.
     assert news2_of(VitalSigns.model_validate(newer)) is None
+    late = {**newer, "ts": NOW + timedelta(minutes=20)}
+    alone = clinical_picture(_record(signs=[late, older]), [])
+    assert alone.news2 is not None
+    assert alone.news2.ts == older["ts"]  # the newest set that allows it on its own
     [computed] = [
         o for o in _resources(_bundle(_record(signs=[older])), "Observation")
         if o.get("method", {}).get("text", "").startswith("computed")

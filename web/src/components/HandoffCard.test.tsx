@@ -36,8 +36,8 @@ it("shows the newest set first with its age and trend, and everything the crew r
   render(<ul><HandoffCard handoff={handoff()} now={NOW} /></ul>);
   const current = screen.getByTestId("current-vitals");
   expect(current.textContent).toContain("1 min ago · monitor");
-  expect(current.textContent).toContain("86 % ↓ falling");
-  expect(current.textContent).toContain("124/min ↑ rising");
+  expect(current.textContent).toContain("86 % ↓ from 89");
+  expect(current.textContent).toContain("124/min ↑ from 118");
   expect(screen.getByTestId("handoff-news2").textContent).toContain("NEWS2 14 — High risk");
   expect(screen.getByTestId("allergies").textContent).toBe("Allergies: penicillin");
   const treatments = screen.getByTestId("treatments").textContent;

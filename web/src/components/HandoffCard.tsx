@@ -1,18 +1,8 @@
 import type { ReactNode } from "react";
 import type { HandoffRead as Handoff, VitalSigns } from "../api/types";
-import {
-  allergiesText,
-  clock,
-  sourceText,
-  signFields,
-  treatmentText,
-  TREND_LABEL,
-} from "../lib/handoff";
+import { allergiesText, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
-
-// Which trend goes beside which current value (the server's trends are per field).
-const TREND_FIELD: Record<string, string> = { HR: "hr", "SpO₂": "spo2", RR: "rr", BP: "sbp", Temp: "temp" };
 
 /** The newest vital-sign set first, with its age and each value's trend beside it. */
 function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
@@ -21,7 +11,6 @@ function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
   if (!latest) return <p className="muted">No vital signs recorded.</p>;
   const score = picture.news2;
   const band = score ? parseBand(score.band) : null;
-  const trends = handoff.trends ?? {};
   return (
     <section className={`current-vitals band-${band ?? "none"}`} aria-label="Current vitals" data-testid="current-vitals">
       <h4>
@@ -29,13 +18,13 @@ function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
       </h4>
       <dl className="vitals-now">
         {signFields(latest).map(([label, value]) => {
-          const trend = trends[TREND_FIELD[label] ?? ""];
+          const change = changeText(label, picture.signs, latest);
           return (
             <div key={label}>
               <dt>{label}</dt>
               <dd>
                 {value}
-                {trend && trend !== "single reading" && <span className="trend"> {TREND_LABEL[trend] ?? trend}</span>}
+                {change && <span className="trend"> {change}</span>}
               </dd>
             </div>
           );
@@ -47,6 +36,7 @@ function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
           <span className="muted small">
             {" "}
             (set of {clock(score.ts)}, {score.source === "telemetry" ? "monitor" : "crew"}
+            {score.carried?.length ? `; from the set before: ${score.carried.join(", ")}` : ""}
             {score.assumed.length ? `; not recorded, scored as normal: ${score.assumed.join(", ")}` : ""})
           </span>
         </p>

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { allergiesText, avpuText, oxygenText, signFields, treatmentText } from "./handoff";
+import { allergiesText, avpuText, changeText, oxygenText, signFields, treatmentText } from "./handoff";
 
 const TS = "2026-01-01T10:02:00Z";
 
@@ -37,4 +37,14 @@ it("tells 'no known allergies' from 'not asked'", () => {
   expect(allergiesText(null)).toBe("Not recorded");
   expect(allergiesText([])).toBe("None known");
   expect(allergiesText(["penicillin", "latex"])).toBe("penicillin; latex");
+});
+
+it("says beside a current value where it came from", () => {
+  const older = { ts: "2026-01-01T10:00:00Z", spo2: 89, sbp: 104, dbp: 62, hr: 118, source: "crew" as const };
+  const newest = { ts: "2026-01-01T10:06:00Z", spo2: 86, sbp: 104, dbp: 60, source: "telemetry" as const };
+  const signs = [older, newest];
+  expect(changeText("SpO₂", signs, newest)).toBe("↓ from 89");
+  expect(changeText("BP", signs, newest)).toBe("→ unchanged");
+  expect(changeText("HR", signs, newest)).toBeNull(); // not measured now
+  expect(changeText("SpO₂", [newest], newest)).toBeNull(); // nothing earlier
 });

@@ -23,13 +23,24 @@ export const AVPU_LABEL: Record<string, string> = {
   U: "unresponsive",
 };
 
-/** A trend in words with an arrow: never colour alone. */
-export const TREND_LABEL: Record<string, string> = {
-  rising: "↑ rising",
-  falling: "↓ falling",
-  steady: "→ steady",
-  "single reading": "one reading",
-};
+const TREND_KEYS = { HR: "hr", "SpO₂": "spo2", RR: "rr", BP: "sbp", Temp: "temp" } as const;
+
+/** Beside a current value, where it came from: the same parameter in the newest earlier set
+ * that has it ("↓ from 89"), in words and an arrow, never colour alone. Null when there is
+ * no earlier value. */
+export function changeText(label: string, signs: VitalSigns[], latest: VitalSigns): string | null {
+  const key = TREND_KEYS[label as keyof typeof TREND_KEYS] as keyof VitalSigns | undefined;
+  if (!key) return null;
+  const now = latest[key];
+  if (typeof now !== "number") return null;
+  const earlier = signs.filter((s) => Date.parse(s.ts) < Date.parse(latest.ts) && typeof s[key] === "number");
+  const before = earlier.length ? (earlier[earlier.length - 1]?.[key] as number) : null;
+  if (before === null) return null;
+  const shown = key === "sbp" ? `${before}/${earlier[earlier.length - 1]?.dbp ?? "?"}` : String(before);
+  if (now > before) return `↑ from ${shown}`;
+  if (now < before) return `↓ from ${shown}`;
+  return "→ unchanged";
+}
 
 export function clock(iso: string): string {
   // 24-hour time: a clinical record has no AM/PM to misread.
