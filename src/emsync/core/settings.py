@@ -447,6 +447,13 @@ class EmergencySettings(BaseModel):
     hazard_max_bytes: int = Field(
         default=10_000_000, ge=1024, description="a hazard feed larger than this is refused"
     )
+    hazard_file_dir: Path | None = Field(
+        default=None,
+        description=(
+            "file:// hazard feeds are read only from under this directory (none: file feeds"
+            " are refused, so an account that may add feeds cannot read the server's files)"
+        ),
+    )
 
 
 class Settings(BaseSettings):
