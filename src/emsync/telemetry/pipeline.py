@@ -32,7 +32,7 @@ from emsync.core.crypto import NONCE_BYTES, SEALED_VERSION, Keyring
 from emsync.core.events import Event, EventBus
 from emsync.core.settings import Settings
 from emsync.incidents import patient_ages
-from emsync.telemetry import envelope, service
+from emsync.telemetry import alerting, envelope
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import AlertKind, AlertStatus, ScoreObservation, alert_level
 from emsync.telemetry.checks import ReadingChecks, alert_kind, detail_key
@@ -49,8 +49,7 @@ from emsync.telemetry.readings import (
     parse_readings,
     refuse_future,
 )
-from emsync.telemetry.service import COUNTER_OFFSET, reading_aad
-from emsync.telemetry.store import ReadingRow, ReadingStore
+from emsync.telemetry.store import COUNTER_OFFSET, ReadingRow, ReadingStore, reading_aad
 from emsync.telemetry.vitals import LatestValues, Scored
 
 log = structlog.get_logger("emsync.telemetry.ingest")
@@ -501,7 +500,7 @@ class Pipeline:
         async with self._sessions() as session:
             for kind in (AlertKind.NEWS2, AlertKind.PEWS):
                 of_kind = {p: o for p, o in relevant.items() if alert_kind(o.worst) is kind}
-                events += await service.observe_news2(
+                events += await alerting.observe_news2(
                     session=session,
                     keyring=self._keyring,
                     observations=of_kind,

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
-import { endpoints, type ReceiptStatus } from "../api/pending";
+import { endpoints, type ReceiptStatus } from "../api/endpoints";
 import type { HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HandoffCard } from "../components/HandoffCard";

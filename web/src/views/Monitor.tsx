@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import { endpoints, type VitalsReading } from "../api/pending";
-import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead } from "../api/types";
+import { endpoints } from "../api/endpoints";
+import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead, VitalsReading } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HistoryChart } from "../components/HistoryChart";
 import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
