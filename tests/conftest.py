@@ -17,6 +17,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 
 from emsync.bootstrap import create_app
 from emsync.core import migrate
@@ -26,6 +27,11 @@ PG_ADMIN_DSN = os.environ.get("EMSYNC_TEST_PG_DSN", "postgresql://postgres@127.0
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_MASTER_KEYS = json.dumps({"1": base64.b64encode(b"k" * 32).decode()})
 _counter = itertools.count()
+
+# No timing in pass/fail tests: Hypothesis's default 200 ms deadline per example failed a
+# property test at 328 ms on a loaded machine. Correctness is what these tests check.
+hypothesis_settings.register_profile("emsync", deadline=None)
+hypothesis_settings.load_profile("emsync")
 
 
 def _pg_dsn(database: str) -> str:
