@@ -71,6 +71,8 @@ from emsync.emergency import api as emergency_api
 from emsync.emergency import crew_problems
 from emsync.emergency.events import ALL_EVENTS as EMERGENCY_EVENTS
 from emsync.emergency.handlers import index_incident, index_unit
+from emsync.geocoding import GeocoderService
+from emsync.geocoding import api as geocoding_api
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
 from emsync.handoffs.events import (
@@ -183,6 +185,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.bus.subscribe(AccountChanged, broadcast_account_change(hub))
     runtime.provide(hub)
     runtime.provide(RoadMapService.from_settings(settings))
+    runtime.provide(GeocoderService.from_settings(settings))
     return runtime
 
 
@@ -367,6 +370,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
+        (ProcessRole.API, runtime.get(GeocoderService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
         (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),
@@ -482,6 +486,7 @@ def create_app(
         app.include_router(incidents_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(dispatch_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(dispatch_api.map_router, responses=PROBLEM_RESPONSES)
+        app.include_router(geocoding_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.map_router, responses=PROBLEM_RESPONSES)
         app.include_router(handoffs_api.router, responses=PROBLEM_RESPONSES)
