@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from emsync.auth.permissions import Perm
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
+from emsync.telemetry import service
+from emsync.telemetry.alerts import AlertKind, AlertLevel
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.broker import EmbeddedBroker
 from emsync.telemetry.events import AlertChanged, DeviceChanged, VitalsReceived
 from emsync.telemetry.ingest import MqttIngest
+from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.pipeline import Pipeline
 from emsync.telemetry.vitals import LatestValues
@@ -72,6 +77,48 @@ def wire_realtime(runtime: Runtime, hub: Hub) -> None:
     # Flat lines and the window forest, judged after the batch is stored (off the hot path).
     windows = ArtefactWindows(hub.publish)
     runtime.bus.subscribe(VitalsReceived, windows.on_vitals)
+    # The deterioration model's live score beside NEWS2, also off the hot path.
+    risk = _risk_watch(runtime, hub)
+    runtime.provide(risk)
+    runtime.bus.subscribe(VitalsReceived, risk.on_vitals)
+
+
+def _risk_watch(runtime: Runtime, hub: Hub) -> RiskWatch:
+    from emsync.triage import registry
+
+    tel = runtime.settings.telemetry
+    meta = json.loads(registry.deterioration_path().read_text())
+
+    def score(readings: Any) -> float:
+        # xgboost loads on the first score, in the worker thread, not at start-up
+        return registry.deterioration_model().score(readings)
+
+    async def raise_alert(
+        patient_id: str, level: AlertLevel | None, detail: dict[str, Any]
+    ) -> None:
+        async with runtime.sessions() as session:
+            events = await service.observe_news2(
+                session=session,
+                keyring=runtime.keyring,
+                observations={patient_id: (level, detail)},
+                holdoff=timedelta(seconds=tel.alert_holdoff_seconds),
+                ack_timeout=timedelta(seconds=tel.ack_timeout_seconds),
+                now=runtime.clock(),
+                kind=AlertKind.DETERIORATION,
+            )
+            follow = await runtime.bus.stage(session, events)  # pages open with their alerts
+            await session.commit()
+        await runtime.bus.publish(*events, *follow)
+
+    return RiskWatch(
+        publish=hub.publish,
+        score=score,
+        model_version=str(meta.get("version", "unversioned")),
+        interval=timedelta(seconds=tel.risk_interval_seconds),
+        threshold=tel.risk_alert_threshold,
+        high=tel.risk_alert_high,
+        raise_alert=raise_alert,
+    )
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
