@@ -31,6 +31,8 @@ from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
 from emsync.auth.service import HospitalLookup
+from emsync.basemap import BasemapService
+from emsync.basemap import api as basemap_api
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
@@ -186,6 +188,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.provide(hub)
     runtime.provide(RoadMapService.from_settings(settings))
     runtime.provide(GeocoderService.from_settings(settings))
+    runtime.provide(BasemapService.from_settings(settings))
     return runtime
 
 
@@ -487,6 +490,7 @@ def create_app(
         app.include_router(dispatch_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(dispatch_api.map_router, responses=PROBLEM_RESPONSES)
         app.include_router(geocoding_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(basemap_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.map_router, responses=PROBLEM_RESPONSES)
         app.include_router(handoffs_api.router, responses=PROBLEM_RESPONSES)

@@ -239,6 +239,9 @@ class Geocoder:
         hits: list[GeocodeHit] = []
         if rest:
             hits.extend(self._entry_hits(rest, number, near, partial, limit))
+        if partial and at is not None and at == len(words) - 1:
+            # "Bd Albert 1" may be a house number or "1er" being typed: both readings compete.
+            hits.extend(self._entry_hits(words, None, near, partial, limit))
         pair = split_intersection(query)
         if pair is not None:
             hits.extend(self._intersection_hits(pair, near, partial))
@@ -301,7 +304,10 @@ class Geocoder:
     def _hit(self, i: int, score: float, number: str | None) -> GeocodeHit:
         g = self.g
         kind = PlaceKind(int(g.kind[i]))
-        if kind == PlaceKind.STREET and number is not None:
+        typing_name = number is not None and any(
+            w.startswith(number) for w in tokens(str(g.name[i]))
+        )
+        if kind == PlaceKind.STREET and number is not None and not typing_name:
             placed = self._interpolate(i, number)
             if placed is not None:
                 lat, lon = placed

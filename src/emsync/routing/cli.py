@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from emsync.basemap.store import load_basemap
 from emsync.core.errors import DomainError
 from emsync.geocoding.cli import geocode_eval
 from emsync.geocoding.store import load_geocoder
@@ -44,6 +45,8 @@ def import_map(
     try:
         # The address index is built and cached with the road graph, from the same file.
         geocoder = load_geocoder(file, cache_dir, rebuild=rebuild)
+        # And the basemap's vector tiles (street names, water, parks, buildings).
+        basemap = load_basemap(file, cache_dir, rebuild=rebuild)
     except DomainError as error:
         raise _fail(error) from error
     except OSError as error:
@@ -54,6 +57,8 @@ def import_map(
     summary["load_s"] = round(road_map.load_s, 3)
     summary["geocoder_entries"] = geocoder.geocoder.g.size
     summary["geocoder_load_s"] = round(geocoder.load_s, 3)
+    summary["basemap_file"] = str(basemap.path)
+    summary["basemap_load_s"] = round(basemap.load_s, 3)
     typer.echo(json.dumps(summary, indent=2))
 
 
