@@ -269,8 +269,12 @@ class TelemetrySettings(BaseModel):
     news2_window_seconds: float = Field(
         default=900, gt=0, description="readings combined into one NEWS2 score"
     )
+    # RCP NEWS2 (2017): a total of 1-4 is a ward-level response, not an alert (alarm fatigue).
     news2_alert_min_band: Literal["low", "low-medium", "medium", "high"] = Field(
-        default="low", description="lowest NEWS2 band that raises an alert"
+        default="low-medium",
+        description="lowest NEWS2 (and PEWS) band that raises an alert; the default follows RCP "
+        "NEWS2: a total of 5 or more, or one parameter scoring 3 (`low-medium`); lower scores "
+        "show on the monitor tile only",
     )
     alert_holdoff_seconds: float = Field(
         default=300,
@@ -457,6 +461,13 @@ class EmergencySettings(BaseModel):
     )
     hazard_max_bytes: int = Field(
         default=10_000_000, ge=1024, description="a hazard feed larger than this is refused"
+    )
+    hazard_file_dir: Path | None = Field(
+        default=None,
+        description=(
+            "file:// hazard feeds are read only from under this directory (none: file feeds"
+            " are refused, so an account that may add feeds cannot read the server's files)"
+        ),
     )
 
 

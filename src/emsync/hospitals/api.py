@@ -12,7 +12,6 @@ from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.core.errors import Forbidden, ValidationFailed
 from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
-from emsync.dispatch import RoadMapService, region_of
 from emsync.hospitals import service
 from emsync.hospitals.destination import Condition, conditions_from_complaint
 from emsync.hospitals.schemas import (
@@ -22,6 +21,7 @@ from emsync.hospitals.schemas import (
     HospitalUpdate,
     MapImportResult,
 )
+from emsync.maps import RoadMapService, region_of
 from emsync.routing import LatLon
 
 router = APIRouter(prefix="/api/hospitals", tags=["hospitals"])

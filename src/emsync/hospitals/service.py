@@ -12,7 +12,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from emsync.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
-from emsync.dispatch import etas_from
 from emsync.hospitals.destination import (
     Capability,
     Condition,
@@ -31,6 +30,7 @@ from emsync.hospitals.schemas import (
     HospitalRead,
     HospitalUpdate,
 )
+from emsync.maps import etas_from
 from emsync.routing import LatLon, MapHospital, RoutingEngine
 
 

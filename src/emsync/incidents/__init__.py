@@ -10,6 +10,13 @@ from emsync.incidents.events import (
     PatientAdded,
 )
 from emsync.incidents.lifecycle import IncidentStatus
+from emsync.incidents.public import (
+    IncidentPoint,
+    incident_point,
+    incident_status,
+    open_incident_points,
+    site_of,
+)
 from emsync.incidents.service import (
     get_incident,
     get_patient,
@@ -20,13 +27,18 @@ from emsync.incidents.service import (
 
 __all__ = [
     "IncidentCreated",
+    "IncidentPoint",
     "IncidentStatus",
     "IncidentStatusChanged",
     "IncidentUpdated",
     "PatientAdded",
     "get_incident",
     "get_patient",
+    "incident_point",
+    "incident_status",
+    "open_incident_points",
     "patient_ages",
     "record_triage",
+    "site_of",
     "transition",
 ]

@@ -1,20 +1,19 @@
-"""Telemetry's part of the composition root: called from `emsync.bootstrap` only."""
+"""Telemetry's part of the composition root: called from `emsync.bootstrap` only. Its reactions
+and WebSocket channels are rows of `emsync.bootstrap`'s tables."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from emsync.auth.permissions import Perm
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
-from emsync.telemetry import service
-from emsync.telemetry.alerts import AlertKind, AlertLevel
+from emsync.telemetry import alerting
+from emsync.telemetry.alerts import AlertKind, AlertLevel, ScoreObservation
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.broker import EmbeddedBroker
-from emsync.telemetry.events import AlertChanged, DeviceChanged, VitalsReceived
 from emsync.telemetry.ingest import MqttIngest
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.metrics import TelemetryMetrics
@@ -23,7 +22,8 @@ from emsync.telemetry.vitals import LatestValues
 
 
 def provide(runtime: Runtime) -> None:
-    """Metrics, the latest-value cache and the pipeline, shared by the roles of one process."""
+    """Metrics, the latest-value cache, the pipeline and the artefact windows, shared by the
+    roles of one process."""
     metrics = TelemetryMetrics(runtime.metrics.registry)
     cache = LatestValues()
     runtime.provide(metrics)
@@ -39,51 +39,27 @@ def provide(runtime: Runtime) -> None:
         clock=runtime.clock,
     )
     runtime.provide(pipeline)
-
-    async def forget_device(event: DeviceChanged) -> None:
-        pipeline.devices.invalidate(event.device_id)
-
-    runtime.bus.subscribe(DeviceChanged, forget_device)
+    runtime.provide(ArtefactWindows(runtime.get(Hub).publish))
+    # The deterioration model's live score beside NEWS2 (reaction: handlers.score_risk).
+    runtime.provide(_risk_watch(runtime))
 
 
-def _can(perm: Perm) -> Any:
-    async def check(principal: Any, _arg: str | None) -> bool:
-        return bool(principal.can(perm))
-
-    return check
-
-
-def wire_realtime(runtime: Runtime, hub: Hub) -> None:
-    """`vitals:<patient_id>` (vitals:read) and `alerts` (alerts:read) WebSocket channels."""
-    hub.register_channel("vitals", _can(Perm.VITALS_READ))
-    hub.register_channel("alerts", _can(Perm.ALERTS_READ))
-
-    async def push_vitals(event: VitalsReceived) -> None:
-        hub.publish(
-            f"vitals:{event.patient_id}",
-            "vitals",
-            {
-                "patient_id": event.patient_id,
-                "device_id": event.device_id,
-                "readings": list(event.readings),
-            },
-        )
-
-    async def push_alert(event: AlertChanged) -> None:
-        hub.publish("alerts", event.name, event.to_dict())
-
-    runtime.bus.subscribe(VitalsReceived, push_vitals)
-    runtime.bus.subscribe(AlertChanged, push_alert)
-    # Flat lines and the window forest, judged after the batch is stored (off the hot path).
-    windows = ArtefactWindows(hub.publish)
-    runtime.bus.subscribe(VitalsReceived, windows.on_vitals)
-    # The deterioration model's live score beside NEWS2, also off the hot path.
-    risk = _risk_watch(runtime, hub)
-    runtime.provide(risk)
-    runtime.bus.subscribe(VitalsReceived, risk.on_vitals)
+def _risk_observation(
+    level: AlertLevel | None, detail: dict[str, Any], now: datetime
+) -> ScoreObservation:
+    """A live risk score in the alert path's terms: `total` is the risk in percent (for the
+    alert's peak), `scale` tells every reader it is not a NEWS2 total."""
+    scored = {
+        **detail,
+        "scale": "deterioration",
+        "total": round(float(detail["risk"]) * 100),
+        "band": level.value if level is not None else "none",
+        "ts": now.isoformat(),
+    }
+    return ScoreObservation(level, scored, scored, now)
 
 
-def _risk_watch(runtime: Runtime, hub: Hub) -> RiskWatch:
+def _risk_watch(runtime: Runtime) -> RiskWatch:
     from emsync.triage import registry
 
     tel = runtime.settings.telemetry
@@ -97,10 +73,10 @@ def _risk_watch(runtime: Runtime, hub: Hub) -> RiskWatch:
         patient_id: str, level: AlertLevel | None, detail: dict[str, Any]
     ) -> None:
         async with runtime.sessions() as session:
-            events = await service.observe_news2(
+            events = await alerting.observe_news2(
                 session=session,
                 keyring=runtime.keyring,
-                observations={patient_id: (level, detail)},
+                observations={patient_id: _risk_observation(level, detail, runtime.clock())},
                 holdoff=timedelta(seconds=tel.alert_holdoff_seconds),
                 ack_timeout=timedelta(seconds=tel.ack_timeout_seconds),
                 now=runtime.clock(),
@@ -111,7 +87,7 @@ def _risk_watch(runtime: Runtime, hub: Hub) -> RiskWatch:
         await runtime.bus.publish(*events, *follow)
 
     return RiskWatch(
-        publish=hub.publish,
+        publish=runtime.get(Hub).publish,
         score=score,
         model_version=str(meta.get("version", "unversioned")),
         interval=timedelta(seconds=tel.risk_interval_seconds),

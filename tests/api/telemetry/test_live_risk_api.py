@@ -85,4 +85,7 @@ async def test_live_risk_beside_news2_and_its_alert(
     alerts = (await client.get("/api/telemetry/alerts", headers=admin)).json()["items"]
     mine = [(a["kind"], a["level"]) for a in alerts if a["patient_id"] == patient]
     assert ("deterioration", "medium") in mine
+    (alert,) = [a for a in alerts if a["kind"] == "deterioration" and a["patient_id"] == patient]
+    assert alert["news2"] is None  # a risk is never shown as a NEWS2 total
+    assert 0.05 <= alert["risk"] < 1
     assert any(kind == "news2" for kind, _ in mine)  # NEWS2 keeps its own alert

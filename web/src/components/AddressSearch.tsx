@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from "react";
-import { endpoints } from "../api/pending";
+import { endpoints } from "../api/endpoints";
 import type { GeocodeHitRead } from "../api/types";
 import { useApp } from "../app/context";
 

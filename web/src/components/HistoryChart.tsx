@@ -1,7 +1,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { VitalsReading } from "../api/pending";
+import type { VitalsReading } from "../api/types";
 
 const SERIES: { key: keyof VitalsReading; label: string; stroke: string }[] = [
   { key: "hr", label: "HR /min", stroke: "#c0392b" },

@@ -1,8 +1,14 @@
 import { useEffect, useState, type SyntheticEvent } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import { endpoints, type TriageRequest, type TriageResult } from "../api/pending";
-import type { IncidentPage, IncidentRead, IncidentSummary } from "../api/types";
+import { endpoints } from "../api/endpoints";
+import type {
+  IncidentPage,
+  IncidentRead,
+  IncidentSummary,
+  TriageRequest,
+  TriageResponse as TriageResult,
+} from "../api/types";
 import { useApp } from "../app/context";
 import { BAND_LABEL, news2Band, parseBand } from "../lib/news2";
 
@@ -89,7 +95,7 @@ export function Triage() {
       age: Number(form.age),
       sex: form.sex as "female" | "male",
       chief_complaint: String(form.chief_complaint),
-      consciousness: String(form.consciousness),
+      consciousness: String(form.consciousness) as TriageRequest["consciousness"],
       injury: Boolean(form.injury),
       on_oxygen: Boolean(form.on_oxygen),
       nrs_pain: num(form.nrs_pain),
@@ -109,11 +115,7 @@ export function Triage() {
       body.expected_resources = num(form.expected_resources);
     }
     try {
-      const r = await endpoints.triage(api, body);
-      if (r === null) {
-        setMessage("The triage service is not available on this server yet (POST /api/triage pending).");
-        setResult(null);
-      } else setResult(r);
+      setResult(await endpoints.triage(api, body));
     } catch (err) {
       if (err instanceof ApiError) {
         setFieldErrors(err.fields);
@@ -138,7 +140,7 @@ export function Triage() {
           status: "triaged",
           reason:
             result.pathway === "paediatric"
-              ? `Paediatric level ${result.level} (${result.scale ?? "paediatric rules"})`
+              ? `Paediatric level ${result.level} (${result.scale})`
               : `KTAS ${result.level} by triage${result.model_version ? ` (${result.model_version})` : ""}`,
         });
       setMessage(`Saved: incident #${incident.number} is now priority ${result.level}.`);
@@ -148,7 +150,7 @@ export function Triage() {
     }
   }
 
-  const news2Score = result?.news2?.total ?? result?.news2?.score ?? null;
+  const news2Score = result?.news2?.total ?? null;
   const band = parseBand(result?.news2?.band) ?? (news2Score !== null ? news2Band(news2Score) : null);
 
   return (
@@ -294,14 +296,14 @@ export function Triage() {
                 </p>
               </>
             )}
-            {result.explanation && result.explanation.length > 0 && (
+            {result.explanation.length > 0 && (
               <>
                 <h3>Why</h3>
                 <ul>
                   {result.explanation.map((x, i) => (
                     <li key={i}>
-                      {x.label ?? x.feature}
-                      {x.contribution !== undefined ? ` (${x.contribution > 0 ? "+" : ""}${x.contribution.toFixed(2)})` : ""}
+                      {x.feature}
+                      {` (${x.contribution > 0 ? "+" : ""}${x.contribution.toFixed(2)})`}
                     </li>
                   ))}
                 </ul>
@@ -356,7 +358,7 @@ function PaediatricResult({ result }: { result: TriageResult }) {
           )}
         </p>
       )}
-      {result.reasons && result.reasons.length > 0 && (
+      {result.reasons.length > 0 && (
         <>
           <h3>Why</h3>
           <ul data-testid="reasons">
