@@ -32,6 +32,8 @@ from emsync.auth.permissions import Perm
 from emsync.auth.principal import CanSubscribe, Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
 from emsync.auth.service import HospitalLookup
+from emsync.basemap import BasemapService
+from emsync.basemap import api as basemap_api
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
@@ -71,6 +73,8 @@ from emsync.emergency import api as emergency_api
 from emsync.emergency import crew_problems
 from emsync.emergency import handlers as emergency_handlers
 from emsync.emergency.events import ALL_EVENTS as EMERGENCY_EVENTS
+from emsync.geocoding import GeocoderService
+from emsync.geocoding import api as geocoding_api
 from emsync.handoffs import api as handoffs_api
 from emsync.handoffs import handlers as handoffs_handlers
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
@@ -196,6 +200,8 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
 
     runtime.provide(Hub(authenticate, recheck=states.stale_reason))
     runtime.provide(RoadMapService.from_settings(settings))
+    runtime.provide(GeocoderService.from_settings(settings))
+    runtime.provide(BasemapService.from_settings(settings))
     return runtime
 
 
@@ -231,9 +237,10 @@ REACTIONS: tuple[Reaction, ...] = (
     on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events),
     on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
     on(DestinationChosen, run=handoffs_handlers.draft_on_destination),
-    # Telemetry: live vitals, artefact windows, device cache; alert side of a page.
+    # Telemetry: live vitals, artefact windows, live risk, device cache; alert side of a page.
     on(VitalsReceived, run=telemetry_handlers.push_vitals),
     on(VitalsReceived, run=telemetry_handlers.judge_artefacts),
+    on(VitalsReceived, run=telemetry_handlers.score_risk),
     on(DeviceChanged, run=telemetry_handlers.forget_device),
     on(AlertChanged, run=telemetry_handlers.audit_alert),
     # Notifications: a page opens, stops or resolves in the transaction of its cause.
@@ -293,7 +300,11 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(
         "vitals",
         CanSubscribe(Perm.VITALS_READ),
-        pushed_by=("telemetry.handlers.push_vitals", "telemetry.artefact_windows"),
+        pushed_by=(
+            "telemetry.handlers.push_vitals",
+            "telemetry.artefact_windows",
+            "telemetry.live_risk",
+        ),
     ),
     Channel("alerts", CanSubscribe(Perm.ALERTS_READ), forwards=(AlertChanged,)),
     Channel(
@@ -342,6 +353,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
+        (ProcessRole.API, runtime.get(GeocoderService)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
         (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),
@@ -453,6 +465,8 @@ def create_app(
         app.include_router(dispatch_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(maps_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(dispatch_api.map_router, responses=PROBLEM_RESPONSES)
+        app.include_router(geocoding_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(basemap_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.map_router, responses=PROBLEM_RESPONSES)
         app.include_router(handoffs_api.router, responses=PROBLEM_RESPONSES)

@@ -293,6 +293,21 @@ class TelemetrySettings(BaseModel):
     watch_interval_seconds: float = Field(
         default=10, gt=0, description="how often the stale-data check runs"
     )
+    risk_interval_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="a monitored patient's deterioration risk is re-scored at most this often",
+    )
+    risk_alert_threshold: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="deterioration risk (probability of in-hospital death, shipped model) at "
+        "or over which a medium `deterioration` alert is raised",
+    )
+    risk_alert_high: float = Field(
+        default=0.5, gt=0, le=1, description="risk at or over which that alert is high"
+    )
     max_clock_skew_seconds: float = Field(
         default=300,
         ge=0,

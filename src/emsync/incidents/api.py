@@ -10,8 +10,10 @@ from pydantic import AwareDatetime
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
-from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
+from emsync.core.errors import DomainError
+from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
+from emsync.geocoding import GeocoderService
 from emsync.incidents import service
 from emsync.incidents.lifecycle import IncidentStatus
 from emsync.incidents.schemas import (
@@ -37,6 +39,17 @@ def scope_of(principal: Principal) -> service.Scope | None:
     return None
 
 
+async def _locate(runtime: Runtime, body: IncidentCreate) -> IncidentCreate:
+    try:
+        geocoder = await runtime.get(GeocoderService).get()
+    except DomainError:
+        return body  # no map loaded: the incident is still taken, without a position
+    found = geocoder.best_match(body.address or "")
+    if found is None:
+        return body
+    return body.model_copy(update={"lat": found.lat, "lon": found.lon})
+
+
 @router.post("", response_model=IncidentRead, status_code=201)
 async def create_incident(
     body: IncidentCreate,
@@ -44,6 +57,10 @@ async def create_incident(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
 ) -> IncidentRead:
+    if body.lat is None and body.address is not None:
+        # An address only: place it on the loaded map, so that the dispatch recommendation
+        # runs; the address stays as typed.
+        body = await _locate(runtime, body)
     return await service.create_incident(
         uow=uow,
         keyring=runtime.keyring,

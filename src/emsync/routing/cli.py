@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from emsync.basemap.store import load_basemap
 from emsync.core.errors import DomainError
+from emsync.geocoding.cli import geocode_eval
+from emsync.geocoding.store import load_geocoder
 from emsync.routing.map_store import cached_maps, download_region, load_road_map
 
 __all__ = ["map_app"]
@@ -39,9 +42,23 @@ def import_map(
     except OSError as error:  # e.g. an unwritable cache directory
         _console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=1) from error
+    try:
+        # The address index is built and cached with the road graph, from the same file.
+        geocoder = load_geocoder(file, cache_dir, rebuild=rebuild)
+        # And the basemap's vector tiles (street names, water, parks, buildings).
+        basemap = load_basemap(file, cache_dir, rebuild=rebuild)
+    except DomainError as error:
+        raise _fail(error) from error
+    except OSError as error:
+        _console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=1) from error
     summary = road_map.summary.as_dict()
     summary["from_cache"] = road_map.from_cache
     summary["load_s"] = round(road_map.load_s, 3)
+    summary["geocoder_entries"] = geocoder.geocoder.g.size
+    summary["geocoder_load_s"] = round(geocoder.load_s, 3)
+    summary["basemap_file"] = str(basemap.path)
+    summary["basemap_load_s"] = round(basemap.load_s, 3)
     typer.echo(json.dumps(summary, indent=2))
 
 
@@ -70,3 +87,6 @@ def download(
         raise _fail(error) from error
     typer.echo(str(path))
     _console.print(f"now run: emsync map import {path}")
+
+
+map_app.command("geocode-eval")(geocode_eval)

@@ -50,8 +50,12 @@ def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
         # Alerts raised before peaks were kept hold one score: it is their peak as well.
         peak = detail.get("peak") or detail
         child = detail.get("scale") == "bedside-pews"  # a child's: never shown as NEWS2
+        # The deterioration model's alert: its risk, never shown as a NEWS2 total.
+        risk = detail.get("scale") == "deterioration"
         scores = {
-            "pews" if child else "news2": detail.get("total"),
+            "risk" if risk else "pews" if child else "news2": (
+                detail.get("risk") if risk else detail.get("total")
+            ),
             "band": detail.get("band"),
             "scored_at": detail.get("ts"),
             "peak": peak.get("total"),

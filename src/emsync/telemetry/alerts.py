@@ -18,6 +18,8 @@ class AlertKind(StrEnum):
     BROKER = "broker"
     # A child's early-warning alert (Bedside PEWS bands, named as NEWS2's: emsync.triage.pews).
     PEWS = "pews"
+    # The shipped deterioration model's live score over its thresholds (telemetry/live_risk.py).
+    DETERIORATION = "deterioration"
 
 
 class AlertStatus(StrEnum):

@@ -16,6 +16,7 @@ from emsync.incidents import patient_ages
 from emsync.telemetry import alerting, devices, service
 from emsync.telemetry.alerts import AlertStatus
 from emsync.telemetry.checks import latest_for_age
+from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.schemas import (
     AlertRead,
     DeviceBind,
@@ -26,6 +27,7 @@ from emsync.telemetry.schemas import (
     KeyRotate,
     LatestVitals,
     ProvisionedKey,
+    RiskRead,
     VitalsHistory,
 )
 from emsync.telemetry.vitals import LatestValues
@@ -189,7 +191,12 @@ async def latest_vitals(
         window=window,
     )
     ages = await patient_ages(session=session, patient_ids=[patient_id])
-    return latest_for_age(latest, ages.get(patient_id), window)
+    shown = latest_for_age(latest, ages.get(patient_id), window)
+    watch = runtime.find(RiskWatch)
+    score = None if watch is None else watch.latest(patient_id)
+    if score is None or shown.pews is not None:  # an adult ICU model: never for a child
+        return shown
+    return shown.model_copy(update={"risk": RiskRead.model_validate(score.as_message())})
 
 
 @router.get("/patients/{patient_id}/vitals", response_model=VitalsHistory)

@@ -1,6 +1,7 @@
 """Telemetry's reactions: an alert acknowledged from a page (SMS link, reply, the paging screen)
 is acknowledged here too, and each escalation step the policy fires is shown on the alert; a
-patient's readings are pushed live and judged for artefacts over a window; a changed device is
+patient's readings are pushed live, judged for artefacts over a window and scored by the
+deterioration model; a changed device is
 re-read by the pipeline; a tracker's GPS fix moves its ambulance (dispatch's hook); alerts
 that change without an HTTP request still reach the audit log."""
 
@@ -18,6 +19,7 @@ from emsync.notifications.events import PageAcknowledged, PageEscalated
 from emsync.telemetry import alerting
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.events import AlertChanged, DeviceChanged, PositionReceived, VitalsReceived
+from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.pipeline import Pipeline
 
 ALERT_SUBJECT = "telemetry.alert"
@@ -69,6 +71,11 @@ async def push_vitals(runtime: Runtime, event: VitalsReceived) -> None:
 async def judge_artefacts(runtime: Runtime, event: VitalsReceived) -> None:
     """Flat lines and the window forest, judged after the batch is stored (off the hot path)."""
     await runtime.get(ArtefactWindows).on_vitals(event)
+
+
+async def score_risk(runtime: Runtime, event: VitalsReceived) -> None:
+    """The shipped deterioration model's live score, after the batch is stored."""
+    await runtime.get(RiskWatch).on_vitals(event)
 
 
 async def forget_device(runtime: Runtime, event: DeviceChanged) -> None:

@@ -143,11 +143,23 @@ class PewsLiveRead(BaseModel):
     ts: datetime
 
 
+class RiskRead(BaseModel):
+    """The shipped deterioration model's latest live score (an aid beside NEWS2)."""
+
+    ts: datetime
+    probability: float = Field(description="probability of in-hospital death (ICU-trained)")
+    previous: float | None = Field(description="the score about 15 minutes earlier")
+    trend: Literal["rising", "falling", "steady", "new"]
+    hours_observed: float
+    model_version: str
+
+
 class LatestVitals(BaseModel):
     patient_id: str
     values: dict[str, FieldValue]
     news2: News2Read | None
     pews: PewsLiveRead | None = None
+    risk: RiskRead | None = None
 
 
 class VitalsReading(BaseModel):
@@ -204,6 +216,10 @@ class AlertRead(BaseModel):
     escalated_to: str | None
     news2: int | None = Field(default=None, description="the current NEWS2 (newest reading)")
     pews: int | None = Field(default=None, description="A child's alert: Bedside PEWS total")
+    risk: float | None = Field(
+        default=None,
+        description="A deterioration alert: the model's risk (its peak is in percent)",
+    )
     peak: int | None = Field(
         default=None, description="the highest NEWS2 (or PEWS) total since the alert was raised"
     )

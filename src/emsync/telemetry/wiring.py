@@ -3,12 +3,19 @@ and WebSocket channels are rows of `emsync.bootstrap`'s tables."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
+from emsync.telemetry import alerting
+from emsync.telemetry.alerts import AlertKind, AlertLevel, ScoreObservation
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.broker import EmbeddedBroker
 from emsync.telemetry.ingest import MqttIngest
+from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.pipeline import Pipeline
 from emsync.telemetry.vitals import LatestValues
@@ -33,6 +40,61 @@ def provide(runtime: Runtime) -> None:
     )
     runtime.provide(pipeline)
     runtime.provide(ArtefactWindows(runtime.get(Hub).publish))
+    # The deterioration model's live score beside NEWS2 (reaction: handlers.score_risk).
+    runtime.provide(_risk_watch(runtime))
+
+
+def _risk_observation(
+    level: AlertLevel | None, detail: dict[str, Any], now: datetime
+) -> ScoreObservation:
+    """A live risk score in the alert path's terms: `total` is the risk in percent (for the
+    alert's peak), `scale` tells every reader it is not a NEWS2 total."""
+    scored = {
+        **detail,
+        "scale": "deterioration",
+        "total": round(float(detail["risk"]) * 100),
+        "band": level.value if level is not None else "none",
+        "ts": now.isoformat(),
+    }
+    return ScoreObservation(level, scored, scored, now)
+
+
+def _risk_watch(runtime: Runtime) -> RiskWatch:
+    from emsync.triage import registry
+
+    tel = runtime.settings.telemetry
+    meta = json.loads(registry.deterioration_path().read_text())
+
+    def score(readings: Any) -> float:
+        # xgboost loads on the first score, in the worker thread, not at start-up
+        return registry.deterioration_model().score(readings)
+
+    async def raise_alert(
+        patient_id: str, level: AlertLevel | None, detail: dict[str, Any]
+    ) -> None:
+        async with runtime.sessions() as session:
+            events = await alerting.observe_news2(
+                session=session,
+                keyring=runtime.keyring,
+                observations={patient_id: _risk_observation(level, detail, runtime.clock())},
+                holdoff=timedelta(seconds=tel.alert_holdoff_seconds),
+                ack_timeout=timedelta(seconds=tel.ack_timeout_seconds),
+                now=runtime.clock(),
+                kind=AlertKind.DETERIORATION,
+            )
+            follow = await runtime.bus.stage(session, events)  # pages open with their alerts
+            await session.commit()
+        await runtime.bus.publish(*events, *follow)
+
+    return RiskWatch(
+        publish=runtime.get(Hub).publish,
+        score=score,
+        model_version=str(meta.get("version", "unversioned")),
+        interval=timedelta(seconds=tel.risk_interval_seconds),
+        threshold=tel.risk_alert_threshold,
+        high=tel.risk_alert_high,
+        raise_alert=raise_alert,
+    )
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:

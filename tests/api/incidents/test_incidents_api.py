@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from emsync.auth.permissions import Role
@@ -123,7 +124,11 @@ async def test_an_address_alone_is_enough_and_optional_fields_may_be_left_out(
     }
     created = await client.post("/api/incidents", json=minimal, headers=headers)
     assert created.status_code == 201, created.text
-    assert created.json()["lat"] is None
+    # Placed by the geocoder on the default (Helsinki centre) map, where the address is
+    # mapped; the address stays as typed.
+    assert created.json()["address"] == "Aleksanterinkatu 52"
+    assert created.json()["lat"] == pytest.approx(60.16864, abs=1e-4)
+    assert created.json()["lon"] == pytest.approx(24.9426, abs=2e-3)
     assert created.json()["callback_number"] is None
     nowhere = await client.post(
         "/api/incidents", json={"chief_complaint": "fall", "priority": 3}, headers=headers

@@ -7,6 +7,7 @@ import type {
   AlertRead,
   AssignmentRead,
   DestinationRecommendation,
+  GeocodeHitRead,
   HandoffPage,
   HandoffRead,
   HospitalRead,
@@ -75,4 +76,10 @@ export const endpoints = {
   receipt: (api: ApiClient, id: string, status: ReceiptStatus) =>
     api.post<HandoffRead>(`/api/handoffs/${q(id)}/receipt`, { status }),
   triage: (api: ApiClient, body: TriageRequest) => api.post<TriageResponse>("/api/triage", body),
+  geocode: (api: ApiClient, text: string, near?: { lat: number; lon: number } | null) =>
+    api.get<GeocodeHitRead[]>(
+      `/api/geocode?q=${q(text)}&limit=8${near ? `&lat=${near.lat.toFixed(5)}&lon=${near.lon.toFixed(5)}` : ""}`,
+    ),
+  reverseGeocode: (api: ApiClient, lat: number, lon: number) =>
+    api.get<GeocodeHitRead[]>(`/api/geocode/reverse?lat=${lat.toFixed(6)}&lon=${lon.toFixed(6)}`),
 };

@@ -22,6 +22,8 @@ export type DestinationRecommendation = S["DestinationRecommendation"];
 export type DestinationRead = S["DestinationRead"];
 export type AssignmentRead = S["AssignmentRead"];
 export type LatestVitals = S["LatestVitals"];
+export type RiskRead = S["RiskRead"];
+export type GeocodeHitRead = S["GeocodeHitRead"];
 export type VitalsHistory = S["VitalsHistory"];
 export type VitalsReadingRead = S["VitalsReading"];
 /** One reading as the monitor shows it: a history item, or a live `vitals:<id>` reading once

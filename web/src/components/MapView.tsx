@@ -2,6 +2,8 @@ import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import { useEffect, useRef } from "react";
 import type { FeatureCollection, LineStringGeometry } from "../api/endpoints";
+import { useApp } from "../app/context";
+import { basemapLayer } from "./basemap";
 
 export interface MapPoint {
   id: string;
@@ -25,14 +27,17 @@ interface Props {
 
 const COLORS = { incident: "#c0392b", unit: "#1f6fb2", hospital: "#2e7d32" } as const;
 
-/** A tile-less Leaflet map: EMsync draws its own road network (GeoJSON) and markers. */
+/** A Leaflet map over the offline basemap (vector tiles of the loaded extract: street names,
+ * water, parks, buildings); EMsync draws closed roads, markers and routes over it. */
 export function MapView({ roads, bounds, points, route, onSelect, onViewport }: Props) {
+  const { api } = useApp();
   const host = useRef<HTMLDivElement>(null);
   const map = useRef<L.Map | null>(null);
   const roadLayer = useRef<L.GeoJSON | null>(null);
   const markerLayer = useRef<L.LayerGroup | null>(null);
   const routeLayer = useRef<L.LayerGroup | null>(null);
   const fitted = useRef(false);
+  const shown = useRef<string | null>(null);
   const viewport = useRef(onViewport);
   const select = useRef(onSelect);
   useEffect(() => {
@@ -43,15 +48,16 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
   useEffect(() => {
     if (!host.current) return;
     const m = L.map(host.current, { zoomControl: true, attributionControl: true, preferCanvas: true });
-    m.attributionControl.addAttribution("Roads © OpenStreetMap contributors");
     m.setView([60.17, 24.94], 14);
+    basemapLayer(api).addTo(m);
+    // The basemap draws the streets; this layer only marks closed roads over it.
     roadLayer.current = L.geoJSON(undefined, {
       style: (f) => {
         const props = (f?.properties ?? {}) as { closed?: boolean; road_class?: string };
         return {
-          color: props.closed ? "#c0392b" : "#8a8f98",
-          weight: roadWeight(props.road_class ?? ""),
-          opacity: 0.8,
+          color: "#c0392b",
+          weight: roadWeight(props.road_class ?? "") + 2,
+          opacity: props.closed ? 0.9 : 0,
         };
       },
     }).addTo(m);
@@ -68,7 +74,7 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
       m.remove();
       map.current = null;
     };
-  }, []);
+  }, [api]);
 
   useEffect(() => {
     const layer = roadLayer.current;
@@ -100,9 +106,13 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
       fitted.current = true;
       m.fitBounds(L.latLngBounds(points.map((p) => [p.lat, p.lon])).pad(0.3), { maxZoom: 16 });
     }
-    // Keep the selected incident in view.
+    // A newly selected incident is shown close up, where the street names are drawn; after
+    // that it is only kept in view.
     const chosen = points.find((p) => p.selected);
-    if (chosen && !m.getBounds().contains([chosen.lat, chosen.lon])) m.panTo([chosen.lat, chosen.lon]);
+    if (chosen && chosen.id !== shown.current) {
+      shown.current = chosen.id;
+      m.setView([chosen.lat, chosen.lon], Math.max(m.getZoom(), 16));
+    } else if (chosen && !m.getBounds().contains([chosen.lat, chosen.lon])) m.panTo([chosen.lat, chosen.lon]);
   }, [points]);
 
   useEffect(() => {

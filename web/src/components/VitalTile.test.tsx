@@ -90,3 +90,27 @@ describe("VitalTile", () => {
     expect(value.getAttribute("title")).toBe("Probable artefact: lead off");
   });
 });
+
+describe("VitalTile risk", () => {
+  const risk = {
+    ts: at(5_000),
+    probability: 0.27,
+    previous: 0.21,
+    trend: "rising" as const,
+    hours_observed: 2.5,
+    model_version: "deterioration-x",
+  };
+
+  it("shows the live deterioration risk and its trend beside NEWS2", () => {
+    render(
+      <VitalTile label="P1" reading={{ ts: at(5_000), hr: 120, news2: 6 }} trend={[]} now={NOW} risk={risk} />,
+    );
+    expect(screen.getByTestId("band").textContent).toContain("NEWS2 6");
+    expect(screen.getByTestId("risk").textContent).toBe("Deterioration risk 27% ↑ rising (was 21%)");
+  });
+
+  it("never shows the adult model's risk on a child's tile", () => {
+    render(<VitalTile label="P1" reading={{ ts: at(5_000), hr: 150, pews: 5 }} trend={[]} now={NOW} risk={risk} />);
+    expect(screen.queryByTestId("risk")).toBeNull();
+  });
+});

@@ -1,4 +1,4 @@
-import type { VitalsReading } from "../api/types";
+import type { RiskRead, VitalsReading } from "../api/types";
 import { BAND_LABEL, news2Band, parseBand, type News2Band } from "../lib/news2";
 import { ago } from "../lib/time";
 import { ARTEFACT_LABEL } from "../lib/vitals";
@@ -15,6 +15,22 @@ export interface VitalTileProps {
   now: number;
   staleAfterMs?: number;
   onOpen?: () => void;
+  /** The shipped deterioration model's latest live score (adults only). */
+  risk?: RiskRead | null;
+}
+
+const TREND_TEXT: Record<RiskRead["trend"], string> = {
+  rising: "↑ rising",
+  falling: "↓ falling",
+  steady: "→ steady",
+  new: "first score",
+};
+
+/** "Deterioration risk 27% ↑ rising (was 21%)": percent, trend against ~15 min earlier. */
+export function riskText(risk: RiskRead): string {
+  const pct = (p: number) => `${Math.round(p * 100)}%`;
+  const was = risk.previous != null && risk.trend !== "steady" ? ` (was ${pct(risk.previous)})` : "";
+  return `Deterioration risk ${pct(risk.probability)} ${TREND_TEXT[risk.trend]}${was}`;
 }
 
 export function bandOf(reading: VitalsReading | null): News2Band | null {
@@ -38,6 +54,7 @@ export function VitalTile({
   now,
   staleAfterMs = STALE_AFTER_MS,
   onOpen,
+  risk,
 }: VitalTileProps) {
   const age = reading ? now - Date.parse(reading.ts) : null;
   const stale = age === null || age > staleAfterMs;
@@ -65,6 +82,15 @@ export function VitalTile({
         <p className="band-text" data-testid="band">
           {child ? `PEWS ${fmt(current.pews)} (child)` : `NEWS2 ${fmt(current?.news2)}`} —{" "}
           {band ? BAND_LABEL[band] : "not scored"}
+        </p>
+      )}
+      {!stale && !child && risk && (
+        <p
+          className={`risk-text risk-${risk.trend}`}
+          data-testid="risk"
+          title={`Shipped deterioration model ${risk.model_version}: probability of in-hospital death, trained on ICU charts (PhysioNet 2012); an aid beside NEWS2, not a diagnosis. ${risk.hours_observed.toFixed(1)} h observed.`}
+        >
+          {riskText(risk)}
         </p>
       )}
       {!stale && artefacts.length > 0 && (

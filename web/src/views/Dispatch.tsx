@@ -13,6 +13,7 @@ import type {
   UnitRead as Unit,
 } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { AddressSearch } from "../components/AddressSearch";
 import { MapView, type MapPoint } from "../components/MapView";
 import { OPEN_STATUSES, byAcuityThenWaiting } from "../lib/queue";
 import { ago, etaText } from "../lib/time";
@@ -361,6 +362,7 @@ function NewIncident({ onCreated }: { onCreated: (id: string) => void }) {
   const { api } = useApp();
   const [open, setOpen] = useState(false);
   const [form, setForm] = useState({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
+  const [placed, setPlaced] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
 
@@ -379,6 +381,7 @@ function NewIncident({ onCreated }: { onCreated: (id: string) => void }) {
     try {
       const created = await api.post<IncidentRead>("/api/incidents", body);
       setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
+      setPlaced(null);
       setOpen(false);
       onCreated(created.id);
     } catch (err) {
@@ -417,8 +420,21 @@ function NewIncident({ onCreated }: { onCreated: (id: string) => void }) {
       </label>
       <label>
         Address
-        <input name="address" value={form.address} onChange={set("address")} />
+        <AddressSearch
+          value={form.address}
+          onChange={(address) => setForm((f) => ({ ...f, address }))}
+          onPick={(hit) => {
+            // The position of the chosen place; the address stays as the dispatcher typed it.
+            setForm((f) => ({ ...f, lat: hit.lat.toFixed(6), lon: hit.lon.toFixed(6) }));
+            setPlaced(hit.note ? `${hit.label} (${hit.note})` : hit.label);
+          }}
+        />
       </label>
+      {placed && (
+        <p className="placed" role="status" data-testid="placed">
+          Placed at: {placed}
+        </p>
+      )}
       <div className="row2">
         <label>
           Latitude

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type ReactNode } from "react"
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { endpoints } from "../api/endpoints";
-import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead, VitalsReading } from "../api/types";
+import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead, RiskRead, VitalsReading } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HistoryChart } from "../components/HistoryChart";
 import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
@@ -104,6 +104,7 @@ function PatientTile({
   const { api } = useApp();
   const [vitals, setVitals] = useState<VitalsState>(EMPTY_VITALS);
   const [trend, setTrend] = useState<number[]>([]);
+  const [risk, setRisk] = useState<RiskRead | null>(null);
 
   const load = useCallback(async () => {
     const end = new Date();
@@ -113,6 +114,7 @@ function PatientTile({
       endpoints.vitalsHistory(api, patient.id, start, end, TREND_POINTS).catch(() => null),
     ]);
     setVitals(fromLatest(l));
+    setRisk(l?.risk ?? null);
     setTrend((h?.series?.hr ?? []).map((p) => p.value));
   }, [api, patient.id]);
   useEffect(() => {
@@ -124,6 +126,11 @@ function PatientTile({
       // Judged after the fact (frozen values, the window model): mark, never hide.
       const flagged = (m.data as { readings?: { ts: string; artefacts: Artefact[] }[] }).readings ?? [];
       setVitals((v) => markArtefacts(v, flagged));
+      return;
+    }
+    if (m.type === "risk") {
+      // Scored by the worker after the readings were stored (the deterioration model).
+      setRisk(m.data as RiskRead);
       return;
     }
     const rs = readingsOf(m.data);
@@ -142,6 +149,7 @@ function PatientTile({
       trend={trend}
       now={now}
       onOpen={onOpen}
+      risk={risk}
     />
   );
 }
@@ -253,7 +261,7 @@ export function PatientHistory() {
   }, [load]);
   useResync(() => void load(), [`vitals:${patientId}`]);
   useChannel(`vitals:${patientId}`, (m) => {
-    if (m.type === "artefacts") return;
+    if (m.type === "artefacts" || m.type === "risk") return;
     const rs = readingsOf(m.data);
     setReadings((prev) => (prev ? [...prev, ...rs] : prev));
   });

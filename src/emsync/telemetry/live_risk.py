@@ -1,0 +1,255 @@
+"""Live deterioration risk: the shipped model (`emsync.triage`) scored as readings arrive.
+
+Reacts to `VitalsReceived` after the batch is stored (off the ingest hot path, as the artefact
+windows do). The model was trained on ICU charts (PhysioNet 2012: vitals charted about hourly,
+first 48 h; label in-hospital death; see its model card), not on a 1 Hz monitor stream, so the
+stream is first charted the way it learned: hourly means per channel, AVPU as the GCS it
+stands for, the last 48 h. A patient is scored at most once per `risk_interval_seconds` in a
+worker thread; each score is published on `vitals:<patient_id>` as a `risk` message with its
+trend against the score about 15 minutes earlier, kept for the monitor's first paint, and a
+score at or over the configured thresholds raises (or lowers) a `deterioration` alert through
+the same alert path as NEWS2. It is an aid beside NEWS2, never a replacement; a child (scored
+with Bedside PEWS) is not scored at all, the model being an adult ICU model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from emsync.telemetry.alerts import AlertLevel
+from emsync.telemetry.events import VitalsReceived
+from emsync.triage.risk import VitalsReading
+
+__all__ = ["ChartedSeries", "RiskScore", "RiskWatch", "risk_level", "trend_of"]
+
+BUCKET = timedelta(hours=1)
+HORIZON = timedelta(hours=48)
+TREND_LOOKBACK = timedelta(minutes=15)
+TREND_STEP = 0.02  # a change under two points of probability is "steady"
+_CHANNELS = ("hr", "rr", "spo2", "sbp", "dbp", "temp")
+# AVPU as the GCS it is usually taken for (ACVPU's new confusion as 14).
+_GCS_OF_AVPU = {"A": 15.0, "C": 14.0, "V": 13.0, "P": 8.0, "U": 3.0}
+
+Publish = Callable[[str, str, Any], object]
+Score = Callable[[Sequence[VitalsReading]], float]
+RaiseAlert = Callable[[str, AlertLevel | None, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    last: datetime
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    oxygen: bool | None = None
+
+    def add(self, name: str, value: float) -> None:
+        self.sums[name] = self.sums.get(name, 0.0) + value
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def mean(self, name: str) -> float | None:
+        n = self.counts.get(name)
+        return None if not n else self.sums[name] / n
+
+
+class ChartedSeries:
+    """One patient's stream as hourly charted means (pure)."""
+
+    def __init__(self) -> None:
+        self.start: datetime | None = None
+        self._buckets: dict[int, _Bucket] = {}
+
+    def add(self, ts: datetime, values: dict[str, Any]) -> None:
+        if self.start is None:
+            self.start = ts
+        if ts < self.start:
+            return  # older than the series: the model reads a stay forwards
+        index = int((ts - self.start) / BUCKET)
+        bucket = self._buckets.get(index)
+        if bucket is None:
+            bucket = self._buckets[index] = _Bucket(ts)
+        bucket.last = max(bucket.last, ts)
+        for name in _CHANNELS:
+            value = values.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                bucket.add(name, float(value))
+        avpu = values.get("avpu")
+        if isinstance(avpu, str) and avpu in _GCS_OF_AVPU:
+            bucket.add("gcs", _GCS_OF_AVPU[avpu])
+        if isinstance(values.get("o2"), bool):
+            bucket.oxygen = bool(bucket.oxygen) or bool(values["o2"])
+        self._forget_before(ts - HORIZON)
+
+    def _forget_before(self, cutoff: datetime) -> None:
+        assert self.start is not None
+        if cutoff <= self.start:
+            return
+        shift = int((cutoff - self.start) / BUCKET)
+        self.start += shift * BUCKET
+        self._buckets = {i - shift: b for i, b in self._buckets.items() if i >= shift}
+
+    @property
+    def hours(self) -> float:
+        if self.start is None or not self._buckets:
+            return 0.0
+        return max((b.last - self.start).total_seconds() for b in self._buckets.values()) / 3600
+
+    def readings(self) -> list[VitalsReading]:
+        """One charted reading per hour that has values, as the model's training rows had."""
+        if self.start is None:
+            return []
+        out = []
+        for index in sorted(self._buckets):
+            b = self._buckets[index]
+            sbp, dbp = b.mean("sbp"), b.mean("dbp")
+            mean_arterial = None if sbp is None or dbp is None else dbp + (sbp - dbp) / 3.0
+            out.append(
+                VitalsReading(
+                    minutes=(b.last - self.start).total_seconds() / 60.0,
+                    hr=b.mean("hr"),
+                    rr=b.mean("rr"),
+                    spo2=b.mean("spo2"),
+                    sbp=sbp,
+                    dbp=dbp,
+                    map=mean_arterial,
+                    temp=b.mean("temp"),
+                    gcs=b.mean("gcs"),
+                    on_oxygen=b.oxygen,
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RiskScore:
+    patient_id: str
+    ts: datetime
+    probability: float
+    previous: float | None
+    trend: str  # rising, falling, steady, new
+    hours_observed: float
+    model_version: str
+
+    def as_message(self) -> dict[str, Any]:
+        return {
+            "patient_id": self.patient_id,
+            "ts": self.ts.isoformat(),
+            "probability": round(self.probability, 4),
+            "previous": None if self.previous is None else round(self.previous, 4),
+            "trend": self.trend,
+            "hours_observed": round(self.hours_observed, 2),
+            "model_version": self.model_version,
+        }
+
+
+def trend_of(previous: float | None, now: float) -> str:
+    if previous is None:
+        return "new"
+    if now - previous >= TREND_STEP:
+        return "rising"
+    if previous - now >= TREND_STEP:
+        return "falling"
+    return "steady"
+
+
+def risk_level(probability: float, *, threshold: float, high: float) -> AlertLevel | None:
+    """The alert level a score calls for: HIGH at or over `high`, MEDIUM over `threshold`."""
+    if probability >= high:
+        return AlertLevel.HIGH
+    if probability >= threshold:
+        return AlertLevel.MEDIUM
+    return None
+
+
+@dataclass(slots=True)
+class _Patient:
+    series: ChartedSeries = field(default_factory=ChartedSeries)
+    scored_at: datetime | None = None
+    history: deque[tuple[datetime, float]] = field(default_factory=lambda: deque(maxlen=240))
+    level: AlertLevel | None = None
+    child: bool = False
+
+
+class RiskWatch:
+    """Scores monitored patients as their readings are stored; keeps each one's latest score."""
+
+    def __init__(
+        self,
+        *,
+        publish: Publish,
+        score: Score,
+        model_version: str,
+        interval: timedelta,
+        threshold: float,
+        high: float,
+        raise_alert: RaiseAlert | None,
+        limit: int = 10_000,
+    ) -> None:
+        self._publish = publish
+        self._score = score
+        self._version = model_version
+        self._interval = interval
+        self._threshold = threshold
+        self._high = high
+        self._raise_alert = raise_alert
+        self._limit = limit
+        self._patients: dict[str, _Patient] = {}
+
+    def latest(self, patient_id: str) -> RiskScore | None:
+        patient = self._patients.get(patient_id)
+        if patient is None or not patient.history:
+            return None
+        ts, p = patient.history[-1]
+        previous = _before(patient.history, ts - TREND_LOOKBACK)
+        return RiskScore(
+            patient_id, ts, p, previous, trend_of(previous, p), patient.series.hours, self._version
+        )
+
+    async def on_vitals(self, event: VitalsReceived) -> None:
+        patient = self._patients.get(event.patient_id)
+        if patient is None:
+            if len(self._patients) >= self._limit:
+                self._patients.pop(next(iter(self._patients)))
+            patient = self._patients[event.patient_id] = _Patient()
+        if any(r.get("pews") is not None for r in event.readings):
+            patient.child = True  # scored with Bedside PEWS: the adult ICU model does not apply
+        if patient.child:
+            return
+        newest: datetime | None = None
+        for reading in event.readings:
+            ts = reading.get("ts")
+            if not isinstance(ts, str):
+                continue
+            at = datetime.fromisoformat(ts)
+            patient.series.add(at, reading)
+            newest = at if newest is None or at > newest else newest
+        if newest is None:
+            return
+        if patient.scored_at is not None and newest - patient.scored_at < self._interval:
+            return
+        patient.scored_at = newest
+        readings = patient.series.readings()
+        probability = await asyncio.to_thread(self._score, readings)
+        patient.history.append((newest, probability))
+        score = self.latest(event.patient_id)
+        assert score is not None
+        self._publish(f"vitals:{event.patient_id}", "risk", score.as_message())
+        level = risk_level(probability, threshold=self._threshold, high=self._high)
+        if self._raise_alert is not None and (level is not None or patient.level is not None):
+            detail = {"risk": round(probability, 4), "model": self._version}
+            await self._raise_alert(event.patient_id, level, detail)
+        patient.level = level
+
+
+def _before(history: deque[tuple[datetime, float]], cutoff: datetime) -> float | None:
+    """The last score at or before `cutoff`."""
+    found = None
+    for ts, p in history:
+        if ts > cutoff:
+            break
+        found = p
+    return found
