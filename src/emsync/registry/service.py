@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -235,12 +235,17 @@ async def _exact(
     session: AsyncSession, index: PersonIndex, prepared: _Prepared
 ) -> set[tuple[str, str]]:
     """Blind index entries of the identifiers given that some person already holds."""
-    blinds = [identifier_blind(index, i.system, i.assigner, c) for i, c in prepared.identifiers]
-    if not blinds:
+    # (system, assigner, blind): the unique index's columns, in its order.
+    triples = [
+        (i.system, i.assigner or "", identifier_blind(index, i.system, i.assigner, c))
+        for i, c in prepared.identifiers
+    ]
+    if not triples:
         return set()
+    columns = (PersonIdentifier.system, PersonIdentifier.assigner, PersonIdentifier.blind)
     rows = await session.execute(
         select(PersonIdentifier.blind, PersonIdentifier.person_id).where(
-            PersonIdentifier.blind.in_(blinds)
+            tuple_(*columns).in_(triples)
         )
     )
     return {(b, p) for b, p in rows.all()}
@@ -405,26 +410,36 @@ async def candidate_persons(
     session: AsyncSession, index: PersonIndex, keys: Iterable[tuple[str, str]], limit: int
 ) -> list[Person]:
     """Current (not merged-away) persons sharing any blocking key, most shared keys first."""
-    blinds = [index.blind(kind, value) for kind, value in keys]
-    if not blinds:
+    # (kind, blind) pairs: the lookup index is on both, in that order.
+    pairs = [(kind, index.blind(kind, value)) for kind, value in keys]
+    if not pairs:
         return []
     rows = await session.scalars(
-        select(PersonKey.person_id).where(PersonKey.blind.in_(blinds)).limit(limit * 4)
+        select(PersonKey.person_id)
+        .where(tuple_(PersonKey.kind, PersonKey.blind).in_(pairs))
+        .limit(limit * 4)
     )
     counts: dict[str, int] = {}
     for pid in rows:
         counts[pid] = counts.get(pid, 0) + 1
     ranked = sorted(counts, key=lambda p: -counts[p])
+    found = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ranked)))}
     survivors: dict[str, None] = {}
     for pid in ranked:
-        survivors[await merging.survivor_of(session, pid)] = None
+        person = found.get(pid)
+        if person is None:
+            continue
+        # Merged-away records resolve to their survivor (rare: one query each).
+        current = pid if person.merged_into is None else await merging.survivor_of(session, pid)
+        survivors[current] = None
         if len(survivors) >= limit:
             break
-    if not survivors:
-        return []
-    found = await session.scalars(select(Person).where(Person.id.in_(list(survivors))))
-    by_id = {p.id: p for p in found}
-    return [by_id[s] for s in survivors if s in by_id]
+    missing = [s for s in survivors if s not in found]
+    if missing:
+        found.update(
+            {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(missing)))}
+        )
+    return [found[s] for s in survivors if s in found]
 
 
 async def _candidates(
@@ -565,7 +580,10 @@ async def _search_identifier(
         return []  # not a valid id: nobody holds it
     owner = await session.scalar(
         select(PersonIdentifier.person_id).where(
-            PersonIdentifier.blind == identifier_blind(index, query.system, query.assigner, compact)
+            PersonIdentifier.system == query.system,
+            PersonIdentifier.assigner == (query.assigner or ""),
+            PersonIdentifier.blind
+            == identifier_blind(index, query.system, query.assigner, compact),
         )
     )
     if owner is None:

@@ -87,7 +87,7 @@ export function Persons() {
         <h2 id="persons-title">Find a person</h2>
         <form onSubmit={(e) => void search(e)} className="form" aria-label="Search persons">
           <div className="row2">
-            <label>National id or MRN<input name="identifier" /></label>
+            <label>National id<input name="identifier" /></label>
             <label>Phone<input name="phone" /></label>
           </div>
           <div className="row2">
