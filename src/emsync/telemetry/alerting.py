@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.clock import as_utc
@@ -19,6 +19,7 @@ from emsync.core.ids import new_id
 from emsync.core.schemas import Page
 from emsync.core.uow import UnitOfWork
 from emsync.telemetry.alerts import (
+    RANK,
     AlertAction,
     AlertKind,
     AlertLevel,
@@ -26,8 +27,10 @@ from emsync.telemetry.alerts import (
     Decision,
     OpenAlert,
     ResolvedAlert,
+    ScoreObservation,
     decide,
     next_status,
+    scored_detail,
 )
 from emsync.telemetry.events import AlertChanged
 from emsync.telemetry.models import Alert, Device
@@ -41,14 +44,20 @@ def _alert_detail_aad(alert_id: str) -> bytes:
 
 
 def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
-    news: int | None = None
-    pews: int | None = None
+    scores: dict[str, Any] = {}
     if alert.detail_sealed is not None:
         detail = orjson.loads(keyring.open(alert.detail_sealed, aad=_alert_detail_aad(alert.id)))
-        if detail.get("scale") == "bedside-pews":
-            pews = detail.get("total")  # a child's: never shown as NEWS2
-        else:
-            news = detail.get("total")
+        # Alerts raised before peaks were kept hold one score: it is their peak as well.
+        peak = detail.get("peak") or detail
+        child = detail.get("scale") == "bedside-pews"  # a child's: never shown as NEWS2
+        scores = {
+            "pews" if child else "news2": detail.get("total"),
+            "band": detail.get("band"),
+            "scored_at": detail.get("ts"),
+            "peak": peak.get("total"),
+            "peak_band": peak.get("band"),
+            "peak_at": peak.get("ts"),
+        }
     return AlertRead(
         id=alert.id,
         patient_id=alert.patient_id,
@@ -64,8 +73,7 @@ def _alert_read(alert: Alert, keyring: Keyring) -> AlertRead:
         resolved_by=alert.resolved_by,
         escalation_step=alert.escalation_step,
         escalated_to=alert.escalated_to,
-        news2=news,
-        pews=pews,
+        **scores,
     )
 
 
@@ -98,8 +106,14 @@ async def list_alerts(
     if patient_id is not None:
         where.append(Alert.patient_id == patient_id)
     total = await session.scalar(select(func.count()).select_from(Alert).where(*where)) or 0
+    # Most severe first (high, medium, low-medium or stale, low), newest first within a level.
+    severity = case({str(level): rank for level, rank in RANK.items()}, value=Alert.level, else_=0)
     rows = await session.scalars(
-        select(Alert).where(*where).order_by(Alert.raised_at.desc()).limit(limit).offset(offset)
+        select(Alert)
+        .where(*where)
+        .order_by(severity.desc(), Alert.raised_at.desc(), Alert.id)
+        .limit(limit)
+        .offset(offset)
     )
     return Page(
         items=[_alert_read(a, keyring) for a in rows], total=total, limit=limit, offset=offset
@@ -190,12 +204,14 @@ def _new_alert(
     keyring: Keyring,
     patient_id: str,
     kind: AlertKind,
-    level: AlertLevel,
-    detail: dict[str, Any] | None,
+    observed: ScoreObservation,
     *,
     ack_timeout: timedelta,
     now: datetime,
 ) -> Alert:
+    assert observed.level is not None
+    level = observed.level
+    detail = scored_detail(None, observed)
     alert_id = new_id()
     return Alert(
         id=alert_id,
@@ -215,27 +231,21 @@ def _new_alert(
 
 
 def _apply(
-    keyring: Keyring,
     current: Alert,
     decision: Decision,
     level: AlertLevel | None,
-    detail: dict[str, Any] | None,
     *,
     ack_timeout: timedelta,
     now: datetime,
 ) -> str | None:
-    """Apply a decision to the open alert; the change to announce, if any."""
-    current.updated_at = now
+    """Apply a decision to the open alert; the change to announce, if any (the score itself
+    is `_rescore`'s)."""
     if decision is Decision.RAISE_LEVEL:
         assert level is not None
         current.level = level.value
         current.status = AlertStatus.RAISED.value
         current.cleared_at = None
         current.escalate_at = now + ack_timeout
-        if detail is not None:
-            current.detail_sealed = keyring.seal(
-                orjson.dumps(detail), aad=_alert_detail_aad(current.id)
-            )
         return "level_raised"
     if decision is Decision.CLEAR:
         current.cleared_at = now
@@ -254,17 +264,18 @@ async def observe_news2(
     *,
     session: AsyncSession,
     keyring: Keyring,
-    observations: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
+    observations: dict[str, ScoreObservation],
     holdoff: timedelta,
     ack_timeout: timedelta,
     now: datetime,
     kind: AlertKind = AlertKind.NEWS2,
 ) -> list[AlertChanged]:
-    """Apply one batch's NEWS2 (or, for children, PEWS) level per patient to their alerts of
+    """Apply one batch's NEWS2 (or, for children, PEWS) scores per patient to their alerts of
     that `kind`; caller commits.
 
-    `observations` maps a patient to the alert level their worst reading called for (None when
-    below the minimum band) and that reading's NEWS2 detail.
+    The worst reading's level decides raising and resolving (alerts.decide); an open alert's
+    score follows the newest reading, with the highest since it was raised kept as its peak, so
+    the alert never shows a score the patient no longer has.
     """
     if not observations:
         return []
@@ -272,7 +283,7 @@ async def observe_news2(
         session, list(observations), kind=kind, since=now - holdoff, now=now
     )
     events: list[AlertChanged] = []
-    for patient_id, (level, detail) in observations.items():
+    for patient_id, observed in observations.items():
         current = open_by.get(patient_id)
         last = resolved_by.get(patient_id)
         decision = decide(
@@ -283,29 +294,51 @@ async def observe_news2(
                 status=AlertStatus(current.status),
                 cleared_at=as_utc(current.cleared_at) if current.cleared_at else None,
             ),
-            observed=level,
+            observed=observed.level,
             now=now,
             holdoff=holdoff,
             last_resolved=None
             if last is None or last.resolved_at is None
             else ResolvedAlert(level=last.level, resolved_at=as_utc(last.resolved_at)),
         )
-        if decision is Decision.NOTHING:
-            continue
         if decision is Decision.RAISE:
-            assert level is not None
             alert = _new_alert(
-                keyring, patient_id, kind, level, detail, ack_timeout=ack_timeout, now=now
+                keyring, patient_id, kind, observed, ack_timeout=ack_timeout, now=now
             )
             session.add(alert)
             events.append(_changed(alert, "raised", SYSTEM_ACTOR, now))
             continue
-        assert current is not None
-        change = _apply(keyring, current, decision, level, detail, ack_timeout=ack_timeout, now=now)
+        if current is None:
+            continue
+        change = _apply(current, decision, observed.level, ack_timeout=ack_timeout, now=now)
+        if _rescore(current, keyring, observed) and change is None:
+            change = "score_changed"  # the tile and the alert list show the new score
         if change is not None:
+            current.updated_at = now
             events.append(_changed(current, change, SYSTEM_ACTOR, now))
     await session.flush()
     return events
+
+
+def _rescore(alert: Alert, keyring: Keyring, observed: ScoreObservation) -> bool:
+    """Put the batch's newest score (and any new peak) on the alert; True if either changed."""
+    aad = _alert_detail_aad(alert.id)
+    stored = (
+        None
+        if alert.detail_sealed is None
+        else orjson.loads(keyring.open(alert.detail_sealed, aad=aad))
+    )
+    detail = scored_detail(stored, observed)
+    if detail is None:
+        return False
+    changed = stored is None or (
+        (stored.get("total"), (stored.get("peak") or stored).get("total"))
+        != (detail["total"], detail["peak"]["total"])
+    )
+    # Only a changed score is written: a steady one costs no row update per batch.
+    if changed:
+        alert.detail_sealed = keyring.seal(orjson.dumps(detail), aad=aad)
+    return changed
 
 
 async def record_escalation(

@@ -92,7 +92,10 @@ async def move_unit_with_its_device(runtime: Runtime, event: PositionReceived) -
 
 
 async def audit_alert(runtime: Runtime, event: AlertChanged) -> None:
-    """Raised, escalated and auto-resolved alerts have no HTTP request to be audited by."""
+    """Raised, escalated and auto-resolved alerts have no HTTP request to be audited by. A new
+    score on an open alert is not an action: the readings behind it are stored already."""
+    if event.change == "score_changed":
+        return
     await runtime.get(AuditLog).append(
         AuditRecord(
             actor=event.actor,

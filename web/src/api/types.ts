@@ -57,3 +57,9 @@ export type DirectoryRead = S["DirectoryRead"];
 export type TemplateRead = S["TemplateRead"];
 export type PreviewRead = S["PreviewRead"];
 export type AckResult = S["AckResult"];
+// What the ED reads of a handoff: the record merged with its updates (server: handoffs/picture.py).
+export type ClinicalPicture = S["ClinicalPicture"];
+export type VitalSigns = S["VitalSigns"];
+export type Treatment = S["Treatment"];
+export type NoteRead = S["NoteRead"];
+export type HandoffNews2 = S["HandoffNews2Read"];
