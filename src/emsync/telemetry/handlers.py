@@ -19,7 +19,6 @@ from emsync.telemetry import alerting
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.events import AlertChanged, DeviceChanged, PositionReceived, VitalsReceived
 from emsync.telemetry.pipeline import Pipeline
-from emsync.telemetry.store import reading_read
 
 ALERT_SUBJECT = "telemetry.alert"
 
@@ -55,15 +54,15 @@ async def show_escalation_on_alert(runtime: Runtime, event: PageEscalated) -> No
 
 
 async def push_vitals(runtime: Runtime, event: VitalsReceived) -> None:
-    """The readings, scored, to `vitals:<patient_id>`, each in the history's shape
-    (`VitalsReading`: the browser reads live and stored readings alike)."""
-    readings = [
-        reading_read(r["ts"], event.device_id, r).model_dump(mode="json") for r in event.readings
-    ]
+    """The readings, scored, to `vitals:<patient_id>`."""
     runtime.get(Hub).publish(
         f"vitals:{event.patient_id}",
         "vitals",
-        {"patient_id": event.patient_id, "device_id": event.device_id, "readings": readings},
+        {
+            "patient_id": event.patient_id,
+            "device_id": event.device_id,
+            "readings": list(event.readings),
+        },
     )
 
 

@@ -219,18 +219,11 @@ STORED_COLUMNS = (
 
 
 def vitals_reading(row: Any, values: dict[str, Any]) -> VitalsReading:
-    """A stored row (its ts and device) with its opened values, as the API shows it."""
-    return reading_read(as_utc(row.ts), row.device_id, values)
-
-
-def reading_read(ts: datetime | str, device_id: str, values: dict[str, Any]) -> VitalsReading:
-    """One reading's one wire shape, for the history (REST) and the live push alike: NEWS2 (or
-    a child's PEWS) as its total and band; the scoring detail stays with the alert."""
     news = values.get("news2")
     pews = values.get("pews")
     return VitalsReading(
-        ts=ts,  # a datetime, or the pipeline's ISO text (validated here)
-        device_id=device_id,
+        ts=as_utc(row.ts),
+        device_id=row.device_id,
         hr=values.get("hr"),
         spo2=values.get("spo2"),
         rr=values.get("rr"),

@@ -24,8 +24,8 @@ export type AssignmentRead = S["AssignmentRead"];
 export type LatestVitals = S["LatestVitals"];
 export type VitalsHistory = S["VitalsHistory"];
 export type VitalsReadingRead = S["VitalsReading"];
-/** One reading: a history item and a live `vitals:<id>` reading have this one shape (the server's
- * VitalsReading); the monitor also builds some from a chart's series, without a device. */
+/** One reading as the monitor shows it: a history item, or a live `vitals:<id>` reading once
+ * `normalize` (lib/vitals.ts) has turned its scoring detail into the history's numbers. */
 export type VitalsReading = Omit<VitalsReadingRead, "device_id" | "artefacts"> & {
   device_id?: string;
   /** Probable artefacts in this reading: shown as such, never dropped. */

@@ -1,14 +1,12 @@
 import { expect, it } from "vitest";
-import { EMPTY_VITALS, currentReading, merge, readingsOf } from "./vitals";
+import { EMPTY_VITALS, currentReading, merge, normalize } from "./vitals";
 
 const T0 = Date.parse("2026-01-01T12:00:00Z");
 const iso = (ms: number) => new Date(T0 + ms).toISOString();
 
-it("a live push carries readings in the history's shape: NEWS2 as its score and band", () => {
-  const push = { patient_id: "p", device_id: "d", readings: [{ ts: iso(0), device_id: "d", hr: 130, news2: 7, band: "high" }] };
-  const s = readingsOf(push).reduce(merge, EMPTY_VITALS);
-  expect(s.news2).toMatchObject({ total: 7, band: "high" });
-  expect(readingsOf({ readings: "not a list" })).toEqual([]);
+it("a live push's NEWS2 detail becomes the score and band", () => {
+  const r = normalize({ ts: iso(0), hr: 130, news2: { total: 7, band: "high", subscores: [] } });
+  expect(r).toMatchObject({ hr: 130, news2: 7, band: "high" });
 });
 
 it("keeps each parameter's own time and drops the ones gone stale", () => {

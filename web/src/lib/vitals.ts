@@ -42,12 +42,19 @@ export function fromLatest(latest: LatestVitals | null): VitalsState {
   };
 }
 
-/** The readings of a `vitals:<patient_id>` push ({patient_id, device_id, readings: [...]}),
- * each in the history's shape (VitalsReading). */
-export function readingsOf(data: unknown): VitalsReading[] {
-  if (!data || typeof data !== "object") return [];
-  const d = data as { readings?: unknown };
-  return Array.isArray(d.readings) ? (d.readings as VitalsReading[]) : [];
+/** A reading from history or a live `vitals:<id>` push (where `news2` is the scoring detail). */
+export function normalize(raw: Record<string, unknown>): VitalsReading | null {
+  if (typeof raw.ts !== "string") return null;
+  const detail = raw.news2 && typeof raw.news2 === "object" ? (raw.news2 as { total?: number; band?: string }) : null;
+  const pews = raw.pews && typeof raw.pews === "object" ? (raw.pews as { total?: number; band?: string }) : null;
+  const band = detail?.band ?? pews?.band ?? (typeof raw.band === "string" ? raw.band : null);
+  return {
+    ...(raw as unknown as VitalsReading),
+    news2: detail ? (detail.total ?? null) : typeof raw.news2 === "number" ? raw.news2 : null,
+    pews: pews ? (pews.total ?? null) : typeof raw.pews === "number" ? raw.pews : null,
+    band,
+    artefacts: Array.isArray(raw.artefacts) ? (raw.artefacts as Artefact[]) : [],
+  };
 }
 
 export function merge(state: VitalsState, reading: VitalsReading): VitalsState {

@@ -9,10 +9,10 @@ import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
 import {
   EMPTY_VITALS,
   currentReading,
-  readingsOf,
   fromLatest,
   markArtefacts,
   merge,
+  normalize,
   type Artefact,
   type VitalsState,
 } from "../lib/vitals";
@@ -25,6 +25,14 @@ const TREND_POINTS = 30;
 interface Monitored {
   patient: PatientRead;
   incident: IncidentRead;
+}
+
+/** The readings of a `vitals:<patient_id>` push ({patient_id, device_id, readings: [...]}). */
+export function readingsOf(data: unknown): VitalsReading[] {
+  if (!data || typeof data !== "object") return [];
+  const d = data as { readings?: unknown };
+  if (!Array.isArray(d.readings)) return [];
+  return (d.readings as Record<string, unknown>[]).flatMap((r) => normalize(r) ?? []);
 }
 
 export function Monitor() {
