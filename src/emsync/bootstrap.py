@@ -422,6 +422,16 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     document_problems(app)
+    _install_middleware(app, runtime)
+    app.include_router(ops_router(public))
+    install_docs(app, public)
+    if ProcessRole.API in roles:
+        _include_api(app)
+    return app
+
+
+def _install_middleware(app: FastAPI, runtime: Runtime) -> None:
+    settings = runtime.settings
     audit = runtime.get(AuditLog)
 
     async def audit_sink(change: StateChange) -> None:
@@ -457,30 +467,32 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
             max_age=600,
         )
-    app.include_router(ops_router(public))
-    install_docs(app, public)
-    if ProcessRole.API in roles:
-        app.include_router(auth_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(incidents_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(dispatch_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(maps_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(dispatch_api.map_router, responses=PROBLEM_RESPONSES)
-        app.include_router(geocoding_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(basemap_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(hospitals_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(hospitals_api.map_router, responses=PROBLEM_RESPONSES)
-        app.include_router(handoffs_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(telemetry_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(triage_api.router, responses=PROBLEM_RESPONSES)
-        app.include_router(notifications_api.router, responses=PROBLEM_RESPONSES)
-        for emergency_router in emergency_api.routers:
-            app.include_router(emergency_router, responses=PROBLEM_RESPONSES)
-        for registry_router in registry_api.routers:
-            app.include_router(registry_router, responses=PROBLEM_RESPONSES)
-        app.include_router(realtime_router(_hub_of))
-        if WEB_DIST.is_dir():
-            app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")
-    return app
+
+
+def _include_api(app: FastAPI) -> None:
+    """Every domain's routes, the WebSocket and the dashboard (the `api` role)."""
+    routers = [
+        auth_api.router,
+        incidents_api.router,
+        dispatch_api.router,
+        maps_api.router,
+        dispatch_api.map_router,
+        geocoding_api.router,
+        basemap_api.router,
+        hospitals_api.router,
+        hospitals_api.map_router,
+        handoffs_api.router,
+        telemetry_api.router,
+        triage_api.router,
+        notifications_api.router,
+        *emergency_api.routers,
+        *registry_api.routers,
+    ]
+    for router in routers:
+        app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.include_router(realtime_router(_hub_of))
+    if WEB_DIST.is_dir():
+        app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")
 
 
 def _hub_of(ws: WebSocket) -> Hub:
