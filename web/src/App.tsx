@@ -26,6 +26,7 @@ const Shelters = lazy(() => import("./views/emergency/Shelters").then((m) => ({ 
 const Inventory = lazy(() => import("./views/emergency/Inventory").then((m) => ({ default: m.Inventory })));
 const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ default: m.Alerts })));
 const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
+const Activity = lazy(() => import("./views/emergency/Activity").then((m) => ({ default: m.Activity })));
 const Search = lazy(() => import("./views/emergency/Search").then((m) => ({ default: m.Search })));
 
 export function App() {
@@ -61,6 +62,7 @@ export function App() {
           <Route path="alerts" element={<Alerts />} />
           <Route path="map" element={<EmergencyMap />} />
           <Route path="search" element={<Search />} />
+          <Route path="activity" element={<Activity />} />
         </Route>
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
