@@ -252,6 +252,7 @@ def test_the_emergency_managers_walk(
     expect(rows.first).to_contain_text("checked in")  # the last action on it, first
     expect(rows.last).to_contain_text("opened")
     expect(rows.last).to_contain_text("shelter: Kallio School")
+    expect(rows.last).to_contain_text(f"{MANAGER[0]} (you)")
     filters.get_by_label("Action or detail contains").fill("opened")
     expect(rows).to_have_count(1)
     _shot(page, shots, "06c-activity-log")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { filterEntries, newestFirst, subjectLabel, type ActivityEntry } from "./activity";
+import { actorLabel, filterEntries, newestFirst, subjectLabel, type ActivityEntry } from "./activity";
 
 function entry(id: number, at: string, action = "updated", detail = ""): ActivityEntry {
   return { id, at, actor: "em", subject_kind: "shelter", subject_id: `s-${id}-0000000000`, action, detail };
@@ -33,5 +33,14 @@ describe("subjectLabel", () => {
     const e = entry(1, "2026-01-01T08:00:00Z");
     expect(subjectLabel(e, new Map([[e.subject_id, "Kallio School"]]))).toBe("shelter: Kallio School");
     expect(subjectLabel(e, new Map())).toBe("shelter: s-1-0000");
+  });
+});
+
+describe("actorLabel", () => {
+  const me = { kind: "user", id: "u1", name: "em.e2e" };
+  it("names the signed-in user and leaves others as their audit name", () => {
+    expect(actorLabel("user:u1", me)).toBe("em.e2e (you)");
+    expect(actorLabel("user:u2", me)).toBe("user:u2");
+    expect(actorLabel("user:u1", null)).toBe("user:u1");
   });
 });

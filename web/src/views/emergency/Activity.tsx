@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { emergency, problemText, type ActivityRead } from "../../api/emergency";
 import { useApp, useChannel, useResync } from "../../app/context";
-import { ACTIVITY_SUBJECTS, filterEntries, newestFirst, subjectLabel } from "../../lib/activity";
+import { ACTIVITY_SUBJECTS, actorLabel, filterEntries, newestFirst, subjectLabel } from "../../lib/activity";
 
 type Named = { id: string; name: string };
 
@@ -20,7 +20,7 @@ async function pickable(api: ReturnType<typeof useApp>["api"]): Promise<Record<s
 
 /** The operational log: who did what, when, per incident, resource, shelter... newest first. */
 export function Activity() {
-  const { api } = useApp();
+  const { api, me } = useApp();
   const [params, setParams] = useSearchParams();
   const subject = params.get("subject") ?? "shelter";
   const subjectId = params.get("id") ?? "";
@@ -60,14 +60,14 @@ export function Activity() {
       <div className="actions" data-testid="activity-filters">
         <label>
           Kind
-          <select value={subject} onChange={(e) => pick({ subject: e.target.value })}>
+          <select aria-label="Kind" value={subject} onChange={(e) => pick({ subject: e.target.value })}>
             {ACTIVITY_SUBJECTS.map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
         </label>
         {choices ? (
           <label>
             Record
-            <select value={subjectId} onChange={(e) => pick({ id: e.target.value })}>
+            <select aria-label="Record" value={subjectId} onChange={(e) => pick({ id: e.target.value })}>
               <option value="">All</option>
               {choices.map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
             </select>
@@ -94,7 +94,7 @@ export function Activity() {
           {shown.map((e) => (
             <tr key={e.id}>
               <td>{new Date(e.at).toLocaleString()}</td>
-              <td>{e.actor}</td>
+              <td>{actorLabel(e.actor, me)}</td>
               <td>{e.action.replace(/_/g, " ")}</td>
               <td>{subjectLabel(e, names)}</td>
               <td className="small">{e.detail}</td>

@@ -215,7 +215,7 @@ function TeamsPanel({ teams, people, canWrite, onCreate, onSetTeam }: {
               <ul>
                 {members.map((m) => (
                   <li key={m.id}>
-                    {m.name} <span className="muted small">({m.agency})</span>
+                    {m.name} <span className="muted small">({m.agency})</span>{" "}
                     {canWrite && (
                       <button type="button" className="link" onClick={() => void onSetTeam(m.id, null)} aria-label={`Remove ${m.name} from ${t.name}`}>
                         remove
