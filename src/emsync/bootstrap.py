@@ -109,6 +109,11 @@ from emsync.notifications.events import (
     PageOpened,
 )
 from emsync.notifications.wiring import PAGING_CHANNEL
+from emsync.registry import api as registry_api
+from emsync.registry import handlers as registry_handlers
+from emsync.registry.events import ALL_EVENTS as REGISTRY_EVENTS
+from emsync.registry.events import ChartViewed
+from emsync.registry.index import PersonIndex
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import handlers as telemetry_handlers
 from emsync.telemetry import wiring as telemetry_wiring
@@ -251,6 +256,12 @@ REACTIONS: tuple[Reaction, ...] = (
     # Emergency management: incidents and ambulances enter the one search index.
     on(*INCIDENT_CHANGES, run=emergency_handlers.index_incident),
     on(*UNIT_CHANGES, run=emergency_handlers.index_unit),
+    # Registry: every view of a person's record is audited; what follows from a linked
+    # incident patient (triage, a bound monitor, a sent handoff) joins the person's chart.
+    on(ChartViewed, run=registry_handlers.audit_chart_view),
+    on(PatientTriaged, run=registry_handlers.link_triage),
+    on(DeviceChanged, run=registry_handlers.link_device_binding),
+    on(HandoffSent, run=registry_handlers.link_handoff),
 )
 
 # ---- the table of WebSocket channels --------------------------------------------------------
@@ -292,6 +303,8 @@ CHANNELS: tuple[Channel, ...] = (
     ),
     Channel(PAGING_CHANNEL, CanSubscribe(Perm.ONCALL_READ), forwards=NOTIFICATION_EVENTS),
     Channel("emergency", CanSubscribe(Perm.EMERGENCY_READ), forwards=EMERGENCY_EVENTS),
+    # Ids and kinds only (registry events carry no personal value).
+    Channel("registry", CanSubscribe(Perm.PERSONS_READ), forwards=REGISTRY_EVENTS),
 )
 
 
@@ -303,6 +316,7 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(VitalsFollow(runtime))
     telemetry_wiring.provide(runtime)
     notifications_wiring.provide(runtime)
+    runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
     runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
     register(runtime, REACTIONS, CHANNELS)
 
@@ -447,6 +461,8 @@ def create_app(
         app.include_router(notifications_api.router, responses=PROBLEM_RESPONSES)
         for emergency_router in emergency_api.routers:
             app.include_router(emergency_router, responses=PROBLEM_RESPONSES)
+        for registry_router in registry_api.routers:
+            app.include_router(registry_router, responses=PROBLEM_RESPONSES)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

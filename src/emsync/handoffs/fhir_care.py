@@ -245,9 +245,14 @@ def allergies(
     ]
 
 
+# Characters XML 1.0 cannot carry (controls but tab, newline, return; U+FFFE, U+FFFF): a
+# narrative holding one would not parse for the receiving system.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _narrative(paragraphs: Sequence[str]) -> dict[str, Any]:
     # The crew's words go into XHTML escaped: text, never markup.
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    body = "".join(f"<p>{html.escape(_NOT_XML.sub('', p))}</p>" for p in paragraphs)
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body}</div>'}
 
 

@@ -152,32 +152,27 @@ def is_stale(
     return now - since >= after
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScoreObservation:
     """One batch's early-warning scores of one patient: the alert level its worst reading calls
     for (None below the minimum band) with that reading's score, and the newest reading's score
-    and time (`detail` dicts: total, band, subscores, ts, ...)."""
+    and time (`detail` dicts: total, band, subscores, ts, ...). Updated in place by `add`: it is
+    built once per patient and batch and fed every scored reading (the ingest hot path)."""
 
     level: AlertLevel | None
     worst: dict[str, Any] | None
     latest: dict[str, Any] | None
     latest_at: datetime | None = None
 
-    def add(
-        self, level: AlertLevel | None, detail: dict[str, Any], at: datetime
-    ) -> ScoreObservation:
-        """This observation with one more reading, measured `at`."""
-        worse = (_rank(level), detail["total"]) > (
+    def add(self, level: AlertLevel | None, detail: dict[str, Any], at: datetime) -> None:
+        """One more reading, measured `at`."""
+        if (_rank(level), detail["total"]) > (
             _rank(self.level),
-            (self.worst or {}).get("total", -1),
-        )
-        newest = self.latest_at is None or at >= self.latest_at
-        return ScoreObservation(
-            level=level if worse else self.level,
-            worst=detail if worse else self.worst,
-            latest=detail if newest else self.latest,
-            latest_at=at if newest else self.latest_at,
-        )
+            -1 if self.worst is None else self.worst["total"],
+        ):
+            self.level, self.worst = level, detail
+        if self.latest_at is None or at >= self.latest_at:
+            self.latest, self.latest_at = detail, at
 
 
 def _rank(level: str | None) -> int:

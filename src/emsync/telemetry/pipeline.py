@@ -484,11 +484,11 @@ class Pipeline:
         detail = scored.as_dict(ts_text)
         values[detail_key(scored)] = detail
         level = alert_level(scored.band, self._min_band)
-        prev = scores.get(patient_id)
-        if prev is None:
+        observed = scores.get(patient_id)
+        if observed is None:
             scores[patient_id] = ScoreObservation(level, detail, detail, scored.ts)
         else:
-            scores[patient_id] = prev.add(level, detail, scored.ts)
+            observed.add(level, detail, scored.ts)
 
     async def _alerts(self, scores: dict[str, ScoreObservation], now: datetime) -> list[Event]:
         relevant = {

@@ -146,6 +146,9 @@ def test_notes_are_a_composition_section_as_escaped_text_with_update_times() -> 
     assert "<b>" not in div
     assert "2030-01-01T10:00:00Z: Daughter en route" in div
     assert doc["author"][0] == {"display": "Paramedic Kallio"}
+    odd = _bundle(_record(notes="bell\x07 and form\x0cfeed"))
+    [odd_doc] = _resources(odd, "Composition")
+    assert "bell and formfeed" in odd_doc["section"][0]["text"]["div"]
     assert doc["author"][1]["identifier"]["value"] == "MEDIC-12"
 
 

@@ -243,16 +243,20 @@ def test_the_default_threshold_is_rcp_total_5_or_a_single_red_score() -> None:
 
 def test_a_batch_keeps_its_worst_and_its_newest_reading() -> None:
     obs = ScoreObservation(AlertLevel.HIGH, _detail(11, "high", 30), _detail(11, "high", 30), T0)
-    later_lower = obs.add(AlertLevel.MEDIUM, _detail(6, "medium", 60), T0 + timedelta(seconds=60))
-    assert later_lower.level is AlertLevel.HIGH
-    assert later_lower.worst is not None
-    assert later_lower.worst["total"] == 11
-    assert later_lower.latest is not None
-    assert later_lower.latest["total"] == 6
+    obs.add(AlertLevel.MEDIUM, _detail(6, "medium", 60), T0 + timedelta(seconds=60))
+    assert obs.level is AlertLevel.HIGH
+    assert obs.worst is not None
+    assert obs.worst["total"] == 11
+    assert obs.latest is not None
+    assert obs.latest["total"] == 6
     # A reading that arrives late (older) is not the current score.
-    late = later_lower.add(None, _detail(2, "low", 0), T0 - timedelta(seconds=10))
-    assert late.latest is not None
-    assert late.latest["total"] == 6
+    obs.add(None, _detail(2, "low", 0), T0 - timedelta(seconds=10))
+    assert obs.latest["total"] == 6
+    # Below the minimum band, the higher total is still the worst (the peak a raise keeps).
+    below = ScoreObservation(None, _detail(2, "low", 0), _detail(2, "low", 0), T0)
+    below.add(None, _detail(4, "low", 5), T0 + timedelta(seconds=5))
+    assert below.worst is not None
+    assert below.worst["total"] == 4
 
 
 def test_an_alert_score_follows_the_newest_reading_and_keeps_its_peak() -> None:
