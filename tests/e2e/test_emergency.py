@@ -229,6 +229,33 @@ def test_the_emergency_managers_walk(
     )
     expect(page.get_by_test_id("on-duty")).to_contain_text("Eva EMT")
     _shot(page, shots, "06-roster-crew-problem")
+
+    # 8. Teams: create one in the roster and put the EMT in it.
+    team_form = page.get_by_test_id("team-form")
+    team_form.get_by_label("Team name").fill("Kallio shelter team")
+    team_form.get_by_role("button", name="Create team").click()
+    team = page.get_by_test_id("team-Kallio shelter team")
+    expect(team).to_be_visible(timeout=TIMEOUT_MS)
+    team.get_by_label("Add a member to Kallio shelter team").select_option(label="Eva EMT")
+    expect(team).to_contain_text("Eva EMT", timeout=TIMEOUT_MS)
+    expect(team).to_contain_text("1 member(s)")
+    _shot(page, shots, "06b-roster-team")
+
+    # 9. The activity log of the shelter opened in step 1: who did what, newest first.
+    page.get_by_role("link", name="Activity log").click()
+    filters = page.get_by_test_id("activity-filters")
+    filters.get_by_label("Kind").select_option("shelter")
+    filters.get_by_label("Record", exact=True).select_option(label="Kallio School")
+    log = page.get_by_test_id("activity")
+    expect(log).to_contain_text("Kallio School: 40 beds", timeout=TIMEOUT_MS)
+    rows = log.locator("tbody tr")
+    expect(rows.first).to_contain_text("checked in")  # the last action on it, first
+    expect(rows.last).to_contain_text("opened")
+    expect(rows.last).to_contain_text("shelter: Kallio School")
+    expect(rows.last).to_contain_text(f"{MANAGER[0]} (you)")
+    filters.get_by_label("Action or detail contains").fill("opened")
+    expect(rows).to_have_count(1)
+    _shot(page, shots, "06c-activity-log")
     incident = _ok(
         api.post(
             "/api/incidents",

@@ -26,6 +26,7 @@ const Shelters = lazy(() => import("./views/emergency/Shelters").then((m) => ({ 
 const Inventory = lazy(() => import("./views/emergency/Inventory").then((m) => ({ default: m.Inventory })));
 const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ default: m.Alerts })));
 const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
+const Activity = lazy(() => import("./views/emergency/Activity").then((m) => ({ default: m.Activity })));
 const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
 const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
 const Reviews = lazy(() => import("./views/registry/Reviews").then((m) => ({ default: m.Reviews })));
@@ -64,6 +65,7 @@ export function App() {
           <Route path="alerts" element={<Alerts />} />
           <Route path="map" element={<EmergencyMap />} />
           <Route path="search" element={<Search />} />
+          <Route path="activity" element={<Activity />} />
         </Route>
         <Route path="persons" element={<Persons />} />
         <Route path="persons/reviews" element={<Reviews />} />

@@ -29,6 +29,7 @@ export type FeedStatus = S["FeedStatus"];
 export type SearchResults = S["SearchResults"];
 export type SearchHitRead = S["SearchHitRead"];
 export type ActivityRead = S["ActivityRead"];
+export type TeamRead = S["TeamRead"];
 
 export interface GeoFeature {
   type: "Feature";
@@ -93,8 +94,13 @@ export const emergency = {
   refreshFeed: (api: ApiClient, id: string) => api.post<FeedStatus>(`${E}/hazard-feeds/${q(id)}/refresh`),
   search: (api: ApiClient, text: string, kind?: string) =>
     api.get<SearchResults>(`${E}/search?q=${q(text)}${kind ? `&kind=${q(kind)}` : ""}&limit=30`),
-  activity: (api: ApiClient, subject: string, id: string) =>
-    api.get<ActivityRead[]>(`${E}/activity?subject=${q(subject)}&subject_id=${q(id)}`),
+  activity: (api: ApiClient, subject: string, id?: string | null) =>
+    api.get<ActivityRead[]>(`${E}/activity?subject=${q(subject)}${id ? `&subject_id=${q(id)}` : ""}`),
+  teams: (api: ApiClient) => api.get<TeamRead[]>(`${E}/teams`),
+  createTeam: (api: ApiClient, name: string) => api.post<TeamRead>(`${E}/teams`, { name }),
+  /** Team membership is the person's team_id: null takes them out of their team. */
+  setTeam: (api: ApiClient, personId: string, teamId: string | null) =>
+    api.patch<PersonRead>(`${E}/people/${q(personId)}`, { team_id: teamId }),
   layer: (api: ApiClient, name: "shelters" | "resources" | "alert-areas" | "hazards") =>
     api.get<GeoCollection>(`/api/map/${name}`),
 };

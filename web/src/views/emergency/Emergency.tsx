@@ -11,6 +11,7 @@ const TABS = [
   ["alerts", "Public alerts"],
   ["map", "Map"],
   ["search", "Search"],
+  ["activity", "Activity log"],
 ] as const;
 
 /** Emergency management: one page per area, tabs across the top. */

@@ -2,11 +2,13 @@ import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import {
   emergency,
   problemText,
+  type ActivityRead,
   type ResourceCreate,
   type ResourceRead,
   text,
   opt,
 } from "../../api/emergency";
+import { Link } from "react-router-dom";
 import { useApp, useChannel, useResync } from "../../app/context";
 import { CsvTools } from "./Emergency";
 
@@ -65,7 +67,7 @@ export function Resources() {
         <table className="table" data-testid="resources-board">
           <thead>
             <tr>
-              <th>Kind</th><th>Name</th><th>Agency</th><th>Status</th><th>Incident</th><th>Capabilities</th>
+              <th>Kind</th><th>Name</th><th>Agency</th><th>Status</th><th>Incident</th><th>Capabilities</th><th>Recent activity</th>
             </tr>
           </thead>
           <tbody>
@@ -86,10 +88,11 @@ export function Resources() {
                   </td>
                   <td className="small">{r.incident_id ?? "—"}</td>
                   <td className="small">{r.capabilities.join(", ")}</td>
+                  <td className="small"><ResourceHistory id={r.id} name={r.name} /></td>
                 </tr>
               )),
             )}
-            {board?.length === 0 && <tr><td colSpan={6} className="muted">No resources yet.</td></tr>}
+            {board?.length === 0 && <tr><td colSpan={7} className="muted">No resources yet.</td></tr>}
           </tbody>
         </table>
         <CsvTools kind="resources" onImported={() => void load()} />
@@ -113,5 +116,25 @@ export function Resources() {
         </aside>
       )}
     </div>
+  );
+}
+
+/** The last few log entries of one resource, fetched when opened (the full log: Activity). */
+function ResourceHistory({ id, name }: { id: string; name: string }) {
+  const { api } = useApp();
+  const [entries, setEntries] = useState<ActivityRead[] | null>(null);
+  return (
+    <details onToggle={(e) => e.currentTarget.open && void emergency.activity(api, "resource", id).then(setEntries, () => setEntries([]))}>
+      <summary aria-label={`Recent activity of ${name}`}>history</summary>
+      <ul className="list" data-testid={`history-${name}`}>
+        {(entries ?? []).slice(0, 5).map((a) => (
+          <li key={a.id}>
+            {new Date(a.at).toLocaleString()} · {a.actor} · {a.action.replace(/_/g, " ")}{a.detail ? ` — ${a.detail}` : ""}
+          </li>
+        ))}
+        {entries?.length === 0 && <li className="muted">Nothing recorded.</li>}
+      </ul>
+      <Link to={`/emergency/activity?subject=resource&id=${encodeURIComponent(id)}`}>Full log</Link>
+    </details>
   );
 }

@@ -5,6 +5,7 @@ import {
   type OnDutyRead,
   type PersonRead,
   type ShiftRead,
+  type TeamRead,
   type UnitCrewRead,
   text,
   opt,
@@ -26,15 +27,18 @@ export function Roster() {
   const [duty, setDuty] = useState<OnDutyRead[] | null>(null);
   const [crews, setCrews] = useState<UnitCrewRead[]>([]);
   const [shifts, setShifts] = useState<ShiftRead[]>([]);
+  const [teams, setTeams] = useState<TeamRead[]>([]);
   const [message, setMessage] = useState<string | null>(null);
   const load = useCallback(async () => {
     const now = new Date();
-    const [p, d, c, s] = await Promise.all([
+    const [p, d, c, s, t] = await Promise.all([
       emergency.people(api).catch(() => []),
       emergency.onDuty(api).catch(() => null),
       emergency.unitCrews(api).catch(() => []),
       emergency.shifts(api, new Date(now.getTime() - 12 * 3600e3), new Date(now.getTime() + 7 * 86400e3)).catch(() => []),
+      emergency.teams(api).catch(() => []),
     ]);
+    setTeams(t);
     setPeople(p);
     setDuty(d);
     setCrews(c);
@@ -84,6 +88,28 @@ export function Roster() {
     }
   }
 
+  async function addTeam(e: SyntheticEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = e.currentTarget;
+    try {
+      await emergency.createTeam(api, text(new FormData(form), "name"));
+      form.reset();
+      setMessage("Team created.");
+      void load();
+    } catch (err) {
+      setMessage(`Team not created: ${problemText(err)}`);
+    }
+  }
+
+  async function setTeam(personId: string, teamId: string | null) {
+    try {
+      await emergency.setTeam(api, personId, teamId);
+      void load();
+    } catch (err) {
+      setMessage(`Team not changed: ${problemText(err)}`);
+    }
+  }
+
   const now = new Date();
   return (
     <div className="two-col">
@@ -118,6 +144,7 @@ export function Roster() {
             ))}
           </ul>
         </section>
+        <TeamsPanel teams={teams} people={people} canWrite={can("emergency:write")} onCreate={addTeam} onSetTeam={setTeam} />
         <section className="panel" aria-labelledby="roster-title">
           <h2 id="roster-title">Roster (next 7 days)</h2>
           <table className="table" data-testid="roster">
@@ -164,5 +191,56 @@ export function Roster() {
         </aside>
       )}
     </div>
+  );
+}
+
+/** Teams with their members; a writer creates teams and moves people in and out. */
+function TeamsPanel({ teams, people, canWrite, onCreate, onSetTeam }: {
+  teams: TeamRead[];
+  people: PersonRead[];
+  canWrite: boolean;
+  onCreate: (e: SyntheticEvent<HTMLFormElement>) => Promise<void>;
+  onSetTeam: (personId: string, teamId: string | null) => Promise<void>;
+}) {
+  return (
+    <section className="panel" aria-labelledby="teams-title">
+      <h2 id="teams-title">Teams</h2>
+      <ul className="list" data-testid="teams">
+        {teams.map((t) => {
+          const members = people.filter((p) => p.team_id === t.id);
+          const others = people.filter((p) => p.team_id !== t.id && p.active);
+          return (
+            <li key={t.id} data-testid={`team-${t.name}`}>
+              <strong>{t.name}</strong> · {members.length} member(s)
+              <ul>
+                {members.map((m) => (
+                  <li key={m.id}>
+                    {m.name} <span className="muted small">({m.agency})</span>{" "}
+                    {canWrite && (
+                      <button type="button" className="link" onClick={() => void onSetTeam(m.id, null)} aria-label={`Remove ${m.name} from ${t.name}`}>
+                        remove
+                      </button>
+                    )}
+                  </li>
+                ))}
+              </ul>
+              {canWrite && others.length > 0 && (
+                <select aria-label={`Add a member to ${t.name}`} value="" onChange={(e) => e.target.value && void onSetTeam(e.target.value, t.id)}>
+                  <option value="">Add member…</option>
+                  {others.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+                </select>
+              )}
+            </li>
+          );
+        })}
+        {teams.length === 0 && <li className="muted">No teams yet.</li>}
+      </ul>
+      {canWrite && (
+        <form onSubmit={(e) => void onCreate(e)} className="actions" data-testid="team-form">
+          <label>Team name<input name="name" required maxLength={120} /></label>
+          <button type="submit">Create team</button>
+        </form>
+      )}
+    </section>
   );
 }
