@@ -10,16 +10,19 @@ from emsync.incidents.events import (
     PatientAdded,
 )
 from emsync.incidents.lifecycle import IncidentStatus
+from emsync.incidents.schemas import IncidentRead
 from emsync.incidents.service import (
     get_incident,
     get_patient,
     patient_ages,
     record_triage,
     transition,
+    triage_inputs,
 )
 
 __all__ = [
     "IncidentCreated",
+    "IncidentRead",
     "IncidentStatus",
     "IncidentStatusChanged",
     "IncidentUpdated",
@@ -29,4 +32,5 @@ __all__ = [
     "patient_ages",
     "record_triage",
     "transition",
+    "triage_inputs",
 ]
