@@ -133,6 +133,11 @@ _defer(
     help_text="Notifications: local SMS, push, webhook and SMTP sandbox.",
 )
 _defer(
+    "demo",
+    "emsync.demo:demo_app",
+    help_text="Demo data for trying EMsync out (never loaded silently).",
+)
+_defer(
     "simulate",
     "emsync.telemetry.cli:simulate",
     help_text="Publish sealed vitals for N patients through MQTT, as their monitors would.",

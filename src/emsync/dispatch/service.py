@@ -437,6 +437,17 @@ async def change_status(
 # ---- recommendation ---------------------------------------------------------------------------
 
 
+async def _no_coordinates(session: AsyncSession, incident_id: str) -> ValidationFailed:
+    """The error for an incident known only by its address, in the dispatcher's words (its
+    number, not its id) and saying how to fix it."""
+    number = await session.scalar(select(_incidents.c.number).where(_incidents.c.id == incident_id))
+    return ValidationFailed(
+        f"incident #{number} has only an address, no map position yet: click its place on "
+        "the map (or set lat/lon) so units and hospitals can be ranked by road time",
+        incident_id=incident_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentSite:
     id: str
@@ -466,9 +477,7 @@ async def incident_site(
         raise NotFound(f"incident {incident_id} does not exist")
     lat, lon = rows[0].lat, rows[0].lon
     if lat is None or lon is None:
-        raise ValidationFailed(
-            f"incident {incident_id} has no coordinates; set lat/lon before dispatching"
-        )
+        raise await _no_coordinates(session, incident_id)
     urgency = urgency_of(int(rows[0].priority), (r.acuity for r in rows))
     return IncidentSite(incident_id, LatLon(float(lat), float(lon)), urgency)
 
@@ -565,9 +574,7 @@ async def rank_incident(
     first = rows[0]
     priority, site_lat, site_lon, acuity = first[8:]
     if site_lat is None or site_lon is None:
-        raise ValidationFailed(
-            f"incident {incident_id} has no coordinates; set lat/lon before dispatching"
-        )
+        raise await _no_coordinates(session, incident_id)
     site = IncidentSite(
         incident_id, LatLon(float(site_lat), float(site_lon)), urgency_of(int(priority), [acuity])
     )
@@ -834,7 +841,7 @@ async def incident_position(*, session: AsyncSession, incident_id: str) -> LatLo
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist")
     if row.lat is None or row.lon is None:
-        raise ValidationFailed(f"incident {incident_id} has no coordinates")
+        raise await _no_coordinates(session, incident_id)
     return LatLon(float(row.lat), float(row.lon))
 
 

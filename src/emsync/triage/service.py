@@ -70,6 +70,7 @@ def _response(result: TriageAssessment, stored_on: str | None) -> TriageResponse
         pews=pews,
         reference_ranges=ranges,
         reasons=list(result.reasons),
+        safety_rule=result.safety_rule,
     )
 
 
