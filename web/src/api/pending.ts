@@ -53,8 +53,9 @@ export interface VitalsReading {
 
 export interface TriageRequest {
   incident_id?: string | null;
+  patient_id?: string | null;
   age: number;
-  sex: "female" | "male";
+  sex: "female" | "male" | "unknown";
   chief_complaint: string;
   consciousness?: string;
   pain?: boolean;
@@ -81,6 +82,8 @@ export interface RangeRead {
 
 export interface TriageResult {
   level: number;
+  most_likely_level?: number;
+  safety_rule?: string | null;
   probabilities?: Record<string, number>;
   news2?: { total?: number; score?: number; band?: string } | null;
   explanation?: { feature?: string; label?: string; contribution?: number; value?: unknown }[];

@@ -21,12 +21,16 @@ interface Props {
   route: LineStringGeometry | null;
   onSelect?: (id: string, kind: MapPoint["kind"]) => void;
   onViewport?: (bbox: [number, number, number, number]) => void;
+  /** A click on the map itself (not a marker): e.g. where an incident is. */
+  onPick?: (lat: number, lon: number) => void;
+  /** Shown while a click on the map will set a position (the cursor turns to a crosshair). */
+  picking?: boolean;
 }
 
 const COLORS = { incident: "#c0392b", unit: "#1f6fb2", hospital: "#2e7d32" } as const;
 
 /** A tile-less Leaflet map: EMsync draws its own road network (GeoJSON) and markers. */
-export function MapView({ roads, bounds, points, route, onSelect, onViewport }: Props) {
+export function MapView({ roads, bounds, points, route, onSelect, onViewport, onPick, picking }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const map = useRef<L.Map | null>(null);
   const roadLayer = useRef<L.GeoJSON | null>(null);
@@ -35,9 +39,11 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
   const fitted = useRef(false);
   const viewport = useRef(onViewport);
   const select = useRef(onSelect);
+  const pick = useRef(onPick);
   useEffect(() => {
     viewport.current = onViewport;
     select.current = onSelect;
+    pick.current = onPick;
   });
 
   useEffect(() => {
@@ -62,6 +68,7 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
       viewport.current?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
     };
     m.on("moveend", report);
+    m.on("click", (e: L.LeafletMouseEvent) => pick.current?.(e.latlng.lat, e.latlng.lng));
     map.current = m;
     report();
     return () => {
@@ -132,7 +139,7 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
   return (
     <div
       ref={host}
-      className="map"
+      className={picking ? "map picking" : "map"}
       role="region"
       aria-label="Map of incidents, units and hospitals (the lists beside it hold the same information)"
       data-testid="map"

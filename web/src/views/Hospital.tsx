@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
 import { endpoints, type ReceiptStatus } from "../api/pending";
-import type { AtmistRecord, HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate } from "../api/types";
+import type { AtmistRecord, HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { countdown } from "../lib/time";
+import { useFeedAck } from "./hospital/useFeedAck";
 
 // The hospital's next move from each status (the handoff lifecycle table on the server decides).
 const NEXT_ACTIONS: Record<string, { status: ReceiptStatus; label: string }[]> = {
@@ -49,6 +50,15 @@ export function Hospital() {
   const hospitalId = me?.hospital_id ?? chosen;
   const [handoffs, setHandoffs] = useState<Handoff[] | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  // Call signs: the ED knows the ambulance by its radio name, not by its id.
+  const [callSigns, setCallSigns] = useState<Record<string, string>>({});
+  useEffect(() => {
+    if (!can("units:read")) return;
+    endpoints.units(api).then(
+      (us: UnitRead[]) => setCallSigns(Object.fromEntries(us.map((u) => [u.id, u.call_sign]))),
+      () => undefined,
+    );
+  }, [api, can, handoffs]);
 
   const loadHospitals = useCallback(async () => {
     setHospitals(await endpoints.hospitals(api).catch(() => null));
@@ -82,6 +92,7 @@ export function Hospital() {
   useChannel("hospitals", () => void loadHospitals());
 
   const hospital = hospitals?.find((h) => h.id === hospitalId) ?? null;
+  useFeedAck(me?.hospital_id, handoffs);
 
   async function act(id: string, status: ReceiptStatus) {
     setMessage(null);
@@ -124,7 +135,7 @@ export function Hospital() {
                   <h3>
                     {h.acuity ? `KTAS ${h.acuity}` : "Acuity unknown"} · {h.status.replace(/_/g, " ")}
                   </h3>
-                  {h.unit_id && <p className="muted small">Unit {h.unit_id}</p>}
+                  {h.unit_id && <p className="muted small" data-testid="handoff-unit">Unit {callSigns[h.unit_id] ?? "(not in this hub's register)"}</p>}
                   <p className="eta" aria-label="Estimated arrival">
                     {eta === null ? "ETA unknown" : eta >= 0 ? `Arrives in ${countdown(eta)}` : `Overdue by ${countdown(-eta)}`}
                   </p>
