@@ -2,21 +2,9 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { VitalsReading } from "../api/pending";
+import { SERIES, clockLabels, valueRange } from "../lib/chartAxes";
 
-/* One strip per vital sign, each on its own axis and unit (HR 40–180 and temperature 35–40 on
- * one 0–140 axis hid every change in temperature), sharing the time axis and the cursor. */
-export const SERIES: { key: keyof VitalsReading; label: string; unit: string; stroke: string; digits: number }[] = [
-  { key: "hr", label: "Heart rate", unit: "/min", stroke: "#c0392b", digits: 0 },
-  { key: "spo2", label: "SpO₂", unit: "%", stroke: "#1f6fb2", digits: 0 },
-  { key: "rr", label: "Respiratory rate", unit: "/min", stroke: "#2e7d32", digits: 0 },
-  { key: "sbp", label: "Systolic BP", unit: "mmHg", stroke: "#6a1b9a", digits: 0 },
-  { key: "temp", label: "Temperature", unit: "°C", stroke: "#e67e22", digits: 1 },
-];
 const STRIP_HEIGHT = 120;
-
-function clock(seconds: number): string {
-  return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
 
 /** Vitals history; drag across a strip to zoom all of them, double-click to reset. */
 export function HistoryChart({ readings }: { readings: VitalsReading[] }) {
@@ -39,13 +27,15 @@ export function HistoryChart({ readings }: { readings: VitalsReading[] }) {
           height: STRIP_HEIGHT + (last ? 30 : 0),
           cursor: { drag: { x: true, y: false }, sync: { key: sync.key } },
           legend: { show: false },
-          scales: { x: { time: true } },
+          scales: { x: { time: true }, y: { range: (_u, min, max) => valueRange(min, max, s.span) } },
+          // The same padding on every strip, so their time axes line up.
+          padding: [6, 28, 0, 0],
           series: [{}, { label: `${s.label} ${s.unit}`, stroke: s.stroke, width: 1.5, spanGaps: false }],
           axes: [
             // Time labels only under the last strip, at least 90 px apart: they never collide.
-            { show: last, space: 90, values: (_u, ticks) => ticks.map(clock) },
+            { show: last, space: 90, values: (_u, ticks) => clockLabels(ticks) },
             {
-              label: `${s.label} (${s.unit})`,
+              label: `${s.label} ${s.unit}`,
               labelSize: 16,
               size: 64,
               stroke: s.stroke,
