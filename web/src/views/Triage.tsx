@@ -360,13 +360,18 @@ const FEATURE_LABEL: Record<string, string> = {
   rr: "respiratory rate",
   bt: "temperature",
   spo2: "SpO₂",
-  male: "sex",
   injury: "injury",
   mental: "consciousness",
   shock_index: "shock index (HR / systolic BP)",
   pulse_pressure: "pulse pressure",
   news2_vitals: "NEWS2 of the vital signs",
-  news2_red_vitals: "a NEWS2 red (single parameter 3)",
+};
+// Yes/no features: what the value says, in words (a 0 is "absent", not the feature's name).
+const BINARY_LABEL: Record<string, [string, string]> = {
+  male: ["female", "male"],
+  injury: ["no injury", "injury"],
+  pain: ["no pain", "pain"],
+  news2_red_vitals: ["no single NEWS2 parameter of 3", "a single NEWS2 parameter of 3"],
 };
 
 function reasonOf(x: NonNullable<TriageResult["explanation"]>[number], asked: FormState): string | null {
@@ -375,6 +380,10 @@ function reasonOf(x: NonNullable<TriageResult["explanation"]>[number], asked: Fo
   if (feature.startsWith("concept=")) return x.value ? `complaint about ${feature.slice(8).replace(/_/g, " ")}` : null;
   if (feature.startsWith("arrival=")) return null; // not asked: the model's default
   if (feature === "male" && asked.sex !== "male" && asked.sex !== "female") return null;
+  if (feature in BINARY_LABEL) {
+    const [no, yes] = BINARY_LABEL[feature] as [string, string];
+    return x.value === null || x.value === undefined ? null : Number(x.value) ? yes : no;
+  }
   const label = FEATURE_LABEL[feature];
   if (!label || x.value === null || x.value === undefined) return null;
   return label;
