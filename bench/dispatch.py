@@ -33,7 +33,7 @@ from emsync.bootstrap import build_runtime  # noqa: E402
 from emsync.core import migrate  # noqa: E402
 from emsync.core.settings import Settings  # noqa: E402
 from emsync.core.uow import UnitOfWork  # noqa: E402
-from emsync.dispatch import service  # noqa: E402
+from emsync.dispatch import recommendation, service  # noqa: E402
 from emsync.dispatch.ranking import UnitType, rank_rows  # noqa: E402
 from emsync.dispatch.schemas import UnitCreate  # noqa: E402
 from emsync.incidents import service as incidents_service  # noqa: E402
@@ -125,13 +125,13 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
 
     async def cch_once() -> Any:
         async with runtime.sessions() as session:
-            return await service.recommend(
+            return await recommendation.recommend(
                 session=session, keyring=runtime.keyring, engine=engine, incident_id=incident.id
             )
 
     async def dijkstra_once() -> Any:
         async with runtime.sessions() as session:
-            return await service.recommend(
+            return await recommendation.recommend(
                 session=session, keyring=runtime.keyring, engine=baseline, incident_id=incident.id
             )
 
@@ -139,13 +139,13 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
         """The service's steps, timed one by one: the database read (session included), road
         times (one snap per position, one many-to-one query), the ranking rules, the response."""
         async with runtime.sessions() as session:
-            ranking = await service.rank_incident(
+            ranking = await recommendation.rank_incident(
                 session=session, engine=engine, incident_id=incident.id
             )
         t0 = time.perf_counter()
         async with runtime.sessions() as session:
             rows = (
-                await session.execute(service._SITE_AND_UNITS, {"incident_id": incident.id})
+                await session.execute(recommendation._SITE_AND_UNITS, {"incident_id": incident.id})
             ).all()
         t_db = time.perf_counter() - t0
         del rows
@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
         rank_rows(units, urgency=ranking.site.urgency)
         t_rank = time.perf_counter() - t0
         t0 = time.perf_counter()
-        service.recommendation_read(ranking)
+        recommendation.recommendation_read(ranking)
         t_response = time.perf_counter() - t0
         return t_db, t_road, t_rank, t_response
 

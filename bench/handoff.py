@@ -37,20 +37,26 @@ from typing import Any
 
 import httpx
 from rich.progress import Progress
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 
 from emsync.auth import tokens
+from emsync.auth.models import User
 from emsync.core import migrate
 from emsync.handoffs import sealing
 
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 
 
+def account_id(role: str, hospital_id: str | None = None) -> str:
+    return f"bench-{role}-{hospital_id}"
+
+
 def token(role: str, hospital_id: str | None = None) -> str:
     return tokens.issue_access_token(
         secret=SECRET,
-        user_id=f"bench-{role}-{hospital_id}",
-        username=f"bench-{role}",
+        user_id=account_id(role, hospital_id),
+        username=account_id(role, hospital_id),
         role=role,
         hospital_id=hospital_id,
         now=datetime.now(UTC),
@@ -122,12 +128,40 @@ async def open_ws(address: str, bearer: str, channel: str) -> ClientConnection:
     return ws
 
 
+def hospital_ids(args: argparse.Namespace) -> list[str]:
+    return [f"bench-h{n:03d}" for n in range(args.hospitals)]
+
+
+async def enrol_accounts(url: str, hospitals: list[str]) -> None:
+    """The accounts the bench's tokens name: every token is checked against its account, and a
+    token for no account is refused (issue #14). No password logs in as any of them."""
+    engine = create_async_engine(url)
+    accounts = [("paramedic", None), ("admin", None), *(("clinician", h) for h in hospitals)]
+    async with async_sessionmaker(engine)() as session:
+        for role, hospital_id in accounts:  # merge: a reused --database-url has them already
+            await session.merge(
+                User(
+                    id=account_id(role, hospital_id),
+                    username=account_id(role, hospital_id),
+                    password_hash="!",
+                    role=role,
+                    hospital_id=hospital_id,
+                    active=True,
+                    created_at=datetime.now(UTC),
+                    auth_version=0,
+                )
+            )
+        await session.commit()
+    await engine.dispose()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     address = f"127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="emsync-bench-"))
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'emsync.db'}"
     migrate.upgrade(url)
+    asyncio.run(enrol_accounts(url, hospital_ids(args)))
     env = {
         **os.environ,
         "EMSYNC_ENV": "test",
@@ -164,7 +198,7 @@ def cpu_seconds(pid: int) -> float | None:
 
 async def measure(args: argparse.Namespace, address: str, server_pid: int) -> dict[str, Any]:
     crew = {"Authorization": f"Bearer {token('paramedic')}"}
-    hospitals = [f"bench-h{n:03d}" for n in range(args.hospitals)]
+    hospitals = hospital_ids(args)
     # One client per crew and per hospital desk, as in the field (each is its own device): a
     # single shared httpx pool spends CPU per request on every connection it holds, and with
     # 200 connections that bookkeeping, in this process, became most of the measured time.

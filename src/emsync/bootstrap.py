@@ -1,12 +1,13 @@
 """The composition root: the only module that imports every domain. It builds the runtime,
-mounts the routers, wires event handlers and WebSocket channels, and starts background work."""
+mounts the routers, registers the table of reactions and the table of WebSocket channels (the
+two tables below: every flow of the system in one place), and starts background work."""
 
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocket
 
 from emsync.auth import api as auth_api
+from emsync.auth import handlers as auth_handlers
 from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.auth.checkpoints import AuditCheckpointer, audit_key, checkpoint_file
 from emsync.auth.deps import (
@@ -25,10 +27,9 @@ from emsync.auth.deps import (
 )
 from emsync.auth.events import AccountChanged
 from emsync.auth.freshness import ACCOUNTS_CHANNEL, AccountStates
-from emsync.auth.handlers import apply_account_change, broadcast_account_change
 from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Perm
-from emsync.auth.principal import Principal
+from emsync.auth.principal import CanSubscribe, Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
 from emsync.auth.service import HospitalLookup
 from emsync.core.background import BackgroundService, ProcessRole
@@ -36,7 +37,7 @@ from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
 from emsync.core.docs import install_docs
-from emsync.core.events import DeadLetter, Event, EventBus
+from emsync.core.events import DeadLetter, EventBus
 from emsync.core.fanout import RedisFanout
 from emsync.core.gate import RequestGate, flat_routes
 from emsync.core.http import (
@@ -50,12 +51,13 @@ from emsync.core.http import (
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
+from emsync.core.reactions import Channel, Reaction, Stage, on, register
 from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
-from emsync.core.uow import UnitOfWork
-from emsync.dispatch import CrewCheck, record_device_position
+from emsync.dispatch import CrewCheck
 from emsync.dispatch import api as dispatch_api
+from emsync.dispatch import handlers as dispatch_handlers
 from emsync.dispatch.events import (
     DestinationChosen,
     DispatchRecommended,
@@ -65,13 +67,12 @@ from emsync.dispatch.events import (
     UnitStatusChanged,
     UnitUpdated,
 )
-from emsync.dispatch.handlers import recommend_when_unassigned
-from emsync.dispatch.roadmap import RoadMapService
 from emsync.emergency import api as emergency_api
 from emsync.emergency import crew_problems
+from emsync.emergency import handlers as emergency_handlers
 from emsync.emergency.events import ALL_EVENTS as EMERGENCY_EVENTS
-from emsync.emergency.handlers import index_incident, index_unit
 from emsync.handoffs import api as handoffs_api
+from emsync.handoffs import handlers as handoffs_handlers
 from emsync.handoffs.events import ALL_EVENTS as HANDOFF_EVENTS
 from emsync.handoffs.events import (
     HandoffAcknowledged,
@@ -81,32 +82,47 @@ from emsync.handoffs.events import (
     HandoffSent,
     HandoffStatusChanged,
 )
-from emsync.handoffs.handlers import (
-    draft_on_destination,
-    push_handoff_events,
-    refresh_draft_on_triage,
-)
+from emsync.handoffs.handlers import HOSPITAL_CHANNEL as HANDOFFS_CHANNEL
 from emsync.handoffs.watch import AcknowledgementWatch, VitalsFollow
 from emsync.hospitals import api as hospitals_api
+from emsync.hospitals import handlers as hospitals_handlers
 from emsync.hospitals import hospital_exists
-from emsync.hospitals import service as hospitals_service
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
 from emsync.incidents import api as incidents_api
+from emsync.incidents import handlers as incidents_handlers
 from emsync.incidents.events import (
     IncidentCreated,
     IncidentStatusChanged,
     IncidentUpdated,
     PatientAdded,
 )
-from emsync.incidents.handlers import destination_of_handoff, destination_of_unit
+from emsync.maps import RoadMapService
+from emsync.maps import api as maps_api
 from emsync.notifications import api as notifications_api
-from emsync.notifications import handlers as notification_handlers
+from emsync.notifications import handlers as notifications_handlers
 from emsync.notifications import wiring as notifications_wiring
-from emsync.notifications.events import PageAcknowledged, PageEscalated
+from emsync.notifications.events import ALL_EVENTS as NOTIFICATION_EVENTS
+from emsync.notifications.events import (
+    PageAcknowledged,
+    PageClosed,
+    PageEscalated,
+    PageOpened,
+)
+from emsync.notifications.wiring import PAGING_CHANNEL
+from emsync.registry import api as registry_api
+from emsync.registry import handlers as registry_handlers
+from emsync.registry.events import ALL_EVENTS as REGISTRY_EVENTS
+from emsync.registry.events import ChartViewed
+from emsync.registry.index import PersonIndex
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import handlers as telemetry_handlers
 from emsync.telemetry import wiring as telemetry_wiring
-from emsync.telemetry.events import AlertChanged, PositionReceived
+from emsync.telemetry.events import (
+    AlertChanged,
+    DeviceChanged,
+    PositionReceived,
+    VitalsReceived,
+)
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -178,172 +194,131 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
             return await principal_from_credentials(runtime, bearer=None, api_key=token)
         return await principal_from_credentials(runtime, bearer=token, api_key=None)
 
-    hub = Hub(authenticate, recheck=states.stale_reason)
-    hub.register_control(ACCOUNTS_CHANNEL, apply_account_change(states, hub))
-    runtime.bus.subscribe(AccountChanged, broadcast_account_change(hub))
-    runtime.provide(hub)
+    runtime.provide(Hub(authenticate, recheck=states.stale_reason))
     runtime.provide(RoadMapService.from_settings(settings))
     return runtime
 
 
-def _permission_check(perm: Perm) -> Any:
-    async def check(principal: Principal, _arg: str | None) -> bool:
-        return principal.can(perm)
+# ---- the table of reactions ------------------------------------------------------------------
+# Every reaction of one domain to an event: the event(s), the typed handler in the reacting
+# domain's handlers.py, and its stage and failure policy (core.reactions.Stage). The rows of one
+# event run in this order, after that event's channel forwards (CHANNELS). Shown, with every
+# event, in docs/architecture.md ("Flows"); tests/unit/test_reactions.py keeps both honest.
+INCIDENT_CHANGES = (IncidentCreated, IncidentUpdated, IncidentStatusChanged)
+UNIT_CHANGES = (UnitCreated, UnitUpdated, UnitStatusChanged)
+PAGE_CHANGES = (PageOpened, PageEscalated, PageAcknowledged, PageClosed)
+IN_TRANSACTION = Stage.IN_TRANSACTION
 
-    return check
+REACTIONS: tuple[Reaction, ...] = (
+    # Accounts: a changed account's sessions end in every process (through the fan-out).
+    on(AccountChanged, run=auth_handlers.broadcast_account_change),
+    # Where each incident's patients are going (hospital staff's need-to-know scope); recorded
+    # before the hospital is told of the handoff, so it can open the incident at once.
+    on(DestinationChosen, run=incidents_handlers.destination_of_unit),
+    on(
+        HandoffDrafted,
+        HandoffSent,
+        HandoffRedirected,
+        run=incidents_handlers.destination_of_handoff,
+    ),
+    on(HandoffStatusChanged, run=incidents_handlers.destination_of_changed_handoff),
+    # Dispatch: a ranked unit list for a new or newly triaged incident without a unit; a GPS fix
+    # from an ambulance's tracker moves the unit (through dispatch's hook).
+    on(IncidentCreated, run=dispatch_handlers.recommend_for_new_incident),
+    on(PatientTriaged, run=dispatch_handlers.recommend_after_triage),
+    on(PositionReceived, run=telemetry_handlers.move_unit_with_its_device),
+    # Handoffs: live push to both sides; the bridge from destination and triage to the draft.
+    on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events),
+    on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
+    on(DestinationChosen, run=handoffs_handlers.draft_on_destination),
+    # Telemetry: live vitals, artefact windows, device cache; alert side of a page.
+    on(VitalsReceived, run=telemetry_handlers.push_vitals),
+    on(VitalsReceived, run=telemetry_handlers.judge_artefacts),
+    on(DeviceChanged, run=telemetry_handlers.forget_device),
+    on(AlertChanged, run=telemetry_handlers.audit_alert),
+    # Notifications: a page opens, stops or resolves in the transaction of its cause.
+    on(AlertChanged, run=notifications_handlers.page_on_alert, stage=IN_TRANSACTION),
+    on(
+        HandoffAcknowledgementOverdue,
+        run=notifications_handlers.page_on_overdue_handoff,
+        stage=IN_TRANSACTION,
+    ),
+    on(
+        HandoffAcknowledged,
+        HandoffRedirected,
+        run=notifications_handlers.stop_on_handoff_acknowledged,
+        stage=IN_TRANSACTION,
+    ),
+    on(*PAGE_CHANGES, run=notifications_handlers.count_page),
+    on(PageOpened, run=notifications_handlers.wake_worker),
+    on(PageAcknowledged, run=telemetry_handlers.acknowledge_alert_from_page),
+    on(PageEscalated, run=telemetry_handlers.show_escalation_on_alert),
+    # Emergency management: incidents and ambulances enter the one search index.
+    on(*INCIDENT_CHANGES, run=emergency_handlers.index_incident),
+    on(*UNIT_CHANGES, run=emergency_handlers.index_unit),
+    # Registry: every view of a person's record is audited; what follows from a linked
+    # incident patient (triage, a bound monitor, a sent handoff) joins the person's chart.
+    on(ChartViewed, run=registry_handlers.audit_chart_view),
+    on(PatientTriaged, run=registry_handlers.link_triage),
+    on(DeviceChanged, run=registry_handlers.link_device_binding),
+    on(HandoffSent, run=registry_handlers.link_handoff),
+)
+
+# ---- the table of WebSocket channels --------------------------------------------------------
+# `name` or `name:<arg>`, who may subscribe (checked per channel and again when the account's
+# state changes), and the events pushed on it as they are.
+CHANNELS: tuple[Channel, ...] = (
+    Channel(ACCOUNTS_CHANNEL, may_subscribe=None, control=auth_handlers.apply_account_change),
+    Channel(
+        "incidents",
+        CanSubscribe(Perm.INCIDENTS_READ),
+        forwards=(*INCIDENT_CHANGES, PatientAdded),
+    ),
+    Channel(
+        "units",
+        CanSubscribe(Perm.UNITS_READ),
+        forwards=(*UNIT_CHANGES, UnitPositionChanged, UnitAssigned),
+    ),
+    Channel("dispatch", CanSubscribe(Perm.DISPATCH_ASSIGN), forwards=(DispatchRecommended,)),
+    Channel(
+        "hospitals",
+        CanSubscribe(Perm.HOSPITALS_READ),
+        forwards=(HospitalCreated, HospitalUpdated, HospitalDiversionChanged),
+    ),
+    Channel(
+        HANDOFFS_CHANNEL,
+        handoffs_handlers.may_follow_handoffs,
+        pushed_by=("handoffs.handlers.push_handoff_events",),
+    ),
+    Channel(
+        "vitals",
+        CanSubscribe(Perm.VITALS_READ),
+        pushed_by=("telemetry.handlers.push_vitals", "telemetry.artefact_windows"),
+    ),
+    Channel("alerts", CanSubscribe(Perm.ALERTS_READ), forwards=(AlertChanged,)),
+    Channel(
+        "notifications",
+        notifications_handlers.may_read_own_notifications,
+        pushed_by=("notifications.channels.InAppChannel",),
+    ),
+    Channel(PAGING_CHANNEL, CanSubscribe(Perm.ONCALL_READ), forwards=NOTIFICATION_EVENTS),
+    Channel("emergency", CanSubscribe(Perm.EMERGENCY_READ), forwards=EMERGENCY_EVENTS),
+    # Ids and kinds only (registry events carry no personal value).
+    Channel("registry", CanSubscribe(Perm.PERSONS_READ), forwards=REGISTRY_EVENTS),
+)
 
 
-def _wire_realtime(runtime: Runtime) -> None:
-    hub = runtime.get(Hub)
-    hub.register_channel("incidents", _permission_check(Perm.INCIDENTS_READ))
-
-    async def push_incident(event: Event) -> None:
-        hub.publish("incidents", event.name, event.to_dict())
-
-    for kind in (IncidentCreated, IncidentUpdated, IncidentStatusChanged, PatientAdded):
-        runtime.bus.subscribe(kind, push_incident)
-    # Where each incident's patients are going: hospital staff's need-to-know scope.
-    runtime.bus.subscribe(DestinationChosen, destination_of_unit(runtime))
-    for handoff_event in (HandoffDrafted, HandoffSent, HandoffRedirected, HandoffStatusChanged):
-        runtime.bus.subscribe(handoff_event, destination_of_handoff(runtime))
-
-
-def _wire_dispatch_and_hospitals(runtime: Runtime) -> None:
-    hub = runtime.get(Hub)
-    hub.register_channel("units", _permission_check(Perm.UNITS_READ))
-    hub.register_channel("dispatch", _permission_check(Perm.DISPATCH_ASSIGN))
-    hub.register_channel("hospitals", _permission_check(Perm.HOSPITALS_READ))
-
-    def push(channel: str) -> Any:
-        async def forward(event: Event) -> None:
-            hub.publish(channel, event.name, event.to_dict())
-
-        return forward
-
-    unit_events = (UnitCreated, UnitUpdated, UnitStatusChanged, UnitPositionChanged, UnitAssigned)
-    for kind in unit_events:
-        runtime.bus.subscribe(kind, push("units"))
-    runtime.bus.subscribe(DispatchRecommended, push("dispatch"))
-    for hospital_event in (HospitalCreated, HospitalUpdated, HospitalDiversionChanged):
-        runtime.bus.subscribe(hospital_event, push("hospitals"))
-
-    recommend = recommend_when_unassigned(runtime, trigger="incident.created")
-
-    async def on_incident_created(event: IncidentCreated) -> None:
-        await recommend(event.incident_id)
-
-    runtime.bus.subscribe(IncidentCreated, on_incident_created)
-    recommend_triaged = recommend_when_unassigned(runtime, trigger="triage.patient_triaged")
-
-    async def on_patient_triaged(event: PatientTriaged) -> None:
-        await recommend_triaged(event.incident_id)
-
-    runtime.bus.subscribe(PatientTriaged, on_patient_triaged)
-
-    async def move_unit_with_its_device(event: PositionReceived) -> None:
-        # A GPS fix from an ambulance's tracker moves the unit that carries the device.
-        async with runtime.sessions() as session:
-            await record_device_position(
-                uow=UnitOfWork(session, runtime.bus),
-                device_id=event.device_id,
-                lat=event.lat,
-                lon=event.lon,
-                at=event.at,
-                speed_mps=event.speed_mps,
-                heading=event.heading,
-            )
-
-    runtime.bus.subscribe(PositionReceived, move_unit_with_its_device)
-
-    async def import_map_hospitals(road_map: Any) -> None:
-        async with runtime.sessions() as session:
-            await hospitals_service.import_map_hospitals(
-                uow=UnitOfWork(session, runtime.bus),
-                hospitals=road_map.hospitals,
-                actor="system:map-import",
-                now=runtime.clock(),
-            )
-
-    runtime.get(RoadMapService).on_loaded(import_map_hospitals)
-
-
-def _wire_handoffs(runtime: Runtime) -> None:
-    hub = runtime.get(Hub)
-
-    async def may_subscribe(principal: Principal, hospital_id: str | None) -> bool:
-        # "handoffs": the crew and dispatch board; "handoffs:<id>": that hospital's staff only.
-        if hospital_id is None:
-            return principal.can(Perm.HANDOFFS_WRITE)
-        return principal.can(Perm.HANDOFFS_RECEIVE) and principal.hospital_id == hospital_id
-
-    hub.register_channel("handoffs", may_subscribe)
-    push_handoff = push_handoff_events(runtime)
-    for kind in HANDOFF_EVENTS:
-        runtime.bus.subscribe(kind, push_handoff)
-    runtime.bus.subscribe(PatientTriaged, refresh_draft_on_triage(runtime))
-    runtime.bus.subscribe(DestinationChosen, draft_on_destination(runtime))
-    runtime.provide(AcknowledgementWatch(runtime))
-    runtime.provide(VitalsFollow(runtime))
-
-
-def _wire_emergency(runtime: Runtime) -> None:
+def _provide(runtime: Runtime) -> None:
+    """The domain services the reactions and background work share, then both tables."""
     # Dispatch asks the roster whether a unit has a qualified crew on shift.
     runtime.provide(CrewCheck(crew_problems))
-    hub = runtime.get(Hub)
-    hub.register_channel("emergency", _permission_check(Perm.EMERGENCY_READ))
-
-    async def push(event: Event) -> None:
-        hub.publish("emergency", event.name, event.to_dict())
-
-    for kind in EMERGENCY_EVENTS:
-        runtime.bus.subscribe(kind, push)
-    # Incidents and ambulances enter the one search index.
-    incident_entry = index_incident(runtime)
-    runtime.bus.subscribe(IncidentCreated, incident_entry)
-    runtime.bus.subscribe(IncidentUpdated, incident_entry)
-    runtime.bus.subscribe(IncidentStatusChanged, incident_entry)
-    unit_entry = index_unit(runtime)
-    runtime.bus.subscribe(UnitCreated, unit_entry)
-    runtime.bus.subscribe(UnitUpdated, unit_entry)
-    runtime.bus.subscribe(UnitStatusChanged, unit_entry)
-
-
-def _wire_telemetry(runtime: Runtime) -> None:
+    runtime.provide(AcknowledgementWatch(runtime))
+    runtime.provide(VitalsFollow(runtime))
     telemetry_wiring.provide(runtime)
-    telemetry_wiring.wire_realtime(runtime, runtime.get(Hub))
-    audit = runtime.get(AuditLog)
-
-    async def audit_alert(event: AlertChanged) -> None:
-        # Raised, escalated and auto-resolved alerts have no HTTP request to be audited by.
-        await audit.append(
-            AuditRecord(
-                actor=event.actor,
-                action=f"{event.name}:{event.change}",
-                target=json.dumps({"alert_id": event.alert_id}),
-                request_id="-",
-                outcome="success",
-            )
-        )
-
-    runtime.bus.subscribe(AlertChanged, audit_alert)
-
-
-def _wire_notifications(runtime: Runtime) -> None:
-    """Pages open in the transaction of the alert or overdue handoff that causes them; an
-    acknowledgement from any channel, and each escalation step, show on the alert."""
     notifications_wiring.provide(runtime)
-    notifications_wiring.wire_realtime(runtime, runtime.get(Hub))
-    bus, keyring = runtime.bus, runtime.keyring
-    bus.subscribe_in_transaction(AlertChanged, notification_handlers.page_on_alert(keyring))
-    bus.subscribe_in_transaction(
-        HandoffAcknowledgementOverdue,
-        notification_handlers.page_on_overdue_handoff(keyring, lambda: runtime.clock()),
-    )
-    stop = notification_handlers.stop_on_handoff_acknowledged(lambda: runtime.clock())
-    bus.subscribe_in_transaction(HandoffAcknowledged, stop)
-    bus.subscribe_in_transaction(HandoffRedirected, stop)
-    bus.subscribe(PageAcknowledged, telemetry_handlers.acknowledge_alert_from_page(runtime))
-    bus.subscribe(PageEscalated, telemetry_handlers.show_escalation_on_alert(runtime))
+    runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
+    runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
+    register(runtime, REACTIONS, CHANNELS)
 
 
 def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
@@ -404,12 +379,7 @@ def create_app(
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings, clock=clock)
-    _wire_realtime(runtime)
-    _wire_dispatch_and_hospitals(runtime)
-    _wire_handoffs(runtime)
-    _wire_telemetry(runtime)
-    _wire_notifications(runtime)
-    _wire_emergency(runtime)
+    _provide(runtime)
     # dict.fromkeys: a service of several roles starts once in a process running them all.
     services = list(
         dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)
@@ -481,6 +451,7 @@ def create_app(
         app.include_router(auth_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(incidents_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(dispatch_api.router, responses=PROBLEM_RESPONSES)
+        app.include_router(maps_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(dispatch_api.map_router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.router, responses=PROBLEM_RESPONSES)
         app.include_router(hospitals_api.map_router, responses=PROBLEM_RESPONSES)
@@ -490,6 +461,8 @@ def create_app(
         app.include_router(notifications_api.router, responses=PROBLEM_RESPONSES)
         for emergency_router in emergency_api.routers:
             app.include_router(emergency_router, responses=PROBLEM_RESPONSES)
+        for registry_router in registry_api.routers:
+            app.include_router(registry_router, responses=PROBLEM_RESPONSES)
         app.include_router(realtime_router(_hub_of))
         if WEB_DIST.is_dir():
             app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

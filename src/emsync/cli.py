@@ -138,6 +138,11 @@ _defer(
     help_text="Demo data for trying EMsync out (never loaded silently).",
 )
 _defer(
+    "registry",
+    "emsync.registry.cli:registry_app",
+    help_text="Person registry: fit the linkage model, evaluate matching, rebuild the blind index.",
+)
+_defer(
     "simulate",
     "emsync.telemetry.cli:simulate",
     help_text="Publish sealed vitals for N patients through MQTT, as their monitors would.",

@@ -43,3 +43,11 @@ def test_domains_do_not_reach_into_each_other() -> None:
 
 def test_the_check_sees_every_domain() -> None:
     assert {"auth", "incidents", "telemetry", "triage", "routing"} <= set(DOMAINS)
+
+
+def test_the_ingest_pipeline_imports_no_service_module() -> None:
+    # The hot path depends on what it needs (the at-rest format, the alert lifecycle), not on
+    # the module of use cases the API calls.
+    imported = imported_modules(PACKAGE / "telemetry" / "pipeline.py")
+    assert [m for m in imported if m.endswith(".service")] == []
+    assert "emsync.telemetry.store" in imported

@@ -81,6 +81,8 @@ def test_the_heavy_modules_are_installed() -> None:
         (["triage"], ("numpy",)),  # --mode's enum lives in triage.features, which uses numpy
         (["triage", "evaluate"], ("numpy",)),
         (["risk", "train"], ("numpy",)),
+        (["registry"], ()),
+        (["registry", "match-eval"], ()),
     ],
     ids=lambda value: " ".join(value) or "-",
 )
@@ -112,6 +114,7 @@ def test_stand_ins_show_their_commands_help() -> None:
         "risk",
         "simulate",
         "notify",
+        "registry",
     }
     for name in cli._DEFERRED:
         stand_in, real = root.commands[name], cli.deferred_command(name)

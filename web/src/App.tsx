@@ -28,6 +28,9 @@ const Shelters = lazy(() => import("./views/emergency/Shelters").then((m) => ({ 
 const Inventory = lazy(() => import("./views/emergency/Inventory").then((m) => ({ default: m.Inventory })));
 const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ default: m.Alerts })));
 const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
+const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
+const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
+const Reviews = lazy(() => import("./views/registry/Reviews").then((m) => ({ default: m.Reviews })));
 const Search = lazy(() => import("./views/emergency/Search").then((m) => ({ default: m.Search })));
 
 export function App() {
@@ -65,6 +68,9 @@ export function App() {
           <Route path="map" element={<EmergencyMap />} />
           <Route path="search" element={<Search />} />
         </Route>
+        <Route path="persons" element={<Persons />} />
+        <Route path="persons/reviews" element={<Reviews />} />
+        <Route path="persons/:personId" element={<PersonChart />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

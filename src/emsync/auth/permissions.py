@@ -60,6 +60,11 @@ class Perm(StrEnum):
     NOTIFY_SELF = "notify:self"
     ONCALL_READ = "oncall:read"
     ONCALL_MANAGE = "oncall:manage"
+    # The person registry: find and read a person's chart (every view audited); register and
+    # record; merge, unmerge and decide match reviews.
+    PERSONS_READ = "persons:read"
+    PERSONS_WRITE = "persons:write"
+    PERSONS_MERGE = "persons:merge"
 
 
 P = Perm
@@ -90,6 +95,8 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.HANDOFFS_READ,
             P.HANDOFFS_WRITE,
             P.EMERGENCY_READ,
+            P.PERSONS_READ,
+            P.PERSONS_WRITE,
         }
     ),
     Role.PARAMEDIC: frozenset(
@@ -106,6 +113,8 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.ALERTS_WRITE,
             P.HANDOFFS_READ,
             P.HANDOFFS_WRITE,
+            P.PERSONS_READ,
+            P.PERSONS_WRITE,
         }
     ),
     Role.CLINICIAN: frozenset(
@@ -122,6 +131,9 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.HANDOFFS_RECEIVE,
             P.INTAKE_READ,
             P.INTAKE_WRITE,
+            P.PERSONS_READ,
+            P.PERSONS_WRITE,
+            P.PERSONS_MERGE,
         }
     ),
     Role.HOSPITAL_COORDINATOR: frozenset(
@@ -139,6 +151,9 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.INTAKE_OVERRIDE,
             P.EMERGENCY_READ,
             P.ONCALL_MANAGE,
+            P.PERSONS_READ,
+            P.PERSONS_WRITE,
+            P.PERSONS_MERGE,
         }
     ),
     Role.EMERGENCY_MANAGER: frozenset(
@@ -156,7 +171,9 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.USERS_READ, P.INCIDENTS_READ, P.ONCALL_READ}),
     Role.DEVICE: frozenset({P.VITALS_WRITE}),
-    Role.INTEGRATION: frozenset(_OPERATIONAL_READ | {P.INCIDENTS_WRITE, P.HOSPITALS_WRITE}),
+    Role.INTEGRATION: frozenset(
+        _OPERATIONAL_READ | {P.INCIDENTS_WRITE, P.HOSPITALS_WRITE, P.PERSONS_READ, P.PERSONS_WRITE}
+    ),
 }
 
 

@@ -28,3 +28,14 @@ class Principal:
     @property
     def audit_name(self) -> str:
         return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class CanSubscribe:
+    """A WebSocket channel's check: the principal's role has `permission` (the hub runs it
+    against the account's current state, and again when that state changes)."""
+
+    permission: Perm
+
+    async def __call__(self, principal: Principal, _arg: str | None) -> bool:
+        return principal.can(self.permission)

@@ -49,6 +49,9 @@ NAMING = {
 }
 
 
+_MAX_UTC = datetime.max.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on both backends: SQLite stores no offset and hands back naive values,
     which would leave the API emitting times without a zone."""
@@ -61,7 +64,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column; attach a timezone")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            # Year 1 east of UTC or year 9999 west of it (a "since the beginning" filter): the
+            # instant lies beyond what UTC can hold, so the nearest one compares the same way
+            # with every stored time.
+            return datetime.min.replace(tzinfo=UTC) if value.year == 1 else _MAX_UTC
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)

@@ -66,8 +66,9 @@ class EventBus:
         backoff_seconds: float = 0.05,
         dead_letter: Callable[[DeadLetter], Awaitable[None]] | None = None,
     ) -> None:
-        self._handlers: dict[type[Event], list[Handler]] = defaultdict(list)
-        self._any: list[Handler] = []
+        # Each handler with its attempts (None: the bus's own).
+        self._handlers: dict[type[Event], list[tuple[Handler, int | None]]] = defaultdict(list)
+        self._any: list[tuple[Handler, int | None]] = []
         self._in_transaction: dict[type[Event], list[TransactionalHandler]] = defaultdict(list)
         self._metrics = metrics
         self._attempts = attempts
@@ -75,8 +76,16 @@ class EventBus:
         self._dead_letter = dead_letter
         self.dead_letters: list[DeadLetter] = []
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
-        self._handlers[event_type].append(handler)
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        attempts: int | None = None,
+    ) -> None:
+        """`handler(event)` runs after the cause commits; `attempts` (default: the bus's) before
+        the event is dead-lettered for it."""
+        self._handlers[event_type].append((handler, attempts))
 
     def subscribe_in_transaction(
         self,
@@ -116,17 +125,17 @@ class EventBus:
 
     def subscribe_all(self, handler: Callable[[Event], Awaitable[None]]) -> None:
         """For bridges (WebSocket push, Redis fan-out) that forward every event."""
-        self._any.append(handler)
+        self._any.append((handler, None))
 
     async def publish(self, *events: Event) -> None:
         for event in events:
             handlers = [*self._handlers.get(type(event), ()), *self._any]
-            for handler in handlers:
-                await self._deliver(event, handler)
+            for handler, attempts in handlers:
+                await self._deliver(event, handler, attempts or self._attempts)
 
-    async def _deliver(self, event: Event, handler: Handler) -> None:
+    async def _deliver(self, event: Event, handler: Handler, attempts: int) -> None:
         handler_name = getattr(handler, "__qualname__", repr(handler))
-        for attempt in range(1, self._attempts + 1):
+        for attempt in range(1, attempts + 1):
             try:
                 await handler(event)
                 return
@@ -139,7 +148,7 @@ class EventBus:
                     attempt=attempt,
                     error=type(exc).__name__,
                 )
-                if attempt == self._attempts:
+                if attempt == attempts:
                     letter = DeadLetter(event=event, handler=handler_name, error=repr(exc))
                     self.dead_letters.append(letter)
                     log.error("event dead-lettered", event_name=event.name, handler=handler_name)

@@ -269,8 +269,12 @@ class TelemetrySettings(BaseModel):
     news2_window_seconds: float = Field(
         default=900, gt=0, description="readings combined into one NEWS2 score"
     )
+    # RCP NEWS2 (2017): a total of 1-4 is a ward-level response, not an alert (alarm fatigue).
     news2_alert_min_band: Literal["low", "low-medium", "medium", "high"] = Field(
-        default="low", description="lowest NEWS2 band that raises an alert"
+        default="low-medium",
+        description="lowest NEWS2 (and PEWS) band that raises an alert; the default follows RCP "
+        "NEWS2: a total of 5 or more, or one parameter scoring 3 (`low-medium`); lower scores "
+        "show on the monitor tile only",
     )
     alert_holdoff_seconds: float = Field(
         default=300,
@@ -443,6 +447,60 @@ class EmergencySettings(BaseModel):
     hazard_max_bytes: int = Field(
         default=10_000_000, ge=1024, description="a hazard feed larger than this is refused"
     )
+    hazard_file_dir: Path | None = Field(
+        default=None,
+        description=(
+            "file:// hazard feeds are read only from under this directory (none: file feeds"
+            " are refused, so an account that may add feeds cannot read the server's files)"
+        ),
+    )
+
+
+class RegistrySettings(BaseModel):
+    """The person registry (master patient index): identifier rules and matching thresholds."""
+
+    national_id_scheme: str = Field(
+        default="luhn",
+        pattern=r"^(none|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?)$",
+        description="check-digit rule of national health ids: a python-stdnum module "
+        "(`luhn`, `verhoeff`, `damm`, `fi.hetu`, `nl.bsn`, `no.fodselsnummer`...) or `none`",
+    )
+    phone_region: str = Field(
+        default="FI",
+        pattern=r"^[A-Z]{2}$",
+        description="region of phone numbers written without a country code (ISO 3166 alpha-2)",
+    )
+    auto_link_weight: float = Field(
+        default=10.0,
+        description="match weight (log2 Bayes factor) at or above which a person is linked "
+        "without asking",
+    )
+    review_weight: float = Field(
+        default=0.0,
+        description="match weight at or above which (and below auto-link) a person reviews",
+    )
+    identifier_overrides_dob: bool = Field(
+        default=True,
+        description="auto-link a pair whose dates of birth differ only when an identifier "
+        "(national id) agrees exactly and the weight reaches auto-link; false: such pairs "
+        "always go to review",
+    )
+    blind_index_key_id: int | None = Field(
+        default=None,
+        ge=1,
+        lt=2**16,
+        description="master key id the blind index (HMAC of identifiers, phones, name keys) is "
+        "derived from; default the lowest id. Changing it needs `emsync registry reindex`",
+    )
+    max_candidates: int = Field(
+        default=200, ge=10, le=5000, description="candidates a search or match considers"
+    )
+
+    @model_validator(mode="after")
+    def _review_below_auto_link(self) -> RegistrySettings:
+        if self.review_weight >= self.auto_link_weight:
+            raise ValueError("registry.review_weight must be below registry.auto_link_weight")
+        return self
 
 
 class Settings(BaseSettings):
@@ -500,6 +558,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     notifications: NotificationSettings = NotificationSettings()
     emergency: EmergencySettings = EmergencySettings()
+    registry: RegistrySettings = RegistrySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,5 +1,5 @@
 """Dispatch: units (ambulances), their status lifecycle and positions, recommendation and
-assignment, trip times for ETA calibration, and the process's road map.
+assignment, trip times for ETA calibration (the road map itself is `emsync.maps`'s).
 
 Other domains use only what is exported here. Telemetry's hook for MQTT `position` messages is
 `record_device_position(uow=..., device_id=..., lat=..., lon=..., at=...)`: it moves the unit
@@ -19,14 +19,11 @@ from emsync.dispatch.events import (
 )
 from emsync.dispatch.lifecycle import UnitStatus
 from emsync.dispatch.public import UnitSummary, unit_summaries
-from emsync.dispatch.roadmap import Etas, RoadMapService, etas_from, etas_to, region_of
 from emsync.dispatch.service import record_device_position
 
 __all__ = [
     "CrewCheck",
     "DispatchRecommended",
-    "Etas",
-    "RoadMapService",
     "UnitAssigned",
     "UnitCreated",
     "UnitPositionChanged",
@@ -34,9 +31,6 @@ __all__ = [
     "UnitStatusChanged",
     "UnitSummary",
     "UnitUpdated",
-    "etas_from",
-    "etas_to",
     "record_device_position",
-    "region_of",
     "unit_summaries",
 ]

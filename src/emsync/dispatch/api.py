@@ -1,8 +1,8 @@
-"""Unit, dispatch and map routes (thin: validation at the edge, use cases in the service)."""
+"""Unit, dispatch and unit/incident map-layer routes (thin: validation at the edge, use cases
+in the service)."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -12,10 +12,9 @@ from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import ValidationFailed
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
-from emsync.dispatch import service
+from emsync.dispatch import map_layers, recommendation, service, trips
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.lifecycle import UnitStatus
-from emsync.dispatch.roadmap import RoadMapService, region_of
 from emsync.dispatch.schemas import (
     AssignmentRead,
     AssignRequest,
@@ -28,17 +27,15 @@ from emsync.dispatch.schemas import (
     UnitStatusChange,
     UnitUpdate,
 )
-from emsync.routing import LatLon, road_features
+from emsync.maps import RoadMapService, region_of
 
 router = APIRouter(tags=["dispatch"])
 map_router = APIRouter(prefix="/api/map", tags=["map"])
 
-MAX_BBOX_DEGREES = 2.0
 
-
-async def _routing(runtime: Runtime) -> service.Routing:
+async def _routing(runtime: Runtime) -> trips.Routing:
     road_map = await runtime.get(RoadMapService).get()
-    return service.Routing(road_map.engine, region_of(road_map))
+    return trips.Routing(road_map.engine, region_of(road_map))
 
 
 # ---- units ------------------------------------------------------------------------------------
@@ -133,7 +130,7 @@ async def recommend_units(
 ) -> RecommendationRead:
     """Every unit, ranked by road ETA under the capability rules or excluded, with reasons."""
     engine = await runtime.get(RoadMapService).engine()
-    return await service.recommend(
+    return await recommendation.recommend(
         session=session,
         keyring=runtime.keyring,
         engine=engine,
@@ -174,7 +171,7 @@ async def list_trips(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TripRead]:
     """Trips with predicted and actual travel times (the ETA calibration data)."""
-    rows = await service.list_trips(session=session, state=state, limit=limit, offset=offset)
+    rows = await trips.list_trips(session=session, state=state, limit=limit, offset=offset)
     return [TripRead.model_validate(t) for t in rows]
 
 
@@ -189,69 +186,24 @@ async def calibrate(
     """Fit per-road-class speed factors on completed trips and report the ETA error before and
     after; `apply=true` puts the loaded map's region's factors into the running engine."""
     routing = await _routing(runtime) if apply else None
-    return await service.calibrate(session=session, region=region, apply_to=routing)
+    return await trips.calibrate(session=session, region=region, apply_to=routing)
 
 
-# ---- map --------------------------------------------------------------------------------------
-
-
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValidationFailed(
-            "bbox must be four numbers: min lon,min lat,max lon,max lat"
-        ) from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise ValidationFailed("bbox must be finite numbers")
-    if east - west > MAX_BBOX_DEGREES or north - south > MAX_BBOX_DEGREES:
-        raise ValidationFailed(f"bbox may span at most {MAX_BBOX_DEGREES} degrees each way")
-    return west, south, east, north
-
-
-@map_router.get("")
-async def map_info(
-    runtime: RuntimeDep, _: Annotated[Principal, requires(Perm.MAP_READ)]
-) -> dict[str, Any]:
-    """The loaded road map: region, size, bounding box, hospitals found, speed factors."""
-    road_map = await runtime.get(RoadMapService).get()
-    s = road_map.summary
-    return {
-        "region": region_of(road_map),
-        "nodes": s.nodes,
-        "edges": s.edges,
-        "road_km": s.road_km,
-        "hospitals_in_map": s.hospitals,
-        "bbox": list(s.bbox),
-        "profile": s.profile,
-        "speed_factors": {c.label: f for c, f in road_map.engine.speed_factors.items()},
-    }
-
-
-@map_router.get("/roads")
-async def map_roads(
-    runtime: RuntimeDep,
-    _: Annotated[Principal, requires(Perm.MAP_READ)],
-    bbox: Annotated[str, Query(max_length=120, description="min lon,min lat,max lon,max lat")],
-    limit: Annotated[int, Query(ge=1, le=5000)] = 2000,
-) -> dict[str, Any]:
-    """Road segments in the viewport (GeoJSON), the most important first when capped."""
-    engine = await runtime.get(RoadMapService).engine()
-    return road_features(engine.graph, _bbox(bbox), limit=limit, weights_ms=engine.weights_ms)
+# ---- map layers of units and incidents (the map itself: emsync.maps) ----------------------
 
 
 @map_router.get("/units")
 async def map_units(
     session: SessionDep, _: Annotated[Principal, requires(Perm.UNITS_READ)]
 ) -> dict[str, Any]:
-    return await service.units_geojson(session=session)
+    return await map_layers.units_geojson(session=session)
 
 
 @map_router.get("/incidents")
 async def map_incidents(
     session: SessionDep, _: Annotated[Principal, requires(Perm.INCIDENTS_READ)]
 ) -> dict[str, Any]:
-    return await service.incidents_geojson(session=session)
+    return await map_layers.incidents_geojson(session=session)
 
 
 @map_router.get("/route")
@@ -266,27 +218,14 @@ async def map_route(
     """The road route from a unit to an incident or a hospital (GeoJSON LineString)."""
     if (incident_id is None) == (hospital_id is None):
         raise ValidationFailed("give exactly one of incident_id and hospital_id")
-    origin = await service.unit_origin(session=session, unit_id=unit_id)
+    origin = await map_layers.unit_origin(session=session, unit_id=unit_id)
     if incident_id is not None:
-        target = await service.incident_position(session=session, incident_id=incident_id)
+        target = await map_layers.incident_position(session=session, incident_id=incident_id)
     else:
         assert hospital_id is not None
-        target = await service.hospital_position(session=session, hospital_id=hospital_id)
+        target = await map_layers.hospital_position(session=session, hospital_id=hospital_id)
     engine = await runtime.get(RoadMapService).engine()
     return engine.route(origin, target).geojson()
-
-
-@map_router.get("/isochrone")
-async def map_isochrone(
-    runtime: RuntimeDep,
-    _: Annotated[Principal, requires(Perm.MAP_READ)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    minutes: Annotated[float, Query(gt=0, le=60)] = 8.0,
-) -> dict[str, Any]:
-    """The area reachable by road within `minutes` (GeoJSON MultiPolygon)."""
-    engine = await runtime.get(RoadMapService).engine()
-    return engine.isochrone(LatLon(lat, lon), minutes)
 
 
 @map_router.get("/coverage")
@@ -298,7 +237,7 @@ async def map_coverage(
 ) -> dict[str, Any]:
     """Share of the road network the available units reach within `minutes`."""
     engine = await runtime.get(RoadMapService).engine()
-    positions = await service.available_positions(session=session)
+    positions = await map_layers.available_positions(session=session)
     coverage = engine.coverage(positions, minutes)
     return {
         "minutes": coverage.minutes,

@@ -10,7 +10,7 @@ import typer
 
 from emsync.core.db import create_engine, session_factory
 from emsync.core.settings import Settings, with_development_secrets
-from emsync.dispatch import service
+from emsync.dispatch import trips
 from emsync.dispatch.schemas import CalibrationRead
 
 __all__ = ["dispatch_app"]
@@ -22,7 +22,7 @@ async def _calibrate(settings: Settings, region: str | None) -> list[Calibration
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
-            return await service.calibrate(session=session, region=region)
+            return await trips.calibrate(session=session, region=region)
     finally:
         await engine.dispose()
 

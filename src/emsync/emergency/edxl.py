@@ -1,9 +1,13 @@
 """EDXL-HAVE 1.0 (OASIS Hospital AVailability Exchange, as Sahana Eden and Google's hospital
 feeds used it): write hospitals' capacity, ED status and diversion, and read another system's.
 
-Pure. The OASIS XSD could not be obtained (no package ships it, and public code holds only
-classes generated from it), so the parts EMsync writes and reads are checked against the
-specification's element tables below: element order inside `<Hospital>`, and each value set.
+Pure. No package ships the OASIS XSD, so the committed checks are the specification's element
+tables below (element order inside `<Hospital>`, each value set). The output was also validated
+once against the EDXL-HAVE 1.0 schema as vendored in public code (UICDS xCore 1.3.3, with its
+CIQ, geo-oasis and GML imports; not committed here): `gml:pos`, the `<Capacity>` wrapper,
+`Vacant/Available`, the schema's service order and `TraumaCenterServicesIndicator` come from
+that check. Sahana Eden's documents are not schema-valid (GML 2 coordinates, no `<Capacity>`,
+`TraumaCenterIndicator`, `HospitalResourceStatus`); those spellings are read, never written.
 """
 
 from __future__ import annotations
@@ -29,26 +33,33 @@ HOSPITAL_SEQUENCE = (
     "HospitalBedCapacityStatus",
     "ServiceCoverageStatus",
     "HospitalFacilityStatus",
-    "HospitalResourceStatus",
+    "HospitalResourcesStatus",
     "LastUpdateTime",
 )
+_READ_ALIASES = {"HospitalResourceStatus": "HospitalResourcesStatus"}  # Sahana Eden's spelling
 EMS_TRAFFIC_STATUS = ("Normal", "Advisory", "Closed", "NotApplicable")
 BED_TYPES = (
     "AdultICU", "PediatricICU", "NeonatalICU", "EmergencyDepartment", "NurseryBeds",
     "MedicalSurgical", "RehabLongTermCare", "Burn", "Pediatrics", "AdultPsychiatric",
     "PediatricPsychiatric", "NegativeFlowIsolation", "OtherIsolation", "OperatingRooms",
 )  # fmt: skip
-CAPACITY_STATUS = ("VacantAvailable", "NotAvailable", "NotApplicable")
+CAPACITY_STATUS = ("Vacant/Available", "NotAvailable")
 FACILITY_STATUS = ("Normal", "Compromised", "Evacuating", "Closed")
-# ServiceCoverageStatus elements EMsync's capabilities map to (path under the element).
+# ServiceCoverageStatus elements EMsync's capabilities map to (path under the element), in the
+# schema's sequence order (written in this order, not sorted by key).
 SERVICES = {
     "burns": ("Burn",),
-    "trauma": ("TraumaCenterIndicator", "TraumaCenterServices"),
-    "paediatrics": ("Pediatrics",),
     "pci": ("CardiologyIndicator", "Cardiology"),
-    "stroke": ("NeurologyIndicator", "Neurology"),
     "emergency_department": ("EmergencyDepartment",),
+    "stroke": ("NeurologyIndicator", "Neurology"),
+    "paediatrics": ("Pediatrics",),
+    "trauma": ("TraumaCenterServicesIndicator", "TraumaCenterServices"),
 }
+
+# Read: the schema's path, and Sahana Eden's spelling of the trauma indicator.
+_SERVICE_READ_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    key: (path,) for key, path in SERVICES.items()
+} | {"trauma": (SERVICES["trauma"], ("TraumaCenterIndicator", "TraumaCenterServices"))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,20 +96,20 @@ def _hospital(root: etree._Element, h: HaveHospital) -> None:
     if h.lat is not None and h.lon is not None:
         point = _sub(_sub(org, _H + "OrganizationGeoLocation"), _G + "Point")
         point.set(_G + "id", f"loc-{h.org_id}")
-        _sub(point, _G + "coordinates", f"{h.lat:.6f}, {h.lon:.6f}")
+        _sub(point, _G + "pos", f"{h.lat:.6f} {h.lon:.6f}")
     traffic = _sub(_sub(node, _H + "EmergencyDepartmentStatus"), _H + "EMSTraffic")
     _sub(traffic, _H + "EMSTrafficStatus", h.ems_traffic)
     if h.ems_reason:
         _sub(traffic, _H + "EMSTrafficReason", h.ems_reason)
-    beds = _sub(node, _H + "HospitalBedCapacityStatus")
-    if h.ed_beds_available is not None:
-        bed = _sub(beds, _H + "BedCapacity")
+    if h.ed_beds_available is not None:  # BedCapacity is required inside the element
+        bed = _sub(_sub(node, _H + "HospitalBedCapacityStatus"), _H + "BedCapacity")
         _sub(bed, _H + "BedType", "EmergencyDepartment")
-        status = "VacantAvailable" if h.ed_beds_available > 0 else "NotAvailable"
-        _sub(bed, _H + "CapacityStatus", status)
-        _sub(bed, _H + "AvailableCount", str(h.ed_beds_available))
+        capacity = _sub(bed, _H + "Capacity")
+        status = "Vacant/Available" if h.ed_beds_available > 0 else "NotAvailable"
+        _sub(capacity, _H + "CapacityStatus", status)
+        _sub(capacity, _H + "AvailableCount", str(h.ed_beds_available))
     coverage = _sub(node, _H + "ServiceCoverageStatus")
-    for service in sorted(h.services):
+    for service in (s for s in SERVICES if s in h.services):
         parent = coverage
         *outer, leaf = SERVICES[service]
         for name_ in outer:
@@ -133,6 +144,7 @@ def check(root: etree._Element) -> list[str]:
     for n, hospital in enumerate(root.findall(_H + "Hospital")):
         where = f"Hospital[{n}]"
         names = [_local(c) for c in hospital if isinstance(c.tag, str)]
+        names = [_READ_ALIASES.get(x, x) for x in names]
         unknown = [x for x in names if x not in HOSPITAL_SEQUENCE]
         out += [f"{where}.{x}: not an element of Hospital" for x in unknown]
         order = [HOSPITAL_SEQUENCE.index(x) for x in names if x in HOSPITAL_SEQUENCE]
@@ -144,7 +156,10 @@ def check(root: etree._Element) -> list[str]:
         for path, allowed in (
             ("EmergencyDepartmentStatus/have:EMSTraffic/have:EMSTrafficStatus", EMS_TRAFFIC_STATUS),
             ("HospitalBedCapacityStatus/have:BedCapacity/have:BedType", BED_TYPES),
-            ("HospitalBedCapacityStatus/have:BedCapacity/have:CapacityStatus", CAPACITY_STATUS),
+            (
+                "HospitalBedCapacityStatus/have:BedCapacity/have:Capacity/have:CapacityStatus",
+                CAPACITY_STATUS,
+            ),
             ("HospitalFacilityStatus/have:FacilityStatus", FACILITY_STATUS),
         ):
             for value in hospital.xpath(f"have:{path}/text()", namespaces=NSMAP):
@@ -181,6 +196,8 @@ def parse(data: bytes, *, strict: bool = False) -> list[HaveHospital]:
             raise ValueError(f"Hospital[{n}].Organization: OrganisationName is required")
         lat = lon = None
         coords = _first(
+            node, "have:Organization/have:OrganizationGeoLocation/gml:Point/gml:pos"
+        ) or _first(  # Sahana Eden writes GML 2 coordinates
             node, "have:Organization/have:OrganizationGeoLocation/gml:Point/gml:coordinates"
         )
         if coords:
@@ -194,14 +211,19 @@ def parse(data: bytes, *, strict: bool = False) -> list[HaveHospital]:
         ) or _first(node, "have:EmergencyDepartmentStatus/have:EMSTrafficStatus")
         ed = node.xpath(
             "have:HospitalBedCapacityStatus/have:BedCapacity[have:BedType='EmergencyDepartment']"
-            "/have:AvailableCount/text()",
+            "/have:Capacity/have:AvailableCount/text()"
+            " | have:HospitalBedCapacityStatus/have:BedCapacity[have:BedType='EmergencyDepartment']"
+            "/have:AvailableCount/text()",  # Sahana Eden omits the Capacity wrapper
             namespaces=NSMAP,
         )
         services = frozenset(
             key
-            for key, path in SERVICES.items()
-            if _first(node, "have:ServiceCoverageStatus/" + "/".join(f"have:{p}" for p in path))
-            == "true"
+            for key, paths in _SERVICE_READ_PATHS.items()
+            if any(
+                _first(node, "have:ServiceCoverageStatus/" + "/".join(f"have:{p}" for p in path))
+                == "true"
+                for path in paths
+            )
         )
         updated = _first(node, "have:LastUpdateTime")
         out.append(

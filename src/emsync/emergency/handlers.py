@@ -7,8 +7,6 @@ finds a call by its number, complaint, address and status.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from emsync import dispatch, incidents
 from emsync.core.errors import NotFound
 from emsync.core.runtime import Runtime
@@ -40,34 +38,26 @@ async def _index_incident(runtime: Runtime, incident_id: str) -> None:
         await session.commit()
 
 
-def index_incident(runtime: Runtime) -> Callable[[IncidentEvent], Awaitable[None]]:
+async def index_incident(runtime: Runtime, event: IncidentEvent) -> None:
     """IncidentCreated / IncidentUpdated / IncidentStatusChanged -> the incident's entry."""
-
-    async def react(event: IncidentEvent) -> None:
-        await _index_incident(runtime, event.incident_id)
-
-    return react
+    await _index_incident(runtime, event.incident_id)
 
 
-def index_unit(runtime: Runtime) -> Callable[[UnitEvent], Awaitable[None]]:
+async def index_unit(runtime: Runtime, event: UnitEvent) -> None:
     """UnitCreated / UnitUpdated / UnitStatusChanged -> the ambulance's entry."""
-
-    async def react(event: UnitEvent) -> None:
-        async with runtime.sessions() as session:
-            units = await dispatch.unit_summaries(session=session)
-            unit = next((u for u in units if u.unit_id == event.unit_id), None)
-            if unit is None:
-                await search_service.drop(session, kind="unit", ref_id=event.unit_id)
-            else:
-                await search_service.put(
-                    session,
-                    kind="unit",
-                    ref_id=unit.unit_id,
-                    title=unit.call_sign,
-                    body=f"ambulance {unit.unit_type} {unit.station_name or ''}",
-                    status=unit.status,
-                    now=runtime.clock(),
-                )
-            await session.commit()
-
-    return react
+    async with runtime.sessions() as session:
+        units = await dispatch.unit_summaries(session=session)
+        unit = next((u for u in units if u.unit_id == event.unit_id), None)
+        if unit is None:
+            await search_service.drop(session, kind="unit", ref_id=event.unit_id)
+        else:
+            await search_service.put(
+                session,
+                kind="unit",
+                ref_id=unit.unit_id,
+                title=unit.call_sign,
+                body=f"ambulance {unit.unit_type} {unit.station_name or ''}",
+                status=unit.status,
+                now=runtime.clock(),
+            )
+        await session.commit()

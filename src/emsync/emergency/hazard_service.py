@@ -24,7 +24,8 @@ from emsync.emergency.models import HazardFeature, HazardFeed
 async def _read(url: str, settings: EmergencySettings, client: httpx.AsyncClient) -> bytes:
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        return await asyncio.to_thread(_read_file, Path(parsed.path), settings.hazard_max_bytes)
+        path = _confined(Path(parsed.path), settings.hazard_file_dir)
+        return await asyncio.to_thread(_read_file, path, settings.hazard_max_bytes)
     async with client.stream("GET", url) as response:
         response.raise_for_status()
         body = bytearray()
@@ -35,18 +36,36 @@ async def _read(url: str, settings: EmergencySettings, client: httpx.AsyncClient
         return bytes(body)
 
 
+def _confined(path: Path, root: Path | None) -> Path:
+    """A file feed's path, resolved (symlinks and `..` followed) and inside the configured
+    feed directory; otherwise ValueError, so a feed URL cannot read the server's other files."""
+    if root is None:
+        raise ValueError("file:// feeds are disabled (set EMSYNC_EMERGENCY__HAZARD_FILE_DIR)")
+    try:
+        resolved, base = path.resolve(), root.resolve()
+    except (OSError, RuntimeError) as error:
+        raise ValueError(f"cannot resolve {path}: {error}") from error
+    if not resolved.is_relative_to(base):
+        raise ValueError(f"{path} is outside the hazard feed directory")
+    return resolved
+
+
 def _read_file(path: Path, limit: int) -> bytes:
-    if not path.is_file():
-        raise ValueError(f"no file at {path}")
-    if path.stat().st_size > limit:
-        raise ValueError(f"{path} is larger than {limit} bytes")
-    return path.read_bytes()
+    try:
+        if not path.is_file():
+            raise ValueError(f"no file at {path}")
+        if path.stat().st_size > limit:
+            raise ValueError(f"{path} is larger than {limit} bytes")
+        return path.read_bytes()
+    except OSError as error:  # unreadable, vanished, a special file: the feed's error, not ours
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
 
 
 async def fetch_items(
     *, url: str, format: str, settings: EmergencySettings
 ) -> list[hazards.HazardItem]:
-    """Read and parse a feed; ValueError or httpx.HTTPError when it cannot be had."""
+    """Read and parse a feed; ValueError, httpx.HTTPError or httpx.InvalidURL when it cannot
+    be had."""
     async with httpx.AsyncClient(
         timeout=settings.hazard_fetch_timeout_seconds, follow_redirects=True
     ) as client:
@@ -104,7 +123,7 @@ async def refresh(
     await session.rollback()  # no transaction held open across the network read
     try:
         items = await fetch_items(url=url, format=format_, settings=settings)
-    except (ValueError, httpx.HTTPError) as error:
+    except (ValueError, httpx.HTTPError, httpx.InvalidURL) as error:
         feed = await session.get(HazardFeed, feed_id)
         assert feed is not None
         feed.last_error, feed.last_fetched_at = str(error)[:500], now

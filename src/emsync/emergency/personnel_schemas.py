@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from emsync.emergency.roster import QualificationKind
 from emsync.emergency.schemas import Name, Strict, UtcDatetime
@@ -98,8 +98,17 @@ class ShiftBatch(Strict):
 
 class PatternSlotIn(Strict):
     day: int = Field(ge=0, le=59, description="day of the cycle, 0-based")
-    start: time
-    hours: float = Field(gt=0, le=36)
+    start: time = Field(description="local wall-clock time in the pattern's timezone, no offset")
+    # At least a quarter of an hour: a shorter "shift" is a typo, and a duration that rounds to
+    # zero would make an empty window.
+    hours: float = Field(ge=0.25, le=36)
+
+    @field_validator("start")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("start is a local time in the pattern's timezone: give no offset")
+        return value
 
 
 class PatternApply(Strict):

@@ -1,64 +1,72 @@
 """A handoff as a FHIR R4 Bundle (pure: plain dicts in, a plain JSON-ready dict out).
 
 Vital signs follow the R4 vital-signs profile: LOINC codes, UCUM units, the `vital-signs`
-category, blood pressure as the 85354-9 panel with systolic and diastolic components. The service
-parses the result with `fhir.resources.R4B` and `fhir_rules.problems` before returning it.
+category, blood pressure as the 85354-9 panel with systolic and diastolic components, SpO2 as
+2708-6 with 59408-5 and, on oxygen, the US Core pulse-oximetry flow-rate component. Consciousness
+(AVPU) and supplemental oxygen are Observations of their own; treatments, allergies, conditions,
+scores and the crew's notes are built in `fhir_care`. The service parses the result with
+`fhir.resources.R4B` and `fhir_rules.problems` before returning it.
+
+Nothing is given a time it was not recorded with: an untimed treatment has no effective time.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
-CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
-ACT_CODE = "http://terminology.hl7.org/v3-ActCode"
-ACT_PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
-EMSYNC_SCORES = "https://emsync.dev/fhir/CodeSystem/scores"
-HOSPITAL_IDENTIFIER = "https://emsync.dev/fhir/NamingSystem/hospital"
-HANDOFF_IDENTIFIER = "https://emsync.dev/fhir/NamingSystem/handoff"
-_NAMESPACE = uuid.UUID("6f1c3c1e-3d1b-4a57-9a7e-0b3a4f1f2d10")
-
-
-@dataclass(frozen=True, slots=True)
-class VitalCode:
-    loinc: str
-    display: str
-    unit: str  # UCUM code
-    unit_display: str
-
-
-# Field of the EMsync vital-signs reading (DESIGN §3.1) → its vital-signs profile coding.
-VITAL_CODES: Mapping[str, VitalCode] = {
-    "hr": VitalCode("8867-4", "Heart rate", "/min", "beats/minute"),
-    "spo2": VitalCode("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", "%"),
-    "rr": VitalCode("9279-1", "Respiratory rate", "/min", "breaths/minute"),
-    "temp": VitalCode("8310-5", "Body temperature", "Cel", "C"),
-}
-BP_PANEL = VitalCode("85354-9", "Blood pressure panel with all children optional", "", "")
-BP_COMPONENTS: Mapping[str, VitalCode] = {
-    "sbp": VitalCode("8480-6", "Systolic blood pressure", "mm[Hg]", "mmHg"),
-    "dbp": VitalCode("8462-4", "Diastolic blood pressure", "mm[Hg]", "mmHg"),
-}
-VITAL_SIGN_LOINC = frozenset(
-    {
-        *(c.loinc for c in VITAL_CODES.values()),
-        BP_PANEL.loinc,
-        *(c.loinc for c in BP_COMPONENTS.values()),
-    }
+from emsync.handoffs import fhir_care
+from emsync.handoffs.fhir_codes import (
+    ACT_CODE,
+    ACT_PRIORITY,
+    AVPU_CODE,
+    AVPU_FINDINGS,
+    BP_COMPONENTS,
+    BP_PANEL,
+    HANDOFF_IDENTIFIER,
+    HOSPITAL_IDENTIFIER,
+    INCIDENT_IDENTIFIER,
+    LOINC,
+    O2_DEVICES,
+    O2_FLOW,
+    OBSERVATION_CATEGORY,
+    PATIENT_IDENTIFIER,
+    ROOM_AIR,
+    SNOMED,
+    UCUM,
+    VITAL_CODES,
+    VITAL_SIGN_LOINC,
+    VITALS_CATEGORY,
+    VitalCode,
+    absent,
+    coding,
+    concept,
+    quantity,
+    uid,
+    when,
 )
+
+__all__ = [
+    "BP_COMPONENTS",
+    "BP_PANEL",
+    "LOINC",
+    "OBSERVATION_CATEGORY",
+    "UCUM",
+    "VITAL_CODES",
+    "VITAL_SIGN_LOINC",
+    "HandoffFacts",
+    "VitalCode",
+    "bundle",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class HandoffFacts:
-    """What the FHIR export needs of an opened handoff."""
+    """What the FHIR export needs of an opened handoff. `content` is the ATMIST record as
+    recorded (patient, onset, mechanism); `picture` the record merged with its updates
+    (`schemas.ClinicalPicture`, dumped): signs, findings, treatment, allergies, notes, NEWS2."""
 
     handoff_id: str
     hospital_id: str
@@ -66,37 +74,14 @@ class HandoffFacts:
     created_at: datetime
     eta: datetime | None
     acuity: int | None
-    news2: int | None
+    news2: int | None  # as stated by the crew or by triage
     content: Mapping[str, Any]
-    signs: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    picture: Mapping[str, Any]
+    incident_id: str | None = None
+    patient_id: str | None = None
+    unit_id: str | None = None
+    crew: Sequence[str] = ()
 
-
-def _uid(handoff_id: str, name: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{handoff_id}/{name}"))
-
-
-def _when(value: datetime) -> str:
-    # In UTC: RFC 3339 lets a client send any offset up to ±23:59 (one was accepted as -22:21),
-    # FHIR's dateTime only -14:00..+14:00, and such a handoff could never be exported.
-    if value.tzinfo is None:
-        return value.isoformat()
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
-    out = {"system": system, "code": code}
-    if display:
-        out["display"] = display
-    return out
-
-
-def _quantity(value: float, code: VitalCode) -> dict[str, Any]:
-    return {"value": value, "unit": code.unit_display, "system": UCUM, "code": code.unit}
-
-
-_VITALS_CATEGORY = [
-    {"coding": [_coding(OBSERVATION_CATEGORY, "vital-signs", "Vital Signs")], "text": "Vital Signs"}
-]
 
 # Encounter.status for each handoff status (FHIR encounter-status is required binding).
 _ENCOUNTER_STATUS = {
@@ -113,73 +98,46 @@ _ENCOUNTER_STATUS = {
 
 def bundle(facts: HandoffFacts) -> dict[str, Any]:
     hid = facts.handoff_id
-    patient_id = _uid(hid, "patient")
-    encounter_id = _uid(hid, "encounter")
+    patient_id = uid(hid, "patient")
+    encounter_id = uid(hid, "encounter")
     patient_ref = {"reference": f"urn:uuid:{patient_id}"}
     encounter_ref = {"reference": f"urn:uuid:{encounter_id}"}
-    content = facts.content
-    resources: list[dict[str, Any]] = [_patient(patient_id, content.get("patient") or {})]
-    resources.append(_encounter(encounter_id, facts, patient_ref))
     context = {"subject": patient_ref, "encounter": encounter_ref}
-    onset: datetime | None = content.get("time_of_onset")
-    for n, sign in enumerate(sorted(facts.signs, key=lambda s: s["ts"])):
-        resources.extend(_vital_observations(hid, n, sign, context))
-    for name, value in (("acuity", facts.acuity), ("news2", facts.news2)):
-        if value is not None:
-            resources.append(_score(hid, name, value, facts.created_at, context))
-    age = (content.get("patient") or {}).get("age_years")
-    if age is not None:
-        resources.append(
-            {
-                "resourceType": "Observation",
-                "id": _uid(hid, "age"),
-                "status": "final",
-                "code": {"coding": [_coding(LOINC, "30525-0", "Age")], "text": "Age"},
-                "effectiveDateTime": _when(facts.created_at),
-                "valueQuantity": {"value": age, "unit": "years", "system": UCUM, "code": "a"},
-                **context,
-            }
-        )
-    complaints = [content.get("mechanism"), *(content.get("injuries") or ())]
-    for n, text in enumerate(c for c in complaints if c):
-        condition: dict[str, Any] = {
-            "resourceType": "Condition",
-            "id": _uid(hid, f"condition/{n}"),
-            "clinicalStatus": {"coding": [_coding(CONDITION_CLINICAL, "active", "Active")]},
-            "verificationStatus": {
-                "coding": [_coding(CONDITION_VERIFICATION, "provisional", "Provisional")]
-            },
-            "category": [
-                {
-                    "coding": [
-                        _coding(CONDITION_CATEGORY, "encounter-diagnosis", "Encounter Diagnosis")
-                    ]
-                }
-            ],
-            "code": {"text": text},
-            **context,
-        }
-        if onset is not None:
-            condition["onsetDateTime"] = _when(onset)
-        resources.append(condition)
-    for n, item in enumerate(content.get("treatment") or ()):
-        resources.append(_treatment(hid, n, item, facts.created_at, context))
+    picture = facts.picture
+    resources: list[dict[str, Any]] = [
+        _patient(patient_id, facts.content.get("patient") or {}, facts.patient_id),
+        _encounter(encounter_id, facts, patient_ref),
+    ]
+    vital_ids: dict[int, list[str]] = {}
+    for n, sign in enumerate(picture.get("signs") or ()):
+        observations = _vital_observations(hid, n, sign, context)
+        vital_ids[n] = [o["id"] for o in observations]
+        resources.extend(observations)
+    resources.extend(fhir_care.scores(facts, context, vital_ids))
+    resources.extend(fhir_care.age(facts, context))
+    resources.extend(fhir_care.conditions(facts, context))
+    resources.extend(fhir_care.treatments(hid, picture.get("treatment"), context))
+    allergies = fhir_care.allergies(hid, picture.get("allergies"), context)
+    resources.extend(allergies)
+    resources.append(fhir_care.composition(facts, context, [a["id"] for a in allergies]))
     return {
         "resourceType": "Bundle",
-        "id": _uid(hid, "bundle"),
+        "id": uid(hid, "bundle"),
         "identifier": {"system": HANDOFF_IDENTIFIER, "value": hid},
         "type": "collection",
-        "timestamp": _when(facts.created_at),
+        "timestamp": when(facts.created_at),
         "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
     }
 
 
-def _patient(patient_id: str, patient: Mapping[str, Any]) -> dict[str, Any]:
+def _patient(patient_id: str, patient: Mapping[str, Any], emsync_id: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "resourceType": "Patient",
         "id": patient_id,
         "gender": patient.get("sex") or "unknown",
     }
+    if emsync_id:
+        out["identifier"] = [{"system": PATIENT_IDENTIFIER, "value": emsync_id}]
     if patient.get("name"):
         out["name"] = [{"text": patient["name"]}]
     return out
@@ -192,16 +150,18 @@ def _encounter(
         "resourceType": "Encounter",
         "id": encounter_id,
         "status": _ENCOUNTER_STATUS[facts.status],
-        "class": _coding(ACT_CODE, "EMER", "emergency"),
+        "class": coding(ACT_CODE, "EMER", "emergency"),
         "subject": patient_ref,
         "serviceProvider": {
             "identifier": {"system": HOSPITAL_IDENTIFIER, "value": facts.hospital_id}
         },
     }
+    if facts.incident_id:
+        out["identifier"] = [{"system": INCIDENT_IDENTIFIER, "value": facts.incident_id}]
     if facts.acuity is not None and facts.acuity <= 2:
-        out["priority"] = {"coding": [_coding(ACT_PRIORITY, "EM", "emergency")]}
+        out["priority"] = {"coding": [coding(ACT_PRIORITY, "EM", "emergency")]}
     if facts.eta is not None:
-        out["period"] = {"start": _when(facts.eta)}
+        out["period"] = {"start": when(facts.eta)}  # planned: the expected arrival
     return out
 
 
@@ -210,117 +170,101 @@ def _encounter(
 MONITOR = {"display": "Patient monitor (EMsync telemetry)"}
 
 
+def _observation(
+    hid: str, name: str, code: dict[str, Any], at: str, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": uid(hid, name),
+        "status": "final",
+        "category": VITALS_CATEGORY,
+        "code": code,
+        "effectiveDateTime": at,
+        **context,
+    }
+
+
+def _o2_device_text(sign: Mapping[str, Any]) -> str:
+    device = sign.get("o2_device")
+    return O2_DEVICES[device] if device else "device not recorded"
+
+
+def _flow_component(sign: Mapping[str, Any]) -> dict[str, Any]:
+    """US Core pulse oximetry: the oxygen flow the saturation was measured on."""
+    component: dict[str, Any] = {"code": concept(O2_FLOW)}
+    if sign.get("o2_flow") is not None:
+        component["valueQuantity"] = quantity(sign["o2_flow"], O2_FLOW)
+    else:
+        component["dataAbsentReason"] = absent("unknown", "Unknown")
+    return component
+
+
 def _vital_observations(
     hid: str, n: int, sign: Mapping[str, Any], context: dict[str, Any]
 ) -> list[dict[str, Any]]:
     out = []
-    when = _when(sign["ts"])
+    at = when(sign["ts"])
     if sign.get("source") == "telemetry":
         context = {**context, "device": MONITOR}
     for name, code in VITAL_CODES.items():
         value = sign.get(name)
         if value is None:
             continue
-        out.append(
-            {
-                "resourceType": "Observation",
-                "id": _uid(hid, f"vitals/{n}/{name}"),
-                "status": "final",
-                "category": _VITALS_CATEGORY,
-                "code": {
-                    "coding": [_coding(LOINC, code.loinc, code.display)],
-                    "text": code.display,
-                },
-                "effectiveDateTime": when,
-                "valueQuantity": _quantity(value, code),
-                **context,
-            }
-        )
+        obs = _observation(hid, f"vitals/{n}/{name}", concept(code), at, context)
+        obs["valueQuantity"] = quantity(value, code)
+        if name == "spo2" and sign.get("o2"):
+            obs["component"] = [_flow_component(sign)]
+            obs["note"] = [{"text": f"On supplemental oxygen ({_o2_device_text(sign)})"}]
+        out.append(obs)
     if sign.get("sbp") is not None or sign.get("dbp") is not None:
-        components = []
-        for name, code in BP_COMPONENTS.items():
-            component: dict[str, Any] = {
-                "code": {"coding": [_coding(LOINC, code.loinc, code.display)], "text": code.display}
-            }
-            if sign.get(name) is None:
-                component["dataAbsentReason"] = {
-                    "coding": [
-                        _coding(
-                            "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                            "not-performed",
-                            "Not Performed",
-                        )
-                    ]
-                }
-            else:
-                component["valueQuantity"] = _quantity(sign[name], code)
-            components.append(component)
-        out.append(
-            {
-                "resourceType": "Observation",
-                "id": _uid(hid, f"vitals/{n}/bp"),
-                "status": "final",
-                "category": _VITALS_CATEGORY,
-                "code": {
-                    "coding": [_coding(LOINC, BP_PANEL.loinc, BP_PANEL.display)],
-                    "text": "Blood pressure",
-                },
-                "effectiveDateTime": when,
-                "component": components,
-                **context,
-            }
-        )
+        out.append(_blood_pressure(hid, n, sign, at, context))
+    if sign.get("avpu"):
+        out.append(_avpu(hid, n, sign["avpu"], at, context))
+    if sign.get("o2") is not None:
+        out.append(_oxygen(hid, n, sign, at, context))
     return out
 
 
-def _score(
-    hid: str, name: str, value: int, at: datetime, context: dict[str, Any]
+def _blood_pressure(
+    hid: str, n: int, sign: Mapping[str, Any], at: str, context: Mapping[str, Any]
 ) -> dict[str, Any]:
-    display = {"acuity": "Acuity (KTAS 1-5)", "news2": "NEWS2 score"}[name]
-    return {
-        "resourceType": "Observation",
-        "id": _uid(hid, f"score/{name}"),
-        "status": "final",
-        "category": [{"coding": [_coding(OBSERVATION_CATEGORY, "survey", "Survey")]}],
-        "code": {"coding": [_coding(EMSYNC_SCORES, name, display)], "text": display},
-        "effectiveDateTime": _when(at),
-        "valueInteger": value,
-        **context,
-    }
+    components = []
+    for name, code in BP_COMPONENTS.items():
+        component: dict[str, Any] = {"code": concept(code)}
+        if sign.get(name) is None:
+            component["dataAbsentReason"] = absent("not-performed", "Not Performed")
+        else:
+            component["valueQuantity"] = quantity(sign[name], code)
+        components.append(component)
+    obs = _observation(hid, f"vitals/{n}/bp", concept(BP_PANEL, "Blood pressure"), at, context)
+    obs["component"] = components
+    return obs
 
 
-def _treatment(
-    hid: str, n: int, item: Mapping[str, Any], default_at: datetime, context: dict[str, Any]
-) -> dict[str, Any]:
-    at = _when(item.get("at") or default_at)
-    if item.get("kind") == "medication":
-        out: dict[str, Any] = {
-            "resourceType": "MedicationAdministration",
-            "id": _uid(hid, f"treatment/{n}"),
-            "status": "completed",
-            "medicationCodeableConcept": {"text": item["name"]},
-            "subject": context["subject"],
-            "context": context["encounter"],
-            "effectiveDateTime": at,
-        }
-        dosage: dict[str, Any] = {}
-        if item.get("dose_value") is not None and item.get("dose_unit"):
-            dosage["dose"] = {
-                "value": item["dose_value"],
-                "unit": item["dose_unit"],
-                "system": UCUM,
-                "code": item["dose_unit"],
-            }
-        if item.get("route"):
-            dosage["route"] = {"text": item["route"]}
-        if dosage:
-            out["dosage"] = dosage
-        return out
-    return {
-        "resourceType": "Procedure",
-        "id": _uid(hid, f"treatment/{n}"),
-        "status": "completed",
-        "code": {"text": item["name"]},
-        "performedDateTime": at,
-        **context,
+def _avpu(hid: str, n: int, avpu: str, at: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    code, display = AVPU_FINDINGS[avpu]
+    obs = _observation(hid, f"vitals/{n}/avpu", concept(AVPU_CODE, "AVPU"), at, context)
+    obs["valueCodeableConcept"] = {
+        "coding": [coding(SNOMED, code, display)],
+        "text": f"{avpu} — {display}",
     }
+    return obs
+
+
+def _oxygen(
+    hid: str, n: int, sign: Mapping[str, Any], at: str, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Supplemental oxygen as the inhaled flow rate, with the delivery device as its method
+    (room air: no flow, method 'breathing room air')."""
+    code = {"coding": concept(O2_FLOW)["coding"], "text": "Supplemental oxygen"}
+    obs = _observation(hid, f"vitals/{n}/o2", code, at, context)
+    if not sign.get("o2"):
+        obs["valueQuantity"] = quantity(0, O2_FLOW)
+        obs["method"] = {"coding": [coding(SNOMED, *ROOM_AIR)], "text": "Room air"}
+        return obs
+    if sign.get("o2_flow") is not None:
+        obs["valueQuantity"] = quantity(sign["o2_flow"], O2_FLOW)
+    else:
+        obs["dataAbsentReason"] = absent("unknown", "Unknown")
+    obs["method"] = {"text": f"Supplemental oxygen: {_o2_device_text(sign)}"}
+    return obs

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from emsync.handoffs.fhir import (
+from emsync.handoffs.fhir_codes import (
+    ACT_CODE,
     BP_COMPONENTS,
     BP_PANEL,
     LOINC,
     OBSERVATION_CATEGORY,
     UCUM,
-    VITAL_CODES,
+    UNITS,
     VITAL_SIGN_LOINC,
 )
 
@@ -44,6 +45,13 @@ REQUIRED_CODES: Mapping[tuple[str, str], frozenset[str]] = {
         {"in-progress", "not-done", "on-hold", "completed", "entered-in-error", "stopped",
          "unknown"}
     ),
+    ("MedicationStatement", "status"): frozenset(
+        {"active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown",
+         "not-taken"}
+    ),
+    ("Composition", "status"): frozenset(
+        {"preliminary", "final", "amended", "entered-in-error"}
+    ),
 }  # fmt: skip
 CONDITION_CLINICAL_CODES = frozenset(
     {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}
@@ -55,10 +63,7 @@ _VALUE_KEYS = (
     "valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger",
     "valueRange", "valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod",
 )  # fmt: skip
-_UNITS = {
-    **{c.loinc: c.unit for c in VITAL_CODES.values()},
-    **{c.loinc: c.unit for c in BP_COMPONENTS.values()},
-}
+_UNITS = UNITS
 
 
 def _codes(concept: Mapping[str, Any] | None, system: str) -> set[str]:
@@ -94,6 +99,11 @@ def _observation(where: str, obs: Mapping[str, Any]) -> list[str]:
     problems = _value_rules(where, obs)
     loinc = _codes(obs.get("code"), LOINC)
     vital = loinc & VITAL_SIGN_LOINC
+    for code in loinc:
+        unit = _UNITS.get(code)
+        quantity = obs.get("valueQuantity")
+        if unit and isinstance(quantity, Mapping) and quantity.get("code") != unit:
+            problems.append(f"{where}: LOINC {code} is measured in {unit!r}")
     if not vital:
         return problems
     if "vital-signs" not in {
@@ -107,28 +117,33 @@ def _observation(where: str, obs: Mapping[str, Any]) -> list[str]:
     components = obs.get("component", ())
     if not any(k in obs for k in _VALUE_KEYS) and not components and "dataAbsentReason" not in obs:
         problems.append(f"{where}: a vital sign needs a value or a dataAbsentReason (vs-2)")
-    for code in vital:
-        unit = _UNITS.get(code)
-        quantity = obs.get("valueQuantity")
-        if unit and isinstance(quantity, Mapping) and quantity.get("code") != unit:
-            problems.append(f"{where}: LOINC {code} is measured in {unit!r}")
+    seen = set()
+    for n, component in enumerate(components):
+        cwhere = f"{where}.component[{n}]"
+        problems.extend(_value_rules(cwhere, component))
+        ccodes = _codes(component.get("code"), LOINC)
+        seen |= ccodes
+        for code in ccodes:
+            q = component.get("valueQuantity")
+            if code in _UNITS and isinstance(q, Mapping) and q.get("code") != _UNITS[code]:
+                problems.append(f"{cwhere}: LOINC {code} is measured in {_UNITS[code]!r}")
+        if not any(k in component for k in _VALUE_KEYS) and "dataAbsentReason" not in component:
+            problems.append(f"{cwhere}: needs a value or a dataAbsentReason")
     if BP_PANEL.loinc in vital:
-        seen = set()
-        for n, component in enumerate(components):
-            cwhere = f"{where}.component[{n}]"
-            problems.extend(_value_rules(cwhere, component))
-            ccodes = _codes(component.get("code"), LOINC)
-            seen |= ccodes
-            for code in ccodes:
-                q = component.get("valueQuantity")
-                if code in _UNITS and isinstance(q, Mapping) and q.get("code") != _UNITS[code]:
-                    problems.append(f"{cwhere}: LOINC {code} is measured in {_UNITS[code]!r}")
-            if not any(k in component for k in _VALUE_KEYS) and "dataAbsentReason" not in component:
-                problems.append(f"{cwhere}: needs a value or a dataAbsentReason")
         for component_code in (c.loinc for c in BP_COMPONENTS.values()):
             if component_code not in seen:
                 problems.append(f"{where}: the BP panel needs component {component_code}")
+    # The vital-signs profile's SpO2 is 2708-6; 59408-5 alone is not found by profile searches.
+    if "59408-5" in vital and "2708-6" not in vital:
+        problems.append(f"{where}: SpO2 needs LOINC 2708-6 beside 59408-5 (vital-signs profile)")
     return problems
+
+
+def _encounter(where: str, encounter: Mapping[str, Any]) -> list[str]:
+    klass = encounter.get("class") or {}
+    if klass.get("system") != ACT_CODE:
+        return [f"{where}.class must be coded in {ACT_CODE}"]
+    return []
 
 
 def problems(bundle: Mapping[str, Any]) -> list[str]:
@@ -147,6 +162,8 @@ def problems(bundle: Mapping[str, Any]) -> list[str]:
                 found.append(f"{where}.{element} {resource[element]!r} is not in its value set")
         if kind == "Observation":
             found.extend(_observation(where, resource))
+        if kind == "Encounter":
+            found.extend(_encounter(where, resource))
         if kind == "Condition":
             clinical = {c.get("code") for c in resource.get("clinicalStatus", {}).get("coding", ())}
             if not clinical <= CONDITION_CLINICAL_CODES or not clinical:

@@ -13,6 +13,18 @@ from emsync.handoffs.lifecycle import HandoffStatus
 HospitalId = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="The receiving hospital's id")
 Sex = Literal["female", "male", "other", "unknown"]
 Avpu = Literal["A", "C", "V", "P", "U"]
+# How supplemental oxygen is given (the devices of the JRCALC / BTS oxygen guideline).
+O2Device = Literal[
+    "nasal_cannula",
+    "simple_face_mask",
+    "venturi_mask",
+    "non_rebreather_mask",
+    "high_flow_nasal_cannula",
+    "cpap_niv",
+    "bag_valve_mask",
+    "ventilator",
+    "other",
+]
 
 
 class _Strict(BaseModel):
@@ -43,7 +55,9 @@ class VitalSigns(_Strict):
     sbp: int | None = Field(default=None, ge=0, le=300, description="mmHg")
     dbp: int | None = Field(default=None, ge=0, le=250, description="mmHg")
     temp: float | None = Field(default=None, ge=25, le=45, description="°C")
-    o2: bool | None = None
+    o2: bool | None = Field(default=None, description="on supplemental oxygen (false: room air)")
+    o2_device: O2Device | None = Field(default=None, description="how the oxygen is given")
+    o2_flow: float | None = Field(default=None, ge=0, le=80, description="oxygen flow, L/min")
     avpu: Avpu | None = None
     source: Literal["crew", "telemetry"] = Field(
         default="crew",
@@ -56,6 +70,10 @@ class VitalSigns(_Strict):
             raise ValueError("sbp and dbp are given together")
         if self.sbp is not None and self.dbp is not None and self.dbp >= self.sbp:
             raise ValueError("dbp must be below sbp")
+        if self.o2 is False and (self.o2_device is not None or self.o2_flow):
+            raise ValueError("o2 is false (room air) but an oxygen device or flow is given")
+        if self.o2 is None and (self.o2_device is not None or self.o2_flow):
+            self.o2 = True  # a device or a flow says the patient is on oxygen (NEWS2 scores it)
         return self
 
 
@@ -70,6 +88,9 @@ class Treatment(_Strict):
         default=None, pattern=r"^[A-Za-z0-9/\[\]%.{}]{1,20}$", description="UCUM, e.g. mg, ug, mL"
     )
     route: str | None = Field(default=None, min_length=1, max_length=50)
+    response: str | None = Field(
+        default=None, min_length=1, max_length=500, description="the patient's response to it"
+    )
 
     @model_validator(mode="after")
     def _dose(self) -> Self:
@@ -96,13 +117,19 @@ class AtmistRecord(_Strict):
     treatment: list[Treatment] | None = Field(
         default=None, max_length=100, description="T: treatment given; [] states none"
     )
+    allergies: list[str] | None = Field(
+        default=None,
+        max_length=50,
+        description="known allergies (substance, and reaction if known); [] states none known",
+    )
     notes: str | None = Field(default=None, max_length=4000)
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
-        for n, item in enumerate(self.injuries or ()):
-            if not item.strip() or len(item) > 500:
-                raise ValueError(f"injuries[{n}] must be 1 to 500 characters")
+        for name, items in (("injuries", self.injuries), ("allergies", self.allergies)):
+            for n, item in enumerate(items or ()):
+                if not item.strip() or len(item) > 500:
+                    raise ValueError(f"{name}[{n}] must be 1 to 500 characters")
         return self
 
 
@@ -199,6 +226,43 @@ class AttachmentRead(BaseModel):
     created_at: datetime
 
 
+class NoteRead(BaseModel):
+    text: str
+    at: datetime | None = Field(
+        default=None, description="when an update added it; None: written in the handoff itself"
+    )
+
+
+class HandoffNews2Read(BaseModel):
+    """NEWS2 (RCP 2017) of one recorded vital-sign set, computed by EMsync."""
+
+    total: int
+    band: str
+    subscores: dict[str, int]
+    assumed: list[str] = Field(
+        description="fields the set did not record and NEWS2 took as normal: o2 (air), avpu (A)"
+    )
+    carried: list[str] = Field(
+        default_factory=list,
+        description="fields the set did not record, taken from an earlier set (within 15 min)",
+    )
+    ts: datetime = Field(description="the vital-sign set's time")
+    source: str
+
+
+class ClinicalPicture(BaseModel):
+    """Everything recorded for the patient so far: the handoff merged with its updates, in time
+    order. The hospital view and the FHIR export read this one merge."""
+
+    signs: list[VitalSigns]
+    latest_signs: VitalSigns | None = Field(description="the newest set, crew's or monitor's")
+    injuries: list[str]
+    treatment: list[Treatment] | None = Field(description="None: not recorded; []: none given")
+    allergies: list[str] | None = Field(description="None: not recorded; []: none known")
+    notes: list[NoteRead]
+    news2: HandoffNews2Read | None = Field(description="of the newest set that allows NEWS2")
+
+
 class HandoffRead(BaseModel):
     """`content` is None when the caller may see only the routing metadata."""
 
@@ -221,6 +285,7 @@ class HandoffRead(BaseModel):
     crew: list[str] | None = None
     content: AtmistRecord | None = None
     trends: dict[str, str] | None = None
+    picture: ClinicalPicture | None = None
     problems: list[dict[str, str]] | None = Field(
         default=None, description="ATMIST rules a draft still breaks before it can be sent"
     )

@@ -28,7 +28,7 @@ from emsync.core.events import Event
 from emsync.core.ids import new_id
 from emsync.core.schemas import Page
 from emsync.core.uow import UnitOfWork
-from emsync.handoffs import atmist, fhir, fhir_rules, sealing, signs
+from emsync.handoffs import atmist, fhir, fhir_rules, picture, sealing, signs
 from emsync.handoffs.attachments import AttachmentKind, check_attachment
 from emsync.handoffs.events import (
     HandoffAcknowledged,
@@ -406,7 +406,8 @@ async def _read(
                 .order_by(HandoffAttachment.created_at, HandoffAttachment.id)
             )
         ).all()
-    signs = [s.model_dump() for s in _all_signs(content, updates)]
+    clinical = picture.clinical_picture(content, updates)
+    signs = [s.model_dump() for s in clinical.signs]
     problems = atmist.missing_for_send(
         content.model_dump(),
         acuity=handoff.acuity,
@@ -415,10 +416,16 @@ async def _read(
     )
     return HandoffRead(
         **base,
-        news2=body.get("news2"),
+        # As stated (crew, triage); else as computed from the newest set that allows it.
+        news2=body.get("news2")
+        if body.get("news2") is not None
+        else clinical.news2.total
+        if clinical.news2
+        else None,
         crew=body.get("crew"),
         content=content,
         trends={k: v.value for k, v in atmist.vital_trends(signs).items()},
+        picture=clinical,
         problems=[{"field": p.field, "message": p.message} for p in problems]
         if handoff.status == S.DRAFT.value
         else None,
@@ -440,16 +447,6 @@ async def _read(
             if upto_time is None or as_utc(a.created_at) <= upto_time
         ],
     )
-
-
-def _all_signs(content: AtmistRecord, updates: Sequence[UpdateRead]) -> list[VitalSigns]:
-    signs = list(content.signs)
-    signs.extend(
-        VitalSigns.model_validate(u.data["vitals"])
-        for u in updates
-        if u.kind == "vitals" and u.data is not None
-    )
-    return sorted(signs, key=lambda s: s.ts)
 
 
 async def get_handoff(
@@ -1396,19 +1393,12 @@ async def fhir_bundle(
         raise Forbidden(f"only staff of hospital {handoff.hospital_id} may export this handoff")
     read = await _read(session, keyring, handoff, viewer)
     assert read.content is not None
-    signs = _all_signs(read.content, read.updates or [])
-    content = read.content.model_dump()
-    extra_treatment = [
-        u.data["treatment"] for u in read.updates or () if u.kind == "treatment" and u.data
-    ]
-    extra_findings = [
-        f for u in read.updates or () if u.kind == "findings" and u.data for f in u.data["findings"]
-    ]
-    content["treatment"] = [*(content.get("treatment") or ()), *extra_treatment]
-    content["injuries"] = [*(content.get("injuries") or ()), *extra_findings]
-    for item in content["treatment"]:
-        if isinstance(item.get("at"), str):
-            item["at"] = datetime.fromisoformat(item["at"])
+    assert read.picture is not None
+    body = _open_json(
+        await _data_key(session, keyring, handoff),
+        handoff.content_sealed,
+        _aad(handoff.id, "content"),
+    )
     bundle = fhir.bundle(
         fhir.HandoffFacts(
             handoff_id=handoff.id,
@@ -1417,9 +1407,13 @@ async def fhir_bundle(
             created_at=as_utc(handoff.created_at),
             eta=as_utc(handoff.eta) if handoff.eta else None,
             acuity=handoff.acuity,
-            news2=read.news2,
-            content=content,
-            signs=[s.model_dump() for s in signs],
+            news2=body.get("news2"),  # as stated; the computed one is in the picture
+            content=read.content.model_dump(),
+            picture=read.picture.model_dump(),
+            incident_id=handoff.incident_id,
+            patient_id=handoff.patient_id,
+            unit_id=handoff.unit_id,
+            crew=read.crew or (),
         )
     )
     try:

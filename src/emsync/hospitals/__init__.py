@@ -5,7 +5,7 @@ Other domains use only what is exported here.
 
 from emsync.hospitals.destination import Capability, Condition
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
-from emsync.hospitals.public import availability, report_availability
+from emsync.hospitals.public import availability, hospital_position, report_availability
 from emsync.hospitals.schemas import HospitalRead
 from emsync.hospitals.service import hospital_exists
 
@@ -18,5 +18,6 @@ __all__ = [
     "HospitalUpdated",
     "availability",
     "hospital_exists",
+    "hospital_position",
     "report_availability",
 ]

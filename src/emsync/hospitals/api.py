@@ -13,7 +13,6 @@ from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.core.errors import Forbidden, ValidationFailed
 from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
-from emsync.dispatch import RoadMapService, region_of
 from emsync.hospitals import service
 from emsync.hospitals.destination import Condition
 from emsync.hospitals.needs import ClinicalPicture, assess_needs
@@ -24,6 +23,7 @@ from emsync.hospitals.schemas import (
     HospitalUpdate,
     MapImportResult,
 )
+from emsync.maps import RoadMapService, region_of
 from emsync.routing import LatLon
 
 router = APIRouter(prefix="/api/hospitals", tags=["hospitals"])

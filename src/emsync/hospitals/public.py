@@ -1,15 +1,28 @@
-"""What other domains may read and report about hospitals: capacity, ED status and diversion
-(the emergency domain's EDXL-HAVE export and import)."""
+"""What other domains may read and report about hospitals: where a hospital is (dispatch's
+routes and trips), capacity, ED status and diversion (the emergency domain's EDXL-HAVE export
+and import)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.uow import UnitOfWork
 from emsync.hospitals import service
+from emsync.hospitals.models import Hospital
 from emsync.hospitals.schemas import HospitalRead, HospitalUpdate
+
+
+async def hospital_position(
+    *, session: AsyncSession, hospital_id: str
+) -> tuple[float, float] | None:
+    """The hospital's (lat, lon), or None when there is no such hospital."""
+    row = (
+        await session.execute(select(Hospital.lat, Hospital.lon).where(Hospital.id == hospital_id))
+    ).first()
+    return None if row is None else (row.lat, row.lon)
 
 
 async def availability(*, session: AsyncSession) -> list[HospitalRead]:

@@ -13,7 +13,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from emsync.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
-from emsync.dispatch import etas_from
 from emsync.hospitals.destination import (
     Capability,
     Condition,
@@ -34,6 +33,7 @@ from emsync.hospitals.schemas import (
     NeedRead,
 )
 from emsync.incidents import IncidentRead
+from emsync.maps import etas_from
 from emsync.routing import LatLon, MapHospital, RoutingEngine
 
 

@@ -10,6 +10,13 @@ from emsync.incidents.events import (
     PatientAdded,
 )
 from emsync.incidents.lifecycle import IncidentStatus
+from emsync.incidents.public import (
+    IncidentPoint,
+    incident_point,
+    incident_status,
+    open_incident_points,
+    site_of,
+)
 from emsync.incidents.schemas import IncidentRead
 from emsync.incidents.service import (
     get_incident,
@@ -22,6 +29,7 @@ from emsync.incidents.service import (
 
 __all__ = [
     "IncidentCreated",
+    "IncidentPoint",
     "IncidentRead",
     "IncidentStatus",
     "IncidentStatusChanged",
@@ -29,8 +37,12 @@ __all__ = [
     "PatientAdded",
     "get_incident",
     "get_patient",
+    "incident_point",
+    "incident_status",
+    "open_incident_points",
     "patient_ages",
     "record_triage",
+    "site_of",
     "transition",
     "triage_inputs",
 ]

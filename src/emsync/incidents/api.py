@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm, Role
@@ -62,8 +62,8 @@ async def list_incidents(
     priority: Annotated[int | None, Query(ge=1, le=5)] = None,
     mci: bool | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[IncidentSummary]:

@@ -3,8 +3,6 @@ events. Hospital staff read an incident only while a patient of it is coming to 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from sqlalchemy import delete, select
 
 from emsync.core.runtime import Runtime
@@ -41,27 +39,24 @@ async def _forget(runtime: Runtime, incident_id: str, source: str) -> None:
         )
 
 
-def destination_of_unit(runtime: Runtime) -> Callable[[DestinationChosen], Awaitable[None]]:
+async def destination_of_unit(runtime: Runtime, event: DestinationChosen) -> None:
     """A unit takes its patient to a hospital (replacing where that unit was going before)."""
-
-    async def react(event: DestinationChosen) -> None:
-        if event.incident_id is not None:
-            await _record(runtime, event.incident_id, f"unit:{event.unit_id}", event.hospital_id)
-
-    return react
+    if event.incident_id is not None:
+        await _record(runtime, event.incident_id, f"unit:{event.unit_id}", event.hospital_id)
 
 
-def destination_of_handoff(runtime: Runtime) -> Callable[[HandoffEvent], Awaitable[None]]:
-    """A handoff drafted, sent or redirected to a hospital; a cancelled one goes nowhere."""
+async def destination_of_handoff(runtime: Runtime, event: HandoffEvent) -> None:
+    """A handoff drafted, sent or redirected to a hospital."""
+    await _record(runtime, event.incident_id, f"handoff:{event.handoff_id}", event.hospital_id)
 
-    async def react(event: HandoffEvent) -> None:
-        source = f"handoff:{event.handoff_id}"
-        if isinstance(event, HandoffStatusChanged) and event.new == "cancelled":
-            await _forget(runtime, event.incident_id, source)
-            return
-        await _record(runtime, event.incident_id, source, event.hospital_id)
 
-    return react
+async def destination_of_changed_handoff(runtime: Runtime, event: HandoffStatusChanged) -> None:
+    """Any other status change keeps the destination; a cancelled handoff goes nowhere."""
+    source = f"handoff:{event.handoff_id}"
+    if event.new == "cancelled":
+        await _forget(runtime, event.incident_id, source)
+        return
+    await _record(runtime, event.incident_id, source, event.hospital_id)
 
 
 async def destinations(*, runtime: Runtime, incident_id: str) -> list[str]:

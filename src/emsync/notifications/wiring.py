@@ -1,27 +1,17 @@
 """Notifications' part of the composition root: called from `emsync.bootstrap` only. Builds the
-channels that are configured, the worker, and this domain's WebSocket channels."""
+channels that are configured and the worker (its reactions and WebSocket channels are rows of
+`emsync.bootstrap`'s tables)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from emsync.auth.permissions import Perm
 from emsync.core.background import BackgroundService, ProcessRole
-from emsync.core.events import Event
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.settings import NotificationSettings
 from emsync.notifications.channels import Channel, InAppChannel
 from emsync.notifications.escalation import ChannelKind
-from emsync.notifications.events import (
-    ALL_EVENTS,
-    PageAcknowledged,
-    PageClosed,
-    PageEscalated,
-    PageEvent,
-    PageOpened,
-)
 from emsync.notifications.metrics import NotificationMetrics
 from emsync.notifications.outbox import Keys
 from emsync.notifications.sms import TwilioSms
@@ -88,44 +78,6 @@ def provide(runtime: Runtime) -> None:
         runtime.provide(PushKey(application_server_key(load_vapid(vapid.get_secret_value()))))
     channels = build_channels(settings.notifications, runtime.get(Hub))
     runtime.provide(NotificationWorker(runtime, channels=channels, keys=keys, metrics=metrics))
-
-
-def wire_realtime(runtime: Runtime, hub: Hub) -> None:
-    """`notifications:<user id>` (that person only) and `paging` (oncall:read)."""
-
-    async def own(principal: Any, user_id: str | None) -> bool:
-        return bool(principal.can(Perm.NOTIFY_SELF)) and user_id == principal.id
-
-    async def reader(principal: Any, _arg: str | None) -> bool:
-        return bool(principal.can(Perm.ONCALL_READ))
-
-    hub.register_channel("notifications", own)
-    hub.register_channel(PAGING_CHANNEL, reader)
-
-    async def push(event: Event) -> None:
-        hub.publish(PAGING_CHANNEL, event.name, event.to_dict())
-
-    for kind in ALL_EVENTS:
-        runtime.bus.subscribe(kind, push)
-    metrics = runtime.get(NotificationMetrics)
-
-    async def count(event: PageEvent) -> None:
-        outcome = {
-            PageOpened: "opened",
-            PageEscalated: "escalated",
-            PageAcknowledged: "acknowledged",
-        }.get(type(event), event.status)  # closed: resolved or exhausted
-        metrics.pages.labels(trigger=event.trigger, outcome=outcome).inc()
-
-    for page_kind in (PageOpened, PageEscalated, PageAcknowledged, PageClosed):
-        runtime.bus.subscribe(page_kind, count)
-    worker = runtime.get(NotificationWorker)
-
-    async def wake(_event: PageOpened) -> None:
-        worker.wake()
-
-    if runtime.settings.notifications.wake_on_page:
-        runtime.bus.subscribe(PageOpened, wake)
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:

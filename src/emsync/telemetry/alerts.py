@@ -4,9 +4,11 @@ clock: `now` is passed in."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class AlertKind(StrEnum):
@@ -66,6 +68,12 @@ LIFECYCLE: dict[tuple[AlertStatus, AlertAction], AlertStatus] = {
 def next_status(status: AlertStatus, action: AlertAction) -> AlertStatus | None:
     """The status after `action`, or None when the lifecycle forbids it."""
     return LIFECYCLE.get((status, action))
+
+
+# RCP NEWS2 (2017): a total of 5 or more, or a single parameter scoring 3 ("low-medium"), calls
+# for an urgent response; a total of 1-4 is a ward-level response, shown on the tile but not
+# raised as an alert (alarm fatigue). Sites can lower or raise it (settings).
+DEFAULT_MIN_BAND = AlertLevel.LOW_MEDIUM.value
 
 
 def alert_level(band: str, minimum: str) -> AlertLevel | None:
@@ -142,3 +150,56 @@ def is_stale(
     never sent anything)."""
     since = last_seen if last_seen is not None and last_seen > bound_at else bound_at
     return now - since >= after
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreObservation:
+    """One batch's early-warning scores of one patient: the alert level its worst reading calls
+    for (None below the minimum band) with that reading's score, and the newest reading's score
+    and time (`detail` dicts: total, band, subscores, ts, ...)."""
+
+    level: AlertLevel | None
+    worst: dict[str, Any] | None
+    latest: dict[str, Any] | None
+    latest_at: datetime | None = None
+
+    def add(
+        self, level: AlertLevel | None, detail: dict[str, Any], at: datetime
+    ) -> ScoreObservation:
+        """This observation with one more reading, measured `at`."""
+        worse = (_rank(level), detail["total"]) > (
+            _rank(self.level),
+            (self.worst or {}).get("total", -1),
+        )
+        newest = self.latest_at is None or at >= self.latest_at
+        return ScoreObservation(
+            level=level if worse else self.level,
+            worst=detail if worse else self.worst,
+            latest=detail if newest else self.latest,
+            latest_at=at if newest else self.latest_at,
+        )
+
+
+def _rank(level: str | None) -> int:
+    return 0 if level is None else RANK[level]
+
+
+def _summary(detail: Mapping[str, Any]) -> dict[str, Any]:
+    return {"total": detail["total"], "band": detail["band"], "ts": detail["ts"]}
+
+
+def scored_detail(
+    stored: Mapping[str, Any] | None, observation: ScoreObservation
+) -> dict[str, Any] | None:
+    """An alert's score after a batch: the newest reading's score as its current one, and the
+    highest seen since it was raised as its `peak` (an earlier peak wins a tie). None when the
+    batch carried no score."""
+    latest = observation.latest or observation.worst
+    if latest is None:
+        return None
+    candidates: list[Mapping[str, Any]] = [observation.worst or latest]
+    if stored is not None:
+        candidates.insert(0, stored.get("peak") or stored)
+    peak = max(candidates, key=lambda d: d["total"])  # max() keeps the first of equals
+    current = {k: v for k, v in latest.items() if k != "peak"}
+    return {**current, "peak": _summary(peak)}

@@ -13,7 +13,7 @@ from emsync.auth.principal import Principal
 from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
 from emsync.incidents import patient_ages
-from emsync.telemetry import service
+from emsync.telemetry import alerting, devices, service
 from emsync.telemetry.alerts import AlertStatus
 from emsync.telemetry.checks import latest_for_age
 from emsync.telemetry.schemas import (
@@ -44,7 +44,7 @@ async def register_device(
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> DeviceProvisioned:
     """Register a device; the response carries its key in clear, this once only."""
-    return await service.register_device(
+    return await devices.register_device(
         uow=uow, keyring=runtime.keyring, data=body, actor=principal.audit_name, now=runtime.clock()
     )
 
@@ -57,7 +57,7 @@ async def list_devices(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[DeviceRead]:
-    return await service.list_devices(
+    return await devices.list_devices(
         session=session, patient_id=patient_id, limit=limit, offset=offset
     )
 
@@ -66,7 +66,7 @@ async def list_devices(
 async def get_device(
     device_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.DEVICES_READ)]
 ) -> DeviceRead:
-    return await service.get_device(session=session, device_id=device_id)
+    return await devices.get_device(session=session, device_id=device_id)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceRead)
@@ -77,7 +77,7 @@ async def update_device(
     uow: UowDep,
     _: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> DeviceRead:
-    return await service.update_device(uow=uow, device_id=device_id, data=body, now=runtime.clock())
+    return await devices.update_device(uow=uow, device_id=device_id, data=body, now=runtime.clock())
 
 
 @router.delete("/devices/{device_id}", status_code=204)
@@ -86,7 +86,7 @@ async def delete_device(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> Response:
-    await service.delete_device(uow=uow, device_id=device_id, actor=principal.audit_name)
+    await devices.delete_device(uow=uow, device_id=device_id, actor=principal.audit_name)
     return Response(status_code=204)
 
 
@@ -99,7 +99,7 @@ async def bind_device(
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> DeviceRead:
     """Bind to a patient (its readings become theirs), an incident and/or a unit."""
-    return await service.bind_device(
+    return await devices.bind_device(
         uow=uow,
         keyring=runtime.keyring,
         device_id=device_id,
@@ -116,7 +116,7 @@ async def unbind_device(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> DeviceRead:
-    return await service.unbind_device(
+    return await devices.unbind_device(
         uow=uow, device_id=device_id, actor=principal.audit_name, now=runtime.clock()
     )
 
@@ -135,7 +135,7 @@ async def rotate_key(
         if body.grace_seconds is not None
         else runtime.settings.telemetry.key_grace_seconds
     )
-    return await service.rotate_key(
+    return await devices.rotate_key(
         uow=uow,
         keyring=runtime.keyring,
         device_id=device_id,
@@ -154,7 +154,7 @@ async def revoke_key(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> DeviceRead:
-    return await service.revoke_key(
+    return await devices.revoke_key(
         uow=uow, device_id=device_id, key_id=key_id, actor=principal.audit_name, now=runtime.clock()
     )
 
@@ -167,7 +167,7 @@ async def revoke_device(
     principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
 ) -> DeviceRead:
     """Refuse every key of a lost or compromised device from now on, and unbind it."""
-    return await service.revoke_device(
+    return await devices.revoke_device(
         uow=uow, device_id=device_id, actor=principal.audit_name, now=runtime.clock()
     )
 
@@ -231,7 +231,7 @@ async def list_alerts(
     offset: Offset = 0,
 ) -> Page[AlertRead]:
     """Newest first."""
-    return await service.list_alerts(
+    return await alerting.list_alerts(
         session=session,
         keyring=runtime.keyring,
         statuses=status or (),
@@ -248,7 +248,7 @@ async def acknowledge_alert(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.ALERTS_WRITE)],
 ) -> AlertRead:
-    return await service.acknowledge_alert(
+    return await alerting.acknowledge_alert(
         uow=uow,
         keyring=runtime.keyring,
         alert_id=alert_id,
@@ -264,7 +264,7 @@ async def resolve_alert(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.ALERTS_WRITE)],
 ) -> AlertRead:
-    return await service.resolve_alert(
+    return await alerting.resolve_alert(
         uow=uow,
         keyring=runtime.keyring,
         alert_id=alert_id,

@@ -73,12 +73,12 @@ def keys_rotate(
 async def _rewrap(settings: Settings) -> int:
     from emsync.core.crypto import Keyring
     from emsync.core.db import create_engine, session_factory
-    from emsync.telemetry import service
+    from emsync.telemetry import devices
 
     engine = create_engine(settings)
     try:
         async with session_factory(engine)() as session:
-            return await service.rewrap_device_keys(
+            return await devices.rewrap_device_keys(
                 session=session, keyring=Keyring.from_settings(settings)
             )
     finally:

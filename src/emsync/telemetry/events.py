@@ -54,7 +54,8 @@ class PositionReceived(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertChanged(Event):
-    """Every alert change (raised, level_changed, acknowledged, escalated, resolved)."""
+    """Every alert change (raised, level_raised, score_changed, acknowledged, escalated,
+    resolved). `score_changed`: an open alert's current or peak score moved (no page)."""
 
     name: ClassVar[str] = "telemetry.alert_changed"
     alert_id: str

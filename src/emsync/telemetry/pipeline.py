@@ -32,9 +32,9 @@ from emsync.core.crypto import NONCE_BYTES, SEALED_VERSION, Keyring
 from emsync.core.events import Event, EventBus
 from emsync.core.settings import Settings
 from emsync.incidents import patient_ages
-from emsync.telemetry import envelope, service
+from emsync.telemetry import alerting, envelope
 from emsync.telemetry.aead import Algorithm
-from emsync.telemetry.alerts import RANK, AlertKind, AlertLevel, AlertStatus, alert_level
+from emsync.telemetry.alerts import AlertKind, AlertStatus, ScoreObservation, alert_level
 from emsync.telemetry.checks import ReadingChecks, alert_kind, detail_key
 from emsync.telemetry.envelope import EnvelopeRejected, Kind, ReplayGuard, SealedReading
 from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceived
@@ -49,8 +49,7 @@ from emsync.telemetry.readings import (
     parse_readings,
     refuse_future,
 )
-from emsync.telemetry.service import COUNTER_OFFSET, reading_aad
-from emsync.telemetry.store import ReadingRow, ReadingStore
+from emsync.telemetry.store import COUNTER_OFFSET, ReadingRow, ReadingStore, reading_aad
 from emsync.telemetry.vitals import LatestValues, Scored
 
 log = structlog.get_logger("emsync.telemetry.ingest")
@@ -207,7 +206,7 @@ class PreparedBatch:
     seen: set[str]  # devices with a reading in the batch
     pending: dict[tuple[str, int], SealedReading]  # newest message per (device, key)
     pushed: dict[tuple[str, str], list[dict[str, Any]]]  # (patient, device): values to push
-    worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]]  # per patient
+    scores: dict[str, ScoreObservation]  # per patient
     fixes: dict[str, Position]  # newest position per device
 
 
@@ -308,7 +307,7 @@ class Pipeline:
         pending: dict[tuple[str, int], SealedReading] = {}
         seen: set[str] = set()  # devices with a reading in this batch
         pushed: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]] = {}
+        scores: dict[str, ScoreObservation] = {}
         convert_time = self._store.convert_time
         received_at = convert_time(now)
         last_accepted = self.guard.last_accepted
@@ -354,7 +353,7 @@ class Pipeline:
                         field=problem.field, problem=problem.problem.value
                     ).inc()
                 ts_text = reading.ts.isoformat() if push is not None else None
-                values = self._values(reading, patient_id, view, worst, ts_text)
+                values = self._values(reading, patient_id, view, scores, ts_text)
                 unsealed.append(
                     (
                         device_id,
@@ -382,7 +381,7 @@ class Pipeline:
         ]
         for taken, sealed in pending.items():
             uncommitted[taken] = sealed.counter
-        return PreparedBatch(batch, outcome, now, rows, seen, pending, pushed, worst, fixes)
+        return PreparedBatch(batch, outcome, now, rows, seen, pending, pushed, scores, fixes)
 
     async def commit(self, prepared: PreparedBatch) -> BatchOutcome:
         """Store a prepared batch, then admit its counters, raise its alerts and publish its
@@ -417,7 +416,7 @@ class Pipeline:
                 for d, f in fixes.items()
                 if (lat := f.lat) is not None and (lon := f.lon) is not None
             )
-        events.extend(await self._alerts(prepared.worst, now))
+        events.extend(await self._alerts(prepared.scores, now))
         await self._bus.publish(*events)
         self._record_metrics(prepared.batch, outcome)
         return outcome
@@ -427,7 +426,7 @@ class Pipeline:
         reading: Vitals | Position | DeviceStatus,
         patient_id: str | None,
         view: DeviceView,
-        worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
+        scores: dict[str, ScoreObservation],
         ts_text: str | None,
     ) -> dict[str, Any]:
         """The values stored (and pushed) of one reading; `ts_text`: its ts.isoformat() if known."""
@@ -458,7 +457,7 @@ class Pipeline:
                     spo2_scale=view.spo2_scale,
                 )
                 if scored is not None:
-                    self._observe(patient_id, scored, values, worst, ts_text)
+                    self._observe(patient_id, scored, values, scores, ts_text)
             return values
         if type(reading) is Position:
             return {
@@ -479,27 +478,29 @@ class Pipeline:
         patient_id: str,
         scored: Scored | PewsScored,
         values: dict[str, Any],
-        worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]],
+        scores: dict[str, ScoreObservation],
         ts_text: str | None,
     ) -> None:
         detail = scored.as_dict(ts_text)
         values[detail_key(scored)] = detail
         level = alert_level(scored.band, self._min_band)
-        prev = worst.get(patient_id)
-        if prev is None or _rank(level) > _rank(prev[0]):
-            worst[patient_id] = (level, detail)
+        prev = scores.get(patient_id)
+        if prev is None:
+            scores[patient_id] = ScoreObservation(level, detail, detail, scored.ts)
+        else:
+            scores[patient_id] = prev.add(level, detail, scored.ts)
 
-    async def _alerts(
-        self, worst: dict[str, tuple[AlertLevel | None, dict[str, Any] | None]], now: datetime
-    ) -> list[Event]:
-        relevant = {p: obs for p, obs in worst.items() if obs[0] is not None or p in self._alerting}
+    async def _alerts(self, scores: dict[str, ScoreObservation], now: datetime) -> list[Event]:
+        relevant = {
+            p: obs for p, obs in scores.items() if obs.level is not None or p in self._alerting
+        }
         if not relevant:
             return []
         events: list[AlertChanged] = []
         async with self._sessions() as session:
             for kind in (AlertKind.NEWS2, AlertKind.PEWS):
-                of_kind = {p: o for p, o in relevant.items() if alert_kind(o[1]) is kind}
-                events += await service.observe_news2(
+                of_kind = {p: o for p, o in relevant.items() if alert_kind(o.worst) is kind}
+                events += await alerting.observe_news2(
                     session=session,
                     keyring=self._keyring,
                     observations=of_kind,
@@ -510,8 +511,8 @@ class Pipeline:
                 )
             follow = await self._bus.stage(session, events)  # pages open with their alerts
             await session.commit()
-        for p, (level, _) in relevant.items():
-            if level is not None:
+        for p, obs in relevant.items():
+            if obs.level is not None:
                 self._alerting.add(p)
         for event in events:
             if event.status == AlertStatus.RESOLVED.value:
@@ -529,7 +530,3 @@ class Pipeline:
         observe = m.latency.observe
         for msg in batch:
             observe(done - msg.received)
-
-
-def _rank(level: AlertLevel | None) -> int:
-    return 0 if level is None else RANK[level]

@@ -202,5 +202,12 @@ class AlertRead(BaseModel):
     resolved_by: str | None
     escalation_step: int
     escalated_to: str | None
-    news2: int | None = None
+    news2: int | None = Field(default=None, description="the current NEWS2 (newest reading)")
     pews: int | None = Field(default=None, description="A child's alert: Bedside PEWS total")
+    peak: int | None = Field(
+        default=None, description="the highest NEWS2 (or PEWS) total since the alert was raised"
+    )
+    band: str | None = Field(default=None, description="the current score's band")
+    peak_band: str | None = None
+    scored_at: datetime | None = Field(default=None, description="time of the current score")
+    peak_at: datetime | None = None

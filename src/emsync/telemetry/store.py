@@ -18,6 +18,9 @@ bind processor (stored exactly as the ORM stores them).
   schema generation) has no writer and goes through the engine, statement by statement.
 Either way duplicates (a redelivered message) are skipped by the unique key, and the number of
 rows actually inserted comes back.
+
+Also here: the at-rest format of a reading (`reading_aad`, `open_reading`), which the pipeline
+writes and the vitals queries read back.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ import orjson
 from sqlalchemy import Engine, Table, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from emsync.core.clock import as_utc
+from emsync.core.crypto import Keyring
 from emsync.core.db import sqlite_writer
 from emsync.telemetry.models import Device, StoredReading
+from emsync.telemetry.schemas import VitalsReading
 
 READING_COLUMNS = (
     "device_id",
@@ -183,3 +189,51 @@ class ReadingStore:
                 tuple(v for row in rows[start : start + size] for v in row),
             )
             start += size
+
+
+# ---- the at-rest format: each reading's values sealed under the keyring, with associated data
+# naming the device, key, envelope counter and index; and how a stored row reads back.
+
+COUNTER_OFFSET = 2**63  # uint64 envelope counter <-> signed BIGINT column
+
+
+def reading_aad(device_id: str, key_id: int, counter: int, idx: int) -> bytes:
+    return f"telemetry.reading:{device_id}:{key_id}:{counter}:{idx}".encode()
+
+
+def open_reading(keyring: Keyring, row: Any) -> dict[str, Any]:
+    """The sealed values of one stored row (columns device_id, key_id, counter, idx, sealed)."""
+    aad = reading_aad(row.device_id, row.key_id, row.counter + COUNTER_OFFSET, row.idx)
+    value: dict[str, Any] = orjson.loads(keyring.open(row.sealed, aad=aad))
+    return value
+
+
+STORED_COLUMNS = (
+    StoredReading.device_id,
+    StoredReading.key_id,
+    StoredReading.counter,
+    StoredReading.idx,
+    StoredReading.ts,
+    StoredReading.sealed,
+)
+
+
+def vitals_reading(row: Any, values: dict[str, Any]) -> VitalsReading:
+    news = values.get("news2")
+    pews = values.get("pews")
+    return VitalsReading(
+        ts=as_utc(row.ts),
+        device_id=row.device_id,
+        hr=values.get("hr"),
+        spo2=values.get("spo2"),
+        rr=values.get("rr"),
+        sbp=values.get("sbp"),
+        dbp=values.get("dbp"),
+        temp=values.get("temp"),
+        o2=values.get("o2"),
+        avpu=values.get("avpu"),
+        news2=news["total"] if news else None,
+        band=news["band"] if news else pews["band"] if pews else None,
+        pews=pews["total"] if pews else None,
+        artefacts=values.get("artefacts") or [],
+    )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from emsync.core.background import Periodic
 from emsync.core.runtime import Runtime
-from emsync.telemetry import service
+from emsync.telemetry import alerting
 from emsync.telemetry.metrics import TelemetryMetrics
 
 
@@ -36,7 +36,7 @@ class AlertWatch:
         now = rt.clock()
         ack_timeout = timedelta(seconds=tel.ack_timeout_seconds)
         async with rt.sessions() as session:
-            events = await service.check_stale_devices(
+            events = await alerting.check_stale_devices(
                 session=session,
                 stale_after=timedelta(seconds=tel.stale_after_seconds),
                 ack_timeout=ack_timeout,
@@ -44,8 +44,8 @@ class AlertWatch:
             )
             follow = await rt.bus.stage(session, events)  # pages open with their alerts
             await session.commit()
-            counts = await service.open_alert_counts(session=session)
-            waiting = await service.unacknowledged_alert_counts(session=session)
+            counts = await alerting.open_alert_counts(session=session)
+            waiting = await alerting.unacknowledged_alert_counts(session=session)
         await rt.bus.publish(*events, *follow)
         for level in ("low", "low-medium", "medium", "high", "stale"):
             self._metrics.open_alerts.labels(level=level).set(counts.get(level, 0))

@@ -1,16 +1,13 @@
-"""Telemetry's part of the composition root: called from `emsync.bootstrap` only."""
+"""Telemetry's part of the composition root: called from `emsync.bootstrap` only. Its reactions
+and WebSocket channels are rows of `emsync.bootstrap`'s tables."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from emsync.auth.permissions import Perm
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.broker import EmbeddedBroker
-from emsync.telemetry.events import AlertChanged, DeviceChanged, VitalsReceived
 from emsync.telemetry.ingest import MqttIngest
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.pipeline import Pipeline
@@ -18,7 +15,8 @@ from emsync.telemetry.vitals import LatestValues
 
 
 def provide(runtime: Runtime) -> None:
-    """Metrics, the latest-value cache and the pipeline, shared by the roles of one process."""
+    """Metrics, the latest-value cache, the pipeline and the artefact windows, shared by the
+    roles of one process."""
     metrics = TelemetryMetrics(runtime.metrics.registry)
     cache = LatestValues()
     runtime.provide(metrics)
@@ -34,44 +32,7 @@ def provide(runtime: Runtime) -> None:
         clock=runtime.clock,
     )
     runtime.provide(pipeline)
-
-    async def forget_device(event: DeviceChanged) -> None:
-        pipeline.devices.invalidate(event.device_id)
-
-    runtime.bus.subscribe(DeviceChanged, forget_device)
-
-
-def _can(perm: Perm) -> Any:
-    async def check(principal: Any, _arg: str | None) -> bool:
-        return bool(principal.can(perm))
-
-    return check
-
-
-def wire_realtime(runtime: Runtime, hub: Hub) -> None:
-    """`vitals:<patient_id>` (vitals:read) and `alerts` (alerts:read) WebSocket channels."""
-    hub.register_channel("vitals", _can(Perm.VITALS_READ))
-    hub.register_channel("alerts", _can(Perm.ALERTS_READ))
-
-    async def push_vitals(event: VitalsReceived) -> None:
-        hub.publish(
-            f"vitals:{event.patient_id}",
-            "vitals",
-            {
-                "patient_id": event.patient_id,
-                "device_id": event.device_id,
-                "readings": list(event.readings),
-            },
-        )
-
-    async def push_alert(event: AlertChanged) -> None:
-        hub.publish("alerts", event.name, event.to_dict())
-
-    runtime.bus.subscribe(VitalsReceived, push_vitals)
-    runtime.bus.subscribe(AlertChanged, push_alert)
-    # Flat lines and the window forest, judged after the batch is stored (off the hot path).
-    windows = ArtefactWindows(hub.publish)
-    runtime.bus.subscribe(VitalsReceived, windows.on_vitals)
+    runtime.provide(ArtefactWindows(runtime.get(Hub).publish))
 
 
 def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:

@@ -23,6 +23,7 @@ SPA_ROUTES = frozenset(
         "oncall",
         "me",
         "emergency",
+        "persons",
         "ack",
     }
 )

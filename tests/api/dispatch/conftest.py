@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from emsync.bootstrap import create_app
 from emsync.core.clock import Clock, utcnow
 from emsync.core.settings import Settings
-from emsync.dispatch import RoadMapService
+from emsync.maps import RoadMapService
 from emsync.routing import RoadMap, default_map_path, load_road_map
 from tests.shared_data import shared_data_dir
 

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from emsync.core.settings import Settings
 from emsync.emergency import cap
+from tests.conftest import make_settings
 from tests.emergency_builders import post
 
 
@@ -90,6 +92,14 @@ def feed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, feed_dir: Path) -> Settings:
+    """The shared app's settings with file feeds allowed from the feed directory only."""
+    base = make_settings(database_url, tmp_path)
+    emergency = base.emergency.model_copy(update={"hazard_file_dir": feed_dir})
+    return base.model_copy(update={"emergency": emergency})
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +179,20 @@ async def test_a_broken_feed_reports_its_error_and_keeps_the_last_layer(
     )
     assert bad_url.status_code == 422
     assert bad_url.json()["errors"][0]["field"] == "body.url"
+
+
+async def test_file_feeds_read_only_inside_the_feed_directory(
+    client: httpx.AsyncClient, manager: dict[str, str], feed_dir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.xml"
+    outside.write_bytes((feed_dir / "met-0.xml").read_bytes())
+    escaped = await _feed(client, manager, "Out", outside.as_uri(), "cap")
+    assert escaped["status"] == 422
+    assert "outside the hazard feed directory" in escaped["body"]["detail"]
+    dotdot = await _feed(client, manager, "Dots", f"file://{feed_dir}/../{outside.name}", "cap")
+    assert dotdot["status"] == 422
+    special = await _feed(client, manager, "Proc", "file:///proc/self/mem", "cap")
+    assert special["status"] == 422
+    bad = await _feed(client, manager, "Bad", "http://\x80/feed", "cap")
+    assert bad["status"] == 422
+    assert bad["body"]["field"] == "url"

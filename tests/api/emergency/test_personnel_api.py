@@ -113,6 +113,33 @@ async def test_batches_and_patterns_are_all_or_nothing(
     )
     assert tz.status_code == 422
     assert tz.json()["field"] == "timezone"
+    # A start with an offset, or a duration that rounds to nothing, is refused by name
+    # (schemathesis sent "00:00:00Z" with 5e-324 hours and got a 500).
+    for slot, field in (
+        ({"day": 0, "start": "07:00:00Z", "hours": 12}, "start"),
+        ({"day": 0, "start": "07:00", "hours": 5e-324}, "hours"),
+    ):
+        refused = await client.post(
+            f"{path}/pattern", json={**pattern, "slots": [slot]}, headers=manager
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"].endswith(field)
+    assert (
+        len(
+            (
+                await client.get(
+                    "/api/emergency/shifts",
+                    params={
+                        "person_id": person["id"],
+                        "start": "2031-03-01T00:00:00Z",
+                        "end": "2031-04-30T00:00:00Z",
+                    },
+                    headers=manager,
+                )
+            ).json()
+        )
+        == 4
+    )
 
 
 async def test_on_duty_now_with_valid_qualifications(

@@ -254,15 +254,18 @@ async def test_fhir_export_validates_as_r4_with_the_vital_signs_rules(
     assert fhir_rules.problems(bundle) == []
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert {"Patient", "Encounter", "Observation", "Condition", "Procedure",
-            "MedicationAdministration"} <= set(kinds)  # fmt: skip
-    assert kinds.count("MedicationAdministration") == 2
+            "MedicationStatement", "Composition"} <= set(kinds)  # fmt: skip
+    # Aspirin and GTN carry no time: statements that they were given, not administrations at
+    # an invented time.
+    assert kinds.count("MedicationStatement") == 2
+    assert "MedicationAdministration" not in kinds
     loinc = {
         c["code"]
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "Observation"
         for c in e["resource"]["code"].get("coding", ())
     }
-    assert {"8867-4", "59408-5", "9279-1", "85354-9", "8310-5"} <= loinc
+    assert {"8867-4", "2708-6", "59408-5", "9279-1", "85354-9", "8310-5", "67775-7"} <= loinc
 
 
 async def test_key_rotation_keeps_older_handoffs_open_and_is_scoped(

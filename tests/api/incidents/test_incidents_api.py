@@ -210,3 +210,31 @@ async def test_an_address_alone_is_enough_and_optional_fields_may_be_left_out(
     )
     assert nowhere.status_code == 422
     assert "location" in nowhere.json()["detail"]
+
+
+async def test_extreme_or_naive_creation_filters_are_answered_not_crashed(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    await client.post("/api/incidents", json=incident_body(), headers=headers)
+    # The year-1 and year-9999 bounds with an offset fall outside what UTC can hold.
+    everything = await client.get(
+        "/api/incidents",
+        params={
+            "created_after": "0001-01-01T00:00:00+14:00",
+            "created_before": "9999-12-31T23:59:59-14:00",
+        },
+        headers=headers,
+    )
+    assert everything.status_code == 200, everything.text
+    assert everything.json()["total"] >= 1
+    nothing = await client.get(
+        "/api/incidents", params={"created_after": "9999-12-31T23:59:59-14:00"}, headers=headers
+    )
+    assert nothing.status_code == 200
+    assert nothing.json()["total"] == 0
+    naive = await client.get(
+        "/api/incidents", params={"created_after": "2026-01-01T00:00:00"}, headers=headers
+    )
+    assert naive.status_code == 422
+    assert naive.headers["content-type"].startswith("application/problem+json")

@@ -4,10 +4,9 @@ dispatcher once; the bridge handler drafts from a destination event."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,9 +18,9 @@ from sqlalchemy import select
 from emsync.auth.permissions import Role
 from emsync.bootstrap import create_app
 from emsync.core.background import ProcessRole
-from emsync.core.events import Event
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
+from emsync.dispatch.events import DestinationChosen
 from emsync.handoffs.events import HandoffAcknowledgementOverdue
 from emsync.handoffs.handlers import draft_on_destination
 from emsync.handoffs.models import Handoff
@@ -137,17 +136,6 @@ async def test_unacknowledged_handoff_alerts_the_dispatcher_once(
     assert alerts[0].overdue_seconds >= timeout
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DestinationChosen(Event):
-    """Stands in for the dispatch/hospitals event that names a destination (not built yet)."""
-
-    name: ClassVar[str] = "test.destination_chosen"
-    incident_id: str
-    patient_id: str | None
-    unit_id: str
-    hospital_id: str
-
-
 async def test_destination_event_drafts_a_handoff_for_the_unit(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -156,11 +144,10 @@ async def test_destination_event_drafts_a_handoff_for_the_unit(
     body: dict[str, Any] = incident_body(patients=[{"age_years": 80, "sex": "female"}])
     incident = (await client.post("/api/incidents", json=body, headers=crew)).json()
     event = DestinationChosen(
-        incident_id=incident["id"], patient_id=None, unit_id="MEDIC-3", hospital_id=HOSPITAL
+        incident_id=incident["id"], unit_id="MEDIC-3", hospital_id=HOSPITAL, eta=None, actor="t"
     )
-    draft = draft_on_destination(runtime)
-    await draft(event)
-    await draft(event)  # a repeated event refreshes the draft, it does not add one
+    await draft_on_destination(runtime, event)
+    await draft_on_destination(runtime, event)  # a repeat refreshes the draft, adds none
     async with runtime.sessions() as session:
         rows = (await session.scalars(select(Handoff))).all()
     assert [(r.status, r.unit_id, r.hospital_id) for r in rows] == [("draft", "MEDIC-3", HOSPITAL)]

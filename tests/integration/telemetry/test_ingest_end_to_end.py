@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -80,11 +81,18 @@ async def test_sealed_readings_are_stored_encrypted_and_served(
     assert history.status_code == 200, history.text
     assert [r["hr"] for r in history.json()["items"]] == [137.25, 72, 80]
 
-    pushed = []
-    while not watcher.queue.empty():
-        message = watcher.queue.get_nowait()
-        if message["type"] == "vitals":  # the channel also carries window artefact flags
-            pushed.extend(message["data"]["readings"])
+    # The push follows the batch's commit and its alert transaction: under load it can come
+    # after the reads above, so wait for it rather than drain once.
+    pushed: list[dict[str, Any]] = []
+
+    async def three_pushed() -> bool:
+        while not watcher.queue.empty():
+            message = watcher.queue.get_nowait()
+            if message["type"] == "vitals":  # the channel also carries window artefact flags
+                pushed.extend(message["data"]["readings"])
+        return len(pushed) >= 3
+
+    await wait_for(three_pushed, what="three pushed readings")
     assert sorted(r["hr"] for r in pushed) == [72, 80, 137.25]
 
     await _assert_no_plaintext_at_rest(tele_app, database_url)

@@ -5,7 +5,7 @@ owner, and each app acknowledges the other's readings without storing them."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -87,9 +87,17 @@ async def test_each_reading_is_stored_once_by_its_devices_partition(
         )
         per_device = {d: (int(n), int(distinct)) for d, n, distinct in rows}
     assert per_device == dict.fromkeys(DEVICES, (PER_DEVICE, PER_DEVICE))
-    # Each app stored exactly its partition's readings and left the rest to the other.
+    # Each app stored exactly its partition's readings and left the rest to the other. The
+    # counters move after a batch's alerts and events (the rows are visible a moment earlier),
+    # so wait for them to settle rather than read them the instant the last row lands.
     for index, app in enumerate((first, second)):
         sample = app.state.runtime.metrics.registry.get_sample_value
         mine = sum(PER_DEVICE for d in DEVICES if partition_of(d, 2) == index)
+        others = len(DEVICES) * PER_DEVICE - mine
+
+        async def counted(sample: Callable[[str], float | None] = sample, mine: int = mine) -> bool:
+            return sample("emsync_telemetry_readings_accepted_total") == mine
+
+        await wait_for(counted, what=f"app {index} to count {mine} accepted readings")
         assert sample("emsync_telemetry_readings_accepted_total") == mine
-        assert sample("emsync_telemetry_other_partition_total") == len(DEVICES) * PER_DEVICE - mine
+        assert sample("emsync_telemetry_other_partition_total") == others

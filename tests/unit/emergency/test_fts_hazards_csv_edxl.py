@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from emsync.emergency import csvio, edxl, fts, hazards
 
@@ -126,6 +128,32 @@ def test_edxl_round_trip_and_element_tables() -> None:
     assert back.diversion
     with pytest.raises(ValueError, match="EMSTrafficStatus"):
         edxl.to_xml([edxl.HaveHospital("h", "n", None, None, "Maybe", None, None)])
+
+
+def test_edxl_output_follows_the_schema_where_sahana_eden_does_not() -> None:
+    """What a check against the EDXL-HAVE 1.0 XSD found (see edxl.py's docstring): GML 3 `pos`,
+    bed counts inside `<Capacity>`, `Vacant/Available`, services in the schema's order, no empty
+    `HospitalBedCapacityStatus`; Sahana Eden's spellings are still read."""
+    every = frozenset(edxl.SERVICES)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    full = edxl.HaveHospital("h1", "A", 60.1, 24.9, "Normal", None, 3, every, at)
+    bare = edxl.HaveHospital("h2", "B", None, None, "Normal", None, None, frozenset(), at)
+    root = etree.fromstring(edxl.to_xml([full, bare]))
+    ns = edxl.NSMAP
+    first, second = root.findall("have:Hospital", ns)
+    assert first.xpath(".//gml:Point/gml:pos/text()", namespaces=ns) == ["60.100000 24.900000"]
+    assert first.xpath(".//gml:coordinates", namespaces=ns) == []
+    capacity = "have:HospitalBedCapacityStatus/have:BedCapacity/have:Capacity/have:"
+    assert first.xpath(f"{capacity}CapacityStatus/text()", namespaces=ns) == ["Vacant/Available"]
+    assert first.xpath(f"{capacity}AvailableCount/text()", namespaces=ns) == ["3"]
+    order = [etree.QName(c).localname for c in first.find("have:ServiceCoverageStatus", ns)]
+    assert order == ["Burn", "CardiologyIndicator", "EmergencyDepartment", "NeurologyIndicator",
+                     "Pediatrics", "TraumaCenterServicesIndicator"]  # fmt: skip
+    assert second.find("have:HospitalBedCapacityStatus", ns) is None
+    sahana = Path(__file__).resolve().parents[2] / "data/emergency/edxl-have-sahana-eden.xml"
+    read = edxl.parse(sahana.read_bytes())
+    assert any("trauma" in h.services for h in read)
+    assert any(h.lat is not None for h in read)
 
 
 def test_input_xml_or_csv_cannot_carry_is_refused_or_cleaned() -> None:

@@ -14,6 +14,8 @@ from emsync.core.errors import Forbidden, InvalidTransition
 from emsync.handoffs import atmist, fhir, fhir_rules, sealing
 from emsync.handoffs.attachments import AttachmentKind, check_attachment, sniff
 from emsync.handoffs.lifecycle import TRANSITIONS, HandoffStatus, Side, next_status
+from emsync.handoffs.picture import clinical_picture
+from emsync.handoffs.schemas import AtmistRecord
 
 S = HandoffStatus
 NOW = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -123,7 +125,23 @@ def test_attachments_are_judged_by_magic_bytes() -> None:
     assert isinstance(too_big, atmist.FieldProblem)
 
 
-def _facts() -> fhir.HandoffFacts:
+def _facts(**content: Any) -> fhir.HandoffFacts:
+    record = AtmistRecord.model_validate(
+        {
+            "patient": {"name": "A. Patient", "age_years": 70, "sex": "female"},
+            "time_of_onset": NOW - timedelta(hours=1),
+            "mechanism": "chest pain",
+            "injuries": ["ST elevation"],
+            "signs": [
+                {"ts": NOW, "hr": 110, "spo2": 94, "rr": 20, "sbp": 100, "dbp": 60, "temp": 37.2}
+            ],
+            "treatment": [
+                {"kind": "medication", "name": "aspirin", "dose_value": 300, "dose_unit": "mg"},
+                {"kind": "procedure", "name": "IV access"},
+            ],
+            **content,
+        }
+    )
     return fhir.HandoffFacts(
         handoff_id="h-1",
         hospital_id="hosp-1",
@@ -132,17 +150,8 @@ def _facts() -> fhir.HandoffFacts:
         eta=NOW + timedelta(minutes=10),
         acuity=2,
         news2=6,
-        content={
-            "patient": {"name": "A. Patient", "age_years": 70, "sex": "female"},
-            "time_of_onset": NOW - timedelta(hours=1),
-            "mechanism": "chest pain",
-            "injuries": ["ST elevation"],
-            "treatment": [
-                {"kind": "medication", "name": "aspirin", "dose_value": 300, "dose_unit": "mg"},
-                {"kind": "procedure", "name": "IV access"},
-            ],
-        },
-        signs=[{"ts": NOW, "hr": 110, "spo2": 94, "rr": 20, "sbp": 100, "dbp": 60, "temp": 37.2}],
+        content=record.model_dump(),
+        picture=clinical_picture(record, []).model_dump(),
     )
 
 

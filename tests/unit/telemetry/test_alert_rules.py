@@ -10,18 +10,22 @@ from pathlib import Path
 import pytest
 
 from emsync.core.crypto import Keyring, KeyringError
+from emsync.core.settings import TelemetrySettings
 from emsync.telemetry import keys
 from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import (
+    DEFAULT_MIN_BAND,
     AlertAction,
     AlertLevel,
     AlertStatus,
     Decision,
     OpenAlert,
     ResolvedAlert,
+    ScoreObservation,
     alert_level,
     decide,
     next_status,
+    scored_detail,
 )
 from emsync.telemetry.simulator import (
     Scenario,
@@ -224,3 +228,53 @@ def test_sepsis_scenario_drifts_to_a_high_news2() -> None:
     calm = score(cache.get("q") or {}, at=T0, window=timedelta(minutes=1))
     assert calm is not None
     assert calm.total <= 1
+
+
+def _detail(total: int, band: str, seconds: int) -> dict[str, object]:
+    return {"total": total, "band": band, "ts": (T0 + timedelta(seconds=seconds)).isoformat()}
+
+
+def test_the_default_threshold_is_rcp_total_5_or_a_single_red_score() -> None:
+    assert DEFAULT_MIN_BAND == "low-medium" == TelemetrySettings().news2_alert_min_band
+    assert alert_level("low", DEFAULT_MIN_BAND) is None  # total 1-4: the tile shows it
+    assert alert_level("low-medium", DEFAULT_MIN_BAND) is AlertLevel.LOW_MEDIUM
+    assert alert_level("medium", DEFAULT_MIN_BAND) is AlertLevel.MEDIUM
+
+
+def test_a_batch_keeps_its_worst_and_its_newest_reading() -> None:
+    obs = ScoreObservation(AlertLevel.HIGH, _detail(11, "high", 30), _detail(11, "high", 30), T0)
+    later_lower = obs.add(AlertLevel.MEDIUM, _detail(6, "medium", 60), T0 + timedelta(seconds=60))
+    assert later_lower.level is AlertLevel.HIGH
+    assert later_lower.worst is not None
+    assert later_lower.worst["total"] == 11
+    assert later_lower.latest is not None
+    assert later_lower.latest["total"] == 6
+    # A reading that arrives late (older) is not the current score.
+    late = later_lower.add(None, _detail(2, "low", 0), T0 - timedelta(seconds=10))
+    assert late.latest is not None
+    assert late.latest["total"] == 6
+
+
+def test_an_alert_score_follows_the_newest_reading_and_keeps_its_peak() -> None:
+    raised = scored_detail(None, ScoreObservation(AlertLevel.HIGH, _detail(7, "high", 0), None))
+    assert raised is not None
+    assert (raised["total"], raised["peak"]["total"]) == (7, 7)
+    worse = ScoreObservation(AlertLevel.HIGH, _detail(11, "high", 30), _detail(9, "high", 40))
+    after = scored_detail(raised, worse)
+    assert after is not None
+    assert (after["total"], after["peak"]["total"]) == (9, 11)
+    assert after["peak"]["ts"] == _detail(11, "high", 30)["ts"]
+    better = ScoreObservation(None, _detail(3, "low", 90), _detail(3, "low", 90))
+    settled = scored_detail(after, better)
+    assert settled is not None
+    assert (settled["total"], settled["band"], settled["peak"]["total"]) == (3, "low", 11)
+    # An equal later score does not move the peak's time.
+    again = scored_detail(
+        settled, ScoreObservation(AlertLevel.HIGH, _detail(11, "high", 120), None)
+    )
+    assert again is not None
+    assert again["peak"]["ts"] == _detail(11, "high", 30)["ts"]
+    # A stored alert from before peaks were kept: its one score is its peak.
+    legacy = scored_detail(_detail(8, "high", 0), better)
+    assert legacy is not None
+    assert legacy["peak"]["total"] == 8

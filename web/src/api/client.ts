@@ -109,6 +109,7 @@ export class ApiClient {
     };
     let res = await send(await this.token());
     if (res.status === 401 && this.session) {
+      discard(res);
       const renewed = await this.refresh();
       if (renewed) res = await send(renewed.accessToken);
     }
@@ -143,6 +144,7 @@ export class ApiClient {
         method: "POST",
         credentials: "same-origin",
       });
+      if (!res.ok) discard(res); // the problem body is not needed: release the connection
       if (res.status === 401 || res.status === 403 || res.status === 422) {
         this.clear(); // no session, revoked or expired: back to the login screen
         return null;
@@ -207,4 +209,12 @@ async function toError(res: Response): Promise<ApiError> {
   }
   const message = problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`;
   return new ApiError(res.status, message, fields);
+}
+
+/** Cancel a response body nobody reads: an unread body keeps its request open in the browser
+ * (and in Playwright's network-idle accounting) until garbage collection. */
+function discard(res: Response): void {
+  // Not awaited: the caller's decision does not wait on the socket. A body already read or
+  // closed rejects, which changes nothing.
+  res.body?.cancel().catch(() => undefined);
 }

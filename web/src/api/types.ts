@@ -1,6 +1,4 @@
-/* Shapes of the API. Those of landed endpoints come from the server's OpenAPI schema
- * (schema.d.ts, generated in the build); the others follow the documented shapes of the issues
- * still in progress and live in `pending.ts` until their endpoints land. */
+/* Shapes of the API, from the server's OpenAPI schema (schema.d.ts, generated in the build). */
 import type { components } from "./schema";
 
 type S = components["schemas"];
@@ -29,12 +27,19 @@ export type UnitCreate = S["UnitCreate"];
 export type HospitalCreate = S["HospitalCreate"];
 export type UnitStatus = UnitRead["status"];
 export type Condition = NonNullable<NeedRead["condition"]>;
-export type VitalSigns = S["VitalSigns"];
-export type Treatment = S["Treatment"];
 export type UserRead = S["UserRead"];
 export type LatestVitals = S["LatestVitals"];
 export type VitalsHistory = S["VitalsHistory"];
 export type VitalsReadingRead = S["VitalsReading"];
+/** One reading as the monitor shows it: a history item, or a live `vitals:<id>` reading once
+ * `normalize` (lib/vitals.ts) has turned its scoring detail into the history's numbers. */
+export type VitalsReading = Omit<VitalsReadingRead, "device_id" | "artefacts"> & {
+  device_id?: string;
+  /** Probable artefacts in this reading: shown as such, never dropped. */
+  artefacts?: { field: string; kind: string }[] | null;
+};
+export type TriageRequest = S["TriageRequest"];
+export type TriageResponse = S["TriageResponse"];
 export type AlertRead = S["AlertRead"];
 export type AlertPage = S["Page_AlertRead_"];
 export type HandoffRead = S["HandoffRead"];
@@ -59,3 +64,9 @@ export type DirectoryRead = S["DirectoryRead"];
 export type TemplateRead = S["TemplateRead"];
 export type PreviewRead = S["PreviewRead"];
 export type AckResult = S["AckResult"];
+// What the ED reads of a handoff: the record merged with its updates (server: handoffs/picture.py).
+export type ClinicalPicture = S["ClinicalPicture"];
+export type VitalSigns = S["VitalSigns"];
+export type Treatment = S["Treatment"];
+export type NoteRead = S["NoteRead"];
+export type HandoffNews2 = S["HandoffNews2Read"];

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { VitalsReading } from "../api/pending";
+import type { VitalsReading } from "../api/types";
 import { SERIES, clockLabels, valueRange } from "../lib/chartAxes";
 
 const STRIP_HEIGHT = 120;

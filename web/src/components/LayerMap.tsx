@@ -2,7 +2,7 @@ import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import { useEffect, useRef } from "react";
 import type { GeoCollection } from "../api/emergency";
-import { endpoints } from "../api/pending";
+import { endpoints } from "../api/endpoints";
 import { useApp } from "../app/context";
 import { textLabel } from "./MapView";
 

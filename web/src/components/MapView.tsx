@@ -1,7 +1,7 @@
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import { useEffect, useRef } from "react";
-import type { FeatureCollection, LineStringGeometry } from "../api/pending";
+import type { FeatureCollection, LineStringGeometry } from "../api/endpoints";
 
 export interface MapPoint {
   id: string;

@@ -1,4 +1,4 @@
-import type { VitalsReading } from "../api/pending";
+import type { VitalsReading } from "../api/types";
 import { BAND_LABEL, news2Band, parseBand, type News2Band } from "../lib/news2";
 import { ago } from "../lib/time";
 import { ARTEFACT_LABEL } from "../lib/vitals";

@@ -1,4 +1,4 @@
-import type { VitalsReading } from "../api/pending";
+import type { VitalsReading } from "../api/types";
 
 /* One strip per vital sign, each on its own axis and unit (HR 40–180 and temperature 35–40 on
  * one 0–140 axis hid every change in temperature), sharing the time axis and the cursor. */

@@ -1,4 +1,4 @@
-import type { VitalsReading } from "../api/pending";
+import type { VitalsReading } from "../api/types";
 import type { LatestVitals } from "../api/types";
 
 export const FIELDS = ["hr", "spo2", "rr", "sbp", "dbp", "temp", "o2", "avpu"] as const;

@@ -3,7 +3,7 @@
  * click on the map fills in a station's or hospital's position. */
 import { useCallback, useEffect, useState, type ReactNode, type SyntheticEvent } from "react";
 import { ApiError } from "../api/client";
-import { endpoints } from "../api/pending";
+import { endpoints } from "../api/endpoints";
 import type { HospitalCreate, HospitalRead, UnitCreate, UnitRead, UserRead } from "../api/types";
 import { useApp } from "../app/context";
 import { MapView, type MapPoint } from "../components/MapView";

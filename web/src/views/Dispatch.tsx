@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import { endpoints, type FeatureCollection, type LineStringGeometry } from "../api/pending";
+import { endpoints, type FeatureCollection, type LineStringGeometry } from "../api/endpoints";
 import type {
   DestinationRecommendation,
   HospitalRead as Hospital,

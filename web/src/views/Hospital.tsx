@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
-import { endpoints, type ReceiptStatus } from "../api/pending";
-import type { AtmistRecord, HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
+import { endpoints, type ReceiptStatus } from "../api/endpoints";
+import type { HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
-import { countdown } from "../lib/time";
+import { HandoffCard } from "../components/HandoffCard";
 import { useFeedAck } from "./hospital/useFeedAck";
 
 // The hospital's next move from each status (the handoff lifecycle table on the server decides).
@@ -14,33 +14,6 @@ const NEXT_ACTIONS: Record<string, { status: ReceiptStatus; label: string }[]> =
   acknowledged: [{ status: "arrived", label: "Patient arrived" }],
   arrived: [{ status: "handed_over", label: "Handed over" }],
 };
-
-function atmistRows(c: AtmistRecord | null | undefined, trends: Record<string, string> | null | undefined) {
-  const p = c?.patient;
-  const last = c?.signs?.[c.signs.length - 1];
-  const signs = last
-    ? [
-        last.hr != null ? `HR ${last.hr}` : null,
-        last.spo2 != null ? `SpO₂ ${last.spo2}%` : null,
-        last.rr != null ? `RR ${last.rr}` : null,
-        last.sbp != null ? `BP ${last.sbp}/${last.dbp ?? "?"}` : null,
-        last.temp != null ? `T ${last.temp}°C` : null,
-        last.avpu ? `AVPU ${last.avpu}` : null,
-      ]
-        .filter(Boolean)
-        .join(", ")
-    : null;
-  const moving = trends ? Object.entries(trends).filter(([, v]) => v !== "single reading") : [];
-  const trend = moving.length ? moving.map(([k, v]) => `${k} ${v}`).join(", ") : null;
-  return [
-    ["A — Age / sex", [p?.age_years ?? p?.age_band, p?.sex].filter((x) => x != null).join(" ") || null],
-    ["T — Time of onset", c?.onset_unknown ? "unknown" : c?.time_of_onset ? new Date(c.time_of_onset).toLocaleTimeString() : null],
-    ["M — Mechanism", c?.mechanism ?? null],
-    ["I — Injuries / illness", c?.injuries?.join("; ") ?? null],
-    ["S — Signs", [signs, trend ? `trend: ${trend}` : null].filter(Boolean).join(" · ") || null],
-    ["T — Treatment", c?.treatment?.map((t) => t.name).join("; ") ?? null],
-  ] as const;
-}
 
 export function Hospital() {
   const { api, me, can } = useApp();
@@ -128,30 +101,14 @@ export function Hospital() {
           </p>
         ) : (
           <ul className="cards" data-testid="handoffs">
-            {handoffs.map((h) => {
-              const eta = h.eta ? Date.parse(h.eta) - now : null;
-              return (
-                <li key={h.id} className={`card handoff acuity-${h.acuity ?? "x"}`}>
-                  <h3>
-                    {h.acuity ? `KTAS ${h.acuity}` : "Acuity unknown"} · {h.status.replace(/_/g, " ")}
-                  </h3>
-                  {h.unit_id && <p className="muted small" data-testid="handoff-unit">Unit {callSigns[h.unit_id] ?? "(not in this hub's register)"}</p>}
-                  <p className="eta" aria-label="Estimated arrival">
-                    {eta === null ? "ETA unknown" : eta >= 0 ? `Arrives in ${countdown(eta)}` : `Overdue by ${countdown(-eta)}`}
-                  </p>
-                  {h.content ? (
-                    <dl className="atmist">
-                      {atmistRows(h.content, h.trends).map(([label, value]) => (
-                        <div key={label}>
-                          <dt>{label}</dt>
-                          <dd>{value ?? "—"}</dd>
-                        </div>
-                      ))}
-                    </dl>
-                  ) : (
-                    <p className="muted small">{h.sealed ? "Sealed for the receiving hospital's staff." : "No ATMIST yet."}</p>
-                  )}
-                  {can("handoffs:receive") && (
+            {handoffs.map((h) => (
+              <HandoffCard
+                key={h.id}
+                handoff={h}
+                callSign={h.unit_id ? (callSigns[h.unit_id] ?? null) : null}
+                now={now}
+                actions={
+                  can("handoffs:receive") && (
                     <div className="actions">
                       {(NEXT_ACTIONS[h.status] ?? []).map((a) => (
                         <button key={a.status} type="button" className="primary" onClick={() => void act(h.id, a.status)}>
@@ -159,10 +116,10 @@ export function Hospital() {
                         </button>
                       ))}
                     </div>
-                  )}
-                </li>
-              );
-            })}
+                  )
+                }
+              />
+            ))}
             {handoffs.length === 0 && <li className="muted">No incoming handoffs.</li>}
           </ul>
         )}

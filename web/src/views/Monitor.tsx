@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import { endpoints, type VitalsReading } from "../api/pending";
-import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead } from "../api/types";
+import { endpoints } from "../api/endpoints";
+import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead, VitalsReading } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HistoryChart } from "../components/HistoryChart";
 import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
@@ -16,6 +16,8 @@ import {
   type Artefact,
   type VitalsState,
 } from "../lib/vitals";
+import { sortAlerts } from "../lib/alerts";
+import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago } from "../lib/time";
 
 const TREND_POINTS = 30;
@@ -150,7 +152,7 @@ function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string)
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
     const a = await endpoints.openAlerts(api).catch(() => null);
-    setAlerts(a === null ? null : a.items);
+    setAlerts(a === null ? null : sortAlerts(a.items));
   }, [api]);
   useEffect(() => {
     void load();
@@ -176,23 +178,55 @@ function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string)
       ) : (
         <ul className="list" data-testid="alerts">
           {alerts.map((a) => (
-            <li key={a.id} className={`alert sev-${a.level}`}>
-              <strong>{a.level.toUpperCase()}</strong> {a.kind.replace(/_/g, " ")}
-              {a.news2 != null ? ` — NEWS2 ${a.news2}` : ""}
-              {a.pews != null ? ` — PEWS ${a.pews} (child)` : ""} · patient {patientLabel(a.patient_id)}
-              <br />
-              <span className="muted small">{ago(now - Date.parse(a.raised_at))} ago</span>
+            <AlertItem key={a.id} alert={a} now={now} patient={patientLabel(a.patient_id)}>
               {can("alerts:write") && (
                 <button type="button" onClick={() => void ack(a.id)}>
                   Acknowledge
                 </button>
               )}
-            </li>
+            </AlertItem>
           ))}
           {alerts.length === 0 && <li className="muted">No open alerts.</li>}
         </ul>
       )}
     </aside>
+  );
+}
+
+function levelLabel(level: string): string {
+  const band = parseBand(level);
+  if (band) return BAND_LABEL[band];
+  return level === "stale" ? "No data" : level;
+}
+
+/** One alert: its level as colour and words, the current score and its peak. */
+function AlertItem({ alert: a, now, patient, children }: { alert: Alert; now: number; patient: string; children: ReactNode }) {
+  const scale = a.pews != null ? "PEWS" : "NEWS2";
+  const current = a.pews ?? a.news2;
+  const band = parseBand(a.band);
+  return (
+    <li className={`alert level-${a.level}`} data-testid="alert">
+      <strong className="level-label">{levelLabel(a.level).toUpperCase()}</strong>{" "}
+      {a.kind === "news2" || a.kind === "pews" ? "" : a.kind.replace(/_/g, " ")} · {patient}
+      {current != null && (
+        <span className="scores">
+          <br />
+          <strong>
+            {scale} {current}
+            {a.pews != null ? " (child)" : ""}
+          </strong>{" "}
+          now{band ? ` — ${BAND_LABEL[band]}` : ""}
+          {a.peak != null && a.peak !== current ? ` · peak ${a.peak}` : ""}
+        </span>
+      )}
+      <br />
+      <span className="muted small">
+        raised {ago(now - Date.parse(a.raised_at))} ago
+        {a.scored_at ? ` · scored ${ago(now - Date.parse(a.scored_at))} ago` : ""}
+        {a.status === "acknowledged" ? " · acknowledged" : ""}
+      </span>
+      {children}
+    </li>
   );
 }
 

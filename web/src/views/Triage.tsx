@@ -1,8 +1,14 @@
 import { useEffect, useState, type SyntheticEvent } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
-import { endpoints, type TriageRequest, type TriageResult } from "../api/pending";
-import type { IncidentPage, IncidentRead, IncidentSummary } from "../api/types";
+import { endpoints } from "../api/endpoints";
+import type {
+  IncidentPage,
+  IncidentRead,
+  IncidentSummary,
+  TriageRequest,
+  TriageResponse as TriageResult,
+} from "../api/types";
 import { useApp } from "../app/context";
 import { BAND_LABEL, news2Band, parseBand } from "../lib/news2";
 
@@ -112,7 +118,7 @@ export function Triage() {
       age: Number(form.age),
       sex: form.sex as TriageRequest["sex"],
       chief_complaint: String(form.chief_complaint),
-      consciousness: String(form.consciousness),
+      consciousness: String(form.consciousness) as TriageRequest["consciousness"],
       injury: Boolean(form.injury),
       on_oxygen: Boolean(form.on_oxygen),
       nrs_pain: num(form.nrs_pain),
@@ -132,11 +138,7 @@ export function Triage() {
       body.expected_resources = num(form.expected_resources);
     }
     try {
-      const r = await endpoints.triage(api, body);
-      if (r === null) {
-        setMessage("The triage service is not available on this server yet (POST /api/triage pending).");
-        setResult(null);
-      } else setResult(r);
+      setResult(await endpoints.triage(api, body));
     } catch (err) {
       if (err instanceof ApiError) {
         setFieldErrors(err.fields);
@@ -161,7 +163,7 @@ export function Triage() {
           status: "triaged",
           reason:
             result.pathway === "paediatric"
-              ? `Paediatric level ${result.level} (${result.scale ?? "paediatric rules"})`
+              ? `Paediatric level ${result.level} (${result.scale})`
               : `KTAS ${result.level} by triage${result.model_version ? ` (${result.model_version})` : ""}`,
         });
       setMessage(`Saved: incident #${incident.number} is now priority ${result.level}.`);
@@ -171,7 +173,7 @@ export function Triage() {
     }
   }
 
-  const news2Score = result?.news2?.total ?? result?.news2?.score ?? null;
+  const news2Score = result?.news2?.total ?? null;
   const band = parseBand(result?.news2?.band) ?? (news2Score !== null ? news2Band(news2Score) : null);
 
   return (
@@ -374,25 +376,25 @@ const BINARY_LABEL: Record<string, [string, string]> = {
   news2_red_vitals: ["no single NEWS2 parameter of 3", "a single NEWS2 parameter of 3"],
 };
 
-function reasonOf(x: NonNullable<TriageResult["explanation"]>[number], asked: FormState): string | null {
-  const feature = x.feature ?? "";
+function reasonOf(x: TriageResult["explanation"][number], asked: FormState): string | null {
+  const feature = x.feature;
   if (feature.startsWith("cc=")) return x.value ? `“${feature.slice(3)}” in the complaint` : null;
   if (feature.startsWith("concept=")) return x.value ? `complaint about ${feature.slice(8).replace(/_/g, " ")}` : null;
   if (feature.startsWith("arrival=")) return null; // not asked: the model's default
   if (feature === "male" && asked.sex !== "male" && asked.sex !== "female") return null;
   if (feature in BINARY_LABEL) {
     const [no, yes] = BINARY_LABEL[feature] as [string, string];
-    return x.value === null || x.value === undefined ? null : Number(x.value) ? yes : no;
+    return x.value === null ? null : x.value ? yes : no;
   }
   const label = FEATURE_LABEL[feature];
-  if (!label || x.value === null || x.value === undefined) return null;
+  if (!label || x.value === null) return null;
   return label;
 }
 
 /** An adult's level: the probabilities, why the safety rule chose it, and the reasons asked. */
 function AdultWhy({ result, asked }: { result: TriageResult; asked: FormState }) {
-  const probabilities = Object.entries(result.probabilities ?? {}).sort(([a], [b]) => Number(a) - Number(b));
-  const reasons = (result.explanation ?? [])
+  const probabilities = Object.entries(result.probabilities).sort(([a], [b]) => Number(a) - Number(b));
+  const reasons = result.explanation
     .map((x) => ({ x, label: reasonOf(x, asked) }))
     .filter((r): r is { x: (typeof r)["x"]; label: string } => r.label !== null);
   return (
@@ -418,7 +420,7 @@ function AdultWhy({ result, asked }: { result: TriageResult; asked: FormState })
           {result.safety_rule}
         </p>
       )}
-      {(result.reasons ?? []).map((r) => (
+      {result.reasons.map((r) => (
         <p key={r} className="small">
           {r}
         </p>
@@ -429,7 +431,7 @@ function AdultWhy({ result, asked }: { result: TriageResult; asked: FormState })
           <ul data-testid="why">
             {reasons.map(({ x, label }, i) => (
               <li key={i}>
-                {label} {(x.contribution ?? 0) > 0 ? `→ towards KTAS ${result.level}` : `→ away from KTAS ${result.level}`}
+                {label} {x.contribution > 0 ? `→ towards KTAS ${result.level}` : `→ away from KTAS ${result.level}`}
               </li>
             ))}
           </ul>
@@ -474,7 +476,7 @@ function PaediatricResult({ result }: { result: TriageResult }) {
           )}
         </p>
       )}
-      {result.reasons && result.reasons.length > 0 && (
+      {result.reasons.length > 0 && (
         <>
           <h3>Why</h3>
           <ul data-testid="reasons">

@@ -1,7 +1,7 @@
-/* The endpoints the views call. Types of landed endpoints come from the server's OpenAPI schema
- * (types.ts); triage (POST /api/triage) has not landed yet and is written against its documented
- * shape: `optional` turns its 404 into `null` and the view says "not available yet". */
-import { ApiError, type ApiClient } from "./client";
+/* The endpoints the views call, typed with the shapes generated from the server's OpenAPI
+ * schema (types.ts). The map routes answer GeoJSON (RFC 7946), which the schema leaves open:
+ * the GeoJSON shapes the views read are declared here. */
+import type { ApiClient } from "./client";
 import type {
   AlertPage,
   AlertRead,
@@ -13,6 +13,8 @@ import type {
   HospitalUpdate,
   LatestVitals,
   RecommendationRead,
+  TriageRequest,
+  TriageResponse,
   UnitRead,
   VitalsHistory,
 } from "./types";
@@ -30,92 +32,6 @@ export interface FeatureCollection {
     properties: Record<string, unknown> | null;
   }[];
   truncated?: boolean;
-}
-
-/** One reading as the monitor shows it: history items and live `vitals:<id>` readings alike. */
-export interface VitalsReading {
-  ts: string;
-  hr?: number | null;
-  spo2?: number | null;
-  rr?: number | null;
-  sbp?: number | null;
-  dbp?: number | null;
-  temp?: number | null;
-  o2?: boolean | null;
-  avpu?: string | null;
-  news2?: number | null;
-  band?: string | null;
-  /** A child's Bedside PEWS (never NEWS2 for a child). */
-  pews?: number | null;
-  /** Probable artefacts in this reading: shown as such, never dropped. */
-  artefacts?: { field: string; kind: string }[] | null;
-}
-
-export interface TriageRequest {
-  incident_id?: string | null;
-  patient_id?: string | null;
-  age: number;
-  sex: "female" | "male" | "unknown";
-  chief_complaint: string;
-  consciousness?: string;
-  pain?: boolean;
-  nrs_pain?: number | null;
-  injury?: boolean;
-  hr?: number | null;
-  rr?: number | null;
-  sbp?: number | null;
-  dbp?: number | null;
-  temp?: number | null;
-  spo2?: number | null;
-  on_oxygen?: boolean;
-  oxygen_therapy?: "room_air" | "low_flow" | "high_flow" | null;
-  respiratory_effort?: "normal" | "mild" | "moderate" | "severe" | null;
-  capillary_refill_seconds?: number | null;
-  high_risk?: boolean;
-  expected_resources?: number | null;
-}
-
-export interface RangeRead {
-  low: number;
-  high: number;
-}
-
-export interface TriageResult {
-  level: number;
-  most_likely_level?: number;
-  safety_rule?: string | null;
-  probabilities?: Record<string, number>;
-  news2?: { total?: number; score?: number; band?: string } | null;
-  explanation?: { feature?: string; label?: string; contribution?: number; value?: unknown }[];
-  model_version?: string;
-  pathway?: "adult" | "paediatric";
-  scale?: string;
-  pews?: {
-    total: number;
-    band: string;
-    age_group: string;
-    subscores: Record<string, number>;
-    not_measured: string[];
-    source: string;
-  } | null;
-  reference_ranges?: {
-    age_group: string;
-    heart_rate: RangeRead;
-    systolic_bp: RangeRead;
-    respiratory_rate: RangeRead;
-    spo2_min: number;
-  } | null;
-  reasons?: string[];
-}
-
-/** null when the endpoint does not exist on this server (yet). */
-export async function optional<T>(call: Promise<T>): Promise<T | null> {
-  try {
-    return await call;
-  } catch (e) {
-    if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
-    throw e;
-  }
 }
 
 const q = encodeURIComponent;
@@ -158,5 +74,5 @@ export const endpoints = {
   handoff: (api: ApiClient, id: string) => api.get<HandoffRead>(`/api/handoffs/${q(id)}`),
   receipt: (api: ApiClient, id: string, status: ReceiptStatus) =>
     api.post<HandoffRead>(`/api/handoffs/${q(id)}/receipt`, { status }),
-  triage: (api: ApiClient, body: TriageRequest) => optional(api.post<TriageResult>("/api/triage", body)),
+  triage: (api: ApiClient, body: TriageRequest) => api.post<TriageResponse>("/api/triage", body),
 };

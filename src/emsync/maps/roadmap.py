@@ -27,7 +27,7 @@ from emsync.routing import LatLon, RoadMap, RoutingEngine, default_map_path, loa
 
 __all__ = ["Etas", "RoadMapService", "etas_from", "etas_to", "region_of"]
 
-log = structlog.get_logger("emsync.dispatch.roadmap")
+log = structlog.get_logger("emsync.maps")
 F64 = npt.NDArray[np.float64]
 OnLoaded = Callable[[RoadMap], Awaitable[None]]
 

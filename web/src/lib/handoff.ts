@@ -1,0 +1,94 @@
+/* What the crew recorded, in the words the ED reads: every field of a vital-sign set, each
+ * treatment with dose, route, time and response, allergies, notes. Pure (tested in
+ * handoff.test.ts); the card (components/HandoffCard.tsx) only lays these out. */
+import type { Treatment, VitalSigns } from "../api/types";
+
+export const O2_DEVICE_LABEL: Record<string, string> = {
+  nasal_cannula: "nasal cannula",
+  simple_face_mask: "simple face mask",
+  venturi_mask: "Venturi mask",
+  non_rebreather_mask: "non-rebreather mask",
+  high_flow_nasal_cannula: "high-flow nasal cannula",
+  cpap_niv: "CPAP / NIV",
+  bag_valve_mask: "bag-valve-mask",
+  ventilator: "ventilator",
+  other: "other device",
+};
+
+export const AVPU_LABEL: Record<string, string> = {
+  A: "alert",
+  C: "new confusion",
+  V: "responds to voice",
+  P: "responds to pain",
+  U: "unresponsive",
+};
+
+const TREND_KEYS = { HR: "hr", "SpO₂": "spo2", RR: "rr", BP: "sbp", Temp: "temp" } as const;
+
+/** Beside a current value, where it came from: the same parameter in the newest earlier set
+ * that has it ("↓ from 89"), in words and an arrow, never colour alone. Null when there is
+ * no earlier value. */
+export function changeText(label: string, signs: VitalSigns[], latest: VitalSigns): string | null {
+  const key = TREND_KEYS[label as keyof typeof TREND_KEYS] as keyof VitalSigns | undefined;
+  if (!key) return null;
+  const now = latest[key];
+  if (typeof now !== "number") return null;
+  const earlier = signs.filter((s) => Date.parse(s.ts) < Date.parse(latest.ts) && typeof s[key] === "number");
+  const before = earlier.length ? (earlier[earlier.length - 1]?.[key] as number) : null;
+  if (before === null) return null;
+  const shown = key === "sbp" ? `${before}/${earlier[earlier.length - 1]?.dbp ?? "?"}` : String(before);
+  if (now > before) return `↑ from ${shown}`;
+  if (now < before) return `↓ from ${shown}`;
+  return "→ unchanged";
+}
+
+export function clock(iso: string): string {
+  // 24-hour time: a clinical record has no AM/PM to misread.
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+}
+
+/** "on O₂ 15 L/min, non-rebreather mask", "room air", or null when not recorded. */
+export function oxygenText(s: Pick<VitalSigns, "o2" | "o2_device" | "o2_flow">): string | null {
+  if (s.o2 === false) return "room air";
+  if (!s.o2 && !s.o2_device && s.o2_flow == null) return null;
+  const flow = s.o2_flow != null ? ` ${s.o2_flow} L/min` : "";
+  const device = s.o2_device ? `, ${O2_DEVICE_LABEL[s.o2_device] ?? s.o2_device}` : "";
+  return `on O₂${flow}${device}`;
+}
+
+export function avpuText(avpu: string | null | undefined): string | null {
+  return avpu ? `${avpu} (${AVPU_LABEL[avpu] ?? avpu})` : null;
+}
+
+/** Each recorded value of a set as [label, value] (the table of all sets and the current set). */
+export function signFields(s: VitalSigns): [string, string][] {
+  const out: [string, string | null][] = [
+    ["HR", s.hr != null ? `${s.hr}/min` : null],
+    ["SpO₂", s.spo2 != null ? `${s.spo2} %` : null],
+    ["RR", s.rr != null ? `${s.rr}/min` : null],
+    ["BP", s.sbp != null ? `${s.sbp}/${s.dbp ?? "?"} mmHg` : null],
+    ["Temp", s.temp != null ? `${s.temp} °C` : null],
+    ["AVPU", avpuText(s.avpu)],
+    ["Oxygen", oxygenText(s)],
+  ];
+  return out.filter((f): f is [string, string] => f[1] !== null);
+}
+
+export function sourceText(s: Pick<VitalSigns, "source">): string {
+  return s.source === "telemetry" ? "monitor" : "crew";
+}
+
+/** "paracetamol 1 g, IV, at 10:02 — response: no change yet"; an untimed one says so. */
+export function treatmentText(t: Treatment): string {
+  const dose = t.dose_value != null ? ` ${t.dose_value} ${t.dose_unit ?? ""}`.trimEnd() : "";
+  const route = t.route ? `, ${t.route}` : "";
+  const when = t.at ? `, at ${clock(t.at)}` : ", time not recorded";
+  const response = t.response ? ` — response: ${t.response}` : "";
+  return `${t.name}${dose}${route}${when}${response}`;
+}
+
+export function allergiesText(allergies: string[] | null | undefined): string {
+  if (allergies == null) return "Not recorded";
+  if (allergies.length === 0) return "None known";
+  return allergies.join("; ");
+}
