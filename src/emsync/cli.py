@@ -133,6 +133,11 @@ _defer(
     help_text="Notifications: local SMS, push, webhook and SMTP sandbox.",
 )
 _defer(
+    "demo",
+    "emsync.demo:demo_app",
+    help_text="Demo data for trying EMsync out (never loaded silently).",
+)
+_defer(
     "registry",
     "emsync.registry.cli:registry_app",
     help_text="Person registry: fit the linkage model, evaluate matching, rebuild the blind index.",

@@ -135,6 +135,7 @@ def test_a_call_from_login_to_handoff(
     # 4. Triage it (the assessment is the triage API's; saving writes the incident).
     page.get_by_role("link", name="Triage this incident").click()
     page.get_by_label("Age (years)").fill("64")
+    page.get_by_label("Sex").select_option("male")  # no preset: the form asks
     page.get_by_label("Heart rate (/min)").fill("118")
     page.get_by_label("Respiratory rate (/min)").fill("24")
     page.get_by_label("SpO₂ (%)").fill("92")
@@ -185,7 +186,7 @@ def test_a_call_from_login_to_handoff(
         page.wait_for_timeout(1500)
         _shot(page, screenshots, "04-monitor-live")
         tile.get_by_role("button", name="History").click()
-        expect(page.locator(".chart canvas")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.locator(".chart canvas").first).to_be_visible(timeout=TIMEOUT_MS)
         page.get_by_role("button", name="Last 15 min").click()
         page.wait_for_timeout(800)
         _shot(page, screenshots, "05-monitor-history")
@@ -382,7 +383,12 @@ def test_live_update_latency(
 
     # Leave nothing the other tests could pick: the probe unit out of service, the probe cancelled.
     _ok(api.post(f"/api/units/{unit['id']}/status", json={"status": "out_of_service"}))
-    _ok(api.post(f"/api/incidents/{incident['id']}/status", json={"status": "cancelled"}))
+    _ok(
+        api.post(
+            f"/api/incidents/{incident['id']}/status",
+            json={"status": "cancelled", "reason": "e2e probe"},
+        )
+    )
 
 
 def test_keyboard_only_login_and_select_incident(
@@ -405,7 +411,10 @@ def test_keyboard_only_login_and_select_incident(
         )
     )
     request.addfinalizer(
-        lambda: api.post(f"/api/incidents/{incident['id']}/status", json={"status": "cancelled"})
+        lambda: api.post(
+            f"/api/incidents/{incident['id']}/status",
+            json={"status": "cancelled", "reason": "e2e probe"},
+        )
     )
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     request.addfinalizer(context.close)

@@ -106,6 +106,7 @@ def test_stand_ins_show_their_commands_help() -> None:
     root = typer.main.get_group(cli.app)
     assert set(cli._DEFERRED) == {
         "artefacts",
+        "demo",
         "dispatch",
         "keys",
         "map",

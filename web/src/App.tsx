@@ -1,6 +1,7 @@
 import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 import { NAV, Shell } from "./app/Shell";
+import type { Me } from "./api/types";
 import { useApp } from "./app/context";
 import { AckLink } from "./views/AckLink";
 import { Login } from "./views/Login";
@@ -13,6 +14,7 @@ const Monitor = lazy(() => import("./views/Monitor").then((m) => ({ default: m.M
 const PatientHistory = lazy(() =>
   import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
 );
+const Admin = lazy(() => import("./views/Admin").then((m) => ({ default: m.Admin })));
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
 const Paging = lazy(() => import("./views/Paging").then((m) => ({ default: m.Paging })));
 const OnCall = lazy(() => import("./views/OnCall").then((m) => ({ default: m.OnCall })));
@@ -39,7 +41,7 @@ export function App() {
   if (ack?.[1]) return <AckLink token={decodeURIComponent(ack[1])} />;
   if (!restored) return <p className="muted">Loading…</p>;
   if (!session) return <Login />;
-  const home = NAV.find((n) => can(n.perm))?.to;
+  const home = homeOf(me, can);
   return (
     <Suspense fallback={<p className="muted">Loading…</p>}>
     <Routes>
@@ -52,6 +54,7 @@ export function App() {
         <Route path="monitor" element={<Monitor />} />
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
+        <Route path="admin" element={<Admin />} />
         <Route path="account/password" element={<Password />} />
         <Route path="paging" element={<Paging />} />
         <Route path="oncall" element={<OnCall />} />
@@ -75,6 +78,13 @@ export function App() {
     </Routes>
     </Suspense>
   );
+}
+
+/** Where a person lands: hospital staff on their hospital's incoming patients, everyone else on
+ * the first view their role may open. */
+function homeOf(me: Me | null, can: (perm: string) => boolean): string | undefined {
+  if (me && (me.hospital_id || (can("handoffs:receive") && !can("incidents:write")))) return "/hospital";
+  return NAV.find((n) => can(n.perm))?.to;
 }
 
 function Welcome({ ready }: { ready: boolean }) {

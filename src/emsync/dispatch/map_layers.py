@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync import hospitals, incidents
 from emsync.core.clock import as_utc
-from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.errors import NotFound
 from emsync.dispatch.lifecycle import UnitStatus
+from emsync.dispatch.recommendation import no_coordinates
 from emsync.dispatch.service import list_units, load_unit, unit_position
 from emsync.routing import (
     LatLon,
@@ -30,7 +31,7 @@ async def incident_position(*, session: AsyncSession, incident_id: str) -> LatLo
     if point is None:
         raise NotFound(f"incident {incident_id} does not exist")
     if point.lat is None or point.lon is None:
-        raise ValidationFailed(f"incident {incident_id} has no coordinates")
+        raise await no_coordinates(session, incident_id)
     return LatLon(point.lat, point.lon)
 
 

@@ -41,6 +41,18 @@ F64 = npt.NDArray[np.float64]
 # ---- recommendation ---------------------------------------------------------------------------
 
 
+async def no_coordinates(session: AsyncSession, incident_id: str) -> ValidationFailed:
+    """The error for an incident known only by its address, in the dispatcher's words (its
+    number, not its id) and saying how to fix it."""
+    point = await incidents.incident_point(session=session, incident_id=incident_id)
+    number = f"#{point.number}" if point is not None else "this incident"
+    return ValidationFailed(
+        f"incident {number} has only an address, no map position yet: click its place on "
+        "the map (or set lat/lon) so units and hospitals can be ranked by road time",
+        incident_id=incident_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentSite:
     id: str
@@ -62,9 +74,7 @@ async def incident_site(
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist")
     if row.lat is None or row.lon is None:
-        raise ValidationFailed(
-            f"incident {incident_id} has no coordinates; set lat/lon before dispatching"
-        )
+        raise await no_coordinates(session, incident_id)
     urgency = urgency_of(int(row.priority), [row.acuity])
     return IncidentSite(incident_id, LatLon(float(row.lat), float(row.lon)), urgency)
 
@@ -159,9 +169,7 @@ async def rank_incident(
     first = rows[0]
     priority, site_lat, site_lon, acuity = first[8:]
     if site_lat is None or site_lon is None:
-        raise ValidationFailed(
-            f"incident {incident_id} has no coordinates; set lat/lon before dispatching"
-        )
+        raise await no_coordinates(session, incident_id)
     site = IncidentSite(
         incident_id, LatLon(float(site_lat), float(site_lon)), urgency_of(int(priority), [acuity])
     )

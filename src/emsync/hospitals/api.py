@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,7 +14,8 @@ from emsync.auth.principal import Principal
 from emsync.core.errors import Forbidden, ValidationFailed
 from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
 from emsync.hospitals import service
-from emsync.hospitals.destination import Condition, conditions_from_complaint
+from emsync.hospitals.destination import Condition
+from emsync.hospitals.needs import ClinicalPicture, assess_needs
 from emsync.hospitals.schemas import (
     DestinationRecommendation,
     HospitalCreate,
@@ -93,24 +95,27 @@ async def recommend_destinations(
     condition: Annotated[list[Condition] | None, Query()] = None,
     age_years: Annotated[int | None, Query(ge=0, le=120)] = None,
 ) -> DestinationRecommendation:
-    """Hospitals ranked for a patient, with reasons. From an incident (its position, chief
-    complaint and patient's age) and/or explicit `lat`/`lon`, `condition`, `age_years`."""
+    """Hospitals ranked for a patient, with the reasons for what the patient needs. From an
+    incident (its position, complaint, findings and override, and its patient's age and triage)
+    and/or explicit `lat`/`lon`, `age_years`; `condition` given here overrides the rules."""
     if (lat is None) != (lon is None):
         raise ValidationFailed("lat and lon must be given together")
-    conditions = set(condition or ())
     origin = LatLon(lat, lon) if lat is not None and lon is not None else None
+    picture = ClinicalPicture(age_years=age_years)
     if incident_id is not None:
         incident = await incidents.get_incident(
             session=session, keyring=runtime.keyring, incident_id=incident_id
         )
-        conditions |= conditions_from_complaint(incident.chief_complaint)
         if origin is None and incident.lat is not None and incident.lon is not None:
             origin = LatLon(incident.lat, incident.lon)
-        patients = [p for p in incident.patients if patient_id in (None, p.id)]
-        if patient_id is not None and not patients:
-            raise ValidationFailed(f"patient {patient_id} is not on incident {incident_id}")
-        if age_years is None and len(patients) == 1:
-            age_years = patients[0].age_years
+        triage = await incidents.triage_inputs(
+            session=session, keyring=runtime.keyring, incident_id=incident_id
+        )
+        picture = service.picture_of_incident(
+            incident, triage, patient_id=patient_id, age_years=age_years
+        )
+    if condition is not None:
+        picture = replace(picture, set_conditions=frozenset(condition))
     if origin is None:
         raise ValidationFailed("give lat/lon, or an incident_id with coordinates")
     engine = await runtime.get(RoadMapService).engine()
@@ -118,8 +123,8 @@ async def recommend_destinations(
         session=session,
         engine=engine,
         origin=origin,
-        conditions=frozenset(conditions),
-        age_years=age_years,
+        needs=assess_needs(picture),
+        age_years=picture.age_years,
     )
 
 

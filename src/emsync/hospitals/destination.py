@@ -36,10 +36,12 @@ __all__ = [
 
 PAEDIATRIC_UNDER_YEARS = 16
 TRAUMA_CENTRE_LEVELS = frozenset({1, 2})
+ANY_TRAUMA_LEVELS = frozenset({1, 2, 3, 4})
 
 
 class Capability(StrEnum):
     TRAUMA_CENTRE = "trauma_centre"
+    TRAUMA_CENTRE_ANY = "trauma_centre_any"
     STROKE_CENTRE = "stroke_centre"
     PCI = "pci"
     BURNS = "burns"
@@ -52,6 +54,7 @@ class Capability(StrEnum):
 
 _LABELS = {
     Capability.TRAUMA_CENTRE: "trauma centre (level 1-2)",
+    Capability.TRAUMA_CENTRE_ANY: "trauma centre (any level)",
     Capability.STROKE_CENTRE: "stroke centre",
     Capability.PCI: "PCI (STEMI) lab",
     Capability.BURNS: "burns unit",
@@ -63,6 +66,7 @@ class Condition(StrEnum):
     STROKE = "stroke"
     STEMI = "stemi"
     MAJOR_TRAUMA = "major_trauma"
+    TRAUMA = "trauma"  # field triage's yellow criteria: a trauma centre of any level
     BURNS = "burns"
 
 
@@ -70,6 +74,7 @@ CONDITION_NEEDS: dict[Condition, Capability] = {
     Condition.STROKE: Capability.STROKE_CENTRE,
     Condition.STEMI: Capability.PCI,
     Condition.MAJOR_TRAUMA: Capability.TRAUMA_CENTRE,
+    Condition.TRAUMA: Capability.TRAUMA_CENTRE_ANY,
     Condition.BURNS: Capability.BURNS,
 }
 
@@ -94,18 +99,9 @@ _PHRASES: dict[Condition, tuple[str, ...]] = {
         r"heart attack",
         r"acute coronary",
     ),
-    Condition.MAJOR_TRAUMA: (
-        r"major trauma",
-        r"polytrauma",
-        r"multiple injuries",
-        r"gunshot",
-        r"shot",
-        r"stab(?:bed|bing)?",
-        r"high[- ]energy",
-        r"fall from height",
-        r"ejected",
-        r"pedestrian (?:struck|hit)",
-    ),
+    # Named outright; the mechanism and the injuries are read by the field-triage rules
+    # (needs.py), which tell red (level 1-2) from yellow (any trauma centre).
+    Condition.MAJOR_TRAUMA: (r"major trauma", r"polytrauma", r"multiple (?:serious )?injuries"),
     Condition.BURNS: (r"burns?", r"burned", r"burnt", r"scald(?:ed|s)?"),
 }
 _PATTERNS = {
@@ -148,6 +144,8 @@ def capabilities_of(
     }
     if trauma_level in TRAUMA_CENTRE_LEVELS:
         caps.add(Capability.TRAUMA_CENTRE)
+    if trauma_level in ANY_TRAUMA_LEVELS:
+        caps.add(Capability.TRAUMA_CENTRE_ANY)
     return frozenset(caps)
 
 

@@ -93,11 +93,25 @@ class DestinationRead(BaseModel):
     missing: list[Capability]
 
 
+class NeedRead(BaseModel):
+    """One reason the patient needs a capability (hospitals/needs.py)."""
+
+    condition: Condition | None
+    capability: Capability
+    criterion: str = Field(description="Stable code, e.g. red.vitals.sbp, yellow.mechanism.fall")
+    reason: str
+    source: str = Field(description="The guideline or scale, 'complaint', 'age' or 'set'")
+    applied: bool = Field(description="False when the dispatcher's or crew's override replaced it")
+
+
 class DestinationRecommendation(BaseModel):
     origin: tuple[float, float]  # (lat, lon)
     conditions: list[Condition]
     age_years: int | None
     required: list[Capability]
+    needs: list[NeedRead]
+    questions: list[str] = Field(description="What to ask to decide (e.g. a crash's details)")
+    overridden: bool = Field(description="The conditions were set by the dispatcher or crew")
     ranked: list[DestinationRead]
     excluded: list[DestinationRead]
 

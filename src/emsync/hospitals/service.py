@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,17 +20,19 @@ from emsync.hospitals.destination import (
     RankedHospital,
     capabilities_of,
     rank_destinations,
-    required_capabilities,
 )
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
 from emsync.hospitals.models import Hospital
+from emsync.hospitals.needs import BeFastSign, ClinicalPicture, EcgFinding, Needs
 from emsync.hospitals.schemas import (
     DestinationRead,
     DestinationRecommendation,
     HospitalCreate,
     HospitalRead,
     HospitalUpdate,
+    NeedRead,
 )
+from emsync.incidents import IncidentRead
 from emsync.maps import etas_from
 from emsync.routing import LatLon, MapHospital, RoutingEngine
 
@@ -188,6 +191,51 @@ async def update_hospital(
     return hospital_read(hospital)
 
 
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def picture_of_incident(
+    incident: IncidentRead,
+    triage: dict[str, dict[str, Any]],
+    *,
+    patient_id: str | None,
+    age_years: int | None,
+) -> ClinicalPicture:
+    """The clinical picture of one of the incident's patients (the one asked for, else the most
+    urgent triaged one): complaint, findings, override, age and triage vital signs."""
+    patients = [p for p in incident.patients if patient_id in (None, p.id)]
+    if patient_id is not None and not patients:
+        raise ValidationFailed(f"patient {patient_id} is not on incident {incident.id}")
+    patients.sort(key=lambda p: (p.acuity is None, p.acuity or 0, p.created_at))
+    patient = patients[0] if patients else None
+    found = incident.findings
+    inputs = triage.get(patient.id, {}) if patient is not None else {}
+    if age_years is None and patient is not None:
+        age_years = patient.age_years
+    if age_years is None and _number(inputs.get("age")) is not None:
+        age_years = int(_number(inputs.get("age")) or 0)
+    consciousness = inputs.get("consciousness")
+    return ClinicalPicture(
+        complaint=incident.chief_complaint,
+        mechanism=found.mechanism,
+        age_years=age_years,
+        injured=inputs.get("injury") is True,
+        sbp=_number(inputs.get("sbp")),
+        hr=_number(inputs.get("hr")),
+        rr=_number(inputs.get("rr")),
+        spo2=_number(inputs.get("spo2")),
+        on_oxygen=inputs.get("on_oxygen") is True,
+        consciousness=consciousness if isinstance(consciousness, str) else None,
+        gcs_motor=found.gcs_motor,
+        befast=frozenset(BeFastSign(s) for s in found.befast),
+        ecg=None if found.ecg is None else EcgFinding(found.ecg),
+        set_conditions=None
+        if found.conditions is None
+        else frozenset(Condition(c) for c in found.conditions),
+    )
+
+
 def _destination(r: RankedHospital) -> DestinationRead:
     return DestinationRead(
         hospital_id=r.hospital_id,
@@ -205,7 +253,7 @@ async def recommend_destinations(
     session: AsyncSession,
     engine: RoutingEngine,
     origin: LatLon,
-    conditions: frozenset[Condition],
+    needs: Needs,
     age_years: int | None,
 ) -> DestinationRecommendation:
     """Hospitals ranked for a patient at `origin`, with a reason for each (see destination.py)."""
@@ -229,13 +277,25 @@ async def recommend_destinations(
         )
         for i, h in enumerate(rows)
     ]
-    required = required_capabilities(conditions, age_years)
-    ranking = rank_destinations(candidates, required)
+    ranking = rank_destinations(candidates, needs.capabilities)
     return DestinationRecommendation(
         origin=(origin.lat, origin.lon),
-        conditions=sorted(conditions),
+        conditions=sorted(needs.conditions),
         age_years=age_years,
-        required=sorted(required),
+        required=sorted(needs.capabilities),
+        needs=[
+            NeedRead(
+                condition=n.condition,
+                capability=n.capability,
+                criterion=n.criterion,
+                reason=n.reason,
+                source=n.source,
+                applied=n.applied,
+            )
+            for n in needs.needs
+        ],
+        questions=list(needs.questions),
+        overridden=needs.overridden,
         ranked=[_destination(r) for r in ranking.ranked],
         excluded=[_destination(r) for r in ranking.excluded],
     )

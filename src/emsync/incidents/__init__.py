@@ -17,17 +17,20 @@ from emsync.incidents.public import (
     open_incident_points,
     site_of,
 )
+from emsync.incidents.schemas import IncidentRead
 from emsync.incidents.service import (
     get_incident,
     get_patient,
     patient_ages,
     record_triage,
     transition,
+    triage_inputs,
 )
 
 __all__ = [
     "IncidentCreated",
     "IncidentPoint",
+    "IncidentRead",
     "IncidentStatus",
     "IncidentStatusChanged",
     "IncidentUpdated",
@@ -41,4 +44,5 @@ __all__ = [
     "record_triage",
     "site_of",
     "transition",
+    "triage_inputs",
 ]

@@ -17,6 +17,7 @@ from emsync.geocoding import GeocoderService
 from emsync.incidents import service
 from emsync.incidents.lifecycle import IncidentStatus
 from emsync.incidents.schemas import (
+    ClinicalFindings,
     IncidentCreate,
     IncidentRead,
     IncidentSummary,
@@ -141,12 +142,33 @@ async def change_status(
     uow: UowDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
 ) -> IncidentRead:
-    """Move the incident along its lifecycle; a move the lifecycle forbids is a 409."""
+    """Move the incident along its lifecycle; a move the lifecycle forbids is a 409, and so is
+    "dispatched" (only an assignment dispatches). Cancelling needs a reason."""
     return await service.change_status(
         uow=uow,
         keyring=runtime.keyring,
         incident_id=incident_id,
         change=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.put("/{incident_id}/findings", response_model=IncidentRead)
+async def set_findings(
+    incident_id: str,
+    body: ClinicalFindings,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INCIDENTS_WRITE)],
+) -> IncidentRead:
+    """The dispatcher's or crew's findings (mechanism, BE-FAST, ECG, motor GCS) and, when they
+    decide, the conditions to route for: the destination recommendation reads them."""
+    return await service.set_findings(
+        uow=uow,
+        keyring=runtime.keyring,
+        incident_id=incident_id,
+        findings=body,
         actor=principal.audit_name,
         now=runtime.clock(),
     )

@@ -27,6 +27,8 @@ class Incident(Base):
     caller_name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     callback_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     notes_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # ClinicalFindings as JSON: what the destination rules read beside the complaint.
+    findings_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

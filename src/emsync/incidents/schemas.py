@@ -21,6 +21,11 @@ Phone = Field(
     description="Caller callback number (stored encrypted)",
 )
 Sex = Literal["female", "male", "other", "unknown"]
+# The hospitals domain's vocabulary (hospitals.destination.Condition, hospitals.needs), spelled
+# here because incidents cannot import hospitals; tests/unit/hospitals/test_needs.py pins both.
+SuspectedCondition = Literal["stroke", "stemi", "major_trauma", "trauma", "burns"]
+BeFastSign = Literal["balance", "eyes", "face", "arm", "speech"]
+EcgFinding = Literal["stemi", "stemi_equivalent", "non_diagnostic", "normal"]
 
 
 class _Strict(BaseModel):
@@ -98,7 +103,40 @@ class IncidentUpdate(_Strict):
 
 class StatusChange(_Strict):
     status: IncidentStatus
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _reason_for_cancel(self) -> Self:
+        if self.status is IncidentStatus.CANCELLED and self.reason is None:
+            raise ValueError("a cancellation needs a reason")
+        return self
+
+
+class ClinicalFindings(_Strict):
+    """What the dispatcher or crew found or decided; the destination rules read it beside the
+    chief complaint and the triage (hospitals/needs.py)."""
+
+    conditions: list[SuspectedCondition] | None = Field(
+        default=None,
+        max_length=5,
+        description="Override: route for these conditions ([] for none); null: from the rules",
+    )
+    mechanism: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="Mechanism of injury"
+    )
+    befast: list[BeFastSign] = Field(
+        default_factory=list, max_length=5, description="Positive BE-FAST signs"
+    )
+    ecg: EcgFinding | None = Field(default=None, description="12-lead ECG finding")
+    gcs_motor: int | None = Field(default=None, ge=1, le=6, description="GCS motor score")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        if self.conditions is not None and len(set(self.conditions)) != len(self.conditions):
+            raise ValueError("conditions: each condition once")
+        if len(set(self.befast)) != len(self.befast):
+            raise ValueError("befast: each sign once")
+        return self
 
 
 class IncidentRead(BaseModel):
@@ -114,6 +152,7 @@ class IncidentRead(BaseModel):
     caller_name: str | None
     callback_number: str | None
     notes: str | None
+    findings: ClinicalFindings
     created_by: str
     created_at: datetime
     updated_at: datetime

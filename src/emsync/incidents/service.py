@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from emsync.core.crypto import Keyring
-from emsync.core.errors import Conflict, NotFound
+from emsync.core.errors import Conflict, InvalidTransition, NotFound
 from emsync.core.events import Event
 from emsync.core.ids import new_id
 from emsync.core.schemas import Page
@@ -32,6 +33,7 @@ from emsync.incidents.models import (
     Patient,
 )
 from emsync.incidents.schemas import (
+    ClinicalFindings,
     IncidentCreate,
     IncidentRead,
     IncidentSummary,
@@ -107,6 +109,7 @@ def _incident_read(
     if scoped:
         opened["caller_name"] = opened["callback_number"] = None
     return IncidentRead(
+        findings=_findings(i, keyring),
         id=i.id,
         number=i.number,
         status=IncidentStatus(i.status),
@@ -122,6 +125,11 @@ def _incident_read(
         patients=[_patient_read(p, keyring) for p in patients],
         **opened,
     )
+
+
+def _findings(i: Incident, keyring: Keyring) -> ClinicalFindings:
+    raw = keyring.open_text(i.findings_sealed, aad=_aad("incident", i.id, "findings"))
+    return ClinicalFindings() if raw is None else ClinicalFindings.model_validate_json(raw)
 
 
 def _timeline(
@@ -361,6 +369,14 @@ async def change_status(
     actor: str,
     now: datetime,
 ) -> IncidentRead:
+    """A move asked for by a person. "Dispatched" is not one: only an assignment makes it, so an
+    incident is never dispatched without a unit."""
+    if change.status is IncidentStatus.DISPATCHED:
+        raise InvalidTransition(
+            "an incident is dispatched by assigning a unit to it "
+            f"(POST /api/dispatch/incidents/{incident_id}/assign), not by setting its status",
+            requested=change.status.value,
+        )
     event = await transition(
         session=uow.session,
         incident_id=incident_id,
@@ -372,6 +388,46 @@ async def change_status(
     uow.record(event)
     await _commit_guarded(uow)
     return await get_incident(session=uow.session, keyring=keyring, incident_id=incident_id)
+
+
+async def set_findings(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    incident_id: str,
+    findings: ClinicalFindings,
+    actor: str,
+    now: datetime,
+) -> IncidentRead:
+    """Replace the clinical findings and the condition override the destination rules read."""
+    session = uow.session
+    incident = await _load(session, incident_id, lock=True)
+    if incident.status in {IncidentStatus.CLOSED.value, IncidentStatus.CANCELLED.value}:
+        raise Conflict(f"incident {incident_id} is {incident.status}; it can no longer be edited")
+    incident.findings_sealed = keyring.seal_text(
+        findings.model_dump_json(), aad=_aad("incident", incident_id, "findings")
+    )
+    incident.updated_at = now
+    # The timeline records that the findings changed and the override, not the free text.
+    _timeline(session, incident_id, actor, "findings_changed", now, conditions=findings.conditions)
+    uow.record(IncidentUpdated(incident_id=incident_id, fields=("findings",)))
+    await _commit_guarded(uow)
+    return _incident_read(incident, await _patients(session, incident_id), keyring)
+
+
+async def triage_inputs(
+    *, session: AsyncSession, keyring: Keyring, incident_id: str
+) -> dict[str, dict[str, Any]]:
+    """Each triaged patient's triage inputs (vital signs, consciousness, injury), by patient id:
+    the destination rules read them (field triage's vital-sign criteria)."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in await _patients(session, incident_id):
+        raw = keyring.open_text(p.triage_sealed, aad=_aad("patient", p.id, "triage"))
+        if raw is not None:
+            inputs = json.loads(raw).get("inputs")
+            if isinstance(inputs, dict):
+                out[p.id] = inputs
+    return out
 
 
 async def timeline(

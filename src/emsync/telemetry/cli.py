@@ -171,6 +171,20 @@ def _provision(
         return devices
 
 
+def _provision_or_exit(*, api: str, **options: Any) -> list[SimDevice]:
+    """_provision, with a one-line error instead of a traceback when the API cannot be reached."""
+    import httpx
+
+    try:
+        return _provision(api=api, **options)
+    except httpx.HTTPError as exc:
+        console.print(
+            f"[red]error:[/red] cannot reach the EMsync API at {api} ({type(exc).__name__}: "
+            f"{exc or 'no answer'}); is `emsync serve` running? Set EMSYNC_PORT or --api."
+        )
+        raise typer.Exit(2) from None
+
+
 def simulate(
     patients: Annotated[
         int, typer.Option(min=1, max=20_000, help="Patients (one device each)")
@@ -194,7 +208,10 @@ def simulate(
     provision: Annotated[
         bool, typer.Option(help="Create patients and bound devices through the API first")
     ] = False,
-    api: Annotated[str, typer.Option(help="EMsync API for --provision")] = "http://127.0.0.1:8000",
+    api: Annotated[
+        str | None,
+        typer.Option(help="EMsync API for --provision (default: http://127.0.0.1:$EMSYNC_PORT)"),
+    ] = None,
     username: Annotated[str, typer.Option(help="User for --provision")] = "admin",
     password: Annotated[
         str | None, typer.Option(envvar="EMSYNC_SIM_PASSWORD", help="Password for --provision")
@@ -216,8 +233,8 @@ def simulate(
     if provision:
         if password is None:
             password = typer.prompt(f"password of {username}", hide_input=True)
-        devices = _provision(
-            api=api,
+        devices = _provision_or_exit(
+            api=api or f"http://127.0.0.1:{settings.port}",
             username=username,
             password=password,
             patients=patients,

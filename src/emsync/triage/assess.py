@@ -58,6 +58,8 @@ RANGES: dict[str, tuple[float, float]] = {
 CHILD_RANGES: dict[str, tuple[float, float]] = {"hr": (20, 320), "rr": (4, 120)}
 MAX_COMPLAINT_LENGTH = 500
 
+UNKNOWN_SEX = "unknown"
+
 # KTAS records mental state as AVPU; new confusion is coded with "responds to voice", the nearer
 # of the two and the more urgent, so a confused patient is never treated as alert.
 _MENTAL = {
@@ -74,7 +76,7 @@ class TriageInputs:
     """What is known about the patient at triage; vitals may be missing."""
 
     age: float
-    sex: Sex
+    sex: Sex | Literal["unknown"]
     chief_complaint: str
     arrival_mode: ArrivalMode = ArrivalMode.PUBLIC_AMBULANCE
     injury: bool = False
@@ -113,6 +115,8 @@ class TriageAssessment:
     pews: PewsScore | None = None
     reference_ranges: ReferenceRanges | None = None
     reasons: tuple[str, ...] = ()
+    # Why the safety rule chose a more urgent level than the most likely one (adults).
+    safety_rule: str | None = None
 
 
 def validate(inputs: TriageInputs, mode: Mode) -> None:
@@ -140,7 +144,9 @@ def validate(inputs: TriageInputs, mode: Mode) -> None:
         bad("chief_complaint", "must not be empty")
     elif len(complaint) > MAX_COMPLAINT_LENGTH:
         bad("chief_complaint", f"must be at most {MAX_COMPLAINT_LENGTH} characters")
-    for name, enum in (("sex", Sex), ("arrival_mode", ArrivalMode), ("consciousness", Acvpu)):
+    if inputs.sex not in {*Sex, UNKNOWN_SEX}:
+        bad("sex", f"must be one of {[*(e.value for e in Sex), UNKNOWN_SEX]}")
+    for name, enum in (("arrival_mode", ArrivalMode), ("consciousness", Acvpu)):
         if getattr(inputs, name) not in set(enum):
             bad(name, f"must be one of {[e.value for e in enum]}")
     for name, enum_type in (
@@ -171,9 +177,9 @@ def is_child(inputs: TriageInputs) -> bool:
     return isinstance(age, int | float) and not isinstance(age, bool) and age < ADULT_MIN_AGE
 
 
-def to_visit(inputs: TriageInputs) -> KtasVisit:
+def to_visit(inputs: TriageInputs, sex: Sex | None = None) -> KtasVisit:
     return KtasVisit(
-        sex=Sex(inputs.sex),
+        sex=sex or Sex(inputs.sex),
         age=float(inputs.age),
         arrival_mode=ArrivalMode(inputs.arrival_mode),
         injury=inputs.injury,
@@ -226,24 +232,70 @@ def assess(
     if is_child(inputs):
         return assess_child(inputs, mode)
     model = model or acuity_model(mode)
-    prediction = model.predict(
-        to_visit(inputs), inputs.nurse_level if mode is Mode.REVIEW else None, explain=explain
-    )
+    nurse = inputs.nurse_level if mode is Mode.REVIEW else None
+    reasons: tuple[str, ...] = ()
+    if inputs.sex == UNKNOWN_SEX:
+        # The model was fitted with sex as a feature; not knowing it, assess both and keep
+        # the more urgent answer (the same caution as the safety rule's).
+        as_female, as_male = (
+            model.predict(to_visit(inputs, sex), nurse, explain=explain)
+            for sex in (Sex.FEMALE, Sex.MALE)
+        )
+        prediction = as_female if as_female.level <= as_male.level else as_male
+        reasons = (
+            f"Sex not recorded: level {as_female.level} if female, {as_male.level} if male; "
+            "the more urgent is kept.",
+        )
+    else:
+        prediction = model.predict(to_visit(inputs), nurse, explain=explain)
     flag: Literal["under-triage", "over-triage"] | None = None
     if mode is Mode.REVIEW and inputs.nurse_level is not None:
         if prediction.level < inputs.nurse_level:
             flag = "under-triage"
         elif prediction.level > inputs.nurse_level:
             flag = "over-triage"
+    probabilities = dict(zip(range(1, 6), prediction.probabilities, strict=True))
     return TriageAssessment(
         mode=mode,
         level=prediction.level,
         most_likely_level=prediction.most_likely_level,
-        probabilities=dict(zip(range(1, 6), prediction.probabilities, strict=True)),
+        probabilities=probabilities,
         news2=news2_if_complete(inputs),
         explanation=prediction.explanation,
         model_version=model.version,
         possible_mistriage=flag,
+        reasons=reasons,
+        safety_rule=safety_rule_text(
+            prediction.level,
+            prediction.most_likely_level,
+            probabilities,
+            model.under_triage_cost,
+        ),
+    )
+
+
+def safety_rule_text(
+    level: int, most_likely: int, probabilities: dict[int, float], under_triage_cost: float
+) -> str | None:
+    """Why the level is more urgent than the most likely one, in the numbers that decided it."""
+    if level == most_likely:
+        return None
+
+    def expected_cost(chosen: int) -> float:
+        # Under-triage: the chosen level is less urgent (a higher number) than the truth.
+        return sum(
+            p * (under_triage_cost if chosen > truth else 1.0)
+            for truth, p in probabilities.items()
+            if truth != chosen
+        )
+
+    urgent = sum(p for lvl, p in probabilities.items() if lvl <= level)
+    return (
+        f"Most likely level {most_likely} ({probabilities[most_likely]:.0%}); level {level} or "
+        f"more urgent has {urgent:.0%}. The safety rule counts an under-triage "
+        f"{under_triage_cost:g} times an over-triage: level {level}'s expected cost is "
+        f"{expected_cost(level):.2f} against {expected_cost(most_likely):.2f} for level "
+        f"{most_likely}, so level {level}."
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from emsync.triage.features import Mode
@@ -24,7 +26,9 @@ class TriageRequest(BaseModel):
         description="Years (fractions for infants: 0.1 is about five weeks). Under 16 the "
         "paediatric pathway (ESI v4 paediatric rules and Bedside PEWS) answers, not the adult model"
     )
-    sex: Sex
+    sex: Sex | Literal["unknown"] = Field(
+        description="'unknown': the adult model is run for both and the more urgent level kept"
+    )
     chief_complaint: str = Field(min_length=1, max_length=500)
     arrival_mode: ArrivalMode = ArrivalMode.PUBLIC_AMBULANCE
     injury: bool = False
@@ -104,4 +108,10 @@ class TriageResponse(BaseModel):
     scale: str = Field(description="The scale `level` is on; read the level only on that scale")
     pews: PewsRead | None = Field(description="Children only; NEWS2 is never given for a child")
     reference_ranges: ReferenceRangesRead | None
-    reasons: list[str] = Field(description="The paediatric rules that decided the level")
+    reasons: list[str] = Field(
+        description="The paediatric rules that decided the level; an unrecorded sex's effect"
+    )
+    safety_rule: str | None = Field(
+        default=None,
+        description="Why the safety rule chose a more urgent level than the most likely one",
+    )

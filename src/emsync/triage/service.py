@@ -70,6 +70,7 @@ def _response(result: TriageAssessment, stored_on: str | None) -> TriageResponse
         pews=pews,
         reference_ranges=ranges,
         reasons=list(result.reasons),
+        safety_rule=result.safety_rule,
     )
 
 
@@ -103,7 +104,13 @@ async def triage(
         patient_id=body.patient_id,
         acuity=result.level,
         news2=result.news2.total if result.news2 else None,
-        detail_json=json.dumps(response.model_dump(mode="json")),
+        # The inputs too: the destination rules read the vital signs (hospitals/needs.py).
+        detail_json=json.dumps(
+            {
+                **response.model_dump(mode="json"),
+                "inputs": body.model_dump(mode="json", exclude={"mode", "patient_id"}),
+            }
+        ),
         actor=actor,
         now=now,
     )

@@ -167,3 +167,24 @@ async def test_create_unit_recommend_assign_and_drive_to_scene(
     assert bad.status_code == 409
     unit_now = (await client.get(f"/api/units/{first['unit_id']}", headers=headers)).json()
     assert unit_now["status"] == "on_scene"
+
+
+async def test_an_address_only_incident_says_how_to_place_it_without_its_id(
+    map_app: FastAPI, map_client: httpx.AsyncClient, road_map: RoadMap
+) -> None:
+    headers = await auth_headers(map_app, map_client, Role.DISPATCHER)
+    body = incident_body(lat=None, lon=None, address="Aleksanterinkatu 52")
+    incident = (await map_client.post("/api/incidents", json=body, headers=headers)).json()
+    url = f"/api/dispatch/incidents/{incident['id']}/recommendation"
+    refused = await map_client.get(url, headers=headers)
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert f"incident #{incident['number']} has only an address" in detail
+    assert "click its place on the map" in detail
+    assert incident["id"] not in detail
+    spot = _spots(road_map, 1)[0]
+    placed = await map_client.patch(
+        f"/api/incidents/{incident['id']}", json={"lat": spot[0], "lon": spot[1]}, headers=headers
+    )
+    assert placed.status_code == 200, placed.text
+    assert (await map_client.get(url, headers=headers)).status_code == 200

@@ -151,3 +151,70 @@ async def test_map_layers_are_geojson(
     assert hospitals["type"] == "FeatureCollection"
     auditor = await auth_headers(map_app, client, Role.AUDITOR)
     assert (await client.get("/api/map/units", headers=auditor)).status_code == 403
+
+
+async def test_a_ladder_fall_goes_to_the_trauma_centre_and_the_crew_can_override(
+    map_app: FastAPI, map_client: httpx.AsyncClient, road_map: RoadMap
+) -> None:
+    client = map_client
+    admin = await auth_headers(map_app, client, Role.ADMIN)
+    scene, near, far = _spots(road_map, 3, seed=11)
+    for name, spot, extra in (
+        ("Corner clinic", near, {}),
+        ("Level 1 trauma centre", far, {"trauma_level": 1}),
+    ):
+        body = {"name": name, "lat": spot[0], "lon": spot[1], **extra}
+        assert (await client.post("/api/hospitals", json=body, headers=admin)).status_code == 201
+    crew = await auth_headers(map_app, client, Role.PARAMEDIC)
+    incident = (
+        await client.post(
+            "/api/incidents",
+            json=incident_body(
+                chief_complaint="Fall from ladder, head injury",
+                priority=1,
+                lat=scene[0],
+                lon=scene[1],
+                patients=[{"age_years": 48, "sex": "male"}],
+            ),
+            headers=crew,
+        )
+    ).json()
+    url = f"/api/hospitals/destinations?incident_id={incident['id']}"
+    ladder = (await client.get(url, headers=crew)).json()
+    assert ladder["required"] == ["trauma_centre_any"]
+    assert [n["criterion"] for n in ladder["needs"]] == ["yellow.mechanism.fall"]
+    assert "CDC/ACS 2021" in ladder["needs"][0]["source"]
+    assert [r["name"] for r in ladder["ranked"]] == ["Level 1 trauma centre"]
+    assert [(r["name"], r["reason"]) for r in ladder["excluded"]] == [
+        ("Corner clinic", "no trauma centre (any level)")
+    ]
+    assert any("how high" in q for q in ladder["questions"])
+
+    # The triage's vital signs add a red criterion: a level 1-2 centre.
+    triage = {
+        "incident_id": incident["id"],
+        "patient_id": incident["patients"][0]["id"],
+        "age": 48,
+        "sex": "male",
+        "chief_complaint": "Fall from ladder, head injury",
+        "injury": True,
+        "sbp": 84,
+        "dbp": 50,
+        "hr": 118,
+        "rr": 24,
+        "spo2": 95,
+        "temp": 36.4,
+    }
+    assert (await client.post("/api/triage", json=triage, headers=crew)).status_code == 200
+    shocked = (await client.get(url, headers=crew)).json()
+    assert shocked["required"] == ["trauma_centre"]
+    assert "red.vitals.sbp" in [n["criterion"] for n in shocked["needs"]]
+
+    # The crew decides it is a stroke after all: the override replaces the rules' needs.
+    findings = {"conditions": ["stroke"], "befast": ["face"]}
+    put = await client.put(f"/api/incidents/{incident['id']}/findings", json=findings, headers=crew)
+    assert put.status_code == 200, put.text
+    overridden = (await client.get(url, headers=crew)).json()
+    assert overridden["overridden"] is True
+    assert overridden["required"] == ["stroke_centre"]
+    assert {n["criterion"]: n["applied"] for n in overridden["needs"]}["red.vitals.sbp"] is False

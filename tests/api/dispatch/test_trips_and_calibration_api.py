@@ -115,7 +115,9 @@ async def test_a_failed_incident_transition_leaves_the_unit_available(
         )
     ).json()
     cancelled = await client.post(
-        f"/api/incidents/{incident['id']}/status", json={"status": "cancelled"}, headers=headers
+        f"/api/incidents/{incident['id']}/status",
+        json={"status": "cancelled", "reason": "test"},
+        headers=headers,
     )
     assert cancelled.status_code == 200
     response = await client.post(

@@ -17,15 +17,95 @@ async def test_incident_walks_its_whole_lifecycle(app: FastAPI, client: httpx.As
     incident = created.json()
     assert incident["status"] == "new"
     assert incident["callback_number"] == "+358 40 123 4567"
-    for status in ("triaged", "dispatched", "on_scene", "transporting", "at_hospital", "closed"):
+    url = f"/api/incidents/{incident['id']}"
+    moved = await client.post(f"{url}/status", json={"status": "triaged"}, headers=headers)
+    assert moved.status_code == 200, moved.text
+    # Only an assignment dispatches: the incident is never "dispatched" without a unit.
+    refused = await client.post(f"{url}/status", json={"status": "dispatched"}, headers=headers)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "assigning a unit" in refused.json()["detail"]
+    assert (await client.get(url, headers=headers)).json()["status"] == "triaged"
+    unit = await client.post(
+        "/api/units",
+        json={
+            "call_sign": "HKI-101",
+            "unit_type": "ALS",
+            "station_lat": 60.17,
+            "station_lon": 24.94,
+        },
+        headers=headers,
+    )
+    assert unit.status_code == 201, unit.text
+    assigned = await client.post(
+        f"/api/dispatch/incidents/{incident['id']}/assign",
+        json={"unit_id": unit.json()["id"]},
+        headers=headers,
+    )
+    assert assigned.status_code == 201, assigned.text
+    for status in ("on_scene", "transporting", "at_hospital", "closed"):
         moved = await client.post(
-            f"/api/incidents/{incident['id']}/status", json={"status": status}, headers=headers
+            f"{url}/status", json={"status": status, "reason": "walk"}, headers=headers
         )
         assert moved.status_code == 200, moved.text
         assert moved.json()["status"] == status
-    timeline = await client.get(f"/api/incidents/{incident['id']}/timeline", headers=headers)
+    timeline = await client.get(f"{url}/timeline", headers=headers)
     kinds = [e["kind"] for e in timeline.json()]
     assert kinds == ["created"] + ["status_changed"] * 6
+    assert timeline.json()[-1]["data"]["reason"] == "walk"
+
+
+async def test_a_cancellation_needs_a_reason_and_keeps_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=headers)).json()
+    url = f"/api/incidents/{incident['id']}"
+    bare = await client.post(f"{url}/status", json={"status": "cancelled"}, headers=headers)
+    assert bare.status_code == 422
+    assert "reason" in bare.json()["detail"]
+    assert (await client.get(url, headers=headers)).json()["status"] == "new"
+    done = await client.post(
+        f"{url}/status",
+        json={"status": "cancelled", "reason": "duplicate call"},
+        headers=headers,
+    )
+    assert done.status_code == 200, done.text
+    timeline = (await client.get(f"{url}/timeline", headers=headers)).json()
+    assert timeline[-1]["data"] == {"old": "new", "new": "cancelled", "reason": "duplicate call"}
+
+
+async def test_findings_are_stored_sealed_and_read_back(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await auth_headers(app, client, Role.PARAMEDIC)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=headers)).json()
+    assert incident["findings"] == {
+        "conditions": None,
+        "mechanism": None,
+        "befast": [],
+        "ecg": None,
+        "gcs_motor": None,
+    }
+    findings = {
+        "conditions": ["stroke"],
+        "mechanism": "found on the floor",
+        "befast": ["face", "arm"],
+        "ecg": "normal",
+        "gcs_motor": 6,
+    }
+    url = f"/api/incidents/{incident['id']}"
+    stored = await client.put(f"{url}/findings", json=findings, headers=headers)
+    assert stored.status_code == 200, stored.text
+    assert (await client.get(url, headers=headers)).json()["findings"] == findings
+    bad = await client.put(
+        f"{url}/findings", json={**findings, "befast": ["face", "face"]}, headers=headers
+    )
+    assert bad.status_code == 422
+    assert (await client.get(url, headers=headers)).json()["findings"] == findings
+    timeline = (await client.get(f"{url}/timeline", headers=headers)).json()
+    assert timeline[-1]["kind"] == "findings_changed"
+    assert "found on the floor" not in str(timeline)  # free text stays sealed
 
 
 async def test_invalid_transition_is_a_409_problem_and_changes_nothing(

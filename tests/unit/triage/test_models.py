@@ -242,3 +242,57 @@ def test_risk_features_shape_and_missing_channels() -> None:
     assert x[names.index("temp_count")] == 0
     with pytest.raises(ValueError, match="at least one reading"):
         risk_features([])
+
+
+def test_an_unrecorded_sex_keeps_the_more_urgent_of_both_assessments() -> None:
+    # Found with the shipped model: this patient is level 3 as a woman and 2 as a man.
+    facts = {"age": 78, "chief_complaint": "abdominal pain", "sbp": 130, "hr": 80, "rr": 16}
+    facts |= {"pain": False, "nrs_pain": None, "spo2": 90, "temp": 37.0, "dbp": 50}
+    as_female = assess(inputs(sex=Sex.FEMALE, **facts))
+    as_male = assess(inputs(sex=Sex.MALE, **facts))
+    assert {as_female.level, as_male.level} == {2, 3}
+    unknown = assess(inputs(sex="unknown", **facts))
+    assert unknown.level == 2
+    assert unknown.reasons == (
+        "Sex not recorded: level 3 if female, 2 if male; the more urgent is kept.",
+    )
+
+
+def test_the_safety_rule_says_why_it_chose_a_more_urgent_level() -> None:
+    result = assess(
+        inputs(
+            sex=Sex.MALE,
+            age=30,
+            chief_complaint="headache",
+            sbp=130,
+            hr=80,
+            rr=16,
+            spo2=90,
+            temp=37.0,
+            dbp=50,
+            pain=False,
+            nrs_pain=None,
+        )
+    )
+    assert result.level < result.most_likely_level
+    assert result.safety_rule is not None
+    assert f"Most likely level {result.most_likely_level}" in result.safety_rule
+    assert f"so level {result.level}." in result.safety_rule
+    # Here the most likely level is also the safety rule's choice: nothing to explain.
+    settled = assess(
+        inputs(
+            sex=Sex.MALE,
+            age=30,
+            chief_complaint="chest pain",
+            sbp=90,
+            hr=80,
+            rr=16,
+            spo2=90,
+            temp=37.0,
+            dbp=50,
+            pain=False,
+            nrs_pain=None,
+        )
+    )
+    assert settled.level == settled.most_likely_level
+    assert settled.safety_rule is None

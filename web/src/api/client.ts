@@ -127,6 +127,9 @@ export class ApiClient {
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>("PATCH", path, body);
   }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", path, body);
+  }
 
   private async doRefresh(): Promise<Session | null> {
     const locks = typeof navigator === "undefined" ? undefined : navigator.locks;

@@ -19,6 +19,7 @@ export const NAV: NavItem[] = [
   { to: "/me/notifications", label: "My notifications", perm: "notify:self" },
   { to: "/emergency", label: "Emergency", perm: "emergency:read" },
   { to: "/persons", label: "Persons", perm: "persons:read" },
+  { to: "/admin", label: "Admin", perm: "users:write" },
 ];
 
 export function Shell() {

@@ -75,7 +75,18 @@ function Row({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-export function HandoffCard({ handoff: h, now, actions }: { handoff: Handoff; now: number; actions?: ReactNode }) {
+export function HandoffCard({
+  handoff: h,
+  now,
+  actions,
+  callSign,
+}: {
+  handoff: Handoff;
+  now: number;
+  actions?: ReactNode;
+  /** The unit's radio call sign (the ED knows the ambulance by it, not by its id). */
+  callSign?: string | null;
+}) {
   const eta = h.eta ? Date.parse(h.eta) - now : null;
   const c = h.content;
   const picture = h.picture;
@@ -87,7 +98,7 @@ export function HandoffCard({ handoff: h, now, actions }: { handoff: Handoff; no
       </h3>
       {(h.unit_id || h.crew?.length) && (
         <p className="muted small">
-          {h.unit_id ? `Unit ${h.unit_id}` : ""}
+          {h.unit_id ? `Unit ${callSign ?? "(not in this hub's register)"}` : ""}
           {h.crew?.length ? `${h.unit_id ? " · " : ""}Crew: ${h.crew.join(", ")}` : ""}
         </p>
       )}

@@ -2,47 +2,62 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { VitalsReading } from "../api/types";
+import { SERIES, clockLabels, valueRange } from "../lib/chartAxes";
 
-const SERIES: { key: keyof VitalsReading; label: string; stroke: string }[] = [
-  { key: "hr", label: "HR /min", stroke: "#c0392b" },
-  { key: "spo2", label: "SpO₂ %", stroke: "#1f6fb2" },
-  { key: "rr", label: "RR /min", stroke: "#2e7d32" },
-  { key: "sbp", label: "SBP mmHg", stroke: "#6a1b9a" },
-  { key: "temp", label: "Temp °C", stroke: "#e67e22" },
-];
+const STRIP_HEIGHT = 120;
 
-/** Vitals history; drag across the plot to zoom, double-click to reset. */
+/** Vitals history; drag across a strip to zoom all of them, double-click to reset. */
 export function HistoryChart({ readings }: { readings: VitalsReading[] }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = host.current;
     if (!el) return;
     const xs = readings.map((r) => Date.parse(r.ts) / 1000);
-    const data: uPlot.AlignedData = [
-      xs,
-      ...SERIES.map((s) => readings.map((r) => (typeof r[s.key] === "number" ? (r[s.key] as number) : null))),
-    ];
-    const plot = new uPlot(
-      {
-        width: Math.max(320, el.clientWidth),
-        height: 320,
-        cursor: { drag: { x: true, y: false } },
-        series: [{}, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5, spanGaps: false }))],
-        axes: [{}, { label: "value" }],
-      },
-      data,
-      el,
-    );
-    const resize = () => plot.setSize({ width: Math.max(320, el.clientWidth), height: 320 });
+    const sync = uPlot.sync(`vitals-${Math.random().toString(36).slice(2)}`);
+    const width = () => Math.max(320, el.clientWidth);
+    const plots = SERIES.map((s, i) => {
+      const strip = document.createElement("div");
+      strip.setAttribute("data-testid", `history-${s.key}`);
+      el.appendChild(strip);
+      const values = readings.map((r) => (typeof r[s.key] === "number" ? (r[s.key] as number) : null));
+      const last = i === SERIES.length - 1;
+      return new uPlot(
+        {
+          width: width(),
+          height: STRIP_HEIGHT + (last ? 30 : 0),
+          cursor: { drag: { x: true, y: false }, sync: { key: sync.key } },
+          legend: { show: false },
+          scales: { x: { time: true }, y: { range: (_u, min, max) => valueRange(min, max, s.span) } },
+          // The same padding on every strip, so their time axes line up.
+          padding: [6, 28, 0, 0],
+          series: [{}, { label: `${s.label} ${s.unit}`, stroke: s.stroke, width: 1.5, spanGaps: false }],
+          axes: [
+            // Time labels only under the last strip, at least 90 px apart: they never collide.
+            { show: last, space: 90, values: (_u, ticks) => clockLabels(ticks) },
+            {
+              label: `${s.label} ${s.unit}`,
+              labelSize: 16,
+              size: 64,
+              stroke: s.stroke,
+              values: (_u, ticks) => ticks.map((t) => t.toFixed(s.digits)),
+            },
+          ],
+        },
+        [xs, values],
+        strip,
+      );
+    });
+    const resize = () => plots.forEach((p, i) => p.setSize({ width: width(), height: STRIP_HEIGHT + (i === plots.length - 1 ? 30 : 0) }));
     window.addEventListener("resize", resize);
     return () => {
       window.removeEventListener("resize", resize);
-      plot.destroy();
+      plots.forEach((p) => p.destroy());
+      el.replaceChildren();
     };
   }, [readings]);
   return (
     <div>
-      <div ref={host} className="chart" role="img" aria-label="Vitals history chart" />
+      <div ref={host} className="chart" role="img" aria-label="Vitals history: one strip per vital sign, each with its own axis" />
       {readings.length === 0 && <p className="muted">No readings in this range.</p>}
     </div>
   );

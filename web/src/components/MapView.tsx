@@ -23,13 +23,17 @@ interface Props {
   route: LineStringGeometry | null;
   onSelect?: (id: string, kind: MapPoint["kind"]) => void;
   onViewport?: (bbox: [number, number, number, number]) => void;
+  /** A click on the map itself (not a marker): e.g. where an incident is. */
+  onPick?: (lat: number, lon: number) => void;
+  /** Shown while a click on the map will set a position (the cursor turns to a crosshair). */
+  picking?: boolean;
 }
 
 const COLORS = { incident: "#c0392b", unit: "#1f6fb2", hospital: "#2e7d32" } as const;
 
 /** A Leaflet map over the offline basemap (vector tiles of the loaded extract: street names,
  * water, parks, buildings); EMsync draws closed roads, markers and routes over it. */
-export function MapView({ roads, bounds, points, route, onSelect, onViewport }: Props) {
+export function MapView({ roads, bounds, points, route, onSelect, onViewport, onPick, picking }: Props) {
   const { api } = useApp();
   const host = useRef<HTMLDivElement>(null);
   const map = useRef<L.Map | null>(null);
@@ -40,9 +44,11 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
   const shown = useRef<string | null>(null);
   const viewport = useRef(onViewport);
   const select = useRef(onSelect);
+  const pick = useRef(onPick);
   useEffect(() => {
     viewport.current = onViewport;
     select.current = onSelect;
+    pick.current = onPick;
   });
 
   useEffect(() => {
@@ -68,6 +74,7 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
       viewport.current?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
     };
     m.on("moveend", report);
+    m.on("click", (e: L.LeafletMouseEvent) => pick.current?.(e.latlng.lat, e.latlng.lng));
     map.current = m;
     report();
     return () => {
@@ -142,7 +149,7 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport }: 
   return (
     <div
       ref={host}
-      className="map"
+      className={picking ? "map picking" : "map"}
       role="region"
       aria-label="Map of incidents, units and hospitals (the lists beside it hold the same information)"
       data-testid="map"

@@ -104,23 +104,23 @@ export function VitalTile({
       )}
       <dl className="vitals">
         <div>
-          <dt>HR</dt>
+          <dt>HR <small>/min</small></dt>
           <dd {...mark("hr")}>{fmt(current?.hr)}</dd>
         </div>
         <div>
-          <dt>SpO₂</dt>
+          <dt>SpO₂ <small>%</small></dt>
           <dd {...mark("spo2")}>{fmt(current?.spo2)}</dd>
         </div>
         <div>
-          <dt>RR</dt>
+          <dt>RR <small>/min</small></dt>
           <dd {...mark("rr")}>{fmt(current?.rr)}</dd>
         </div>
         <div>
-          <dt>BP</dt>
+          <dt>BP <small>mmHg</small></dt>
           <dd {...mark("sbp", "dbp")}>{current?.sbp != null ? `${fmt(current.sbp)}/${fmt(current.dbp)}` : "—"}</dd>
         </div>
         <div>
-          <dt>Temp</dt>
+          <dt>Temp <small>°C</small></dt>
           <dd {...mark("temp")}>{fmt(current?.temp, 1)}</dd>
         </div>
       </dl>

@@ -1,11 +1,10 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type SyntheticEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { endpoints, type FeatureCollection, type LineStringGeometry } from "../api/endpoints";
 import type {
   DestinationRecommendation,
   HospitalRead as Hospital,
-  IncidentCreate,
   IncidentPage,
   IncidentRead,
   IncidentSummary,
@@ -13,10 +12,17 @@ import type {
   UnitRead as Unit,
 } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
-import { AddressSearch } from "../components/AddressSearch";
 import { MapView, type MapPoint } from "../components/MapView";
 import { OPEN_STATUSES, byAcuityThenWaiting } from "../lib/queue";
 import { ago, etaText } from "../lib/time";
+import { Findings, NeedsList } from "./dispatch/Findings";
+import { HandoffEditor } from "./dispatch/HandoffEditor";
+import { CloseOrCancel, Patients } from "./dispatch/IncidentControls";
+import { NewIncident } from "./dispatch/NewIncident";
+import { UnitActions } from "./dispatch/UnitActions";
+
+/** Where a click on the map goes: the new-call form's position, or the selected incident's. */
+type Pick = ((lat: number, lon: number) => void) | null;
 
 const PRIORITY_TONE = ["", "#8e0000", "#c0392b", "#e67e22", "#f1c40f", "#2e7d32"];
 
@@ -83,6 +89,13 @@ export function Dispatch() {
   }, [api, can]);
 
   const sorted = useMemo(() => incidents.slice().sort(byAcuityThenWaiting), [incidents]);
+  const [pick, setPick] = useState<{ fn: Pick }>({ fn: null });
+  const [newPin, setNewPin] = useState<{ lat: number; lon: number } | null>(null);
+  const newIncidentPick = useCallback((on: boolean) => {
+    setNewPin(null);
+    setPick({ fn: on ? (lat, lon) => setNewPin({ lat, lon }) : null });
+  }, []);
+  const incidentPick = useCallback((fn: Pick) => setPick({ fn }), []);
   const selected = incidents.find((i) => i.id === incidentId) ?? null;
   const [route, setRoute] = useState<LineStringGeometry | null>(null);
 
@@ -117,15 +130,26 @@ export function Dispatch() {
           kind: "hospital",
           label: `${h.name}${h.diversion ? " — ON DIVERSION" : ""}`,
         });
+    if (newPin)
+      pts.push({ id: "new-incident", lat: newPin.lat, lon: newPin.lon, kind: "incident", label: "New incident here", selected: true });
     return pts;
-  }, [incidents, units, hospitals, incidentId]);
+  }, [incidents, units, hospitals, incidentId, newPin]);
 
   return (
     <div className="dispatch">
       <section className="panel queue" aria-labelledby="queue-title">
         <h2 id="queue-title">Incident queue ({sorted.length})</h2>
         {error && <p role="alert" className="error">{error}</p>}
-        {can("incidents:write") && <NewIncident onCreated={(id) => { void loadIncidents(); void navigate(`/dispatch/${id}`); }} />}
+        {can("incidents:write") && (
+          <NewIncident
+            picked={newPin}
+            onPickMode={newIncidentPick}
+            onCreated={(id) => {
+              void loadIncidents();
+              void navigate(`/dispatch/${id}`);
+            }}
+          />
+        )}
         <ol className="list" data-testid="incident-queue">
           {sorted.map((i) => (
             <li key={i.id}>
@@ -157,6 +181,8 @@ export function Dispatch() {
           points={points}
           route={route}
           onViewport={onViewport}
+          picking={pick.fn !== null}
+          onPick={(lat, lon) => pick.fn?.(lat, lon)}
           onSelect={(id, kind) => {
             if (kind === "incident") void navigate(`/dispatch/${id}`);
           }}
@@ -171,7 +197,15 @@ export function Dispatch() {
       </section>
       <section className="panel side" aria-label="Selected incident and units">
         {selected ? (
-          <IncidentPanel key={selected.id} summary={selected} onRoute={setRoute} onChanged={refetchAll} />
+          <IncidentPanel
+            key={selected.id}
+            summary={selected}
+            units={units ?? []}
+            hospitals={hospitals ?? []}
+            onRoute={setRoute}
+            onPick={incidentPick}
+            onChanged={refetchAll}
+          />
         ) : (
           <p className="muted">Select an incident in the queue to see recommendations.</p>
         )}
@@ -196,11 +230,17 @@ export function Dispatch() {
 
 function IncidentPanel({
   summary,
+  units,
+  hospitals,
   onRoute,
+  onPick,
   onChanged,
 }: {
   summary: IncidentSummary;
+  units: Unit[];
+  hospitals: Hospital[];
   onRoute: (r: LineStringGeometry | null) => void;
+  onPick: (fn: Pick) => void;
   onChanged: () => void;
 }) {
   const { api, can } = useApp();
@@ -210,10 +250,14 @@ function IncidentPanel({
   const [unitId, setUnitId] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [recError, setRecError] = useState<string | null>(null);
+  const onIncident = units.filter((u) => u.incident_id === summary.id);
+  const [destination, setDestination] = useState<string | null>(null);
+  const chosenHospital = destination ?? onIncident.find((u) => u.hospital_id)?.hospital_id ?? null;
+  const [placing, setPlacing] = useState(false);
 
   const load = useCallback(async () => {
     setIncident(await api.get<IncidentRead>(`/api/incidents/${summary.id}`));
-    if (can("units:read")) {
+    if (can("units:read") && (summary.status === "new" || summary.status === "triaged")) {
       try {
         const r = await endpoints.recommendation(api, summary.id);
         setRecs(r);
@@ -225,15 +269,36 @@ function IncidentPanel({
       }
     }
     if (can("hospitals:read")) setDests(await endpoints.destinations(api, summary.id).catch(() => null));
-  }, [api, can, summary.id]);
+  }, [api, can, summary.id, summary.status]);
+
+  // "Place on map": the next click on the map is where this incident is.
+  useEffect(() => {
+    if (!placing) {
+      onPick(null);
+      return;
+    }
+    onPick((lat, lon) => {
+      setPlacing(false);
+      api.patch<IncidentRead>(`/api/incidents/${summary.id}`, { lat, lon }).then(
+        () => {
+          setMessage(`Incident #${summary.number} placed on the map.`);
+          onChanged();
+        },
+        (e: unknown) => setMessage(e instanceof ApiError ? `Not placed: ${e.message}` : "Not placed"),
+      );
+    });
+    return () => onPick(null);
+  }, [placing, onPick, api, summary.id, summary.number, onChanged]);
 
   useEffect(() => {
     void load();
   }, [load, summary.updated_at]);
 
   // The route of the chosen (or assigned) unit to the incident, drawn on the map.
+  const routeUnit = onIncident[0]?.id ?? unitId;
   useEffect(() => {
-    if (!unitId || !can("map:read")) {
+    const unitId = routeUnit;
+    if (!unitId || !can("map:read") || summary.lat == null) {
       onRoute(null);
       return;
     }
@@ -249,7 +314,7 @@ function IncidentPanel({
     return () => {
       live = false;
     };
-  }, [api, can, unitId, summary.id, summary.updated_at, onRoute]);
+  }, [api, can, routeUnit, summary.id, summary.lat, summary.updated_at, onRoute]);
   useEffect(() => () => onRoute(null), [onRoute]);
 
   async function assign() {
@@ -267,6 +332,10 @@ function IncidentPanel({
 
   const assignable = summary.status === "new" || summary.status === "triaged";
 
+  const hospitalName = (id: string | null) => hospitals.find((h) => h.id === id)?.name ?? null;
+  const patientId = incident?.patients[0]?.id ?? null;
+  const closed = summary.status === "closed" || summary.status === "cancelled";
+
   return (
     <div data-testid="incident-panel">
       <h2>
@@ -275,14 +344,26 @@ function IncidentPanel({
       <p>{summary.chief_complaint}</p>
       {incident && (
         <p className="muted small">
-          {incident.address ?? `${incident.lat ?? ""}, ${incident.lon ?? ""}`} · {incident.patients.length} patient(s)
+          {incident.address ?? ""}
+          {incident.lat != null ? ` (${incident.lat.toFixed(5)}, ${incident.lon?.toFixed(5)})` : " · no map position yet"} ·{" "}
+          {incident.patients.length} patient(s)
         </p>
       )}
-      {can("triage:run") && (
+      {can("incidents:write") && !closed && (
+        <p>
+          <button type="button" className={summary.lat == null ? "primary" : ""} aria-pressed={placing} onClick={() => setPlacing((p) => !p)}>
+            {placing ? "Click the map… (cancel)" : summary.lat == null ? "Place on map" : "Move on map"}
+          </button>
+        </p>
+      )}
+      {incident && <Patients incident={incident} onChanged={() => void load()} />}
+      {can("triage:run") && !closed && (
         <p>
           <Link to={`/triage/${summary.id}`}>Triage this incident</Link>
         </p>
       )}
+      {assignable && (
+        <>
       <h3>Recommended units</h3>
       {recs === undefined && can("units:read") && <p className="muted">Loading…</p>}
       {recError && <p className="muted" data-testid="recs-missing">{recError}</p>}
@@ -327,135 +408,76 @@ function IncidentPanel({
           )}
         </fieldset>
       )}
-      {recs && can("dispatch:assign") && assignable && (
+      {recs && can("dispatch:assign") && (
         <button type="button" className="primary" disabled={!unitId} onClick={() => void assign()}>
           Assign {recs.ranked.find((r) => r.unit_id === unitId)?.call_sign ?? "unit"}
         </button>
       )}
-      {message && <p role="status" data-testid="assign-message">{message}</p>}
-      {dests && (
-        <>
-          <h3>Recommended hospitals</h3>
-          {dests.required.length > 0 && <p className="muted small">Needs: {dests.required.join(", ")}</p>}
-          <ol className="list small" data-testid="hospital-recs">
-            {dests.ranked.slice(0, 5).map((d) => (
-              <li key={d.hospital_id} className="rec">
-                <span>
-                  <strong>
-                    {d.rank}. {d.name}
-                  </strong>{" "}
-                  ETA {d.eta_s != null ? etaText(d.eta_s) : "unknown"}
-                  <br />
-                  <span className="muted">{d.reason}</span>
-                </span>
-              </li>
-            ))}
-            {dests.ranked.length === 0 && <li className="muted">No suitable hospital.</li>}
-          </ol>
         </>
       )}
-    </div>
-  );
-}
-
-function NewIncident({ onCreated }: { onCreated: (id: string) => void }) {
-  const { api } = useApp();
-  const [open, setOpen] = useState(false);
-  const [form, setForm] = useState({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
-  const [placed, setPlaced] = useState<string | null>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
-
-  async function submit(e: SyntheticEvent) {
-    e.preventDefault();
-    setErrors({});
-    setError(null);
-    const body: IncidentCreate = {
-      chief_complaint: form.chief_complaint,
-      priority: Number(form.priority),
-      address: form.address || null,
-      lat: form.lat ? Number(form.lat) : null,
-      lon: form.lon ? Number(form.lon) : null,
-      callback_number: null,
-    };
-    try {
-      const created = await api.post<IncidentRead>("/api/incidents", body);
-      setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
-      setPlaced(null);
-      setOpen(false);
-      onCreated(created.id);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        setErrors(err.fields);
-        setError(err.message);
-      } else setError("Could not create the incident");
-    }
-  }
-
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
-    setForm((f) => ({ ...f, [k]: e.target.value }));
-
-  if (!open)
-    return (
-      <button type="button" className="primary" onClick={() => setOpen(true)}>
-        New incident
-      </button>
-    );
-  return (
-    <form className="card form" onSubmit={(e) => void submit(e)} aria-label="New incident">
-      <label>
-        Chief complaint
-        <input name="chief_complaint" required autoFocus value={form.chief_complaint} onChange={set("chief_complaint")} />
-        {errors.chief_complaint && <span className="error">{errors.chief_complaint}</span>}
-      </label>
-      <label>
-        Priority (1 most urgent)
-        <select name="priority" value={form.priority} onChange={set("priority")}>
-          {[1, 2, 3, 4, 5].map((p) => (
-            <option key={p} value={p}>
-              {p}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Address
-        <AddressSearch
-          value={form.address}
-          onChange={(address) => setForm((f) => ({ ...f, address }))}
-          onPick={(hit) => {
-            // The position of the chosen place; the address stays as the dispatcher typed it.
-            setForm((f) => ({ ...f, lat: hit.lat.toFixed(6), lon: hit.lon.toFixed(6) }));
-            setPlaced(hit.note ? `${hit.label} (${hit.note})` : hit.label);
-          }}
-        />
-      </label>
-      {placed && (
-        <p className="placed" role="status" data-testid="placed">
-          Placed at: {placed}
-        </p>
+      {message && <p role="status" data-testid="assign-message">{message}</p>}
+      {!assignable && !closed && (
+        <>
+          <h3>Units on this incident</h3>
+          <UnitActions
+            units={onIncident}
+            hospitalId={chosenHospital}
+            hospitalName={hospitalName(chosenHospital)}
+            onChanged={onChanged}
+          />
+        </>
       )}
-      <div className="row2">
-        <label>
-          Latitude
-          <input name="lat" inputMode="decimal" value={form.lat} onChange={set("lat")} />
-          {errors.lat && <span className="error">{errors.lat}</span>}
-        </label>
-        <label>
-          Longitude
-          <input name="lon" inputMode="decimal" value={form.lon} onChange={set("lon")} />
-          {errors.lon && <span className="error">{errors.lon}</span>}
-        </label>
-      </div>
-      {error && <p role="alert" className="error">{error}</p>}
-      <div className="actions">
-        <button type="submit" className="primary">
-          Create incident
-        </button>
-        <button type="button" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
-    </form>
+      {incident && !closed && <Findings key={incident.updated_at} incident={incident} onSaved={() => void load()} />}
+      {dests && !closed && (
+        <fieldset className="recs" data-testid="hospital-recs">
+          <legend>Destination</legend>
+          <NeedsList dests={dests} />
+          {dests.ranked.slice(0, 5).map((d) => (
+            <label key={d.hospital_id} className="rec">
+              <input
+                type="radio"
+                name="destination"
+                checked={chosenHospital === d.hospital_id}
+                onChange={() => setDestination(d.hospital_id)}
+              />
+              <span>
+                <strong>
+                  {d.rank}. {d.name}
+                </strong>{" "}
+                ETA {d.eta_s != null ? etaText(d.eta_s) : "unknown"}
+                <br />
+                <span className="muted small">{d.reason}</span>
+              </span>
+            </label>
+          ))}
+          {dests.ranked.length === 0 && <p className="muted">No suitable hospital.</p>}
+          {dests.excluded.length > 0 && (
+            <details>
+              <summary>{dests.excluded.length} hospital(s) not suitable</summary>
+              <ul className="small">
+                {dests.excluded.map((d) => (
+                  <li key={d.hospital_id}>
+                    {d.name}: {d.reason}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          )}
+        </fieldset>
+      )}
+      {incident && !closed && !assignable && (
+        <>
+          <h3>Handoff</h3>
+          <HandoffEditor
+            incidentId={summary.id}
+            patientId={patientId}
+            unitId={onIncident[0]?.id ?? null}
+            hospitalId={chosenHospital}
+            hospitalName={hospitalName(chosenHospital)}
+          />
+        </>
+      )}
+      {incident && <CloseOrCancel incident={incident} onChanged={onChanged} />}
+    </div>
   );
 }

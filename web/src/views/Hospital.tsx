@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
 import { endpoints, type ReceiptStatus } from "../api/endpoints";
-import type { HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate } from "../api/types";
+import type { HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HandoffCard } from "../components/HandoffCard";
+import { useFeedAck } from "./hospital/useFeedAck";
 
 // The hospital's next move from each status (the handoff lifecycle table on the server decides).
 const NEXT_ACTIONS: Record<string, { status: ReceiptStatus; label: string }[]> = {
@@ -22,6 +23,15 @@ export function Hospital() {
   const hospitalId = me?.hospital_id ?? chosen;
   const [handoffs, setHandoffs] = useState<Handoff[] | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  // Call signs: the ED knows the ambulance by its radio name, not by its id.
+  const [callSigns, setCallSigns] = useState<Record<string, string>>({});
+  useEffect(() => {
+    if (!can("units:read")) return;
+    endpoints.units(api).then(
+      (us: UnitRead[]) => setCallSigns(Object.fromEntries(us.map((u) => [u.id, u.call_sign]))),
+      () => undefined,
+    );
+  }, [api, can, handoffs]);
 
   const loadHospitals = useCallback(async () => {
     setHospitals(await endpoints.hospitals(api).catch(() => null));
@@ -55,6 +65,7 @@ export function Hospital() {
   useChannel("hospitals", () => void loadHospitals());
 
   const hospital = hospitals?.find((h) => h.id === hospitalId) ?? null;
+  useFeedAck(me?.hospital_id, handoffs);
 
   async function act(id: string, status: ReceiptStatus) {
     setMessage(null);
@@ -94,6 +105,7 @@ export function Hospital() {
               <HandoffCard
                 key={h.id}
                 handoff={h}
+                callSign={h.unit_id ? (callSigns[h.unit_id] ?? null) : null}
                 now={now}
                 actions={
                   can("handoffs:receive") && (

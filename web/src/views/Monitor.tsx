@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { endpoints } from "../api/endpoints";
 import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead, RiskRead, VitalsReading } from "../api/types";
@@ -71,7 +71,7 @@ export function Monitor() {
               patient={patient}
               incident={incident}
               now={now}
-              onOpen={() => void navigate(`/monitor/${patient.id}`)}
+              onOpen={() => void navigate(`/monitor/${patient.id}?incident=${incident.id}`)}
             />
           ))}
           {monitored.length === 0 && <p className="muted">No patients on open incidents.</p>}
@@ -250,6 +250,19 @@ export function PatientHistory() {
   const { patientId = "" } = useParams();
   const [rangeMs, setRangeMs] = useState(RANGES[1]?.ms ?? 3_600_000);
   const [readings, setReadings] = useState<VitalsReading[] | null | undefined>(undefined);
+  const [search] = useSearchParams();
+  const incidentId = search.get("incident");
+  const [who, setWho] = useState<string | null>(null);
+  useEffect(() => {
+    if (!incidentId) return;
+    api.get<IncidentRead>(`/api/incidents/${encodeURIComponent(incidentId)}`).then(
+      (i) => {
+        const p = i.patients.find((x) => x.id === patientId);
+        if (p) setWho(`${p.label}${p.name ? ` · ${p.name}` : ""}${p.age_years != null ? `, ${p.age_years} y` : ""} — #${i.number} ${i.chief_complaint}`);
+      },
+      () => undefined,
+    );
+  }, [api, incidentId, patientId]);
 
   const load = useCallback(async () => {
     const end = new Date();
@@ -271,7 +284,7 @@ export function PatientHistory() {
       <p>
         <Link to="/monitor">← Back to the monitor</Link>
       </p>
-      <h2 id="history-title">Vitals history</h2>
+      <h2 id="history-title" data-testid="history-title">Vitals history{who ? ` — ${who}` : ""}</h2>
       <div role="group" aria-label="Range" className="actions">
         {RANGES.map((r) => (
           <button key={r.label} type="button" aria-pressed={r.ms === rangeMs} onClick={() => setRangeMs(r.ms)}>

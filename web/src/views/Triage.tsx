@@ -25,7 +25,7 @@ type FormState = Record<string, string | boolean>;
 
 const EMPTY: FormState = {
   age: "",
-  sex: "female",
+  sex: "",
   chief_complaint: "",
   consciousness: "A",
   hr: "",
@@ -59,6 +59,7 @@ export function Triage() {
   const [result, setResult] = useState<TriageResult | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
+  const [patientId, setPatientId] = useState<string>("");
 
   useEffect(() => {
     api.get<IncidentPage>("/api/incidents?status=new&status=triaged&status=dispatched&limit=100").then(
@@ -74,6 +75,7 @@ export function Triage() {
     api.get<IncidentRead>(`/api/incidents/${incidentId}`).then(
       (i) => {
         setIncident(i);
+        setPatientId((p) => p || (i.patients[0]?.id ?? ""));
         setForm((f) => ({ ...f, chief_complaint: (f.chief_complaint as string) || i.chief_complaint }));
       },
       () => setIncident(null),
@@ -90,10 +92,31 @@ export function Triage() {
     e.preventDefault();
     setMessage(null);
     setFieldErrors({});
+    if (!form.sex) {
+      setFieldErrors({ sex: "choose female, male or unknown" });
+      return;
+    }
+    let patient = patientId || null;
+    if (incident && !patient) {
+      // The result belongs to a patient of the incident: record one from this form.
+      try {
+        const created = await api.post<{ id: string }>(`/api/incidents/${incident.id}/patients`, {
+          age_years: num(form.age) !== null ? Math.floor(Number(form.age)) : null,
+          sex: form.sex,
+        });
+        patient = created.id;
+        setPatientId(created.id);
+        setIncident(await api.get<IncidentRead>(`/api/incidents/${incident.id}`));
+      } catch (err) {
+        setMessage(err instanceof ApiError ? `Patient not recorded: ${err.message}` : "Patient not recorded");
+        return;
+      }
+    }
     const body: TriageRequest = {
       incident_id: incident?.id ?? null,
+      patient_id: patient,
       age: Number(form.age),
-      sex: form.sex as "female" | "male",
+      sex: form.sex as TriageRequest["sex"],
       chief_complaint: String(form.chief_complaint),
       consciousness: String(form.consciousness) as TriageRequest["consciousness"],
       injury: Boolean(form.injury),
@@ -171,6 +194,19 @@ export function Triage() {
             ))}
           </select>
         </label>
+        {incident && (
+          <label>
+            Patient
+            <select name="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)}>
+              <option value="">a new patient (recorded on the incident)</option>
+              {incident.patients.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.label} {p.age_years != null ? `${p.age_years} y` : ""} {p.acuity != null ? `(KTAS ${p.acuity})` : ""}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <form className="form" onSubmit={(e) => void assess(e)} aria-label="Triage assessment">
           <label>
             Chief complaint
@@ -185,10 +221,13 @@ export function Triage() {
             </label>
             <label>
               Sex
-              <select name="sex" value={String(form.sex)} onChange={set("sex")}>
+              <select name="sex" required value={String(form.sex)} onChange={set("sex")}>
+                <option value="">— choose —</option>
+                <option value="unknown">unknown</option>
                 <option value="female">female</option>
                 <option value="male">male</option>
               </select>
+              {fieldErrors.sex && <span className="error">{fieldErrors.sex}</span>}
             </label>
           </div>
           <label>
@@ -296,19 +335,7 @@ export function Triage() {
                 </p>
               </>
             )}
-            {result.explanation.length > 0 && (
-              <>
-                <h3>Why</h3>
-                <ul>
-                  {result.explanation.map((x, i) => (
-                    <li key={i}>
-                      {x.feature}
-                      {` (${x.contribution > 0 ? "+" : ""}${x.contribution.toFixed(2)})`}
-                    </li>
-                  ))}
-                </ul>
-              </>
-            )}
+            {result.pathway !== "paediatric" && <AdultWhy result={result} asked={form} />}
             {incident && can("incidents:write") && (
               <button type="button" className="primary" onClick={() => void save()}>
                 Save to incident #{incident.number}
@@ -320,6 +347,97 @@ export function Triage() {
         )}
       </section>
     </div>
+  );
+}
+
+/* The model's features, in the words of the form; a feature of an input the form never asks
+ * (arrival mode) or of a word not in the complaint is not a reason and is not shown. */
+const FEATURE_LABEL: Record<string, string> = {
+  age: "age",
+  nrs_pain: "pain score",
+  pain: "pain",
+  sbp: "systolic BP",
+  dbp: "diastolic BP",
+  hr: "heart rate",
+  rr: "respiratory rate",
+  bt: "temperature",
+  spo2: "SpO₂",
+  injury: "injury",
+  mental: "consciousness",
+  shock_index: "shock index (HR / systolic BP)",
+  pulse_pressure: "pulse pressure",
+  news2_vitals: "NEWS2 of the vital signs",
+};
+// Yes/no features: what the value says, in words (a 0 is "absent", not the feature's name).
+const BINARY_LABEL: Record<string, [string, string]> = {
+  male: ["female", "male"],
+  injury: ["no injury", "injury"],
+  pain: ["no pain", "pain"],
+  news2_red_vitals: ["no single NEWS2 parameter of 3", "a single NEWS2 parameter of 3"],
+};
+
+function reasonOf(x: TriageResult["explanation"][number], asked: FormState): string | null {
+  const feature = x.feature;
+  if (feature.startsWith("cc=")) return x.value ? `“${feature.slice(3)}” in the complaint` : null;
+  if (feature.startsWith("concept=")) return x.value ? `complaint about ${feature.slice(8).replace(/_/g, " ")}` : null;
+  if (feature.startsWith("arrival=")) return null; // not asked: the model's default
+  if (feature === "male" && asked.sex !== "male" && asked.sex !== "female") return null;
+  if (feature in BINARY_LABEL) {
+    const [no, yes] = BINARY_LABEL[feature] as [string, string];
+    return x.value === null ? null : x.value ? yes : no;
+  }
+  const label = FEATURE_LABEL[feature];
+  if (!label || x.value === null) return null;
+  return label;
+}
+
+/** An adult's level: the probabilities, why the safety rule chose it, and the reasons asked. */
+function AdultWhy({ result, asked }: { result: TriageResult; asked: FormState }) {
+  const probabilities = Object.entries(result.probabilities).sort(([a], [b]) => Number(a) - Number(b));
+  const reasons = result.explanation
+    .map((x) => ({ x, label: reasonOf(x, asked) }))
+    .filter((r): r is { x: (typeof r)["x"]; label: string } => r.label !== null);
+  return (
+    <>
+      {probabilities.length > 0 && (
+        <table className="probabilities small" data-testid="probabilities">
+          <caption>How likely each KTAS level is</caption>
+          <tbody>
+            {probabilities.map(([level, p]) => (
+              <tr key={level} className={Number(level) === result.level ? "chosen" : ""}>
+                <th scope="row">KTAS {level}</th>
+                <td>
+                  <span className="bar" style={{ width: `${Math.round(p * 100)}%` }} />
+                </td>
+                <td>{Math.round(p * 100)}%</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {result.safety_rule && (
+        <p className="small" data-testid="safety-rule">
+          {result.safety_rule}
+        </p>
+      )}
+      {result.reasons.map((r) => (
+        <p key={r} className="small">
+          {r}
+        </p>
+      ))}
+      {reasons.length > 0 && (
+        <>
+          <h3>What pushed the level</h3>
+          <ul data-testid="why">
+            {reasons.map(({ x, label }, i) => (
+              <li key={i}>
+                {label} {x.contribution > 0 ? `→ towards KTAS ${result.level}` : `→ away from KTAS ${result.level}`}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </>
   );
 }
 

@@ -1,0 +1,277 @@
+/* An admin's set-up screen: the ambulances (units and their stations), the hospitals with their
+ * capabilities, and the people who log in (e.g. an ED clinician linked to their hospital). A
+ * click on the map fills in a station's or hospital's position. */
+import { useCallback, useEffect, useState, type ReactNode, type SyntheticEvent } from "react";
+import { ApiError } from "../api/client";
+import { endpoints } from "../api/endpoints";
+import type { HospitalCreate, HospitalRead, UnitCreate, UnitRead, UserRead } from "../api/types";
+import { useApp } from "../app/context";
+import { MapView, type MapPoint } from "../components/MapView";
+
+type Target = "unit" | "hospital";
+const ROLES = ["dispatcher", "paramedic", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
+
+export function Admin() {
+  const { api, can } = useApp();
+  const [units, setUnits] = useState<UnitRead[]>([]);
+  const [hospitals, setHospitals] = useState<HospitalRead[]>([]);
+  const [users, setUsers] = useState<UserRead[]>([]);
+  const [bounds, setBounds] = useState<number[] | null>(null);
+  const [target, setTarget] = useState<Target>("unit");
+  const [picked, setPicked] = useState<{ lat: number; lon: number } | null>(null);
+
+  const reload = useCallback(() => {
+    endpoints.units(api).then(setUnits, () => undefined);
+    endpoints.hospitals(api).then(setHospitals, () => undefined);
+    if (can("users:read")) api.get<UserRead[]>("/api/users").then(setUsers, () => undefined);
+  }, [api, can]);
+  useEffect(reload, [reload]);
+  useEffect(() => {
+    endpoints.mapInfo(api).then((m) => setBounds(m.bbox), () => undefined);
+  }, [api]);
+
+  const points: MapPoint[] = [
+    ...units.map((u) => ({ id: u.id, lat: u.station_lat, lon: u.station_lon, kind: "unit" as const, label: `${u.call_sign} · ${u.station_name ?? "station"}` })),
+    ...hospitals.map((h) => ({ id: h.id, lat: h.lat, lon: h.lon, kind: "hospital" as const, label: h.name })),
+    ...(picked ? [{ id: "picked", lat: picked.lat, lon: picked.lon, kind: target === "unit" ? ("unit" as const) : ("hospital" as const), label: "New position", selected: true }] : []),
+  ];
+
+  return (
+    <div className="admin">
+      <section className="panel" aria-labelledby="admin-map">
+        <h2 id="admin-map">Stations and hospitals</h2>
+        <p className="muted small">Click the map to place the new {target === "unit" ? "unit's station" : "hospital"}.</p>
+        <MapView roads={null} bounds={bounds} points={points} route={null} picking onPick={(lat, lon) => setPicked({ lat, lon })} />
+      </section>
+      <section className="panel" aria-label="Create">
+        <UnitForm picked={picked} onFocus={() => setTarget("unit")} onCreated={reload} />
+        <HospitalForm picked={picked} onFocus={() => setTarget("hospital")} onCreated={reload} />
+        {can("users:write") && <UserForm hospitals={hospitals} onCreated={reload} />}
+      </section>
+      <section className="panel" aria-label="Register">
+        <h2>Units ({units.length})</h2>
+        <ul className="list small" data-testid="admin-units">
+          {units.map((u) => (
+            <li key={u.id}>
+              <strong>{u.call_sign}</strong> {u.unit_type} · {u.station_name ?? "—"} · {u.status.replace(/_/g, " ")}
+            </li>
+          ))}
+        </ul>
+        <h2>Hospitals ({hospitals.length})</h2>
+        <ul className="list small" data-testid="admin-hospitals">
+          {hospitals.map((h) => (
+            <li key={h.id}>
+              <strong>{h.name}</strong> {h.capabilities.map((c) => c.replace(/_/g, " ")).join(", ") || "no specialist services"}
+            </li>
+          ))}
+        </ul>
+        {users.length > 0 && (
+          <>
+            <h2>People ({users.length})</h2>
+            <ul className="list small" data-testid="admin-users">
+              {users.map((u) => (
+                <li key={u.id}>
+                  <strong>{u.username}</strong> {u.role.replace(/_/g, " ")}
+                  {u.hospital_id ? ` · ${hospitals.find((h) => h.id === u.hospital_id)?.name ?? "hospital"}` : ""}
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function useSubmit(onDone: () => void) {
+  const [message, setMessage] = useState<string | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const run = async (call: () => Promise<unknown>, done: string) => {
+    setMessage(null);
+    setErrors({});
+    try {
+      await call();
+      setMessage(done);
+      onDone();
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError) {
+        setErrors(e.fields);
+        setMessage(e.message);
+      } else setMessage("Not saved");
+      return false;
+    }
+  };
+  return { message, errors, run };
+}
+
+function Field({ label, error, children }: { label: string; error?: string; children: ReactNode }) {
+  return (
+    <label>
+      {label}
+      {children}
+      {error && <span className="error">{error}</span>}
+    </label>
+  );
+}
+
+function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: number } | null; onFocus: () => void; onCreated: () => void }) {
+  const { api } = useApp();
+  const [form, setForm] = useState({ call_sign: "", unit_type: "ALS", station_name: "", crew: "" });
+  const { message, errors, run } = useSubmit(onCreated);
+  async function submit(e: SyntheticEvent) {
+    e.preventDefault();
+    if (!picked) return void run(() => Promise.reject(new ApiError(422, "Click the map where the station is.")), "");
+    const body: UnitCreate = {
+      call_sign: form.call_sign,
+      unit_type: form.unit_type as UnitCreate["unit_type"],
+      station_name: form.station_name || null,
+      station_lat: picked.lat,
+      station_lon: picked.lon,
+      crew: form.crew.split(",").map((s) => s.trim()).filter(Boolean),
+    };
+    if (await run(() => api.post("/api/units", body), `Unit ${form.call_sign} created.`))
+      setForm({ call_sign: "", unit_type: "ALS", station_name: "", crew: "" });
+  }
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+  return (
+    <form className="form card" aria-label="New unit" onFocus={onFocus} onSubmit={(e) => void submit(e)}>
+      <h2>New unit</h2>
+      <Field label="Call sign" error={errors.call_sign}>
+        <input name="unit-call-sign" required value={form.call_sign} onChange={set("call_sign")} />
+      </Field>
+      <div className="row2">
+        <Field label="Type">
+          <select name="unit-type" value={form.unit_type} onChange={set("unit_type")}>
+            <option value="ALS">ALS (advanced)</option>
+            <option value="BLS">BLS (basic)</option>
+          </select>
+        </Field>
+        <Field label="Station">
+          <input name="unit-station" value={form.station_name} onChange={set("station_name")} />
+        </Field>
+      </div>
+      <Field label="Crew (comma-separated)">
+        <input name="unit-crew" value={form.crew} onChange={set("crew")} />
+      </Field>
+      <p className="muted small">Station position: {picked ? `${picked.lat.toFixed(5)}, ${picked.lon.toFixed(5)}` : "click the map"}</p>
+      <button type="submit" className="primary">
+        Create unit
+      </button>
+      {message && <p role="status">{message}</p>}
+    </form>
+  );
+}
+
+function HospitalForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: number } | null; onFocus: () => void; onCreated: () => void }) {
+  const { api } = useApp();
+  const blank = { name: "", trauma_level: "", beds: "", stroke_centre: false, pci: false, burns: false, paediatrics: false };
+  const [form, setForm] = useState(blank);
+  const { message, errors, run } = useSubmit(onCreated);
+  async function submit(e: SyntheticEvent) {
+    e.preventDefault();
+    if (!picked) return void run(() => Promise.reject(new ApiError(422, "Click the map where the hospital is.")), "");
+    const body: HospitalCreate = {
+      name: form.name,
+      lat: picked.lat,
+      lon: picked.lon,
+      emergency_department: true,
+      trauma_level: form.trauma_level ? Number(form.trauma_level) : null,
+      stroke_centre: form.stroke_centre,
+      pci: form.pci,
+      burns: form.burns,
+      paediatrics: form.paediatrics,
+      ed_beds_available: form.beds ? Number(form.beds) : null,
+    };
+    if (await run(() => api.post("/api/hospitals", body), `Hospital ${form.name} created.`)) setForm(blank);
+  }
+  const check = (k: "stroke_centre" | "pci" | "burns" | "paediatrics", label: string) => (
+    <label className="check">
+      <input type="checkbox" name={`hospital-${k}`} checked={form[k]} onChange={(e) => setForm((f) => ({ ...f, [k]: e.target.checked }))} />
+      {label}
+    </label>
+  );
+  return (
+    <form className="form card" aria-label="New hospital" onFocus={onFocus} onSubmit={(e) => void submit(e)}>
+      <h2>New hospital</h2>
+      <Field label="Name" error={errors.name}>
+        <input name="hospital-name" required value={form.name} onChange={(e) => setForm((f) => ({ ...f, name: e.target.value }))} />
+      </Field>
+      <div className="row2">
+        <Field label="Trauma level" error={errors.trauma_level}>
+          <select name="hospital-trauma" value={form.trauma_level} onChange={(e) => setForm((f) => ({ ...f, trauma_level: e.target.value }))}>
+            <option value="">not a trauma centre</option>
+            {[1, 2, 3, 4].map((l) => (
+              <option key={l} value={l}>
+                level {l}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="ED beds free" error={errors.ed_beds_available}>
+          <input name="hospital-beds" inputMode="numeric" value={form.beds} onChange={(e) => setForm((f) => ({ ...f, beds: e.target.value }))} />
+        </Field>
+      </div>
+      {check("stroke_centre", "Stroke centre")}
+      {check("pci", "PCI lab (STEMI)")}
+      {check("burns", "Burns unit")}
+      {check("paediatrics", "Paediatric emergency care")}
+      <p className="muted small">Position: {picked ? `${picked.lat.toFixed(5)}, ${picked.lon.toFixed(5)}` : "click the map"}</p>
+      <button type="submit" className="primary">
+        Create hospital
+      </button>
+      {message && <p role="status">{message}</p>}
+    </form>
+  );
+}
+
+function UserForm({ hospitals, onCreated }: { hospitals: HospitalRead[]; onCreated: () => void }) {
+  const { api } = useApp();
+  const blank = { username: "", password: "", role: "clinician", hospital_id: "" };
+  const [form, setForm] = useState(blank);
+  const { message, errors, run } = useSubmit(onCreated);
+  async function submit(e: SyntheticEvent) {
+    e.preventDefault();
+    const body = { ...form, hospital_id: form.hospital_id || null };
+    if (await run(() => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
+  }
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+  return (
+    <form className="form card" aria-label="New person" onSubmit={(e) => void submit(e)}>
+      <h2>New person</h2>
+      <div className="row2">
+        <Field label="Username" error={errors.username}>
+          <input name="user-name" required autoComplete="off" value={form.username} onChange={set("username")} />
+        </Field>
+        <Field label="Initial password" error={errors.password}>
+          <input name="user-password" type="password" required autoComplete="new-password" value={form.password} onChange={set("password")} />
+        </Field>
+      </div>
+      <div className="row2">
+        <Field label="Role">
+          <select name="user-role" value={form.role} onChange={set("role")}>
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {r.replace(/_/g, " ")}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Hospital (hospital staff)" error={errors.hospital_id}>
+          <select name="user-hospital" value={form.hospital_id} onChange={set("hospital_id")}>
+            <option value="">—</option>
+            {hospitals.map((h) => (
+              <option key={h.id} value={h.id}>
+                {h.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <button type="submit" className="primary">
+        Create account
+      </button>
+      {message && <p role="status">{message}</p>}
+    </form>
+  );
+}
