@@ -10,6 +10,7 @@ its stock changes and ledger rows share one transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -200,6 +201,26 @@ async def _on_hand(session: AsyncSession, item_id: str) -> int:
     return int(total or 0)
 
 
+# Names the PostgreSQL advisory locks of stock movements (one per item, see _serialize_item).
+_STOCK_LOCK_SPACE = 0x53544B  # "STK"
+
+
+async def _serialize_item(session: AsyncSession, item_id: str) -> None:
+    """On PostgreSQL, movements of one item take turns (a transaction-level advisory lock keyed by
+    the item): a transfer A -> B and one B -> A would otherwise lock the two stock rows in
+    opposite orders and deadlock (bench/inventory.py found it: DeadlockDetectedError at 16
+    workers). Movements of different items still run in parallel. SQLite transactions already
+    take the database's write lock at BEGIN."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(item_id.encode(), digest_size=4).digest(), signed=True)
+    await session.execute(
+        select(func.pg_advisory_xact_lock(_STOCK_LOCK_SPACE, key)).execution_options(
+            synchronize_session=False
+        )
+    )
+
+
 async def _apply(
     uow: UnitOfWork, data: MovementCreate, *, actor: str, now: datetime, request_id: str | None
 ) -> list[Movement]:
@@ -219,6 +240,7 @@ async def _apply(
         ref = getattr(data, field)
         if ref is not None:
             await _require(session, StockLocation, ref, field)
+    await _serialize_item(session, item.id)
     if data.from_location_id is not None:
         parts = await _take(
             session,

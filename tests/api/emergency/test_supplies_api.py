@@ -56,6 +56,34 @@ async def test_parallel_issues_of_the_last_unit_let_exactly_one_through(
     assert [a["kind"] for a in alerts] == ["low_stock"]
 
 
+async def test_opposite_transfers_in_parallel_all_go_through(
+    client: httpx.AsyncClient, manager: dict[str, str]
+) -> None:
+    """Transfers A -> B and B -> A at once: on PostgreSQL they locked the two stock rows in
+    opposite orders and deadlocked (a 500; bench/inventory.py found it); now every one of them
+    is applied and the totals are kept."""
+    warehouse, shelter, item = await _setup(client, manager)
+    for location in (warehouse, shelter):
+        await post(
+            client,
+            "/api/emergency/movements",
+            {"kind": "receipt", "item_id": item, "quantity": 50, "to_location_id": location},
+            manager,
+        )
+
+    def transfer(source: str, target: str) -> dict[str, object]:
+        return {"kind": "transfer", "item_id": item, "quantity": 1,
+                "from_location_id": source, "to_location_id": target}  # fmt: skip
+
+    bodies = [transfer(warehouse, shelter), transfer(shelter, warehouse)] * 10
+    responses = await asyncio.gather(
+        *(client.post("/api/emergency/movements", json=b, headers=manager) for b in bodies)
+    )
+    assert [r.status_code for r in responses] == [201] * len(bodies)
+    stock = await client.get("/api/emergency/stock", params={"item_id": item}, headers=manager)
+    assert sorted(row["quantity"] for row in stock.json()) == [50, 50]
+
+
 async def test_moves_to_a_shelter_and_refused_movements_change_nothing(
     app: FastAPI, client: httpx.AsyncClient, manager: dict[str, str]
 ) -> None:
