@@ -97,6 +97,7 @@ def test_a_child_is_triaged_and_monitored_on_the_paediatric_pathway(
     # The triage form: a child's age brings the paediatric fields, and the answer says whose.
     page.get_by_label("Age (years)").fill("2")
     expect(page.get_by_test_id("paediatric-fields")).to_be_visible()
+    page.get_by_label("Sex").select_option("female")  # no preset: the form asks
     page.get_by_label("Heart rate (/min)").fill("165")
     page.get_by_label("Respiratory rate (/min)").fill("48")
     page.get_by_label("SpO₂ (%)").fill("91")
