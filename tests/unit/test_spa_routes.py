@@ -16,9 +16,22 @@ APP_TSX = Path(__file__).resolve().parents[2] / "web" / "src" / "App.tsx"
 
 
 def test_the_server_knows_every_top_level_route_of_the_dashboard() -> None:
-    paths = re.findall(r'<Route\s+path="([^"*]+)"', APP_TSX.read_text(encoding="utf-8"))
-    nested = {"resources", "roster", "shelters", "inventory", "alerts", "map", "search"}
-    firsts = {p.split("/", 1)[0] for p in paths} - nested
+    # Child routes (inside a <Route ...>...</Route> block) live under their parent's path: only
+    # the routes at the outermost level that has paths are top-level (the layout route around
+    # them has none); a <Route line not closed by "/>" opens a block.
+    found_at: list[tuple[int, str]] = []
+    depth = 0
+    for line in APP_TSX.read_text(encoding="utf-8").splitlines():
+        found = re.search(r'<Route\s+path="([^"*]+)"', line)
+        if found:
+            found_at.append((depth, found.group(1)))
+        if line.strip().startswith("<Route") and not line.rstrip().endswith("/>"):
+            depth += 1
+        elif line.strip() == "</Route>":
+            depth -= 1
+    outer = min(d for d, _ in found_at)
+    paths = [path for d, path in found_at if d == outer]
+    firsts = {p.split("/", 1)[0] for p in paths}
     # /ack/<token> is matched before the router (App.tsx), so it is listed by hand.
     assert firsts | {"ack"} == SPA_ROUTES
 
