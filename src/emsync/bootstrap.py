@@ -53,7 +53,7 @@ from emsync.core.http import (
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
-from emsync.core.reactions import Channel, Reaction, Stage, on, register
+from emsync.core.reactions import Channel, Reaction, Stage, document_channels, on, register
 from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
@@ -87,6 +87,7 @@ from emsync.handoffs.events import (
     HandoffStatusChanged,
 )
 from emsync.handoffs.handlers import HOSPITAL_CHANNEL as HANDOFFS_CHANNEL
+from emsync.handoffs.schemas import FeedEntryRead
 from emsync.handoffs.watch import AcknowledgementWatch, VitalsFollow
 from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import handlers as hospitals_handlers
@@ -127,6 +128,7 @@ from emsync.telemetry.events import (
     PositionReceived,
     VitalsReceived,
 )
+from emsync.telemetry.schemas import ArtefactsPush, RiskPush, VitalsPush
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -296,6 +298,10 @@ CHANNELS: tuple[Channel, ...] = (
         HANDOFFS_CHANNEL,
         handoffs_handlers.may_follow_handoffs,
         pushed_by=("handoffs.handlers.push_handoff_events",),
+        # "handoffs:<hospital_id>": each feed entry by its kind, as GET .../feed returns it.
+        messages=tuple(
+            (kind, FeedEntryRead) for kind in ("handoff", "status", "update", "withdrawn")
+        ),
     ),
     Channel(
         "vitals",
@@ -305,6 +311,7 @@ CHANNELS: tuple[Channel, ...] = (
             "telemetry.artefact_windows",
             "telemetry.live_risk",
         ),
+        messages=(("vitals", VitalsPush), ("artefacts", ArtefactsPush), ("risk", RiskPush)),
     ),
     Channel("alerts", CanSubscribe(Perm.ALERTS_READ), forwards=(AlertChanged,)),
     Channel(
@@ -422,6 +429,7 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     document_problems(app)
+    document_channels(app, CHANNELS)
     _install_middleware(app, runtime)
     app.include_router(ops_router(public))
     install_docs(app, public)

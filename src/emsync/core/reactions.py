@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.events import Event
@@ -87,6 +89,13 @@ class Channel:
     # Pushed by these instead (their own payload), for the reader of the table.
     pushed_by: tuple[str, ...] = ()
     control: ControlHandler | None = None
+    # The pushed messages' schemas by message type ("*": every type), exported with the
+    # forwarded events' into the OpenAPI components so the browser's types are generated.
+    messages: tuple[tuple[str, type[BaseModel]], ...] = ()
+
+    def message_schemas(self) -> dict[str, type[Any]]:
+        """Message type -> the class whose schema its `data` has."""
+        return {**{kind.name: kind for kind in self.forwards}, **dict(self.messages)}
 
 
 def handler_name(handler: Callable[..., Any]) -> str:
@@ -193,3 +202,35 @@ def _describe_check(check: ChannelCheck | None) -> str:
         return f"`{getattr(permission, 'value', permission)}`"
     why = " ".join((check.__doc__ or "").split())
     return f"`{handler_name(check)}`: {why}"
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def document_channels(app: FastAPI, channels: Sequence[Channel]) -> None:
+    """Every WebSocket message's schema in the OpenAPI components (beside the REST schemas they
+    share), and `x-websocket`: channel -> message type -> schema, for the generated types."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            wire: dict[str, dict[str, dict[str, str]]] = {}
+            for channel in channels:
+                for type_, cls in channel.message_schemas().items():
+                    found = TypeAdapter(cls).json_schema(ref_template=_REF, mode="serialization")
+                    for name, part in {**found.pop("$defs", {}), cls.__name__: found}.items():
+                        # A REST schema of the same model stays as FastAPI wrote it; only two
+                        # different shapes under one name would be an error.
+                        known = components.setdefault(name, part)
+                        if set(known.get("properties", ())) != set(part.get("properties", ())):
+                            raise RuntimeError(f"two different schemas are named {name}")
+                    wire.setdefault(channel.name, {})[type_] = {
+                        "$ref": _REF.format(model=cls.__name__)
+                    }
+            schema["x-websocket"] = wire
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

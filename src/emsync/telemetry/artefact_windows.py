@@ -22,6 +22,7 @@ import numpy as np
 from emsync.telemetry.anomaly import CHANNELS, IsolationForestModel, window_features
 from emsync.telemetry.artefacts import ArtefactKind, flat_runs
 from emsync.telemetry.events import VitalsReceived
+from emsync.telemetry.schemas import ArtefactsPush
 
 WINDOW = 64  # readings kept per patient
 FOREST = Path(__file__).resolve().parent / "artifacts" / "artefact-forest.json"
@@ -83,8 +84,5 @@ class ArtefactWindows:
         reported.update(window[i][0] for i in flags)
         oldest = window[0][0]
         self._reported[event.patient_id] = {ts for ts in reported if ts >= oldest}
-        self._publish(
-            f"vitals:{event.patient_id}",
-            "artefacts",
-            {"patient_id": event.patient_id, "readings": fresh},
-        )
+        push = ArtefactsPush.model_validate({"patient_id": event.patient_id, "readings": fresh})
+        self._publish(f"vitals:{event.patient_id}", "artefacts", push.model_dump(mode="json"))

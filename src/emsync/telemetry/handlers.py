@@ -8,6 +8,7 @@ that change without an HTTP request still reach the audit log."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.core.errors import InvalidTransition, NotFound
@@ -21,6 +22,8 @@ from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.events import AlertChanged, DeviceChanged, PositionReceived, VitalsReceived
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.pipeline import Pipeline
+from emsync.telemetry.schemas import VitalsPush
+from emsync.telemetry.store import reading_of
 
 ALERT_SUBJECT = "telemetry.alert"
 
@@ -57,15 +60,14 @@ async def show_escalation_on_alert(runtime: Runtime, event: PageEscalated) -> No
 
 async def push_vitals(runtime: Runtime, event: VitalsReceived) -> None:
     """The readings, scored, to `vitals:<patient_id>`."""
-    runtime.get(Hub).publish(
-        f"vitals:{event.patient_id}",
-        "vitals",
-        {
-            "patient_id": event.patient_id,
-            "device_id": event.device_id,
-            "readings": list(event.readings),
-        },
+    push = VitalsPush(
+        patient_id=event.patient_id,
+        device_id=event.device_id,
+        readings=[
+            reading_of(datetime.fromisoformat(r["ts"]), event.device_id, r) for r in event.readings
+        ],
     )
+    runtime.get(Hub).publish(f"vitals:{event.patient_id}", "vitals", push.model_dump(mode="json"))
 
 
 async def judge_artefacts(runtime: Runtime, event: VitalsReceived) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from emsync.telemetry.alerts import AlertLevel
 from emsync.telemetry.events import VitalsReceived
+from emsync.telemetry.schemas import RiskPush
 from emsync.triage.risk import VitalsReading
 
 __all__ = ["ChartedSeries", "RiskScore", "RiskWatch", "risk_level", "trend_of"]
@@ -237,7 +238,8 @@ class RiskWatch:
         patient.history.append((newest, probability))
         score = self.latest(event.patient_id)
         assert score is not None
-        self._publish(f"vitals:{event.patient_id}", "risk", score.as_message())
+        push = RiskPush.model_validate(score.as_message())
+        self._publish(f"vitals:{event.patient_id}", "risk", push.model_dump(mode="json"))
         level = risk_level(probability, threshold=self._threshold, high=self._high)
         if self._raise_alert is not None and (level is not None or patient.level is not None):
             detail = {"risk": round(probability, 4), "model": self._version}

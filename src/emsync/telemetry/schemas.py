@@ -162,7 +162,17 @@ class LatestVitals(BaseModel):
     risk: RiskRead | None = None
 
 
+class ArtefactRead(BaseModel):
+    """A probable artefact in one parameter of a reading: shown as such, never dropped."""
+
+    field: str
+    kind: str
+
+
 class VitalsReading(BaseModel):
+    """One reading, as the history returns it and as the live `vitals:<patient_id>` push carries
+    it: the same schema on both paths, so the browser needs no reconciling."""
+
     ts: datetime
     device_id: str
     hr: float | None = None
@@ -176,10 +186,41 @@ class VitalsReading(BaseModel):
     news2: int | None = None
     band: str | None = None
     pews: int | None = Field(default=None, description="A child's Bedside PEWS (never NEWS2)")
-    artefacts: list[dict[str, str]] = Field(
+    artefacts: list[ArtefactRead] = Field(
         default_factory=list,
         description="Probable artefacts in this reading ({field, kind}); shown, never dropped",
     )
+
+
+# The messages of the `vitals:<patient_id>` WebSocket channel, by message type. They are
+# exported into the OpenAPI components (see bootstrap.CHANNELS) for the generated types.
+
+
+class VitalsPush(BaseModel):
+    """Message type `vitals`: a batch of one device's readings for the patient, as stored."""
+
+    patient_id: str
+    device_id: str
+    readings: list[VitalsReading]
+
+
+class ReadingArtefacts(BaseModel):
+    ts: datetime = Field(description="the reading's time (as in its VitalsReading)")
+    artefacts: list[ArtefactRead]
+
+
+class ArtefactsPush(BaseModel):
+    """Message type `artefacts`: readings already pushed that the window judge (flat lines, the
+    window model) later found probable artefacts in."""
+
+    patient_id: str
+    readings: list[ReadingArtefacts]
+
+
+class RiskPush(RiskRead):
+    """Message type `risk`: the deterioration model's new live score for the patient."""
+
+    patient_id: str
 
 
 class SeriesPoint(BaseModel):

@@ -219,11 +219,17 @@ STORED_COLUMNS = (
 
 
 def vitals_reading(row: Any, values: dict[str, Any]) -> VitalsReading:
+    return reading_of(as_utc(row.ts), row.device_id, values)
+
+
+def reading_of(ts: datetime, device_id: str, values: dict[str, Any]) -> VitalsReading:
+    """A reading's stored values (with the scoring detail) as the one wire shape of a reading,
+    for the history and the live push alike."""
     news = values.get("news2")
     pews = values.get("pews")
     return VitalsReading(
-        ts=as_utc(row.ts),
-        device_id=row.device_id,
+        ts=ts,
+        device_id=device_id,
         hr=values.get("hr"),
         spo2=values.get("spo2"),
         rr=values.get("rr"),

@@ -34,6 +34,7 @@ from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
 from emsync.telemetry.events import VitalsReceived
+from emsync.telemetry.schemas import VitalsPush, VitalsReading
 from tests.builders import insert_account
 from tests.conftest import TEST_SECRET, _require_service, make_settings
 from tests.live_server import free_port
@@ -148,8 +149,20 @@ async def receive(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
     return [json.loads(await asyncio.wait_for(ws.recv(), timeout=15)) for _ in range(count)]
 
 
+async def receive_until(ws: ClientConnection, last_type: str) -> list[dict[str, Any]]:
+    messages = [json.loads(await asyncio.wait_for(ws.recv(), timeout=15))]
+    while messages[-1]["type"] != last_type:
+        messages.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=15)))
+    return messages
+
+
+T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
 def vitals(hr: int) -> VitalsReceived:
-    return VitalsReceived(patient_id="p1", device_id="monitor-1", readings=({"hr": hr},))
+    # As the pipeline hands readings on: stored values with their time.
+    ts = (T0 + timedelta(seconds=hr)).isoformat()
+    return VitalsReceived(patient_id="p1", device_id="monitor-1", readings=({"ts": ts, "hr": hr},))
 
 
 async def test_vitals_handled_in_ingest_reach_the_api_process_once_in_order(
@@ -165,16 +178,20 @@ async def test_vitals_handled_in_ingest_reach_the_api_process_once_in_order(
         # A last message after them: any duplicate of the five would arrive before it.
         hub_of(ingest).publish("vitals:p1", "end", {})
 
-        messages = await receive(ws, 6)
-        assert [m["data"]["readings"][0]["hr"] for m in messages[:5]] == [71, 72, 73, 74, 75]
-        assert [m["type"] for m in messages] == ["vitals"] * 5 + ["end"]
-        assert [m["seq"] for m in messages] == [1, 2, 3, 4, 5, 6]
-        assert messages[0]["data"] == {
-            "patient_id": "p1",
-            "device_id": "monitor-1",
-            "readings": [{"hr": 71}],
-        }
-        assert fanout_of(api).metrics.received._value.get() == 6
+        messages = await receive_until(ws, "end")
+        # The ingest process's other readers of the readings (the live risk score, the window
+        # artefact judge) publish on the same channel: distinct message types, in the same order.
+        pushed = [m for m in messages if m["type"] == "vitals"]
+        assert [m["data"]["readings"][0]["hr"] for m in pushed] == [71, 72, 73, 74, 75]
+        assert {m["type"] for m in messages} <= {"vitals", "risk", "artefacts", "end"}
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+        # The history's reading schema, the same on both paths (issue 15, item 2).
+        assert VitalsPush.model_validate(pushed[0]["data"]) == VitalsPush(
+            patient_id="p1",
+            device_id="monitor-1",
+            readings=[VitalsReading(ts=T0 + timedelta(seconds=71), device_id="monitor-1", hr=71)],
+        )
+        assert fanout_of(api).metrics.received._value.get() == len(messages)
         await ws.close()
 
 
@@ -211,14 +228,17 @@ async def test_with_redis_unreachable_local_push_and_the_api_keep_working(
     async with api_process(settings) as (api, address):
         ws = await subscribe(address, "vitals:p1")
         await runtime_of(api).bus.publish(vitals(71), vitals(72))
+        hub_of(api).publish("vitals:p1", "end", {})
 
-        messages = await receive(ws, 2)
-        assert [m["data"]["readings"][0]["hr"] for m in messages] == [71, 72]
-        assert [m["seq"] for m in messages] == [1, 2]
+        messages = await receive_until(ws, "end")
+        pushed = [m for m in messages if m["type"] == "vitals"]
+        assert [m["data"]["readings"][0]["hr"] for m in pushed] == [71, 72]
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
         async with httpx.AsyncClient(base_url=f"http://{address}") as http:
             assert (await http.get("/health/ready")).status_code == 200
             exposition = (await http.get("/metrics")).text
-        assert 'emsync_fanout_not_sent_total{reason="redis_unavailable"} 2.0' in exposition
+        not_sent = f'emsync_fanout_not_sent_total{{reason="redis_unavailable"}} {len(messages)}.0'
+        assert not_sent in exposition
         assert "emsync_fanout_connected 0.0" in exposition
         assert not fanout_of(api).connected
         await ws.close()
@@ -282,24 +302,36 @@ async def test_after_a_redis_restart_fan_out_resumes_and_the_client_sees_the_gap
         both = (fanout_of(api), fanout_of(ingest))
         await until(lambda: all(f.connected for f in both), "connected")
         ws = await subscribe(address, "vitals:p1")
+        # Each step ends with a marker: the readings' other messages (risk, artefacts) come too.
         await runtime_of(ingest).bus.publish(vitals(71))
-        first = await receive(ws, 1)
+        hub_of(ingest).publish("vitals:p1", "mark", {})
+        first = await receive_until(ws, "mark")
 
         private_redis.stop()
         await until(lambda: not any(f.connected for f in both), "the outage noticed")
         await runtime_of(ingest).bus.publish(vitals(72))  # lost to the api process
         await runtime_of(api).bus.publish(vitals(73))  # local push goes on
-        during = await receive(ws, 1)
+        hub_of(api).publish("vitals:p1", "mark", {})
+        during = await receive_until(ws, "mark")
 
         private_redis.start()
         await until(lambda: all(f.connected for f in both), "reconnected")
         await runtime_of(ingest).bus.publish(vitals(74))
-        after = await receive(ws, 1)
+        hub_of(ingest).publish("vitals:p1", "mark", {})
+        after = await receive_until(ws, "mark")
 
-        got = [(m["data"]["readings"][0]["hr"], m["seq"]) for m in first + during + after]
-        # 72 never arrived: the seq skips it, so the client refetches the channel.
-        assert got == [(71, 1), (73, 2), (74, 4)]
+        seen = first + during + after
+        got = [m["data"]["readings"][0]["hr"] for m in seen if m["type"] == "vitals"]
+        assert got == [71, 73, 74]
+        seqs = [m["seq"] for m in seen]
+        # What the ingest process published during the outage never arrived: the seq skips
+        # it (and only it), so the client refetches the channel.
+        assert seqs[: len(first + during)] == list(range(1, len(first + during) + 1))
+        assert seqs[len(first + during)] > len(first + during) + 1
+        assert seqs[len(first + during) :] == list(
+            range(seqs[len(first + during)], seqs[len(first + during)] + len(after))
+        )
         not_sent = fanout_of(ingest).metrics.not_sent.labels("redis_unavailable")
-        assert not_sent._value.get() == 1
+        assert not_sent._value.get() == seqs[len(first + during)] - len(first + during) - 1
         assert fanout_of(api).metrics.missed._value.get() == 1
         await ws.close()

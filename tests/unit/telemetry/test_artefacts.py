@@ -27,6 +27,7 @@ from emsync.telemetry.artefacts import (
     without_artefacts,
 )
 from emsync.telemetry.paediatric import score_pews
+from emsync.telemetry.schemas import ArtefactsPush
 from emsync.triage.physionet import Outcome, PhysionetRecord
 from emsync.triage.risk import VitalsReading
 
@@ -196,6 +197,7 @@ async def test_window_checks_publish_a_frozen_heart_rate_and_a_spike_once() -> N
     assert len(published) == 1
     channel, kind, data = published[0]
     assert (channel, kind) == ("vitals:p", "artefacts")
-    flagged = {r["ts"]: r["artefacts"] for r in data["readings"]}
-    assert {"field": "hr", "kind": "anomaly"} in flagged[after(10).isoformat()]
-    assert {"field": "hr", "kind": "flat_line"} in flagged[after(30).isoformat()]
+    ArtefactsPush.model_validate(data)  # the channel's declared schema for this message type
+    flagged = {datetime.fromisoformat(r["ts"]): r["artefacts"] for r in data["readings"]}
+    assert {"field": "hr", "kind": "anomaly"} in flagged[after(10)]
+    assert {"field": "hr", "kind": "flat_line"} in flagged[after(30)]

@@ -33,8 +33,14 @@ export type RiskRead = S["RiskRead"];
 export type GeocodeHitRead = S["GeocodeHitRead"];
 export type VitalsHistory = S["VitalsHistory"];
 export type VitalsReadingRead = S["VitalsReading"];
-/** One reading as the monitor shows it: a history item, or a live `vitals:<id>` reading once
- * `normalize` (lib/vitals.ts) has turned its scoring detail into the history's numbers. */
+// The `vitals:<patient_id>` channel's messages by type (`vitals`, `artefacts`, `risk`): the
+// readings of a `vitals` push have the history's schema, VitalsReading.
+export type VitalsPush = S["VitalsPush"];
+export type ArtefactsPush = S["ArtefactsPush"];
+export type RiskPush = S["RiskPush"];
+export type ArtefactRead = S["ArtefactRead"];
+/** One reading as the monitor shows it: a history item or a pushed one (the same schema), or
+ * the current values the monitor assembles from several (no single device, maybe no flags). */
 export type VitalsReading = Omit<VitalsReadingRead, "device_id" | "artefacts"> & {
   device_id?: string;
   /** Probable artefacts in this reading: shown as such, never dropped. */

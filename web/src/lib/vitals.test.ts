@@ -1,12 +1,12 @@
 import { expect, it } from "vitest";
-import { EMPTY_VITALS, currentReading, merge, normalize } from "./vitals";
+import { EMPTY_VITALS, currentReading, merge } from "./vitals";
 
 const T0 = Date.parse("2026-01-01T12:00:00Z");
 const iso = (ms: number) => new Date(T0 + ms).toISOString();
 
-it("a live push's NEWS2 detail becomes the score and band", () => {
-  const r = normalize({ ts: iso(0), hr: 130, news2: { total: 7, band: "high", subscores: [] } });
-  expect(r).toMatchObject({ hr: 130, news2: 7, band: "high" });
+it("a pushed reading (the history's schema) carries its score and band as they are", () => {
+  const s = merge(EMPTY_VITALS, { ts: iso(0), hr: 130, news2: 7, band: "high", pews: null });
+  expect(currentReading(s, T0, 60_000)).toMatchObject({ hr: 130, news2: 7, band: "high" });
 });
 
 it("keeps each parameter's own time and drops the ones gone stale", () => {

@@ -1,10 +1,9 @@
-import type { VitalsReading } from "../api/types";
-import type { LatestVitals } from "../api/types";
+import type { ArtefactRead, LatestVitals, VitalsReading } from "../api/types";
 
 export const FIELDS = ["hr", "spo2", "rr", "sbp", "dbp", "temp", "o2", "avpu"] as const;
 type Field = (typeof FIELDS)[number];
 
-export type Artefact = { field: string; kind: string };
+export type Artefact = ArtefactRead;
 
 /** The newest value of each parameter with its own time, the newest NEWS2 (an adult's) or PEWS
  * (a child's), and the probable artefacts of the newest reading of each parameter. */
@@ -39,21 +38,6 @@ export function fromLatest(latest: LatestVitals | null): VitalsState {
     values,
     news2: n ? { total: n.total, band: n.band, ts: Date.parse(n.ts) } : null,
     pews: p ? { total: p.total, band: p.band, ts: Date.parse(p.ts) } : null,
-  };
-}
-
-/** A reading from history or a live `vitals:<id>` push (where `news2` is the scoring detail). */
-export function normalize(raw: Record<string, unknown>): VitalsReading | null {
-  if (typeof raw.ts !== "string") return null;
-  const detail = raw.news2 && typeof raw.news2 === "object" ? (raw.news2 as { total?: number; band?: string }) : null;
-  const pews = raw.pews && typeof raw.pews === "object" ? (raw.pews as { total?: number; band?: string }) : null;
-  const band = detail?.band ?? pews?.band ?? (typeof raw.band === "string" ? raw.band : null);
-  return {
-    ...(raw as unknown as VitalsReading),
-    news2: detail ? (detail.total ?? null) : typeof raw.news2 === "number" ? raw.news2 : null,
-    pews: pews ? (pews.total ?? null) : typeof raw.pews === "number" ? raw.pews : null,
-    band,
-    artefacts: Array.isArray(raw.artefacts) ? (raw.artefacts as Artefact[]) : [],
   };
 }
 

@@ -2,7 +2,17 @@ import { useCallback, useEffect, useRef, useState, type ReactNode } from "react"
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { endpoints } from "../api/endpoints";
-import type { AlertRead as Alert, IncidentPage, IncidentRead, PatientRead, RiskRead, VitalsReading } from "../api/types";
+import type {
+  AlertRead as Alert,
+  ArtefactsPush,
+  IncidentPage,
+  IncidentRead,
+  PatientRead,
+  RiskPush,
+  RiskRead,
+  VitalsPush,
+  VitalsReading,
+} from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HistoryChart } from "../components/HistoryChart";
 import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
@@ -12,8 +22,6 @@ import {
   fromLatest,
   markArtefacts,
   merge,
-  normalize,
-  type Artefact,
   type VitalsState,
 } from "../lib/vitals";
 import { sortAlerts } from "../lib/alerts";
@@ -27,12 +35,10 @@ interface Monitored {
   incident: IncidentRead;
 }
 
-/** The readings of a `vitals:<patient_id>` push ({patient_id, device_id, readings: [...]}). */
+/** The readings of a `vitals` message on `vitals:<patient_id>` (VitalsPush: the history's
+ * reading schema, so nothing to reconcile). */
 export function readingsOf(data: unknown): VitalsReading[] {
-  if (!data || typeof data !== "object") return [];
-  const d = data as { readings?: unknown };
-  if (!Array.isArray(d.readings)) return [];
-  return (d.readings as Record<string, unknown>[]).flatMap((r) => normalize(r) ?? []);
+  return (data as VitalsPush | null)?.readings ?? [];
 }
 
 export function Monitor() {
@@ -124,13 +130,13 @@ function PatientTile({
   useChannel(`vitals:${patient.id}`, (m) => {
     if (m.type === "artefacts") {
       // Judged after the fact (frozen values, the window model): mark, never hide.
-      const flagged = (m.data as { readings?: { ts: string; artefacts: Artefact[] }[] }).readings ?? [];
+      const flagged = (m.data as ArtefactsPush).readings;
       setVitals((v) => markArtefacts(v, flagged));
       return;
     }
     if (m.type === "risk") {
       // Scored by the worker after the readings were stored (the deterioration model).
-      setRisk(m.data as RiskRead);
+      setRisk(m.data as RiskPush);
       return;
     }
     const rs = readingsOf(m.data);
