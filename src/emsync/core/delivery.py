@@ -219,7 +219,6 @@ class EventDurability:
             failure=describe_failure(exc),
             attempts=attempts,
         )
-        await self.bus.dead_lettered(letter)
         async with self.sessions() as session:
             await outbox.record_dead_letter(
                 session,
@@ -230,6 +229,7 @@ class EventDurability:
                 attempts=attempts,
             )
             await session.commit()
+        await self.bus.dead_lettered(letter)
 
     async def dead_letter_direct(self, letter: DeadLetter) -> None:
         """A dead letter of the in-process path (`bus.publish`, no outbox row): kept all the same,

@@ -183,13 +183,13 @@ async def unrelayed(
     session: AsyncSession, *, older_than: timedelta, limit: int, skip: set[str]
 ) -> list[SealedEvent]:
     """Committed rows no transport took (a crash between commit and relay, a broker outage),
-    oldest first; on PostgreSQL rows another process is relaying are skipped."""
+    oldest first. Not locked: two relays may both take a row, and the delivery records make
+    the second delivery skip what the first ran."""
     rows = await session.scalars(
         select(OutboxRow)
         .where(OutboxRow.relayed_at.is_(None), OutboxRow.created_at < now() - older_than)
         .order_by(OutboxRow.seq)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
     return [
         SealedEvent(r.event_id, r.event_type, r.payload_sealed)
@@ -308,13 +308,18 @@ async def retries_requested(session: AsyncSession, limit: int) -> list[tuple[Sea
     return [(SealedEvent(r.event_id, r.event_type, r.payload_sealed), r.handler) for r in rows]
 
 
-async def clear_retry_request(session: AsyncSession, event_id: str, handler: str) -> None:
-    """The relay took the request (the retry's outcome resolves or updates the row)."""
-    await session.execute(
+async def take_retry_request(session: AsyncSession, event_id: str, handler: str) -> bool:
+    """Clear the request; True for the one relay that cleared it (it re-delivers)."""
+    result = await session.execute(
         update(DeadLetterRow)
-        .where(DeadLetterRow.event_id == event_id, DeadLetterRow.handler == handler)
+        .where(
+            DeadLetterRow.event_id == event_id,
+            DeadLetterRow.handler == handler,
+            DeadLetterRow.retry_requested_at.is_not(None),
+        )
         .values(retry_requested_at=None)
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def unresolved_count(session: AsyncSession) -> int:

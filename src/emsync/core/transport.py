@@ -15,6 +15,7 @@ role from a durable queue with manual acks). The `Relay` around it, in every pro
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -92,6 +93,7 @@ class Relay(RelayHook):
         self._metrics = metrics
         self._inflight: set[str] = set()
         self._purged_at = 0.0
+        self._round = asyncio.Lock()
         self._periodic = Periodic(
             self.name, lambda: settings.relay_poll_seconds, self.tick, first_round_now=True
         )
@@ -119,6 +121,10 @@ class Relay(RelayHook):
         self.durability.settled.relayed.extend(ids)
 
     async def tick(self) -> None:
+        async with self._round:  # one round at a time (the timer's, or a caller's)
+            await self._tick()
+
+    async def _tick(self) -> None:
         await self.flush()
         await self.catch_up()
         if self.consume:
@@ -171,8 +177,10 @@ class Relay(RelayHook):
             requested = await outbox.retries_requested(session, BATCH)
         for event, handler in requested:
             async with self._sessions() as session:
-                await outbox.clear_retry_request(session, event.event_id, handler)
+                taken = await outbox.take_retry_request(session, event.event_id, handler)
                 await session.commit()
+            if not taken:  # another relay (process) took it
+                continue
             log.info("retrying a dead letter", event_type=event.event_type, handler=handler)
             await self.transport.retry(event, handler)
         return len(requested)
