@@ -32,6 +32,9 @@ log = structlog.get_logger("emsync.events")
 RETRY_KEY = "emsync.retry"  # routing key of a dead letter a person asked to retry
 RETRY_HEADER = "emsync-retry-handler"
 NACK_PAUSE_SECONDS = 1.0
+# A commit's relay waits this long for the broker's confirm, then leaves the event in the outbox
+# for the relay's next round: a broker outage must not hang the request that committed.
+CONFIRM_TIMEOUT_SECONDS = 5.0
 
 
 class RabbitMqTransport:
@@ -104,7 +107,9 @@ class RabbitMqTransport:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         async with self._publishing:  # one confirm at a time keeps the relay's order
-            await self._exchange.publish(message, routing_key=routing_key, mandatory=True)
+            await self._exchange.publish(
+                message, routing_key=routing_key, mandatory=True, timeout=CONFIRM_TIMEOUT_SECONDS
+            )
 
     async def _consume(self, queue: AbstractQueue) -> None:
         async with queue.iterator() as messages:

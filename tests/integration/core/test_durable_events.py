@@ -255,3 +255,23 @@ async def test_a_dead_letter_is_listed_and_retried_by_a_person(
         assert gauge == 0
     assert runs == [incident_id] * 7
     assert letters.empty()
+
+
+async def test_two_deliveries_of_one_event_at_once_commit_the_reaction_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The race the delivery record closes: a redelivery that starts before the first delivery
+    committed finds no record, runs, and its commit must fail on the record, not write twice."""
+    await _sql(database_url, f"CREATE TABLE {MARKS} (incident_id VARCHAR(36) NOT NULL)")
+    app = create_app(make_settings(database_url, tmp_path))
+    runtime: Runtime = app.state.runtime
+    install_marker(runtime)
+    durability = runtime.get(Relay).durability
+    event = IncidentCreated(incident_id="inc-1", priority=1, lat=None, lon=None)
+    sealed = durability.seal(event)
+    (marker,) = [s for s in runtime.bus.durable(IncidentCreated) if s.name == MARKER]
+    async with LifespanManager(app, startup_timeout=60):
+        assert await durability.run(sealed, event, marker)
+        assert await durability.run(sealed, event, marker)  # ran already: done, not failed
+    assert await _marks(database_url) == 1
+    assert runtime.bus.dead_letters == []
