@@ -38,6 +38,7 @@ from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
+from emsync.core.delivery import EventDurability
 from emsync.core.docs import install_docs
 from emsync.core.events import DeadLetter, EventBus
 from emsync.core.fanout import RedisFanout
@@ -53,10 +54,11 @@ from emsync.core.http import (
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
-from emsync.core.reactions import Channel, Reaction, Stage, on, register
+from emsync.core.reactions import Channel, Delivery, Reaction, Stage, on, register
 from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
+from emsync.core.transport import EventTransport, InProcessTransport, Relay
 from emsync.dispatch import CrewCheck
 from emsync.dispatch import api as dispatch_api
 from emsync.dispatch import handlers as dispatch_handlers
@@ -214,10 +216,11 @@ INCIDENT_CHANGES = (IncidentCreated, IncidentUpdated, IncidentStatusChanged)
 UNIT_CHANGES = (UnitCreated, UnitUpdated, UnitStatusChanged)
 PAGE_CHANGES = (PageOpened, PageEscalated, PageAcknowledged, PageClosed)
 IN_TRANSACTION = Stage.IN_TRANSACTION
+LOCAL = Delivery.LOCAL  # about this process (a cache, a counter, a loop to wake): not durable
 
 REACTIONS: tuple[Reaction, ...] = (
     # Accounts: a changed account's sessions end in every process (through the fan-out).
-    on(AccountChanged, run=auth_handlers.broadcast_account_change),
+    on(AccountChanged, run=auth_handlers.broadcast_account_change, delivery=LOCAL),
     # Where each incident's patients are going (hospital staff's need-to-know scope); recorded
     # before the hospital is told of the handoff, so it can open the incident at once.
     on(DestinationChosen, run=incidents_handlers.destination_of_unit),
@@ -238,10 +241,10 @@ REACTIONS: tuple[Reaction, ...] = (
     on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
     on(DestinationChosen, run=handoffs_handlers.draft_on_destination),
     # Telemetry: live vitals, artefact windows, live risk, device cache; alert side of a page.
-    on(VitalsReceived, run=telemetry_handlers.push_vitals),
-    on(VitalsReceived, run=telemetry_handlers.judge_artefacts),
-    on(VitalsReceived, run=telemetry_handlers.score_risk),
-    on(DeviceChanged, run=telemetry_handlers.forget_device),
+    on(VitalsReceived, run=telemetry_handlers.push_vitals, delivery=LOCAL),
+    on(VitalsReceived, run=telemetry_handlers.judge_artefacts, delivery=LOCAL),
+    on(VitalsReceived, run=telemetry_handlers.score_risk, delivery=LOCAL),
+    on(DeviceChanged, run=telemetry_handlers.forget_device, delivery=LOCAL),
     on(AlertChanged, run=telemetry_handlers.audit_alert),
     # Notifications: a page opens, stops or resolves in the transaction of its cause.
     on(AlertChanged, run=notifications_handlers.page_on_alert, stage=IN_TRANSACTION),
@@ -256,8 +259,8 @@ REACTIONS: tuple[Reaction, ...] = (
         run=notifications_handlers.stop_on_handoff_acknowledged,
         stage=IN_TRANSACTION,
     ),
-    on(*PAGE_CHANGES, run=notifications_handlers.count_page),
-    on(PageOpened, run=notifications_handlers.wake_worker),
+    on(*PAGE_CHANGES, run=notifications_handlers.count_page, delivery=LOCAL),
+    on(PageOpened, run=notifications_handlers.wake_worker, delivery=LOCAL),
     on(PageAcknowledged, run=telemetry_handlers.acknowledge_alert_from_page),
     on(PageEscalated, run=telemetry_handlers.show_escalation_on_alert),
     # Emergency management: incidents and ambulances enter the one search index.
@@ -330,6 +333,37 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
     runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
     register(runtime, REACTIONS, CHANNELS)
+    runtime.provide(_event_relay(runtime))
+
+
+def _event_relay(runtime: Runtime) -> Relay:
+    """Durable events (docs/durable-events.md): the outbox, delivered in this process (embedded
+    profile) or through RabbitMQ (scale profile), once the reactions are registered."""
+    durability = EventDurability(runtime.bus, runtime.keyring, runtime.sessions)
+    settings = runtime.settings.events
+    transport: EventTransport
+    if settings.transport == "rabbitmq":
+        from emsync.core.amqp import RabbitMqTransport
+
+        assert settings.amqp_url is not None  # EventSettings refuses rabbitmq without one
+        transport = RabbitMqTransport(
+            durability,
+            url=settings.amqp_url,
+            exchange=settings.amqp_exchange,
+            queue=settings.amqp_queue,
+            event_names=runtime.bus.durable_event_names(),
+        )
+    else:
+        transport = InProcessTransport(durability)
+    runtime.bus.durability = durability
+    return Relay(
+        durability,
+        transport,
+        sessions=runtime.sessions,
+        read_sessions=runtime.read_sessions,
+        settings=settings,
+        metrics=runtime.metrics,
+    )
 
 
 def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
@@ -350,6 +384,9 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
     return [
         *_wal_checkpoint(runtime),
         *_fanout(runtime),
+        # Every process relays its own commits; the worker role also consumes (scale profile),
+        # re-delivers what a crash left behind and the dead letters a person retries.
+        *[(role, runtime.get(Relay)) for role in ProcessRole],
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
@@ -392,6 +429,7 @@ def create_app(
     configure_logging(level=settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings, clock=clock)
     _provide(runtime)
+    runtime.get(Relay).consume = ProcessRole.WORKER in roles
     # dict.fromkeys: a service of several roles starts once in a process running them all.
     services = list(
         dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)

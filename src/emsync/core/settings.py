@@ -186,6 +186,7 @@ SECRET_FILE_SETTINGS: dict[str, tuple[str, ...]] = {
     "REDIS_URL": ("redis_url",),
     "ADMIN_PASSWORD": ("admin_password",),
     "MQTT__PASSWORD": ("mqtt", "password"),
+    "EVENTS__AMQP_URL": ("events", "amqp_url"),
 }
 
 
