@@ -127,6 +127,7 @@ MATRIX: dict[Role, frozenset[Perm]] = {
         _PAGED
         | {
             P.CREW_UNIT,
+            P.REALTIME_CONNECT,  # also who one is (/api/auth/me)
             P.MAP_READ,
             P.HOSPITALS_READ,
             P.HANDOFFS_READ,

@@ -3,6 +3,7 @@ import type { HandoffRead as Handoff, VitalSigns } from "../api/types";
 import { allergiesText, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
+import { AttachmentLink } from "./AttachmentLink";
 
 /** The newest vital-sign set first, with its age and each value's trend beside it. */
 function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
@@ -152,6 +153,17 @@ export function HandoffCard({
                 </ul>
               )}
             </Row>
+            {(h.attachments ?? []).length > 0 && (
+              <Row label="Photos / ECG">
+                <ul className="plain attachments" data-testid="handoff-attachments">
+                  {(h.attachments ?? []).map((a) => (
+                    <li key={a.id}>
+                      <AttachmentLink handoffId={h.id} attachment={a} />
+                    </li>
+                  ))}
+                </ul>
+              </Row>
+            )}
           </dl>
           <AllSigns signs={picture.signs} />
         </>
