@@ -53,7 +53,8 @@ export function CallCard({
         <p className="muted small">No route: {view.route_problem ?? "unknown"}</p>
       )}
       <div className="crew-map">
-        <MapView roads={null} points={points} route={route} />
+        {/* A new leg (scene, then hospital) is a new map, fitted to its ends. */}
+        <MapView key={view.route?.to ?? "none"} roads={null} points={points} route={route} />
       </div>
     </section>
   );

@@ -111,6 +111,11 @@ export function Crew() {
               persist={persist}
               onHandoff={setHandoff}
             />
+            {handoff && state.pending.some((a) => a.path === `/api/handoffs/${handoff.id}/send`) && (
+              <p className="queued-note small" data-testid="handoff-queued">
+                Not yet with the hospital: it goes when the network is back.
+              </p>
+            )}
           </section>
           <Attachments handoff={handoff} queue={queue} pending={state.pending} />
         </>
