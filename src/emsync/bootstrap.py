@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from emsync.core.http import (
     install_error_handlers,
     respond_problem,
 )
+from emsync.core.idempotency import IdempotencyMiddleware
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
@@ -59,7 +61,7 @@ from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.transport import EventTransport, InProcessTransport, Relay
-from emsync.dispatch import CrewCheck
+from emsync.dispatch import CrewCheck, crew_api
 from emsync.dispatch import api as dispatch_api
 from emsync.dispatch import handlers as dispatch_handlers
 from emsync.dispatch.events import (
@@ -486,6 +488,16 @@ def _install_middleware(app: FastAPI, runtime: Runtime) -> None:
     async def authenticate_request(scope: Any) -> Principal:
         return await principal_from_headers(runtime, scope.get("headers", ()))
 
+    # Innermost, inside the gate: the caller is authenticated and the body bounded before the
+    # key is looked up (and a repeat answered without running the route).
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessions=lambda: runtime.sessions,
+        keyring=lambda: runtime.keyring,
+        clock=runtime.clock,
+        pending_seconds=settings.http.idempotency_pending_seconds,
+        retention=timedelta(hours=settings.http.idempotency_retention_hours),
+    )
     # Inside the request context (so its refusals are logged and carry the security headers).
     app.add_middleware(
         RequestGate,
@@ -515,6 +527,7 @@ def _include_api(app: FastAPI) -> None:
         dispatch_api.router,
         maps_api.router,
         dispatch_api.map_router,
+        crew_api.router,
         geocoding_api.router,
         basemap_api.router,
         hospitals_api.router,

@@ -14,6 +14,7 @@ const Monitor = lazy(() => import("./views/Monitor").then((m) => ({ default: m.M
 const PatientHistory = lazy(() =>
   import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
 );
+const Crew = lazy(() => import("./views/crew/Crew").then((m) => ({ default: m.Crew })));
 const Admin = lazy(() => import("./views/Admin").then((m) => ({ default: m.Admin })));
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
 const Paging = lazy(() => import("./views/Paging").then((m) => ({ default: m.Paging })));
@@ -54,6 +55,7 @@ export function App() {
         <Route path="monitor" element={<Monitor />} />
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
+        <Route path="crew" element={<Crew />} />
         <Route path="admin" element={<Admin />} />
         <Route path="account/password" element={<Password />} />
         <Route path="paging" element={<Paging />} />

@@ -9,7 +9,7 @@ import { useApp } from "../app/context";
 import { MapView, type MapPoint } from "../components/MapView";
 
 type Target = "unit" | "hospital";
-const ROLES = ["dispatcher", "paramedic", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
+const ROLES = ["dispatcher", "paramedic", "crew", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
 
 export function Admin() {
   const { api, can } = useApp();
