@@ -53,7 +53,7 @@ class ImportJob:
     stage: str = "queued"
     finished_at: datetime | None = None
     error: str | None = None
-    summary: dict[str, object] = field(default_factory=dict)
+    summary: dict[str, int | float | bool] = field(default_factory=dict)
 
 
 def _bad_file(message: str) -> ValidationFailed:
