@@ -1,6 +1,8 @@
 import type { ReactNode } from "react";
+import type { MedicationConflict } from "../api/registry";
 import type { HandoffRead as Handoff, VitalSigns } from "../api/types";
 import { allergiesText, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
+import { AllergyConflicts } from "./AllergyConflicts";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
 
@@ -80,12 +82,15 @@ export function HandoffCard({
   now,
   actions,
   callSign,
+  conflicts,
 }: {
   handoff: Handoff;
   now: number;
   actions?: ReactNode;
   /** The unit's radio call sign (the ED knows the ambulance by it, not by its id). */
   callSign?: string | null;
+  /** Medications given against a written or recorded allergy (checked by the registry). */
+  conflicts?: MedicationConflict[] | null;
 }) {
   const eta = h.eta ? Date.parse(h.eta) - now : null;
   const c = h.content;
@@ -107,6 +112,7 @@ export function HandoffCard({
       </p>
       {c && picture ? (
         <>
+          <AllergyConflicts conflicts={conflicts} />
           <CurrentVitals handoff={h} now={now} />
           <p className={picture.allergies?.length ? "allergies warn" : "allergies"} data-testid="allergies">
             <strong>Allergies:</strong> {allergiesText(picture.allergies)}
