@@ -221,7 +221,7 @@ def _map_imports(runtime: Runtime) -> MapImports:
                     {"job_id": job.id, "file": job.file, "error": job.error}, sort_keys=True
                 ),
                 request_id=job.id.replace("-", ""),
-                outcome="success" if job.state == "done" else "failure:import",
+                outcome="success" if job.error is None else "failure:import",
             )
         )
 

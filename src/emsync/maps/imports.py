@@ -35,7 +35,8 @@ log = structlog.get_logger("emsync.maps")
 JobState = Literal["running", "done", "failed"]
 # A further stage after the road graph: its label and what it does with the file.
 ImportStage = tuple[str, Callable[[Path], Awaitable[None]]]
-# Told when a job ends (the composition root audits it): the job, who started it.
+# Told when a job ends, before its state says so (the composition root audits it): the job
+# (`error` None when it succeeded) and who started it.
 OnFinished = Callable[["ImportJob", str], Awaitable[None]]
 # load_road_map's own stages (routing.map_store), counted so the bar moves through them.
 ROAD_GRAPH_STEPS = 5
@@ -150,6 +151,7 @@ class MapImports:
             job.step += 1
             job.stage = description
 
+        done = False
         try:
             job.stage = f"reading {path.name}"
             road_map = await self._road_maps.build(path, on_stage=on_stage)
@@ -167,17 +169,20 @@ class MapImports:
                 "hospitals_in_map": road_map.summary.hospitals,
                 "from_cache": road_map.from_cache,
             }
-            job.step, job.state, job.stage = job.steps, "done", "done"
+            job.step, job.stage, done = job.steps, "done", True
         except DomainError as error:
-            job.state, job.error = "failed", error.detail
+            job.error = error.detail
         except Exception as error:  # any build failure is the job's, shown to the admin
             log.exception("map import failed", file=job.file)
-            job.state, job.error = "failed", f"{type(error).__name__}: {error}"
+            job.error = f"{type(error).__name__}: {error}"
+        job.finished_at = self._clock()
+        log.info("map import finished", file=job.file, done=done, error=job.error)
+        try:
+            if self._on_finished is not None:
+                await self._on_finished(job, actor)
         finally:
-            job.finished_at = self._clock()
-        log.info("map import finished", file=job.file, state=job.state, error=job.error)
-        if self._on_finished is not None:
-            await self._on_finished(job, actor)
+            # Last: whoever waits for the job sees it end with its audit entry written.
+            job.state = "done" if done else "failed"
 
     async def start(self) -> None:
         return None

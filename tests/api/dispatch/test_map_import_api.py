@@ -28,6 +28,7 @@ def map_dir(tmp_path: Path) -> Path:
     (directory / "extracts").mkdir(parents=True)
     shutil.copyfile(default_map_path(), directory / "extracts" / "helsinki.osm.pbf")
     (directory / "notes.txt").write_text("not a map")
+    (directory / "broken.osm.pbf").write_bytes(b"\x00\x00\x00\x0dnot a pbf at all")
     outside = tmp_path / "secret.osm.pbf"
     outside.write_bytes(b"not for admins to read")
     (directory / "escape.osm.pbf").symlink_to(outside)
@@ -76,7 +77,7 @@ async def test_admin_imports_a_map_with_progress_and_the_process_switches_to_it(
     assert off_map.status_code == 404
     files = (await client.get("/api/map/import-files", headers=admin)).json()
     # The symlink that leads out of the directory is not offered.
-    assert files == {"enabled": True, "files": ["extracts/helsinki.osm.pbf"]}
+    assert files == {"enabled": True, "files": ["broken.osm.pbf", "extracts/helsinki.osm.pbf"]}
 
     started = await client.post(
         "/api/map/imports", json={"file": "extracts/helsinki.osm.pbf"}, headers=admin
@@ -111,6 +112,21 @@ async def test_admin_imports_a_map_with_progress_and_the_process_switches_to_it(
     assert finished["actor"] == request["actor"]
     assert finished["actor_name"].startswith("admin")
     assert "extracts/helsinki.osm.pbf" in finished["target"]
+
+
+async def test_a_failed_import_keeps_the_loaded_map_and_is_audited(
+    import_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = import_client
+    admin = await auth_headers(app, client, Role.ADMIN)
+    started = await client.post("/api/map/imports", json={"file": "broken.osm.pbf"}, headers=admin)
+    assert started.status_code == 202
+    failed = await _finished(client, started.json()["id"], admin)
+    assert failed["state"] == "failed"
+    assert failed["error"]
+    assert (await client.get("/api/map", headers=admin)).json()["region"] == "monaco"
+    entries = (await client.get("/api/audit?action=map+import", headers=admin)).json()
+    assert [e["outcome"] for e in entries] == ["failure:import"]
 
 
 @pytest.mark.parametrize(
