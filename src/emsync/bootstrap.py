@@ -5,6 +5,7 @@ two tables below: every flow of the system in one place), and starts background 
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -106,6 +107,7 @@ from emsync.incidents.events import (
 )
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
+from emsync.maps.imports import ImportJob, MapImports
 from emsync.notifications import api as notifications_api
 from emsync.notifications import handlers as notifications_handlers
 from emsync.notifications import wiring as notifications_wiring
@@ -206,7 +208,37 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.provide(RoadMapService.from_settings(settings))
     runtime.provide(GeocoderService.from_settings(settings))
     runtime.provide(BasemapService.from_settings(settings))
+    runtime.provide(_map_imports(runtime))
     return runtime
+
+
+def _map_imports(runtime: Runtime) -> MapImports:
+    """The dashboard's map import: the road graph, then the address index and the basemap of the
+    same file, and the job's outcome in the audit log (the request that started it is there)."""
+
+    async def audit_outcome(job: ImportJob, actor: str) -> None:
+        await runtime.get(AuditLog).append(
+            AuditRecord(
+                actor=actor,
+                action="map import finished",
+                target=json.dumps(
+                    {"job_id": job.id, "file": job.file, "error": job.error}, sort_keys=True
+                ),
+                request_id=job.id.replace("-", ""),
+                outcome="success" if job.error is None else "failure:import",
+            )
+        )
+
+    return MapImports(
+        directory=runtime.settings.map_import_dir,
+        road_maps=runtime.get(RoadMapService),
+        clock=runtime.clock,
+        stages=[
+            ("building the address index", runtime.get(GeocoderService).switch),
+            ("building the basemap tiles", runtime.get(BasemapService).switch),
+        ],
+        on_finished=audit_outcome,
+    )
 
 
 # ---- the table of reactions ------------------------------------------------------------------
@@ -393,6 +425,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *notifications_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.API, runtime.get(GeocoderService)),
+        (ProcessRole.API, runtime.get(MapImports)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
         (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),

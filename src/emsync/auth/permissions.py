@@ -36,6 +36,9 @@ class Perm(StrEnum):
     DISPATCH_ASSIGN = "dispatch:assign"
     MAP_READ = "map:read"
     MAP_WRITE = "map:write"
+    # Replace the loaded road map from a file on the server (admins only: it reads server files,
+    # confined to EMSYNC_MAP_IMPORT_DIR, and changes every route and ETA).
+    MAP_IMPORT = "map:import"
     HOSPITALS_READ = "hospitals:read"
     HOSPITALS_WRITE = "hospitals:write"
     DEVICES_READ = "devices:read"
