@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from emsync.auth.chain import ChainReport
     from emsync.auth.passwords import Passwords
     from emsync.auth.schemas import UserCreate
+    from emsync.core.outbox import DeadLetterView
     from emsync.core.settings import Settings
 
 # Command name -> "module:attribute" of its Typer group or command function, imported on use.
@@ -88,12 +88,16 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
-backup_app = typer.Typer(
-    help="Backups of the database; the master keyring only sealed under a passphrase.",
+events_app = typer.Typer(
+    help="Durable domain events: the outbox and its dead letters.", no_args_is_help=True
+)
+dead_letters_app = typer.Typer(
+    help="Reactions that failed every attempt, kept until a person retries them.",
     no_args_is_help=True,
 )
+events_app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
-app.add_typer(backup_app, name="backup")
+app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 # The stand-ins' help is their command's (tests/unit/test_cli_imports.py compares them).
@@ -141,6 +145,11 @@ _defer(
     "registry",
     "emsync.registry.cli:registry_app",
     help_text="Person registry: fit the linkage model, evaluate matching, rebuild the blind index.",
+)
+_defer(
+    "backup",
+    "emsync.backup_cli:backup_app",
+    help_text="Backups of the database; the master keyring only sealed under a passphrase.",
 )
 _defer(
     "simulate",
@@ -393,91 +402,77 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
-def _passphrase(file: Path | None, *, confirm: bool) -> str:
-    if file is not None:
-        return file.read_text().removesuffix("\n")
-    value: str = typer.prompt("keyring passphrase", hide_input=True, confirmation_prompt=confirm)
-    return value
+async def _dead_letters(settings: Settings, handler: str | None) -> list[DeadLetterView]:
+    from emsync.core import outbox
+    from emsync.core.db import create_engine, session_factory
+
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            return await outbox.dead_letters(session, handler=handler)
+    finally:
+        await engine.dispose()
 
 
-@backup_app.command("create")
-def backup_create(
-    output: Annotated[Path, typer.Argument(help="archive to write (must not exist)")],
-    include_keys: Annotated[
-        bool, typer.Option(help="seal the master keyring into the archive under a passphrase")
-    ] = False,
-    passphrase_file: Annotated[
-        Path | None, typer.Option(help="file holding the passphrase (else prompted)")
+async def _request_retry(settings: Settings, ids: list[int] | None) -> list[int]:
+    from emsync.core import outbox
+    from emsync.core.db import create_engine, session_factory
+
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            marked = await outbox.request_retry(session, ids)
+            await session.commit()
+            return marked
+    finally:
+        await engine.dispose()
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    handler: Annotated[
+        str | None,
+        typer.Option(help="only this reaction, e.g. handoffs.handlers.draft_on_destination"),
     ] = None,
 ) -> None:
-    """Back up the database (SQLite online backup, or pg_dump) with its manifest."""
-    from emsync.core.backup import BackupError, create_backup
+    """Dead letters nobody has retried successfully yet, oldest first (no event content: the
+    payloads are sealed)."""
+    letters = asyncio.run(_dead_letters(load_settings(), handler))
+    out = Console(soft_wrap=True, highlight=False)
+    if not letters:
+        out.print("no dead letters")
+        return
+    for d in letters:
+        retry = "  [retry requested]" if d.retry_requested_at else ""
+        out.print(
+            f"#{d.id}  {d.event_type} -> {d.handler}  ({d.stage}, {d.attempts} attempts, "
+            f"first {d.first_failed_at.isoformat(timespec='seconds')}, "
+            f"last {d.last_failed_at.isoformat(timespec='seconds')}){retry}",
+            markup=False,
+        )
+        out.print(f"    {d.error}  event {d.event_id}", markup=False)
+    out.print(f"{len(letters)} dead letter(s); retry: emsync events dead-letters retry ID|--all")
 
-    settings = load_settings()
-    passphrase = _passphrase(passphrase_file, confirm=True) if include_keys else None
-    try:
-        manifest = create_backup(settings=settings, output=output, passphrase=passphrase)
-    except BackupError as exc:
-        console.print(f"[red]backup failed:[/red] {exc}")
-        raise typer.Exit(1) from None
-    rows = sum(manifest.tables.values())
-    console.print(
-        f"[green]backup written[/green] to {output} (mode 0600): {manifest.backend}, "
-        f"{len(manifest.tables)} tables, {rows} rows, sha256 {manifest.database_sha256[:16]}…"
-    )
-    if not include_keys:
+
+@dead_letters_app.command("retry")
+def dead_letters_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="dead letter ids (from `list`)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every unresolved dead letter")] = False,
+) -> None:
+    """Re-deliver dead letters to their reaction: a running EMsync (its worker role) picks them
+    up within `EMSYNC_EVENTS__RELAY_POLL_SECONDS`; one that fails again stays listed."""
+    if bool(ids) == all_:
+        console.print("[red]name dead letter ids or --all (not both)[/red]")
+        raise typer.Exit(2)
+    marked = asyncio.run(_request_retry(load_settings(), None if all_ else list(ids or [])))
+    missing = sorted(set(ids or []) - set(marked))
+    if missing:
         console.print(
-            "the master keyring is NOT in it: keep the keyring (key ids "
-            f"{', '.join(manifest.keyring.fingerprints)}) safe and apart from the backups"
+            f"[red]no unresolved dead letter with id {', '.join(map(str, missing))}[/red]"
         )
-
-
-@backup_app.command("restore")
-def backup_restore(
-    archive: Annotated[Path, typer.Argument(help="archive made by `emsync backup create`")],
-    keys_out: Annotated[
-        Path | None,
-        typer.Option(help="unseal the archive's keyring (passphrase) into this new 0600 file"),
-    ] = None,
-    passphrase_file: Annotated[
-        Path | None, typer.Option(help="file holding the passphrase")
-    ] = None,
-    force: Annotated[bool, typer.Option(help="restore over a database that is not empty")] = False,
-) -> None:
-    """Restore into the configured database (EMsync stopped), then check it table by table."""
-    from emsync.core.backup import BackupError, restore_backup
-
-    settings = load_settings()
-    passphrase = _passphrase(passphrase_file, confirm=False) if keys_out is not None else None
-    try:
-        manifest = restore_backup(
-            settings=settings,
-            archive=archive,
-            passphrase=passphrase,
-            keys_out=keys_out,
-            force=force,
-        )
-    except BackupError as exc:
-        console.print(f"[red]restore refused:[/red] {exc}")
-        raise typer.Exit(1) from None
-    console.print(
-        f"[green]restored[/green] {len(manifest.tables)} tables, "
-        f"{sum(manifest.tables.values())} rows, each count as in the backup"
-    )
-    if keys_out is not None:
-        console.print(f"keyring written to {keys_out}: set EMSYNC_SECURITY__MASTER_KEY_FILE to it")
-    audit_verify()
-
-
-@backup_app.command("show")
-def backup_show(archive: Path) -> None:
-    """Print an archive's manifest (no keys in it)."""
-    import dataclasses
-    import json
-
-    from emsync.core.backup import read_manifest
-
-    console.print_json(json.dumps(dataclasses.asdict(read_manifest(archive))))
+    console.print(f"{len(marked)} dead letter(s) queued for retry")
+    if missing:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -115,6 +115,7 @@ def test_stand_ins_show_their_commands_help() -> None:
         "simulate",
         "notify",
         "registry",
+        "backup",
     }
     for name in cli._DEFERRED:
         stand_in, real = root.commands[name], cli.deferred_command(name)

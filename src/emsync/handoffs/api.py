@@ -20,6 +20,7 @@ from emsync.handoffs import drafting, export, feed, keys, reads, transitions, up
 from emsync.handoffs.attachments import AttachmentKind
 from emsync.handoffs.lifecycle import HandoffStatus, Side
 from emsync.handoffs.models import HospitalKey
+from emsync.handoffs.public import viewer_of
 from emsync.handoffs.schemas import (
     AtmistRecord,
     AttachmentRead,
@@ -45,15 +46,6 @@ FHIR_JSON = "application/fhir+json"
 # Sequence numbers are stored as 64-bit integers: a larger one is no position, and used to reach
 # the database as an overflow (500, issue #14 item 8).
 MAX_SEQ = 2**62
-
-
-def viewer_of(principal: Principal) -> reads.Viewer:
-    return reads.Viewer(
-        actor=principal.audit_name,
-        hospital_id=principal.hospital_id,
-        receives=principal.can(Perm.HANDOFFS_RECEIVE),
-        writes=principal.can(Perm.HANDOFFS_WRITE),
-    )
 
 
 def refuse_future_times(

@@ -17,6 +17,7 @@ SPA_ROUTES = frozenset(
         "triage",
         "monitor",
         "hospital",
+        "crew",
         "admin",
         "account",
         "paging",

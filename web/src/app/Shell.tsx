@@ -14,6 +14,7 @@ export const NAV: NavItem[] = [
   { to: "/triage", label: "Triage", perm: "triage:run" },
   { to: "/monitor", label: "Patient monitor", perm: "vitals:read" },
   { to: "/hospital", label: "Hospital", perm: "handoffs:receive" },
+  { to: "/crew", label: "Crew", perm: "crew:unit" },
   { to: "/paging", label: "Paging", perm: "oncall:read" },
   { to: "/oncall", label: "On-call schedules", perm: "oncall:read" },
   { to: "/me/notifications", label: "My notifications", perm: "notify:self" },

@@ -6,6 +6,8 @@ import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { AtmistRecord, HandoffPage, HandoffRead, Treatment, VitalSigns } from "../../api/types";
 import { useApp, useChannel } from "../../app/context";
+import type { ApiClient } from "../../api/client";
+import { clock, signFields, sourceText } from "../../lib/handoff";
 
 const AVPU = ["A", "C", "V", "P", "U"] as const;
 const VITALS = [
@@ -30,6 +32,27 @@ function todayAt(hhmm: string): string | null {
   return d.toISOString();
 }
 
+/** What a draft's edit sends: the ATMIST record, acuity and ETA. */
+export interface DraftEdit {
+  content: AtmistRecord;
+  acuity: number | null;
+  eta: string | null | undefined;
+}
+
+/** Where a draft's save and send go: straight to the API (the dispatcher), or into the crew's
+ * offline queue, which answers with the draft as it will be once sent. */
+export interface DraftPersistence {
+  save(handoff: HandoffRead, edit: DraftEdit): Promise<HandoffRead>;
+  send(handoff: HandoffRead): Promise<HandoffRead>;
+}
+
+export function directPersistence(api: ApiClient): DraftPersistence {
+  return {
+    save: (h, edit) => api.patch<HandoffRead>(`/api/handoffs/${h.id}`, edit),
+    send: (h) => api.post<HandoffRead>(`/api/handoffs/${h.id}/send`, {}),
+  };
+}
+
 function treatmentText(t: Treatment): string {
   const dose = t.dose_value != null ? ` ${t.dose_value} ${t.dose_unit ?? ""}` : "";
   const route = t.route ? ` ${t.route}` : "";
@@ -43,16 +66,24 @@ export function HandoffEditor({
   unitId,
   hospitalId,
   hospitalName,
+  persist,
+  onHandoff,
 }: {
   incidentId: string;
   patientId: string | null;
   unitId: string | null;
   hospitalId: string | null;
   hospitalName: string | null;
+  persist?: DraftPersistence;
+  /** Told the handoff this panel shows, whenever it changes (the crew's attachments need it). */
+  onHandoff?: (handoff: HandoffRead | null) => void;
 }) {
   const { api, can } = useApp();
   const [handoff, setHandoff] = useState<HandoffRead | null | undefined>(undefined);
   const [message, setMessage] = useState<string | null>(null);
+  useEffect(() => {
+    if (handoff !== undefined) onHandoff?.(handoff);
+  }, [handoff, onHandoff]);
 
   const load = useCallback(async () => {
     try {
@@ -108,11 +139,18 @@ export function HandoffEditor({
         </p>
       </div>
     );
-  return <DraftForm key={handoff.updated_at} handoff={handoff} onChanged={setHandoff} />;
+  return <DraftForm key={handoff.updated_at} handoff={handoff} onChanged={setHandoff} persist={persist ?? directPersistence(api)} />;
 }
 
-function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h: HandoffRead) => void }) {
-  const { api } = useApp();
+function DraftForm({
+  handoff,
+  onChanged,
+  persist,
+}: {
+  handoff: HandoffRead;
+  onChanged: (h: HandoffRead) => void;
+  persist: DraftPersistence;
+}) {
   const c: AtmistRecord = handoff.content ?? {};
   const [mechanism, setMechanism] = useState(c.mechanism ?? "");
   const [injuries, setInjuries] = useState((c.injuries ?? []).join("\n"));
@@ -169,7 +207,7 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
     };
     if (content.injuries?.length === 0) content.injuries = null;
     try {
-      const saved = await api.patch<HandoffRead>(`/api/handoffs/${handoff.id}`, {
+      const saved = await persist.save(handoff, {
         content,
         acuity: acuity ? Number(acuity) : null,
         eta: etaMinutes ? new Date(Date.now() + Number(etaMinutes) * 60000).toISOString() : handoff.eta,
@@ -193,7 +231,7 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
     const saved = await save();
     if (!saved) return;
     try {
-      onChanged(await api.post<HandoffRead>(`/api/handoffs/${handoff.id}/send`, {}));
+      onChanged(await persist.send(saved));
     } catch (e) {
       onChanged(saved);
       setMessage(e instanceof ApiError ? `Not sent: ${e.message}` : "Not sent");
@@ -241,6 +279,18 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
       </label>
       <fieldset>
         <legend>S — Vital signs ({(c.signs ?? []).length} set(s) recorded; a new set is added on save)</legend>
+        {(c.signs ?? []).length > 0 && (
+          <ul className="small recorded-signs" data-testid="recorded-signs">
+            {(c.signs ?? []).map((s, i) => (
+              <li key={i}>
+                <strong>
+                  {clock(s.ts)} · {sourceText(s)}
+                </strong>
+                : {signFields(s).map(([label, value]) => `${label} ${value}`).join(", ")}
+              </li>
+            ))}
+          </ul>
+        )}
         <div className="grid3">
           {VITALS.map(([k, label]) => (
             <label key={k}>
