@@ -14,7 +14,6 @@ from emsync.auth import audit, checkpoints, service
 from emsync.auth.checkpoints import AuditKey, checkpoint_file
 from emsync.auth.deps import LoginLimits, LoginLimitsDep, public, requires
 from emsync.auth.events import AccountChanged
-from emsync.auth.models import User
 from emsync.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Passwords
 from emsync.auth.permissions import MATRIX, Perm
 from emsync.auth.principal import Principal
@@ -62,8 +61,9 @@ async def _password_login(
     limits: LoginLimits,
     username: str,
     password: str,
-) -> User:
-    """Rate-limited password check shared by the OAuth2 and the dashboard logins."""
+) -> TokenPair:
+    """The OAuth2 and the dashboard logins: a rate-limited password check, then a new token
+    pair (committed, counted, and the audit entry named after the user)."""
     # Usernames are at most 64 characters: a longer one is no account, and must not become a
     # limiter key of that size.
     username = username[:65]
@@ -93,7 +93,17 @@ async def _password_login(
         runtime.metrics.logins.labels(outcome="failure").inc()
         raise Unauthorized("incorrect username or password")
     limits.per_account.reset(account_key)
-    return user
+    pair = await service.issue_tokens(
+        session=session,
+        user=user,
+        settings=runtime.settings.auth,
+        secret=_secret(runtime),
+        now=runtime.clock(),
+    )
+    await session.commit()
+    runtime.metrics.logins.labels(outcome="success").inc()
+    request.state.audit_actor = f"user:{user.id}"
+    return pair
 
 
 @router.post("/auth/token", response_model=TokenPair)
@@ -108,7 +118,7 @@ async def login(
 ) -> TokenPair:
     """OAuth2 password login for API clients: a short-lived access token and a rotating refresh
     token in the body. The dashboard uses `POST /api/auth/session` (refresh token in a cookie)."""
-    user = await _password_login(
+    return await _password_login(
         request=request,
         runtime=runtime,
         session=session,
@@ -116,17 +126,6 @@ async def login(
         username=form.username,
         password=form.password,
     )
-    pair = await service.issue_tokens(
-        session=session,
-        user=user,
-        settings=runtime.settings.auth,
-        secret=_secret(runtime),
-        now=runtime.clock(),
-    )
-    await session.commit()
-    runtime.metrics.logins.labels(outcome="success").inc()
-    request.state.audit_actor = f"user:{user.id}"
-    return pair
 
 
 def _secure_cookie(request: Request, runtime: Runtime) -> bool:
@@ -191,7 +190,7 @@ async def session_login(
     """The dashboard's login: the access token in the body (kept in memory by the page), the
     refresh token in an httpOnly, SameSite=Strict cookie."""
     _check_same_origin(request)
-    user = await _password_login(
+    pair = await _password_login(
         request=request,
         runtime=runtime,
         session=session,
@@ -199,16 +198,6 @@ async def session_login(
         username=body.username,
         password=body.password,
     )
-    pair = await service.issue_tokens(
-        session=session,
-        user=user,
-        settings=runtime.settings.auth,
-        secret=_secret(runtime),
-        now=runtime.clock(),
-    )
-    await session.commit()
-    runtime.metrics.logins.labels(outcome="success").inc()
-    request.state.audit_actor = f"user:{user.id}"
     return _session_response(request, response, runtime, pair)
 
 

@@ -154,7 +154,7 @@ class MapImports:
         done = False
         try:
             job.stage = f"reading {path.name}"
-            road_map = await self._road_maps.build(path, on_stage=on_stage)
+            road_map = await self._road_maps.compile(path, on_stage=on_stage)
             job.step = ROAD_GRAPH_STEPS
             for label, run in self._stages:
                 job.stage = label

@@ -11,7 +11,6 @@ use, so suites that never route do not pay for it, and a test may hand in a shar
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from emsync.core.errors import DomainError, NotFound
-from emsync.core.settings import Settings
+from emsync.core.errors import NotFound
+from emsync.core.extract import ExtractLoader
 from emsync.routing import LatLon, RoadMap, RoutingEngine, default_map_path, load_road_map
 
 __all__ = ["Etas", "RoadMapService", "etas_from", "etas_to", "region_of"]
@@ -40,41 +39,38 @@ def region_of(road_map: RoadMap) -> str:
     return name[:100] or road_map.summary.sha256[:12]
 
 
-class RoadMapService:
+class RoadMapService(ExtractLoader[RoadMap]):
     """A BackgroundService that owns the loaded map."""
 
     name = "road-map"
+    label = "road map"
+    log = log
 
     def __init__(self, *, pbf_path: Path | None, cache_dir: Path, preload: bool) -> None:
-        self._pbf_path = pbf_path
-        self._cache_dir = cache_dir
-        self._preload = preload
-        self._map: RoadMap | None = None
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[RoadMap] | None = None
+        super().__init__(pbf_path=pbf_path, cache_dir=cache_dir, preload=preload)
         self._on_loaded: list[OnLoaded] = []
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RoadMapService:
-        return cls(
-            pbf_path=settings.map_pbf,
-            cache_dir=settings.data_dir / "cache",
-            preload=settings.env != "test",
-        )
 
     def on_loaded(self, callback: OnLoaded) -> None:
         """Run `callback` once the map is loaded (e.g. import the map's hospitals)."""
         self._on_loaded.append(callback)
 
-    def use(self, road_map: RoadMap) -> None:
-        """Serve an already loaded map (tests share one per session)."""
-        self._map = road_map
+    def build(self, pbf_path: Path | None) -> RoadMap:
+        road_map = load_road_map(pbf_path or default_map_path(), self._cache_dir)
+        log.info(
+            "road map loaded",
+            source=road_map.summary.source,
+            nodes=road_map.summary.nodes,
+            hospitals=len(road_map.hospitals),
+            from_cache=road_map.from_cache,
+            seconds=round(road_map.load_s, 3),
+        )
+        return road_map
 
-    @property
-    def loaded(self) -> RoadMap | None:
-        return self._map
+    async def on_served(self, value: RoadMap) -> None:
+        for callback in self._on_loaded:
+            await callback(value)
 
-    async def build(
+    async def compile(
         self, pbf_path: Path, *, on_stage: Callable[[str], None] | None = None
     ) -> RoadMap:
         """Compile (or read from the cache) another extract in a worker thread, without
@@ -83,62 +79,18 @@ class RoadMapService:
 
     async def switch(self, road_map: RoadMap, pbf_path: Path) -> None:
         """Serve `road_map` from now on, and run the on-loaded reactions (its hospitals)."""
-        async with self._lock:
-            self._map, self._pbf_path = road_map, pbf_path
         log.info("road map switched", source=road_map.summary.source, nodes=road_map.summary.nodes)
-        for callback in self._on_loaded:
-            await callback(road_map)
-
-    async def get(self) -> RoadMap:
-        """The map, loading it in a worker thread on first use."""
-        if self._map is not None:
-            return self._map
-        async with self._lock:
-            if self._map is None:
-                path = self._pbf_path
-                if path is None:
-                    path = await asyncio.to_thread(default_map_path)
-                road_map = await asyncio.to_thread(load_road_map, path, self._cache_dir)
-                log.info(
-                    "road map loaded",
-                    source=road_map.summary.source,
-                    nodes=road_map.summary.nodes,
-                    hospitals=len(road_map.hospitals),
-                    from_cache=road_map.from_cache,
-                    seconds=round(road_map.load_s, 3),
-                )
-                self._map = road_map
-                for callback in self._on_loaded:
-                    await callback(road_map)
-            return self._map
+        await self.serve(road_map, pbf_path)
 
     async def current(self) -> RoadMap | None:
         """The map, waiting for a load in progress; None when it loads on demand only and no
         one has asked for it yet (event handlers then skip routing work under tests)."""
-        if self._map is None and not self._preload:
+        if self._value is None and not self._preload:
             return None
         return await self.get()
 
     async def engine(self) -> RoutingEngine:
         return (await self.get()).engine
-
-    async def start(self) -> None:
-        if self._preload and self._map is None:
-            self._task = asyncio.create_task(self._warm())
-
-    async def _warm(self) -> RoadMap:
-        try:
-            return await self.get()
-        except DomainError as error:
-            log.error("road map could not be loaded", error=error.detail)
-            raise
-
-    async def stop(self) -> None:
-        if self._task is not None and not self._task.done():
-            # The load runs in a thread that cannot be interrupted: let it finish.
-            with contextlib.suppress(Exception):
-                await self._task
-        self._task = None
 
 
 @dataclass(frozen=True, slots=True)
