@@ -158,8 +158,8 @@ def obligations(
     jurisdiction: str,
     findings: Sequence[Finding],
     *,
-    consent: Consent,
-    capacity: Capacity,
+    consent: Consent | str,
+    capacity: Capacity | str,
     now: datetime,
 ) -> list[Obligation]:
     """What the jurisdiction's rules require for each finding. A police report that needs
