@@ -100,6 +100,7 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.intake.records import api as intake_records_api
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
 from emsync.notifications import api as notifications_api
@@ -487,6 +488,7 @@ def _include_api(app: FastAPI) -> None:
         notifications_api.router,
         *emergency_api.routers,
         *registry_api.routers,
+        *intake_records_api.routers,
     ]
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)

@@ -46,7 +46,7 @@ def _output(b: BookingRead, repeated: bool = False) -> dict[str, Any]:
         "ends_at": b.slot.ends_at.isoformat(),
         "clinician": b.slot.clinician_name,
         "location": b.slot.location,
-        "ics": f"/api/intake/bookings/{b.id}.ics",
+        "ics": f"/api/intake/bookings/{b.id}/calendar.ics",
         "repeated": repeated,
     }
 

@@ -113,6 +113,11 @@ async def _bed(session: AsyncSession, bed_id: str) -> Bed:
     return bed
 
 
+async def hospital_of_bed(*, session: AsyncSession, bed_id: str) -> str:
+    """The hospital whose board holds the bed (NotFound when there is no such bed)."""
+    return (await _bed(session, bed_id)).hospital_id
+
+
 async def move_bed(*, uow: UnitOfWork, bed_id: str, data: BedMove, now: datetime) -> BedRead:
     """A status change by a person: only the board's moves, never into or out of `occupied`
     (assigning and releasing do that, with their patient)."""
