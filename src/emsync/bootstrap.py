@@ -104,6 +104,7 @@ from emsync.intake import api as intake_api
 from emsync.intake import handlers as intake_handlers
 from emsync.intake import wiring as intake_wiring
 from emsync.intake.engine import BOARD_CHANNEL as INTAKE_CHANNEL
+from emsync.intake.records import api as intake_records_api
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
 from emsync.notifications import api as notifications_api
@@ -499,6 +500,7 @@ def _include_api(app: FastAPI) -> None:
         *emergency_api.routers,
         *registry_api.routers,
         intake_api.router,
+        *intake_records_api.routers,
     ]
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
