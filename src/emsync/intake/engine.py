@@ -213,6 +213,8 @@ class IntakeEngine:
         self.use(agents)
         self._launched = False
         self._launch_lock = asyncio.Lock()
+        # Runs this process started: a poll does not ask DBOS for them again.
+        self._begun: set[str] = set()
         config = runtime.settings.intake_engine
         self._poll = Periodic("intake-poll", lambda: config.poll_seconds, self.poll)
 
@@ -283,13 +285,17 @@ class IntakeEngine:
     async def begin(self, session_id: str) -> None:
         """Start (or find) the session's durable run."""
         await self.launch()
-        with SetWorkflowID(session_workflow_id(session_id)):
+        workflow_id = session_workflow_id(session_id)
+        with SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(run_session, session_id)
+        self._begun.add(workflow_id)
 
     async def run_beside(self, session_id: str, agent: str, attempts: int) -> None:
         await self.launch()
-        with SetWorkflowID(beside_workflow_id(session_id, agent, attempts)):
+        workflow_id = beside_workflow_id(session_id, agent, attempts)
+        with SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(run_beside, session_id, agent)
+        self._begun.add(workflow_id)
 
     async def poll(self) -> None:
         """Start what other processes (the API role) began: new sessions, forced steps."""
@@ -307,9 +313,11 @@ class IntakeEngine:
                 )
             ).all()
         for session_id in fresh:
-            await self.begin(session_id)
+            if session_workflow_id(session_id) not in self._begun:
+                await self.begin(session_id)
         for session_id, agent, attempts in queued:
-            await self.run_beside(session_id, agent, attempts)
+            if beside_workflow_id(session_id, agent, attempts) not in self._begun:
+                await self.run_beside(session_id, agent, attempts)
 
     # -- one attempt of one step
 

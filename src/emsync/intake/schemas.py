@@ -21,12 +21,39 @@ class Vitals(BaseModel):
     sbp: float | None = Field(default=None, ge=0, le=350)
     dbp: float | None = Field(default=None, ge=0, le=250)
     temp: float | None = Field(default=None, ge=20, le=45)
-    o2: bool | None = None
-    avpu: Literal["A", "C", "V", "P", "U"] | None = None
+    on_oxygen: bool | None = None
+    consciousness: Literal["A", "C", "V", "P", "U"] | None = None
+
+
+class Identifier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(max_length=20)
+    value: str = Field(min_length=1, max_length=64)
+    assigner: str | None = Field(default=None, max_length=64)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    relation: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=10)
+
+
+class Insurance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payer: str = Field(min_length=1, max_length=100)
+    member_id: str | None = Field(default=None, max_length=64)
+    plan: str | None = Field(default=None, max_length=100)
 
 
 class PersonFields(BaseModel):
-    """What the arriving patient or the paramedic says; admission matches it in the registry."""
+    """What the arriving patient or the paramedic says; admission matches it in the registry
+    (field names as intake.agents.arrival reads them)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,9 +61,22 @@ class PersonFields(BaseModel):
     family_name: str | None = Field(default=None, max_length=100)
     birth_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     sex: Literal["male", "female", "other", "unknown"] | None = None
-    national_id: str | None = Field(default=None, max_length=40)
     phone: str | None = Field(default=None, max_length=40)
     language: str | None = Field(default=None, max_length=10)
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=10)
+    emergency_contacts: list[Contact] = Field(default_factory=list, max_length=10)
+    insurance: list[Insurance] = Field(default_factory=list, max_length=5)
+    unknown: bool | None = None
+    estimated_age_years: int | None = Field(default=None, ge=0, le=130)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class FollowUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    specialty: str = Field(min_length=1, max_length=50)
+    within_days: int | None = Field(default=None, ge=0, le=365)
+    kind: str | None = Field(default=None, max_length=30)
 
 
 class SessionStart(BaseModel):
@@ -46,20 +86,33 @@ class SessionStart(BaseModel):
 
     workflow: str = Field(max_length=30)
     hospital_id: str | None = Field(default=None, pattern=HOSPITAL_ID)
+    hospital_name: str | None = Field(default=None, max_length=200)
+    jurisdiction: str | None = Field(default=None, max_length=20)
     person: PersonFields | None = None
-    complaint: str | None = Field(default=None, max_length=500)
-    # Mechanism or findings in plain words ("stab wound to the abdomen"): the legal agent's rules.
-    mechanism: str | None = Field(default=None, max_length=200)
-    vitals: Vitals | None = None
     age: int | None = Field(default=None, ge=0, le=130)
+    sex: Literal["male", "female", "other", "unknown"] | None = None
+    chief_complaint: str | None = Field(default=None, max_length=500)
+    # Mechanism in plain words ("stabbed with a kitchen knife"): the legal agent's rules.
+    mechanism: str | None = Field(default=None, max_length=200)
+    flags: list[str] = Field(default_factory=list, max_length=20)
+    injury: bool | None = None
+    dead_on_arrival: bool | None = None
+    arrival_mode: str | None = Field(default=None, max_length=30)
+    pain: bool | None = None
+    nrs_pain: int | None = Field(default=None, ge=0, le=10)
+    vitals: Vitals | None = None
+    planned_medications: list[str] = Field(default_factory=list, max_length=30)
+    consent: str | None = Field(default=None, max_length=50)
+    capacity: str | None = Field(default=None, max_length=50)
+    follow_up: FollowUp | None = None
     device_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    patient_id: str | None = Field(default=None, max_length=36)
     handoff_id: str | None = Field(default=None, max_length=36)
     incident_id: str | None = Field(default=None, max_length=36)
-    # Free extras an agent documents (insurance, consent, appointment wishes).
-    details: dict[str, Any] = Field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"workflow", "hospital_id"}, exclude_none=True)
+        body = self.model_dump(exclude={"workflow"}, exclude_none=True)
+        return {k: v for k, v in body.items() if v != []}
 
 
 class EmergencyTriage(SessionStart):

@@ -19,7 +19,7 @@ from tests.intake_support import RecordingAgent, always_fail, statuses, wait_for
 
 ARRIVAL = {
     "hospital_id": "hospital-a",
-    "complaint": "stab wound to the left flank",
+    "chief_complaint": "stab wound to the left flank",
     "mechanism": "stab wound",
     "vitals": {"hr": 118, "spo2": 95, "rr": 24, "sbp": 98},
 }
