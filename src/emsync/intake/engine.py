@@ -436,7 +436,7 @@ class IntakeEngine:
 def dbos_config(runtime: Runtime) -> DBOSConfig:
     settings = runtime.settings
     url = settings.intake_engine.system_database_url or system_database_url(
-        settings.database.url, settings.data_dir
+        settings.database_url, settings.data_dir
     )
     config: DBOSConfig = {
         "name": "emsync-intake",

@@ -60,7 +60,8 @@ FINISHED = frozenset({S.DONE, S.NEEDS_REVIEW, S.DEAD_LETTER, S.SKIPPED})
 # What a clinician may do to a step in each state (a table, not a tangle of ifs).
 OVERRIDABLE: Mapping[str, frozenset[StepStatus]] = {
     "skip": frozenset({S.PENDING, S.QUEUED, S.DEAD_LETTER}),
-    "force": frozenset({S.PENDING, S.QUEUED, S.DEAD_LETTER, S.SKIPPED}),
+    # Forcing a step that asked for review runs it again (its effects are keyed: none doubles).
+    "force": frozenset({S.PENDING, S.QUEUED, S.DEAD_LETTER, S.SKIPPED, S.NEEDS_REVIEW}),
 }
 
 

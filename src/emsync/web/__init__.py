@@ -24,6 +24,7 @@ SPA_ROUTES = frozenset(
         "me",
         "emergency",
         "persons",
+        "intake",
         "ack",
     }
 )
