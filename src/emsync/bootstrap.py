@@ -105,6 +105,11 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.intake import api as intake_api
+from emsync.intake import handlers as intake_handlers
+from emsync.intake import wiring as intake_wiring
+from emsync.intake.engine import BOARD_CHANNEL as INTAKE_CHANNEL
+from emsync.intake.records import api as intake_records_api
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
 from emsync.maps.imports import ImportJob, MapImports
@@ -306,6 +311,8 @@ REACTIONS: tuple[Reaction, ...] = (
     on(PatientTriaged, run=registry_handlers.link_triage),
     on(DeviceChanged, run=registry_handlers.link_device_binding),
     on(HandoffSent, run=registry_handlers.link_handoff),
+    # Intake: an ambulance patient's arrival starts an `emergency` session (once per handoff).
+    on(HandoffStatusChanged, run=intake_handlers.start_emergency_on_arrival),
 )
 
 # ---- the table of WebSocket channels --------------------------------------------------------
@@ -353,6 +360,9 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("emergency", CanSubscribe(Perm.EMERGENCY_READ), forwards=EMERGENCY_EVENTS),
     # Ids and kinds only (registry events carry no personal value).
     Channel("registry", CanSubscribe(Perm.PERSONS_READ), forwards=REGISTRY_EVENTS),
+    # The ED intake board (`intake`) and one patient's session (`intake:<session_id>`): step
+    # statuses only; outputs are read over REST.
+    Channel(INTAKE_CHANNEL, CanSubscribe(Perm.INTAKE_READ), pushed_by=("intake.engine",)),
 )
 
 
@@ -364,6 +374,7 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(VitalsFollow(runtime))
     telemetry_wiring.provide(runtime)
     notifications_wiring.provide(runtime)
+    intake_wiring.provide(runtime)
     runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
     runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
     register(runtime, REACTIONS, CHANNELS)
@@ -423,6 +434,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *[(role, runtime.get(Relay)) for role in ProcessRole],
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
+        *intake_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.API, runtime.get(GeocoderService)),
         (ProcessRole.API, runtime.get(MapImports)),
@@ -571,6 +583,8 @@ def _include_api(app: FastAPI) -> None:
         notifications_api.router,
         *emergency_api.routers,
         *registry_api.routers,
+        intake_api.router,
+        *intake_records_api.routers,
     ]
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)

@@ -39,6 +39,8 @@ const Inventory = lazy(() => import("./views/emergency/Inventory").then((m) => (
 const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ default: m.Alerts })));
 const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
 const Activity = lazy(() => import("./views/emergency/Activity").then((m) => ({ default: m.Activity })));
+const IntakeBoard = lazy(() => import("./views/intake/IntakeBoard").then((m) => ({ default: m.IntakeBoard })));
+const IntakeSession = lazy(() => import("./views/intake/IntakeSession").then((m) => ({ default: m.IntakeSession })));
 const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
 const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
 const Reviews = lazy(() => import("./views/registry/Reviews").then((m) => ({ default: m.Reviews })));
@@ -91,6 +93,8 @@ export function App() {
           <Route path="search" element={<Search />} />
           <Route path="activity" element={<Activity />} />
         </Route>
+        <Route path="intake" element={<IntakeBoard />} />
+        <Route path="intake/:sessionId" element={<IntakeSession />} />
         <Route path="persons" element={<Persons />} />
         <Route path="persons/reviews" element={<Reviews />} />
         <Route path="persons/:personId" element={<PersonChart />} />

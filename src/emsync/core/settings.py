@@ -27,6 +27,7 @@ from emsync.core.settings_platform import EventSettings as EventSettings
 from emsync.core.settings_platform import HttpSettings as HttpSettings
 from emsync.core.settings_platform import SecuritySettings as SecuritySettings
 from emsync.core.settings_registry import RegistrySettings as RegistrySettings
+from emsync.core.settings_intake import IntakeEngineSettings as IntakeEngineSettings
 from emsync.core.settings_telemetry import MqttSettings as MqttSettings
 from emsync.core.settings_telemetry import TelemetrySettings as TelemetrySettings
 
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     emergency: EmergencySettings = EmergencySettings()
     registry: RegistrySettings = RegistrySettings()
+    intake_engine: IntakeEngineSettings = IntakeEngineSettings()
 
     @classmethod
     def settings_customise_sources(

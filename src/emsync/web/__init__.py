@@ -25,6 +25,7 @@ SPA_ROUTES = frozenset(
         "me",
         "emergency",
         "persons",
+        "intake",
         "ack",
     }
 )

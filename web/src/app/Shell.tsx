@@ -19,6 +19,7 @@ export const NAV: NavItem[] = [
   { to: "/oncall", label: "On-call schedules", perm: "oncall:read" },
   { to: "/me/notifications", label: "My notifications", perm: "notify:self" },
   { to: "/emergency", label: "Emergency", perm: "emergency:read" },
+  { to: "/intake", label: "Intake", perm: "intake:read" },
   { to: "/persons", label: "Persons", perm: "persons:read" },
   { to: "/admin", label: "Admin", perm: "users:write" },
 ];
