@@ -40,17 +40,21 @@ async def test_a_stab_wound_arrival_goes_through_every_agent(
     ed = await make_ed(app, client, admin)
     out = await run_workflow(deps, arrival(ed))
 
-    assert out["triage"].outcome == "done" and out["triage"].output["level"] in (1, 2, 3)
+    assert out["triage"].outcome == "done"
+    assert out["triage"].output["level"] in (1, 2, 3)
     admission = out["admission"].output
-    assert admission["match_decision"] == "exact" and admission["person_id"] == ed.person_id
+    assert admission["match_decision"] == "exact"
+    assert admission["person_id"] == ed.person_id
     assert admission["bed"]["label"] in ("R1", "M1")
     hospital = (await client.get("/api/hospitals", headers=admin)).json()
     assert [h["ed_beds_available"] for h in hospital if h["id"] == ed.hospital_id] == [2]
 
     legal = out["legal"].output
-    assert legal["rules"] == ["GB-ENG-stab-wound"] and legal["police_task"] == "to_do"
+    assert legal["rules"] == ["GB-ENG-stab-wound"]
+    assert legal["police_task"] == "to_do"
     case = (await client.get(f"/api/intake/legal-cases/{legal['case_id']}", headers=admin)).json()
-    assert case["person_id"] == ed.person_id and "kitchen knife" in case["circumstances"]
+    assert case["person_id"] == ed.person_id
+    assert "kitchen knife" in case["circumstances"]
 
     records = out["medical_records"]
     assert records.outcome == "needs_review"
@@ -61,13 +65,16 @@ async def test_a_stab_wound_arrival_goes_through_every_agent(
         "class",
     )
 
-    assert out["billing"].outcome == "done" and out["billing"].output["payer"] == "public"
+    assert out["billing"].outcome == "done"
+    assert out["billing"].output["payer"] == "public"
     family = out["communication"].output["family"]
     assert [(m["channel"], m["language"], m["status"]) for m in family] == [("sms", "fi", "queued")]
     booking = out["scheduling"].output
-    assert booking["specialty"] == "surgery" and booking["clinician"] == "Dr Ada Surgeon"
+    assert booking["specialty"] == "surgery"
+    assert booking["clinician"] == "Dr Ada Surgeon"
     ics = await client.get(booking["ics"], headers=admin)
-    assert ics.status_code == 200 and b"BEGIN:VEVENT" in ics.content
+    assert ics.status_code == 200
+    assert b"BEGIN:VEVENT" in ics.content
     for name, step in out.items():
         assert step.decisions, f"{name} explains nothing"
 
@@ -117,4 +124,5 @@ async def test_parallel_admissions_for_the_last_bed_give_it_to_one(
     board = (
         await client.get(f"/api/intake/beds?hospital_id={ed.hospital_id}", headers=admin)
     ).json()
-    assert board["available"] == 0 and board["beds"][0]["occupant"]["person_id"] is not None
+    assert board["available"] == 0
+    assert board["beds"][0]["occupant"]["person_id"] is not None

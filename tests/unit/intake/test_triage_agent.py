@@ -34,7 +34,8 @@ def test_an_arrival_is_triaged_with_ktas_and_news2_and_explained() -> None:
     # rr 26 -> 3, spo2 93 -> 2, sbp 88 -> 3, hr 128 -> 2, alert, air, temp 36.4 -> 0
     assert out.output["news2"] == {"total": 10, "band": "high"}
     rules = [d.rule for d in out.decisions]
-    assert rules[0].startswith("ktas-acuity-model") and "news2" in rules
+    assert rules[0].startswith("ktas-acuity-model")
+    assert "news2" in rules
     assert out.decisions[0].inputs["chief_complaint"] == "stab wound to abdomen"
 
 
@@ -61,12 +62,14 @@ def test_device_vitals_fill_what_the_crew_did_not_record() -> None:
 def test_without_age_or_complaint_nothing_is_guessed() -> None:
     out = TriageAgent().assess(step({"vitals": {"hr": 80}}), NOW)
     assert out.outcome == "needs_review"
-    assert out.output["level"] is None and out.output["missing"] == ["age", "chief_complaint"]
+    assert out.output["level"] is None
+    assert out.output["missing"] == ["age", "chief_complaint"]
 
 
 def test_an_implausible_value_is_sent_to_a_person_with_the_field_named() -> None:
     out = TriageAgent().assess(step({**ARRIVAL, "vitals": {"hr": 900}}), NOW)
-    assert out.outcome == "needs_review" and out.output["level"] is None
+    assert out.outcome == "needs_review"
+    assert out.output["level"] is None
     assert "hr" in str(out.output["errors"])
 
 
