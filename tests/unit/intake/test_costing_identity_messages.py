@@ -85,9 +85,14 @@ def test_the_family_hears_in_finnish_when_the_patient_speaks_it() -> None:
 
 
 def test_contacts_without_a_phone_are_reported_not_dropped() -> None:
-    ok, skipped = messages.reachable([{"name": "A", "phone": "040"}, {"name": "B"}])
-    assert [c.name for c in ok] == ["A"]
-    assert skipped == ["contact 1: no phone"]
+    ok, skipped = messages.reachable(
+        [{"name": "A", "phone": "040 111 2233"}, {"name": "B"}, {"name": "C", "phone": "12"}],
+        "FI",
+    )
+    assert [(c.name, c.phone) for c in ok] == [("A", "+358401112233")]
+    assert skipped == ["contact 1: no phone", "contact 2: not a valid phone number"]
+    assert messages.region_of({"address": {"country": "SE"}}, "FI") == "SE"
+    assert messages.region_of({}, "GB-ENG") == "GB"
 
 
 def test_staff_notice_carries_acuity_bed_and_flags() -> None:
