@@ -24,6 +24,9 @@ SPA_ROUTES = frozenset(
         "me",
         "emergency",
         "persons",
+        "beds",
+        "legal-cases",
+        "clinics",
         "ack",
     }
 )
