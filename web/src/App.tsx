@@ -44,6 +44,9 @@ const IntakeSession = lazy(() => import("./views/intake/IntakeSession").then((m)
 const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
 const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
 const Reviews = lazy(() => import("./views/registry/Reviews").then((m) => ({ default: m.Reviews })));
+const BedBoard = lazy(() => import("./views/intake/BedBoard").then((m) => ({ default: m.BedBoard })));
+const LegalCases = lazy(() => import("./views/intake/LegalCases").then((m) => ({ default: m.LegalCases })));
+const Clinics = lazy(() => import("./views/intake/Clinics").then((m) => ({ default: m.Clinics })));
 const Search = lazy(() => import("./views/emergency/Search").then((m) => ({ default: m.Search })));
 
 export function App() {
@@ -98,6 +101,10 @@ export function App() {
         <Route path="persons" element={<Persons />} />
         <Route path="persons/reviews" element={<Reviews />} />
         <Route path="persons/:personId" element={<PersonChart />} />
+        <Route path="beds" element={<BedBoard />} />
+        <Route path="legal-cases" element={<LegalCases />} />
+        <Route path="legal-cases/:caseId" element={<LegalCases />} />
+        <Route path="clinics" element={<Clinics />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

@@ -26,6 +26,9 @@ SPA_ROUTES = frozenset(
         "emergency",
         "persons",
         "intake",
+        "beds",
+        "legal-cases",
+        "clinics",
         "ack",
     }
 )
