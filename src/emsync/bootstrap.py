@@ -8,13 +8,10 @@ import gc
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocket
 
 from emsync.auth import api as auth_api
@@ -24,7 +21,6 @@ from emsync.auth.checkpoints import AuditCheckpointer, audit_key, checkpoint_fil
 from emsync.auth.deps import (
     LoginLimits,
     principal_from_credentials,
-    principal_from_headers,
     public,
 )
 from emsync.auth.events import AccountChanged
@@ -44,16 +40,11 @@ from emsync.core.delivery import EventDurability
 from emsync.core.docs import install_docs
 from emsync.core.events import DeadLetter, EventBus
 from emsync.core.fanout import RedisFanout
-from emsync.core.gate import RequestGate, flat_routes
 from emsync.core.http import (
     PROBLEM_RESPONSES,
-    RequestContextMiddleware,
-    StateChange,
     document_problems,
     install_error_handlers,
-    respond_problem,
 )
-from emsync.core.idempotency import IdempotencyMiddleware
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
@@ -82,6 +73,7 @@ from emsync.dispatch.events import (
     UnitStatusChanged,
     UnitUpdated,
 )
+from emsync.edge import install_middleware
 from emsync.emergency import api as emergency_api
 from emsync.emergency import crew_problems
 from emsync.emergency import handlers as emergency_handlers
@@ -114,6 +106,11 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.intake import api as intake_api
+from emsync.intake import handlers as intake_handlers
+from emsync.intake import wiring as intake_wiring
+from emsync.intake.engine import BOARD_CHANNEL as INTAKE_CHANNEL
+from emsync.intake.records import api as intake_records_api
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
 from emsync.maps.imports import ImportJob, MapImports
@@ -316,6 +313,8 @@ REACTIONS: tuple[Reaction, ...] = (
     on(PatientTriaged, run=registry_handlers.link_triage),
     on(DeviceChanged, run=registry_handlers.link_device_binding),
     on(HandoffSent, run=registry_handlers.link_handoff),
+    # Intake: an ambulance patient's arrival starts an `emergency` session (once per handoff).
+    on(HandoffStatusChanged, run=intake_handlers.start_emergency_on_arrival),
 )
 
 # ---- the table of WebSocket channels --------------------------------------------------------
@@ -368,6 +367,9 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("emergency", CanSubscribe(Perm.EMERGENCY_READ), forwards=EMERGENCY_EVENTS),
     # Ids and kinds only (registry events carry no personal value).
     Channel("registry", CanSubscribe(Perm.PERSONS_READ), forwards=REGISTRY_EVENTS),
+    # The ED intake board (`intake`) and one patient's session (`intake:<session_id>`): step
+    # statuses only; outputs are read over REST.
+    Channel(INTAKE_CHANNEL, CanSubscribe(Perm.INTAKE_READ), pushed_by=("intake.engine",)),
 )
 
 
@@ -379,6 +381,7 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(VitalsFollow(runtime))
     telemetry_wiring.provide(runtime)
     notifications_wiring.provide(runtime)
+    intake_wiring.provide(runtime)
     runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
     runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
     register(runtime, REACTIONS, CHANNELS)
@@ -438,6 +441,7 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *[(role, runtime.get(Relay)) for role in ProcessRole],
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
+        *intake_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.API, runtime.get(GeocoderService)),
         (ProcessRole.API, runtime.get(MapImports)),
@@ -511,61 +515,12 @@ def create_app(
     install_error_handlers(app)
     document_problems(app)
     document_channels(app, CHANNELS)
-    _install_middleware(app, runtime)
+    install_middleware(app, runtime)
     app.include_router(ops_router(public))
     install_docs(app, public)
     if ProcessRole.API in roles:
         _include_api(app)
     return app
-
-
-def _install_middleware(app: FastAPI, runtime: Runtime) -> None:
-    settings = runtime.settings
-    audit = runtime.get(AuditLog)
-
-    async def audit_sink(change: StateChange) -> None:
-        await audit.append(
-            AuditRecord(
-                actor=change.actor,
-                action=change.action,
-                target=change.target,
-                request_id=change.request_id,
-                outcome=change.outcome,
-            )
-        )
-
-    async def authenticate_request(scope: Any) -> Principal:
-        return await principal_from_headers(runtime, scope.get("headers", ()))
-
-    # Innermost, inside the gate: the caller is authenticated and the body bounded before the
-    # key is looked up (and a repeat answered without running the route).
-    app.add_middleware(
-        IdempotencyMiddleware,
-        sessions=lambda: runtime.sessions,
-        keyring=lambda: runtime.keyring,
-        clock=runtime.clock,
-        pending_seconds=settings.http.idempotency_pending_seconds,
-        retention=timedelta(hours=settings.http.idempotency_retention_hours),
-    )
-    # Inside the request context (so its refusals are logged and carry the security headers).
-    app.add_middleware(
-        RequestGate,
-        routes=lambda: flat_routes(app.routes),
-        default_limit=settings.http.max_body_bytes,
-        authenticate=authenticate_request,
-        respond=respond_problem,
-        settings=settings,
-    )
-    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
-    if settings.cors_origins:
-        # Bearer tokens, not cookies: no credentials mode; only the listed origins.
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
-            max_age=600,
-        )
 
 
 def _include_api(app: FastAPI) -> None:
@@ -587,6 +542,8 @@ def _include_api(app: FastAPI) -> None:
         notifications_api.router,
         *emergency_api.routers,
         *registry_api.routers,
+        intake_api.router,
+        *intake_records_api.routers,
     ]
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)

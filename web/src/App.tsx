@@ -39,9 +39,14 @@ const Inventory = lazy(() => import("./views/emergency/Inventory").then((m) => (
 const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ default: m.Alerts })));
 const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
 const Activity = lazy(() => import("./views/emergency/Activity").then((m) => ({ default: m.Activity })));
+const IntakeBoard = lazy(() => import("./views/intake/IntakeBoard").then((m) => ({ default: m.IntakeBoard })));
+const IntakeSession = lazy(() => import("./views/intake/IntakeSession").then((m) => ({ default: m.IntakeSession })));
 const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
 const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
 const Reviews = lazy(() => import("./views/registry/Reviews").then((m) => ({ default: m.Reviews })));
+const BedBoard = lazy(() => import("./views/intake/BedBoard").then((m) => ({ default: m.BedBoard })));
+const LegalCases = lazy(() => import("./views/intake/LegalCases").then((m) => ({ default: m.LegalCases })));
+const Clinics = lazy(() => import("./views/intake/Clinics").then((m) => ({ default: m.Clinics })));
 const Search = lazy(() => import("./views/emergency/Search").then((m) => ({ default: m.Search })));
 
 export function App() {
@@ -91,9 +96,15 @@ export function App() {
           <Route path="search" element={<Search />} />
           <Route path="activity" element={<Activity />} />
         </Route>
+        <Route path="intake" element={<IntakeBoard />} />
+        <Route path="intake/:sessionId" element={<IntakeSession />} />
         <Route path="persons" element={<Persons />} />
         <Route path="persons/reviews" element={<Reviews />} />
         <Route path="persons/:personId" element={<PersonChart />} />
+        <Route path="beds" element={<BedBoard />} />
+        <Route path="legal-cases" element={<LegalCases />} />
+        <Route path="legal-cases/:caseId" element={<LegalCases />} />
+        <Route path="clinics" element={<Clinics />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

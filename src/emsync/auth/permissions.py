@@ -151,6 +151,8 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.HANDOFFS_RECEIVE,
             P.INTAKE_READ,
             P.INTAKE_WRITE,
+            # An authorised clinician may skip, force or re-order intake steps (with a reason).
+            P.INTAKE_OVERRIDE,
             P.PERSONS_READ,
             P.PERSONS_WRITE,
             P.PERSONS_MERGE,

@@ -1,4 +1,11 @@
-"""What other domains may read of handoffs (DESIGN §2: through the owner's public functions)."""
+"""What other domains may read of a handoff, inside their own transaction (DESIGN §2: through
+the owner's public functions).
+
+`arrival_record`: the handoff as its receiving hospital sees it (content, the clinical picture
+merged with updates, latest signs), for the intake agents when the patient arrives.
+`handoff_as_seen_by`: the handoff as a caller may see it (the registry's medication check).
+Not re-exported from the package `__init__` (it loads SQLAlchemy).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.crypto import Keyring
-from emsync.handoffs.reads import Viewer, get_handoff
+from emsync.handoffs.reads import Viewer, get_handoff, load_handoff, read_handoff
 from emsync.handoffs.schemas import HandoffRead
+
+
+async def arrival_record(
+    *, session: AsyncSession, keyring: Keyring, handoff_id: str
+) -> HandoffRead:
+    """NotFound when there is no such handoff."""
+    handoff = await load_handoff(session, handoff_id)
+    return await read_handoff(session, keyring, handoff, Viewer.hospital(handoff.hospital_id))
 
 
 def viewer_of(principal: Principal) -> Viewer:
@@ -29,3 +44,6 @@ async def handoff_as_seen_by(
     return await get_handoff(
         session=session, keyring=keyring, handoff_id=handoff_id, viewer=viewer_of(principal)
     )
+
+
+__all__ = ["HandoffRead", "arrival_record", "handoff_as_seen_by", "viewer_of"]

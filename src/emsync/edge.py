@@ -1,0 +1,67 @@
+"""The HTTP edge every request passes: idempotency, the gate (authentication, body limits),
+the request context (logging, audit) and CORS, in that order from the inside out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from emsync.auth.audit import AuditLog, AuditRecord
+from emsync.auth.deps import principal_from_headers
+from emsync.auth.principal import Principal
+from emsync.core.gate import RequestGate, flat_routes
+from emsync.core.http import RequestContextMiddleware, StateChange, respond_problem
+from emsync.core.idempotency import IdempotencyMiddleware
+from emsync.core.runtime import Runtime
+
+
+def install_middleware(app: FastAPI, runtime: Runtime) -> None:
+    settings = runtime.settings
+    audit = runtime.get(AuditLog)
+
+    async def audit_sink(change: StateChange) -> None:
+        await audit.append(
+            AuditRecord(
+                actor=change.actor,
+                action=change.action,
+                target=change.target,
+                request_id=change.request_id,
+                outcome=change.outcome,
+            )
+        )
+
+    async def authenticate_request(scope: Any) -> Principal:
+        return await principal_from_headers(runtime, scope.get("headers", ()))
+
+    # Innermost, inside the gate: the caller is authenticated and the body bounded before the
+    # key is looked up (and a repeat answered without running the route).
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessions=lambda: runtime.sessions,
+        keyring=lambda: runtime.keyring,
+        clock=runtime.clock,
+        pending_seconds=settings.http.idempotency_pending_seconds,
+        retention=timedelta(hours=settings.http.idempotency_retention_hours),
+    )
+    # Inside the request context (so its refusals are logged and carry the security headers).
+    app.add_middleware(
+        RequestGate,
+        routes=lambda: flat_routes(app.routes),
+        default_limit=settings.http.max_body_bytes,
+        authenticate=authenticate_request,
+        respond=respond_problem,
+        settings=settings,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
+    if settings.cors_origins:
+        # Bearer tokens, not cookies: no credentials mode; only the listed origins.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+            max_age=600,
+        )
