@@ -156,6 +156,8 @@ def init(directory: Path, *, gateway_names: list[str], mqtt_names: list[str]) ->
         directory / "master_keys.json",
         lambda: json.dumps({"1": base64.b64encode(secrets.token_bytes(32)).decode()}),
     )
+    # The audit chain's HMAC key (production refuses to start without one).
+    _once(directory / "audit_key", lambda: base64.b64encode(secrets.token_bytes(32)).decode())
     _once(directory / "admin_password", lambda: secrets.token_urlsafe(18))
     _once(directory / "grafana_admin_password", lambda: secrets.token_urlsafe(18))
     pg = _once(directory / "postgres_password", lambda: secrets.token_urlsafe(24))
