@@ -5,8 +5,10 @@ two tables below: every flow of the system in one place), and starts background 
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ from emsync.core.http import (
     install_error_handlers,
     respond_problem,
 )
+from emsync.core.idempotency import IdempotencyMiddleware
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
@@ -59,7 +62,7 @@ from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.transport import EventTransport, InProcessTransport, Relay
-from emsync.dispatch import CrewCheck
+from emsync.dispatch import CrewCheck, crew_api
 from emsync.dispatch import api as dispatch_api
 from emsync.dispatch import handlers as dispatch_handlers
 from emsync.dispatch.events import (
@@ -102,8 +105,14 @@ from emsync.incidents.events import (
     IncidentUpdated,
     PatientAdded,
 )
+from emsync.intake import api as intake_api
+from emsync.intake import handlers as intake_handlers
+from emsync.intake import wiring as intake_wiring
+from emsync.intake.engine import BOARD_CHANNEL as INTAKE_CHANNEL
+from emsync.intake.records import api as intake_records_api
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
+from emsync.maps.imports import ImportJob, MapImports
 from emsync.notifications import api as notifications_api
 from emsync.notifications import handlers as notifications_handlers
 from emsync.notifications import wiring as notifications_wiring
@@ -204,7 +213,37 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.provide(RoadMapService.from_settings(settings))
     runtime.provide(GeocoderService.from_settings(settings))
     runtime.provide(BasemapService.from_settings(settings))
+    runtime.provide(_map_imports(runtime))
     return runtime
+
+
+def _map_imports(runtime: Runtime) -> MapImports:
+    """The dashboard's map import: the road graph, then the address index and the basemap of the
+    same file, and the job's outcome in the audit log (the request that started it is there)."""
+
+    async def audit_outcome(job: ImportJob, actor: str) -> None:
+        await runtime.get(AuditLog).append(
+            AuditRecord(
+                actor=actor,
+                action="map import finished",
+                target=json.dumps(
+                    {"job_id": job.id, "file": job.file, "error": job.error}, sort_keys=True
+                ),
+                request_id=job.id.replace("-", ""),
+                outcome="success" if job.error is None else "failure:import",
+            )
+        )
+
+    return MapImports(
+        directory=runtime.settings.map_import_dir,
+        road_maps=runtime.get(RoadMapService),
+        clock=runtime.clock,
+        stages=[
+            ("building the address index", runtime.get(GeocoderService).switch),
+            ("building the basemap tiles", runtime.get(BasemapService).switch),
+        ],
+        on_finished=audit_outcome,
+    )
 
 
 # ---- the table of reactions ------------------------------------------------------------------
@@ -272,6 +311,8 @@ REACTIONS: tuple[Reaction, ...] = (
     on(PatientTriaged, run=registry_handlers.link_triage),
     on(DeviceChanged, run=registry_handlers.link_device_binding),
     on(HandoffSent, run=registry_handlers.link_handoff),
+    # Intake: an ambulance patient's arrival starts an `emergency` session (once per handoff).
+    on(HandoffStatusChanged, run=intake_handlers.start_emergency_on_arrival),
 )
 
 # ---- the table of WebSocket channels --------------------------------------------------------
@@ -319,6 +360,9 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("emergency", CanSubscribe(Perm.EMERGENCY_READ), forwards=EMERGENCY_EVENTS),
     # Ids and kinds only (registry events carry no personal value).
     Channel("registry", CanSubscribe(Perm.PERSONS_READ), forwards=REGISTRY_EVENTS),
+    # The ED intake board (`intake`) and one patient's session (`intake:<session_id>`): step
+    # statuses only; outputs are read over REST.
+    Channel(INTAKE_CHANNEL, CanSubscribe(Perm.INTAKE_READ), pushed_by=("intake.engine",)),
 )
 
 
@@ -330,6 +374,7 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(VitalsFollow(runtime))
     telemetry_wiring.provide(runtime)
     notifications_wiring.provide(runtime)
+    intake_wiring.provide(runtime)
     runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
     runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
     register(runtime, REACTIONS, CHANNELS)
@@ -389,8 +434,10 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
         *[(role, runtime.get(Relay)) for role in ProcessRole],
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
+        *intake_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.API, runtime.get(GeocoderService)),
+        (ProcessRole.API, runtime.get(MapImports)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
         (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),
@@ -486,6 +533,16 @@ def _install_middleware(app: FastAPI, runtime: Runtime) -> None:
     async def authenticate_request(scope: Any) -> Principal:
         return await principal_from_headers(runtime, scope.get("headers", ()))
 
+    # Innermost, inside the gate: the caller is authenticated and the body bounded before the
+    # key is looked up (and a repeat answered without running the route).
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessions=lambda: runtime.sessions,
+        keyring=lambda: runtime.keyring,
+        clock=runtime.clock,
+        pending_seconds=settings.http.idempotency_pending_seconds,
+        retention=timedelta(hours=settings.http.idempotency_retention_hours),
+    )
     # Inside the request context (so its refusals are logged and carry the security headers).
     app.add_middleware(
         RequestGate,
@@ -515,6 +572,7 @@ def _include_api(app: FastAPI) -> None:
         dispatch_api.router,
         maps_api.router,
         dispatch_api.map_router,
+        crew_api.router,
         geocoding_api.router,
         basemap_api.router,
         hospitals_api.router,
@@ -525,6 +583,8 @@ def _include_api(app: FastAPI) -> None:
         notifications_api.router,
         *emergency_api.routers,
         *registry_api.routers,
+        intake_api.router,
+        *intake_records_api.routers,
     ]
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)

@@ -121,6 +121,19 @@ class HttpSettings(BaseModel):
         description="the session cookie's Secure flag; unset: on in production and over https, "
         "off for plain-http development and test servers",
     )
+    idempotency_retention_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 30,
+        description="how long a write's `Idempotency-Key` and its kept response are remembered "
+        "(an offline client's queue must replay within this time)",
+    )
+    idempotency_pending_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="after this long a key whose first request never finished (its process "
+        "died) may run again; before it a repeat is a 409",
+    )
 
 
 class EventSettings(BaseModel):

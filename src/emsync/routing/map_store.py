@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -234,8 +234,10 @@ def load_road_map(
     profile: SpeedProfile = EMERGENCY,
     show_progress: bool = False,
     rebuild: bool = False,
+    on_stage: Callable[[str], None] | None = None,
 ) -> RoadMap:
-    """The compiled map of `pbf_path`, from `cache_dir` when there, else built and cached."""
+    """The compiled map of `pbf_path`, from `cache_dir` when there, else built and cached.
+    `on_stage` is told each build stage as it starts (the dashboard's import progress)."""
     started = time.perf_counter()
     pbf_path = Path(pbf_path)
     if not pbf_path.is_file():
@@ -256,6 +258,8 @@ def load_road_map(
         def step(description: str) -> None:
             if progress is not None and task is not None:
                 progress.update(task, advance=1, description=description)
+            if on_stage is not None:
+                on_stage(description)
 
         source = in_reading_order(pbf_path, Path(cache_dir))  # any valid file, sorted if need be
         ways = read_road_ways(source, profile)
