@@ -36,6 +36,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "secrets"
 # compose.yaml's fixed loopback ports (host networking)
 POSTGRES = "127.0.0.1:15432"
 REDIS = "127.0.0.1:16379"
+RABBITMQ = "127.0.0.1:15673"
 CERT_DAYS = 825  # the longest validity browsers accept for a server certificate
 DEVICE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -155,6 +156,8 @@ def init(directory: Path, *, gateway_names: list[str], mqtt_names: list[str]) ->
         directory / "master_keys.json",
         lambda: json.dumps({"1": base64.b64encode(secrets.token_bytes(32)).decode()}),
     )
+    # The audit chain's HMAC key (production refuses to start without one).
+    _once(directory / "audit_key", lambda: base64.b64encode(secrets.token_bytes(32)).decode())
     _once(directory / "admin_password", lambda: secrets.token_urlsafe(18))
     _once(directory / "grafana_admin_password", lambda: secrets.token_urlsafe(18))
     pg = _once(directory / "postgres_password", lambda: secrets.token_urlsafe(24))
@@ -169,6 +172,14 @@ def init(directory: Path, *, gateway_names: list[str], mqtt_names: list[str]) ->
         lambda: f"user default off\nuser emsync on >{redis} ~* &* +@all\n",
     )
     _once(directory / "redis_url", lambda: f"redis://emsync:{redis}@{REDIS}/0")
+    # RabbitMQ (durable events): its only user is made from this file at the broker's first start.
+    amqp = _once(directory / "rabbitmq_password", lambda: secrets.token_urlsafe(24))
+    _once(
+        directory / "rabbitmq.conf",
+        lambda: f"listeners.tcp.default = {RABBITMQ}\ndefault_user = emsync\n"
+        f"default_pass = {amqp}\nloopback_users = none\n",
+    )
+    _once(directory / "amqp_url", lambda: f"amqp://emsync:{amqp}@{RABBITMQ}/")
     _ca(directory)
     _issue(directory, "gateway", common_name=gateway_names[0], server_names=gateway_names)
     _issue(directory, "mqtt-server", common_name=mqtt_names[0], server_names=mqtt_names)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Base images for machines that reach Debian's package archive but no image registry: a Debian 12
 # root filesystem made with debootstrap and `docker import`ed, then, on top of it, stand-ins for
-# the official images deploy/compose.yaml names (python, node, postgres, redis, mosquitto, nginx,
-# prometheus), each providing the part of the official image's interface the compose file uses.
+# the official images deploy/compose.yaml names (python, node, postgres, redis, rabbitmq,
+# mosquitto, nginx, prometheus), each providing the part of the official image's interface the
+# compose file uses.
 # Grafana is not packaged by Debian: there is no local stand-in for it.
 #   DOCKER_HOST=unix://… deploy/local/base-images.sh
 set -euo pipefail
@@ -59,7 +60,7 @@ if ! have "$PREFIX/node:20"; then
   "$DOCKER" build --network host -q -t "$PREFIX/node:20" "$WORK/node"
 fi
 
-for name in postgres redis mosquitto nginx prometheus; do
+for name in postgres redis rabbitmq mosquitto nginx prometheus; do
   have "$PREFIX/$name:local" || "$DOCKER" build --network host -q \
     -t "$PREFIX/$name:local" -f "$HERE/images/$name.Dockerfile" "$HERE/images"
 done

@@ -24,10 +24,13 @@ COMPOSE_FILES = ("-f", str(DEPLOY / "compose.yaml"), "-f", str(DEPLOY / "local/c
 HTTPS_PORT = 18443
 HTTP_PORT = 18080
 # Every port the stack listens on (host networking): all must be free before it starts.
-PORTS = (15432, 16379, 8883, 18101, 18102, 18201, 18202, 18301, 19090, HTTPS_PORT, HTTP_PORT)
+PORTS = (
+    15432, 16379, 15673, 14369, 25673, 8883, 18101, 18102, 18201, 18202, 18301, 19090,
+    HTTPS_PORT, HTTP_PORT,
+)  # fmt: skip
 SERVICES = (
-    "postgres", "redis", "mosquitto", "migrate", "api-1", "api-2", "ingest-1", "ingest-2",
-    "worker", "gateway", "prometheus",
+    "postgres", "redis", "rabbitmq", "mosquitto", "migrate", "api-1", "api-2", "ingest-1",
+    "ingest-2", "worker", "gateway", "prometheus",
 )  # fmt: skip
 
 

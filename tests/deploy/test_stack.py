@@ -3,7 +3,8 @@ address 127.0.0.1). Sealed readings go from per-device MQTT clients (TLS, client
 through Mosquitto, two partitioned ingest containers, PostgreSQL and Redis to WebSocket clients
 in Chromium connected through the TLS gateway; one ingest and one api container are killed
 mid-stream. Every reading must be stored exactly once, every WebSocket client that stayed
-connected must see each reading exactly once, and one that was cut off none twice.
+connected must see each reading exactly once, and one that was cut off none twice; the domain
+events of the set-up must have gone through RabbitMQ to the worker's reactions.
 
 Takes several minutes (the first run builds the base images and the image): not part of
 `make test`. Figures go to var/deploy-test.json and the output.
@@ -311,7 +312,29 @@ def test_readings_survive_killed_containers_exactly_once(
         clients = page.evaluate("window.emsyncClients")
         browser.close()
 
+    # Durable events crossed processes: the incident and devices the api committed went through
+    # their outbox and RabbitMQ to the worker, every reaction recorded, none dead-lettered.
+    deadline = time.monotonic() + 120
+    while True:
+        pending, delivered, dead = (
+            int(running.sql(f"SELECT count(*) FROM {table}")[0][0])  # noqa: S608
+            for table in (
+                "event_outbox WHERE relayed_at IS NULL",
+                "event_deliveries",
+                "event_dead_letters",
+            )
+        )
+        if (pending == 0 and delivered > 0) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert pending == 0
+    assert delivered > 0
+    assert dead == 0
+
     report: dict[str, Any] = {
+        "events_unrelayed": pending,
+        "event_deliveries": delivered,
+        "event_dead_letters": dead,
         "image_size_mb": round(image.size_bytes / 1e6),
         "image_build_seconds": round(image.build_seconds),
         "seconds_to_healthy": round(running.seconds_to_healthy, 1),

@@ -83,6 +83,7 @@ def test_the_heavy_modules_are_installed() -> None:
         (["risk", "train"], ("numpy",)),
         (["registry"], ()),
         (["registry", "match-eval"], ()),
+        (["events", "dead-letters", "list"], ()),
     ],
     ids=lambda value: " ".join(value) or "-",
 )
@@ -116,6 +117,7 @@ def test_stand_ins_show_their_commands_help() -> None:
         "notify",
         "registry",
         "backup",
+        "events",
     }
     for name in cli._DEFERRED:
         stand_in, real = root.commands[name], cli.deferred_command(name)

@@ -196,6 +196,7 @@ SECRET_FILE_SETTINGS: dict[str, tuple[str, ...]] = {
     "ADMIN_PASSWORD": ("admin_password",),
     "MQTT__PASSWORD": ("mqtt", "password"),
     "EVENTS__AMQP_URL": ("events", "amqp_url"),
+    "SECURITY__AUDIT_KEY": ("security", "audit_key"),
 }
 
 

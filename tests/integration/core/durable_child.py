@@ -81,7 +81,7 @@ async def main(spec: dict[str, object]) -> int:
         async def die(_sealed: Sequence[SealedEvent]) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
-        runtime.get(Relay).committed = die  # type: ignore[method-assign]
+        runtime.get(Relay).committed = die  # type: ignore[method-assign, assignment]
     async with LifespanManager(app, startup_timeout=120):
         await commit_incident(runtime)
         # The RabbitMQ consumer runs the reaction in its own task: wait for the kill there.

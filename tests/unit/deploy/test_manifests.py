@@ -97,7 +97,8 @@ def test_every_compose_secret_is_made_by_make_secrets(tmp_path: Path) -> None:
     defined = compose["secrets"]
     for name, service in compose["services"].items():
         for secret in service.get("secrets", []):
-            assert secret in defined, f"{name} mounts undefined secret {secret}"
+            source = secret["source"] if isinstance(secret, dict) else secret  # long syntax
+            assert source in defined, f"{name} mounts undefined secret {source}"
     made = {p.name for p in (tmp_path / "s").iterdir()}
     files = {
         Path(s["file"].replace("${EMSYNC_SECRETS:-./secrets}/", "")).name for s in defined.values()
@@ -106,8 +107,9 @@ def test_every_compose_secret_is_made_by_make_secrets(tmp_path: Path) -> None:
     assert (tmp_path / "s").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "s" / "ca.key").stat().st_mode & 0o777 == 0o600
     # Nothing guessable: every password differs and is long.
-    passwords = [(tmp_path / "s" / n).read_text() for n in ("admin_password", "postgres_password")]
-    assert len(set(passwords)) == 2
+    names = ("admin_password", "postgres_password", "rabbitmq_password")
+    passwords = [(tmp_path / "s" / n).read_text() for n in names]
+    assert len(set(passwords)) == 3
     assert all(len(p) >= 24 for p in passwords)
 
 
