@@ -1,6 +1,6 @@
 """The ambulance crew's phone (issue #23 item 3), against a real `emsync serve`, real MQTT and
-headless Chromium at phone size: the crew signs on, sees its call with the route and ETA, taps
-through its statuses, loses the network, keeps working (transporting, the handoff with the
+headless Chromium at phone size: the crew member logs in, sees the unit's call with the route and
+ETA, taps through its statuses, loses the network, keeps working (transporting, the handoff with the
 monitor's signs, a wound photo) and, when the network is back, everything is sent in order and
 applied once — also the tap whose answer was lost on the way back. Then the hospital sees the
 photo on the handoff card. A second, short walk checks the installable, offline app shell.
@@ -98,8 +98,9 @@ def _scene(api: httpx.Client, server: Server) -> dict[str, Any]:
     )
     assign = f"/api/dispatch/incidents/{incident['id']}/assign"
     _ok(api.post(assign, json={"unit_id": unit["id"]}))
+    # The crew member's account belongs to the unit (an administrator sets it).
     for user, role, extra in (
-        (CREW, "crew", {}),
+        (CREW, "crew", {"unit_id": unit["id"]}),
         (NURSE, "clinician", {"hospital_id": hospital["id"]}),
     ):
         _ok(
@@ -149,8 +150,7 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     page = context.new_page()
     _login(page, server.base, "/crew", CREW)
 
-    # Sign on to the unit; the call, its address, route and ETA.
-    page.get_by_test_id("crew-sign-on").get_by_role("button", name=re.compile("CREW-1")).click()
+    # The unit's call, its address, route and ETA.
     expect(page.get_by_test_id("crew-status")).to_have_text("dispatched", timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("crew-address")).to_have_text("Mannerheimintie 5, Helsinki")
     expect(page.get_by_test_id("crew-eta")).to_contain_text(re.compile(r"ETA .* km to the scene"))

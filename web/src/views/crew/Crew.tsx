@@ -1,12 +1,12 @@
-/* The ambulance crew's screen (issue #23), phone first: sign on to a unit, then one tap per
- * status, the call with its address, route and ETA, the destination recommendation and the
+/* The ambulance crew's screen (issue #23), phone first, for the unit the account belongs to:
+ * one tap per status, the call with its address, route and ETA, the destination recommendation and the
  * crew's choice, the ATMIST handoff with the monitor's signs, photos and ECGs from the camera.
  * Every action goes through the offline queue (queue.ts): taken without network, it is kept and
  * sent in order, once, when the network is back. */
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiError } from "../../api/client";
 import { endpoints } from "../../api/endpoints";
-import type { CrewAssignment, CrewUnitChoice, HandoffRead, HospitalRead, UnitStatus } from "../../api/types";
+import type { CrewAssignment, HandoffRead, HospitalRead, UnitStatus } from "../../api/types";
 import { useApp } from "../../app/context";
 import { HandoffEditor, type DraftPersistence } from "../dispatch/HandoffEditor";
 import { Attachments } from "./Attachments";
@@ -56,7 +56,12 @@ export function Crew() {
 
   const persist = useMemo(() => queuedPersistence(queue), [queue]);
   if (view === undefined) return <p className="muted">{problem ?? "Loading…"}</p>;
-  if (view === null) return <SignOn onSignedOn={() => void load()} />;
+  if (view === null)
+    return (
+      <p className="card" data-testid="crew-no-unit">
+        Your account belongs to no ambulance unit yet. An administrator sets it (Admin → users).
+      </p>
+    );
   const status = expectedStatus(view.unit.status, state.pending);
   const hospitalName = (id: string | null) => hospitals.find((h) => h.id === id)?.name ?? null;
   const incident = view.incident;
@@ -160,42 +165,6 @@ function StatusKeys({
       })}
       {status === "on_scene" && !destination && <p className="muted small">Choose a destination to start transporting.</p>}
     </section>
-  );
-}
-
-function SignOn({ onSignedOn }: { onSignedOn: () => void }) {
-  const { api } = useApp();
-  const [units, setUnits] = useState<CrewUnitChoice[] | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
-  useEffect(() => {
-    api.get<CrewUnitChoice[]>("/api/crew/units").then(setUnits, (e: unknown) =>
-      setMessage(e instanceof ApiError ? e.message : "Units could not be loaded"),
-    );
-  }, [api]);
-  async function signOn(unitId: string) {
-    try {
-      await api.put("/api/crew/sign-on", { unit_id: unitId });
-      onSignedOn();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `Not signed on: ${e.message}` : "Not signed on (no network?)");
-    }
-  }
-  return (
-    <div className="crew" data-testid="crew-sign-on">
-      <h1>Sign on to your unit</h1>
-      {units === null && !message && <p className="muted">Loading…</p>}
-      <ul className="list">
-        {(units ?? []).map((u) => (
-          <li key={u.id}>
-            <button type="button" className="status-key" onClick={() => void signOn(u.id)}>
-              {u.call_sign} · {u.unit_type}
-              {u.station_name ? ` · ${u.station_name}` : ""}
-            </button>
-          </li>
-        ))}
-      </ul>
-      {message && <p role="alert" className="error">{message}</p>}
-    </div>
   );
 }
 
