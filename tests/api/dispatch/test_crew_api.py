@@ -135,10 +135,12 @@ async def test_transporting_routes_the_crew_to_the_hospital_it_chose(
     client = monaco_client
     admin = await auth_headers(monaco_app, client, Role.ADMIN)
     unit, _ = await _call(client, admin, monaco, "MC-21", 3)
-    lat, lon = _node(monaco, 9000)
+    hlat, hlon = _node(monaco, 9000)
     hospital = await _ok(
         await client.post(
-            "/api/hospitals", json={"name": "Test General", "lat": lat, "lon": lon}, headers=admin
+            "/api/hospitals",
+            json={"name": "Test General", "lat": hlat, "lon": hlon},
+            headers=admin,
         ),
         201,
     )
@@ -155,6 +157,11 @@ async def test_transporting_routes_the_crew_to_the_hospital_it_chose(
     assert moved["hospital_id"] == hospital["id"]
     view = await _ok(await client.get("/api/crew/assignment", headers=crew))
     assert view["route"]["to"] == "hospital"
+    # No GPS fix: the drive to hospital starts at the scene the crew reported, not the station.
+    lon, lat = view["route"]["geometry"]["coordinates"][0]
+    scene = view["incident"]
+    assert abs(lat - scene["lat"]) < 1e-3
+    assert abs(lon - scene["lon"]) < 1e-3
     assert view["incident"]["status"] == "transporting"
     # Moved to another unit by an administrator: the old token no longer acts for this one.
     users = await _ok(await client.get("/api/users", headers=admin))
