@@ -121,7 +121,7 @@ def _scene(api: httpx.Client, server: Server) -> dict[str, Any]:
     while _latest_hr(api, patient_id) != 108:
         assert time.monotonic() < deadline, "the monitor's readings never arrived"
         time.sleep(0.2)
-    return {"hospital": hospital, "unit": unit, "incident": incident}
+    return {"hospital": hospital, "unit": unit, "incident": incident, "monitor_key": key}
 
 
 def _latest_hr(api: httpx.Client, patient_id: str) -> float | None:
@@ -170,6 +170,18 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     expect(signs).to_contain_text("monitor", timeout=TIMEOUT_MS)
     expect(signs).to_contain_text("HR 108/min")
     expect(signs.locator("li")).to_have_count(2)
+    # A newer reading arrives; the crew pulls it into the draft.
+    newer = {"ts": (datetime.now(UTC) - timedelta(seconds=30)).isoformat(), "hr": 104, "spo2": 96}
+    _publish(server, [("crew-monitor-1", scene["monitor_key"], 3, newer)])
+    deadline = time.monotonic() + 60
+    while _latest_hr(api, scene["incident"]["patients"][0]["id"]) != 104:
+        assert time.monotonic() < deadline, "the newer reading never arrived"
+        time.sleep(0.2)
+    page.get_by_role(
+        "button", name="Add the monitor's newest signs (save your edits first)"
+    ).click()
+    expect(page.get_by_test_id("recorded-signs").locator("li")).to_have_count(3, timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("recorded-signs")).to_contain_text("HR 104/min")
     page.wait_for_timeout(500)  # let the basemap tiles draw before the picture
     _shot(page, shots, "01-crew-on-scene")
 
@@ -248,7 +260,7 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     assert [a["name"] for a in opened["attachments"]] == ["wound.png"]
     assert opened["acuity"] == 2
     assert opened["picture"]["notes"][0]["text"] == "Aspirin allergy. Wife on her way."
-    assert [s["source"] for s in opened["picture"]["signs"]] == ["telemetry", "telemetry"]
+    assert [s["source"] for s in opened["picture"]["signs"]] == ["telemetry"] * 3
     context.close()
 
     # The hospital's card shows the photo, fetched with the nurse's token.

@@ -28,6 +28,9 @@ export function Crew() {
   // The crew's choice for this call; until it chooses, the destination the server knows.
   const [choice, setChoice] = useState<{ incident: string; hospital: string } | null>(null);
   const [handoff, setHandoff] = useState<HandoffRead | null>(null);
+  // Bumped to reopen the handoff panel after the monitor's newest signs were merged in.
+  const [editorKey, setEditorKey] = useState(0);
+  const [signsMessage, setSignsMessage] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -108,6 +111,7 @@ export function Crew() {
           <section className="card crew-section" aria-labelledby="crew-handoff">
             <h2 id="crew-handoff">Handoff</h2>
             <HandoffEditor
+              key={editorKey}
               incidentId={incident.id}
               patientId={patient?.id ?? null}
               unitId={view.unit.call_sign}
@@ -116,6 +120,26 @@ export function Crew() {
               persist={persist}
               onHandoff={setHandoff}
             />
+            {handoff?.status === "draft" && destination && online && (
+              <button
+                type="button"
+                onClick={() =>
+                  // The draft route merges the readings since the draft's newest monitor set.
+                  void api
+                    .post<HandoffRead>("/api/handoffs/draft", { incident_id: incident.id, patient_id: patient?.id ?? null, unit_id: view.unit.call_sign, hospital_id: destination })
+                    .then(
+                      () => {
+                        setSignsMessage(null);
+                        setEditorKey((k) => k + 1);
+                      },
+                      (e: unknown) => setSignsMessage(e instanceof ApiError ? e.message : "Not updated"),
+                    )
+                }
+              >
+                Add the monitor's newest signs (save your edits first)
+              </button>
+            )}
+            {signsMessage && <p role="alert" className="error small">{signsMessage}</p>}
             {handoff && state.pending.some((a) => a.path === `/api/handoffs/${handoff.id}/send`) && (
               <p className="queued-note small" data-testid="handoff-queued">
                 Not yet with the hospital: it goes when the network is back.
