@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.e2e.conftest import SCREENSHOTS, Server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login, _ok
@@ -28,7 +28,6 @@ from tests.e2e.test_paediatric_and_artefacts import _device, _publish
 pytestmark = pytest.mark.e2e
 CREW = ("medic-anna", "e2e-crew-password-123")
 NURSE = ("ed-nurse-crew", "e2e-ed-nurse-password-123")
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +42,16 @@ def api(server: Server) -> Iterator[httpx.Client]:
     client = _api(server)
     yield client
     client.close()
+
+
+def _phone(browser: Browser, *, workers: bool) -> BrowserContext:
+    """A phone-sized touch screen (390 x 844 CSS pixels)."""
+    return browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        service_workers="allow" if workers else "block",
+    )
 
 
 def _shot(page: Page, folder: Path, name: str) -> None:
@@ -146,7 +155,7 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     incident_id = scene["incident"]["id"]
     # Service workers off in this walk: Playwright's routing (the lost answer below) does not
     # see requests a worker handles. The worker has its own walk at the end of this file.
-    context = browser.new_context(**PHONE, service_workers="block")
+    context = _phone(browser, workers=False)
     page = context.new_page()
     _login(page, server.base, "/crew", CREW)
 
@@ -278,7 +287,7 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
 
 
 def test_the_app_is_installable_and_opens_offline(server: Server, browser: Browser) -> None:
-    context = browser.new_context(**PHONE)
+    context = _phone(browser, workers=True)
     page = context.new_page()
     page.goto(f"{server.base}/")
     manifest = page.evaluate(
