@@ -36,6 +36,9 @@ class Perm(StrEnum):
     DISPATCH_ASSIGN = "dispatch:assign"
     MAP_READ = "map:read"
     MAP_WRITE = "map:write"
+    # Replace the loaded road map from a file on the server (admins only: it reads server files,
+    # confined to EMSYNC_MAP_IMPORT_DIR, and changes every route and ETA).
+    MAP_IMPORT = "map:import"
     HOSPITALS_READ = "hospitals:read"
     HOSPITALS_WRITE = "hospitals:write"
     DEVICES_READ = "devices:read"
@@ -149,6 +152,8 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.HANDOFFS_RECEIVE,
             P.INTAKE_READ,
             P.INTAKE_WRITE,
+            # An authorised clinician may skip, force or re-order intake steps (with a reason).
+            P.INTAKE_OVERRIDE,
             P.PERSONS_READ,
             P.PERSONS_WRITE,
             P.PERSONS_MERGE,

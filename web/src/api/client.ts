@@ -140,6 +140,15 @@ export class ApiClient {
   get<T>(path: string): Promise<T> {
     return this.request<T>("GET", path);
   }
+  /** A file the API serves (an .ics, a CSV): its body as a Blob, with the session's token. */
+  async file(path: string): Promise<Blob> {
+    const token = await this.token();
+    const res = await fetch(`${this.base}${path}`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (!res.ok) throw await toError(res);
+    return res.blob();
+  }
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>("POST", path, body ?? {});
   }

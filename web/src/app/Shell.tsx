@@ -19,7 +19,11 @@ export const NAV: NavItem[] = [
   { to: "/oncall", label: "On-call schedules", perm: "oncall:read" },
   { to: "/me/notifications", label: "My notifications", perm: "notify:self" },
   { to: "/emergency", label: "Emergency", perm: "emergency:read" },
+  { to: "/intake", label: "Intake", perm: "intake:read" },
   { to: "/persons", label: "Persons", perm: "persons:read" },
+  { to: "/beds", label: "Beds", perm: "intake:read" },
+  { to: "/legal-cases", label: "Legal cases", perm: "intake:read" },
+  { to: "/clinics", label: "Clinics", perm: "intake:read" },
   { to: "/admin", label: "Admin", perm: "users:write" },
 ];
 
