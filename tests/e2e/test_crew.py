@@ -204,8 +204,9 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     form.get_by_label("Onset unknown").check()
     form.get_by_label("I — Injuries / illness found (one per line)").fill("Chest pain\nSweating")
     form.get_by_label("No treatment given").check()
-    form.get_by_label("Notes (allergies, social situation, anything the ED must know)").fill(
-        "Aspirin allergy. Wife on her way."
+    form.get_by_label("Allergies (one per line, with the reaction)").fill("aspirin (wheeze)")
+    form.get_by_label("Notes (social situation, anything else the ED must know)").fill(
+        "Wife on her way."
     )
     form.get_by_label("Arrives in (minutes)").fill("9")
     form.get_by_role("button", name="Send to hospital").click()
@@ -268,14 +269,15 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     )
     assert [a["name"] for a in opened["attachments"]] == ["wound.png"]
     assert opened["acuity"] == 2
-    assert opened["picture"]["notes"][0]["text"] == "Aspirin allergy. Wife on her way."
+    assert opened["picture"]["notes"][0]["text"] == "Wife on her way."
+    assert opened["picture"]["allergies"] == ["aspirin (wheeze)"]
     assert [s["source"] for s in opened["picture"]["signs"]] == ["telemetry"] * 3
     context.close()
 
     # The hospital's card shows the photo, fetched with the nurse's token.
     desk = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
     _login(desk, server.base, "/hospital", NURSE)
-    card = desk.get_by_test_id("handoff-card").filter(has_text="Aspirin allergy")
+    card = desk.get_by_test_id("handoff-card").filter(has_text="Wife on her way.")
     expect(card.get_by_test_id("handoff-attachments")).to_contain_text(
         "wound.png", timeout=TIMEOUT_MS
     )
