@@ -29,7 +29,7 @@ from emsync.auth.passwords import Passwords
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import CanSubscribe, Principal
 from emsync.auth.ratelimit import SlidingWindowLimiter
-from emsync.auth.service import HospitalLookup
+from emsync.auth.service import HospitalLookup, UnitLookup
 from emsync.basemap import BasemapService
 from emsync.basemap import api as basemap_api
 from emsync.core.background import BackgroundService, ProcessRole
@@ -61,7 +61,7 @@ from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.transport import EventTransport, InProcessTransport, Relay
-from emsync.dispatch import CrewCheck, crew_api
+from emsync.dispatch import CrewCheck, crew_api, unit_exists
 from emsync.dispatch import api as dispatch_api
 from emsync.dispatch import handlers as dispatch_handlers
 from emsync.dispatch.events import (
@@ -205,6 +205,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.provide(
         HospitalLookup(lambda session, hid: hospital_exists(session=session, hospital_id=hid))
     )
+    runtime.provide(UnitLookup(lambda session, uid: unit_exists(session=session, unit_id=uid)))
 
     async def authenticate(token: str) -> Principal:
         if token.startswith("emk_"):

@@ -1,6 +1,6 @@
 """The ambulance crew's phone (issue #23 item 3), against a real `emsync serve`, real MQTT and
-headless Chromium at phone size: the crew signs on, sees its call with the route and ETA, taps
-through its statuses, loses the network, keeps working (transporting, the handoff with the
+headless Chromium at phone size: the crew member logs in, sees the unit's call with the route and
+ETA, taps through its statuses, loses the network, keeps working (transporting, the handoff with the
 monitor's signs, a wound photo) and, when the network is back, everything is sent in order and
 applied once — also the tap whose answer was lost on the way back. Then the hospital sees the
 photo on the handoff card. A second, short walk checks the installable, offline app shell.
@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.e2e.conftest import SCREENSHOTS, Server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login, _ok
@@ -28,7 +28,6 @@ from tests.e2e.test_paediatric_and_artefacts import _device, _publish
 pytestmark = pytest.mark.e2e
 CREW = ("medic-anna", "e2e-crew-password-123")
 NURSE = ("ed-nurse-crew", "e2e-ed-nurse-password-123")
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +42,16 @@ def api(server: Server) -> Iterator[httpx.Client]:
     client = _api(server)
     yield client
     client.close()
+
+
+def _phone(browser: Browser, *, workers: bool) -> BrowserContext:
+    """A phone-sized touch screen (390 x 844 CSS pixels)."""
+    return browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        service_workers="allow" if workers else "block",
+    )
 
 
 def _shot(page: Page, folder: Path, name: str) -> None:
@@ -98,8 +107,9 @@ def _scene(api: httpx.Client, server: Server) -> dict[str, Any]:
     )
     assign = f"/api/dispatch/incidents/{incident['id']}/assign"
     _ok(api.post(assign, json={"unit_id": unit["id"]}))
+    # The crew member's account belongs to the unit (an administrator sets it).
     for user, role, extra in (
-        (CREW, "crew", {}),
+        (CREW, "crew", {"unit_id": unit["id"]}),
         (NURSE, "clinician", {"hospital_id": hospital["id"]}),
     ):
         _ok(
@@ -120,7 +130,7 @@ def _scene(api: httpx.Client, server: Server) -> dict[str, Any]:
     while _latest_hr(api, patient_id) != 108:
         assert time.monotonic() < deadline, "the monitor's readings never arrived"
         time.sleep(0.2)
-    return {"hospital": hospital, "unit": unit, "incident": incident}
+    return {"hospital": hospital, "unit": unit, "incident": incident, "monitor_key": key}
 
 
 def _latest_hr(api: httpx.Client, patient_id: str) -> float | None:
@@ -145,12 +155,11 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     incident_id = scene["incident"]["id"]
     # Service workers off in this walk: Playwright's routing (the lost answer below) does not
     # see requests a worker handles. The worker has its own walk at the end of this file.
-    context = browser.new_context(**PHONE, service_workers="block")
+    context = _phone(browser, workers=False)
     page = context.new_page()
     _login(page, server.base, "/crew", CREW)
 
-    # Sign on to the unit; the call, its address, route and ETA.
-    page.get_by_test_id("crew-sign-on").get_by_role("button", name=re.compile("CREW-1")).click()
+    # The unit's call, its address, route and ETA.
     expect(page.get_by_test_id("crew-status")).to_have_text("dispatched", timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("crew-address")).to_have_text("Mannerheimintie 5, Helsinki")
     expect(page.get_by_test_id("crew-eta")).to_contain_text(re.compile(r"ETA .* km to the scene"))
@@ -170,6 +179,18 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     expect(signs).to_contain_text("monitor", timeout=TIMEOUT_MS)
     expect(signs).to_contain_text("HR 108/min")
     expect(signs.locator("li")).to_have_count(2)
+    # A newer reading arrives; the crew pulls it into the draft.
+    newer = {"ts": (datetime.now(UTC) - timedelta(seconds=30)).isoformat(), "hr": 104, "spo2": 96}
+    _publish(server, [("crew-monitor-1", scene["monitor_key"], 3, newer)])
+    deadline = time.monotonic() + 60
+    while _latest_hr(api, scene["incident"]["patients"][0]["id"]) != 104:
+        assert time.monotonic() < deadline, "the newer reading never arrived"
+        time.sleep(0.2)
+    page.get_by_role(
+        "button", name="Add the monitor's newest signs (save your edits first)"
+    ).click()
+    expect(page.get_by_test_id("recorded-signs").locator("li")).to_have_count(3, timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("recorded-signs")).to_contain_text("HR 104/min")
     page.wait_for_timeout(500)  # let the basemap tiles draw before the picture
     _shot(page, shots, "01-crew-on-scene")
 
@@ -183,8 +204,9 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     form.get_by_label("Onset unknown").check()
     form.get_by_label("I — Injuries / illness found (one per line)").fill("Chest pain\nSweating")
     form.get_by_label("No treatment given").check()
-    form.get_by_label("Notes (allergies, social situation, anything the ED must know)").fill(
-        "Aspirin allergy. Wife on her way."
+    form.get_by_label("Allergies (one per line, with the reaction)").fill("aspirin (wheeze)")
+    form.get_by_label("Notes (social situation, anything else the ED must know)").fill(
+        "Wife on her way."
     )
     form.get_by_label("Arrives in (minutes)").fill("9")
     form.get_by_role("button", name="Send to hospital").click()
@@ -247,14 +269,15 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     )
     assert [a["name"] for a in opened["attachments"]] == ["wound.png"]
     assert opened["acuity"] == 2
-    assert opened["picture"]["notes"][0]["text"] == "Aspirin allergy. Wife on her way."
-    assert [s["source"] for s in opened["picture"]["signs"]] == ["telemetry", "telemetry"]
+    assert opened["picture"]["notes"][0]["text"] == "Wife on her way."
+    assert opened["picture"]["allergies"] == ["aspirin (wheeze)"]
+    assert [s["source"] for s in opened["picture"]["signs"]] == ["telemetry"] * 3
     context.close()
 
     # The hospital's card shows the photo, fetched with the nurse's token.
     desk = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
     _login(desk, server.base, "/hospital", NURSE)
-    card = desk.get_by_test_id("handoff-card").filter(has_text="Aspirin allergy")
+    card = desk.get_by_test_id("handoff-card").filter(has_text="Wife on her way.")
     expect(card.get_by_test_id("handoff-attachments")).to_contain_text(
         "wound.png", timeout=TIMEOUT_MS
     )
@@ -266,7 +289,7 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
 
 
 def test_the_app_is_installable_and_opens_offline(server: Server, browser: Browser) -> None:
-    context = browser.new_context(**PHONE)
+    context = _phone(browser, workers=True)
     page = context.new_page()
     page.goto(f"{server.base}/")
     manifest = page.evaluate(

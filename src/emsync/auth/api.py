@@ -331,6 +331,7 @@ async def me(principal: Annotated[Principal, requires(Perm.REALTIME_CONNECT)]) -
         role=principal.role,
         kind=principal.kind,
         hospital_id=principal.hospital_id,
+        unit_id=principal.unit_id,
         permissions=sorted(p.value for p in MATRIX[principal.role]),
     )
 
@@ -355,6 +356,7 @@ async def create_user(
         data=body,
         now=runtime.clock(),
         hospital_exists=runtime.get(service.HospitalLookup).exists,
+        unit_exists=runtime.get(service.UnitLookup).exists,
     )
     await session.commit()
     return UserRead.model_validate(user)
@@ -375,6 +377,7 @@ async def update_user(
         data=body,
         now=runtime.clock(),
         hospital_exists=runtime.get(service.HospitalLookup).exists,
+        unit_exists=runtime.get(service.UnitLookup).exists,
     )
     await session.commit()
     read = UserRead.model_validate(user)

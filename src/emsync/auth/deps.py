@@ -51,6 +51,7 @@ async def principal_from_credentials(
             role=role,
             kind="user",
             hospital_id=claims.hospital_id,
+            unit_id=claims.unit_id,
             version=claims.version,
             expires_at=claims.expires_at,
         )

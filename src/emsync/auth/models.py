@@ -19,6 +19,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     # Hospital staff belong to a hospital: it scopes which handoffs they may open.
     hospital_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # Ambulance crews belong to a unit (set by an administrator): the crew view acts for it, and
+    # a crew reads only the call that unit is on (issue #23).
+    unit_id: Mapped[str | None] = mapped_column(String(36), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     # Bumped by every change that must end the account's sessions (role, hospital, password,

@@ -122,6 +122,7 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.HANDOFFS_WRITE,
             P.PERSONS_READ,
             P.PERSONS_WRITE,
+            P.CREW_UNIT,  # the crew view, when the account belongs to a unit
         }
     ),
     # No incidents:read or units:write: a crew reads and moves only its own unit and call,

@@ -21,6 +21,8 @@ class Principal:
     version: int | None = None
     # When the credential stops being valid (access tokens); None for API keys.
     expires_at: datetime | None = None
+    # The ambulance unit a crew member belongs to (users only; issue #23).
+    unit_id: str | None = None
 
     def can(self, perm: Perm) -> bool:
         return allows(self.role, perm)

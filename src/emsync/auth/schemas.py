@@ -18,6 +18,9 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
     role: Role
     hospital_id: str | None = Field(default=None, max_length=36)
+    unit_id: str | None = Field(
+        default=None, min_length=1, max_length=36, description="The crew member's unit"
+    )
 
 
 class UserUpdate(BaseModel):
@@ -28,6 +31,11 @@ class UserUpdate(BaseModel):
         default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
     )
     hospital_id: str | None = Field(default=None, max_length=36)
+    unit_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="The crew member's unit; an empty string takes the account off its unit",
+    )
 
 
 class UserRead(BaseModel):
@@ -36,6 +44,7 @@ class UserRead(BaseModel):
     username: str
     role: Role
     hospital_id: str | None
+    unit_id: str | None = None
     active: bool
     created_at: datetime
 
@@ -110,6 +119,7 @@ class Me(BaseModel):
     role: Role
     kind: str
     hospital_id: str | None
+    unit_id: str | None = None
     permissions: list[str]
 
 

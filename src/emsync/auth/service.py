@@ -34,6 +34,29 @@ class HospitalLookup:
         self.exists = exists
 
 
+# Does a unit with this id exist? (Dispatch answers; bootstrap wires it.)
+UnitExists = Callable[[AsyncSession, str], Awaitable[bool]]
+
+
+class UnitLookup:
+    """Dispatch's answer to "does this unit exist" (a crew member's unit), from the wiring."""
+
+    def __init__(self, exists: UnitExists) -> None:
+        self.exists = exists
+
+
+async def _check_unit(
+    session: AsyncSession, unit_exists: UnitExists | None, unit_id: str | None
+) -> None:
+    if unit_id is None:
+        return
+    if unit_exists is None or not await unit_exists(session, unit_id):
+        raise ValidationFailed(
+            f"unit_id: no unit {unit_id!r} exists",
+            errors=[{"field": "unit_id", "message": "no such unit", "type": "not_found"}],
+        )
+
+
 def check_password(password: str, *, username: str | None) -> None:
     """ValidationFailed naming the field when the policy (passwords.py) refuses `password`."""
     problem = password_problem(password, username=username)
@@ -61,17 +84,20 @@ async def create_user(
     data: UserCreate,
     now: datetime,
     hospital_exists: HospitalExists,
+    unit_exists: UnitExists | None = None,
 ) -> User:
     if data.role not in HUMAN_ROLES:
         raise ValidationFailed(f"role {data.role.value!r} is for API keys, not users")
     check_password(data.password, username=data.username)
     await _check_hospital(session, hospital_exists, data.hospital_id)
+    await _check_unit(session, unit_exists, data.unit_id)
     user = User(
         id=new_id(),
         username=data.username,
         password_hash=passwords.hash(data.password),
         role=data.role.value,
         hospital_id=data.hospital_id,
+        unit_id=data.unit_id,
         active=True,
         created_at=now,
         auth_version=0,
@@ -104,10 +130,11 @@ async def update_user(
     data: UserUpdate,
     now: datetime,
     hospital_exists: HospitalExists,
+    unit_exists: UnitExists | None = None,
 ) -> tuple[User, bool]:
     """The updated user, and whether its sessions ended (its standing changed)."""
     user = await get_user(session=session, user_id=user_id)
-    before = (user.active, user.role, user.hospital_id)
+    before = (user.active, user.role, user.hospital_id, user.unit_id)
     if data.role is not None:
         if data.role not in HUMAN_ROLES:
             raise ValidationFailed(f"role {data.role.value!r} is for API keys, not users")
@@ -115,12 +142,26 @@ async def update_user(
     if data.hospital_id is not None:
         await _check_hospital(session, hospital_exists, data.hospital_id)
         user.hospital_id = data.hospital_id
+    if data.unit_id is not None:
+        # "" takes the account off its unit (None leaves it as it is).
+        await _check_unit(session, unit_exists, data.unit_id or None)
+        user.unit_id = data.unit_id or None
     if data.password is not None:
         check_password(data.password, username=user.username)
         user.password_hash = passwords.hash(data.password)
     if data.active is not None:
         user.active = data.active
-    changed = data.password is not None or (user.active, user.role, user.hospital_id) != before
+    # A new unit ends the sessions too: the token names the unit the crew acts for.
+    changed = (
+        data.password is not None
+        or (
+            user.active,
+            user.role,
+            user.hospital_id,
+            user.unit_id,
+        )
+        != before
+    )
     if changed:
         await end_sessions(session=session, user=user, now=now)
     return user, changed
@@ -203,6 +244,7 @@ async def issue_tokens(
         now=now,
         lifetime=lifetime,
         version=user.auth_version or 0,
+        unit_id=user.unit_id,
     )
     refresh_secret = tokens.new_secret()
     row = RefreshToken(

@@ -24,6 +24,7 @@ class AccessClaims:
     hospital_id: str | None
     expires_at: datetime
     version: int  # the account's version when issued: a later change makes the token stale
+    unit_id: str | None = None
 
 
 def issue_access_token(
@@ -36,6 +37,7 @@ def issue_access_token(
     now: datetime,
     lifetime: timedelta,
     version: int = 0,
+    unit_id: str | None = None,
 ) -> str:
     claims = {
         "iss": ISSUER,
@@ -43,6 +45,7 @@ def issue_access_token(
         "name": username,
         "role": role,
         "hospital_id": hospital_id,
+        "unit_id": unit_id,
         "typ": "access",
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
@@ -74,6 +77,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
         hospital_id=claims.get("hospital_id"),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         version=_version(claims.get("ver")),
+        unit_id=claims.get("unit_id"),
     )
 
 

@@ -18,7 +18,7 @@ from emsync.dispatch.events import (
     UnitUpdated,
 )
 from emsync.dispatch.lifecycle import UnitStatus
-from emsync.dispatch.public import UnitSummary, unit_summaries
+from emsync.dispatch.public import UnitSummary, unit_exists, unit_summaries
 from emsync.dispatch.service import record_device_position
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "UnitSummary",
     "UnitUpdated",
     "record_device_position",
+    "unit_exists",
     "unit_summaries",
 ]

@@ -1,85 +1,49 @@
-"""The crew view's use cases (issue #23): a crew account signs on to a unit and then sees and
-moves only that unit and the incident it is committed to."""
+"""The crew view's use cases (issue #23): a crew member's account belongs to a unit (auth's
+`users.unit_id`, on the principal) and sees and moves only that unit and its incident."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync import incidents
 from emsync.core.crypto import Keyring
 from emsync.core.errors import DomainError, NotFound
-from emsync.core.uow import UnitOfWork
 from emsync.dispatch import map_layers
 from emsync.dispatch.lifecycle import UnitStatus
-from emsync.dispatch.models import CrewSignOn, Unit
+from emsync.dispatch.models import Unit
 from emsync.dispatch.schemas import (
     CrewAssignment,
     CrewIncident,
     CrewPatient,
     CrewRoute,
-    CrewUnitChoice,
 )
-from emsync.dispatch.service import list_units, load_unit, unit_read
+from emsync.dispatch.service import load_unit, unit_read
 from emsync.routing import RoutingEngine
 
 # Heading to hospital once transporting; to the scene before.
 _TO_HOSPITAL = frozenset({UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL})
+_AT_SCENE_OR_LATER = frozenset({UnitStatus.ON_SCENE, *_TO_HOSPITAL})
 
 
-class NotSignedOn(NotFound):
-    title = "Not signed on"
-    type_slug = "not-signed-on"
+class NoUnit(NotFound):
+    title = "No unit"
+    type_slug = "no-unit"
 
 
-async def unit_choices(*, session: AsyncSession) -> list[CrewUnitChoice]:
-    return [
-        CrewUnitChoice(
-            id=u.id,
-            call_sign=u.call_sign,
-            unit_type=u.unit_type,
-            station_name=u.station_name,
-            status=UnitStatus(u.status),
-        )
-        for u in await list_units(session=session, statuses=())
-    ]
-
-
-async def sign_on(*, uow: UnitOfWork, user_id: str, unit_id: str, now: datetime) -> Unit:
-    """Sign the account on to the unit (a new sign-on replaces the old one)."""
-    unit = await load_unit(uow.session, unit_id)
-    row = await uow.session.get(CrewSignOn, user_id)
-    if row is None:
-        uow.session.add(CrewSignOn(user_id=user_id, unit_id=unit.id, signed_on_at=now))
-    else:
-        row.unit_id, row.signed_on_at = unit.id, now
-    await uow.commit()
-    return unit
-
-
-async def sign_off(*, uow: UnitOfWork, user_id: str) -> None:
-    row = await uow.session.get(CrewSignOn, user_id)
-    if row is not None:
-        await uow.session.delete(row)
-        await uow.commit()
-
-
-async def crew_unit_id(*, session: AsyncSession, user_id: str) -> str:
-    """The unit this account is signed on to, or NotSignedOn."""
-    unit_id = await session.scalar(select(CrewSignOn.unit_id).where(CrewSignOn.user_id == user_id))
+def crew_unit_id(unit_id: str | None) -> str:
+    """The crew member's unit (the account's, set by an administrator), or NoUnit."""
     if unit_id is None:
-        raise NotSignedOn("you are not signed on to a unit: PUT /api/crew/sign-on first")
+        raise NoUnit("your account belongs to no unit: an administrator sets it (users: unit_id)")
     return unit_id
 
 
 async def assignment(
-    *, session: AsyncSession, keyring: Keyring, engine: RoutingEngine | None, user_id: str
+    *, session: AsyncSession, keyring: Keyring, engine: RoutingEngine | None, unit_id: str | None
 ) -> CrewAssignment:
     """The crew's unit, its incident and the road route to where it is heading."""
-    unit = await load_unit(session, await crew_unit_id(session=session, user_id=user_id))
+    unit = await load_unit(session, crew_unit_id(unit_id))
     read = unit_read(unit)
     if unit.incident_id is None:
         return CrewAssignment(unit=read, incident=None, route=None)
@@ -122,6 +86,10 @@ async def assignment(
 
 async def _route(session: AsyncSession, engine: RoutingEngine, unit: Unit) -> CrewRoute:
     origin = await map_layers.unit_origin(session=session, unit_id=unit.id)
+    if unit.lat is None and UnitStatus(unit.status) in _AT_SCENE_OR_LATER and unit.incident_id:
+        # No GPS fix: a unit that reported itself on scene leaves from the scene, not from
+        # its station (where unit_origin would place it).
+        origin = await map_layers.incident_position(session=session, incident_id=unit.incident_id)
     to: Literal["incident", "hospital"] = "incident"
     if UnitStatus(unit.status) in _TO_HOSPITAL and unit.hospital_id is not None:
         target = await map_layers.hospital_position(session=session, hospital_id=unit.hospital_id)

@@ -22,6 +22,10 @@ class UnitSummary:
     incident_id: str | None
 
 
+async def unit_exists(*, session: AsyncSession, unit_id: str) -> bool:
+    return await session.get(Unit, unit_id) is not None
+
+
 async def unit_summaries(*, session: AsyncSession) -> list[UnitSummary]:
     """Every unit, by call sign, as the resources board shows it."""
     rows = await session.scalars(select(Unit).order_by(Unit.call_sign))

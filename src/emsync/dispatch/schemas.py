@@ -179,21 +179,7 @@ class CalibrationRead(BaseModel):
     applied: bool
 
 
-# ---- the crew view (issue #23): a crew account acts for the unit it signed on to ----------
-
-
-class CrewSignOnRequest(_Strict):
-    unit_id: str = Field(min_length=1, max_length=36)
-
-
-class CrewUnitChoice(BaseModel):
-    """A unit a crew may sign on to (no position or crew names)."""
-
-    id: str
-    call_sign: str
-    unit_type: UnitType
-    station_name: str | None
-    status: UnitStatus
+# ---- the crew view (issue #23): a crew member acts for the unit the account belongs to -----
 
 
 class CrewPatient(BaseModel):

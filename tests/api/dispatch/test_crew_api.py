@@ -1,6 +1,6 @@
-"""The crew view's API (issue #23) on Monaco, on SQLite and PostgreSQL: a crew signs on to a
-unit, sees only that unit's call with its road route, and moves it one tap at a time, each tap
-acting once however often the offline queue sends it."""
+"""The crew view's API (issue #23) on Monaco, on SQLite and PostgreSQL: a crew member whose
+account belongs to a unit sees only that unit's call with its road route, and moves it one tap
+at a time, each tap acting once however often the offline queue sends it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
 from emsync.dispatch.models import UnitStatusEntry
 from emsync.routing import RoadMap
-from tests.builders import auth_headers, incident_body
+from tests.builders import PASSWORD, auth_headers, incident_body, login
 
 
 def _node(road_map: RoadMap, i: int) -> tuple[float, float]:
@@ -54,6 +54,16 @@ async def _call(
     return unit, incident
 
 
+async def _crew(
+    client: httpx.AsyncClient, admin: dict[str, str], name: str, unit_id: str | None
+) -> dict[str, str]:
+    """A crew member's account, on `unit_id`, logged in."""
+    body = {"username": name, "password": PASSWORD, "role": "crew", "unit_id": unit_id}
+    await _ok(await client.post("/api/users", json=body, headers=admin), 201)
+    tokens = await login(client, name)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
 async def _transitions(app: FastAPI, unit_id: str) -> list[tuple[str, str]]:
     runtime: Runtime = app.state.runtime
     async with runtime.sessions() as session:
@@ -70,16 +80,17 @@ async def test_a_crew_sees_only_its_units_call_and_moves_it_once_per_tap(
 ) -> None:
     client = monaco_client
     dispatcher = await auth_headers(monaco_app, client, Role.DISPATCHER)
+    admin = await auth_headers(monaco_app, client, Role.ADMIN)
     mine, incident = await _call(client, dispatcher, monaco, "MC-11", 1)
     other, other_incident = await _call(client, dispatcher, monaco, "MC-12", 2)
-    crew = await auth_headers(monaco_app, client, Role.CREW)
 
-    not_yet = await client.get("/api/crew/assignment", headers=crew)
+    unassigned = await _crew(client, admin, "crew-none", None)
+    not_yet = await client.get("/api/crew/assignment", headers=unassigned)
     assert not_yet.status_code == 404
-    assert "sign-on" in not_yet.json()["detail"]
-    choices = await _ok(await client.get("/api/crew/units", headers=crew))
-    assert {c["call_sign"] for c in choices} >= {"MC-11", "MC-12"}
-    await _ok(await client.put("/api/crew/sign-on", json={"unit_id": mine["id"]}, headers=crew))
+    assert "belongs to no unit" in not_yet.json()["detail"]
+    crew = await _crew(client, admin, "crew-anna", mine["id"])
+    me = await _ok(await client.get("/api/auth/me", headers=crew))
+    assert me["unit_id"] == mine["id"]
 
     view = await _ok(await client.get("/api/crew/assignment", headers=crew))
     assert view["unit"]["call_sign"] == "MC-11"
@@ -124,15 +135,16 @@ async def test_transporting_routes_the_crew_to_the_hospital_it_chose(
     client = monaco_client
     admin = await auth_headers(monaco_app, client, Role.ADMIN)
     unit, _ = await _call(client, admin, monaco, "MC-21", 3)
-    lat, lon = _node(monaco, 9000)
+    hlat, hlon = _node(monaco, 9000)
     hospital = await _ok(
         await client.post(
-            "/api/hospitals", json={"name": "Test General", "lat": lat, "lon": lon}, headers=admin
+            "/api/hospitals",
+            json={"name": "Test General", "lat": hlat, "lon": hlon},
+            headers=admin,
         ),
         201,
     )
-    crew = await auth_headers(monaco_app, client, Role.CREW)
-    await _ok(await client.put("/api/crew/sign-on", json={"unit_id": unit["id"]}, headers=crew))
+    crew = await _crew(client, admin, "crew-ben", unit["id"])
     for status in ("en_route", "on_scene"):
         await _ok(await client.post("/api/crew/status", json={"status": status}, headers=crew))
     moved = await _ok(
@@ -145,7 +157,31 @@ async def test_transporting_routes_the_crew_to_the_hospital_it_chose(
     assert moved["hospital_id"] == hospital["id"]
     view = await _ok(await client.get("/api/crew/assignment", headers=crew))
     assert view["route"]["to"] == "hospital"
+    # No GPS fix: the drive to hospital starts at the scene the crew reported, not the station.
+    lon, lat = view["route"]["geometry"]["coordinates"][0]
+    scene = view["incident"]
+    assert abs(lat - scene["lat"]) < 1e-3
+    assert abs(lon - scene["lon"]) < 1e-3
     assert view["incident"]["status"] == "transporting"
-    # Signing off ends the crew's view of the call.
-    assert (await client.delete("/api/crew/sign-on", headers=crew)).status_code == 204
-    assert (await client.get("/api/crew/assignment", headers=crew)).status_code == 404
+    # Moved to another unit by an administrator: the old token no longer acts for this one.
+    users = await _ok(await client.get("/api/users", headers=admin))
+    user_id = next(u["id"] for u in users if u["username"] == "crew-ben")
+    spare, _ = await _call(client, admin, monaco, "MC-22", 4)
+    moved_to = {"unit_id": spare["id"]}
+    await _ok(await client.patch(f"/api/users/{user_id}", json=moved_to, headers=admin))
+    assert (await client.get("/api/crew/assignment", headers=crew)).status_code == 401
+    again = {"Authorization": f"Bearer {(await login(client, 'crew-ben'))['access_token']}"}
+    view = await _ok(await client.get("/api/crew/assignment", headers=again))
+    assert view["unit"]["call_sign"] == "MC-22"
+
+
+async def test_a_crew_member_cannot_belong_to_a_unit_that_does_not_exist(
+    monaco_app: FastAPI, monaco_client: httpx.AsyncClient
+) -> None:
+    admin = await auth_headers(monaco_app, monaco_client, Role.ADMIN)
+    body = {"username": "crew-x", "password": PASSWORD, "role": "crew", "unit_id": "no-such"}
+    refused = await monaco_client.post("/api/users", json=body, headers=admin)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "unit_id"
+    users = await _ok(await monaco_client.get("/api/users", headers=admin))
+    assert "crew-x" not in {u["username"] for u in users}

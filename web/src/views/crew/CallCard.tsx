@@ -17,17 +17,19 @@ export function CallCard({
 }) {
   const incident = view.incident;
   const unit = view.unit;
+  const route = (view.route?.geometry as LineStringGeometry | undefined) ?? null;
   const points = useMemo(() => {
-    const out: MapPoint[] = [
-      { id: unit.id, kind: "unit", label: unit.call_sign, lat: unit.lat ?? unit.station_lat, lon: unit.lon ?? unit.station_lon },
-    ];
+    // Without a GPS fix the unit is where its route starts (the station, or the scene once
+    // it reported itself there).
+    const start = route?.coordinates[0];
+    const [lon, lat] = unit.lat != null && unit.lon != null ? [unit.lon, unit.lat] : (start ?? [unit.station_lon, unit.station_lat]);
+    const out: MapPoint[] = [{ id: unit.id, kind: "unit", label: unit.call_sign, lat, lon }];
     if (incident?.lat != null && incident.lon != null)
       out.push({ id: incident.id, kind: "incident", label: incident.chief_complaint, lat: incident.lat, lon: incident.lon });
     const h = hospitals.find((x) => x.id === destination);
     if (h) out.push({ id: h.id, kind: "hospital", label: h.name, lat: h.lat, lon: h.lon });
     return out;
-  }, [unit, incident, hospitals, destination]);
-  const route = (view.route?.geometry as LineStringGeometry | undefined) ?? null;
+  }, [unit, incident, hospitals, destination, route]);
   if (!incident) return null;
   return (
     <section className="card crew-section" aria-labelledby="crew-call" data-testid="crew-call">

@@ -1,12 +1,12 @@
-/* The ambulance crew's screen (issue #23), phone first: sign on to a unit, then one tap per
- * status, the call with its address, route and ETA, the destination recommendation and the
+/* The ambulance crew's screen (issue #23), phone first, for the unit the account belongs to:
+ * one tap per status, the call with its address, route and ETA, the destination recommendation and the
  * crew's choice, the ATMIST handoff with the monitor's signs, photos and ECGs from the camera.
  * Every action goes through the offline queue (queue.ts): taken without network, it is kept and
  * sent in order, once, when the network is back. */
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiError } from "../../api/client";
 import { endpoints } from "../../api/endpoints";
-import type { CrewAssignment, CrewUnitChoice, HandoffRead, HospitalRead, UnitStatus } from "../../api/types";
+import type { CrewAssignment, HandoffRead, HospitalRead, UnitStatus } from "../../api/types";
 import { useApp } from "../../app/context";
 import { HandoffEditor, type DraftPersistence } from "../dispatch/HandoffEditor";
 import { Attachments } from "./Attachments";
@@ -28,6 +28,9 @@ export function Crew() {
   // The crew's choice for this call; until it chooses, the destination the server knows.
   const [choice, setChoice] = useState<{ incident: string; hospital: string } | null>(null);
   const [handoff, setHandoff] = useState<HandoffRead | null>(null);
+  // Bumped to reopen the handoff panel after the monitor's newest signs were merged in.
+  const [editorKey, setEditorKey] = useState(0);
+  const [signsMessage, setSignsMessage] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -56,7 +59,12 @@ export function Crew() {
 
   const persist = useMemo(() => queuedPersistence(queue), [queue]);
   if (view === undefined) return <p className="muted">{problem ?? "Loading…"}</p>;
-  if (view === null) return <SignOn onSignedOn={() => void load()} />;
+  if (view === null)
+    return (
+      <p className="card" data-testid="crew-no-unit">
+        Your account belongs to no ambulance unit yet. An administrator sets it (Admin → users).
+      </p>
+    );
   const status = expectedStatus(view.unit.status, state.pending);
   const hospitalName = (id: string | null) => hospitals.find((h) => h.id === id)?.name ?? null;
   const incident = view.incident;
@@ -103,6 +111,7 @@ export function Crew() {
           <section className="card crew-section" aria-labelledby="crew-handoff">
             <h2 id="crew-handoff">Handoff</h2>
             <HandoffEditor
+              key={editorKey}
               incidentId={incident.id}
               patientId={patient?.id ?? null}
               unitId={view.unit.call_sign}
@@ -111,6 +120,26 @@ export function Crew() {
               persist={persist}
               onHandoff={setHandoff}
             />
+            {handoff?.status === "draft" && destination && online && (
+              <button
+                type="button"
+                onClick={() =>
+                  // The draft route merges the readings since the draft's newest monitor set.
+                  void api
+                    .post<HandoffRead>("/api/handoffs/draft", { incident_id: incident.id, patient_id: patient?.id ?? null, unit_id: view.unit.call_sign, hospital_id: destination })
+                    .then(
+                      () => {
+                        setSignsMessage(null);
+                        setEditorKey((k) => k + 1);
+                      },
+                      (e: unknown) => setSignsMessage(e instanceof ApiError ? e.message : "Not updated"),
+                    )
+                }
+              >
+                Add the monitor's newest signs (save your edits first)
+              </button>
+            )}
+            {signsMessage && <p role="alert" className="error small">{signsMessage}</p>}
             {handoff && state.pending.some((a) => a.path === `/api/handoffs/${handoff.id}/send`) && (
               <p className="queued-note small" data-testid="handoff-queued">
                 Not yet with the hospital: it goes when the network is back.
@@ -160,42 +189,6 @@ function StatusKeys({
       })}
       {status === "on_scene" && !destination && <p className="muted small">Choose a destination to start transporting.</p>}
     </section>
-  );
-}
-
-function SignOn({ onSignedOn }: { onSignedOn: () => void }) {
-  const { api } = useApp();
-  const [units, setUnits] = useState<CrewUnitChoice[] | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
-  useEffect(() => {
-    api.get<CrewUnitChoice[]>("/api/crew/units").then(setUnits, (e: unknown) =>
-      setMessage(e instanceof ApiError ? e.message : "Units could not be loaded"),
-    );
-  }, [api]);
-  async function signOn(unitId: string) {
-    try {
-      await api.put("/api/crew/sign-on", { unit_id: unitId });
-      onSignedOn();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `Not signed on: ${e.message}` : "Not signed on (no network?)");
-    }
-  }
-  return (
-    <div className="crew" data-testid="crew-sign-on">
-      <h1>Sign on to your unit</h1>
-      {units === null && !message && <p className="muted">Loading…</p>}
-      <ul className="list">
-        {(units ?? []).map((u) => (
-          <li key={u.id}>
-            <button type="button" className="status-key" onClick={() => void signOn(u.id)}>
-              {u.call_sign} · {u.unit_type}
-              {u.station_name ? ` · ${u.station_name}` : ""}
-            </button>
-          </li>
-        ))}
-      </ul>
-      {message && <p role="alert" className="error">{message}</p>}
-    </div>
   );
 }
 

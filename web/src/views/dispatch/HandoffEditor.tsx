@@ -3,10 +3,11 @@
  * vital signs with AVPU and oxygen, treatments with dose, route and time — and send it. After
  * sending, the record is the hospital's: this panel follows its status. */
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
-import { ApiError } from "../../api/client";
+import { ApiError, type ApiClient } from "../../api/client";
 import type { AtmistRecord, HandoffPage, HandoffRead, Treatment, VitalSigns } from "../../api/types";
 import { useApp, useChannel } from "../../app/context";
-import type { ApiClient } from "../../api/client";
+import { registry, type MedicationConflict } from "../../api/registry";
+import { AllergyConflicts } from "../../components/AllergyConflicts";
 import { O2_DEVICE_LABEL, clock, signFields, sourceText, treatmentText } from "../../lib/handoff";
 
 const AVPU = ["A", "C", "V", "P", "U"] as const;
@@ -186,6 +187,17 @@ function DraftForm({
   onChanged: (h: HandoffRead) => void;
   persist: DraftPersistence;
 }) {
+  const { api } = useApp();
+  // Medications in this draft against the allergies written in it and on the patient's record,
+  // as the hospital will see them; checked when the draft opens (and after each save, which
+  // reopens it). Without network nothing is shown: the hospital's card checks again.
+  const [conflicts, setConflicts] = useState<MedicationConflict[] | null>(null);
+  useEffect(() => {
+    registry.checkHandoff(api, handoff.id).then(
+      (c) => setConflicts(c.conflicts),
+      () => setConflicts(null),
+    );
+  }, [api, handoff.id, handoff.updated_at]);
   const c: AtmistRecord = handoff.content ?? {};
   const [mechanism, setMechanism] = useState(c.mechanism ?? "");
   const [injuries, setInjuries] = useState((c.injuries ?? []).join("\n"));
@@ -292,6 +304,7 @@ function DraftForm({
   return (
     <form className="form card" data-testid="handoff" aria-label="Handoff draft" onChange={onEdit} onSubmit={(e) => void submit(e)}>
       <h3>Handoff draft</h3>
+      <AllergyConflicts conflicts={conflicts} />
       <div className="row2">
         <label>
           A — Age (years)
