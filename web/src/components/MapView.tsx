@@ -146,10 +146,17 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport, on
     }
   }, [route]);
 
+  // Toggled by hand: a className prop that changes makes React rewrite the whole class list,
+  // wiping the classes Leaflet added (leaflet-container clips the panes: without it the map
+  // spilled over the page once the new-call form closed).
+  useEffect(() => {
+    host.current?.classList.toggle("picking", Boolean(picking));
+  }, [picking]);
+
   return (
     <div
       ref={host}
-      className={picking ? "map picking" : "map"}
+      className="map"
       role="region"
       aria-label="Map of incidents, units and hospitals (the lists beside it hold the same information)"
       data-testid="map"
