@@ -115,7 +115,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
             "password_memory_kib": 1024,
         },
         "security": {"master_keys": TEST_MASTER_KEYS},
-        "events": {"handler_backoff_seconds": 0},
+        # Tests drive the event relay's rounds themselves (its records would otherwise land
+        # at any moment of a test that counts rows).
+        "events": {"handler_backoff_seconds": 0, "relay_poll_seconds": 3600},
         # Tests drive the notification worker's rounds themselves.
         "notifications": {"poll_seconds": 3600, "wake_on_page": False},
     }

@@ -51,6 +51,7 @@ async def fhir_bundle(
             patient_id=handoff.patient_id,
             unit_id=handoff.unit_id,
             crew=read.crew or (),
+            attachments=[a.model_dump() for a in read.attachments or ()],
         )
     )
     try:

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.osm_order import in_reading_order
 from emsync.routing import graph as graph_module
 from emsync.routing import hospitals as hospitals_module
 from emsync.routing import osm_file as osm_file_module
@@ -260,7 +261,8 @@ def load_road_map(
             if on_stage is not None:
                 on_stage(description)
 
-        ways = read_road_ways(pbf_path, profile)
+        source = in_reading_order(pbf_path, Path(cache_dir))  # any valid file, sorted if need be
+        ways = read_road_ways(source, profile)
         step("building road graph")
         try:
             graph = build_road_graph(ways)
@@ -271,7 +273,7 @@ def load_road_map(
         step("contracting and customizing")
         engine = RoutingEngine(graph, order)
         step("finding hospitals")
-        hospitals = extract_hospitals(read_hospital_elements(pbf_path))
+        hospitals = extract_hospitals(read_hospital_elements(source))
         step("saving cache")
         build_s = time.perf_counter() - started
         summary = _summary(graph, len(hospitals), pbf_path, sha, profile, build_s, cache_file)

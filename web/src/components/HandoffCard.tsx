@@ -5,6 +5,7 @@ import { allergiesText, changeText, clock, sourceText, signFields, treatmentText
 import { AllergyConflicts } from "./AllergyConflicts";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
+import { AttachmentLink } from "./AttachmentLink";
 
 /** The newest vital-sign set first, with its age and each value's trend beside it. */
 function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
@@ -158,6 +159,17 @@ export function HandoffCard({
                 </ul>
               )}
             </Row>
+            {(h.attachments ?? []).length > 0 && (
+              <Row label="Photos / ECG">
+                <ul className="plain attachments" data-testid="handoff-attachments">
+                  {(h.attachments ?? []).map((a) => (
+                    <li key={a.id}>
+                      <AttachmentLink handoffId={h.id} attachment={a} />
+                    </li>
+                  ))}
+                </ul>
+              </Row>
+            )}
           </dl>
           <AllSigns signs={picture.signs} />
         </>

@@ -146,9 +146,9 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport, on
     }
   }, [route]);
 
-  // Toggled by hand: a className prop that changes makes React rewrite the whole class list,
-  // wiping the classes Leaflet added (leaflet-container clips the panes: without it the map
-  // spilled over the page once the new-call form closed).
+  // Toggled on the element, not through React's className: Leaflet adds its own classes to the
+  // host (leaflet-container: overflow hidden), and a re-rendered className would wipe them, so
+  // the map would spill over the page while it animates.
   useEffect(() => {
     host.current?.classList.toggle("picking", Boolean(picking));
   }, [picking]);

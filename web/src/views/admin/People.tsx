@@ -6,7 +6,7 @@ import type { HospitalRead, UserRead } from "../../api/types";
 import { useApp } from "../../app/context";
 import { Field, Status, useSubmit, when } from "./common";
 
-export const ROLES = ["dispatcher", "paramedic", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
+export const ROLES = ["dispatcher", "paramedic", "crew", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
 const label = (role: string) => role.replace(/_/g, " ");
 
 export function People() {

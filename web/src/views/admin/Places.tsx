@@ -23,6 +23,11 @@ export function Places() {
     endpoints.hospitals(api).then(setHospitals, () => undefined);
   }, [api]);
   useEffect(reload, [reload]);
+  // A created unit or hospital takes the picked position: the next one needs its own click.
+  const placed = useCallback(() => {
+    setPicked(null);
+    reload();
+  }, [reload]);
   useEffect(() => {
     endpoints.mapInfo(api).then((m) => setBounds(m.bbox), () => undefined);
   }, [api]);
@@ -41,8 +46,8 @@ export function Places() {
         <MapView roads={null} bounds={bounds} points={points} route={null} picking onPick={(lat, lon) => setPicked({ lat, lon })} />
       </section>
       <section className="panel" aria-label="Create">
-        <UnitForm picked={picked} onFocus={() => setTarget("unit")} onCreated={reload} />
-        <HospitalForm picked={picked} onFocus={() => setTarget("hospital")} onCreated={reload} />
+        <UnitForm picked={picked} onFocus={() => setTarget("unit")} onCreated={placed} />
+        <HospitalForm picked={picked} onFocus={() => setTarget("hospital")} onCreated={placed} />
       </section>
       <section className="panel" aria-label="Register">
         <h2>Units ({units.length})</h2>
@@ -57,13 +62,26 @@ export function Places() {
         <ul className="list small" data-testid="admin-hospitals">
           {hospitals.map((h) => (
             <li key={h.id}>
-              <strong>{h.name}</strong> {h.capabilities.map((c) => c.replace(/_/g, " ")).join(", ") || "no specialist services"}
+              <strong>{h.name}</strong> {servicesText(h)}
+              {h.ed_beds_available != null ? ` · ${h.ed_beds_available} ED beds free` : ""}
             </li>
           ))}
         </ul>
       </section>
     </div>
   );
+}
+
+/** What the hospital offers, in the words of the form that created it (not capability ids). */
+function servicesText(h: HospitalRead): string {
+  const services = [
+    h.trauma_level != null ? `trauma level ${h.trauma_level}` : null,
+    h.stroke_centre ? "stroke centre" : null,
+    h.pci ? "PCI lab" : null,
+    h.burns ? "burns unit" : null,
+    h.paediatrics ? "paediatric emergency care" : null,
+  ].filter(Boolean);
+  return services.join(", ") || "no specialist services";
 }
 
 function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: number } | null; onFocus: () => void; onCreated: () => void }) {
