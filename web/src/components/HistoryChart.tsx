@@ -2,24 +2,32 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { VitalsReading } from "../api/types";
-import { SERIES, clockLabels, valueRange } from "../lib/chartAxes";
+import { SERIES, clockLabels, framed, valueRange } from "../lib/chartAxes";
 
 const STRIP_HEIGHT = 120;
 
-/** Vitals history; drag across a strip to zoom all of them, double-click to reset. */
-export function HistoryChart({ readings }: { readings: VitalsReading[] }) {
+/** Vitals history over `range` (epoch ms: the window asked for; the time axis spans it);
+ * drag across a strip to zoom all of them, double-click to reset. */
+export function HistoryChart({ readings, range = null }: { readings: VitalsReading[]; range?: { start: number; end: number } | null }) {
   const host = useRef<HTMLDivElement>(null);
+  const start = range?.start;
+  const end = range?.end;
   useEffect(() => {
     const el = host.current;
     if (!el) return;
-    const xs = readings.map((r) => Date.parse(r.ts) / 1000);
+    const span = start !== undefined && end !== undefined ? { start: start / 1000, end: end / 1000 } : null;
+    const frame = framed(
+      readings.map((r) => Date.parse(r.ts) / 1000),
+      SERIES.map((s) => readings.map((r) => (typeof r[s.key] === "number" ? (r[s.key] as number) : null))),
+      span,
+    );
     const sync = uPlot.sync(`vitals-${Math.random().toString(36).slice(2)}`);
     const width = () => Math.max(320, el.clientWidth);
     const plots = SERIES.map((s, i) => {
       const strip = document.createElement("div");
       strip.setAttribute("data-testid", `history-${s.key}`);
       el.appendChild(strip);
-      const values = readings.map((r) => (typeof r[s.key] === "number" ? (r[s.key] as number) : null));
+      const values = frame.columns[i] ?? [];
       const last = i === SERIES.length - 1;
       return new uPlot(
         {
@@ -43,7 +51,7 @@ export function HistoryChart({ readings }: { readings: VitalsReading[] }) {
             },
           ],
         },
-        [xs, values],
+        [frame.xs, values],
         strip,
       );
     });
@@ -54,7 +62,7 @@ export function HistoryChart({ readings }: { readings: VitalsReading[] }) {
       plots.forEach((p) => p.destroy());
       el.replaceChildren();
     };
-  }, [readings]);
+  }, [readings, start, end]);
   return (
     <div>
       <div ref={host} className="chart" role="img" aria-label="Vitals history: one strip per vital sign, each with its own axis" />

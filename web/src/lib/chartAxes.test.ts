@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SERIES, clockLabels, valueRange } from "./chartAxes";
+import { SERIES, clockLabels, framed, valueRange } from "./chartAxes";
 
 describe("history chart axes", () => {
   it("never repeats a time label: seconds appear when ticks are under a minute apart", () => {
@@ -21,5 +21,25 @@ describe("history chart axes", () => {
     const [hrLow, hrHigh] = valueRange(60, 140, 20);
     expect(hrLow).toBeLessThan(60);
     expect(hrHigh).toBeGreaterThan(140);
+  });
+});
+
+describe("the time axis follows the chosen range", () => {
+  const end = Date.parse("2026-01-01T10:15:00Z") / 1000;
+  const start = end - 15 * 60;
+
+  it("spans the whole window when the readings cover two seconds of it", () => {
+    const out = framed([end - 2, end - 1], [[80, 81]], { start, end });
+    expect(out.xs[0]).toBe(start);
+    expect(out.xs[out.xs.length - 1]).toBe(end);
+    expect(out.columns[0]).toEqual([null, 80, 81, null]);
+    // Ticks across 15 minutes are minutes apart: labels without seconds.
+    expect(clockLabels([start, start + 300, start + 600])[0]).not.toMatch(/:\d\d:\d\d/);
+  });
+
+  it("adds nothing where the readings already reach an edge, and frames an empty range", () => {
+    expect(framed([start, end], [[1, 2]], { start, end })).toEqual({ xs: [start, end], columns: [[1, 2]] });
+    expect(framed([], [[]], { start, end })).toEqual({ xs: [start, end], columns: [[null, null]] });
+    expect(framed([start + 5], [[3]], null)).toEqual({ xs: [start + 5], columns: [[3]] });
   });
 });

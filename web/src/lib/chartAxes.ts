@@ -37,3 +37,23 @@ export function valueRange(min: number | null, max: number | null, span: number)
   const half = Math.max(span, (max - min) * 1.2) / 2;
   return [middle - half, middle + half];
 }
+
+/** The chosen range as the time axis: an empty point at each end of the window the readings
+ * were asked for, so "Last 15 min" spans 15 minutes even when the readings span 2 seconds (the
+ * axis otherwise fits the data). Zooming still works, and resetting the zoom returns to the
+ * whole window. Times in seconds; `columns` are the value series, aligned with `xs`. */
+export function framed(
+  xs: number[],
+  columns: (number | null)[][],
+  window: { start: number; end: number } | null,
+): { xs: number[]; columns: (number | null)[][] } {
+  if (!window) return { xs, columns };
+  const first = xs[0];
+  const last = xs[xs.length - 1];
+  const lead = first === undefined || window.start < first;
+  const trail = last === undefined || window.end > last;
+  return {
+    xs: [...(lead ? [window.start] : []), ...xs, ...(trail ? [window.end] : [])],
+    columns: columns.map((c) => [...(lead ? [null] : []), ...c, ...(trail ? [null] : [])]),
+  };
+}

@@ -256,6 +256,7 @@ export function PatientHistory() {
   const { patientId = "" } = useParams();
   const [rangeMs, setRangeMs] = useState(RANGES[1]?.ms ?? 3_600_000);
   const [readings, setReadings] = useState<VitalsReading[] | null | undefined>(undefined);
+  const [shown, setShown] = useState<{ start: number; end: number } | null>(null);
   const [search] = useSearchParams();
   const incidentId = search.get("incident");
   const [who, setWho] = useState<string | null>(null);
@@ -273,6 +274,7 @@ export function PatientHistory() {
   const load = useCallback(async () => {
     const end = new Date();
     const h = await endpoints.vitalsHistory(api, patientId, new Date(end.getTime() - rangeMs), end, 500).catch(() => null);
+    setShown({ start: end.getTime() - rangeMs, end: end.getTime() });
     setReadings(h === null ? null : seriesToReadings(h.series ?? {}));
   }, [api, patientId, rangeMs]);
   useEffect(() => {
@@ -303,7 +305,7 @@ export function PatientHistory() {
       ) : readings === undefined ? (
         <p className="muted">Loading…</p>
       ) : (
-        <HistoryChart readings={readings} />
+        <HistoryChart readings={readings} range={shown} />
       )}
     </section>
   );

@@ -1,4 +1,5 @@
 import { useEffect, useState, type SyntheticEvent } from "react";
+import { featureValue } from "../lib/featureValue";
 import { useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { endpoints } from "../api/endpoints";
@@ -388,7 +389,7 @@ function reasonOf(x: TriageResult["explanation"][number], asked: FormState): str
   }
   const label = FEATURE_LABEL[feature];
   if (!label || x.value === null) return null;
-  return label;
+  return `${label}${feature === "mental" ? ":" : ""} ${featureValue(feature, x.value)}`;
 }
 
 /** An adult's level: the probabilities, why the safety rule chose it, and the reasons asked. */

@@ -125,7 +125,7 @@ function ResourceHistory({ id, name }: { id: string; name: string }) {
   const [entries, setEntries] = useState<ActivityRead[] | null>(null);
   return (
     <details onToggle={(e) => e.currentTarget.open && void emergency.activity(api, "resource", id).then(setEntries, () => setEntries([]))}>
-      <summary aria-label={`Recent activity of ${name}`}>history</summary>
+      <summary aria-label={`History of ${name}`}>history</summary>
       <ul className="list" data-testid={`history-${name}`}>
         {(entries ?? []).slice(0, 5).map((a) => (
           <li key={a.id}>
