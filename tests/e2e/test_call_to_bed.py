@@ -151,7 +151,8 @@ def _triage(page: Page, walk: Walk) -> None:
     walk.shot(page, "triage-saved")
 
 
-def _assign_and_reach_the_scene(page: Page, walk: Walk, incident_id: str) -> Locator:
+def _assign_and_reach_the_scene(page: Page, walk: Walk, incident_id: str) -> tuple[Locator, str]:
+    """Assigns the top-ranked unit; returns the incident panel and that unit's call sign."""
     page.get_by_role("link", name="Dispatch").click()
     page.get_by_test_id("incident-queue").get_by_role(
         "button", name=re.compile("Slurred speech")
@@ -175,7 +176,7 @@ def _assign_and_reach_the_scene(page: Page, walk: Walk, incident_id: str) -> Loc
     actions.get_by_role("button", name="On scene").click()
     expect(page.get_by_test_id("unit-message")).to_contain_text("on scene")
     expect(panel.get_by_role("heading", level=2)).to_contain_text("on scene", timeout=TIMEOUT_MS)
-    return panel
+    return panel, top_call_sign.group(1)
 
 
 def _findings_and_destination(page: Page, walk: Walk, panel: Locator) -> None:
@@ -255,10 +256,10 @@ def _fill_the_handoff(page: Page, walk: Walk, panel: Locator) -> None:
     walk.shot(page, "handoff-sent")
 
 
-def _the_ed_reads_everything(nurse: Page, walk: Walk) -> Locator:
+def _the_ed_reads_everything(nurse: Page, walk: Walk, call_sign: str) -> Locator:
     card = nurse.get_by_test_id("handoff-card").first
     expect(card).to_contain_text("KTAS", timeout=TIMEOUT_MS)
-    expect(card).to_contain_text("Unit HKI-1")  # the call sign, not the unit's id
+    expect(card).to_contain_text(f"Unit {call_sign}")  # the call sign, not the unit's id
     expect(card.get_by_test_id("allergies")).to_have_text("Allergies: penicillin (rash)")
     expect(card.get_by_test_id("notes")).to_contain_text(NOTES)
     current = card.get_by_test_id("current-vitals")
@@ -271,6 +272,10 @@ def _the_ed_reads_everything(nurse: Page, walk: Walk) -> Locator:
     expect(treatments).to_contain_text("response: SpO2 84 to 89 %")
     expect(treatments).to_contain_text("paracetamol 1 g, IV, at")
     expect(card).to_contain_text("Slurred speech")
+    # What the destination was chosen for: the incident's BE-FAST findings.
+    expect(card.get_by_test_id("findings")).to_contain_text(
+        "BE-FAST positive: F face droops, S speech slurred"
+    )
     card.scroll_into_view_if_needed()
     walk.shot(nurse, "ed-card-everything", element=card)
     return card
@@ -302,14 +307,14 @@ def test_call_to_bed_entirely_from_the_dashboard(
 
     incident_id = _take_the_call(desk, walk)
     _triage(desk, walk)
-    panel = _assign_and_reach_the_scene(desk, walk, incident_id)
+    panel, call_sign = _assign_and_reach_the_scene(desk, walk, incident_id)
     _findings_and_destination(desk, walk, panel)
     _fill_the_handoff(desk, walk, panel)
 
     # The ED nurse, in her own browser, on a tablet.
     nurse = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
     _login(nurse, server.base, "/hospital", NURSE)
-    card = _the_ed_reads_everything(nurse, walk)
+    card = _the_ed_reads_everything(nurse, walk, call_sign)
     card.get_by_role("button", name="Acknowledge").click()
     expect(card).to_contain_text("acknowledged", timeout=TIMEOUT_MS)
     expect(panel.get_by_test_id("handoff-status")).to_have_text("acknowledged", timeout=TIMEOUT_MS)
@@ -348,6 +353,9 @@ def test_call_to_bed_entirely_from_the_dashboard(
     # Timed treatments are MedicationAdministrations (an untimed one would be a statement).
     assert {"Composition", "AllergyIntolerance", "MedicationAdministration", "Observation"} <= kinds
     assert NOTES in text
+    assert "BE-FAST positive: F: face droops, S: speech slurred" in text
+    [doc] = [r for r in resources if r["resourceType"] == "Composition"]
+    assert [a["display"] for a in doc["author"] if "identifier" in a] == [f"Unit {call_sign}"]
     allergy = next(r for r in resources if r["resourceType"] == "AllergyIntolerance")
     assert "penicillin" in json.dumps(allergy["code"])
     codes = {

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
 import type { HandoffRead as Handoff, VitalSigns } from "../api/types";
-import { allergiesText, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
+import { allergiesText, assessmentLines, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
 
@@ -122,6 +122,15 @@ export function HandoffCard({
             </Row>
             <Row label="M — Mechanism">{c.mechanism ?? "—"}</Row>
             <Row label="I — Injuries / illness">{picture.injuries.length ? picture.injuries.join("; ") : "—"}</Row>
+            {assessmentLines(picture.assessment).length > 0 && (
+              <Row label="Findings">
+                <ul className="plain" data-testid="findings">
+                  {assessmentLines(picture.assessment).map((line) => (
+                    <li key={line}>{line}</li>
+                  ))}
+                </ul>
+              </Row>
+            )}
             <Row label="S — Signs">
               {picture.signs.length} set{picture.signs.length === 1 ? "" : "s"}; the newest is above
             </Row>
