@@ -43,6 +43,11 @@ def shots() -> Path:
     return folder
 
 
+_MAP_SETTLED = """() => !document.querySelector('.leaflet-zoom-anim')
+    && document.querySelectorAll('[data-testid=map] .leaflet-tile:not(.leaflet-tile-loaded)')
+        .length === 0"""
+
+
 class Walk:
     """The numbered screenshots of one walk."""
 
@@ -51,6 +56,9 @@ class Walk:
         self.n = 0
 
     def shot(self, page: Page, name: str, *, element: Locator | None = None) -> None:
+        if page.get_by_test_id("map").count():
+            # A settled map, not a frame of its zoom animation with the old tiles scaled up.
+            page.wait_for_function(_MAP_SETTLED)
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         if element is not None:
