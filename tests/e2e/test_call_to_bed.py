@@ -395,3 +395,52 @@ def test_call_to_bed_entirely_from_the_dashboard(
     }
     desk.context.close()
     nurse.context.close()
+
+
+def test_a_call_placed_by_a_map_click_and_cancelled_frees_its_unit(
+    server: Server, browser: Browser, shots: Path
+) -> None:
+    """The other way to place a call (a click on the map), and a cancellation with its reason:
+    the assigned unit is available again on the board at once."""
+    walk = Walk(shots)
+    walk.n = 50  # after the call-to-bed pictures
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    _login(page, server.base, "/admin", ADMIN)
+    form = page.get_by_role("form", name="New unit")
+    form.get_by_label("Call sign").fill("HKI-21")
+    form.get_by_label("Type").select_option("BLS")
+    _click_map(page, 0.5, 0.7)
+    form.get_by_role("button", name="Create unit").click()
+    expect(form.get_by_role("status")).to_have_text("Unit HKI-21 created.")
+
+    page.get_by_role("link", name="Dispatch").click()
+    page.get_by_role("button", name="New incident").click()
+    page.get_by_label("Chief complaint").fill("Fell in the street, wrist pain")
+    page.get_by_label("Priority (1 most urgent)").select_option("4")
+    expect(page.get_by_test_id("pick-hint")).to_contain_text("click the map")
+    _click_map(page, 0.55, 0.5)
+    expect(page.get_by_label("Latitude")).to_have_value(re.compile(r"^60\.1\d+$"))
+    expect(page.get_by_label("Longitude")).to_have_value(re.compile(r"^24\.9\d+$"))
+    walk.shot(page, "call-placed-by-map-click")
+    page.get_by_role("button", name="Create incident").click()
+    panel = page.get_by_test_id("incident-panel")
+    expect(panel).to_contain_text("Fell in the street", timeout=TIMEOUT_MS)
+    recs = panel.get_by_test_id("unit-recs")
+    expect(recs).to_contain_text("1. HKI-", timeout=TIMEOUT_MS)
+    top = re.search(r"1\. (HKI-\d+)", recs.inner_text())
+    assert top is not None
+    panel.get_by_role("button", name=f"Assign {top.group(1)}").click()
+    units = page.get_by_test_id("units")
+    expect(units).to_contain_text(f"{top.group(1)} dispatched", timeout=TIMEOUT_MS)
+
+    panel.get_by_role("button", name="Cancel incident").click()
+    expect(panel.get_by_role("alert")).to_have_text("Give the reason for cancelling.")
+    panel.get_by_label("Reason").fill("caller rang back: went by taxi")
+    panel.get_by_role("button", name="Cancel incident").click()
+    expect(page.get_by_test_id("dispatch-notice")).to_have_text(
+        re.compile(r"Incident #\d+ cancelled \(caller rang back: went by taxi\)\.")
+    )
+    expect(units).to_contain_text(f"{top.group(1)} available", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("incident-queue")).not_to_contain_text("Fell in the street")
+    walk.shot(page, "cancelled-unit-free")
+    page.context.close()
