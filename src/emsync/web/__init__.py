@@ -17,6 +17,7 @@ SPA_ROUTES = frozenset(
         "triage",
         "monitor",
         "hospital",
+        "crew",
         "admin",
         "account",
         "paging",
@@ -24,6 +25,10 @@ SPA_ROUTES = frozenset(
         "me",
         "emergency",
         "persons",
+        "intake",
+        "beds",
+        "legal-cases",
+        "clinics",
         "ack",
     }
 )

@@ -6,6 +6,7 @@ import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { AtmistRecord, HandoffPage, HandoffRead, Treatment, VitalSigns } from "../../api/types";
 import { useApp, useChannel } from "../../app/context";
+import type { ApiClient } from "../../api/client";
 import { O2_DEVICE_LABEL, clock, signFields, sourceText, treatmentText } from "../../lib/handoff";
 
 const AVPU = ["A", "C", "V", "P", "U"] as const;
@@ -32,22 +33,51 @@ function todayAt(hhmm: string): string | null {
   return d.toISOString();
 }
 
+/** What a draft's edit sends: the ATMIST record, acuity and ETA. */
+export interface DraftEdit {
+  content: AtmistRecord;
+  acuity: number | null;
+  eta: string | null | undefined;
+}
+
+/** Where a draft's save and send go: straight to the API (the dispatcher), or into the crew's
+ * offline queue, which answers with the draft as it will be once sent. */
+export interface DraftPersistence {
+  save(handoff: HandoffRead, edit: DraftEdit): Promise<HandoffRead>;
+  send(handoff: HandoffRead): Promise<HandoffRead>;
+}
+
+export function directPersistence(api: ApiClient): DraftPersistence {
+  return {
+    save: (h, edit) => api.patch<HandoffRead>(`/api/handoffs/${h.id}`, edit),
+    send: (h) => api.post<HandoffRead>(`/api/handoffs/${h.id}/send`, {}),
+  };
+}
+
 export function HandoffEditor({
   incidentId,
   patientId,
   unitId,
   hospitalId,
   hospitalName,
+  persist,
+  onHandoff,
 }: {
   incidentId: string;
   patientId: string | null;
   unitId: string | null;
   hospitalId: string | null;
   hospitalName: string | null;
+  persist?: DraftPersistence;
+  /** Told the handoff this panel shows, whenever it changes (the crew's attachments need it). */
+  onHandoff?: (handoff: HandoffRead | null) => void;
 }) {
   const { api, can } = useApp();
   const [handoff, setHandoff] = useState<HandoffRead | null | undefined>(undefined);
   const [message, setMessage] = useState<string | null>(null);
+  useEffect(() => {
+    if (handoff !== undefined) onHandoff?.(handoff);
+  }, [handoff, onHandoff]);
 
   const load = useCallback(async () => {
     try {
@@ -104,13 +134,21 @@ export function HandoffEditor({
         </p>
       </div>
     );
-  return <Draft handoff={handoff} onChanged={setHandoff} />;
+  return <Draft handoff={handoff} onChanged={setHandoff} persist={persist ?? directPersistence(api)} />;
 }
 
 /** The draft form, re-read from the server when the stored draft changes (the bridge sets the
  * ETA, monitor readings arrive) unless the user has typed something not saved yet: then what
  * they typed stays, and saving puts it over the newest stored draft. */
-function Draft({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h: HandoffRead) => void }) {
+function Draft({
+  handoff,
+  onChanged,
+  persist,
+}: {
+  handoff: HandoffRead;
+  onChanged: (h: HandoffRead) => void;
+  persist: DraftPersistence;
+}) {
   const [dirty, setDirty] = useState(false);
   const [version, setVersion] = useState(handoff.updated_at);
   useEffect(() => {
@@ -126,6 +164,7 @@ function Draft({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h: Ha
       <DraftForm
         key={version}
         handoff={handoff}
+        persist={persist}
         onEdit={() => setDirty(true)}
         onChanged={(h) => {
           setDirty(false);
@@ -140,12 +179,13 @@ function DraftForm({
   handoff,
   onEdit,
   onChanged,
+  persist,
 }: {
   handoff: HandoffRead;
   onEdit: () => void;
   onChanged: (h: HandoffRead) => void;
+  persist: DraftPersistence;
 }) {
-  const { api } = useApp();
   const c: AtmistRecord = handoff.content ?? {};
   const [mechanism, setMechanism] = useState(c.mechanism ?? "");
   const [injuries, setInjuries] = useState((c.injuries ?? []).join("\n"));
@@ -217,7 +257,7 @@ function DraftForm({
     };
     if (content.injuries?.length === 0) content.injuries = null;
     try {
-      const saved = await api.patch<HandoffRead>(`/api/handoffs/${handoff.id}`, {
+      const saved = await persist.save(handoff, {
         content,
         acuity: acuity ? Number(acuity) : null,
         eta: etaMinutes ? new Date(Date.now() + Number(etaMinutes) * 60000).toISOString() : handoff.eta,
@@ -241,7 +281,7 @@ function DraftForm({
     const saved = await save();
     if (!saved) return;
     try {
-      onChanged(await api.post<HandoffRead>(`/api/handoffs/${handoff.id}/send`, {}));
+      onChanged(await persist.send(saved));
     } catch (e) {
       onChanged(saved);
       setMessage(e instanceof ApiError ? `Not sent: ${e.message}` : "Not sent");
@@ -290,7 +330,7 @@ function DraftForm({
       <fieldset>
         <legend>S — Vital signs ({(c.signs ?? []).length} set(s) recorded; a new set is added on save)</legend>
         {(c.signs ?? []).length > 0 && (
-          <ul className="small" data-testid="recorded-signs">
+          <ul className="small recorded-signs" data-testid="recorded-signs">
             {(c.signs ?? []).map((s) => (
               <li key={`${s.ts}-${s.source}`}>
                 <strong>{clock(s.ts)}</strong> {sourceText(s)}: {signFields(s).map(([l, v]) => `${l} ${v}`).join(", ")}

@@ -1,0 +1,225 @@
+"""Intake routes (thin: validation at the edge, use cases in the service, runs in the engine).
+Every route names its permission."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from emsync.auth.deps import requires
+from emsync.auth.permissions import Perm
+from emsync.auth.principal import Principal
+from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep
+from emsync.intake import service
+from emsync.intake.agents import AGENTS
+from emsync.intake.engine import IntakeEngine, circuit_of
+from emsync.intake.schemas import (
+    AgentHealth,
+    AgentLogRead,
+    Completion,
+    EmergencyTriage,
+    Override,
+    SessionRead,
+    SessionStart,
+    SessionSummary,
+)
+from emsync.intake.workflows import EMERGENCY_FIRST, unknown_workflow
+
+router = APIRouter(prefix="/api/intake", tags=["intake"])
+SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+AgentName = Annotated[str, Path(pattern=r"^[a-z_]{1,30}$")]
+
+
+def clinical_table(runtime: Runtime) -> dict[str, bool]:
+    engine = runtime.find(IntakeEngine)
+    if engine is not None:
+        return engine.clinical()
+    return {name: agent.clinical for name, agent in AGENTS.items()}
+
+
+async def _begin(runtime: Runtime, session_id: str) -> None:
+    """Start the durable run here when this process runs the engine; otherwise a worker's poll
+    starts it (the session is committed either way)."""
+    engine = runtime.find(IntakeEngine)
+    if engine is not None and engine.running:
+        await engine.begin(session_id)
+
+
+async def start(
+    runtime: Runtime, session: SessionDep, body: SessionStart, principal: Principal
+) -> SessionRead:
+    row = await service.start_session(
+        session=session,
+        keyring=runtime.keyring,
+        workflow=body.workflow,
+        payload=body.payload(),
+        clinical=clinical_table(runtime),
+        actor=principal.audit_name,
+        hospital_id=body.hospital_id or principal.hospital_id,
+        now=runtime.clock(),
+    )
+    await _begin(runtime, row.id)
+    return await service.read_session(session=session, keyring=runtime.keyring, session_id=row.id)
+
+
+@router.post("/workflow", response_model=SessionRead, status_code=201)
+async def start_workflow(
+    body: SessionStart,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+) -> SessionRead:
+    """A session of any of the four workflows (emergency, regular, device_scan,
+    emergency_device)."""
+    return await start(runtime, session, body, principal)
+
+
+@router.post("/emergency/triage", response_model=SessionRead, status_code=201)
+async def emergency_triage(
+    body: EmergencyTriage,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+) -> SessionRead:
+    """An emergency arrival: an `emergency` session (`emergency_device` with a device)."""
+    if body.workflow not in EMERGENCY_FIRST:
+        raise unknown_workflow(body.workflow)
+    return await start(runtime, session, body, principal)
+
+
+@router.get("/sessions", response_model=list[SessionSummary])
+async def list_sessions(
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_READ)],
+    hospital_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = None,
+    active: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[SessionSummary]:
+    """The ED intake board: sessions, newest first, with each step's status."""
+    return await service.list_sessions(
+        session=session,
+        keyring=runtime.keyring,
+        hospital_id=hospital_id or principal.hospital_id,
+        active_only=active,
+        limit=limit,
+    )
+
+
+@router.get("/workflow/{session_id}", response_model=SessionRead)
+async def get_workflow(
+    session_id: SessionId,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_READ)],
+) -> SessionRead:
+    """One session: input, each step's status, output and decisions, and the overrides."""
+    return await service.read_session(
+        session=session, keyring=runtime.keyring, session_id=session_id
+    )
+
+
+@router.post("/emergency/override/{session_id}", response_model=SessionRead)
+async def override_session(
+    session_id: SessionId,
+    body: Override,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_OVERRIDE)],
+) -> SessionRead:
+    """Skip, force or re-order steps of a session, with the mandatory reason (recorded)."""
+    forced = await service.override(
+        session=session,
+        keyring=runtime.keyring,
+        session_id=session_id,
+        request=body,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+    engine = runtime.find(IntakeEngine)
+    if engine is not None:
+        if forced is not None and engine.running:
+            await engine.run_beside(session_id, *forced)
+        await engine.push(session_id)
+    return await service.read_session(
+        session=session, keyring=runtime.keyring, session_id=session_id
+    )
+
+
+@router.post("/workflow/{session_id}/complete", response_model=SessionRead)
+async def complete_workflow(
+    session_id: SessionId,
+    body: Completion,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+) -> SessionRead:
+    """Close a session whose clinical steps are finished; the rest is skipped, with the reason."""
+    await service.complete(
+        session=session,
+        keyring=runtime.keyring,
+        session_id=session_id,
+        reason=body.reason,
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+    engine = runtime.find(IntakeEngine)
+    if engine is not None:
+        await engine.push(session_id)
+    return await service.read_session(
+        session=session, keyring=runtime.keyring, session_id=session_id
+    )
+
+
+@router.get("/workflow/{session_id}/logs", response_model=list[AgentLogRead])
+async def session_logs(
+    session_id: SessionId,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_READ)],
+) -> list[AgentLogRead]:
+    """Every attempt of every step of one session, with its (unsealed) inputs."""
+    return await service.agent_logs(session=session, keyring=runtime.keyring, session_id=session_id)
+
+
+@router.get("/agents/{agent}/logs", response_model=list[AgentLogRead])
+async def agent_logs(
+    agent: AgentName,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_READ)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AgentLogRead]:
+    """One agent's latest attempts across sessions (outcome, rules, timing; no inputs)."""
+    return await service.agent_logs(
+        session=session, keyring=runtime.keyring, agent=agent, limit=limit
+    )
+
+
+@router.get("/health/agents", response_model=list[AgentHealth])
+async def agents_health(
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_READ)],
+) -> list[AgentHealth]:
+    """Each agent: its circuit in this process, attempts and failures so far."""
+    engine = runtime.find(IntakeEngine)
+    counts = await service.agent_counts(session=session)
+    health = []
+    agents = engine.agents if engine is not None else AGENTS
+    for name, agent in sorted(agents.items()):
+        breaker = engine.breakers.get(name) if engine is not None else None
+        runs, failures, last_error = counts.get(name, (0, 0, None))
+        health.append(
+            AgentHealth(
+                agent=name,
+                clinical=agent.clinical,
+                version=agent.version,
+                circuit=circuit_of(breaker) if breaker is not None else "unknown",
+                runs=runs,
+                failures=failures,
+                last_error=last_error,
+            )
+        )
+    return health

@@ -1,0 +1,215 @@
+"""Intake request and response shapes (one schema per payload, shared by REST and the live
+channel's `intake.session` summaries)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+HOSPITAL_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+AGENT_NAME = r"^[a-z_]{1,30}$"
+
+
+class Vitals(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hr: float | None = Field(default=None, ge=0, le=300)
+    spo2: float | None = Field(default=None, ge=0, le=100)
+    rr: float | None = Field(default=None, ge=0, le=100)
+    sbp: float | None = Field(default=None, ge=0, le=350)
+    dbp: float | None = Field(default=None, ge=0, le=250)
+    temp: float | None = Field(default=None, ge=20, le=45)
+    on_oxygen: bool | None = None
+    consciousness: Literal["A", "C", "V", "P", "U"] | None = None
+
+
+class Identifier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(max_length=20)
+    value: str = Field(min_length=1, max_length=64)
+    assigner: str | None = Field(default=None, max_length=64)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    relation: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=10)
+
+
+class Insurance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payer: str = Field(min_length=1, max_length=100)
+    member_id: str | None = Field(default=None, max_length=64)
+    plan: str | None = Field(default=None, max_length=100)
+
+
+class PersonFields(BaseModel):
+    """What the arriving patient or the paramedic says; admission matches it in the registry
+    (field names as intake.agents.arrival reads them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    birth_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sex: Literal["male", "female", "other", "unknown"] | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=10)
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=10)
+    emergency_contacts: list[Contact] = Field(default_factory=list, max_length=10)
+    insurance: list[Insurance] = Field(default_factory=list, max_length=5)
+    unknown: bool | None = None
+    estimated_age_years: int | None = Field(default=None, ge=0, le=130)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class FollowUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    specialty: str = Field(min_length=1, max_length=50)
+    within_days: int | None = Field(default=None, ge=0, le=365)
+    kind: str | None = Field(default=None, max_length=30)
+
+
+class SessionStart(BaseModel):
+    """A new intake session: the workflow and what is known at the door."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(max_length=30)
+    hospital_id: str | None = Field(default=None, pattern=HOSPITAL_ID)
+    hospital_name: str | None = Field(default=None, max_length=200)
+    jurisdiction: str | None = Field(default=None, max_length=20)
+    person: PersonFields | None = None
+    age: int | None = Field(default=None, ge=0, le=130)
+    sex: Literal["male", "female", "other", "unknown"] | None = None
+    chief_complaint: str | None = Field(default=None, max_length=500)
+    # Mechanism in plain words ("stabbed with a kitchen knife"): the legal agent's rules.
+    mechanism: str | None = Field(default=None, max_length=200)
+    flags: list[str] = Field(default_factory=list, max_length=20)
+    injury: bool | None = None
+    dead_on_arrival: bool | None = None
+    arrival_mode: str | None = Field(default=None, max_length=30)
+    pain: bool | None = None
+    nrs_pain: int | None = Field(default=None, ge=0, le=10)
+    vitals: Vitals | None = None
+    planned_medications: list[str] = Field(default_factory=list, max_length=30)
+    consent: str | None = Field(default=None, max_length=50)
+    capacity: str | None = Field(default=None, max_length=50)
+    follow_up: FollowUp | None = None
+    device_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    patient_id: str | None = Field(default=None, max_length=36)
+    handoff_id: str | None = Field(default=None, max_length=36)
+    incident_id: str | None = Field(default=None, max_length=36)
+
+    def payload(self) -> dict[str, Any]:
+        body = self.model_dump(exclude={"workflow"}, exclude_none=True)
+        return {k: v for k, v in body.items() if v != []}
+
+
+class EmergencyTriage(SessionStart):
+    """`POST /emergency/triage`: an `emergency` session (or `emergency_device`)."""
+
+    workflow: str = Field(default="emergency", max_length=30)
+
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["skip", "force", "reorder"]
+    agent: str | None = Field(default=None, pattern=AGENT_NAME)
+    order: list[str] | None = Field(default=None, max_length=8)
+    reason: str = Field(min_length=3, max_length=500)
+
+    @model_validator(mode="after")
+    def _target(self) -> Override:
+        if self.action == "reorder" and not self.order:
+            raise ValueError("a reorder needs `order`: the pending steps in their new order")
+        if self.action != "reorder" and not self.agent:
+            raise ValueError(f"a {self.action} needs `agent`: the step to {self.action}")
+        return self
+
+
+class Completion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class DecisionRead(BaseModel):
+    rule: str
+    version: str
+    inputs: dict[str, Any]
+    result: str
+
+
+class StepRead(BaseModel):
+    agent: str
+    position: int
+    clinical: bool
+    status: str
+    attempts: int
+    forced: bool
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    output: dict[str, Any] | None = None
+    decisions: list[DecisionRead] = Field(default_factory=list)
+
+
+class OverrideRead(BaseModel):
+    action: str
+    agent: str | None
+    order: list[str] | None
+    reason: str
+    actor: str
+    created_at: datetime
+
+
+class SessionSummary(BaseModel):
+    id: str
+    workflow: str
+    status: str
+    hospital_id: str | None
+    created_at: datetime
+    clinical_done_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepRead]
+
+
+class SessionRead(SessionSummary):
+    payload: dict[str, Any]
+    overrides: list[OverrideRead]
+
+
+class AgentLogRead(BaseModel):
+    id: int
+    session_id: str
+    agent: str
+    agent_version: str
+    attempt: int
+    outcome: str
+    rules: list[str]
+    error: str | None
+    started_at: datetime
+    duration_ms: float
+    inputs: dict[str, Any] | None = None
+
+
+class AgentHealth(BaseModel):
+    agent: str
+    clinical: bool
+    version: str
+    circuit: str
+    runs: int
+    failures: int
+    last_error: str | None

@@ -1,0 +1,350 @@
+"""Intake use cases: start a session, read it, override its steps, complete it, read the agent
+logs. The durable runs themselves are intake.engine's; these functions only change rows, so a
+refused request changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emsync.core.crypto import Keyring
+from emsync.core.errors import Conflict, NotFound, ValidationFailed
+from emsync.intake import schemas
+from emsync.intake.models import IntakeAgentLog, IntakeOverride, IntakeSession, IntakeStep
+from emsync.intake.steps import (
+    load_steps,
+    log_aad,
+    open_json,
+    payload_aad,
+    result_aad,
+    seal_json,
+    settle,
+    state_of,
+)
+from emsync.intake.workflows import (
+    FINISHED,
+    WORKFLOWS,
+    SessionStatus,
+    StepStatus,
+    check_override,
+    plan,
+    reorder,
+    unknown_workflow,
+)
+
+S = StepStatus
+
+
+def override_aad(session_id: str) -> str:
+    return f"intake:{session_id}:override"
+
+
+async def start_session(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    workflow: str,
+    payload: Mapping[str, Any],
+    clinical: Mapping[str, bool],
+    actor: str | None,
+    hospital_id: str | None,
+    now: datetime,
+    source_key: str | None = None,
+) -> IntakeSession:
+    """A pending session and its steps, committed; the engine runs it. A second start with the
+    same `source_key` (a redelivered arrival) returns the first."""
+    if workflow not in WORKFLOWS:
+        raise unknown_workflow(workflow)
+    if source_key is not None:
+        existing = await session.scalar(
+            select(IntakeSession).where(IntakeSession.source_key == source_key)
+        )
+        if existing is not None:
+            return existing
+    session_id = str(uuid.uuid4())
+    row = IntakeSession(
+        id=session_id,
+        workflow=workflow,
+        status=SessionStatus.PENDING,
+        source_key=source_key,
+        hospital_id=hospital_id,
+        actor=actor,
+        payload_sealed=seal_json(keyring, dict(payload), aad=payload_aad(session_id)),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    for step in plan(workflow, clinical=clinical):
+        session.add(
+            IntakeStep(
+                session_id=session_id,
+                agent=step.agent,
+                position=step.position,
+                clinical=step.clinical,
+                status=step.status,
+                attempts=0,
+                forced=False,
+                updated_at=now,
+            )
+        )
+    try:
+        await session.commit()
+    except IntegrityError:
+        # The same arrival, started by another process a moment ago.
+        await session.rollback()
+        if source_key is None:
+            raise
+        existing = await session.scalar(
+            select(IntakeSession).where(IntakeSession.source_key == source_key)
+        )
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+async def get_session_row(*, session: AsyncSession, session_id: str) -> IntakeSession:
+    row = await session.get(IntakeSession, session_id)
+    if row is None:
+        raise NotFound(f"no intake session {session_id}")
+    return row
+
+
+def _step_read(keyring: Keyring, step: IntakeStep, *, full: bool) -> schemas.StepRead:
+    read = schemas.StepRead(
+        agent=step.agent,
+        position=step.position,
+        clinical=step.clinical,
+        status=step.status,
+        attempts=step.attempts,
+        forced=step.forced,
+        error=step.error,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        duration_ms=step.duration_ms,
+    )
+    if full and step.result_sealed is not None:
+        result = open_json(keyring, step.result_sealed, aad=result_aad(step.session_id, step.agent))
+        read.output = result["output"]
+        read.decisions = [schemas.DecisionRead(**d) for d in result["decisions"]]
+    return read
+
+
+def _summary(
+    keyring: Keyring, row: IntakeSession, steps: Sequence[IntakeStep], *, full: bool
+) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "workflow": row.workflow,
+        "status": row.status,
+        "hospital_id": row.hospital_id,
+        "created_at": row.created_at,
+        "clinical_done_at": row.clinical_done_at,
+        "finished_at": row.finished_at,
+        "steps": [_step_read(keyring, s, full=full) for s in steps],
+    }
+
+
+async def read_session(
+    *, session: AsyncSession, keyring: Keyring, session_id: str
+) -> schemas.SessionRead:
+    row = await get_session_row(session=session, session_id=session_id)
+    steps = await load_steps(session, session_id)
+    overrides = await session.scalars(
+        select(IntakeOverride)
+        .where(IntakeOverride.session_id == session_id)
+        .order_by(IntakeOverride.id)
+    )
+    return schemas.SessionRead(
+        **_summary(keyring, row, steps, full=True),
+        payload=open_json(keyring, row.payload_sealed, aad=payload_aad(session_id)),
+        overrides=[
+            schemas.OverrideRead(
+                action=o.action,
+                agent=o.agent,
+                order=o.order,
+                reason=keyring.open_text(o.reason_sealed, aad=override_aad(session_id)) or "",
+                actor=o.actor,
+                created_at=o.created_at,
+            )
+            for o in overrides
+        ],
+    )
+
+
+async def list_sessions(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    hospital_id: str | None,
+    active_only: bool,
+    limit: int,
+) -> list[schemas.SessionSummary]:
+    """The ED board: newest first, steps with status (no outputs: the detail has them)."""
+    query = select(IntakeSession).order_by(IntakeSession.created_at.desc()).limit(limit)
+    if hospital_id is not None:
+        query = query.where(IntakeSession.hospital_id == hospital_id)
+    if active_only:
+        query = query.where(
+            IntakeSession.status.in_(
+                [SessionStatus.PENDING, SessionStatus.RUNNING, SessionStatus.ATTENTION]
+            )
+        )
+    rows = list(await session.scalars(query))
+    by_session: dict[str, list[IntakeStep]] = {r.id: [] for r in rows}
+    if rows:
+        found = await session.scalars(
+            select(IntakeStep)
+            .where(IntakeStep.session_id.in_(list(by_session)))
+            .order_by(IntakeStep.position)
+        )
+        for step in found:
+            by_session[step.session_id].append(step)
+    return [
+        schemas.SessionSummary(**_summary(keyring, r, by_session[r.id], full=False)) for r in rows
+    ]
+
+
+async def override(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    session_id: str,
+    request: schemas.Override,
+    actor: str,
+    now: datetime,
+) -> tuple[str, int] | None:
+    """Apply a clinician's skip, force or re-order with its reason, recorded with it in one
+    transaction. Returns the (agent, tries) of a forced step for the engine to run."""
+    row = await get_session_row(session=session, session_id=session_id)
+    steps = {s.agent: s for s in await load_steps(session, session_id)}
+    forced: tuple[str, int] | None = None
+    if request.action == "reorder":
+        new = reorder([state_of(s) for s in steps.values()], request.order or [])
+        for state in new:
+            steps[state.agent].position = state.position
+            steps[state.agent].updated_at = now
+    else:
+        agent = request.agent or ""
+        step = steps.get(agent)
+        if step is None:
+            raise ValidationFailed(
+                f"the {row.workflow} workflow has no {agent!r} step", steps=list(steps)
+            )
+        check_override(request.action, state_of(step))
+        if request.action == "skip":
+            step.status = S.SKIPPED
+        else:
+            step.status, step.forced, step.claimed_by = S.QUEUED, True, None
+            forced = (agent, step.attempts)
+        step.updated_at = now
+    session.add(
+        IntakeOverride(
+            session_id=session_id,
+            action=request.action,
+            agent=request.agent,
+            order=request.order,
+            reason_sealed=keyring.seal_text(request.reason, aad=override_aad(session_id)),
+            actor=actor,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    await settle(session, session_id, now)
+    await session.commit()
+    return forced
+
+
+async def complete(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    session_id: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Close a session whose clinical steps are finished: what else is still open is skipped,
+    recorded as one override with the reason."""
+    row = await get_session_row(session=session, session_id=session_id)
+    steps = await load_steps(session, session_id)
+    open_clinical = [s.agent for s in steps if s.clinical and S(s.status) not in FINISHED]
+    if open_clinical:
+        raise Conflict(
+            "the clinical steps are not finished; skip or force them first",
+            steps=open_clinical,
+        )
+    if any(s.status == S.RUNNING for s in steps):
+        raise Conflict("a step is running; complete the session when it has finished")
+    for step in steps:
+        if S(step.status) in {S.PENDING, S.QUEUED, S.DEAD_LETTER}:
+            step.status, step.updated_at = S.SKIPPED, now
+    session.add(
+        IntakeOverride(
+            session_id=session_id,
+            action="complete",
+            reason_sealed=keyring.seal_text(reason, aad=override_aad(session_id)),
+            actor=actor,
+            created_at=now,
+        )
+    )
+    row.status, row.finished_at, row.updated_at = SessionStatus.COMPLETED, now, now
+    if row.clinical_done_at is None:
+        row.clinical_done_at = now
+    await session.commit()
+
+
+async def agent_logs(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    session_id: str | None = None,
+    agent: str | None = None,
+    limit: int = 200,
+) -> list[schemas.AgentLogRead]:
+    query = select(IntakeAgentLog).order_by(IntakeAgentLog.id.desc()).limit(limit)
+    if session_id is not None:
+        await get_session_row(session=session, session_id=session_id)
+        query = query.where(IntakeAgentLog.session_id == session_id)
+    if agent is not None:
+        query = query.where(IntakeAgentLog.agent == agent)
+    return [
+        schemas.AgentLogRead(
+            id=log.id,
+            session_id=log.session_id,
+            agent=log.agent,
+            agent_version=log.agent_version,
+            attempt=log.attempt,
+            outcome=log.outcome,
+            rules=list(log.rules),
+            error=log.error,
+            started_at=log.started_at,
+            duration_ms=log.duration_ms,
+            # Inputs of one session's steps, for the one reading that session's chart.
+            inputs=open_json(keyring, log.inputs_sealed, aad=log_aad(log.session_id, log.agent))
+            if session_id is not None
+            else None,
+        )
+        for log in await session.scalars(query)
+    ]
+
+
+async def agent_counts(*, session: AsyncSession) -> dict[str, tuple[int, int, str | None]]:
+    """Per agent: attempts, failed attempts, and the latest failure's class."""
+    rows = (
+        await session.execute(
+            select(
+                IntakeAgentLog.agent,
+                func.count(),
+                func.sum(case((IntakeAgentLog.outcome.in_(["done", "needs_review"]), 0), else_=1)),
+                func.max(IntakeAgentLog.error),
+            ).group_by(IntakeAgentLog.agent)
+        )
+    ).all()
+    return {agent: (int(n), int(failed or 0), error) for agent, n, failed, error in rows}

@@ -1,0 +1,43 @@
+/* The intake endpoints the dashboard calls (ED board, session detail, overrides, bed board),
+   typed from the OpenAPI schema. */
+import type { ApiClient } from "./client";
+import type { components } from "./schema";
+
+type S = components["schemas"];
+export type SessionSummary = S["SessionSummary"];
+export type SessionRead = S["SessionRead"];
+export type StepRead = S["StepRead"];
+export type OverrideBody = S["Override"];
+export type EmergencyTriage = S["EmergencyTriage"];
+export type BedBoard = S["BedBoard"];
+export type AgentHealth = S["AgentHealth"];
+
+const q = encodeURIComponent;
+
+export const intake = {
+  sessions: (api: ApiClient, hospitalId: string | null) =>
+    api.get<SessionSummary[]>(
+      `/api/intake/sessions?limit=50${hospitalId ? `&hospital_id=${q(hospitalId)}` : ""}`,
+    ),
+  session: (api: ApiClient, id: string) => api.get<SessionRead>(`/api/intake/workflow/${q(id)}`),
+  arrive: (api: ApiClient, body: EmergencyTriage) =>
+    api.post<SessionRead>("/api/intake/emergency/triage", body),
+  override: (api: ApiClient, id: string, body: OverrideBody) =>
+    api.post<SessionRead>(`/api/intake/emergency/override/${q(id)}`, body),
+  complete: (api: ApiClient, id: string, reason: string) =>
+    api.post<SessionRead>(`/api/intake/workflow/${q(id)}/complete`, { reason }),
+  beds: (api: ApiClient, hospitalId: string) =>
+    api.get<BedBoard>(`/api/intake/beds?hospital_id=${q(hospitalId)}`),
+  health: (api: ApiClient) => api.get<AgentHealth[]>("/api/intake/health/agents"),
+};
+
+/** Plain words for a step's status on the board. */
+export const STEP_LABEL: Record<string, string> = {
+  pending: "waiting",
+  queued: "queued",
+  running: "running",
+  done: "done",
+  needs_review: "review",
+  dead_letter: "failed",
+  skipped: "skipped",
+};
