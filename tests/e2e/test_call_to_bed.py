@@ -43,6 +43,11 @@ def shots() -> Path:
     return folder
 
 
+_MAP_SETTLED = """() => !document.querySelector('.leaflet-zoom-anim')
+    && document.querySelectorAll('[data-testid=map] .leaflet-tile:not(.leaflet-tile-loaded)')
+        .length === 0"""
+
+
 class Walk:
     """The numbered screenshots of one walk."""
 
@@ -51,6 +56,9 @@ class Walk:
         self.n = 0
 
     def shot(self, page: Page, name: str, *, element: Locator | None = None) -> None:
+        if page.get_by_test_id("map").count():
+            # A settled map, not a frame of its zoom animation with the old tiles scaled up.
+            page.wait_for_function(_MAP_SETTLED)
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         if element is not None:
@@ -151,7 +159,8 @@ def _triage(page: Page, walk: Walk) -> None:
     walk.shot(page, "triage-saved")
 
 
-def _assign_and_reach_the_scene(page: Page, walk: Walk, incident_id: str) -> Locator:
+def _assign_and_reach_the_scene(page: Page, walk: Walk, incident_id: str) -> tuple[Locator, str]:
+    """Assigns the top-ranked unit; returns the incident panel and that unit's call sign."""
     page.get_by_role("link", name="Dispatch").click()
     page.get_by_test_id("incident-queue").get_by_role(
         "button", name=re.compile("Slurred speech")
@@ -175,7 +184,7 @@ def _assign_and_reach_the_scene(page: Page, walk: Walk, incident_id: str) -> Loc
     actions.get_by_role("button", name="On scene").click()
     expect(page.get_by_test_id("unit-message")).to_contain_text("on scene")
     expect(panel.get_by_role("heading", level=2)).to_contain_text("on scene", timeout=TIMEOUT_MS)
-    return panel
+    return panel, top_call_sign.group(1)
 
 
 def _findings_and_destination(page: Page, walk: Walk, panel: Locator) -> None:
@@ -255,10 +264,10 @@ def _fill_the_handoff(page: Page, walk: Walk, panel: Locator) -> None:
     walk.shot(page, "handoff-sent")
 
 
-def _the_ed_reads_everything(nurse: Page, walk: Walk) -> Locator:
+def _the_ed_reads_everything(nurse: Page, walk: Walk, call_sign: str) -> Locator:
     card = nurse.get_by_test_id("handoff-card").first
     expect(card).to_contain_text("KTAS", timeout=TIMEOUT_MS)
-    expect(card).to_contain_text("Unit HKI-1")  # the call sign, not the unit's id
+    expect(card).to_contain_text(f"Unit {call_sign}")  # the call sign, not the unit's id
     expect(card.get_by_test_id("allergies")).to_have_text("Allergies: penicillin (rash)")
     expect(card.get_by_test_id("notes")).to_contain_text(NOTES)
     current = card.get_by_test_id("current-vitals")
@@ -271,6 +280,10 @@ def _the_ed_reads_everything(nurse: Page, walk: Walk) -> Locator:
     expect(treatments).to_contain_text("response: SpO2 84 to 89 %")
     expect(treatments).to_contain_text("paracetamol 1 g, IV, at")
     expect(card).to_contain_text("Slurred speech")
+    # What the destination was chosen for: the incident's BE-FAST findings.
+    expect(card.get_by_test_id("findings")).to_contain_text(
+        "BE-FAST positive: F face droops, S speech slurred"
+    )
     card.scroll_into_view_if_needed()
     walk.shot(nurse, "ed-card-everything", element=card)
     return card
@@ -302,14 +315,14 @@ def test_call_to_bed_entirely_from_the_dashboard(
 
     incident_id = _take_the_call(desk, walk)
     _triage(desk, walk)
-    panel = _assign_and_reach_the_scene(desk, walk, incident_id)
+    panel, call_sign = _assign_and_reach_the_scene(desk, walk, incident_id)
     _findings_and_destination(desk, walk, panel)
     _fill_the_handoff(desk, walk, panel)
 
     # The ED nurse, in her own browser, on a tablet.
     nurse = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
     _login(nurse, server.base, "/hospital", NURSE)
-    card = _the_ed_reads_everything(nurse, walk)
+    card = _the_ed_reads_everything(nurse, walk, call_sign)
     card.get_by_role("button", name="Acknowledge").click()
     expect(card).to_contain_text("acknowledged", timeout=TIMEOUT_MS)
     expect(panel.get_by_test_id("handoff-status")).to_have_text("acknowledged", timeout=TIMEOUT_MS)
@@ -348,6 +361,9 @@ def test_call_to_bed_entirely_from_the_dashboard(
     # Timed treatments are MedicationAdministrations (an untimed one would be a statement).
     assert {"Composition", "AllergyIntolerance", "MedicationAdministration", "Observation"} <= kinds
     assert NOTES in text
+    assert "BE-FAST positive: F: face droops, S: speech slurred" in text
+    [doc] = [r for r in resources if r["resourceType"] == "Composition"]
+    assert [a["display"] for a in doc["author"] if "identifier" in a] == [f"Unit {call_sign}"]
     allergy = next(r for r in resources if r["resourceType"] == "AllergyIntolerance")
     assert "penicillin" in json.dumps(allergy["code"])
     codes = {
@@ -379,3 +395,52 @@ def test_call_to_bed_entirely_from_the_dashboard(
     }
     desk.context.close()
     nurse.context.close()
+
+
+def test_a_call_placed_by_a_map_click_and_cancelled_frees_its_unit(
+    server: Server, browser: Browser, shots: Path
+) -> None:
+    """The other way to place a call (a click on the map), and a cancellation with its reason:
+    the assigned unit is available again on the board at once."""
+    walk = Walk(shots)
+    walk.n = 50  # after the call-to-bed pictures
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    _login(page, server.base, "/admin", ADMIN)
+    form = page.get_by_role("form", name="New unit")
+    form.get_by_label("Call sign").fill("HKI-21")
+    form.get_by_label("Type").select_option("BLS")
+    _click_map(page, 0.5, 0.7)
+    form.get_by_role("button", name="Create unit").click()
+    expect(form.get_by_role("status")).to_have_text("Unit HKI-21 created.")
+
+    page.get_by_role("link", name="Dispatch").click()
+    page.get_by_role("button", name="New incident").click()
+    page.get_by_label("Chief complaint").fill("Fell in the street, wrist pain")
+    page.get_by_label("Priority (1 most urgent)").select_option("4")
+    expect(page.get_by_test_id("pick-hint")).to_contain_text("click the map")
+    _click_map(page, 0.55, 0.5)
+    expect(page.get_by_label("Latitude")).to_have_value(re.compile(r"^60\.1\d+$"))
+    expect(page.get_by_label("Longitude")).to_have_value(re.compile(r"^24\.9\d+$"))
+    walk.shot(page, "call-placed-by-map-click")
+    page.get_by_role("button", name="Create incident").click()
+    panel = page.get_by_test_id("incident-panel")
+    expect(panel).to_contain_text("Fell in the street", timeout=TIMEOUT_MS)
+    recs = panel.get_by_test_id("unit-recs")
+    expect(recs).to_contain_text("1. HKI-", timeout=TIMEOUT_MS)
+    top = re.search(r"1\. (HKI-\d+)", recs.inner_text())
+    assert top is not None
+    panel.get_by_role("button", name=f"Assign {top.group(1)}").click()
+    units = page.get_by_test_id("units")
+    expect(units).to_contain_text(f"{top.group(1)} dispatched", timeout=TIMEOUT_MS)
+
+    panel.get_by_role("button", name="Cancel incident").click()
+    expect(panel.get_by_role("alert")).to_have_text("Give the reason for cancelling.")
+    panel.get_by_label("Reason").fill("caller rang back: went by taxi")
+    panel.get_by_role("button", name="Cancel incident").click()
+    expect(page.get_by_test_id("dispatch-notice")).to_have_text(
+        re.compile(r"Incident #\d+ cancelled \(caller rang back: went by taxi\)\.")
+    )
+    expect(units).to_contain_text(f"{top.group(1)} available", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("incident-queue")).not_to_contain_text("Fell in the street")
+    walk.shot(page, "cancelled-unit-free")
+    page.context.close()

@@ -4,8 +4,9 @@ assignment, trip times for ETA calibration (the road map itself is `emsync.maps`
 Other domains use only what is exported here. Telemetry's hook for MQTT `position` messages is
 `record_device_position(uow=..., device_id=..., lat=..., lon=..., at=...)`: it moves the unit
 carrying that device and records `UnitPositionChanged`, published when the caller commits.
-`unit_summaries(session=...)` lists the units for boards; a `CrewCheck` provided on the runtime
-(the roster) excludes units without a qualified crew on shift from recommendations.
+`unit_summaries(session=...)` lists the units for boards, `call_sign_of` names one; a
+`CrewCheck` provided on the runtime (the roster) excludes units without a qualified crew on shift
+from recommendations.
 """
 
 from emsync.dispatch.crew import CrewCheck
@@ -18,7 +19,7 @@ from emsync.dispatch.events import (
     UnitUpdated,
 )
 from emsync.dispatch.lifecycle import UnitStatus
-from emsync.dispatch.public import UnitSummary, unit_exists, unit_summaries
+from emsync.dispatch.public import UnitSummary, call_sign_of, unit_exists, unit_summaries
 from emsync.dispatch.service import record_device_position
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "UnitStatusChanged",
     "UnitSummary",
     "UnitUpdated",
+    "call_sign_of",
     "record_device_position",
     "unit_exists",
     "unit_summaries",

@@ -1,17 +1,22 @@
 """Dispatch's reactions to other domains' events: a new or newly triaged incident without a unit
-gets a ranked unit list. (A GPS fix moving a unit is telemetry's reaction, through the hook
-dispatch exports: `record_device_position`.)"""
+gets a ranked unit list; a cancelled incident's units are released. (A GPS fix moving a unit is
+telemetry's reaction, through the hook dispatch exports: `record_device_position`.)"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.events import Event
 from emsync.core.runtime import Runtime
-from emsync.dispatch import recommendation
+from emsync.dispatch import recommendation, service
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.events import DispatchRecommended
-from emsync.incidents.events import IncidentCreated
+from emsync.incidents import IncidentStatus
+from emsync.incidents.events import IncidentCreated, IncidentStatusChanged
 from emsync.maps import RoadMapService
 from emsync.triage.events import PatientTriaged
 
@@ -65,4 +70,15 @@ async def _recommend_when_unassigned(runtime: Runtime, incident_id: str, *, trig
             ),
             excluded_count=len(ranking.rows.excluded),
         )
+    )
+
+
+async def release_units_on_cancel(
+    runtime: Runtime, session: AsyncSession, event: IncidentStatusChanged
+) -> Sequence[Event]:
+    """In the cancellation's transaction: its units return to available with it, or neither."""
+    if event.new != IncidentStatus.CANCELLED.value:
+        return ()
+    return await service.release_units_of_cancelled(
+        session=session, incident_id=event.incident_id, actor=event.actor, now=runtime.clock()
     )

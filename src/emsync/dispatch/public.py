@@ -1,4 +1,5 @@
-"""Read-only views of dispatch's units for other domains (the emergency resources board)."""
+"""Read-only views of dispatch's units for other domains (the emergency resources board, the
+handoff's FHIR author)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,10 @@ async def unit_summaries(*, session: AsyncSession) -> list[UnitSummary]:
         )
         for u in rows
     ]
+
+
+async def call_sign_of(*, session: AsyncSession, unit_id: str) -> str | None:
+    """The unit's radio call sign; None when `unit_id` is not a unit of this hub (a handoff may
+    name a unit by its call sign already, or one from another hub)."""
+    call_sign: str | None = await session.scalar(select(Unit.call_sign).where(Unit.id == unit_id))
+    return call_sign

@@ -29,7 +29,7 @@ from emsync.dispatch.events import (
     UnitStatusChanged,
     UnitUpdated,
 )
-from emsync.dispatch.lifecycle import UnitStatus, next_status
+from emsync.dispatch.lifecycle import UnitStatus, can_move, next_status
 from emsync.dispatch.models import Unit, UnitStatusEntry
 from emsync.dispatch.ranking import (
     UnitType,
@@ -338,6 +338,28 @@ async def change_status(
     uow.record(*events)
     await _commit(uow, "unit")
     return unit_read(unit)
+
+
+async def release_units_of_cancelled(
+    *, session: AsyncSession, incident_id: str, actor: str, now: datetime
+) -> list[UnitStatusChanged]:
+    """A cancelled incident frees its units: each one the lifecycle lets stand down goes back to
+    available (its status log and UnitStatusChanged record it, by the cancelling actor; its open
+    trips are abandoned). A transporting unit carries a patient: it keeps going to hospital and
+    the crew clears it there."""
+    units = await session.scalars(
+        select(Unit).where(Unit.incident_id == incident_id).with_for_update()
+    )
+    events: list[UnitStatusChanged] = []
+    for unit in units:
+        current = UnitStatus(unit.status)
+        if not can_move(current, UnitStatus.AVAILABLE):
+            continue
+        await abandon_trips(session, unit.id, now)
+        events.append(_log_status(session, unit, current, UnitStatus.AVAILABLE, actor, now))
+        unit.incident_id = None
+        unit.hospital_id = None
+    return events
 
 
 # ---- assignment -------------------------------------------------------------------------------

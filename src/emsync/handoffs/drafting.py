@@ -34,6 +34,7 @@ from emsync.handoffs.models import (
 from emsync.handoffs.outbox import commit, event_base
 from emsync.handoffs.reads import Viewer, load_handoff, read_handoff
 from emsync.handoffs.schemas import (
+    Assessment,
     AtmistRecord,
     DraftRequest,
     HandoffCreate,
@@ -41,7 +42,7 @@ from emsync.handoffs.schemas import (
     HandoffRead,
     VitalSigns,
 )
-from emsync.incidents import get_incident, get_patient
+from emsync.incidents import IncidentRead, get_incident, get_patient
 from emsync.telemetry.public import recent_vitals
 
 S = HandoffStatus
@@ -146,9 +147,9 @@ async def draft_from_inputs(
             unit_id=request.unit_id or existing.unit_id,
             eta=request.eta or existing.eta,
             acuity=patient.acuity if patient and patient.acuity else existing.acuity,
-            content=None
-            if patient_id is None
-            else await _with_telemetry_signs(session, keyring, existing, patient_id, now),
+            content=await _refreshed(
+                session, keyring, existing, patient_id, _assessment(incident), now
+            ),
         )
         return await _edit_draft(
             uow, keyring, existing, edit, actor, now, hospital_id=request.hospital_id
@@ -161,6 +162,7 @@ async def draft_from_inputs(
         },
         mechanism=incident.chief_complaint,
         notes=None,
+        assessment=_assessment(incident),
     )
     return await create_handoff(
         uow=uow,
@@ -202,25 +204,46 @@ async def _telemetry_signs(
     return [VitalSigns.model_validate(s) for s in signs.telemetry_signs(readings)]
 
 
-async def _with_telemetry_signs(
-    session: AsyncSession, keyring: Keyring, handoff: Handoff, patient_id: str, now: datetime
+def _assessment(incident: IncidentRead) -> Assessment | None:
+    """The incident's clinical findings as the handoff carries them (None when none recorded)."""
+    f = incident.findings
+    found = Assessment(
+        befast=list(f.befast),
+        ecg=f.ecg,
+        gcs_motor=f.gcs_motor,
+        injury_mechanism=f.mechanism,
+        conditions=None if f.conditions is None else list(f.conditions),
+    )
+    return None if found.is_empty() else found
+
+
+async def _refreshed(
+    session: AsyncSession,
+    keyring: Keyring,
+    handoff: Handoff,
+    patient_id: str | None,
+    assessment: Assessment | None,
+    now: datetime,
 ) -> AtmistRecord | None:
-    """The draft's content with the readings since its newest telemetry set merged in by time
-    (whatever the crew entered or edited stays as it is), or None when there is nothing new.
-    Only later readings: a refresh extends the record instead of re-thinning the same half
-    hour into ever more sets."""
+    """The draft's content with the incident's current findings and the patient's readings
+    since its newest telemetry set merged in by time (whatever the crew entered or edited stays
+    as it is), or None when nothing changed. Only later readings: a refresh extends the record
+    instead of re-thinning the same half hour into ever more sets."""
     data_key = await handoff_data_key(session, keyring, handoff)
     body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
     content = AtmistRecord.model_validate(body["content"])
-    newest = max((s.ts for s in content.signs if s.source == signs.TELEMETRY), default=None)
-    fresh = await _telemetry_signs(session, keyring, patient_id, now, after=newest)
-    if not fresh:
-        return None
-    current = [s.model_dump() for s in content.signs]
-    merged = signs.merge(current, [s.model_dump() for s in fresh])
-    if merged == current:
-        return None
-    return content.model_copy(update={"signs": [VitalSigns.model_validate(s) for s in merged]})
+    refreshed = content
+    if assessment is not None and assessment != content.assessment:
+        refreshed = refreshed.model_copy(update={"assessment": assessment})
+    if patient_id is not None:
+        newest = max((s.ts for s in content.signs if s.source == signs.TELEMETRY), default=None)
+        fresh = await _telemetry_signs(session, keyring, patient_id, now, after=newest)
+        current = [s.model_dump() for s in content.signs]
+        merged = signs.merge(current, [s.model_dump() for s in fresh]) if fresh else current
+        if merged != current:
+            new_signs = [VitalSigns.model_validate(s) for s in merged]
+            refreshed = refreshed.model_copy(update={"signs": new_signs})
+    return None if refreshed is content else refreshed
 
 
 async def _edit_draft(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.core.errors import Forbidden
+from emsync.dispatch import call_sign_of
 from emsync.handoffs import fhir, fhir_rules
 from emsync.handoffs.keys import handoff_data_key, open_json, part_aad
 from emsync.handoffs.lifecycle import HandoffStatus
@@ -50,6 +51,9 @@ async def fhir_bundle(
             incident_id=handoff.incident_id,
             patient_id=handoff.patient_id,
             unit_id=handoff.unit_id,
+            unit_call_sign=None
+            if handoff.unit_id is None
+            else await call_sign_of(session=session, unit_id=handoff.unit_id),
             crew=read.crew or (),
             attachments=[a.model_dump() for a in read.attachments or ()],
         )

@@ -4,7 +4,8 @@ Vital signs follow the R4 vital-signs profile: LOINC codes, UCUM units, the `vit
 category, blood pressure as the 85354-9 panel with systolic and diastolic components, SpO2 as
 2708-6 with 59408-5 and, on oxygen, the US Core pulse-oximetry flow-rate component. Consciousness
 (AVPU) and supplemental oxygen are Observations of their own; treatments, allergies, conditions,
-scores and the crew's notes are built in `fhir_care`. The service parses the result with
+scores and the crew's notes are built in `fhir_care`, the incident's findings (BE-FAST, ECG,
+GCS motor) in `fhir_assessment`. The service parses the result with
 `fhir.resources.R4B` and `fhir_rules.problems` before returning it.
 
 Nothing is given a time it was not recorded with: an untimed treatment has no effective time.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emsync.handoffs import fhir_care, fhir_media
+from emsync.handoffs import fhir_assessment, fhir_care, fhir_media
 from emsync.handoffs.fhir_codes import (
     ACT_CODE,
     ACT_PRIORITY,
@@ -80,6 +81,7 @@ class HandoffFacts:
     incident_id: str | None = None
     patient_id: str | None = None
     unit_id: str | None = None
+    unit_call_sign: str | None = None  # the ED knows the ambulance by it, not by its id
     crew: Sequence[str] = ()
     # Photos and ECGs (`schemas.AttachmentRead` dumps): DocumentReferences to their files.
     attachments: Sequence[Mapping[str, Any]] = ()
@@ -118,6 +120,9 @@ def bundle(facts: HandoffFacts) -> dict[str, Any]:
     resources.extend(fhir_care.scores(facts, context, vital_ids))
     resources.extend(fhir_care.age(facts, context))
     resources.extend(fhir_care.conditions(facts, context))
+    resources.extend(
+        fhir_assessment.observations(hid, picture.get("assessment"), facts.created_at, context)
+    )
     resources.extend(fhir_care.treatments(hid, picture.get("treatment"), context))
     allergies = fhir_care.allergies(hid, picture.get("allergies"), context)
     resources.extend(allergies)

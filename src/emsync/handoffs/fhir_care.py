@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from emsync.handoffs import fhir_assessment
 from emsync.handoffs.fhir_codes import (
     ALLERGY_CLINICAL,
     ALLERGY_VERIFICATION,
@@ -259,14 +260,15 @@ def _narrative(paragraphs: Sequence[str]) -> dict[str, Any]:
 def composition(
     facts: HandoffFacts, context: Mapping[str, Any], allergy_ids: Sequence[str]
 ) -> dict[str, Any]:
-    """The handoff as a document: who sent it (the crew and their unit), the notes (the
-    handoff's own and each note sent after it, with its time) and the allergies."""
+    """The handoff as a document: who sent it (the crew and their unit, by its call sign), the
+    notes (the handoff's own and each note sent after it, with its time), the prehospital
+    assessment and the allergies."""
     authors: list[dict[str, Any]] = [{"display": name} for name in facts.crew]
     if facts.unit_id:
         authors.append(
             {
                 "identifier": {"system": UNIT_IDENTIFIER, "value": facts.unit_id},
-                "display": f"Unit {facts.unit_id}",
+                "display": f"Unit {facts.unit_call_sign or facts.unit_id}",
             }
         )
     if not authors:
@@ -285,6 +287,9 @@ def composition(
                 ),
             }
         )
+    assessment = fhir_assessment.paragraphs(facts.picture.get("assessment"))
+    if assessment:
+        sections.append({"title": fhir_assessment.SECTION_TITLE, "text": _narrative(assessment)})
     if allergy_ids:
         allergy_list = facts.picture.get("allergies") or []
         sections.append(

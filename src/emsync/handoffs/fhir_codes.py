@@ -31,6 +31,9 @@ HANDOFF_IDENTIFIER = "https://emsync.dev/fhir/NamingSystem/handoff"
 INCIDENT_IDENTIFIER = "https://emsync.dev/fhir/NamingSystem/incident"
 PATIENT_IDENTIFIER = "https://emsync.dev/fhir/NamingSystem/patient"
 UNIT_IDENTIFIER = "https://emsync.dev/fhir/NamingSystem/unit"
+# The prehospital findings without a LOINC code of their own (BE-FAST, its signs, the ECG
+# finding, the condition set by hand); GCS motor has one (9268-4).
+EMSYNC_ASSESSMENT = "https://emsync.dev/fhir/CodeSystem/prehospital-assessment"
 _NAMESPACE = uuid.UUID("6f1c3c1e-3d1b-4a57-9a7e-0b3a4f1f2d10")
 
 
@@ -91,6 +94,27 @@ AVPU_FINDINGS: Mapping[str, tuple[str, str]] = {
 ROOM_AIR = ("722742002", "Breathing room air")
 NO_KNOWN_ALLERGY = ("716186003", "No known allergy")
 TRANSFER_SUMMARY = ("18761-7", "Transfer summary note")
+GCS_MOTOR = ("9268-4", "Glasgow coma score motor")
+BEFAST_SIGNS: Mapping[str, str] = {
+    "balance": "B: balance lost",
+    "eyes": "E: vision lost",
+    "face": "F: face droops",
+    "arm": "A: arm weak",
+    "speech": "S: speech slurred",
+}
+ECG_FINDINGS: Mapping[str, str] = {
+    "stemi": "STEMI",
+    "stemi_equivalent": "STEMI equivalent (new LBBB, posterior)",
+    "non_diagnostic": "Not diagnostic",
+    "normal": "Normal",
+}
+SUSPECTED_CONDITIONS: Mapping[str, str] = {
+    "stroke": "stroke",
+    "stemi": "STEMI",
+    "major_trauma": "major trauma",
+    "trauma": "trauma",
+    "burns": "burns",
+}
 O2_DEVICES: Mapping[str, str] = {
     "nasal_cannula": "Nasal cannula",
     "simple_face_mask": "Simple face mask",

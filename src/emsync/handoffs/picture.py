@@ -107,5 +107,6 @@ def clinical_picture(content: AtmistRecord, updates: Sequence[UpdateRead]) -> Cl
         treatment=treatment,
         allergies=None if content.allergies is None else list(content.allergies),
         notes=notes,
+        assessment=content.assessment,
         news2=scored,
     )

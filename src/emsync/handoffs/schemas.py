@@ -101,6 +101,40 @@ class Treatment(_Strict):
         return self
 
 
+# The incident's clinical findings as the handoff carries them (the words of incidents'
+# ClinicalFindings: the handoff is its own wire format, read by hospitals that never see the
+# incident).
+BeFastSign = Literal["balance", "eyes", "face", "arm", "speech"]
+EcgFinding = Literal["stemi", "stemi_equivalent", "non_diagnostic", "normal"]
+SuspectedCondition = Literal["stroke", "stemi", "major_trauma", "trauma", "burns"]
+
+
+class Assessment(_Strict):
+    """What the dispatcher or crew found and decided on the incident (BE-FAST, ECG, GCS motor,
+    mechanism of injury, the condition set by hand): what the destination was chosen for, so the
+    ED reads it too. Copied from the incident when the draft is made or refreshed."""
+
+    befast: list[BeFastSign] = Field(
+        default_factory=list, max_length=5, description="positive BE-FAST signs"
+    )
+    ecg: EcgFinding | None = Field(default=None, description="12-lead ECG finding")
+    gcs_motor: int | None = Field(default=None, ge=1, le=6, description="GCS motor score")
+    injury_mechanism: str | None = Field(default=None, min_length=1, max_length=1000)
+    conditions: list[SuspectedCondition] | None = Field(
+        default=None,
+        max_length=5,
+        description="the condition set by hand ([] none); null: left to the destination rules",
+    )
+
+    def is_empty(self) -> bool:
+        return (
+            not self.befast
+            and self.ecg is None
+            and self.gcs_motor is None
+            and (self.injury_mechanism is None and self.conditions is None)
+        )
+
+
 class AtmistRecord(_Strict):
     """The ATMIST pre-alert. A draft may leave fields empty; sending checks atmist.py's rules."""
 
@@ -123,6 +157,9 @@ class AtmistRecord(_Strict):
         description="known allergies (substance, and reaction if known); [] states none known",
     )
     notes: str | None = Field(default=None, max_length=4000)
+    assessment: Assessment | None = Field(
+        default=None, description="the incident's clinical findings (BE-FAST, ECG, GCS motor)"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
@@ -260,6 +297,7 @@ class ClinicalPicture(BaseModel):
     treatment: list[Treatment] | None = Field(description="None: not recorded; []: none given")
     allergies: list[str] | None = Field(description="None: not recorded; []: none known")
     notes: list[NoteRead]
+    assessment: Assessment | None = Field(description="BE-FAST, ECG, GCS motor, condition")
     news2: HandoffNews2Read | None = Field(description="of the newest set that allows NEWS2")
 
 

@@ -22,7 +22,12 @@ from pydantic import BaseModel
 
 from emsync.auth.permissions import Role
 from emsync.handoffs import fhir_rules
-from emsync.handoffs.fhir_codes import AVPU_FINDINGS, O2_DEVICES
+from emsync.handoffs.fhir_codes import (
+    AVPU_FINDINGS,
+    EMSYNC_ASSESSMENT,
+    O2_DEVICES,
+    SUSPECTED_CONDITIONS,
+)
 from emsync.handoffs.schemas import HandoffCreate, UpdateCreate
 from tests.builders import auth_headers, incident_body
 
@@ -115,6 +120,9 @@ def full_handoffs(incident_id: str, patient_id: str) -> list[dict[str, Any]]:
             ],
             "allergies": ["penicillin (rash)", "latex"],
             "notes": "Lives alone. Allergy: penicillin.",
+            "assessment": {"befast": ["face", "speech"], "ecg": "stemi_equivalent",
+                           "gcs_motor": 5, "injury_mechanism": "fall from standing height",
+                           "conditions": ["stroke", "stemi"]},
         },
     }  # fmt: skip
     untimed = {
@@ -172,6 +180,7 @@ _PICTURE = {
     "content.injuries": "picture.injuries",
     "content.treatment": "picture.treatment",
     "content.allergies": "picture.allergies",
+    "content.assessment": "picture.assessment",
     "update.vitals": "picture.signs[]",
     "update.findings": "picture.injuries",
     "update.treatment": "picture.treatment[]",
@@ -267,6 +276,45 @@ def _composition_paragraphs(bundle: dict[str, Any], title: str) -> list[str]:
     [doc] = _of(bundle, "Composition")
     divs = [s["text"]["div"] for s in doc.get("section", ()) if s["title"] == title]
     return [html.unescape(p) for d in divs for p in re.findall(r"<p>(.*?)</p>", d)]
+
+
+def _assessment_obs(bundle: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    return [
+        o
+        for o in _of(bundle, "Observation")
+        if (EMSYNC_ASSESSMENT, code) in {(c["system"], c["code"]) for c in o["code"]["coding"]}
+    ]
+
+
+def _assessment_said(bundle: dict[str, Any], prefix: str) -> list[str]:
+    return [
+        p.removeprefix(prefix)
+        for p in _composition_paragraphs(bundle, "Prehospital assessment")
+        if p.startswith(prefix)
+    ]
+
+
+_REVERSE_CONDITION = {text: key for key, text in SUSPECTED_CONDITIONS.items()}
+ASSESSMENT: dict[str, Extractor] = {
+    "befast[]": lambda b: [
+        c["code"]["coding"][0]["code"].removeprefix("befast-")
+        for o in _assessment_obs(b, "befast")
+        for c in o["component"]
+        if c["valueBoolean"]
+    ],
+    "ecg": lambda b: [
+        o["valueCodeableConcept"]["coding"][0]["code"].removeprefix("ecg-")
+        for o in _assessment_obs(b, "ecg-12-lead")
+    ],
+    "gcs_motor": lambda b: [o["valueInteger"] for o in _loinc(b, "9268-4")],
+    "injury_mechanism": lambda b: _assessment_said(b, "Mechanism of injury: "),
+    "conditions[]": lambda b: [
+        _REVERSE_CONDITION[c]
+        for said in _assessment_said(b, "Condition set by hand: ")
+        for c in said.split(", ")
+        if c != "none"
+    ],
+}
 
 
 _TIMED = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z: (.*)$", re.S)
@@ -369,6 +417,7 @@ FHIR: dict[str, Extractor] = {
     "update.note": lambda b: [
         m.group(1) for p in _composition_paragraphs(b, "Notes") if (m := _TIMED.match(p))
     ],
+    **{f"content.assessment.{k}": f for k, f in ASSESSMENT.items()},
     **{f"content.signs[].{k}": f for k, f in SIGNS.items()},
     **{f"update.vitals.{k}": f for k, f in SIGNS.items()},
     **{f"content.treatment[].{k}": f for k, f in TREATMENT.items()},

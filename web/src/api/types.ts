@@ -54,6 +54,7 @@ export type HandoffRead = S["HandoffRead"];
 export type HandoffPage = S["Page_HandoffRead_"];
 export type HandoffStatus = HandoffRead["status"];
 export type AtmistRecord = S["AtmistRecord"];
+export type Assessment = S["Assessment"];
 // Notifications and on-call paging.
 export type ContactPointRead = S["ContactPointRead"];
 export type ContactPointCreated = S["ContactPointCreated"];

@@ -27,6 +27,7 @@ function handoff(): HandoffRead {
         { kind: "medication", name: "paracetamol", dose_value: 1, dose_unit: "g", route: "IV" },
       ],
       allergies: ["penicillin"], notes: [{ text: "Lives alone. Allergy: penicillin." }, { text: "Daughter on her way", at: at(2) }],
+      assessment: { befast: ["arm"], ecg: "normal", gcs_motor: 6, conditions: null },
       news2: { total: 14, band: "high", subscores: {}, assumed: [], ts: crewSet.ts, source: "crew" },
     },
   };
@@ -45,6 +46,8 @@ it("shows the newest set first with its age and trend, and everything the crew r
   expect(treatments).toContain("response: SpO2 84 to 89 %");
   expect(screen.getByTestId("notes").textContent).toContain("Lives alone. Allergy: penicillin.");
   expect(screen.getByTestId("notes").textContent).toContain("Daughter on her way");
+  // The incident's findings the destination was chosen for.
+  expect(screen.getByTestId("findings").textContent).toBe("BE-FAST positive: A arm weak12-lead ECG: normalGCS motor: 6");
   // The older crew set with AVPU and oxygen is one click away, all of it.
   const all = screen.getByText("All vital sets (2)").parentElement?.textContent ?? "";
   expect(all).toContain("AVPU V (responds to voice)");

@@ -1,7 +1,7 @@
 import type { ReactNode } from "react";
 import type { MedicationConflict } from "../api/registry";
 import type { HandoffRead as Handoff, VitalSigns } from "../api/types";
-import { allergiesText, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
+import { allergiesText, assessmentLines, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
 import { AllergyConflicts } from "./AllergyConflicts";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
@@ -129,6 +129,15 @@ export function HandoffCard({
             </Row>
             <Row label="M — Mechanism">{c.mechanism ?? "—"}</Row>
             <Row label="I — Injuries / illness">{picture.injuries.length ? picture.injuries.join("; ") : "—"}</Row>
+            {assessmentLines(picture.assessment).length > 0 && (
+              <Row label="Findings">
+                <ul className="plain" data-testid="findings">
+                  {assessmentLines(picture.assessment).map((line) => (
+                    <li key={line}>{line}</li>
+                  ))}
+                </ul>
+              </Row>
+            )}
             <Row label="S — Signs">
               {picture.signs.length} set{picture.signs.length === 1 ? "" : "s"}; the newest is above
             </Row>

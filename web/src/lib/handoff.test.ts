@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { allergiesText, avpuText, changeText, oxygenText, signFields, treatmentText } from "./handoff";
+import { allergiesText, assessmentLines, avpuText, changeText, oxygenText, signFields, treatmentText } from "./handoff";
 
 const TS = "2026-01-01T10:02:00Z";
 
@@ -47,4 +47,18 @@ it("says beside a current value where it came from", () => {
   expect(changeText("BP", signs, newest)).toBe("→ unchanged");
   expect(changeText("HR", signs, newest)).toBeNull(); // not measured now
   expect(changeText("SpO₂", [newest], newest)).toBeNull(); // nothing earlier
+});
+
+it("says the incident's findings in words, and nothing when none were recorded", () => {
+  expect(
+    assessmentLines({ befast: ["face", "speech"], ecg: "stemi", gcs_motor: 5, injury_mechanism: "fall", conditions: [] }),
+  ).toEqual([
+    "BE-FAST positive: F face droops, S speech slurred",
+    "12-lead ECG: STEMI",
+    "GCS motor: 5",
+    "Mechanism of injury: fall",
+    "Condition set by hand: none",
+  ]);
+  expect(assessmentLines({ befast: [], conditions: null })).toEqual([]);
+  expect(assessmentLines(null)).toEqual([]);
 });

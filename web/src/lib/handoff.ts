@@ -1,7 +1,7 @@
 /* What the crew recorded, in the words the ED reads: every field of a vital-sign set, each
  * treatment with dose, route, time and response, allergies, notes. Pure (tested in
  * handoff.test.ts); the card (components/HandoffCard.tsx) only lays these out. */
-import type { Treatment, VitalSigns } from "../api/types";
+import type { Assessment, Treatment, VitalSigns } from "../api/types";
 
 export const O2_DEVICE_LABEL: Record<string, string> = {
   nasal_cannula: "nasal cannula",
@@ -91,4 +91,39 @@ export function allergiesText(allergies: string[] | null | undefined): string {
   if (allergies == null) return "Not recorded";
   if (allergies.length === 0) return "None known";
   return allergies.join("; ");
+}
+
+const BEFAST_LABEL: Record<string, string> = {
+  balance: "B balance lost",
+  eyes: "E vision lost",
+  face: "F face droops",
+  arm: "A arm weak",
+  speech: "S speech slurred",
+};
+const ECG_LABEL: Record<string, string> = {
+  stemi: "STEMI",
+  stemi_equivalent: "STEMI equivalent (new LBBB, posterior)",
+  non_diagnostic: "not diagnostic",
+  normal: "normal",
+};
+const CONDITION_LABEL: Record<string, string> = {
+  stroke: "stroke",
+  stemi: "STEMI",
+  major_trauma: "major trauma",
+  trauma: "trauma",
+  burns: "burns",
+};
+
+/** The incident's findings the destination was chosen for, one line each (BE-FAST, ECG, GCS
+ * motor, mechanism of injury, the condition set by hand); [] when none were recorded. */
+export function assessmentLines(a: Assessment | null | undefined): string[] {
+  if (!a) return [];
+  const out: string[] = [];
+  if (a.befast?.length) out.push(`BE-FAST positive: ${a.befast.map((s) => BEFAST_LABEL[s] ?? s).join(", ")}`);
+  if (a.ecg) out.push(`12-lead ECG: ${ECG_LABEL[a.ecg] ?? a.ecg}`);
+  if (a.gcs_motor != null) out.push(`GCS motor: ${a.gcs_motor}`);
+  if (a.injury_mechanism) out.push(`Mechanism of injury: ${a.injury_mechanism}`);
+  if (a.conditions != null)
+    out.push(`Condition set by hand: ${a.conditions.map((c) => CONDITION_LABEL[c] ?? c).join(", ") || "none"}`);
+  return out;
 }

@@ -370,11 +370,11 @@ function DraftForm({
             </select>
           </label>
         </div>
-        <div className="grid3">
-          <label className="check">
-            <input type="checkbox" name="sign-o2" checked={oxygen.on} onChange={(e) => setOxygen((o) => ({ ...o, on: e.target.checked }))} />
-            On supplemental oxygen
-          </label>
+        <label className="check">
+          <input type="checkbox" name="sign-o2" checked={oxygen.on} onChange={(e) => setOxygen((o) => ({ ...o, on: e.target.checked }))} />
+          On supplemental oxygen
+        </label>
+        <div className="row2">
           <label>
             Oxygen device
             <select name="sign-o2-device" value={oxygen.device} disabled={!oxygen.on} onChange={(e) => setOxygen((o) => ({ ...o, device: e.target.value }))}>
