@@ -121,7 +121,7 @@ export function IntakeSession() {
           Started {new Date(session.created_at).toLocaleTimeString()}
           {session.clinical_done_at ? ` · clinical steps done ${new Date(session.clinical_done_at).toLocaleTimeString()}` : ""}
         </p>
-        {message && <p role="status">{message}</p>}
+        {message && <p role="status" data-testid="session-message">{message}</p>}
         <Highlights steps={session.steps} />
         <table className="table" data-testid="steps">
           <thead>
