@@ -5,7 +5,7 @@
 
 Per backend (a fresh SQLite file, and a fresh PostgreSQL database), migrates and loads `persons`
 synthetic persons the way the registry stores them (identity sealed, identifiers and blocking
-keys as blind index entries), then times `queries` searches through `service.search` (the API's
+keys as blind index entries), then times `queries` searches through `search.search` (the API's
 code: blind-index lookup, opening sealed identities, ranking) by exact national id and by a
 misspelt family name with the date of birth. The baseline, in the same run and database: a plain
 table of the same persons in the clear with ordinary indexes, looked up by national id and by
@@ -39,6 +39,7 @@ from emsync.core.db import create_engine, session_factory
 from emsync.core.ids import new_id
 from emsync.core.settings import Settings
 from emsync.registry import identity, service
+from emsync.registry import search as registry_search
 from emsync.registry.index import PersonIndex
 from emsync.registry.models import Person, PersonIdentifier, PersonKey
 from emsync.registry.schemas import PersonIdentity
@@ -275,10 +276,10 @@ async def _bench(url: str, args: argparse.Namespace, progress: Progress) -> dict
 
         async def exact(p: dict[str, Any]) -> None:
             async with sessions() as session:
-                hits = await service.search(
+                hits = await registry_search.search(
                     session=session,
                     index=index,
-                    query=service.SearchQuery(identifier=p["national"]),
+                    query=registry_search.SearchQuery(identifier=p["national"]),
                 )
             assert len(hits) == 1
 
@@ -288,10 +289,12 @@ async def _bench(url: str, args: argparse.Namespace, progress: Progress) -> dict
             nonlocal found
             typo, p = case
             async with sessions() as session:
-                hits = await service.search(
+                hits = await registry_search.search(
                     session=session,
                     index=index,
-                    query=service.SearchQuery(family_name=typo, birth_date=p["dob"], limit=10),
+                    query=registry_search.SearchQuery(
+                        family_name=typo, birth_date=p["dob"], limit=10
+                    ),
                 )
             found += any(
                 identity.normalise_name(h.person.display_name.split(" ")[-1]) == p["family"].lower()

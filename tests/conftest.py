@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 import os
 import shutil
@@ -22,11 +21,11 @@ from hypothesis import settings as hypothesis_settings
 from emsync.bootstrap import create_app
 from emsync.core import migrate
 from emsync.core.settings import Settings
+from tests.pg_clones import ClonePool
 
 PG_ADMIN_DSN = os.environ.get("EMSYNC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_MASTER_KEYS = json.dumps({"1": base64.b64encode(b"k" * 32).decode()})
-_counter = itertools.count()
 
 # No timing in pass/fail tests: Hypothesis's default 200 ms deadline per example failed a
 # property test at 328 ms on a loaded machine. Correctness is what these tests check.
@@ -78,6 +77,14 @@ def pg_template() -> Iterator[str]:
     asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+@pytest.fixture(scope="session")
+def pg_clones(pg_template: str) -> Iterator[ClonePool]:
+    """Fresh clones of the template, made ahead in the background (tests/pg_clones.py)."""
+    pool = ClonePool(PG_ADMIN_DSN, pg_template, prefix=f"emsync_t_{os.getpid()}")
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for one test, on each backend."""
@@ -87,11 +94,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(template, target)
         yield f"sqlite+aiosqlite:///{target}"
         return
-    template_name: str = request.getfixturevalue("pg_template")
-    name = f"emsync_t_{os.getpid()}_{next(_counter)}"
-    asyncio.run(_pg_admin(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
+    clones: ClonePool = request.getfixturevalue("pg_clones")
+    name = clones.take()
     yield _sqlalchemy_url(_pg_dsn(name))
-    asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    clones.give_back(name)
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -109,7 +115,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
             "password_memory_kib": 1024,
         },
         "security": {"master_keys": TEST_MASTER_KEYS},
-        "events": {"handler_backoff_seconds": 0},
+        # Tests drive the event relay's rounds themselves (its records would otherwise land
+        # at any moment of a test that counts rows).
+        "events": {"handler_backoff_seconds": 0, "relay_poll_seconds": 3600},
         # Tests drive the notification worker's rounds themselves.
         "notifications": {"poll_seconds": 3600, "wake_on_page": False},
     }

@@ -5,8 +5,10 @@ two tables below: every flow of the system in one place), and starts background 
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
+from emsync.core.delivery import EventDurability
 from emsync.core.docs import install_docs
 from emsync.core.events import DeadLetter, EventBus
 from emsync.core.fanout import RedisFanout
@@ -50,14 +53,16 @@ from emsync.core.http import (
     install_error_handlers,
     respond_problem,
 )
+from emsync.core.idempotency import IdempotencyMiddleware
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
-from emsync.core.reactions import Channel, Reaction, Stage, on, register
+from emsync.core.reactions import Channel, Delivery, Reaction, Stage, on, register
 from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings, with_development_secrets
-from emsync.dispatch import CrewCheck
+from emsync.core.transport import EventTransport, InProcessTransport, Relay
+from emsync.dispatch import CrewCheck, crew_api
 from emsync.dispatch import api as dispatch_api
 from emsync.dispatch import handlers as dispatch_handlers
 from emsync.dispatch.events import (
@@ -107,6 +112,7 @@ from emsync.intake.engine import BOARD_CHANNEL as INTAKE_CHANNEL
 from emsync.intake.records import api as intake_records_api
 from emsync.maps import RoadMapService
 from emsync.maps import api as maps_api
+from emsync.maps.imports import ImportJob, MapImports
 from emsync.notifications import api as notifications_api
 from emsync.notifications import handlers as notifications_handlers
 from emsync.notifications import wiring as notifications_wiring
@@ -207,7 +213,37 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     runtime.provide(RoadMapService.from_settings(settings))
     runtime.provide(GeocoderService.from_settings(settings))
     runtime.provide(BasemapService.from_settings(settings))
+    runtime.provide(_map_imports(runtime))
     return runtime
+
+
+def _map_imports(runtime: Runtime) -> MapImports:
+    """The dashboard's map import: the road graph, then the address index and the basemap of the
+    same file, and the job's outcome in the audit log (the request that started it is there)."""
+
+    async def audit_outcome(job: ImportJob, actor: str) -> None:
+        await runtime.get(AuditLog).append(
+            AuditRecord(
+                actor=actor,
+                action="map import finished",
+                target=json.dumps(
+                    {"job_id": job.id, "file": job.file, "error": job.error}, sort_keys=True
+                ),
+                request_id=job.id.replace("-", ""),
+                outcome="success" if job.error is None else "failure:import",
+            )
+        )
+
+    return MapImports(
+        directory=runtime.settings.map_import_dir,
+        road_maps=runtime.get(RoadMapService),
+        clock=runtime.clock,
+        stages=[
+            ("building the address index", runtime.get(GeocoderService).switch),
+            ("building the basemap tiles", runtime.get(BasemapService).switch),
+        ],
+        on_finished=audit_outcome,
+    )
 
 
 # ---- the table of reactions ------------------------------------------------------------------
@@ -219,10 +255,11 @@ INCIDENT_CHANGES = (IncidentCreated, IncidentUpdated, IncidentStatusChanged)
 UNIT_CHANGES = (UnitCreated, UnitUpdated, UnitStatusChanged)
 PAGE_CHANGES = (PageOpened, PageEscalated, PageAcknowledged, PageClosed)
 IN_TRANSACTION = Stage.IN_TRANSACTION
+LOCAL = Delivery.LOCAL  # about this process (a cache, a counter, a loop to wake): not durable
 
 REACTIONS: tuple[Reaction, ...] = (
     # Accounts: a changed account's sessions end in every process (through the fan-out).
-    on(AccountChanged, run=auth_handlers.broadcast_account_change),
+    on(AccountChanged, run=auth_handlers.broadcast_account_change, delivery=LOCAL),
     # Where each incident's patients are going (hospital staff's need-to-know scope); recorded
     # before the hospital is told of the handoff, so it can open the incident at once.
     on(DestinationChosen, run=incidents_handlers.destination_of_unit),
@@ -243,10 +280,10 @@ REACTIONS: tuple[Reaction, ...] = (
     on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
     on(DestinationChosen, run=handoffs_handlers.draft_on_destination),
     # Telemetry: live vitals, artefact windows, live risk, device cache; alert side of a page.
-    on(VitalsReceived, run=telemetry_handlers.push_vitals),
-    on(VitalsReceived, run=telemetry_handlers.judge_artefacts),
-    on(VitalsReceived, run=telemetry_handlers.score_risk),
-    on(DeviceChanged, run=telemetry_handlers.forget_device),
+    on(VitalsReceived, run=telemetry_handlers.push_vitals, delivery=LOCAL),
+    on(VitalsReceived, run=telemetry_handlers.judge_artefacts, delivery=LOCAL),
+    on(VitalsReceived, run=telemetry_handlers.score_risk, delivery=LOCAL),
+    on(DeviceChanged, run=telemetry_handlers.forget_device, delivery=LOCAL),
     on(AlertChanged, run=telemetry_handlers.audit_alert),
     # Notifications: a page opens, stops or resolves in the transaction of its cause.
     on(AlertChanged, run=notifications_handlers.page_on_alert, stage=IN_TRANSACTION),
@@ -261,8 +298,8 @@ REACTIONS: tuple[Reaction, ...] = (
         run=notifications_handlers.stop_on_handoff_acknowledged,
         stage=IN_TRANSACTION,
     ),
-    on(*PAGE_CHANGES, run=notifications_handlers.count_page),
-    on(PageOpened, run=notifications_handlers.wake_worker),
+    on(*PAGE_CHANGES, run=notifications_handlers.count_page, delivery=LOCAL),
+    on(PageOpened, run=notifications_handlers.wake_worker, delivery=LOCAL),
     on(PageAcknowledged, run=telemetry_handlers.acknowledge_alert_from_page),
     on(PageEscalated, run=telemetry_handlers.show_escalation_on_alert),
     # Emergency management: incidents and ambulances enter the one search index.
@@ -341,6 +378,37 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(PersonIndex.from_settings(runtime.settings, runtime.keyring))
     runtime.get(RoadMapService).on_loaded(partial(hospitals_handlers.import_map_hospitals, runtime))
     register(runtime, REACTIONS, CHANNELS)
+    runtime.provide(_event_relay(runtime))
+
+
+def _event_relay(runtime: Runtime) -> Relay:
+    """Durable events (docs/durable-events.md): the outbox, delivered in this process (embedded
+    profile) or through RabbitMQ (scale profile), once the reactions are registered."""
+    durability = EventDurability(runtime.bus, runtime.keyring, runtime.sessions)
+    settings = runtime.settings.events
+    transport: EventTransport
+    if settings.transport == "rabbitmq":
+        from emsync.core.amqp import RabbitMqTransport
+
+        assert settings.amqp_url is not None  # EventSettings refuses rabbitmq without one
+        transport = RabbitMqTransport(
+            durability,
+            url=settings.amqp_url,
+            exchange=settings.amqp_exchange,
+            queue=settings.amqp_queue,
+            event_names=runtime.bus.durable_event_names(),
+        )
+    else:
+        transport = InProcessTransport(durability)
+    runtime.bus.durability = durability
+    return Relay(
+        durability,
+        transport,
+        sessions=runtime.sessions,
+        read_sessions=runtime.read_sessions,
+        settings=settings,
+        metrics=runtime.metrics,
+    )
 
 
 def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
@@ -361,11 +429,15 @@ def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, Background
     return [
         *_wal_checkpoint(runtime),
         *_fanout(runtime),
+        # Every process relays its own commits; the worker role also consumes (scale profile),
+        # re-delivers what a crash left behind and the dead letters a person retries.
+        *[(role, runtime.get(Relay)) for role in ProcessRole],
         *telemetry_wiring.background_services(runtime),
         *notifications_wiring.background_services(runtime),
         *intake_wiring.background_services(runtime),
         (ProcessRole.API, runtime.get(RoadMapService)),
         (ProcessRole.API, runtime.get(GeocoderService)),
+        (ProcessRole.API, runtime.get(MapImports)),
         (ProcessRole.WORKER, runtime.get(AcknowledgementWatch)),
         (ProcessRole.WORKER, runtime.get(VitalsFollow)),
         (ProcessRole.WORKER, runtime.get(AuditCheckpointer)),
@@ -404,6 +476,7 @@ def create_app(
     configure_logging(level=settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings, clock=clock)
     _provide(runtime)
+    runtime.get(Relay).consume = ProcessRole.WORKER in roles
     # dict.fromkeys: a service of several roles starts once in a process running them all.
     services = list(
         dict.fromkeys(svc for role, svc in _background_services(runtime) if role in roles)
@@ -460,6 +533,16 @@ def _install_middleware(app: FastAPI, runtime: Runtime) -> None:
     async def authenticate_request(scope: Any) -> Principal:
         return await principal_from_headers(runtime, scope.get("headers", ()))
 
+    # Innermost, inside the gate: the caller is authenticated and the body bounded before the
+    # key is looked up (and a repeat answered without running the route).
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessions=lambda: runtime.sessions,
+        keyring=lambda: runtime.keyring,
+        clock=runtime.clock,
+        pending_seconds=settings.http.idempotency_pending_seconds,
+        retention=timedelta(hours=settings.http.idempotency_retention_hours),
+    )
     # Inside the request context (so its refusals are logged and carry the security headers).
     app.add_middleware(
         RequestGate,
@@ -489,6 +572,7 @@ def _include_api(app: FastAPI) -> None:
         dispatch_api.router,
         maps_api.router,
         dispatch_api.map_router,
+        crew_api.router,
         geocoding_api.router,
         basemap_api.router,
         hospitals_api.router,

@@ -68,6 +68,8 @@ def _full_handoff(incident: dict[str, Any], hospital_id: str, now: datetime) -> 
                 {"kind": "medication", "name": "paracetamol", "dose_value": 1, "dose_unit": "g",
                  "route": "IV", "response": "no change yet"},
                 {"kind": "procedure", "name": "IV access", "at": ago(6), "route": "left forearm"},
+                {"kind": "medication", "name": "flucloxacillin", "dose_value": 1,
+                 "dose_unit": "g", "route": "IV"},
             ],
             "allergies": ["penicillin (rash)"],
             "notes": "Lives alone. Allergy: penicillin.",
@@ -118,6 +120,11 @@ def test_the_ed_clinician_sees_everything_the_crew_recorded(
     expect(card.get_by_test_id("handoff-news2")).to_contain_text("High risk")
     # The monitor reports no AVPU: the crew's V is carried to the score, not assumed Alert.
     expect(card.get_by_test_id("handoff-news2")).to_contain_text("from the set before: avpu")
+    # A penicillin given against the written penicillin allergy: said first, in words.
+    expect(card.get_by_test_id("allergy-conflicts")).to_contain_text(
+        "flucloxacillin given — allergy written by the crew: penicillin (rash); "
+        "same drug class: penicillins"
+    )
     # Notes, allergy, treatments with dose, route, time and response.
     expect(card.get_by_test_id("allergies")).to_have_text("Allergies: penicillin (rash)")
     notes = card.get_by_test_id("notes")

@@ -14,7 +14,17 @@ const Monitor = lazy(() => import("./views/Monitor").then((m) => ({ default: m.M
 const PatientHistory = lazy(() =>
   import("./views/Monitor").then((m) => ({ default: m.PatientHistory })),
 );
-const Admin = lazy(() => import("./views/Admin").then((m) => ({ default: m.Admin })));
+const Admin = lazy(() => import("./views/admin/Admin").then((m) => ({ default: m.Admin })));
+const AdminHome = lazy(() => import("./views/admin/Admin").then((m) => ({ default: m.AdminHome })));
+const Places = lazy(() => import("./views/admin/Places").then((m) => ({ default: m.Places })));
+const People = lazy(() => import("./views/admin/People").then((m) => ({ default: m.People })));
+const ApiKeys = lazy(() => import("./views/admin/ApiKeys").then((m) => ({ default: m.ApiKeys })));
+const Devices = lazy(() => import("./views/admin/Devices").then((m) => ({ default: m.Devices })));
+const AdminHospitals = lazy(() => import("./views/admin/Hospitals").then((m) => ({ default: m.Hospitals })));
+const AdminUnits = lazy(() => import("./views/admin/Units").then((m) => ({ default: m.Units })));
+const RoadMap = lazy(() => import("./views/admin/RoadMap").then((m) => ({ default: m.RoadMap })));
+const Audit = lazy(() => import("./views/admin/Audit").then((m) => ({ default: m.Audit })));
+const Crew = lazy(() => import("./views/crew/Crew").then((m) => ({ default: m.Crew })));
 const Triage = lazy(() => import("./views/Triage").then((m) => ({ default: m.Triage })));
 const Paging = lazy(() => import("./views/Paging").then((m) => ({ default: m.Paging })));
 const OnCall = lazy(() => import("./views/OnCall").then((m) => ({ default: m.OnCall })));
@@ -34,6 +44,9 @@ const IntakeSession = lazy(() => import("./views/intake/IntakeSession").then((m)
 const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
 const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
 const Reviews = lazy(() => import("./views/registry/Reviews").then((m) => ({ default: m.Reviews })));
+const BedBoard = lazy(() => import("./views/intake/BedBoard").then((m) => ({ default: m.BedBoard })));
+const LegalCases = lazy(() => import("./views/intake/LegalCases").then((m) => ({ default: m.LegalCases })));
+const Clinics = lazy(() => import("./views/intake/Clinics").then((m) => ({ default: m.Clinics })));
 const Search = lazy(() => import("./views/emergency/Search").then((m) => ({ default: m.Search })));
 
 export function App() {
@@ -56,7 +69,18 @@ export function App() {
         <Route path="monitor" element={<Monitor />} />
         <Route path="monitor/:patientId" element={<PatientHistory />} />
         <Route path="hospital" element={<Hospital />} />
-        <Route path="admin" element={<Admin />} />
+        <Route path="crew" element={<Crew />} />
+        <Route path="admin" element={<Admin />}>
+          <Route index element={<AdminHome />} />
+          <Route path="places" element={<Places />} />
+          <Route path="people" element={<People />} />
+          <Route path="keys" element={<ApiKeys />} />
+          <Route path="devices" element={<Devices />} />
+          <Route path="hospitals" element={<AdminHospitals />} />
+          <Route path="units" element={<AdminUnits />} />
+          <Route path="map" element={<RoadMap />} />
+          <Route path="audit" element={<Audit />} />
+        </Route>
         <Route path="account/password" element={<Password />} />
         <Route path="paging" element={<Paging />} />
         <Route path="oncall" element={<OnCall />} />
@@ -77,6 +101,10 @@ export function App() {
         <Route path="persons" element={<Persons />} />
         <Route path="persons/reviews" element={<Reviews />} />
         <Route path="persons/:personId" element={<PersonChart />} />
+        <Route path="beds" element={<BedBoard />} />
+        <Route path="legal-cases" element={<LegalCases />} />
+        <Route path="legal-cases/:caseId" element={<LegalCases />} />
+        <Route path="clinics" element={<Clinics />} />
         <Route path="*" element={<p>There is no page here.</p>} />
       </Route>
     </Routes>

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Cookie, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.auth import audit, checkpoints, service
@@ -17,6 +18,7 @@ from emsync.auth.models import User
 from emsync.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Passwords
 from emsync.auth.permissions import MATRIX, Perm
 from emsync.auth.principal import Principal
+from emsync.auth.public import actor_names
 from emsync.auth.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
@@ -441,10 +443,28 @@ async def list_audit(
     after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=200, description="part of the action")] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    failures: Annotated[bool, Query(description="only refused or failed requests")] = False,
+    order: Annotated[Literal["asc", "desc"], Query(description="desc: newest first")] = "asc",
 ) -> list[AuditEntryRead]:
-    """Read-only: there is no route that changes or deletes audit entries."""
-    rows = await audit.list_entries(session=session, limit=limit, after_seq=after_seq, actor=actor)
-    return [AuditEntryRead.model_validate(r) for r in rows]
+    """Read-only: there is no route that changes or deletes audit entries. With `order=desc`,
+    `after_seq` pages backwards (entries before it)."""
+    rows = await audit.list_entries(
+        session=session,
+        limit=limit,
+        after_seq=after_seq,
+        actor=actor,
+        since=since,
+        action=action,
+        failures_only=failures,
+        newest_first=order == "desc",
+    )
+    names = await actor_names(session=session, actors={r.actor for r in rows})
+    return [
+        AuditEntryRead.model_validate(r).model_copy(update={"actor_name": names.get(r.actor)})
+        for r in rows
+    ]
 
 
 @router.get("/audit/verify", response_model=AuditVerification)

@@ -147,13 +147,28 @@ async def list_entries(
     after_seq: int = 0,
     actor: str | None = None,
     since: datetime | None = None,
+    action: str | None = None,
+    failures_only: bool = False,
+    newest_first: bool = False,
 ) -> Sequence[AuditEntry]:
-    stmt = select(AuditEntry).where(AuditEntry.seq > after_seq)
+    """Entries after `after_seq` (oldest first), or before it when `newest_first` (0: from the
+    head), filtered by actor, time, a piece of the action text and refused requests."""
+    stmt = select(AuditEntry)
+    if newest_first:
+        if after_seq:
+            stmt = stmt.where(AuditEntry.seq < after_seq)
+    else:
+        stmt = stmt.where(AuditEntry.seq > after_seq)
     if actor is not None:
         stmt = stmt.where(AuditEntry.actor == actor)
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
-    return (await session.scalars(stmt.order_by(AuditEntry.seq).limit(limit))).all()
+    if action:
+        stmt = stmt.where(AuditEntry.action.contains(action, autoescape=True))
+    if failures_only:
+        stmt = stmt.where(AuditEntry.outcome.startswith("failure"))
+    order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
+    return (await session.scalars(stmt.order_by(order).limit(limit))).all()
 
 
 async def verify(

@@ -9,6 +9,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     DISPATCHER = "dispatcher"
     PARAMEDIC = "paramedic"
+    # An ambulance crew member on the crew view: acts only for the unit signed on to.
+    CREW = "crew"
     CLINICIAN = "clinician"
     HOSPITAL_COORDINATOR = "hospital_coordinator"
     EMERGENCY_MANAGER = "emergency_manager"
@@ -34,6 +36,9 @@ class Perm(StrEnum):
     DISPATCH_ASSIGN = "dispatch:assign"
     MAP_READ = "map:read"
     MAP_WRITE = "map:write"
+    # Replace the loaded road map from a file on the server (admins only: it reads server files,
+    # confined to EMSYNC_MAP_IMPORT_DIR, and changes every route and ETA).
+    MAP_IMPORT = "map:import"
     HOSPITALS_READ = "hospitals:read"
     HOSPITALS_WRITE = "hospitals:write"
     DEVICES_READ = "devices:read"
@@ -65,6 +70,8 @@ class Perm(StrEnum):
     PERSONS_READ = "persons:read"
     PERSONS_WRITE = "persons:write"
     PERSONS_MERGE = "persons:merge"
+    # The crew view: sign on to a unit, read its incident and route, move its status.
+    CREW_UNIT = "crew:unit"
 
 
 P = Perm
@@ -115,6 +122,19 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             P.HANDOFFS_WRITE,
             P.PERSONS_READ,
             P.PERSONS_WRITE,
+        }
+    ),
+    # No incidents:read or units:write: a crew reads and moves only its own unit and call,
+    # through /api/crew; handoffs:write for the ATMIST handoff it writes and sends.
+    Role.CREW: frozenset(
+        _PAGED
+        | {
+            P.CREW_UNIT,
+            P.REALTIME_CONNECT,  # also who one is (/api/auth/me)
+            P.MAP_READ,
+            P.HOSPITALS_READ,
+            P.HANDOFFS_READ,
+            P.HANDOFFS_WRITE,
         }
     ),
     Role.CLINICIAN: frozenset(

@@ -1,6 +1,7 @@
 """What other domains may call in auth, inside their own transaction: the user directory
-(names and roles, never credentials) and who is signed in. Notifications uses them to page by
-role, to show names in on-call schedules, and to honour "no notifications after logout"."""
+(names and roles, never credentials), who is signed in, and the names behind audit actors.
+Notifications uses them to page by role, to show names in on-call schedules, and to honour "no
+notifications after logout"; the activity and audit logs to show who acted by name."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emsync.auth.models import RefreshToken, User
+from emsync.auth.models import ApiKey, RefreshToken, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +54,25 @@ async def signed_in(*, session: AsyncSession, user_ids: Collection[str], now: da
         .distinct()
     )
     return set(rows)
+
+
+async def actor_names(*, session: AsyncSession, actors: Collection[str]) -> dict[str, str]:
+    """The person's or API key's name behind each audit actor ("user:<id>", "api_key:<id>");
+    actors that name no account ("login:<name>", "system", a deleted user) are left out."""
+    ids: dict[str, set[str]] = {"user": set(), "api_key": set()}
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        if kind in ids and ident:
+            ids[kind].add(ident)
+    names: dict[str, str] = {}
+    if ids["user"]:
+        rows = await session.execute(
+            select(User.id, User.username).where(User.id.in_(list(ids["user"])))
+        )
+        names.update({f"user:{i}": u for i, u in rows.all()})
+    if ids["api_key"]:
+        rows = await session.execute(
+            select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(list(ids["api_key"])))
+        )
+        names.update({f"api_key:{i}": f"API key {n}" for i, n in rows.all()})
+    return names

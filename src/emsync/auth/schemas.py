@@ -118,6 +118,8 @@ class AuditEntryRead(BaseModel):
     seq: int
     at: datetime
     actor: str
+    # The person's or API key's name when the actor is an account (None: "login:...", "system").
+    actor_name: str | None = None
     action: str
     target: str
     request_id: str

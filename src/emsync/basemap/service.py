@@ -29,6 +29,12 @@ class BasemapService:
     def from_settings(cls, settings: Settings) -> BasemapService:
         return cls(pbf_path=settings.map_pbf, cache_dir=settings.data_dir / "cache")
 
+    async def switch(self, pbf_path: Path) -> None:
+        """Build (or read from the cache) the tiles of another extract, then serve them."""
+        basemap = await asyncio.to_thread(load_basemap, pbf_path, self._cache_dir)
+        async with self._lock:
+            self._pbf_path, self._basemap = pbf_path, basemap
+
     async def get(self) -> Basemap:
         if self._basemap is not None and self._basemap.path.is_file():
             return self._basemap

@@ -23,6 +23,7 @@ from emsync.basemap import osm_layers, tiles
 from emsync.basemap.osm_layers import MapLayers, read_map_layers
 from emsync.basemap.tiles import MAX_ZOOM, MIN_ZOOM, vector_tiles
 from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.osm_order import in_reading_order
 
 __all__ = ["Basemap", "load_basemap"]
 
@@ -108,7 +109,7 @@ def load_basemap(pbf_path: Path, cache_dir: Path, *, rebuild: bool = False) -> B
     path = _cache_path(cache_dir, pbf_path)
     if path.is_file() and not rebuild:
         return Basemap(path, -1, (0.0, 0.0, 0.0, 0.0), True, time.perf_counter() - started)
-    count, bbox = _write(path, read_map_layers(pbf_path))
+    count, bbox = _write(path, read_map_layers(in_reading_order(pbf_path, cache_dir)))
     prefix = path.name.split("-")[1]
     for stale in path.parent.glob(f"basemap-{prefix}-*.pmtiles"):
         if stale != path:

@@ -21,8 +21,9 @@ DASHBOARD_CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        # Leaflet's CSS refers to its small images as data: URLs once bundled.
-        "img-src 'self' data:",
+        # Leaflet's CSS refers to its small images as data: URLs once bundled; attachments
+        # (photos, ECGs) are fetched with the bearer token and shown from blob: URLs.
+        "img-src 'self' data: blob:",
         "font-src 'self'",
         # 'self' covers ws:/wss: of this origin (CSP Level 3).
         "connect-src 'self'",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -32,6 +32,14 @@ class Metrics:
             "emsync_event_dead_letters_total",
             "Events whose handler failed every attempt.",
             ["event"],
+            registry=self.registry,
+        )
+        # Set by the event relay from the database: dead letters waiting for a person (they
+        # survive restarts; the counter above does not).
+        self.event_dead_letters_unresolved = Gauge(
+            "emsync_event_dead_letters_unresolved",
+            "Dead-lettered reactions nobody has retried successfully yet "
+            "(emsync events dead-letters list).",
             registry=self.registry,
         )
         self.logins = Counter(

@@ -12,9 +12,16 @@ or, for a reaction that must commit with its cause (`Stage.IN_TRANSACTION`):
         runtime: Runtime, session: AsyncSession, event: AlertChanged
     ) -> Sequence[Event]: ...
 
-Rows of one event run in table order (after the channel forwards of that event), so a reaction
-whose effect another relies on (where a patient is going, before the hospital is told) comes
-first. `docs/architecture.md` shows both tables (`flows_markdown`), checked by a test.
+Rows of one event run in table order (after the channel forwards of that event, and after its
+`Delivery.LOCAL` rows), so a reaction whose effect another relies on (where a patient is going,
+before the hospital is told) comes first.
+
+After-commit reactions are durable by default (`Delivery.DURABLE`, docs/durable-events.md): the
+event is written to the outbox with its cause, and the reaction runs once per event, also after
+a crash, in the process the transport picks (in-process: the one that committed; RabbitMQ: a
+worker). `Delivery.LOCAL` is for reactions about this process itself (a cache to forget, a
+counter, waking a local loop): they run in the committing process right after the commit.
+`docs/architecture.md` shows both tables (`flows_markdown`), checked by a test.
 """
 
 from __future__ import annotations
@@ -37,14 +44,23 @@ ControlHandler = Callable[[Runtime, str, Any], None]
 
 class Stage(enum.Enum):
     # After the cause commits; a failure is retried with backoff (settings.events: attempts,
-    # backoff), then dead-lettered (logged, counted, kept on `bus.dead_letters`).
+    # backoff), then dead-lettered (logged, counted, stored in event_dead_letters).
     AFTER_COMMIT = "after commit"
     # In the cause's transaction, in a savepoint: committed with the cause or not at all; a
     # failure is rolled back alone and dead-lettered (not retried), and the cause still commits.
     IN_TRANSACTION = "in transaction"
 
 
-AFTER_COMMIT_POLICY = "after commit; retried (settings.events), then dead-lettered"
+class Delivery(enum.Enum):
+    # Through the outbox and the transport, once per event (delivery records), also after a
+    # crash; dead letters are stored and retried by a person.
+    DURABLE = "durable"
+    # In the committing process right after the commit; lost if it crashes in between.
+    LOCAL = "local"
+
+
+DURABLE_POLICY = "after commit, durable: once per event via the outbox; retried, then dead-lettered"
+LOCAL_POLICY = "after commit, in this process only; retried, then dead-lettered"
 IN_TRANSACTION_POLICY = (
     "before commit, in the cause's transaction; a failure rolls back alone, dead-lettered"
 )
@@ -56,14 +72,16 @@ class Reaction:
     handler: Callable[..., Awaitable[Any]]
     stage: Stage = Stage.AFTER_COMMIT
     attempts: int | None = None  # after commit; None: settings.events.handler_attempts
+    delivery: Delivery = Delivery.DURABLE  # after commit
 
     @property
     def policy(self) -> str:
         if self.stage is Stage.IN_TRANSACTION:
             return IN_TRANSACTION_POLICY
+        policy = DURABLE_POLICY if self.delivery is Delivery.DURABLE else LOCAL_POLICY
         if self.attempts is None:
-            return AFTER_COMMIT_POLICY
-        return f"after commit; {self.attempts} attempts, then dead-lettered"
+            return policy
+        return policy.replace("retried,", f"{self.attempts} attempts,")
 
 
 def on(
@@ -71,9 +89,10 @@ def on(
     run: Callable[..., Awaitable[Any]],
     stage: Stage = Stage.AFTER_COMMIT,
     attempts: int | None = None,
+    delivery: Delivery = Delivery.DURABLE,
 ) -> Reaction:
     """One row of the reaction table: `events` (each dispatched on its exact class) → `run`."""
-    return Reaction(events=events, handler=run, stage=stage, attempts=attempts)
+    return Reaction(events=events, handler=run, stage=stage, attempts=attempts, delivery=delivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +156,21 @@ def register(runtime: Runtime, reactions: Iterable[Reaction], channels: Iterable
             hub.register_channel(channel.name, channel.may_subscribe)
         forward = _forward(hub, channel.name)
         for kind in channel.forwards:
-            bus.subscribe(kind, forward)
+            bus.subscribe(kind, forward, name=f"push:{channel.name}")
     for reaction in reactions:
         for kind in reaction.events:
+            name = handler_name(reaction.handler)
             if reaction.stage is Stage.IN_TRANSACTION:
-                bus.subscribe_in_transaction(kind, _in_transaction(runtime, reaction.handler))
+                bus.subscribe_in_transaction(
+                    kind, _in_transaction(runtime, reaction.handler), name=name
+                )
             else:
                 bus.subscribe(
-                    kind, _after_commit(runtime, reaction.handler), attempts=reaction.attempts
+                    kind,
+                    _after_commit(runtime, reaction.handler),
+                    attempts=reaction.attempts,
+                    durable=reaction.delivery is Delivery.DURABLE,
+                    name=name,
                 )
 
 
@@ -163,13 +189,14 @@ def flows_markdown(reactions: Sequence[Reaction], channels: Sequence[Channel]) -
                 by_event.setdefault(kind.name, []).append(row)
     for channel in channels:
         for kind in channel.forwards:
-            row = (f"push to `{channel.name}`", AFTER_COMMIT_POLICY)
+            row = (f"push to `{channel.name}`", LOCAL_POLICY)
             by_event.setdefault(kind.name, []).append(row)
-    for reaction in reactions:
-        if reaction.stage is Stage.AFTER_COMMIT:
-            for kind in reaction.events:
-                row = (f"`{handler_name(reaction.handler)}`", reaction.policy)
-                by_event.setdefault(kind.name, []).append(row)
+    after_commit = [r for r in reactions if r.stage is Stage.AFTER_COMMIT]
+    local = [r for r in after_commit if r.delivery is Delivery.LOCAL]
+    for reaction in (*local, *(r for r in after_commit if r.delivery is Delivery.DURABLE)):
+        for kind in reaction.events:
+            row = (f"`{handler_name(reaction.handler)}`", reaction.policy)
+            by_event.setdefault(kind.name, []).append(row)
     for event_name in sorted(by_event):
         for n, (handler, policy) in enumerate(by_event[event_name]):
             lines.append(f"| {f'`{event_name}`' if n == 0 else ''} | {handler} | {policy} |")

@@ -77,3 +77,13 @@ class Trip(Base):
     state: Mapped[str] = mapped_column(String(10), default="open")  # open|completed|abandoned
 
     __table_args__ = (Index("ix_dispatch_trips_unit_state", "unit_id", "state"),)
+
+
+class CrewSignOn(Base):
+    """A crew member's account signed on to a unit for the shift: the crew view acts for it."""
+
+    __tablename__ = "crew_sign_ons"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    signed_on_at: Mapped[datetime]

@@ -157,6 +157,32 @@ class RankedRows:
     excluded_etas: list[float | None]
 
 
+def _exclusions(
+    units: UnitColumns, eligible: npt.NDArray[np.bool_], finite: list[bool], urgency: int
+) -> list[tuple[str, str, int]]:
+    """(why, call sign, row) of every unit left out, in the order they are shown."""
+    bls_reason = f"BLS cannot take priority {urgency}: ALS required"
+    problems = units.location_problem
+    excluded: list[tuple[str, str, int]] = []
+    for row in np.flatnonzero(~eligible).tolist():
+        state = units.status[row]
+        if state == _OUT_OF_SERVICE:
+            why = "out of service"
+        elif state != _AVAILABLE:
+            why = f"committed to another call ({state})"
+        elif units.crew_problem is not None and (crew := units.crew_problem[row]) is not None:
+            why = crew
+        elif (problem := problems[row]) is not None:
+            why = problem
+        elif not finite[row]:
+            why = "unreachable on the road graph"
+        else:
+            why = bls_reason  # available, placed, reachable: only the ALS rule leaves it out
+        excluded.append((why, units.call_sign[row], row))
+    excluded.sort()
+    return excluded
+
+
 def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
     """Rank `units` for a call of `urgency` (1-5), with a reason for every unit (vectorised)."""
     if not 1 <= urgency <= 5:
@@ -205,26 +231,9 @@ def rank_rows(units: UnitColumns, *, urgency: int) -> RankedRows:
                 reason += "; no GPS fix, ETA from its home station"
             ranked_reasons.append(reason)
 
-    bls_reason = f"BLS cannot take priority {urgency}: ALS required"
     problems = units.location_problem
     finite = np.isfinite(eta).tolist()
-    excluded: list[tuple[str, str, int]] = []
-    for row in np.flatnonzero(~eligible).tolist():
-        state = units.status[row]
-        if state == _OUT_OF_SERVICE:
-            why = "out of service"
-        elif state != _AVAILABLE:
-            why = f"committed to another call ({state})"
-        elif units.crew_problem is not None and (crew := units.crew_problem[row]) is not None:
-            why = crew
-        elif (problem := problems[row]) is not None:
-            why = problem
-        elif not finite[row]:
-            why = "unreachable on the road graph"
-        else:
-            why = bls_reason  # available, placed, reachable: only the ALS rule leaves it out
-        excluded.append((why, units.call_sign[row], row))
-    excluded.sort()
+    excluded = _exclusions(units, eligible, finite, urgency)
     eta_list = eta.tolist()
     return RankedRows(
         urgency=urgency,

@@ -177,3 +177,61 @@ class CalibrationRead(BaseModel):
     before: EtaErrorRead
     after: EtaErrorRead
     applied: bool
+
+
+# ---- the crew view (issue #23): a crew account acts for the unit it signed on to ----------
+
+
+class CrewSignOnRequest(_Strict):
+    unit_id: str = Field(min_length=1, max_length=36)
+
+
+class CrewUnitChoice(BaseModel):
+    """A unit a crew may sign on to (no position or crew names)."""
+
+    id: str
+    call_sign: str
+    unit_type: UnitType
+    station_name: str | None
+    status: UnitStatus
+
+
+class CrewPatient(BaseModel):
+    id: str
+    label: str
+    name: str | None
+    age_years: int | None
+    sex: str | None
+    acuity: int | None
+
+
+class CrewIncident(BaseModel):
+    """The call the crew's unit is committed to: where, what, who (no caller details)."""
+
+    id: str
+    number: int
+    status: str
+    priority: int
+    chief_complaint: str
+    address: str | None
+    lat: float | None
+    lon: float | None
+    patients: list[CrewPatient]
+
+
+class CrewRoute(BaseModel):
+    """The road route from the unit to where it is heading (the scene, or the hospital)."""
+
+    to: Literal["incident", "hospital"]
+    eta_s: float
+    distance_m: float
+    geometry: dict[str, Any] = Field(description="GeoJSON LineString, [lon, lat] pairs")
+
+
+class CrewAssignment(BaseModel):
+    unit: UnitRead
+    incident: CrewIncident | None
+    route: CrewRoute | None
+    route_problem: str | None = Field(
+        default=None, description="Why there is no route (no map position, off the road map)"
+    )

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
+from emsync.auth.public import actor_names
 from emsync.core.errors import ValidationFailed
 from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
 from emsync.emergency import (
@@ -123,7 +124,11 @@ async def activity_log(
 ) -> list[ActivityRead]:
     """The operational log of one incident, resource, shelter... (newest first)."""
     rows = await activity.entries(session=session, subject=subject, subject_id=subject_id)
-    return [ActivityRead.model_validate(r) for r in rows]
+    names = await actor_names(session=session, actors={r.actor for r in rows})
+    return [
+        ActivityRead.model_validate(r).model_copy(update={"actor_name": names.get(r.actor)})
+        for r in rows
+    ]
 
 
 class ImportResult(BaseModel):

@@ -45,6 +45,8 @@ class ActivityRead(BaseModel):
     id: int
     at: UtcDatetime
     actor: str
+    # Who, by name: the person's username or the API key's name (None: a system actor).
+    actor_name: str | None = None
     subject_kind: str
     subject_id: str
     action: str

@@ -221,11 +221,8 @@ async def _serialize_item(session: AsyncSession, item_id: str) -> None:
     )
 
 
-async def _apply(
-    uow: UnitOfWork, data: MovementCreate, *, actor: str, now: datetime, request_id: str | None
-) -> list[Movement]:
-    """The movement's stock changes and ledger rows, in the caller's transaction."""
-    session = uow.session
+async def _movable_item(session: AsyncSession, data: MovementCreate) -> Item:
+    """The movement's item, once the movement is valid and every place it names exists."""
     problem = ledger.movement_problem(
         data.kind, from_id=data.from_location_id, to_id=data.to_location_id, quantity=data.quantity
     )
@@ -240,6 +237,15 @@ async def _apply(
         ref = getattr(data, field)
         if ref is not None:
             await _require(session, StockLocation, ref, field)
+    return item
+
+
+async def _apply(
+    uow: UnitOfWork, data: MovementCreate, *, actor: str, now: datetime, request_id: str | None
+) -> list[Movement]:
+    """The movement's stock changes and ledger rows, in the caller's transaction."""
+    session = uow.session
+    item = await _movable_item(session, data)
     await _serialize_item(session, item.id)
     if data.from_location_id is not None:
         parts = await _take(

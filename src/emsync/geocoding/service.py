@@ -44,6 +44,12 @@ class GeocoderService:
         """Serve an already built geocoder (tests share one per session)."""
         self._geocoder = geocoder
 
+    async def switch(self, pbf_path: Path) -> None:
+        """Build (or read from the cache) the index of another extract, then serve it."""
+        loaded = await asyncio.to_thread(load_geocoder, pbf_path, self._cache_dir)
+        async with self._lock:
+            self._pbf_path, self._geocoder = pbf_path, loaded.geocoder
+
     async def get(self) -> Geocoder:
         if self._geocoder is not None:
             return self._geocoder

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from emsync.core.errors import NotFound
+from emsync.core.osm_order import in_reading_order
 from emsync.geocoding import osm_reader, places, text
 from emsync.geocoding.index import Geocoder
 from emsync.geocoding.places import Gazetteer, build_gazetteer
@@ -81,7 +82,7 @@ def load_geocoder(pbf_path: Path, cache_dir: Path, *, rebuild: bool = False) -> 
             return LoadedGeocoder(
                 Geocoder(gazetteer), str(pbf_path), True, time.perf_counter() - started
             )
-    elements = osm_reader.read_map_elements(pbf_path)
+    elements = osm_reader.read_map_elements(in_reading_order(pbf_path, cache_dir))
     gazetteer = build_gazetteer(
         elements.addresses, elements.streets, elements.named, elements.interpolations
     )

@@ -16,7 +16,7 @@ from emsync.core.errors import Forbidden, ValidationFailed
 from emsync.core.gate import body_limit
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
-from emsync.handoffs import service
+from emsync.handoffs import drafting, export, feed, keys, reads, transitions, updates
 from emsync.handoffs.attachments import AttachmentKind
 from emsync.handoffs.lifecycle import HandoffStatus, Side
 from emsync.handoffs.models import HospitalKey
@@ -47,8 +47,8 @@ FHIR_JSON = "application/fhir+json"
 MAX_SEQ = 2**62
 
 
-def viewer_of(principal: Principal) -> service.Viewer:
-    return service.Viewer(
+def viewer_of(principal: Principal) -> reads.Viewer:
+    return reads.Viewer(
         actor=principal.audit_name,
         hospital_id=principal.hospital_id,
         receives=principal.can(Perm.HANDOFFS_RECEIVE),
@@ -91,7 +91,7 @@ async def create_handoff(
 ) -> HandoffRead:
     """A draft sealed for its destination hospital; `POST /{id}/send` delivers it."""
     refuse_future_times(runtime, content=body.content)
-    return await service.create_and_read(
+    return await drafting.create_and_read(
         uow=uow,
         keyring=runtime.keyring,
         data=body,
@@ -108,14 +108,14 @@ async def draft_handoff(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """The bridge: incident, patient, unit and destination ids in; a pre-filled draft out."""
-    handoff = await service.draft_from_inputs(
+    handoff = await drafting.draft_from_inputs(
         uow=uow,
         keyring=runtime.keyring,
         request=body,
         actor=principal.audit_name,
         now=runtime.clock(),
     )
-    return await service.get_handoff(
+    return await reads.get_handoff(
         session=uow.session,
         keyring=runtime.keyring,
         handoff_id=handoff.id,
@@ -135,7 +135,7 @@ async def list_handoffs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[HandoffRead]:
     """Routing metadata only; open one handoff with `GET /{id}`."""
-    return await service.list_handoffs(
+    return await reads.list_handoffs(
         session=session,
         keyring=runtime.keyring,
         viewer=viewer_of(principal),
@@ -159,7 +159,7 @@ async def read_feed(
 ) -> FeedPage:
     """Catch-up for a reconnecting hospital client: every entry after `after_seq` (or after
     `client_id`'s acknowledged cursor), in order, with the same `seq` as the live channel."""
-    return await service.read_feed(
+    return await feed.read_feed(
         session=session,
         keyring=runtime.keyring,
         hospital_id=hospital_id,
@@ -178,7 +178,7 @@ async def ack_feed(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_RECEIVE)],
 ) -> dict[str, Any]:
     """A client has processed everything up to `seq`; sent handoffs it covers are delivered."""
-    acked = await service.ack_feed(
+    acked = await feed.ack_feed(
         uow=uow,
         keyring=runtime.keyring,
         hospital_id=body.hospital_id,
@@ -197,9 +197,9 @@ async def list_hospital_keys(
     _: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
 ) -> list[HospitalKeyRead]:
     """Public keys only, newest first; the private keys never leave the hub."""
-    keys = await service.hospital_keys(session=session, hospital_id=hospital_id)
-    active = keys[0].version if keys else 0
-    return [_key_read(k, active) for k in keys]
+    rows = await keys.hospital_keys(session=session, hospital_id=hospital_id)
+    active = rows[0].version if rows else 0
+    return [_key_read(k, active) for k in rows]
 
 
 @router.post("/hospital-keys/{hospital_id}", response_model=HospitalKeyRead, status_code=201)
@@ -213,7 +213,7 @@ async def rotate_hospital_key(
     handoffs keep opening with the pair they were sealed for."""
     if principal.role is not Role.ADMIN and principal.hospital_id != hospital_id:
         raise Forbidden("only an admin or this hospital's coordinator may manage its keys")
-    key = await service.rotate_hospital_key(
+    key = await keys.rotate_hospital_key(
         session=session,
         keyring=runtime.keyring,
         hospital_id=hospital_id,
@@ -231,7 +231,7 @@ async def get_handoff(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
 ) -> HandoffRead:
     """Opened for the receiving hospital's staff (and the crew while a draft); metadata else."""
-    return await service.get_handoff(
+    return await reads.get_handoff(
         session=session, keyring=runtime.keyring, handoff_id=handoff_id, viewer=viewer_of(principal)
     )
 
@@ -246,7 +246,7 @@ async def edit_draft(
 ) -> HandoffRead:
     """Edit a draft. Once sent, a handoff is never overwritten: append updates instead."""
     refuse_future_times(runtime, content=body.content)
-    return await service.edit_draft(
+    return await drafting.edit_draft(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -264,7 +264,7 @@ async def send_handoff(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """The one action that sends a draft; 422 lists every ATMIST rule it still breaks."""
-    return await service.change_status(
+    return await transitions.change_status(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -284,7 +284,7 @@ async def crew_status(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """The crew's moves (sent, arrived, handed_over, cancelled); others are a 409 or 403."""
-    return await service.change_status(
+    return await transitions.change_status(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -305,7 +305,7 @@ async def hospital_status(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_RECEIVE)],
 ) -> HandoffRead:
     """The receiving hospital's moves (delivered, acknowledged, arrived, handed_over)."""
-    return await service.change_status(
+    return await transitions.change_status(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -326,7 +326,7 @@ async def redirect_handoff(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """Send the handoff to another hospital: re-sealed for it; the first loses access."""
-    return await service.redirect(
+    return await transitions.redirect(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -348,7 +348,7 @@ async def append_update(
 ) -> UpdateRead:
     """New vitals, ETA, findings, treatment or a note while en route: appended, delivered."""
     refuse_future_times(runtime, update=body)
-    return await service.append_update(
+    return await updates.append_update(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -366,7 +366,7 @@ async def list_updates(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> list[UpdateRead]:
-    return await service.list_updates(
+    return await reads.list_updates(
         session=session,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -389,7 +389,7 @@ async def add_attachment(
     """An ECG or a photo, checked by its bytes and size, stored sealed for the hospital."""
     limit = runtime.settings.handoffs.attachment_max_bytes
     content = await file.read(limit + 1)
-    return await service.add_attachment(
+    return await updates.add_attachment(
         uow=uow,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -411,7 +411,7 @@ async def get_attachment(
     session: SessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
 ) -> Response:
-    media_type, content = await service.get_attachment(
+    media_type, content = await reads.get_attachment(
         session=session,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
@@ -433,7 +433,7 @@ async def fhir_bundle(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_RECEIVE)],
 ) -> JSONResponse:
     """The handoff as a FHIR R4 Bundle (collection) for the receiving hospital's systems."""
-    bundle = await service.fhir_bundle(
+    bundle = await export.fhir_bundle(
         session=session, keyring=runtime.keyring, handoff_id=handoff_id, viewer=viewer_of(principal)
     )
     return JSONResponse(bundle, media_type=FHIR_JSON, headers={"Cache-Control": "no-store"})

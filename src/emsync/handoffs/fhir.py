@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emsync.handoffs import fhir_care
+from emsync.handoffs import fhir_care, fhir_media
 from emsync.handoffs.fhir_codes import (
     ACT_CODE,
     ACT_PRIORITY,
@@ -81,6 +81,8 @@ class HandoffFacts:
     patient_id: str | None = None
     unit_id: str | None = None
     crew: Sequence[str] = ()
+    # Photos and ECGs (`schemas.AttachmentRead` dumps): DocumentReferences to their files.
+    attachments: Sequence[Mapping[str, Any]] = ()
 
 
 # Encounter.status for each handoff status (FHIR encounter-status is required binding).
@@ -119,6 +121,7 @@ def bundle(facts: HandoffFacts) -> dict[str, Any]:
     resources.extend(fhir_care.treatments(hid, picture.get("treatment"), context))
     allergies = fhir_care.allergies(hid, picture.get("allergies"), context)
     resources.extend(allergies)
+    resources.extend(fhir_media.document_references(hid, facts.attachments, context))
     resources.append(fhir_care.composition(facts, context, [a["id"] for a in allergies]))
     return {
         "resourceType": "Bundle",

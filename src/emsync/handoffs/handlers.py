@@ -12,7 +12,7 @@ from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
 from emsync.dispatch.events import DestinationChosen
-from emsync.handoffs import service
+from emsync.handoffs import drafting, outbox, reads
 from emsync.handoffs.events import HandoffEvent
 from emsync.handoffs.models import OutboxEntry
 from emsync.handoffs.schemas import DraftRequest
@@ -43,7 +43,7 @@ async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
     # Entries the use case rendered in its own transaction go out as they are; reading them
     # back here would take a second transaction (on SQLite, the write lock) per change.
     entries = [
-        (hospital_id, seq, service.rendered_entry(hospital_id, seq))
+        (hospital_id, seq, outbox.rendered_entry(hospital_id, seq))
         for hospital_id, seq in event.deliveries
     ]
     if all(read is not None for _, _, read in entries):
@@ -61,8 +61,8 @@ async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
                             )
                         )
                     ).one()
-                    read = await service.entry_read(
-                        session, runtime.keyring, entry, service.Viewer.hospital(hospital_id)
+                    read = await outbox.entry_read(
+                        session, runtime.keyring, entry, reads.Viewer.hospital(hospital_id)
                     )
                 hub.publish(hospital_channel(hospital_id), read.kind, read.model_dump(mode="json"))
     board = event.to_dict()
@@ -83,7 +83,7 @@ async def draft_on_destination(runtime: Runtime, event: DestinationChosen) -> No
         eta=event.eta,
     )
     async with runtime.sessions() as session:
-        await service.draft_from_inputs(
+        await drafting.draft_from_inputs(
             uow=UnitOfWork(session, runtime.bus),
             keyring=runtime.keyring,
             request=request,
@@ -97,7 +97,7 @@ async def refresh_draft_on_triage(runtime: Runtime, event: PatientTriaged) -> No
     """A new triage result (acuity `level`, `news2`) updates the patient's open drafts, so the
     draft the crew sends carries the latest acuity. Sent handoffs are never overwritten."""
     async with runtime.sessions() as session:
-        await service.refresh_drafts_from_triage(
+        await drafting.refresh_drafts_from_triage(
             uow=UnitOfWork(session, runtime.bus),
             keyring=runtime.keyring,
             patient_id=event.patient_id,

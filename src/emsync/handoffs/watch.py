@@ -9,7 +9,7 @@ from datetime import timedelta
 from emsync.core.background import Periodic
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
-from emsync.handoffs import service, signs
+from emsync.handoffs import signs, transitions, updates
 from emsync.handoffs.events import HandoffAcknowledgementOverdue
 from emsync.telemetry.public import recent_vitals
 
@@ -29,7 +29,7 @@ class AcknowledgementWatch:
     async def check_once(self) -> list[HandoffAcknowledgementOverdue]:
         settings = self._runtime.settings.handoffs
         async with self._runtime.sessions() as session:
-            return await service.raise_overdue(
+            return await transitions.raise_overdue(
                 uow=UnitOfWork(session, self._runtime.bus),
                 now=self._runtime.clock(),
                 ack_timeout=timedelta(seconds=settings.ack_timeout_seconds),
@@ -74,7 +74,7 @@ class VitalsFollow:
         runtime = self._runtime
         now = runtime.clock()
         async with runtime.sessions() as session:
-            patients = await service.patients_due_vitals(
+            patients = await updates.patients_due_vitals(
                 session=session, min_interval=interval, now=now
             )
         appended = 0
@@ -87,7 +87,7 @@ class VitalsFollow:
                     since=now - signs.WINDOW,
                     limit=self.READINGS,
                 )
-                appended += await service.append_telemetry_vitals(
+                appended += await updates.append_telemetry_vitals(
                     uow=UnitOfWork(session, runtime.bus),
                     keyring=runtime.keyring,
                     patient_id=patient_id,

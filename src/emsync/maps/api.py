@@ -5,15 +5,19 @@ emergency) under the same `/api/map` prefix."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
 
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import ValidationFailed
 from emsync.core.runtime import RuntimeDep
+from emsync.maps.imports import ImportJob, MapImports
 from emsync.maps.roadmap import RoadMapService, region_of
 from emsync.routing import LatLon, road_features
 
@@ -45,6 +49,8 @@ async def map_info(
     s = road_map.summary
     return {
         "region": region_of(road_map),
+        "source_file": Path(s.source).name,
+        "sha256": s.sha256,
         "nodes": s.nodes,
         "edges": s.edges,
         "road_km": s.road_km,
@@ -78,3 +84,51 @@ async def map_isochrone(
     """The area reachable by road within `minutes` (GeoJSON MultiPolygon)."""
     engine = await runtime.get(RoadMapService).engine()
     return engine.isochrone(LatLon(lat, lon), minutes)
+
+
+class MapImportCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(
+        min_length=1, max_length=300, description="an .osm.pbf under EMSYNC_MAP_IMPORT_DIR"
+    )
+
+
+class MapImportFiles(BaseModel):
+    enabled: bool
+    files: list[str]
+
+
+@router.get("/import-files", response_model=MapImportFiles)
+async def map_import_files(
+    runtime: RuntimeDep, _: Annotated[Principal, requires(Perm.MAP_IMPORT)]
+) -> MapImportFiles:
+    """The extracts in the map directory an admin may import."""
+    imports = runtime.get(MapImports)
+    return MapImportFiles(enabled=imports.directory is not None, files=imports.files())
+
+
+@router.post("/imports", response_model=ImportJob, status_code=202)
+async def start_map_import(
+    body: MapImportCreate,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, requires(Perm.MAP_IMPORT)],
+) -> ImportJob:
+    """Compile the file and switch to it in the background; follow it at /imports/{id}."""
+    return runtime.get(MapImports).start_import(body.file, actor=principal.audit_name)
+
+
+@router.get("/imports", response_model=list[ImportJob])
+async def list_map_imports(
+    runtime: RuntimeDep, _: Annotated[Principal, requires(Perm.MAP_IMPORT)]
+) -> list[ImportJob]:
+    return runtime.get(MapImports).jobs()
+
+
+@router.get("/imports/{job_id}", response_model=ImportJob)
+async def map_import_progress(
+    job_id: Annotated[str, PathParam(max_length=36)],
+    runtime: RuntimeDep,
+    _: Annotated[Principal, requires(Perm.MAP_IMPORT)],
+) -> ImportJob:
+    """The job's state, stage and step of steps."""
+    return runtime.get(MapImports).job(job_id)

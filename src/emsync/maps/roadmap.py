@@ -74,6 +74,21 @@ class RoadMapService:
     def loaded(self) -> RoadMap | None:
         return self._map
 
+    async def build(
+        self, pbf_path: Path, *, on_stage: Callable[[str], None] | None = None
+    ) -> RoadMap:
+        """Compile (or read from the cache) another extract in a worker thread, without
+        serving it yet."""
+        return await asyncio.to_thread(load_road_map, pbf_path, self._cache_dir, on_stage=on_stage)
+
+    async def switch(self, road_map: RoadMap, pbf_path: Path) -> None:
+        """Serve `road_map` from now on, and run the on-loaded reactions (its hospitals)."""
+        async with self._lock:
+            self._map, self._pbf_path = road_map, pbf_path
+        log.info("road map switched", source=road_map.summary.source, nodes=road_map.summary.nodes)
+        for callback in self._on_loaded:
+            await callback(road_map)
+
     async def get(self) -> RoadMap:
         """The map, loading it in a worker thread on first use."""
         if self._map is not None:

@@ -1,6 +1,8 @@
 """Every domain's tables, for Alembic autogenerate. Add a domain's models import here."""
 
 from emsync.auth import models as _auth_models  # noqa: F401
+from emsync.core import idempotency as _idempotency  # noqa: F401
+from emsync.core import outbox as _event_tables  # noqa: F401
 from emsync.core.db import Base
 from emsync.dispatch import models as _dispatch_models  # noqa: F401
 from emsync.emergency import models as _emergency_models  # noqa: F401

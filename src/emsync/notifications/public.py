@@ -206,7 +206,7 @@ async def on_call_for(
             .where(Team.kind.in_(list(team_kinds)))
         )
     ).all()
-    teams = {schedule_id: name for schedule_id, name in rows}
+    teams: dict[str, str] = {str(s): str(n) for s, n in rows}
     if not teams:
         return []
     users = await on_call_users(session=session, now=now, schedule_ids=list(teams))
@@ -223,9 +223,7 @@ class DeliveryState:
     user_id: str | None
 
 
-async def delivery_states(
-    *, session: AsyncSession, idempotency_key: str
-) -> list[DeliveryState]:
+async def delivery_states(*, session: AsyncSession, idempotency_key: str) -> list[DeliveryState]:
     """Where the notifications queued under `idempotency_key` stand (queued, sent, delivered,
     failed, suppressed...), one per recipient and channel; no address or content."""
     rows = await session.scalars(

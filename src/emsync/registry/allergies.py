@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 _SPACES = re.compile(r"\s+")
+# Free text as a crew writes it: "Penicillin (rash)", "latex: hives", "amoxicillin - 500 mg".
+_QUALIFIER = re.compile(r"\s*(?:\(|,|;|:|\s[-\u2013]\s).*$")
 
 
 def normalise_substance(name: str) -> str:
@@ -23,6 +25,10 @@ class DrugClasses:
     by_substance: dict[str, frozenset[str]]
     class_names: frozenset[str]
     cross_reactive: dict[str, frozenset[str]]
+
+    def known(self, name: str) -> bool:
+        key = normalise_substance(name)
+        return key in self.by_substance or key in self.class_names
 
     def classes_of(self, name: str) -> frozenset[str]:
         """The classes a substance (or a class name) falls in, with cross-reactive ones."""
@@ -80,3 +86,17 @@ def conflicts(
         if shared:
             found.append(Conflict(allergy, medication, "class", shared[0]))
     return found
+
+
+def substance_of(text: str, table: DrugClasses) -> str:
+    """The substance a free-text allergy or treatment names: the text before any qualifier,
+    or its longest leading words that the class table knows ("paracetamol iv" -> "paracetamol");
+    unknown text is kept whole (it still matches the same text exactly)."""
+    name = normalise_substance(_QUALIFIER.sub("", text))
+    if table.known(name):
+        return name
+    words = name.split()
+    for n in range(len(words) - 1, 0, -1):
+        if table.known(" ".join(words[:n])):
+            return " ".join(words[:n])
+    return name

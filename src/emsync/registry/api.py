@@ -13,7 +13,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
-from emsync.registry import clinical_api, merging, service
+from emsync.registry import clinical_api, merging, search, service
 from emsync.registry.index import PersonIndex
 from emsync.registry.models import MatchReview, Person
 from emsync.registry.schemas import (
@@ -77,10 +77,10 @@ async def search_persons(
 ) -> list[SearchHit]:
     """By identifier (exact), phone (exact), or name and/or date of birth (fuzzy: spelling
     variants of a name meet through phonetic keys). Merged-away records resolve to the person."""
-    return await service.search(
+    return await search.search(
         session=session,
         index=index_of(runtime),
-        query=service.SearchQuery(
+        query=search.SearchQuery(
             identifier=identifier,
             system=system,
             assigner=assigner,

@@ -4,6 +4,7 @@ gathers a person's entries and links with those of every record merged into them
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.core.errors import Conflict
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
+from emsync.handoffs.schemas import HandoffRead
 from emsync.registry import allergies, links, merging, service
 from emsync.registry.clinical_schemas import (
     AllergyConflict,
@@ -25,6 +27,8 @@ from emsync.registry.clinical_schemas import (
     EntryIn,
     EntryRead,
     EntryResult,
+    HandoffMedicationCheck,
+    MedicationConflict,
     MedicationIn,
     TimelineItem,
     VitalsRef,
@@ -79,14 +83,7 @@ async def _entries(
 async def allergy_conflicts(
     session: AsyncSession, index: PersonIndex, person_id: str, substance: str
 ) -> list[AllergyConflict]:
-    ids = await merging.record_ids(session, await merging.survivor_of(session, person_id))
-    recorded = [
-        allergies.RecordedAllergy(
-            id=e.id, substance=e.content.substance, severity=e.content.severity
-        )
-        for e in await _entries(session, index, ids, "allergy")
-        if isinstance(e.content, AllergyIn) and e.content.status == "active"
-    ]
+    recorded = await _record_allergies(session, index, person_id)
     return [
         AllergyConflict(
             allergy_id=c.allergy.id,
@@ -98,6 +95,74 @@ async def allergy_conflicts(
         )
         for c in allergies.conflicts(substance, recorded, drug_classes())
     ]
+
+
+async def _record_allergies(
+    session: AsyncSession, index: PersonIndex, person_id: str
+) -> list[allergies.RecordedAllergy]:
+    ids = await merging.record_ids(session, await merging.survivor_of(session, person_id))
+    return [
+        allergies.RecordedAllergy(
+            id=e.id, substance=e.content.substance, severity=e.content.severity
+        )
+        for e in await _entries(session, index, ids, "allergy")
+        if isinstance(e.content, AllergyIn) and e.content.status == "active"
+    ]
+
+
+async def handoff_person(session: AsyncSession, handoff: HandoffRead) -> str | None:
+    """The person a handoff is about: its patient's link, else the incident's only person."""
+    if handoff.patient_id is not None:
+        person = await links.person_of_patient(session, handoff.patient_id)
+        if person is not None:
+            return person
+    persons = await links.persons_of_incident(session, handoff.incident_id)
+    return persons.pop() if len(persons) == 1 else None
+
+
+async def handoff_conflicts(
+    session: AsyncSession, index: PersonIndex, handoff: HandoffRead, *, read_record: bool
+) -> HandoffMedicationCheck:
+    """Each medication in an (opened) handoff against the allergies the crew wrote in it and,
+    when allowed and linked, those recorded on the person's chart."""
+    table = drug_classes()
+    picture = handoff.picture
+    medications = (
+        [t.name for t in (picture.treatment or []) if t.kind == "medication"] if picture else []
+    )
+    written = [
+        allergies.RecordedAllergy(id="", substance=a, severity=None)
+        for a in (picture.allergies or [] if picture else [])
+    ]
+    person = await handoff_person(session, handoff) if read_record else None
+    recorded = await _record_allergies(session, index, person) if person else []
+    found: list[MedicationConflict] = []
+    for medication in medications:
+        substance = allergies.substance_of(medication, table)
+        for source, listed in (("handoff", written), ("record", recorded)):
+            for allergy in listed:
+                parsed = replace(
+                    allergy, substance=allergies.substance_of(allergy.substance, table)
+                )
+                found.extend(
+                    MedicationConflict(
+                        medication=medication,
+                        allergy=allergy.substance,
+                        source="handoff" if source == "handoff" else "record",
+                        match=c.match,
+                        drug_class=c.drug_class,
+                        severity=allergy.severity,
+                        allergy_id=allergy.id or None,
+                    )
+                    for c in allergies.conflicts(substance, [parsed], table)
+                )
+    return HandoffMedicationCheck(
+        handoff_id=handoff.id,
+        person_id=person,
+        record_checked=person is not None,
+        conflicts=found,
+        class_table_source=table.source,
+    )
 
 
 async def record_entry(

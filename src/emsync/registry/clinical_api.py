@@ -11,7 +11,10 @@ from fastapi.responses import JSONResponse
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
+from emsync.core.errors import Forbidden
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, UowDep
+from emsync.handoffs import reads as handoff_reads
+from emsync.handoffs.api import viewer_of
 from emsync.registry import clinical, fhir_service, links, merging
 from emsync.registry.clinical_schemas import (
     Chart,
@@ -19,6 +22,7 @@ from emsync.registry.clinical_schemas import (
     EntryKind,
     EntryRead,
     EntryResult,
+    HandoffMedicationCheck,
     MedicationCheck,
 )
 from emsync.registry.events import ChartViewed
@@ -80,6 +84,31 @@ async def check_medication(
         session, runtime.get(PersonIndex), person_id, substance
     )
     return MedicationCheck(substance=substance, conflicts=conflicts)
+
+
+@router.get("/handoff-checks/{handoff_id}", response_model=HandoffMedicationCheck)
+async def check_handoff_medications(
+    handoff_id: str,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
+) -> HandoffMedicationCheck:
+    """Each medication in a handoff against the allergies written in it and, for a caller who
+    may read the registry, those on the linked person's record. Only for a caller who may open
+    the handoff (the receiving hospital; the crew while a draft): 403 otherwise."""
+    handoff = await handoff_reads.get_handoff(
+        session=session, keyring=runtime.keyring, handoff_id=handoff_id, viewer=viewer_of(principal)
+    )
+    if handoff.picture is None:
+        raise Forbidden(
+            "only the receiving hospital (or the crew, while a draft) opens this handoff"
+        )
+    return await clinical.handoff_conflicts(
+        session,
+        runtime.get(PersonIndex),
+        handoff,
+        read_record=principal.can(Perm.PERSONS_READ),
+    )
 
 
 @router.get("/{person_id}/entries", response_model=list[EntryRead])

@@ -141,6 +141,29 @@ class MedicationCheck(BaseModel):
     conflicts: list[AllergyConflict]
 
 
+class MedicationConflict(BaseModel):
+    """A medication the crew recorded against an allergy: the handoff's own allergy list, or
+    the person's record in the registry."""
+
+    medication: str
+    allergy: str
+    source: Literal["handoff", "record"]
+    match: Literal["substance", "class"]
+    drug_class: str | None
+    severity: str | None = None
+    allergy_id: str | None = Field(default=None, description="the record's entry, when from it")
+
+
+class HandoffMedicationCheck(BaseModel):
+    handoff_id: str
+    person_id: str | None = Field(description="the registry person the handoff's patient is")
+    record_checked: bool = Field(
+        description="false: no linked person, or the caller may not read the registry"
+    )
+    conflicts: list[MedicationConflict]
+    class_table_source: str
+
+
 class VitalsRef(BaseModel):
     """Where the vitals of a linked incident patient are read (telemetry keeps them)."""
 

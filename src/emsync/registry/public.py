@@ -15,6 +15,7 @@ from emsync.registry import allergies
 from emsync.registry.clinical import chart, drug_classes, record_entry
 from emsync.registry.clinical_schemas import Chart, DeviceReportIn, EntryResult
 from emsync.registry.index import PersonIndex
+from emsync.registry.links import person_of_patient
 from emsync.registry.schemas import PersonRegistration, RegistrationResult
 from emsync.registry.service import prepare, register_in
 
@@ -67,5 +68,6 @@ __all__ = [
     "chart",
     "drug_classes",
     "file_device_report",
+    "person_of_patient",
     "register_arrival",
 ]

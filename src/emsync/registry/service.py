@@ -1,14 +1,14 @@
-"""Person use cases: register (with matching), read, update, search. Personal fields are sealed
-on write and opened on read; lookups go through the blind index."""
+"""Person use cases: register (with matching), read, update. Personal fields are sealed on
+write and opened on read; lookups go through the blind index (search: search.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -17,6 +17,7 @@ from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
 from emsync.registry import identity, linkage, merging
+from emsync.registry.candidates import candidate_persons
 from emsync.registry.events import MatchReviewOpened, PersonRegistered, PersonUpdated
 from emsync.registry.identity import Demographics, InvalidIdentity
 from emsync.registry.index import PersonIndex
@@ -27,14 +28,12 @@ from emsync.registry.schemas import (
     FieldComparison,
     IdentifierIn,
     IdentifierRead,
-    IdentifierSystem,
     IdentityUpdate,
     PersonIdentity,
     PersonRegistration,
     PersonSummary,
     RegisteredPerson,
     RegistrationResult,
-    SearchHit,
 )
 
 
@@ -130,7 +129,7 @@ async def load(session: AsyncSession, person_id: str) -> Person:
     return person
 
 
-def _compact(index: PersonIndex, ident: IdentifierIn, position: int) -> str:
+def compact_identifier(index: PersonIndex, ident: IdentifierIn, position: int) -> str:
     try:
         if ident.system == "national":
             return identity.check_national_id(ident.value, index.national_id_rule)
@@ -159,7 +158,7 @@ def prepare(index: PersonIndex, data: PersonRegistration, now: datetime) -> _Pre
     if ident.birth_date is None and data.estimated_age_years is not None:
         ident.birth_date = date(now.year - data.estimated_age_years, 1, 1)
         ident.birth_date_estimated = True
-    compact = [(i, _compact(index, i, n)) for n, i in enumerate(data.identifiers)]
+    compact = [(i, compact_identifier(index, i, n)) for n, i in enumerate(data.identifiers)]
     try:
         demo = demographics(index, ident, data.sex)
     except InvalidIdentity as exc:
@@ -242,10 +241,20 @@ async def _exact(
     ]
     if not triples:
         return set()
-    columns = (PersonIdentifier.system, PersonIdentifier.assigner, PersonIdentifier.blind)
+    # OR-ed equalities rather than a row-value IN, which SQLite plans as a scan (see
+    # candidates.keys_query).
     rows = await session.execute(
         select(PersonIdentifier.blind, PersonIdentifier.person_id).where(
-            tuple_(*columns).in_(triples)
+            or_(
+                *(
+                    and_(
+                        PersonIdentifier.system == system,
+                        PersonIdentifier.assigner == assigner,
+                        PersonIdentifier.blind == blind,
+                    )
+                    for system, assigner, blind in triples
+                )
+            )
         )
     )
     return {(b, p) for b, p in rows.all()}
@@ -406,42 +415,6 @@ async def _result(
     )
 
 
-async def candidate_persons(
-    session: AsyncSession, index: PersonIndex, keys: Iterable[tuple[str, str]], limit: int
-) -> list[Person]:
-    """Current (not merged-away) persons sharing any blocking key, most shared keys first."""
-    # (kind, blind) pairs: the lookup index is on both, in that order.
-    pairs = [(kind, index.blind(kind, value)) for kind, value in keys]
-    if not pairs:
-        return []
-    rows = await session.scalars(
-        select(PersonKey.person_id)
-        .where(tuple_(PersonKey.kind, PersonKey.blind).in_(pairs))
-        .limit(limit * 4)
-    )
-    counts: dict[str, int] = {}
-    for pid in rows:
-        counts[pid] = counts.get(pid, 0) + 1
-    ranked = sorted(counts, key=lambda p: -counts[p])
-    found = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ranked)))}
-    survivors: dict[str, None] = {}
-    for pid in ranked:
-        person = found.get(pid)
-        if person is None:
-            continue
-        # Merged-away records resolve to their survivor (rare: one query each).
-        current = pid if person.merged_into is None else await merging.survivor_of(session, pid)
-        survivors[current] = None
-        if len(survivors) >= limit:
-            break
-    missing = [s for s in survivors if s not in found]
-    if missing:
-        found.update(
-            {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(missing)))}
-        )
-    return [found[s] for s in survivors if s in found]
-
-
 async def _candidates(
     session: AsyncSession, index: PersonIndex, prepared: _Prepared
 ) -> list[CandidateRead]:
@@ -532,112 +505,3 @@ async def update_person(
     read = await read_person(uow.session, index, person)
     await uow.commit()
     return read
-
-
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
-    identifier: str | None = None
-    system: IdentifierSystem = "national"
-    assigner: str | None = None
-    phone: str | None = None
-    given_name: str | None = None
-    family_name: str | None = None
-    birth_date: date | None = None
-    limit: int = 20
-
-
-async def search(
-    *, session: AsyncSession, index: PersonIndex, query: SearchQuery
-) -> list[SearchHit]:
-    if query.identifier:
-        return await _search_identifier(session, index, query)
-    if query.phone:
-        try:
-            phone = identity.normalise_phone(query.phone, index.phone_region)
-        except InvalidIdentity as exc:
-            raise ValidationFailed(
-                str(exc), errors=[{"field": "phone", "message": str(exc)}]
-            ) from exc
-        persons = await candidate_persons(session, index, [("phone", phone or "")], query.limit)
-        return [
-            SearchHit(person=summary(index, p), score=1.0, matched_on=["phone"]) for p in persons
-        ]
-    if not (query.family_name or query.given_name or query.birth_date):
-        raise ValidationFailed("search by identifier, phone, or name and/or date of birth")
-    return await _search_name(session, index, query)
-
-
-async def _search_identifier(
-    session: AsyncSession, index: PersonIndex, query: SearchQuery
-) -> list[SearchHit]:
-    assert query.identifier is not None
-    given = IdentifierIn.model_construct(
-        system=query.system, value=query.identifier, assigner=query.assigner
-    )
-    try:
-        compact = _compact(index, given, 0)
-    except ValidationFailed:
-        return []  # not a valid id: nobody holds it
-    owner = await session.scalar(
-        select(PersonIdentifier.person_id).where(
-            PersonIdentifier.system == query.system,
-            PersonIdentifier.assigner == (query.assigner or ""),
-            PersonIdentifier.blind
-            == identifier_blind(index, query.system, query.assigner, compact),
-        )
-    )
-    if owner is None:
-        return []
-    person = await load(session, await merging.survivor_of(session, owner))
-    return [SearchHit(person=summary(index, person), score=1.0, matched_on=["identifier"])]
-
-
-async def _search_name(
-    session: AsyncSession, index: PersonIndex, query: SearchQuery
-) -> list[SearchHit]:
-    dob = identity.dob_key(query.birth_date, False)
-    probe = Demographics(
-        given_name=identity.normalise_name(query.given_name),
-        family_name=identity.normalise_name(query.family_name),
-        dob=dob,
-        birth_year=query.birth_date.year if query.birth_date else None,
-        sex=None,
-        street=None,
-        city=None,
-        postcode=None,
-        phone=None,
-        email=None,
-        identifier=None,
-    )
-    keys = {k for k in identity.blocking_keys(probe) if k[0] != "fam" or dob is None}
-    persons = await candidate_persons(session, index, keys, index.max_candidates)
-    hits = []
-    for p in persons:
-        ident = index.open_identity(p.id, p.identity_sealed)
-        score, matched = _rank(probe, ident)
-        if score > 0:
-            hits.append(SearchHit(person=summary(index, p, ident), score=score, matched_on=matched))
-    hits.sort(key=lambda h: -h.score)
-    return hits[: query.limit]
-
-
-def _rank(probe: Demographics, ident: PersonIdentity) -> tuple[float, list[str]]:
-    """Search order (not a link decision): name similarity, plus the date of birth."""
-    matched: list[str] = []
-    parts: list[float] = []
-    for field, mine in (("given_name", ident.given_name), ("family_name", ident.family_name)):
-        wanted = getattr(probe, field)
-        if wanted:
-            sim = identity.name_similarity(wanted, identity.normalise_name(mine))
-            parts.append(sim)
-            if sim >= 0.85:
-                matched.append(field)
-    if probe.dob:
-        same = identity.dob_key(ident.birth_date, False) == probe.dob
-        near = ident.birth_date is not None and ident.birth_date.year == probe.birth_year
-        parts.append(1.0 if same else 0.5 if near else 0.0)
-        if same:
-            matched.append("birth_date")
-    if not parts or max(parts) < 0.7:
-        return 0.0, []
-    return round(sum(parts) / len(parts), 4), matched

@@ -103,6 +103,41 @@ def _split_at_repeats(ring: list[int]) -> list[list[int]]:
     return [r for r in out if len(r) >= 3]
 
 
+def _polygons(mesh: IsochroneMesh, rings: list[list[int]]) -> list[list[list[int]]]:
+    """Rings grouped as polygons: a ring of positive area is an outer ring, one of negative area
+    a hole in the smallest outer ring that holds it."""
+    x, y = mesh.x, mesh.y
+    outers: list[tuple[float, list[int]]] = []
+    holes: list[list[int]] = []
+    for ring in rings:
+        idx = np.asarray(ring)
+        area = _ring_area(mesh.x[idx], mesh.y[idx])
+        if area > 0:
+            outers.append((area, ring))
+        else:
+            holes.append(ring)
+    outers.sort(key=lambda item: item[0])
+    polygons: list[list[list[int]]] = [[ring] for _, ring in outers]
+    outer_xy = [(x[np.asarray(ring)], y[np.asarray(ring)]) for _, ring in outers]
+    boxes = np.array([(rx.min(), ry.min(), rx.max(), ry.max()) for rx, ry in outer_xy])
+    for hole in holes:
+        # A point just left of the hole's first edge lies in the area, so in its outer ring
+        # (a hole's vertex may touch that ring).
+        a, b = hole[0], hole[1]
+        dx, dy = float(x[b] - x[a]), float(y[b] - y[a])
+        norm = math.hypot(dx, dy) or 1.0
+        hx = float(x[a] + x[b]) / 2 - dy / norm * 0.01
+        hy = float(y[a] + y[b]) / 2 + dx / norm * 0.01
+        in_box = (
+            (boxes[:, 0] <= hx) & (hx <= boxes[:, 2]) & (boxes[:, 1] <= hy) & (hy <= boxes[:, 3])
+        )
+        for i in np.flatnonzero(in_box).tolist():  # smallest outer ring first
+            if _inside(hx, hy, *outer_xy[i]):
+                polygons[i].append(hole)
+                break
+    return polygons
+
+
 def alpha_shape_rings(mesh: IsochroneMesh, reached: npt.NDArray[np.bool_], alpha_m: float) -> Any:
     """GeoJSON MultiPolygon coordinates of the kept triangles' union."""
     s = mesh.triangles
@@ -110,8 +145,7 @@ def alpha_shape_rings(mesh: IsochroneMesh, reached: npt.NDArray[np.bool_], alpha
     s = s[keep]
     if s.shape[0] == 0:
         return []
-    x, y = mesh.x, mesh.y
-    n = int(x.shape[0])
+    n = int(mesh.x.shape[0])
     # Every directed edge of a kept triangle, with the triangle's third corner (left of it).
     directed = np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [2, 0]]])
     corners = np.concatenate([s[:, 2], s[:, 0], s[:, 1]])
@@ -152,34 +186,7 @@ def alpha_shape_rings(mesh: IsochroneMesh, reached: npt.NDArray[np.bool_], alpha
                 break
             unused.discard(edge)
         rings += _split_at_repeats(ring)
-    outers: list[tuple[float, list[int]]] = []
-    holes: list[list[int]] = []
-    for ring in rings:
-        idx = np.asarray(ring)
-        area = _ring_area(mesh.x[idx], mesh.y[idx])
-        if area > 0:
-            outers.append((area, ring))
-        else:
-            holes.append(ring)
-    outers.sort(key=lambda item: item[0])
-    polygons: list[list[list[int]]] = [[ring] for _, ring in outers]
-    outer_xy = [(x[np.asarray(ring)], y[np.asarray(ring)]) for _, ring in outers]
-    boxes = np.array([(rx.min(), ry.min(), rx.max(), ry.max()) for rx, ry in outer_xy])
-    for hole in holes:
-        # A point just left of the hole's first edge lies in the area, so in its outer ring
-        # (a hole's vertex may touch that ring).
-        a, b = hole[0], hole[1]
-        dx, dy = float(x[b] - x[a]), float(y[b] - y[a])
-        norm = math.hypot(dx, dy) or 1.0
-        hx = float(x[a] + x[b]) / 2 - dy / norm * 0.01
-        hy = float(y[a] + y[b]) / 2 + dx / norm * 0.01
-        in_box = (
-            (boxes[:, 0] <= hx) & (hx <= boxes[:, 2]) & (boxes[:, 1] <= hy) & (hy <= boxes[:, 3])
-        )
-        for i in np.flatnonzero(in_box).tolist():  # smallest outer ring first
-            if _inside(hx, hy, *outer_xy[i]):
-                polygons[i].append(hole)
-                break
+    polygons = _polygons(mesh, rings)
 
     def coords(ring: list[int]) -> list[list[float]]:
         pts = [[float(mesh.lon[i]), float(mesh.lat[i])] for i in ring]

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.osm_order import in_reading_order
 from emsync.routing import graph as graph_module
 from emsync.routing import hospitals as hospitals_module
 from emsync.routing import osm_file as osm_file_module
@@ -233,8 +234,10 @@ def load_road_map(
     profile: SpeedProfile = EMERGENCY,
     show_progress: bool = False,
     rebuild: bool = False,
+    on_stage: Callable[[str], None] | None = None,
 ) -> RoadMap:
-    """The compiled map of `pbf_path`, from `cache_dir` when there, else built and cached."""
+    """The compiled map of `pbf_path`, from `cache_dir` when there, else built and cached.
+    `on_stage` is told each build stage as it starts (the dashboard's import progress)."""
     started = time.perf_counter()
     pbf_path = Path(pbf_path)
     if not pbf_path.is_file():
@@ -255,8 +258,11 @@ def load_road_map(
         def step(description: str) -> None:
             if progress is not None and task is not None:
                 progress.update(task, advance=1, description=description)
+            if on_stage is not None:
+                on_stage(description)
 
-        ways = read_road_ways(pbf_path, profile)
+        source = in_reading_order(pbf_path, Path(cache_dir))  # any valid file, sorted if need be
+        ways = read_road_ways(source, profile)
         step("building road graph")
         try:
             graph = build_road_graph(ways)
@@ -267,7 +273,7 @@ def load_road_map(
         step("contracting and customizing")
         engine = RoutingEngine(graph, order)
         step("finding hospitals")
-        hospitals = extract_hospitals(read_hospital_elements(pbf_path))
+        hospitals = extract_hospitals(read_hospital_elements(source))
         step("saving cache")
         build_s = time.perf_counter() - started
         summary = _summary(graph, len(hospitals), pbf_path, sha, profile, build_s, cache_file)

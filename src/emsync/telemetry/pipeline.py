@@ -45,6 +45,7 @@ from emsync.telemetry.paediatric import PewsScored
 from emsync.telemetry.readings import (
     DeviceStatus,
     Position,
+    Reading,
     Vitals,
     parse_readings,
     refuse_future,
@@ -288,6 +289,38 @@ class Pipeline:
         """`prepare` then `commit`: one batch, start to end."""
         return await self.commit(await self.prepare(batch))
 
+    def _admit(
+        self,
+        sealed: SealedReading,
+        now: datetime,
+        pending: dict[tuple[str, int], SealedReading],
+        outcome: BatchOutcome,
+    ) -> tuple[tuple[Reading, ...], DeviceView] | None:
+        """The readings of one message and its device's view, or None when it is refused
+        (counted in `outcome`): unopenable, replayed (against this batch, the batches prepared
+        before it and the stored counters), unreadable, or from the future."""
+        try:
+            plaintext, view = self._open(sealed, now)
+            slot = (sealed.device_id, sealed.key_id)
+            earlier = pending.get(slot)
+            if earlier is not None:
+                last: int | None = earlier.counter
+            else:
+                last = self._uncommitted.get(slot)
+                if last is None:
+                    last = self.guard.last_accepted(*slot)
+            if last is not None and sealed.counter <= last:
+                raise Refused("replayed")
+            readings = parse_readings(sealed.kind, plaintext)
+            refuse_future(readings, now=now, max_skew=self._max_skew)
+        except EnvelopeRejected as exc:
+            self._reject(outcome, exc.reason.value, sealed.device_id)
+            return None
+        except Refused as exc:
+            self._reject(outcome, exc.reason, sealed.device_id)
+            return None
+        return readings, view
+
     async def prepare(self, batch: Sequence[Inbound]) -> PreparedBatch:
         """Open, check, score and seal a batch: everything but storing it. Its counters count
         as taken for the replay check of the batches prepared after it (`commit` must follow,
@@ -310,33 +343,16 @@ class Pipeline:
         scores: dict[str, ScoreObservation] = {}
         convert_time = self._store.convert_time
         received_at = convert_time(now)
-        last_accepted = self.guard.last_accepted
         uncommitted = self._uncommitted
         dumps = orjson.dumps
         fixes: dict[str, Position] = {}
         for sealed in parsed:
             device_id = sealed.device_id
-            try:
-                plaintext, view = self._open(sealed, now)
-                slot = (device_id, sealed.key_id)
-                earlier = pending.get(slot)
-                if earlier is not None:
-                    last: int | None = earlier.counter
-                else:
-                    last = uncommitted.get(slot)
-                    if last is None:
-                        last = last_accepted(*slot)
-                if last is not None and sealed.counter <= last:
-                    raise Refused("replayed")
-                readings = parse_readings(sealed.kind, plaintext)
-                refuse_future(readings, now=now, max_skew=self._max_skew)
-            except EnvelopeRejected as exc:
-                self._reject(outcome, exc.reason.value, device_id)
+            admitted = self._admit(sealed, now, pending, outcome)
+            if admitted is None:
                 continue
-            except Refused as exc:
-                self._reject(outcome, exc.reason, device_id)
-                continue
-            pending[slot] = sealed
+            readings, view = admitted
+            pending[(device_id, sealed.key_id)] = sealed
             seen.add(device_id)
             patient_id = view.patient_id
             kind = sealed.kind.value

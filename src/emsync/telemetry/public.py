@@ -70,4 +70,14 @@ async def device_state(*, session: AsyncSession, keyring: Keyring, device_id: st
     )
 
 
-__all__ = ["DeviceState", "device_state", "recent_vitals"]
+async def devices_of_patient(*, session: AsyncSession, patient_id: str) -> list[str]:
+    """Ids of the devices bound to an incident patient now (not revoked), newest binding first."""
+    rows = await session.scalars(
+        select(Device.id)
+        .where(Device.patient_id == patient_id, Device.revoked_at.is_(None))
+        .order_by(Device.bound_at.desc(), Device.id)
+    )
+    return list(rows)
+
+
+__all__ = ["DeviceState", "device_state", "devices_of_patient", "recent_vitals"]

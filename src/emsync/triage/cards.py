@@ -69,31 +69,7 @@ def _verdict(cv: dict[str, Any]) -> str:
     return "Where the figures land:\n" + "\n".join(lines)
 
 
-def acuity_card(
-    cv: dict[str, Any],
-    meta: dict[str, dict[str, Any]],
-    data: dict[str, Any],
-    *,
-    before: dict[str, dict[str, Any]] | None = None,
-    curves: dict[str, Any] | None = None,
-    comparison: dict[str, Any] | None = None,
-) -> str:
-    rows = []
-    for mode in ("field", "review"):
-        r = cv[mode]
-        rows.append(f"| {mode}, safety rule (shipped) " + _fmt(r["metrics"]))
-        rows.append(f"| {mode}, most likely level " + _fmt(r["metrics_most_likely_level"]))
-    nurse = cv["nurse_baseline"]
-    rows.append("| triage nurses (KTAS_RN), for reference " + _fmt(nurse))
-    for mode, metrics in (before or {}).items():
-        rows.append(f"| before (issue 21): {mode}, softmax only, safety rule " + _fmt(metrics))
-    chosen = ", ".join(f"{m} {cv[m].get('fold_variants', [])}" for m in ("field", "review"))
-    shipped = ", ".join(f"{m} `{meta[m].get('variant', 'softmax')}`" for m in ("field", "review"))
-    ece = ", ".join(
-        f"{m} {cv[m]['calibration']['expected_calibration_error']:.3f}" for m in ("field", "review")
-    )
-    costs = ", ".join(f"{m} {cv[m]['fold_under_triage_costs']}" for m in ("field", "review"))
-    versions = ", ".join(f"`{meta[m]['version']}`" for m in ("field", "review"))
+def _acuity_data(versions: str, shipped: str, data: dict[str, Any]) -> str:
     return f"""# Model card: acuity (KTAS 1-5), field and review modes
 
 Versions: {versions}; variants shipped: {shipped}. Files: `acuity-field*.ubj`/`.json`,
@@ -116,7 +92,11 @@ times in the training rows. Review mode adds the nurse's level (`KTAS_RN`). Outc
 (`Group`) and crowding (`Patients number per hour`) are left out: they describe those two sites,
 not the patient.
 
-## Method and split
+"""
+
+
+def _acuity_method(shipped: str, costs: str, chosen: str) -> str:
+    return f"""## Method and split
 XGBoost (depth 3, 250 rounds, eta 0.05, fixed before evaluation), square-root inverse-frequency
 class weights, and a safety decision rule: the level of least expected cost with under-triage (a
 less urgent level than the expert's) costing c times an over-triage; c is the smallest of
@@ -144,7 +124,38 @@ pain x medical complaint): field safety accuracy 0.626 at 9.0% under-triage agai
 without a run: it needs sentence-transformers and PyTorch (hundreds of MB, seconds of start-up)
 for phrases of two or three words whose character n-grams already share their variants.
 
-## Cross-validated metrics (unseen patients)
+"""
+
+
+def acuity_card(
+    cv: dict[str, Any],
+    meta: dict[str, dict[str, Any]],
+    data: dict[str, Any],
+    *,
+    before: dict[str, dict[str, Any]] | None = None,
+    curves: dict[str, Any] | None = None,
+    comparison: dict[str, Any] | None = None,
+) -> str:
+    rows = []
+    for mode in ("field", "review"):
+        r = cv[mode]
+        rows.append(f"| {mode}, safety rule (shipped) " + _fmt(r["metrics"]))
+        rows.append(f"| {mode}, most likely level " + _fmt(r["metrics_most_likely_level"]))
+    nurse = cv["nurse_baseline"]
+    rows.append("| triage nurses (KTAS_RN), for reference " + _fmt(nurse))
+    for mode, metrics in (before or {}).items():
+        rows.append(f"| before (issue 21): {mode}, softmax only, safety rule " + _fmt(metrics))
+    chosen = ", ".join(f"{m} {cv[m].get('fold_variants', [])}" for m in ("field", "review"))
+    shipped = ", ".join(f"{m} `{meta[m].get('variant', 'softmax')}`" for m in ("field", "review"))
+    ece = ", ".join(
+        f"{m} {cv[m]['calibration']['expected_calibration_error']:.3f}" for m in ("field", "review")
+    )
+    costs = ", ".join(f"{m} {cv[m]['fold_under_triage_costs']}" for m in ("field", "review"))
+    versions = ", ".join(f"`{meta[m]['version']}`" for m in ("field", "review"))
+    return (
+        _acuity_data(versions, shipped, data)
+        + _acuity_method(shipped, costs, chosen)
+        + f"""## Cross-validated metrics (unseen patients)
 Sensitivity per level = share of the expert's level k given level k or more urgent (not
 under-triaged); ALS = share of expert levels 1-2 given 1-2.
 
@@ -179,11 +190,12 @@ outside the vocabulary contribute only through the complaint families; no oxygen
 missing in 55% of visits; the expert label is itself one reviewer's judgement. Not validated
 prospectively, in pre-hospital use, or outside Korea.
 """
+    )
 
 
-def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str, Any]) -> str:
+def _deterioration_rows(cv: dict[str, Any], before: dict[float, Any]) -> list[str]:
+    """The metrics table's rows: per window the model, feature set 1, NEWS2 and SAPS-I."""
     rows = []
-    before = {w["window_hours"]: w for w in cv.get("feature_set_1", [])}
     for window in cv["windows"]:
         h = window["window_hours"]
         cal = window["calibration"]
@@ -215,7 +227,10 @@ def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str,
                 f"| {h:g} h | model, same rows as SAPS-I "
                 f"| {m['auroc']:.3f} | {m['auprc']:.3f} | {m['n']} | | |"
             )
-    last = cv["windows"][-1]
+    return rows
+
+
+def _change_from_set_1(cv: dict[str, Any], before: dict[float, Any]) -> str:
     change = ""
     if before:
         deltas = [
@@ -233,6 +248,14 @@ def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str,
             + "; differences this small are within fold-to-fold variation, so the extra features"
             " move the model only marginally towards the all-variable results."
         )
+    return change
+
+
+def deterioration_card(cv: dict[str, Any], meta: dict[str, Any], data: dict[str, Any]) -> str:
+    before = {w["window_hours"]: w for w in cv.get("feature_set_1", [])}
+    rows = _deterioration_rows(cv, before)
+    last = cv["windows"][-1]
+    change = _change_from_set_1(cv, before)
     verdict = "; ".join(
         f"{'met' if w['model']['auroc'] >= 0.80 else 'not met'} "
         f"on the {w['window_hours']:g} h window ({w['model']['auroc']:.3f})"

@@ -17,6 +17,7 @@ SPA_ROUTES = frozenset(
         "triage",
         "monitor",
         "hospital",
+        "crew",
         "admin",
         "account",
         "paging",
@@ -25,6 +26,9 @@ SPA_ROUTES = frozenset(
         "emergency",
         "persons",
         "intake",
+        "beds",
+        "legal-cases",
+        "clinics",
         "ack",
     }
 )

@@ -13,7 +13,7 @@ from emsync.auth.checkpoints import AuditKey
 from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
 from tests.app_routes import all_routes
-from tests.builders import auth_headers, create_user, incident_body
+from tests.builders import PASSWORD, auth_headers, create_user, incident_body
 
 
 async def test_changes_and_logins_are_audited_with_actor_and_outcome(
@@ -87,3 +87,53 @@ async def test_verify_detects_an_edit_made_behind_the_triggers_back(
         report = await audit.verify(session=session, key=runtime.get(AuditKey))
     assert not report.ok
     assert report.first_broken_seq == 2
+
+
+async def test_the_audit_list_filters_and_names_who_acted(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    admin_name = await create_user(app, Role.ADMIN)
+    await client.post("/api/auth/token", data={"username": admin_name, "password": "wrong-one!"})
+    tokens = (
+        await client.post("/api/auth/token", data={"username": admin_name, "password": PASSWORD})
+    ).json()
+    admin = {"Authorization": f"Bearer {tokens['access_token']}"}
+    key = (
+        await client.post(
+            "/api/api-keys", json={"name": "lab feed", "role": "integration"}, headers=admin
+        )
+    ).json()
+    await client.get("/api/incidents", headers={"X-API-Key": key["key"]})
+    await client.post("/api/incidents", json=incident_body(), headers={"X-API-Key": key["key"]})
+    await client.delete(f"/api/api-keys/{key['id']}", headers=admin)
+    await client.delete("/api/api-keys/no-such-key", headers=admin)
+
+    newest = (await client.get("/api/audit?order=desc&limit=2", headers=admin)).json()
+    assert [e["action"] for e in newest] == [
+        "DELETE /api/api-keys/{key_id}",
+        "DELETE /api/api-keys/{key_id}",
+    ]
+    assert newest[0]["seq"] > newest[1]["seq"]
+    assert newest[0]["outcome"] == "failure:404"
+    assert {e["actor_name"] for e in newest} == {admin_name}
+    older = (
+        await client.get(f"/api/audit?order=desc&after_seq={newest[1]['seq']}", headers=admin)
+    ).json()
+    assert all(e["seq"] < newest[1]["seq"] for e in older)
+
+    by_key = (
+        await client.get("/api/audit", params={"action": "/api/incidents"}, headers=admin)
+    ).json()
+    assert [(e["action"], e["actor_name"]) for e in by_key] == [
+        ("POST /api/incidents", "API key lab feed")
+    ]
+    failures = (await client.get("/api/audit?failures=true", headers=admin)).json()
+    assert [e["outcome"] for e in failures] == ["failure:401", "failure:404"]
+    logins = (
+        await client.get("/api/audit", params={"actor": f"login:{admin_name}"}, headers=admin)
+    ).json()
+    # A failed login names no account: the name typed is the actor, and no name is resolved.
+    assert [(e["outcome"], e["actor_name"]) for e in logins] == [("failure:401", None)]
+    bad = await client.get("/api/audit?order=sideways", headers=admin)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"

@@ -113,6 +113,9 @@ async def test_assignment_mutual_aid_and_the_activity_log(
         "resource_assigned",
     ]
     assert all(e["actor"].startswith("user:") for e in log)
+    # Who acted, by name (the log stores the account id; the route resolves it).
+    me = (await client.get("/api/auth/me", headers=manager)).json()
+    assert {e["actor_name"] for e in log} == {me["name"]}
     resource_log = (
         await client.get(
             "/api/emergency/activity",

@@ -20,7 +20,7 @@ from emsync.bootstrap import create_app
 from emsync.core.runtime import Runtime
 from emsync.core.settings import HandoffSettings, Settings
 from emsync.core.uow import UnitOfWork
-from emsync.handoffs import service
+from emsync.handoffs import updates as handoff_updates
 from emsync.handoffs.watch import VitalsFollow
 from emsync.telemetry import envelope
 from emsync.telemetry.aead import Algorithm
@@ -290,7 +290,7 @@ async def test_en_route_handoff_gets_rate_limited_monitor_updates_the_hospital_s
         # Stored updates are the rule, across processes: a newer reading within the interval
         # of the last update waits, even for a caller that kept no memory of it.
         async with runtime.sessions() as session:
-            appended = await service.append_telemetry_vitals(
+            appended = await handoff_updates.append_telemetry_vitals(
                 uow=UnitOfWork(session, runtime.bus),
                 keyring=runtime.keyring,
                 patient_id=scene.patient_id,
@@ -301,7 +301,7 @@ async def test_en_route_handoff_gets_rate_limited_monitor_updates_the_hospital_s
         assert appended == 0
         # Offered the same or an older reading again, long after: never a second update.
         async with runtime.sessions() as session:
-            appended = await service.append_telemetry_vitals(
+            appended = await handoff_updates.append_telemetry_vitals(
                 uow=UnitOfWork(session, runtime.bus),
                 keyring=runtime.keyring,
                 patient_id=scene.patient_id,

@@ -15,6 +15,8 @@ from sqlalchemy import func, select, text
 from emsync.intake.agents import AgentDeps
 from emsync.intake.records.models import Admission, BedAssignment, Booking, LegalCase, StepEffect
 from emsync.notifications.models import Notification
+from tests.builders import incident_body
+from tests.handoff_builders import atmist, handoff_body
 from tests.integration.intake.conftest import arrival, make_ed, run_workflow
 
 
@@ -40,17 +42,21 @@ async def test_a_stab_wound_arrival_goes_through_every_agent(
     ed = await make_ed(app, client, admin)
     out = await run_workflow(deps, arrival(ed))
 
-    assert out["triage"].outcome == "done" and out["triage"].output["level"] in (1, 2, 3)
+    assert out["triage"].outcome == "done"
+    assert out["triage"].output["level"] in (1, 2, 3)
     admission = out["admission"].output
-    assert admission["match_decision"] == "exact" and admission["person_id"] == ed.person_id
+    assert admission["match_decision"] == "exact"
+    assert admission["person_id"] == ed.person_id
     assert admission["bed"]["label"] in ("R1", "M1")
     hospital = (await client.get("/api/hospitals", headers=admin)).json()
     assert [h["ed_beds_available"] for h in hospital if h["id"] == ed.hospital_id] == [2]
 
     legal = out["legal"].output
-    assert legal["rules"] == ["GB-ENG-stab-wound"] and legal["police_task"] == "to_do"
+    assert legal["rules"] == ["GB-ENG-stab-wound"]
+    assert legal["police_task"] == "to_do"
     case = (await client.get(f"/api/intake/legal-cases/{legal['case_id']}", headers=admin)).json()
-    assert case["person_id"] == ed.person_id and "kitchen knife" in case["circumstances"]
+    assert case["person_id"] == ed.person_id
+    assert "kitchen knife" in case["circumstances"]
 
     records = out["medical_records"]
     assert records.outcome == "needs_review"
@@ -61,13 +67,16 @@ async def test_a_stab_wound_arrival_goes_through_every_agent(
         "class",
     )
 
-    assert out["billing"].outcome == "done" and out["billing"].output["payer"] == "public"
+    assert out["billing"].outcome == "done"
+    assert out["billing"].output["payer"] == "public"
     family = out["communication"].output["family"]
     assert [(m["channel"], m["language"], m["status"]) for m in family] == [("sms", "fi", "queued")]
     booking = out["scheduling"].output
-    assert booking["specialty"] == "surgery" and booking["clinician"] == "Dr Ada Surgeon"
+    assert booking["specialty"] == "surgery"
+    assert booking["clinician"] == "Dr Ada Surgeon"
     ics = await client.get(booking["ics"], headers=admin)
-    assert ics.status_code == 200 and b"BEGIN:VEVENT" in ics.content
+    assert ics.status_code == 200
+    assert b"BEGIN:VEVENT" in ics.content
     for name, step in out.items():
         assert step.decisions, f"{name} explains nothing"
 
@@ -117,4 +126,51 @@ async def test_parallel_admissions_for_the_last_bed_give_it_to_one(
     board = (
         await client.get(f"/api/intake/beds?hospital_id={ed.hospital_id}", headers=admin)
     ).json()
-    assert board["available"] == 0 and board["beds"][0]["occupant"]["person_id"] is not None
+    assert board["available"] == 0
+    assert board["beds"][0]["occupant"]["person_id"] is not None
+
+
+async def test_an_ambulance_arrival_is_read_from_its_handoff(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], deps: AgentDeps
+) -> None:
+    """The session carries only the handoff's ids: the agents read the rest from it, and the
+    person the crew linked the patient to is the one admitted."""
+    ed = await make_ed(app, client, admin)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=admin)).json()
+    patient = (
+        await client.post(
+            f"/api/incidents/{incident['id']}/patients",
+            json={"age_years": 65, "sex": "female"},
+            headers=admin,
+        )
+    ).json()
+    link = await client.post(
+        f"/api/persons/{ed.person_id}/links",
+        json={"patient_id": patient["id"], "incident_id": incident["id"]},
+        headers=admin,
+    )
+    assert link.status_code == 201, link.text
+    content = atmist(
+        patient={"name": "Aino Virtanen", "age_years": 65, "sex": "female"},
+        mechanism="stabbed in the left flank during a robbery",
+        injuries=["stab wound left flank"],
+        treatment=[{"kind": "medication", "name": "amoxicillin", "dose_value": 1, "dose_unit": "g",
+                    "route": "iv"}],
+    )  # fmt: skip
+    body = handoff_body(incident["id"], ed.hospital_id, patient_id=patient["id"], content=content)
+    created = await client.post("/api/handoffs", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    sent = await client.post(f"/api/handoffs/{created.json()['id']}/send", headers=admin)
+    assert sent.status_code == 200, sent.text
+    payload = {"handoff_id": created.json()["id"], "incident_id": incident["id"],
+               "arrival": "ambulance", "jurisdiction": "GB-ENG"}  # fmt: skip
+    out = await run_workflow(deps, payload)
+    assert out["triage"].output["level"] is not None, out["triage"]
+    assert out["triage"].decisions[0].inputs["chief_complaint"].startswith("stabbed")
+    assert out["admission"].output["match_decision"] == "linked"
+    assert out["admission"].output["person_id"] == ed.person_id
+    assert out["legal"].output["categories"] == ["stab_wound"]
+    [conflict] = out["medical_records"].output["conflicts"]
+    assert conflict["medication"] == "amoxicillin"
+    family = out["communication"].output["family"]
+    assert [m["status"] for m in family] == ["queued"]  # the son, from the registry record

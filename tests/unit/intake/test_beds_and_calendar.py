@@ -43,7 +43,8 @@ def test_children_go_to_the_paediatric_zone_unless_critical() -> None:
 def test_no_free_bed_says_where_it_looked() -> None:
     full = [BedView("x", "minors", "X", "cleaning", False)]
     choice = beds.choose_beds(full, acuity=4, age=30)
-    assert choice.candidates == () and "minors" in choice.reason
+    assert choice.candidates == ()
+    assert "minors" in choice.reason
 
 
 def test_no_acuity_yet_is_treated_as_majors() -> None:

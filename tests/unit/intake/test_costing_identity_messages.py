@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from emsync.intake.agents import chart_rules, costing, device_status, identity_checks, messages
 from emsync.registry.allergies import RecordedAllergy
@@ -21,7 +22,8 @@ def test_an_adult_ed_visit_with_public_cover_pays_the_client_fee() -> None:
 
 def test_a_child_pays_no_ed_or_specialist_fee() -> None:
     e = costing.estimate(T, age=9, admitted=False, follow_up=True, insurance=[{"payer": "Kela"}])
-    assert e.total == Decimal("0.00") and all(line.note for line in e.lines)
+    assert e.total == Decimal("0.00")
+    assert all(line.note for line in e.lines)
 
 
 def test_admission_replaces_the_ed_fee_with_the_daily_fee() -> None:
@@ -34,7 +36,8 @@ def test_private_insurance_without_member_id_is_flagged_not_refused() -> None:
     e = costing.estimate(
         T, age=40, admitted=False, follow_up=False, insurance=[{"payer": "Acme Mutual"}]
     )
-    assert e.payer.kind == "private" and e.patient_share is None
+    assert e.payer.kind == "private"
+    assert e.patient_share is None
     assert "insurance member_id missing" in e.flags
     assert costing.as_json(e, T.currency)["blocking"] is False
 
@@ -42,7 +45,8 @@ def test_private_insurance_without_member_id_is_flagged_not_refused() -> None:
 def test_no_insurance_is_self_pay_with_a_flag() -> None:
     e = costing.estimate(T, age=None, admitted=False, follow_up=False, insurance=[])
     assert e.payer.kind == "self_pay"
-    assert any("age unknown" in f for f in e.flags) and any("no insurance" in f for f in e.flags)
+    assert any("age unknown" in f for f in e.flags)
+    assert any("no insurance" in f for f in e.flags)
 
 
 def test_ehic_is_recognised() -> None:
@@ -51,7 +55,9 @@ def test_ehic_is_recognised() -> None:
 
 def test_no_name_and_no_identifier_is_an_unknown_patient() -> None:
     check = identity_checks.check({"sex": "male", "estimated_age_years": 40})
-    assert check.unknown and "name" in check.missing and check.insurance_missing == ("insurance",)
+    assert check.unknown
+    assert "name" in check.missing
+    assert check.insurance_missing == ("insurance",)
     assert identity_checks.registration_fields({"sex": "male"}, check)["unknown"] is True
 
 
@@ -74,18 +80,27 @@ def test_the_family_hears_in_finnish_when_the_patient_speaks_it() -> None:
     assert messages.language_for("sv", ("en", "fi")) == "en"
     assert messages.language_for(None, ("en", "fi")) == "en"
     msg = messages.family_message("fi", name="Aino", hospital="Meilahti")
-    assert "Aino" in msg["title"] and "päivystykseen" in msg["body"]
+    assert "Aino" in msg["title"]
+    assert "päivystykseen" in msg["body"]
 
 
 def test_contacts_without_a_phone_are_reported_not_dropped() -> None:
-    ok, skipped = messages.reachable([{"name": "A", "phone": "040"}, {"name": "B"}])
-    assert [c.name for c in ok] == ["A"] and skipped == ["contact 1: no phone"]
+    ok, skipped = messages.reachable(
+        [{"name": "A", "phone": "040 111 2233"}, {"name": "B"}, {"name": "C", "phone": "12"}],
+        "FI",
+    )
+    assert [(c.name, c.phone) for c in ok] == [("A", "+358401112233")]
+    assert skipped == ["contact 1: no phone", "contact 2: not a valid phone number"]
+    assert messages.region_of({"address": {"country": "SE"}}, "FI") == "SE"
+    assert messages.region_of({}, "GB-ENG") == "GB"
 
 
 def test_staff_notice_carries_acuity_bed_and_flags() -> None:
     msg = messages.staff_message(level=2, bed="R1", legal=True, conflicts=1)
     assert msg["title"] == "ED arrival: KTAS 2"
-    assert "bed R1" in msg["body"] and "legal case" in msg["body"] and "1 allergy" in msg["body"]
+    assert "bed R1" in msg["body"]
+    assert "legal case" in msg["body"]
+    assert "1 allergy" in msg["body"]
 
 
 def test_device_connectivity_and_battery() -> None:
@@ -99,12 +114,14 @@ def test_device_connectivity_and_battery() -> None:
 
 
 def test_latest_values_and_news2_from_device_readings() -> None:
-    readings = [
+    readings: list[tuple[datetime, dict[str, Any]]] = [
         (NOW - timedelta(minutes=2), {"hr": 80, "rr": 18, "spo2": 97, "sbp": 120, "temp": 37.0}),
         (NOW, {"hr": 131, "o2": True, "avpu": "V"}),
     ]
     values, at = device_status.latest_values(readings)
-    assert at == NOW and values["hr"] == 131 and values["consciousness"] == "V"
+    assert at == NOW
+    assert values["hr"] == 131
+    assert values["consciousness"] == "V"
     # rr 18 -> 0, spo2 97 -> 0, oxygen 2, sbp 120 -> 0, hr 131 -> 3, V -> 3, temp 37 -> 0
     assert device_status.news2_of(values) == {"total": 8, "band": "high"}
     assert device_status.news2_of({"hr": 80}) is None
@@ -115,7 +132,8 @@ def test_a_penicillin_allergy_flags_amoxicillin_by_class() -> None:
     [flag] = chart_rules.flag_conflicts(
         [allergy], current=[], planned=["amoxicillin"], table=drug_classes()
     )
-    assert flag.as_json()["match"] == "class" and flag.origin == "planned"
+    assert flag.as_json()["match"] == "class"
+    assert flag.origin == "planned"
     assert chart_rules.flag_conflicts([allergy], ["paracetamol"], [], drug_classes()) == []
 
 

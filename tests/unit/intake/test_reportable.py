@@ -90,7 +90,8 @@ def test_a_stab_wound_in_england_is_reported_to_police_within_the_hour() -> None
 
 def test_a_stab_wound_in_finland_waits_for_consent_then_is_reported() -> None:
     [waiting] = duty("FI", "stab wound to chest")
-    assert waiting.police_task == "awaiting_consent" and waiting.due_at is None
+    assert waiting.police_task == "awaiting_consent"
+    assert waiting.due_at is None
     [given] = duty("FI", "stab wound to chest", consent="given")
     assert given.police_task == "to_do"
     [no_capacity] = duty("FI", "stab wound to chest", capacity="lacks_capacity")

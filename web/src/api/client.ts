@@ -11,10 +11,13 @@ import type { SessionToken } from "./types";
 export class ApiError extends Error {
   readonly status: number;
   readonly fields: Record<string, string>;
-  constructor(status: number, message: string, fields: Record<string, string> = {}) {
+  /** The problem's type URI (RFC 9457), when the server sent one. */
+  readonly type: string | null;
+  constructor(status: number, message: string, fields: Record<string, string> = {}, type: string | null = null) {
     super(message);
     this.status = status;
     this.fields = fields;
+    this.type = type;
   }
 }
 
@@ -96,17 +99,34 @@ export class ApiClient {
     return this.refreshing;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A JSON body, or a FormData (multipart: the browser sets its type and boundary); extra
+   * headers such as `Idempotency-Key` go with every attempt, the retry after a refresh too. */
+  async request<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const form = typeof FormData !== "undefined" && body instanceof FormData;
     const send = async (token: string | null): Promise<Response> => {
-      const headers: Record<string, string> = { Accept: "application/json" };
+      const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
       if (token) headers.Authorization = `Bearer ${token}`;
-      if (body !== undefined) headers["Content-Type"] = "application/json";
+      if (body !== undefined && !form) headers["Content-Type"] = "application/json";
       return fetch(`${this.base}${path}`, {
         method,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
+        body: body === undefined ? null : form ? body : JSON.stringify(body),
       });
     };
+    const res = await this.authorized(send);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  /** A file the API serves (an attachment), fetched with the bearer token: for an `<img>` or a
+   * link, as an object URL the caller revokes. */
+  async blob(path: string): Promise<Blob> {
+    const send = (token: string | null) =>
+      fetch(`${this.base}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    return (await this.authorized(send)).blob();
+  }
+
+  private async authorized(send: (token: string | null) => Promise<Response>): Promise<Response> {
     let res = await send(await this.token());
     if (res.status === 401 && this.session) {
       discard(res);
@@ -114,12 +134,20 @@ export class ApiClient {
       if (renewed) res = await send(renewed.accessToken);
     }
     if (!res.ok) throw await toError(res);
-    if (res.status === 204) return undefined as T;
-    return (await res.json()) as T;
+    return res;
   }
 
   get<T>(path: string): Promise<T> {
     return this.request<T>("GET", path);
+  }
+  /** A file the API serves (an .ics, a CSV): its body as a Blob, with the session's token. */
+  async file(path: string): Promise<Blob> {
+    const token = await this.token();
+    const res = await fetch(`${this.base}${path}`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (!res.ok) throw await toError(res);
+    return res.blob();
   }
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>("POST", path, body ?? {});
@@ -190,6 +218,7 @@ export class ApiClient {
 }
 
 interface Problem {
+  type?: string;
   title?: string;
   detail?: string;
   errors?: { loc?: (string | number)[]; field?: string; msg?: string; message?: string }[];
@@ -208,7 +237,7 @@ async function toError(res: Response): Promise<ApiError> {
     fields[key] = e.msg ?? e.message ?? "invalid";
   }
   const message = problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`;
-  return new ApiError(res.status, message, fields);
+  return new ApiError(res.status, message, fields, problem.type ?? null);
 }
 
 /** Cancel a response body nobody reads: an unread body keeps its request open in the browser

@@ -17,6 +17,8 @@ export type EntryRead = S["EntryRead"];
 export type EntryResult = S["EntryResult"];
 export type MedicationCheck = S["MedicationCheck"];
 export type AllergyConflict = S["AllergyConflict"];
+export type HandoffMedicationCheck = S["HandoffMedicationCheck"];
+export type MedicationConflict = S["MedicationConflict"];
 
 const q = encodeURIComponent;
 
@@ -54,6 +56,9 @@ export const registry = {
     api.post<EntryResult>(`/api/persons/${q(personId)}/entries`, entry),
   checkMedication: (api: ApiClient, personId: string, substance: string) =>
     api.get<MedicationCheck>(`/api/persons/${q(personId)}/medication-check?substance=${q(substance)}`),
+  /** A handoff's medications against its written allergies and the linked person's record. */
+  checkHandoff: (api: ApiClient, handoffId: string) =>
+    api.get<HandoffMedicationCheck>(`/api/persons/handoff-checks/${q(handoffId)}`),
   linkPatient: (api: ApiClient, personId: string, incidentId: string, patientId: string) =>
     api.post<LinkRead>(`/api/persons/${q(personId)}/links`, {
       incident_id: incidentId,

@@ -72,3 +72,8 @@ export type VitalSigns = S["VitalSigns"];
 export type Treatment = S["Treatment"];
 export type NoteRead = S["NoteRead"];
 export type HandoffNews2 = S["HandoffNews2Read"];
+// The crew view (issue #23).
+export type CrewAssignment = S["CrewAssignment"];
+export type CrewIncident = S["CrewIncident"];
+export type CrewUnitChoice = S["CrewUnitChoice"];
+export type AttachmentRead = S["AttachmentRead"];

@@ -14,12 +14,16 @@ export const NAV: NavItem[] = [
   { to: "/triage", label: "Triage", perm: "triage:run" },
   { to: "/monitor", label: "Patient monitor", perm: "vitals:read" },
   { to: "/hospital", label: "Hospital", perm: "handoffs:receive" },
+  { to: "/crew", label: "Crew", perm: "crew:unit" },
   { to: "/paging", label: "Paging", perm: "oncall:read" },
   { to: "/oncall", label: "On-call schedules", perm: "oncall:read" },
   { to: "/me/notifications", label: "My notifications", perm: "notify:self" },
   { to: "/emergency", label: "Emergency", perm: "emergency:read" },
   { to: "/intake", label: "Intake", perm: "intake:read" },
   { to: "/persons", label: "Persons", perm: "persons:read" },
+  { to: "/beds", label: "Beds", perm: "intake:read" },
+  { to: "/legal-cases", label: "Legal cases", perm: "intake:read" },
+  { to: "/clinics", label: "Clinics", perm: "intake:read" },
   { to: "/admin", label: "Admin", perm: "users:write" },
 ];
 

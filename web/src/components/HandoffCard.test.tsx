@@ -51,6 +51,23 @@ it("shows the newest set first with its age and trend, and everything the crew r
   expect(all).toContain("Oxygen on O₂ 15 L/min, non-rebreather mask");
 });
 
+it("puts allergy conflicts first, in words", () => {
+  const conflicts = [
+    { medication: "Amoxicillin", allergy: "Penicillin (rash)", source: "handoff" as const, match: "class" as const, drug_class: "penicillins", severity: null, allergy_id: null },
+    { medication: "morphine IV", allergy: "Morphine", source: "record" as const, match: "substance" as const, drug_class: null, severity: "severe", allergy_id: "e1" },
+  ];
+  render(<ul><HandoffCard handoff={handoff()} now={NOW} conflicts={conflicts} /></ul>);
+  const box = screen.getByTestId("allergy-conflicts");
+  expect(box.getAttribute("role")).toBe("alert");
+  expect(box.textContent).toContain("Amoxicillin given — allergy written by the crew: Penicillin (rash); same drug class: penicillins");
+  expect(box.textContent).toContain("morphine IV given — allergy on the patient's record: Morphine (severe); same substance");
+});
+
+it("shows no conflict box when there is none", () => {
+  render(<ul><HandoffCard handoff={handoff()} now={NOW} conflicts={[]} /></ul>);
+  expect(screen.queryByTestId("allergy-conflicts")).toBeNull();
+});
+
 it("sorts alerts by severity, then newest first", () => {
   const base = { patient_id: "p", kind: "news2", scope: "", status: "raised", updated_at: at(0), acknowledged_at: null,
     acknowledged_by: null, resolved_at: null, resolved_by: null, escalation_step: 0, escalated_to: null };

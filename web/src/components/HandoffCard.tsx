@@ -1,8 +1,11 @@
 import type { ReactNode } from "react";
+import type { MedicationConflict } from "../api/registry";
 import type { HandoffRead as Handoff, VitalSigns } from "../api/types";
 import { allergiesText, changeText, clock, sourceText, signFields, treatmentText } from "../lib/handoff";
+import { AllergyConflicts } from "./AllergyConflicts";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { ago, countdown } from "../lib/time";
+import { AttachmentLink } from "./AttachmentLink";
 
 /** The newest vital-sign set first, with its age and each value's trend beside it. */
 function CurrentVitals({ handoff, now }: { handoff: Handoff; now: number }) {
@@ -80,12 +83,15 @@ export function HandoffCard({
   now,
   actions,
   callSign,
+  conflicts,
 }: {
   handoff: Handoff;
   now: number;
   actions?: ReactNode;
   /** The unit's radio call sign (the ED knows the ambulance by it, not by its id). */
   callSign?: string | null;
+  /** Medications given against a written or recorded allergy (checked by the registry). */
+  conflicts?: MedicationConflict[] | null;
 }) {
   const eta = h.eta ? Date.parse(h.eta) - now : null;
   const c = h.content;
@@ -107,6 +113,7 @@ export function HandoffCard({
       </p>
       {c && picture ? (
         <>
+          <AllergyConflicts conflicts={conflicts} />
           <CurrentVitals handoff={h} now={now} />
           <p className={picture.allergies?.length ? "allergies warn" : "allergies"} data-testid="allergies">
             <strong>Allergies:</strong> {allergiesText(picture.allergies)}
@@ -152,6 +159,17 @@ export function HandoffCard({
                 </ul>
               )}
             </Row>
+            {(h.attachments ?? []).length > 0 && (
+              <Row label="Photos / ECG">
+                <ul className="plain attachments" data-testid="handoff-attachments">
+                  {(h.attachments ?? []).map((a) => (
+                    <li key={a.id}>
+                      <AttachmentLink handoffId={h.id} attachment={a} />
+                    </li>
+                  ))}
+                </ul>
+              </Row>
+            )}
           </dl>
           <AllSigns signs={picture.signs} />
         </>

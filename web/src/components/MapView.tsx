@@ -146,10 +146,17 @@ export function MapView({ roads, bounds, points, route, onSelect, onViewport, on
     }
   }, [route]);
 
+  // Toggled on the element, not through React's className: Leaflet adds its own classes to the
+  // host (leaflet-container: overflow hidden), and a re-rendered className would wipe them, so
+  // the map would spill over the page while it animates.
+  useEffect(() => {
+    host.current?.classList.toggle("picking", Boolean(picking));
+  }, [picking]);
+
   return (
     <div
       ref={host}
-      className={picking ? "map picking" : "map"}
+      className="map"
       role="region"
       aria-label="Map of incidents, units and hospitals (the lists beside it hold the same information)"
       data-testid="map"

@@ -38,9 +38,10 @@ describe("subjectLabel", () => {
 
 describe("actorLabel", () => {
   const me = { kind: "user", id: "u1", name: "em.e2e" };
-  it("names the signed-in user and leaves others as their audit name", () => {
-    expect(actorLabel("user:u1", me)).toBe("em.e2e (you)");
-    expect(actorLabel("user:u2", me)).toBe("user:u2");
-    expect(actorLabel("user:u1", null)).toBe("user:u1");
+  it("names the signed-in user, others by their resolved name, system actors as they are", () => {
+    expect(actorLabel("user:u1", me, "em.e2e")).toBe("em.e2e (you)");
+    expect(actorLabel("user:u2", me, "dispatcher.anna")).toBe("dispatcher.anna");
+    expect(actorLabel("user:u2", me, null)).toBe("user:u2");
+    expect(actorLabel("system:registry", me)).toBe("system:registry");
   });
 });

@@ -36,8 +36,9 @@ export function subjectLabel(entry: Pick<ActivityEntry, "subject_kind" | "subjec
   return `${entry.subject_kind}: ${name ?? entry.subject_id.slice(0, 8)}`;
 }
 
-/** Who, as a person reads it: the signed-in user by name; others by their audit name
- *  ("user:<id>"), since the log stores ids and the user list is an admin-only read. */
-export function actorLabel(actor: string, me: { kind: string; id: string; name: string } | null): string {
-  return me && actor === `${me.kind}:${me.id}` ? `${me.name} (you)` : actor;
+/** Who, as a person reads it: the signed-in user as "(you)"; others by the name the server
+ *  resolved (username or API key name); a system actor ("system:…") as its audit name. */
+export function actorLabel(actor: string, me: { kind: string; id: string; name: string } | null, name?: string | null): string {
+  if (me && actor === `${me.kind}:${me.id}`) return `${me.name} (you)`;
+  return name ?? actor;
 }

@@ -37,6 +37,7 @@ export function Dispatch() {
   const [roads, setRoads] = useState<FeatureCollection | null>(null);
   const [roadsMissing, setRoadsMissing] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
 
   const loadIncidents = useCallback(async () => {
     const qs = OPEN_STATUSES.map((s) => `status=${s}`).join("&");
@@ -205,9 +206,20 @@ export function Dispatch() {
             onRoute={setRoute}
             onPick={incidentPick}
             onChanged={refetchAll}
+            onFinished={(text) => {
+              setNotice(text);
+              void navigate("/dispatch");
+            }}
           />
         ) : (
-          <p className="muted">Select an incident in the queue to see recommendations.</p>
+          <>
+            {notice && (
+              <p role="status" data-testid="dispatch-notice">
+                {notice}
+              </p>
+            )}
+            <p className="muted">Select an incident in the queue to see recommendations.</p>
+          </>
         )}
         <h2>Units</h2>
         {units === null ? (
@@ -235,6 +247,7 @@ function IncidentPanel({
   onRoute,
   onPick,
   onChanged,
+  onFinished,
 }: {
   summary: IncidentSummary;
   units: Unit[];
@@ -242,6 +255,7 @@ function IncidentPanel({
   onRoute: (r: LineStringGeometry | null) => void;
   onPick: (fn: Pick) => void;
   onChanged: () => void;
+  onFinished: (text: string) => void;
 }) {
   const { api, can } = useApp();
   const [incident, setIncident] = useState<IncidentRead | null>(null);
@@ -427,7 +441,7 @@ function IncidentPanel({
           />
         </>
       )}
-      {incident && !closed && <Findings key={incident.updated_at} incident={incident} onSaved={() => void load()} />}
+      {incident && !closed && <Findings incident={incident} onSaved={() => void load()} />}
       {dests && !closed && (
         <fieldset className="recs" data-testid="hospital-recs">
           <legend>Destination</legend>
@@ -477,7 +491,7 @@ function IncidentPanel({
           />
         </>
       )}
-      {incident && <CloseOrCancel incident={incident} onChanged={onChanged} />}
+      {incident && <CloseOrCancel incident={incident} onChanged={onChanged} onFinished={onFinished} />}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
 import { endpoints, type ReceiptStatus } from "../api/endpoints";
+import { type MedicationConflict, registry } from "../api/registry";
 import type { HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HandoffCard } from "../components/HandoffCard";
@@ -64,6 +65,20 @@ export function Hospital() {
   useChannel(channel, () => void loadHandoffs());
   useChannel("hospitals", () => void loadHospitals());
 
+  // Allergy conflicts of each opened handoff (the registry checks written and recorded allergies).
+  const [conflicts, setConflicts] = useState<Record<string, MedicationConflict[]>>({});
+  useEffect(() => {
+    const opened = (handoffs ?? []).filter((h) => h.picture?.treatment?.some((t) => t.kind === "medication"));
+    void Promise.all(
+      opened.map((h) =>
+        registry.checkHandoff(api, h.id).then(
+          (c): [string, MedicationConflict[]] => [h.id, c.conflicts],
+          (): [string, MedicationConflict[]] => [h.id, []],
+        ),
+      ),
+    ).then((pairs) => setConflicts(Object.fromEntries(pairs) as Record<string, MedicationConflict[]>));
+  }, [api, handoffs]);
+
   const hospital = hospitals?.find((h) => h.id === hospitalId) ?? null;
   useFeedAck(me?.hospital_id, handoffs);
 
@@ -106,6 +121,7 @@ export function Hospital() {
                 key={h.id}
                 handoff={h}
                 callSign={h.unit_id ? (callSigns[h.unit_id] ?? null) : null}
+                conflicts={conflicts[h.id]}
                 now={now}
                 actions={
                   can("handoffs:receive") && (

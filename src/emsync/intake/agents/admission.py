@@ -11,6 +11,7 @@ repeating it is harmless.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,12 +25,26 @@ from emsync.core.uow import UnitOfWork
 from emsync.hospitals import availability, report_availability
 from emsync.intake.agents import arrival, identity_checks
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.intake.records import beds
 from emsync.intake.records import service as records
 from emsync.intake.records.models import Admission, Bed
-from emsync.registry.public import PersonIndex, PersonRegistration, register_arrival
+from emsync.registry.public import (
+    PersonIndex,
+    PersonRegistration,
+    person_of_patient,
+    register_arrival,
+)
 
 BED_WORKFLOWS = frozenset({"emergency", "emergency_device"})
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    person_id: str
+    kind: str  # linked | exact | auto | review | created
+    review_id: str | None
+    decision: Decision
 
 
 def person_index(deps: AgentDeps) -> PersonIndex:
@@ -105,6 +120,7 @@ class AdmissionAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         async with deps.sessions() as session:
             found = await self._recorded(session, step.idempotency_key)
             if found is not None:
@@ -130,11 +146,7 @@ class AdmissionAgent:
         now, actor = deps.clock(), step.actor or "intake:admission"
         person = arrival.person(step.payload)
         check = identity_checks.check(person)
-        data, invalid = _registration(person)
-        result = await register_arrival(
-            uow=uow, index=person_index(deps), data=data, actor=actor, now=now
-        )
-        person_id = result.linked_to or result.person.id
+        match, invalid = await self._match(uow, step, deps, person, actor)
         decisions = [
             Decision(
                 identity_checks.RULE,
@@ -142,25 +154,15 @@ class AdmissionAgent:
                 {"fields": sorted(person)},
                 check.result,
             ),
-            Decision(
-                "registry-match (exact identifier, Fellegi-Sunter linkage)",
-                "registry",
-                {"candidates": len(result.candidates)},
-                f"{result.decision}" + (f" -> {result.linked_to}" if result.linked_to else ""),
-            ),
+            match.decision,
         ]
         hospital_id = arrival.hospital_id(step.payload, step.hospital_id)
         bed: Bed | None = None
         wants_bed = step.workflow in BED_WORKFLOWS or bool(step.payload.get("needs_bed"))
         if hospital_id is not None and wants_bed:
+            age = arrival.age(step.payload, now)
             bed, decision = await _take_a_bed(
-                uow.session,
-                step,
-                hospital_id,
-                person_id,
-                arrival.age(step.payload, now),
-                actor,
-                now,
+                uow.session, step, hospital_id, match.person_id, age, actor, now
             )
             decisions.append(decision)
         admission = Admission(
@@ -168,9 +170,9 @@ class AdmissionAgent:
             idempotency_key=step.idempotency_key,
             session_id=str(step.session_id),
             hospital_id=hospital_id,
-            person_id=person_id,
-            match_decision=result.decision,
-            review_id=result.review_id,
+            person_id=match.person_id,
+            match_decision=match.kind,
+            review_id=match.review_id,
             bed_id=None if bed is None else bed.id,
             created_at=now,
         )
@@ -179,7 +181,7 @@ class AdmissionAgent:
         capacity = await self._report_capacity(deps, hospital_id, actor)
         if capacity is not None:
             decisions.append(capacity)
-        review = result.decision == "review" or bool(invalid) or (wants_bed and bed is None)
+        review = match.kind == "review" or bool(invalid) or (wants_bed and bed is None)
         extra = {
             "unknown": check.unknown,
             "to_ask": [*check.missing, *check.insurance_missing],
@@ -189,6 +191,39 @@ class AdmissionAgent:
         return StepOutput(
             "needs_review" if review else "done", _output(admission, bed, extra), decisions
         )
+
+    async def _match(
+        self,
+        uow: UnitOfWork,
+        step: StepInput,
+        deps: AgentDeps,
+        person: Mapping[str, Any],
+        actor: str,
+    ) -> tuple[Match, list[dict[str, Any]]]:
+        """The person the crew linked the incident patient to, else the registry's match of
+        the identity given (a new, possibly unknown, person when nothing matches)."""
+        patient_id = arrival.text_field(step.payload, "patient_id")
+        linked = None if patient_id is None else await person_of_patient(uow.session, patient_id)
+        if linked is not None:
+            decision = Decision(
+                "registry-link (crew linked the incident patient)",
+                "registry",
+                {"patient_id": patient_id},
+                f"linked -> {linked}",
+            )
+            return Match(linked, "linked", None, decision), []
+        data, invalid = _registration(person)
+        result = await register_arrival(
+            uow=uow, index=person_index(deps), data=data, actor=actor, now=deps.clock()
+        )
+        decision = Decision(
+            "registry-match (exact identifier, Fellegi-Sunter linkage)",
+            "registry",
+            {"candidates": len(result.candidates)},
+            result.decision + (f" -> {result.linked_to}" if result.linked_to else ""),
+        )
+        person_id = result.linked_to or result.person.id
+        return Match(person_id, result.decision, result.review_id, decision), invalid
 
     async def _report_capacity(
         self, deps: AgentDeps, hospital_id: str | None, actor: str

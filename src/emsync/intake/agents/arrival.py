@@ -94,3 +94,83 @@ def person_id(previous: Mapping[str, Mapping[str, Any]], payload: Mapping[str, A
 def acuity(previous: Mapping[str, Mapping[str, Any]]) -> int | None:
     level = previous.get("triage", {}).get("level")
     return level if isinstance(level, int) else None
+
+
+def _age_of_band(band: str | None) -> int | None:
+    """'70-80' -> 75; '80+' -> 80; anything else None."""
+    if not band:
+        return None
+    parts = [p for p in band.replace("+", "").split("-") if p.strip().isdigit()]
+    if not parts:
+        return None
+    numbers = [int(p) for p in parts]
+    return sum(numbers) // len(numbers)
+
+
+def from_handoff(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Session input from an arriving ambulance's handoff (its JSON as the receiving hospital
+    reads it): who (name, age or age band, sex), what (mechanism, injuries), the newest vital
+    signs, allergies the crew heard of, medications the crew gave. Only what is there."""
+    content = record.get("content") or {}
+    picture = record.get("picture") or {}
+    patient = content.get("patient") or {}
+    out: dict[str, Any] = {"arrival_mode": "public_ambulance"}
+    person: dict[str, Any] = {}
+    name = str(patient.get("name") or "").split()
+    if name:
+        person["given_name"] = name[0]
+        if len(name) > 1:
+            person["family_name"] = " ".join(name[1:])
+    if patient.get("sex") in ("male", "female", "other", "unknown"):
+        person["sex"] = patient["sex"]
+        out["sex"] = patient["sex"]
+    if isinstance(patient.get("age_years"), int):
+        out["age"] = patient["age_years"]
+    estimate = patient.get("age_years") or _age_of_band(patient.get("age_band"))
+    if estimate is not None and not name:
+        person["estimated_age_years"] = estimate
+        out.setdefault("age", estimate)
+    if person:
+        out["person"] = person
+    injuries = [str(i) for i in picture.get("injuries") or content.get("injuries") or []]
+    if content.get("mechanism"):
+        out["mechanism"] = str(content["mechanism"])
+        out["chief_complaint"] = str(content["mechanism"])[:500]
+    elif injuries:
+        out["chief_complaint"] = injuries[0][:500]
+    if injuries:
+        out["circumstances"] = "; ".join(injuries)
+        out["injury"] = True
+    signs = picture.get("latest_signs")
+    if isinstance(signs, Mapping):
+        vitals = {k: signs[k] for k in VITAL_KEYS if signs.get(k) is not None}
+        if signs.get("o2") is not None:
+            vitals["on_oxygen"] = bool(signs["o2"])
+        if signs.get("avpu"):
+            vitals["consciousness"] = signs["avpu"]
+        out["vitals"] = vitals
+    treatment = picture.get("treatment") or content.get("treatment") or []
+    given = [
+        str(t["name"])
+        for t in treatment
+        if isinstance(t, Mapping) and t.get("kind") == "medication"
+    ]
+    if given:
+        out["planned_medications"] = given
+    if picture.get("allergies") is not None:
+        out["reported_allergies"] = list(picture["allergies"])
+    for key in ("patient_id", "incident_id", "hospital_id"):
+        if record.get(key):
+            out[key] = record[key]
+    return out
+
+
+def merged(given: Mapping[str, Any], derived: Mapping[str, Any]) -> dict[str, Any]:
+    """The session's own input wins over what was derived; `person` and `vitals` merge field
+    by field."""
+    out = {**derived, **given}
+    for key in ("person", "vitals"):
+        a, b = derived.get(key), given.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out[key] = {**a, **b}
+    return out

@@ -12,6 +12,7 @@ from typing import Any
 
 from emsync.intake.agents import arrival, costing
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 
 
 def _insurance(step: StepInput) -> list[Mapping[str, Any]]:
@@ -28,6 +29,7 @@ class BillingAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         t = costing.tables()
         age = arrival.age(step.payload, deps.clock())
         admitted = bool(step.payload.get("admitted"))

@@ -17,6 +17,7 @@ from emsync.core.uow import UnitOfWork
 from emsync.intake.agents import arrival, messages
 from emsync.intake.agents.admission import person_index
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.notifications import TEMPLATES, ChannelKind, Recipient, enqueue
 from emsync.notifications.public import delivery_states, on_call_for
 from emsync.notifications.templates import LANGUAGES
@@ -50,11 +51,13 @@ class CommunicationAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         assert set(TEMPLATES[TEMPLATE].fields) == {"title", "body"}
         now, key = deps.clock(), step.idempotency_key
         person = await _identity(step, deps)
         language = messages.language_for(person.get("language"), LANGUAGES)
-        contacts, skipped = messages.reachable(person.get("emergency_contacts") or [])
+        region = messages.region_of(person, arrival.text_field(step.payload, "jurisdiction"))
+        contacts, skipped = messages.reachable(person.get("emergency_contacts") or [], region)
         hospital = str(step.payload.get("hospital_name") or "the hospital")
         family = messages.family_message(language, name=_name(person), hospital=hospital)
         bed = step.previous.get("admission", {}).get("bed") or {}

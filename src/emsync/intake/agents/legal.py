@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from emsync.intake.agents import arrival, reportable
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.intake.records import legal as cases
 from emsync.intake.records.models import LegalCase
 
@@ -47,6 +48,7 @@ class LegalAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         book = reportable.rule_book()
         payload, now = step.payload, deps.clock()
         jurisdiction = arrival.text_field(payload, "jurisdiction") or book.default_jurisdiction

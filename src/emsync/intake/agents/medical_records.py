@@ -15,6 +15,7 @@ from emsync.core.uow import UnitOfWork
 from emsync.intake.agents import arrival, chart_rules
 from emsync.intake.agents.admission import person_index
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.intake.records.service import once
 from emsync.registry.clinical_schemas import AllergyIn, MedicationIn, ProblemIn
 from emsync.registry.public import Chart, allergies, chart, drug_classes, file_device_report
@@ -61,6 +62,7 @@ class MedicalRecordsAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         person_id = arrival.person_id(step.previous, step.payload)
         if person_id is None:
             return StepOutput(

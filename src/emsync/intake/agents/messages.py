@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+
 RULE = "notify-family-and-staff"
 VERSION = "1"
 
@@ -47,17 +49,44 @@ def language_for(preferred: str | None, available: Sequence[str]) -> str:
     return base if base in FAMILY and base in available else "en"
 
 
-def reachable(contacts: Sequence[Mapping[str, Any]]) -> tuple[list[Contact], list[str]]:
-    """Contacts with a phone; and why the others cannot be reached."""
+def e164(phone: str, region: str | None) -> str | None:
+    """The number in E.164 (what SMS needs): as written when international, else read as a
+    national number of `region` (the patient's country); None when it is not a valid number."""
+    try:
+        parsed = phonenumbers.parse(phone, None if phone.strip().startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def reachable(
+    contacts: Sequence[Mapping[str, Any]], region: str | None = None
+) -> tuple[list[Contact], list[str]]:
+    """Contacts with a valid phone number (national numbers read in `region`); and why the
+    others cannot be reached."""
     ok: list[Contact] = []
     skipped: list[str] = []
     for i, c in enumerate(contacts):
         phone = c.get("phone")
-        if isinstance(phone, str) and phone.strip():
-            ok.append(Contact(i, str(c.get("name", "")), c.get("relation"), phone.strip()))
-        else:
+        if not isinstance(phone, str) or not phone.strip():
             skipped.append(f"contact {i}: no phone")
+            continue
+        number = e164(phone, region)
+        if number is None:
+            skipped.append(f"contact {i}: not a valid phone number")
+            continue
+        ok.append(Contact(i, str(c.get("name", "")), c.get("relation"), number))
     return ok, skipped
+
+
+def region_of(person: Mapping[str, Any], jurisdiction: str | None) -> str | None:
+    """The patient's country (address), else the jurisdiction's ("GB-ENG" -> "GB")."""
+    address = person.get("address")
+    if isinstance(address, Mapping) and isinstance(address.get("country"), str):
+        return str(address["country"])
+    return jurisdiction.split("-")[0] if jurisdiction else None
 
 
 def family_message(language: str, *, name: str, hospital: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from emsync.intake.agents import arrival
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.intake.records import calendar
 from emsync.intake.records import scheduling as bookings
 from emsync.intake.records.schemas import BookingRead
@@ -57,6 +58,7 @@ class SchedulingAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         now, key = deps.clock(), step.idempotency_key
         need = calendar.follow_up_for(arrival.texts(step.payload), requested(step.payload))
         decision = Decision(

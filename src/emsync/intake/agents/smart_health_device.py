@@ -15,8 +15,14 @@ from typing import Any
 from emsync.core.errors import NotFound
 from emsync.intake.agents import arrival, device_status
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.telemetry.live_risk import ChartedSeries, RiskWatch
-from emsync.telemetry.public import DeviceState, device_state, recent_vitals
+from emsync.telemetry.public import (
+    DeviceState,
+    device_state,
+    devices_of_patient,
+    recent_vitals,
+)
 from emsync.triage import registry as triage_models
 
 VITALS_WINDOW = timedelta(hours=6)
@@ -131,7 +137,14 @@ class SmartHealthDeviceAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         device_id = arrival.text_field(step.payload, "device_id")
+        patient_id = arrival.text_field(step.payload, "patient_id")
+        if device_id is None and patient_id is not None:
+            # The monitor the crew bound to the patient in the ambulance.
+            async with deps.sessions() as session:
+                bound = await devices_of_patient(session=session, patient_id=patient_id)
+            device_id = bound[0] if bound else None
         if device_id is None:
             return StepOutput(
                 "done",

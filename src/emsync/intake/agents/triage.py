@@ -15,6 +15,7 @@ from typing import Any
 from emsync.core.errors import ValidationFailed
 from emsync.intake.agents import arrival
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
+from emsync.intake.agents.inputs import expanded
 from emsync.triage.assess import TriageAssessment, TriageInputs, assess
 from emsync.triage.features import Mode
 from emsync.triage.ktas import ArrivalMode
@@ -131,6 +132,7 @@ class TriageAgent:
     version = "1"
 
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
+        step = await expanded(step, deps)
         return await asyncio.to_thread(self.assess, step, deps.clock())
 
     def assess(self, step: StepInput, now: datetime) -> StepOutput:

@@ -1,7 +1,7 @@
 /* The clinical picture the destination rules read (hospitals/needs.py on the server): the
  * mechanism, BE-FAST, the ECG, motor GCS, and the dispatcher's or crew's own call on the
  * condition, which overrides the rules (their reasons stay visible, marked as overridden). */
-import { useState, type SyntheticEvent } from "react";
+import { useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { ClinicalFindings, Condition, DestinationRecommendation, IncidentRead } from "../../api/types";
 import { useApp } from "../../app/context";
@@ -38,6 +38,20 @@ export function Findings({ incident, onSaved }: { incident: IncidentRead; onSave
   const [mechanism, setMechanism] = useState(f.mechanism ?? "");
   const [gcsMotor, setGcsMotor] = useState(f.gcs_motor != null ? String(f.gcs_motor) : "");
   const [message, setMessage] = useState<string | null>(null);
+  // Typed but not saved yet: an incident update pushed meanwhile (a unit's status, someone
+  // else's edit) must not wipe it; an untouched form follows the stored findings.
+  const [dirty, setDirty] = useState(false);
+  const stored = JSON.stringify(f);
+  useEffect(() => {
+    if (dirty) return;
+    const g = JSON.parse(stored) as ClinicalFindings;
+    setOverride(g.conditions != null);
+    setConditions(g.conditions ?? []);
+    setBefast(g.befast ?? []);
+    setEcg(g.ecg ?? "");
+    setMechanism(g.mechanism ?? "");
+    setGcsMotor(g.gcs_motor != null ? String(g.gcs_motor) : "");
+  }, [stored, dirty]);
   const editable = can("incidents:write");
 
   function flip<T>(list: T[], item: T, on: boolean): T[] {
@@ -56,6 +70,7 @@ export function Findings({ incident, onSaved }: { incident: IncidentRead; onSave
     };
     try {
       await api.put(`/api/incidents/${incident.id}/findings`, body);
+      setDirty(false);
       setMessage("Saved: the destinations below follow it.");
       onSaved();
     } catch (err) {
@@ -66,7 +81,7 @@ export function Findings({ incident, onSaved }: { incident: IncidentRead; onSave
   return (
     <details className="card findings" data-testid="findings">
       <summary>Clinical picture and condition{f.conditions != null ? " (set by hand)" : ""}</summary>
-      <form className="form" onSubmit={(e) => void save(e)} aria-label="Clinical picture">
+      <form className="form" onSubmit={(e) => void save(e)} onChange={() => setDirty(true)} aria-label="Clinical picture">
         <label>
           Mechanism of injury
           <input name="mechanism" value={mechanism} disabled={!editable} onChange={(e) => setMechanism(e.target.value)} />

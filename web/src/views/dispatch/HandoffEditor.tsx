@@ -6,6 +6,8 @@ import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { AtmistRecord, HandoffPage, HandoffRead, Treatment, VitalSigns } from "../../api/types";
 import { useApp, useChannel } from "../../app/context";
+import type { ApiClient } from "../../api/client";
+import { O2_DEVICE_LABEL, clock, signFields, sourceText, treatmentText } from "../../lib/handoff";
 
 const AVPU = ["A", "C", "V", "P", "U"] as const;
 const VITALS = [
@@ -19,7 +21,8 @@ const VITALS = [
 
 type VitalKey = (typeof VITALS)[number][0];
 const EMPTY_SIGNS: Record<VitalKey | "avpu", string> = { hr: "", spo2: "", rr: "", sbp: "", dbp: "", temp: "", avpu: "" };
-const EMPTY_TREATMENT = { kind: "medication", name: "", dose_value: "", dose_unit: "", route: "", at: "" };
+const EMPTY_TREATMENT = { kind: "medication", name: "", dose_value: "", dose_unit: "", route: "", at: "", response: "" };
+const EMPTY_OXYGEN = { on: false, device: "", flow: "" };
 
 /** "14:05" today as an ISO time with this browser's offset (the server refuses future times). */
 function todayAt(hhmm: string): string | null {
@@ -30,11 +33,25 @@ function todayAt(hhmm: string): string | null {
   return d.toISOString();
 }
 
-function treatmentText(t: Treatment): string {
-  const dose = t.dose_value != null ? ` ${t.dose_value} ${t.dose_unit ?? ""}` : "";
-  const route = t.route ? ` ${t.route}` : "";
-  const at = t.at ? ` at ${new Date(t.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "";
-  return `${t.name}${dose}${route}${at}`;
+/** What a draft's edit sends: the ATMIST record, acuity and ETA. */
+export interface DraftEdit {
+  content: AtmistRecord;
+  acuity: number | null;
+  eta: string | null | undefined;
+}
+
+/** Where a draft's save and send go: straight to the API (the dispatcher), or into the crew's
+ * offline queue, which answers with the draft as it will be once sent. */
+export interface DraftPersistence {
+  save(handoff: HandoffRead, edit: DraftEdit): Promise<HandoffRead>;
+  send(handoff: HandoffRead): Promise<HandoffRead>;
+}
+
+export function directPersistence(api: ApiClient): DraftPersistence {
+  return {
+    save: (h, edit) => api.patch<HandoffRead>(`/api/handoffs/${h.id}`, edit),
+    send: (h) => api.post<HandoffRead>(`/api/handoffs/${h.id}/send`, {}),
+  };
 }
 
 export function HandoffEditor({
@@ -43,16 +60,24 @@ export function HandoffEditor({
   unitId,
   hospitalId,
   hospitalName,
+  persist,
+  onHandoff,
 }: {
   incidentId: string;
   patientId: string | null;
   unitId: string | null;
   hospitalId: string | null;
   hospitalName: string | null;
+  persist?: DraftPersistence;
+  /** Told the handoff this panel shows, whenever it changes (the crew's attachments need it). */
+  onHandoff?: (handoff: HandoffRead | null) => void;
 }) {
   const { api, can } = useApp();
   const [handoff, setHandoff] = useState<HandoffRead | null | undefined>(undefined);
   const [message, setMessage] = useState<string | null>(null);
+  useEffect(() => {
+    if (handoff !== undefined) onHandoff?.(handoff);
+  }, [handoff, onHandoff]);
 
   const load = useCallback(async () => {
     try {
@@ -103,20 +128,71 @@ export function HandoffEditor({
     return (
       <div data-testid="handoff">
         <p>
-          Handoff <strong data-testid="handoff-status">{handoff.status.replace(/_/g, " ")}</strong>
+          Handoff{handoff.hospital_id === hospitalId && hospitalName ? ` to ${hospitalName}` : ""}{" "}
+          <strong data-testid="handoff-status">{handoff.status.replace(/_/g, " ")}</strong>
           {handoff.acknowledged_at ? ` · acknowledged ${new Date(handoff.acknowledged_at).toLocaleTimeString()}` : ""}
         </p>
       </div>
     );
-  return <DraftForm key={handoff.updated_at} handoff={handoff} onChanged={setHandoff} />;
+  return <Draft handoff={handoff} onChanged={setHandoff} persist={persist ?? directPersistence(api)} />;
 }
 
-function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h: HandoffRead) => void }) {
-  const { api } = useApp();
+/** The draft form, re-read from the server when the stored draft changes (the bridge sets the
+ * ETA, monitor readings arrive) unless the user has typed something not saved yet: then what
+ * they typed stays, and saving puts it over the newest stored draft. */
+function Draft({
+  handoff,
+  onChanged,
+  persist,
+}: {
+  handoff: HandoffRead;
+  onChanged: (h: HandoffRead) => void;
+  persist: DraftPersistence;
+}) {
+  const [dirty, setDirty] = useState(false);
+  const [version, setVersion] = useState(handoff.updated_at);
+  useEffect(() => {
+    if (!dirty) setVersion(handoff.updated_at);
+  }, [dirty, handoff.updated_at]);
+  return (
+    <>
+      {dirty && version !== handoff.updated_at && (
+        <p className="small" role="status" data-testid="draft-changed">
+          The stored draft changed meanwhile; your entries are kept and saving adds them to it.
+        </p>
+      )}
+      <DraftForm
+        key={version}
+        handoff={handoff}
+        persist={persist}
+        onEdit={() => setDirty(true)}
+        onChanged={(h) => {
+          setDirty(false);
+          onChanged(h);
+        }}
+      />
+    </>
+  );
+}
+
+function DraftForm({
+  handoff,
+  onEdit,
+  onChanged,
+  persist,
+}: {
+  handoff: HandoffRead;
+  onEdit: () => void;
+  onChanged: (h: HandoffRead) => void;
+  persist: DraftPersistence;
+}) {
   const c: AtmistRecord = handoff.content ?? {};
   const [mechanism, setMechanism] = useState(c.mechanism ?? "");
   const [injuries, setInjuries] = useState((c.injuries ?? []).join("\n"));
   const [notes, setNotes] = useState(c.notes ?? "");
+  // One allergy a line; empty with "none known" ticked is a recorded "no known allergies".
+  const [allergies, setAllergies] = useState((c.allergies ?? []).join("\n"));
+  const [noAllergies, setNoAllergies] = useState(c.allergies != null && c.allergies.length === 0);
   const [onsetUnknown, setOnsetUnknown] = useState(c.onset_unknown ?? false);
   const [onset, setOnset] = useState("");
   const [age, setAge] = useState(c.patient?.age_years != null ? String(c.patient.age_years) : "");
@@ -126,7 +202,7 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
     handoff.eta ? String(Math.max(1, Math.round((Date.parse(handoff.eta) - Date.now()) / 60000))) : "",
   );
   const [signs, setSigns] = useState(EMPTY_SIGNS);
-  const [oxygen, setOxygen] = useState(false);
+  const [oxygen, setOxygen] = useState(EMPTY_OXYGEN);
   const [treatments, setTreatments] = useState<Treatment[]>(c.treatment ?? []);
   const [noTreatment, setNoTreatment] = useState(c.treatment != null && c.treatment.length === 0);
   const [row, setRow] = useState(EMPTY_TREATMENT);
@@ -134,8 +210,16 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
 
   function newSigns(): VitalSigns | null {
     const values = Object.fromEntries(VITALS.map(([k]) => [k, signs[k].trim() ? Number(signs[k]) : null]));
-    if (!Object.values(values).some((v) => v !== null) && !signs.avpu) return null;
-    return { ts: new Date().toISOString(), ...values, avpu: (signs.avpu || null) as VitalSigns["avpu"], o2: oxygen, source: "crew" };
+    if (!Object.values(values).some((v) => v !== null) && !signs.avpu && !oxygen.on) return null;
+    return {
+      ts: new Date().toISOString(),
+      ...values,
+      avpu: (signs.avpu || null) as VitalSigns["avpu"],
+      o2: oxygen.on,
+      o2_device: oxygen.on && oxygen.device ? (oxygen.device as VitalSigns["o2_device"]) : null,
+      o2_flow: oxygen.on && oxygen.flow.trim() ? Number(oxygen.flow) : null,
+      source: "crew",
+    };
   }
 
   function addTreatment() {
@@ -147,8 +231,10 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
       dose_unit: row.dose_unit.trim() || null,
       route: row.route.trim() || null,
       at: row.at ? todayAt(row.at) : null,
+      response: row.response.trim() || null,
     };
     setTreatments((ts) => [...ts, t]);
+    onEdit();
     setNoTreatment(false);
     setRow(EMPTY_TREATMENT);
   }
@@ -156,12 +242,14 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
   async function save(): Promise<HandoffRead | null> {
     setMessage(null);
     const added = newSigns();
+    const allergyList = allergies.split("\n").map((a) => a.trim()).filter(Boolean);
     const content: AtmistRecord = {
       ...c,
       patient: { ...(c.patient ?? {}), age_years: age ? Number(age) : (c.patient?.age_years ?? null) },
       mechanism: mechanism.trim() || null,
       injuries: injuries.split("\n").map((s) => s.trim()).filter(Boolean),
       notes: notes.trim() || null,
+      allergies: noAllergies ? [] : allergyList.length ? allergyList : null,
       onset_unknown: onsetUnknown,
       time_of_onset: onsetUnknown ? null : onset ? todayAt(onset) : (c.time_of_onset ?? null),
       signs: [...(c.signs ?? []), ...(added ? [added] : [])],
@@ -169,13 +257,13 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
     };
     if (content.injuries?.length === 0) content.injuries = null;
     try {
-      const saved = await api.patch<HandoffRead>(`/api/handoffs/${handoff.id}`, {
+      const saved = await persist.save(handoff, {
         content,
         acuity: acuity ? Number(acuity) : null,
         eta: etaMinutes ? new Date(Date.now() + Number(etaMinutes) * 60000).toISOString() : handoff.eta,
       });
       setSigns(EMPTY_SIGNS);
-      setOxygen(false);
+      setOxygen(EMPTY_OXYGEN);
       return saved;
     } catch (e) {
       setMessage(e instanceof ApiError ? `Not saved: ${e.message}` : "Not saved");
@@ -193,7 +281,7 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
     const saved = await save();
     if (!saved) return;
     try {
-      onChanged(await api.post<HandoffRead>(`/api/handoffs/${handoff.id}/send`, {}));
+      onChanged(await persist.send(saved));
     } catch (e) {
       onChanged(saved);
       setMessage(e instanceof ApiError ? `Not sent: ${e.message}` : "Not sent");
@@ -202,7 +290,7 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
 
   const problems = handoff.problems ?? [];
   return (
-    <form className="form card" data-testid="handoff" aria-label="Handoff draft" onSubmit={(e) => void submit(e)}>
+    <form className="form card" data-testid="handoff" aria-label="Handoff draft" onChange={onEdit} onSubmit={(e) => void submit(e)}>
       <h3>Handoff draft</h3>
       <div className="row2">
         <label>
@@ -241,6 +329,15 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
       </label>
       <fieldset>
         <legend>S — Vital signs ({(c.signs ?? []).length} set(s) recorded; a new set is added on save)</legend>
+        {(c.signs ?? []).length > 0 && (
+          <ul className="small recorded-signs" data-testid="recorded-signs">
+            {(c.signs ?? []).map((s) => (
+              <li key={`${s.ts}-${s.source}`}>
+                <strong>{clock(s.ts)}</strong> {sourceText(s)}: {signFields(s).map(([l, v]) => `${l} ${v}`).join(", ")}
+              </li>
+            ))}
+          </ul>
+        )}
         <div className="grid3">
           {VITALS.map(([k, label]) => (
             <label key={k}>
@@ -260,10 +357,27 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
             </select>
           </label>
         </div>
-        <label className="check">
-          <input type="checkbox" name="sign-o2" checked={oxygen} onChange={(e) => setOxygen(e.target.checked)} />
-          On supplemental oxygen
-        </label>
+        <div className="grid3">
+          <label className="check">
+            <input type="checkbox" name="sign-o2" checked={oxygen.on} onChange={(e) => setOxygen((o) => ({ ...o, on: e.target.checked }))} />
+            On supplemental oxygen
+          </label>
+          <label>
+            Oxygen device
+            <select name="sign-o2-device" value={oxygen.device} disabled={!oxygen.on} onChange={(e) => setOxygen((o) => ({ ...o, device: e.target.value }))}>
+              <option value="">—</option>
+              {Object.entries(O2_DEVICE_LABEL).map(([v, label]) => (
+                <option key={v} value={v}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Oxygen flow (L/min)
+            <input name="sign-o2-flow" inputMode="decimal" value={oxygen.flow} disabled={!oxygen.on} onChange={(e) => setOxygen((o) => ({ ...o, flow: e.target.value }))} />
+          </label>
+        </div>
       </fieldset>
       <fieldset>
         <legend>T — Treatment given</legend>
@@ -271,7 +385,13 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
           {treatments.map((t, i) => (
             <li key={i}>
               {treatmentText(t)}{" "}
-              <button type="button" onClick={() => setTreatments((ts) => ts.filter((_, j) => j !== i))}>
+              <button
+                type="button"
+                onClick={() => {
+                  setTreatments((ts) => ts.filter((_, j) => j !== i));
+                  onEdit();
+                }}
+              >
                 Remove
               </button>
             </li>
@@ -306,6 +426,10 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
             <input name="treatment-at" placeholder="14:10" value={row.at} onChange={(e) => setRow((r) => ({ ...r, at: e.target.value }))} />
           </label>
         </div>
+        <label>
+          Response
+          <input name="treatment-response" value={row.response} onChange={(e) => setRow((r) => ({ ...r, response: e.target.value }))} />
+        </label>
         <button type="button" onClick={addTreatment}>
           Add treatment
         </button>
@@ -314,8 +438,19 @@ function DraftForm({ handoff, onChanged }: { handoff: HandoffRead; onChanged: (h
           No treatment given
         </label>
       </fieldset>
+      <fieldset>
+        <legend>Allergies</legend>
+        <label>
+          Allergies (one per line, with the reaction)
+          <textarea name="allergies" rows={2} value={allergies} disabled={noAllergies} onChange={(e) => setAllergies(e.target.value)} />
+        </label>
+        <label className="check">
+          <input type="checkbox" name="no_allergies" checked={noAllergies} disabled={allergies.trim() !== ""} onChange={(e) => setNoAllergies(e.target.checked)} />
+          No known allergies
+        </label>
+      </fieldset>
       <label>
-        Notes (allergies, social situation, anything the ED must know)
+        Notes (social situation, anything else the ED must know)
         <textarea name="notes" rows={3} value={notes} onChange={(e) => setNotes(e.target.value)} />
       </label>
       <label>

@@ -77,7 +77,16 @@ export function Patients({ incident, onChanged }: { incident: IncidentRead; onCh
   );
 }
 
-export function CloseOrCancel({ incident, onChanged }: { incident: IncidentRead; onChanged: () => void }) {
+export function CloseOrCancel({
+  incident,
+  onChanged,
+  onFinished,
+}: {
+  incident: IncidentRead;
+  onChanged: () => void;
+  /** The incident left the open queue: what the board should say instead of its panel. */
+  onFinished?: (text: string) => void;
+}) {
   const { api, can } = useApp();
   const [reason, setReason] = useState("");
   const [message, setMessage] = useState<string | null>(null);
@@ -93,6 +102,7 @@ export function CloseOrCancel({ incident, onChanged }: { incident: IncidentRead;
     try {
       await api.post(`/api/incidents/${incident.id}/status`, { status, reason: reason.trim() || null });
       setReason("");
+      onFinished?.(`Incident #${incident.number} ${status}${reason.trim() ? ` (${reason.trim()})` : ""}.`);
       onChanged();
     } catch (e) {
       setMessage(e instanceof ApiError ? e.message : "Not changed");

@@ -94,7 +94,7 @@ export function Activity() {
           {shown.map((e) => (
             <tr key={e.id}>
               <td>{new Date(e.at).toLocaleString()}</td>
-              <td>{actorLabel(e.actor, me)}</td>
+              <td>{actorLabel(e.actor, me, e.actor_name)}</td>
               <td>{e.action.replace(/_/g, " ")}</td>
               <td>{subjectLabel(e, names)}</td>
               <td className="small">{e.detail}</td>

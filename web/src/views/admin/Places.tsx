@@ -1,21 +1,19 @@
-/* An admin's set-up screen: the ambulances (units and their stations), the hospitals with their
- * capabilities, and the people who log in (e.g. an ED clinician linked to their hospital). A
- * click on the map fills in a station's or hospital's position. */
-import { useCallback, useEffect, useState, type ReactNode, type SyntheticEvent } from "react";
-import { ApiError } from "../api/client";
-import { endpoints } from "../api/endpoints";
-import type { HospitalCreate, HospitalRead, UnitCreate, UnitRead, UserRead } from "../api/types";
-import { useApp } from "../app/context";
-import { MapView, type MapPoint } from "../components/MapView";
+/* An admin's set-up map: new ambulances (units and their stations) and hospitals, placed by a
+ * click on the map. Editing them is on the Units and Hospitals tabs; people on People & roles. */
+import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
+import { ApiError } from "../../api/client";
+import { endpoints } from "../../api/endpoints";
+import type { HospitalCreate, HospitalRead, UnitCreate, UnitRead } from "../../api/types";
+import { useApp } from "../../app/context";
+import { MapView, type MapPoint } from "../../components/MapView";
+import { Field, useSubmit } from "./common";
 
 type Target = "unit" | "hospital";
-const ROLES = ["dispatcher", "paramedic", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
 
-export function Admin() {
-  const { api, can } = useApp();
+export function Places() {
+  const { api } = useApp();
   const [units, setUnits] = useState<UnitRead[]>([]);
   const [hospitals, setHospitals] = useState<HospitalRead[]>([]);
-  const [users, setUsers] = useState<UserRead[]>([]);
   const [bounds, setBounds] = useState<number[] | null>(null);
   const [target, setTarget] = useState<Target>("unit");
   const [picked, setPicked] = useState<{ lat: number; lon: number } | null>(null);
@@ -23,9 +21,13 @@ export function Admin() {
   const reload = useCallback(() => {
     endpoints.units(api).then(setUnits, () => undefined);
     endpoints.hospitals(api).then(setHospitals, () => undefined);
-    if (can("users:read")) api.get<UserRead[]>("/api/users").then(setUsers, () => undefined);
-  }, [api, can]);
+  }, [api]);
   useEffect(reload, [reload]);
+  // A created unit or hospital takes the picked position: the next one needs its own click.
+  const placed = useCallback(() => {
+    setPicked(null);
+    reload();
+  }, [reload]);
   useEffect(() => {
     endpoints.mapInfo(api).then((m) => setBounds(m.bbox), () => undefined);
   }, [api]);
@@ -44,9 +46,8 @@ export function Admin() {
         <MapView roads={null} bounds={bounds} points={points} route={null} picking onPick={(lat, lon) => setPicked({ lat, lon })} />
       </section>
       <section className="panel" aria-label="Create">
-        <UnitForm picked={picked} onFocus={() => setTarget("unit")} onCreated={reload} />
-        <HospitalForm picked={picked} onFocus={() => setTarget("hospital")} onCreated={reload} />
-        {can("users:write") && <UserForm hospitals={hospitals} onCreated={reload} />}
+        <UnitForm picked={picked} onFocus={() => setTarget("unit")} onCreated={placed} />
+        <HospitalForm picked={picked} onFocus={() => setTarget("hospital")} onCreated={placed} />
       </section>
       <section className="panel" aria-label="Register">
         <h2>Units ({units.length})</h2>
@@ -61,58 +62,26 @@ export function Admin() {
         <ul className="list small" data-testid="admin-hospitals">
           {hospitals.map((h) => (
             <li key={h.id}>
-              <strong>{h.name}</strong> {h.capabilities.map((c) => c.replace(/_/g, " ")).join(", ") || "no specialist services"}
+              <strong>{h.name}</strong> {servicesText(h)}
+              {h.ed_beds_available != null ? ` · ${h.ed_beds_available} ED beds free` : ""}
             </li>
           ))}
         </ul>
-        {users.length > 0 && (
-          <>
-            <h2>People ({users.length})</h2>
-            <ul className="list small" data-testid="admin-users">
-              {users.map((u) => (
-                <li key={u.id}>
-                  <strong>{u.username}</strong> {u.role.replace(/_/g, " ")}
-                  {u.hospital_id ? ` · ${hospitals.find((h) => h.id === u.hospital_id)?.name ?? "hospital"}` : ""}
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
       </section>
     </div>
   );
 }
 
-function useSubmit(onDone: () => void) {
-  const [message, setMessage] = useState<string | null>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const run = async (call: () => Promise<unknown>, done: string) => {
-    setMessage(null);
-    setErrors({});
-    try {
-      await call();
-      setMessage(done);
-      onDone();
-      return true;
-    } catch (e) {
-      if (e instanceof ApiError) {
-        setErrors(e.fields);
-        setMessage(e.message);
-      } else setMessage("Not saved");
-      return false;
-    }
-  };
-  return { message, errors, run };
-}
-
-function Field({ label, error, children }: { label: string; error?: string; children: ReactNode }) {
-  return (
-    <label>
-      {label}
-      {children}
-      {error && <span className="error">{error}</span>}
-    </label>
-  );
+/** What the hospital offers, in the words of the form that created it (not capability ids). */
+function servicesText(h: HospitalRead): string {
+  const services = [
+    h.trauma_level != null ? `trauma level ${h.trauma_level}` : null,
+    h.stroke_centre ? "stroke centre" : null,
+    h.pci ? "PCI lab" : null,
+    h.burns ? "burns unit" : null,
+    h.paediatrics ? "paediatric emergency care" : null,
+  ].filter(Boolean);
+  return services.join(", ") || "no specialist services";
 }
 
 function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: number } | null; onFocus: () => void; onCreated: () => void }) {
@@ -219,57 +188,6 @@ function HospitalForm({ picked, onFocus, onCreated }: { picked: { lat: number; l
       <p className="muted small">Position: {picked ? `${picked.lat.toFixed(5)}, ${picked.lon.toFixed(5)}` : "click the map"}</p>
       <button type="submit" className="primary">
         Create hospital
-      </button>
-      {message && <p role="status">{message}</p>}
-    </form>
-  );
-}
-
-function UserForm({ hospitals, onCreated }: { hospitals: HospitalRead[]; onCreated: () => void }) {
-  const { api } = useApp();
-  const blank = { username: "", password: "", role: "clinician", hospital_id: "" };
-  const [form, setForm] = useState(blank);
-  const { message, errors, run } = useSubmit(onCreated);
-  async function submit(e: SyntheticEvent) {
-    e.preventDefault();
-    const body = { ...form, hospital_id: form.hospital_id || null };
-    if (await run(() => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
-  }
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
-  return (
-    <form className="form card" aria-label="New person" onSubmit={(e) => void submit(e)}>
-      <h2>New person</h2>
-      <div className="row2">
-        <Field label="Username" error={errors.username}>
-          <input name="user-name" required autoComplete="off" value={form.username} onChange={set("username")} />
-        </Field>
-        <Field label="Initial password" error={errors.password}>
-          <input name="user-password" type="password" required autoComplete="new-password" value={form.password} onChange={set("password")} />
-        </Field>
-      </div>
-      <div className="row2">
-        <Field label="Role">
-          <select name="user-role" value={form.role} onChange={set("role")}>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {r.replace(/_/g, " ")}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Hospital (hospital staff)" error={errors.hospital_id}>
-          <select name="user-hospital" value={form.hospital_id} onChange={set("hospital_id")}>
-            <option value="">—</option>
-            {hospitals.map((h) => (
-              <option key={h.id} value={h.id}>
-                {h.name}
-              </option>
-            ))}
-          </select>
-        </Field>
-      </div>
-      <button type="submit" className="primary">
-        Create account
       </button>
       {message && <p role="status">{message}</p>}
     </form>

@@ -1,0 +1,48 @@
+"""Settings section of hospital intake: the orchestrator's retries, timeouts and breakers."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class IntakeEngineSettings(BaseModel):
+    """The intake orchestrator (intake.engine): retries, timeouts and breakers per agent."""
+
+    attempts: int = Field(default=3, ge=1, le=20, description="tries of an intake step")
+    backoff_seconds: float = Field(
+        default=1.0, ge=0, description="wait before an intake step's second try"
+    )
+    backoff_rate: float = Field(
+        default=2.0, ge=1, description="each further retry of a step waits this many times longer"
+    )
+    # Emergency first: a non-clinical step runs beside the clinical ones, so it can afford to
+    # wait out a failing service longer without delaying care.
+    beside_attempts: int = Field(
+        default=6, ge=1, le=50, description="tries of a non-clinical step of an emergency workflow"
+    )
+    timeout_seconds: float = Field(default=15.0, gt=0, description="longest run of one agent")
+    agent_timeouts: dict[str, float] = Field(
+        default_factory=dict, description="timeout per agent name, overriding timeout_seconds"
+    )
+    agent_attempts: dict[str, int] = Field(
+        default_factory=dict, description="tries per agent name, overriding attempts"
+    )
+    breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures of an agent that open its circuit"
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="an open circuit lets one trial call through after this"
+    )
+    poll_seconds: float = Field(
+        default=2.0, gt=0, description="how often a worker looks for sessions other processes began"
+    )
+    system_database_url: str | None = Field(
+        default=None,
+        description="DBOS system database (workflow checkpoints); unset: beside the app's "
+        "database (a `-workflows` SQLite file, or the same PostgreSQL database, schema dbos)",
+    )
+    executor_id: str = Field(
+        default="local",
+        description="this worker's name for workflow recovery; stable across restarts, unique "
+        "per worker when several run",
+    )

@@ -1,0 +1,308 @@
+"""Drafting a handoff: from the crew's form or from triage and a chosen destination, with the
+monitor's readings filled in, edited while it is a draft."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emsync.core.crypto import Keyring
+from emsync.core.errors import Conflict, ValidationFailed
+from emsync.core.ids import new_id
+from emsync.core.uow import UnitOfWork
+from emsync.handoffs import signs
+from emsync.handoffs.events import (
+    HandoffDrafted,
+    HandoffDraftEdited,
+)
+from emsync.handoffs.keys import (
+    handoff_data_key,
+    open_json,
+    part_aad,
+    reseal_children,
+    seal_json,
+    seal_new,
+)
+from emsync.handoffs.lifecycle import HandoffStatus
+from emsync.handoffs.models import (
+    Handoff,
+)
+from emsync.handoffs.outbox import commit, event_base
+from emsync.handoffs.reads import Viewer, load_handoff, read_handoff
+from emsync.handoffs.schemas import (
+    AtmistRecord,
+    DraftRequest,
+    HandoffCreate,
+    HandoffDraftEdit,
+    HandoffRead,
+    VitalSigns,
+)
+from emsync.incidents import get_incident, get_patient
+from emsync.telemetry.public import recent_vitals
+
+S = HandoffStatus
+
+
+def _body(content: AtmistRecord, crew: Sequence[str], news2: int | None) -> dict[str, Any]:
+    return {"content": content.model_dump(mode="json"), "crew": list(crew), "news2": news2}
+
+
+async def create_handoff(
+    *, uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, actor: str, now: datetime
+) -> Handoff:
+    """A draft sealed for its destination; `send` delivers it."""
+    handoff = await _draft(uow, keyring, data, actor, now)
+    await uow.commit()
+    return handoff
+
+
+async def _draft(
+    uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, actor: str, now: datetime
+) -> Handoff:
+    session = uow.session
+    content = data.content
+    if data.patient_id is not None and not content.signs:
+        filled = await _telemetry_signs(session, keyring, data.patient_id, now)
+        if filled:
+            content = content.model_copy(update={"signs": filled})
+    handoff_id = new_id()
+    key, data_key, wrapped = await seal_new(
+        session, keyring, handoff_id, data.hospital_id, actor, now
+    )
+    handoff = Handoff(
+        id=handoff_id,
+        status=S.DRAFT.value,
+        incident_id=data.incident_id,
+        patient_id=data.patient_id,
+        unit_id=data.unit_id,
+        hospital_id=data.hospital_id,
+        acuity=data.acuity,
+        eta=data.eta,
+        key_id=key.id,
+        wrapped_key=wrapped,
+        content_sealed=seal_json(
+            data_key, _body(content, data.crew, data.news2), part_aad(handoff_id, "content")
+        ),
+        last_update_seq=0,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(handoff)
+    await session.flush()
+    uow.record(HandoffDrafted(**event_base(handoff)))
+    return handoff
+
+
+async def create_and_read(
+    *, uow: UnitOfWork, keyring: Keyring, data: HandoffCreate, viewer: Viewer, now: datetime
+) -> HandoffRead:
+    handoff = await _draft(uow, keyring, data, viewer.actor, now)
+    # Inside this transaction, which inserted the handoff: no updates or attachments to select.
+    read = await read_handoff(uow.session, keyring, handoff, viewer, fresh=True)
+    await uow.commit()
+    return read
+
+
+async def draft_from_inputs(
+    *, uow: UnitOfWork, keyring: Keyring, request: DraftRequest, actor: str, now: datetime
+) -> Handoff:
+    """The bridge: a triaged patient and a chosen destination become a draft for the unit.
+
+    Pulls what exists (incident complaint and time, patient age, sex, acuity, NEWS2). Calling it
+    again for the same patient updates the open draft instead of making a second one.
+    """
+    session = uow.session
+    incident = await get_incident(session=session, keyring=keyring, incident_id=request.incident_id)
+    patient_id = request.patient_id
+    if patient_id is None and len(incident.patients) == 1:
+        patient_id = incident.patients[0].id
+    patient = None
+    if patient_id is not None:
+        patient = await get_patient(session=session, keyring=keyring, patient_id=patient_id)
+        if patient.incident_id != incident.id:
+            raise ValidationFailed(
+                f"patient {patient_id} is not on incident {incident.id}", field="patient_id"
+            )
+    existing = (
+        await session.scalars(
+            select(Handoff)
+            .where(
+                Handoff.incident_id == incident.id,
+                Handoff.patient_id == patient_id
+                if patient_id is not None
+                else Handoff.patient_id.is_(None),
+                Handoff.status == S.DRAFT.value,
+            )
+            .with_for_update()
+        )
+    ).first()
+    if existing is not None:
+        edit = HandoffDraftEdit(
+            unit_id=request.unit_id or existing.unit_id,
+            eta=request.eta or existing.eta,
+            acuity=patient.acuity if patient and patient.acuity else existing.acuity,
+            content=None
+            if patient_id is None
+            else await _with_telemetry_signs(session, keyring, existing, patient_id, now),
+        )
+        return await _edit_draft(
+            uow, keyring, existing, edit, actor, now, hospital_id=request.hospital_id
+        )
+    content = AtmistRecord(
+        patient={
+            "name": patient.name if patient else None,
+            "age_years": patient.age_years if patient else None,
+            "sex": patient.sex if patient else None,
+        },
+        mechanism=incident.chief_complaint,
+        notes=None,
+    )
+    return await create_handoff(
+        uow=uow,
+        keyring=keyring,
+        data=HandoffCreate(
+            incident_id=incident.id,
+            patient_id=patient_id,
+            unit_id=request.unit_id,
+            hospital_id=request.hospital_id,
+            eta=request.eta,
+            acuity=patient.acuity if patient else None,
+            news2=patient.news2 if patient else None,
+            content=content,
+        ),
+        actor=actor,
+        now=now,
+    )
+
+
+async def _telemetry_signs(
+    session: AsyncSession,
+    keyring: Keyring,
+    patient_id: str,
+    now: datetime,
+    *,
+    after: datetime | None = None,
+) -> list[VitalSigns]:
+    """The patient's monitor readings of the last half hour (only those later than `after`)
+    as at most six sign sets."""
+    since = now - signs.WINDOW
+    readings = await recent_vitals(
+        session=session,
+        keyring=keyring,
+        patient_id=patient_id,
+        since=since if after is None else max(since, after),
+    )
+    if after is not None:
+        readings = [r for r in readings if r[0] > after]
+    return [VitalSigns.model_validate(s) for s in signs.telemetry_signs(readings)]
+
+
+async def _with_telemetry_signs(
+    session: AsyncSession, keyring: Keyring, handoff: Handoff, patient_id: str, now: datetime
+) -> AtmistRecord | None:
+    """The draft's content with the readings since its newest telemetry set merged in by time
+    (whatever the crew entered or edited stays as it is), or None when there is nothing new.
+    Only later readings: a refresh extends the record instead of re-thinning the same half
+    hour into ever more sets."""
+    data_key = await handoff_data_key(session, keyring, handoff)
+    body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
+    content = AtmistRecord.model_validate(body["content"])
+    newest = max((s.ts for s in content.signs if s.source == signs.TELEMETRY), default=None)
+    fresh = await _telemetry_signs(session, keyring, patient_id, now, after=newest)
+    if not fresh:
+        return None
+    current = [s.model_dump() for s in content.signs]
+    merged = signs.merge(current, [s.model_dump() for s in fresh])
+    if merged == current:
+        return None
+    return content.model_copy(update={"signs": [VitalSigns.model_validate(s) for s in merged]})
+
+
+async def _edit_draft(
+    uow: UnitOfWork,
+    keyring: Keyring,
+    handoff: Handoff,
+    edit: HandoffDraftEdit,
+    actor: str,
+    now: datetime,
+    *,
+    hospital_id: str | None = None,
+) -> Handoff:
+    session = uow.session
+    if handoff.status != S.DRAFT.value:
+        raise Conflict(
+            f"handoff {handoff.id} is {handoff.status}; append an update instead of editing it"
+        )
+    data_key = await handoff_data_key(session, keyring, handoff)
+    body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
+    changes = edit.model_dump(exclude_unset=True)
+    content = (
+        edit.content if edit.content is not None else AtmistRecord.model_validate(body["content"])
+    )
+    crew = edit.crew if edit.crew is not None else body.get("crew", [])
+    news2 = changes["news2"] if "news2" in changes else body.get("news2")
+    for name in ("unit_id", "eta", "acuity"):
+        if name in changes:
+            setattr(handoff, name, changes[name])
+    if hospital_id is not None and hospital_id != handoff.hospital_id:
+        key, data_key, wrapped = await seal_new(
+            session, keyring, handoff.id, hospital_id, actor, now
+        )
+        await reseal_children(
+            session,
+            handoff,
+            old_key=await handoff_data_key(session, keyring, handoff),
+            new_key=data_key,
+        )
+        handoff.hospital_id, handoff.key_id, handoff.wrapped_key = hospital_id, key.id, wrapped
+    handoff.content_sealed = seal_json(
+        data_key, _body(content, crew, news2), part_aad(handoff.id, "content")
+    )
+    handoff.updated_at = now
+    uow.record(HandoffDraftEdited(**event_base(handoff)))
+    await commit(uow, keyring)
+    return handoff
+
+
+async def edit_draft(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    handoff_id: str,
+    edit: HandoffDraftEdit,
+    viewer: Viewer,
+    now: datetime,
+) -> HandoffRead:
+    handoff = await load_handoff(uow.session, handoff_id, viewer, lock=True)
+    handoff = await _edit_draft(uow, keyring, handoff, edit, viewer.actor, now)
+    return await read_handoff(uow.session, keyring, handoff, viewer)
+
+
+async def refresh_drafts_from_triage(
+    *,
+    uow: UnitOfWork,
+    keyring: Keyring,
+    patient_id: str,
+    acuity: int | None,
+    news2: int | None,
+    actor: str,
+    now: datetime,
+) -> int:
+    """Put a new triage result on the patient's open drafts; returns how many were refreshed."""
+    session = uow.session
+    drafts = (
+        await session.scalars(
+            select(Handoff).where(Handoff.patient_id == patient_id, Handoff.status == S.DRAFT.value)
+        )
+    ).all()
+    edit = HandoffDraftEdit.model_validate(
+        {k: v for k, v in (("acuity", acuity), ("news2", news2)) if v is not None}
+    )
+    for handoff in drafts:
+        await _edit_draft(uow, keyring, handoff, edit, actor, now)
+    return len(drafts)

@@ -1,0 +1,206 @@
+"""Hospital key pairs and the per-handoff data keys: enrolment, rotation, unwrapping, and
+the sealed JSON every part of a handoff is stored as."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emsync.core.crypto import Keyring
+from emsync.core.db import insert_ignoring_conflicts
+from emsync.core.errors import NotFound
+from emsync.core.ids import new_id
+from emsync.handoffs import sealing
+from emsync.handoffs.lifecycle import HandoffStatus
+from emsync.handoffs.models import (
+    Handoff,
+    HandoffAttachment,
+    HandoffUpdate,
+    HospitalFeed,
+    HospitalKey,
+)
+
+S = HandoffStatus
+
+
+# ---------------------------------------------------------------- hospital keys
+
+
+def _key_aad(key_id: str) -> bytes:
+    return f"handoff_hospital_key:{key_id}".encode()
+
+
+async def ensure_feed(session: AsyncSession, hospital_id: str) -> None:
+    # Insert-or-ignore: two first handoffs for a hospital at once must not race to create it.
+    table = cast(Table, HospitalFeed.__table__)
+    await session.execute(
+        insert_ignoring_conflicts(table, session.get_bind().dialect.name).values(
+            hospital_id=hospital_id, last_seq=0
+        )
+    )
+
+
+async def _new_key(
+    session: AsyncSession,
+    keyring: Keyring,
+    hospital_id: str,
+    version: int,
+    actor: str,
+    now: datetime,
+) -> HospitalKey:
+    pair = sealing.generate_key_pair()
+    key_id = new_id()
+    row = HospitalKey(
+        id=key_id,
+        hospital_id=hospital_id,
+        version=version,
+        public_key=pair.public,
+        private_key_sealed=keyring.seal(pair.private, aad=_key_aad(key_id)),
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(row)
+    await ensure_feed(session, hospital_id)
+    await session.flush()
+    return row
+
+
+async def active_key(session: AsyncSession, hospital_id: str) -> HospitalKey | None:
+    stmt = (
+        select(HospitalKey)
+        .where(HospitalKey.hospital_id == hospital_id)
+        .order_by(HospitalKey.version.desc())
+        .limit(1)
+    )
+    key = (await session.scalars(stmt)).first()
+    if key is not None:
+        session.info.setdefault(_KEYS, {})[key.id] = key
+    return key
+
+
+async def ensure_hospital_key(
+    *, session: AsyncSession, keyring: Keyring, hospital_id: str, actor: str, now: datetime
+) -> HospitalKey:
+    """The hospital's active key pair, enrolling the hospital on its first handoff."""
+    key = await active_key(session, hospital_id)
+    return key or await _new_key(session, keyring, hospital_id, 1, actor, now)
+
+
+async def rotate_hospital_key(
+    *, session: AsyncSession, keyring: Keyring, hospital_id: str, actor: str, now: datetime
+) -> HospitalKey:
+    """A new active key pair; older pairs stay (sealed) so older handoffs still open."""
+    current = await active_key(session, hospital_id)
+    key = await _new_key(
+        session, keyring, hospital_id, (current.version + 1) if current else 1, actor, now
+    )
+    await session.commit()
+    return key
+
+
+async def hospital_keys(*, session: AsyncSession, hospital_id: str) -> Sequence[HospitalKey]:
+    stmt = (
+        select(HospitalKey)
+        .where(HospitalKey.hospital_id == hospital_id)
+        .order_by(HospitalKey.version.desc())
+    )
+    return (await session.scalars(stmt)).all()
+
+
+_KEYS = "handoffs_keys"  # session.info: hospital key rows by id (immutable once written)
+_DATA_KEYS = "handoffs_data_keys"  # session.info: unwrapped data keys by (handoff, wrapped key)
+
+
+async def hospital_key(session: AsyncSession, key_id: str) -> HospitalKey | None:
+    """The key row, loaded once per session: the identity map holds rows weakly, so a bare
+    `session.get` in each helper went back to the database every time within one request."""
+    keys: dict[str, HospitalKey] = session.info.setdefault(_KEYS, {})
+    key = keys.get(key_id)
+    if key is None:
+        key = await session.get(HospitalKey, key_id)
+        if key is not None:
+            keys[key_id] = key
+    return key
+
+
+async def handoff_data_key(session: AsyncSession, keyring: Keyring, handoff: Handoff) -> bytes:
+    # Keyed by the wrapped key too: a redirect reseals the handoff under a new one.
+    memo: dict[tuple[str, bytes], bytes] = session.info.setdefault(_DATA_KEYS, {})
+    known = memo.get((handoff.id, handoff.wrapped_key))
+    if known is not None:
+        return known
+    key = await hospital_key(session, handoff.key_id)
+    if key is None:
+        raise NotFound(f"the key handoff {handoff.id} was sealed with is missing")
+    private = keyring.open(key.private_key_sealed, aad=_key_aad(key.id))
+    data_key = sealing.unwrap_data_key(
+        handoff.wrapped_key, hospital_private=private, context=_context(handoff.id)
+    )
+    memo[(handoff.id, handoff.wrapped_key)] = data_key
+    return data_key
+
+
+def _context(handoff_id: str) -> bytes:
+    return f"handoff:{handoff_id}".encode()
+
+
+def part_aad(handoff_id: str, part: str) -> bytes:
+    return f"handoff:{handoff_id}:{part}".encode()
+
+
+def seal_json(data_key: bytes, value: Any, aad: bytes) -> bytes:
+    return sealing.seal(data_key, json.dumps(value, default=str).encode(), aad=aad)
+
+
+def open_json(data_key: bytes, sealed: bytes, aad: bytes) -> Any:
+    return json.loads(sealing.open_sealed(data_key, sealed, aad=aad))
+
+
+async def seal_new(
+    session: AsyncSession,
+    keyring: Keyring,
+    handoff_id: str,
+    hospital_id: str,
+    actor: str,
+    now: datetime,
+) -> tuple[HospitalKey, bytes, bytes]:
+    key = await ensure_hospital_key(
+        session=session, keyring=keyring, hospital_id=hospital_id, actor=actor, now=now
+    )
+    data_key = sealing.new_data_key()
+    wrapped = sealing.wrap_data_key(
+        data_key, hospital_public=key.public_key, context=_context(handoff_id)
+    )
+    return key, data_key, wrapped
+
+
+async def reseal_children(
+    session: AsyncSession, handoff: Handoff, *, old_key: bytes, new_key: bytes
+) -> None:
+    for row in (
+        await session.scalars(select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id))
+    ).all():
+        if row.payload_sealed is not None:
+            aad = part_aad(handoff.id, f"update:{row.seq}")
+            row.payload_sealed = sealing.seal(
+                new_key, sealing.open_sealed(old_key, row.payload_sealed, aad=aad), aad=aad
+            )
+    for att in (
+        await session.scalars(
+            select(HandoffAttachment).where(HandoffAttachment.handoff_id == handoff.id)
+        )
+    ).all():
+        aad = part_aad(handoff.id, f"attachment:{att.id}")
+        att.content_sealed = sealing.seal(
+            new_key, sealing.open_sealed(old_key, att.content_sealed, aad=aad), aad=aad
+        )
+        if att.name_sealed is not None:
+            name_aad = part_aad(handoff.id, f"attachment:{att.id}:name")
+            att.name_sealed = sealing.seal(
+                new_key, sealing.open_sealed(old_key, att.name_sealed, aad=name_aad), aad=name_aad
+            )

@@ -1,0 +1,219 @@
+"""The per-hospital outbox that makes delivery lossless: the update log, outbox entries,
+their rendering for the hospital, and the commit that renders them for the live push."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from emsync.core.clock import as_utc
+from emsync.core.crypto import Keyring
+from emsync.core.errors import Conflict
+from emsync.core.uow import UnitOfWork
+from emsync.handoffs.keys import ensure_feed, handoff_data_key
+from emsync.handoffs.lifecycle import HandoffStatus
+from emsync.handoffs.models import (
+    Handoff,
+    HandoffUpdate,
+    HospitalFeed,
+    OutboxEntry,
+)
+from emsync.handoffs.reads import Viewer, load_handoff, may_open, read_handoff, update_read
+from emsync.handoffs.schemas import (
+    FeedEntryRead,
+)
+
+S = HandoffStatus
+
+
+# Feed entries a use case rendered from the rows in hand just before committing, for the live
+# push that runs right after the commit in the same task (see handlers.push_handoff_events): the
+# push then needs no second transaction to read back what this one wrote. Scoped to the request's
+# context, so rendered (opened) content never outlives the request or crosses to another one.
+_rendered: ContextVar[dict[tuple[str, int], FeedEntryRead] | None] = ContextVar(
+    "handoffs_rendered_entries", default=None
+)
+_PENDING_OUTBOX = "handoffs_pending_outbox"  # session.info key: entries this transaction added
+_LOGGED = "handoffs_logged_updates"  # session.info key: update rows it added, by (handoff, seq)
+
+
+def rendered_entry(hospital_id: str, seq: int) -> FeedEntryRead | None:
+    """The entry this request's use case rendered for the live push, taken once; else None."""
+    rendered = _rendered.get()
+    return rendered.pop((hospital_id, seq), None) if rendered else None
+
+
+# ---------------------------------------------------------------- outbox
+
+
+async def append_outbox(
+    session: AsyncSession,
+    handoff: Handoff,
+    kind: str,
+    now: datetime,
+    *,
+    hospital_id: str | None = None,
+    update_seq: int | None = None,
+    **meta: Any,
+) -> tuple[str, int]:
+    """One entry in the hospital's outbox. The counter row's lock orders concurrent writers, so
+    seq order is commit order and a reader who has seen seq n has seen every entry below it."""
+    target = hospital_id or handoff.hospital_id
+    bump = (
+        update(HospitalFeed)
+        .where(HospitalFeed.hospital_id == target)
+        .values(last_seq=HospitalFeed.last_seq + 1)
+        .returning(HospitalFeed.last_seq)
+    )
+    seq = await session.scalar(bump)
+    if seq is None:  # the hospital's first entry: create its counter, then count
+        await ensure_feed(session, target)
+        seq = await session.scalar(bump)
+    assert seq is not None
+    entry = OutboxEntry(
+        hospital_id=target,
+        seq=seq,
+        handoff_id=handoff.id,
+        kind=kind,
+        update_seq=handoff.last_update_seq if update_seq is None else update_seq,
+        meta={
+            "status": handoff.status,
+            "acuity": handoff.acuity,
+            "eta": handoff.eta.isoformat() if handoff.eta else None,
+            **meta,
+        },
+        created_at=now,
+    )
+    session.add(entry)
+    session.info.setdefault(_PENDING_OUTBOX, []).append(entry)
+    return target, seq
+
+
+def append_log(
+    session: AsyncSession,
+    handoff: Handoff,
+    kind: str,
+    actor: str,
+    now: datetime,
+    *,
+    payload: bytes | None = None,
+    status_from: str | None = None,
+    status_to: str | None = None,
+) -> int:
+    handoff.last_update_seq += 1
+    row = HandoffUpdate(
+        handoff_id=handoff.id,
+        seq=handoff.last_update_seq,
+        kind=kind,
+        status_from=status_from,
+        status_to=status_to,
+        payload_sealed=payload,
+        actor=actor,
+        at=now,
+    )
+    session.add(row)
+    session.info.setdefault(_LOGGED, {})[(handoff.id, row.seq)] = row
+    return handoff.last_update_seq
+
+
+# ---------------------------------------------------------------- drafting
+
+
+def event_base(handoff: Handoff, deliveries: Sequence[tuple[str, int]] = ()) -> dict[str, Any]:
+    return {
+        "handoff_id": handoff.id,
+        "hospital_id": handoff.hospital_id,
+        "incident_id": handoff.incident_id,
+        "unit_id": handoff.unit_id,
+        "status": handoff.status,
+        "deliveries": tuple(deliveries),
+    }
+
+
+async def flush(uow: UnitOfWork) -> None:
+    """Flush now, so reads that follow in this transaction cannot meet a concurrent change."""
+    try:
+        await uow.session.flush()
+    except StaleDataError as exc:
+        await uow.rollback()
+        raise Conflict("the handoff was changed by someone else at the same time; retry") from exc
+
+
+async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
+    """Commit and publish. Outbox entries written by this transaction are first rendered for
+    their hospitals, inside it, so the live push after the commit reads nothing back."""
+    pending: list[OutboxEntry] = uow.session.info.pop(_PENDING_OUTBOX, [])
+    rendered = _rendered.get()
+    if rendered is None:
+        rendered = {}
+        _rendered.set(rendered)
+    try:
+        if keyring is not None:
+            for entry in pending:
+                viewer = Viewer.hospital(entry.hospital_id)
+                rendered[(entry.hospital_id, entry.seq)] = await entry_read(
+                    uow.session, keyring, entry, viewer
+                )
+        await uow.commit()
+    except StaleDataError as exc:
+        await uow.rollback()
+        raise Conflict("the handoff was changed by someone else at the same time; retry") from exc
+    finally:
+        # Opened content lives only until the push that follows the commit has run.
+        for entry in pending:
+            rendered.pop((entry.hospital_id, entry.seq), None)
+        uow.session.info.pop(_LOGGED, None)
+
+
+# ---------------------------------------------------------------- the feed
+
+
+async def entry_read(
+    session: AsyncSession, keyring: Keyring, entry: OutboxEntry, viewer: Viewer
+) -> FeedEntryRead:
+    """One outbox entry as the hospital receives it, live or on catch-up (the same shape)."""
+    handoff = await load_handoff(session, entry.handoff_id)
+    base = FeedEntryRead(
+        seq=entry.seq,
+        kind=entry.kind,
+        handoff_id=entry.handoff_id,
+        update_seq=entry.update_seq,
+        at=as_utc(entry.created_at),
+        meta=entry.meta,
+    )
+    # A handoff redirected away is no longer this hospital's to open, whatever the entry says.
+    if entry.kind == "withdrawn" or not may_open(viewer, handoff):
+        base.withdrawn = handoff.hospital_id != entry.hospital_id
+        return base
+    if entry.kind == "handoff":
+        base.handoff = await read_handoff(
+            session,
+            keyring,
+            handoff,
+            viewer,
+            upto_update=entry.update_seq,
+            upto_time=as_utc(entry.created_at),
+        )
+    else:
+        # The row this transaction just logged, when rendering its own entry for the push.
+        row = session.info.get(_LOGGED, {}).get((handoff.id, entry.update_seq))
+        if row is None:
+            row = (
+                await session.scalars(
+                    select(HandoffUpdate).where(
+                        HandoffUpdate.handoff_id == handoff.id,
+                        HandoffUpdate.seq == entry.update_seq,
+                    )
+                )
+            ).first()
+        if row is not None:
+            base.update = update_read(
+                row, await handoff_data_key(session, keyring, handoff), handoff.id
+            )
+    return base

@@ -1,0 +1,273 @@
+"""Reading handoffs: who may see and open what, and a handoff as its viewer sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emsync.core.clock import as_utc
+from emsync.core.crypto import Keyring
+from emsync.core.errors import Forbidden, NotFound
+from emsync.core.schemas import Page
+from emsync.handoffs import atmist, picture, sealing
+from emsync.handoffs.attachments import AttachmentKind
+from emsync.handoffs.keys import handoff_data_key, hospital_key, open_json, part_aad
+from emsync.handoffs.lifecycle import HandoffStatus
+from emsync.handoffs.models import (
+    Handoff,
+    HandoffAttachment,
+    HandoffUpdate,
+)
+from emsync.handoffs.schemas import (
+    AtmistRecord,
+    AttachmentRead,
+    HandoffRead,
+    UpdateRead,
+)
+
+S = HandoffStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking, in this domain's terms (built from the principal at the edge)."""
+
+    actor: str
+    hospital_id: str | None = None
+    receives: bool = False  # HANDOFFS_RECEIVE: hospital staff
+    writes: bool = False  # HANDOFFS_WRITE: crew and dispatch
+
+    @classmethod
+    def hospital(cls, hospital_id: str) -> Viewer:
+        return cls(actor=f"hospital:{hospital_id}", hospital_id=hospital_id, receives=True)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def may_open(viewer: Viewer, handoff: Handoff) -> bool:
+    """The receiving hospital's staff open a handoff; the crew reads back its own draft."""
+    if handoff.status == S.DRAFT.value:
+        return viewer.writes
+    return viewer.receives and viewer.hospital_id == handoff.hospital_id
+
+
+def may_see(viewer: Viewer, handoff: Handoff) -> bool:
+    """Hospital staff see only handoffs for their hospital; crew and dispatch see metadata."""
+    if viewer.hospital_id is not None and not viewer.writes:
+        return handoff.hospital_id == viewer.hospital_id and handoff.status != S.DRAFT.value
+    return True
+
+
+async def load_handoff(
+    session: AsyncSession, handoff_id: str, viewer: Viewer | None = None, *, lock: bool = False
+) -> Handoff:
+    handoff = await session.get(Handoff, handoff_id, with_for_update=lock)
+    if handoff is None or (viewer is not None and not may_see(viewer, handoff)):
+        raise NotFound(f"handoff {handoff_id} does not exist")
+    return handoff
+
+
+def update_read(row: HandoffUpdate, data_key: bytes | None, handoff_id: str) -> UpdateRead:
+    data = None
+    if row.payload_sealed is not None and data_key is not None:
+        data = open_json(data_key, row.payload_sealed, part_aad(handoff_id, f"update:{row.seq}"))
+    return UpdateRead(
+        seq=row.seq,
+        kind=row.kind,
+        at=as_utc(row.at),
+        actor=row.actor,
+        status_from=row.status_from,
+        status_to=row.status_to,
+        data=data,
+    )
+
+
+async def _key_version(session: AsyncSession, handoff: Handoff) -> int:
+    key = await hospital_key(session, handoff.key_id)
+    return key.version if key else 0
+
+
+async def _metadata(session: AsyncSession, handoff: Handoff) -> dict[str, Any]:
+    """The routing metadata every viewer sees, sealed content or not."""
+    return {
+        "id": handoff.id,
+        "status": S(handoff.status),
+        "incident_id": handoff.incident_id,
+        "patient_id": handoff.patient_id,
+        "unit_id": handoff.unit_id,
+        "hospital_id": handoff.hospital_id,
+        "acuity": handoff.acuity,
+        "eta": as_utc(handoff.eta) if handoff.eta else None,
+        "key_version": await _key_version(session, handoff),
+        "created_by": handoff.created_by,
+        "created_at": as_utc(handoff.created_at),
+        "updated_at": as_utc(handoff.updated_at),
+        "sent_at": as_utc(handoff.sent_at) if handoff.sent_at else None,
+        "acknowledged_at": as_utc(handoff.acknowledged_at) if handoff.acknowledged_at else None,
+        "sealed": True,
+    }
+
+
+def _attachment_read(att: HandoffAttachment, data_key: bytes, handoff_id: str) -> AttachmentRead:
+    return AttachmentRead(
+        id=att.id,
+        kind=AttachmentKind(att.kind),
+        media_type=att.media_type,
+        size=att.size,
+        name=sealing.open_sealed(
+            data_key, att.name_sealed, aad=part_aad(handoff_id, f"attachment:{att.id}:name")
+        ).decode()
+        if att.name_sealed
+        else None,
+        created_at=as_utc(att.created_at),
+    )
+
+
+async def read_handoff(
+    session: AsyncSession,
+    keyring: Keyring,
+    handoff: Handoff,
+    viewer: Viewer,
+    *,
+    upto_update: int | None = None,
+    upto_time: datetime | None = None,
+    fresh: bool = False,
+) -> HandoffRead:
+    """`fresh`: the handoff was inserted by this very transaction, so it has no updates and no
+    attachments yet and the two selects for them are skipped (they cost two round trips)."""
+    base = await _metadata(session, handoff)
+    if not may_open(viewer, handoff):
+        return HandoffRead(**base)
+    data_key = await handoff_data_key(session, keyring, handoff)
+    body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
+    content = AtmistRecord.model_validate(body["content"])
+    updates: list[UpdateRead] = []
+    attachments: Sequence[HandoffAttachment] = ()
+    if not fresh:
+        stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
+        if upto_update is not None:
+            stmt = stmt.where(HandoffUpdate.seq <= upto_update)
+        rows = (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
+        updates = [update_read(r, data_key, handoff.id) for r in rows]
+        attachments = (
+            await session.scalars(
+                select(HandoffAttachment)
+                .where(HandoffAttachment.handoff_id == handoff.id)
+                .order_by(HandoffAttachment.created_at, HandoffAttachment.id)
+            )
+        ).all()
+    clinical = picture.clinical_picture(content, updates)
+    signs = [s.model_dump() for s in clinical.signs]
+    problems = atmist.missing_for_send(
+        content.model_dump(),
+        acuity=handoff.acuity,
+        eta=handoff.eta,
+        hospital_id=handoff.hospital_id,
+    )
+    return HandoffRead(
+        **base,
+        # As stated (crew, triage); else as computed from the newest set that allows it.
+        news2=body.get("news2")
+        if body.get("news2") is not None
+        else clinical.news2.total
+        if clinical.news2
+        else None,
+        crew=body.get("crew"),
+        content=content,
+        trends={k: v.value for k, v in atmist.vital_trends(signs).items()},
+        picture=clinical,
+        problems=[{"field": p.field, "message": p.message} for p in problems]
+        if handoff.status == S.DRAFT.value
+        else None,
+        updates=updates,
+        attachments=[
+            _attachment_read(a, data_key, handoff.id)
+            for a in attachments
+            if upto_time is None or as_utc(a.created_at) <= upto_time
+        ],
+    )
+
+
+async def get_handoff(
+    *, session: AsyncSession, keyring: Keyring, handoff_id: str, viewer: Viewer
+) -> HandoffRead:
+    handoff = await load_handoff(session, handoff_id, viewer)
+    return await read_handoff(session, keyring, handoff, viewer)
+
+
+async def list_handoffs(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    viewer: Viewer,
+    hospital_id: str | None,
+    statuses: Sequence[HandoffStatus],
+    incident_id: str | None,
+    limit: int,
+    offset: int,
+) -> Page[HandoffRead]:
+    """Routing metadata only (no content): the board of incoming or outgoing handoffs."""
+    stmt = select(Handoff)
+    if viewer.hospital_id is not None and not viewer.writes:
+        if hospital_id not in (None, viewer.hospital_id):
+            raise Forbidden("hospital staff see only their own hospital's handoffs")
+        hospital_id = viewer.hospital_id
+        stmt = stmt.where(Handoff.status != S.DRAFT.value)
+    if hospital_id is not None:
+        stmt = stmt.where(Handoff.hospital_id == hospital_id)
+    if statuses:
+        stmt = stmt.where(Handoff.status.in_([s.value for s in statuses]))
+    if incident_id is not None:
+        stmt = stmt.where(Handoff.incident_id == incident_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = (
+        await session.scalars(
+            stmt.order_by(Handoff.created_at.desc(), Handoff.id).limit(limit).offset(offset)
+        )
+    ).all()
+    metadata_only = Viewer(actor=viewer.actor)
+    items = [await read_handoff(session, keyring, r, metadata_only) for r in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+async def list_updates(
+    *, session: AsyncSession, keyring: Keyring, handoff_id: str, viewer: Viewer, after: int = 0
+) -> list[UpdateRead]:
+    handoff = await load_handoff(session, handoff_id, viewer)
+    data_key = (
+        await handoff_data_key(session, keyring, handoff) if may_open(viewer, handoff) else None
+    )
+    rows = (
+        await session.scalars(
+            select(HandoffUpdate)
+            .where(HandoffUpdate.handoff_id == handoff_id, HandoffUpdate.seq > after)
+            .order_by(HandoffUpdate.seq)
+        )
+    ).all()
+    return [update_read(r, data_key, handoff_id) for r in rows]
+
+
+async def get_attachment(
+    *, session: AsyncSession, keyring: Keyring, handoff_id: str, attachment_id: str, viewer: Viewer
+) -> tuple[str, bytes]:
+    handoff = await load_handoff(session, handoff_id, viewer)
+    att = await session.get(HandoffAttachment, attachment_id)
+    if att is None or att.handoff_id != handoff_id:
+        raise NotFound(f"attachment {attachment_id} is not on handoff {handoff_id}")
+    if not may_open(viewer, handoff):
+        raise Forbidden(f"only staff of hospital {handoff.hospital_id} may open this attachment")
+    data_key = await handoff_data_key(session, keyring, handoff)
+    return att.media_type, sealing.open_sealed(
+        data_key, att.content_sealed, aad=part_aad(handoff.id, f"attachment:{att.id}")
+    )
+
+
+def check_feed_access(viewer: Viewer, hospital_id: str) -> None:
+    if not viewer.receives or viewer.hospital_id != hospital_id:
+        raise Forbidden(f"only staff of hospital {hospital_id} may read its handoff feed")

@@ -1,0 +1,135 @@
+/* People and roles: who can log in, with which role, for which hospital; create, change a role,
+ * disable or re-enable an account (its sessions end at once, server-side). */
+import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
+import { endpoints } from "../../api/endpoints";
+import type { HospitalRead, UserRead } from "../../api/types";
+import { useApp } from "../../app/context";
+import { Field, Status, useSubmit, when } from "./common";
+
+export const ROLES = ["dispatcher", "paramedic", "crew", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
+const label = (role: string) => role.replace(/_/g, " ");
+
+export function People() {
+  const { api, can, me } = useApp();
+  const [users, setUsers] = useState<UserRead[]>([]);
+  const [hospitals, setHospitals] = useState<HospitalRead[]>([]);
+  const reload = useCallback(() => {
+    api.get<UserRead[]>("/api/users").then(setUsers, () => undefined);
+    endpoints.hospitals(api).then(setHospitals, () => undefined);
+  }, [api]);
+  useEffect(reload, [reload]);
+  const { message, run } = useSubmit(reload);
+  const writable = can("users:write");
+  const hospitalName = (id: string | null) => (id ? (hospitals.find((h) => h.id === id)?.name ?? "hospital") : "—");
+
+  return (
+    <div className="admin-split">
+      <section className="panel" aria-labelledby="people-title">
+        <h2 id="people-title">People ({users.length})</h2>
+        <table className="table" data-testid="admin-users">
+          <thead>
+            <tr>
+              <th scope="col">Username</th>
+              <th scope="col">Role</th>
+              <th scope="col">Hospital</th>
+              <th scope="col">Status</th>
+              <th scope="col">Since</th>
+            </tr>
+          </thead>
+          <tbody>
+            {users.map((u) => (
+              <tr key={u.id} data-testid={`user-${u.username}`}>
+                <td>
+                  <strong>{u.username}</strong>
+                  {me?.id === u.id ? " (you)" : ""}
+                </td>
+                <td>
+                  {writable && me?.id !== u.id ? (
+                    <select
+                      aria-label={`Role of ${u.username}`}
+                      value={u.role}
+                      onChange={(e) => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { role: e.target.value }), `${u.username} is now ${label(e.target.value)}; their sessions ended.`)}
+                    >
+                      {ROLES.map((r) => (
+                        <option key={r} value={r}>
+                          {label(r)}
+                        </option>
+                      ))}
+                    </select>
+                  ) : (
+                    label(u.role)
+                  )}
+                </td>
+                <td>{hospitalName(u.hospital_id)}</td>
+                <td>
+                  {u.active ? "active" : <span className="warn">disabled</span>}{" "}
+                  {writable && me?.id !== u.id && (
+                    <button
+                      type="button"
+                      aria-label={`${u.active ? "Disable" : "Enable"} ${u.username}`}
+                      onClick={() => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { active: !u.active }), u.active ? `${u.username} is disabled; their sessions ended.` : `${u.username} can log in again.`)}
+                    >
+                      {u.active ? "Disable" : "Enable"}
+                    </button>
+                  )}
+                </td>
+                <td className="small">{when(u.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <Status message={message} />
+      </section>
+      {writable && <UserForm hospitals={hospitals} onCreated={reload} />}
+    </div>
+  );
+}
+
+function UserForm({ hospitals, onCreated }: { hospitals: HospitalRead[]; onCreated: () => void }) {
+  const { api } = useApp();
+  const blank = { username: "", password: "", role: "clinician", hospital_id: "" };
+  const [form, setForm] = useState(blank);
+  const { message, errors, run } = useSubmit(onCreated);
+  async function submit(e: SyntheticEvent) {
+    e.preventDefault();
+    const body = { ...form, hospital_id: form.hospital_id || null };
+    if (await run(() => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
+  }
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+  return (
+    <form className="form card" aria-labelledby="new-person" onSubmit={(e) => void submit(e)}>
+      <h2 id="new-person">New person</h2>
+      <Field label="Username" error={errors.username}>
+        <input name="user-name" required autoComplete="off" value={form.username} onChange={set("username")} />
+      </Field>
+      <Field label="Initial password" error={errors.password}>
+        <input name="user-password" type="password" required autoComplete="new-password" value={form.password} onChange={set("password")} />
+      </Field>
+      <div className="row2">
+        <Field label="Role" error={errors.role}>
+          <select name="user-role" value={form.role} onChange={set("role")}>
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {label(r)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Hospital (hospital staff)" error={errors.hospital_id}>
+          <select name="user-hospital" value={form.hospital_id} onChange={set("hospital_id")}>
+            <option value="">—</option>
+            {hospitals.map((h) => (
+              <option key={h.id} value={h.id}>
+                {h.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <button type="submit" className="primary">
+        Create account
+      </button>
+      <Status message={message} />
+    </form>
+  );
+}
