@@ -174,6 +174,7 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
     override.locator("select[name=agent]").select_option("medical_records")
     override.get_by_label("Reason (required)").fill("allergy list re-checked with the family")
     override.get_by_role("button", name="Apply override").click()
+    expect(page.get_by_test_id("session-message")).to_have_text("Override recorded.")
     overrides = page.get_by_test_id("overrides")
     expect(overrides).to_contain_text("allergy list re-checked with the family")
     expect(overrides).to_contain_text("force")

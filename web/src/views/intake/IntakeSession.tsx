@@ -90,7 +90,8 @@ export function IntakeSession() {
 
   async function override(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
+    const form = e.currentTarget; // React clears currentTarget once the handler awaits
+    const f = new FormData(form);
     const order = (opt(f, "order") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     try {
       setSession(
@@ -102,7 +103,7 @@ export function IntakeSession() {
         }),
       );
       setMessage("Override recorded.");
-      e.currentTarget.reset();
+      form.reset();
     } catch (err) {
       setMessage(problemText(err));
     }
