@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,9 @@ class IntakeEngine:
         if self._launched:
             await asyncio.to_thread(DBOS.destroy)
             self._launched = False
+            # DBOS made its thread pool this loop's default executor and has shut it down: a
+            # loop that goes on (tests, the benchmark) needs a live one for to_thread.
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
         _ACTIVE = None
 
     async def launch(self) -> None:

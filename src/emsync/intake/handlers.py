@@ -27,7 +27,7 @@ async def start_emergency_on_arrival(runtime: Runtime, event: HandoffStatusChang
                 "handoff_id": event.handoff_id,
                 "incident_id": event.incident_id,
                 "unit_id": event.unit_id,
-                "arrival": "ambulance",
+                "arrival_mode": "public_ambulance",
             },
             clinical={name: agent.clinical for name, agent in agents.items()},
             actor=None,

@@ -97,7 +97,11 @@ class SessionStart(BaseModel):
     flags: list[str] = Field(default_factory=list, max_length=20)
     injury: bool | None = None
     dead_on_arrival: bool | None = None
-    arrival_mode: str | None = Field(default=None, max_length=30)
+    # KTAS's arrival modes (triage.ktas.ArrivalMode).
+    arrival_mode: (
+        Literal["walking", "public_ambulance", "private_vehicle", "private_ambulance", "other"]
+        | None
+    ) = None
     pain: bool | None = None
     nrs_pain: int | None = Field(default=None, ge=0, le=10)
     vitals: Vitals | None = None

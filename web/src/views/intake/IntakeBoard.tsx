@@ -39,7 +39,7 @@ export function IntakeBoard() {
       const created = await intake.arrive(api, {
         workflow: "emergency",
         hospital_id: hospitalId,
-        arrival_mode: "ambulance",
+        arrival_mode: "public_ambulance",
         chief_complaint: opt(f, "complaint"),
         mechanism: opt(f, "mechanism"),
         injury: true,

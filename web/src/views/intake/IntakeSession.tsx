@@ -90,7 +90,8 @@ export function IntakeSession() {
 
   async function override(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
+    const form = e.currentTarget; // React clears currentTarget once the handler awaits
+    const f = new FormData(form);
     const order = (opt(f, "order") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     try {
       setSession(
@@ -102,7 +103,7 @@ export function IntakeSession() {
         }),
       );
       setMessage("Override recorded.");
-      e.currentTarget.reset();
+      form.reset();
     } catch (err) {
       setMessage(problemText(err));
     }
@@ -121,7 +122,7 @@ export function IntakeSession() {
           Started {new Date(session.created_at).toLocaleTimeString()}
           {session.clinical_done_at ? ` · clinical steps done ${new Date(session.clinical_done_at).toLocaleTimeString()}` : ""}
         </p>
-        {message && <p role="status">{message}</p>}
+        {message && <p role="status" data-testid="session-message">{message}</p>}
         <Highlights steps={session.steps} />
         <table className="table" data-testid="steps">
           <thead>
