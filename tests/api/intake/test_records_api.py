@@ -45,7 +45,9 @@ async def test_a_bed_goes_round_the_board(app: FastAPI, client: httpx.AsyncClien
     )
     assert taken["status"] == "occupied"
     assert taken["occupant"]["acuity"] == 3
-    again = await _json(await client.post(f"{url}/assign", json={}, headers=h | key), 200)
+    again = await _json(
+        await client.post(f"{url}/assign", json={"acuity": 3}, headers=h | key), 200
+    )
     assert again["occupant"]["assignment_id"] == taken["occupant"]["assignment_id"]
     other = await client.post(f"{url}/assign", json={}, headers=h)
     assert other.status_code == 409

@@ -141,3 +141,13 @@ def test_a_conflict_is_flagged_once_even_if_current_and_planned() -> None:
     allergy = RecordedAllergy("a1", "ibuprofen", None)
     flags = chart_rules.flag_conflicts([allergy], ["Ibuprofen"], ["ibuprofen"], drug_classes())
     assert [(f.origin, f.conflict.match) for f in flags] == [("current", "substance")]
+
+
+def test_allergies_the_crew_reported_are_checked_too() -> None:
+    found = chart_rules.reported(["Penicillin - rash", "NKDA", "latex (gloves)"])
+    assert [(a.id, a.substance) for a in found] == [
+        ("handoff:0", "Penicillin"),
+        ("handoff:2", "latex"),
+    ]
+    [flag] = chart_rules.flag_conflicts(found, [], ["amoxicillin"], drug_classes())
+    assert flag.as_json()["allergy_id"] == "handoff:0"

@@ -49,6 +49,17 @@ def flag_conflicts(
     return out
 
 
+def reported(substances: Sequence[Any]) -> list[RecordedAllergy]:
+    """Allergies reported in the handoff ("penicillin - rash"), as allergies to check against;
+    their ids say where they came from."""
+    out = []
+    for i, text in enumerate(substances):
+        substance = str(text).split(" - ")[0].split("(")[0].strip()
+        if substance and substance.lower() not in ("none", "nkda", "none known"):
+            out.append(RecordedAllergy(id=f"handoff:{i}", substance=substance, severity=None))
+    return out
+
+
 def device_summary(device: Mapping[str, Any]) -> str | None:
     """One line for the chart from the device step's output; None without readings."""
     latest = device.get("latest_vitals")

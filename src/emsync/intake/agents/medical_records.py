@@ -93,6 +93,8 @@ class MedicalRecordsAgent:
             for a in summary["allergies"]
             if a["status"] == "active"
         ]
+        # Allergies the crew heard of at the scene count too, until someone records them.
+        recorded += chart_rules.reported(step.payload.get("reported_allergies") or [])
         current = [m["substance"] for m in summary["medications"] if m["status"] == "active"]
         planned = [str(m) for m in step.payload.get("planned_medications") or []]
         table = drug_classes()

@@ -4,6 +4,7 @@ tables the agents use. Each route names its permission."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -40,8 +41,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=8,
-        max_length=100,
+        min_length=1,
+        max_length=255,
         description="Repeat a request safely: the same key returns the first result",
     ),
 ]
@@ -61,7 +62,12 @@ def _own_hospital(principal: Principal, hospital_id: str) -> None:
 
 
 def _key(header: str | None, scope: str) -> str:
-    return f"{scope}:{header}" if header else f"{scope}:{new_id()}"
+    """The effect's key: the client's (hashed to a fixed length), else a fresh one. The HTTP
+    layer replays a repeated request's response (core.idempotency); this key also holds when
+    that record is still pending after a crash (the unique column refuses a second effect)."""
+    if not header:
+        return f"{scope}:{new_id()}"
+    return f"{scope}:{hashlib.sha256(header.encode()).hexdigest()[:40]}"
 
 
 # ---- bed board -------------------------------------------------------------------------------
