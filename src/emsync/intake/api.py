@@ -10,14 +10,18 @@ from fastapi import APIRouter, Path, Query
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
+from emsync.core.errors import Conflict
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep
 from emsync.intake import service
-from emsync.intake.agents import AGENTS
+from emsync.intake.agents import AGENTS, AgentDeps, emergency_check
 from emsync.intake.engine import IntakeEngine, circuit_of
 from emsync.intake.schemas import (
     AgentHealth,
     AgentLogRead,
     Completion,
+    DecisionRead,
+    DeviceScan,
+    EmergencyCheck,
     EmergencyTriage,
     Override,
     SessionRead,
@@ -25,6 +29,7 @@ from emsync.intake.schemas import (
     SessionSummary,
 )
 from emsync.intake.workflows import EMERGENCY_FIRST, unknown_workflow
+from emsync.telemetry.public import device_state
 
 router = APIRouter(prefix="/api/intake", tags=["intake"])
 SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
@@ -223,3 +228,47 @@ async def agents_health(
             )
         )
     return health
+
+
+DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+async def usable_device(runtime: Runtime, device_id: str) -> None:
+    """NotFound for an unknown device, Conflict for a revoked one (nothing starts)."""
+    async with runtime.read_sessions() as session:
+        state = await device_state(session=session, keyring=runtime.keyring, device_id=device_id)
+    if state.revoked_at is not None:
+        raise Conflict(f"device {device_id} is revoked; register it again to use it")
+
+
+@router.post("/devices/scan", response_model=SessionRead, status_code=201)
+async def scan_device(
+    body: DeviceScan,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+) -> SessionRead:
+    """A `device_scan` session: the device's readings into the record, then the people told."""
+    await usable_device(runtime, body.device_id)
+    start_body = SessionStart(
+        workflow="device_scan", hospital_id=body.hospital_id, device_id=body.device_id
+    )
+    return await start(runtime, session, start_body, principal)
+
+
+@router.post("/devices/{device_id}/emergency-check", response_model=EmergencyCheck)
+async def device_emergency_check(
+    device_id: DeviceId,
+    runtime: RuntimeDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+) -> EmergencyCheck:
+    """On demand: the device's battery and link, its patient's latest vitals, NEWS2 and risk."""
+    await usable_device(runtime, device_id)
+    output, decisions = await emergency_check(AgentDeps.from_runtime(runtime), device_id)
+    return EmergencyCheck(
+        output=output,
+        decisions=[
+            DecisionRead(rule=d.rule, version=d.version, inputs=dict(d.inputs), result=d.result)
+            for d in decisions
+        ],
+    )

@@ -217,3 +217,17 @@ class AgentHealth(BaseModel):
     runs: int
     failures: int
     last_error: str | None
+
+
+class DeviceScan(BaseModel):
+    """`POST /devices/scan`: a `device_scan` session for a registered, unrevoked device."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    hospital_id: str | None = Field(default=None, pattern=HOSPITAL_ID)
+
+
+class EmergencyCheck(BaseModel):
+    output: dict[str, Any]
+    decisions: list[DecisionRead]

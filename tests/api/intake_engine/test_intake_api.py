@@ -234,3 +234,32 @@ async def test_agent_health_shows_each_agents_circuit_and_runs(
         "failures": 0,
         "last_error": None,
     }
+
+
+async def test_a_revoked_or_unknown_device_starts_nothing(
+    app: FastAPI, client: httpx.AsyncClient, clinician: dict[str, str], paramedic: dict[str, str]
+) -> None:
+    made = await client.post(
+        "/api/telemetry/devices", json={"id": "mon-9", "type": "monitor"}, headers=paramedic
+    )
+    assert made.status_code == 201, made.text
+    scan = await client.post(
+        "/api/intake/devices/scan", json={"device_id": "mon-9"}, headers=clinician
+    )
+    assert scan.status_code == 201, scan.text
+    await wait_for_session(client, clinician, scan.json()["id"], finished)
+    revoked = await client.post("/api/telemetry/devices/mon-9/revoke", headers=paramedic)
+    assert revoked.status_code == 200, revoked.text
+    sessions = await count(app, IntakeSession)
+    refused = [
+        await client.post(
+            "/api/intake/devices/scan", json={"device_id": "mon-9"}, headers=clinician
+        ),
+        await client.post("/api/intake/devices/mon-9/emergency-check", headers=clinician),
+        await client.post(
+            "/api/intake/devices/scan", json={"device_id": "nope"}, headers=clinician
+        ),
+    ]
+    assert [r.status_code for r in refused] == [409, 409, 404]
+    assert all(r.headers["content-type"] == "application/problem+json" for r in refused)
+    assert await count(app, IntakeSession) == sessions
