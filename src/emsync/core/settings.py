@@ -20,6 +20,7 @@ from pydantic_settings import (
 from emsync.core.secret_strength import MIN_SECRET_LENGTH, weak_key, weak_secret
 from emsync.core.settings_emergency import EmergencySettings as EmergencySettings
 from emsync.core.settings_handoffs import HandoffSettings as HandoffSettings
+from emsync.core.settings_intake import IntakeEngineSettings as IntakeEngineSettings
 from emsync.core.settings_notifications import NotificationSettings as NotificationSettings
 from emsync.core.settings_platform import AuthSettings as AuthSettings
 from emsync.core.settings_platform import DatabaseSettings as DatabaseSettings
@@ -27,7 +28,6 @@ from emsync.core.settings_platform import EventSettings as EventSettings
 from emsync.core.settings_platform import HttpSettings as HttpSettings
 from emsync.core.settings_platform import SecuritySettings as SecuritySettings
 from emsync.core.settings_registry import RegistrySettings as RegistrySettings
-from emsync.core.settings_intake import IntakeEngineSettings as IntakeEngineSettings
 from emsync.core.settings_telemetry import MqttSettings as MqttSettings
 from emsync.core.settings_telemetry import TelemetrySettings as TelemetrySettings
 
