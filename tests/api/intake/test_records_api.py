@@ -199,3 +199,17 @@ async def test_the_same_idempotency_key_books_once(app: FastAPI, client: httpx.A
     second = await _json(await client.post("/api/intake/bookings", json=body, headers=key), 201)
     assert first["id"] == second["id"]
     assert len(await _json(await client.get("/api/intake/bookings", headers=h), 200)) == 1
+
+
+async def test_the_rule_tables_are_readable_with_their_sources(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    h = await auth_headers(app, client, Role.CLINICIAN, hospital_id="hosp-a")
+    rules = await _json(await client.get("/api/intake/legal-cases/rules", headers=h), 200)
+    assert set(rules["jurisdictions"]) == {"FI", "GB-ENG", "US-CA"}
+    assert "Not legal advice" in rules["source"]
+    fees = await _json(await client.get("/api/intake/billing/fee-schedule", headers=h), 200)
+    assert fees["items"]["ed_visit"]["amount"] == "28.30"
+    assert "912/1992" in fees["fee_source"]
+    paramedic = await auth_headers(app, client, Role.PARAMEDIC)
+    assert (await client.get("/api/intake/legal-cases/rules", headers=paramedic)).status_code == 403

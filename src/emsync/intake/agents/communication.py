@@ -8,7 +8,7 @@ re-run queue nothing twice; the worker delivers, and the output reads where each
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -19,7 +19,7 @@ from emsync.intake.agents.admission import person_index
 from emsync.intake.agents.base import AgentDeps, Decision, StepInput, StepOutput
 from emsync.intake.agents.inputs import expanded
 from emsync.notifications import TEMPLATES, ChannelKind, Recipient, enqueue
-from emsync.notifications.public import delivery_states, on_call_for
+from emsync.notifications.public import DeliveryState, delivery_states, on_call_for
 from emsync.notifications.templates import LANGUAGES
 from emsync.registry.public import chart
 
@@ -45,37 +45,6 @@ def _name(person: Mapping[str, Any]) -> str:
     return str(person.get("given_name") or "Your relative")
 
 
-def _report(
-    language: str, states: Sequence[Any], on_call: Sequence[tuple[str, str]], skipped: list[str]
-) -> dict[str, Any]:
-    """The step's output: who was told what, on which channel, and who was not reached."""
-    family_states = [s for s in states if s.user_id is None]
-    return {
-        "language": language,
-        "family": [
-            {
-                "channel": s.channel,
-                "language": s.language,
-                "status": s.status,
-                "reason": s.status_reason,
-            }
-            for s in family_states
-        ],
-        "staff": [
-            {
-                "user_id": s.user_id,
-                "channel": s.channel,
-                "status": s.status,
-                "reason": s.status_reason,
-            }
-            for s in states
-            if s.user_id is not None
-        ],
-        "on_call_teams": sorted({team for team, _ in on_call}),
-        "not_reached": skipped,
-    }
-
-
 class CommunicationAgent:
     name = "communication"
     clinical = False
@@ -84,7 +53,6 @@ class CommunicationAgent:
     async def run(self, step: StepInput, deps: AgentDeps) -> StepOutput:
         step = await expanded(step, deps)
         assert set(TEMPLATES[TEMPLATE].fields) == {"title", "body"}
-        now, key = deps.clock(), step.idempotency_key
         person = await _identity(step, deps)
         language = messages.language_for(person.get("language"), LANGUAGES)
         region = messages.region_of(person, arrival.text_field(step.payload, "jurisdiction"))
@@ -98,6 +66,47 @@ class CommunicationAgent:
             legal=bool(step.previous.get("legal", {}).get("case_id")),
             conflicts=len(step.previous.get("medical_records", {}).get("conflicts") or []),
         )
+        states, on_call = await self._queue(
+            step, deps, contacts, skipped, family=family, staff=staff, language=language
+        )
+        family_states = [s for s in states if s.user_id is None]
+        output = {
+            "language": language,
+            "family": [_state(s) for s in family_states],
+            "staff": [_state(s) for s in states if s.user_id is not None],
+            "on_call_teams": sorted({team for team, _ in on_call}),
+            "not_reached": skipped,
+        }
+        decisions = [
+            Decision(
+                messages.RULE,
+                messages.VERSION,
+                {
+                    "contacts": len(contacts) + len(skipped),
+                    "language_asked": person.get("language"),
+                    "on_call": len(on_call),
+                },
+                f"family: {len(family_states)} message(s) in {language}; "
+                f"staff: {len(output['staff'])}",
+            )
+        ]
+        # Nobody in the family reachable: a person phones (the step still completes).
+        return StepOutput("done" if family_states else "needs_review", output, decisions)
+
+    async def _queue(
+        self,
+        step: StepInput,
+        deps: AgentDeps,
+        contacts: list[messages.Contact],
+        skipped: list[str],
+        *,
+        family: dict[str, str],
+        staff: dict[str, str],
+        language: str,
+    ) -> tuple[list[DeliveryState], list[tuple[str, str]]]:
+        """Queue the family's SMS and the on-call staff's notice in one transaction (the
+        outbox's keys make a re-run queue nothing twice); then where every message stands."""
+        now, key = deps.clock(), step.idempotency_key
         async with deps.sessions() as session:
             uow = UnitOfWork(session, deps.bus)
             queue = partial(
@@ -129,21 +138,14 @@ class CommunicationAgent:
                     urgent=True,
                 )
             await uow.commit()
-            states = await delivery_states(session=session, idempotency_key=key)
-        family_states = [s for s in states if s.user_id is None]
-        output = _report(language, states, on_call, skipped)
-        decisions = [
-            Decision(
-                messages.RULE,
-                messages.VERSION,
-                {
-                    "contacts": len(contacts) + len(skipped),
-                    "language_asked": person.get("language"),
-                    "on_call": len(on_call),
-                },
-                f"family: {len(family_states)} message(s) in {language}; "
-                f"staff: {len(output['staff'])}",
-            )
-        ]
-        # Nobody in the family reachable: a person phones (the step still completes).
-        return StepOutput("done" if family_states else "needs_review", output, decisions)
+            return await delivery_states(session=session, idempotency_key=key), on_call
+
+
+def _state(s: DeliveryState) -> dict[str, Any]:
+    return {
+        "user_id": s.user_id,
+        "channel": s.channel,
+        "language": s.language,
+        "status": s.status,
+        "reason": s.status_reason,
+    }

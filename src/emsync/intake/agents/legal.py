@@ -9,6 +9,7 @@ key: a re-run returns the same case.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -42,15 +43,6 @@ def _output(case: LegalCase, repeated: bool = False) -> dict[str, Any]:
     }
 
 
-def _unknown_jurisdiction(jurisdiction: str, version: str) -> StepOutput:
-    """No rule book for where the patient is: a person decides what must be reported."""
-    return StepOutput(
-        "needs_review",
-        {"case_id": None, "error": f"no legal rules for jurisdiction {jurisdiction!r}"},
-        [Decision("legal-jurisdiction", version, {"jurisdiction": jurisdiction}, "unknown")],
-    )
-
-
 class LegalAgent:
     name = "legal"
     clinical = False
@@ -62,7 +54,9 @@ class LegalAgent:
         payload, now = step.payload, deps.clock()
         jurisdiction = arrival.text_field(payload, "jurisdiction") or book.default_jurisdiction
         if jurisdiction not in book.jurisdictions:
-            return _unknown_jurisdiction(jurisdiction, book.version)
+            unknown = Decision("legal-jurisdiction", book.version, {"j": jurisdiction}, "unknown")
+            error = f"no legal rules for jurisdiction {jurisdiction!r}"
+            return StepOutput("needs_review", {"case_id": None, "error": error}, [unknown])
         age = arrival.age(payload, now)
         findings = reportable.find_categories(
             book,
@@ -103,24 +97,42 @@ class LegalAgent:
                 {"case_id": None, "jurisdiction": jurisdiction, "categories": []},
                 [Decision("reportable-cases", book.version, inputs, "no reportable category")],
             )
+        opened = await self._open(
+            step, deps, jurisdiction, found, consent=consent, capacity=capacity, now=now
+        )
+        # A person confirms every new case (consent, capacity, the report itself).
+        return StepOutput("done" if opened["repeated"] else "needs_review", opened, decisions)
+
+    async def _open(
+        self,
+        step: StepInput,
+        deps: AgentDeps,
+        jurisdiction: str,
+        found: list[reportable.Obligation],
+        *,
+        consent: str,
+        capacity: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The session's case, opened once under the step's key (a re-run returns it)."""
         async with deps.sessions() as session:
             existing = await cases.case_for_key(session, step.idempotency_key)
             if existing is not None:
-                return StepOutput("done", _output(existing, repeated=True), decisions)
+                return _output(existing, repeated=True)
             try:
                 case = await cases.open_case(
                     session=session,
                     keyring=deps.keyring,
                     key=step.idempotency_key,
                     session_id=str(step.session_id),
-                    person_id=arrival.person_id(step.previous, payload),
+                    person_id=arrival.person_id(step.previous, step.payload),
                     jurisdiction=jurisdiction,
                     obligations=[reportable.as_json(o) for o in found],
                     police_task=reportable.police_task(found),
                     police_due_at=reportable.police_due(found),
                     consent=consent,
                     capacity=capacity,
-                    circumstances="; ".join(arrival.texts(payload)) or None,
+                    circumstances="; ".join(arrival.texts(step.payload)) or None,
                     actor=step.actor or "intake:legal",
                     now=now,
                 )
@@ -130,6 +142,5 @@ class LegalAgent:
                 twin = await cases.case_for_key(session, step.idempotency_key)
                 if twin is None:
                     raise
-                return StepOutput("done", _output(twin, repeated=True), decisions)
-        # A person confirms every case (consent, capacity, the report itself).
-        return StepOutput("needs_review", _output(case), decisions)
+                return _output(twin, repeated=True)
+        return _output(case)
