@@ -26,6 +26,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from emsync.intake.workflows import Move, SessionStatus, StepStatus, next_step
 log = structlog.get_logger("emsync.intake")
 S = StepStatus
 BOARD_CHANNEL = "intake"
+STOP_GRACE_SECONDS = 5
 _ACTIVE: IntakeEngine | None = None
 
 
@@ -258,7 +260,11 @@ class IntakeEngine:
         global _ACTIVE
         await self._poll.stop()
         if self._launched:
-            await asyncio.to_thread(DBOS.destroy)
+            # Let the runs in progress finish their current step (a run cut off inside a
+            # database call leaves its connection open); DBOS recovers the rest at launch.
+            await asyncio.to_thread(
+                partial(DBOS.destroy, workflow_completion_timeout_sec=STOP_GRACE_SECONDS)
+            )
             self._launched = False
             # DBOS made its thread pool this loop's default executor and has shut it down: a
             # loop that goes on (tests, the benchmark) needs a live one for to_thread.
