@@ -84,7 +84,8 @@ def seeded(api: httpx.Client) -> dict[str, Any]:
 
 
 def _views(seeded: dict[str, Any]) -> list[str]:
-    """Every route of web/src/App.tsx (the admin tabs are walked in test_admin.py too)."""
+    """Every route of web/src/App.tsx but the detail pages of an intake session and a legal case
+    (the admin tabs are walked in test_admin.py too)."""
     incident, patient, person = seeded["incident"]["id"], seeded["patient"]["id"], seeded["person"]
     return [
         "/dispatch",
@@ -94,6 +95,11 @@ def _views(seeded: dict[str, Any]) -> list[str]:
         "/monitor",
         f"/monitor/{patient}?incident={incident}",
         "/hospital",
+        "/crew",
+        "/intake",
+        "/beds",
+        "/legal-cases",
+        "/clinics",
         "/account/password",
         "/paging",
         "/oncall",

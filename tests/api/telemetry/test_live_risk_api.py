@@ -89,3 +89,42 @@ async def test_live_risk_beside_news2_and_its_alert(
     assert alert["news2"] is None  # a risk is never shown as a NEWS2 total
     assert 0.05 <= alert["risk"] < 1
     assert any(kind == "news2" for kind, _ in mine)  # NEWS2 keeps its own alert
+
+
+async def test_the_risk_threshold_is_configurable_a_score_under_it_raises_no_alert(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        telemetry={
+            "risk_interval_seconds": 0,
+            "risk_alert_threshold": 0.98,
+            "risk_alert_high": 0.99,
+        },
+    )
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            admin = await auth_headers(application, client, Role.ADMIN)
+            patient = await make_patient(client, admin)
+            key, _, _ = await provision(client, admin, "mon-risk-2", patient_id=patient)
+            pipeline = pipeline_of(application)
+            start = datetime.now(UTC) - timedelta(hours=2)
+            for counter, minutes in enumerate(range(0, 120, 10), start=1):
+                values = NORMAL if minutes < 60 else SICK
+                reading = vitals(start + timedelta(minutes=minutes), **values)
+                await pipeline.handle(
+                    [inbound("mon-risk-2", key, counter=counter, plaintext=reading)]
+                )
+            latest = await client.get(
+                f"/api/telemetry/patients/{patient}/vitals/latest", headers=admin
+            )
+            risk = latest.json()["risk"]
+            # The same stream as above scores over 0.05 but under this deployment's 0.98.
+            assert 0.05 <= risk["probability"] < 0.98
+            alerts = (await client.get("/api/telemetry/alerts", headers=admin)).json()["items"]
+            kinds = {a["kind"] for a in alerts if a["patient_id"] == patient}
+            assert "deterioration" not in kinds
+            assert "news2" in kinds
