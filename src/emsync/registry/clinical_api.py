@@ -106,7 +106,9 @@ async def check_handoff_medications(
         session,
         runtime.get(PersonIndex),
         handoff,
-        read_record=principal.can(Perm.PERSONS_READ),
+        # A crew without registry access still learns of a recorded allergy that its own
+        # draft's medications conflict with: what it needs for the patient in front of it.
+        read_record=principal.can(Perm.PERSONS_READ) or principal.can(Perm.CREW_UNIT),
     )
 
 

@@ -82,6 +82,12 @@ async def test_medications_are_checked_against_written_and_recorded_allergies(
     assert by_source["record"]["severity"] == "severe"
     assert by_source["record"]["allergy_id"] == recorded.json()["entry"]["id"]
     assert "ATC" in check["class_table_source"]
+    # A crew account (no registry access) sees the record's conflict for the draft it writes.
+    crew = await auth_headers(app, client, Role.CREW)
+    as_crew = (await client.get(f"/api/persons/handoff-checks/{hid}", headers=crew)).json()
+    assert as_crew["record_checked"] is True
+    assert len(as_crew["conflicts"]) == 2
+    assert (await client.get(f"/api/persons/{pid}/chart", headers=crew)).status_code == 403
     # Sent: the receiving hospital's clinician sees the same; another hospital does not.
     sent = await client.post(f"/api/handoffs/{hid}/send", headers=paramedic)
     assert sent.status_code == 200, sent.text
