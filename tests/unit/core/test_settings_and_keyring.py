@@ -69,6 +69,8 @@ def _b64(raw: bytes) -> str:
         (None, _b64(bytes(32)), "AUDIT_KEY"),
         (None, None, "AUDIT_KEY"),
     ],
+    # Named, not derived from the random key: every test process must collect the same ids.
+    ids=["all-zero master key", "patterned master key", "all-zero audit key", "no audit key"],
 )
 def test_production_refuses_patterned_or_missing_keys(
     master: str | None, audit: str | None, message: str
