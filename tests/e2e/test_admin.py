@@ -90,7 +90,18 @@ def _seed(api: httpx.Client) -> dict[str, Any]:
             f"/api/incidents/{incident['id']}/patients", json={"label": "P1", "name": "Eila Koski"}
         )
     )
-    return {"hospital": hospital, "incident": incident, "patient": patient}
+    unit = _ok(
+        api.post(
+            "/api/units",
+            json={
+                "call_sign": "E2E-7",
+                "unit_type": "ALS",
+                "station_lat": 60.17,
+                "station_lon": 24.94,
+            },
+        )
+    )
+    return {"hospital": hospital, "incident": incident, "patient": patient, "unit": unit}
 
 
 def test_the_admin_walk(server: Server, browser: Browser, api: httpx.Client, shots: Path) -> None:
@@ -131,6 +142,24 @@ def test_the_admin_walk(server: Server, browser: Browser, api: httpx.Client, sho
         data={"username": "coord.e2e", "password": "coordinator-password-e2e-1"},
     )
     assert refused.status_code == 401
+    # A crew member's account names the ambulance the crew view acts for.
+    form.get_by_label("Username").fill("medic.e2e")
+    form.get_by_label("Initial password").fill("crew-member-password-e2e-1")
+    form.get_by_label("Role").select_option("crew")
+    form.get_by_label("Unit (the ambulance this crew member works on)").select_option(label="E2E-7")
+    form.get_by_role("button", name="Create account").click()
+    crew_row = page.get_by_test_id("user-medic.e2e")
+    expect(crew_row.get_by_label("Unit of medic.e2e")).to_have_value(
+        seeded["unit"]["id"], timeout=TIMEOUT_MS
+    )
+    crew_token = httpx.post(
+        f"{server.base}/api/auth/token",
+        data={"username": "medic.e2e", "password": "crew-member-password-e2e-1"},
+    ).json()["access_token"]
+    assignment = httpx.get(
+        f"{server.base}/api/crew/assignment", headers={"Authorization": f"Bearer {crew_token}"}
+    )
+    assert assignment.json()["unit"]["call_sign"] == "E2E-7", assignment.text
     assert_accessible(page, "admin: people")
     _shot(page, shots, "01-people")
 

@@ -249,7 +249,11 @@ class IntakeEngine:
     async def start(self) -> None:
         global _ACTIVE
         if _ACTIVE is not None and _ACTIVE is not self:
-            raise RuntimeError("one intake engine per process (DBOS is process-wide)")
+            # DBOS is process-wide: a second app in the same process (tests, an embedding
+            # host) leaves intake to the engine already running, whose sessions share the
+            # database; it must not fail the whole app's start-up.
+            log.warning("intake_engine_already_running_in_this_process")
+            return
         _ACTIVE = self
         # Launch (and recover) only where there is work: most processes never run intake.
         if await self._unfinished():
@@ -258,6 +262,8 @@ class IntakeEngine:
 
     async def stop(self) -> None:
         global _ACTIVE
+        if _ACTIVE is not self:
+            return  # never started (another engine runs in this process)
         await self._poll.stop()
         if self._launched:
             # Let the runs in progress finish their current step (a run cut off inside a

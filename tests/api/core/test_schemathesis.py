@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.live_server import admin_token, live_server
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 30
 STATEFUL_SCENARIOS = 40
 
 

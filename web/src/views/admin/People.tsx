@@ -2,25 +2,30 @@
  * disable or re-enable an account (its sessions end at once, server-side). */
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { endpoints } from "../../api/endpoints";
-import type { HospitalRead, UserRead } from "../../api/types";
+import type { HospitalRead, UnitRead, UserRead } from "../../api/types";
 import { useApp } from "../../app/context";
 import { Field, Status, useSubmit, when } from "./common";
 
 export const ROLES = ["dispatcher", "paramedic", "crew", "clinician", "hospital_coordinator", "emergency_manager", "auditor", "admin"] as const;
 const label = (role: string) => role.replace(/_/g, " ");
+// The roles that work on an ambulance: their account names the unit the crew view acts for.
+const CREW_ROLES = new Set(["crew", "paramedic"]);
 
 export function People() {
   const { api, can, me } = useApp();
   const [users, setUsers] = useState<UserRead[]>([]);
   const [hospitals, setHospitals] = useState<HospitalRead[]>([]);
+  const [units, setUnits] = useState<UnitRead[]>([]);
   const reload = useCallback(() => {
     api.get<UserRead[]>("/api/users").then(setUsers, () => undefined);
     endpoints.hospitals(api).then(setHospitals, () => undefined);
+    endpoints.units(api).then(setUnits, () => undefined);
   }, [api]);
   useEffect(reload, [reload]);
   const { message, run } = useSubmit(reload);
   const writable = can("users:write");
   const hospitalName = (id: string | null) => (id ? (hospitals.find((h) => h.id === id)?.name ?? "hospital") : "—");
+  const callSign = (id: string | null | undefined) => (id ? (units.find((u) => u.id === id)?.call_sign ?? "unit") : "—");
 
   return (
     <div className="admin-split">
@@ -32,6 +37,7 @@ export function People() {
               <th scope="col">Username</th>
               <th scope="col">Role</th>
               <th scope="col">Hospital</th>
+              <th scope="col">Unit (crews)</th>
               <th scope="col">Status</th>
               <th scope="col">Since</th>
             </tr>
@@ -62,6 +68,24 @@ export function People() {
                 </td>
                 <td>{hospitalName(u.hospital_id)}</td>
                 <td>
+                  {writable && CREW_ROLES.has(u.role) ? (
+                    <select
+                      aria-label={`Unit of ${u.username}`}
+                      value={u.unit_id ?? ""}
+                      onChange={(e) => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { unit_id: e.target.value || null }), `${u.username} now crews ${e.target.value ? callSign(e.target.value) : "no unit"}; their sessions ended.`)}
+                    >
+                      <option value="">— no unit —</option>
+                      {units.map((unit) => (
+                        <option key={unit.id} value={unit.id}>
+                          {unit.call_sign}
+                        </option>
+                      ))}
+                    </select>
+                  ) : (
+                    callSign(u.unit_id)
+                  )}
+                </td>
+                <td>
                   {u.active ? "active" : <span className="warn">disabled</span>}{" "}
                   {writable && me?.id !== u.id && (
                     <button
@@ -80,19 +104,19 @@ export function People() {
         </table>
         <Status message={message} />
       </section>
-      {writable && <UserForm hospitals={hospitals} onCreated={reload} />}
+      {writable && <UserForm hospitals={hospitals} units={units} onCreated={reload} />}
     </div>
   );
 }
 
-function UserForm({ hospitals, onCreated }: { hospitals: HospitalRead[]; onCreated: () => void }) {
+function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[]; units: UnitRead[]; onCreated: () => void }) {
   const { api } = useApp();
-  const blank = { username: "", password: "", role: "clinician", hospital_id: "" };
+  const blank = { username: "", password: "", role: "clinician", hospital_id: "", unit_id: "" };
   const [form, setForm] = useState(blank);
   const { message, errors, run } = useSubmit(onCreated);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
-    const body = { ...form, hospital_id: form.hospital_id || null };
+    const body = { ...form, hospital_id: form.hospital_id || null, unit_id: CREW_ROLES.has(form.role) ? form.unit_id || null : null };
     if (await run(() => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
   }
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
@@ -126,6 +150,18 @@ function UserForm({ hospitals, onCreated }: { hospitals: HospitalRead[]; onCreat
           </select>
         </Field>
       </div>
+      {CREW_ROLES.has(form.role) && (
+        <Field label="Unit (the ambulance this crew member works on)" error={errors.unit_id}>
+          <select name="user-unit" value={form.unit_id} onChange={set("unit_id")}>
+            <option value="">—</option>
+            {units.map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.call_sign}
+              </option>
+            ))}
+          </select>
+        </Field>
+      )}
       <button type="submit" className="primary">
         Create account
       </button>

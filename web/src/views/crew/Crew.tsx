@@ -61,9 +61,10 @@ export function Crew() {
   if (view === undefined) return <p className="muted">{problem ?? "Loading…"}</p>;
   if (view === null)
     return (
-      <p className="card" data-testid="crew-no-unit">
-        Your account belongs to no ambulance unit yet. An administrator sets it (Admin → users).
-      </p>
+      <section className="crew card" data-testid="crew-no-unit" aria-labelledby="crew-no-unit-title">
+        <h1 id="crew-no-unit-title">Crew</h1>
+        <p>Your account belongs to no ambulance unit yet. An administrator sets it (Admin → People &amp; roles → Unit).</p>
+      </section>
     );
   const status = expectedStatus(view.unit.status, state.pending);
   const hospitalName = (id: string | null) => hospitals.find((h) => h.id === id)?.name ?? null;
