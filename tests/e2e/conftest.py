@@ -16,6 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
+
+# How long an `expect` waits for the page by default (a wait, not a timing check): Playwright's
+# 5 s is too short when two test workers each drive a browser and a server on two cores.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path(os.environ.get("EMSYNC_CHROMIUM", "/usr/bin/chromium"))
 DIST = Path(__file__).resolve().parents[2] / "src" / "emsync" / "web" / "dist" / "index.html"

@@ -77,7 +77,8 @@ def _click_map(page: Page, fx: float, fy: float) -> None:
 
 def _set_up_from_the_admin_screen(page: Page, walk: Walk) -> None:
     page.get_by_role("link", name="Admin").click()
-    expect(page.get_by_test_id("map")).to_be_visible()
+    # The admin area and its map are loaded on first use (their own bundle): allow the time.
+    expect(page.get_by_test_id("map")).to_be_visible(timeout=TIMEOUT_MS)
     units = page.get_by_test_id("admin-units")
     for call_sign, kind, station, (fx, fy) in [
         ("HKI-11", "ALS", "Kamppi", (0.35, 0.45)),

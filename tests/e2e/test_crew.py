@@ -210,6 +210,9 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     )
     form.get_by_label("Arrives in (minutes)").fill("9")
     form.get_by_role("button", name="Send to hospital").click()
+    # The send is queued after the save (one click, two queued actions): wait for both before
+    # the photo, so the queue's order is the crew's.
+    expect(page.get_by_test_id("queue-pending").locator("li")).to_have_count(3, timeout=TIMEOUT_MS)
     page.locator("input[name=photo]").set_input_files(
         {"name": "wound.png", "mimeType": "image/png", "buffer": _wound_photo()}
     )
