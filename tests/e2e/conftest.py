@@ -123,6 +123,18 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
+def api(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client signed in as the admin (set-up and read-back; the walks use the UI)."""
+    token = httpx.post(
+        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
+    ).json()["access_token"]
+    with httpx.Client(
+        base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
 def screenshots() -> Path:
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,6 @@ def shots() -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
-
-
-@pytest.fixture(scope="module")
-def api(server: Server) -> Iterator[httpx.Client]:
-    token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
-    ).json()["access_token"]
-    with httpx.Client(
-        base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as c:
-        yield c
 
 
 def _ok(response: httpx.Response) -> Any:

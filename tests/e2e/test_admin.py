@@ -44,17 +44,6 @@ def shots() -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def api(server: Server) -> Iterator[httpx.Client]:
-    token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
-    ).json()["access_token"]
-    with httpx.Client(
-        base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as c:
-        yield c
-
-
 def _ok(response: httpx.Response) -> Any:
     assert response.is_success, f"{response.request.url}: {response.status_code} {response.text}"
     return response.json()

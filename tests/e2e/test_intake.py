@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server
+from tests.e2e.conftest import SCREENSHOTS, Server
 from tests.registry_builders import national_id
 
 pytestmark = pytest.mark.e2e
@@ -30,17 +29,6 @@ def shots() -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
-
-
-@pytest.fixture(scope="module")
-def api(server: Server) -> Iterator[httpx.Client]:
-    token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
-    ).json()["access_token"]
-    with httpx.Client(
-        base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as c:
-        yield c
 
 
 def _ok(response: httpx.Response) -> Any:
