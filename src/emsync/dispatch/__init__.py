@@ -19,11 +19,19 @@ from emsync.dispatch.events import (
     UnitUpdated,
 )
 from emsync.dispatch.lifecycle import UnitStatus
-from emsync.dispatch.public import UnitSummary, call_sign_of, unit_exists, unit_summaries
+from emsync.dispatch.public import (
+    CrewUnit,
+    UnitSummary,
+    call_sign_of,
+    crew_unit,
+    unit_exists,
+    unit_summaries,
+)
 from emsync.dispatch.service import record_device_position
 
 __all__ = [
     "CrewCheck",
+    "CrewUnit",
     "DispatchRecommended",
     "UnitAssigned",
     "UnitCreated",
@@ -33,6 +41,7 @@ __all__ = [
     "UnitSummary",
     "UnitUpdated",
     "call_sign_of",
+    "crew_unit",
     "record_device_position",
     "unit_exists",
     "unit_summaries",

@@ -45,6 +45,25 @@ async def unit_summaries(*, session: AsyncSession) -> list[UnitSummary]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class CrewUnit:
+    """What a crew member's unit is on: the names a handoff may give it and its current call."""
+
+    unit_id: str
+    call_sign: str
+    incident_id: str | None
+
+
+async def crew_unit(*, session: AsyncSession, unit_id: str | None) -> CrewUnit | None:
+    """The crew's unit as other domains scope a crew by it; None when it is not a unit here."""
+    if unit_id is None:
+        return None
+    unit = await session.get(Unit, unit_id)
+    if unit is None:
+        return None
+    return CrewUnit(unit_id=unit.id, call_sign=unit.call_sign, incident_id=unit.incident_id)
+
+
 async def call_sign_of(*, session: AsyncSession, unit_id: str) -> str | None:
     """The unit's radio call sign; None when `unit_id` is not a unit of this hub (a handoff may
     name a unit by its call sign already, or one from another hub)."""

@@ -20,7 +20,7 @@ from emsync.handoffs import drafting, export, feed, keys, reads, transitions, up
 from emsync.handoffs.attachments import AttachmentKind
 from emsync.handoffs.lifecycle import HandoffStatus, Side
 from emsync.handoffs.models import HospitalKey
-from emsync.handoffs.public import viewer_of
+from emsync.handoffs.public import viewer_for
 from emsync.handoffs.schemas import (
     AtmistRecord,
     AttachmentRead,
@@ -74,6 +74,17 @@ def _key_read(key: HospitalKey, active_version: int) -> HospitalKeyRead:
     )
 
 
+def _crew_writes_for_its_call(
+    viewer: reads.Viewer, *, incident_id: str, unit_id: str | None
+) -> None:
+    """A crew writes handoffs only for the call its unit is on, as that unit: a draft pulls the
+    incident's patient details in, which a crew of another call must not read."""
+    if viewer.crew is not None and not viewer.crew.covers_new(
+        incident_id=incident_id, unit_id=unit_id
+    ):
+        raise Forbidden("a crew writes handoffs only for its own unit's current call")
+
+
 @router.post("", response_model=HandoffRead, status_code=201)
 async def create_handoff(
     body: HandoffCreate,
@@ -83,12 +94,10 @@ async def create_handoff(
 ) -> HandoffRead:
     """A draft sealed for its destination hospital; `POST /{id}/send` delivers it."""
     refuse_future_times(runtime, content=body.content)
+    viewer = await viewer_for(session=uow.session, principal=principal)
+    _crew_writes_for_its_call(viewer, incident_id=body.incident_id, unit_id=body.unit_id)
     return await drafting.create_and_read(
-        uow=uow,
-        keyring=runtime.keyring,
-        data=body,
-        viewer=viewer_of(principal),
-        now=runtime.clock(),
+        uow=uow, keyring=runtime.keyring, data=body, viewer=viewer, now=runtime.clock()
     )
 
 
@@ -100,6 +109,8 @@ async def draft_handoff(
     principal: Annotated[Principal, requires(Perm.HANDOFFS_WRITE)],
 ) -> HandoffRead:
     """The bridge: incident, patient, unit and destination ids in; a pre-filled draft out."""
+    viewer = await viewer_for(session=uow.session, principal=principal)
+    _crew_writes_for_its_call(viewer, incident_id=body.incident_id, unit_id=body.unit_id)
     handoff = await drafting.draft_from_inputs(
         uow=uow,
         keyring=runtime.keyring,
@@ -111,7 +122,7 @@ async def draft_handoff(
         session=uow.session,
         keyring=runtime.keyring,
         handoff_id=handoff.id,
-        viewer=viewer_of(principal),
+        viewer=viewer,
     )
 
 
@@ -130,7 +141,7 @@ async def list_handoffs(
     return await reads.list_handoffs(
         session=session,
         keyring=runtime.keyring,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=session, principal=principal),
         hospital_id=hospital_id,
         statuses=status or (),
         incident_id=incident_id,
@@ -158,7 +169,7 @@ async def read_feed(
         after_seq=after_seq,
         client_id=client_id,
         limit=limit,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=session, principal=principal),
     )
 
 
@@ -176,7 +187,7 @@ async def ack_feed(
         hospital_id=body.hospital_id,
         client_id=body.client_id,
         seq=body.seq,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
     )
     return {"hospital_id": body.hospital_id, "client_id": body.client_id, "acked_seq": acked}
@@ -224,7 +235,10 @@ async def get_handoff(
 ) -> HandoffRead:
     """Opened for the receiving hospital's staff (and the crew while a draft); metadata else."""
     return await reads.get_handoff(
-        session=session, keyring=runtime.keyring, handoff_id=handoff_id, viewer=viewer_of(principal)
+        session=session,
+        keyring=runtime.keyring,
+        handoff_id=handoff_id,
+        viewer=await viewer_for(session=session, principal=principal),
     )
 
 
@@ -243,7 +257,7 @@ async def edit_draft(
         keyring=runtime.keyring,
         handoff_id=handoff_id,
         edit=body,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
     )
 
@@ -262,7 +276,7 @@ async def send_handoff(
         handoff_id=handoff_id,
         target=HandoffStatus.SENT,
         side=Side.CREW,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
     )
 
@@ -282,7 +296,7 @@ async def crew_status(
         handoff_id=handoff_id,
         target=body.status,
         side=Side.CREW,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
         reason=body.reason,
     )
@@ -303,7 +317,7 @@ async def hospital_status(
         handoff_id=handoff_id,
         target=body.status,
         side=Side.HOSPITAL,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
         reason=body.reason,
     )
@@ -324,7 +338,7 @@ async def redirect_handoff(
         handoff_id=handoff_id,
         hospital_id=body.hospital_id,
         eta=body.eta,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
         reason=body.reason,
     )
@@ -345,7 +359,7 @@ async def append_update(
         keyring=runtime.keyring,
         handoff_id=handoff_id,
         body=body,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
     )
 
@@ -362,7 +376,7 @@ async def list_updates(
         session=session,
         keyring=runtime.keyring,
         handoff_id=handoff_id,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=session, principal=principal),
         after=after,
     )
 
@@ -390,7 +404,7 @@ async def add_attachment(
         declared_type=file.content_type,
         filename=file.filename,
         max_bytes=limit,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=uow.session, principal=principal),
         now=runtime.clock(),
     )
 
@@ -408,7 +422,7 @@ async def get_attachment(
         keyring=runtime.keyring,
         handoff_id=handoff_id,
         attachment_id=attachment_id,
-        viewer=viewer_of(principal),
+        viewer=await viewer_for(session=session, principal=principal),
     )
     return Response(
         content,
@@ -426,6 +440,9 @@ async def fhir_bundle(
 ) -> JSONResponse:
     """The handoff as a FHIR R4 Bundle (collection) for the receiving hospital's systems."""
     bundle = await export.fhir_bundle(
-        session=session, keyring=runtime.keyring, handoff_id=handoff_id, viewer=viewer_of(principal)
+        session=session,
+        keyring=runtime.keyring,
+        handoff_id=handoff_id,
+        viewer=await viewer_for(session=session, principal=principal),
     )
     return JSONResponse(bundle, media_type=FHIR_JSON, headers={"Cache-Control": "no-store"})

@@ -15,6 +15,7 @@ from emsync.dispatch.events import DestinationChosen
 from emsync.handoffs import drafting, outbox, reads
 from emsync.handoffs.events import HandoffEvent
 from emsync.handoffs.models import OutboxEntry
+from emsync.handoffs.public import unit_scoped
 from emsync.handoffs.schemas import DraftRequest
 from emsync.triage.events import PatientTriaged
 
@@ -29,10 +30,11 @@ def hospital_channel(hospital_id: str) -> str:
 
 
 async def may_follow_handoffs(principal: Principal, hospital_id: str | None) -> bool:
-    """ "handoffs": the crew and dispatch board (handoffs:write); "handoffs:<id>": that
+    """ "handoffs": the dispatch board (handoffs:write, not a unit's crew); "handoffs:<id>": that
     hospital's staff only (handoffs:receive and the account's hospital)."""
     if hospital_id is None:
-        return principal.can(Perm.HANDOFFS_WRITE)
+        # Not the crew role: the board shows every unit's handoffs, a crew reaches only its own.
+        return principal.can(Perm.HANDOFFS_WRITE) and not unit_scoped(principal)
     return principal.can(Perm.HANDOFFS_RECEIVE) and principal.hospital_id == hospital_id
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.clock import as_utc
@@ -34,6 +34,30 @@ S = HandoffStatus
 
 
 @dataclass(frozen=True, slots=True)
+class CrewScope:
+    """An ambulance crew's reach: the handoffs of its own unit and of the call it is on.
+
+    A handoff names its unit by id or by call sign (the crew view writes the call sign; another
+    hub's unit has only a name), so both count. `units` empty: the account's unit is unknown,
+    and the crew sees no handoff at all."""
+
+    units: frozenset[str]
+    incident_id: str | None
+
+    def covers(self, handoff: Handoff) -> bool:
+        if handoff.unit_id is not None and handoff.unit_id in self.units:
+            return True
+        return self.incident_id is not None and handoff.incident_id == self.incident_id
+
+    def covers_new(self, *, incident_id: str, unit_id: str | None) -> bool:
+        """May this crew write a handoff for that call and unit? Only its current call, and
+        only as its own unit."""
+        if self.incident_id is None or incident_id != self.incident_id:
+            return False
+        return unit_id is None or unit_id in self.units
+
+
+@dataclass(frozen=True, slots=True)
 class Viewer:
     """Who is asking, in this domain's terms (built from the principal at the edge)."""
 
@@ -41,6 +65,9 @@ class Viewer:
     hospital_id: str | None = None
     receives: bool = False  # HANDOFFS_RECEIVE: hospital staff
     writes: bool = False  # HANDOFFS_WRITE: crew and dispatch
+    # Set for the crew role only (it has no incidents:read): it reaches its own unit's
+    # handoffs and its current call's, nothing else (issue #23: crews read only their call).
+    crew: CrewScope | None = None
 
     @classmethod
     def hospital(cls, hospital_id: str) -> Viewer:
@@ -53,12 +80,15 @@ class Viewer:
 def may_open(viewer: Viewer, handoff: Handoff) -> bool:
     """The receiving hospital's staff open a handoff; the crew reads back its own draft."""
     if handoff.status == S.DRAFT.value:
-        return viewer.writes
+        return viewer.writes and may_see(viewer, handoff)
     return viewer.receives and viewer.hospital_id == handoff.hospital_id
 
 
 def may_see(viewer: Viewer, handoff: Handoff) -> bool:
-    """Hospital staff see only handoffs for their hospital; crew and dispatch see metadata."""
+    """Hospital staff see only handoffs for their hospital; a crew only its unit's and its call's;
+    dispatch sees metadata of all."""
+    if viewer.crew is not None:
+        return viewer.crew.covers(handoff)
     if viewer.hospital_id is not None and not viewer.writes:
         return handoff.hospital_id == viewer.hospital_id and handoff.status != S.DRAFT.value
     return True
@@ -201,6 +231,16 @@ async def get_handoff(
     return await read_handoff(session, keyring, handoff, viewer)
 
 
+def _crew_filter(crew: CrewScope) -> ColumnElement[bool]:
+    """`CrewScope.covers` in SQL."""
+    reach: list[ColumnElement[bool]] = []
+    if crew.units:
+        reach.append(Handoff.unit_id.in_(sorted(crew.units)))
+    if crew.incident_id is not None:
+        reach.append(Handoff.incident_id == crew.incident_id)
+    return or_(*reach) if reach else false()
+
+
 async def list_handoffs(
     *,
     session: AsyncSession,
@@ -219,6 +259,8 @@ async def list_handoffs(
             raise Forbidden("hospital staff see only their own hospital's handoffs")
         hospital_id = viewer.hospital_id
         stmt = stmt.where(Handoff.status != S.DRAFT.value)
+    if viewer.crew is not None:
+        stmt = stmt.where(_crew_filter(viewer.crew))
     if hospital_id is not None:
         stmt = stmt.where(Handoff.hospital_id == hospital_id)
     if statuses:

@@ -185,3 +185,66 @@ async def test_a_crew_member_cannot_belong_to_a_unit_that_does_not_exist(
     assert refused.json()["errors"][0]["field"] == "unit_id"
     users = await _ok(await monaco_client.get("/api/users", headers=admin))
     assert "crew-x" not in {u["username"] for u in users}
+
+
+async def test_a_crew_reaches_only_its_own_units_handoffs(
+    monaco_app: FastAPI, monaco_client: httpx.AsyncClient, monaco: RoadMap
+) -> None:
+    """Handoffs are scoped like calls: a crew writes only for its unit's call and lists, opens
+    and edits no other crew's draft (a draft carries the patient's name and history)."""
+    client = monaco_client
+    admin = await auth_headers(monaco_app, client, Role.ADMIN)
+    mine, incident = await _call(client, admin, monaco, "MC-31", 5)
+    other, other_incident = await _call(client, admin, monaco, "MC-32", 6)
+    hlat, hlon = _node(monaco, 9100)
+    hospital = await _ok(
+        await client.post(
+            "/api/hospitals",
+            json={"name": "Scope General", "lat": hlat, "lon": hlon},
+            headers=admin,
+        ),
+        201,
+    )
+    crew = await _crew(client, admin, "crew-cleo", mine["id"])
+    theirs = await _crew(client, admin, "crew-dan", other["id"])
+
+    def draft(incident_id: str, call_sign: str) -> dict[str, Any]:
+        return {"incident_id": incident_id, "unit_id": call_sign, "hospital_id": hospital["id"]}
+
+    own = await _ok(
+        await client.post("/api/handoffs/draft", json=draft(incident["id"], "MC-31"), headers=crew),
+        201,
+    )
+    other_draft = await _ok(
+        await client.post(
+            "/api/handoffs/draft", json=draft(other_incident["id"], "MC-32"), headers=theirs
+        ),
+        201,
+    )
+    # Not its call, or not as its unit: refused, and nothing was drafted.
+    for body in (draft(other_incident["id"], "MC-31"), draft(incident["id"], "MC-32")):
+        refused = await client.post("/api/handoffs/draft", json=body, headers=crew)
+        assert refused.status_code == 403, refused.text
+    created = {**draft(other_incident["id"], "MC-31"), "content": {"mechanism": "fall"}}
+    assert (await client.post("/api/handoffs", json=created, headers=crew)).status_code == 403
+    everything = await _ok(await client.get("/api/handoffs", headers=admin))
+    assert {h["id"] for h in everything["items"]} == {own["id"], other_draft["id"]}
+
+    listed = await _ok(await client.get("/api/handoffs", headers=crew))
+    assert [h["id"] for h in listed["items"]] == [own["id"]]
+    assert listed["total"] == 1
+    by_call = f"/api/handoffs?incident_id={other_incident['id']}"
+    assert (await _ok(await client.get(by_call, headers=crew)))["items"] == []
+    assert (await _ok(await client.get(f"/api/handoffs/{own['id']}", headers=crew)))["content"]
+    foreign = f"/api/handoffs/{other_draft['id']}"
+    for method, path, body in (
+        ("GET", foreign, None),
+        ("PATCH", foreign, {"content": {"notes": "overwritten"}}),
+        ("POST", f"{foreign}/send", {}),
+        ("GET", f"{foreign}/updates", None),
+        ("GET", f"{foreign}/attachments/none", None),
+    ):
+        answer = await client.request(method, path, json=body, headers=crew)
+        assert answer.status_code == 404, (method, path, answer.text)
+    still = await _ok(await client.get(foreign, headers=theirs))
+    assert still["content"]["notes"] is None
