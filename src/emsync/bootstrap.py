@@ -277,8 +277,12 @@ REACTIONS: tuple[Reaction, ...] = (
     # from an ambulance's tracker moves the unit (through dispatch's hook).
     on(IncidentCreated, run=dispatch_handlers.recommend_for_new_incident),
     on(PatientTriaged, run=dispatch_handlers.recommend_after_triage),
-    # A cancelled incident's units stand down in the same transaction (their log records it).
-    on(IncidentStatusChanged, run=dispatch_handlers.release_units_on_cancel, stage=IN_TRANSACTION),
+    # A cancelled or closed incident's units stand down in the same transaction (logged).
+    on(
+        IncidentStatusChanged,
+        run=dispatch_handlers.release_units_when_call_ends,
+        stage=IN_TRANSACTION,
+    ),
     on(PositionReceived, run=telemetry_handlers.move_unit_with_its_device),
     # Handoffs: live push to both sides; the bridge from destination and triage to the draft.
     on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events),

@@ -1,6 +1,6 @@
 """Dispatch's reactions to other domains' events: a new or newly triaged incident without a unit
-gets a ranked unit list; a cancelled incident's units are released. (A GPS fix moving a unit is
-telemetry's reaction, through the hook dispatch exports: `record_device_position`.)"""
+gets a ranked unit list; a cancelled or closed incident's units are released. (A GPS fix moving
+a unit is telemetry's reaction, through the hook dispatch exports: `record_device_position`.)"""
 
 from __future__ import annotations
 
@@ -73,12 +73,17 @@ async def _recommend_when_unassigned(runtime: Runtime, incident_id: str, *, trig
     )
 
 
-async def release_units_on_cancel(
+# A call ends by cancellation or by closing; either way no unit should stay tied to it.
+_ENDED = frozenset({IncidentStatus.CANCELLED.value, IncidentStatus.CLOSED.value})
+
+
+async def release_units_when_call_ends(
     runtime: Runtime, session: AsyncSession, event: IncidentStatusChanged
 ) -> Sequence[Event]:
-    """In the cancellation's transaction: its units return to available with it, or neither."""
-    if event.new != IncidentStatus.CANCELLED.value:
+    """In the cancelling or closing transaction: its units return to available with it, or
+    neither (a closed call's unit left 'on scene' would drop out of every recommendation)."""
+    if event.new not in _ENDED:
         return ()
-    return await service.release_units_of_cancelled(
+    return await service.release_units_of_ended_call(
         session=session, incident_id=event.incident_id, actor=event.actor, now=runtime.clock()
     )

@@ -340,11 +340,11 @@ async def change_status(
     return unit_read(unit)
 
 
-async def release_units_of_cancelled(
+async def release_units_of_ended_call(
     *, session: AsyncSession, incident_id: str, actor: str, now: datetime
 ) -> list[UnitStatusChanged]:
-    """A cancelled incident frees its units: each one the lifecycle lets stand down goes back to
-    available (its status log and UnitStatusChanged record it, by the cancelling actor; its open
+    """A cancelled or closed incident frees its units: each one the lifecycle lets stand down goes
+    back to available (its status log and UnitStatusChanged record it, by that actor; its open
     trips are abandoned). A transporting unit carries a patient: it keeps going to hospital and
     the crew clears it there."""
     units = await session.scalars(

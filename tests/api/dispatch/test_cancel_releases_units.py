@@ -95,3 +95,34 @@ async def test_cancelling_an_incident_releases_its_units_and_records_it(
     assert {t["state"] for t in trips if t["unit_id"] in (first["id"], second["id"])} <= {
         "abandoned"
     }
+
+
+async def test_closing_a_call_treated_on_scene_frees_its_unit(
+    monaco_app: FastAPI, monaco_client: httpx.AsyncClient, monaco: RoadMap
+) -> None:
+    """Treated on scene, no transport: closing the call stands the unit down with it (a unit
+    left 'on scene' on a closed call would drop out of every recommendation)."""
+    client = monaco_client
+    headers = await auth_headers(monaco_app, client, Role.DISPATCHER)
+    scene, a = _spots(monaco, 2)
+    (unit,) = await _create_units(client, headers, [_unit("MC-7", "ALS", a)])
+    call = await _incident(client, headers, scene)
+    await _assign(client, headers, call, unit["id"])
+    for status in ("en_route", "on_scene"):
+        assert (await _status(client, headers, unit["id"], status)).status_code == 200
+    incident = (await client.get(f"/api/incidents/{call}", headers=headers)).json()
+    assert incident["status"] == "on_scene"
+    closed = await client.post(
+        f"/api/incidents/{call}/status", json={"status": "closed"}, headers=headers
+    )
+    assert closed.status_code == 200, closed.text
+    now = (await client.get(f"/api/units/{unit['id']}", headers=headers)).json()
+    assert (now["status"], now["incident_id"]) == ("available", None)
+    runtime: Runtime = monaco_app.state.runtime
+    async with runtime.sessions() as session:
+        entry = await session.scalar(
+            select(UnitStatusEntry).where(
+                UnitStatusEntry.unit_id == unit["id"], UnitStatusEntry.new == "available"
+            )
+        )
+    assert entry is not None and (entry.old, entry.incident_id) == ("on_scene", call)
