@@ -24,7 +24,6 @@ from emsync.routing import RoutingEngine
 
 # Heading to hospital once transporting; to the scene before.
 _TO_HOSPITAL = frozenset({UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL})
-_AT_SCENE_OR_LATER = frozenset({UnitStatus.ON_SCENE, *_TO_HOSPITAL})
 
 
 class NoUnit(NotFound):
@@ -86,10 +85,6 @@ async def assignment(
 
 async def _route(session: AsyncSession, engine: RoutingEngine, unit: Unit) -> CrewRoute:
     origin = await map_layers.unit_origin(session=session, unit_id=unit.id)
-    if unit.lat is None and UnitStatus(unit.status) in _AT_SCENE_OR_LATER and unit.incident_id:
-        # No GPS fix: a unit that reported itself on scene leaves from the scene, not from
-        # its station (where unit_origin would place it).
-        origin = await map_layers.incident_position(session=session, incident_id=unit.incident_id)
     to: Literal["incident", "hospital"] = "incident"
     if UnitStatus(unit.status) in _TO_HOSPITAL and unit.hospital_id is not None:
         target = await map_layers.hospital_position(session=session, hospital_id=unit.hospital_id)

@@ -95,8 +95,19 @@ async def incidents_geojson(*, session: AsyncSession) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+# Statuses at which a unit has left its station for the scene and (later) the hospital.
+AT_SCENE_OR_LATER = frozenset(
+    {UnitStatus.ON_SCENE, UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL}
+)
+
+
 async def unit_origin(*, session: AsyncSession, unit_id: str) -> LatLon:
-    return unit_position(await load_unit(session, unit_id))[0]
+    """Where a route for this unit starts: its GPS fix; without one, the scene once the crew has
+    reported itself there (not the station it left), else its station."""
+    unit = await load_unit(session, unit_id)
+    if unit.lat is None and unit.incident_id and UnitStatus(unit.status) in AT_SCENE_OR_LATER:
+        return await incident_position(session=session, incident_id=unit.incident_id)
+    return unit_position(unit)[0]
 
 
 async def available_positions(*, session: AsyncSession) -> list[LatLon]:

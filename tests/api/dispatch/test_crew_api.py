@@ -163,6 +163,10 @@ async def test_transporting_routes_the_crew_to_the_hospital_it_chose(
     assert abs(lat - scene["lat"]) < 1e-3
     assert abs(lon - scene["lon"]) < 1e-3
     assert view["incident"]["status"] == "transporting"
+    # The dispatcher's map draws the same leg: from the scene, not from the station it left.
+    leg = f"/api/map/route?unit_id={unit['id']}&hospital_id={hospital['id']}"
+    drawn = await _ok(await client.get(leg, headers=admin))
+    assert drawn["geometry"]["coordinates"] == view["route"]["geometry"]["coordinates"]
     # Moved to another unit by an administrator: the old token no longer acts for this one.
     users = await _ok(await client.get("/api/users", headers=admin))
     user_id = next(u["id"] for u in users if u["username"] == "crew-ben")

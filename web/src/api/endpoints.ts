@@ -47,9 +47,12 @@ export const endpoints = {
   mapInfo: (api: ApiClient) => api.get<{ bbox: number[]; region?: string }>("/api/map"),
   roads: (api: ApiClient, bbox: [number, number, number, number]) =>
     api.get<FeatureCollection>(`/api/map/roads?bbox=${bbox.map((v) => v.toFixed(5)).join(",")}&limit=3000`),
-  route: (api: ApiClient, unitId: string, incidentId: string) =>
+  /** The unit's road route to the scene, or to a hospital once it carries the patient there. */
+  route: (api: ApiClient, unitId: string, to: { incidentId: string } | { hospitalId: string }) =>
     api.get<{ type: string; geometry?: LineStringGeometry; coordinates?: [number, number][] }>(
-      `/api/map/route?unit_id=${q(unitId)}&incident_id=${q(incidentId)}`,
+      "incidentId" in to
+        ? `/api/map/route?unit_id=${q(unitId)}&incident_id=${q(to.incidentId)}`
+        : `/api/map/route?unit_id=${q(unitId)}&hospital_id=${q(to.hospitalId)}`,
     ),
   recommendation: (api: ApiClient, incidentId: string) =>
     api.get<RecommendationRead>(`/api/dispatch/incidents/${q(incidentId)}/recommendation`),

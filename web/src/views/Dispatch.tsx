@@ -308,8 +308,12 @@ function IncidentPanel({
     void load();
   }, [load, summary.updated_at]);
 
-  // The route of the chosen (or assigned) unit to the incident, drawn on the map.
+  // The route of the chosen (or assigned) unit, drawn on the map: to the scene, then, once it
+  // transports the patient, from the scene to the hospital it chose (the crew's own route).
   const routeUnit = onIncident[0]?.id ?? unitId;
+  const carried = onIncident.find((u) => u.id === routeUnit);
+  const toHospital =
+    carried && (carried.status === "transporting" || carried.status === "at_hospital") ? (carried.hospital_id ?? null) : null;
   useEffect(() => {
     const unitId = routeUnit;
     if (!unitId || !can("map:read") || summary.lat == null) {
@@ -317,7 +321,7 @@ function IncidentPanel({
       return;
     }
     let live = true;
-    endpoints.route(api, unitId, summary.id).then(
+    endpoints.route(api, unitId, toHospital ? { hospitalId: toHospital } : { incidentId: summary.id }).then(
       (f) => {
         if (!live) return;
         const geometry = f.geometry ?? (f.coordinates ? { type: "LineString" as const, coordinates: f.coordinates } : null);
@@ -328,7 +332,7 @@ function IncidentPanel({
     return () => {
       live = false;
     };
-  }, [api, can, routeUnit, summary.id, summary.lat, summary.updated_at, onRoute]);
+  }, [api, can, routeUnit, toHospital, summary.id, summary.lat, summary.updated_at, onRoute]);
   useEffect(() => () => onRoute(null), [onRoute]);
 
   async function assign() {
