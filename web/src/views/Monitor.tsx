@@ -8,7 +8,6 @@ import type {
   IncidentPage,
   IncidentRead,
   PatientRead,
-  RiskPush,
   RiskRead,
   VitalsPush,
   VitalsReading,
@@ -136,7 +135,7 @@ function PatientTile({
     }
     if (m.type === "risk") {
       // Scored by the worker after the readings were stored (the deterioration model).
-      setRisk(m.data as RiskPush);
+      setRisk(m.data as RiskRead);
       return;
     }
     const rs = readingsOf(m.data);
