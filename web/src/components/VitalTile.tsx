@@ -99,6 +99,7 @@ export function VitalTile({
           {riskTrend.length > 1 && (
             <span className={`risk-spark risk-${risk.trend}`} data-testid="risk-trend">
               <Sparkline values={riskTrend} label={`Deterioration risk trend for ${label}`} />
+              <small className="muted">risk, last hour</small>
             </span>
           )}
         </div>
