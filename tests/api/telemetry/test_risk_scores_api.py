@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from emsync.auth.permissions import Role
 from emsync.bootstrap import create_app
+from emsync.core.background import ProcessRole
 from emsync.core.runtime import Runtime
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.maintenance import ReadingMaintenance
@@ -33,7 +34,10 @@ RISK_SETTINGS = {"risk_interval_seconds": 0, "risk_alert_threshold": 0.05, "risk
 
 @asynccontextmanager
 async def running(
-    database_url: str, tmp_path: Path, **telemetry: object
+    database_url: str,
+    tmp_path: Path,
+    roles: tuple[ProcessRole, ...] = tuple(ProcessRole),
+    **telemetry: object,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """An app on `database_url` whose recorder only stores when the test flushes (or at stop)."""
     settings = make_settings(
@@ -41,7 +45,7 @@ async def running(
         tmp_path,
         telemetry={**RISK_SETTINGS, "risk_flush_seconds": 3600, **telemetry},
     )
-    application = create_app(settings)
+    application = create_app(settings, roles=roles)
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -144,6 +148,29 @@ async def test_the_trend_survives_a_restart(database_url: str, tmp_path: Path) -
         assert after is not None
         assert after.trend != "new"
         assert after.previous is not None
+
+
+async def test_a_separate_api_process_serves_the_stored_risk(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The scale profile: ingest and worker score in one process, the API runs in another."""
+    scoring = (ProcessRole.INGEST, ProcessRole.WORKER)
+    async with (
+        running(database_url, tmp_path / "scorer", roles=scoring) as (scorer, _),
+        running(database_url, tmp_path / "api", roles=(ProcessRole.API,)) as (api, client),
+    ):
+        admin = await auth_headers(api, client, Role.ADMIN)
+        patient = await make_patient(client, admin)
+        key, _, _ = await provision(client, admin, "mon-rs-4", patient_id=patient)
+        start = datetime.now(UTC) - timedelta(hours=2)
+        await feed(scorer, "mon-rs-4", key, start, range(0, 60, 10))
+        url = f"/api/telemetry/patients/{patient}/vitals/latest"
+        assert (await client.get(url, headers=admin)).json()["risk"] is None  # not yet stored
+        await runtime_of(scorer).get(RiskRecorder).flush()
+        served = (await client.get(url, headers=admin)).json()["risk"]
+        scored = runtime_of(scorer).get(RiskWatch).latest(patient)
+        assert scored is not None
+        assert RiskRead.model_validate(served) == RiskRead.model_validate(scored.as_message())
 
 
 async def test_retention_removes_old_scores_only(database_url: str, tmp_path: Path) -> None:

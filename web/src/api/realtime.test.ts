@@ -156,6 +156,20 @@ describe("Realtime", () => {
     expect(sockets).toHaveLength(0);
   });
 
+  it("keeps a quiet connection whose pings are answered, however late the timer fires", async () => {
+    rt.start();
+    await vi.advanceTimersByTimeAsync(0);
+    last().serverReady();
+    for (let i = 0; i < 3; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      last().deliver({ type: "pong" });
+      vi.setSystemTime(Date.now() + 60_000); // a throttled background tab: a minute between ticks
+    }
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(rt.state).toBe("open");
+    expect(sockets).toHaveLength(1);
+  });
+
   it("pings while open and ends a connection that has gone silent", async () => {
     rt.start();
     await vi.advanceTimersByTimeAsync(0);
@@ -165,7 +179,8 @@ describe("Realtime", () => {
     last().deliver({ type: "pong" });
     await vi.advanceTimersByTimeAsync(1000);
     expect(rt.state).toBe("open"); // answered: still live
-    await vi.advanceTimersByTimeAsync(2000); // nothing heard for more than two periods
+    expect(last().sent).toEqual([{ op: "ping" }, { op: "ping" }]);
+    await vi.advanceTimersByTimeAsync(1000); // the second ping went unanswered
     expect(rt.state).toBe("reconnecting");
     expect(sockets[0]?.readyState).toBe(3);
     await vi.advanceTimersByTimeAsync(100);

@@ -252,17 +252,21 @@ export class Realtime {
     for (const h of this.handlers.get(msg.channel) ?? []) h(msg as ServerMessage);
   }
 
-  /** Ping while open; a connection silent for two periods is ended and retried. */
+  /** Ping while open; a ping with nothing heard back by the next one ends the connection.
+   * Judged by the ping's answer, not by time since the last message: a background tab's
+   * timers may fire a minute apart, and a quiet but healthy connection must stay. */
   private beat(): void {
     clearInterval(this.heartbeat);
     const every = this.opts.heartbeatMs;
     if (every <= 0) return;
+    let pinged: number | null = null;
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastHeard > 2 * every) {
+      if (pinged !== null && this.lastHeard < pinged) {
         this.drop();
         this.retry();
         return;
       }
+      pinged = Date.now();
       this.send({ op: "ping" });
     }, every);
   }
