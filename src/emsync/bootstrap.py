@@ -139,7 +139,7 @@ from emsync.telemetry.events import (
     PositionReceived,
     VitalsReceived,
 )
-from emsync.telemetry.schemas import ArtefactsPush, RiskPush, VitalsPush
+from emsync.telemetry.schemas import ArtefactsPush, RiskRead, VitalsPush
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -362,7 +362,7 @@ CHANNELS: tuple[Channel, ...] = (
             "telemetry.artefact_windows",
             "telemetry.live_risk",
         ),
-        messages=(("vitals", VitalsPush), ("artefacts", ArtefactsPush), ("risk", RiskPush)),
+        messages=(("vitals", VitalsPush), ("artefacts", ArtefactsPush), ("risk", RiskRead)),
     ),
     Channel("alerts", CanSubscribe(Perm.ALERTS_READ), forwards=(AlertChanged,)),
     Channel(

@@ -171,6 +171,12 @@ class TelemetrySettings(BaseModel):
     risk_alert_high: float = Field(
         default=0.5, gt=0, le=1, description="risk at or over which that alert is high"
     )
+    risk_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="live risk scores are written to storage in batches at most this often "
+        "(off the ingest path; the monitor reads them back after a reload or restart)",
+    )
     max_clock_skew_seconds: float = Field(
         default=300,
         ge=0,
@@ -182,8 +188,8 @@ class TelemetrySettings(BaseModel):
     retention_days: int | None = Field(
         default=None,
         ge=1,
-        description="readings older than this are deleted (PostgreSQL: whole monthly "
-        "partitions dropped); unset keeps them",
+        description="readings (and live risk scores) older than this are deleted "
+        "(PostgreSQL: whole monthly partitions dropped); unset keeps them",
     )
     partitions_ahead: int = Field(
         default=3,

@@ -17,6 +17,7 @@ from emsync.telemetry import alerting, devices, service
 from emsync.telemetry.alerts import AlertStatus
 from emsync.telemetry.checks import latest_for_age
 from emsync.telemetry.live_risk import RiskWatch
+from emsync.telemetry.risk_scores import latest_risk
 from emsync.telemetry.schemas import (
     AlertRead,
     DeviceBind,
@@ -181,7 +182,8 @@ async def latest_vitals(
     session: SessionDep,
     _: Annotated[Principal, requires(Perm.VITALS_READ)],
 ) -> LatestVitals:
-    """The newest value of each parameter and the NEWS2 over them (a child: PEWS, never NEWS2)."""
+    """The newest value of each parameter and the NEWS2 over them (a child: PEWS, never NEWS2),
+    and the live deterioration risk with its trend (adults)."""
     window = timedelta(seconds=runtime.settings.telemetry.news2_window_seconds)
     latest = await service.latest_vitals(
         session=session,
@@ -192,11 +194,18 @@ async def latest_vitals(
     )
     ages = await patient_ages(session=session, patient_ids=[patient_id])
     shown = latest_for_age(latest, ages.get(patient_id), window)
+    if shown.pews is not None:  # an adult ICU model: never for a child
+        return shown
+    # This process's own score is the freshest (not yet stored, perhaps); a separate API
+    # process, or one just restarted, reads the stored one.
     watch = runtime.find(RiskWatch)
     score = None if watch is None else watch.latest(patient_id)
-    if score is None or shown.pews is not None:  # an adult ICU model: never for a child
-        return shown
-    return shown.model_copy(update={"risk": RiskRead.model_validate(score.as_message())})
+    risk = (
+        RiskRead.model_validate(score.as_message())
+        if score is not None
+        else await latest_risk(session=session, keyring=runtime.keyring, patient_id=patient_id)
+    )
+    return shown if risk is None else shown.model_copy(update={"risk": risk})
 
 
 @router.get("/patients/{patient_id}/vitals", response_model=VitalsHistory)

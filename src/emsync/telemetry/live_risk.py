@@ -6,10 +6,13 @@ first 48 h; label in-hospital death; see its model card), not on a 1 Hz monitor 
 stream is first charted the way it learned: hourly means per channel, AVPU as the GCS it
 stands for, the last 48 h. A patient is scored at most once per `risk_interval_seconds` in a
 worker thread; each score is published on `vitals:<patient_id>` as a `risk` message with its
-trend against the score about 15 minutes earlier, kept for the monitor's first paint, and a
-score at or over the configured thresholds raises (or lowers) a `deterioration` alert through
-the same alert path as NEWS2. It is an aid beside NEWS2, never a replacement; a child (scored
-with Bedside PEWS) is not scored at all, the model being an adult ICU model.
+trend against the score about 15 minutes earlier, handed to the recorder that stores it in
+batches (risk_scores.py: the trend survives a reload, a restart and a separate API process),
+and a score at or over the configured thresholds raises (or lowers) a `deterioration` alert
+through the same alert path as NEWS2. A patient first scored in this process (after a restart)
+has its earlier stored scores recalled first, once, so its trend carries on. It is an aid
+beside NEWS2, never a replacement; a child (scored with Bedside PEWS) is not scored at all, the
+model being an adult ICU model.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from emsync.telemetry.alerts import AlertLevel
 from emsync.telemetry.events import VitalsReceived
-from emsync.telemetry.schemas import RiskPush
+from emsync.telemetry.schemas import RiskRead
 from emsync.triage.risk import VitalsReading
 
 __all__ = ["ChartedSeries", "RiskScore", "RiskWatch", "risk_level", "trend_of"]
@@ -39,6 +42,9 @@ _GCS_OF_AVPU = {"A": 15.0, "C": 14.0, "V": 13.0, "P": 8.0, "U": 3.0}
 Publish = Callable[[str, str, Any], object]
 Score = Callable[[Sequence[VitalsReading]], float]
 RaiseAlert = Callable[[str, AlertLevel | None, dict[str, Any]], Awaitable[None]]
+Record = Callable[[RiskRead], None]
+# The patient's stored scores at or after a time, oldest first: (ts, probability).
+Recall = Callable[[str, datetime], Awaitable[list[tuple[datetime, float]]]]
 
 
 @dataclass(slots=True)
@@ -173,6 +179,7 @@ class _Patient:
     history: deque[tuple[datetime, float]] = field(default_factory=lambda: deque(maxlen=240))
     level: AlertLevel | None = None
     child: bool = False
+    recalled: bool = False
 
 
 class RiskWatch:
@@ -188,6 +195,8 @@ class RiskWatch:
         threshold: float,
         high: float,
         raise_alert: RaiseAlert | None,
+        record: Record | None = None,
+        recall: Recall | None = None,
         limit: int = 10_000,
     ) -> None:
         self._publish = publish
@@ -197,6 +206,8 @@ class RiskWatch:
         self._threshold = threshold
         self._high = high
         self._raise_alert = raise_alert
+        self._record = record
+        self._recall = recall
         self._limit = limit
         self._patients: dict[str, _Patient] = {}
 
@@ -233,18 +244,36 @@ class RiskWatch:
         if patient.scored_at is not None and newest - patient.scored_at < self._interval:
             return
         patient.scored_at = newest
+        if not patient.recalled:
+            await self._recall_history(event.patient_id, patient, newest)
         readings = patient.series.readings()
         probability = await asyncio.to_thread(self._score, readings)
         patient.history.append((newest, probability))
         score = self.latest(event.patient_id)
         assert score is not None
-        push = RiskPush.model_validate(score.as_message())
+        push = RiskRead.model_validate(score.as_message())
         self._publish(f"vitals:{event.patient_id}", "risk", push.model_dump(mode="json"))
+        if self._record is not None:
+            self._record(push)
         level = risk_level(probability, threshold=self._threshold, high=self._high)
         if self._raise_alert is not None and (level is not None or patient.level is not None):
             detail = {"risk": round(probability, 4), "model": self._version}
             await self._raise_alert(event.patient_id, level, detail)
         patient.level = level
+
+    async def _recall_history(self, patient_id: str, patient: _Patient, newest: datetime) -> None:
+        """The scores stored before this process first scored the patient (a restart): the
+        trend is taken against them, and the alert level they left is where this one starts."""
+        patient.recalled = True
+        if self._recall is None:
+            return
+        earlier = await self._recall(patient_id, newest - 4 * TREND_LOOKBACK)
+        for ts, p in earlier:
+            if ts < newest and (not patient.history or ts > patient.history[-1][0]):
+                patient.history.append((ts, p))
+        if patient.history:
+            last = patient.history[-1][1]
+            patient.level = risk_level(last, threshold=self._threshold, high=self._high)
 
 
 def _before(history: deque[tuple[datetime, float]], cutoff: datetime) -> float | None:

@@ -4,7 +4,8 @@ PostgreSQL: creates this month's and the next EMSYNC_TELEMETRY__PARTITIONS_AHEAD
 partitions (moving any rows the default partition holds for them), drops months wholly older than
 EMSYNC_TELEMETRY__RETENTION_DAYS and deletes such rows from the default partition. SQLite (one
 table): deletes rows older than the retention period in chunks, so the writer is never held long.
-Both are idempotent, so two workers running it at once do no harm.
+Both are idempotent, so two workers running it at once do no harm. The live risk scores
+(`telemetry_risk_scores`, one table on both) follow the readings' retention, deleted in chunks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from emsync.core.background import Periodic
 from emsync.core.clock import Clock
 from emsync.core.settings import TelemetrySettings
-from emsync.telemetry.models import StoredReading
+from emsync.telemetry.models import StoredReading, StoredRiskScore
 from emsync.telemetry.retention import (
     DEFAULT_PARTITION,
     TABLE,
@@ -38,6 +39,7 @@ class MaintenanceReport:
     created: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     deleted_rows: int = 0
+    deleted_risk_scores: int = 0
 
 
 async def _partitions(engine: AsyncEngine) -> list[str]:
@@ -129,6 +131,29 @@ async def maintain_sqlite(
             return report
 
 
+async def delete_expired_risk_scores(engine: AsyncEngine, cutoff: datetime | None) -> int:
+    """Risk scores older than the cutoff, deleted a chunk per transaction; rows deleted."""
+    if cutoff is None:
+        return 0
+    table = StoredRiskScore.__tablename__
+    column = StoredRiskScore.__table__.c.ts
+    bind = column.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+    value = bind(cutoff) if bind is not None else cutoff
+    deleted = 0
+    while True:
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "  # noqa: S608
+                    "WHERE ts < :cutoff LIMIT :chunk)"
+                ),
+                {"cutoff": value, "chunk": SQLITE_DELETE_CHUNK},
+            )
+        deleted += result.rowcount
+        if result.rowcount < SQLITE_DELETE_CHUNK:
+            return deleted
+
+
 class ReadingMaintenance:
     """BackgroundService of the worker role."""
 
@@ -160,11 +185,15 @@ class ReadingMaintenance:
             )
         else:
             report = await maintain_sqlite(self._engine, now=now, retention_days=s.retention_days)
-        if report.created or report.dropped or report.deleted_rows:
+        report.deleted_risk_scores = await delete_expired_risk_scores(
+            self._engine, retention_cutoff(now, s.retention_days)
+        )
+        if report.created or report.dropped or report.deleted_rows or report.deleted_risk_scores:
             log.info(
                 "readings maintained",
                 created=report.created,
                 dropped=report.dropped,
                 deleted_rows=report.deleted_rows,
+                deleted_risk_scores=report.deleted_risk_scores,
             )
         return report

@@ -82,6 +82,26 @@ class StoredReading(Base):
     )
 
 
+class StoredRiskScore(Base):
+    """A live deterioration score as pushed (telemetry.live_risk): the patient and time in clear
+    for the history's index, the score itself sealed like the readings it was computed from."""
+
+    __tablename__ = "telemetry_risk_scores"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(String(36))
+    ts: Mapped[datetime]
+    model_version: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        # A score re-written after a failed flush, or by a second process, is one row.
+        UniqueConstraint("patient_id", "ts", "model_version", name="uq_telemetry_risk_scores"),
+        Index("ix_telemetry_risk_scores_ts", "ts"),
+    )
+
+
 class Alert(Base):
     __tablename__ = "telemetry_alerts"
 

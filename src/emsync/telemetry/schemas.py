@@ -144,8 +144,10 @@ class PewsLiveRead(BaseModel):
 
 
 class RiskRead(BaseModel):
-    """The shipped deterioration model's latest live score (an aid beside NEWS2)."""
+    """A live score of the shipped deterioration model (an aid beside NEWS2): one schema for
+    the latest view, the history and the `risk` message of `vitals:<patient_id>`."""
 
+    patient_id: str
     ts: datetime
     probability: float = Field(description="probability of in-hospital death (ICU-trained)")
     previous: float | None = Field(description="the score about 15 minutes earlier")
@@ -193,7 +195,8 @@ class VitalsReading(BaseModel):
 
 
 # The messages of the `vitals:<patient_id>` WebSocket channel, by message type. They are
-# exported into the OpenAPI components (see bootstrap.CHANNELS) for the generated types.
+# exported into the OpenAPI components (see bootstrap.CHANNELS) for the generated types. Type
+# `risk` carries a RiskRead (above), as the latest view and the history return it.
 
 
 class VitalsPush(BaseModel):
@@ -217,12 +220,6 @@ class ArtefactsPush(BaseModel):
     readings: list[ReadingArtefacts]
 
 
-class RiskPush(RiskRead):
-    """Message type `risk`: the deterioration model's new live score for the patient."""
-
-    patient_id: str
-
-
 class SeriesPoint(BaseModel):
     ts: datetime
     value: float
@@ -238,6 +235,11 @@ class VitalsHistory(BaseModel):
     offset: int
     items: list[VitalsReading]
     series: dict[str, list[SeriesPoint]] | None = None
+    risk: list[RiskRead] = Field(
+        default_factory=list,
+        description="the live deterioration scores in [start, end], oldest first (thinned to "
+        "`points` when given); none for a child",
+    )
 
 
 class AlertRead(BaseModel):

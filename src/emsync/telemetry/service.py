@@ -4,6 +4,7 @@ have modules of their own (devices.py, alerting.py, store.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.core.errors import NotFound, ValidationFailed
 from emsync.telemetry.models import StoredReading
+from emsync.telemetry.risk_scores import risk_history
 from emsync.telemetry.schemas import (
     FieldValue,
     LatestVitals,
@@ -31,6 +33,7 @@ from emsync.telemetry.vitals import (
 )
 
 MAX_HISTORY_READINGS = 200_000
+MAX_RISK_SCORES = 1000  # a score a minute at most: 16 h before thinning
 
 
 async def latest_vitals(
@@ -94,6 +97,14 @@ async def vitals_history(
 ) -> VitalsHistory:
     if end <= start:
         raise ValidationFailed("end must be after start", errors=[{"field": "end"}])
+    risk = await risk_history(
+        session=session,
+        keyring=keyring,
+        patient_id=patient_id,
+        start=start,
+        end=end,
+        limit=min(points or MAX_RISK_SCORES, MAX_RISK_SCORES),
+    )
     where = and_(
         StoredReading.patient_id == patient_id,
         StoredReading.kind == "vitals",
@@ -120,6 +131,7 @@ async def vitals_history(
             limit=limit,
             offset=offset,
             items=items,
+            risk=risk,
         )
     if total > MAX_HISTORY_READINGS:
         raise ValidationFailed(
@@ -128,6 +140,23 @@ async def vitals_history(
     rows = (
         await session.execute(select(*STORED_COLUMNS).where(where).order_by(StoredReading.ts))
     ).all()
+    return VitalsHistory(
+        patient_id=patient_id,
+        start=start,
+        end=end,
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[],
+        series=_charted(keyring, rows, start=start, end=end, points=points),
+        risk=risk,
+    )
+
+
+def _charted(
+    keyring: Keyring, rows: Sequence[Any], *, start: datetime, end: datetime, points: int
+) -> dict[str, list[SeriesPoint]]:
+    """Each parameter's series (and NEWS2's) averaged into at most `points` time buckets."""
     columns: dict[str, list[tuple[datetime, float]]] = {name: [] for name in NUMERIC_FIELDS}
     columns["news2"] = []
     for row in rows:
@@ -139,7 +168,7 @@ async def vitals_history(
                 columns[name].append((ts, float(v)))
         if values.get("news2"):
             columns["news2"].append((ts, float(values["news2"]["total"])))
-    series = {
+    return {
         name: [
             SeriesPoint(ts=t, value=round(v, 3), n=n)
             for t, v, n in downsample(pts, start=start, end=end, n=points)
@@ -147,16 +176,6 @@ async def vitals_history(
         for name, pts in columns.items()
         if pts
     }
-    return VitalsHistory(
-        patient_id=patient_id,
-        start=start,
-        end=end,
-        total=total,
-        limit=limit,
-        offset=offset,
-        items=[],
-        series=series,
-    )
 
 
 async def recent_vitals(

@@ -7,6 +7,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
@@ -18,7 +20,10 @@ from emsync.telemetry.ingest import MqttIngest
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.pipeline import Pipeline
+from emsync.telemetry.risk_scores import RiskRecorder, recent_risk
 from emsync.telemetry.vitals import LatestValues
+
+log = structlog.get_logger("emsync.telemetry.wiring")
 
 
 def provide(runtime: Runtime) -> None:
@@ -40,8 +45,17 @@ def provide(runtime: Runtime) -> None:
     )
     runtime.provide(pipeline)
     runtime.provide(ArtefactWindows(runtime.get(Hub).publish))
-    # The deterioration model's live score beside NEWS2 (reaction: handlers.score_risk).
-    runtime.provide(_risk_watch(runtime))
+    # The deterioration model's live score beside NEWS2 (reaction: handlers.score_risk), kept
+    # at rest in batches by the recorder (a background service of the scoring process).
+    tel = runtime.settings.telemetry
+    recorder = RiskRecorder(
+        engine=runtime.engine,
+        keyring=runtime.keyring,
+        clock=runtime.clock,
+        interval=lambda: tel.risk_flush_seconds,
+    )
+    runtime.provide(recorder)
+    runtime.provide(_risk_watch(runtime, recorder))
 
 
 def _risk_observation(
@@ -59,7 +73,7 @@ def _risk_observation(
     return ScoreObservation(level, scored, scored, now)
 
 
-def _risk_watch(runtime: Runtime) -> RiskWatch:
+def _risk_watch(runtime: Runtime, recorder: RiskRecorder) -> RiskWatch:
     from emsync.triage import registry
 
     tel = runtime.settings.telemetry
@@ -86,6 +100,16 @@ def _risk_watch(runtime: Runtime) -> RiskWatch:
             await session.commit()
         await runtime.bus.publish(*events, *follow)
 
+    async def recall(patient_id: str, since: datetime) -> list[tuple[datetime, float]]:
+        try:
+            async with runtime.sessions() as session:
+                return await recent_risk(
+                    session=session, keyring=runtime.keyring, patient_id=patient_id, since=since
+                )
+        except Exception as exc:  # noqa: BLE001 - the live score goes on; its trend starts anew
+            log.warning("stored risk scores not recalled", error=type(exc).__name__)
+            return []
+
     return RiskWatch(
         publish=runtime.get(Hub).publish,
         score=score,
@@ -94,6 +118,8 @@ def _risk_watch(runtime: Runtime) -> RiskWatch:
         threshold=tel.risk_alert_threshold,
         high=tel.risk_alert_high,
         raise_alert=raise_alert,
+        record=recorder.record,
+        recall=recall,
     )
 
 
@@ -117,6 +143,8 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
         runtime.provide(watch)
         services.append((ProcessRole.INGEST, watch))
     services.append((ProcessRole.WORKER, AlertWatch(runtime, metrics)))
+    # Scores are made where readings are stored (VitalsReceived is a local reaction of ingest).
+    services.append((ProcessRole.INGEST, runtime.get(RiskRecorder)))
     maintenance = ReadingMaintenance(
         engine=runtime.engine, settings=runtime.settings.telemetry, clock=runtime.clock
     )

@@ -34,7 +34,7 @@ def test_a_pushed_reading_has_the_history_schema(schema: dict[str, Any]) -> None
     assert vitals == {
         "vitals": {"$ref": REF + "VitalsPush"},
         "artefacts": {"$ref": REF + "ArtefactsPush"},
-        "risk": {"$ref": REF + "RiskPush"},
+        "risk": {"$ref": REF + "RiskRead"},
     }
     pushed = components["VitalsPush"]["properties"]["readings"]["items"]
     history = components["VitalsHistory"]["properties"]["items"]["items"]

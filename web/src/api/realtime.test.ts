@@ -1,5 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Realtime, backoffDelay, type ConnectionState, type SocketLike } from "./realtime";
+import { Realtime, backoffDelay, type ConnectionState, type NetworkLike, type SocketLike } from "./realtime";
+
+/** The browser's online/offline status, switched by the test. */
+class FakeNetwork implements NetworkLike {
+  onLine = true;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  addEventListener(type: string, l: () => void) {
+    const set = this.listeners.get(type) ?? new Set();
+    set.add(l);
+    this.listeners.set(type, set);
+  }
+  removeEventListener(type: string, l: () => void) {
+    this.listeners.get(type)?.delete(l);
+  }
+  set(onLine: boolean) {
+    this.onLine = onLine;
+    for (const l of this.listeners.get(onLine ? "online" : "offline") ?? []) l();
+  }
+}
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -32,12 +50,16 @@ describe("Realtime", () => {
   let sockets: FakeSocket[];
   let rt: Realtime;
   let states: ConnectionState[];
+  let network: FakeNetwork;
 
   beforeEach(() => {
     vi.useFakeTimers();
     sockets = [];
     states = [];
+    network = new FakeNetwork();
     rt = new Realtime({
+      network,
+      heartbeatMs: 1000,
       url: "ws://test/ws",
       token: () => Promise.resolve("tok"),
       createSocket: (_url, protocols) => {
@@ -100,6 +122,69 @@ describe("Realtime", () => {
     expect(last().sent).toEqual([{ op: "subscribe", channels: ["alerts"] }]);
     expect(resyncs).toEqual([null]);
     expect(states).toEqual(["connecting", "open", "reconnecting", "open"]);
+  });
+
+  it("says offline when the browser loses the network, and live again when it is back", async () => {
+    const resyncs: (string | null)[] = [];
+    rt.onResync((c) => resyncs.push(c));
+    rt.subscribe("alerts", () => undefined);
+    rt.start();
+    await vi.advanceTimersByTimeAsync(0);
+    last().serverReady();
+    const first = last();
+    network.set(false);
+    expect(rt.state).toBe("offline");
+    expect(first.readyState).toBe(3); // an "open" socket is not trusted once offline
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sockets).toHaveLength(1); // no attempts while offline
+    expect(rt.state).toBe("offline");
+    network.set(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sockets).toHaveLength(2); // at once, not after a backoff
+    expect(rt.state).toBe("reconnecting");
+    last().serverReady();
+    expect(rt.state).toBe("open");
+    expect(resyncs).toEqual([null]); // what was missed is fetched again
+    expect(states).toEqual(["connecting", "open", "offline", "reconnecting", "open"]);
+  });
+
+  it("starts offline when there is no network", async () => {
+    network.onLine = false;
+    rt.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(rt.state).toBe("offline");
+    expect(sockets).toHaveLength(0);
+  });
+
+  it("keeps a quiet connection whose pings are answered, however late the timer fires", async () => {
+    rt.start();
+    await vi.advanceTimersByTimeAsync(0);
+    last().serverReady();
+    for (let i = 0; i < 3; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      last().deliver({ type: "pong" });
+      vi.setSystemTime(Date.now() + 60_000); // a throttled background tab: a minute between ticks
+    }
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(rt.state).toBe("open");
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("pings while open and ends a connection that has gone silent", async () => {
+    rt.start();
+    await vi.advanceTimersByTimeAsync(0);
+    last().serverReady();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(last().sent).toEqual([{ op: "ping" }]);
+    last().deliver({ type: "pong" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(rt.state).toBe("open"); // answered: still live
+    expect(last().sent).toEqual([{ op: "ping" }, { op: "ping" }]);
+    await vi.advanceTimersByTimeAsync(1000); // the second ping went unanswered
+    expect(rt.state).toBe("reconnecting");
+    expect(sockets[0]?.readyState).toBe(3);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sockets).toHaveLength(2);
   });
 
   it("asks for a refetch of a channel whose sequence skips", async () => {

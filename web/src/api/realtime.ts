@@ -1,8 +1,18 @@
 /* The live bridge: one WebSocket to `/ws` (DESIGN §3.2), shared by every view.
  * A dropped connection reconnects with exponential backoff and jitter; after a reconnect, or
- * when a channel's `seq` skips, listeners are told to refetch what they may have missed. */
+ * when a channel's `seq` skips, listeners are told to refetch what they may have missed.
+ * The state says what is true: a socket can stay "open" while nothing gets through (the
+ * browser went offline, a proxy dropped the connection silently), so the browser's offline
+ * event ends it at once, and a heartbeat ping that goes unanswered ends it too. */
 
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "offline" | "closed";
+
+/** The browser's network status (window in the app; a fake in tests). */
+export interface NetworkLike {
+  readonly onLine: boolean;
+  addEventListener(type: "online" | "offline", listener: () => void): void;
+  removeEventListener(type: "online" | "offline", listener: () => void): void;
+}
 
 export interface ServerMessage {
   channel: string;
@@ -30,6 +40,22 @@ export interface RealtimeOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   random?: () => number;
+  /** Where the online/offline events come from; null: never offline (no browser). */
+  network?: NetworkLike | null;
+  /** A ping this often while open; no message at all for twice as long ends the socket. */
+  heartbeatMs?: number;
+}
+
+function browserNetwork(): NetworkLike | null {
+  return typeof window === "undefined" || typeof navigator === "undefined"
+    ? null
+    : {
+        get onLine() {
+          return navigator.onLine;
+        },
+        addEventListener: (type, listener) => window.addEventListener(type, listener),
+        removeEventListener: (type, listener) => window.removeEventListener(type, listener),
+      };
 }
 
 type Handler = (msg: ServerMessage) => void;
@@ -50,8 +76,12 @@ export class Realtime {
   private readonly lastSeq = new Map<string, number>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private readonly resyncListeners = new Set<(channel: string | null) => void>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
   private readonly opts: Required<Omit<RealtimeOptions, "onAuthRejected">> &
     Pick<RealtimeOptions, "onAuthRejected">;
+  private readonly goneOffline = () => this.wentOffline();
+  private readonly backOnline = () => this.cameBackOnline();
 
   constructor(options: RealtimeOptions) {
     this.opts = {
@@ -59,6 +89,8 @@ export class Realtime {
       baseDelayMs: 500,
       maxDelayMs: 15_000,
       random: Math.random,
+      network: browserNetwork(),
+      heartbeatMs: 15_000,
       ...options,
     };
   }
@@ -71,15 +103,17 @@ export class Realtime {
     if (!this.stopped) return;
     this.stopped = false;
     this.everOpened = false;
+    this.opts.network?.addEventListener("offline", this.goneOffline);
+    this.opts.network?.addEventListener("online", this.backOnline);
     void this.connect();
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    const s = this.socket;
-    this.socket = null;
-    s?.close(1000);
+    this.opts.network?.removeEventListener("offline", this.goneOffline);
+    this.opts.network?.removeEventListener("online", this.backOnline);
+    this.drop();
     this.setState("closed");
   }
 
@@ -119,8 +153,41 @@ export class Realtime {
     return () => this.resyncListeners.delete(listener);
   }
 
-  private async connect(): Promise<void> {
+  /** The network is gone: the socket cannot be trusted, whatever its readyState says. */
+  private wentOffline(): void {
     if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.drop();
+    this.setState("offline");
+  }
+
+  /** Back online: try at once (the backoff was for a failing server, not for the network). */
+  private cameBackOnline(): void {
+    if (this.stopped || this.socket) return;
+    clearTimeout(this.timer);
+    this.attempt = 0;
+    void this.connect();
+  }
+
+  /** Forget the current socket and close it (its close event is then ignored). */
+  private drop(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    const s = this.socket;
+    this.socket = null;
+    s?.close(1000);
+  }
+
+  private offline(): boolean {
+    if (this.opts.network && !this.opts.network.onLine) {
+      this.setState("offline"); // the "online" event starts the next attempt
+      return true;
+    }
+    return false;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped || this.offline()) return;
     this.setState(this.everOpened || this.attempt > 0 ? "reconnecting" : "connecting");
     const token = await this.opts.token();
     if (this.isStopped()) return; // stop() may have run while waiting for the token
@@ -140,6 +207,7 @@ export class Realtime {
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      clearInterval(this.heartbeat);
       if (this.stopped) return;
       // 4401: the token expired or was refused; 4403: the account changed (log in again).
       if ((ev.code === 4401 || ev.code === 4403) && this.opts.onAuthRejected) {
@@ -156,6 +224,7 @@ export class Realtime {
   }
 
   private receive(raw: unknown): void {
+    this.lastHeard = Date.now();
     let msg: Partial<ServerMessage> & { type?: string };
     try {
       msg = JSON.parse(String(raw)) as typeof msg;
@@ -168,6 +237,7 @@ export class Realtime {
       this.attempt = 0;
       this.lastSeq.clear();
       this.setState("open");
+      this.beat();
       const channels = [...this.handlers.keys()];
       if (channels.length) this.send({ op: "subscribe", channels });
       if (reconnected) for (const l of this.resyncListeners) l(null);
@@ -182,8 +252,27 @@ export class Realtime {
     for (const h of this.handlers.get(msg.channel) ?? []) h(msg as ServerMessage);
   }
 
+  /** Ping while open; a ping with nothing heard back by the next one ends the connection.
+   * Judged by the ping's answer, not by time since the last message: a background tab's
+   * timers may fire a minute apart, and a quiet but healthy connection must stay. */
+  private beat(): void {
+    clearInterval(this.heartbeat);
+    const every = this.opts.heartbeatMs;
+    if (every <= 0) return;
+    let pinged: number | null = null;
+    this.heartbeat = setInterval(() => {
+      if (pinged !== null && this.lastHeard < pinged) {
+        this.drop();
+        this.retry();
+        return;
+      }
+      pinged = Date.now();
+      this.send({ op: "ping" });
+    }, every);
+  }
+
   private retry(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.offline()) return;
     this.setState(this.everOpened || this.attempt > 0 ? "reconnecting" : "connecting");
     const delay = backoffDelay(
       this.attempt,

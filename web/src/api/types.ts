@@ -34,10 +34,10 @@ export type GeocodeHitRead = S["GeocodeHitRead"];
 export type VitalsHistory = S["VitalsHistory"];
 export type VitalsReadingRead = S["VitalsReading"];
 // The `vitals:<patient_id>` channel's messages by type (`vitals`, `artefacts`, `risk`): the
-// readings of a `vitals` push have the history's schema, VitalsReading.
+// readings of a `vitals` push have the history's schema, VitalsReading; a `risk` push is a
+// RiskRead, as the latest view and the history return it.
 export type VitalsPush = S["VitalsPush"];
 export type ArtefactsPush = S["ArtefactsPush"];
-export type RiskPush = S["RiskPush"];
 export type ArtefactRead = S["ArtefactRead"];
 /** One reading as the monitor shows it: a history item or a pushed one (the same schema), or
  * the current values the monitor assembles from several (no single device, maybe no flags). */

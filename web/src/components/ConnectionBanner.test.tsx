@@ -16,3 +16,11 @@ it("says live when connected", () => {
   render(<ConnectionBanner state="open" />);
   expect(screen.getByRole("status").textContent).toBe("Live");
 });
+
+it("says offline, not live, when the browser has no network", () => {
+  render(<ConnectionBanner state="offline" />);
+  const el = screen.getByRole("status");
+  expect(el.textContent).toContain("Offline");
+  expect(el.textContent).not.toContain("Live");
+  expect(el.className).toContain("conn-offline");
+});

@@ -4,6 +4,7 @@ const TEXT: Record<ConnectionState, string> = {
   connecting: "Connecting to live updates…",
   open: "Live",
   reconnecting: "Connection lost — reconnecting… (data shown may be out of date)",
+  offline: "Offline — no network (data shown may be out of date)",
   closed: "Offline",
 };
 

@@ -1,14 +1,13 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { VitalsReading } from "../api/types";
-import { SERIES, clockLabels, framed, valueRange } from "../lib/chartAxes";
+import { SERIES, clockLabels, framed, valueRange, type ChartRow } from "../lib/chartAxes";
 
 const STRIP_HEIGHT = 120;
 
 /** Vitals history over `range` (epoch ms: the window asked for; the time axis spans it);
  * drag across a strip to zoom all of them, double-click to reset. */
-export function HistoryChart({ readings, range = null }: { readings: VitalsReading[]; range?: { start: number; end: number } | null }) {
+export function HistoryChart({ readings, range = null }: { readings: ChartRow[]; range?: { start: number; end: number } | null }) {
   const host = useRef<HTMLDivElement>(null);
   const start = range?.start;
   const end = range?.end;
@@ -16,18 +15,25 @@ export function HistoryChart({ readings, range = null }: { readings: VitalsReadi
     const el = host.current;
     if (!el) return;
     const span = start !== undefined && end !== undefined ? { start: start / 1000, end: end / 1000 } : null;
-    const frame = framed(
-      readings.map((r) => Date.parse(r.ts) / 1000),
-      SERIES.map((s) => readings.map((r) => (typeof r[s.key] === "number" ? (r[s.key] as number) : null))),
-      span,
-    );
+    // Scores come at their own times: each kind of row on its own time points, so a score
+    // never opens a gap in a vital's line, nor a reading in the risk line.
+    const scored = readings.filter((r) => typeof r.risk === "number");
+    const measured = readings.filter((r) => typeof r.risk !== "number");
+    const frameOf = (rows: ChartRow[], key: keyof ChartRow) =>
+      framed(
+        rows.map((r) => Date.parse(r.ts) / 1000),
+        [rows.map((r) => (typeof r[key] === "number" ? r[key] : null))],
+        span,
+      );
     const sync = uPlot.sync(`vitals-${Math.random().toString(36).slice(2)}`);
     const width = () => Math.max(320, el.clientWidth);
     const plots = SERIES.map((s, i) => {
       const strip = document.createElement("div");
       strip.setAttribute("data-testid", `history-${s.key}`);
       el.appendChild(strip);
-      const values = frame.columns[i] ?? [];
+      const risk = s.key === "risk";
+      const frame = frameOf(risk ? scored : measured, s.key);
+      const values = frame.columns[0] ?? [];
       const last = i === SERIES.length - 1;
       return new uPlot(
         {
@@ -38,7 +44,7 @@ export function HistoryChart({ readings, range = null }: { readings: VitalsReadi
           scales: { x: { time: true }, y: { range: (_u, min, max) => valueRange(min, max, s.span) } },
           // The same padding on every strip, so their time axes line up.
           padding: [6, 28, 0, 0],
-          series: [{}, { label: `${s.label} ${s.unit}`, stroke: s.stroke, width: 1.5, spanGaps: false }],
+          series: [{}, { label: `${s.label} ${s.unit}`, stroke: s.stroke, width: 1.5, spanGaps: false, ...(risk ? { points: { show: true } } : {}) }],
           axes: [
             // Time labels only under the last strip, at least 90 px apart: they never collide.
             { show: last, space: 90, values: (_u, ticks) => clockLabels(ticks) },
@@ -65,7 +71,7 @@ export function HistoryChart({ readings, range = null }: { readings: VitalsReadi
   }, [readings, start, end]);
   return (
     <div>
-      <div ref={host} className="chart" role="img" aria-label="Vitals history: one strip per vital sign, each with its own axis" />
+      <div ref={host} className="chart" role="img" aria-label="Vitals history: one strip per vital sign, each with its own axis, and the deterioration risk in percent" />
       {readings.length === 0 && <p className="muted">No readings in this range.</p>}
     </div>
   );

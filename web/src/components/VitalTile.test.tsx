@@ -93,6 +93,7 @@ describe("VitalTile", () => {
 
 describe("VitalTile risk", () => {
   const risk = {
+    patient_id: "p1",
     ts: at(5_000),
     probability: 0.27,
     previous: 0.21,
@@ -107,6 +108,21 @@ describe("VitalTile risk", () => {
     );
     expect(screen.getByTestId("band").textContent).toContain("NEWS2 6");
     expect(screen.getByTestId("risk").textContent).toBe("Deterioration risk 27% ↑ rising (was 21%)");
+    expect(screen.queryByTestId("risk-trend")).toBeNull(); // one score is no trend line
+  });
+
+  it("draws the risk's recent scores as a trend line", () => {
+    render(
+      <VitalTile
+        label="P1"
+        reading={{ ts: at(5_000), hr: 120, news2: 6 }}
+        trend={[]}
+        now={NOW}
+        risk={risk}
+        riskTrend={[0.18, 0.21, 0.27]}
+      />,
+    );
+    expect(screen.getByRole("img", { name: "Deterioration risk trend for P1" })).toBeTruthy();
   });
 
   it("never shows the adult model's risk on a child's tile", () => {

@@ -17,6 +17,8 @@ export interface VitalTileProps {
   onOpen?: () => void;
   /** The shipped deterioration model's latest live score (adults only). */
   risk?: RiskRead | null;
+  /** Its recent scores (probabilities, oldest first), stored: they survive a reload. */
+  riskTrend?: number[];
 }
 
 const TREND_TEXT: Record<RiskRead["trend"], string> = {
@@ -55,6 +57,7 @@ export function VitalTile({
   staleAfterMs = STALE_AFTER_MS,
   onOpen,
   risk,
+  riskTrend = [],
 }: VitalTileProps) {
   const age = reading ? now - Date.parse(reading.ts) : null;
   const stale = age === null || age > staleAfterMs;
@@ -85,13 +88,21 @@ export function VitalTile({
         </p>
       )}
       {!stale && !child && risk && (
-        <p
-          className={`risk-text risk-${risk.trend}`}
-          data-testid="risk"
-          title={`Shipped deterioration model ${risk.model_version}: probability of in-hospital death, trained on ICU charts (PhysioNet 2012); an aid beside NEWS2, not a diagnosis. ${risk.hours_observed.toFixed(1)} h observed.`}
-        >
-          {riskText(risk)}
-        </p>
+        <div className="risk-row">
+          <p
+            className={`risk-text risk-${risk.trend}`}
+            data-testid="risk"
+            title={`Shipped deterioration model ${risk.model_version}: probability of in-hospital death, trained on ICU charts (PhysioNet 2012); an aid beside NEWS2, not a diagnosis. ${risk.hours_observed.toFixed(1)} h observed.`}
+          >
+            {riskText(risk)}
+          </p>
+          {riskTrend.length > 1 && (
+            <span className={`risk-spark risk-${risk.trend}`} data-testid="risk-trend">
+              <Sparkline values={riskTrend} label={`Deterioration risk trend for ${label}`} />
+              <small className="muted">risk, last hour</small>
+            </span>
+          )}
+        </div>
       )}
       {!stale && artefacts.length > 0 && (
         <p className="artefact-note" role="status" data-testid="artefacts">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SERIES, clockLabels, framed, valueRange } from "./chartAxes";
+import { SERIES, clockLabels, framed, valueRange, withRisk } from "./chartAxes";
 
 describe("history chart axes", () => {
   it("never repeats a time label: seconds appear when ticks are under a minute apart", () => {
@@ -41,5 +41,20 @@ describe("the time axis follows the chosen range", () => {
     expect(framed([start, end], [[1, 2]], { start, end })).toEqual({ xs: [start, end], columns: [[1, 2]] });
     expect(framed([], [[]], { start, end })).toEqual({ xs: [start, end], columns: [[null, null]] });
     expect(framed([start + 5], [[3]], null)).toEqual({ xs: [start + 5], columns: [[3]] });
+  });
+});
+
+describe("the deterioration risk on the history chart", () => {
+  it("puts stored scores among the readings by time, in percent", () => {
+    const rows = withRisk(
+      [
+        { ts: "2026-01-01T10:00:00Z", hr: 80 },
+        { ts: "2026-01-01T10:02:00Z", hr: 82 },
+      ],
+      [{ ts: "2026-01-01T10:01:00Z", probability: 0.273 }],
+    );
+    expect(rows.map((r) => r.ts)).toEqual(["2026-01-01T10:00:00Z", "2026-01-01T10:01:00Z", "2026-01-01T10:02:00Z"]);
+    expect(rows[1]?.risk).toBe(27.3);
+    expect(SERIES.at(-1)?.key).toBe("risk");
   });
 });

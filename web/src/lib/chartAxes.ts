@@ -1,9 +1,14 @@
 import type { VitalsReading } from "../api/types";
 
+/** A row of the history chart: a reading's values, or a live deterioration score in percent
+ * (`risk`) at its own time. */
+export type ChartRow = Omit<VitalsReading, "ts"> & { ts: string; risk?: number | null };
+
 /* One strip per vital sign, each on its own axis and unit (HR 40–180 and temperature 35–40 on
- * one 0–140 axis hid every change in temperature), sharing the time axis and the cursor. */
+ * one 0–140 axis hid every change in temperature), sharing the time axis and the cursor; the
+ * deterioration risk last, beside them, never mixed into a vital's axis. */
 export const SERIES: {
-  key: keyof VitalsReading;
+  key: keyof ChartRow;
   label: string;
   unit: string;
   stroke: string;
@@ -16,7 +21,14 @@ export const SERIES: {
   { key: "rr", label: "RR", unit: "/min", stroke: "#2e7d32", digits: 0, span: 8 },
   { key: "sbp", label: "SBP", unit: "mmHg", stroke: "#6a1b9a", digits: 0, span: 30 },
   { key: "temp", label: "Temp", unit: "°C", stroke: "#e67e22", digits: 1, span: 1.5 },
+  { key: "risk", label: "Risk", unit: "%", stroke: "#8a1c00", digits: 0, span: 10 },
 ];
+
+/** Stored risk scores as chart rows (percent), merged with the readings' rows by time. */
+export function withRisk(rows: ChartRow[], scores: { ts: string; probability: number }[]): ChartRow[] {
+  const risk: ChartRow[] = scores.map((s) => ({ ts: s.ts, risk: Math.round(s.probability * 1000) / 10 }));
+  return [...rows, ...risk].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
+}
 /** Tick labels: with seconds when the ticks are less than a minute apart, so none repeat. */
 export function clockLabels(ticks: number[]): string[] {
   const step = ticks.length > 1 ? Math.min(...ticks.slice(1).map((t, i) => t - (ticks[i] ?? t))) : 60;

@@ -8,7 +8,6 @@ import type {
   IncidentPage,
   IncidentRead,
   PatientRead,
-  RiskPush,
   RiskRead,
   VitalsPush,
   VitalsReading,
@@ -26,9 +25,12 @@ import {
 } from "../lib/vitals";
 import { sortAlerts } from "../lib/alerts";
 import { BAND_LABEL, parseBand } from "../lib/news2";
+import { withRisk, type ChartRow } from "../lib/chartAxes";
 import { ago } from "../lib/time";
 
 const TREND_POINTS = 30;
+/** The tile's risk trend: the scores of the last hour (stored, so a reload keeps them). */
+const RISK_WINDOW_MS = 60 * 60_000;
 
 interface Monitored {
   patient: PatientRead;
@@ -111,17 +113,22 @@ function PatientTile({
   const [vitals, setVitals] = useState<VitalsState>(EMPTY_VITALS);
   const [trend, setTrend] = useState<number[]>([]);
   const [risk, setRisk] = useState<RiskRead | null>(null);
+  const [riskTrend, setRiskTrend] = useState<RiskRead[]>([]);
 
   const load = useCallback(async () => {
     const end = new Date();
-    const start = new Date(end.getTime() - 15 * 60_000);
+    const start = new Date(end.getTime() - RISK_WINDOW_MS);
     const [l, h] = await Promise.all([
       endpoints.latestVitals(api, patient.id).catch(() => null),
-      endpoints.vitalsHistory(api, patient.id, start, end, TREND_POINTS).catch(() => null),
+      // Four 15-minute spans: the heart-rate line keeps its 30-second points over the last one.
+      endpoints.vitalsHistory(api, patient.id, start, end, TREND_POINTS * 4).catch(() => null),
     ]);
     setVitals(fromLatest(l));
     setRisk(l?.risk ?? null);
-    setTrend((h?.series?.hr ?? []).map((p) => p.value));
+    const hr = h?.series?.hr ?? [];
+    const since = end.getTime() - 15 * 60_000; // the heart-rate line: the last 15 minutes
+    setTrend(hr.filter((p) => Date.parse(p.ts) >= since).map((p) => p.value));
+    setRiskTrend(withScore(h?.risk ?? [], l?.risk ?? null).slice(-TREND_POINTS));
   }, [api, patient.id]);
   useEffect(() => {
     void load();
@@ -136,7 +143,9 @@ function PatientTile({
     }
     if (m.type === "risk") {
       // Scored by the worker after the readings were stored (the deterioration model).
-      setRisk(m.data as RiskPush);
+      const score = m.data as RiskRead;
+      setRisk(score);
+      setRiskTrend((t) => withScore(t, score).slice(-TREND_POINTS));
       return;
     }
     const rs = readingsOf(m.data);
@@ -156,8 +165,16 @@ function PatientTile({
       now={now}
       onOpen={onOpen}
       risk={risk}
+      riskTrend={riskTrend.map((r) => r.probability)}
     />
   );
+}
+
+/** `scores` with `score` in its place by time (a push may repeat one the history returned). */
+export function withScore(scores: RiskRead[], score: RiskRead | null): RiskRead[] {
+  if (!score) return scores;
+  const at = Date.parse(score.ts);
+  return [...scores.filter((s) => Date.parse(s.ts) !== at), score].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
 }
 
 function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string) => string }) {
@@ -255,7 +272,7 @@ export function PatientHistory() {
   const { api } = useApp();
   const { patientId = "" } = useParams();
   const [rangeMs, setRangeMs] = useState(RANGES[1]?.ms ?? 3_600_000);
-  const [readings, setReadings] = useState<VitalsReading[] | null | undefined>(undefined);
+  const [readings, setReadings] = useState<ChartRow[] | null | undefined>(undefined);
   const [shown, setShown] = useState<{ start: number; end: number } | null>(null);
   const [search] = useSearchParams();
   const incidentId = search.get("incident");
@@ -275,14 +292,19 @@ export function PatientHistory() {
     const end = new Date();
     const h = await endpoints.vitalsHistory(api, patientId, new Date(end.getTime() - rangeMs), end, 500).catch(() => null);
     setShown({ start: end.getTime() - rangeMs, end: end.getTime() });
-    setReadings(h === null ? null : seriesToReadings(h.series ?? {}));
+    setReadings(h === null ? null : withRisk(seriesToReadings(h.series ?? {}), h.risk ?? []));
   }, [api, patientId, rangeMs]);
   useEffect(() => {
     void load();
   }, [load]);
   useResync(() => void load(), [`vitals:${patientId}`]);
   useChannel(`vitals:${patientId}`, (m) => {
-    if (m.type === "artefacts" || m.type === "risk") return;
+    if (m.type === "artefacts") return;
+    if (m.type === "risk") {
+      const score = m.data as RiskRead;
+      setReadings((prev) => (prev ? withRisk(prev, [score]) : prev));
+      return;
+    }
     const rs = readingsOf(m.data);
     setReadings((prev) => (prev ? [...prev, ...rs] : prev));
   });
