@@ -68,7 +68,8 @@ export function Monitor() {
     if (m.type !== "incident") return;
     const incident = m.data as IncidentRead;
     const open = (OPEN_STATUSES as readonly string[]).includes(incident.status) && incident.patients.length > 0;
-    setIncidents((list) => applyPushed(list, incident, open));
+    // Newest call first, as the list returns them.
+    setIncidents((list) => applyPushed(list, incident, open).sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at)));
   });
   useResync(() => void load().catch(() => undefined));
 
