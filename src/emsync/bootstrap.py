@@ -73,6 +73,7 @@ from emsync.dispatch.events import (
     UnitStatusChanged,
     UnitUpdated,
 )
+from emsync.dispatch.schemas import CrewAssignment
 from emsync.edge import install_middleware
 from emsync.emergency import api as emergency_api
 from emsync.emergency import crew_problems
@@ -92,14 +93,17 @@ from emsync.handoffs.events import (
     HandoffStatusChanged,
 )
 from emsync.handoffs.handlers import HOSPITAL_CHANNEL as HANDOFFS_CHANNEL
-from emsync.handoffs.schemas import FeedEntryRead
+from emsync.handoffs.schemas import FeedEntryRead, HandoffRead
 from emsync.handoffs.watch import AcknowledgementWatch, VitalsFollow
 from emsync.hospitals import api as hospitals_api
 from emsync.hospitals import handlers as hospitals_handlers
 from emsync.hospitals import hospital_exists
 from emsync.hospitals.events import HospitalCreated, HospitalDiversionChanged, HospitalUpdated
+from emsync.incidents import IncidentRead
 from emsync.incidents import api as incidents_api
 from emsync.incidents import handlers as incidents_handlers
+from emsync.incidents.access import CHANNEL as INCIDENTS_CHANNEL
+from emsync.incidents.access import may_follow_incidents
 from emsync.incidents.events import (
     IncidentCreated,
     IncidentStatusChanged,
@@ -139,7 +143,8 @@ from emsync.telemetry.events import (
     PositionReceived,
     VitalsReceived,
 )
-from emsync.telemetry.schemas import ArtefactsPush, RiskRead, VitalsPush
+from emsync.telemetry.handlers import ALERTS_CHANNEL
+from emsync.telemetry.schemas import AlertRead, ArtefactsPush, RiskRead, VitalsPush
 from emsync.triage import api as triage_api
 from emsync.triage.events import PatientTriaged
 from emsync.web import SpaStaticFiles
@@ -256,6 +261,7 @@ def _map_imports(runtime: Runtime) -> MapImports:
 # event, in docs/architecture.md ("Flows"); tests/unit/test_reactions.py keeps both honest.
 INCIDENT_CHANGES = (IncidentCreated, IncidentUpdated, IncidentStatusChanged)
 UNIT_CHANGES = (UnitCreated, UnitUpdated, UnitStatusChanged)
+CREW_UNIT_CHANGES = (UnitAssigned, UnitUpdated, UnitStatusChanged, DestinationChosen)
 PAGE_CHANGES = (PageOpened, PageEscalated, PageAcknowledged, PageClosed)
 IN_TRANSACTION = Stage.IN_TRANSACTION
 LOCAL = Delivery.LOCAL  # about this process (a cache, a counter, a loop to wake): not durable
@@ -266,6 +272,8 @@ REACTIONS: tuple[Reaction, ...] = (
     # Where each incident's patients are going (hospital staff's need-to-know scope); recorded
     # before the hospital is told of the handoff, so it can open the incident at once.
     on(DestinationChosen, run=incidents_handlers.destination_of_unit),
+    # Each changed incident to every audience that may read it (after its new destination).
+    on(*INCIDENT_CHANGES, PatientAdded, DestinationChosen, run=incidents_handlers.push_incident),
     on(
         HandoffDrafted,
         HandoffSent,
@@ -283,6 +291,16 @@ REACTIONS: tuple[Reaction, ...] = (
         run=dispatch_handlers.release_units_when_call_ends,
         stage=IN_TRANSACTION,
     ),
+    # Live pictures: a crew's assignment on its unit's channel (in the process that committed:
+    # it routes on the map loaded there) whenever its unit or its call changes.
+    on(*CREW_UNIT_CHANGES, run=dispatch_handlers.push_crew_assignment, delivery=LOCAL),
+    on(
+        IncidentUpdated,
+        IncidentStatusChanged,
+        PatientAdded,
+        run=dispatch_handlers.push_crew_assignment_of_incident,
+        delivery=LOCAL,
+    ),
     on(PositionReceived, run=telemetry_handlers.move_unit_with_its_device),
     # Handoffs: live push to both sides; the bridge from destination and triage to the draft.
     on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events),
@@ -293,6 +311,7 @@ REACTIONS: tuple[Reaction, ...] = (
     on(VitalsReceived, run=telemetry_handlers.judge_artefacts, delivery=LOCAL),
     on(VitalsReceived, run=telemetry_handlers.score_risk, delivery=LOCAL),
     on(DeviceChanged, run=telemetry_handlers.forget_device, delivery=LOCAL),
+    on(AlertChanged, run=telemetry_handlers.push_alert, delivery=LOCAL),
     on(AlertChanged, run=telemetry_handlers.audit_alert),
     # Notifications: a page opens, stops or resolves in the transaction of its cause.
     on(AlertChanged, run=notifications_handlers.page_on_alert, stage=IN_TRANSACTION),
@@ -330,9 +349,15 @@ REACTIONS: tuple[Reaction, ...] = (
 CHANNELS: tuple[Channel, ...] = (
     Channel(ACCOUNTS_CHANNEL, may_subscribe=None, control=auth_handlers.apply_account_change),
     Channel(
-        "incidents",
-        CanSubscribe(Perm.INCIDENTS_READ),
-        forwards=(*INCIDENT_CHANGES, PatientAdded),
+        INCIDENTS_CHANNEL,
+        may_follow_incidents,
+        pushed_by=(
+            "incidents.handlers.push_incident",
+            "dispatch.handlers.push_crew_assignment",
+        ),
+        # "incidents" and "incidents:hospital:<id>": the incident as GET /api/incidents/{id}
+        # returns it to that audience; "incidents:unit:<id>": GET /api/crew/assignment.
+        messages=(("incident", IncidentRead), ("assignment", CrewAssignment)),
     ),
     Channel(
         "units",
@@ -349,9 +374,12 @@ CHANNELS: tuple[Channel, ...] = (
         HANDOFFS_CHANNEL,
         handoffs_handlers.may_follow_handoffs,
         pushed_by=("handoffs.handlers.push_handoff_events",),
-        # "handoffs:<hospital_id>": each feed entry by its kind, as GET .../feed returns it.
-        messages=tuple(
-            (kind, FeedEntryRead) for kind in ("handoff", "status", "update", "withdrawn")
+        # "handoffs:<hospital_id>": each feed entry by its kind, as GET .../feed returns it;
+        # "handoffs" (the crew and dispatch board): "board", the changed handoff's routing
+        # metadata as GET /api/handoffs lists it.
+        messages=(
+            *((kind, FeedEntryRead) for kind in ("handoff", "status", "update", "withdrawn")),
+            ("board", HandoffRead),
         ),
     ),
     Channel(
@@ -364,7 +392,12 @@ CHANNELS: tuple[Channel, ...] = (
         ),
         messages=(("vitals", VitalsPush), ("artefacts", ArtefactsPush), ("risk", RiskRead)),
     ),
-    Channel("alerts", CanSubscribe(Perm.ALERTS_READ), forwards=(AlertChanged,)),
+    Channel(
+        ALERTS_CHANNEL,
+        CanSubscribe(Perm.ALERTS_READ),
+        pushed_by=("telemetry.handlers.push_alert",),
+        messages=(("alert", AlertRead),),
+    ),
     Channel(
         "notifications",
         notifications_handlers.may_read_own_notifications,

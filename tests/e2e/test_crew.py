@@ -28,6 +28,7 @@ from tests.e2e.test_paediatric_and_artefacts import _device, _publish
 pytestmark = pytest.mark.e2e
 CREW = ("medic-anna", "e2e-crew-password-123")
 NURSE = ("ed-nurse-crew", "e2e-ed-nurse-password-123")
+LIVE_CREW = ("medic-live", "e2e-crew-live-password-123")
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +290,82 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     assert thumb.evaluate("img => img.naturalWidth") == 64
     _shot(desk, shots, "04-hospital-card-photo")
     desk.context.close()
+
+
+def test_a_new_call_reaches_the_crew_screen_live(
+    browser: Browser, server: Server, api: httpx.Client, shots: Path
+) -> None:
+    """The dispatcher assigns the unit: the crew's screen shows the call from the push on its
+    unit's channel, without a reload and without asking for the assignment again (the poll runs
+    only while the live connection is down)."""
+    west, south, east, north = _ok(api.get("/api/map"))["bbox"]
+    unit = _ok(
+        api.post(
+            "/api/units",
+            json={
+                "call_sign": "CREW-LIVE",
+                "unit_type": "ALS",
+                "station_lat": south + (north - south) * 0.3,
+                "station_lon": west + (east - west) * 0.35,
+            },
+        )
+    )
+    user = {"username": LIVE_CREW[0], "password": LIVE_CREW[1], "role": "crew"}
+    _ok(api.post("/api/users", json={**user, "unit_id": unit["id"]}))
+    dispatcher = ("dispatcher-live", "e2e-dispatcher-password-123")
+    _ok(
+        api.post(
+            "/api/users",
+            json={"username": dispatcher[0], "password": dispatcher[1], "role": "dispatcher"},
+        )
+    )
+    context = _phone(browser, workers=False)
+    page = context.new_page()
+    _login(page, server.base, "/crew", LIVE_CREW)
+    expect(page.get_by_test_id("no-call")).to_be_visible(timeout=TIMEOUT_MS)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/crew/assignment" in r.url else None)
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    token = httpx.post(
+        f"{server.base}/api/auth/token",
+        data={"username": dispatcher[0], "password": dispatcher[1]},
+    ).json()["access_token"]
+    desk = {"Authorization": f"Bearer {token}"}
+    incident = _ok(
+        api.post(
+            "/api/incidents",
+            json={
+                "chief_complaint": "Fall from a ladder, leg pain",
+                "priority": 3,
+                "address": "Aleksanterinkatu 20, Helsinki",
+                "lat": (south + north) / 2,
+                "lon": (west + east) / 2,
+                "patients": [{"age_years": 51, "sex": "female"}],
+            },
+            headers=desk,
+        )
+    )
+    assign = f"/api/dispatch/incidents/{incident['id']}/assign"
+    _ok(api.post(assign, json={"unit_id": unit["id"]}, headers=desk))
+
+    expect(page.get_by_test_id("crew-address")).to_have_text(
+        "Aleksanterinkatu 20, Helsinki", timeout=TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("crew-status")).to_have_text("dispatched")
+    expect(page.get_by_test_id("crew-eta")).to_contain_text(re.compile(r"ETA .* km to the scene"))
+    # A change to the call arrives the same way.
+    moved = {"address": "Aleksanterinkatu 22, Helsinki"}
+    _ok(api.patch(f"/api/incidents/{incident['id']}", json=moved, headers=desk))
+    expect(page.get_by_test_id("crew-address")).to_have_text(
+        "Aleksanterinkatu 22, Helsinki", timeout=TIMEOUT_MS
+    )
+    page.wait_for_timeout(500)  # let the basemap tiles draw before the picture
+    _shot(page, shots, "05-crew-new-call-live")
+    assert asked == [], asked  # shown from the push, not fetched
+    assert navigations == [], navigations  # no reload
+    context.close()
 
 
 def test_the_app_is_installable_and_opens_offline(server: Server, browser: Browser) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync import incidents
@@ -99,3 +100,9 @@ async def _route(session: AsyncSession, engine: RoutingEngine, unit: Unit) -> Cr
         distance_m=round(found.distance_m, 1),
         geometry=found.geojson()["geometry"],
     )
+
+
+async def units_on(*, session: AsyncSession, incident_id: str) -> list[str]:
+    """The units committed to an incident (their crews' assignments show it)."""
+    rows = await session.scalars(select(Unit.id).where(Unit.incident_id == incident_id))
+    return sorted(rows)

@@ -1,6 +1,7 @@
 """Dispatch's reactions to other domains' events: a new or newly triaged incident without a unit
-gets a ranked unit list; a cancelled or closed incident's units are released. (A GPS fix moving
-a unit is telemetry's reaction, through the hook dispatch exports: `record_device_position`.)"""
+gets a ranked unit list; a cancelled or closed incident's units are released; a crew's assignment
+is pushed to its unit's channel whenever the unit or its call changes. (A GPS fix moving a unit
+is telemetry's reaction, through the hook dispatch exports: `record_device_position`.)"""
 
 from __future__ import annotations
 
@@ -9,14 +10,26 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emsync.core.errors import NotFound, ValidationFailed
+from emsync.core.errors import DomainError, NotFound, ValidationFailed
 from emsync.core.events import Event
+from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
-from emsync.dispatch import recommendation, service
+from emsync.dispatch import crew_service, recommendation, service
 from emsync.dispatch.crew import CrewCheck
-from emsync.dispatch.events import DispatchRecommended
-from emsync.incidents import IncidentStatus
-from emsync.incidents.events import IncidentCreated, IncidentStatusChanged
+from emsync.dispatch.events import (
+    DestinationChosen,
+    DispatchRecommended,
+    UnitAssigned,
+    UnitStatusChanged,
+    UnitUpdated,
+)
+from emsync.incidents import IncidentStatus, unit_channel
+from emsync.incidents.events import (
+    IncidentCreated,
+    IncidentStatusChanged,
+    IncidentUpdated,
+    PatientAdded,
+)
 from emsync.maps import RoadMapService
 from emsync.triage.events import PatientTriaged
 
@@ -87,3 +100,43 @@ async def release_units_when_call_ends(
     return await service.release_units_of_ended_call(
         session=session, incident_id=event.incident_id, actor=event.actor, now=runtime.clock()
     )
+
+
+async def push_crew_assignment(
+    runtime: Runtime, event: UnitAssigned | UnitStatusChanged | UnitUpdated | DestinationChosen
+) -> None:
+    """A unit assigned, moved or sent to a hospital: its crew's new picture, live."""
+    await _push_assignments(runtime, [event.unit_id])
+
+
+async def push_crew_assignment_of_incident(
+    runtime: Runtime, event: IncidentUpdated | IncidentStatusChanged | PatientAdded
+) -> None:
+    """The call changed (address, patients, status): every crew on it sees the change."""
+    async with runtime.sessions() as session:
+        units = await crew_service.units_on(session=session, incident_id=event.incident_id)
+    await _push_assignments(runtime, units)
+
+
+async def _push_assignments(runtime: Runtime, unit_ids: Sequence[str]) -> None:
+    """Each unit's assignment (`CrewAssignment`, as GET /api/crew/assignment returns it to its
+    crew) to `incidents:unit:<unit_id>`: only that unit's crew may subscribe."""
+    if not unit_ids:
+        return
+    try:
+        road_map = await runtime.get(RoadMapService).current()
+    except DomainError:  # the map failed to load: the crew still sees the call (route_problem)
+        road_map = None
+    hub = runtime.get(Hub)
+    async with runtime.sessions() as session:
+        for unit_id in unit_ids:
+            try:
+                view = await crew_service.assignment(
+                    session=session,
+                    keyring=runtime.keyring,
+                    engine=None if road_map is None else road_map.engine,
+                    unit_id=unit_id,
+                )
+            except NotFound:
+                continue  # deleted meanwhile
+            hub.publish(unit_channel(unit_id), "assignment", view.model_dump(mode="json"))

@@ -13,9 +13,7 @@ Nothing is given a time it was not recorded with: an untimed treatment has no ef
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from emsync.handoffs import fhir_assessment, fhir_care, fhir_media
@@ -48,6 +46,7 @@ from emsync.handoffs.fhir_codes import (
     uid,
     when,
 )
+from emsync.handoffs.fhir_facts import HandoffFacts
 
 __all__ = [
     "BP_COMPONENTS",
@@ -61,30 +60,6 @@ __all__ = [
     "VitalCode",
     "bundle",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffFacts:
-    """What the FHIR export needs of an opened handoff. `content` is the ATMIST record as
-    recorded (patient, onset, mechanism); `picture` the record merged with its updates
-    (`schemas.ClinicalPicture`, dumped): signs, findings, treatment, allergies, notes, NEWS2."""
-
-    handoff_id: str
-    hospital_id: str
-    status: str
-    created_at: datetime
-    eta: datetime | None
-    acuity: int | None
-    news2: int | None  # as stated by the crew or by triage
-    content: Mapping[str, Any]
-    picture: Mapping[str, Any]
-    incident_id: str | None = None
-    patient_id: str | None = None
-    unit_id: str | None = None
-    unit_call_sign: str | None = None  # the ED knows the ambulance by it, not by its id
-    crew: Sequence[str] = ()
-    # Photos and ECGs (`schemas.AttachmentRead` dumps): DocumentReferences to their files.
-    attachments: Sequence[Mapping[str, Any]] = ()
 
 
 # Encounter.status for each handoff status (FHIR encounter-status is required binding).

@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emsync.handoffs import fhir_assessment
 from emsync.handoffs.fhir_codes import (
@@ -28,9 +28,7 @@ from emsync.handoffs.fhir_codes import (
     uid,
     when,
 )
-
-if TYPE_CHECKING:
-    from emsync.handoffs.fhir import HandoffFacts
+from emsync.handoffs.fhir_facts import HandoffFacts
 
 _SCORE_DISPLAY = {"acuity": "Acuity (KTAS 1-5)", "news2": "NEWS2 score"}
 

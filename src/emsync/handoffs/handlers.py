@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
+from emsync.core.errors import NotFound
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
@@ -40,7 +41,7 @@ async def may_follow_handoffs(principal: Principal, hospital_id: str | None) -> 
 
 async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
     """Deliver each outbox entry a change wrote to the hospital's live channel (same seq as the
-    feed, so a client deduplicates and notices gaps), and the change to the crew board."""
+    feed, so a client deduplicates and notices gaps), and the changed handoff to the board."""
     hub = runtime.get(Hub)
     # Entries the use case rendered in its own transaction go out as they are; reading them
     # back here would take a second transaction (on SQLite, the write lock) per change.
@@ -67,9 +68,17 @@ async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
                         session, runtime.keyring, entry, reads.Viewer.hospital(hospital_id)
                     )
                 hub.publish(hospital_channel(hospital_id), read.kind, read.model_dump(mode="json"))
-    board = event.to_dict()
-    board.pop("deliveries", None)
-    hub.publish(HOSPITAL_CHANNEL, event.name, board)
+    # The crew and dispatch board: the handoff as GET /api/handoffs lists it (routing metadata,
+    # never the sealed content), so the board applies it as it is.
+    async with runtime.sessions() as session:
+        try:
+            handoff = await reads.load_handoff(session, event.handoff_id)
+        except NotFound:
+            return
+        board = await reads.read_handoff(
+            session, runtime.keyring, handoff, reads.Viewer(actor="system:push")
+        )
+    hub.publish(HOSPITAL_CHANNEL, "board", board.model_dump(mode="json"))
 
 
 async def draft_on_destination(runtime: Runtime, event: DestinationChosen) -> None:

@@ -3,6 +3,7 @@
 Other domains use only what is exported here, inside their own transaction.
 """
 
+from emsync.incidents.access import unit_channel
 from emsync.incidents.events import (
     IncidentCreated,
     IncidentStatusChanged,
@@ -45,4 +46,5 @@ __all__ = [
     "site_of",
     "transition",
     "triage_inputs",
+    "unit_channel",
 ]

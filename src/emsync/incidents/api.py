@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from emsync.auth.deps import requires
-from emsync.auth.permissions import Perm, Role
+from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import DomainError
 from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
 from emsync.geocoding import GeocoderService
 from emsync.incidents import service
+from emsync.incidents.access import scope_of
 from emsync.incidents.lifecycle import IncidentStatus
 from emsync.incidents.schemas import (
     ClinicalFindings,
@@ -30,14 +31,6 @@ from emsync.incidents.schemas import (
 )
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
-# Hospital staff: need to know (service.Scope). Everyone else with incidents:read sees all.
-_HOSPITAL_STAFF = frozenset({Role.CLINICIAN, Role.HOSPITAL_COORDINATOR})
-
-
-def scope_of(principal: Principal) -> service.Scope | None:
-    if principal.role in _HOSPITAL_STAFF:
-        return service.Scope(hospital_id=principal.hospital_id)
-    return None
 
 
 async def _locate(runtime: Runtime, body: IncidentCreate) -> IncidentCreate:

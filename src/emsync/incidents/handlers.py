@@ -1,14 +1,28 @@
 """Incidents' reactions: where each incident's patients are going, from dispatch's and handoffs'
-events. Hospital staff read an incident only while a patient of it is coming to them."""
+events (hospital staff read an incident only while a patient of it is coming to them), and each
+changed incident pushed live as GET /api/incidents/{id} returns it to each audience."""
 
 from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from emsync.core.errors import NotFound
+from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.dispatch.events import DestinationChosen
 from emsync.handoffs.events import HandoffEvent, HandoffStatusChanged
+from emsync.incidents import access, service
+from emsync.incidents.events import (
+    IncidentCreated,
+    IncidentStatusChanged,
+    IncidentUpdated,
+    PatientAdded,
+)
 from emsync.incidents.models import Incident, IncidentDestination
+
+IncidentChange = (
+    IncidentCreated | IncidentUpdated | IncidentStatusChanged | PatientAdded | DestinationChosen
+)
 
 
 async def _record(runtime: Runtime, incident_id: str, source: str, hospital_id: str) -> None:
@@ -68,3 +82,30 @@ async def destinations(*, runtime: Runtime, incident_id: str) -> list[str]:
             )
         )
         return sorted(set(rows))
+
+
+async def push_incident(runtime: Runtime, event: IncidentChange) -> None:
+    """The incident as it now is (`IncidentRead`, message type "incident"): whole to
+    `incidents`, and without the caller to `incidents:hospital:<id>` of each hospital a patient
+    of it is coming to (read after `destination_of_unit` recorded a new one)."""
+    if event.incident_id is None:
+        return
+    async with runtime.sessions() as session:
+        try:
+            read = await service.get_incident(
+                session=session, keyring=runtime.keyring, incident_id=event.incident_id
+            )
+        except NotFound:
+            return
+        hospitals = await session.scalars(
+            select(IncidentDestination.hospital_id).where(
+                IncidentDestination.incident_id == event.incident_id
+            )
+        )
+        coming_to = sorted(set(hospitals))
+    hub = runtime.get(Hub)
+    hub.publish(access.CHANNEL, "incident", read.model_dump(mode="json"))
+    if coming_to:
+        scoped = service.scoped_read(read).model_dump(mode="json")
+        for hospital_id in coming_to:
+            hub.publish(access.hospital_channel(hospital_id), "incident", scoped)

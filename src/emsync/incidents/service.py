@@ -106,9 +106,7 @@ def _incident_read(
         name: keyring.open_text(getattr(i, col), aad=_aad("incident", i.id, name))
         for name, col in _SEALED_INCIDENT_FIELDS.items()
     }
-    if scoped:
-        opened["caller_name"] = opened["callback_number"] = None
-    return IncidentRead(
+    read = IncidentRead(
         findings=_findings(i, keyring),
         id=i.id,
         number=i.number,
@@ -125,6 +123,12 @@ def _incident_read(
         patients=[_patient_read(p, keyring) for p in patients],
         **opened,
     )
+    return scoped_read(read) if scoped else read
+
+
+def scoped_read(read: IncidentRead) -> IncidentRead:
+    """An incident as hospital staff read it (Scope): never the caller's name and number."""
+    return read.model_copy(update={"caller_name": None, "callback_number": None})
 
 
 def _findings(i: Incident, keyring: Keyring) -> ClinicalFindings:

@@ -124,6 +124,14 @@ async def list_alerts(
     )
 
 
+async def get_alert(*, session: AsyncSession, keyring: Keyring, alert_id: str) -> AlertRead:
+    """One alert as GET /api/alerts lists it (the live push carries the same)."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    return _alert_read(alert, keyring)
+
+
 async def _move_alert(
     *,
     uow: UnitOfWork,

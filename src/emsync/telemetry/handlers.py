@@ -3,7 +3,8 @@ is acknowledged here too, and each escalation step the policy fires is shown on 
 patient's readings are pushed live, judged for artefacts over a window and scored by the
 deterioration model; a changed device is
 re-read by the pipeline; a tracker's GPS fix moves its ambulance (dispatch's hook); alerts
-that change without an HTTP request still reach the audit log."""
+that change without an HTTP request still reach the audit log; every changed alert is pushed as
+the alert list returns it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from emsync.telemetry.schemas import VitalsPush
 from emsync.telemetry.store import reading_of
 
 ALERT_SUBJECT = "telemetry.alert"
+ALERTS_CHANNEL = "alerts"
 
 
 async def acknowledge_alert_from_page(runtime: Runtime, event: PageAcknowledged) -> None:
@@ -68,6 +70,19 @@ async def push_vitals(runtime: Runtime, event: VitalsReceived) -> None:
         ],
     )
     runtime.get(Hub).publish(f"vitals:{event.patient_id}", "vitals", push.model_dump(mode="json"))
+
+
+async def push_alert(runtime: Runtime, event: AlertChanged) -> None:
+    """The alert as it now is (`AlertRead`, message type "alert") to `alerts`: the same schema
+    GET /api/alerts lists, so the dashboard applies it without asking again."""
+    async with runtime.sessions() as session:
+        try:
+            read = await alerting.get_alert(
+                session=session, keyring=runtime.keyring, alert_id=event.alert_id
+            )
+        except NotFound:
+            return
+    runtime.get(Hub).publish(ALERTS_CHANNEL, "alert", read.model_dump(mode="json"))
 
 
 async def judge_artefacts(runtime: Runtime, event: VitalsReceived) -> None:

@@ -45,7 +45,29 @@ def test_a_feed_entry_has_one_schema_live_and_on_catch_up(schema: dict[str, Any]
     feed = schema["paths"]["/api/handoffs/feed"]["get"]["responses"]["200"]
     page = feed["content"]["application/json"]["schema"]["$ref"].removeprefix(REF)
     entries = schema["components"]["schemas"][page]["properties"]["entries"]["items"]
-    assert set(map(str, schema["x-websocket"]["handoffs"].values())) == {str(entries)}
+    feed_kinds = {"handoff", "status", "update", "withdrawn"}
+    handoffs = schema["x-websocket"]["handoffs"]
+    assert {kind: handoffs[kind] for kind in feed_kinds} == dict.fromkeys(feed_kinds, entries)
+
+
+def _response(schema: dict[str, Any], path: str) -> dict[str, Any]:
+    content = schema["paths"][path]["get"]["responses"]["200"]["content"]
+    return dict(content["application/json"]["schema"])
+
+
+def test_alerts_incidents_handoffs_and_assignments_push_their_rest_schema(
+    schema: dict[str, Any],
+) -> None:
+    """Issue 15 item 2: each pushed object has the schema its REST read returns."""
+    wire = schema["x-websocket"]
+    components = schema["components"]["schemas"]
+    alerts_page = _response(schema, "/api/telemetry/alerts")["$ref"].removeprefix(REF)
+    assert wire["alerts"] == {"alert": components[alerts_page]["properties"]["items"]["items"]}
+    assert wire["incidents"] == {
+        "incident": _response(schema, "/api/incidents/{incident_id}"),
+        "assignment": _response(schema, "/api/crew/assignment"),
+    }
+    assert wire["handoffs"]["board"] == _response(schema, "/api/handoffs/{handoff_id}")
 
 
 def test_every_message_of_every_channel_is_in_the_components(schema: dict[str, Any]) -> None:

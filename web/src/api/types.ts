@@ -52,6 +52,7 @@ export type AlertRead = S["AlertRead"];
 export type AlertPage = S["Page_AlertRead_"];
 export type HandoffRead = S["HandoffRead"];
 export type HandoffPage = S["Page_HandoffRead_"];
+export type FeedEntryRead = S["FeedEntryRead"];
 export type HandoffStatus = HandoffRead["status"];
 export type AtmistRecord = S["AtmistRecord"];
 export type Assessment = S["Assessment"];

@@ -12,6 +12,7 @@ import type {
   UnitRead as Unit,
 } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { applyPushed, incidentsChannel } from "../lib/live";
 import { MapView, type MapPoint } from "../components/MapView";
 import { OPEN_STATUSES, byAcuityThenWaiting } from "../lib/queue";
 import { ago, etaText } from "../lib/time";
@@ -21,17 +22,21 @@ import { CloseOrCancel, Patients } from "./dispatch/IncidentControls";
 import { NewIncident } from "./dispatch/NewIncident";
 import { UnitActions } from "./dispatch/UnitActions";
 
+/** An open incident on the board: as the list returns it, or as a push brought it (IncidentRead
+ * has every field the board shows; the patient count is the list's alone and not shown). */
+type BoardIncident = Omit<IncidentSummary, "patient_count">;
+
 /** Where a click on the map goes: the new-call form's position, or the selected incident's. */
 type Pick = ((lat: number, lon: number) => void) | null;
 
 const PRIORITY_TONE = ["", "#8e0000", "#c0392b", "#e67e22", "#f1c40f", "#2e7d32"];
 
 export function Dispatch() {
-  const { api, can } = useApp();
+  const { api, can, me } = useApp();
   const { incidentId } = useParams();
   const navigate = useNavigate();
   const now = useNow(5000);
-  const [incidents, setIncidents] = useState<IncidentSummary[]>([]);
+  const [incidents, setIncidents] = useState<BoardIncident[]>([]);
   const [units, setUnits] = useState<Unit[] | null>(null);
   const [hospitals, setHospitals] = useState<Hospital[] | null>(null);
   const [roads, setRoads] = useState<FeatureCollection | null>(null);
@@ -62,7 +67,13 @@ export function Dispatch() {
 
   useEffect(refetchAll, [refetchAll]);
   useResync(refetchAll);
-  useChannel("incidents", () => void loadIncidents());
+  // A changed incident arrives whole (IncidentRead): on the board while open, off it once closed.
+  useChannel(incidentsChannel(me), (m) => {
+    if (m.type !== "incident") return;
+    const incident = m.data as IncidentRead;
+    const open = (OPEN_STATUSES as readonly string[]).includes(incident.status);
+    setIncidents((list) => applyPushed(list, incident, open));
+  });
   // Unit events carry changes, not whole units: refetch the (short) list.
   useChannel(can("units:read") ? "units" : null, () => void loadUnits());
   useChannel(can("hospitals:read") ? "hospitals" : null, () => void loadHospitals());
@@ -249,7 +260,7 @@ function IncidentPanel({
   onChanged,
   onFinished,
 }: {
-  summary: IncidentSummary;
+  summary: BoardIncident;
   units: Unit[];
   hospitals: Hospital[];
   onRoute: (r: LineStringGeometry | null) => void;

@@ -2,10 +2,14 @@ import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
 import { endpoints, type ReceiptStatus } from "../api/endpoints";
 import { type MedicationConflict, registry } from "../api/registry";
-import type { HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
+import type { FeedEntryRead, HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
 import { HandoffCard } from "../components/HandoffCard";
+import { applyPushed } from "../lib/live";
 import { useFeedAck } from "./hospital/useFeedAck";
+
+// The statuses the incoming list shows (endpoints.handoffs asks for these).
+const INCOMING = ["sent", "delivered", "acknowledged", "redirected", "arrived"];
 
 // The hospital's next move from each status (the handoff lifecycle table on the server decides).
 const NEXT_ACTIONS: Record<string, { status: ReceiptStatus; label: string }[]> = {
@@ -62,7 +66,34 @@ export function Hospital() {
   });
   // Hospital staff get their hospital's channel; the crew and dispatch (no hospital) the general one.
   const channel = me?.hospital_id ? `handoffs:${me.hospital_id}` : can("handoffs:write") ? "handoffs" : null;
-  useChannel(channel, () => void loadHandoffs());
+  // A pushed handoff is as GET returns it to this account: applied as it is, newest first.
+  const put = useCallback(
+    (h: Handoff) =>
+      setHandoffs((list) =>
+        list === null
+          ? list
+          : applyPushed(list, h, h.hospital_id === hospitalId && INCOMING.includes(h.status)).sort(
+              (a, b) => Date.parse(b.created_at) - Date.parse(a.created_at),
+            ),
+      ),
+    [hospitalId],
+  );
+  useChannel(channel, (m) => {
+    if (m.channel === "handoffs") {
+      if (m.type === "board") put(m.data as Handoff); // routing metadata, as listed
+      return;
+    }
+    const entry = m.data as FeedEntryRead;
+    if (entry.withdrawn || m.type === "withdrawn") {
+      setHandoffs((list) => list?.filter((h) => h.id !== entry.handoff_id) ?? list);
+    } else if (entry.handoff) {
+      put(entry.handoff); // opened for this hospital, as the feed and GET return it
+    } else {
+      // A status or clinical update entry carries the change alone; the picture merged from it
+      // is computed by the server, so this one handoff is read again.
+      void endpoints.handoff(api, entry.handoff_id).then(put, () => undefined);
+    }
+  });
   useChannel("hospitals", () => void loadHospitals());
 
   // Allergy conflicts of each opened handoff (the registry checks written and recorded allergies).

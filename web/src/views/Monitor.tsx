@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { endpoints } from "../api/endpoints";
@@ -24,6 +24,8 @@ import {
   type VitalsState,
 } from "../lib/vitals";
 import { sortAlerts } from "../lib/alerts";
+import { applyPushed, incidentsChannel } from "../lib/live";
+import { OPEN_STATUSES } from "../lib/queue";
 import { BAND_LABEL, parseBand } from "../lib/news2";
 import { withRisk, type ChartRow } from "../lib/chartAxes";
 import { ago } from "../lib/time";
@@ -44,27 +46,32 @@ export function readingsOf(data: unknown): VitalsReading[] {
 }
 
 export function Monitor() {
-  const { api, can } = useApp();
+  const { api, can, me } = useApp();
   const navigate = useNavigate();
   const now = useNow(1000);
-  const [monitored, setMonitored] = useState<Monitored[]>([]);
+  const [incidents, setIncidents] = useState<IncidentRead[]>([]);
+  const monitored = useMemo<Monitored[]>(
+    () => incidents.flatMap((incident) => incident.patients.map((patient) => ({ patient, incident }))),
+    [incidents],
+  );
 
   const load = useCallback(async () => {
-    const page = await api.get<IncidentPage>(
-      "/api/incidents?status=new&status=triaged&status=dispatched&status=on_scene&status=transporting&status=at_hospital&limit=50",
-    );
+    const qs = OPEN_STATUSES.map((s) => `status=${s}`).join("&");
+    const page = await api.get<IncidentPage>(`/api/incidents?${qs}&limit=50`);
     const withPatients = page.items.filter((i) => i.patient_count > 0);
-    const details = await Promise.all(withPatients.map((i) => api.get<IncidentRead>(`/api/incidents/${i.id}`)));
-    setMonitored(details.flatMap((incident) => incident.patients.map((patient) => ({ patient, incident }))));
+    setIncidents(await Promise.all(withPatients.map((i) => api.get<IncidentRead>(`/api/incidents/${i.id}`))));
   }, [api]);
   useEffect(() => {
     void load().catch(() => undefined);
   }, [load]);
-  // Patients come and go with incident events; a burst of them (an MCI) reloads once.
-  const reload = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useChannel("incidents", () => {
-    clearTimeout(reload.current);
-    reload.current = setTimeout(() => void load().catch(() => undefined), 300);
+  // Each changed incident arrives whole (IncidentRead, as this account reads it): patients come
+  // and go with it, without asking the server again.
+  useChannel(incidentsChannel(me), (m) => {
+    if (m.type !== "incident") return;
+    const incident = m.data as IncidentRead;
+    const open = (OPEN_STATUSES as readonly string[]).includes(incident.status) && incident.patients.length > 0;
+    // Newest call first, as the list returns them.
+    setIncidents((list) => applyPushed(list, incident, open).sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at)));
   });
   useResync(() => void load().catch(() => undefined));
 
@@ -189,7 +196,12 @@ function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string)
     void load();
   }, [load]);
   useResync(() => void load(), ["alerts"]);
-  useChannel("alerts", () => void load());
+  // Each changed alert arrives as the list returns it: kept while raised, sorted as the server does.
+  useChannel("alerts", (m) => {
+    if (m.type !== "alert") return;
+    const alert = m.data as Alert;
+    setAlerts((list) => (list === null ? list : sortAlerts(applyPushed(list, alert, alert.status === "raised"))));
+  });
 
   async function ack(id: string) {
     try {

@@ -7,7 +7,8 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiError } from "../../api/client";
 import { endpoints } from "../../api/endpoints";
 import type { CrewAssignment, HandoffRead, HospitalRead, UnitStatus } from "../../api/types";
-import { useApp } from "../../app/context";
+import { useApp, useChannel, useConnectionState, useResync } from "../../app/context";
+import { crewChannel } from "../../lib/live";
 import { HandoffEditor, type DraftPersistence } from "../dispatch/HandoffEditor";
 import { Attachments } from "./Attachments";
 import { CallCard } from "./CallCard";
@@ -20,7 +21,7 @@ import { useCrewQueue } from "./useCrewQueue";
 const POLL_MS = 15_000;
 
 export function Crew() {
-  const { api } = useApp();
+  const { api, me } = useApp();
   const { queue, state, online } = useCrewQueue(api);
   const [view, setView] = useState<CrewAssignment | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | null>(null);
@@ -45,14 +46,24 @@ export function Crew() {
     void load();
     endpoints.hospitals(api).then(setHospitals, () => undefined);
   }, [api, load]);
-  // Answers from the server move the picture on; a new call shows within a poll.
+  // Answers from the server move the picture on.
   useEffect(() => queue.onDone(() => void load()), [queue, load]);
+  // A new call, and every change to the unit or its call, arrives on the unit's channel as
+  // GET /api/crew/assignment returns it; after a reconnect (or a gap) the view reloads once.
+  useChannel(crewChannel(me), (m) => {
+    if (m.type !== "assignment") return;
+    setView(m.data as CrewAssignment);
+    setProblem(null);
+  });
+  useResync(() => void load());
+  // Without the live connection (a tunnel, a dead zone): poll, as before the push existed.
+  const live = useConnectionState() === "open";
   const idle = state.pending.length === 0;
   useEffect(() => {
-    if (!online || !idle) return;
+    if (live || !online || !idle) return;
     const timer = setInterval(() => void load(), POLL_MS);
     return () => clearInterval(timer);
-  }, [online, idle, load]);
+  }, [live, online, idle, load]);
 
   const incidentId = view?.incident?.id ?? null;
   const destination = choice && choice.incident === incidentId ? choice.hospital : (view?.unit.hospital_id ?? null);

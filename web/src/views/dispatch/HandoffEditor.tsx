@@ -93,7 +93,16 @@ export function HandoffEditor({
   useEffect(() => {
     void load();
   }, [load]);
-  useChannel(can("handoffs:write") ? "handoffs" : null, () => void load());
+  // The board's push is the changed handoff's routing metadata, as listed. Once sent, that is all
+  // this side reads of it: applied as it is. A draft's content is not on the board: re-read.
+  useChannel(can("handoffs:write") ? "handoffs" : null, (m) => {
+    if (m.type !== "board") return;
+    const pushed = m.data as HandoffRead;
+    if (pushed.incident_id !== incidentId || (patientId !== null && pushed.patient_id !== patientId)) return;
+    if (pushed.status !== "draft" && pushed.status !== "cancelled" && handoff?.id === pushed.id) {
+      setHandoff((held) => (held && Date.parse(held.updated_at) > Date.parse(pushed.updated_at) ? held : pushed));
+    } else void load();
+  });
 
   async function draft() {
     if (!hospitalId) return;
