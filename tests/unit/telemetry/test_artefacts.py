@@ -20,6 +20,7 @@ from emsync.telemetry.artefact_eval import (
     news2_states,
     points_of,
 )
+from emsync.telemetry.artefact_windows import FOREST
 from emsync.telemetry.artefacts import (
     ArtefactKind,
     ArtefactRules,
@@ -212,7 +213,7 @@ async def test_window_checks_judge_every_patient_with_readings_that_arrived_mean
     from emsync.telemetry.events import VitalsReceived
 
     published: list[tuple[str, str, Any]] = []
-    windows = ArtefactWindows(lambda c, t, d: published.append((c, t, d)))
+    windows = ArtefactWindows(lambda c, t, d: published.append((c, t, d)), round_seconds=0)
     frozen = tuple({"ts": after(2 * i).isoformat(), "hr": 90} for i in range(40))
     for patient in ("a", "b", "c"):  # one judge round for all three, none waited for
         await windows.on_vitals(VitalsReceived(patient_id=patient, device_id="d", readings=frozen))
@@ -223,3 +224,24 @@ async def test_window_checks_judge_every_patient_with_readings_that_arrived_mean
     await windows.settled()
     assert [channel for channel, _, _ in published[3:]] == ["vitals:b"]  # only what is new
     await windows.stop()
+
+
+def test_the_forest_asked_about_new_readings_only_says_what_it_says_of_the_whole_window() -> None:
+    from emsync.telemetry.artefact_windows import judge_window, judge_windows
+
+    rng = np.random.default_rng(3)
+    rows = [
+        (after(2 * i), {"hr": 80 + float(rng.normal(0, 2)), "spo2": 97, "rr": 15, "sbp": 120})
+        for i in range(64)
+    ]
+    for i in (10, 31, 50, 62):
+        rows[i] = (rows[i][0], {**rows[i][1], "hr": 175, "sbp": 60})  # beats that come back
+    forest = IsolationForestModel.load(FOREST)
+    whole = judge_window(rows, forest)
+    assert {i for i, f in whole.items() if {"field": "hr", "kind": "anomaly"} in f} >= {10, 31}
+    for first in (1, 11, 30, 31, 50, 62, 63):
+        part, again = judge_windows([(rows, first), (rows[:40], 0)], forest)
+        assert {i: f for i, f in part.items() if i >= first} == {
+            i: f for i, f in whole.items() if i >= first
+        }
+        assert again == judge_window(rows[:40], forest)  # windows asked together stay apart
