@@ -7,7 +7,14 @@ Prints one JSON line:
 - `bare_paho_msgs_per_s`: a paho subscriber that does nothing, drained the same way in the same
   run, and `ratio` = pipeline / bare;
 - `latency_ms_p50` / `latency_ms_p99`: publish → WebSocket delivery at a fixed offered rate;
-- `stored` / `published`: every accepted reading is in storage (nothing lost).
+- `stored` / `published`: every accepted reading is in storage (nothing lost);
+- `loop_lag_ms_p50` / `loop_lag_ms_p99`: the server's event-loop lag during the latency phase
+  (from `emsync_event_loop_lag_seconds` in its /metrics, interpolated within buckets), and
+  `server_cpu_s`: the server's CPU time over that phase (user + system; compare across runs on a
+  busy machine rather than wall-clock figures);
+- with `--api-load`: 50 dashboard clients (bench/api.py's load: incident list and get, each
+  authenticated) run against the same server through the latency phase, from another process;
+  `api` is their requests/s, p50/p99 and errors.
 
 Both drains use the same method: the consumer process is paused (SIGSTOP), N QoS 1 messages are
 published and confirmed by the broker, the consumer resumes (SIGCONT), and the time until it has
@@ -15,6 +22,7 @@ everything is measured. That takes the publisher's speed out of the comparison.
 
     .venv/bin/python bench/ingest.py [--messages 20000] [--rate 2000] [--seconds 10]
     .venv/bin/python bench/ingest.py --latency-only [--profile FILE]  # the latency phase alone
+    .venv/bin/python bench/ingest.py --latency-only --api-load  # ... with the dashboards busy
 """
 
 from __future__ import annotations
@@ -114,6 +122,26 @@ def paced_publisher(port: int, keys: Path, rate: float, total: int) -> None:
         info.wait_for_publish(120)
     print(json.dumps({"offered": offered}), flush=True)
     publisher.close()
+
+
+def api_clients(port: int, token: str, seed_count: int, clients: int, seconds: float) -> None:
+    """Child process: seed incidents, say so, then on a line from stdin run bench/api.py's
+    dashboard load (incident list and get, authenticated) for `seconds` and print its figures."""
+    from bench.api import load, seed
+
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    ids = asyncio.run(seed(base, headers, seed_count))
+    print("ready", flush=True)
+    sys.stdin.readline()
+    paths = [
+        "/api/incidents?limit=50",
+        "/api/incidents?limit=20&q=breath&priority=2",
+        *(f"/api/incidents/{i}" for i in ids),
+    ]
+    # As many list requests as gets, as a dashboard does: lists first, then the ones opened.
+    paths = paths[:2] * (len(ids) // 2) + paths[2:]
+    print(json.dumps(asyncio.run(load(base, paths, headers, clients, seconds))), flush=True)
 
 
 class Publisher:
@@ -307,9 +335,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # this one would hold the GIL away from the WebSocket receiver and stamp late arrivals.
         keys = work / "devices.json"
         save_devices(keys, devices)
+        dashboards = None
+        if args.api_load:
+            dashboards = subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--dashboards",
+                    *map(str, (http_port, token, args.api_seed, args.api_clients, args.seconds)),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert dashboards.stdout is not None
+            assert dashboards.stdin is not None
+            assert (await asyncio.to_thread(dashboards.stdout.readline)).strip() == "ready"
         profiler = (
             _profile(args.profile, (ingesters or [server])[0].pid) if args.latency_only else None
         )
+        lag_before = _lag_buckets(http_port)
+        cpu_before = _cpu_seconds(server.pid)
+        if dashboards is not None and dashboards.stdin is not None:
+            dashboards.stdin.write("go\n")
+            dashboards.stdin.flush()
         paced = subprocess.Popen(
             [sys.executable, __file__, "--paced", *map(str, (broker.port, keys, args.rate, total))],
             stdout=subprocess.PIPE,
@@ -319,6 +368,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         offered = json.loads(await asyncio.to_thread(paced.stdout.readline))["offered"]
         paced.wait(60)
         await wait_count(sink, base + total, 120)
+        cpu_s = _cpu_seconds(server.pid) - cpu_before
+        lag = _quantiles(_lag_buckets(http_port), lag_before)
+        api_result = None
+        if dashboards is not None:
+            assert dashboards.stdout is not None
+            api_result = json.loads(await asyncio.to_thread(dashboards.stdout.readline))
+            dashboards.wait(60)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
@@ -353,6 +409,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 2)
             if latencies
             else None,
+            "loop_lag_ms_p50": lag[0],
+            "loop_lag_ms_p99": lag[1],
+            "server_cpu_s": round(cpu_s, 2),
+            "api_load": api_result,
             "ws_received": len(sink),
             # Readings each ingest process stored over the whole run: how the broker split them.
             "accepted_per_ingest_process": [
@@ -398,6 +458,46 @@ def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
     )
     time.sleep(1)  # attached before the server is paused (a stopped process is idle samples)
     return proc
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _lag_buckets(port: int) -> dict[float, float]:
+    """Cumulative counts of the server's event-loop lag histogram by upper bound."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("emsync_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def _quantiles(after: dict[float, float], before: dict[float, float]) -> tuple[Any, Any]:
+    """p50 and p99 in ms of the observations between two scrapes, interpolated linearly within
+    a bucket (as Prometheus' histogram_quantile does); None without observations."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None, None
+    result = []
+    for q in (0.5, 0.99):
+        rank = q * counts[-1]
+        lower, below = 0.0, 0.0
+        for bound, count in zip(bounds, counts, strict=True):
+            if count >= rank:
+                if bound == float("inf"):
+                    result.append(round(lower * 1000, 2))
+                else:
+                    share = (rank - below) / (count - below) if count > below else 1.0
+                    result.append(round((lower + (bound - lower) * share) * 1000, 2))
+                break
+            lower, below = bound, count
+    return result[0], result[1]
 
 
 def _serve(
@@ -459,6 +559,11 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--bare":
         bare_subscriber(int(sys.argv[2]), int(sys.argv[3]))
         return
+    if len(sys.argv) == 7 and sys.argv[1] == "--dashboards":
+        api_clients(
+            *map(int, sys.argv[2:3]), sys.argv[3], *map(int, sys.argv[4:6]), float(sys.argv[6])
+        )
+        return
     if len(sys.argv) == 6 and sys.argv[1] == "--paced":
         paced_publisher(int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
         return
@@ -492,6 +597,14 @@ def main() -> None:
         help="write each reading of the latency phase as `publish_time latency_ms` to this file "
         "(to see whether the tail is periodic stalls or spread out)",
     )
+    parser.add_argument(
+        "--api-load",
+        action="store_true",
+        help="during the latency phase, bench/api.py's dashboard load (incident list and get, "
+        "authenticated) runs against the same server from another process",
+    )
+    parser.add_argument("--api-clients", type=int, default=50, help="with --api-load")
+    parser.add_argument("--api-seed", type=int, default=200, help="incidents seeded for it")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis for fan-out")
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite under a temp dir)")
     args = parser.parse_args()

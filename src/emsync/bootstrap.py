@@ -32,7 +32,7 @@ from emsync.auth.ratelimit import SlidingWindowLimiter
 from emsync.auth.service import HospitalLookup, UnitLookup
 from emsync.basemap import BasemapService
 from emsync.basemap import api as basemap_api
-from emsync.core.background import BackgroundService, ProcessRole
+from emsync.core.background import BackgroundService, LoopLag, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
 from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
@@ -473,7 +473,9 @@ def _fanout(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
 
 
 def _background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundService]]:
+    lag = LoopLag(runtime.metrics.event_loop_lag)
     return [
+        *[(role, lag) for role in ProcessRole],
         *_wal_checkpoint(runtime),
         *_fanout(runtime),
         # Every process relays its own commits; the worker role also consumes (scale profile),

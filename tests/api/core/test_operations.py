@@ -23,6 +23,7 @@ async def test_metrics_count_requests_by_route_template(
     text = (await client.get("/metrics")).text
     assert 'route="/api/incidents/{incident_id}"' in text
     assert "emsync_http_request_duration_seconds_bucket" in text
+    assert "emsync_event_loop_lag_seconds_bucket" in text  # core.background.LoopLag
     assert "some-id" not in text
 
 

@@ -20,6 +20,7 @@ from emsync.telemetry.artefact_eval import (
     news2_states,
     points_of,
 )
+from emsync.telemetry.artefact_windows import FOREST
 from emsync.telemetry.artefacts import (
     ArtefactKind,
     ArtefactRules,
@@ -193,7 +194,11 @@ async def test_window_checks_publish_a_frozen_heart_rate_and_a_spike_once() -> N
     readings += [{"ts": after(20 + 2 * i).isoformat(), "hr": 90, "spo2": 97} for i in range(40)]
     event = VitalsReceived(patient_id="p", device_id="d", readings=tuple(readings))
     await windows.on_vitals(event)
+    # The pipeline awaits this before storing the next batch: the judge is not in it.
+    assert published == []
+    await windows.settled()
     await windows.on_vitals(event)  # the same readings again: nothing new to say
+    await windows.settled()
     assert len(published) == 1
     channel, kind, data = published[0]
     assert (channel, kind) == ("vitals:p", "artefacts")
@@ -201,3 +206,42 @@ async def test_window_checks_publish_a_frozen_heart_rate_and_a_spike_once() -> N
     flagged = {datetime.fromisoformat(r["ts"]): r["artefacts"] for r in data["readings"]}
     assert {"field": "hr", "kind": "anomaly"} in flagged[after(10)]
     assert {"field": "hr", "kind": "flat_line"} in flagged[after(30)]
+
+
+async def test_window_checks_judge_every_patient_with_readings_that_arrived_meanwhile() -> None:
+    from emsync.telemetry.artefact_windows import ArtefactWindows
+    from emsync.telemetry.events import VitalsReceived
+
+    published: list[tuple[str, str, Any]] = []
+    windows = ArtefactWindows(lambda c, t, d: published.append((c, t, d)), round_seconds=0)
+    frozen = tuple({"ts": after(2 * i).isoformat(), "hr": 90} for i in range(40))
+    for patient in ("a", "b", "c"):  # one judge round for all three, none waited for
+        await windows.on_vitals(VitalsReceived(patient_id=patient, device_id="d", readings=frozen))
+    await windows.settled()
+    assert sorted(channel for channel, _, _ in published) == ["vitals:a", "vitals:b", "vitals:c"]
+    later = tuple({"ts": after(100 + 2 * i).isoformat(), "hr": 90} for i in range(3))
+    await windows.on_vitals(VitalsReceived(patient_id="b", device_id="d", readings=later))
+    await windows.settled()
+    assert [channel for channel, _, _ in published[3:]] == ["vitals:b"]  # only what is new
+    await windows.stop()
+
+
+def test_the_forest_asked_about_new_readings_only_says_what_it_says_of_the_whole_window() -> None:
+    from emsync.telemetry.artefact_windows import judge_window, judge_windows
+
+    rng = np.random.default_rng(3)
+    rows = [
+        (after(2 * i), {"hr": 80 + float(rng.normal(0, 2)), "spo2": 97, "rr": 15, "sbp": 120})
+        for i in range(64)
+    ]
+    for i in (10, 31, 50, 62):
+        rows[i] = (rows[i][0], {**rows[i][1], "hr": 175, "sbp": 60})  # beats that come back
+    forest = IsolationForestModel.load(FOREST)
+    whole = judge_window(rows, forest)
+    assert {i for i, f in whole.items() if {"field": "hr", "kind": "anomaly"} in f} >= {10, 31}
+    for first in (1, 11, 30, 31, 50, 62, 63):
+        part, again = judge_windows([(rows, first), (rows[:40], 0)], forest)
+        assert {i: f for i, f in part.items() if i >= first} == {
+            i: f for i, f in whole.items() if i >= first
+        }
+        assert again == judge_window(rows[:40], forest)  # windows asked together stay apart
