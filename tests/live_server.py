@@ -34,6 +34,19 @@ def live_server(
 ) -> Iterator[str]:
     """`emsync serve` on a free port; with `tls_ca`, over HTTPS (EMSYNC_TLS_CERT in
     `extra_env`), its certificate checked against that CA."""
+    with live_process(data_dir, extra_env=extra_env, timeout=timeout, tls_ca=tls_ca) as (base, _):
+        yield base
+
+
+@contextmanager
+def live_process(
+    data_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 180,
+    tls_ca: Path | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`live_server`, also yielding the server's process (benchmarks read its CPU time)."""
     port = free_port()
     env = {
         **os.environ,
@@ -66,7 +79,7 @@ def live_server(
             if time.monotonic() > deadline:
                 raise RuntimeError("emsync serve did not become ready in time")
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:

@@ -38,6 +38,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from emsync.core.background import Periodic
 from emsync.core.clock import as_utc
 from emsync.core.settings import Settings
+from emsync.core.sqlite_driver import use_few_hop_connections
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -107,6 +108,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         else:
             pool = {}  # in memory: one shared connection (StaticPool), no pool to size
         engine = create_async_engine(url, echo=settings.database.echo, **pool)
+        event.listen(engine.sync_engine, "do_connect", use_few_hop_connections)
         gate = SQLiteWriteGate()
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", gate.begin)

@@ -11,7 +11,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import ValidationFailed
-from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
+from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.dispatch import map_layers, recommendation, service, trips
 from emsync.dispatch.crew import CrewCheck
 from emsync.dispatch.lifecycle import UnitStatus
@@ -55,7 +55,7 @@ async def create_unit(
 
 @router.get("/api/units", response_model=list[UnitRead])
 async def list_units(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Annotated[Principal, requires(Perm.UNITS_READ)],
     status: Annotated[list[UnitStatus] | None, Query()] = None,
 ) -> list[UnitRead]:
@@ -65,7 +65,7 @@ async def list_units(
 
 @router.get("/api/units/{unit_id}", response_model=UnitRead)
 async def get_unit(
-    unit_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.UNITS_READ)]
+    unit_id: str, session: ReadSessionDep, _: Annotated[Principal, requires(Perm.UNITS_READ)]
 ) -> UnitRead:
     return await service.get_unit(session=session, unit_id=unit_id)
 
@@ -125,7 +125,7 @@ async def update_unit_position(
 async def recommend_units(
     incident_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Annotated[Principal, requires(Perm.UNITS_READ)],
 ) -> RecommendationRead:
     """Every unit, ranked by road ETA under the capability rules or excluded, with reasons."""
@@ -164,7 +164,7 @@ async def assign_unit(
 
 @router.get("/api/dispatch/trips", response_model=list[TripRead])
 async def list_trips(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Annotated[Principal, requires(Perm.UNITS_READ)],
     state: Literal["open", "completed", "abandoned"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

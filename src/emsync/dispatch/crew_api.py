@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
-from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
+from emsync.core.runtime import ReadSessionDep, RuntimeDep, UowDep
 from emsync.dispatch import crew_service, service
 from emsync.dispatch.api import _routing
 from emsync.dispatch.schemas import CrewAssignment, UnitRead, UnitStatusChange
@@ -23,7 +23,7 @@ CrewPrincipal = Annotated[Principal, requires(Perm.CREW_UNIT)]
 
 @router.get("/assignment", response_model=CrewAssignment)
 async def my_assignment(
-    runtime: RuntimeDep, session: SessionDep, principal: CrewPrincipal
+    runtime: RuntimeDep, session: ReadSessionDep, principal: CrewPrincipal
 ) -> CrewAssignment:
     """My unit, the incident it is committed to (address, patients) and the road route with
     its ETA to the scene, or to the chosen hospital once transporting."""

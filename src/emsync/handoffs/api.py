@@ -14,7 +14,7 @@ from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.core.errors import Forbidden, ValidationFailed
 from emsync.core.gate import body_limit
-from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
+from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep, UowDep
 from emsync.core.schemas import Page
 from emsync.handoffs import drafting, export, feed, keys, reads, transitions, updates
 from emsync.handoffs.attachments import AttachmentKind
@@ -129,7 +129,7 @@ async def draft_handoff(
 @router.get("", response_model=Page[HandoffRead])
 async def list_handoffs(
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
     hospital_id: HospitalIdQuery | None = None,
     status: Annotated[list[HandoffStatus] | None, Query()] = None,
@@ -153,7 +153,7 @@ async def list_handoffs(
 @router.get("/feed", response_model=FeedPage)
 async def read_feed(
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_RECEIVE)],
     hospital_id: HospitalIdQuery,
     after_seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
@@ -196,7 +196,7 @@ async def ack_feed(
 @router.get("/hospital-keys/{hospital_id}", response_model=list[HospitalKeyRead])
 async def list_hospital_keys(
     hospital_id: HospitalIdPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
 ) -> list[HospitalKeyRead]:
     """Public keys only, newest first; the private keys never leave the hub."""
@@ -230,7 +230,7 @@ async def rotate_hospital_key(
 async def get_handoff(
     handoff_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
 ) -> HandoffRead:
     """Opened for the receiving hospital's staff (and the crew while a draft); metadata else."""
@@ -368,7 +368,7 @@ async def append_update(
 async def list_updates(
     handoff_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> list[UpdateRead]:
@@ -414,7 +414,7 @@ async def get_attachment(
     handoff_id: str,
     attachment_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_READ)],
 ) -> Response:
     media_type, content = await reads.get_attachment(
@@ -435,7 +435,7 @@ async def get_attachment(
 async def fhir_bundle(
     handoff_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.HANDOFFS_RECEIVE)],
 ) -> JSONResponse:
     """The handoff as a FHIR R4 Bundle (collection) for the receiving hospital's systems."""

@@ -12,7 +12,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm, Role
 from emsync.auth.principal import Principal
 from emsync.core.errors import Forbidden, ValidationFailed
-from emsync.core.runtime import RuntimeDep, SessionDep, UowDep
+from emsync.core.runtime import ReadSessionDep, RuntimeDep, SessionDep, UowDep
 from emsync.hospitals import service
 from emsync.hospitals.destination import Condition
 from emsync.hospitals.needs import ClinicalPicture, assess_needs
@@ -49,7 +49,7 @@ def _regional(principal: Principal) -> None:
 
 @router.get("", response_model=list[HospitalRead])
 async def list_hospitals(
-    session: SessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
+    session: ReadSessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
 ) -> list[HospitalRead]:
     return [service.hospital_read(h) for h in await service.list_hospitals(session=session)]
 
@@ -86,7 +86,7 @@ async def import_map(
 @router.get("/destinations", response_model=DestinationRecommendation)
 async def recommend_destinations(
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Annotated[Principal, requires(Perm.HOSPITALS_READ)],
     incident_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
     patient_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
@@ -130,7 +130,9 @@ async def recommend_destinations(
 
 @router.get("/{hospital_id}", response_model=HospitalRead)
 async def get_hospital(
-    hospital_id: str, session: SessionDep, _: Annotated[Principal, requires(Perm.HOSPITALS_READ)]
+    hospital_id: str,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.HOSPITALS_READ)],
 ) -> HospitalRead:
     return await service.get_hospital(session=session, hospital_id=hospital_id)
 

@@ -11,7 +11,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import DomainError
-from emsync.core.runtime import Runtime, RuntimeDep, SessionDep, UowDep
+from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, UowDep
 from emsync.core.schemas import Page
 from emsync.geocoding import GeocoderService
 from emsync.incidents import service
@@ -66,7 +66,7 @@ async def create_incident(
 
 @router.get("", response_model=Page[IncidentSummary])
 async def list_incidents(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     priority: Annotated[int | None, Query(ge=1, le=5)] = None,
@@ -96,7 +96,7 @@ async def list_incidents(
 async def get_incident(
     incident_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
 ) -> IncidentRead:
     """Hospital staff: only while a patient of it is coming to their hospital (else 404), and
@@ -170,7 +170,7 @@ async def set_findings(
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryRead])
 async def get_timeline(
     incident_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
 ) -> list[TimelineEntryRead]:
     rows = await service.timeline(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,6 +79,19 @@ async def _check_visible(session: AsyncSession, incident_id: str, scope: Scope |
     if found is None:
         # Not "forbidden": whether an incident exists is itself not theirs to learn.
         raise NotFound(f"incident {incident_id} does not exist")
+
+
+_SUMMARY_COLUMNS = (
+    *(getattr(Incident, name) for name in IncidentSummary.model_fields if name != "patient_count"),
+    select(func.count())
+    .where(Patient.incident_id == Incident.id)
+    .correlate(Incident)
+    .scalar_subquery()
+    .label("patient_count"),
+    func.count().over().label("total"),
+)
+# The rows of a page into summaries in one call (extra keys, `total`, are ignored).
+_SUMMARIES = TypeAdapter(list[IncidentSummary])
 
 
 def _aad(kind: str, row_id: str, field: str) -> str:
@@ -240,7 +254,7 @@ async def list_incidents(
     offset: int = 0,
     scope: Scope | None = None,
 ) -> Page[IncidentSummary]:
-    stmt = _visible(select(Incident), scope)
+    stmt = _visible(select(*_SUMMARY_COLUMNS), scope)
     if statuses:
         stmt = stmt.where(Incident.status.in_([s.value for s in statuses]))
     if priority is not None:
@@ -259,39 +273,25 @@ async def list_incidents(
         stmt = stmt.where(Incident.created_at >= created_after)
     if created_before is not None:
         stmt = stmt.where(Incident.created_at < created_before)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    # One statement: the page's rows, each with its patient count and the total of matches.
     rows = (
-        await session.scalars(
-            stmt.order_by(Incident.created_at.desc(), Incident.number.desc())
-            .limit(limit)
-            .offset(offset)
+        (
+            await session.execute(
+                stmt.order_by(Incident.created_at.desc(), Incident.number.desc())
+                .limit(limit)
+                .offset(offset)
+            )
         )
-    ).all()
-    counts: dict[str, int] = {}
+        .mappings()
+        .all()
+    )
     if rows:
-        count_rows = await session.execute(
-            select(Patient.incident_id, func.count())
-            .where(Patient.incident_id.in_([r.id for r in rows]))
-            .group_by(Patient.incident_id)
-        )
-        counts = {str(iid): int(n) for iid, n in count_rows.all()}
-    items = [
-        IncidentSummary(
-            id=r.id,
-            number=r.number,
-            status=IncidentStatus(r.status),
-            priority=r.priority,
-            chief_complaint=r.chief_complaint,
-            address=r.address,
-            lat=r.lat,
-            lon=r.lon,
-            mci=r.mci,
-            patient_count=counts.get(r.id, 0),
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
+        total = int(rows[0]["total"])
+    elif offset == 0:
+        total = 0
+    else:  # past the last page: no row to carry the total
+        total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    items = _SUMMARIES.validate_python(rows)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
