@@ -20,6 +20,18 @@ class IntakeEngineSettings(BaseModel):
     beside_attempts: int = Field(
         default=6, ge=1, le=50, description="tries of a non-clinical step of an emergency workflow"
     )
+    # A cap, not a pool: past it, more steps at once only queue for SQLite's single writer (or
+    # the pool) while their timeouts run; measured in docs/intake.md.
+    concurrency: int = Field(
+        default=8, ge=1, le=1000, description="clinical steps one worker runs at once"
+    )
+    beside_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description="non-clinical steps of emergency workflows one worker runs at once "
+        "(they yield to the clinical ones)",
+    )
     timeout_seconds: float = Field(default=15.0, gt=0, description="longest run of one agent")
     agent_timeouts: dict[str, float] = Field(
         default_factory=dict, description="timeout per agent name, overriding timeout_seconds"

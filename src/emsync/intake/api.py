@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
+from emsync.auth.public import actor_names
 from emsync.core.errors import Conflict
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep
 from emsync.intake import service
@@ -65,7 +67,18 @@ async def start(
         now=runtime.clock(),
     )
     await _begin(runtime, row.id)
-    return await service.read_session(session=session, keyring=runtime.keyring, session_id=row.id)
+    return await read_named(runtime, session, row.id)
+
+
+async def read_named(runtime: Runtime, session: AsyncSession, session_id: str) -> SessionRead:
+    """The session, with the name of the person behind each override (not `user:<id>`)."""
+    read = await service.read_session(
+        session=session, keyring=runtime.keyring, session_id=session_id
+    )
+    names = await actor_names(session=session, actors={o.actor for o in read.overrides})
+    for override in read.overrides:
+        override.actor_name = names.get(override.actor)
+    return read
 
 
 @router.post("/workflow", response_model=SessionRead, status_code=201)
@@ -120,9 +133,7 @@ async def get_workflow(
     _: Annotated[Principal, requires(Perm.INTAKE_READ)],
 ) -> SessionRead:
     """One session: input, each step's status, output and decisions, and the overrides."""
-    return await service.read_session(
-        session=session, keyring=runtime.keyring, session_id=session_id
-    )
+    return await read_named(runtime, session, session_id)
 
 
 @router.post("/emergency/override/{session_id}", response_model=SessionRead)
@@ -147,9 +158,7 @@ async def override_session(
         if forced is not None and engine.running:
             await engine.run_beside(session_id, *forced)
         await engine.push(session_id)
-    return await service.read_session(
-        session=session, keyring=runtime.keyring, session_id=session_id
-    )
+    return await read_named(runtime, session, session_id)
 
 
 @router.post("/workflow/{session_id}/complete", response_model=SessionRead)
@@ -172,9 +181,7 @@ async def complete_workflow(
     engine = runtime.find(IntakeEngine)
     if engine is not None:
         await engine.push(session_id)
-    return await service.read_session(
-        session=session, keyring=runtime.keyring, session_id=session_id
-    )
+    return await read_named(runtime, session, session_id)
 
 
 @router.get("/workflow/{session_id}/logs", response_model=list[AgentLogRead])

@@ -22,8 +22,9 @@ functions below reach the running engine through `_ACTIVE`, set while the engine
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
@@ -34,6 +35,8 @@ import sqlalchemy as sa
 import structlog
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
 from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos._serialization import DBOSDefaultSerializer
+from dbos._sys_db import SystemDatabase
 from sqlalchemy import event, select
 
 from emsync.core.background import Periodic
@@ -44,7 +47,7 @@ from emsync.intake import steps
 from emsync.intake.agents.base import Agent, AgentDeps, StepOutput
 from emsync.intake.metrics import CIRCUIT_LEVEL, IntakeMetrics
 from emsync.intake.models import IntakeSession, IntakeStep
-from emsync.intake.workflows import Move, SessionStatus, StepStatus, next_step
+from emsync.intake.workflows import Move, SessionStatus, StepStatus
 
 log = structlog.get_logger("emsync.intake")
 S = StepStatus
@@ -74,75 +77,41 @@ def beside_workflow_id(session_id: str, agent: str, attempts: int) -> str:
 
 @DBOS.workflow(name="intake.session")
 async def run_session(session_id: str) -> str:
-    await _open(session_id)
+    run = f"{DBOS.workflow_id or session_workflow_id(session_id)}#0"
     while True:
-        move, agent = await _next(session_id)
+        move, agent, outcome = await _advance(session_id, run)
         if move == Move.FINISH:
-            break
-        if move == Move.BESIDE:
-            attempts = await _queue(session_id, agent)
-            if attempts is not None:
-                with SetWorkflowID(beside_workflow_id(session_id, agent, attempts)):
-                    await DBOS.start_workflow_async(run_beside, session_id, agent)
-            continue
-        await _drive(session_id, agent, beside=False)
-    return await _settle(session_id)
+            return outcome
+        if outcome == "retry":
+            await _drive(session_id, agent, beside=False, first=1)
 
 
 @DBOS.workflow(name="intake.beside")
 async def run_beside(session_id: str, agent: str) -> str:
     """One step in a workflow of its own: emergency-first non-clinical steps, forced steps."""
-    await _drive(session_id, agent, beside=True)
-    return await _settle(session_id)
+    return await _drive(session_id, agent, beside=True, first=0)
 
 
-async def _drive(session_id: str, agent: str, *, beside: bool) -> None:
-    """Try the step until it finishes; wait (durably) with backoff between tries; dead-letter
-    it when its tries run out."""
+async def _drive(session_id: str, agent: str, *, beside: bool, first: int) -> str:
+    """Try the step from try `first` until it finishes; wait (durably) with backoff between
+    tries; dead-letter it when its tries run out."""
     policy = _engine().policy(agent, beside=beside)
     workflow_id = DBOS.workflow_id or session_workflow_id(session_id)
-    for attempt in range(policy.tries):
+    for attempt in range(first, policy.tries):
+        if attempt > 0:
+            await DBOS.sleep_async(policy.backoff(attempt - 1))
         outcome = await _attempt(session_id, agent, f"{workflow_id}#{attempt}", beside)
         if outcome != "retry":
-            return
-        if attempt + 1 < policy.tries:
-            await DBOS.sleep_async(policy.backoff(attempt))
-    await _dead_letter(session_id, agent)
+            return outcome
+    return await _dead_letter(session_id, agent)
 
 
-@DBOS.step(name="intake.open")
-async def _open(session_id: str) -> None:
-    engine = _engine()
-    await steps.open_session(engine.runtime.sessions, session_id, engine.runtime.clock())
-    await engine.push(session_id)
-
-
-@DBOS.step(name="intake.next")
-async def _next(session_id: str) -> tuple[str, str]:
-    workflow, states = await steps.step_states(_engine().runtime.sessions, session_id)
-    chosen = next_step(workflow, states)
-    return str(chosen.move), chosen.agent or ""
-
-
-@DBOS.step(name="intake.queue")
-async def _queue(session_id: str, agent: str) -> int | None:
-    """Hand a pending step to its own run; its tries so far name that run (None: not pending
-    any more, e.g. a clinician skipped it meanwhile)."""
-    engine = _engine()
-    moved = await steps.mark(
-        engine.runtime.sessions,
-        session_id=session_id,
-        agent=agent,
-        to=S.QUEUED,
-        when=frozenset({S.PENDING}),
-        now=engine.runtime.clock(),
-    )
-    if not moved:
-        return None
-    await engine.push(session_id)
-    async with engine.runtime.sessions() as session:
-        row = await session.get_one(IntakeStep, (session_id, agent))
-        return row.attempts
+@DBOS.step(name="intake.advance")
+async def _advance(session_id: str, run: str) -> tuple[str, str, str]:
+    """One checkpoint per step of the session's own run: start the non-clinical steps now
+    due beside it, then run the next clinical one (its first try), or settle the session.
+    Returns the move, the agent and the try's outcome (inline) or the session's status."""
+    return await _engine().advance(session_id, run)
 
 
 @DBOS.step(name="intake.attempt")
@@ -151,28 +120,16 @@ async def _attempt(session_id: str, agent: str, run: str, beside: bool) -> str:
 
 
 @DBOS.step(name="intake.dead_letter")
-async def _dead_letter(session_id: str, agent: str) -> None:
+async def _dead_letter(session_id: str, agent: str) -> str:
     engine = _engine()
-    moved = await steps.mark(
-        engine.runtime.sessions,
-        session_id=session_id,
-        agent=agent,
-        to=S.DEAD_LETTER,
-        when=frozenset({S.PENDING, S.QUEUED}),
-        now=engine.runtime.clock(),
+    moved, board = await steps.dead_letter(
+        engine.runtime.sessions, session_id=session_id, agent=agent, now=engine.runtime.clock()
     )
     if moved:
         engine.metrics.dead_letters.labels(agent=agent).inc()
         log.error("intake step dead-lettered", session_id=session_id, agent=agent)
-    await engine.push(session_id)
-
-
-@DBOS.step(name="intake.settle")
-async def _settle(session_id: str) -> str:
-    engine = _engine()
-    status = await steps.settle_session(engine.runtime.sessions, session_id, engine.runtime.clock())
-    await engine.push(session_id)
-    return status
+    engine.publish(board)
+    return "dead_letter"
 
 
 # ---- the engine: a background service of the worker role --------------------------------------
@@ -218,7 +175,14 @@ class IntakeEngine:
         self._launch_lock = asyncio.Lock()
         # Runs this process started: a poll does not ask DBOS for them again.
         self._begun: set[str] = set()
+        self._detached: set[asyncio.Task[None]] = set()
         config = runtime.settings.intake_engine
+        # Caps on the steps running at once in this worker (clinical, and beside them): the
+        # waiting happens before a claim and outside the agent's timeout.
+        self._gates = {
+            False: asyncio.Semaphore(config.concurrency),
+            True: asyncio.Semaphore(config.beside_concurrency),
+        }
         self._poll = Periodic("intake-poll", lambda: config.poll_seconds, self.poll)
 
     def use(self, agents: Mapping[str, Agent]) -> None:
@@ -265,6 +229,8 @@ class IntakeEngine:
         if _ACTIVE is not self:
             return  # never started (another engine runs in this process)
         await self._poll.stop()
+        if self._detached:
+            await asyncio.wait(set(self._detached), timeout=STOP_GRACE_SECONDS)
         if self._launched:
             # Let the runs in progress finish their current step (a run cut off inside a
             # database call leaves its connection open); DBOS recovers the rest at launch.
@@ -281,7 +247,12 @@ class IntakeEngine:
         async with self._launch_lock:
             if self._launched:
                 return
-            DBOS(config=dbos_config(self.runtime))
+            config = dbos_config(self.runtime)
+            # Migrate off the event loop first: on PostgreSQL DBOS builds its indexes with
+            # CREATE INDEX CONCURRENTLY, which waits for every open transaction, including the
+            # app's own on this loop, which a launch blocking the loop would never let finish.
+            await asyncio.to_thread(migrate_system_database, config)
+            DBOS(config={**config, "run_migrations": False})
             # From the event loop's thread: DBOS then runs recovered workflows on this loop,
             # where the app's database connections live.
             DBOS.launch()
@@ -347,8 +318,46 @@ class IntakeEngine:
             timeout=config.agent_timeouts.get(agent, config.timeout_seconds),
         )
 
+    async def advance(self, session_id: str, run: str) -> tuple[str, str, str]:
+        async with self._gates[False]:
+            return await self._advance(session_id, run)
+
+    async def _advance(self, session_id: str, run: str) -> tuple[str, str, str]:
+        runtime = self.runtime
+        step = await steps.advance(
+            runtime.sessions, runtime.keyring, session_id=session_id, run=run, now=runtime.clock()
+        )
+        if step.board is not None:
+            self.publish(step.board)
+        for agent, tries in step.beside:
+            self._detach(self.run_beside(session_id, agent, tries))
+        if step.move == Move.FINISH:
+            return str(step.move), "", step.status
+        assert step.claim is not None  # an inline step is claimed for this run
+        return str(step.move), step.agent, await self._execute(step.claim, beside=False)
+
+    def _detach(self, start: Coroutine[Any, Any, None]) -> None:
+        """Start a run beside the session's as a workflow of its own, not a child of the
+        running one: the session's run does not wait for its start (two checkpoints and the
+        child's start, measured at ~0.3 s of the clinical path under load), and its id (the
+        step's tries) makes a second start of it a no-op. A crash before it started leaves the
+        step queued with no claim: the worker's poll starts it."""
+        task = asyncio.get_running_loop().create_task(start, context=contextvars.Context())
+        self._detached.add(task)
+        task.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Task[None]) -> None:
+        self._detached.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The poll starts it again; the class name only (no patient data).
+            log.warning("intake beside run not started", error=type(task.exception()).__name__)
+
     async def attempt(self, session_id: str, agent: str, run: str, *, beside: bool) -> str:
         """ "finished" (done, needs review, or not this run's to do) or "retry"."""
+        async with self._gates[beside]:
+            return await self._attempt(session_id, agent, run, beside=beside)
+
+    async def _attempt(self, session_id: str, agent: str, run: str, *, beside: bool) -> str:
         runtime = self.runtime
         claim = await steps.claim(
             runtime.sessions,
@@ -360,7 +369,14 @@ class IntakeEngine:
         )
         if claim is None:
             return "finished"
-        await self.push(session_id)
+        if claim.board is not None:
+            self.publish(claim.board)
+        return await self._execute(claim, beside=beside)
+
+    async def _execute(self, claim: steps.Claim, *, beside: bool) -> str:
+        """Run the claimed step's agent once and record what happened."""
+        runtime = self.runtime
+        session_id, agent = str(claim.step.session_id), claim.step.agent
         started_at, t0 = runtime.clock(), time.perf_counter()
         implementation = self.agents.get(agent)
         result: StepOutput | None = None
@@ -381,7 +397,7 @@ class IntakeEngine:
         self.metrics.latency.labels(agent=agent).observe(elapsed)
         version = getattr(implementation, "version", "?")
         if result is not None:
-            await steps.record_result(
+            board = await steps.record_result(
                 runtime.sessions,
                 runtime.keyring,
                 claim_=claim,
@@ -391,13 +407,12 @@ class IntakeEngine:
                 duration_ms=elapsed * 1000,
                 now=runtime.clock(),
             )
-            await steps.settle_session(runtime.sessions, session_id, runtime.clock())
-            await self.push(session_id)
+            self.publish(board)
             return "finished"
         self.metrics.failures.labels(agent=agent).inc()
         # The class name only: an exception's message may carry patient data.
         log.warning("intake step failed", session_id=session_id, agent=agent, error=error)
-        await steps.record_failure(
+        board = await steps.record_failure(
             runtime.sessions,
             runtime.keyring,
             claim_=claim,
@@ -409,7 +424,7 @@ class IntakeEngine:
             duration_ms=elapsed * 1000,
             now=runtime.clock(),
         )
-        await self.push(session_id)
+        self.publish(board)
         return "retry"
 
     async def _call(self, agent: Agent, claim: steps.Claim, *, beside: bool) -> StepOutput:
@@ -430,23 +445,24 @@ class IntakeEngine:
     # -- live view
 
     async def push(self, session_id: str) -> None:
-        hub = self.runtime.find(Hub)
-        if hub is None:
+        """Read the session and push it (after a change made outside the engine's runs)."""
+        if self.runtime.find(Hub) is None:
             return
         async with self.runtime.read_sessions() as session:
             row = await session.get(IntakeSession, session_id)
             if row is None:
                 return
-            data = {
-                "session_id": session_id,
-                "workflow": row.workflow,
-                "status": row.status,
-                "steps": [
-                    dict(steps.summary(s)) for s in await steps.load_steps(session, session_id)
-                ],
-            }
+            board = steps.board_of(row, await steps.load_steps(session, session_id))
+        self.publish(board)
+
+    def publish(self, board: steps.Board) -> None:
+        """Push a session's steps, from rows a run already holds (no read)."""
+        hub = self.runtime.find(Hub)
+        if hub is None:
+            return
+        data = board.data()
         hub.publish(BOARD_CHANNEL, "intake.session", data)
-        hub.publish(f"{BOARD_CHANNEL}:{session_id}", "intake.session", data)
+        hub.publish(f"{BOARD_CHANNEL}:{board.session_id}", "intake.session", data)
 
 
 def dbos_config(runtime: Runtime) -> DBOSConfig:
@@ -463,6 +479,23 @@ def dbos_config(runtime: Runtime) -> DBOSConfig:
     if url.startswith("sqlite"):
         config["system_database_engine"] = _sqlite_engine(url)
     return config
+
+
+def migrate_system_database(config: DBOSConfig) -> None:
+    """Create or migrate DBOS's system database (blocking: run it in a thread)."""
+    database = SystemDatabase.create(
+        system_database_url=config["system_database_url"] or "",
+        engine_kwargs={},
+        engine=config.get("system_database_engine"),
+        schema=None,
+        serializer=DBOSDefaultSerializer,
+        executor_id=None,
+        use_listen_notify=False,
+    )
+    try:
+        database.run_migrations()
+    finally:
+        database.destroy()
 
 
 def system_database_url(app_url: str, data_dir: Path) -> str:
@@ -484,7 +517,9 @@ def system_database_url(app_url: str, data_dir: Path) -> str:
 def _sqlite_engine(url: str) -> sa.Engine:
     """WAL and synchronous=NORMAL, as the app's own SQLite: measured 71 → 593 checkpointed
     steps/s (docs/intake.md); a process killed with -9 loses nothing committed in WAL mode."""
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -176,6 +176,9 @@ class OverrideRead(BaseModel):
     order: list[str] | None
     reason: str
     actor: str
+    # The person (or API key) behind `actor`, as the audit view shows it; None when the actor
+    # names no account (a deleted user, the system).
+    actor_name: str | None = None
     created_at: datetime
 
 

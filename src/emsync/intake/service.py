@@ -109,8 +109,12 @@ async def start_session(
     return row
 
 
-async def get_session_row(*, session: AsyncSession, session_id: str) -> IntakeSession:
-    row = await session.get(IntakeSession, session_id)
+async def get_session_row(
+    *, session: AsyncSession, session_id: str, lock: bool = False
+) -> IntakeSession:
+    """`lock`: for a change to its steps; every writer of a session's steps locks its row
+    first (intake.steps), so an override and a run never interleave on PostgreSQL."""
+    row = await session.get(IntakeSession, session_id, with_for_update=lock)
     if row is None:
         raise NotFound(f"no intake session {session_id}")
     return row
@@ -222,7 +226,7 @@ async def override(
 ) -> tuple[str, int] | None:
     """Apply a clinician's skip, force or re-order with its reason, recorded with it in one
     transaction. Returns the (agent, tries) of a forced step for the engine to run."""
-    row = await get_session_row(session=session, session_id=session_id)
+    row = await get_session_row(session=session, session_id=session_id, lock=True)
     steps = {s.agent: s for s in await load_steps(session, session_id)}
     forced: tuple[str, int] | None = None
     if request.action == "reorder":
@@ -272,7 +276,7 @@ async def complete(
 ) -> None:
     """Close a session whose clinical steps are finished: what else is still open is skipped,
     recorded as one override with the reason."""
-    row = await get_session_row(session=session, session_id=session_id)
+    row = await get_session_row(session=session, session_id=session_id, lock=True)
     steps = await load_steps(session, session_id)
     open_clinical = [s.agent for s in steps if s.clinical and S(s.status) not in FINISHED]
     if open_clinical:

@@ -117,6 +117,10 @@ async def test_a_poison_step_dead_letters_that_step_only_and_can_be_forced(
     body = await wait_for_session(client, clinician, session_id, finished)
     assert body["status"] == "completed"
     assert body["overrides"][0]["reason"] == "billing service restored"
+    # Shown with the person's name, as the audit view does, not as user:<id>.
+    me = (await client.get("/api/auth/me", headers=clinician)).json()
+    assert body["overrides"][0]["actor"] == f"user:{me['id']}"
+    assert body["overrides"][0]["actor_name"] == me["name"]
 
 
 async def test_skip_and_reorder_with_reason_are_recorded_and_shown(

@@ -166,7 +166,7 @@ export function IntakeSession() {
             {session.overrides.map((o, i) => (
               <tr key={i}>
                 <td>{new Date(o.created_at).toLocaleTimeString()}</td>
-                <td>{o.actor}</td>
+                <td title={o.actor}>{o.actor_name ?? o.actor}</td>
                 <td>{o.action}</td>
                 <td>{o.agent ?? (o.order ?? []).join(" → ")}</td>
                 <td>{o.reason}</td>
