@@ -125,4 +125,5 @@ async def test_closing_a_call_treated_on_scene_frees_its_unit(
                 UnitStatusEntry.unit_id == unit["id"], UnitStatusEntry.new == "available"
             )
         )
-    assert entry is not None and (entry.old, entry.incident_id) == ("on_scene", call)
+    assert entry is not None
+    assert (entry.old, entry.incident_id) == ("on_scene", call)

@@ -241,13 +241,14 @@ async def test_a_crew_reaches_only_its_own_units_handoffs(
     assert (await _ok(await client.get(by_call, headers=crew)))["items"] == []
     assert (await _ok(await client.get(f"/api/handoffs/{own['id']}", headers=crew)))["content"]
     foreign = f"/api/handoffs/{other_draft['id']}"
-    for method, path, body in (
+    attempts: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", foreign, None),
         ("PATCH", foreign, {"content": {"notes": "overwritten"}}),
         ("POST", f"{foreign}/send", {}),
         ("GET", f"{foreign}/updates", None),
         ("GET", f"{foreign}/attachments/none", None),
-    ):
+    ]
+    for method, path, body in attempts:
         answer = await client.request(method, path, json=body, headers=crew)
         assert answer.status_code == 404, (method, path, answer.text)
     still = await _ok(await client.get(foreign, headers=theirs))

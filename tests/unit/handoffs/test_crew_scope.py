@@ -32,11 +32,14 @@ def test_a_crew_sees_its_units_and_its_calls_handoffs_only() -> None:
     same_call_other_unit = _handoff(unit_id="MC-2", incident_id="inc-1")
     elsewhere = _handoff(unit_id="MC-2", incident_id="inc-2")
     unnamed = _handoff(unit_id=None, incident_id="inc-2")
-    assert may_see(crew, by_call_sign) and may_open(crew, by_call_sign)
+    assert may_see(crew, by_call_sign)
+    assert may_open(crew, by_call_sign)
     assert may_see(crew, same_call_other_unit)
-    assert not may_see(crew, elsewhere) and not may_open(crew, elsewhere)
+    assert not may_see(crew, elsewhere)
+    assert not may_open(crew, elsewhere)
     assert not may_see(crew, unnamed)
-    assert may_see(dispatch, elsewhere) and may_open(dispatch, elsewhere)
+    assert may_see(dispatch, elsewhere)
+    assert may_open(dispatch, elsewhere)
 
 
 def test_a_crew_whose_unit_is_unknown_sees_nothing() -> None:
