@@ -248,8 +248,8 @@ async def test_a_crew_reaches_only_its_own_units_handoffs(
         ("GET", f"{foreign}/updates", None),
         ("GET", f"{foreign}/attachments/none", None),
     ]
-    for method, path, body in attempts:
-        answer = await client.request(method, path, json=body, headers=crew)
+    for method, path, payload in attempts:
+        answer = await client.request(method, path, json=payload, headers=crew)
         assert answer.status_code == 404, (method, path, answer.text)
     still = await _ok(await client.get(foreign, headers=theirs))
     assert still["content"]["notes"] is None
