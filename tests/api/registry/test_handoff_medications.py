@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from emsync.auth.permissions import Role
-from tests.builders import auth_headers, incident_body
+from tests.builders import PASSWORD, auth_headers, incident_body, login
 from tests.handoff_builders import atmist, handoff_body
 from tests.registry_builders import person_body
 
@@ -28,6 +28,20 @@ async def _handoff(
     created = await client.post("/api/handoffs", json=body, headers=crew)
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
+
+
+async def _crew_of(app: FastAPI, client: httpx.AsyncClient, call_sign: str) -> dict[str, str]:
+    """A crew member's account on a new unit `call_sign`, logged in."""
+    admin = await auth_headers(app, client, Role.ADMIN)
+    station = {"station_lat": 60.17, "station_lon": 24.94}
+    unit = await client.post(
+        "/api/units", json={"call_sign": call_sign, "unit_type": "ALS", **station}, headers=admin
+    )
+    assert unit.status_code == 201, unit.text
+    name = f"crew-{call_sign.lower()}"
+    body = {"username": name, "password": PASSWORD, "role": "crew", "unit_id": unit.json()["id"]}
+    assert (await client.post("/api/users", json=body, headers=admin)).status_code == 201
+    return {"Authorization": f"Bearer {(await login(client, name))['access_token']}"}
 
 
 async def test_medications_are_checked_against_written_and_recorded_allergies(
@@ -82,12 +96,16 @@ async def test_medications_are_checked_against_written_and_recorded_allergies(
     assert by_source["record"]["severity"] == "severe"
     assert by_source["record"]["allergy_id"] == recorded.json()["entry"]["id"]
     assert "ATC" in check["class_table_source"]
-    # A crew account (no registry access) sees the record's conflict for the draft it writes.
-    crew = await auth_headers(app, client, Role.CREW)
+    # A crew account (no registry access) sees the record's conflict for the draft its unit
+    # writes; a crew of another unit reaches neither the draft nor its check.
+    crew = await _crew_of(app, client, "MEDIC-12")
     as_crew = (await client.get(f"/api/persons/handoff-checks/{hid}", headers=crew)).json()
     assert as_crew["record_checked"] is True
     assert len(as_crew["conflicts"]) == 2
     assert (await client.get(f"/api/persons/{pid}/chart", headers=crew)).status_code == 403
+    other_crew = await _crew_of(app, client, "MEDIC-13")
+    refused = await client.get(f"/api/persons/handoff-checks/{hid}", headers=other_crew)
+    assert refused.status_code == 404
     # Sent: the receiving hospital's clinician sees the same; another hospital does not.
     sent = await client.post(f"/api/handoffs/{hid}/send", headers=paramedic)
     assert sent.status_code == 200, sent.text
