@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server, start_server
+from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server, free_port, start_server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login
 from tests.e2e.test_paediatric_and_artefacts import _device, _patient, _publish
 
@@ -70,13 +70,15 @@ def _feed(server: Server, api: httpx.Client, patient: str, key: bytes, start: da
 def test_risk_and_its_trend_after_a_reload_and_a_restart_and_the_offline_label(
     data_dir: Path, browser: Browser, shots: Path
 ) -> None:
-    with start_server(data_dir) as server, _api(server) as api:
+    # One address for both processes: the open page rides across the restart.
+    address = {"EMSYNC_PORT": str(free_port())}
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    with start_server(data_dir, address) as server, _api(server) as api:
         _, patient = _patient(api, "Fever and confusion, e2e risk", age=67)
         key, _ = _device(api, DEVICE, patient)
         counter = _feed(server, api, patient, key, datetime.now(UTC) - timedelta(hours=2))
 
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        page = context.new_page()
         _login(page, server.base, "/monitor", ADMIN)
         tile = page.get_by_test_id("vital-tile").filter(has_text="e2e risk")
         expect(tile.get_by_test_id("risk")).to_contain_text(
@@ -89,6 +91,7 @@ def test_risk_and_its_trend_after_a_reload_and_a_restart_and_the_offline_label(
             timeout=TIMEOUT_MS,
         )
         expect(tile.get_by_role("img", name=re.compile("Deterioration risk trend"))).to_be_visible()
+        expect(tile.get_by_test_id("risk-trend")).to_contain_text("risk, last hour")
         _shot(page, shots, "01-monitor-risk-after-reload")
 
         # The browser loses the network: the top bar says so; back online: Live again.
@@ -104,10 +107,18 @@ def test_risk_and_its_trend_after_a_reload_and_a_restart_and_the_offline_label(
         expect(page.get_by_test_id("history-risk")).to_be_visible(timeout=TIMEOUT_MS)
         _shot(page, shots, "03-history-with-risk")
         before = api.get(f"/api/telemetry/patients/{patient}/vitals/latest").json()["risk"]
-        context.close()
+        page.get_by_role("link", name="Patient monitor").click()
+        expect(tile.get_by_test_id("risk")).to_be_visible(timeout=TIMEOUT_MS)
+
+    # The server is gone: the open page says it is reconnecting, never Live.
+    connection = page.get_by_test_id("connection")
+    expect(connection).to_contain_text("reconnecting", timeout=TIMEOUT_MS)
+    expect(connection).not_to_contain_text("Live")
+    _shot(page, shots, "04-server-down-label")
 
     # The same data, a new process: the stored scores are all there is of the risk.
-    with start_server(data_dir) as server, _api(server) as api:
+    with start_server(data_dir, address) as server, _api(server) as api:
+        expect(connection).to_have_text("Live", timeout=TIMEOUT_MS)  # the same page, back
         after = api.get(f"/api/telemetry/patients/{patient}/vitals/latest").json()["risk"]
         assert after == before  # served from storage, trend and all
         assert after["trend"] != "new"
@@ -120,9 +131,7 @@ def test_risk_and_its_trend_after_a_reload_and_a_restart_and_the_offline_label(
         ).json()["risk"]
         assert len(stored) == 13
 
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        page = context.new_page()
-        _login(page, server.base, "/monitor", ADMIN)
+        page.reload()
         now = datetime.now(UTC)  # the monitor keeps reading: a fresh value for the tile
         _publish(server, [(DEVICE, key, counter, {"ts": now.isoformat(), **SICK})])
         scored = _risk_at(api, patient, now)
@@ -133,5 +142,5 @@ def test_risk_and_its_trend_after_a_reload_and_a_restart_and_the_offline_label(
             timeout=TIMEOUT_MS,
         )
         expect(tile.get_by_role("img", name=re.compile("Deterioration risk trend"))).to_be_visible()
-        _shot(page, shots, "04-monitor-risk-after-restart")
-        context.close()
+        _shot(page, shots, "05-monitor-risk-after-restart")
+    context.close()
