@@ -1,5 +1,6 @@
 """The HTTP edge every request passes: idempotency, the gate (authentication, body limits),
-the request context (logging, audit) and CORS, in that order from the inside out."""
+admission (a few API requests at a time), the request context (logging, audit) and CORS, in that
+order from the inside out."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.auth.deps import principal_from_headers
 from emsync.auth.principal import Principal
+from emsync.core.admission import Admission
 from emsync.core.gate import RequestGate, flat_routes
 from emsync.core.http import RequestContextMiddleware, StateChange, respond_problem
 from emsync.core.idempotency import IdempotencyMiddleware
@@ -54,6 +56,13 @@ def install_middleware(app: FastAPI, runtime: Runtime) -> None:
         authenticate=authenticate_request,
         respond=respond_problem,
         settings=settings,
+    )
+    # Outside the gate (its authentication is CPU too), inside the request context (its wait
+    # is in the logged and measured latency).
+    app.add_middleware(
+        Admission,
+        slots=settings.http.concurrent_requests,
+        lease=settings.http.admission_lease_ms / 1000,
     )
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics, audit=audit_sink)
     if settings.cors_origins:

@@ -121,6 +121,18 @@ class HttpSettings(BaseModel):
         description="the session cookie's Secure flag; unset: on in production and over https, "
         "off for plain-http development and test servers",
     )
+    concurrent_requests: int = Field(
+        default=4,
+        ge=0,
+        description="API requests handled at once per process; more wait their turn "
+        "(the event loop stays free for telemetry and WebSocket pushes); 0: no limit",
+    )
+    admission_lease_ms: float = Field(
+        default=250,
+        gt=0,
+        description="an API request's turn passes to the next one after this long even if it "
+        "is still running (a slow upload or external call delays the others by at most this)",
+    )
     idempotency_retention_hours: float = Field(
         default=24,
         gt=0,
