@@ -5,7 +5,7 @@ rolled back on its thread."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
@@ -31,17 +31,17 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def hand_offs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the functions run on the connections' threads, in order."""
     seen: list[str] = []
-    original = aiosqlite.Connection._execute
+    original: Any = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(getattr(fn, "__name__", repr(fn)))
         return await original(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    yield seen
+    return seen
 
 
 @sqlite_only
@@ -71,11 +71,12 @@ async def test_a_select_is_one_hand_off_and_returns_every_row(
 @sqlite_only
 async def test_rowcount_lastrowid_and_errors_are_the_drivers(engine: AsyncEngine) -> None:
     async with transaction(session_factory(engine)) as session:
-        inserted = await session.execute(text("INSERT INTO driver_probe (id, v) VALUES (7, 'a')"))
+        conn = await session.connection()
+        inserted = await conn.execute(text("INSERT INTO driver_probe (id, v) VALUES (7, 'a')"))
         assert inserted.lastrowid == 7
-        updated = await session.execute(text("UPDATE driver_probe SET v = 'b' WHERE id >= 0"))
+        updated = await conn.execute(text("UPDATE driver_probe SET v = 'b' WHERE id >= 0"))
         assert updated.rowcount == 1
-        none = await session.execute(text("UPDATE driver_probe SET v = 'c' WHERE id < 0"))
+        none = await conn.execute(text("UPDATE driver_probe SET v = 'c' WHERE id < 0"))
         assert none.rowcount == 0
     with pytest.raises(IntegrityError):
         async with transaction(session_factory(engine)) as session:
