@@ -91,7 +91,9 @@ def live_process(
 
 def admin_token(base: str) -> str:
     response = httpx.post(
-        f"{base}/api/auth/token", data={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+        f"{base}/api/auth/token",
+        data={"username": ADMIN_USER, "password": ADMIN_PASSWORD},
+        timeout=120,  # password hashing takes seconds on a loaded machine
     )
     response.raise_for_status()
     return str(response.json()["access_token"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import aiosqlite
@@ -66,14 +66,16 @@ class PrefetchingCursor(aiosqlite.Cursor):
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> PrefetchingCursor:
         conn = self._conn
-        return self._keep(await conn._execute(_run, conn._conn, sql, parameters or ()))
+        outcome = await conn._execute(_run, conn._conn, sql, parameters or ())  # type: ignore[no-untyped-call]
+        return self._keep(outcome)
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> PrefetchingCursor:
         conn = self._conn
-        return self._keep(await conn._execute(_run_many, conn._conn, sql, parameters))
+        outcome = await conn._execute(_run_many, conn._conn, sql, parameters)  # type: ignore[no-untyped-call]
+        return self._keep(outcome)
 
     async def executescript(self, sql_script: str) -> PrefetchingCursor:
-        await self._conn._execute(self._conn._conn.executescript, sql_script)
+        await self._conn._execute(self._conn._conn.executescript, sql_script)  # type: ignore[no-untyped-call]
         return self._keep((None, -1, None, []))
 
     async def fetchone(self) -> Any:
@@ -116,12 +118,13 @@ class FewHopConnection(aiosqlite.Connection):
         await super().rollback()
 
 
-def connect(database: str | bytes, *args: Sequence[Any], **kwargs: Any) -> FewHopConnection:
+def connect(database: str | bytes, **kwargs: Any) -> FewHopConnection:
     """`aiosqlite.connect`, making a FewHopConnection (a daemon thread, as SQLAlchemy's own)."""
 
     def connector() -> sqlite3.Connection:
         path = database.decode() if isinstance(database, bytes) else str(database)
-        return sqlite3.connect(path, *args, **kwargs)
+        connection: sqlite3.Connection = sqlite3.connect(path, **kwargs)
+        return connection
 
     connection = FewHopConnection(connector, 64)
     connection._thread.daemon = True

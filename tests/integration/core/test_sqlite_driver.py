@@ -1,0 +1,102 @@
+"""The SQLite driver's connections (core/sqlite_driver.py): each statement crosses to the
+connection's thread once, and what SQLAlchemy reads back (rows, rowcount, lastrowid, errors,
+executemany) is what plain aiosqlite gives; a connection returned with no transaction open is not
+rolled back on its thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from emsync.core.db import create_engine, read_session_factory, session_factory, transaction
+from emsync.core.settings import Settings
+from emsync.core.sqlite_driver import FewHopConnection
+
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(text("CREATE TABLE driver_probe (id INTEGER PRIMARY KEY, v TEXT)"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the functions run on the connections' threads, in order."""
+    seen: list[str] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+@sqlite_only
+async def test_the_engine_makes_few_hop_connections(engine: AsyncEngine) -> None:
+    async with read_session_factory(engine)() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        assert isinstance(raw.driver_connection, FewHopConnection)
+
+
+@sqlite_only
+async def test_a_select_is_one_hand_off_and_returns_every_row(
+    engine: AsyncEngine, hand_offs: list[str]
+) -> None:
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(
+            text("INSERT INTO driver_probe (v) VALUES (:v)"), [{"v": f"row {n}"} for n in range(70)]
+        )
+    async with read_session_factory(engine)() as session:
+        await session.execute(text("SELECT 1"))  # BEGIN and the first statement
+        hand_offs.clear()
+        rows = (await session.execute(text("SELECT id, v FROM driver_probe ORDER BY id"))).all()
+        # More rows than aiosqlite's fetch chunk (64): all of them, from one hand-off.
+        assert [r.v for r in rows] == [f"row {n}" for n in range(70)]
+        assert hand_offs == ["_run"]
+
+
+@sqlite_only
+async def test_rowcount_lastrowid_and_errors_are_the_drivers(engine: AsyncEngine) -> None:
+    async with transaction(session_factory(engine)) as session:
+        conn = await session.connection()
+        inserted = await conn.execute(text("INSERT INTO driver_probe (id, v) VALUES (7, 'a')"))
+        assert inserted.lastrowid == 7
+        updated = await conn.execute(text("UPDATE driver_probe SET v = 'b' WHERE id >= 0"))
+        assert updated.rowcount == 1
+        none = await conn.execute(text("UPDATE driver_probe SET v = 'c' WHERE id < 0"))
+        assert none.rowcount == 0
+    with pytest.raises(IntegrityError):
+        async with transaction(session_factory(engine)) as session:
+            await session.execute(text("INSERT INTO driver_probe (id, v) VALUES (7, 'again')"))
+    async with read_session_factory(engine)() as session:
+        assert (await session.execute(text("SELECT v FROM driver_probe"))).scalars().all() == ["b"]
+
+
+@sqlite_only
+async def test_a_session_that_ran_nothing_costs_no_rollback(
+    engine: AsyncEngine, hand_offs: list[str]
+) -> None:
+    async with read_session_factory(engine)() as session:
+        await session.execute(text("SELECT 1"))
+    hand_offs.clear()
+    async with read_session_factory(engine)() as session:
+        await session.execute(text("SELECT 1"))
+    # The pool's reset of a connection that is in a transaction still rolls it back.
+    assert hand_offs.count("rollback") == 1
+    hand_offs.clear()
+    async with engine.connect():  # checked out and back in, no statement: no transaction
+        pass
+    assert "rollback" not in hand_offs
