@@ -8,7 +8,7 @@ is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and on
 (`handoffs`), then `rounds` times, for every hospital (all at once: the burst; or with `--rate`,
 one handoff every 1/R s to each hospital in turn: a regional load): the crew creates the handoff
 (it is sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
-HTTP; the clock stops when the crew board shows `handoff.acknowledged`. Every crew and every
+HTTP; the clock stops when the crew board shows the handoff acknowledged. Every crew and every
 hospital desk has its own HTTP client, as their devices would. Baselines measured in the same
 run: a WebSocket echo (`ping`/`pong`) on the same connections under the same concurrency, and
 the bare seal + open of one handoff in process. Also printed: the server process's CPU time
@@ -251,8 +251,10 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
         async def watch_board() -> None:
             async for raw in board:
                 message = json.loads(raw)
-                if message.get("type") == "handoff.acknowledged":
-                    future = acknowledged.get(message["data"]["handoff_id"])
+                # The board gets each changed handoff as listed (its routing metadata).
+                data = message.get("data") or {}
+                if message.get("type") == "board" and data.get("status") == "acknowledged":
+                    future = acknowledged.get(data["id"])
                     if future is not None and not future.done():
                         future.set_result(time.perf_counter())
 

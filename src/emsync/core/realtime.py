@@ -235,6 +235,15 @@ class Hub:
                 )
         return message
 
+    def listened(self, channel: str, *, under: bool = False) -> bool:
+        """Whether a message on `channel` (`under`: on it or any `channel:<arg>`) can reach
+        anyone: a subscriber here or, through the fan-out, in another process. A publisher
+        that must read the database to build its message skips it when nobody would get it."""
+        if self._forward is not None or channel in self._subscribers:
+            return True
+        prefix = f"{channel}:"
+        return under and any(name.startswith(prefix) for name in self._subscribers)
+
     def subscriber_count(self, channel: str) -> int:
         return len(self._subscribers.get(channel, ()))
 

@@ -121,13 +121,14 @@ async def push_crew_assignment_of_incident(
 async def _push_assignments(runtime: Runtime, unit_ids: Sequence[str]) -> None:
     """Each unit's assignment (`CrewAssignment`, as GET /api/crew/assignment returns it to its
     crew) to `incidents:unit:<unit_id>`: only that unit's crew may subscribe."""
+    hub = runtime.get(Hub)
+    unit_ids = [u for u in unit_ids if hub.listened(unit_channel(u))]
     if not unit_ids:
-        return
+        return  # no crew of these units is connected
     try:
         road_map = await runtime.get(RoadMapService).current()
     except DomainError:  # the map failed to load: the crew still sees the call (route_problem)
         road_map = None
-    hub = runtime.get(Hub)
     async with runtime.sessions() as session:
         for unit_id in unit_ids:
             try:

@@ -70,6 +70,8 @@ async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
                 hub.publish(hospital_channel(hospital_id), read.kind, read.model_dump(mode="json"))
     # The crew and dispatch board: the handoff as GET /api/handoffs lists it (routing metadata,
     # never the sealed content), so the board applies it as it is.
+    if not hub.listened(HOSPITAL_CHANNEL):
+        return
     async with runtime.sessions() as session:
         try:
             handoff = await reads.load_handoff(session, event.handoff_id)

@@ -88,7 +88,8 @@ async def push_incident(runtime: Runtime, event: IncidentChange) -> None:
     """The incident as it now is (`IncidentRead`, message type "incident"): whole to
     `incidents`, and without the caller to `incidents:hospital:<id>` of each hospital a patient
     of it is coming to (read after `destination_of_unit` recorded a new one)."""
-    if event.incident_id is None:
+    hub = runtime.get(Hub)
+    if event.incident_id is None or not hub.listened(access.CHANNEL, under=True):
         return
     async with runtime.sessions() as session:
         try:
@@ -103,7 +104,6 @@ async def push_incident(runtime: Runtime, event: IncidentChange) -> None:
             )
         )
         coming_to = sorted(set(hospitals))
-    hub = runtime.get(Hub)
     hub.publish(access.CHANNEL, "incident", read.model_dump(mode="json"))
     if coming_to:
         scoped = service.scoped_read(read).model_dump(mode="json")

@@ -75,6 +75,8 @@ async def push_vitals(runtime: Runtime, event: VitalsReceived) -> None:
 async def push_alert(runtime: Runtime, event: AlertChanged) -> None:
     """The alert as it now is (`AlertRead`, message type "alert") to `alerts`: the same schema
     GET /api/alerts lists, so the dashboard applies it without asking again."""
+    if not runtime.get(Hub).listened(ALERTS_CHANNEL):
+        return  # no one to tell: no read on the ingest path
     async with runtime.sessions() as session:
         try:
             read = await alerting.get_alert(
