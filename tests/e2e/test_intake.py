@@ -1,12 +1,15 @@
 """The intake walk end to end ("Done when" of the hospital intake issue): a clinician records an
 arriving ambulance patient on the ED intake board; the `emergency` session runs live on the
 session page with the registry match, a legal case for the stab wound, the allergy conflict, a
-bed from the bed board and the family notified; an override needs a reason and is shown."""
+bed from the bed board and the family notified; a device report filed from the session is shown
+on it and a follow-up is booked from it; an override needs a reason and is shown with the
+clinician's name."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,22 @@ def _seed(api: httpx.Client) -> str:
             },
         )
     )
+    _ok(api.post("/api/intake/devices/register", json={"id": "e2e-oximeter-1", "type": "wearable"}))
+    clinician = _ok(
+        api.post("/api/intake/clinicians", json={"name": "Dr Ada Surgeon", "specialty": "surgery"})
+    )
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    _ok(
+        api.post(
+            f"/api/intake/clinicians/{clinician['id']}/availability",
+            json={
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(minutes=60)).isoformat(),
+                "slot_minutes": 20,
+                "location": "Surgical clinic 3",
+            },
+        )
+    )
     return nid
 
 
@@ -151,6 +170,23 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
         )
     _shot(page, shots, "02-session")
 
+    # 2b. A device report filed from the session is on the chart and shown; a follow-up is
+    # booked in the earliest free surgery slot.
+    reports = page.get_by_role("form", name="File device report")
+    reports.get_by_label("Device id").fill("e2e-oximeter-1")
+    reports.get_by_label("Report").fill("SpO2 88-91% overnight, 3 desaturations")
+    reports.get_by_role("button", name="File report").click()
+    expect(page.get_by_test_id("followups-message")).to_have_text(
+        "Device report filed on the chart."
+    )
+    expect(page.get_by_test_id("device-reports")).to_contain_text("3 desaturations")
+    follow = page.get_by_role("form", name="Schedule follow-up")
+    follow.get_by_label("Specialty").fill("surgery")
+    follow.get_by_label("Reason").fill("wound review")
+    follow.get_by_role("button", name="Book earliest slot").click()
+    expect(page.get_by_test_id("follow-up")).to_contain_text("Dr Ada Surgeon")
+    _shot(page, shots, "02b-device-report-follow-up")
+
     # 3. An override needs a reason; refused ones say why; accepted ones are shown.
     override = page.get_by_role("form", name="Override")
     override.locator("select[name=action]").select_option("skip")
@@ -166,6 +202,7 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
     overrides = page.get_by_test_id("overrides")
     expect(overrides).to_contain_text("allergy list re-checked with the family")
     expect(overrides).to_contain_text("force")
+    expect(overrides).to_contain_text(CLINICIAN[0])  # the person's name, not user:<id>
     expect(page.get_by_test_id("session-status")).to_have_text(
         re.compile("attention|completed"), timeout=TIMEOUT_MS
     )

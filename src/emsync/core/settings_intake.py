@@ -53,8 +53,8 @@ class IntakeEngineSettings(BaseModel):
         description="DBOS system database (workflow checkpoints); unset: beside the app's "
         "database (a `-workflows` SQLite file, or the same PostgreSQL database, schema dbos)",
     )
-    executor_id: str = Field(
-        default="local",
-        description="this worker's name for workflow recovery; stable across restarts, unique "
-        "per worker when several run",
+    executor_id: str | None = Field(
+        default=None,
+        description="this worker's name for workflow recovery; unset: `<host name>:<port>`, "
+        "stable across restarts of one worker and distinct between workers on one host",
     )

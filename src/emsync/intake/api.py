@@ -13,16 +13,24 @@ from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.auth.public import actor_names
 from emsync.core.errors import Conflict
-from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep
-from emsync.intake import service
+from emsync.core.ids import new_id
+from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep, UowDep
+from emsync.intake import followups, service
 from emsync.intake.agents import AGENTS, AgentDeps, emergency_check
+from emsync.intake.agents.admission import person_index
 from emsync.intake.engine import IntakeEngine, circuit_of
+from emsync.intake.records.api import IdempotencyKey
+from emsync.intake.records.schemas import BookingRead
 from emsync.intake.schemas import (
     AgentHealth,
     AgentLogRead,
+    AppointmentSchedule,
     Completion,
     DecisionRead,
+    DeviceReport,
+    DeviceReportRead,
     DeviceScan,
+    DeviceVitals,
     EmergencyCheck,
     EmergencyTriage,
     Override,
@@ -31,7 +39,12 @@ from emsync.intake.schemas import (
     SessionSummary,
 )
 from emsync.intake.workflows import EMERGENCY_FIRST, unknown_workflow
-from emsync.telemetry.public import device_state
+from emsync.telemetry.public import (
+    DeviceCreate,
+    DeviceProvisioned,
+    device_state,
+    register_telemetry_device,
+)
 
 router = APIRouter(prefix="/api/intake", tags=["intake"])
 SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
@@ -278,4 +291,99 @@ async def device_emergency_check(
             DecisionRead(rule=d.rule, version=d.version, inputs=dict(d.inputs), result=d.result)
             for d in decisions
         ],
+    )
+
+
+@router.post("/devices/register", response_model=DeviceProvisioned, status_code=201)
+async def register_device(
+    body: DeviceCreate,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.DEVICES_WRITE)],
+) -> DeviceProvisioned:
+    """Register a patient's device at intake: the telemetry device and its first key (in clear
+    in this response only); bind it to the patient with /api/telemetry/devices/{id}/bind."""
+    return await register_telemetry_device(
+        uow=uow, keyring=runtime.keyring, data=body, actor=principal.audit_name, now=runtime.clock()
+    )
+
+
+@router.get("/devices/{device_id}/vital-signs", response_model=DeviceVitals)
+async def device_vital_signs(
+    device_id: DeviceId,
+    runtime: RuntimeDep,
+    _: Annotated[Principal, requires(Perm.VITALS_READ)],
+) -> DeviceVitals:
+    """The bound patient's newest vital signs, NEWS2, and the device's link and battery."""
+    await usable_device(runtime, device_id)
+    output, _decisions = await emergency_check(AgentDeps.from_runtime(runtime), device_id)
+    return DeviceVitals(
+        device_id=device_id,
+        bound=output["bound"],
+        patient_id=output["patient_id"],
+        latest=output["latest_vitals"],
+        latest_at=output["latest_at"],
+        news2=output["news2"],
+        connectivity=output["connectivity"],
+        battery_pct=output["battery_pct"],
+        battery=output["battery"],
+    )
+
+
+@router.post("/devices/{device_id}/reports", response_model=DeviceReportRead, status_code=201)
+async def device_report(
+    device_id: DeviceId,
+    body: DeviceReport,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+    idempotency_key: IdempotencyKey = None,
+) -> DeviceReportRead:
+    """File a device's report on the chart of the session's person (shown on the session)."""
+    await usable_device(runtime, device_id)
+    return await followups.file_report(
+        uow=uow,
+        keyring=runtime.keyring,
+        index=person_index(AgentDeps.from_runtime(runtime)),
+        device_id=device_id,
+        body=body,
+        key=idempotency_key or new_id(),
+        actor=principal.audit_name,
+        now=runtime.clock(),
+    )
+
+
+@router.get("/workflow/{session_id}/device-reports", response_model=list[DeviceReportRead])
+async def session_device_reports(
+    session_id: SessionId,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_READ)],
+) -> list[DeviceReportRead]:
+    """The device reports on the chart of the session's person, newest first."""
+    return await followups.session_reports(
+        session=session,
+        keyring=runtime.keyring,
+        index=person_index(AgentDeps.from_runtime(runtime)),
+        session_id=session_id,
+    )
+
+
+@router.post("/appointments/schedule", response_model=BookingRead, status_code=201)
+async def schedule_appointment(
+    body: AppointmentSchedule,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    principal: Annotated[Principal, requires(Perm.INTAKE_WRITE)],
+    idempotency_key: IdempotencyKey = None,
+) -> BookingRead:
+    """A follow-up for the session's person in the earliest free slot of the specialty; 409
+    `slot-taken` when there is none; the same Idempotency-Key again returns the first."""
+    return await followups.schedule(
+        uow=uow,
+        keyring=runtime.keyring,
+        body=body,
+        key=f"appointment:{body.session_id}:{idempotency_key or new_id()}",
+        actor=principal.audit_name,
+        now=runtime.clock(),
     )

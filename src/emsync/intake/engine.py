@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import socket
 import time
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ from emsync.core.background import Periodic
 from emsync.core.db import sqlite_file
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
+from emsync.core.settings import Settings
 from emsync.intake import steps
 from emsync.intake.agents.base import Agent, AgentDeps, StepOutput
 from emsync.intake.metrics import CIRCUIT_LEVEL, IntakeMetrics
@@ -473,12 +475,20 @@ def dbos_config(runtime: Runtime) -> DBOSConfig:
     config: DBOSConfig = {
         "name": "emsync-intake",
         "system_database_url": url,
-        "executor_id": settings.intake_engine.executor_id,
+        "executor_id": executor_id(settings),
         "log_level": "WARNING",
     }
     if url.startswith("sqlite"):
         config["system_database_engine"] = _sqlite_engine(url)
     return config
+
+
+def executor_id(settings: Settings) -> str:
+    """This worker's DBOS executor id: DBOS recovers at launch the unfinished workflows of its
+    own id, so it must be the same after a restart and differ between workers sharing a
+    PostgreSQL database. Unset, the host name and HTTP port (each worker on a host has its own)."""
+    configured = settings.intake_engine.executor_id
+    return configured or f"{socket.gethostname()}:{settings.port}"
 
 
 def migrate_system_database(config: DBOSConfig) -> None:

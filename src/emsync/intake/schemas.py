@@ -234,3 +234,52 @@ class DeviceScan(BaseModel):
 class EmergencyCheck(BaseModel):
     output: dict[str, Any]
     decisions: list[DecisionRead]
+
+
+SESSION_ID = r"^[0-9a-f-]{36}$"
+
+
+class DeviceReport(BaseModel):
+    """`POST /devices/{device_id}/reports`: a device's report, filed on the chart of the
+    session's person and shown on the session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(pattern=SESSION_ID)
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+class DeviceReportRead(BaseModel):
+    id: str
+    session_id: str
+    person_id: str
+    device_id: str
+    summary: str
+    filed_at: datetime
+
+
+class DeviceVitals(BaseModel):
+    """`GET /devices/{device_id}/vital-signs`: the bound patient's newest vital signs from
+    this device's readings, NEWS2 over them, and the device's link and battery."""
+
+    device_id: str
+    bound: bool
+    patient_id: str | None
+    latest: dict[str, Any]
+    latest_at: str | None
+    news2: dict[str, Any] | None
+    connectivity: str
+    battery_pct: float | None
+    battery: str
+
+
+class AppointmentSchedule(BaseModel):
+    """`POST /appointments/schedule`: a follow-up for the session's person, in the earliest
+    free slot of `specialty` from `not_before` (default now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(pattern=SESSION_ID)
+    specialty: str = Field(min_length=1, max_length=60)
+    reason: str = Field(min_length=1, max_length=200)
+    not_before: datetime | None = None

@@ -2,9 +2,10 @@
 
 Not re-exported from the package `__init__`: that would load the service (and SQLAlchemy) with
 every pure telemetry module, which the import contracts forbid.
-`recent_vitals` reads a patient's stored (validated, sealed at rest) vital-sign readings back,
-oldest first. `device_state` is a device's registration, binding and last report (battery,
-signal), for the intake device agent.
+`register_telemetry_device` registers a device with its first key (intake registers a patient's
+device at the bedside). `recent_vitals` reads a patient's stored (validated, sealed at rest)
+vital-sign readings back, oldest first. `device_state` is a device's registration, binding
+and last report (battery, signal), for the intake device agent.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.core.errors import NotFound
+from emsync.telemetry.devices import register_device as register_telemetry_device
 from emsync.telemetry.models import Device
 from emsync.telemetry.models import StoredReading as _Stored
+from emsync.telemetry.schemas import DeviceCreate, DeviceProvisioned
 from emsync.telemetry.service import recent_vitals
 from emsync.telemetry.store import STORED_COLUMNS, open_reading
 
@@ -80,4 +83,12 @@ async def devices_of_patient(*, session: AsyncSession, patient_id: str) -> list[
     return list(rows)
 
 
-__all__ = ["DeviceState", "device_state", "devices_of_patient", "recent_vitals"]
+__all__ = [
+    "DeviceCreate",
+    "DeviceProvisioned",
+    "DeviceState",
+    "device_state",
+    "devices_of_patient",
+    "recent_vitals",
+    "register_telemetry_device",
+]

@@ -11,6 +11,10 @@ export type OverrideBody = S["Override"];
 export type EmergencyTriage = S["EmergencyTriage"];
 export type BedBoard = S["BedBoard"];
 export type AgentHealth = S["AgentHealth"];
+export type DeviceReportRead = S["DeviceReportRead"];
+export type DeviceReport = S["DeviceReport"];
+export type AppointmentSchedule = S["AppointmentSchedule"];
+export type BookingRead = S["BookingRead"];
 
 const q = encodeURIComponent;
 
@@ -29,6 +33,12 @@ export const intake = {
   beds: (api: ApiClient, hospitalId: string) =>
     api.get<BedBoard>(`/api/intake/beds?hospital_id=${q(hospitalId)}`),
   health: (api: ApiClient) => api.get<AgentHealth[]>("/api/intake/health/agents"),
+  deviceReports: (api: ApiClient, id: string) =>
+    api.get<DeviceReportRead[]>(`/api/intake/workflow/${q(id)}/device-reports`),
+  fileReport: (api: ApiClient, deviceId: string, body: DeviceReport) =>
+    api.post<DeviceReportRead>(`/api/intake/devices/${q(deviceId)}/reports`, body),
+  schedule: (api: ApiClient, body: AppointmentSchedule) =>
+    api.post<BookingRead>("/api/intake/appointments/schedule", body),
 };
 
 /** Plain words for a step's status on the board. */

@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { opt, problemText } from "../../api/emergency";
 import { intake, STEP_LABEL, type SessionRead, type StepRead } from "../../api/intake";
 import { useApp, useChannel } from "../../app/context";
+import { SessionFollowUps } from "./SessionFollowUps";
 
 type Output = Record<string, unknown>;
 
@@ -133,6 +134,7 @@ export function IntakeSession() {
           </tbody>
         </table>
       </section>
+      <SessionFollowUps sessionId={sessionId} />
       {can("intake:override") && (
         <section className="panel" aria-labelledby="override-title">
           <h2 id="override-title">Override</h2>
