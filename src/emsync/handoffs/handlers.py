@@ -70,16 +70,18 @@ async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
                 hub.publish(hospital_channel(hospital_id), read.kind, read.model_dump(mode="json"))
     # The crew and dispatch board: the handoff as GET /api/handoffs lists it (routing metadata,
     # never the sealed content), so the board applies it as it is.
+    board = outbox.rendered_board(event.handoff_id)  # taken even when no one listens
     if not hub.listened(HOSPITAL_CHANNEL):
         return
-    async with runtime.sessions() as session:
-        try:
-            handoff = await reads.load_handoff(session, event.handoff_id)
-        except NotFound:
-            return
-        board = await reads.read_handoff(
-            session, runtime.keyring, handoff, reads.Viewer(actor="system:push")
-        )
+    if board is None:  # not rendered here (another path, or a retry): read back
+        async with runtime.sessions() as session:
+            try:
+                handoff = await reads.load_handoff(session, event.handoff_id)
+            except NotFound:
+                return
+            board = await reads.read_handoff(
+                session, runtime.keyring, handoff, reads.Viewer(actor="system:push")
+            )
     hub.publish(HOSPITAL_CHANNEL, "board", board.model_dump(mode="json"))
 
 
