@@ -18,16 +18,22 @@ model being an adult ICU model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from emsync.telemetry.alerts import AlertLevel
 from emsync.telemetry.events import VitalsReceived
 from emsync.telemetry.schemas import RiskRead
 from emsync.triage.risk import VitalsReading
+
+log = structlog.get_logger("emsync.telemetry.live_risk")
+STOP_GRACE_SECONDS = 5.0
 
 __all__ = ["ChartedSeries", "RiskScore", "RiskWatch", "risk_level", "trend_of"]
 
@@ -210,6 +216,11 @@ class RiskWatch:
         self._recall = recall
         self._limit = limit
         self._patients: dict[str, _Patient] = {}
+        # Scores due, in order, each with the readings it is made from (at most one per patient
+        # per interval, so this stays short unless the model falls behind the monitors).
+        self._due: deque[tuple[str, datetime, list[VitalsReading]]] = deque()
+        self._scorer: asyncio.Task[None] | None = None
+        self.name = "risk-watch"  # a BackgroundService: stopped with the process
 
     def latest(self, patient_id: str) -> RiskScore | None:
         patient = self._patients.get(patient_id)
@@ -244,21 +255,59 @@ class RiskWatch:
         if patient.scored_at is not None and newest - patient.scored_at < self._interval:
             return
         patient.scored_at = newest
+        # Scored in a task of its own: the pipeline awaits this reaction before it stores the
+        # next batch, and a score (the model in a thread, its first load, the stored history, an
+        # alert's write) must never hold readings back (#23: not on the ingest hot path).
+        self._due.append((event.patient_id, newest, patient.series.readings()))
+        if self._scorer is None or self._scorer.done():
+            self._scorer = asyncio.create_task(self._score_due(), name="risk-watch")
+
+    async def settled(self) -> None:
+        """Until every score due so far is made, pushed and handed on."""
+        while self._scorer is not None and not self._scorer.done():
+            await asyncio.shield(self._scorer)
+
+    async def start(self) -> None:
+        return None  # the scorer starts with the first score due
+
+    async def stop(self) -> None:
+        """The scores already due are made (for the recorder, which stops after this), for at
+        most a few seconds; then the scorer is ended."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settled(), timeout=STOP_GRACE_SECONDS)
+        if self._scorer is not None and not self._scorer.done():
+            self._scorer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scorer
+
+    async def _score_due(self) -> None:
+        while self._due:
+            patient_id, newest, readings = self._due.popleft()
+            try:
+                await self._score_one(patient_id, newest, readings)
+            except Exception as exc:  # noqa: BLE001 - the next readings score again
+                log.error("live risk score failed", error=type(exc).__name__)
+
+    async def _score_one(
+        self, patient_id: str, newest: datetime, readings: list[VitalsReading]
+    ) -> None:
+        patient = self._patients.get(patient_id)
+        if patient is None:
+            return
         if not patient.recalled:
-            await self._recall_history(event.patient_id, patient, newest)
-        readings = patient.series.readings()
+            await self._recall_history(patient_id, patient, newest)
         probability = await asyncio.to_thread(self._score, readings)
         patient.history.append((newest, probability))
-        score = self.latest(event.patient_id)
+        score = self.latest(patient_id)
         assert score is not None
         push = RiskRead.model_validate(score.as_message())
-        self._publish(f"vitals:{event.patient_id}", "risk", push.model_dump(mode="json"))
+        self._publish(f"vitals:{patient_id}", "risk", push.model_dump(mode="json"))
         if self._record is not None:
             self._record(push)
         level = risk_level(probability, threshold=self._threshold, high=self._high)
         if self._raise_alert is not None and (level is not None or patient.level is not None):
             detail = {"risk": round(probability, 4), "model": self._version}
-            await self._raise_alert(event.patient_id, level, detail)
+            await self._raise_alert(patient_id, level, detail)
         patient.level = level
 
     async def _recall_history(self, patient_id: str, patient: _Patient, newest: datetime) -> None:

@@ -148,6 +148,10 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
     services.append((ProcessRole.WORKER, AlertWatch(runtime, metrics)))
     # Scores are made where readings are stored (VitalsReceived is a local reaction of ingest).
     services.append((ProcessRole.INGEST, runtime.get(RiskRecorder)))
+    # Its scorer runs in a task of its own; it stops before the recorder (services stop in
+    # reverse), whose last round then stores the last scores.
+    risk = runtime.get(RiskWatch)
+    services.extend((r, risk) for r in ProcessRole)
     maintenance = ReadingMaintenance(
         engine=runtime.engine, settings=runtime.settings.telemetry, clock=runtime.clock
     )

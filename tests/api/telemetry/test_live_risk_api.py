@@ -17,6 +17,7 @@ from emsync.auth.permissions import Role
 from emsync.auth.principal import Principal
 from emsync.bootstrap import create_app
 from emsync.core.realtime import Hub, Subscriber
+from emsync.telemetry.live_risk import RiskWatch
 from tests.api.telemetry.test_telemetry_api import inbound, pipeline_of
 from tests.builders import auth_headers
 from tests.conftest import make_settings
@@ -64,6 +65,8 @@ async def test_live_risk_beside_news2_and_its_alert(
         await pipeline.handle([inbound("mon-risk", key, counter=counter, plaintext=reading)])
         if counter == 1:
             assert await hub.subscribe(watcher, f"vitals:{patient}") is None
+    # Scores are made in the watch's own task, off the ingest path: wait for the last one.
+    await risk_app.state.runtime.get(RiskWatch).settled()
 
     latest = await client.get(f"/api/telemetry/patients/{patient}/vitals/latest", headers=admin)
     assert latest.status_code == 200, latest.text
@@ -118,6 +121,7 @@ async def test_the_risk_threshold_is_configurable_a_score_under_it_raises_no_ale
                 await pipeline.handle(
                     [inbound("mon-risk-2", key, counter=counter, plaintext=reading)]
                 )
+            await application.state.runtime.get(RiskWatch).settled()
             latest = await client.get(
                 f"/api/telemetry/patients/{patient}/vitals/latest", headers=admin
             )

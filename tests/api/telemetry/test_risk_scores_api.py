@@ -71,6 +71,7 @@ async def feed(app: FastAPI, device: str, key: bytes, start: datetime, minutes: 
         counter = minute + 1  # strictly increasing per device, across restarts too
         outcome = await pipeline.handle([inbound(device, key, counter=counter, plaintext=reading)])
         assert outcome.accepted == 1, outcome
+    await runtime_of(app).get(RiskWatch).settled()  # scored in its own task, off the ingest path
 
 
 async def test_scores_are_stored_sealed_and_the_history_returns_them(
@@ -190,6 +191,7 @@ async def test_retention_removes_old_scores_only(database_url: str, tmp_path: Pa
                     model_version="deterioration-test",
                 )
             )
+        await runtime_of(app).get(RiskWatch).settled()  # scored off the ingest path
         assert await recorder.flush() == 4
         # The worker's start-up round may run meanwhile: what counts is what is left.
         await runtime.get(ReadingMaintenance).tick()
@@ -210,6 +212,7 @@ async def test_a_rejected_reading_leaves_no_score(database_url: str, tmp_path: P
         assert refused.rejected
         forged = inbound("mon-rs-3", b"\x00" * 16, counter=2, plaintext=vitals(**SICK))
         assert (await pipeline.handle([forged])).accepted == 0
+        await runtime_of(app).get(RiskWatch).settled()  # scored off the ingest path
         await runtime_of(app).get(RiskRecorder).flush()
         assert await stored_scores(app) == 0
         assert runtime_of(app).get(RiskWatch).latest(patient) is None

@@ -99,6 +99,7 @@ async def _feed(watch: RiskWatch, patient: str, values: dict[str, Any], minutes:
         await watch.on_vitals(
             VitalsReceived(patient_id=patient, device_id="mon", readings=(_reading(at, **values),))
         )
+    await watch.settled()  # scores are made in the watch's own task, off the ingest path
 
 
 async def test_the_shipped_model_scores_a_sick_adult_above_a_well_one() -> None:
