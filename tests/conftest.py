@@ -132,8 +132,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    # Startup waits up to 60 s, not asgi-lifespan's 5: on two busy workers the intake engine's
+    # launch on PostgreSQL (DBOS's system schema) took longer, the start was cancelled half way,
+    # and the process-wide engine it left behind then ran no later app's sessions.
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

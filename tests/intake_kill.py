@@ -42,7 +42,7 @@ FINISHED = ("completed", "attention")
 async def api_only(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """An app without the worker role: the sessions it begins wait for a worker."""
     app = create_app(settings, roles=(ProcessRole.API,))
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield app, client

@@ -18,7 +18,7 @@ async def _client(
     database_url: str, tmp_path: Path, **overrides: object
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(make_settings(database_url, tmp_path, **overrides))
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c

@@ -75,7 +75,7 @@ async def _app_with(
 ) -> AsyncIterator[FastAPI]:
     application = create_app(settings, clock=clock)
     application.state.runtime.get(RoadMapService).use(road_map)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

@@ -49,7 +49,7 @@ async def import_client(
     settings = make_settings(database_url, tmp_path / "data", map_import_dir=map_dir)
     application = create_app(settings)
     application.state.runtime.get(RoadMapService).use(monaco)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         async for client in _client(application):
             yield application, client
 

@@ -332,7 +332,7 @@ async def test_a_draft_gets_no_monitor_updates(app: FastAPI, client: httpx.Async
 async def test_no_monitor_updates_when_the_interval_setting_is_zero(settings: Settings) -> None:
     off = settings.model_copy(update={"handoffs": HandoffSettings(vitals_update_seconds=0)})
     app = create_app(off)
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             scene = await _scene(app, client)

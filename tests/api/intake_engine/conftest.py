@@ -44,7 +44,7 @@ def agents() -> dict[str, RecordingAgent]:
 async def app(settings: Settings, agents: dict[str, RecordingAgent]) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     application.state.runtime.get(IntakeEngine).use(agents)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

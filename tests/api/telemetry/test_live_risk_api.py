@@ -36,7 +36,7 @@ async def risk_app(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
         },
     )
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 
@@ -107,7 +107,7 @@ async def test_the_risk_threshold_is_configurable_a_score_under_it_raises_no_ale
         },
     )
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             admin = await auth_headers(application, client, Role.ADMIN)

@@ -46,7 +46,7 @@ async def running(
         telemetry={**RISK_SETTINGS, "risk_flush_seconds": 3600, **telemetry},
     )
     application = create_app(settings, roles=roles)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield application, c

@@ -130,7 +130,7 @@ async def api_process(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
 @contextlib.asynccontextmanager
 async def ingest_process(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings, roles=(ProcessRole.INGEST,))
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         yield app
 
 

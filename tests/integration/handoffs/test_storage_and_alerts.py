@@ -99,7 +99,7 @@ class Clock:
 async def clocked(settings: Settings) -> AsyncIterator[tuple[FastAPI, Clock]]:
     clock = Clock()
     application = create_app(settings, roles=(ProcessRole.API,), clock=clock)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application, clock
 
 

@@ -68,7 +68,7 @@ def tele_settings(database_url: str, tmp_path: Path, broker: Mosquitto) -> Setti
 @pytest.fixture
 async def tele_app(tele_settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(tele_settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         await wait_subscribed(application)
         yield application
 

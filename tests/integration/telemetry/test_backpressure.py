@@ -26,7 +26,7 @@ async def test_a_queue_smaller_than_the_stream_still_stores_every_reading_once(
         update={"mqtt": settings.mqtt.model_copy(update={"queue_size": 2, "batch_max": 2})}
     )
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         await wait_subscribed(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

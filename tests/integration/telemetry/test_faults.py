@@ -154,7 +154,7 @@ async def test_ingest_restart_mid_stream_loses_and_duplicates_nothing(
     tele_settings: Settings, broker: Mosquitto
 ) -> None:
     first = create_app(tele_settings)
-    async with LifespanManager(first):
+    async with LifespanManager(first, startup_timeout=60, shutdown_timeout=60):
         await wait_subscribed(first)
         transport = httpx.ASGITransport(app=first)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -166,7 +166,7 @@ async def test_ingest_restart_mid_stream_loses_and_duplicates_nothing(
     await asyncio.sleep(0.5)
     second = create_app(tele_settings)
     try:
-        async with LifespanManager(second):
+        async with LifespanManager(second, startup_timeout=60, shutdown_timeout=60):
             await asyncio.to_thread(pub.thread.join, 60)
             await _all_acknowledged(pub)
 

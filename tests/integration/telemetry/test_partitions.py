@@ -41,7 +41,9 @@ async def pair(
         apps = []
         for index in (0, 1):
             app = create_app(_settings(database_url, tmp_path / f"p{index}", broker.port, index))
-            await stack.enter_async_context(LifespanManager(app))
+            await stack.enter_async_context(
+                LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
+            )
             await wait_subscribed(app)
             apps.append(app)
         yield apps[0], apps[1]

@@ -68,7 +68,7 @@ async def _run_outage(settings: Settings, port: int, device_id: str) -> tuple[in
     """Ingest up (subscribed, session kept), then away while the device publishes, then back.
     Returns (acknowledged by the broker, stored, kinds of alerts raised after the return)."""
     first = create_app(settings)
-    async with LifespanManager(first):
+    async with LifespanManager(first, startup_timeout=60, shutdown_timeout=60):
         await wait_subscribed(first)
         transport = httpx.ASGITransport(app=first)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -82,7 +82,7 @@ async def _run_outage(settings: Settings, port: int, device_id: str) -> tuple[in
         raised.append(event.kind)
 
     runtime.bus.subscribe(AlertChanged, record)
-    async with LifespanManager(second):
+    async with LifespanManager(second, startup_timeout=60, shutdown_timeout=60):
         watch = runtime.get(BrokerWatch)
         await asyncio.wait_for(watch.sys_seen.wait(), timeout=30)
 

@@ -139,7 +139,7 @@ async def latest_hr(client: httpx.AsyncClient, headers: dict[str, str], patient:
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         await wait_subscribed(application)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -191,7 +191,7 @@ async def _refused(settings: Settings, event: str) -> tuple[list[EventDict], boo
     ever connected, and what /health/ready and /metrics said meanwhile."""
     application = create_app(settings)  # configures logging: capture after it
     with structlog.testing.capture_logs() as logs:
-        async with LifespanManager(application):
+        async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
 
             async def retried() -> bool:
                 return len(_warnings(logs, event)) >= 2
