@@ -33,7 +33,9 @@ from emsync.core.fanout import RedisFanout
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
+from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.events import VitalsReceived
+from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.schemas import VitalsPush, VitalsReading
 from tests.builders import insert_account
 from tests.conftest import TEST_SECRET, _require_service, make_settings
@@ -53,6 +55,13 @@ def runtime_of(app: FastAPI) -> Runtime:
 
 def fanout_of(app: FastAPI) -> RedisFanout:
     return runtime_of(app).get(RedisFanout)
+
+
+async def settled(app: FastAPI) -> None:
+    """The readings' other readers (live risk, the artefact judge) publish from tasks of their
+    own, off the ingest path: wait for them before a marker closes a step."""
+    await runtime_of(app).get(RiskWatch).settled()
+    await runtime_of(app).get(ArtefactWindows).settled()
 
 
 def hub_of(app: FastAPI) -> Hub:
@@ -176,6 +185,7 @@ async def test_vitals_handled_in_ingest_reach_the_api_process_once_in_order(
         for hr in (71, 72, 73, 74, 75):
             await runtime_of(ingest).bus.publish(vitals(hr))
         # A last message after them: any duplicate of the five would arrive before it.
+        await settled(ingest)
         hub_of(ingest).publish("vitals:p1", "end", {})
 
         messages = await receive_until(ws, "end")
@@ -228,6 +238,7 @@ async def test_with_redis_unreachable_local_push_and_the_api_keep_working(
     async with api_process(settings) as (api, address):
         ws = await subscribe(address, "vitals:p1")
         await runtime_of(api).bus.publish(vitals(71), vitals(72))
+        await settled(api)
         hub_of(api).publish("vitals:p1", "end", {})
 
         messages = await receive_until(ws, "end")
@@ -304,19 +315,23 @@ async def test_after_a_redis_restart_fan_out_resumes_and_the_client_sees_the_gap
         ws = await subscribe(address, "vitals:p1")
         # Each step ends with a marker: the readings' other messages (risk, artefacts) come too.
         await runtime_of(ingest).bus.publish(vitals(71))
+        await settled(ingest)
         hub_of(ingest).publish("vitals:p1", "mark", {})
         first = await receive_until(ws, "mark")
 
         private_redis.stop()
         await until(lambda: not any(f.connected for f in both), "the outage noticed")
         await runtime_of(ingest).bus.publish(vitals(72))  # lost to the api process
+        await settled(ingest)
         await runtime_of(api).bus.publish(vitals(73))  # local push goes on
+        await settled(api)
         hub_of(api).publish("vitals:p1", "mark", {})
         during = await receive_until(ws, "mark")
 
         private_redis.start()
         await until(lambda: all(f.connected for f in both), "reconnected")
         await runtime_of(ingest).bus.publish(vitals(74))
+        await settled(ingest)
         hub_of(ingest).publish("vitals:p1", "mark", {})
         after = await receive_until(ws, "mark")
 
