@@ -4,7 +4,6 @@ headless Chromium (Debian's, driven by Playwright) for the dashboard's end-to-en
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -136,6 +135,9 @@ def api(server: Server) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def screenshots() -> Path:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+    # Only the files at the top: every other module keeps its own sub-folder, which the other
+    # test worker may be filling at this moment (a whole-folder wipe lost the crew's shots).
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
     return SCREENSHOTS
