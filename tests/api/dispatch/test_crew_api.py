@@ -54,6 +54,15 @@ async def _call(
     return unit, incident
 
 
+async def _hospital(
+    client: httpx.AsyncClient, admin: dict[str, str], monaco: RoadMap, name: str, node: int
+) -> dict[str, Any]:
+    """A hospital at the map's node `node`."""
+    lat, lon = _node(monaco, node)
+    body = {"name": name, "lat": lat, "lon": lon}
+    return dict(await _ok(await client.post("/api/hospitals", json=body, headers=admin), 201))
+
+
 async def _crew(
     client: httpx.AsyncClient, admin: dict[str, str], name: str, unit_id: str | None
 ) -> dict[str, str]:
@@ -135,15 +144,7 @@ async def test_transporting_routes_the_crew_to_the_hospital_it_chose(
     client = monaco_client
     admin = await auth_headers(monaco_app, client, Role.ADMIN)
     unit, _ = await _call(client, admin, monaco, "MC-21", 3)
-    hlat, hlon = _node(monaco, 9000)
-    hospital = await _ok(
-        await client.post(
-            "/api/hospitals",
-            json={"name": "Test General", "lat": hlat, "lon": hlon},
-            headers=admin,
-        ),
-        201,
-    )
+    hospital = await _hospital(client, admin, monaco, "Test General", 9000)
     crew = await _crew(client, admin, "crew-ben", unit["id"])
     for status in ("en_route", "on_scene"):
         await _ok(await client.post("/api/crew/status", json={"status": status}, headers=crew))
@@ -200,15 +201,7 @@ async def test_a_crew_reaches_only_its_own_units_handoffs(
     admin = await auth_headers(monaco_app, client, Role.ADMIN)
     mine, incident = await _call(client, admin, monaco, "MC-31", 5)
     other, other_incident = await _call(client, admin, monaco, "MC-32", 6)
-    hlat, hlon = _node(monaco, 9100)
-    hospital = await _ok(
-        await client.post(
-            "/api/hospitals",
-            json={"name": "Scope General", "lat": hlat, "lon": hlon},
-            headers=admin,
-        ),
-        201,
-    )
+    hospital = await _hospital(client, admin, monaco, "Scope General", 9100)
     crew = await _crew(client, admin, "crew-cleo", mine["id"])
     theirs = await _crew(client, admin, "crew-dan", other["id"])
 
