@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,11 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.axe import blocking_violations
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server
+from tests.e2e.conftest import ADMIN, Server
 
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "accessibility"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -85,6 +76,7 @@ def _views(seeded: dict[str, Any]) -> list[str]:
         "/hospital",
         "/crew",
         "/intake",
+        "/intake/health",
         "/beds",
         "/legal-cases",
         "/clinics",

@@ -5,7 +5,6 @@ from the same extract (Monaco), with nothing fetched from outside."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,12 +14,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Request, expect
 
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server, start_server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server, start_server
 from tests.shared_data import shared_data_dir
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 60_000
-SHOTS = SCREENSHOTS.parent / "e2e-address-basemap"
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +47,14 @@ def monaco_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    return SHOTS
-
-
 def test_typing_a_misspelled_address_and_the_map_with_street_names(
     monaco_server: Server, browser: Browser, shots: Path
 ) -> None:
     base = monaco_server.base
     token = httpx.post(
-        f"{base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
+        f"{base}/api/auth/token",
+        data={"username": ADMIN[0], "password": ADMIN[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     unit = {
@@ -70,7 +63,9 @@ def test_typing_a_misspelled_address_and_the_map_with_street_names(
         "station_lat": 43.7384,
         "station_lon": 7.4246,
     }
-    assert httpx.post(f"{base}/api/units", json=unit, headers=headers).is_success
+    assert httpx.post(
+        f"{base}/api/units", json=unit, headers=headers, timeout=HTTP_TIMEOUT_S
+    ).is_success
 
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()

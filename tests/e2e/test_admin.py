@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server, start_server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server, start_server
 from tests.shared_data import shared_data_dir
 
 pytestmark = pytest.mark.e2e
@@ -34,14 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("emsync-admin")
     with start_server(data, {"EMSYNC_MAP_IMPORT_DIR": str(maps)}) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "admin"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -120,6 +112,7 @@ def test_the_admin_walk(server: Server, browser: Browser, api: httpx.Client, sho
     login = httpx.post(
         f"{server.base}/api/auth/token",
         data={"username": "coord.e2e", "password": "coordinator-password-e2e-1"},
+        timeout=HTTP_TIMEOUT_S,
     )
     assert login.json()["role"] == "hospital_coordinator"
     row.get_by_label("Role of coord.e2e").select_option("dispatcher")
@@ -129,6 +122,7 @@ def test_the_admin_walk(server: Server, browser: Browser, api: httpx.Client, sho
     refused = httpx.post(
         f"{server.base}/api/auth/token",
         data={"username": "coord.e2e", "password": "coordinator-password-e2e-1"},
+        timeout=HTTP_TIMEOUT_S,
     )
     assert refused.status_code == 401
     # A crew member's account names the ambulance the crew view acts for.
@@ -144,9 +138,12 @@ def test_the_admin_walk(server: Server, browser: Browser, api: httpx.Client, sho
     crew_token = httpx.post(
         f"{server.base}/api/auth/token",
         data={"username": "medic.e2e", "password": "crew-member-password-e2e-1"},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     assignment = httpx.get(
-        f"{server.base}/api/crew/assignment", headers={"Authorization": f"Bearer {crew_token}"}
+        f"{server.base}/api/crew/assignment",
+        headers={"Authorization": f"Bearer {crew_token}"},
+        timeout=HTTP_TIMEOUT_S,
     )
     assert assignment.json()["unit"]["call_sign"] == "E2E-7", assignment.text
     assert_accessible(page, "admin: people")
@@ -161,14 +158,21 @@ def test_the_admin_walk(server: Server, browser: Browser, api: httpx.Client, sho
     secret = page.get_by_test_id("once-secret").get_by_test_id("secret-value")
     expect(secret).to_have_text(re.compile(r"^emk_"), timeout=TIMEOUT_MS)
     key = secret.inner_text().strip()
-    assert httpx.get(f"{server.base}/api/incidents", headers={"X-API-Key": key}).is_success
+    assert httpx.get(
+        f"{server.base}/api/incidents", headers={"X-API-Key": key}, timeout=HTTP_TIMEOUT_S
+    ).is_success
     assert_accessible(page, "admin: API keys with a new secret")
     _shot(page, shots, "02-api-key-created")
     page.get_by_role("button", name="I have stored it").click()
     expect(page.get_by_test_id("once-secret")).to_have_count(0)
     page.get_by_role("button", name="Revoke key Lab integration").click()
     expect(page.get_by_test_id("key-Lab integration")).to_contain_text("revoked")
-    assert httpx.get(f"{server.base}/api/incidents", headers={"X-API-Key": key}).status_code == 401
+    assert (
+        httpx.get(
+            f"{server.base}/api/incidents", headers={"X-API-Key": key}, timeout=HTTP_TIMEOUT_S
+        ).status_code
+        == 401
+    )
 
     # 3. A device: registered (key #1 once), bound to the patient, its key rotated (#2 once).
     _tab(page, "Devices")

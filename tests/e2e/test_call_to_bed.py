@@ -22,7 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _login
 
 pytestmark = pytest.mark.e2e
@@ -32,15 +32,6 @@ STROKE_CENTRE = "Meilahti Stroke Centre"
 CLINIC = "Kallio Health Centre"
 NOTES = "Lives alone. Allergy: penicillin."
 BUNDLE_PATH = Path(__file__).resolve().parents[2] / "var" / "call-to-bed-fhir-bundle.json"
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS.parent / "e2e-call-to-bed"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
 
 
 _MAP_SETTLED = """() => !document.querySelector('.leaflet-zoom-anim')
@@ -150,6 +141,8 @@ def _take_the_call(page: Page, walk: Walk) -> str:
 
 def _triage(page: Page, walk: Walk) -> None:
     page.get_by_role("link", name="Triage this incident").click()
+    # The form opens once the incident has loaded, with the call's complaint already in it.
+    expect(page.get_by_label("Chief complaint")).to_have_value(re.compile(r"\S"))
     page.get_by_label("Age (years)").fill("81")
     page.get_by_label("Sex").select_option("male")
     page.get_by_label("Heart rate (/min)").fill("112")
@@ -300,7 +293,9 @@ def _the_ed_reads_everything(nurse: Page, walk: Walk, call_sign: str) -> Locator
 
 def _fhir_bundle(server: Server, incident_id: str) -> dict[str, Any]:
     token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": NURSE[0], "password": NURSE[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": NURSE[0], "password": NURSE[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     with httpx.Client(
         base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=30

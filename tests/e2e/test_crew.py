@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.e2e.conftest import SCREENSHOTS, Server
+from tests.e2e.conftest import HTTP_TIMEOUT_S, Server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login, _ok
 from tests.e2e.test_paediatric_and_artefacts import _device, _publish
 
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.e2e
 CREW = ("medic-anna", "e2e-crew-password-123")
 NURSE = ("ed-nurse-crew", "e2e-ed-nurse-password-123")
 LIVE_CREW = ("medic-live", "e2e-crew-live-password-123")
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "crew"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +193,11 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     expect(page.get_by_test_id("crew-network")).to_contain_text("Offline", timeout=TIMEOUT_MS)
     _tap(page, "Transporting")
     expect(page.get_by_test_id("crew-status")).to_have_text("transporting")
+    # The route on screen is still the leg to the scene: it says since when, and why.
+    expect(page.get_by_test_id("crew-eta")).to_contain_text("to the scene")
+    expect(page.get_by_test_id("crew-route-stale")).to_contain_text(
+        re.compile(r"Route and ETA as of \d\d:\d\d: no network")
+    )
     form = page.get_by_role("form", name="Handoff draft")
     form.get_by_label("Acuity (KTAS)").select_option("2")
     form.get_by_label("Onset unknown").check()
@@ -249,6 +247,7 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     expect(page.get_by_test_id("attachment-sent")).to_contain_text("wound.png")
     expect(page.get_by_test_id("handoff-queued")).to_have_count(0)
     expect(page.get_by_test_id("crew-eta")).to_contain_text("to the hospital", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("crew-route-stale")).to_have_count(0)
     page.wait_for_timeout(500)  # the new leg's map tiles
     assert lost
     assert lost[0]
@@ -266,7 +265,9 @@ def test_the_crew_takes_a_call_offline_and_it_syncs_once(
     assert len(handoffs) == 1
     assert handoffs[0]["status"] in {"sent", "delivered"}
     nurse = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": NURSE[0], "password": NURSE[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": NURSE[0], "password": NURSE[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     opened = _ok(
         api.get(f"/api/handoffs/{handoffs[0]['id']}", headers={"Authorization": f"Bearer {nurse}"})
@@ -331,6 +332,7 @@ def test_a_new_call_reaches_the_crew_screen_live(
     token = httpx.post(
         f"{server.base}/api/auth/token",
         data={"username": dispatcher[0], "password": dispatcher[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     desk = {"Authorization": f"Bearer {token}"}
     incident = _ok(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN, Server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,9 @@ TIMEOUT_MS = 30_000
 
 def _api(server: Server) -> httpx.Client:
     token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": ADMIN[0], "password": ADMIN[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     return httpx.Client(
         base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60

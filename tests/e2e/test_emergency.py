@@ -6,7 +6,6 @@ rostered ambulance without a qualified crew is excluded from dispatch with its r
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from lxml import etree
 from playwright.sync_api import Browser, Page, expect
 
 from emsync.emergency import cap
-from tests.e2e.conftest import SCREENSHOTS, Server
+from tests.e2e.conftest import HTTP_TIMEOUT_S, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -27,19 +26,13 @@ TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "emergency"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def api(server: Server) -> Iterator[httpx.Client]:
     from tests.e2e.conftest import ADMIN
 
     token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": ADMIN[0], "password": ADMIN[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     with httpx.Client(
         base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -173,7 +166,9 @@ def test_the_emergency_managers_walk(
     )
     expect(page.get_by_test_id("active-alerts")).to_contain_text("Flood warning")
     _shot(page, shots, "03-alert-published")
-    feed = httpx.get(f"{server.base}/api/emergency/public/alerts.atom")  # public: no token
+    feed = httpx.get(
+        f"{server.base}/api/emergency/public/alerts.atom", timeout=HTTP_TIMEOUT_S
+    )  # public: no token
     atom = "{http://www.w3.org/2005/Atom}"
     links = [
         e.get("href")
@@ -181,7 +176,7 @@ def test_the_emergency_managers_walk(
         if e.get("type") == cap.CAP_MEDIA_TYPE
     ]
     assert len(links) == 1
-    xml = httpx.get(str(links[0])).content
+    xml = httpx.get(str(links[0]), timeout=HTTP_TIMEOUT_S).content
     assert cap.xsd_problems(xml) == []
     assert b"<polygon>" in xml
     assert b"<circle>" in xml

@@ -15,20 +15,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import incident_body
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login, _ok
 from tests.e2e.test_paediatric_and_artefacts import _device, _publish
 
 pytestmark = pytest.mark.e2e
 CLINICIAN = ("ed-nurse", "e2e-ed-nurse-password-123")
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    # Beside test_dashboard's pictures, which its own fixture clears and this one must not.
-    folder = SCREENSHOTS / "handoff"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -149,11 +141,15 @@ def test_the_ed_clinician_sees_everything_the_crew_recorded(
 
     # The same handoff as FHIR, as the hospital's system would fetch it.
     token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": CLINICIAN[0], "password": CLINICIAN[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": CLINICIAN[0], "password": CLINICIAN[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     bundle = _ok(
         httpx.get(
-            f"{server.base}/api/handoffs/{hid}/fhir", headers={"Authorization": f"Bearer {token}"}
+            f"{server.base}/api/handoffs/{hid}/fhir",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=HTTP_TIMEOUT_S,
         )
     )
     kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}

@@ -8,16 +8,14 @@ clinician's name."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import SCREENSHOTS, Server
+from tests.e2e.conftest import Server, login, ok, shot
 from tests.registry_builders import national_id
 
 pytestmark = pytest.mark.e2e
@@ -26,29 +24,16 @@ CLINICIAN = ("ed.clinician", "clinician-password-intake-1")
 TIMEOUT_MS = 60_000
 
 
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "intake"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.is_success, f"{response.request.url}: {response.status_code} {response.text}"
-    return response.json()
-
-
 def _seed(api: httpx.Client) -> str:
     """An ED with beds, its clinician, and a registered patient allergic to penicillin."""
-    hospital = _ok(
+    hospital = ok(
         api.post(
             "/api/hospitals",
             json={"name": "E2E Meilahti ED", "lat": 60.19, "lon": 24.9, "ed_beds_available": 3},
         )
     )
     for label, zone, monitored in (("R1", "resus", True), ("M1", "majors", False)):
-        _ok(
+        ok(
             api.post(
                 "/api/intake/beds",
                 json={
@@ -59,7 +44,7 @@ def _seed(api: httpx.Client) -> str:
                 },
             )
         )
-    _ok(
+    ok(
         api.post(
             "/api/users",
             json={
@@ -71,7 +56,7 @@ def _seed(api: httpx.Client) -> str:
         )
     )
     nid = national_id()
-    person = _ok(
+    person = ok(
         api.post(
             "/api/persons",
             json={
@@ -87,7 +72,7 @@ def _seed(api: httpx.Client) -> str:
             },
         )
     )
-    _ok(
+    ok(
         api.post(
             f"/api/persons/{person['person']['id']}/entries",
             json={
@@ -98,12 +83,12 @@ def _seed(api: httpx.Client) -> str:
             },
         )
     )
-    _ok(api.post("/api/intake/devices/register", json={"id": "e2e-oximeter-1", "type": "wearable"}))
-    clinician = _ok(
+    ok(api.post("/api/intake/devices/register", json={"id": "e2e-oximeter-1", "type": "wearable"}))
+    clinician = ok(
         api.post("/api/intake/clinicians", json={"name": "Dr Ada Surgeon", "specialty": "surgery"})
     )
     start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
-    _ok(
+    ok(
         api.post(
             f"/api/intake/clinicians/{clinician['id']}/availability",
             json={
@@ -117,22 +102,10 @@ def _seed(api: httpx.Client) -> str:
     return nid
 
 
-def _login(page: Page, base: str, path: str, user: tuple[str, str]) -> None:
-    page.goto(f"{base}{path}")
-    page.get_by_label("Username").fill(user[0])
-    page.get_by_label("Password").fill(user[1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("connection")).to_have_text(re.compile("Live"), timeout=TIMEOUT_MS)
-
-
-def _shot(page: Page, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
 def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, shots: Path) -> None:
     nid = _seed(api)
     page = browser.new_context(viewport={"width": 1440, "height": 1100}).new_page()
-    _login(page, server.base, "/intake", CLINICIAN)
+    login(page, server.base, "/intake", CLINICIAN)
 
     # 1. The ambulance patient arrives: the clinician records what the crew says.
     form = page.get_by_role("form", name="Ambulance arrival")
@@ -149,7 +122,7 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
     form.get_by_label("RR").fill("24")
     form.get_by_label("SpO₂").fill("95")
     form.get_by_label("Systolic BP").fill("96")
-    _shot(page, shots, "01-arrival-form")
+    shot(page, shots, "01-arrival-form")
     form.get_by_role("button", name="Start emergency intake").click()
 
     # 2. The session page fills in live as the agents finish.
@@ -168,7 +141,7 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
         expect(steps.locator(f"tr[data-agent='{agent}']")).to_have_attribute(
             "data-status", re.compile("done|needs_review")
         )
-    _shot(page, shots, "02-session")
+    shot(page, shots, "02-session")
 
     # 2b. A device report filed from the session is on the chart and shown; a follow-up is
     # booked in the earliest free surgery slot.
@@ -185,7 +158,7 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
     follow.get_by_label("Reason").fill("wound review")
     follow.get_by_role("button", name="Book earliest slot").click()
     expect(page.get_by_test_id("follow-up")).to_contain_text("Dr Ada Surgeon")
-    _shot(page, shots, "02b-device-report-follow-up")
+    shot(page, shots, "02b-device-report-follow-up")
 
     # 3. An override needs a reason; refused ones say why; accepted ones are shown.
     override = page.get_by_role("form", name="Override")
@@ -206,7 +179,7 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
     expect(page.get_by_test_id("session-status")).to_have_text(
         re.compile("attention|completed"), timeout=TIMEOUT_MS
     )
-    _shot(page, shots, "03-override")
+    shot(page, shots, "03-override")
 
     # 4. The board shows the arrival and its steps; the bed board shows the bed taken.
     page.get_by_role("link", name="ED intake board").click()
@@ -214,4 +187,4 @@ def test_the_intake_walk(server: Server, browser: Browser, api: httpx.Client, sh
     expect(board.locator("tr[data-session]")).to_have_count(1)
     expect(board.locator(".step-chip")).to_have_count(8)
     expect(page.get_by_test_id("bed-board")).to_contain_text("occupied")
-    _shot(page, shots, "04-board")
+    shot(page, shots, "04-board")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,20 +17,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server
 
 pytestmark = pytest.mark.e2e
 
 COORDINATOR = ("coord.intake", "coordinator-password-intake-1")
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "intake-records"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -41,7 +32,9 @@ def _ok(response: httpx.Response) -> Any:
 
 def _seed(server: Server) -> dict[str, Any]:
     token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": ADMIN[0], "password": ADMIN[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     with httpx.Client(
         base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60

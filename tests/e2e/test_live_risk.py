@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server, free_port, start_server
+from tests.e2e.conftest import ADMIN, Server, free_port, start_server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login
 from tests.e2e.test_paediatric_and_artefacts import _device, _patient, _publish
 
@@ -24,13 +24,6 @@ pytestmark = pytest.mark.e2e
 NORMAL = {"hr": 74, "spo2": 97, "rr": 14, "sbp": 126, "dbp": 78, "temp": 36.8, "avpu": "A"}
 SICK = {"hr": 132, "spo2": 88, "rr": 29, "sbp": 84, "dbp": 49, "temp": 38.9, "avpu": "V"}
 DEVICE = "e2e-risk-mon"
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "live-risk"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from emsync.notifications.sandbox import HttpSandbox
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server, free_port, start_server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server, free_port, start_server
 
 pytestmark = pytest.mark.e2e
 CLINICIAN = ("clin.e2e", "clinician-password-123")
@@ -56,15 +56,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, sandbox: HttpSandbox) -> It
         yield running
 
 
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "notifications"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
-
-
 def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -85,7 +76,11 @@ def _login(page: Page, base: str, path: str, user: tuple[str, str]) -> None:
 
 
 def _token(base: str, user: tuple[str, str]) -> dict[str, str]:
-    response = httpx.post(f"{base}/api/auth/token", data={"username": user[0], "password": user[1]})
+    response = httpx.post(
+        f"{base}/api/auth/token",
+        data={"username": user[0], "password": user[1]},
+        timeout=HTTP_TIMEOUT_S,
+    )
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
@@ -103,6 +98,7 @@ def test_a_deteriorating_patient_pages_the_on_call_clinician_until_the_sms_link(
         f"{base}/api/users",
         json={"username": CLINICIAN[0], "password": CLINICIAN[1], "role": "clinician"},
         headers=admin,
+        timeout=HTTP_TIMEOUT_S,
     )
     assert created.status_code == 201, created.text
 
@@ -130,6 +126,7 @@ def test_a_deteriorating_patient_pages_the_on_call_clinician_until_the_sms_link(
         f"{base}/api/notifications/contact-points",
         json={"kind": "push", "address": json.dumps(subscription), "label": "Ward tablet"},
         headers=me,
+        timeout=HTTP_TIMEOUT_S,
     )
     assert pushed.status_code == 201, pushed.text
     received = _until(lambda: sandbox.state.push[sub_id].received, "the code by push")
@@ -223,19 +220,23 @@ def test_a_deteriorating_patient_pages_the_on_call_clinician_until_the_sms_link(
 
     # 5. Escalation stopped: the third step never fires; the alert shows who took it.
     def rounds() -> float:
-        text = httpx.get(f"{base}/metrics").text
+        text = httpx.get(f"{base}/metrics", timeout=HTTP_TIMEOUT_S).text
         found = re.search(r"^emsync_notification_escalation_rounds_total (\S+)$", text, re.M)
         return float(found.group(1)) if found else 0.0
 
     after_ack = rounds()
     _until(lambda: rounds() >= after_ack + 8, "escalation rounds after the acknowledgement")  # 4 s
-    pages = httpx.get(f"{base}/api/notifications/pages", headers=admin).json()
+    pages = httpx.get(
+        f"{base}/api/notifications/pages", headers=admin, timeout=HTTP_TIMEOUT_S
+    ).json()
     clinical = [p for p in pages if p["trigger"] == "telemetry.alert.news2"]
     assert [p["next_step_at"] for p in clinical] == [None]  # nothing more is scheduled
     assert [(p["status"], p["steps_done"], p["acknowledged_via"]) for p in clinical] == [
         ("acknowledged", 2, "link")
     ]
-    alerts = httpx.get(f"{base}/api/telemetry/alerts", headers=admin).json()["items"]
+    alerts = httpx.get(
+        f"{base}/api/telemetry/alerts", headers=admin, timeout=HTTP_TIMEOUT_S
+    ).json()["items"]
     assert alerts[0]["status"] == "acknowledged"
     editor.reload()
     expect(editor.get_by_test_id("pages")).to_contain_text("acknowledged", timeout=TIMEOUT_MS)

@@ -20,18 +20,10 @@ from playwright.sync_api import Browser, Page, expect
 from emsync.telemetry import envelope
 from emsync.telemetry.aead import Algorithm
 from tests.builders import incident_body
-from tests.e2e.conftest import ADMIN, SCREENSHOTS, Server
+from tests.e2e.conftest import ADMIN, Server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login, _ok
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    # Beside test_dashboard's pictures, which its own fixture clears and this one must not.
-    folder = SCREENSHOTS / "paediatric"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

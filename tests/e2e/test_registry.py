@@ -6,7 +6,6 @@ it; a grey-zone record is decided in the review queue; a merge is undone."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS, Server
+from tests.e2e.conftest import Server
 from tests.registry_builders import national_id
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +22,6 @@ CLINICIAN = ("clin.e2e", "clinician-password-registry-1")
 # The crew matches the call's patient (hospital staff see a call only once it is coming to them).
 PARAMEDIC = ("medic.e2e", "paramedic-password-registry-1")
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = SCREENSHOTS / "registry"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
 
 
 def _ok(response: httpx.Response) -> Any:

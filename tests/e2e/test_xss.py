@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.e2e.conftest import ADMIN, Server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,9 @@ def _ok(response: httpx.Response) -> Any:
 
 def _plant(server: Server) -> dict[str, str]:
     token = httpx.post(
-        f"{server.base}/api/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}
+        f"{server.base}/api/auth/token",
+        data={"username": ADMIN[0], "password": ADMIN[1]},
+        timeout=HTTP_TIMEOUT_S,
     ).json()["access_token"]
     api = httpx.Client(
         base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -280,7 +282,7 @@ def test_no_planted_payload_runs_in_any_view(
 
 
 def test_pages_carry_a_strict_policy(server: Server) -> None:
-    response = httpx.get(f"{server.base}/dispatch")
+    response = httpx.get(f"{server.base}/dispatch", timeout=HTTP_TIMEOUT_S)
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy

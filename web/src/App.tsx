@@ -1,5 +1,6 @@
 import { lazy, Suspense } from "react";
-import { Navigate, Route, Routes } from "react-router-dom";
+import { Route, Routes } from "react-router-dom";
+import { Redirect } from "./app/Redirect";
 import { NAV, Shell } from "./app/Shell";
 import type { Me } from "./api/types";
 import { useApp } from "./app/context";
@@ -40,6 +41,7 @@ const Alerts = lazy(() => import("./views/emergency/Alerts").then((m) => ({ defa
 const EmergencyMap = lazy(() => import("./views/emergency/EmergencyMap").then((m) => ({ default: m.EmergencyMap })));
 const Activity = lazy(() => import("./views/emergency/Activity").then((m) => ({ default: m.Activity })));
 const IntakeBoard = lazy(() => import("./views/intake/IntakeBoard").then((m) => ({ default: m.IntakeBoard })));
+const IntakeHealth = lazy(() => import("./views/intake/IntakeHealth").then((m) => ({ default: m.IntakeHealth })));
 const IntakeSession = lazy(() => import("./views/intake/IntakeSession").then((m) => ({ default: m.IntakeSession })));
 const Persons = lazy(() => import("./views/registry/Persons").then((m) => ({ default: m.Persons })));
 const PersonChart = lazy(() => import("./views/registry/PersonChart").then((m) => ({ default: m.PersonChart })));
@@ -61,7 +63,7 @@ export function App() {
     <Suspense fallback={<p className="muted">Loading…</p>}>
     <Routes>
       <Route element={<Shell />}>
-        <Route index element={home ? <Navigate to={home} replace /> : <Welcome ready={me !== null} />} />
+        <Route index element={home ? <Redirect to={home} /> : <p>Your role has no dashboard views.</p>} />
         <Route path="dispatch" element={<Dispatch />} />
         <Route path="dispatch/:incidentId" element={<Dispatch />} />
         <Route path="triage" element={<Triage />} />
@@ -86,7 +88,7 @@ export function App() {
         <Route path="oncall" element={<OnCall />} />
         <Route path="me/notifications" element={<MyNotifications />} />
         <Route path="emergency" element={<Emergency />}>
-          <Route index element={<Navigate to="shelters" replace />} />
+          <Route index element={<Redirect to="shelters" />} />
           <Route path="resources" element={<Resources />} />
           <Route path="roster" element={<Roster />} />
           <Route path="shelters" element={<Shelters />} />
@@ -97,6 +99,7 @@ export function App() {
           <Route path="activity" element={<Activity />} />
         </Route>
         <Route path="intake" element={<IntakeBoard />} />
+        <Route path="intake/health" element={<IntakeHealth />} />
         <Route path="intake/:sessionId" element={<IntakeSession />} />
         <Route path="persons" element={<Persons />} />
         <Route path="persons/reviews" element={<Reviews />} />
@@ -117,8 +120,4 @@ export function App() {
 function homeOf(me: Me | null, can: (perm: string) => boolean): string | undefined {
   if (me && (me.hospital_id || (can("handoffs:receive") && !can("incidents:write")))) return "/hospital";
   return NAV.find((n) => can(n.perm))?.to;
-}
-
-function Welcome({ ready }: { ready: boolean }) {
-  return <p>{ready ? "Your role has no dashboard views." : "Loading…"}</p>;
 }

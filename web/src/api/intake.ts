@@ -1,5 +1,5 @@
-/* The intake endpoints the dashboard calls (ED board, session detail, overrides, bed board),
-   typed from the OpenAPI schema. */
+/* The intake endpoints the dashboard calls (ED board, session detail, overrides, bed board,
+   worker and agent health), typed from the OpenAPI schema. */
 import type { ApiClient } from "./client";
 import type { components } from "./schema";
 
@@ -11,6 +11,7 @@ export type OverrideBody = S["Override"];
 export type EmergencyTriage = S["EmergencyTriage"];
 export type BedBoard = S["BedBoard"];
 export type AgentHealth = S["AgentHealth"];
+export type WorkerHealth = S["WorkerHealth"];
 export type DeviceReportRead = S["DeviceReportRead"];
 export type DeviceReport = S["DeviceReport"];
 export type AppointmentSchedule = S["AppointmentSchedule"];
@@ -33,6 +34,7 @@ export const intake = {
   beds: (api: ApiClient, hospitalId: string) =>
     api.get<BedBoard>(`/api/intake/beds?hospital_id=${q(hospitalId)}`),
   health: (api: ApiClient) => api.get<AgentHealth[]>("/api/intake/health/agents"),
+  workers: (api: ApiClient) => api.get<WorkerHealth[]>("/api/intake/health/workers"),
   deviceReports: (api: ApiClient, id: string) =>
     api.get<DeviceReportRead[]>(`/api/intake/workflow/${q(id)}/device-reports`),
   fileReport: (api: ApiClient, deviceId: string, body: DeviceReport) =>

@@ -1,6 +1,7 @@
-import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
+import { Link, Outlet, useLocation, useNavigate } from "react-router-dom";
 import { ConnectionBanner } from "../components/ConnectionBanner";
 import { SearchBox } from "../components/SearchBox";
+import { ViewBoundary } from "../components/ViewBoundary";
 import { useApp, useConnectionState } from "./context";
 
 export interface NavItem {
@@ -24,13 +25,23 @@ export const NAV: NavItem[] = [
   { to: "/beds", label: "Beds", perm: "intake:read" },
   { to: "/legal-cases", label: "Legal cases", perm: "intake:read" },
   { to: "/clinics", label: "Clinics", perm: "intake:read" },
+  { to: "/intake/health", label: "Intake health", perm: "intake:read" },
   { to: "/admin", label: "Admin", perm: "users:write" },
 ];
 
+/** The menu entry a path belongs to: the longest one it lies under, so /intake/health marks only
+ *  "Intake health" while an intake session (/intake/<id>) still marks "Intake". */
+export function currentEntry(pathname: string, items: readonly NavItem[]): string | undefined {
+  const under = items.filter((n) => pathname === n.to || pathname.startsWith(`${n.to}/`));
+  return under.sort((a, b) => b.to.length - a.to.length)[0]?.to;
+}
+
 export function Shell() {
-  const { api, session, me, can } = useApp();
+  const { api, session, me, meError, reloadMe, can } = useApp();
   const state = useConnectionState();
   const navigate = useNavigate();
+  const { pathname } = useLocation();
+  const current = currentEntry(pathname, NAV);
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -42,7 +53,13 @@ export function Shell() {
           <ul>
             {NAV.filter((n) => can(n.perm)).map((n) => (
               <li key={n.to}>
-                <NavLink to={n.to}>{n.label}</NavLink>
+                <Link
+                  to={n.to}
+                  className={n.to === current ? "active" : undefined}
+                  aria-current={n.to === current ? "page" : undefined}
+                >
+                  {n.label}
+                </Link>
               </li>
             ))}
           </ul>
@@ -62,7 +79,25 @@ export function Shell() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        <Outlet />
+        {/* A screen opens once the person's account (role, permissions, hospital) has loaded:
+            one that mounted before would hide what it may not show, read no hospital, or
+            redirect to the wrong tab, and stay that way. */}
+        {me ? (
+          <ViewBoundary where={pathname}>
+            <Outlet />
+          </ViewBoundary>
+        ) : meError ? (
+          <div className="panel" role="alert" data-testid="account-error">
+            <p className="error">Your account could not be loaded: {meError}</p>
+            <button type="button" onClick={reloadMe}>
+              Try again
+            </button>
+          </div>
+        ) : (
+          <p className="muted" role="status">
+            Loading your account…
+          </p>
+        )}
       </main>
     </div>
   );

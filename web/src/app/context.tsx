@@ -8,7 +8,7 @@ import {
   useState,
   type ReactNode,
 } from "react";
-import { ApiClient, type Session } from "../api/client";
+import { ApiClient, ApiError, type Session } from "../api/client";
 import { Realtime, type ConnectionState, type ServerMessage } from "../api/realtime";
 import type { Me } from "../api/types";
 
@@ -18,7 +18,12 @@ interface AppContextValue {
   /** False until the page has asked the server whether its session cookie still holds. */
   restored: boolean;
   session: Session | null;
+  /** The signed-in person (`/api/auth/me`); null until it has loaded. */
   me: Me | null;
+  /** Why `/api/auth/me` could not be read (null while it loads or once it has). */
+  meError: string | null;
+  /** Asks for `/api/auth/me` again after it failed. */
+  reloadMe: () => void;
   can: (perm: string) => boolean;
 }
 
@@ -49,6 +54,12 @@ export function AppProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(api.current);
   const [restored, setRestored] = useState(false);
   const [me, setMe] = useState<Me | null>(null);
+  const [meError, setMeError] = useState<string | null>(null);
+  const [meAttempt, setMeAttempt] = useState(0);
+  const reloadMe = useCallback(() => {
+    setMeError(null);
+    setMeAttempt((n) => n + 1);
+  }, []);
 
   useEffect(() => api.onSession(setSession), [api]);
   useEffect(() => {
@@ -73,7 +84,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (!loggedIn) {
       setMe(null);
-      realtime.stop();
+      setMeError(null);
       return;
     }
     let live = true;
@@ -81,18 +92,24 @@ export function AppProvider({ children }: { children: ReactNode }) {
       (m) => {
         if (live) setMe(m);
       },
-      () => undefined,
+      (err: unknown) => {
+        // The screens wait for the account (Shell), so a failure must say so, not load forever.
+        if (live) setMeError(err instanceof ApiError ? err.message : "the server could not be reached");
+      },
     );
-    realtime.start();
     return () => {
       live = false;
     };
-  }, [api, realtime, loggedIn]);
+  }, [api, loggedIn, meAttempt]);
+  useEffect(() => {
+    if (loggedIn) realtime.start();
+    else realtime.stop();
+  }, [realtime, loggedIn]);
 
   const can = useCallback((perm: string) => me?.permissions.includes(perm) ?? false, [me]);
   const value = useMemo(
-    () => ({ api, realtime, restored, session, me, can }),
-    [api, realtime, restored, session, me, can],
+    () => ({ api, realtime, restored, session, me, meError, reloadMe, can }),
+    [api, realtime, restored, session, me, meError, reloadMe, can],
   );
   return <AppContext.Provider value={value}>{children}</AppContext.Provider>;
 }

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "../api/client";
 import { endpoints, type ReceiptStatus } from "../api/endpoints";
 import { type MedicationConflict, registry } from "../api/registry";
@@ -41,18 +41,26 @@ export function Hospital() {
   const loadHospitals = useCallback(async () => {
     setHospitals(await endpoints.hospitals(api).catch(() => null));
   }, [api]);
+  // Loads overlap (each receipt starts one, so do reconnects): only the latest one's answer is
+  // shown. An older one finishing last put back a handoff as it was listed before it was handed
+  // over, and it stayed on the incoming list (seen under load: "Handed over" then no change).
+  const latestLoad = useRef(0);
   const loadHandoffs = useCallback(async () => {
+    const load = ++latestLoad.current;
     if (!hospitalId) {
       setHandoffs([]);
       return;
     }
     const page = await endpoints.handoffs(api, hospitalId).catch(() => null);
     if (page === null) {
-      setHandoffs(null);
+      if (load === latestLoad.current) setHandoffs(null);
       return;
     }
     // The list carries routing metadata only; each handoff opens (ATMIST) for this hospital.
-    setHandoffs(await Promise.all(page.items.map((h) => endpoints.handoff(api, h.id).catch(() => h))));
+    const opened = await Promise.all(page.items.map((h) => endpoints.handoff(api, h.id).catch(() => h)));
+    if (load !== latestLoad.current) return;
+    // One handed over (or otherwise moved on) between the list and its own read is no longer incoming.
+    setHandoffs(opened.filter((h) => INCOMING.includes(h.status)));
   }, [api, hospitalId]);
   useEffect(() => {
     void loadHospitals();

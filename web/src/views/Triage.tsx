@@ -61,6 +61,12 @@ export function Triage() {
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [patientId, setPatientId] = useState<string>("");
+  const [busy, setBusy] = useState(false);
+  // The form waits for the chosen incident: its chief complaint fills the form when it arrives,
+  // and a form submitted before then would be refused by the browser for the empty complaint
+  // (a tooltip only) or assessed without the incident's patient list.
+  const [loadedFor, setLoadedFor] = useState<string | null>(null);
+  const loadingIncident = Boolean(incidentId) && loadedFor !== incidentId;
 
   useEffect(() => {
     api.get<IncidentPage>("/api/incidents?status=new&status=triaged&status=dispatched&limit=100").then(
@@ -78,8 +84,13 @@ export function Triage() {
         setIncident(i);
         setPatientId((p) => p || (i.patients[0]?.id ?? ""));
         setForm((f) => ({ ...f, chief_complaint: (f.chief_complaint as string) || i.chief_complaint }));
+        setLoadedFor(incidentId);
       },
-      () => setIncident(null),
+      (err: unknown) => {
+        setIncident(null);
+        setMessage(err instanceof ApiError ? `Incident not loaded: ${err.message}` : "Incident not loaded");
+        setLoadedFor(incidentId);
+      },
     );
   }, [api, incidentId]);
 
@@ -91,6 +102,16 @@ export function Triage() {
 
   async function assess(e: SyntheticEvent) {
     e.preventDefault();
+    if (busy) return;
+    setBusy(true);
+    try {
+      await runAssessment();
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function runAssessment() {
     setMessage(null);
     setFieldErrors({});
     if (!form.sex) {
@@ -208,114 +229,117 @@ export function Triage() {
             </select>
           </label>
         )}
-        <form className="form" onSubmit={(e) => void assess(e)} aria-label="Triage assessment">
-          <label>
-            Chief complaint
-            <input name="chief_complaint" required value={String(form.chief_complaint)} onChange={set("chief_complaint")} />
-            {fieldErrors.chief_complaint && <span className="error">{fieldErrors.chief_complaint}</span>}
-          </label>
-          <div className="row2">
+        {loadingIncident && <p role="status">Loading the incident…</p>}
+        <form className="form" onSubmit={(e) => void assess(e)} aria-label="Triage assessment" aria-busy={busy}>
+          <fieldset className="bare" disabled={loadingIncident}>
             <label>
-              Age (years)
-              <input name="age" required inputMode="numeric" value={String(form.age)} onChange={set("age")} />
-              {fieldErrors.age && <span className="error">{fieldErrors.age}</span>}
+              Chief complaint
+              <input name="chief_complaint" required value={String(form.chief_complaint)} onChange={set("chief_complaint")} />
+              {fieldErrors.chief_complaint && <span className="error">{fieldErrors.chief_complaint}</span>}
             </label>
+            <div className="row2">
+              <label>
+                Age (years)
+                <input name="age" required inputMode="numeric" value={String(form.age)} onChange={set("age")} />
+                {fieldErrors.age && <span className="error">{fieldErrors.age}</span>}
+              </label>
+              <label>
+                Sex
+                <select name="sex" required value={String(form.sex)} onChange={set("sex")}>
+                  <option value="">— choose —</option>
+                  <option value="unknown">unknown</option>
+                  <option value="female">female</option>
+                  <option value="male">male</option>
+                </select>
+                {fieldErrors.sex && <span className="error">{fieldErrors.sex}</span>}
+              </label>
+            </div>
             <label>
-              Sex
-              <select name="sex" required value={String(form.sex)} onChange={set("sex")}>
-                <option value="">— choose —</option>
-                <option value="unknown">unknown</option>
-                <option value="female">female</option>
-                <option value="male">male</option>
+              Consciousness (ACVPU)
+              <select name="consciousness" value={String(form.consciousness)} onChange={set("consciousness")}>
+                <option value="A">Alert</option>
+                <option value="C">New confusion</option>
+                <option value="V">Responds to voice</option>
+                <option value="P">Responds to pain</option>
+                <option value="U">Unresponsive</option>
               </select>
-              {fieldErrors.sex && <span className="error">{fieldErrors.sex}</span>}
             </label>
-          </div>
-          <label>
-            Consciousness (ACVPU)
-            <select name="consciousness" value={String(form.consciousness)} onChange={set("consciousness")}>
-              <option value="A">Alert</option>
-              <option value="C">New confusion</option>
-              <option value="V">Responds to voice</option>
-              <option value="P">Responds to pain</option>
-              <option value="U">Unresponsive</option>
-            </select>
-          </label>
-          <div className="grid3">
-            {VITALS.map((v) => (
-              <label key={v.key}>
-                {v.label}
-                <input name={v.key} inputMode="decimal" value={String(form[v.key])} onChange={set(v.key)} />
-                {fieldErrors[v.key] && <span className="error">{fieldErrors[v.key]}</span>}
+            <div className="grid3">
+              {VITALS.map((v) => (
+                <label key={v.key}>
+                  {v.label}
+                  <input name={v.key} inputMode="decimal" value={String(form[v.key])} onChange={set(v.key)} />
+                  {fieldErrors[v.key] && <span className="error">{fieldErrors[v.key]}</span>}
+                </label>
+              ))}
+              <label>
+                Pain (0–10)
+                <input name="nrs_pain" inputMode="numeric" value={String(form.nrs_pain)} onChange={set("nrs_pain")} />
               </label>
-            ))}
-            <label>
-              Pain (0–10)
-              <input name="nrs_pain" inputMode="numeric" value={String(form.nrs_pain)} onChange={set("nrs_pain")} />
+            </div>
+            <label className="check">
+              <input type="checkbox" name="on_oxygen" checked={Boolean(form.on_oxygen)} onChange={toggle("on_oxygen")} />
+              On supplemental oxygen
             </label>
-          </div>
-          <label className="check">
-            <input type="checkbox" name="on_oxygen" checked={Boolean(form.on_oxygen)} onChange={toggle("on_oxygen")} />
-            On supplemental oxygen
-          </label>
-          {child && (
-            <fieldset className="paediatric" data-testid="paediatric-fields">
-              <legend>Child (under 16): paediatric pathway — ESI v4 paediatric rules and Bedside PEWS, not the adult model</legend>
-              <div className="grid3">
-                <label>
-                  Work of breathing
-                  <select name="respiratory_effort" value={String(form.respiratory_effort)} onChange={set("respiratory_effort")}>
-                    <option value="">not assessed</option>
-                    <option value="normal">normal</option>
-                    <option value="mild">mild increase</option>
-                    <option value="moderate">moderate increase</option>
-                    <option value="severe">severe increase or apnoea</option>
-                  </select>
-                  {fieldErrors.respiratory_effort && <span className="error">{fieldErrors.respiratory_effort}</span>}
+            {child && (
+              <fieldset className="paediatric" data-testid="paediatric-fields">
+                <legend>Child (under 16): paediatric pathway — ESI v4 paediatric rules and Bedside PEWS, not the adult model</legend>
+                <div className="grid3">
+                  <label>
+                    Work of breathing
+                    <select name="respiratory_effort" value={String(form.respiratory_effort)} onChange={set("respiratory_effort")}>
+                      <option value="">not assessed</option>
+                      <option value="normal">normal</option>
+                      <option value="mild">mild increase</option>
+                      <option value="moderate">moderate increase</option>
+                      <option value="severe">severe increase or apnoea</option>
+                    </select>
+                    {fieldErrors.respiratory_effort && <span className="error">{fieldErrors.respiratory_effort}</span>}
+                  </label>
+                  <label>
+                    Capillary refill (s)
+                    <input
+                      name="capillary_refill_seconds"
+                      inputMode="decimal"
+                      value={String(form.capillary_refill_seconds)}
+                      onChange={set("capillary_refill_seconds")}
+                    />
+                    {fieldErrors.capillary_refill_seconds && <span className="error">{fieldErrors.capillary_refill_seconds}</span>}
+                  </label>
+                  <label>
+                    Oxygen
+                    <select name="oxygen_therapy" value={String(form.oxygen_therapy)} onChange={set("oxygen_therapy")}>
+                      <option value="">as ticked above</option>
+                      <option value="room_air">room air</option>
+                      <option value="low_flow">under 4 L/min or under 50%</option>
+                      <option value="high_flow">4 L/min or more, or 50% or more</option>
+                    </select>
+                  </label>
+                  <label>
+                    ED resources expected
+                    <select name="expected_resources" value={String(form.expected_resources)} onChange={set("expected_resources")}>
+                      <option value="">not known (two or more assumed)</option>
+                      <option value="0">none</option>
+                      <option value="1">one</option>
+                      <option value="2">two or more</option>
+                    </select>
+                    {fieldErrors.expected_resources && <span className="error">{fieldErrors.expected_resources}</span>}
+                  </label>
+                </div>
+                <label className="check">
+                  <input type="checkbox" name="high_risk" checked={Boolean(form.high_risk)} onChange={toggle("high_risk")} />
+                  High-risk situation (your judgement)
                 </label>
-                <label>
-                  Capillary refill (s)
-                  <input
-                    name="capillary_refill_seconds"
-                    inputMode="decimal"
-                    value={String(form.capillary_refill_seconds)}
-                    onChange={set("capillary_refill_seconds")}
-                  />
-                  {fieldErrors.capillary_refill_seconds && <span className="error">{fieldErrors.capillary_refill_seconds}</span>}
-                </label>
-                <label>
-                  Oxygen
-                  <select name="oxygen_therapy" value={String(form.oxygen_therapy)} onChange={set("oxygen_therapy")}>
-                    <option value="">as ticked above</option>
-                    <option value="room_air">room air</option>
-                    <option value="low_flow">under 4 L/min or under 50%</option>
-                    <option value="high_flow">4 L/min or more, or 50% or more</option>
-                  </select>
-                </label>
-                <label>
-                  ED resources expected
-                  <select name="expected_resources" value={String(form.expected_resources)} onChange={set("expected_resources")}>
-                    <option value="">not known (two or more assumed)</option>
-                    <option value="0">none</option>
-                    <option value="1">one</option>
-                    <option value="2">two or more</option>
-                  </select>
-                  {fieldErrors.expected_resources && <span className="error">{fieldErrors.expected_resources}</span>}
-                </label>
-              </div>
-              <label className="check">
-                <input type="checkbox" name="high_risk" checked={Boolean(form.high_risk)} onChange={toggle("high_risk")} />
-                High-risk situation (your judgement)
-              </label>
-            </fieldset>
-          )}
-          <label className="check">
-            <input type="checkbox" name="injury" checked={Boolean(form.injury)} onChange={toggle("injury")} />
-            Injury (trauma)
-          </label>
-          <button type="submit" className="primary" disabled={!can("triage:run")}>
-            Assess
-          </button>
+              </fieldset>
+            )}
+            <label className="check">
+              <input type="checkbox" name="injury" checked={Boolean(form.injury)} onChange={toggle("injury")} />
+              Injury (trauma)
+            </label>
+            <button type="submit" className="primary" disabled={!can("triage:run") || busy}>
+              Assess
+            </button>
+          </fieldset>
         </form>
       </section>
       <section className="panel" aria-labelledby="result-title" aria-live="polite">

@@ -1,6 +1,8 @@
 /* The admin area: one page per thing an administrator keeps, tabs across the top; each tab
  * shows only to the roles whose permission it needs (an auditor sees the audit log). */
-import { Navigate, NavLink, Outlet } from "react-router-dom";
+import { NavLink, Outlet, useLocation } from "react-router-dom";
+import { Redirect } from "../../app/Redirect";
+import { ViewBoundary } from "../../components/ViewBoundary";
 import { useApp } from "../../app/context";
 
 export const ADMIN_TABS = [
@@ -16,6 +18,7 @@ export const ADMIN_TABS = [
 
 export function Admin() {
   const { can } = useApp();
+  const { pathname } = useLocation();
   return (
     <div className="admin-area">
       <nav aria-label="Administration" className="tabs">
@@ -25,7 +28,10 @@ export function Admin() {
           </NavLink>
         ))}
       </nav>
-      <Outlet />
+      {/* The tabs stay while a tab's screen loads. */}
+      <ViewBoundary where={pathname}>
+        <Outlet />
+      </ViewBoundary>
     </div>
   );
 }
@@ -34,5 +40,5 @@ export function Admin() {
 export function AdminHome() {
   const { can } = useApp();
   const first = ADMIN_TABS.find(([, , perm]) => can(perm))?.[0] ?? "places";
-  return <Navigate to={`/admin/${first}`} replace />;
+  return <Redirect to={`/admin/${first}`} />;
 }

@@ -3,6 +3,7 @@
  * rotate its key (the new key shown once; the old one stays accepted for the grace period),
  * or revoke a lost device (every key refused from now on). */
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
+import { ApiError } from "../../api/client";
 import type { components } from "../../api/schema";
 import type { IncidentRead, IncidentSummary } from "../../api/types";
 import { useApp } from "../../app/context";
@@ -161,11 +162,28 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
   const [incidentId, setIncidentId] = useState(props.device.incident_id ?? "");
   const [patientId, setPatientId] = useState(props.device.patient_id ?? "");
   const [detail, setDetail] = useState<IncidentRead | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  // The Patient list is the chosen incident's: it waits for that incident to load (a Bind
+  // before then would refuse the empty required choice with a browser tooltip only).
+  const loading = incidentId !== "" && detail?.id !== incidentId && failed === null;
   const { message, errors, run } = useSubmit(props.onDone);
   useEffect(() => {
-    if (!incidentId) return setDetail(null);
-    api.get<IncidentRead>(`/api/incidents/${q(incidentId)}`).then(setDetail, () => setDetail(null));
+    if (!incidentId) return;
+    let live = true;
+    api.get<IncidentRead>(`/api/incidents/${q(incidentId)}`).then(
+      (i) => {
+        // A slower answer for an incident chosen earlier does not replace the one chosen now.
+        if (live) setDetail(i);
+      },
+      (err: unknown) => {
+        if (live) setFailed(err instanceof ApiError ? err.message : "not loaded");
+      },
+    );
+    return () => {
+      live = false;
+    };
   }, [api, incidentId]);
+  const patients = detail && detail.id === incidentId ? detail.patients : [];
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     await run(() => api.post(`/api/telemetry/devices/${q(props.device.id)}/bind`, { patient_id: patientId || null, incident_id: incidentId || null }), `${props.device.id} bound.`);
@@ -173,7 +191,7 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
   return (
     <form className="form card small" aria-label={`Bind ${props.device.id}`} onSubmit={(e) => void submit(e)}>
       <Field label="Incident" error={errors.incident_id}>
-        <select name="bind-incident" value={incidentId} onChange={(e) => { setIncidentId(e.target.value); setPatientId(""); }}>
+        <select name="bind-incident" value={incidentId} onChange={(e) => { setIncidentId(e.target.value); setPatientId(""); setFailed(null); }}>
           <option value="">—</option>
           {props.incidents.map((i) => (
             <option key={i.id} value={i.id}>
@@ -182,10 +200,13 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
           ))}
         </select>
       </Field>
+      {loading && <p role="status">Loading the incident's patients…</p>}
+      {failed && <p className="error" role="alert">The incident could not be loaded: {failed}</p>}
+      <fieldset className="bare" disabled={loading}>
       <Field label="Patient" error={errors.patient_id}>
         <select name="bind-patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} required>
           <option value="">—</option>
-          {(detail?.patients ?? []).map((p) => (
+          {patients.map((p) => (
             <option key={p.id} value={p.id}>
               {p.label}
               {p.name ? ` (${p.name})` : ""}
@@ -196,6 +217,7 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
       <button type="submit" className="primary">
         Bind
       </button>
+      </fieldset>
       <Status message={message} />
     </form>
   );

@@ -14,18 +14,20 @@ const CREW_ROLES = new Set(["crew", "paramedic"]);
 export function People() {
   const { api, can, me } = useApp();
   const [users, setUsers] = useState<UserRead[]>([]);
-  const [hospitals, setHospitals] = useState<HospitalRead[]>([]);
-  const [units, setUnits] = useState<UnitRead[]>([]);
+  // null until first loaded: the new-person form waits for them (its hospital and unit lists).
+  const [hospitals, setHospitals] = useState<HospitalRead[] | null>(null);
+  const [units, setUnits] = useState<UnitRead[] | null>(null);
   const reload = useCallback(() => {
     api.get<UserRead[]>("/api/users").then(setUsers, () => undefined);
-    endpoints.hospitals(api).then(setHospitals, () => undefined);
-    endpoints.units(api).then(setUnits, () => undefined);
+    // A list that cannot be read leaves its choice empty ("—") rather than the form closed.
+    endpoints.hospitals(api).then(setHospitals, () => setHospitals((h) => h ?? []));
+    endpoints.units(api).then(setUnits, () => setUnits((u) => u ?? []));
   }, [api]);
   useEffect(reload, [reload]);
   const { message, run } = useSubmit(reload);
   const writable = can("users:write");
-  const hospitalName = (id: string | null) => (id ? (hospitals.find((h) => h.id === id)?.name ?? "hospital") : "—");
-  const callSign = (id: string | null | undefined) => (id ? (units.find((u) => u.id === id)?.call_sign ?? "unit") : "—");
+  const hospitalName = (id: string | null) => (id ? (hospitals?.find((h) => h.id === id)?.name ?? "hospital") : "—");
+  const callSign = (id: string | null | undefined) => (id ? (units?.find((u) => u.id === id)?.call_sign ?? "unit") : "—");
 
   return (
     <div className="admin-split">
@@ -72,10 +74,11 @@ export function People() {
                     <select
                       aria-label={`Unit of ${u.username}`}
                       value={u.unit_id ?? ""}
+                      disabled={units === null}
                       onChange={(e) => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { unit_id: e.target.value || null }), `${u.username} now crews ${e.target.value ? callSign(e.target.value) : "no unit"}; their sessions ended.`)}
                     >
                       <option value="">— no unit —</option>
-                      {units.map((unit) => (
+                      {(units ?? []).map((unit) => (
                         <option key={unit.id} value={unit.id}>
                           {unit.call_sign}
                         </option>
@@ -109,7 +112,7 @@ export function People() {
   );
 }
 
-function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[]; units: UnitRead[]; onCreated: () => void }) {
+function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[] | null; units: UnitRead[] | null; onCreated: () => void }) {
   const { api } = useApp();
   const blank = { username: "", password: "", role: "clinician", hospital_id: "", unit_id: "" };
   const [form, setForm] = useState(blank);
@@ -119,10 +122,14 @@ function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[]; 
     const body = { ...form, hospital_id: form.hospital_id || null, unit_id: CREW_ROLES.has(form.role) ? form.unit_id || null : null };
     if (await run(() => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
   }
+  const ready = hospitals !== null && units !== null;
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
     <form className="form card" aria-labelledby="new-person" onSubmit={(e) => void submit(e)}>
       <h2 id="new-person">New person</h2>
+      {/* A person created before the hospitals had loaded could not be given theirs. */}
+      {!ready && <p role="status">Loading the hospitals and units…</p>}
+      <fieldset className="bare" disabled={!ready}>
       <Field label="Username" error={errors.username}>
         <input name="user-name" required autoComplete="off" value={form.username} onChange={set("username")} />
       </Field>
@@ -142,7 +149,7 @@ function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[]; 
         <Field label="Hospital (hospital staff)" error={errors.hospital_id}>
           <select name="user-hospital" value={form.hospital_id} onChange={set("hospital_id")}>
             <option value="">—</option>
-            {hospitals.map((h) => (
+            {(hospitals ?? []).map((h) => (
               <option key={h.id} value={h.id}>
                 {h.name}
               </option>
@@ -154,7 +161,7 @@ function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[]; 
         <Field label="Unit (the ambulance this crew member works on)" error={errors.unit_id}>
           <select name="user-unit" value={form.unit_id} onChange={set("unit_id")}>
             <option value="">—</option>
-            {units.map((u) => (
+            {(units ?? []).map((u) => (
               <option key={u.id} value={u.id}>
                 {u.call_sign}
               </option>
@@ -165,6 +172,7 @@ function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[]; 
       <button type="submit" className="primary">
         Create account
       </button>
+      </fieldset>
       <Status message={message} />
     </form>
   );

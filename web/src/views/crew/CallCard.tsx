@@ -4,16 +4,21 @@ import { useMemo } from "react";
 import type { LineStringGeometry } from "../../api/endpoints";
 import type { CrewAssignment, HospitalRead } from "../../api/types";
 import { MapView, type MapPoint } from "../../components/MapView";
+import { clock } from "../../lib/handoff";
 import { etaText } from "../../lib/time";
 
 export function CallCard({
   view,
   hospitals,
   destination,
+  stale,
 }: {
   view: CrewAssignment;
   hospitals: HospitalRead[];
   destination: string | null;
+  /** Why the route may no longer be the unit's (offline, a status tap not yet sent), and the
+   * time the server last gave it; null when it is current. */
+  stale: { since: string; why: string } | null;
 }) {
   const incident = view.incident;
   const unit = view.unit;
@@ -53,6 +58,13 @@ export function CallCard({
         </p>
       ) : (
         <p className="muted small">No route: {view.route_problem ?? "unknown"}</p>
+      )}
+      {stale && (
+        // The route and ETA are the server's (road graph, unit position): without it they stay
+        // as they were, so say since when, instead of showing an old leg as if it were live.
+        <p className="warn small" role="status" data-testid="crew-route-stale">
+          Route and ETA as of {clock(stale.since)}: {stale.why}.
+        </p>
       )}
       <div className="crew-map">
         {/* A new leg (scene, then hospital) is a new map, fitted to its ends. */}

@@ -24,6 +24,8 @@ export function Crew() {
   const { api, me } = useApp();
   const { queue, state, online } = useCrewQueue(api);
   const [view, setView] = useState<CrewAssignment | null | undefined>(undefined);
+  // When the server last gave the assignment (its route and ETA): shown when they may be old.
+  const [viewAt, setViewAt] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [hospitals, setHospitals] = useState<HospitalRead[]>([]);
   // The crew's choice for this call; until it chooses, the destination the server knows.
@@ -36,6 +38,7 @@ export function Crew() {
   const load = useCallback(async () => {
     try {
       setView(await api.get<CrewAssignment>("/api/crew/assignment"));
+      setViewAt(new Date().toISOString());
       setProblem(null);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) setView(null);
@@ -53,6 +56,7 @@ export function Crew() {
   useChannel(crewChannel(me), (m) => {
     if (m.type !== "assignment") return;
     setView(m.data as CrewAssignment);
+    setViewAt(new Date().toISOString());
     setProblem(null);
   });
   useResync(() => void load());
@@ -78,6 +82,11 @@ export function Crew() {
       </section>
     );
   const status = expectedStatus(view.unit.status, state.pending);
+  const staleWhy = !online
+    ? "no network, they update when it is back"
+    : status !== view.unit.status
+      ? "the status change is waiting to be sent"
+      : null;
   const hospitalName = (id: string | null) => hospitals.find((h) => h.id === id)?.name ?? null;
   const incident = view.incident;
   const patient = incident?.patients[0] ?? null;
@@ -113,7 +122,12 @@ export function Crew() {
       <QueuePanel state={state} onDismiss={(r) => queue.dismiss(r)} />
       {incident ? (
         <>
-          <CallCard view={view} hospitals={hospitals} destination={destination} />
+          <CallCard
+            view={view}
+            hospitals={hospitals}
+            destination={destination}
+            stale={staleWhy && viewAt ? { since: viewAt, why: staleWhy } : null}
+          />
           <Destination
             incidentId={incident.id}
             chosen={destination}

@@ -1,5 +1,6 @@
 import { useState } from "react";
-import { NavLink, Outlet } from "react-router-dom";
+import { NavLink, Outlet, useLocation } from "react-router-dom";
+import { ViewBoundary } from "../../components/ViewBoundary";
 import { useApp } from "../../app/context";
 import { download, problemText, upload } from "../../api/emergency";
 
@@ -16,6 +17,7 @@ const TABS = [
 
 /** Emergency management: one page per area, tabs across the top. */
 export function Emergency() {
+  const { pathname } = useLocation();
   return (
     <div className="emergency">
       <nav aria-label="Emergency management" className="tabs">
@@ -25,7 +27,10 @@ export function Emergency() {
           </NavLink>
         ))}
       </nav>
-      <Outlet />
+      {/* The tabs stay while a tab's screen loads. */}
+      <ViewBoundary where={pathname}>
+        <Outlet />
+      </ViewBoundary>
     </div>
   );
 }

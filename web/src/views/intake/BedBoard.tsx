@@ -16,7 +16,10 @@ const ACTIONS: Record<BedRead["status"], [string, BedRead["status"] | "release"]
 /** The ED bed board: beds by zone with their state and patient, kept by the charge nurse. */
 export function BedBoard() {
   const { api, me } = useApp();
-  const [hospitalId, setHospitalId] = useState<string>(me?.hospital_id ?? "");
+  // The person's own hospital once `me` has arrived (the view may mount before it does: a
+  // starting value taken from it then stayed empty and the board never loaded); typed otherwise.
+  const [typed, setHospitalId] = useState("");
+  const hospitalId = me?.hospital_id ?? typed;
   const [board, setBoard] = useState<Board | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const load = useCallback(async () => {

@@ -68,6 +68,9 @@ export function IntakeBoard() {
     <div className="intake">
       <section className="panel" aria-labelledby="intake-board-title">
         <h2 id="intake-board-title">ED intake board</h2>
+        <p className="muted">
+          Sessions not moving? <Link to="/intake/health">See the intake workers and agents</Link>.
+        </p>
         {message && <p role="alert">{message}</p>}
         <table className="table" data-testid="intake-board">
           <thead>

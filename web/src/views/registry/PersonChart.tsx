@@ -138,14 +138,31 @@ function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) 
   const { api, can } = useApp();
   const [incidents, setIncidents] = useState<IncidentPage["items"]>([]);
   const [incident, setIncident] = useState<IncidentRead | null>(null);
+  // The chosen call's patients fill the Patient list when the call has loaded; until then the
+  // form waits (an empty required list would refuse the submit with a browser tooltip only).
+  const [chosen, setChosen] = useState("");
+  const loading = chosen !== "" && incident?.id !== chosen;
+  const [failed, setFailed] = useState<string | null>(null);
   useEffect(() => {
     if (!can("incidents:read")) return;
     void api.get<IncidentPage>("/api/incidents?limit=30").then((page) => setIncidents(page.items)).catch(() => undefined);
   }, [api, can]);
-
-  async function pick(id: string) {
-    setIncident(id ? await api.get<IncidentRead>(`/api/incidents/${encodeURIComponent(id)}`) : null);
-  }
+  useEffect(() => {
+    if (!chosen) return;
+    let live = true;
+    api.get<IncidentRead>(`/api/incidents/${encodeURIComponent(chosen)}`).then(
+      (i) => {
+        // A slower answer for a call chosen earlier does not replace the one chosen now.
+        if (live) setIncident(i);
+      },
+      (err: unknown) => {
+        if (live) setFailed(problemText(err));
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, chosen]);
 
   async function link(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -162,16 +179,22 @@ function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) 
     <form onSubmit={(e) => void link(e)} className="form" aria-label="Link a call's patient">
       <h3>Link a call's patient</h3>
       <label>Call
-        <select name="incident" required defaultValue="" onChange={(e) => void pick(e.target.value)}>
+        <select name="incident" required value={chosen} onChange={(e) => {
+          setFailed(null);
+          setChosen(e.target.value);
+        }}>
           <option value="" disabled>Choose a call…</option>
           {incidents.map((i) => (
             <option key={i.id} value={i.id}>#{i.number} {i.chief_complaint}</option>
           ))}
         </select>
       </label>
+      {loading && !failed && <p role="status">Loading the call…</p>}
+      {failed && <p className="error" role="alert">The call could not be loaded: {failed}</p>}
+      <fieldset className="bare" disabled={loading}>
       <label>Patient
         <select name="patient" required>
-          {(incident?.patients ?? []).map((pt) => (
+          {(loading ? [] : (incident?.patients ?? [])).map((pt) => (
             <option key={pt.id} value={pt.id}>
               {pt.label} {pt.name ?? ""} {pt.age_years ?? ""} {pt.sex ?? ""}
             </option>
@@ -179,6 +202,7 @@ function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) 
         </select>
       </label>
       <button type="submit">Link patient</button>
+      </fieldset>
     </form>
   );
 }
