@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -27,8 +29,9 @@ from emsync.bootstrap import create_app
 from emsync.core.background import ProcessRole
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
-from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
+from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep, IntakeWorker
 from emsync.intake.records.models import Admission, LegalCase
+from emsync.intake.workers import system_database_url
 from emsync.notifications.models import Notification
 from tests.builders import auth_headers
 from tests.conftest import TEST_MASTER_KEYS, TEST_SECRET
@@ -79,6 +82,66 @@ def worker_env(database_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
+def held_back(env: dict[str, str], *, backoff: float) -> dict[str, str]:
+    """A worker whose scheduling steps time out on every try (1 µs: the agent reads the
+    database, so it always yields first) and wait `backoff` seconds before the next: each
+    session is left with one unfinished run, its scheduling retries, for as long as the test
+    needs, however fast the machine. A worker started with `env` itself runs them."""
+    return {
+        **env,
+        "EMSYNC_INTAKE_ENGINE__AGENT_TIMEOUTS": '{"scheduling": 0.000001}',
+        "EMSYNC_INTAKE_ENGINE__BACKOFF_SECONDS": str(backoff),
+    }
+
+
+def system_table(database_url: str, data_dir: Path) -> tuple[sa.Engine, str]:
+    """The DBOS system database of a worker with this data directory, and its runs' table."""
+    url = system_database_url(database_url, data_dir)
+    table = "workflow_status" if url.startswith("sqlite") else "dbos.workflow_status"
+    return sa.create_engine(url), table
+
+
+def unfinished_runs(
+    database_url: str, data_dir: Path, executor_id: str, *, version: str | None = None
+) -> int:
+    """The executor's PENDING runs (of `version`, when given); none before DBOS has made its
+    tables (a worker still starting)."""
+    engine, table = system_table(database_url, data_dir)
+    try:
+        with engine.begin() as connection:
+            if not sa.inspect(connection).has_table(*reversed(table.split("."))):
+                return 0
+            of_version = "" if version is None else "AND application_version = :version"
+            found = connection.execute(
+                sa.text(
+                    f"SELECT count(*) FROM {table} WHERE status = 'PENDING' "  # noqa: S608 - a fixed table name and clause
+                    f"AND executor_id = :executor {of_version}"
+                ),
+                {"executor": executor_id, "version": version},
+            ).scalar()
+            return int(found or 0)
+    finally:
+        engine.dispose()
+
+
+async def wait_held_back(
+    database_url: str,
+    data_dir: Path,
+    executor_id: str,
+    proc: subprocess.Popen[bytes],
+    *,
+    sessions: int,
+    log: Path,
+) -> None:
+    """Until a `held_back` worker has every session's scheduling retry waiting (a condition,
+    polled): the worker can then be killed with runs certainly unfinished."""
+    deadline = time.monotonic() + 300
+    while unfinished_runs(database_url, data_dir, executor_id) < sessions:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the runs never waited; the worker's log: {log}")
+        await asyncio.sleep(0.05)
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -126,6 +189,55 @@ async def wait_until(
         await asyncio.sleep(0.05)
 
 
+def scale_worker(
+    database_url: str, data_dir: Path, *, poll: bool = True
+) -> tuple[dict[str, str], str]:
+    """A worker's environment (its own port, so its own executor id) and its executor id.
+    Without `poll` it never starts new sessions: whatever it runs, it took over."""
+    data_dir.mkdir()
+    env = {
+        **worker_env(database_url, data_dir),
+        "EMSYNC_INTAKE_ENGINE__WORKER_HEARTBEAT_SECONDS": "0.3",
+        "EMSYNC_INTAKE_ENGINE__WORKER_DEAD_AFTER_SECONDS": "3",
+    }
+    if not poll:
+        env["EMSYNC_INTAKE_ENGINE__POLL_SECONDS"] = "86400"
+    return env, f"{socket.gethostname()}:{env['EMSYNC_PORT']}"
+
+
+async def worker_row(runtime: Runtime, executor_id: str) -> IntakeWorker | None:
+    async with runtime.sessions() as session:
+        return await session.get(IntakeWorker, executor_id)
+
+
+async def wait_for_heartbeat(
+    runtime: Runtime, executor_id: str, proc: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Until the worker has recorded itself (a condition, polled)."""
+    deadline = time.monotonic() + 120
+    while await worker_row(runtime, executor_id) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"worker {executor_id} never beat; its log: {log}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_all_begun(runtime: Runtime, proc: subprocess.Popen[bytes], *, log: Path) -> None:
+    """Until a worker has begun every session (none left pending; a condition, polled)."""
+    deadline = time.monotonic() + 300
+    while True:
+        async with runtime.sessions() as session:
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(IntakeSession)
+                .where(IntakeSession.status == "pending")
+            )
+        if not pending:
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{pending} sessions never begun; the worker's log: {log}")
+        await asyncio.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class Tally:
     sessions: int
@@ -140,6 +252,18 @@ class Tally:
     # Notifications of each session (family, staff): the same for every session when each
     # step's effects happened once.
     notifications_per_session: list[int]
+
+    @property
+    def exactly_once(self) -> bool:
+        """Every session finished, every step once, one admission and one legal case per
+        session, and the same notifications for each."""
+        return (
+            self.finished == self.sessions
+            and self.steps_finished_once
+            and self.admissions == self.sessions
+            and self.legal_cases == self.sessions
+            and len(self.notifications_per_session) == 1
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

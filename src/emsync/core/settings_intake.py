@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
 
 
 class IntakeEngineSettings(BaseModel):
@@ -58,3 +60,26 @@ class IntakeEngineSettings(BaseModel):
         description="this worker's name for workflow recovery; unset: `<host name>:<port>`, "
         "stable across restarts of one worker and distinct between workers on one host",
     )
+    # Several workers on one PostgreSQL database (intake.workers): each records a heartbeat, and
+    # a live worker takes over the unfinished runs of one whose heartbeat is older than this.
+    worker_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="how often an intake worker records that it is alive"
+    )
+    worker_dead_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="an intake worker silent this long is dead: a live one takes over its "
+        "unfinished runs (at least twice worker_heartbeat_seconds; keep it above clock skew "
+        "between hosts)",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeats_fit(self) -> Self:
+        # A worker declared dead while alive would have its runs taken over and run twice in
+        # DBOS (the effects stay once, by their keys): leave room for a late heartbeat.
+        if self.worker_dead_after_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                "intake_engine.worker_dead_after_seconds must be at least twice "
+                "worker_heartbeat_seconds"
+            )
+        return self

@@ -15,7 +15,7 @@ from emsync.auth.public import actor_names
 from emsync.core.errors import Conflict
 from emsync.core.ids import new_id
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep, UowDep
-from emsync.intake import followups, service
+from emsync.intake import followups, service, workers
 from emsync.intake.agents import AGENTS, AgentDeps, emergency_check
 from emsync.intake.agents.admission import person_index
 from emsync.intake.engine import IntakeEngine, circuit_of
@@ -37,6 +37,7 @@ from emsync.intake.schemas import (
     SessionRead,
     SessionStart,
     SessionSummary,
+    WorkerHealth,
 )
 from emsync.intake.workflows import EMERGENCY_FIRST, unknown_workflow
 from emsync.telemetry.public import (
@@ -248,6 +249,33 @@ async def agents_health(
             )
         )
     return health
+
+
+@router.get("/health/workers", response_model=list[WorkerHealth])
+async def workers_health(
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, requires(Perm.INTAKE_READ)],
+) -> list[WorkerHealth]:
+    """The worker processes that run sessions: heartbeat (and seconds since it), alive, runs in
+    flight, whether a live one took over their runs (several workers on PostgreSQL)."""
+    now, dead_after = runtime.clock(), runtime.settings.intake_engine.worker_dead_after_seconds
+    return [
+        WorkerHealth(
+            executor_id=worker.executor_id,
+            host=worker.host,
+            pid=worker.pid,
+            started_at=worker.started_at,
+            heartbeat_at=worker.heartbeat_at,
+            silent_seconds=workers.silent_for(worker, now=now),
+            alive=workers.alive(worker, now=now, dead_after=dead_after),
+            runs_in_flight=worker.runs_in_flight,
+            taken_over_by=worker.taken_over_by,
+            taken_over_at=worker.taken_over_at,
+            runs_taken_over=worker.runs_taken_over,
+        )
+        for worker in await workers.seen(session)
+    ]
 
 
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

@@ -23,32 +23,34 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import socket
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
 from dbos import DBOS, DBOSConfig, SetWorkflowID
-from dbos._serialization import DBOSDefaultSerializer
-from dbos._sys_db import SystemDatabase
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from emsync.core.background import Periodic
-from emsync.core.db import sqlite_file
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
-from emsync.core.settings import Settings
 from emsync.intake import steps
 from emsync.intake.agents.base import Agent, AgentDeps, StepOutput
 from emsync.intake.metrics import CIRCUIT_LEVEL, IntakeMetrics
 from emsync.intake.models import IntakeSession, IntakeStep
+from emsync.intake.steps import beside_workflow_id
+from emsync.intake.workers import (
+    WORKFLOW_VERSION,
+    Workers,
+    executor_id,
+    migrate_system_database,
+    sqlite_engine,
+    system_database_url,
+)
 from emsync.intake.workflows import Move, SessionStatus, StepStatus
 
 log = structlog.get_logger("emsync.intake")
@@ -68,12 +70,6 @@ def session_workflow_id(session_id: str) -> str:
     return f"intake:{session_id}"
 
 
-def beside_workflow_id(session_id: str, agent: str, attempts: int) -> str:
-    # Derived from the step's tries so far: the session's run and a worker's poll that both
-    # start the same queued step start one workflow (DBOS deduplicates by id).
-    return f"intake:{session_id}:{agent}:a{attempts}"
-
-
 # ---- the durable workflows (registered with DBOS at import) ----------------------------------
 
 
@@ -83,15 +79,20 @@ async def run_session(session_id: str) -> str:
     while True:
         move, agent, outcome = await _advance(session_id, run)
         if move == Move.FINISH:
+            # The first tries of the non-clinical steps it began beside the clinical ones:
+            # awaited here (not a DBOS step: a replay reads them from the step rows), and
+            # their retries handed to workflows of their own, before this run may end.
+            await _engine().finish_first_tries(session_id)
             return outcome
         if outcome == "retry":
             await _drive(session_id, agent, beside=False, first=1)
 
 
 @DBOS.workflow(name="intake.beside")
-async def run_beside(session_id: str, agent: str) -> str:
-    """One step in a workflow of its own: emergency-first non-clinical steps, forced steps."""
-    return await _drive(session_id, agent, beside=True, first=0)
+async def run_beside(session_id: str, agent: str, first: int = 0) -> str:
+    """One step in a workflow of its own: the retries of an emergency's non-clinical step
+    (its first try was the session run's, `first` 1), a forced step, a step a poll found."""
+    return await _drive(session_id, agent, beside=True, first=first)
 
 
 async def _drive(session_id: str, agent: str, *, beside: bool, first: int) -> str:
@@ -102,7 +103,10 @@ async def _drive(session_id: str, agent: str, *, beside: bool, first: int) -> st
     for attempt in range(first, policy.tries):
         if attempt > 0:
             await DBOS.sleep_async(policy.backoff(attempt - 1))
-        outcome = await _attempt(session_id, agent, f"{workflow_id}#{attempt}", beside)
+        # Not a DBOS step (its two checkpoints per try, ~35 % of DBOS's writes): the step
+        # row says what a try did, so a replay finds its outcome there (steps.claim).
+        run = f"{workflow_id}#{attempt}"
+        outcome = await _engine().attempt(session_id, agent, run, beside=beside)
         if outcome != "retry":
             return outcome
     return await _dead_letter(session_id, agent)
@@ -110,15 +114,12 @@ async def _drive(session_id: str, agent: str, *, beside: bool, first: int) -> st
 
 @DBOS.step(name="intake.advance")
 async def _advance(session_id: str, run: str) -> tuple[str, str, str]:
-    """One checkpoint per step of the session's own run: start the non-clinical steps now
-    due beside it, then run the next clinical one (its first try), or settle the session.
-    Returns the move, the agent and the try's outcome (inline) or the session's status."""
+    """One checkpoint for the session's own run up to its end or its next failed try (not one
+    per step: the step rows already say where a replay resumes, see IntakeEngine.advance):
+    start the non-clinical steps as they fall due beside it, run the clinical ones (first
+    try) in order, settle the session. Returns the move, the agent and the failed try's
+    outcome ("retry"), or FINISH with the session's status."""
     return await _engine().advance(session_id, run)
-
-
-@DBOS.step(name="intake.attempt")
-async def _attempt(session_id: str, agent: str, run: str, beside: bool) -> str:
-    return await _engine().attempt(session_id, agent, run, beside=beside)
 
 
 @DBOS.step(name="intake.dead_letter")
@@ -178,6 +179,12 @@ class IntakeEngine:
         # Runs this process started: a poll does not ask DBOS for them again.
         self._begun: set[str] = set()
         self._detached: set[asyncio.Task[None]] = set()
+        # First tries of non-clinical steps begun beside each session's run, in this process.
+        self._first_tries: dict[str, set[asyncio.Task[None]]] = {}
+        # Their results, for the session run's next write (steps.Held), not one write each.
+        self._held: dict[str, list[steps.Held]] = {}
+        # What each session's run opened (its payload, earlier results), until the run ends.
+        self._opened: dict[str, steps.Opened] = {}
         config = runtime.settings.intake_engine
         # Caps on the steps running at once in this worker (clinical, and beside them): the
         # waiting happens before a claim and outside the agent's timeout.
@@ -186,6 +193,8 @@ class IntakeEngine:
             True: asyncio.Semaphore(config.beside_concurrency),
         }
         self._poll = Periodic("intake-poll", lambda: config.poll_seconds, self.poll)
+        # Heartbeats; takes over the runs of a dead worker (several workers on one database).
+        self.workers = Workers(runtime, executor_id(runtime.settings), self.launch)
 
     def use(self, agents: Mapping[str, Agent]) -> None:
         """The agents to run, each behind its own circuit breaker (before `start`)."""
@@ -221,6 +230,7 @@ class IntakeEngine:
             log.warning("intake_engine_already_running_in_this_process")
             return
         _ACTIVE = self
+        await self.workers.start()  # before a launch: no run of this worker's id has no row
         # Launch (and recover) only where there is work: most processes never run intake.
         if await self._unfinished():
             await self.launch()
@@ -231,6 +241,7 @@ class IntakeEngine:
         if _ACTIVE is not self:
             return  # never started (another engine runs in this process)
         await self._poll.stop()
+        await self.workers.stop()
         if self._detached:
             await asyncio.wait(set(self._detached), timeout=STOP_GRACE_SECONDS)
         if self._launched:
@@ -259,6 +270,7 @@ class IntakeEngine:
             # where the app's database connections live.
             DBOS.launch()
             self._launched = True
+            await self.workers.adopt_own()
 
     async def _unfinished(self) -> bool:
         async with self.runtime.sessions() as session:
@@ -279,11 +291,18 @@ class IntakeEngine:
             await DBOS.start_workflow_async(run_session, session_id)
         self._begun.add(workflow_id)
 
-    async def run_beside(self, session_id: str, agent: str, attempts: int) -> None:
+    async def run_beside(
+        self, session_id: str, agent: str, attempts: int, *, first: int = 0
+    ) -> None:
         await self.launch()
         workflow_id = beside_workflow_id(session_id, agent, attempts)
+        await self._start_beside(workflow_id, session_id, agent, first)
+
+    async def _start_beside(
+        self, workflow_id: str, session_id: str, agent: str, first: int
+    ) -> None:
         with SetWorkflowID(workflow_id):
-            await DBOS.start_workflow_async(run_beside, session_id, agent)
+            await DBOS.start_workflow_async(run_beside, session_id, agent, first)
         self._begun.add(workflow_id)
 
     async def poll(self) -> None:
@@ -321,38 +340,80 @@ class IntakeEngine:
         )
 
     async def advance(self, session_id: str, run: str) -> tuple[str, str, str]:
-        async with self._gates[False]:
-            return await self._advance(session_id, run)
-
-    async def _advance(self, session_id: str, run: str) -> tuple[str, str, str]:
+        """The session's run from where it stands: each inline step's agent in turn (each under
+        the clinical cap), one transaction per step (its result and the next claim together),
+        until nothing is left for this run (FINISH, with the session's status) or a try failed
+        ("retry", with its agent: the caller backs off durably and tries again)."""
         runtime = self.runtime
-        step = await steps.advance(
-            runtime.sessions, runtime.keyring, session_id=session_id, run=run, now=runtime.clock()
-        )
+        step: steps.Advance | None = None
+        while True:
+            async with self._gates[False]:
+                if step is None:
+                    step = await steps.advance(
+                        runtime.sessions,
+                        runtime.keyring,
+                        session_id=session_id,
+                        run=run,
+                        now=runtime.clock(),
+                        held=self._held.pop(session_id, []),
+                        opened=self._opened.setdefault(session_id, {}),
+                    )
+                    self._follow(session_id, step)
+                if step.move == Move.FINISH:
+                    return str(step.move), "", step.status
+                assert step.claim is not None  # an inline step is claimed for this run
+                outcome, after = await self._execute(step.claim, beside=False, then=run)
+            if after is None:
+                return str(step.move), step.agent, outcome
+            self._follow(session_id, after)
+            step = after
+
+    def _follow(self, session_id: str, step: steps.Advance) -> None:
+        """Push the board and begin the first tries that `step` claimed beside the run."""
         if step.board is not None:
             self.publish(step.board)
-        for agent, tries in step.beside:
-            self._detach(self.run_beside(session_id, agent, tries))
-        if step.move == Move.FINISH:
-            return str(step.move), "", step.status
-        assert step.claim is not None  # an inline step is claimed for this run
-        return str(step.move), step.agent, await self._execute(step.claim, beside=False)
+        for claim in step.beside:
+            # A fresh context: the try is no part of the DBOS step that claimed it.
+            task = asyncio.get_running_loop().create_task(
+                self._first_try(claim), context=contextvars.Context()
+            )
+            self._detached.add(task)
+            self._first_tries.setdefault(session_id, set()).add(task)
+            task.add_done_callback(self._detached.discard)
 
-    def _detach(self, start: Coroutine[Any, Any, None]) -> None:
-        """Start a run beside the session's as a workflow of its own, not a child of the
-        running one: the session's run does not wait for its start (two checkpoints and the
-        child's start, measured at ~0.3 s of the clinical path under load), and its id (the
-        step's tries) makes a second start of it a no-op. A crash before it started leaves the
-        step queued with no claim: the worker's poll starts it."""
-        task = asyncio.get_running_loop().create_task(start, context=contextvars.Context())
-        self._detached.add(task)
-        task.add_done_callback(self._started)
+    async def _first_try(self, claim: steps.Claim) -> None:
+        async with self._gates[True]:
+            _outcome, after = await self._execute(claim, beside=True, hold=True)
+        if after is not None and after.board is not None:
+            self.publish(after.board)
 
-    def _started(self, task: asyncio.Task[None]) -> None:
-        self._detached.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # The poll starts it again; the class name only (no patient data).
-            log.warning("intake beside run not started", error=type(task.exception()).__name__)
+    async def finish_first_tries(self, session_id: str) -> None:
+        """Wait for the first tries begun beside the session's run, then, from the step rows
+        (the same after a crash, when no task is left), make a first try that was running when
+        the process died, and start the retries' workflow of one that failed (a second start
+        of it is a no-op). Only then may the session's run end: the tries are in its care."""
+        begun = self._first_tries.pop(session_id, set())
+        if begun:
+            await asyncio.gather(*begun, return_exceptions=True)
+        runtime, held = self.runtime, self._held.pop(session_id, [])
+        self._opened.pop(session_id, None)
+        if held:  # their results, and what is left, in one transaction
+            board, left = await steps.record_held(
+                runtime.sessions,
+                runtime.keyring,
+                session_id=session_id,
+                held=held,
+                now=runtime.clock(),
+            )
+            self.publish(board)
+        else:
+            left = await steps.first_tries(runtime.sessions, session_id)
+        for agent, workflow_id in left:
+            outcome = await self.attempt(session_id, agent, f"{workflow_id}#0", beside=True)
+            if outcome == "retry":
+                # Not a child of the session's run (its start would cost it two checkpoints).
+                start = self._start_beside(workflow_id, session_id, agent, 1)
+                await asyncio.get_running_loop().create_task(start, context=contextvars.Context())
 
     async def attempt(self, session_id: str, agent: str, run: str, *, beside: bool) -> str:
         """ "finished" (done, needs review, or not this run's to do) or "retry"."""
@@ -368,15 +429,24 @@ class IntakeEngine:
             agent=agent,
             run=run,
             now=runtime.clock(),
+            opened=self._opened.get(session_id),
         )
-        if claim is None:
-            return "finished"
+        if isinstance(claim, str):
+            return claim
         if claim.board is not None:
             self.publish(claim.board)
-        return await self._execute(claim, beside=beside)
+        outcome, after = await self._execute(claim, beside=beside)
+        if after is not None and after.board is not None:
+            self.publish(after.board)
+        return outcome
 
-    async def _execute(self, claim: steps.Claim, *, beside: bool) -> str:
-        """Run the claimed step's agent once and record what happened."""
+    async def _execute(
+        self, claim: steps.Claim, *, beside: bool, then: str | None = None, hold: bool = False
+    ) -> tuple[str, steps.Advance | None]:
+        """Run the claimed step's agent once and record what happened: ("finished", what the
+        record returned: with `then`, the run's next step, claimed in the same transaction)
+        or ("retry", None). `hold` (a first try beside the session's run): a result is left
+        for the run's next write. The run's own writes (not `beside`) write what it holds."""
         runtime = self.runtime
         session_id, agent = str(claim.step.session_id), claim.step.agent
         started_at, t0 = runtime.clock(), time.perf_counter()
@@ -398,8 +468,13 @@ class IntakeEngine:
         self.metrics.runs.labels(agent=agent, outcome=outcome).inc()
         self.metrics.latency.labels(agent=agent).observe(elapsed)
         version = getattr(implementation, "version", "?")
+        held = [] if beside else self._held.pop(session_id, [])
+        if result is not None and hold:
+            done = steps.Held(claim, version, result, started_at, elapsed * 1000, runtime.clock())
+            self._held.setdefault(session_id, []).append(done)
+            return "finished", None
         if result is not None:
-            board = await steps.record_result(
+            after = await steps.record_result(
                 runtime.sessions,
                 runtime.keyring,
                 claim_=claim,
@@ -408,9 +483,11 @@ class IntakeEngine:
                 started_at=started_at,
                 duration_ms=elapsed * 1000,
                 now=runtime.clock(),
+                then=then,
+                held=held,
+                opened=self._opened.get(session_id),
             )
-            self.publish(board)
-            return "finished"
+            return "finished", after
         self.metrics.failures.labels(agent=agent).inc()
         # The class name only: an exception's message may carry patient data.
         log.warning("intake step failed", session_id=session_id, agent=agent, error=error)
@@ -425,9 +502,10 @@ class IntakeEngine:
             started_at=started_at,
             duration_ms=elapsed * 1000,
             now=runtime.clock(),
+            held=held,
         )
         self.publish(board)
-        return "retry"
+        return "retry", None
 
     async def _call(self, agent: Agent, claim: steps.Claim, *, beside: bool) -> StepOutput:
         policy = self.policy(agent.name, beside=beside)
@@ -476,69 +554,11 @@ def dbos_config(runtime: Runtime) -> DBOSConfig:
         "name": "emsync-intake",
         "system_database_url": url,
         "executor_id": executor_id(settings),
+        # Not DBOS's hash of the workflows' source, which changed with any edit of them and
+        # left the runs begun before an upgrade to nobody (intake.workers).
+        "application_version": WORKFLOW_VERSION,
         "log_level": "WARNING",
     }
     if url.startswith("sqlite"):
-        config["system_database_engine"] = _sqlite_engine(url)
+        config["system_database_engine"] = sqlite_engine(url)
     return config
-
-
-def executor_id(settings: Settings) -> str:
-    """This worker's DBOS executor id: DBOS recovers at launch the unfinished workflows of its
-    own id, so it must be the same after a restart and differ between workers sharing a
-    PostgreSQL database. Unset, the host name and HTTP port (each worker on a host has its own)."""
-    configured = settings.intake_engine.executor_id
-    return configured or f"{socket.gethostname()}:{settings.port}"
-
-
-def migrate_system_database(config: DBOSConfig) -> None:
-    """Create or migrate DBOS's system database (blocking: run it in a thread)."""
-    database = SystemDatabase.create(
-        system_database_url=config["system_database_url"] or "",
-        engine_kwargs={},
-        engine=config.get("system_database_engine"),
-        schema=None,
-        serializer=DBOSDefaultSerializer,
-        executor_id=None,
-        use_listen_notify=False,
-    )
-    try:
-        database.run_migrations()
-    finally:
-        database.destroy()
-
-
-def system_database_url(app_url: str, data_dir: Path) -> str:
-    """Beside the app's database: a `-workflows` SQLite file next to it, or the same PostgreSQL
-    database (DBOS keeps its tables in schema `dbos`)."""
-    file = sqlite_file(app_url)
-    if file is not None:
-        path = Path(file)
-        return f"sqlite:///{path.with_name(path.stem + '-workflows.sqlite')}"
-    if app_url.startswith("sqlite"):  # in memory
-        return f"sqlite:///{data_dir / 'intake-workflows.sqlite'}"
-    return (
-        sa.make_url(app_url)
-        .set(drivername="postgresql+psycopg")
-        .render_as_string(hide_password=False)
-    )
-
-
-def _sqlite_engine(url: str) -> sa.Engine:
-    """WAL and synchronous=NORMAL, as the app's own SQLite: measured 71 → 593 checkpointed
-    steps/s (docs/intake.md); a process killed with -9 loses nothing committed in WAL mode."""
-    engine = sa.create_engine(
-        url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
-    )
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "busy_timeout=30000",
-            "foreign_keys=ON",
-        ):
-            dbapi_connection.execute(f"PRAGMA {pragma}")
-
-    return engine

@@ -42,3 +42,15 @@ class IntakeMetrics:
             ["agent"],
             registry=registry,
         )
+        self.takeovers = Counter(
+            "emsync_intake_worker_takeovers_total",
+            "Dead intake workers (silent past worker_dead_after_seconds) whose unfinished runs "
+            "this worker took over.",
+            registry=registry,
+        )
+        self.runs_taken_over = Counter(
+            "emsync_intake_runs_taken_over_total",
+            "Unfinished intake runs of dead workers (or of an older version) this worker "
+            "queued again.",
+            registry=registry,
+        )

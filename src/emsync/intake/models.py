@@ -110,3 +110,23 @@ class IntakeOverride(Base):
     reason_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+class IntakeWorker(Base):
+    """A worker process that runs intake sessions (its DBOS executor id), with its heartbeat:
+    a live worker takes over the unfinished runs of one silent past
+    `intake_engine.worker_dead_after_seconds` (intake.workers)."""
+
+    __tablename__ = "intake_workers"
+
+    executor_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    # The live worker that last took over its runs, when, and how many runs in all.
+    taken_over_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    taken_over_at: Mapped[datetime | None] = mapped_column(default=None)
+    runs_taken_over: Mapped[int] = mapped_column(Integer, default=0)
+    # Its unfinished durable runs (PENDING in DBOS) at its last heartbeat; 0 once taken over.
+    runs_in_flight: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

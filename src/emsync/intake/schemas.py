@@ -222,6 +222,25 @@ class AgentHealth(BaseModel):
     last_error: str | None
 
 
+class WorkerHealth(BaseModel):
+    """An intake worker process (its DBOS executor id) and its heartbeat; a dead one's runs
+    are taken over by a live one (intake.workers)."""
+
+    executor_id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    # Seconds since heartbeat_at by the server's clock: a browser's clock may be off.
+    silent_seconds: float
+    alive: bool
+    # Its unfinished durable runs as of its last heartbeat; 0 once taken over.
+    runs_in_flight: int
+    taken_over_by: str | None
+    taken_over_at: datetime | None
+    runs_taken_over: int
+
+
 class DeviceScan(BaseModel):
     """`POST /devices/scan`: a `device_scan` session for a registered, unrevoked device."""
 

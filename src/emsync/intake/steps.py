@@ -3,27 +3,30 @@ result or failure with its agent-log row, the dead letter, and the session's sta
 
 Each function is one short transaction, so a `kill -9` between two of them leaves a state the
 durable run (intake.engine) resumes from: a claim is taken again by the run that held it
-(`claimed_by` names the run and attempt), and a finished step is never run twice. A step costs
-two write transactions: `advance` (or `claim`) before the agent and `record_result` (result, agent
-log and the session's status together) after it; each returns the `Board` the live channels
-push, built from the rows it already holds rather than read again.
+(`claimed_by` names the run and attempt), and a finished step is never run twice. An inline step
+costs one write transaction: `record_result` writes its result, agent log and the session's
+status and claims the run's next step together (`advance` only starts a run or follows a failed
+try); a step run beside costs two (`claim`, then `record_result`). Each returns the `Board` the
+live channels push, built from the rows it already holds rather than read again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from emsync.core.crypto import Keyring
+from emsync.intake import rows
 from emsync.intake.agents.base import StepInput, StepOutput
-from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
+from emsync.intake.models import IntakeSession, IntakeStep
+from emsync.intake.rows import SessionRow, StepRow
 from emsync.intake.workflows import (
     FINISHED,
     Move,
@@ -37,6 +40,9 @@ from emsync.intake.workflows import (
 )
 
 S = StepStatus
+# The ORM's rows (the API's overrides) or the runs' own (intake.rows): the same columns.
+Step = IntakeStep | StepRow
+Session = IntakeSession | SessionRow
 
 
 def seal_json(keyring: Keyring, value: Any, *, aad: str) -> bytes:
@@ -46,6 +52,23 @@ def seal_json(keyring: Keyring, value: Any, *, aad: str) -> bytes:
 
 def open_json(keyring: Keyring, sealed: bytes, *, aad: str) -> Any:
     return json.loads(keyring.open(sealed, aad=aad.encode()))
+
+
+# What a session's run has opened, by associated data: the sealed bytes and their JSON. A
+# session's earlier results are given to each of its later steps; opened once per run, not once
+# per later step. Kept with the ciphertext it came from, so a row sealed again since (a forced
+# step's new result) is opened again; a replay starts empty and opens them from the rows.
+Opened = dict[str, tuple[bytes, Any]]
+
+
+def open_cached(keyring: Keyring, sealed: bytes, *, aad: str, opened: Opened | None) -> Any:
+    hit = opened.get(aad) if opened is not None else None
+    if hit is not None and hit[0] == sealed:
+        return hit[1]
+    value = open_json(keyring, sealed, aad=aad)
+    if opened is not None:
+        opened[aad] = (sealed, value)
+    return value
 
 
 def payload_aad(session_id: str) -> str:
@@ -60,7 +83,25 @@ def log_aad(session_id: str, agent: str) -> str:
     return f"intake:{session_id}:{agent}:log"
 
 
-def state_of(step: IntakeStep) -> StepState:
+def beside_workflow_id(session_id: str, agent: str, attempts: int) -> str:
+    """The run of a step beside the session's: its first try (in the session's run, or in this
+    workflow when forced or started by a poll) and its retries (this workflow). Derived from
+    the step's tries so far: two starts of the same queued step start one workflow (DBOS
+    deduplicates by id)."""
+    return f"intake:{session_id}:{agent}:a{attempts}"
+
+
+def first_try_of(step: Step) -> str | None:
+    """The beside workflow whose first try holds or held `step`, if that try is the last one
+    made (it ran, or was running, in the session's run: its retries are that workflow's)."""
+    held, _, number = (step.claimed_by or "").rpartition("#")
+    prefix = f"intake:{step.session_id}:{step.agent}:a"
+    if number == "0" and held.startswith(prefix) and not finished(step.status):
+        return held
+    return None
+
+
+def state_of(step: Step) -> StepState:
     return StepState(step.agent, step.position, step.clinical, StepStatus(step.status))
 
 
@@ -82,7 +123,7 @@ class Board:
         }
 
 
-def board_of(row: IntakeSession, steps: list[IntakeStep]) -> Board:
+def board_of(row: Session, steps: Sequence[Step]) -> Board:
     return Board(row.id, row.workflow, row.status, [dict(summary(s)) for s in steps])
 
 
@@ -94,18 +135,34 @@ class Claim:
     attempt: int
     forced: bool
     board: Board | None = None
+    run: str = ""  # the try holding it (`<workflow id>#<n>`)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A non-clinical first try's result, made beside the session's run and written by that
+    run's next transaction (or its last), not by one of its own: one write per session run
+    step, not one more per non-clinical step. Lost with the process, it is made again (the
+    step row still says the try is running: steps.first_tries) and finds its effects by key."""
+
+    claim: Claim
+    agent_version: str
+    result: StepOutput
+    started_at: datetime
+    duration_ms: float
+    finished_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Advance:
     """What the session's run does next (`advance`): run `claim` now (inline) or finish with
-    the session's `status`; either way, first start a run beside it for each of `beside`
-    (agent, tries so far: they name its run)."""
+    the session's `status`; either way, first try each of `beside` beside it (non-clinical
+    steps of an emergency, claimed for their first try in the same transaction)."""
 
     move: Move
     agent: str = ""
     claim: Claim | None = None
-    beside: list[tuple[str, int]] = field(default_factory=list)
+    beside: list[Claim] = field(default_factory=list)
     status: str = ""
     board: Board | None = None
 
@@ -115,6 +172,17 @@ async def load_steps(session: AsyncSession, session_id: str) -> list[IntakeStep]
         select(IntakeStep).where(IntakeStep.session_id == session_id).order_by(IntakeStep.position)
     )
     return list(rows)
+
+
+async def first_tries(
+    sessions: async_sessionmaker[AsyncSession], session_id: str
+) -> list[tuple[str, str]]:
+    """(agent, beside workflow id) of the session's steps whose first try, made in the
+    session's run, is the last one made and not finished (replay after a crash: the try was
+    running, or failed and its retries' workflow may not have started)."""
+    async with sessions() as session:
+        found = await rows.read_steps(await session.connection(), session_id)
+    return [(s.agent, held) for s in found if (held := first_try_of(s)) is not None]
 
 
 async def _locked(session: AsyncSession, session_id: str) -> tuple[IntakeSession, list[IntakeStep]]:
@@ -135,29 +203,33 @@ async def _locked(session: AsyncSession, session_id: str) -> tuple[IntakeSession
     return row, steps
 
 
-def _takeable(step: IntakeStep, run: str, allowed: frozenset[StepStatus]) -> bool:
+def _takeable(step: StepRow, run: str, allowed: frozenset[StepStatus]) -> bool:
     return step.status in allowed or (step.status == S.RUNNING and step.claimed_by == run)
 
 
 def _take(
     keyring: Keyring,
-    row: IntakeSession,
-    steps: list[IntakeStep],
-    mine: IntakeStep,
+    row: SessionRow,
+    steps: list[StepRow],
+    mine: StepRow,
     *,
     run: str,
     now: datetime,
+    board: bool = True,
+    opened: Opened | None = None,
 ) -> Claim:
     """Claim `mine` for `run` (written at commit) and build what the agent is given."""
     mine.status, mine.claimed_by, mine.attempts = S.RUNNING, run, mine.attempts + 1
     mine.started_at, mine.updated_at = now, now
     session_id = row.id
     previous = {
-        s.agent: open_json(keyring, s.result_sealed, aad=result_aad(session_id, s.agent))["output"]
+        s.agent: open_cached(
+            keyring, s.result_sealed, aad=result_aad(session_id, s.agent), opened=opened
+        )["output"]
         for s in steps
         if s.status in {S.DONE, S.NEEDS_REVIEW} and s.result_sealed is not None
     }
-    payload = open_json(keyring, row.payload_sealed, aad=payload_aad(session_id))
+    payload = open_cached(keyring, row.payload_sealed, aad=payload_aad(session_id), opened=opened)
     step = StepInput(
         session_id=UUID(session_id),
         workflow=row.workflow,
@@ -168,7 +240,22 @@ def _take(
         actor=row.actor,
         hospital_id=row.hospital_id,
     )
-    return Claim(step=step, attempt=mine.attempts, forced=mine.forced, board=board_of(row, steps))
+    shown = board_of(row, steps) if board else None
+    return Claim(step=step, attempt=mine.attempts, forced=mine.forced, board=shown, run=run)
+
+
+def already_tried(step: Step, run: str) -> bool:
+    """`run`'s try (`<workflow id>#<n>`) was made already: the step names it or a later try of
+    the same workflow and is not running it now. A try is not a DBOS step of its own, so after
+    a crash its run replays it, and this, from the row, says it failed (it is back waiting) or
+    was followed by later tries; a try running when the process died is taken again."""
+    workflow, _, number = run.rpartition("#")
+    held, _, held_number = (step.claimed_by or "").rpartition("#")
+    if held != workflow or not held_number.isdigit() or not number.isdigit():
+        return False
+    if step.status == S.RUNNING and step.claimed_by == run:
+        return False
+    return int(held_number) >= int(number)
 
 
 async def claim(
@@ -179,15 +266,24 @@ async def claim(
     agent: str,
     run: str,
     now: datetime,
-) -> Claim | None:
+    opened: Opened | None = None,
+) -> Claim | Literal["finished", "retry"]:
     """Take the step for `run` (pending or queued, or already this run's after a crash);
-    None when it is finished or another run holds it."""
+    "finished" when it is finished or another run holds it; "retry" when this try was made
+    already and failed (a replay after a crash)."""
     async with sessions() as session, session.begin():
-        row, steps = await _locked(session, session_id)
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, session_id)
         mine = next((s for s in steps if s.agent == agent), None)
-        if mine is None or not _takeable(mine, run, frozenset({S.PENDING, S.QUEUED})):
-            return None
-        return _take(keyring, row, steps, mine, run=run, now=now)
+        if mine is None or finished(mine.status):
+            return "finished"
+        if already_tried(mine, run):
+            return "retry"
+        if not _takeable(mine, run, frozenset({S.PENDING, S.QUEUED})):
+            return "finished"
+        taken = _take(keyring, row, steps, mine, run=run, now=now, opened=opened)
+        await rows.write(conn, row, steps)
+        return taken
 
 
 async def advance(
@@ -197,35 +293,61 @@ async def advance(
     session_id: str,
     run: str,
     now: datetime,
+    held: Sequence[Held] = (),
+    opened: Opened | None = None,
 ) -> Advance:
-    """One transaction for the session's run between two steps: start the session, queue the
-    non-clinical steps due for runs beside it, and claim the next step to run inline (the one
-    this run held before a crash first), or settle the session when nothing is left."""
+    """One transaction for the session's run before its first step (or after a failed one):
+    start the session, queue the non-clinical steps due for runs beside it, and claim the next
+    step to run inline (the one this run held before a crash first), or settle the session
+    when nothing is left. `held`: first tries' results to write as well."""
     async with sessions() as session, session.begin():
-        row, steps = await _locked(session, session_id)
-        if row.status == SessionStatus.PENDING:
-            row.status, row.started_at, row.updated_at = SessionStatus.RUNNING, now, now
-        held = next((s for s in steps if s.status == S.RUNNING and s.claimed_by == run), None)
-        beside: list[tuple[str, int]] = []
-        while True:
-            chosen = (
-                NextStep(Move.INLINE, held.agent)
-                if held is not None
-                else next_step(row.workflow, [state_of(s) for s in steps])
-            )
-            if chosen.move != Move.BESIDE:
-                break
-            queued = next(s for s in steps if s.agent == chosen.agent)
-            queued.status, queued.updated_at = S.QUEUED, now
-            beside.append((queued.agent, queued.attempts))
-        if chosen.move == Move.FINISH:
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, session_id)
+        await _write_held(conn, keyring, steps, held)
+        if held:
             _settle(row, steps, now)
-            return Advance(
-                Move.FINISH, beside=beside, status=str(row.status), board=board_of(row, steps)
-            )
-        mine = next(s for s in steps if s.agent == chosen.agent)
-        claimed = _take(keyring, row, steps, mine, run=run, now=now)
-        return Advance(Move.INLINE, mine.agent, claim=claimed, beside=beside, board=claimed.board)
+        chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
+        await rows.write(conn, row, steps)
+        return chosen
+
+
+def _next(
+    keyring: Keyring,
+    row: SessionRow,
+    steps: list[StepRow],
+    *,
+    run: str,
+    now: datetime,
+    opened: Opened | None = None,
+) -> Advance:
+    """What `advance` decides, on rows the caller's transaction holds locked."""
+    if row.status == SessionStatus.PENDING:
+        row.status, row.started_at, row.updated_at = SessionStatus.RUNNING, now, now
+    held = next((s for s in steps if s.status == S.RUNNING and s.claimed_by == run), None)
+    beside: list[Claim] = []
+    while True:
+        chosen = (
+            NextStep(Move.INLINE, held.agent)
+            if held is not None
+            else next_step(row.workflow, [state_of(s) for s in steps])
+        )
+        if chosen.move != Move.BESIDE:
+            break
+        # Claimed now for its first try, as the run beside it would (one transaction less
+        # per step); the session's run makes that try and starts the retries' workflow.
+        due = next(s for s in steps if s.agent == chosen.agent)
+        first = f"{beside_workflow_id(row.id, due.agent, due.attempts)}#0"
+        beside.append(
+            _take(keyring, row, steps, due, run=first, now=now, board=False, opened=opened)
+        )
+    if chosen.move == Move.FINISH:
+        _settle(row, steps, now)
+        return Advance(
+            Move.FINISH, beside=beside, status=str(row.status), board=board_of(row, steps)
+        )
+    mine = next(s for s in steps if s.agent == chosen.agent)
+    claimed = _take(keyring, row, steps, mine, run=run, now=now, opened=opened)
+    return Advance(Move.INLINE, mine.agent, claim=claimed, beside=beside, board=claimed.board)
 
 
 async def record_result(
@@ -238,40 +360,103 @@ async def record_result(
     started_at: datetime,
     duration_ms: float,
     now: datetime,
-) -> Board:
-    """The step's result, its agent-log row and the session's status, in one transaction."""
-    sid, agent = str(claim_.step.session_id), claim_.step.agent
-    sealed = seal_json(
-        keyring,
-        {
-            "output": result.output,
-            "decisions": [
-                {"rule": d.rule, "version": d.version, "inputs": dict(d.inputs), "result": d.result}
-                for d in result.decisions
-            ],
-        },
-        aad=result_aad(sid, agent),
-    )
+    then: str | None = None,
+    held: Sequence[Held] = (),
+    opened: Opened | None = None,
+) -> Advance:
+    """The step's result, its agent-log row and the session's status, in one transaction.
+    With `then` (the session's run, after an inline step), the same transaction also takes the
+    run's next step (`advance`): one write per step instead of two. Without it, the returned
+    `Advance` carries only the board (move FINISH, the session's status). `held`: first tries'
+    results (beside the run) written in the same transaction."""
+    sid = str(claim_.step.session_id)
+    mine = Held(claim_, agent_version, result, started_at, duration_ms, now)
     async with sessions() as session, session.begin():
-        row, steps = await _locked(session, sid)
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, sid)
+        await _write_held(conn, keyring, steps, [mine, *held], check=False)
+        _settle(row, steps, now)
+        following = (
+            _next(keyring, row, steps, run=then, now=now, opened=opened)
+            if then is not None
+            else Advance(Move.FINISH, status=str(row.status), board=board_of(row, steps))
+        )
+        await rows.write(conn, row, steps)
+        return following
+
+
+async def record_held(
+    sessions: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    *,
+    session_id: str,
+    held: Sequence[Held],
+    now: datetime,
+) -> tuple[Board, list[tuple[str, str]]]:
+    """The first tries' results the session's run still holds when its own steps are done, in
+    one transaction; and, from the same rows, what `first_tries` would read."""
+    async with sessions() as session, session.begin():
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, session_id)
+        await _write_held(conn, keyring, steps, held)
+        _settle(row, steps, now)
+        await rows.write(conn, row, steps)
+        left = [(s.agent, h) for s in steps if (h := first_try_of(s)) is not None]
+        return board_of(row, steps), left
+
+
+async def _write_held(
+    conn: AsyncConnection,
+    keyring: Keyring,
+    steps: list[StepRow],
+    held: Sequence[Held],
+    *,
+    check: bool = True,
+) -> None:
+    """Each result on its step row (written with the rows) and its agent-log row (one INSERT
+    for all). With `check`, only where the try still holds the step (it was made beside the
+    run and written later; `check=False`: the run's own inline step, as it always was)."""
+    logs: list[dict[str, Any]] = []
+    for done in held:
+        sid, agent = str(done.claim.step.session_id), done.claim.step.agent
         mine = next(s for s in steps if s.agent == agent)
+        if check and not (mine.status == S.RUNNING and mine.claimed_by == done.claim.run):
+            continue
+        result = done.result
+        sealed = seal_json(
+            keyring,
+            {
+                "output": result.output,
+                "decisions": [
+                    {
+                        "rule": d.rule,
+                        "version": d.version,
+                        "inputs": dict(d.inputs),
+                        "result": d.result,
+                    }
+                    for d in result.decisions
+                ],
+            },
+            aad=result_aad(sid, agent),
+        )
         mine.status, mine.result_sealed, mine.error = result.outcome, sealed, None
-        mine.finished_at, mine.duration_ms, mine.updated_at = now, duration_ms, now
-        session.add(
+        mine.finished_at, mine.duration_ms = done.finished_at, done.duration_ms
+        mine.updated_at = done.finished_at
+        logs.append(
             _log(
                 keyring,
-                claim_,
-                agent_version,
+                done.claim,
+                done.agent_version,
                 outcome=result.outcome,
                 rules=[f"{d.rule}@{d.version}" for d in result.decisions],
                 result_sealed=keyring.seal(sealed, aad=log_aad(sid, agent).encode()),
                 error=None,
-                started_at=started_at,
-                duration_ms=duration_ms,
+                started_at=done.started_at,
+                duration_ms=done.duration_ms,
             )
         )
-        _settle(row, steps, now)
-        return board_of(row, steps)
+    if logs:
+        await rows.add_log(conn, logs)
 
 
 async def record_failure(
@@ -286,15 +471,22 @@ async def record_failure(
     started_at: datetime,
     duration_ms: float,
     now: datetime,
+    held: Sequence[Held] = (),
 ) -> Board:
-    """A failed attempt: logged, and the step handed back (`back_to`) for the next try."""
+    """A failed attempt: logged, and the step handed back (`back_to`) for the next try.
+    `held`: first tries' results written as well."""
     sid, agent = str(claim_.step.session_id), claim_.step.agent
     async with sessions() as session, session.begin():
-        row, steps = await _locked(session, sid)
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, sid)
+        await _write_held(conn, keyring, steps, held)
+        if held:
+            _settle(row, steps, now)
         mine = next(s for s in steps if s.agent == agent)
         if mine.status == S.RUNNING:
             mine.status, mine.error, mine.updated_at = back_to, error[:200], now
-        session.add(
+        await rows.add_log(
+            conn,
             _log(
                 keyring,
                 claim_,
@@ -305,8 +497,9 @@ async def record_failure(
                 error=error[:200],
                 started_at=started_at,
                 duration_ms=duration_ms,
-            )
+            ),
         )
+        await rows.write(conn, row, steps)
         return board_of(row, steps)
 
 
@@ -321,26 +514,27 @@ def _log(
     error: str | None,
     started_at: datetime,
     duration_ms: float,
-) -> IntakeAgentLog:
+) -> dict[str, Any]:
+    """The agent-log row's values (intake_agent_logs)."""
     step = claim_.step
     sid = str(step.session_id)
     inputs = {
         "payload": dict(step.payload),
         "previous": {k: dict(v) for k, v in step.previous.items()},
     }
-    return IntakeAgentLog(
-        session_id=sid,
-        agent=step.agent,
-        agent_version=agent_version,
-        attempt=claim_.attempt,
-        outcome=outcome,
-        rules=rules,
-        inputs_sealed=seal_json(keyring, inputs, aad=log_aad(sid, step.agent)),
-        result_sealed=result_sealed,
-        error=error,
-        started_at=started_at,
-        duration_ms=duration_ms,
-    )
+    return {
+        "session_id": sid,
+        "agent": step.agent,
+        "agent_version": agent_version,
+        "attempt": claim_.attempt,
+        "outcome": outcome,
+        "rules": rules,
+        "inputs_sealed": seal_json(keyring, inputs, aad=log_aad(sid, step.agent)),
+        "result_sealed": result_sealed,
+        "error": error,
+        "started_at": started_at,
+        "duration_ms": duration_ms,
+    }
 
 
 async def dead_letter(
@@ -353,12 +547,14 @@ async def dead_letter(
     """Dead-letter a step whose tries ran out (if still waiting) and settle the session, in one
     transaction; True if it moved."""
     async with sessions() as session, session.begin():
-        row, steps = await _locked(session, session_id)
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, session_id)
         mine = next(s for s in steps if s.agent == agent)
         moved = mine.status in {S.PENDING, S.QUEUED}
         if moved:
             mine.status, mine.updated_at = S.DEAD_LETTER, now
         _settle(row, steps, now)
+        await rows.write(conn, row, steps)
         return moved, board_of(row, steps)
 
 
@@ -370,23 +566,25 @@ async def settle(session: AsyncSession, session_id: str, now: datetime) -> str:
     return str(row.status)
 
 
-def _settle(row: IntakeSession, steps: list[IntakeStep], now: datetime) -> None:
-    """The session's status (and the time its clinical steps were done) from its steps."""
+def _settle(row: Session, steps: Sequence[Step], now: datetime) -> None:
+    """The session's status (and the time its clinical steps were done) from its steps. Its
+    `updated_at` moves with them, not with every step (the steps have their own): a step that
+    changes neither no longer costs the session row an UPDATE."""
     states = [state_of(s) for s in steps]
     status = session_status(states)
     if row.clinical_done_at is None and clinical_done(states):
-        row.clinical_done_at = now
+        row.clinical_done_at = row.updated_at = now
     if status != row.status:
         row.status = status
         row.finished_at = now if status is not SessionStatus.RUNNING else None
-    row.updated_at = now
+        row.updated_at = now
 
 
 def finished(status: str) -> bool:
     return StepStatus(status) in FINISHED
 
 
-def summary(step: IntakeStep) -> Mapping[str, Any]:
+def summary(step: Step) -> Mapping[str, Any]:
     """What the live channels push about a step (no patient data)."""
     return {
         "session_id": step.session_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emsync.intake.engine import executor_id
+from emsync.intake.workers import executor_id
 from tests.conftest import make_settings
 
 URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/scale"

@@ -1,0 +1,115 @@
+"""The runs' rows (intake.rows): Core reads and writes of a session and its steps, as the ORM
+stored them, writing only what a run changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import event, select
+
+from emsync.intake import rows, service
+from emsync.intake.models import IntakeSession, IntakeStep
+from emsync.intake.workflows import WORKFLOWS
+
+
+async def _session(app: FastAPI) -> str:
+    runtime = app.state.runtime
+    async with runtime.sessions() as session:
+        row = await service.start_session(
+            session=session,
+            keyring=runtime.keyring,
+            workflow="emergency",
+            payload={"note": "x"},
+            clinical={},
+            actor="test",
+            hospital_id=None,
+            now=runtime.clock(),
+        )
+    return str(row.id)
+
+
+async def test_a_write_updates_only_the_columns_changed_and_nothing_when_none_did(
+    app: FastAPI,
+) -> None:
+    runtime = app.state.runtime
+    sid = await _session(app)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            conn = await session.connection()
+            row, steps = await rows.locked(conn, sid)
+            assert [s.agent for s in steps] == list(WORKFLOWS["emergency"])
+            statements.clear()
+            await rows.write(conn, row, steps)
+            assert statements == []
+            later = runtime.clock()
+            steps[0].status, steps[0].claimed_by, steps[0].updated_at = "running", "r#0", later
+            steps[2].status, steps[2].claimed_by, steps[2].updated_at = "running", "r#1", later
+            row.status = "running"
+            await rows.write(conn, row, steps)
+            updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+            # The session's row, and both steps in one statement (the same columns changed).
+            assert len(updates) == 2
+            assert "payload_sealed" not in updates[0]
+            assert "result_sealed" not in updates[1]
+            statements.clear()
+            await rows.write(conn, row, steps)  # written: nothing changed since
+            assert statements == []
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    async with runtime.read_sessions() as session:
+        stored = {
+            s.agent: s
+            for s in await session.scalars(select(IntakeStep).where(IntakeStep.session_id == sid))
+        }
+        status = await session.scalar(select(IntakeSession.status).where(IntakeSession.id == sid))
+    assert status == "running"
+    assert (stored["triage"].status, stored["triage"].claimed_by) == ("running", "r#0")
+    assert (stored["legal"].status, stored["legal"].claimed_by) == ("running", "r#1")
+    assert stored["admission"].status == "pending"
+    assert stored["admission"].claimed_by is None
+    assert stored["triage"].updated_at == later
+    assert stored["triage"].attempts == 0
+
+
+async def test_rows_that_changed_different_columns_are_written_in_one_update(
+    app: FastAPI,
+) -> None:
+    runtime = app.state.runtime
+    sid = await _session(app)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    later = runtime.clock()
+    async with runtime.sessions() as session, session.begin():
+        conn = await session.connection()
+        row, steps = await rows.locked(conn, sid)
+        # A step's result and the next step's claim, as record_result writes them.
+        steps[0].status, steps[0].result_sealed, steps[0].finished_at = "done", b"r", later
+        steps[1].status, steps[1].claimed_by, steps[1].attempts = "running", "r#0", 1
+        event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            await rows.write(conn, row, steps)
+        finally:
+            event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
+    async with runtime.read_sessions() as session:
+        stored = {
+            s.agent: s
+            for s in await session.scalars(select(IntakeStep).where(IntakeStep.session_id == sid))
+        }
+    triage, admission = stored["triage"], stored["admission"]
+    assert (triage.status, triage.result_sealed, triage.claimed_by) == ("done", b"r", None)
+    assert triage.finished_at == later
+    assert (admission.status, admission.claimed_by, admission.attempts) == ("running", "r#0", 1)
+    assert admission.result_sealed is None
+    assert admission.finished_at is None
+    assert stored["legal"].status == "pending"
