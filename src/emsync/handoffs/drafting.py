@@ -31,7 +31,7 @@ from emsync.handoffs.lifecycle import HandoffStatus
 from emsync.handoffs.models import (
     Handoff,
 )
-from emsync.handoffs.outbox import commit, event_base
+from emsync.handoffs.outbox import commit, event_base, insert_handoff
 from emsync.handoffs.reads import Viewer, load_handoff, read_handoff
 from emsync.handoffs.schemas import (
     Assessment,
@@ -57,7 +57,7 @@ async def create_handoff(
 ) -> Handoff:
     """A draft sealed for its destination; `send` delivers it."""
     handoff = await _draft(uow, keyring, data, actor, now)
-    await uow.commit()
+    await commit(uow, keyring)
     return handoff
 
 
@@ -74,27 +74,30 @@ async def _draft(
     key, data_key, wrapped = await seal_new(
         session, keyring, handoff_id, data.hospital_id, actor, now
     )
-    handoff = Handoff(
-        id=handoff_id,
-        status=S.DRAFT.value,
-        incident_id=data.incident_id,
-        patient_id=data.patient_id,
-        unit_id=data.unit_id,
-        hospital_id=data.hospital_id,
-        acuity=data.acuity,
-        eta=data.eta,
-        key_id=key.id,
-        wrapped_key=wrapped,
-        content_sealed=seal_json(
-            data_key, _body(content, data.crew, data.news2), part_aad(handoff_id, "content")
-        ),
-        last_update_seq=0,
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
+    handoff = await insert_handoff(
+        session,
+        {
+            "id": handoff_id,
+            "status": S.DRAFT.value,
+            "incident_id": data.incident_id,
+            "patient_id": data.patient_id,
+            "unit_id": data.unit_id,
+            "hospital_id": data.hospital_id,
+            "acuity": data.acuity,
+            "eta": data.eta,
+            "key_id": key.id,
+            "wrapped_key": wrapped,
+            "content_sealed": seal_json(
+                data_key, _body(content, data.crew, data.news2), part_aad(handoff_id, "content")
+            ),
+            "created_by": actor,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+            "acknowledged_at": None,
+            "overdue_alerted_at": None,
+        },
     )
-    session.add(handoff)
-    await session.flush()
     uow.record(HandoffDrafted(**event_base(handoff)))
     return handoff
 
@@ -105,7 +108,8 @@ async def create_and_read(
     handoff = await _draft(uow, keyring, data, viewer.actor, now)
     # Inside this transaction, which inserted the handoff: no updates or attachments to select.
     read = await read_handoff(uow.session, keyring, handoff, viewer, fresh=True)
-    await uow.commit()
+    # Rendered for the board inside it too: the push after the commit reads nothing back.
+    await commit(uow, keyring)
     return read
 
 

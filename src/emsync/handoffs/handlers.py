@@ -39,16 +39,29 @@ async def may_follow_handoffs(principal: Principal, hospital_id: str | None) -> 
     return principal.can(Perm.HANDOFFS_RECEIVE) and principal.hospital_id == hospital_id
 
 
+def follow_audience(runtime: Runtime) -> None:
+    """Use cases render a change for the live push only for channels someone listens to."""
+    hub = runtime.get(Hub)
+
+    def listened(hospital_id: str | None) -> bool:
+        if hospital_id is None:
+            return hub.listened(HOSPITAL_CHANNEL)
+        return hub.listened(hospital_channel(hospital_id))
+
+    outbox.set_audience(runtime.bus, listened)
+
+
 async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
     """Deliver each outbox entry a change wrote to the hospital's live channel (same seq as the
     feed, so a client deduplicates and notices gaps), and the changed handoff to the board."""
     hub = runtime.get(Hub)
     # Entries the use case rendered in its own transaction go out as they are; reading them
     # back here would take a second transaction (on SQLite, the write lock) per change.
-    entries = [
-        (hospital_id, seq, outbox.rendered_entry(hospital_id, seq))
-        for hospital_id, seq in event.deliveries
-    ]
+    entries = []
+    for hospital_id, seq in event.deliveries:
+        read = outbox.rendered_entry(hospital_id, seq)  # taken even when no one listens
+        if hub.listened(hospital_channel(hospital_id)):  # else never read back: for nobody
+            entries.append((hospital_id, seq, read))
     if all(read is not None for _, _, read in entries):
         for hospital_id, _, read in entries:
             assert read is not None

@@ -4,7 +4,9 @@ the sealed JSON every part of a handoff is stored as."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -79,7 +81,7 @@ async def active_key(session: AsyncSession, hospital_id: str) -> HospitalKey | N
     )
     key = (await session.scalars(stmt)).first()
     if key is not None:
-        session.info.setdefault(_KEYS, {})[key.id] = key
+        _remember(key)
     return key
 
 
@@ -112,20 +114,43 @@ async def hospital_keys(*, session: AsyncSession, hospital_id: str) -> Sequence[
     return (await session.scalars(stmt)).all()
 
 
-_KEYS = "handoffs_keys"  # session.info: hospital key rows by id (immutable once written)
 _DATA_KEYS = "handoffs_data_keys"  # session.info: unwrapped data keys by (handoff, wrapped key)
 
 
-async def hospital_key(session: AsyncSession, key_id: str) -> HospitalKey | None:
-    """The key row, loaded once per session: the identity map holds rows weakly, so a bare
-    `session.get` in each helper went back to the database every time within one request."""
-    keys: dict[str, HospitalKey] = session.info.setdefault(_KEYS, {})
-    key = keys.get(key_id)
-    if key is None:
-        key = await session.get(HospitalKey, key_id)
-        if key is not None:
-            keys[key_id] = key
-    return key
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A hospital key row as stored (the private key still sealed under the master keyring)."""
+
+    id: str
+    hospital_id: str
+    version: int
+    private_key_sealed: bytes
+
+
+# Key rows by id, for the process: a row is never changed once written (rotation adds a new
+# one), so what was read once is read again only at a cost (a select in every transaction that
+# opens or lists a handoff: two per round trip). Bounded: the oldest entries go first.
+_STORED: OrderedDict[str, StoredKey] = OrderedDict()
+_STORED_MAX = 4096
+
+
+def _remember(row: HospitalKey) -> StoredKey:
+    stored = StoredKey(row.id, row.hospital_id, row.version, row.private_key_sealed)
+    _STORED[row.id] = stored
+    while len(_STORED) > _STORED_MAX:
+        _STORED.popitem(last=False)
+    return stored
+
+
+async def hospital_key(session: AsyncSession, key_id: str) -> StoredKey | None:
+    """The key row, read from the database once per process (see `_STORED`)."""
+    stored = _STORED.get(key_id)
+    if stored is None:
+        row = await session.get(HospitalKey, key_id)
+        if row is None:
+            return None
+        stored = _remember(row)
+    return stored
 
 
 async def handoff_data_key(session: AsyncSession, keyring: Keyring, handoff: Handoff) -> bytes:

@@ -63,6 +63,8 @@ class Handoff(Base):
     # The ATMIST record, crew and NEWS2, sealed with the data key.
     content_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     last_update_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows in handoff_attachments: a handoff without any is read without selecting them.
+    attachment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

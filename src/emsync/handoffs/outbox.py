@@ -3,18 +3,22 @@ their rendering for the hospital, and the commit that renders them for the live 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.core.errors import Conflict
+from emsync.core.events import EventBus
 from emsync.core.uow import UnitOfWork
 from emsync.handoffs.keys import ensure_feed, handoff_data_key
 from emsync.handoffs.lifecycle import HandoffStatus
@@ -24,7 +28,14 @@ from emsync.handoffs.models import (
     HospitalFeed,
     OutboxEntry,
 )
-from emsync.handoffs.reads import Viewer, load_handoff, may_open, read_handoff, update_read
+from emsync.handoffs.reads import (
+    LOGGED,
+    Viewer,
+    load_handoff,
+    may_open,
+    read_handoff,
+    update_read,
+)
 from emsync.handoffs.schemas import FeedEntryRead, HandoffRead
 
 S = HandoffStatus
@@ -38,7 +49,7 @@ _rendered: ContextVar[dict[tuple[str, int], FeedEntryRead] | None] = ContextVar(
     "handoffs_rendered_entries", default=None
 )
 _PENDING_OUTBOX = "handoffs_pending_outbox"  # session.info key: entries this transaction added
-_LOGGED = "handoffs_logged_updates"  # session.info key: update rows it added, by (handoff, seq)
+_LOGGED = LOGGED  # session.info key: update rows it added, by (handoff, seq)
 
 
 # The board's view of each handoff the transaction changed (routing metadata as GET
@@ -47,6 +58,23 @@ _LOGGED = "handoffs_logged_updates"  # session.info key: update rows it added, b
 _boards: ContextVar[dict[str, HandoffRead] | None] = ContextVar(
     "handoffs_rendered_boards", default=None
 )
+
+
+# Who would receive a rendering, per app (keyed by its event bus): hospital id -> anyone on that
+# hospital's channel; None -> anyone on the board. What nobody would receive is not rendered
+# (opening and checking a sent record for nobody); a listener who joins between the commit and
+# the push is served by the push's read-back. An app that set none renders everything.
+Audience = Callable[[str | None], bool]
+_AUDIENCES: WeakKeyDictionary[EventBus, Audience] = WeakKeyDictionary()
+
+
+def set_audience(bus: EventBus, listened: Audience) -> None:
+    _AUDIENCES[bus] = listened
+
+
+def _listened(uow: UnitOfWork, hospital_id: str | None) -> bool:
+    listened = _AUDIENCES.get(uow.bus)
+    return listened is None or listened(hospital_id)
 
 
 def rendered_board(handoff_id: str) -> HandoffRead | None:
@@ -64,6 +92,24 @@ def rendered_entry(hospital_id: str, seq: int) -> FeedEntryRead | None:
 # ---------------------------------------------------------------- outbox
 
 
+# The log, the outbox and its counter are written with Core statements built once, on the
+# session's connection: through the ORM each cost an ORM-enabled UPDATE (its bulk-update set-up)
+# or a unit-of-work flush, most of a status change's server CPU (issue #16). The rows are
+# append-only, so nothing needs them in the session: the ORM objects kept for rendering the live
+# push (`_PENDING_OUTBOX`, `_LOGGED`) are transient, built from the values inserted.
+_FEEDS: Table = HospitalFeed.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
+_UPDATES: Table = HandoffUpdate.__table__  # type: ignore[assignment]
+_BUMP = (
+    update(_FEEDS)
+    .where(_FEEDS.c.hospital_id == bindparam("target"))
+    .values(last_seq=_FEEDS.c.last_seq + 1)
+    .returning(_FEEDS.c.last_seq)
+)
+_INSERT_OUTBOX = insert(_OUTBOX)
+_INSERT_UPDATE = insert(_UPDATES)
+
+
 async def append_outbox(
     session: AsyncSession,
     handoff: Handoff,
@@ -77,37 +123,32 @@ async def append_outbox(
     """One entry in the hospital's outbox. The counter row's lock orders concurrent writers, so
     seq order is commit order and a reader who has seen seq n has seen every entry below it."""
     target = hospital_id or handoff.hospital_id
-    bump = (
-        update(HospitalFeed)
-        .where(HospitalFeed.hospital_id == target)
-        .values(last_seq=HospitalFeed.last_seq + 1)
-        .returning(HospitalFeed.last_seq)
-    )
-    seq = await session.scalar(bump)
+    conn = await session.connection()
+    seq = (await conn.execute(_BUMP, {"target": target})).scalar()
     if seq is None:  # the hospital's first entry: create its counter, then count
         await ensure_feed(session, target)
-        seq = await session.scalar(bump)
+        seq = (await conn.execute(_BUMP, {"target": target})).scalar()
     assert seq is not None
-    entry = OutboxEntry(
-        hospital_id=target,
-        seq=seq,
-        handoff_id=handoff.id,
-        kind=kind,
-        update_seq=handoff.last_update_seq if update_seq is None else update_seq,
-        meta={
+    values: dict[str, Any] = {
+        "hospital_id": target,
+        "seq": seq,
+        "handoff_id": handoff.id,
+        "kind": kind,
+        "update_seq": handoff.last_update_seq if update_seq is None else update_seq,
+        "meta": {
             "status": handoff.status,
             "acuity": handoff.acuity,
             "eta": handoff.eta.isoformat() if handoff.eta else None,
             **meta,
         },
-        created_at=now,
-    )
-    session.add(entry)
-    session.info.setdefault(_PENDING_OUTBOX, []).append(entry)
+        "created_at": now,
+    }
+    await conn.execute(_INSERT_OUTBOX, values)
+    session.info.setdefault(_PENDING_OUTBOX, []).append(OutboxEntry(**values))
     return target, seq
 
 
-def append_log(
+async def append_log(
     session: AsyncSession,
     handoff: Handoff,
     kind: str,
@@ -118,20 +159,85 @@ def append_log(
     status_from: str | None = None,
     status_to: str | None = None,
 ) -> int:
+    """The next entry of the handoff's log (its `last_update_seq` counts it, flushed later)."""
     handoff.last_update_seq += 1
-    row = HandoffUpdate(
-        handoff_id=handoff.id,
-        seq=handoff.last_update_seq,
-        kind=kind,
+    await log_update(
+        session,
+        handoff.id,
+        handoff.last_update_seq,
+        kind,
+        actor,
+        now,
+        payload=payload,
         status_from=status_from,
         status_to=status_to,
-        payload_sealed=payload,
-        actor=actor,
-        at=now,
     )
-    session.add(row)
-    session.info.setdefault(_LOGGED, {})[(handoff.id, row.seq)] = row
     return handoff.last_update_seq
+
+
+async def log_update(
+    session: AsyncSession,
+    handoff_id: str,
+    seq: int,
+    kind: str,
+    actor: str,
+    now: datetime,
+    *,
+    payload: bytes | None = None,
+    status_from: str | None = None,
+    status_to: str | None = None,
+) -> None:
+    """Entry `seq` of the handoff's log, inserted now (the caller counts it on the handoff)."""
+    values: dict[str, Any] = {
+        "handoff_id": handoff_id,
+        "seq": seq,
+        "kind": kind,
+        "status_from": status_from,
+        "status_to": status_to,
+        "payload_sealed": payload,
+        "actor": actor,
+        "at": now,
+    }
+    await (await session.connection()).execute(_INSERT_UPDATE, values)
+    session.info.setdefault(_LOGGED, {})[(handoff_id, seq)] = HandoffUpdate(**values)
+
+
+# ---------------------------------------------------------------- the handoff row
+
+# A new handoff and a status move are written with Core statements too, and the instance is then
+# made to hold what was written as if it had been loaded so: a unit-of-work flush of the one row
+# (a create's INSERT, a send's or an acknowledgement's UPDATE) cost more than the statement.
+_HANDOFFS: Table = Handoff.__table__  # type: ignore[assignment]
+_INSERT_HANDOFF = insert(_HANDOFFS)
+# SET from the parameters' other keys; WHERE the version is the one read (the mapper's check).
+_WRITE_HANDOFF = update(_HANDOFFS).where(
+    _HANDOFFS.c.id == bindparam("b_id"), _HANDOFFS.c.version == bindparam("b_version")
+)
+
+
+async def insert_handoff(session: AsyncSession, values: dict[str, Any]) -> Handoff:
+    """INSERT the handoff now; the instance returned is in the session, persistent and clean."""
+    row = {"last_update_seq": 0, "attachment_count": 0, "version": 1, **values}
+    await (await session.connection()).execute(_INSERT_HANDOFF, row)
+    handoff = Handoff(**row)
+    make_transient_to_detached(handoff)
+    session.add(handoff)
+    return handoff
+
+
+async def write_handoff(session: AsyncSession, handoff: Handoff, **values: Any) -> None:
+    """UPDATE these columns now, under the version check a flush makes (a concurrent change is a
+    409); the instance then holds them as written, leaving nothing of them for a flush."""
+    version = handoff.version
+    values["version"] = version + 1
+    conn = await session.connection()
+    result = await conn.execute(
+        _WRITE_HANDOFF, {"b_id": handoff.id, "b_version": version, **values}
+    )
+    if result.rowcount != 1:
+        raise Conflict("the handoff was changed by someone else at the same time; retry")
+    for key, value in values.items():
+        set_committed_value(handoff, key, value)
 
 
 # ---------------------------------------------------------------- drafting
@@ -174,11 +280,13 @@ async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
     try:
         if keyring is not None:
             for entry in pending:
+                if not _listened(uow, entry.hospital_id):
+                    continue
                 viewer = Viewer.hospital(entry.hospital_id)
                 rendered[(entry.hospital_id, entry.seq)] = await entry_read(
                     uow.session, keyring, entry, viewer
                 )
-            for handoff in changed:
+            for handoff in changed if _listened(uow, None) else ():
                 boards[handoff.id] = await read_handoff(
                     uow.session, keyring, handoff, Viewer(actor="system:push")
                 )

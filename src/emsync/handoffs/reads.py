@@ -159,6 +159,31 @@ def _attachment_read(att: HandoffAttachment, data_key: bytes, handoff_id: str) -
     )
 
 
+# session.info key: the update rows this transaction logged, by (handoff id, seq) (outbox.py).
+LOGGED = "handoffs_logged_updates"
+
+
+async def _update_rows(
+    session: AsyncSession, handoff: Handoff, upto_update: int | None
+) -> Sequence[HandoffUpdate]:
+    """The handoff's log up to `upto_update` (all of it by default), in order. Its seqs run 1..
+    `last_update_seq` without a gap, so when this transaction logged every one of them (a draft
+    sent: its one status row) they are all in hand and none is selected."""
+    last = (
+        handoff.last_update_seq
+        if upto_update is None
+        else min(upto_update, handoff.last_update_seq)
+    )
+    logged: dict[tuple[str, int], HandoffUpdate] = session.info.get(LOGGED, {})
+    in_hand = [logged.get((handoff.id, seq)) for seq in range(1, last + 1)]
+    if all(row is not None for row in in_hand):
+        return [row for row in in_hand if row is not None]
+    stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
+    if upto_update is not None:
+        stmt = stmt.where(HandoffUpdate.seq <= upto_update)
+    return (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
+
+
 async def read_handoff(
     session: AsyncSession,
     keyring: Keyring,
@@ -170,7 +195,9 @@ async def read_handoff(
     fresh: bool = False,
 ) -> HandoffRead:
     """`fresh`: the handoff was inserted by this very transaction, so it has no updates and no
-    attachments yet and the two selects for them are skipped (they cost two round trips)."""
+    attachments yet and the two selects for them are skipped (they cost two round trips). Also
+    skipped, each on its own: the updates when this transaction logged all of them, the
+    attachments when the handoff counts none."""
     base = await _metadata(session, handoff)
     if not may_open(viewer, handoff):
         return HandoffRead(**base)
@@ -180,11 +207,9 @@ async def read_handoff(
     updates: list[UpdateRead] = []
     attachments: Sequence[HandoffAttachment] = ()
     if not fresh:
-        stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
-        if upto_update is not None:
-            stmt = stmt.where(HandoffUpdate.seq <= upto_update)
-        rows = (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
+        rows = await _update_rows(session, handoff, upto_update)
         updates = [update_read(r, data_key, handoff.id) for r in rows]
+    if not fresh and handoff.attachment_count:
         attachments = (
             await session.scalars(
                 select(HandoffAttachment)
@@ -194,11 +219,16 @@ async def read_handoff(
         ).all()
     clinical = picture.clinical_picture(content, updates)
     signs = [s.model_dump() for s in clinical.signs]
-    problems = atmist.missing_for_send(
-        content.model_dump(),
-        acuity=handoff.acuity,
-        eta=handoff.eta,
-        hospital_id=handoff.hospital_id,
+    # What still stops a draft from being sent; only a draft shows it (not worked out for others).
+    problems = (
+        atmist.missing_for_send(
+            content.model_dump(),
+            acuity=handoff.acuity,
+            eta=handoff.eta,
+            hospital_id=handoff.hospital_id,
+        )
+        if handoff.status == S.DRAFT.value
+        else None
     )
     return HandoffRead(
         **base,
@@ -212,9 +242,9 @@ async def read_handoff(
         content=content,
         trends={k: v.value for k, v in atmist.vital_trends(signs).items()},
         picture=clinical,
-        problems=[{"field": p.field, "message": p.message} for p in problems]
-        if handoff.status == S.DRAFT.value
-        else None,
+        problems=None
+        if problems is None
+        else [{"field": p.field, "message": p.message} for p in problems],
         updates=updates,
         attachments=[
             _attachment_read(a, data_key, handoff.id)

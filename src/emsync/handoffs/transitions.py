@@ -33,7 +33,14 @@ from emsync.handoffs.lifecycle import AWAITING_ACK, HandoffStatus, Side, next_st
 from emsync.handoffs.models import (
     Handoff,
 )
-from emsync.handoffs.outbox import append_log, append_outbox, commit, event_base, flush
+from emsync.handoffs.outbox import (
+    append_outbox,
+    commit,
+    event_base,
+    flush,
+    log_update,
+    write_handoff,
+)
 from emsync.handoffs.reads import Viewer, load_handoff, read_handoff
 from emsync.handoffs.schemas import (
     HandoffRead,
@@ -72,16 +79,17 @@ async def move(
     old = S(handoff.status)
     next_status(old, target, side)
     session = uow.session
-    handoff.status = target.value
-    handoff.updated_at = now
+    seq = handoff.last_update_seq + 1
+    values: dict[str, Any] = {"status": target.value, "updated_at": now, "last_update_seq": seq}
     if target in (S.SENT, S.REDIRECTED):
-        handoff.sent_at = now
-        handoff.overdue_alerted_at = None
+        values.update(sent_at=now, overdue_alerted_at=None)
     if target is S.ACKNOWLEDGED:
-        handoff.acknowledged_at = now
-    append_log(
+        values["acknowledged_at"] = now
+    await write_handoff(session, handoff, **values)
+    await log_update(
         session,
-        handoff,
+        handoff.id,
+        seq,
         "status",
         actor,
         now,

@@ -81,7 +81,7 @@ async def _append_sealed_update(
     payload = body.model_dump(mode="json", exclude_none=True)
     seq = handoff.last_update_seq + 1
     sealed = seal_json(data_key, payload, part_aad(handoff.id, f"update:{seq}"))
-    append_log(uow.session, handoff, body.kind, actor, now, payload=sealed)
+    await append_log(uow.session, handoff, body.kind, actor, now, payload=sealed)
     handoff.updated_at = now
     delivery = await append_outbox(uow.session, handoff, "update", now, update_kind=body.kind)
     uow.record(HandoffUpdated(**event_base(handoff, [delivery]), update_seq=seq, kind=body.kind))
@@ -244,6 +244,7 @@ async def add_attachment(
         )
     )
     handoff.updated_at = now
+    handoff.attachment_count += 1
     if status is not S.DRAFT:
         info = {
             "attachment_id": att_id,
@@ -253,7 +254,7 @@ async def add_attachment(
         }
         seq = handoff.last_update_seq + 1
         sealed = seal_json(data_key, info, part_aad(handoff.id, f"update:{seq}"))
-        append_log(session, handoff, "attachment", viewer.actor, now, payload=sealed)
+        await append_log(session, handoff, "attachment", viewer.actor, now, payload=sealed)
         delivery = await append_outbox(session, handoff, "update", now, update_kind="attachment")
         uow.record(
             HandoffUpdated(**event_base(handoff, [delivery]), update_seq=seq, kind="attachment")

@@ -1,0 +1,154 @@
+"""The handoff round trip's database work, counted: a regression guard for its server CPU.
+
+On both databases each SQL statement costs the server about 0.3 ms of CPU and each transaction
+about 0.6 ms more (checkout, BEGIN, COMMIT, check-in; on SQLite also the write lock's turn), which
+was most of the round trip's 30 ms (issue #16). This counts statements and transactions of one
+steady-state round trip (create, send, the hospital's acknowledgement), everything each request
+ran through the engine before it answered: its reactions included, and its audit entry on
+PostgreSQL (on SQLite the audit log writes on a connection of its own). It counts, never times.
+
+The pushes are checked too, so the count cannot drop by leaving a side uninformed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from emsync.auth.permissions import Role
+from emsync.auth.principal import Principal
+from emsync.core.realtime import Hub, Subscriber
+from emsync.core.runtime import Runtime
+from tests.builders import auth_headers, incident_body
+from tests.handoff_builders import handoff_body
+
+HOSPITAL = "hosp-budget"
+
+# Statements and transactions per step, as measured when this guard was written (the larger of
+# SQLite's and PostgreSQL's). Raise them only for a new guarantee, and say why.
+BUDGET = {
+    "create": (9, 2),
+    "send": (13, 3),
+    "acknowledge": (13, 2),
+}
+
+_counting: contextvars.ContextVar[Counter | None] = contextvars.ContextVar(
+    "budget_counter", default=None
+)
+
+
+@dataclass
+class Counter:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+
+
+@contextmanager
+def counted(runtime: Runtime) -> Iterator[Counter]:
+    """Statements and transactions run in this task and the tasks it starts (the request runs
+    in the test's task through the ASGI transport; its audit writer is a task it starts):
+    background loops of the app are not counted."""
+    counter = Counter()
+
+    def on_statement(*args: Any) -> None:
+        current = _counting.get()
+        if current is not None:
+            current.statements.append(str(args[2]).split("\n")[0][:100])
+
+    def on_begin(_conn: Any) -> None:
+        current = _counting.get()
+        if current is not None:
+            current.transactions += 1
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "begin", on_begin)
+    token = _counting.set(counter)
+    try:
+        yield counter
+    finally:
+        _counting.reset(token)
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "begin", on_begin)
+
+
+async def _round_trip(
+    client: httpx.AsyncClient,
+    crew: dict[str, str],
+    nurse: dict[str, str],
+    incident_id: str,
+    runtime: Runtime | None = None,
+) -> tuple[str, dict[str, Counter]]:
+    steps: dict[str, Counter] = {}
+
+    async def step(name: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if runtime is None:
+            return await client.request(method, url, **kwargs)
+        with counted(runtime) as counter:
+            response = await client.request(method, url, **kwargs)
+        steps[name] = counter
+        return response
+
+    created = await step(
+        "create", "POST", "/api/handoffs", json=handoff_body(incident_id, HOSPITAL), headers=crew
+    )
+    assert created.status_code == 201, created.text
+    handoff_id = created.json()["id"]
+    sent = await step("send", "POST", f"/api/handoffs/{handoff_id}/send", headers=crew)
+    assert sent.status_code == 200, sent.text
+    acked = await step(
+        "acknowledge",
+        "POST",
+        f"/api/handoffs/{handoff_id}/receipt",
+        json={"status": "acknowledged"},
+        headers=nurse,
+    )
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["content"] is not None  # the hospital's answer is the opened handoff
+    return handoff_id, steps
+
+
+def _drain(sub: Subscriber) -> list[dict[str, Any]]:
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait())
+    return out
+
+
+async def test_a_handoff_round_trip_stays_within_its_statement_budget(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    runtime: Runtime = app.state.runtime
+    crew = await auth_headers(app, client, Role.PARAMEDIC)
+    nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=crew)).json()
+    hub = runtime.get(Hub)
+    board = Subscriber(principal=Principal("d", "d", Role.DISPATCHER, "user"))
+    desk = Subscriber(principal=Principal("n", "n", Role.CLINICIAN, "user", hospital_id=HOSPITAL))
+    assert await hub.subscribe(board, "handoffs") is None
+    assert await hub.subscribe(desk, f"handoffs:{HOSPITAL}") is None
+    # The first round trip enrols the hospital and warms what is kept between requests.
+    await _round_trip(client, crew, nurse, incident["id"])
+    _drain(board), _drain(desk)
+
+    handoff_id, steps = await _round_trip(client, crew, nurse, incident["id"], runtime)
+
+    # Both sides were told: the hospital got the record and the acknowledgement; the board
+    # saw each change, the acknowledgement last.
+    to_desk = [(m["type"], m["data"]["handoff_id"]) for m in _drain(desk)]
+    assert to_desk == [("handoff", handoff_id), ("status", handoff_id)]
+    board_statuses = [m["data"]["status"] for m in _drain(board) if m["type"] == "board"]
+    assert board_statuses == ["draft", "sent", "acknowledged"]
+    over = {
+        name: (len(c.statements), c.transactions, c.statements)
+        for name, c in steps.items()
+        if len(c.statements) > BUDGET[name][0] or c.transactions > BUDGET[name][1]
+    }
+    assert not over, f"over budget (statements, transactions): {over}"
