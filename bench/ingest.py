@@ -12,6 +12,11 @@ Prints one JSON line:
   (from `emsync_event_loop_lag_seconds` in its /metrics, interpolated within buckets), and
   `server_cpu_s`: the server's CPU time over that phase (user + system; compare across runs on a
   busy machine rather than wall-clock figures);
+- `server_batch_mean`: messages per ingest batch over that phase;
+- `server_ingest_ms_p50` / `server_ingest_ms_p99`: the server's own part of the latency phase,
+  from a message's receipt off the MQTT socket to stored and published on its event bus
+  (`emsync_telemetry_ingest_latency_seconds`, interpolated within buckets): the rest of the
+  end-to-end figure is the broker before it and the WebSocket push after it;
 - with `--api-load`: 50 dashboard clients (bench/api.py's load: incident list and get, each
   authenticated) run against the same server through the latency phase, from another process;
   `api` is their requests/s, p50/p99 and errors.
@@ -62,6 +67,8 @@ from emsync.telemetry.simulator import (  # noqa: E402
 )
 
 PASSWORD = "bench-admin-password"
+# The server's own receipt (off the MQTT socket) -> stored and published, per message.
+INGEST_LATENCY = "emsync_telemetry_ingest_latency_seconds"
 VITALS = {"hr": 76, "spo2": 97, "rr": 15, "sbp": 122, "dbp": 77, "temp": 36.8, "avpu": "A"}
 
 
@@ -355,7 +362,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             _profile(args.profile, (ingesters or [server])[0].pid) if args.latency_only else None
         )
         lag_before = _lag_buckets(http_port)
+        ingest_before = _lag_buckets(http_port, INGEST_LATENCY)
         cpu_before = _cpu_seconds(server.pid)
+        batches_before = _metric(http_port, "emsync_telemetry_batch_size_count") or 0.0
         if dashboards is not None and dashboards.stdin is not None:
             dashboards.stdin.write("go\n")
             dashboards.stdin.flush()
@@ -369,7 +378,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         paced.wait(60)
         await wait_count(sink, base + total, 120)
         cpu_s = _cpu_seconds(server.pid) - cpu_before
+        batches = (_metric(http_port, "emsync_telemetry_batch_size_count") or 0.0) - batches_before
         lag = _quantiles(_lag_buckets(http_port), lag_before)
+        in_server = _quantiles(_lag_buckets(http_port, INGEST_LATENCY), ingest_before)
         api_result = None
         if dashboards is not None:
             assert dashboards.stdout is not None
@@ -411,7 +422,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else None,
             "loop_lag_ms_p50": lag[0],
             "loop_lag_ms_p99": lag[1],
+            "server_ingest_ms_p50": in_server[0],
+            "server_ingest_ms_p99": in_server[1],
             "server_cpu_s": round(cpu_s, 2),
+            # Messages per ingest batch in the latency phase: each batch has a fixed cost (a
+            # hand-off to the writer, a transaction, the acknowledgements), paid per reading
+            # when the batches are single messages.
+            "server_batch_mean": round(total / batches, 1) if batches and not ingesters else None,
             "api_load": api_result,
             "ws_received": len(sink),
             # Readings each ingest process stored over the whole run: how the broker split them.
@@ -448,6 +465,10 @@ def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
             "--threads",
             "--rate",
             "500",
+            # Sampling without pausing the server: paused 500 times a second it is another,
+            # saturated process (--latency-only --api-load: 7 API requests/s and p99 3.4 s at
+            # machine load 4.5, against 37/s and 0.4 s sampled without pausing at load 8).
+            "--nonblocking",
             "--format",
             "raw",
             "-o",
@@ -466,12 +487,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _lag_buckets(port: int) -> dict[float, float]:
-    """Cumulative counts of the server's event-loop lag histogram by upper bound."""
+def _lag_buckets(port: int, name: str = "emsync_event_loop_lag_seconds") -> dict[float, float]:
+    """Cumulative counts of one of the server's histograms (default: event-loop lag) by bound."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     out = {}
     for line in text.splitlines():
-        if line.startswith("emsync_event_loop_lag_seconds_bucket{"):
+        if line.startswith(name + "_bucket{"):
             bound = line.split('le="', 1)[1].split('"', 1)[0]
             out[float(bound)] = float(line.rsplit(" ", 1)[1])
     return out

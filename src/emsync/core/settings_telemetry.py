@@ -74,6 +74,15 @@ class MqttSettings(BaseModel):
         description="bounded hand-off queue from the MQTT thread to the pipeline",
     )
     batch_max: int = Field(default=1000, ge=1, description="readings stored per database batch")
+    # A few ms of the 50 ms publish -> WebSocket budget, so that a batch's fixed cost is shared
+    # (telemetry.ingest.linger_seconds).
+    batch_linger_ms: float = Field(
+        default=4.0,
+        ge=0,
+        le=10,
+        description="how long a message that arrives to an idle ingest waits for others to "
+        "join its batch (ms); 0: each batch is what has arrived",
+    )
     device_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a device's keys are cached per process"
     )

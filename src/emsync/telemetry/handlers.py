@@ -9,7 +9,6 @@ the alert list returns it."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.core.errors import InvalidTransition, NotFound
@@ -23,8 +22,7 @@ from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.events import AlertChanged, DeviceChanged, PositionReceived, VitalsReceived
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.pipeline import Pipeline
-from emsync.telemetry.schemas import VitalsPush
-from emsync.telemetry.store import reading_of
+from emsync.telemetry.store import pushed_reading
 
 ALERT_SUBJECT = "telemetry.alert"
 ALERTS_CHANNEL = "alerts"
@@ -62,14 +60,13 @@ async def show_escalation_on_alert(runtime: Runtime, event: PageEscalated) -> No
 
 async def push_vitals(runtime: Runtime, event: VitalsReceived) -> None:
     """The readings, scored, to `vitals:<patient_id>`."""
-    push = VitalsPush(
-        patient_id=event.patient_id,
-        device_id=event.device_id,
-        readings=[
-            reading_of(datetime.fromisoformat(r["ts"]), event.device_id, r) for r in event.readings
-        ],
-    )
-    runtime.get(Hub).publish(f"vitals:{event.patient_id}", "vitals", push.model_dump(mode="json"))
+    device_id = event.device_id
+    push = {  # a VitalsPush, as its model_dump(mode="json") has it (see pushed_reading)
+        "patient_id": event.patient_id,
+        "device_id": device_id,
+        "readings": [pushed_reading(device_id, r) for r in event.readings],
+    }
+    runtime.get(Hub).publish(f"vitals:{event.patient_id}", "vitals", push)
 
 
 async def push_alert(runtime: Runtime, event: AlertChanged) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emsync.core.background import Periodic
 from emsync.core.clock import Clock
+from emsync.core.db import bind_converter
 from emsync.core.settings import TelemetrySettings
 from emsync.telemetry.models import StoredReading, StoredRiskScore
 from emsync.telemetry.retention import (
@@ -115,8 +116,7 @@ async def maintain_sqlite(
         return report
     # ts is stored as the ORM stores it; compare through the same bind processor.
     column = StoredReading.__table__.c.ts
-    bind = column.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
-    value = bind(cutoff) if bind is not None else cutoff
+    value = bind_converter(column, engine.dialect)(cutoff)
     while True:
         async with engine.begin() as conn:
             result = await conn.execute(
@@ -137,8 +137,7 @@ async def delete_expired_risk_scores(engine: AsyncEngine, cutoff: datetime | Non
         return 0
     table = StoredRiskScore.__tablename__
     column = StoredRiskScore.__table__.c.ts
-    bind = column.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
-    value = bind(cutoff) if bind is not None else cutoff
+    value = bind_converter(column, engine.dialect)(cutoff)
     deleted = 0
     while True:
         async with engine.begin() as conn:

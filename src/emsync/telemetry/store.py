@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
-from emsync.core.db import sqlite_writer
+from emsync.core.db import MultiRowInsert, bind_converter, sqlite_writer
 from emsync.telemetry.models import Device, StoredReading
 from emsync.telemetry.schemas import VitalsReading
 
@@ -64,11 +64,6 @@ _PG_ARRAY_TYPES = (
     "bytea[]",
 )
 ReadingRow = tuple[str, int, int, int, str, str | None, Any, Any, bytes]
-
-# Rows per SQLite INSERT: powers of two up to this many, so a batch is a few statements and
-# there are at most ten distinct SQL texts (each prepared once, then from sqlite3's cache).
-# 512 rows x 9 columns = 4,608 bound values; SQLite before 3.32 allowed only 999.
-_SQLITE_MAX_ROWS = 512 if sqlite3.sqlite_version_info >= (3, 32, 0) else 64
 
 
 class _HeldConnection:
@@ -118,10 +113,7 @@ class ReadingStore:
         readings = cast(Table, StoredReading.__table__)
         devices = cast(Table, Device.__table__)
         dialect = engine.dialect
-        # The dialect's own implementation of the column type: on SQLite that is the string
-        # format SQLAlchemy stores (a bare `DateTime` would leave it to sqlite3's adapter).
-        convert = readings.c.ts.type.dialect_impl(dialect).bind_processor(dialect)
-        self.convert_time: Any = convert if convert is not None else (lambda value: value)
+        self.convert_time = bind_converter(readings.c.ts, dialect)
         columns = ", ".join(READING_COLUMNS)
         arrays = ", ".join(f"${i}::{t}" for i, t in enumerate(_PG_ARRAY_TYPES, start=1))
         seen_at, ids = len(_PG_ARRAY_TYPES) + 1, len(_PG_ARRAY_TYPES) + 2
@@ -133,13 +125,9 @@ class ReadingStore:
             f"WHERE id = ANY(${ids}::varchar[])) "
             "SELECT count(*) FROM inserted"
         )
-        row = "(" + ", ".join("?" for _ in READING_COLUMNS) + ")"
-        self._sqlite_insert = {
-            size: f"INSERT INTO {readings.name} ({columns}) VALUES "  # noqa: S608 - as above
-            + ", ".join(row for _ in range(size))
-            + " ON CONFLICT DO NOTHING"
-            for size in (2**i for i in range(_SQLITE_MAX_ROWS.bit_length()))
-        }
+        self._sqlite_insert = MultiRowInsert(
+            readings.name, READING_COLUMNS, suffix="ON CONFLICT DO NOTHING"
+        )
         # Every device of a batch was seen at the batch's time: one statement, not one per device.
         self._sqlite_seen = (
             f"UPDATE {devices.name} SET last_seen_at = ? "  # noqa: S608 - as above
@@ -164,7 +152,7 @@ class ReadingStore:
             return await self._direct.transaction(work)
         async with self._engine.begin() as conn:  # in-memory SQLite
             inserted = 0
-            for sql, values in self._sqlite_statements(rows):
+            for sql, values in self._sqlite_insert.statements(rows):
                 inserted += (await conn.exec_driver_sql(sql, values)).rowcount
             seen = (self.convert_time(seen_at), orjson.dumps(device_ids).decode())
             await conn.exec_driver_sql(self._sqlite_seen, seen)
@@ -173,22 +161,9 @@ class ReadingStore:
     def _store_sqlite(
         self, rows: list[ReadingRow], device_ids: list[str], seen_at: Any, conn: sqlite3.Connection
     ) -> int:
-        inserted = 0
-        for sql, values in self._sqlite_statements(rows):
-            inserted += conn.execute(sql, values).rowcount
+        inserted = self._sqlite_insert.execute(conn, rows)
         conn.execute(self._sqlite_seen, (seen_at, orjson.dumps(device_ids).decode()))
         return inserted
-
-    def _sqlite_statements(self, rows: list[ReadingRow]) -> Iterator[tuple[str, tuple[Any, ...]]]:
-        start = 0
-        while start < len(rows):
-            # The largest statement that fits what is left: 1,000 rows are 6 statements.
-            size = min(_SQLITE_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
-            yield (
-                self._sqlite_insert[size],
-                tuple(v for row in rows[start : start + size] for v in row),
-            )
-            start += size
 
 
 # ---- the at-rest format: each reading's values sealed under the keyring, with associated data
@@ -243,3 +218,34 @@ def reading_of(ts: datetime, device_id: str, values: dict[str, Any]) -> VitalsRe
         pews=pews["total"] if pews else None,
         artefacts=values.get("artefacts") or [],
     )
+
+
+def pushed_reading(device_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`reading_of(...).model_dump(mode="json")` of a reading as the pipeline pushes it (its
+    `ts` an aware datetime's `isoformat()`), built directly: the live push does this once per
+    reading, and the model's validation and dump cost five times the dict. The same JSON as
+    the model's (tests/unit/telemetry/test_pushed_reading.py holds it to the model): numbers as
+    floats, UTC as `Z`, the score's total and band, artefacts as {field, kind}."""
+    news = values.get("news2")
+    pews = values.get("pews")
+    ts: str = values["ts"]
+    hr, spo2, rr = values.get("hr"), values.get("spo2"), values.get("rr")
+    sbp, dbp, temp = values.get("sbp"), values.get("dbp"), values.get("temp")
+    return {
+        "ts": ts[:-6] + "Z" if ts.endswith("+00:00") else ts,
+        "device_id": device_id,
+        "hr": None if hr is None else float(hr),
+        "spo2": None if spo2 is None else float(spo2),
+        "rr": None if rr is None else float(rr),
+        "sbp": None if sbp is None else float(sbp),
+        "dbp": None if dbp is None else float(dbp),
+        "temp": None if temp is None else float(temp),
+        "o2": values.get("o2"),
+        "avpu": values.get("avpu"),
+        "news2": news["total"] if news else None,
+        "band": news["band"] if news else pews["band"] if pews else None,
+        "pews": pews["total"] if pews else None,
+        "artefacts": [
+            {"field": a["field"], "kind": a["kind"]} for a in values.get("artefacts") or ()
+        ],
+    }

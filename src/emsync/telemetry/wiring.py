@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from emsync.core.admission import Precedence
 from emsync.core.background import BackgroundService, ProcessRole
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
@@ -80,7 +81,7 @@ def _risk_watch(runtime: Runtime, recorder: RiskRecorder) -> RiskWatch:
     meta = json.loads(registry.deterioration_path().read_text())
 
     def score(readings: Any) -> float:
-        # xgboost loads on the first score, in the worker thread, not at start-up
+        # loaded (once per process) by RiskWatch.start, in a worker thread, before serving
         return registry.deterioration_model().score(readings)
 
     async def raise_alert(
@@ -133,12 +134,27 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
     # reverse); readings reach it from MQTT (ingest) or over HTTP (api).
     windows = runtime.get(ArtefactWindows)
     services: list[tuple[ProcessRole, BackgroundService]] = [(r, windows) for r in ProcessRole]
+    # Scores are made where readings are stored (VitalsReceived is a local reaction of ingest).
+    services.append((ProcessRole.INGEST, runtime.get(RiskRecorder)))
+    # Started before the ingest, so its model is loaded and warm before the first reading (see
+    # RiskWatch.start); its scorer runs in a task of its own. Services stop in reverse: the
+    # ingest first, then this (the scores due are made), then the recorder's last round.
+    risk = runtime.get(RiskWatch)
+    services.extend((r, risk) for r in ProcessRole)
     if settings.embedded:
         services.append((ProcessRole.INGEST, EmbeddedBroker(settings)))
     if settings.host is not None:
         from emsync.telemetry.broker_watch import BrokerWatch
 
-        ingest = MqttIngest(settings=settings, pipeline=runtime.get(Pipeline), metrics=metrics)
+        precedence = runtime.get(Precedence)
+        ingest = MqttIngest(
+            settings=settings,
+            pipeline=runtime.get(Pipeline),
+            metrics=metrics,
+            caught_up=precedence.caught_up,
+        )
+        # API requests wait while readings are late, and take fewer turns while they come in.
+        precedence.register(ingest.behind, ingest.active)
         runtime.provide(ingest)
         services.append((ProcessRole.INGEST, ingest))
         # What the broker says of itself ($SYS): its version, and messages it dropped.
@@ -146,12 +162,6 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
         runtime.provide(watch)
         services.append((ProcessRole.INGEST, watch))
     services.append((ProcessRole.WORKER, AlertWatch(runtime, metrics)))
-    # Scores are made where readings are stored (VitalsReceived is a local reaction of ingest).
-    services.append((ProcessRole.INGEST, runtime.get(RiskRecorder)))
-    # Its scorer runs in a task of its own; it stops before the recorder (services stop in
-    # reverse), whose last round then stores the last scores.
-    risk = runtime.get(RiskWatch)
-    services.extend((r, risk) for r in ProcessRole)
     maintenance = ReadingMaintenance(
         engine=runtime.engine, settings=runtime.settings.telemetry, clock=runtime.clock
     )

@@ -157,3 +157,30 @@ async def test_a_worsening_patient_is_shown_rising() -> None:
     assert trends[0] == "new"
     assert "rising" in trends[12:]
     assert "falling" not in trends[12:]
+
+
+async def test_start_runs_the_model_once_and_publishes_nothing() -> None:
+    """The model is loaded and run at start-up (before the first reading, not in its window)."""
+    sink = _Sink()
+    model = deterioration_model()
+    scored: list[float] = []
+
+    def score(readings: Any) -> float:
+        scored.append(model.score(readings))
+        return scored[-1]
+
+    watch = RiskWatch(
+        publish=sink.publish,
+        score=score,
+        model_version=model.version,
+        interval=timedelta(minutes=10),
+        threshold=0.35,
+        high=0.9,
+        raise_alert=sink.alert,
+    )
+    await watch.start()
+    assert len(scored) == 1
+    assert 0 < scored[0] < 1
+    assert sink.published == []
+    assert sink.alerts == []
+    assert watch.latest("anyone") is None
