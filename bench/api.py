@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,22 +65,30 @@ async def load_raw(
     """`clients` concurrent clients for `duration` s: latencies, errors, elapsed, and the CPU
     the server process `pid` used meanwhile."""
     latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # What went wrong, by status code or exception class: a count alone says nothing.
+    errors: Counter[str] = Counter()
+    # Idle connections are dropped after 2 s, before the server's own 5 s (uvicorn's
+    # timeout_keep_alive): at httpx's default of 5 s a connection could be reused just as the
+    # server closed it, an httpx.ReadError with nothing wrong on the server (httpx takes the
+    # first free connection, so the last ones in its pool sit idle for seconds). Browsers retry
+    # such a request on a fresh connection; this client does not.
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as http:
         await http.get(paths[0])  # connection and first-request costs outside the window
         deadline = time.perf_counter() + duration
 
         async def worker(n: int) -> None:
-            nonlocal errors
             rng = random.Random(n)
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
                     response = await http.get(rng.choice(paths))
-                    errors += response.status_code != 200
-                except httpx.TransportError:  # a dropped connection on an overloaded machine
-                    errors += 1
+                    if response.status_code != 200:
+                        errors[str(response.status_code)] += 1
+                except httpx.TransportError as exc:  # a dropped connection on an overloaded machine
+                    errors[type(exc).__name__] += 1
                 latencies.append(time.perf_counter() - started)
 
         cpu_before = cpu_seconds(pid) if pid is not None else 0.0
@@ -99,8 +108,11 @@ def summarise(*runs: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": round(quantiles[49] * 1000, 2),
         "p99_ms": round(quantiles[98] * 1000, 2),
         "requests": len(latencies),
-        "errors": sum(run["errors"] for run in runs),
+        "errors": sum(sum(run["errors"].values()) for run in runs),
     }
+    kinds = sum((run["errors"] for run in runs), Counter[str]())
+    if kinds:
+        out["error_kinds"] = dict(kinds)
     if all(run["cpu"] is not None for run in runs):
         out["server_cpu_ms_per_request"] = round(
             sum(run["cpu"] for run in runs) * 1000 / len(latencies), 3

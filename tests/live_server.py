@@ -47,46 +47,73 @@ def live_process(
     tls_ca: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`live_server`, also yielding the server's process (benchmarks read its CPU time)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "EMSYNC_ENV": "development",
-        "EMSYNC_DATA_DIR": str(data_dir),
-        "EMSYNC_PORT": str(port),
-        "EMSYNC_ADMIN_USERNAME": ADMIN_USER,
-        "EMSYNC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "EMSYNC_LOG_LEVEL": "WARNING",
-        **(extra_env or {}),
-    }
-    log = (data_dir / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emsync", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"
     verify: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
     )
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"emsync serve exited: {(data_dir / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1, verify=verify).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("emsync serve did not become ready in time")
-            time.sleep(0.2)
-        yield base, proc
-    finally:
-        proc.terminate()
+    deadline = time.monotonic() + timeout
+    # free_port's port comes from the kernel's ephemeral range, so any socket on the machine
+    # (another test worker's client connection, say) can take it before the server binds it:
+    # a fresh clone's CI lost a test to that once. Such a start is retried on a new port.
+    for attempt in range(1, PORT_TRIES + 1):
+        port = free_port()
+        base = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "EMSYNC_ENV": "development",
+            "EMSYNC_DATA_DIR": str(data_dir),
+            "EMSYNC_PORT": str(port),
+            "EMSYNC_ADMIN_USERNAME": ADMIN_USER,
+            "EMSYNC_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "EMSYNC_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        log = (data_dir / "server.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emsync", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            ready = _wait_ready(proc, base, verify, deadline, data_dir / "server.log", port)
+            if not ready and attempt < PORT_TRIES:
+                continue
+            if not ready:
+                raise RuntimeError(f"port {port} taken on every try")
+            yield base, proc
+            return
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+PORT_TRIES = 3
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes],
+    base: str,
+    verify: ssl.SSLContext | bool,
+    deadline: float,
+    log_path: Path,
+    port: int,
+) -> bool:
+    """True once the server answers ready; False if it exited because its port was taken."""
+    while True:
+        if proc.poll() is not None:
+            text = log_path.read_text()
+            if "address already in use" in text and f"'127.0.0.1', {port})" in text:
+                return False
+            raise RuntimeError(f"emsync serve exited: {text}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1, verify=verify).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("emsync serve did not become ready in time")
+        time.sleep(0.2)
 
 
 def admin_token(base: str) -> str:

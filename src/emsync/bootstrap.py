@@ -4,7 +4,6 @@ two tables below: every flow of the system in one place), and starts background 
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,11 +17,7 @@ from emsync.auth import api as auth_api
 from emsync.auth import handlers as auth_handlers
 from emsync.auth.audit import AuditLog, AuditRecord
 from emsync.auth.checkpoints import AuditCheckpointer, audit_key, checkpoint_file
-from emsync.auth.deps import (
-    LoginLimits,
-    principal_from_credentials,
-    public,
-)
+from emsync.auth.deps import LoginLimits, principal_from_credentials, public
 from emsync.auth.events import AccountChanged
 from emsync.auth.freshness import ACCOUNTS_CHANNEL, AccountStates
 from emsync.auth.passwords import Passwords
@@ -32,19 +27,22 @@ from emsync.auth.ratelimit import SlidingWindowLimiter
 from emsync.auth.service import HospitalLookup, UnitLookup
 from emsync.basemap import BasemapService
 from emsync.basemap import api as basemap_api
+from emsync.core.admission import Precedence
 from emsync.core.background import BackgroundService, LoopLag, ProcessRole
 from emsync.core.clock import Clock, utcnow
 from emsync.core.crypto import Keyring
-from emsync.core.db import WalCheckpointer, create_engine, session_factory, sqlite_file
+from emsync.core.db import (
+    WalCheckpointer,
+    create_engine,
+    session_factory,
+    sqlite_file,
+    sqlite_writer,
+)
 from emsync.core.delivery import EventDurability
 from emsync.core.docs import install_docs
 from emsync.core.events import DeadLetter, EventBus
 from emsync.core.fanout import RedisFanout
-from emsync.core.http import (
-    PROBLEM_RESPONSES,
-    document_problems,
-    install_error_handlers,
-)
+from emsync.core.http import PROBLEM_RESPONSES, document_problems, install_error_handlers
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
 from emsync.core.ops import ops_router
@@ -59,6 +57,7 @@ from emsync.core.reactions import (
 )
 from emsync.core.realtime import Hub, realtime_router
 from emsync.core.runtime import Runtime
+from emsync.core.serving import settle_for_serving
 from emsync.core.settings import Settings, with_development_secrets
 from emsync.core.transport import EventTransport, InProcessTransport, Relay
 from emsync.dispatch import CrewCheck, crew_api, unit_exists
@@ -177,7 +176,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     )
     key = audit_key(settings, runtime.keyring)
     runtime.provide(key)
-    runtime.provide(AuditLog(runtime.sessions, clock, key=key))
+    runtime.provide(AuditLog(runtime.sessions, clock, key=key, writer=sqlite_writer(engine)))
     runtime.provide(
         AuditCheckpointer(
             runtime.sessions,
@@ -218,6 +217,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         return await principal_from_credentials(runtime, bearer=token, api_key=None)
 
     runtime.provide(Hub(authenticate, recheck=states.stale_reason))
+    runtime.provide(Precedence())  # what API requests defer to (the telemetry ingest)
     runtime.provide(RoadMapService.from_settings(settings))
     runtime.provide(GeocoderService.from_settings(settings))
     runtime.provide(BasemapService.from_settings(settings))
@@ -279,8 +279,13 @@ REACTIONS: tuple[Reaction, ...] = (
         HandoffSent,
         HandoffRedirected,
         run=incidents_handlers.destination_of_handoff,
+        stage=IN_TRANSACTION,
     ),
-    on(HandoffStatusChanged, run=incidents_handlers.destination_of_changed_handoff),
+    on(
+        HandoffStatusChanged,
+        run=incidents_handlers.destination_of_changed_handoff,
+        stage=IN_TRANSACTION,
+    ),
     # Dispatch: a ranked unit list for a new or newly triaged incident without a unit; a GPS fix
     # from an ambulance's tracker moves the unit (through dispatch's hook).
     on(IncidentCreated, run=dispatch_handlers.recommend_for_new_incident),
@@ -419,6 +424,7 @@ def _provide(runtime: Runtime) -> None:
     runtime.provide(CrewCheck(crew_problems))
     runtime.provide(AcknowledgementWatch(runtime))
     runtime.provide(VitalsFollow(runtime))
+    handoffs_handlers.follow_audience(runtime)
     telemetry_wiring.provide(runtime)
     notifications_wiring.provide(runtime)
     intake_wiring.provide(runtime)
@@ -502,25 +508,15 @@ def _wal_checkpoint(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundServi
     return [(role, checkpointer) for role in ProcessRole]
 
 
-def settle_heap() -> None:
-    """Take what start-up allocated out of the cyclic garbage collector's walks (`gc.freeze`).
-
-    Imported modules, the app, its routes and settings live as long as the process, yet every
-    full (generation 2) collection walked them all with the event loop stopped: measured with
-    `gc.callbacks` in `emsync serve` under bench/ingest.py, 235-273 ms at machine load ~2 and
-    460-720 ms at load 3-5. Frozen objects are never collected, which they would not be anyway;
-    `gc.collect()` first, so garbage already there is freed rather than frozen.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def create_app(
     settings: Settings | None = None,
     *,
     roles: Sequence[ProcessRole] = tuple(ProcessRole),
     clock: Clock = utcnow,
+    settle: bool = False,
 ) -> FastAPI:
+    """The app; `settle`: `settle_for_serving` once its services have started (a server
+    process's start-up, not an app made by a test)."""
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings, clock=clock)
@@ -538,6 +534,9 @@ def create_app(
             for svc in services:
                 await svc.start()
                 started.append(svc)
+            if settle:
+                # What the services made at start included.
+                settle_for_serving(settings.http.gil_switch_interval_ms / 1000)
             yield
         finally:
             for svc in reversed(started):
@@ -557,7 +556,7 @@ def create_app(
     install_error_handlers(app)
     document_problems(app)
     document_channels(app, CHANNELS)
-    install_middleware(app, runtime)
+    install_middleware(app, runtime, roles)
     app.include_router(ops_router(public))
     install_docs(app, public)
     if ProcessRole.API in roles:

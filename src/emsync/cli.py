@@ -433,7 +433,7 @@ def serve(
     """Run EMsync (API, ingest and worker in one process unless --role narrows it)."""
     import uvicorn
 
-    from emsync.bootstrap import create_app, settle_heap
+    from emsync.bootstrap import create_app
     from emsync.core import migrate
     from emsync.telemetry.broker import with_embedded_broker
 
@@ -449,8 +449,8 @@ def serve(
         f"EMsync ({', '.join(r.value for r in roles)}) on "
         f"[bold]{scheme}://{bind_host}:{bind_port}/[/bold] — dashboard at /, API docs at /docs"
     )
-    asgi = create_app(settings, roles=roles)
-    settle_heap()  # after start-up's allocations, before serving
+    # The heap settles after start-up's allocations, the services' included, before serving.
+    asgi = create_app(settings, roles=roles, settle=True)
     proxies = settings.http.trusted_proxies.strip()
     uvicorn.run(
         asgi,

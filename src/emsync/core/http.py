@@ -131,6 +131,10 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.audit = audit
+        # Bound once, as logging is configured when the app is built: the module's lazy proxy
+        # builds a new logger on every call (cache_logger_on_first_use is off so that a later
+        # configure_logging applies), one per request here.
+        self._log = log.bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,7 +170,7 @@ class RequestContextMiddleware:
             actor = state.get("audit_actor") or (
                 principal.audit_name if principal is not None else "anonymous"
             )
-            log.info(
+            self._log.info(
                 "request",
                 method=method,
                 route=route,

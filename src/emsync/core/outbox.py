@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -23,10 +24,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -56,6 +59,9 @@ class OutboxRow(Base):
     relayed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (Index("ix_event_outbox_relayed_at", "relayed_at"),)
+
+
+_INSERT_OUTBOX = insert(cast(Table, OutboxRow.__table__))
 
 
 class DeliveryRow(Base):
@@ -123,17 +129,22 @@ def open_payload(keyring: Keyring, event: SealedEvent) -> bytes:
 
 
 async def add(session: AsyncSession, events: Sequence[SealedEvent]) -> None:
-    """In the cause's transaction: flushed with it, committed with it or not at all."""
+    """In the cause's transaction: committed with it or not at all. A Core INSERT on the
+    session's connection, not ORM rows: every unit of work with a durable event paid a
+    unit-of-work flush at its commit for this one append-only row (issue #16)."""
     at = now()
-    session.add_all(
-        OutboxRow(
-            event_id=e.event_id,
-            event_type=e.event_type,
-            payload_sealed=e.payload_sealed,
-            created_at=at,
-        )
+    rows = [
+        {
+            "event_id": e.event_id,
+            "event_type": e.event_type,
+            "payload_sealed": e.payload_sealed,
+            "created_at": at,
+        }
         for e in events
-    )
+    ]
+    if rows:
+        conn = await session.connection()
+        await conn.execute(_INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
 
 
 async def claim_delivery(session: AsyncSession, event_id: str, handler: str) -> bool:

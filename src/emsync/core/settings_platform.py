@@ -127,6 +127,21 @@ class HttpSettings(BaseModel):
         description="API requests handled at once per process; more wait their turn "
         "(the event loop stays free for telemetry and WebSocket pushes); 0: no limit",
     )
+    concurrent_requests_with_ingest: int = Field(
+        default=1,
+        ge=0,
+        description="the same while the process's own MQTT ingest is taking readings (`emsync "
+        "serve`; readings within the last second): their turns on the event loop come before "
+        "the dashboards' throughput; 0: no limit",
+    )
+    # Measured both ways in core/serving.py.
+    gil_switch_interval_ms: float = Field(
+        default=5.0,
+        gt=0,
+        le=100,
+        description="`emsync serve`: how long the event loop may keep the GIL while the SQLite "
+        "writer or MQTT thread waits for it (Python's default: 5)",
+    )
     admission_lease_ms: float = Field(
         default=250,
         gt=0,

@@ -22,12 +22,17 @@ from typing import Any
 import aiosqlite
 from aiosqlite.context import contextmanager
 
+# What SQLiteWriteGate (core/db.py) sends to begin a read-only transaction.
+_DEFERRED_BEGIN = "BEGIN"
 # (description, rowcount, lastrowid, rows) of one executed statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(conn: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
-    """On the connection's thread: the whole life of one cursor."""
+def _run(conn: sqlite3.Connection, sql: str, parameters: Any, begin: bool = False) -> _Outcome:
+    """On the connection's thread: the whole life of one cursor (after a deferred BEGIN that
+    was put off until now, when `begin`)."""
+    if begin:
+        conn.execute(_DEFERRED_BEGIN)
     cursor = conn.cursor()
     try:
         cursor.execute(sql, parameters)
@@ -37,7 +42,11 @@ def _run(conn: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
         cursor.close()
 
 
-def _run_many(conn: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> _Outcome:
+def _run_many(
+    conn: sqlite3.Connection, sql: str, parameters: Iterable[Any], begin: bool = False
+) -> _Outcome:
+    if begin:
+        conn.execute(_DEFERRED_BEGIN)
     cursor = conn.cursor()
     try:
         cursor.executemany(sql, parameters)
@@ -54,6 +63,7 @@ class PrefetchingCursor(aiosqlite.Cursor):
     def __init__(self, conn: FewHopConnection) -> None:  # no sqlite3 cursor: made per statement
         self.iter_chunk_size = conn._iter_chunk_size
         self._conn = conn
+        self._owner = conn  # typed as ours (aiosqlite types `_conn` as its own Connection)
         self._rows: deque[Any] = deque()
         self._description: Any = None
         self._rowcount = -1
@@ -65,17 +75,28 @@ class PrefetchingCursor(aiosqlite.Cursor):
         return self
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> PrefetchingCursor:
-        conn = self._conn
-        outcome = await conn._execute(_run, conn._conn, sql, parameters or ())  # type: ignore[no-untyped-call]
+        conn = self._owner
+        if sql == _DEFERRED_BEGIN and not parameters and not conn.begin_pending:
+            # A deferred BEGIN takes no lock and no snapshot until the next statement reads:
+            # running it in that statement's hand-off changes nothing but the hand-offs.
+            conn.begin_pending = True
+            return self._keep((None, -1, None, []))
+        begin, conn.begin_pending = conn.begin_pending, False
+        outcome = await conn._execute(_run, conn._conn, sql, parameters or (), begin)  # type: ignore[no-untyped-call]
         return self._keep(outcome)
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> PrefetchingCursor:
-        conn = self._conn
-        outcome = await conn._execute(_run_many, conn._conn, sql, parameters)  # type: ignore[no-untyped-call]
+        conn = self._owner
+        begin, conn.begin_pending = conn.begin_pending, False
+        outcome = await conn._execute(_run_many, conn._conn, sql, parameters, begin)  # type: ignore[no-untyped-call]
         return self._keep(outcome)
 
     async def executescript(self, sql_script: str) -> PrefetchingCursor:
-        await self._conn._execute(self._conn._conn.executescript, sql_script)  # type: ignore[no-untyped-call]
+        conn = self._owner
+        if conn.begin_pending:
+            conn.begin_pending = False
+            await conn._execute(conn._conn.execute, _DEFERRED_BEGIN)  # type: ignore[no-untyped-call]
+        await conn._execute(conn._conn.executescript, sql_script)  # type: ignore[no-untyped-call]
         return self._keep((None, -1, None, []))
 
     async def fetchone(self) -> Any:
@@ -106,11 +127,22 @@ class PrefetchingCursor(aiosqlite.Cursor):
 
 
 class FewHopConnection(aiosqlite.Connection):
+    # A deferred BEGIN not yet sent: it goes with the next statement, or nowhere if the
+    # transaction ends first (a read-only session that ran no statement).
+    begin_pending = False
+
     @contextmanager
     async def cursor(self) -> PrefetchingCursor:  # type: ignore[override]
         return PrefetchingCursor(self)
 
+    async def commit(self) -> None:
+        self.begin_pending = False  # nothing began: nothing to commit
+        if self._connection is not None and not self._connection.in_transaction:
+            return
+        await super().commit()
+
     async def rollback(self) -> None:
+        self.begin_pending = False
         # `in_transaction` reads SQLite's autocommit flag; no statement of this connection is
         # running meanwhile (its user awaits each one), so reading it here is safe.
         if self._connection is not None and not self._connection.in_transaction:

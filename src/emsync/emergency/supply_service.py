@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emsync.core.db import dialect_insert
 from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.core.ids import new_id
 from emsync.core.uow import UnitOfWork
@@ -184,8 +183,7 @@ async def _add(
     quantity: int,
     expires_on: date | None,
 ) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Stock).values(
+    statement = dialect_insert(session.get_bind().dialect.name)(Stock).values(
         item_id=item_id, location_id=location_id, lot=lot, quantity=quantity, expires_on=expires_on
     )
     await session.execute(

@@ -14,7 +14,7 @@ from emsync.core.errors import DomainError
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, UowDep
 from emsync.core.schemas import Page
 from emsync.geocoding import GeocoderService
-from emsync.incidents import service
+from emsync.incidents import listing, service
 from emsync.incidents.access import scope_of
 from emsync.incidents.lifecycle import IncidentStatus
 from emsync.incidents.schemas import (
@@ -64,9 +64,14 @@ async def create_incident(
     )
 
 
+# The two hot reads open their session in the route, not through ReadSessionDep: FastAPI's
+# teardown of a yielding dependency (an exit stack, a shielded context manager, a cancel scope)
+# was about a tenth of a one-row GET's CPU under load (bench/api.py, PostgreSQL).
+
+
 @router.get("", response_model=Page[IncidentSummary])
 async def list_incidents(
-    session: ReadSessionDep,
+    runtime: RuntimeDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     priority: Annotated[int | None, Query(ge=1, le=5)] = None,
@@ -78,35 +83,36 @@ async def list_incidents(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[IncidentSummary]:
     """Newest first. `q` searches the chief complaint and the address."""
-    return await service.list_incidents(
-        session=session,
-        statuses=status or (),
-        priority=priority,
-        mci=mci,
-        q=q,
-        created_after=created_after,
-        created_before=created_before,
-        limit=limit,
-        offset=offset,
-        scope=scope_of(principal),
-    )
+    async with runtime.read_sessions() as session:
+        return await listing.list_incidents(
+            session=session,
+            statuses=status or (),
+            priority=priority,
+            mci=mci,
+            q=q,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            offset=offset,
+            scope=scope_of(principal),
+        )
 
 
 @router.get("/{incident_id}", response_model=IncidentRead)
 async def get_incident(
     incident_id: str,
     runtime: RuntimeDep,
-    session: ReadSessionDep,
     principal: Annotated[Principal, requires(Perm.INCIDENTS_READ)],
 ) -> IncidentRead:
     """Hospital staff: only while a patient of it is coming to their hospital (else 404), and
     without the caller's name and number."""
-    return await service.get_incident(
-        session=session,
-        keyring=runtime.keyring,
-        incident_id=incident_id,
-        scope=scope_of(principal),
-    )
+    async with runtime.read_sessions() as session:
+        return await service.get_incident(
+            session=session,
+            keyring=runtime.keyring,
+            incident_id=incident_id,
+            scope=scope_of(principal),
+        )
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)

@@ -4,9 +4,16 @@ changed incident pushed live as GET /api/incidents/{id} returns it to each audie
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
 
+from sqlalchemy import Insert, Table, bindparam, delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emsync.core.db import dialect_insert
 from emsync.core.errors import NotFound
+from emsync.core.events import Event
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.dispatch.events import DestinationChosen
@@ -25,32 +32,45 @@ IncidentChange = (
 )
 
 
+_UPSERTS: dict[str, Insert] = {}
+
+
+def _upsert_destination(dialect: str) -> Insert:
+    """One statement: the destination, inserted or replaced, if this hub holds the incident (a
+    handoff may name an incident id it does not); it was three (the whole incident row read,
+    the destination row read, then the write). Built once per dialect: building it cost more
+    than running it."""
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        table = cast(Table, IncidentDestination.__table__)
+        row = select(
+            bindparam("incident_id", type_=table.c.incident_id.type),
+            bindparam("source", type_=table.c.source.type),
+            bindparam("hospital_id", type_=table.c.hospital_id.type),
+            bindparam("at", type_=table.c.at.type),
+        ).where(exists().where(Incident.id == bindparam("incident_id")))
+        upsert = dialect_insert(dialect)(table).from_select(
+            ["incident_id", "source", "hospital_id", "at"], row
+        )
+        statement = _UPSERTS[dialect] = upsert.on_conflict_do_update(
+            index_elements=["incident_id", "source"],
+            set_={"hospital_id": upsert.excluded.hospital_id, "at": upsert.excluded.at},
+        )
+    return statement
+
+
+async def _upsert(
+    session: AsyncSession, incident_id: str, source: str, hospital_id: str, at: datetime
+) -> None:
+    await session.execute(
+        _upsert_destination(session.get_bind().dialect.name),
+        {"incident_id": incident_id, "source": source, "hospital_id": hospital_id, "at": at},
+    )
+
+
 async def _record(runtime: Runtime, incident_id: str, source: str, hospital_id: str) -> None:
     async with runtime.sessions() as session, session.begin():
-        if await session.get(Incident, incident_id) is None:
-            return  # a handoff may name an incident id this hub does not hold
-        row = await session.get(IncidentDestination, (incident_id, source))
-        if row is None:
-            session.add(
-                IncidentDestination(
-                    incident_id=incident_id,
-                    source=source,
-                    hospital_id=hospital_id,
-                    at=runtime.clock(),
-                )
-            )
-        else:
-            row.hospital_id = hospital_id
-            row.at = runtime.clock()
-
-
-async def _forget(runtime: Runtime, incident_id: str, source: str) -> None:
-    async with runtime.sessions() as session, session.begin():
-        await session.execute(
-            delete(IncidentDestination).where(
-                IncidentDestination.incident_id == incident_id, IncidentDestination.source == source
-            )
-        )
+        await _upsert(session, incident_id, source, hospital_id, runtime.clock())
 
 
 async def destination_of_unit(runtime: Runtime, event: DestinationChosen) -> None:
@@ -59,18 +79,30 @@ async def destination_of_unit(runtime: Runtime, event: DestinationChosen) -> Non
         await _record(runtime, event.incident_id, f"unit:{event.unit_id}", event.hospital_id)
 
 
-async def destination_of_handoff(runtime: Runtime, event: HandoffEvent) -> None:
-    """A handoff drafted, sent or redirected to a hospital."""
-    await _record(runtime, event.incident_id, f"handoff:{event.handoff_id}", event.hospital_id)
+async def destination_of_handoff(
+    runtime: Runtime, session: AsyncSession, event: HandoffEvent
+) -> Sequence[Event]:
+    """A handoff drafted, sent or redirected to a hospital: recorded in the handoff's own
+    transaction, so its hospital may open the incident the moment it is told of the handoff."""
+    source = f"handoff:{event.handoff_id}"
+    await _upsert(session, event.incident_id, source, event.hospital_id, runtime.clock())
+    return ()
 
 
-async def destination_of_changed_handoff(runtime: Runtime, event: HandoffStatusChanged) -> None:
+async def destination_of_changed_handoff(
+    runtime: Runtime, session: AsyncSession, event: HandoffStatusChanged
+) -> Sequence[Event]:
     """Any other status change keeps the destination; a cancelled handoff goes nowhere."""
     source = f"handoff:{event.handoff_id}"
     if event.new == "cancelled":
-        await _forget(runtime, event.incident_id, source)
-        return
-    await _record(runtime, event.incident_id, source, event.hospital_id)
+        await session.execute(
+            delete(IncidentDestination).where(
+                IncidentDestination.incident_id == event.incident_id,
+                IncidentDestination.source == source,
+            )
+        )
+        return ()
+    return await destination_of_handoff(runtime, session, event)
 
 
 async def destinations(*, runtime: Runtime, incident_id: str) -> list[str]:

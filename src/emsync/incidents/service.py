@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,7 +17,6 @@ from emsync.core.crypto import Keyring
 from emsync.core.errors import Conflict, InvalidTransition, NotFound
 from emsync.core.events import Event
 from emsync.core.ids import new_id
-from emsync.core.schemas import Page
 from emsync.core.uow import UnitOfWork
 from emsync.incidents.events import (
     IncidentCreated,
@@ -37,7 +35,6 @@ from emsync.incidents.schemas import (
     ClinicalFindings,
     IncidentCreate,
     IncidentRead,
-    IncidentSummary,
     IncidentUpdate,
     PatientCreate,
     PatientRead,
@@ -79,19 +76,6 @@ async def _check_visible(session: AsyncSession, incident_id: str, scope: Scope |
     if found is None:
         # Not "forbidden": whether an incident exists is itself not theirs to learn.
         raise NotFound(f"incident {incident_id} does not exist")
-
-
-_SUMMARY_COLUMNS = (
-    *(getattr(Incident, name) for name in IncidentSummary.model_fields if name != "patient_count"),
-    select(func.count())
-    .where(Patient.incident_id == Incident.id)
-    .correlate(Incident)
-    .scalar_subquery()
-    .label("patient_count"),
-    func.count().over().label("total"),
-)
-# The rows of a page into summaries in one call (extra keys, `total`, are ignored).
-_SUMMARIES = TypeAdapter(list[IncidentSummary])
 
 
 def _aad(kind: str, row_id: str, field: str) -> str:
@@ -232,67 +216,39 @@ async def create_incident(
     return _incident_read(incident, patients, keyring)
 
 
+# Built once with bound parameters: building a statement and its cache key on each request
+# cost about as much as running it.
+_GET = (
+    select(Incident, Patient)
+    .outerjoin(Patient, Patient.incident_id == Incident.id)
+    .where(Incident.id == bindparam("incident_id"))
+    .order_by(Patient.created_at)
+)
+_GET_SCOPED = _GET.where(
+    Incident.id.in_(
+        select(IncidentDestination.incident_id).where(
+            IncidentDestination.hospital_id == bindparam("hospital_id")
+        )
+    )
+)
+
+
 async def get_incident(
     *, session: AsyncSession, keyring: Keyring, incident_id: str, scope: Scope | None = None
 ) -> IncidentRead:
-    incident = await _load(session, incident_id)
-    await _check_visible(session, incident_id, scope)
-    patients = await _patients(session, incident_id)
-    return _incident_read(incident, patients, keyring, scoped=scope is not None)
-
-
-async def list_incidents(
-    *,
-    session: AsyncSession,
-    statuses: Sequence[IncidentStatus] = (),
-    priority: int | None = None,
-    mci: bool | None = None,
-    q: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    scope: Scope | None = None,
-) -> Page[IncidentSummary]:
-    stmt = _visible(select(*_SUMMARY_COLUMNS), scope)
-    if statuses:
-        stmt = stmt.where(Incident.status.in_([s.value for s in statuses]))
-    if priority is not None:
-        stmt = stmt.where(Incident.priority == priority)
-    if mci is not None:
-        stmt = stmt.where(Incident.mci == mci)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            or_(
-                Incident.chief_complaint.ilike(pattern, escape="\\"),
-                Incident.address.ilike(pattern, escape="\\"),
-            )
-        )
-    if created_after is not None:
-        stmt = stmt.where(Incident.created_at >= created_after)
-    if created_before is not None:
-        stmt = stmt.where(Incident.created_at < created_before)
-    # One statement: the page's rows, each with its patient count and the total of matches.
-    rows = (
-        (
-            await session.execute(
-                stmt.order_by(Incident.created_at.desc(), Incident.number.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    if rows:
-        total = int(rows[0]["total"])
-    elif offset == 0:
-        total = 0
-    else:  # past the last page: no row to carry the total
-        total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    items = _SUMMARIES.validate_python(rows)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    # One statement: the incident (if the scope lets the caller see it) with its patients.
+    # Three round trips before (row, scope check, patients): each a hand-off to the driver
+    # and back, and most of a one-row read's CPU.
+    if scope is None:
+        rows = (await session.execute(_GET, {"incident_id": incident_id})).all()
+    else:
+        params = {"incident_id": incident_id, "hospital_id": scope.hospital_id}
+        rows = (await session.execute(_GET_SCOPED, params)).all()
+    if not rows:
+        # Not "forbidden" for a scoped reader: whether it exists is not theirs to learn.
+        raise NotFound(f"incident {incident_id} does not exist")
+    patients = [row[1] for row in rows if row[1] is not None]
+    return _incident_read(rows[0][0], patients, keyring, scoped=scope is not None)
 
 
 async def _commit_guarded(uow: UnitOfWork) -> None:

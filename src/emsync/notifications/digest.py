@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.crypto import Keyring
@@ -18,6 +18,16 @@ from emsync.notifications.events import NotificationStatusChanged
 from emsync.notifications.lifecycle import Delivery
 from emsync.notifications.models import Notification
 from emsync.notifications.templates import CATALOGUE
+
+
+def due(now: datetime, window: timedelta) -> ColumnElement[bool]:
+    """A held notification of a person that has waited a whole window: its group's digest is
+    due (write_due groups by person, channel and contact point; the oldest decides)."""
+    return (
+        (Notification.status == Delivery.HELD.value)
+        & Notification.user_id.is_not(None)
+        & (Notification.updated_at <= now - window)
+    )
 
 
 async def write_due(

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.crypto import Keyring
@@ -137,6 +137,14 @@ class Links:
         return f"{self.public_url.rstrip('/')}/ack/{token}"
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """What the delivery loop claims: queued and due, or left mid-send by a dead worker."""
+    return or_(
+        (Notification.status == D.QUEUED.value) & (Notification.next_attempt_at <= now),
+        (Notification.status == D.SENDING.value) & (Notification.lease_until < now),
+    )
+
+
 async def claim_due(
     *,
     session: AsyncSession,
@@ -153,12 +161,7 @@ async def claim_due(
     and render the rest for sending. The caller commits, then sends."""
     query = (
         select(Notification)
-        .where(
-            or_(
-                (Notification.status == D.QUEUED.value) & (Notification.next_attempt_at <= now),
-                (Notification.status == D.SENDING.value) & (Notification.lease_until < now),
-            )
-        )
+        .where(due(now))
         .order_by(Notification.urgent.desc(), Notification.next_attempt_at)
         .limit(limit)
     )

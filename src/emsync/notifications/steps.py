@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.auth.public import active_users_with_role, signed_in
@@ -63,6 +63,11 @@ class StepContext:
     urgent: bool
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """An open page whose next step's time has come."""
+    return (Page.status == S.OPEN.value) & (Page.next_step_at <= now)
+
+
 async def advance_due(
     *,
     session: AsyncSession,
@@ -75,12 +80,7 @@ async def advance_due(
     """Fire every step that is due: notifications for whoever the step names, per their
     preferences and verified contact points. The caller commits."""
     pages = list(
-        await session.scalars(
-            select(Page)
-            .where(Page.status == S.OPEN.value, Page.next_step_at <= now)
-            .order_by(Page.next_step_at)
-            .limit(limit)
-        )
+        await session.scalars(select(Page).where(due(now)).order_by(Page.next_step_at).limit(limit))
     )
     events: list[Event] = []
     for page in pages:

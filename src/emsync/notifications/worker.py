@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import ColumnElement, exists, select
 
 from emsync.core.events import Event
 from emsync.core.runtime import Runtime
@@ -92,6 +93,10 @@ class NotificationWorker:
         """Fire due steps and write due digests; returns how many steps fired."""
         rt, s = self._rt, self._settings
         now = rt.clock()
+        window = timedelta(seconds=s.rate_window_seconds)
+        if not await self._any(steps.due(now), digest.due(now, window)):
+            self._metrics.escalation_rounds.inc()
+            return 0
         async with rt.sessions() as session:
             events: list[Event] = await steps.advance_due(
                 session=session,
@@ -101,10 +106,7 @@ class NotificationWorker:
                 now=now,
             )
             events += await digest.write_due(
-                session=session,
-                keyring=rt.keyring,
-                window=timedelta(seconds=s.rate_window_seconds),
-                now=now,
+                session=session, keyring=rt.keyring, window=window, now=now
             )
             await session.commit()
         self._metrics.escalation_rounds.inc()
@@ -118,6 +120,8 @@ class NotificationWorker:
         """Claim what is due, send it, record the outcomes; returns how many were claimed."""
         rt, s = self._rt, self._settings
         now = rt.clock()
+        if not await self._any(outbox.due(now)):
+            return 0
         async with rt.sessions() as session:
             claimed, events = await outbox.claim_due(
                 session=session,
@@ -153,6 +157,16 @@ class NotificationWorker:
             await session.commit()
         await self._publish(recorded)
         return len(claimed) + len(events)
+
+    async def _any(self, *due: ColumnElement[bool]) -> bool:
+        """Whether a round has anything to do, asked in a read-only session: an idle round (the
+        usual one, every poll) then takes no write transaction, which on SQLite would queue for
+        the process's one write lock ahead of the telemetry ingest and the API's writes."""
+        async with self._rt.read_sessions() as session:
+            for clause in due:
+                if await session.scalar(select(exists().where(clause))):
+                    return True
+        return False
 
     async def _send(self, item: outbox.Claimed) -> outbox.Outcome:
         message = item.outgoing

@@ -79,6 +79,11 @@ async def link_device_binding(runtime: Runtime, event: DeviceChanged) -> None:
 async def link_handoff(runtime: Runtime, event: HandoffSent) -> None:
     """A handoff sent for an incident with exactly one linked person is that person's (an
     incident with several linked patients leaves the handoff to be linked by hand)."""
+    # Most incidents have no linked person: find out without a writing transaction (on SQLite
+    # one waits its turn for the write lock behind every other writer, to read one row).
+    async with runtime.read_sessions() as session:
+        if len(await links.persons_of_incident(session, event.incident_id)) != 1:
+            return
     async with runtime.sessions() as session:
         persons = await links.persons_of_incident(session, event.incident_id)
         if len(persons) != 1:

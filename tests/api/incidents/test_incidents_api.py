@@ -149,6 +149,11 @@ async def test_list_filters_searches_and_paginates(app: FastAPI, client: httpx.A
     assert len(page["items"]) == 2
     found = (await client.get("/api/incidents?q=LADDER", headers=headers)).json()
     assert found["total"] == 5
+    # The total counts the filter's matches beyond the page, not the page's rows.
+    paged = (await client.get("/api/incidents?q=ladder&limit=2&offset=2", headers=headers)).json()
+    assert (paged["total"], len(paged["items"])) == (5, 2)
+    past = (await client.get("/api/incidents?q=ladder&offset=10", headers=headers)).json()
+    assert (past["total"], past["items"]) == (5, [])
     by_priority = (await client.get("/api/incidents?priority=2", headers=headers)).json()
     assert [i["chief_complaint"] for i in by_priority["items"]] == ["stroke symptoms"]
     none_closed = (await client.get("/api/incidents?status=closed", headers=headers)).json()

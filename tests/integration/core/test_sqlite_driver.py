@@ -100,3 +100,40 @@ async def test_a_session_that_ran_nothing_costs_no_rollback(
     async with engine.connect():  # checked out and back in, no statement: no transaction
         pass
     assert "rollback" not in hand_offs
+
+
+@sqlite_only
+async def test_a_read_sessions_begin_goes_with_its_first_statement(
+    engine: AsyncEngine, hand_offs: list[str]
+) -> None:
+    async with read_session_factory(engine)() as session:
+        await session.execute(text("SELECT 1"))
+        # BEGIN and the SELECT in one hand-off, and the transaction is open (a snapshot).
+        assert hand_offs == ["_run"]
+        raw = await (await session.connection()).get_raw_connection()
+        assert isinstance(raw.driver_connection, FewHopConnection)
+        assert raw.driver_connection.in_transaction
+    assert hand_offs == ["_run", "rollback"]
+    hand_offs.clear()
+    async with read_session_factory(engine)() as session:
+        await session.connection()  # begun, no statement: nothing crossed, nothing to end
+    assert hand_offs == []
+
+
+@sqlite_only
+async def test_a_read_session_keeps_one_snapshot_across_statements(engine: AsyncEngine) -> None:
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(text("INSERT INTO driver_probe (id, v) VALUES (1, 'before')"))
+    async with read_session_factory(engine)() as reader:
+        first = (await reader.execute(text("SELECT v FROM driver_probe"))).scalars().all()
+        async with transaction(session_factory(engine)) as writer:
+            await writer.execute(text("UPDATE driver_probe SET v = 'after'"))
+        again = (await reader.execute(text("SELECT v FROM driver_probe"))).scalars().all()
+        assert first == again == ["before"]
+    # A writing session after a read one on the same pooled connection begins as usual.
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(text("UPDATE driver_probe SET v = 'later'"))
+    async with read_session_factory(engine)() as session:
+        assert (await session.execute(text("SELECT v FROM driver_probe"))).scalars().all() == [
+            "later"
+        ]

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emsync.core.db import (
@@ -215,14 +214,14 @@ async def test_a_writer_of_another_process_is_waited_for(
 
 
 async def test_a_read_only_session_cannot_write(engine: AsyncEngine) -> None:
-    with pytest.raises((ReadOnlySessionWrite, DBAPIError)) as raised:
+    # Refused before it reaches the database, on both: on PostgreSQL a read-only session runs
+    # in autocommit (no READ ONLY transaction to refuse it), so a write there would stick.
+    with pytest.raises(ReadOnlySessionWrite):
         async with transaction(read_session_factory(engine)) as session:
             await session.execute(
                 text("UPDATE handoff_feeds SET last_seq = 5 WHERE hospital_id = :h"),
                 {"h": COUNTER},
             )
-    if isinstance(raised.value, DBAPIError):  # PostgreSQL refuses it in a READ ONLY transaction
-        assert "read-only transaction" in str(raised.value)
     assert await counter(engine) == 0
 
 

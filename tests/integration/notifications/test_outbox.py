@@ -263,3 +263,35 @@ async def test_a_different_trouble_is_not_hidden_by_an_acknowledged_page(app: Fa
     assert await pages(rt) == 2
     await cause(AlertChanged(**{**stale.to_dict(), "at": stale.at, "alert_id": "a-stale-2"}))
     assert await pages(rt) == 2  # a repeat joins the open page
+
+
+class _NoWriting:
+    """The runtime as the worker sees it, except that a writing session fails the test."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._rt, name)
+
+    def sessions(self) -> None:
+        raise AssertionError("an idle round opened a writing session")
+
+
+async def test_an_idle_round_takes_no_write_transaction_and_a_due_one_still_runs(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker polls every few seconds; with nothing due it only reads (on SQLite a writing
+    transaction queues for the process's one write lock, ahead of the readings and the API)."""
+    rt = runtime_of(app)
+    worker = rt.get(NotificationWorker)
+    with monkeypatch.context() as patched:
+        patched.setattr(worker, "_rt", _NoWriting(rt))
+        assert await worker.deliver_once() == 0
+        assert await worker.escalate_once() == 0
+    # Something due: the same rounds find it.
+    async with rt.sessions() as session:
+        await rt.bus.stage(session, [raised("an-idle-check")])
+        await session.commit()
+    assert await pages(rt) == 1
+    assert await worker.escalate_once() >= 1

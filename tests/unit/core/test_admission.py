@@ -1,11 +1,15 @@
-"""Admission: a few API requests at a time, in turn; a long holder delays others boundedly."""
+"""Admission: a few API requests at a time, in turn; a long holder delays others boundedly; a
+turn defers (for at most a lease) to work with precedence that is behind; fewer turns while that
+work is active."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from emsync.core.admission import Admission
+import pytest
+
+from emsync.core.admission import Admission, Precedence, Turns
 
 
 class Held:
@@ -74,3 +78,145 @@ async def test_no_limit_when_slots_is_zero() -> None:
     assert len(inner.entered) == 3
     inner.release.set()
     await asyncio.gather(*held)
+
+
+class Lateness:
+    """A source of precedence whose lateness the test sets."""
+
+    def __init__(self) -> None:
+        self.late = False
+
+    def __call__(self) -> bool:
+        return self.late
+
+
+async def test_a_turn_waits_while_work_with_precedence_is_behind_and_runs_once_it_caught_up() -> (
+    None
+):
+    inner = Held()
+    precedence = Precedence()
+    readings = Lateness()
+    precedence.register(readings)
+    app = Admission(inner, slots=2, lease=60, precedence=precedence)
+    readings.late = True
+    deferred = asyncio.create_task(_call(app, "/api/a"))
+    await _call(app, "/health")  # not an API request: never deferred
+    await _settle()
+    assert inner.entered == ["/health"]
+    precedence.caught_up()  # still behind: nobody is woken
+    await _settle()
+    assert inner.entered == ["/health"]
+    readings.late = False
+    precedence.caught_up()
+    await deferred
+    assert inner.entered == ["/health", "/api/a"]
+    await _call(app, "/api/b")  # nothing behind: straight in
+    assert inner.entered[-1] == "/api/b"
+
+
+async def test_a_turn_defers_for_at_most_its_lease() -> None:
+    inner = Held()
+    precedence = Precedence()
+    precedence.register(lambda: True)  # behind for good (e.g. storage down, retrying)
+    app = Admission(inner, slots=1, lease=0.01, precedence=precedence)
+    await _call(app, "/api/a")
+    await _call(app, "/api/b")
+    assert inner.entered == ["/api/a", "/api/b"]
+
+
+async def test_a_request_cancelled_while_deferring_gives_its_turn_back() -> None:
+    inner = Held()
+    precedence = Precedence()
+    readings = Lateness()
+    readings.late = True
+    precedence.register(readings)
+    app = Admission(inner, slots=1, lease=60, precedence=precedence)
+    deferred = asyncio.create_task(_call(app, "/api/a"))
+    await _settle()
+    deferred.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await deferred
+    readings.late = False
+    await _call(app, "/api/b")
+    assert inner.entered == ["/api/b"]
+
+
+class Activity:
+    """A source of precedence whose activity the test sets (never behind)."""
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def __call__(self) -> bool:
+        return self.on
+
+
+async def test_fewer_turns_while_work_with_precedence_is_active() -> None:
+    inner = Held()
+    precedence = Precedence()
+    readings = Activity()
+    precedence.register(lambda: False, readings)
+    app = Admission(inner, slots=3, lease=60, precedence=precedence, busy_slots=1)
+    readings.on = True
+    held = [asyncio.create_task(_call(app, f"/api/{n}/slow")) for n in range(3)]
+    await _settle()
+    assert inner.entered == ["/api/0/slow"]  # one at a time while active
+    readings.on = False
+    inner.release.set()  # the first ends; its turn and the two freed by idleness are handed on
+    await asyncio.gather(*held)
+    assert inner.entered == ["/api/0/slow", "/api/1/slow", "/api/2/slow"]
+    inner.release.clear()
+    idle = [asyncio.create_task(_call(app, f"/api/{n}/slow")) for n in range(3, 6)]
+    await _settle()
+    assert len(inner.entered) == 6  # idle: three at a time
+    readings.on = True
+    await _settle()
+    late = asyncio.create_task(_call(app, "/api/6"))
+    await _settle()
+    assert len(inner.entered) == 6  # active again: waits until fewer than one are in
+    inner.release.set()
+    await asyncio.gather(*idle, late)
+    assert inner.entered[-1] == "/api/6"
+
+
+async def test_a_lower_limit_takes_effect_as_turns_are_given_back() -> None:
+    limit = 2
+    turns = Turns(lambda: limit)
+    await turns.acquire()
+    await turns.acquire()
+    assert turns.locked()
+    waiter = asyncio.create_task(turns.acquire())
+    await _settle()
+    limit = 1
+    turns.release()  # two in use, one given back: one in use, the limit is one
+    await _settle()
+    assert not waiter.done()
+    turns.release()
+    await _settle()
+    assert waiter.done()
+    assert turns.locked()  # the waiter holds the one turn
+
+
+async def test_a_waiter_cancelled_after_its_turn_was_handed_on_gives_it_back() -> None:
+    turns = Turns(lambda: 1)
+    await turns.acquire()
+    first = asyncio.create_task(turns.acquire())
+    second = asyncio.create_task(turns.acquire())
+    await _settle()
+    turns.release()  # handed to the first, which is cancelled before it runs
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await _settle()
+    assert second.done()  # the turn went on to the next, not lost
+    third = asyncio.create_task(turns.acquire())
+    fourth = asyncio.create_task(turns.acquire())
+    await _settle()
+    fourth.cancel()  # cancelled while still waiting: simply dropped
+    with pytest.raises(asyncio.CancelledError):
+        await fourth
+    turns.release()
+    await third
+    assert turns.locked()
+    turns.release()
+    assert not turns.locked()

@@ -539,6 +539,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS emergency_movements_append_only ON emergency_movements")
         op.execute("DROP FUNCTION IF EXISTS emergency_movements_append_only()")
+        op.execute("DROP TRIGGER IF EXISTS emergency_search_terms_add ON emergency_search_docs")
+        op.execute("DROP FUNCTION IF EXISTS emergency_search_terms_add()")
         op.execute("DROP TABLE IF EXISTS emergency_search_terms")
     else:
         op.execute("DROP TABLE IF EXISTS emergency_search_vocab")

@@ -1,0 +1,36 @@
+"""How a server process settles once started, before it serves (`create_app(settle=True)`)."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+# How long the event loop's thread may keep the GIL while another thread (the SQLite writer,
+# MQTT's network thread) waits for it: `http.gil_switch_interval_ms`, Python's 5 ms by default.
+# 1 ms was tried first (with API load at machine load ~10 an ingest transaction held the write
+# gate 19 ms on average instead of 44), but once the ingest had the API's turns to itself
+# (`http.concurrent_requests_with_ingest`) it lost in both pairs with API load: bench/ingest.py
+# --latency-only --api-load, SQLite, load 2.6-4.0: p99 87.0 and 40.7 ms at 1 ms against 41.9 and
+# 38.5 at 5 ms, API 108 and 196 requests/s against 226 and 269; the full bench's backlog drain
+# (no flags, SQLite, load 8-12, three pairs) ran at 0.21-0.38 of a bare subscriber against
+# 0.54-0.86 at 5 ms (two pairs at load 1-4 were even: 0.66, 0.73 against 0.78, 0.71): the
+# loop's thread handing over the GIL five times as often costs more than the waits it saves.
+
+
+def settle_heap() -> None:
+    """Take what start-up allocated out of the cyclic garbage collector's walks (`gc.freeze`).
+
+    Imported modules, the app, its routes and settings live as long as the process, yet every
+    full (generation 2) collection walked them all with the event loop stopped: measured with
+    `gc.callbacks` in `emsync serve` under bench/ingest.py, 235-273 ms at machine load ~2 and
+    460-720 ms at load 3-5. Frozen objects are never collected, which they would not be anyway;
+    `gc.collect()` first, so garbage already there is freed rather than frozen.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def settle_for_serving(switch_interval_seconds: float) -> None:
+    """`settle_heap`, then the GIL's switch interval (the comment above)."""
+    settle_heap()
+    sys.setswitchinterval(switch_interval_seconds)
