@@ -36,7 +36,7 @@ from emsync.notifications.models import Notification
 from tests.builders import auth_headers
 from tests.conftest import TEST_MASTER_KEYS, TEST_SECRET
 from tests.integration.intake.conftest import Ed, arrival, make_ed
-from tests.live_server import free_port
+from tests.ports import free_port
 
 FINISHED = ("completed", "attention")
 

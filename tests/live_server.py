@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -14,14 +13,15 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import free_port
+
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "live-server-admin-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# How long a test's own HTTP call to a real server may wait for its answer. httpx's default is
+# 5 s; on a loaded two-core CI machine a fresh process's first request or a password hash has
+# taken longer (a handoff update after a restart timed out in CI). A wait until answered, not a
+# timing check: tests assert what comes back, never how fast.
+HTTP_TIMEOUT_S = 60.0
 
 
 @contextmanager
@@ -51,9 +51,9 @@ def live_process(
         ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
     )
     deadline = time.monotonic() + timeout
-    # free_port's port comes from the kernel's ephemeral range, so any socket on the machine
-    # (another test worker's client connection, say) can take it before the server binds it:
-    # a fresh clone's CI lost a test to that once. Such a start is retried on a new port.
+    # free_port's port is outside the kernel's ephemeral range, so no outgoing connection can
+    # take it; a listener of another program asking for that very number still could before
+    # the server binds it. Such a start is retried on a new port.
     for attempt in range(1, PORT_TRIES + 1):
         port = free_port()
         base = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"

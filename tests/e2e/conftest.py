@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,9 @@ import pluggy
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.live_server import HTTP_TIMEOUT_S as HTTP_TIMEOUT_S  # the e2e modules take it here
+from tests.ports import free_port
+
 # How long an `expect` waits for the page by default (a wait, not a timing check): Playwright's
 # 5 s is too short when two test workers each drive a browser and a server on two cores.
 expect.set_options(timeout=15_000)
@@ -30,15 +32,6 @@ DIST = Path(__file__).resolve().parents[2] / "src" / "emsync" / "web" / "dist" /
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "e2e-screenshots"
 FAILURES = Path(__file__).resolve().parents[2] / "var" / "e2e-failures"
 ADMIN = ("admin", "e2e-admin-password-123")
-# The tests' own HTTP calls (set-up, read-back) wait this long for an answer: httpx's 5 s was
-# too short for a login (a deliberately slow password hash) on a loaded machine. A wait only.
-HTTP_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN, Server, free_port, start_server
+from tests.e2e.conftest import ADMIN, Server, start_server
 from tests.e2e.test_dashboard import TIMEOUT_MS, _api, _login
 from tests.e2e.test_paediatric_and_artefacts import _device, _patient, _publish
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from emsync.notifications.sandbox import HttpSandbox
-from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server, free_port, start_server
+from tests.e2e.conftest import ADMIN, HTTP_TIMEOUT_S, Server, start_server
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 CLINICIAN = ("clin.e2e", "clinician-password-123")

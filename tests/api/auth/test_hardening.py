@@ -24,7 +24,7 @@ from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from tests.builders import PASSWORD, auth_headers, create_user, incident_body, login
 from tests.conftest import TEST_SECRET
-from tests.live_server import free_port
+from tests.ports import free_port
 
 
 async def _admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:

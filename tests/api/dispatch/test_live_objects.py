@@ -30,7 +30,7 @@ from emsync.telemetry.pipeline import Inbound, Pipeline
 from emsync.telemetry.schemas import AlertRead
 from tests.builders import PASSWORD, auth_headers, incident_body, login
 from tests.handoff_builders import handoff_body
-from tests.live_server import free_port
+from tests.ports import free_port
 from tests.telemetry_support import SICK, make_patient, provision, vitals
 
 Headers = dict[str, str]

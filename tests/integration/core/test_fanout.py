@@ -39,7 +39,8 @@ from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.schemas import VitalsPush, VitalsReading
 from tests.builders import insert_account
 from tests.conftest import TEST_SECRET, _require_service, make_settings
-from tests.live_server import free_port
+from tests.live_server import HTTP_TIMEOUT_S
+from tests.ports import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -245,7 +246,7 @@ async def test_with_redis_unreachable_local_push_and_the_api_keep_working(
         pushed = [m for m in messages if m["type"] == "vitals"]
         assert [m["data"]["readings"][0]["hr"] for m in pushed] == [71, 72]
         assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
-        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        async with httpx.AsyncClient(base_url=f"http://{address}", timeout=HTTP_TIMEOUT_S) as http:
             assert (await http.get("/health/ready")).status_code == 200
             exposition = (await http.get("/metrics")).text
         not_sent = f'emsync_fanout_not_sent_total{{reason="redis_unavailable"}} {len(messages)}.0'

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.live_server import live_server
+from tests.live_server import HTTP_TIMEOUT_S, live_server
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_a_rotated_forwarded_for_from_loopback_does_not_reset_the_address_limit(
     server: str,
 ) -> None:
     statuses = []
-    with httpx.Client(base_url=server) as client:
+    with httpx.Client(base_url=server, timeout=HTTP_TIMEOUT_S) as client:
         for n in range(5):
             response = client.post(
                 "/api/auth/token",

@@ -24,6 +24,7 @@ from emsync.core.settings import Settings
 from tests.builders import incident_body, insert_account
 from tests.conftest import TEST_SECRET
 from tests.handoff_builders import COMPLAINT, handoff_body
+from tests.live_server import HTTP_TIMEOUT_S
 
 HOSPITAL = "hosp-offline"
 
@@ -64,7 +65,7 @@ async def running_server(settings: Settings) -> AsyncIterator[tuple[str, httpx.A
             runtime, user_id="clinician-test", role=Role.CLINICIAN, hospital_id=HOSPITAL
         )
         address = f"127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        async with httpx.AsyncClient(base_url=f"http://{address}", timeout=HTTP_TIMEOUT_S) as http:
             yield address, http
     finally:
         server.should_exit = True

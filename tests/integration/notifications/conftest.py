@@ -18,7 +18,7 @@ from emsync.core.settings import Settings
 from emsync.notifications.sandbox import HttpSandbox, SmtpSandbox
 from emsync.notifications.webpush import generate_vapid_private_key
 from tests.conftest import make_settings
-from tests.live_server import free_port
+from tests.ports import free_port
 
 SMTP_USER, SMTP_PASSWORD = "emsync", "smtp-sandbox-password"
 

@@ -26,7 +26,7 @@ from emsync.notifications.sandbox import HttpSandbox, SmtpSandbox
 from emsync.notifications.smtp import message_id
 from tests.conftest import TEST_MASTER_KEYS, TEST_SECRET, make_settings
 from tests.integration.notifications.conftest import SMTP_PASSWORD, SMTP_USER
-from tests.live_server import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 COUNT = 60  # per channel

@@ -22,8 +22,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from websockets.asyncio.client import ClientConnection, connect
 
 from emsync.telemetry import envelope
-from tests.live_server import admin_token, free_port, live_server
+from tests.live_server import admin_token, live_server
 from tests.mosquitto import running_mosquitto
+from tests.ports import free_port
 from tests.telemetry_support import make_patient, provision, vitals, wait_for
 
 
