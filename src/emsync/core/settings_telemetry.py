@@ -192,6 +192,16 @@ class TelemetrySettings(BaseModel):
         description="a reading stamped further than this in the future is refused "
         "(`future_timestamp`): a wrong device clock must not pin the latest values",
     )
+    # The reordering to absorb is a device's MQTT queue at reconnect (paho sends a reading
+    # published after the reconnect before the ones queued during the gap): 4,096 messages is
+    # over an hour's gap at the simulator's 1 reading/s, for a 512-byte bitmap per device key.
+    replay_window: int = Field(
+        default=4096,
+        ge=1,
+        le=65_536,
+        description="counters below a device key's highest within which a late message is "
+        "still accepted once (anti-replay window); older ones are refused as `replayed`",
+    )
     # Vitals are part of the clinical record: nothing is deleted unless a site sets its
     # retention period (its records policy decides, not software).
     retention_days: int | None = Field(

@@ -6,6 +6,11 @@ with a machine-readable `reason`, so the ingest loop counts rejections by reason
 Order matters on the receiving side: `parse` → `open_envelope` → `ReplayGuard.admit`. The
 counter is only trusted once the tag has verified, otherwise a forged message with a huge
 counter would lock the real device out.
+
+Replay rule (the counter, bytes 4-11): each counter is accepted at most once per device and key
+id, in any order within a window of `ReplayGuard.window` counters below the highest accepted
+(an anti-replay window as in IPsec and DTLS); older counters are refused. Devices still count
+up; the window only absorbs the reordering of a reconnecting MQTT client.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, NewType
@@ -22,8 +27,10 @@ from emsync.telemetry import aead
 from emsync.telemetry.aead import Algorithm
 
 __all__ = [
+    "DEFAULT_REPLAY_WINDOW",
     "HEADER_LENGTH",
     "MAX_PAYLOAD_LENGTH",
+    "MAX_REPLAY_WINDOW",
     "VERSION",
     "WIRE_ALGORITHMS",
     "DeviceId",
@@ -33,7 +40,6 @@ __all__ = [
     "ReplayGuard",
     "SealedReading",
     "Topic",
-    "is_fresh",
     "open_envelope",
     "parse",
     "parse_topic",
@@ -226,37 +232,99 @@ def seal(
     return payload
 
 
-def is_fresh(counter: int, last_accepted: int | None) -> bool:
-    """Replay rule: a counter must be strictly greater than the last accepted one."""
-    return last_accepted is None or counter > last_accepted
+DEFAULT_REPLAY_WINDOW = 4096  # telemetry.replay_window's default; see there why
+MAX_REPLAY_WINDOW = 65_536  # 8 KiB of bitmap per device and key
+
+
+class _Window:
+    """The highest counter accepted and which of the `window` counters up to it were.
+
+    Bit i of `seen` stands for counter `highest - i` (bit 0, `highest` itself, is always set).
+    A Python int as the bitmap: one shift and one mask per new highest, `window / 8` bytes.
+    """
+
+    __slots__ = ("highest", "seen")
+
+    def __init__(self, highest: int, seen: int) -> None:
+        self.highest = highest
+        self.seen = seen
 
 
 class ReplayGuard:
-    """Last accepted counter per (device, key id), in memory.
+    """Anti-replay window per (device, key id), in memory (RFC 4303 §3.4.3, RFC 6347 §4.1.2.6).
 
-    The caller seeds it from storage on start-up and calls `admit` only after `open_envelope`
-    succeeded. A new key id starts its own sequence, so rotation needs no counter hand-over.
+    A counter is accepted once: when it is above the highest accepted so far, or within the
+    `window` counters below it and not accepted yet. Anything older is refused, as is anything
+    seen. Why a window and not "strictly increasing": a device's MQTT client (paho 2.2) that
+    reconnects after a broker outage sends a reading published right after the reconnect before
+    the readings it queued during the outage; those are genuine and must not be lost.
+
+    The caller seeds it from storage on start-up (the highest stored counter and the stored
+    counters within the window below it, so nothing stored before a restart is accepted again)
+    and calls `admit` only after `open_envelope` succeeded. A new key id starts its own
+    sequence, so rotation needs no counter hand-over. Memory: one bitmap of `window` bits per
+    (device, key id) in use.
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_mask", "_slots", "window")
 
-    def __init__(self, last_accepted: Mapping[tuple[str, int], int] | None = None) -> None:
-        self._last: dict[tuple[str, int], int] = dict(last_accepted or {})
+    def __init__(
+        self,
+        accepted: Mapping[tuple[str, int], Iterable[int]] | None = None,
+        *,
+        window: int = DEFAULT_REPLAY_WINDOW,
+    ) -> None:
+        if not 1 <= window <= MAX_REPLAY_WINDOW:
+            raise ValueError(f"window must be 1 … {MAX_REPLAY_WINDOW}")
+        self.window = window
+        self._mask = (1 << window) - 1
+        self._slots: dict[tuple[str, int], _Window] = {}
+        for slot, counters in (accepted or {}).items():
+            for counter in counters:
+                self._mark(slot, counter)
 
-    def last_accepted(self, device_id: str, key_id: int) -> int | None:
-        return self._last.get((device_id, key_id))
+    def highest(self, device_id: str, key_id: int) -> int | None:
+        """The highest counter accepted for this device and key, or None."""
+        state = self._slots.get((device_id, key_id))
+        return None if state is None else state.highest
+
+    def accepts(self, device_id: str, key_id: int, counter: int) -> bool:
+        """Whether `counter` is new for this device and key: above the highest accepted, or
+        within the window below it and not accepted yet."""
+        state = self._slots.get((device_id, key_id))
+        if state is None or counter > state.highest:
+            return True
+        behind = state.highest - counter
+        return behind < self.window and not (state.seen >> behind) & 1
 
     def check(self, sealed: SealedReading) -> None:
-        """EnvelopeRejected(replayed) if the counter is not fresh; changes nothing."""
-        last = self._last.get((sealed.device_id, sealed.key_id))
-        if not is_fresh(sealed.counter, last):
-            raise EnvelopeRejected(Reason.REPLAYED, f"counter {sealed.counter} <= {last}")
+        """EnvelopeRejected(replayed) if the counter is not new; changes nothing."""
+        if not self.accepts(sealed.device_id, sealed.key_id, sealed.counter):
+            highest = self.highest(sealed.device_id, sealed.key_id)
+            raise EnvelopeRejected(
+                Reason.REPLAYED,
+                f"counter {sealed.counter} seen or more than {self.window} below {highest}",
+            )
 
     def admit(self, sealed: SealedReading) -> None:
-        """Check the counter and, if fresh, remember it as the last accepted."""
+        """Check the counter and, if new, remember it as accepted."""
         self.check(sealed)
-        self._last[(sealed.device_id, sealed.key_id)] = sealed.counter
+        self._mark((sealed.device_id, sealed.key_id), sealed.counter)
+
+    def _mark(self, slot: tuple[str, int], counter: int) -> None:
+        state = self._slots.get(slot)
+        if state is None:
+            self._slots[slot] = _Window(counter, 1)
+            return
+        ahead = counter - state.highest
+        if ahead > 0:
+            # Checked before shifting: a jump of 2**63 must not build a 2**63-bit integer.
+            state.seen = ((state.seen << ahead) | 1) & self._mask if ahead < self.window else 1
+            state.highest = counter
+        elif -ahead < self.window:
+            state.seen |= 1 << -ahead
+        # else: below the window, where everything counts as seen already
 
     def forget(self, device_id: str, key_id: int) -> None:
         """Drop the state of a key that can no longer be used (revoked or past its grace)."""
-        self._last.pop((device_id, key_id), None)
+        self._slots.pop((device_id, key_id), None)

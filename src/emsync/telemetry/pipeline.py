@@ -9,6 +9,9 @@ refused for good, so the caller may then acknowledge all of them; if storage fai
 and nothing in the batch may be acknowledged (the caller retries the same prepared batch). Per
 message there is one decryption and no ORM object: rows are plain tuples for ReadingStore's
 insert-or-ignore on (device, key id, counter, index).
+
+The replay guard (envelope.ReplayGuard, a window per device and key) takes a message's counter
+when `prepare` accepts it, so a later batch prepared before this one is stored still sees it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, NamedTuple
 import orjson
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emsync.core.clock import Clock, as_utc
@@ -156,6 +159,42 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[i : i + size]
 
 
+async def _stored_replay_guard(session: AsyncSession, window: int) -> ReplayGuard:
+    """A replay guard holding the stored counters: per (device, key id) the highest and those
+    within `window` below it, so after a restart a stored message is refused as a replay, as
+    before it, while one never stored is still accepted within the window. (On PostgreSQL the
+    readings' unique key includes `ts`, so it would not refuse a replayed counter by itself.)"""
+    top = await session.execute(
+        select(
+            StoredReading.device_id, StoredReading.key_id, func.max(StoredReading.counter)
+        ).group_by(StoredReading.device_id, StoredReading.key_id)
+    )
+    # Bounds computed here, not in SQL: `max - window` would overflow a BIGINT near -2**63.
+    lowest = {(d, k): max(int(c) - window + 1, -COUNTER_OFFSET) for d, k, c in top.all()}
+    accepted: dict[tuple[str, int], list[int]] = {slot: [] for slot in lowest}
+    slots = list(lowest.items())
+    for i in range(0, len(slots), 100):  # each slot one index range scan
+        rows = await session.execute(
+            select(StoredReading.device_id, StoredReading.key_id, StoredReading.counter)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            StoredReading.device_id == d,
+                            StoredReading.key_id == k,
+                            StoredReading.counter >= low,
+                        )
+                        for (d, k), low in slots[i : i + 100]
+                    )
+                )
+            )
+            .distinct()
+        )
+        for d, k, c in rows.all():
+            accepted[(d, k)].append(int(c) + COUNTER_OFFSET)
+    return ReplayGuard(accepted, window=window)
+
+
 class ReadingSealer:
     """`Keyring.seal` under the active master key, in the same format, for the hot path.
 
@@ -205,7 +244,6 @@ class PreparedBatch:
     now: datetime
     rows: list[ReadingRow]
     seen: set[str]  # devices with a reading in the batch
-    pending: dict[tuple[str, int], SealedReading]  # newest message per (device, key)
     pushed: dict[tuple[str, str], list[dict[str, Any]]]  # (patient, device): values to push
     scores: dict[str, ScoreObservation]  # per patient
     fixes: dict[str, Position]  # newest position per device
@@ -232,9 +270,7 @@ class Pipeline:
         self._cache = cache
         self._clock = clock
         self.devices = DeviceDirectory(sessions, keyring, settings.mqtt.device_cache_seconds)
-        self.guard = ReplayGuard()
-        # Newest counter per (device, key) of batches prepared but not yet committed.
-        self._uncommitted: dict[tuple[str, int], int] = {}
+        self.guard = ReplayGuard(window=settings.telemetry.replay_window)
         self._alerting: set[str] = set()  # patients with an open NEWS2 alert (as far as we know)
         self._sealer = ReadingSealer(keyring)
         self._store = ReadingStore(engine)
@@ -249,12 +285,7 @@ class Pipeline:
     async def start(self) -> None:
         """Seed the replay guard and the set of patients with open alerts from storage."""
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(
-                    StoredReading.device_id, StoredReading.key_id, func.max(StoredReading.counter)
-                ).group_by(StoredReading.device_id, StoredReading.key_id)
-            )
-            self.guard = ReplayGuard({(d, k): int(c) + COUNTER_OFFSET for d, k, c in rows.all()})
+            self.guard = await _stored_replay_guard(session, self.guard.window)
             self._alerting = set(
                 await session.scalars(
                     select(Alert.patient_id).where(
@@ -290,29 +321,18 @@ class Pipeline:
         return await self.commit(await self.prepare(batch))
 
     def _admit(
-        self,
-        sealed: SealedReading,
-        now: datetime,
-        pending: dict[tuple[str, int], SealedReading],
-        outcome: BatchOutcome,
+        self, sealed: SealedReading, now: datetime, outcome: BatchOutcome
     ) -> tuple[tuple[Reading, ...], DeviceView] | None:
         """The readings of one message and its device's view, or None when it is refused
         (counted in `outcome`): unopenable, replayed (against this batch, the batches prepared
-        before it and the stored counters), unreadable, or from the future."""
+        before it and the stored counters), unreadable, or from the future. An accepted
+        message's counter is taken in the replay guard."""
         try:
             plaintext, view = self._open(sealed, now)
-            slot = (sealed.device_id, sealed.key_id)
-            earlier = pending.get(slot)
-            if earlier is not None:
-                last: int | None = earlier.counter
-            else:
-                last = self._uncommitted.get(slot)
-                if last is None:
-                    last = self.guard.last_accepted(*slot)
-            if last is not None and sealed.counter <= last:
-                raise Refused("replayed")
+            self.guard.check(sealed)
             readings = parse_readings(sealed.kind, plaintext)
             refuse_future(readings, now=now, max_skew=self._max_skew)
+            self.guard.admit(sealed)
         except EnvelopeRejected as exc:
             self._reject(outcome, exc.reason.value, sealed.device_id)
             return None
@@ -337,22 +357,19 @@ class Pipeline:
 
         unsealed: list[UnsealedRow] = []  # rows without their sealed values, added below
         plain: list[tuple[bytes, bytes]] = []  # (values JSON, aad) of each row, to seal
-        pending: dict[tuple[str, int], SealedReading] = {}
         seen: set[str] = set()  # devices with a reading in this batch
         pushed: dict[tuple[str, str], list[dict[str, Any]]] = {}
         scores: dict[str, ScoreObservation] = {}
         convert_time = self._store.convert_time
         received_at = convert_time(now)
-        uncommitted = self._uncommitted
         dumps = orjson.dumps
         fixes: dict[str, Position] = {}
         for sealed in parsed:
             device_id = sealed.device_id
-            admitted = self._admit(sealed, now, pending, outcome)
+            admitted = self._admit(sealed, now, outcome)
             if admitted is None:
                 continue
             readings, view = admitted
-            pending[(device_id, sealed.key_id)] = sealed
             seen.add(device_id)
             patient_id = view.patient_id
             kind = sealed.kind.value
@@ -395,13 +412,12 @@ class Pipeline:
             (*row, sealed_values)
             for row, sealed_values in zip(unsealed, self._sealer.seal_all(plain), strict=True)
         ]
-        for taken, sealed in pending.items():
-            uncommitted[taken] = sealed.counter
-        return PreparedBatch(batch, outcome, now, rows, seen, pending, pushed, scores, fixes)
+        return PreparedBatch(batch, outcome, now, rows, seen, pushed, scores, fixes)
 
     async def commit(self, prepared: PreparedBatch) -> BatchOutcome:
-        """Store a prepared batch, then admit its counters, raise its alerts and publish its
-        events. Raises if storage fails, leaving nothing admitted: call it again."""
+        """Store a prepared batch, then raise its alerts and publish its events. Raises if
+        storage fails: call it again (its counters stay taken, so the broker's redelivery of
+        one of its messages meanwhile is refused as a replay, as before)."""
         outcome, now, rows, pushed, fixes = (
             prepared.outcome,
             prepared.now,
@@ -412,13 +428,6 @@ class Pipeline:
         if rows:
             outcome.accepted = await self._store.store(rows, sorted(prepared.seen), now)
             outcome.duplicates = len(rows) - outcome.accepted
-        # Only now, with the batch durable, do the counters count as accepted: a failed write
-        # leaves the guard as it was, so the redelivered messages are not taken for replays.
-        uncommitted = self._uncommitted
-        for slot, sealed in prepared.pending.items():
-            self.guard.admit(sealed)
-            if uncommitted.get(slot) == sealed.counter:  # no later batch took a newer one
-                del uncommitted[slot]
         events: list[Event] = [
             VitalsReceived(patient_id=p, device_id=d, readings=tuple(r))
             for (p, d), r in pushed.items()

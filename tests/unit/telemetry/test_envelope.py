@@ -227,69 +227,137 @@ def _sealed(counter: int, *, device_id: str = "monitor-7", key_id: int = 3) -> S
     return parse(topic, payload)
 
 
-def test_replayed_counter_is_rejected() -> None:
-    guard = ReplayGuard()
-    guard.admit(_sealed(10))
+def _refused(
+    guard: ReplayGuard, counter: int, *, device_id: str = "monitor-7", key_id: int = 3
+) -> bool:
+    """Whether `admit` refuses `counter` as a replay (and `accepts` agrees); else admits it."""
+    sealed = _sealed(counter, device_id=device_id, key_id=key_id)
+    if guard.accepts(device_id, key_id, counter):
+        guard.admit(sealed)
+        return False
     with pytest.raises(EnvelopeRejected) as caught:
-        guard.admit(_sealed(10))
+        guard.admit(sealed)
     assert caught.value.reason is Reason.REPLAYED
+    return True
 
 
-def test_older_counter_is_rejected_and_changes_nothing() -> None:
+def test_counters_in_order_are_accepted() -> None:
     guard = ReplayGuard()
-    guard.admit(_sealed(10))
-    with pytest.raises(EnvelopeRejected):
-        guard.admit(_sealed(9))
-    assert guard.last_accepted("monitor-7", 3) == 10
+    assert not any(_refused(guard, c) for c in range(1, 200))
+    assert guard.highest("monitor-7", 3) == 199
 
 
-def test_counters_may_skip_but_must_increase() -> None:
+def test_queued_counters_arriving_after_a_newer_one_are_accepted() -> None:
+    # paho 2.2 after a reconnect: 149 (published once reconnected) before 77..148 (queued).
     guard = ReplayGuard()
-    for counter in (0, 1, 5, 2**64 - 1):
+    assert not any(_refused(guard, c) for c in [*range(1, 77), 149, *range(77, 149), 150])
+    assert guard.highest("monitor-7", 3) == 150
+
+
+def test_a_counter_seen_within_the_window_is_refused() -> None:
+    guard = ReplayGuard()
+    for counter in (10, 12, 11):
         guard.admit(_sealed(counter))
-    assert guard.last_accepted("monitor-7", 3) == 2**64 - 1
+    assert _refused(guard, 11)
+    assert _refused(guard, 12)
+    assert _refused(guard, 10)
+    assert not _refused(guard, 9)  # never seen, within the window
+    assert guard.highest("monitor-7", 3) == 12
 
 
-def test_counter_sequences_are_per_device_and_key_id() -> None:
+def test_a_counter_below_the_window_is_refused_and_changes_nothing() -> None:
+    guard = ReplayGuard(window=8)
+    guard.admit(_sealed(100))
+    assert _refused(guard, 92)  # 8 below: outside a window of 8
+    assert _refused(guard, 0)
+    assert guard.highest("monitor-7", 3) == 100
+    assert not _refused(guard, 93)  # the oldest the window holds
+
+
+def test_the_window_slides_with_the_highest_counter() -> None:
+    guard = ReplayGuard(window=8)
+    for counter in (1, 3):
+        guard.admit(_sealed(counter))
+    guard.admit(_sealed(9))  # 1 is now 8 below: out of the window, 3 still in it
+    assert _refused(guard, 3)
+    assert not _refused(guard, 2)
+    guard.admit(_sealed(30))  # a jump larger than the window forgets all of it
+    assert _refused(guard, 22)
+    assert not _refused(guard, 23)
+    assert _refused(guard, 23)
+
+
+def test_counters_may_skip_up_to_the_largest() -> None:
+    guard = ReplayGuard()
+    for counter in (0, 1, 5, 2**64 - 1):  # a jump of 2**64 must not build a huge bitmap
+        guard.admit(_sealed(counter))
+    assert guard.highest("monitor-7", 3) == 2**64 - 1
+    assert _refused(guard, 5)
+    assert not _refused(guard, 2**64 - 2)
+
+
+def test_counter_windows_are_per_device_and_key_id() -> None:
     guard = ReplayGuard()
     guard.admit(_sealed(10))
-    guard.admit(_sealed(1, device_id="monitor-8"))
-    guard.admit(_sealed(1, key_id=4))  # a rotated key starts its own sequence
-    assert guard.last_accepted("monitor-7", 4) == 1
+    guard.admit(_sealed(10, device_id="monitor-8"))
+    guard.admit(_sealed(10, key_id=4))  # a rotated key starts its own sequence
+    assert guard.highest("monitor-7", 4) == 10
+    assert _refused(guard, 10, key_id=4)
 
 
-def test_guard_resumes_from_stored_counters() -> None:
-    guard = ReplayGuard({("monitor-7", 3): 41})
-    with pytest.raises(EnvelopeRejected):
-        guard.check(_sealed(41))
-    guard.admit(_sealed(42))
+def test_guard_resumes_from_the_stored_counters_across_a_restart() -> None:
+    # Stored before the restart: 1..76 and 149 (the queued 77..148 had not arrived yet).
+    guard = ReplayGuard({("monitor-7", 3): [*range(1, 77), 149]})
+    assert guard.highest("monitor-7", 3) == 149
+    assert _refused(guard, 149)
+    assert _refused(guard, 40)
+    assert not any(_refused(guard, c) for c in range(77, 149))
+    assert not _refused(guard, 150)
+    assert _refused(guard, 100)
+
+
+def test_seeded_counters_may_come_in_any_order_and_beyond_the_window() -> None:
+    guard = ReplayGuard({("monitor-7", 3): [7, 100, 3, 99]}, window=8)
+    assert guard.highest("monitor-7", 3) == 100
+    assert _refused(guard, 99)
+    assert _refused(guard, 7)  # below the window
+    assert not _refused(guard, 98)
+
+
+def test_forget_drops_a_key() -> None:
+    guard = ReplayGuard({("monitor-7", 3): [41]})
     guard.forget("monitor-7", 3)
-    assert guard.last_accepted("monitor-7", 3) is None
+    assert guard.highest("monitor-7", 3) is None
 
 
 def test_check_alone_does_not_record() -> None:
     guard = ReplayGuard()
     guard.check(_sealed(5))
     guard.check(_sealed(5))
-    assert guard.last_accepted("monitor-7", 3) is None
+    assert guard.highest("monitor-7", 3) is None
 
 
-@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=30))
-def test_guard_admits_exactly_the_strictly_increasing_counters(counters: list[int]) -> None:
-    guard, admitted, reasons = ReplayGuard(), [], set()
+@pytest.mark.parametrize("window", [0, 65_537])
+def test_window_size_is_bounded(window: int) -> None:
+    with pytest.raises(ValueError, match="window"):
+        ReplayGuard(window=window)
+
+
+@given(
+    st.integers(min_value=1, max_value=16),
+    st.lists(st.integers(min_value=0, max_value=60), max_size=60),
+)
+def test_guard_accepts_each_counter_once_within_the_window(
+    window: int, counters: list[int]
+) -> None:
+    # The model: a counter is accepted if never accepted and above (highest - window).
+    guard = ReplayGuard(window=window)
+    accepted: set[int] = set()
     for counter in counters:
-        try:
-            guard.admit(_sealed(counter))
-            admitted.append(counter)
-        except EnvelopeRejected as exc:
-            reasons.add(exc.reason)
-    assert reasons <= {Reason.REPLAYED}
-    expected, highest = [], -1
-    for counter in counters:
-        if counter > highest:
-            expected.append(counter)
-            highest = counter
-    assert admitted == expected
+        expected = counter not in accepted and (not accepted or counter > max(accepted) - window)
+        assert _refused(guard, counter) is not expected, (counter, sorted(accepted))
+        if expected:
+            accepted.add(counter)
 
 
 # ------------------------------------------------------------------ properties, fuzz
