@@ -145,7 +145,7 @@ async def test_bad_messages_are_counted_and_good_ones_still_stored(
             inbound("ghost", key, counter=1, plaintext=vitals(hr=80)),
             inbound("mon-b", key, counter=3, plaintext=b"{not json"),
             good,
-            inbound("mon-b", key, counter=9, plaintext=vitals(hr=81)),  # replayed (9 < 10)
+            inbound("mon-b", key, counter=10, plaintext=vitals(hr=81)),  # replayed (10 taken)
             inbound("mon-b", key, counter=11, plaintext=vitals(hr=82)),
         ]
     )
