@@ -162,8 +162,10 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
 async def _stored_replay_guard(session: AsyncSession, window: int) -> ReplayGuard:
     """A replay guard holding the stored counters: per (device, key id) the highest and those
     within `window` below it, so after a restart a stored message is refused as a replay, as
-    before it, while one never stored is still accepted within the window. (On PostgreSQL the
-    readings' unique key includes `ts`, so it would not refuse a replayed counter by itself.)"""
+    before it, while one never stored is still accepted within the window. (The readings'
+    unique key alone would only keep a replayed message from being stored twice: it would be
+    scored and pushed again, and on PostgreSQL, where the key includes `ts`, another message
+    reusing a stored counter would be stored.)"""
     top = await session.execute(
         select(
             StoredReading.device_id, StoredReading.key_id, func.max(StoredReading.counter)
