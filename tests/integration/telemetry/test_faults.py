@@ -56,11 +56,10 @@ class DevicePublisher:
     Why one in flight: paho 2.2 reorders a pipelining client across a reconnect. A publish()
     made while the broker is away stays in paho's queue, and one made after the new TCP
     connection opens goes out at once, before paho flushes that queue on CONNACK. The broker
-    then receives e.g. 149 before 77..148, the ingest stores 149, and its replay guard (a
-    device's counters must increase) refuses 77..148 as replays: the flaky failure "MISSING
-    77..148" under load, a device fault and not a lost reading (the broker log shows 149
-    received before 77). A device that sends its counters in order, as the envelope requires,
-    is what this test is about."""
+    then receives e.g. 149 before 77..148. The replay guard used to refuse 77..148 as replays
+    (the flaky failure "MISSING 77..148" under load); its window now accepts them, which
+    test_replay_window.py tests deterministically. This test is about the broker's restart, so
+    it keeps the wire order fixed."""
 
     def __init__(self, port: int, device_id: str, key: bytes) -> None:
         self.device_id = device_id
