@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SERIES, clockLabels, framed, valueRange, withRisk } from "./chartAxes";
+import { SERIES, clockLabels, framed, inTimeOrder, valueRange, withRisk } from "./chartAxes";
 
 describe("history chart axes", () => {
   it("never repeats a time label: seconds appear when ticks are under a minute apart", () => {
@@ -56,5 +56,19 @@ describe("the deterioration risk on the history chart", () => {
     expect(rows.map((r) => r.ts)).toEqual(["2026-01-01T10:00:00Z", "2026-01-01T10:01:00Z", "2026-01-01T10:02:00Z"]);
     expect(rows[1]?.risk).toBe(27.3);
     expect(SERIES.at(-1)?.key).toBe("risk");
+  });
+
+  it("puts a late reading in its place by time, and appends in-order ones as they come", () => {
+    const at = (m: number) => `2026-01-01T10:${String(m).padStart(2, "0")}:00Z`;
+    const shown = [{ ts: at(0), hr: 70 }, { ts: at(1), hr: 71 }, { ts: at(5), hr: 75 }];
+    // Readings a device queued while offline arrive after its newer one (minute 5).
+    const late = inTimeOrder(shown, [{ ts: at(2), hr: 72 }, { ts: at(3), hr: 73 }]);
+    expect(late.map((r) => r.hr)).toEqual([70, 71, 72, 73, 75]);
+    const next = inTimeOrder(late, [{ ts: at(6), hr: 76 }]);
+    expect(next.map((r) => r.hr)).toEqual([70, 71, 72, 73, 75, 76]);
+    expect(inTimeOrder(next, [])).toBe(next);
+    // Equal times keep arrival order: nothing is dropped or merged.
+    const same = inTimeOrder([{ ts: at(6), hr: 1 }], [{ ts: at(6), hr: 2 }, { ts: at(4), hr: 0 }]);
+    expect(same.map((r) => r.hr)).toEqual([0, 1, 2]);
   });
 });

@@ -29,6 +29,20 @@ export function withRisk(rows: ChartRow[], scores: { ts: string; probability: nu
   const risk: ChartRow[] = scores.map((s) => ({ ts: s.ts, risk: Math.round(s.probability * 1000) / 10 }));
   return [...rows, ...risk].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
 }
+/** `rows` with `added` in their places by time. Pushed readings usually come after what is
+ * shown, but not always: a device's readings queued while it was offline arrive after a newer
+ * one (the server's replay window accepts them), and a chart or trend line drawn in arrival
+ * order would then go back in time. Equal times keep arrival order. */
+export function inTimeOrder<T extends { ts: string }>(rows: T[], added: T[]): T[] {
+  if (added.length === 0) return rows;
+  const all = [...rows, ...added];
+  const times = all.map((r) => Date.parse(r.ts));
+  if (times.every((t, i) => i === 0 || t >= (times[i - 1] ?? t))) return all;
+  return all
+    .map((row, i) => ({ row, t: times[i] ?? 0, i }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map((x) => x.row);
+}
 /** Tick labels: with seconds when the ticks are less than a minute apart, so none repeat. */
 export function clockLabels(ticks: number[]): string[] {
   const step = ticks.length > 1 ? Math.min(...ticks.slice(1).map((t, i) => t - (ticks[i] ?? t))) : 60;

@@ -27,7 +27,7 @@ import { sortAlerts } from "../lib/alerts";
 import { applyPushed, incidentsChannel } from "../lib/live";
 import { OPEN_STATUSES } from "../lib/queue";
 import { BAND_LABEL, parseBand } from "../lib/news2";
-import { withRisk, type ChartRow } from "../lib/chartAxes";
+import { inTimeOrder, withRisk, type ChartRow } from "../lib/chartAxes";
 import { ago } from "../lib/time";
 
 const TREND_POINTS = 30;
@@ -118,7 +118,8 @@ function PatientTile({
 }) {
   const { api } = useApp();
   const [vitals, setVitals] = useState<VitalsState>(EMPTY_VITALS);
-  const [trend, setTrend] = useState<number[]>([]);
+  // The heart-rate line's points with their times, so a late reading takes its place.
+  const [trend, setTrend] = useState<{ ts: string; hr: number }[]>([]);
   const [risk, setRisk] = useState<RiskRead | null>(null);
   const [riskTrend, setRiskTrend] = useState<RiskRead[]>([]);
 
@@ -134,7 +135,7 @@ function PatientTile({
     setRisk(l?.risk ?? null);
     const hr = h?.series?.hr ?? [];
     const since = end.getTime() - 15 * 60_000; // the heart-rate line: the last 15 minutes
-    setTrend(hr.filter((p) => Date.parse(p.ts) >= since).map((p) => p.value));
+    setTrend(hr.filter((p) => Date.parse(p.ts) >= since).map((p) => ({ ts: p.ts, hr: p.value })));
     setRiskTrend(withScore(h?.risk ?? [], l?.risk ?? null).slice(-TREND_POINTS));
   }, [api, patient.id]);
   useEffect(() => {
@@ -158,7 +159,8 @@ function PatientTile({
     const rs = readingsOf(m.data);
     if (rs.length === 0) return;
     setVitals((v) => rs.reduce(merge, v));
-    setTrend((t) => [...t, ...rs.flatMap((r) => (typeof r.hr === "number" ? [r.hr] : []))].slice(-TREND_POINTS));
+    const points = rs.flatMap((r) => (typeof r.hr === "number" ? [{ ts: r.ts, hr: r.hr }] : []));
+    setTrend((t) => inTimeOrder(t, points).slice(-TREND_POINTS));
   });
 
   return (
@@ -168,7 +170,7 @@ function PatientTile({
       }`}
       detail={`#${incident.number} ${incident.chief_complaint}`}
       reading={currentReading(vitals, now, STALE_AFTER_MS)}
-      trend={trend}
+      trend={trend.map((p) => p.hr)}
       now={now}
       onOpen={onOpen}
       risk={risk}
@@ -318,7 +320,7 @@ export function PatientHistory() {
       return;
     }
     const rs = readingsOf(m.data);
-    setReadings((prev) => (prev ? [...prev, ...rs] : prev));
+    setReadings((prev) => (prev ? inTimeOrder(prev, rs) : prev));
   });
 
   return (
