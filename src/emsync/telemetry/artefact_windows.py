@@ -211,4 +211,6 @@ class ArtefactWindows:
         reported.update(window[i][0] for i in flags)
         oldest = window[0][0]
         self._reported[patient_id] = {ts for ts in reported if ts >= oldest}
-        self._publish(f"vitals:{patient_id}", "artefacts", {"patient_id": patient_id, "readings": fresh})
+        self._publish(
+            f"vitals:{patient_id}", "artefacts", {"patient_id": patient_id, "readings": fresh}
+        )

@@ -261,7 +261,4 @@ def test_the_forest_asked_about_new_readings_only_says_what_it_says_of_the_whole
     ],
 )
 def test_window_push_times_are_rendered_as_pydantic_renders_them(at: datetime) -> None:
-    from pydantic import TypeAdapter
-
-
     assert json_time(at) == TypeAdapter(datetime).dump_python(at, mode="json")
