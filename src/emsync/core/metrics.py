@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+def observe_all(histogram: Histogram, amounts: Iterable[float]) -> None:
+    """`histogram.observe(a)` for each of `amounts` (an unlabelled histogram or one child): the
+    same buckets and sum, with one increment per bucket touched instead of two locked ones and
+    a scan of the bounds per amount. The telemetry ingest observes every message of a batch
+    (prometheus_client 0.2x's Histogram internals: tests check it against `observe`)."""
+    bounds = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    total = 0.0
+    last = len(bounds) - 1
+    for amount in amounts:
+        total += amount
+        # The first bound the amount is not above, as `observe` finds it; the last is +Inf.
+        counts[min(bisect_left(bounds, amount), last)] += 1
+    histogram._sum.inc(total)
+    buckets = histogram._buckets
+    for i, n in enumerate(counts):
+        if n:
+            buckets[i].inc(n)
 
 
 class Metrics:

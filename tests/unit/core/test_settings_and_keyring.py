@@ -135,6 +135,24 @@ def test_sealed_values_open_after_rotation_and_new_ones_use_the_new_key() -> Non
     assert Keyring.key_id_of(rotated.seal(b"x", aad=b"a")) == rotated.active_id == 2
 
 
+def test_values_sealed_with_the_kept_ciphers_open_with_a_fresh_keyring_and_aesgcm() -> None:
+    """The per-key AESGCM a keyring keeps changes nothing in the format: a fresh keyring of
+    the same keys (another process) and AESGCM itself open what it sealed, and the other way."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    text = generate_keyring_json()
+    ring = Keyring.from_json(text).rotated()
+    first = [ring.seal(f"value {i}".encode(), aad=b"a") for i in range(3)]
+    other = Keyring(keys=dict(ring.keys), active_id=ring.active_id)
+    assert [other.open(s, aad=b"a") for s in first] == [b"value 0", b"value 1", b"value 2"]
+    back = other.seal(b"back", aad=b"b")
+    assert ring.open(back, aad=b"b") == b"back"
+    assert AESGCM(ring.keys[2]).decrypt(back[3:15], back[15:], b"b") == b"back"
+    old = Keyring.from_json(text).seal(b"old key", aad=b"c")
+    assert ring.open(old, aad=b"c") == other.open(old, aad=b"c") == b"old key"
+    assert ring == other  # the kept ciphers are not part of a keyring's value
+
+
 def test_a_value_moved_to_another_column_does_not_open() -> None:
     ring = Keyring.from_json(generate_keyring_json())
     sealed = ring.seal(b"Aino", aad=b"patient:1:name")

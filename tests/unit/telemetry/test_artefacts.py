@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 from sklearn.ensemble import IsolationForest
 
 from emsync.telemetry.anomaly import IsolationForestModel, Tree, window_features
@@ -20,7 +21,7 @@ from emsync.telemetry.artefact_eval import (
     news2_states,
     points_of,
 )
-from emsync.telemetry.artefact_windows import FOREST
+from emsync.telemetry.artefact_windows import FOREST, json_time
 from emsync.telemetry.artefacts import (
     ArtefactKind,
     ArtefactRules,
@@ -202,7 +203,8 @@ async def test_window_checks_publish_a_frozen_heart_rate_and_a_spike_once() -> N
     assert len(published) == 1
     channel, kind, data = published[0]
     assert (channel, kind) == ("vitals:p", "artefacts")
-    ArtefactsPush.model_validate(data)  # the channel's declared schema for this message type
+    # The channel's declared schema for this message type, exactly as pydantic renders it.
+    assert ArtefactsPush.model_validate(data).model_dump(mode="json") == data
     flagged = {datetime.fromisoformat(r["ts"]): r["artefacts"] for r in data["readings"]}
     assert {"field": "hr", "kind": "anomaly"} in flagged[after(10)]
     assert {"field": "hr", "kind": "flat_line"} in flagged[after(30)]
@@ -245,3 +247,18 @@ def test_the_forest_asked_about_new_readings_only_says_what_it_says_of_the_whole
             i: f for i, f in whole.items() if i >= first
         }
         assert again == judge_window(rows[:40], forest)  # windows asked together stay apart
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=UTC),
+        datetime(2026, 1, 1, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 1, 1, tzinfo=timezone(-timedelta(hours=5, minutes=30))),
+        datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(seconds=30))),
+        datetime(2026, 1, 1, 12, 30),
+    ],
+)
+def test_window_push_times_are_rendered_as_pydantic_renders_them(at: datetime) -> None:
+    assert json_time(at) == TypeAdapter(datetime).dump_python(at, mode="json")
