@@ -3,11 +3,12 @@
     .venv/bin/python bench/handoff.py [--hospitals 100] [--rounds 5] [--rate R] [--database-url URL]
         [--profile FILE] [--factory]
 
-Starts the server as `emsync serve` does (`--factory`: bare `uvicorn --factory`, as before) on
-a free loopback port (SQLite in a temporary directory unless a database URL is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board
-(`handoffs`), then `rounds` times, for every hospital (all at once: the burst; or with `--rate`,
-one handoff every 1/R s to each hospital in turn: a regional load): the crew creates the handoff
-(it is sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
+Starts the server as `emsync serve` does (`--factory`: bare `uvicorn --factory`, as before) on a
+free loopback port (SQLite in a temporary directory unless a database URL is given), connects every
+hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board (`handoffs`), then `rounds`
+times, for every hospital (all at once: the burst; or with `--rate`, one handoff every 1/R s to each
+hospital in turn: a regional load): the crew creates the handoff (it is sealed for the hospital) and
+sends it; the hospital receives it live and acknowledges it over
 HTTP; the clock stops when the crew board shows the handoff acknowledged. Every crew and every
 hospital desk has its own HTTP client, as their devices would. Baselines measured in the same
 run: a WebSocket echo (`ping`/`pong`) on the same connections under the same concurrency, and
