@@ -274,11 +274,6 @@ REACTIONS: tuple[Reaction, ...] = (
     on(DestinationChosen, run=incidents_handlers.destination_of_unit),
     # Each changed incident to every audience that may read it (after its new destination).
     on(*INCIDENT_CHANGES, PatientAdded, DestinationChosen, run=incidents_handlers.push_incident),
-    # A handoff's destination commits with it or the handoff does not: the hospital it is sealed
-    # for must be able to open its incident when told, and a cancelled one's hospital must lose
-    # that at once. No savepoint of their own (`isolated=False`): a failure fails the handoff's
-    # change (the crew sees the error and sends again) rather than leaving a hospital with a
-    # handoff whose incident it may not open, or a scope it should no longer have.
     on(
         HandoffDrafted,
         HandoffSent,

@@ -140,17 +140,18 @@ def savepoints_as_plain_sql(dialect: Dialect) -> None:
     every savepoint was compiled afresh: in a py-spy profile of bench/handoff.py, compiling
     them was 4% of the server's main thread (issue #16). The statements and their events
     (before_cursor_execute: the SQLite write gate, the read-only check) are the same."""
-    preparer = dialect.identifier_preparer
+    # As the compiler writes the name (quoted only if it must be; not `quote`, which keeps every
+    # name it has seen).
+    named = cast(Callable[[None, str], str], dialect.identifier_preparer.format_savepoint)
 
     def do_savepoint(connection: Connection, name: str) -> None:
-        connection.exec_driver_sql(f"SAVEPOINT {preparer.format_savepoint(None, name)}")
+        connection.exec_driver_sql(f"SAVEPOINT {named(None, name)}")
 
     def do_release_savepoint(connection: Connection, name: str) -> None:
-        connection.exec_driver_sql(f"RELEASE SAVEPOINT {preparer.format_savepoint(None, name)}")
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {named(None, name)}")
 
     def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
-        savepoint = preparer.format_savepoint(None, name)
-        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {savepoint}")
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {named(None, name)}")
 
     # The engine's own dialect instance: one engine's, not the class of every engine.
     vars(dialect).update(
