@@ -1,13 +1,14 @@
 """Handoff round trip over a real server: prints one JSON line.
 
     .venv/bin/python bench/handoff.py [--hospitals 100] [--rounds 5] [--rate R] [--database-url URL]
-        [--profile FILE]
+        [--profile FILE] [--factory]
 
-Starts `uvicorn` on a free loopback port (SQLite in a temporary directory unless a database URL
-is given), connects every hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board
-(`handoffs`), then `rounds` times, for every hospital (all at once: the burst; or with `--rate`,
-one handoff every 1/R s to each hospital in turn: a regional load): the crew creates the handoff
-(it is sealed for the hospital) and sends it; the hospital receives it live and acknowledges it over
+Starts the server as `emsync serve` does (`--factory`: bare `uvicorn --factory`, as before) on a
+free loopback port (SQLite in a temporary directory unless a database URL is given), connects every
+hospital's WebSocket (`handoffs:<hospital_id>`) and one crew board (`handoffs`), then `rounds`
+times, for every hospital (all at once: the burst; or with `--rate`, one handoff every 1/R s to each
+hospital in turn: a regional load): the crew creates the handoff (it is sealed for the hospital) and
+sends it; the hospital receives it live and acknowledges it over
 HTTP; the clock stops when the crew board shows the handoff acknowledged. Every crew and every
 hospital desk has its own HTTP client, as their devices would. Baselines measured in the same
 run: a WebSocket echo (`ping`/`pong`) on the same connections under the same concurrency, and
@@ -46,6 +47,7 @@ from emsync.core import migrate
 from emsync.handoffs import sealing
 
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+LIMITS = httpx.Limits(keepalive_expiry=4.0)
 
 
 def account_id(role: str, hospital_id: str | None = None) -> str:
@@ -173,13 +175,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "EMSYNC_LOG_LEVEL": "WARNING",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "emsync.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
-         "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "600"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    if args.factory:  # how this bench served the app before (issue #16's first figures)
+        command = [
+            "-m", "uvicorn", "--factory", "emsync.app:create_app", "--host", "127.0.0.1",
+            "--port", str(port), "--ws", "websockets-sansio", "--log-level", "warning",
+            "--no-access-log", "--timeout-keep-alive", "600",
+        ]  # fmt: skip
+    else:
+        # As a deployment serves it: `emsync serve` settles the heap (gc.freeze) and sets the
+        # GIL's switch interval before serving (core/serving.py), which `--factory` skipped.
+        command = ["-m", "emsync", "serve", "--no-migrate"]
+        env |= {"EMSYNC_HOST": "127.0.0.1", "EMSYNC_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, *command], env=env, stdout=subprocess.DEVNULL)
     try:
         return asyncio.run(measure(args, address, server.pid))
     finally:
@@ -202,14 +209,16 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
     # One client per crew and per hospital desk, as in the field (each is its own device): a
     # single shared httpx pool spends CPU per request on every connection it holds, and with
     # 200 connections that bookkeeping, in this process, became most of the measured time.
+    # A connection idle for 4 s is dropped on this side first: `emsync serve` closes one idle for
+    # 5 s (uvicorn's keep-alive), and a request sent on it just then fails with ReadError.
     lanes = {
-        (side, h): httpx.AsyncClient(base_url=f"http://{address}", timeout=60)
+        (side, h): httpx.AsyncClient(base_url=f"http://{address}", timeout=60, limits=LIMITS)
         for side in ("crew", "desk")
         for h in hospitals
     }
     async with contextlib.AsyncExitStack() as stack:
         http = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=f"http://{address}", timeout=60)
+            httpx.AsyncClient(base_url=f"http://{address}", timeout=60, limits=LIMITS)
         )
         for lane in lanes.values():
             await stack.enter_async_context(lane)
@@ -339,6 +348,7 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
         "offered_per_s": args.rate,
         "samples": len(round_trips),
         "database": "postgresql" if args.database_url else "sqlite",
+        "served_by": "uvicorn --factory" if args.factory else "emsync serve",
         "round_trip_p50_ms": round(p50 * 1e3, 2),
         "round_trip_p99_ms": round(p99 * 1e3, 2),
         "round_trip_mean_ms": round(statistics.fmean(round_trips) * 1e3, 2),
@@ -411,6 +421,12 @@ def main() -> None:
         type=float,
         default=None,
         help="paced: one handoff every 1/RATE s across the hospitals (default: all at once)",
+    )
+    parser.add_argument(
+        "--factory",
+        action="store_true",
+        help="serve with `uvicorn --factory emsync.app:create_app` as this bench did before, "
+        "not as `emsync serve` does (no settled heap, uvicorn's sans-I/O WebSockets)",
     )
     parser.add_argument(
         "--profile",

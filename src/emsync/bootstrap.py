@@ -280,11 +280,13 @@ REACTIONS: tuple[Reaction, ...] = (
         HandoffRedirected,
         run=incidents_handlers.destination_of_handoff,
         stage=IN_TRANSACTION,
+        isolated=False,
     ),
     on(
         HandoffStatusChanged,
         run=incidents_handlers.destination_of_changed_handoff,
         stage=IN_TRANSACTION,
+        isolated=False,
     ),
     # Dispatch: a ranked unit list for a new or newly triaged incident without a unit; a GPS fix
     # from an ambulance's tracker moves the unit (through dispatch's hook).

@@ -113,6 +113,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         else:
             pool = {}  # in memory: one shared connection (StaticPool), no pool to size
         engine = create_async_engine(url, echo=settings.database.echo, **pool)
+        savepoints_as_plain_sql(engine.dialect)
         event.listen(engine.sync_engine, "do_connect", use_few_hop_connections)
         gate = SQLiteWriteGate()
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -126,9 +127,38 @@ def create_engine(settings: Settings) -> AsyncEngine:
             event.listen(engine.sync_engine, "engine_disposed", lambda _engine: writer.close())
         return engine
     engine = create_async_engine(url, echo=settings.database.echo, **pool)
+    savepoints_as_plain_sql(engine.dialect)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes_when_read_only)
     _check_liveness(engine)
     return engine
+
+
+def savepoints_as_plain_sql(dialect: Dialect) -> None:
+    """SAVEPOINT, RELEASE and ROLLBACK TO as the dialect writes them, sent as plain SQL.
+
+    SQLAlchemy executes each as a clause it never caches (its name changes: sa_savepoint_N), so
+    every savepoint was compiled afresh: in a py-spy profile of bench/handoff.py, compiling
+    them was 4% of the server's main thread (issue #16). The statements and their events
+    (before_cursor_execute: the SQLite write gate, the read-only check) are the same."""
+    # As the compiler writes the name (quoted only if it must be; not `quote`, which keeps every
+    # name it has seen).
+    named = cast(Callable[[None, str], str], dialect.identifier_preparer.format_savepoint)
+
+    def do_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {named(None, name)}")
+
+    def do_release_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {named(None, name)}")
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {named(None, name)}")
+
+    # The engine's own dialect instance: one engine's, not the class of every engine.
+    vars(dialect).update(
+        do_savepoint=do_savepoint,
+        do_release_savepoint=do_release_savepoint,
+        do_rollback_to_savepoint=do_rollback_to_savepoint,
+    )
 
 
 # A connection idle in the pool longer than this is pinged before it is handed out: a firewall

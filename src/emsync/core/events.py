@@ -19,7 +19,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import structlog
 from pydantic import TypeAdapter
@@ -103,6 +103,12 @@ class DeadLetter:
     attempts: int = 1
 
 
+class InTransaction(NamedTuple):
+    name: str  # what its dead letters name
+    handler: TransactionalHandler
+    isolated: bool  # in a savepoint of its own; False: its failure fails the cause
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Subscription:
     name: str  # stable across processes and restarts: delivery records and dead letters name it
@@ -141,9 +147,7 @@ class EventBus:
     ) -> None:
         self._handlers: dict[type[Event], list[Subscription]] = defaultdict(list)
         self._any: list[Subscription] = []
-        self._in_transaction: dict[type[Event], list[tuple[str, TransactionalHandler]]] = (
-            defaultdict(list)
-        )
+        self._in_transaction: dict[type[Event], list[InTransaction]] = defaultdict(list)
         self._types: dict[str, type[Event]] = {}
         self._metrics = metrics
         self.attempts = attempts
@@ -180,10 +184,15 @@ class EventBus:
         handler: Callable[[AsyncSession, E], Awaitable[Sequence[Event]]],
         *,
         name: str | None = None,
+        isolated: bool = True,
     ) -> None:
-        """`handler(session, event)` runs before the cause commits, in its transaction."""
+        """`handler(session, event)` runs before the cause commits, in its transaction: in a
+        savepoint of its own (`isolated`: a failure rolls back alone and is dead-lettered), or
+        without one, where a failure must fail the cause (nothing of it commits)."""
         self._know(event_type)
-        self._in_transaction[event_type].append((name or _name_of(handler), handler))
+        self._in_transaction[event_type].append(
+            InTransaction(name or _name_of(handler), handler, isolated)
+        )
 
     def subscribe_all(self, handler: Callable[[Event], Awaitable[None]]) -> None:
         """For bridges (WebSocket push, Redis fan-out) that forward every event."""
@@ -207,21 +216,27 @@ class EventBus:
         return next((sub for sub in subs if sub.name == name), None)
 
     def transactional(self, event_type: type[Event], name: str) -> TransactionalHandler | None:
-        for found, handler in self._in_transaction.get(event_type, ()):
-            if found == name:
-                return handler
+        for reaction in self._in_transaction.get(event_type, ()):
+            if reaction.name == name:
+                return reaction.handler
         return None
 
     async def stage(self, session: AsyncSession, events: Sequence[Event]) -> list[Event]:
         """Run the in-transaction reactions to `events`; the caller commits afterwards, then
         publishes `events` and the follow-up events returned here.
 
-        Each runs in a savepoint: a failing reaction is rolled back alone, logged and
+        An isolated one runs in a savepoint: a failing reaction is rolled back alone, logged and
         dead-lettered, and never takes the cause (a stored reading, a raised alert) down with it.
+        One that is not runs without (a SAVEPOINT and its RELEASE were two of the handoff round
+        trip's ~30 statements each time, issue #16): its failure propagates and the cause's
+        transaction is rolled back whole, as its caller does with any failure before commit.
         """
         follow: list[Event] = []
         for event in events:
-            for handler_name, handler in self._in_transaction.get(type(event), ()):
+            for handler_name, handler, isolated in self._in_transaction.get(type(event), ()):
+                if not isolated:
+                    follow.extend(await handler(session, event))
+                    continue
                 try:
                     async with session.begin_nested():
                         follow.extend(await handler(session, event))

@@ -50,6 +50,7 @@ class Stage(enum.Enum):
     AFTER_COMMIT = "after commit"
     # In the cause's transaction, in a savepoint: committed with the cause or not at all; a
     # failure is rolled back alone and dead-lettered (not retried), and the cause still commits.
+    # With `isolated=False` (`on(...)`): no savepoint, and a failure fails the cause.
     IN_TRANSACTION = "in transaction"
 
 
@@ -66,6 +67,9 @@ LOCAL_POLICY = "after commit, in this process only; retried, then dead-lettered"
 IN_TRANSACTION_POLICY = (
     "before commit, in the cause's transaction; a failure rolls back alone, dead-lettered"
 )
+WITH_CAUSE_POLICY = (
+    "before commit, in the cause's transaction, no savepoint; a failure fails the cause"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +79,15 @@ class Reaction:
     stage: Stage = Stage.AFTER_COMMIT
     attempts: int | None = None  # after commit; None: settings.events.handler_attempts
     delivery: Delivery = Delivery.DURABLE  # after commit
+    # In transaction: in a savepoint of its own. False where the cause must not commit without
+    # this reaction's writes (its failure fails the cause), which saves the SAVEPOINT and the
+    # RELEASE: two statements each time it runs.
+    isolated: bool = True
 
     @property
     def policy(self) -> str:
         if self.stage is Stage.IN_TRANSACTION:
-            return IN_TRANSACTION_POLICY
+            return IN_TRANSACTION_POLICY if self.isolated else WITH_CAUSE_POLICY
         policy = DURABLE_POLICY if self.delivery is Delivery.DURABLE else LOCAL_POLICY
         if self.attempts is None:
             return policy
@@ -92,9 +100,19 @@ def on(
     stage: Stage = Stage.AFTER_COMMIT,
     attempts: int | None = None,
     delivery: Delivery = Delivery.DURABLE,
+    isolated: bool = True,
 ) -> Reaction:
     """One row of the reaction table: `events` (each dispatched on its exact class) → `run`."""
-    return Reaction(events=events, handler=run, stage=stage, attempts=attempts, delivery=delivery)
+    if not isolated and stage is not Stage.IN_TRANSACTION:
+        raise ValueError("only a reaction in the cause's transaction can fail its cause")
+    return Reaction(
+        events=events,
+        handler=run,
+        stage=stage,
+        attempts=attempts,
+        delivery=delivery,
+        isolated=isolated,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +189,10 @@ def register(runtime: Runtime, reactions: Iterable[Reaction], channels: Iterable
             name = handler_name(reaction.handler)
             if reaction.stage is Stage.IN_TRANSACTION:
                 bus.subscribe_in_transaction(
-                    kind, _in_transaction(runtime, reaction.handler), name=name
+                    kind,
+                    _in_transaction(runtime, reaction.handler),
+                    name=name,
+                    isolated=reaction.isolated,
                 )
             else:
                 bus.subscribe(

@@ -83,7 +83,12 @@ async def destination_of_handoff(
     runtime: Runtime, session: AsyncSession, event: HandoffEvent
 ) -> Sequence[Event]:
     """A handoff drafted, sent or redirected to a hospital: recorded in the handoff's own
-    transaction, so its hospital may open the incident the moment it is told of the handoff."""
+    transaction, so its hospital may open the incident the moment it is told of the handoff.
+
+    With its cause, without a savepoint of its own (`isolated=False` in the reaction table):
+    the handoff commits with its destination or not at all. A failure fails the handoff's change
+    (the crew sees the error and sends again) rather than leaving a hospital told of a handoff
+    whose incident it may not open, or, for a cancelled one, a scope it should have lost."""
     source = f"handoff:{event.handoff_id}"
     await _upsert(session, event.incident_id, source, event.hospital_id, runtime.clock())
     return ()
