@@ -213,8 +213,10 @@ async def worker_row(runtime: Runtime, executor_id: str) -> IntakeWorker | None:
 async def wait_for_heartbeat(
     runtime: Runtime, executor_id: str, proc: subprocess.Popen[bytes], log: Path
 ) -> None:
-    """Until the worker has recorded itself (a condition, polled)."""
-    deadline = time.monotonic() + 120
+    """Until the worker has recorded itself (a condition, polled). A worker's start is its
+    imports, DBOS's launch and recovery: minutes on a loaded machine (120 s ran out at load 15),
+    so the wait is long; a worker that exits ends it at once."""
+    deadline = time.monotonic() + 300
     while await worker_row(runtime, executor_id) is None:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"worker {executor_id} never beat; its log: {log}")

@@ -30,6 +30,7 @@ from emsync.telemetry.pipeline import Inbound, Pipeline
 from emsync.telemetry.schemas import AlertRead
 from tests.builders import PASSWORD, auth_headers, incident_body, login
 from tests.handoff_builders import handoff_body
+from tests.live_server import HTTP_TIMEOUT_S
 from tests.ports import free_port
 from tests.telemetry_support import SICK, make_patient, provision, vitals
 
@@ -63,10 +64,14 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
 async def _socket(base: str, headers: Headers, channels: list[str]) -> tuple[Any, dict[str, str]]:
     """A connection of `headers`' principal, and what subscribing to each channel answered."""
     token = headers["Authorization"].removeprefix("Bearer ")
-    ws = await websockets.connect(base, subprotocols=["emsync.v1", f"bearer.{token}"])  # type: ignore[list-item]
+    ws = await websockets.connect(
+        base,
+        subprotocols=["emsync.v1", f"bearer.{token}"],  # type: ignore[list-item]
+        open_timeout=HTTP_TIMEOUT_S,  # a wait for a loaded machine, not a timing check
+    )
     assert json.loads(await ws.recv())["type"] == "ready"
     await ws.send(json.dumps({"op": "subscribe", "channels": channels}))
-    answer = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    answer = json.loads(await asyncio.wait_for(ws.recv(), timeout=HTTP_TIMEOUT_S))
     return ws, dict(answer["channels"])
 
 

@@ -148,6 +148,7 @@ async def subscribe(address: str, channel: str) -> ClientConnection:
     ws = await connect(
         f"ws://{address}/ws",
         subprotocols=["emsync.v1", f"bearer.{clinician_token()}"],  # type: ignore[list-item]
+        open_timeout=HTTP_TIMEOUT_S,
     )
     assert json.loads(await ws.recv())["type"] == "ready"
     await ws.send(json.dumps({"op": "subscribe", "channels": [channel]}))

@@ -121,6 +121,7 @@ class HospitalClient:
         ws = await connect(
             f"ws://{address}/ws",
             subprotocols=["emsync.v1", f"bearer.{self.token}"],  # type: ignore[list-item]
+            open_timeout=HTTP_TIMEOUT_S,
         )
         assert json.loads(await ws.recv())["type"] == "ready"
         channel = f"handoffs:{self.hospital_id}"

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from websockets.asyncio.client import ClientConnection, connect
 
 from emsync.telemetry import envelope
-from tests.live_server import admin_token, live_server
+from tests.live_server import HTTP_TIMEOUT_S, admin_token, live_server
 from tests.mosquitto import running_mosquitto
 from tests.ports import free_port
 from tests.telemetry_support import make_patient, provision, vitals, wait_for
@@ -91,6 +91,7 @@ async def vitals_socket(base: str, token: str, patient: str) -> AsyncIterator[Cl
     async with connect(
         base.replace("http://", "ws://") + "/ws",
         subprotocols=["emsync.v1", f"bearer.{token}"],  # type: ignore[list-item]
+        open_timeout=HTTP_TIMEOUT_S,
     ) as ws:
         assert json.loads(await ws.recv())["type"] == "ready"
         await ws.send(json.dumps({"op": "subscribe", "channels": [channel]}))
