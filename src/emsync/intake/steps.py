@@ -22,6 +22,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.intake import rows
 from emsync.intake.agents.base import StepInput, StepOutput
@@ -185,6 +186,20 @@ async def first_tries(
     return [(s.agent, held) for s in found if (held := first_try_of(s)) is not None]
 
 
+async def failed_at(
+    sessions: async_sessionmaker[AsyncSession], session_id: str, agent: str, failed: str
+) -> datetime | None:
+    """When try `failed` handed the step back, if it was the last try made and the step still
+    waits for the next (the backoff's start, read from the row: no durable sleep needed)."""
+    async with sessions() as session:
+        found = await rows.read_step(await session.connection(), session_id, agent)
+    if found is None or found.claimed_by != failed:
+        return None
+    if found.status not in {S.PENDING, S.QUEUED}:
+        return None
+    return as_utc(found.updated_at)
+
+
 async def _locked(session: AsyncSession, session_id: str) -> tuple[IntakeSession, list[IntakeStep]]:
     """The session row (locked: every writer of a session's steps takes it first, so their
     changes to the rows read here are serialized on PostgreSQL, as SQLite's single writer does)
@@ -201,6 +216,16 @@ async def _locked(session: AsyncSession, session_id: str) -> tuple[IntakeSession
         )
     )
     return row, steps
+
+
+def _in_retries(step: StepRow, run: str) -> bool:
+    """`step` is in the retries of `run`'s workflow: a try of it (`<workflow id>#<n>`) was made
+    and the step is not finished, and it is not `run`'s own try still running (taken again)."""
+    if step.claimed_by is None or finished(step.status):
+        return False
+    if step.status == S.RUNNING and step.claimed_by == run:
+        return False
+    return step.claimed_by.rpartition("#")[0] == run.rpartition("#")[0]
 
 
 def _takeable(step: StepRow, run: str, allowed: frozenset[StepStatus]) -> bool:
@@ -323,6 +348,12 @@ def _next(
     """What `advance` decides, on rows the caller's transaction holds locked."""
     if row.status == SessionStatus.PENDING:
         row.status, row.started_at, row.updated_at = SessionStatus.RUNNING, now, now
+    retrying = next((s for s in steps if _in_retries(s, run)), None)
+    if retrying is not None:
+        # A replay (after a crash) of a run whose try of this step failed: its retries go on
+        # from the rows (engine._drive), not with a second first try. `advance` is no DBOS
+        # step, so nothing recorded says this; the row does.
+        return Advance(Move.INLINE, retrying.agent)
     held = next((s for s in steps if s.status == S.RUNNING and s.claimed_by == run), None)
     beside: list[Claim] = []
     while True:
@@ -543,14 +574,17 @@ async def dead_letter(
     session_id: str,
     agent: str,
     now: datetime,
+    workflow: str = "",
 ) -> tuple[bool, Board]:
-    """Dead-letter a step whose tries ran out (if still waiting) and settle the session, in one
-    transaction; True if it moved."""
+    """Dead-letter a step whose tries ran out (if still waiting, or still held by a try of
+    `workflow`, whose tries are over: its run would otherwise find it in its retries again)
+    and settle the session, in one transaction; True if it moved."""
     async with sessions() as session, session.begin():
         conn = await session.connection()
         row, steps = await rows.locked(conn, session_id)
         mine = next(s for s in steps if s.agent == agent)
-        moved = mine.status in {S.PENDING, S.QUEUED}
+        held = mine.status == S.RUNNING and (mine.claimed_by or "").rpartition("#")[0] == workflow
+        moved = mine.status in {S.PENDING, S.QUEUED} or (bool(workflow) and held)
         if moved:
             mine.status, mine.updated_at = S.DEAD_LETTER, now
         _settle(row, steps, now)
