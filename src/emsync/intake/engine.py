@@ -11,9 +11,10 @@ One session is one workflow (`intake:<session id>`) that takes its steps in orde
 first: in `emergency` and `emergency_device`, a non-clinical step (legal, billing,
 communication, scheduling) is handed to a workflow of its own (`intake:<session>:<agent>:a<n>`)
 and the session's run goes straight on to the next clinical step; that step completes later,
-with its own retries. Every step is retried with exponential backoff (durable sleeps), guarded
-by a timeout and a circuit breaker per agent, and dead-lettered when its tries run out; a
-clinician can force it again (intake.service).
+with its own retries. Every step is retried with exponential backoff (ending at a time read from
+the failed try's row: a run takes no DBOS step), guarded by a timeout and a circuit breaker per
+agent, and dead-lettered when its tries run out; a clinician can force it again
+(intake.service).
 
 DBOS is a process-wide singleton whose workflow functions are registered at import, so the
 functions below reach the running engine through `_ACTIVE`, set while the engine runs.
