@@ -37,9 +37,10 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 from sqlalchemy import select
 
 from emsync.core.background import Periodic
+from emsync.core.clock import as_utc
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
-from emsync.intake import steps
+from emsync.intake import rows, steps
 from emsync.intake.agents.base import Agent, AgentDeps, StepOutput
 from emsync.intake.metrics import CIRCUIT_LEVEL, IntakeMetrics
 from emsync.intake.models import IntakeSession, IntakeStep
@@ -329,9 +330,14 @@ class IntakeEngine:
         """Wait out the backoff after try `failed` (`<workflow id>#<n>`): until `seconds` after
         its row handed the step back. Nothing to wait for when the row shows a later try or
         none waiting (a replay after a crash, where that wait was served before)."""
-        since = await steps.failed_at(self.runtime.sessions, session_id, agent, failed)
-        if since is None:
+        async with self.runtime.read_sessions() as session:
+            found = await rows.read_step(await session.connection(), session_id, agent)
+        # The backoff starts when try `failed` handed the step back, if it was the last try made
+        # and the step still waits for the next.
+        waiting = found is not None and found.status in {S.PENDING, S.QUEUED}
+        if found is None or not waiting or found.claimed_by != failed:
             return
+        since = as_utc(found.updated_at)
         left = (since - self.runtime.clock()).total_seconds() + seconds
         if left > 0:
             await asyncio.sleep(min(left, seconds))

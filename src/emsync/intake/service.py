@@ -24,7 +24,7 @@ from emsync.intake.steps import (
     payload_aad,
     result_aad,
     seal_json,
-    settle,
+    settle_rows,
     state_of,
 )
 from emsync.intake.workflows import (
@@ -110,6 +110,25 @@ async def start_session(
             raise
         return existing
     return row
+
+
+async def settle(session: AsyncSession, session_id: str, now: datetime) -> str:
+    """Bring the session's status up to date with its steps, in the caller's transaction
+    (after its changes are flushed); whichever run finishes last settles it. The session row
+    is locked first (as every writer of its steps does) and its steps read fresh."""
+    row = await session.get_one(
+        IntakeSession, session_id, with_for_update=True, populate_existing=True
+    )
+    found = list(
+        await session.scalars(
+            select(IntakeStep)
+            .where(IntakeStep.session_id == session_id)
+            .order_by(IntakeStep.position)
+            .execution_options(populate_existing=True)
+        )
+    )
+    settle_rows(row, found, now)
+    return str(row.status)
 
 
 async def get_session_row(

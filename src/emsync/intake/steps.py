@@ -22,7 +22,6 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.intake import rows
 from emsync.intake.agents.base import StepInput, StepOutput
@@ -186,38 +185,6 @@ async def first_tries(
     return [(s.agent, held) for s in found if (held := first_try_of(s)) is not None]
 
 
-async def failed_at(
-    sessions: async_sessionmaker[AsyncSession], session_id: str, agent: str, failed: str
-) -> datetime | None:
-    """When try `failed` handed the step back, if it was the last try made and the step still
-    waits for the next (the backoff's start, read from the row: no durable sleep needed)."""
-    async with sessions() as session:
-        found = await rows.read_step(await session.connection(), session_id, agent)
-    if found is None or found.claimed_by != failed:
-        return None
-    if found.status not in {S.PENDING, S.QUEUED}:
-        return None
-    return as_utc(found.updated_at)
-
-
-async def _locked(session: AsyncSession, session_id: str) -> tuple[IntakeSession, list[IntakeStep]]:
-    """The session row (locked: every writer of a session's steps takes it first, so their
-    changes to the rows read here are serialized on PostgreSQL, as SQLite's single writer does)
-    and its steps, fresh."""
-    row = await session.get_one(
-        IntakeSession, session_id, with_for_update=True, populate_existing=True
-    )
-    steps = list(
-        await session.scalars(
-            select(IntakeStep)
-            .where(IntakeStep.session_id == session_id)
-            .order_by(IntakeStep.position)
-            .execution_options(populate_existing=True)
-        )
-    )
-    return row, steps
-
-
 def _in_retries(step: StepRow, run: str) -> bool:
     """`step` is in the retries of `run`'s workflow: a try of it (`<workflow id>#<n>`) was made
     and the step is not finished, and it is not `run`'s own try still running (taken again)."""
@@ -330,7 +297,7 @@ async def advance(
         row, steps = await rows.locked(conn, session_id)
         await _write_held(conn, keyring, steps, held)
         if held:
-            _settle(row, steps, now)
+            settle_rows(row, steps, now)
         chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
         await rows.write(conn, row, steps)
         return chosen
@@ -372,7 +339,7 @@ def _next(
             _take(keyring, row, steps, due, run=first, now=now, board=False, opened=opened)
         )
     if chosen.move == Move.FINISH:
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         return Advance(
             Move.FINISH, beside=beside, status=str(row.status), board=board_of(row, steps)
         )
@@ -406,7 +373,7 @@ async def record_result(
         conn = await session.connection()
         row, steps = await rows.locked(conn, sid)
         await _write_held(conn, keyring, steps, [mine, *held], check=False)
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         following = (
             _next(keyring, row, steps, run=then, now=now, opened=opened)
             if then is not None
@@ -430,7 +397,7 @@ async def record_held(
         conn = await session.connection()
         row, steps = await rows.locked(conn, session_id)
         await _write_held(conn, keyring, steps, held)
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         await rows.write(conn, row, steps)
         left = [(s.agent, h) for s in steps if (h := first_try_of(s)) is not None]
         return board_of(row, steps), left
@@ -512,7 +479,7 @@ async def record_failure(
         row, steps = await rows.locked(conn, sid)
         await _write_held(conn, keyring, steps, held)
         if held:
-            _settle(row, steps, now)
+            settle_rows(row, steps, now)
         mine = next(s for s in steps if s.agent == agent)
         if mine.status == S.RUNNING:
             mine.status, mine.error, mine.updated_at = back_to, error[:200], now
@@ -587,20 +554,12 @@ async def dead_letter(
         moved = mine.status in {S.PENDING, S.QUEUED} or (bool(workflow) and held)
         if moved:
             mine.status, mine.updated_at = S.DEAD_LETTER, now
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         await rows.write(conn, row, steps)
         return moved, board_of(row, steps)
 
 
-async def settle(session: AsyncSession, session_id: str, now: datetime) -> str:
-    """Bring the session's status up to date with its steps, in the caller's transaction
-    (after its changes are flushed); whichever run finishes last settles it."""
-    row, steps = await _locked(session, session_id)
-    _settle(row, steps, now)
-    return str(row.status)
-
-
-def _settle(row: Session, steps: Sequence[Step], now: datetime) -> None:
+def settle_rows(row: Session, steps: Sequence[Step], now: datetime) -> None:
     """The session's status (and the time its clinical steps were done) from its steps. Its
     `updated_at` moves with them, not with every step (the steps have their own): a step that
     changes neither no longer costs the session row an UPDATE."""

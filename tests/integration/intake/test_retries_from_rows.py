@@ -4,16 +4,23 @@ dead_letter), not from checkpoints."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
 from emsync.core.clock import as_utc
-from emsync.intake import steps
+from emsync.intake import rows, steps
 from emsync.intake.workflows import Move, StepStatus
 from tests.integration.intake.test_rows import _session
 
 S = StepStatus
+
+
+async def _last_try(app: FastAPI, sid: str, agent: str) -> tuple[str | None, str, datetime]:
+    async with app.state.runtime.read_sessions() as session:
+        found = await rows.read_step(await session.connection(), sid, agent)
+    assert found is not None
+    return found.claimed_by, found.status, as_utc(found.updated_at)
 
 
 async def test_a_replayed_run_goes_back_to_its_retries_with_the_backoff_from_the_row(
@@ -41,17 +48,15 @@ async def test_a_replayed_run_goes_back_to_its_retries_with_the_backoff_from_the
     # The replay of the run: no second first try of the failed step, it is in its retries.
     again = await steps.advance(sessions, keyring, session_id=sid, run=run, now=failed)
     assert (again.move, again.agent, again.claim) == (Move.INLINE, first.agent, None)
-    # The backoff before try 1 starts when try 0 handed the step back.
-    since = await steps.failed_at(sessions, sid, first.agent, run)
-    assert since is not None
-    assert since == as_utc(failed)
+    # The backoff before try 1 starts when try 0 handed the step back (IntakeEngine.back_off).
+    assert await _last_try(app, sid, first.agent) == (run, S.PENDING, failed)
     # Try 1 taken: nothing left to wait for after try 0 (a replay served that wait).
     retry = f"intake:{sid}#1"
     taken = await steps.claim(
         sessions, keyring, session_id=sid, agent=first.agent, run=retry, now=failed
     )
     assert isinstance(taken, steps.Claim)
-    assert await steps.failed_at(sessions, sid, first.agent, run) is None
+    assert (await _last_try(app, sid, first.agent))[:2] == (retry, S.RUNNING)
     # Still the run's retries while try 1 runs (a crash now: the retries take it again).
     again = await steps.advance(sessions, keyring, session_id=sid, run=run, now=failed)
     assert (again.agent, again.claim) == (first.agent, None)
