@@ -11,9 +11,10 @@ One session is one workflow (`intake:<session id>`) that takes its steps in orde
 first: in `emergency` and `emergency_device`, a non-clinical step (legal, billing,
 communication, scheduling) is handed to a workflow of its own (`intake:<session>:<agent>:a<n>`)
 and the session's run goes straight on to the next clinical step; that step completes later,
-with its own retries. Every step is retried with exponential backoff (durable sleeps), guarded
-by a timeout and a circuit breaker per agent, and dead-lettered when its tries run out; a
-clinician can force it again (intake.service).
+with its own retries. Every step is retried with exponential backoff (ending at a time read from
+the failed try's row: a run takes no DBOS step), guarded by a timeout and a circuit breaker per
+agent, and dead-lettered when its tries run out; a clinician can force it again
+(intake.service).
 
 DBOS is a process-wide singleton whose workflow functions are registered at import, so the
 functions below reach the running engine through `_ACTIVE`, set while the engine runs.
@@ -36,9 +37,10 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 from sqlalchemy import select
 
 from emsync.core.background import Periodic
+from emsync.core.clock import as_utc
 from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
-from emsync.intake import steps
+from emsync.intake import rows, steps
 from emsync.intake.agents.base import Agent, AgentDeps, StepOutput
 from emsync.intake.metrics import CIRCUIT_LEVEL, IntakeMetrics
 from emsync.intake.models import IntakeSession, IntakeStep
@@ -76,13 +78,17 @@ def session_workflow_id(session_id: str) -> str:
 @DBOS.workflow(name="intake.session")
 async def run_session(session_id: str) -> str:
     run = f"{DBOS.workflow_id or session_workflow_id(session_id)}#0"
+    engine = _engine()
     while True:
-        move, agent, outcome = await _advance(session_id, run)
+        # Not a DBOS step (its checkpoint pair was most of what DBOS still cost a session):
+        # the step rows say where a replay resumes (IntakeEngine.advance), and a run takes no
+        # DBOS step at all, so a replay never meets a checkpoint its code would not take.
+        move, agent, outcome = await engine.advance(session_id, run)
         if move == Move.FINISH:
             # The first tries of the non-clinical steps it began beside the clinical ones:
-            # awaited here (not a DBOS step: a replay reads them from the step rows), and
-            # their retries handed to workflows of their own, before this run may end.
-            await _engine().finish_first_tries(session_id)
+            # awaited here (a replay reads them from the step rows), and their retries handed
+            # to workflows of their own, before this run may end.
+            await engine.finish_first_tries(session_id)
             return outcome
         if outcome == "retry":
             await _drive(session_id, agent, beside=False, first=1)
@@ -96,43 +102,24 @@ async def run_beside(session_id: str, agent: str, first: int = 0) -> str:
 
 
 async def _drive(session_id: str, agent: str, *, beside: bool, first: int) -> str:
-    """Try the step from try `first` until it finishes; wait (durably) with backoff between
-    tries; dead-letter it when its tries run out."""
-    policy = _engine().policy(agent, beside=beside)
+    """Try the step from try `first` until it finishes; wait with backoff between tries (until
+    a time derived from the failed try's row: it survives a restart, as a durable sleep did,
+    without a checkpoint); dead-letter it when its tries run out."""
+    engine = _engine()
+    policy = engine.policy(agent, beside=beside)
     workflow_id = DBOS.workflow_id or session_workflow_id(session_id)
     for attempt in range(first, policy.tries):
         if attempt > 0:
-            await DBOS.sleep_async(policy.backoff(attempt - 1))
-        # Not a DBOS step (its two checkpoints per try, ~35 % of DBOS's writes): the step
-        # row says what a try did, so a replay finds its outcome there (steps.claim).
+            await engine.back_off(
+                session_id, agent, f"{workflow_id}#{attempt - 1}", policy.backoff(attempt - 1)
+            )
+        # Not a DBOS step: the step row says what a try did, so a replay finds its outcome
+        # there (steps.claim).
         run = f"{workflow_id}#{attempt}"
-        outcome = await _engine().attempt(session_id, agent, run, beside=beside)
+        outcome = await engine.attempt(session_id, agent, run, beside=beside)
         if outcome != "retry":
             return outcome
-    return await _dead_letter(session_id, agent)
-
-
-@DBOS.step(name="intake.advance")
-async def _advance(session_id: str, run: str) -> tuple[str, str, str]:
-    """One checkpoint for the session's own run up to its end or its next failed try (not one
-    per step: the step rows already say where a replay resumes, see IntakeEngine.advance):
-    start the non-clinical steps as they fall due beside it, run the clinical ones (first
-    try) in order, settle the session. Returns the move, the agent and the failed try's
-    outcome ("retry"), or FINISH with the session's status."""
-    return await _engine().advance(session_id, run)
-
-
-@DBOS.step(name="intake.dead_letter")
-async def _dead_letter(session_id: str, agent: str) -> str:
-    engine = _engine()
-    moved, board = await steps.dead_letter(
-        engine.runtime.sessions, session_id=session_id, agent=agent, now=engine.runtime.clock()
-    )
-    if moved:
-        engine.metrics.dead_letters.labels(agent=agent).inc()
-        log.error("intake step dead-lettered", session_id=session_id, agent=agent)
-    engine.publish(board)
-    return "dead_letter"
+    return await engine.dead_letter(session_id, agent, workflow_id)
 
 
 # ---- the engine: a background service of the worker role --------------------------------------
@@ -339,6 +326,39 @@ class IntakeEngine:
             timeout=config.agent_timeouts.get(agent, config.timeout_seconds),
         )
 
+    async def back_off(self, session_id: str, agent: str, failed: str, seconds: float) -> None:
+        """Wait out the backoff after try `failed` (`<workflow id>#<n>`): until `seconds` after
+        its row handed the step back. Nothing to wait for when the row shows a later try or
+        none waiting (a replay after a crash, where that wait was served before)."""
+        async with self.runtime.read_sessions() as session:
+            found = await rows.read_step(await session.connection(), session_id, agent)
+        # The backoff starts when try `failed` handed the step back, if it was the last try made
+        # and the step still waits for the next.
+        waiting = found is not None and found.status in {S.PENDING, S.QUEUED}
+        if found is None or not waiting or found.claimed_by != failed:
+            return
+        since = as_utc(found.updated_at)
+        left = (since - self.runtime.clock()).total_seconds() + seconds
+        if left > 0:
+            await asyncio.sleep(min(left, seconds))
+
+    async def dead_letter(self, session_id: str, agent: str, workflow: str) -> str:
+        """The step's tries (`workflow`'s) ran out. Not a DBOS step: a replay dead-letters it
+        again, which changes nothing (only a step still waiting moves) and counts nothing
+        twice."""
+        moved, board = await steps.dead_letter(
+            self.runtime.sessions,
+            session_id=session_id,
+            agent=agent,
+            now=self.runtime.clock(),
+            workflow=workflow,
+        )
+        if moved:
+            self.metrics.dead_letters.labels(agent=agent).inc()
+            log.error("intake step dead-lettered", session_id=session_id, agent=agent)
+        self.publish(board)
+        return "dead_letter"
+
     async def advance(self, session_id: str, run: str) -> tuple[str, str, str]:
         """The session's run from where it stands: each inline step's agent in turn (each under
         the clinical cap), one transaction per step (its result and the next claim together),
@@ -361,7 +381,8 @@ class IntakeEngine:
                     self._follow(session_id, step)
                 if step.move == Move.FINISH:
                     return str(step.move), "", step.status
-                assert step.claim is not None  # an inline step is claimed for this run
+                if step.claim is None:  # a replay: its try failed before the crash
+                    return str(step.move), step.agent, "retry"
                 outcome, after = await self._execute(step.claim, beside=False, then=run)
             if after is None:
                 return str(step.move), step.agent, outcome

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
@@ -75,7 +76,28 @@ _READ_STEPS = (
     .where(_STEPS.c.session_id == bindparam("sid"))
     .order_by(_STEPS.c.position)
 )
+# SQLite: both in one statement (a write transaction there begins with the database's single
+# write lock, so no writer can change the steps between the session's read and theirs): one
+# statement and one hand-off to the driver's thread less per step transaction.
+_SESSION_AND_STEPS = (
+    select(
+        *(_SESSIONS.c[name] for name in _SESSION_COLUMNS),
+        *(_STEPS.c[name].label(f"s_{name}") for name in _STEP_COLUMNS),
+    )
+    .join(_STEPS, _STEPS.c.session_id == _SESSIONS.c.id)
+    .where(_SESSIONS.c.id == bindparam("sid"))
+    .order_by(_STEPS.c.position)
+)
+_READ_STEP = select(*(_STEPS.c[name] for name in _STEP_COLUMNS)).where(
+    _STEPS.c.session_id == bindparam("sid"), _STEPS.c.agent == bindparam("agent")
+)
 _INSERT_LOG = insert(_LOGS)
+_INSERT_SESSION = insert(_SESSIONS)
+_INSERT_STEPS = insert(_STEPS)
+_NEW_SESSION_COLUMNS = (
+    *_SESSION_COLUMNS,
+    *(c.name for c in _SESSIONS.columns if c.name not in _SESSION_COLUMNS),
+)
 
 
 def _read(cls: Any, columns: tuple[str, ...], row: Any) -> Any:
@@ -85,14 +107,27 @@ def _read(cls: Any, columns: tuple[str, ...], row: Any) -> Any:
 
 async def locked(conn: AsyncConnection, session_id: str) -> tuple[SessionRow, list[StepRow]]:
     """The session row, locked, and its steps in order, fresh (raises NoResultFound)."""
+    if conn.dialect.name == "sqlite":
+        both = (await conn.execute(_SESSION_AND_STEPS, {"sid": session_id})).all()
+        if not both:
+            raise NoResultFound(f"no intake session {session_id}")
+        split = len(_SESSION_COLUMNS)
+        row: SessionRow = _read(SessionRow, _SESSION_COLUMNS, both[0][:split])
+        return row, [_read(StepRow, _STEP_COLUMNS, r[split:]) for r in both]
     found = (await conn.execute(_LOCK_SESSION, {"sid": session_id})).one()
-    row: SessionRow = _read(SessionRow, _SESSION_COLUMNS, found)
+    row = _read(SessionRow, _SESSION_COLUMNS, found)
     return row, await read_steps(conn, session_id)
 
 
 async def read_steps(conn: AsyncConnection, session_id: str) -> list[StepRow]:
     result = await conn.execute(_READ_STEPS, {"sid": session_id})
     return [_read(StepRow, _STEP_COLUMNS, r) for r in result]
+
+
+async def read_step(conn: AsyncConnection, session_id: str, agent: str) -> StepRow | None:
+    """One step, not locked (what a backoff reads)."""
+    found = (await conn.execute(_READ_STEP, {"sid": session_id, "agent": agent})).first()
+    return None if found is None else _read(StepRow, _STEP_COLUMNS, found)
 
 
 @functools.cache
@@ -140,6 +175,15 @@ async def _write(
         params_list.append(params)
         before.update({n: getattr(row, n) for n in written})
     await conn.execute(_update(table, key, written), params_list)
+
+
+async def insert_session(
+    conn: AsyncConnection, session: IntakeSession, steps: list[dict[str, Any]]
+) -> None:
+    """A new session row (the ORM object's values; it is not added to any ORM session) and its
+    steps in one executemany."""
+    await conn.execute(_INSERT_SESSION, {n: getattr(session, n) for n in _NEW_SESSION_COLUMNS})
+    await conn.execute(_INSERT_STEPS, steps)
 
 
 async def add_log(conn: AsyncConnection, values: dict[str, Any] | list[dict[str, Any]]) -> None:

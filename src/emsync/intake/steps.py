@@ -185,22 +185,14 @@ async def first_tries(
     return [(s.agent, held) for s in found if (held := first_try_of(s)) is not None]
 
 
-async def _locked(session: AsyncSession, session_id: str) -> tuple[IntakeSession, list[IntakeStep]]:
-    """The session row (locked: every writer of a session's steps takes it first, so their
-    changes to the rows read here are serialized on PostgreSQL, as SQLite's single writer does)
-    and its steps, fresh."""
-    row = await session.get_one(
-        IntakeSession, session_id, with_for_update=True, populate_existing=True
-    )
-    steps = list(
-        await session.scalars(
-            select(IntakeStep)
-            .where(IntakeStep.session_id == session_id)
-            .order_by(IntakeStep.position)
-            .execution_options(populate_existing=True)
-        )
-    )
-    return row, steps
+def _in_retries(step: StepRow, run: str) -> bool:
+    """`step` is in the retries of `run`'s workflow: a try of it (`<workflow id>#<n>`) was made
+    and the step is not finished, and it is not `run`'s own try still running (taken again)."""
+    if step.claimed_by is None or finished(step.status):
+        return False
+    if step.status == S.RUNNING and step.claimed_by == run:
+        return False
+    return step.claimed_by.rpartition("#")[0] == run.rpartition("#")[0]
 
 
 def _takeable(step: StepRow, run: str, allowed: frozenset[StepStatus]) -> bool:
@@ -305,7 +297,7 @@ async def advance(
         row, steps = await rows.locked(conn, session_id)
         await _write_held(conn, keyring, steps, held)
         if held:
-            _settle(row, steps, now)
+            settle_rows(row, steps, now)
         chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
         await rows.write(conn, row, steps)
         return chosen
@@ -323,6 +315,12 @@ def _next(
     """What `advance` decides, on rows the caller's transaction holds locked."""
     if row.status == SessionStatus.PENDING:
         row.status, row.started_at, row.updated_at = SessionStatus.RUNNING, now, now
+    retrying = next((s for s in steps if _in_retries(s, run)), None)
+    if retrying is not None:
+        # A replay (after a crash) of a run whose try of this step failed: its retries go on
+        # from the rows (engine._drive), not with a second first try. `advance` is no DBOS
+        # step, so nothing recorded says this; the row does.
+        return Advance(Move.INLINE, retrying.agent)
     held = next((s for s in steps if s.status == S.RUNNING and s.claimed_by == run), None)
     beside: list[Claim] = []
     while True:
@@ -341,7 +339,7 @@ def _next(
             _take(keyring, row, steps, due, run=first, now=now, board=False, opened=opened)
         )
     if chosen.move == Move.FINISH:
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         return Advance(
             Move.FINISH, beside=beside, status=str(row.status), board=board_of(row, steps)
         )
@@ -375,7 +373,7 @@ async def record_result(
         conn = await session.connection()
         row, steps = await rows.locked(conn, sid)
         await _write_held(conn, keyring, steps, [mine, *held], check=False)
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         following = (
             _next(keyring, row, steps, run=then, now=now, opened=opened)
             if then is not None
@@ -399,7 +397,7 @@ async def record_held(
         conn = await session.connection()
         row, steps = await rows.locked(conn, session_id)
         await _write_held(conn, keyring, steps, held)
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         await rows.write(conn, row, steps)
         left = [(s.agent, h) for s in steps if (h := first_try_of(s)) is not None]
         return board_of(row, steps), left
@@ -481,7 +479,7 @@ async def record_failure(
         row, steps = await rows.locked(conn, sid)
         await _write_held(conn, keyring, steps, held)
         if held:
-            _settle(row, steps, now)
+            settle_rows(row, steps, now)
         mine = next(s for s in steps if s.agent == agent)
         if mine.status == S.RUNNING:
             mine.status, mine.error, mine.updated_at = back_to, error[:200], now
@@ -543,30 +541,25 @@ async def dead_letter(
     session_id: str,
     agent: str,
     now: datetime,
+    workflow: str = "",
 ) -> tuple[bool, Board]:
-    """Dead-letter a step whose tries ran out (if still waiting) and settle the session, in one
-    transaction; True if it moved."""
+    """Dead-letter a step whose tries ran out (if still waiting, or still held by a try of
+    `workflow`, whose tries are over: its run would otherwise find it in its retries again)
+    and settle the session, in one transaction; True if it moved."""
     async with sessions() as session, session.begin():
         conn = await session.connection()
         row, steps = await rows.locked(conn, session_id)
         mine = next(s for s in steps if s.agent == agent)
-        moved = mine.status in {S.PENDING, S.QUEUED}
+        held = mine.status == S.RUNNING and (mine.claimed_by or "").rpartition("#")[0] == workflow
+        moved = mine.status in {S.PENDING, S.QUEUED} or (bool(workflow) and held)
         if moved:
             mine.status, mine.updated_at = S.DEAD_LETTER, now
-        _settle(row, steps, now)
+        settle_rows(row, steps, now)
         await rows.write(conn, row, steps)
         return moved, board_of(row, steps)
 
 
-async def settle(session: AsyncSession, session_id: str, now: datetime) -> str:
-    """Bring the session's status up to date with its steps, in the caller's transaction
-    (after its changes are flushed); whichever run finishes last settles it."""
-    row, steps = await _locked(session, session_id)
-    _settle(row, steps, now)
-    return str(row.status)
-
-
-def _settle(row: Session, steps: Sequence[Step], now: datetime) -> None:
+def settle_rows(row: Session, steps: Sequence[Step], now: datetime) -> None:
     """The session's status (and the time its clinical steps were done) from its steps. Its
     `updated_at` moves with them, not with every step (the steps have their own): a step that
     changes neither no longer costs the session row an UPDATE."""

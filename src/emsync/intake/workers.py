@@ -64,15 +64,19 @@ log = structlog.get_logger("emsync.intake")
 # version (docs/intake.md, "Upgrades").
 VERSION_PREFIX = "intake-"
 # intake-1 (and DBOS's hash before the pin) had a DBOS step per try (`intake.attempt`) and one
-# `intake.advance` per step; intake-2 has none per try and one `intake.advance` up to the end
-# or a failed try: a half-done intake-1 run replayed by this code would fail on the first
-# checkpoint that no longer matches (DBOSUnexpectedStepError). tests/unit/intake/
-# test_workflow_versions.py fails when the workflow functions change without a new decision.
-WORKFLOW_VERSION = f"{VERSION_PREFIX}2"
+# `intake.advance` per step: a half-done intake-1 run replayed by this code would fail on the
+# first checkpoint that no longer matches (DBOSUnexpectedStepError). intake-2 had no DBOS step
+# per try and one `intake.advance` up to the end or a failed try, DBOS sleeps for the backoff and
+# an `intake.dead_letter` step. intake-3 takes no DBOS step at all: the run reads where it stands
+# from the step rows (a failed try's row says it is in its retries, and when the backoff ends).
+# A run that takes no step meets no checkpoint, so this code replays an intake-2 run too (its
+# checkpoints are left unread). tests/unit/intake/test_workflow_versions.py fails when the
+# workflow functions change without a new decision.
+WORKFLOW_VERSION = f"{VERSION_PREFIX}3"
 # Versions whose half-done runs this code replays, adopted at launch and in a takeover; a None
 # would stand for runs stamped with DBOS's hash (before the pin). Runs of any other version are
 # left to workers of their version (a takeover queues them again under their own version).
-REPLAYS: tuple[str | None, ...] = (WORKFLOW_VERSION,)
+REPLAYS: tuple[str | None, ...] = (WORKFLOW_VERSION, f"{VERSION_PREFIX}2")
 # Rows of workers dead this long, already taken over, are deleted (ops view history).
 FORGET_AFTER = timedelta(days=1)
 
