@@ -436,6 +436,13 @@ def test_a_call_placed_by_a_map_click_and_cancelled_frees_its_unit(
     panel.get_by_role("button", name=f"Assign {top.group(1)}").click()
     units = page.get_by_test_id("units")
     expect(units).to_contain_text(f"{top.group(1)} dispatched", timeout=TIMEOUT_MS)
+    # The panel turns from "Recommended units" to "Units on this incident" when the incident's
+    # own push arrives, which may be after the units list's: the recommendations' block goes
+    # and the Cancel button moves up. A click made as it moved landed beside it once (no
+    # "Give the reason" alert in 15 s), so the walk waits for the panel to settle, as a
+    # dispatcher's eye would.
+    expect(panel).to_contain_text("Units on this incident", timeout=TIMEOUT_MS)
+    expect(panel.get_by_test_id("unit-recs")).to_have_count(0)
 
     panel.get_by_role("button", name="Cancel incident").click()
     expect(panel.get_by_role("alert")).to_have_text("Give the reason for cancelling.")
