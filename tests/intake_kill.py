@@ -267,6 +267,18 @@ class Tally:
             and len(self.notifications_per_session) == 1
         )
 
+    def assert_each_effect_once(self, sessions: int, steps: int) -> None:
+        """The kill and takeover tests' verdict, one assert per fact. Outside a test module
+        pytest does not rewrite asserts, so each failure carries the whole tally."""
+        facts = self.as_dict()
+        assert self.finished == sessions, facts
+        assert self.steps == steps, facts
+        assert self.steps_finished_once, facts
+        assert self.admissions == sessions, facts
+        assert self.legal_cases == sessions, facts
+        assert len(self.notifications_per_session) == 1, facts
+        assert self.notifications_per_session[0] > 0, facts
+
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 

@@ -37,10 +37,4 @@ async def test_a_worker_killed_mid_run_resumes_with_each_effect_once(
         finally:
             stop(worker)
         counted = await tally(runtime, session_ids)
-    assert counted.finished == SESSIONS
-    assert counted.steps == STEPS
-    assert counted.steps_finished_once
-    assert counted.admissions == SESSIONS
-    assert counted.legal_cases == SESSIONS
-    assert len(counted.notifications_per_session) == 1
-    assert counted.notifications_per_session[0] > 0
+    counted.assert_each_effect_once(SESSIONS, STEPS)

@@ -70,13 +70,7 @@ async def test_a_dead_workers_runs_are_taken_over_with_each_effect_once(
                     stop(worker)
         counted = await tally(runtime, session_ids)
         dead = await worker_row(runtime, id_b)
-    assert counted.finished == SESSIONS
-    assert counted.steps == STEPS
-    assert counted.steps_finished_once
-    assert counted.admissions == SESSIONS
-    assert counted.legal_cases == SESSIONS
-    assert len(counted.notifications_per_session) == 1
-    assert counted.notifications_per_session[0] > 0
+    counted.assert_each_effect_once(SESSIONS, STEPS)
     assert dead is not None
     assert dead.taken_over_by == id_a
     assert dead.runs_taken_over >= SESSIONS
