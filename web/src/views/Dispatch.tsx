@@ -12,6 +12,7 @@ import type {
   UnitRead as Unit,
 } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { pendingFrom, settled, shownStatus, unitsOn, type PendingAssignment } from "../lib/assignment";
 import { applyPushed, incidentsChannel } from "../lib/live";
 import { MapView, type MapPoint } from "../components/MapView";
 import { OPEN_STATUSES, byAcuityThenWaiting } from "../lib/queue";
@@ -275,7 +276,12 @@ function IncidentPanel({
   const [unitId, setUnitId] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [recError, setRecError] = useState<string | null>(null);
-  const onIncident = units.filter((u) => u.incident_id === summary.id);
+  const [pending, setPending] = useState<PendingAssignment | null>(null);
+  const status = shownStatus(summary.status, pending);
+  const onIncident = unitsOn(summary.id, units, pending);
+  useEffect(() => {
+    if (pending && settled(summary.status, units, pending)) setPending(null);
+  }, [pending, summary.status, units]);
   const [destination, setDestination] = useState<string | null>(null);
   const chosenHospital = destination ?? onIncident.find((u) => u.hospital_id)?.hospital_id ?? null;
   const [placing, setPlacing] = useState(false);
@@ -351,6 +357,7 @@ function IncidentPanel({
     setMessage(null);
     try {
       const a = await endpoints.assign(api, summary.id, unitId);
+      setPending(pendingFrom(summary.status, a));
       setMessage(`${a.unit.call_sign} assigned${a.eta_s != null ? `, ETA ${etaText(a.eta_s)}` : ""}.`);
       onChanged();
       void load();
@@ -359,16 +366,16 @@ function IncidentPanel({
     }
   }
 
-  const assignable = summary.status === "new" || summary.status === "triaged";
+  const assignable = status === "new" || status === "triaged";
 
   const hospitalName = (id: string | null) => hospitals.find((h) => h.id === id)?.name ?? null;
   const patientId = incident?.patients[0]?.id ?? null;
-  const closed = summary.status === "closed" || summary.status === "cancelled";
+  const closed = status === "closed" || status === "cancelled";
 
   return (
     <div data-testid="incident-panel">
       <h2>
-        #{summary.number} · P{summary.priority} · {summary.status.replace(/_/g, " ")}
+        #{summary.number} · P{summary.priority} · {status.replace(/_/g, " ")}
       </h2>
       <p>{summary.chief_complaint}</p>
       {incident && (
