@@ -50,11 +50,13 @@ class FreezeNewModules:
     the first requests build FastAPI's dependants and pydantic's adapters, and all of that lived
     in the collected heap, walked by every full collection (bench/ingest.py --api-load, counted
     with `gc.callbacks` and `gc.get_objects(2)` 15 s after the freeze: 59,700 objects, 81 modules
-    imported since; one full collection in the latency phase took 51 ms of CPU with the event
-    loop stopped, at machine load 11). Right after a full collection what is left is alive, so
-    freezing it frees nothing that should have been freed, only objects that later become
-    garbage in a cycle (a request in flight then) stay: once per wave of imports, not per
-    collection.
+    imported since). Each full collection stopped the event loop for 46-57 ms of CPU (load
+    13-20), more than the 50 ms publish -> WebSocket budget on its own. With this, the first
+    full collection after the imports still costs that, and freezes; the next ones took 11.5,
+    18.8 and 25.2 ms against 53.1 and 57.0 without (paired runs, SQLite and PostgreSQL).
+    Right after a full collection what is left is alive, so freezing it frees nothing that
+    should have been freed; only objects that later become garbage in a cycle (a request in
+    flight then) stay: once per wave of imports, not per collection.
     """
 
     def __init__(self) -> None:
