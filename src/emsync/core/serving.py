@@ -53,7 +53,8 @@ class FreezeNewModules:
     imported since). Each full collection stopped the event loop for 46-57 ms of CPU (load
     13-20), more than the 50 ms publish -> WebSocket budget on its own. With this, the first
     full collection after the imports still costs that, and freezes; the next ones took 11.5,
-    18.8 and 25.2 ms against 53.1 and 57.0 without (paired runs, SQLite and PostgreSQL).
+    18.8, 25.2, 27.3 and 34.0 ms against 53.1 and 57.0 without (paired runs, SQLite and
+    PostgreSQL).
     Right after a full collection what is left is alive, so freezing it frees nothing that
     should have been freed; only objects that later become garbage in a cycle (a request in
     flight then) stay: once per wave of imports, not per collection.
