@@ -464,6 +464,7 @@ def serve(
         forwarded_allow_ips=proxies or None,
         # Client WebSocket messages are small commands; 16 MiB (uvicorn's default) is not needed.
         ws_max_size=64 * 1024,
+        ws_per_message_deflate=settings.http.ws_per_message_deflate,  # see core/serving.py
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
     )

@@ -17,6 +17,16 @@ import sys
 # loop's thread handing over the GIL five times as often costs more than the waits it saves.
 
 
+# WebSocket permessage-deflate (`http.ws_per_message_deflate`, off by default). uvicorn offers it
+# unless told not to, and browsers and `websockets` clients accept it, so every push was
+# compressed on the event loop, per connection (the message is rendered once for all of its
+# subscribers; its compression cannot be shared). A vitals push of one reading (~450 bytes of
+# JSON) cost 8.9 us of CPU through uvicorn's send path with it against 1.7 us without (websockets
+# 15 sans-I/O, 20,000 pushes, machine load ~8): at 2,000 readings/s and one dashboard, 1.4 % of a
+# core taken from the loop the readings wait behind, for bandwidth a LAN does not miss (28 bytes
+# instead of 450 on loopback). Behind a slow link it can be turned back on.
+
+
 def settle_heap() -> None:
     """Take what start-up allocated out of the cyclic garbage collector's walks (`gc.freeze`).
 
@@ -28,6 +38,35 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+    if not any(isinstance(callback, FreezeNewModules) for callback in gc.callbacks):
+        gc.callbacks.append(FreezeNewModules())
+
+
+class FreezeNewModules:
+    """A `gc.callbacks` entry: after a full collection, if modules were imported since the last
+    freeze, freeze again.
+
+    Start-up is not all the importing: the first map load imports pyproj, geopandas and pyrosm,
+    the first requests build FastAPI's dependants and pydantic's adapters, and all of that lived
+    in the collected heap, walked by every full collection (bench/ingest.py --api-load, counted
+    with `gc.callbacks` and `gc.get_objects(2)` 15 s after the freeze: 59,700 objects, 81 modules
+    imported since). Each full collection stopped the event loop for 46-57 ms of CPU (load
+    13-20), more than the 50 ms publish -> WebSocket budget on its own. With this, the first
+    full collection after the imports still costs that, and freezes; the next ones took 11.5,
+    18.8, 25.2, 27.3 and 34.0 ms against 53.1 and 57.0 without (paired runs, SQLite and
+    PostgreSQL).
+    Right after a full collection what is left is alive, so freezing it frees nothing that
+    should have been freed; only objects that later become garbage in a cycle (a request in
+    flight then) stay: once per wave of imports, not per collection.
+    """
+
+    def __init__(self) -> None:
+        self.modules = len(sys.modules)
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2 and len(sys.modules) > self.modules:
+            self.modules = len(sys.modules)
+            gc.freeze()
 
 
 def settle_for_serving(switch_interval_seconds: float) -> None:

@@ -142,6 +142,12 @@ class HttpSettings(BaseModel):
         description="`emsync serve`: how long the event loop may keep the GIL while the SQLite "
         "writer or MQTT thread waits for it (Python's default: 5)",
     )
+    # Measured both ways in core/serving.py.
+    ws_per_message_deflate: bool = Field(
+        default=False,
+        description="`emsync serve`: offer WebSocket permessage-deflate (compressed pushes); "
+        "off: each push is written as it is, without spending the event loop's CPU on zlib",
+    )
     admission_lease_ms: float = Field(
         default=250,
         gt=0,

@@ -56,3 +56,25 @@ def test_an_anonymous_100_mb_body_is_refused_unread(server: str) -> None:
         )
         reply = conn.recv(4096).decode("latin-1")
     assert reply.startswith("HTTP/1.1 401")
+
+
+def test_websocket_pushes_are_not_compressed_by_default(server: str) -> None:
+    """A client offering permessage-deflate (browsers and `websockets` do) gets plain frames:
+    compressing each push cost the event loop's CPU (`http.ws_per_message_deflate`)."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=HTTP_TIMEOUT_S) as conn:
+        conn.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Protocol: emsync.v1\r\n"
+            b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = conn.recv(4096)
+            assert chunk, f"closed before the handshake's end: {reply!r}"
+            reply += chunk
+    head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    assert head.startswith("http/1.1 101")
+    assert "sec-websocket-protocol: emsync.v1" in head
+    assert "sec-websocket-extensions" not in head
