@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -81,6 +81,11 @@ def result_aad(session_id: str, agent: str) -> str:
 
 def log_aad(session_id: str, agent: str) -> str:
     return f"intake:{session_id}:{agent}:log"
+
+
+def session_run(session_id: str) -> str:
+    """The session's run's only try (`<workflow id>#0`: engine.run_session)."""
+    return f"intake:{session_id}#0"
 
 
 def beside_workflow_id(session_id: str, agent: str, attempts: int) -> str:
@@ -346,6 +351,25 @@ def _next(
     mine = next(s for s in steps if s.agent == chosen.agent)
     claimed = _take(keyring, row, steps, mine, run=run, now=now, opened=opened)
     return Advance(Move.INLINE, mine.agent, claim=claimed, beside=beside, board=claimed.board)
+
+
+def claim_first(
+    keyring: Keyring,
+    row: SessionRow,
+    steps: list[StepRow],
+    *,
+    run: str,
+    now: datetime,
+    opened: Opened | None = None,
+) -> Advance:
+    """What the run's first `advance` would claim, decided on the rows of a session being
+    started (not written yet): they are inserted already claimed, so the run begins with its
+    first agent instead of a transaction (`engine.begin`). The session stays pending: until
+    the run has begun (DBOS holds it) a poll must still find it, and start that run, which
+    takes the claim again as its own (`_next`: a step `run` holds)."""
+    chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
+    row.status = SessionStatus.PENDING
+    return replace(chosen, board=board_of(row, steps))
 
 
 async def record_result(
