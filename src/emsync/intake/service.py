@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,19 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.core.crypto import Keyring
 from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.intake import rows, schemas
-from emsync.intake.rows import SESSION_COLUMNS, STEP_COLUMNS, SessionRow, StepRow
 from emsync.intake.models import IntakeAgentLog, IntakeOverride, IntakeSession, IntakeStep
+from emsync.intake.rows import SESSION_COLUMNS, STEP_COLUMNS, SessionRow, StepRow
 from emsync.intake.steps import (
     Advance,
     Opened,
-    claim_first,
-    session_run,
+    board_of,
     load_steps,
     log_aad,
+    next_move,
     open_json,
     payload_aad,
     result_aad,
     seal_json,
+    session_run,
     settle_rows,
     state_of,
 )
@@ -138,9 +139,8 @@ async def start_claimed(
         }
         for step in plan(workflow, clinical=clinical)
     ]
-    first, opened = None, {}
-    if claim:
-        first = _claim_first(keyring, row, steps, now=now, opened=opened)
+    opened: Opened = {}
+    first = _claim_first(keyring, row, steps, now=now, opened=opened) if claim else None
     try:
         # Two Core INSERTs (the session, its steps in one executemany), not nine ORM rows
         # through the unit of work: every session pays this once (bench/intake.py). `row` is
@@ -161,6 +161,11 @@ async def start_claimed(
     return Started(row, first, opened)
 
 
+def _columns(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """`values` of each of `names` (None for a column left to its default)."""
+    return {n: values.get(n) for n in names}
+
+
 def _claim_first(
     keyring: Keyring,
     row: IntakeSession,
@@ -169,15 +174,16 @@ def _claim_first(
     now: datetime,
     opened: Opened,
 ) -> Advance:
-    """The run's first claims (steps.claim_first) on the new rows, written back to the values
-    about to be inserted."""
+    """What the run's first `advance` would claim, decided on the rows of a session being
+    started and written back to the values about to be inserted: they are inserted already
+    claimed, so the run begins with its first agent instead of a transaction
+    (`IntakeEngine.begin`). The session stays pending: until DBOS holds the run a poll must
+    still find it and start that run, which takes the claims again as its own."""
     head = SessionRow(**{n: getattr(row, n) for n in SESSION_COLUMNS})
-    plain = [
-        StepRow(**{n: values.get(n) for n in STEP_COLUMNS}) for values in steps
-    ]
-    first = claim_first(
-        keyring, head, plain, run=session_run(row.id), now=now, opened=opened
-    )
+    plain = [StepRow(**_columns(values, STEP_COLUMNS)) for values in steps]
+    chosen = next_move(keyring, head, plain, run=session_run(row.id), now=now, opened=opened)
+    head.status = SessionStatus.PENDING
+    first = replace(chosen, board=board_of(head, plain))
     for name in SESSION_COLUMNS:
         setattr(row, name, getattr(head, name))
     for values, step in zip(steps, plain, strict=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -303,12 +303,12 @@ async def advance(
         await _write_held(conn, keyring, steps, held)
         if held:
             settle_rows(row, steps, now)
-        chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
+        chosen = next_move(keyring, row, steps, run=run, now=now, opened=opened)
         await rows.write(conn, row, steps)
         return chosen
 
 
-def _next(
+def next_move(
     keyring: Keyring,
     row: SessionRow,
     steps: list[StepRow],
@@ -353,25 +353,6 @@ def _next(
     return Advance(Move.INLINE, mine.agent, claim=claimed, beside=beside, board=claimed.board)
 
 
-def claim_first(
-    keyring: Keyring,
-    row: SessionRow,
-    steps: list[StepRow],
-    *,
-    run: str,
-    now: datetime,
-    opened: Opened | None = None,
-) -> Advance:
-    """What the run's first `advance` would claim, decided on the rows of a session being
-    started (not written yet): they are inserted already claimed, so the run begins with its
-    first agent instead of a transaction (`engine.begin`). The session stays pending: until
-    the run has begun (DBOS holds it) a poll must still find it, and start that run, which
-    takes the claim again as its own (`_next`: a step `run` holds)."""
-    chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
-    row.status = SessionStatus.PENDING
-    return replace(chosen, board=board_of(row, steps))
-
-
 async def record_result(
     sessions: async_sessionmaker[AsyncSession],
     keyring: Keyring,
@@ -399,7 +380,7 @@ async def record_result(
         await _write_held(conn, keyring, steps, [mine, *held], check=False)
         settle_rows(row, steps, now)
         following = (
-            _next(keyring, row, steps, run=then, now=now, opened=opened)
+            next_move(keyring, row, steps, run=then, now=now, opened=opened)
             if then is not None
             else Advance(Move.FINISH, status=str(row.status), board=board_of(row, steps))
         )
