@@ -154,7 +154,7 @@ async def orchestrated(app: Any, payload: dict[str, Any], n: int, c: int) -> dic
     async def one() -> None:
         async with gate:
             async with runtime.sessions() as session:
-                row = await service.start_session(
+                started = await service.start_claimed(
                     session=session,
                     keyring=runtime.keyring,
                     workflow="emergency",
@@ -163,10 +163,12 @@ async def orchestrated(app: Any, payload: dict[str, Any], n: int, c: int) -> dic
                     actor="bench",
                     hospital_id=payload["hospital_id"],
                     now=runtime.clock(),
+                    claim=True,  # as the API and an arrival do where the engine runs
                 )
-            ids.append(row.id)
-            waiting[row.id] = finished = asyncio.Event()
-            await engine.begin(row.id)
+            sid = started.row.id
+            ids.append(sid)
+            waiting[sid] = finished = asyncio.Event()
+            await engine.begin(sid, started.first, started.opened)
             await finished.wait()
 
     over = {SessionStatus.COMPLETED, SessionStatus.ATTENTION}

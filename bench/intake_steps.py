@@ -67,8 +67,11 @@ async def measure(kind: str, pairs: int, rounds: int) -> dict[str, object]:
 async def _round(runtime: Runtime, session_id: str, pairs: int) -> float:
     sessions, keyring, clock = runtime.sessions, runtime.keyring, runtime.clock
     cpu0 = time.process_time()
-    for _ in range(pairs):
-        step = await steps.advance(sessions, keyring, session_id=session_id, run="b#0", now=clock())
+    for n in range(pairs):
+        # A run of its own per pair: the same run's next `advance` would find its failed try
+        # and go to its retries (steps._in_retries), claiming nothing.
+        run = f"b{n}#0"
+        step = await steps.advance(sessions, keyring, session_id=session_id, run=run, now=clock())
         assert step.claim is not None
         await steps.record_failure(
             sessions,

@@ -59,18 +59,18 @@ def clinical_table(runtime: Runtime) -> dict[str, bool]:
     return {name: agent.clinical for name, agent in AGENTS.items()}
 
 
-async def _begin(runtime: Runtime, session_id: str) -> None:
-    """Start the durable run here when this process runs the engine; otherwise a worker's poll
-    starts it (the session is committed either way)."""
+def _running(runtime: Runtime) -> IntakeEngine | None:
+    """The engine, when this process runs it; otherwise a worker's poll starts the session's
+    run (the session is committed either way)."""
     engine = runtime.find(IntakeEngine)
-    if engine is not None and engine.running:
-        await engine.begin(session_id)
+    return engine if engine is not None and engine.running else None
 
 
 async def start(
     runtime: Runtime, session: SessionDep, body: SessionStart, principal: Principal
 ) -> SessionRead:
-    row = await service.start_session(
+    engine = _running(runtime)
+    started = await service.start_claimed(
         session=session,
         keyring=runtime.keyring,
         workflow=body.workflow,
@@ -79,9 +79,11 @@ async def start(
         actor=principal.audit_name,
         hospital_id=body.hospital_id or principal.hospital_id,
         now=runtime.clock(),
+        claim=engine is not None,
     )
-    await _begin(runtime, row.id)
-    return await read_named(runtime, session, row.id)
+    if engine is not None:
+        await engine.begin(started.row.id, started.first, started.opened)
+    return await read_named(runtime, session, started.row.id)
 
 
 async def read_named(runtime: Runtime, session: AsyncSession, session_id: str) -> SessionRead:

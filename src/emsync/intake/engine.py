@@ -172,6 +172,8 @@ class IntakeEngine:
         self._held: dict[str, list[steps.Held]] = {}
         # What each session's run opened (its payload, earlier results), until the run ends.
         self._opened: dict[str, steps.Opened] = {}
+        # The first claims written with a session's start, for its run's first move.
+        self._first: dict[str, steps.Advance] = {}
         config = runtime.settings.intake_engine
         # Caps on the steps running at once in this worker (clinical, and beside them): the
         # waiting happens before a claim and outside the agent's timeout.
@@ -270,13 +272,23 @@ class IntakeEngine:
 
     # -- starting runs
 
-    async def begin(self, session_id: str) -> None:
-        """Start (or find) the session's durable run."""
+    async def begin(
+        self,
+        session_id: str,
+        first: steps.Advance | None = None,
+        opened: steps.Opened | None = None,
+    ) -> None:
+        """Start (or find) the session's durable run. `first`: the claims its start wrote
+        (service.start_claimed), which the run takes up without a transaction of its own;
+        should DBOS not run it here, its run finds them in the rows as its own."""
         await self.launch()
         workflow_id = session_workflow_id(session_id)
+        if first is not None:
+            self._first[session_id] = first
+            self._opened[session_id] = {} if opened is None else opened
+        self._begun.add(workflow_id)
         with SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(run_session, session_id)
-        self._begun.add(workflow_id)
 
     async def run_beside(
         self, session_id: str, agent: str, attempts: int, *, first: int = 0
@@ -365,11 +377,14 @@ class IntakeEngine:
         until nothing is left for this run (FINISH, with the session's status) or a try failed
         ("retry", with its agent: the caller backs off durably and tries again)."""
         runtime = self.runtime
+        # The claims written with the session's start (begin): its run's first move, taken up
+        # without a transaction of its own.
+        first = self._first.pop(session_id, None) if run == steps.session_run(session_id) else None
         step: steps.Advance | None = None
         while True:
             async with self._gates[False]:
                 if step is None:
-                    step = await steps.advance(
+                    step = first or await steps.advance(
                         runtime.sessions,
                         runtime.keyring,
                         session_id=session_id,

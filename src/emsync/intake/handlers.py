@@ -18,8 +18,9 @@ async def start_emergency_on_arrival(runtime: Runtime, event: HandoffStatusChang
         return
     engine = runtime.find(IntakeEngine)
     agents = engine.agents if engine is not None else AGENTS
+    running = engine is not None and engine.running
     async with runtime.sessions() as session:
-        row = await service.start_session(
+        started = await service.start_claimed(
             session=session,
             keyring=runtime.keyring,
             workflow="emergency",
@@ -34,6 +35,7 @@ async def start_emergency_on_arrival(runtime: Runtime, event: HandoffStatusChang
             hospital_id=event.hospital_id,
             now=runtime.clock(),
             source_key=f"handoff:{event.handoff_id}",
+            claim=running,
         )
-    if engine is not None and engine.running:
-        await engine.begin(row.id)
+    if engine is not None and running:
+        await engine.begin(started.row.id, started.first, started.opened)

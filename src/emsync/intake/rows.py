@@ -57,8 +57,8 @@ class StepRow:
     read_as: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-_SESSION_COLUMNS = tuple(f.name for f in fields(SessionRow) if f.name != "read_as")
-_STEP_COLUMNS = tuple(f.name for f in fields(StepRow) if f.name != "read_as")
+SESSION_COLUMNS = tuple(f.name for f in fields(SessionRow) if f.name != "read_as")
+STEP_COLUMNS = tuple(f.name for f in fields(StepRow) if f.name != "read_as")
 _SESSION_KEY = ("id",)
 _STEP_KEY = ("session_id", "agent")
 
@@ -67,12 +67,12 @@ _STEP_KEY = ("session_id", "agent")
 # held, in a statement of their own: a join locking only the session would return, after a wait,
 # the steps as they were before the lock holder's commit (PostgreSQL re-reads only locked rows).
 _LOCK_SESSION = (
-    select(*(_SESSIONS.c[name] for name in _SESSION_COLUMNS))
+    select(*(_SESSIONS.c[name] for name in SESSION_COLUMNS))
     .where(_SESSIONS.c.id == bindparam("sid"))
     .with_for_update()
 )
 _READ_STEPS = (
-    select(*(_STEPS.c[name] for name in _STEP_COLUMNS))
+    select(*(_STEPS.c[name] for name in STEP_COLUMNS))
     .where(_STEPS.c.session_id == bindparam("sid"))
     .order_by(_STEPS.c.position)
 )
@@ -81,22 +81,22 @@ _READ_STEPS = (
 # statement and one hand-off to the driver's thread less per step transaction.
 _SESSION_AND_STEPS = (
     select(
-        *(_SESSIONS.c[name] for name in _SESSION_COLUMNS),
-        *(_STEPS.c[name].label(f"s_{name}") for name in _STEP_COLUMNS),
+        *(_SESSIONS.c[name] for name in SESSION_COLUMNS),
+        *(_STEPS.c[name].label(f"s_{name}") for name in STEP_COLUMNS),
     )
     .join(_STEPS, _STEPS.c.session_id == _SESSIONS.c.id)
     .where(_SESSIONS.c.id == bindparam("sid"))
     .order_by(_STEPS.c.position)
 )
-_READ_STEP = select(*(_STEPS.c[name] for name in _STEP_COLUMNS)).where(
+_READ_STEP = select(*(_STEPS.c[name] for name in STEP_COLUMNS)).where(
     _STEPS.c.session_id == bindparam("sid"), _STEPS.c.agent == bindparam("agent")
 )
 _INSERT_LOG = insert(_LOGS)
 _INSERT_SESSION = insert(_SESSIONS)
 _INSERT_STEPS = insert(_STEPS)
-_NEW_SESSION_COLUMNS = (
-    *_SESSION_COLUMNS,
-    *(c.name for c in _SESSIONS.columns if c.name not in _SESSION_COLUMNS),
+_NEWSESSION_COLUMNS = (
+    *SESSION_COLUMNS,
+    *(c.name for c in _SESSIONS.columns if c.name not in SESSION_COLUMNS),
 )
 
 
@@ -111,23 +111,23 @@ async def locked(conn: AsyncConnection, session_id: str) -> tuple[SessionRow, li
         both = (await conn.execute(_SESSION_AND_STEPS, {"sid": session_id})).all()
         if not both:
             raise NoResultFound(f"no intake session {session_id}")
-        split = len(_SESSION_COLUMNS)
-        row: SessionRow = _read(SessionRow, _SESSION_COLUMNS, both[0][:split])
-        return row, [_read(StepRow, _STEP_COLUMNS, r[split:]) for r in both]
+        split = len(SESSION_COLUMNS)
+        row: SessionRow = _read(SessionRow, SESSION_COLUMNS, both[0][:split])
+        return row, [_read(StepRow, STEP_COLUMNS, r[split:]) for r in both]
     found = (await conn.execute(_LOCK_SESSION, {"sid": session_id})).one()
-    row = _read(SessionRow, _SESSION_COLUMNS, found)
+    row = _read(SessionRow, SESSION_COLUMNS, found)
     return row, await read_steps(conn, session_id)
 
 
 async def read_steps(conn: AsyncConnection, session_id: str) -> list[StepRow]:
     result = await conn.execute(_READ_STEPS, {"sid": session_id})
-    return [_read(StepRow, _STEP_COLUMNS, r) for r in result]
+    return [_read(StepRow, STEP_COLUMNS, r) for r in result]
 
 
 async def read_step(conn: AsyncConnection, session_id: str, agent: str) -> StepRow | None:
     """One step, not locked (what a backoff reads)."""
     found = (await conn.execute(_READ_STEP, {"sid": session_id, "agent": agent})).first()
-    return None if found is None else _read(StepRow, _STEP_COLUMNS, found)
+    return None if found is None else _read(StepRow, STEP_COLUMNS, found)
 
 
 @functools.cache
@@ -141,8 +141,8 @@ def _update(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Any
 async def write(conn: AsyncConnection, session: SessionRow, steps: list[StepRow]) -> None:
     """The columns changed since the rows were read (none changed: no statement); the steps
     in one executemany."""
-    await _write(conn, _SESSIONS, _SESSION_KEY, _SESSION_COLUMNS, [session])
-    await _write(conn, _STEPS, _STEP_KEY, _STEP_COLUMNS, steps)
+    await _write(conn, _SESSIONS, _SESSION_KEY, SESSION_COLUMNS, [session])
+    await _write(conn, _STEPS, _STEP_KEY, STEP_COLUMNS, steps)
 
 
 async def _write(
@@ -182,7 +182,7 @@ async def insert_session(
 ) -> None:
     """A new session row (the ORM object's values; it is not added to any ORM session) and its
     steps in one executemany."""
-    await conn.execute(_INSERT_SESSION, {n: getattr(session, n) for n in _NEW_SESSION_COLUMNS})
+    await conn.execute(_INSERT_SESSION, {n: getattr(session, n) for n in _NEWSESSION_COLUMNS})
     await conn.execute(_INSERT_STEPS, steps)
 
 

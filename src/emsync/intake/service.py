@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +18,19 @@ from emsync.core.crypto import Keyring
 from emsync.core.errors import Conflict, NotFound, ValidationFailed
 from emsync.intake import rows, schemas
 from emsync.intake.models import IntakeAgentLog, IntakeOverride, IntakeSession, IntakeStep
+from emsync.intake.rows import SESSION_COLUMNS, STEP_COLUMNS, SessionRow, StepRow
 from emsync.intake.steps import (
+    Advance,
+    Opened,
+    board_of,
     load_steps,
     log_aad,
+    next_move,
     open_json,
     payload_aad,
     result_aad,
     seal_json,
+    session_run,
     settle_rows,
     state_of,
 )
@@ -59,6 +66,46 @@ async def start_session(
 ) -> IntakeSession:
     """A pending session and its steps, committed; the engine runs it. A second start with the
     same `source_key` (a redelivered arrival) returns the first."""
+    started = await start_claimed(
+        session=session,
+        keyring=keyring,
+        workflow=workflow,
+        payload=payload,
+        clinical=clinical,
+        actor=actor,
+        hospital_id=hospital_id,
+        now=now,
+        source_key=source_key,
+    )
+    return started.row
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A session just started; with `first` when its run's first claims were written with it
+    (`start_claimed(claim=True)`), for `IntakeEngine.begin`."""
+
+    row: IntakeSession
+    first: Advance | None = None
+    opened: Opened = field(default_factory=dict)
+
+
+async def start_claimed(
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    workflow: str,
+    payload: Mapping[str, Any],
+    clinical: Mapping[str, bool],
+    actor: str | None,
+    hospital_id: str | None,
+    now: datetime,
+    source_key: str | None = None,
+    claim: bool = False,
+) -> Started:
+    """`start_session`; with `claim` (the process that runs the session begins it at once),
+    the run's first step (and the first tries beside it) claimed in the same transaction: a
+    session costs its run one transaction less (bench/intake.py)."""
     if workflow not in WORKFLOWS:
         raise unknown_workflow(workflow)
     if source_key is not None:
@@ -66,7 +113,7 @@ async def start_session(
             select(IntakeSession).where(IntakeSession.source_key == source_key)
         )
         if existing is not None:
-            return existing
+            return Started(existing)
     session_id = str(uuid.uuid4())
     row = IntakeSession(
         id=session_id,
@@ -92,6 +139,8 @@ async def start_session(
         }
         for step in plan(workflow, clinical=clinical)
     ]
+    opened: Opened = {}
+    first = _claim_first(keyring, row, steps, now=now, opened=opened) if claim else None
     try:
         # Two Core INSERTs (the session, its steps in one executemany), not nine ORM rows
         # through the unit of work: every session pays this once (bench/intake.py). `row` is
@@ -108,8 +157,38 @@ async def start_session(
         )
         if existing is None:
             raise
-        return existing
-    return row
+        return Started(existing)
+    return Started(row, first, opened)
+
+
+def _columns(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """`values` of each of `names` (None for a column left to its default)."""
+    return {n: values.get(n) for n in names}
+
+
+def _claim_first(
+    keyring: Keyring,
+    row: IntakeSession,
+    steps: list[dict[str, Any]],
+    *,
+    now: datetime,
+    opened: Opened,
+) -> Advance:
+    """What the run's first `advance` would claim, decided on the rows of a session being
+    started and written back to the values about to be inserted: they are inserted already
+    claimed, so the run begins with its first agent instead of a transaction
+    (`IntakeEngine.begin`). The session stays pending: until DBOS holds the run a poll must
+    still find it and start that run, which takes the claims again as its own."""
+    head = SessionRow(**{n: getattr(row, n) for n in SESSION_COLUMNS})
+    plain = [StepRow(**_columns(values, STEP_COLUMNS)) for values in steps]
+    chosen = next_move(keyring, head, plain, run=session_run(row.id), now=now, opened=opened)
+    head.status = SessionStatus.PENDING
+    first = replace(chosen, board=board_of(head, plain))
+    for name in SESSION_COLUMNS:
+        setattr(row, name, getattr(head, name))
+    for values, step in zip(steps, plain, strict=True):
+        values.update({n: getattr(step, n) for n in STEP_COLUMNS})
+    return first
 
 
 async def settle(session: AsyncSession, session_id: str, now: datetime) -> str:

@@ -83,6 +83,11 @@ def log_aad(session_id: str, agent: str) -> str:
     return f"intake:{session_id}:{agent}:log"
 
 
+def session_run(session_id: str) -> str:
+    """The session's run's only try (`<workflow id>#0`: engine.run_session)."""
+    return f"intake:{session_id}#0"
+
+
 def beside_workflow_id(session_id: str, agent: str, attempts: int) -> str:
     """The run of a step beside the session's: its first try (in the session's run, or in this
     workflow when forced or started by a poll) and its retries (this workflow). Derived from
@@ -298,12 +303,12 @@ async def advance(
         await _write_held(conn, keyring, steps, held)
         if held:
             settle_rows(row, steps, now)
-        chosen = _next(keyring, row, steps, run=run, now=now, opened=opened)
+        chosen = next_move(keyring, row, steps, run=run, now=now, opened=opened)
         await rows.write(conn, row, steps)
         return chosen
 
 
-def _next(
+def next_move(
     keyring: Keyring,
     row: SessionRow,
     steps: list[StepRow],
@@ -375,7 +380,7 @@ async def record_result(
         await _write_held(conn, keyring, steps, [mine, *held], check=False)
         settle_rows(row, steps, now)
         following = (
-            _next(keyring, row, steps, run=then, now=now, opened=opened)
+            next_move(keyring, row, steps, run=then, now=now, opened=opened)
             if then is not None
             else Advance(Move.FINISH, status=str(row.status), board=board_of(row, steps))
         )

@@ -77,22 +77,76 @@ async def test_a_dead_workers_runs_are_taken_over_with_each_effect_once(
     assert dead.runs_in_flight == 0  # the ops view shows no run left on the dead worker
 
 
-def stamp_older_version(database_url: str, data_dir: Path, executor_id: str) -> int:
-    """Stamp the executor's unfinished runs with intake-1 (a DBOS step per try), as a worker of
-    the version before this one left them."""
+def stamp_older_version(
+    database_url: str, data_dir: Path, executor_id: str, version: str = "intake-1"
+) -> int:
+    """Stamp the executor's unfinished runs with an older `version`, as a worker of that version
+    left them."""
     engine, table = system_table(database_url, data_dir)
     try:
         with engine.begin() as connection:
             result = connection.execute(
                 sa.text(
-                    f"UPDATE {table} SET application_version = 'intake-1' "  # noqa: S608 - a fixed table name
+                    f"UPDATE {table} SET application_version = :version "  # noqa: S608 - a fixed table name
                     "WHERE status = 'PENDING' AND executor_id = :executor"
                 ),
-                {"executor": executor_id},
+                {"executor": executor_id, "version": version},
             )
             return int(result.rowcount or 0)
     finally:
         engine.dispose()
+
+
+def checkpoint_as_intake_2(database_url: str, data_dir: Path, executor_id: str) -> None:
+    """Give each of the executor's unfinished runs the checkpoint an intake-2 run had taken
+    first (its `intake.advance` step): the code replaying it takes no DBOS step, so it never
+    meets that checkpoint, and the run goes on from the step rows."""
+    engine, table = system_table(database_url, data_dir)
+    outputs = table.replace("workflow_status", "operation_outputs")
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO {outputs} (workflow_uuid, function_id, function_name, "  # noqa: S608 - fixed table names
+                    "retention_timestamp) "
+                    f"SELECT workflow_uuid, 1, 'intake.advance', 0 FROM {table} "
+                    "WHERE status = 'PENDING' AND executor_id = :executor"
+                ),
+                {"executor": executor_id},
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_runs_of_intake_2_in_flight_are_replayed_to_their_end_with_each_effect_once(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    """REPLAYS: a worker killed with runs in flight is upgraded (its runs stamped intake-2, as
+    the previous version left them, with an intake-2 checkpoint) and started again: it adopts
+    them, and every session completes with each step's effects once."""
+    async with api_only(settings) as (app, client):
+        runtime = app.state.runtime
+        _ed, session_ids = await begin_sessions(app, client, SESSIONS)
+        env, log = worker_env(database_url, tmp_path), tmp_path / "worker.log"
+        executor = f"{socket.gethostname()}:{env['EMSYNC_PORT']}"
+        # Held back: every session keeps a run unfinished until the kill, however fast it runs.
+        worker = start_worker(held_back(env, backoff=3600), log)
+        try:
+            await wait_held_back(
+                database_url, tmp_path, executor, worker, sessions=SESSIONS, log=log
+            )
+            kill_hard(worker)
+            checkpoint_as_intake_2(database_url, tmp_path, executor)
+            stamped = stamp_older_version(database_url, tmp_path, executor, "intake-2")
+            worker = start_worker(env, log)  # upgraded: DBOS launches, then adopt_own
+            await wait_until(runtime, worker, steps=STEPS, log=log, within=300)
+        finally:
+            stop(worker)
+        counted = await tally(runtime, session_ids)
+    assert stamped >= SESSIONS
+    counted.assert_each_effect_once(SESSIONS, STEPS)
+    # Adopted at launch (re-stamped as this version), not left to a worker of intake-2.
+    assert unfinished_runs(database_url, tmp_path, executor, version="intake-2") == 0
 
 
 async def test_runs_of_a_version_this_code_cannot_replay_are_left_to_their_version(
