@@ -153,7 +153,7 @@ export class ApiClient {
   forSubmission(key: string): ApiClient {
     let writes = 0;
     const view = Object.create(this) as ApiClient;
-    view.request = <T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}) =>
+    view.request = <T>(method: string, path: string, body?: unknown, extraHeaders?: Record<string, string>) =>
       this.request<T>(
         method,
         path,

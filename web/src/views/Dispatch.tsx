@@ -357,16 +357,16 @@ function IncidentPanel({
   async function assign() {
     if (!unitId) return;
     await submit.run(async (api) => {
-    setMessage(null);
-    try {
-      const a = await endpoints.assign(api, summary.id, unitId);
-      setPending(pendingFrom(summary.status, a));
-      setMessage(`${a.unit.call_sign} assigned${a.eta_s != null ? `, ETA ${etaText(a.eta_s)}` : ""}.`);
-      onChanged();
-      void load();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `Not assigned: ${e.message}` : "Not assigned.");
-    }
+      setMessage(null);
+      try {
+        const a = await endpoints.assign(api, summary.id, unitId);
+        setPending(pendingFrom(summary.status, a));
+        setMessage(`${a.unit.call_sign} assigned${a.eta_s != null ? `, ETA ${etaText(a.eta_s)}` : ""}.`);
+        onChanged();
+        void load();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? `Not assigned: ${e.message}` : "Not assigned.");
+      }
     });
   }
 

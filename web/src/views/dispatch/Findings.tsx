@@ -63,22 +63,22 @@ export function Findings({ incident, onSaved }: { incident: IncidentRead; onSave
   async function save(e: SyntheticEvent) {
     e.preventDefault();
     await run(async (api) => {
-    setMessage(null);
-    const body: ClinicalFindings = {
-      conditions: override ? conditions : null,
-      mechanism: mechanism.trim() || null,
-      befast,
-      ecg: (ecg || null) as ClinicalFindings["ecg"],
-      gcs_motor: gcsMotor ? Number(gcsMotor) : null,
-    };
-    try {
-      await api.put(`/api/incidents/${incident.id}/findings`, body);
-      setDirty(false);
-      setMessage("Saved: the destinations below follow it.");
-      onSaved();
-    } catch (err) {
-      setMessage(err instanceof ApiError ? `Not saved: ${err.message}` : "Not saved");
-    }
+      setMessage(null);
+      const body: ClinicalFindings = {
+        conditions: override ? conditions : null,
+        mechanism: mechanism.trim() || null,
+        befast,
+        ecg: (ecg || null) as ClinicalFindings["ecg"],
+        gcs_motor: gcsMotor ? Number(gcsMotor) : null,
+      };
+      try {
+        await api.put(`/api/incidents/${incident.id}/findings`, body);
+        setDirty(false);
+        setMessage("Saved: the destinations below follow it.");
+        onSaved();
+      } catch (err) {
+        setMessage(err instanceof ApiError ? `Not saved: ${err.message}` : "Not saved");
+      }
     });
   }
 

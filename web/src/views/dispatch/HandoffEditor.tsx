@@ -110,19 +110,19 @@ export function HandoffEditor({
   async function draft() {
     if (!hospitalId) return;
     await run(async (api) => {
-    setMessage(null);
-    try {
-      setHandoff(
-        await api.post<HandoffRead>("/api/handoffs/draft", {
-          incident_id: incidentId,
-          patient_id: patientId,
-          unit_id: unitId,
-          hospital_id: hospitalId,
-        }),
-      );
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `Not drafted: ${e.message}` : "Not drafted");
-    }
+      setMessage(null);
+      try {
+        setHandoff(
+          await api.post<HandoffRead>("/api/handoffs/draft", {
+            incident_id: incidentId,
+            patient_id: patientId,
+            unit_id: unitId,
+            hospital_id: hospitalId,
+          }),
+        );
+      } catch (e) {
+        setMessage(e instanceof ApiError ? `Not drafted: ${e.message}` : "Not drafted");
+      }
     });
   }
 

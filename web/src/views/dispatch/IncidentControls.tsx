@@ -19,16 +19,16 @@ export function Patients({ incident, onChanged }: { incident: IncidentRead; onCh
   async function add(e: SyntheticEvent) {
     e.preventDefault();
     await run(async (api) => {
-    setMessage(null);
-    try {
-      await api.post(`/api/incidents/${incident.id}/patients`, { age_years: age ? Number(age) : null, sex });
-      setAge("");
-      setSex("unknown");
-      setOpen(false);
-      onChanged();
-    } catch (err) {
-      setMessage(err instanceof ApiError ? `Not added: ${err.message}` : "Not added");
-    }
+      setMessage(null);
+      try {
+        await api.post(`/api/incidents/${incident.id}/patients`, { age_years: age ? Number(age) : null, sex });
+        setAge("");
+        setSex("unknown");
+        setOpen(false);
+        onChanged();
+      } catch (err) {
+        setMessage(err instanceof ApiError ? `Not added: ${err.message}` : "Not added");
+      }
     });
   }
 
@@ -100,19 +100,19 @@ export function CloseOrCancel({
 
   async function move(status: "closed" | "cancelled") {
     await run(async (api) => {
-    setMessage(null);
-    if (status === "cancelled" && !reason.trim()) {
-      setMessage("Give the reason for cancelling.");
-      return;
-    }
-    try {
-      await api.post(`/api/incidents/${incident.id}/status`, { status, reason: reason.trim() || null });
-      setReason("");
-      onFinished?.(`Incident #${incident.number} ${status}${reason.trim() ? ` (${reason.trim()})` : ""}.`);
-      onChanged();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? e.message : "Not changed");
-    }
+      setMessage(null);
+      if (status === "cancelled" && !reason.trim()) {
+        setMessage("Give the reason for cancelling.");
+        return;
+      }
+      try {
+        await api.post(`/api/incidents/${incident.id}/status`, { status, reason: reason.trim() || null });
+        setReason("");
+        onFinished?.(`Incident #${incident.number} ${status}${reason.trim() ? ` (${reason.trim()})` : ""}.`);
+        onChanged();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? e.message : "Not changed");
+      }
     });
   }
 

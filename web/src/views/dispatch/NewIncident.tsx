@@ -34,28 +34,28 @@ export function NewIncident({
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     await run(async (api) => {
-    setErrors({});
-    setError(null);
-    const body: IncidentCreate = {
-      chief_complaint: form.chief_complaint,
-      priority: Number(form.priority),
-      address: form.address || null,
-      lat: form.lat ? Number(form.lat) : null,
-      lon: form.lon ? Number(form.lon) : null,
-      callback_number: null,
-    };
-    try {
-      const created = await api.post<IncidentRead>("/api/incidents", body);
-      setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
-      setPlaced(null);
-      setOpen(false);
-      onCreated(created.id);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        setErrors(err.fields);
-        setError(err.message);
-      } else setError("Could not create the incident");
-    }
+      setErrors({});
+      setError(null);
+      const body: IncidentCreate = {
+        chief_complaint: form.chief_complaint,
+        priority: Number(form.priority),
+        address: form.address || null,
+        lat: form.lat ? Number(form.lat) : null,
+        lon: form.lon ? Number(form.lon) : null,
+        callback_number: null,
+      };
+      try {
+        const created = await api.post<IncidentRead>("/api/incidents", body);
+        setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
+        setPlaced(null);
+        setOpen(false);
+        onCreated(created.id);
+      } catch (err) {
+        if (err instanceof ApiError) {
+          setErrors(err.fields);
+          setError(err.message);
+        } else setError("Could not create the incident");
+      }
     });
   }
 

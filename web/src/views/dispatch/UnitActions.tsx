@@ -45,20 +45,20 @@ export function UnitActions({
 
   async function move(unit: Unit, status: UnitStatus) {
     await run(async (api) => {
-    setMessage(null);
-    // A dispatched unit goes on scene through en route (the lifecycle has no shortcut).
-    const steps: UnitStatus[] = unit.status === "dispatched" && status === "on_scene" ? ["en_route", "on_scene"] : [status];
-    try {
-      for (const step of steps) {
-        const body: { status: UnitStatus; hospital_id?: string } = { status: step };
-        if (step === "transporting" && hospitalId) body.hospital_id = hospitalId;
-        await api.post(`/api/units/${unit.id}/status`, body);
+      setMessage(null);
+      // A dispatched unit goes on scene through en route (the lifecycle has no shortcut).
+      const steps: UnitStatus[] = unit.status === "dispatched" && status === "on_scene" ? ["en_route", "on_scene"] : [status];
+      try {
+        for (const step of steps) {
+          const body: { status: UnitStatus; hospital_id?: string } = { status: step };
+          if (step === "transporting" && hospitalId) body.hospital_id = hospitalId;
+          await api.post(`/api/units/${unit.id}/status`, body);
+        }
+        setMessage(`${unit.call_sign}: ${status.replace(/_/g, " ")}${status === "transporting" && hospitalName ? ` to ${hospitalName}` : ""}.`);
+        onChanged();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? `${unit.call_sign}: ${e.message}` : "Not changed");
       }
-      setMessage(`${unit.call_sign}: ${status.replace(/_/g, " ")}${status === "transporting" && hospitalName ? ` to ${hospitalName}` : ""}.`);
-      onChanged();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `${unit.call_sign}: ${e.message}` : "Not changed");
-    }
     });
   }
 
