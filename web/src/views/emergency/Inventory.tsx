@@ -1,3 +1,4 @@
+import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import {
   emergency,
@@ -63,12 +64,12 @@ export function Inventory() {
     });
   }
 
-  async function simple(e: SyntheticEvent<HTMLFormElement>, send: (f: FormData) => Promise<unknown>, done: string) {
+  async function simple(e: SyntheticEvent<HTMLFormElement>, send: (f: FormData, api: ApiClient) => Promise<unknown>, done: string) {
     e.preventDefault();
-    await run(async () => {
+    await run(async (api) => {
       const form = e.currentTarget;
       try {
-        await send(new FormData(form));
+        await send(new FormData(form), api);
         form.reset();
         setMessage(done);
         void load();
@@ -114,7 +115,7 @@ export function Inventory() {
               <li key={r.id} className="unit">
                 {r.quantity} × {itemName(r.item_id)} to {place(r.to_location_id)} — <strong>{r.status}</strong> ({r.fulfilled_quantity} sent){r.note ? ` · ${r.note}` : ""}
                 {can("emergency:write") && (r.status === "open" || r.status === "partial") && (
-                  <form aria-busy={busy} className="inline" onSubmit={(e) => void simple(e, (f) => emergency.fulfil(api, r.id, text(f, "from")), "Sent toward the request.")}>
+                  <form aria-busy={busy} className="inline" onSubmit={(e) => void simple(e, (f, api) => emergency.fulfil(api, r.id, text(f, "from")), "Sent toward the request.")}>
                     <select name="from" aria-label="Send from">{locations.filter((l) => l.id !== r.to_location_id).map((l) => <option key={l.id} value={l.id}>{l.name}</option>)}</select>
                     <button type="submit" disabled={busy}>Fulfil</button>
                   </form>
@@ -141,7 +142,7 @@ export function Inventory() {
           </form>
           {message && <p role="status" data-testid="inventory-message">{message}</p>}
           <h2>Request supplies</h2>
-          <form aria-busy={busy} className="form" onSubmit={(e) => void simple(e, (f) => emergency.createRequest(api, { item_id: f.get("item"), quantity: Number(f.get("quantity")), to_location_id: f.get("to"), note: f.get("note") || null }), "Requested.")}>
+          <form aria-busy={busy} className="form" onSubmit={(e) => void simple(e, (f, api) => emergency.createRequest(api, { item_id: f.get("item"), quantity: Number(f.get("quantity")), to_location_id: f.get("to"), note: f.get("note") || null }), "Requested.")}>
             <label>Item<select name="item">{items.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}</select></label>
             <label>Quantity<input name="quantity" type="number" min={1} defaultValue={10} /></label>
             <label>To<select name="to">{locations.map((l) => <option key={l.id} value={l.id}>{l.name}</option>)}</select></label>
@@ -149,7 +150,7 @@ export function Inventory() {
             <button type="submit" disabled={busy}>Request</button>
           </form>
           <h2>New item</h2>
-          <form aria-busy={busy} className="form" data-testid="item-form" onSubmit={(e) => void simple(e, (f) => emergency.createItem(api, { sku: f.get("sku"), name: f.get("name"), unit: f.get("unit"), min_stock: Number(f.get("min") || 0) }), "Item added.")}>
+          <form aria-busy={busy} className="form" data-testid="item-form" onSubmit={(e) => void simple(e, (f, api) => emergency.createItem(api, { sku: f.get("sku"), name: f.get("name"), unit: f.get("unit"), min_stock: Number(f.get("min") || 0) }), "Item added.")}>
             <label>SKU<input name="sku" required pattern="[A-Za-z0-9._-]+" /></label>
             <label>Name<input name="name" required /></label>
             <label>Unit<input name="unit" required defaultValue="each" /></label>
@@ -157,7 +158,7 @@ export function Inventory() {
             <button type="submit" disabled={busy}>Add item</button>
           </form>
           <h2>New location</h2>
-          <form aria-busy={busy} className="form" data-testid="location-form" onSubmit={(e) => void simple(e, (f) => emergency.createLocation(api, { name: f.get("name"), kind: f.get("kind") }), "Location added.")}>
+          <form aria-busy={busy} className="form" data-testid="location-form" onSubmit={(e) => void simple(e, (f, api) => emergency.createLocation(api, { name: f.get("name"), kind: f.get("kind") }), "Location added.")}>
             <label>Name<input name="name" required /></label>
             <label>Kind<select name="kind">{["warehouse", "station", "vehicle"].map((k) => <option key={k}>{k}</option>)}</select></label>
             <button type="submit" disabled={busy}>Add location</button>
