@@ -34,16 +34,24 @@ const REFRESH_MARGIN_MS = 30_000;
 
 type Listener = (session: Session | null) => void;
 
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** The session's mutable state, one object: a view of the client made by `forSubmission` reads
+ * and writes the same session through it, so a refresh done through a view is the client's. */
+interface State {
+  session: Session | null;
+  refreshing: Promise<Session | null> | null;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 export class ApiClient {
-  private session: Session | null = null;
-  private refreshing: Promise<Session | null> | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly state: State = { session: null, refreshing: null, timer: undefined };
   private readonly listeners = new Set<Listener>();
 
   constructor(private readonly base = "") {}
 
   get current(): Session | null {
-    return this.session;
+    return this.state.session;
   }
 
   /** After a page load: the session the cookie still holds, if any. */
@@ -86,17 +94,17 @@ export class ApiClient {
 
   /** A valid access token, refreshing first when it is about to expire. */
   async token(): Promise<string | null> {
-    const s = this.session;
+    const s = this.state.session;
     if (!s) return null;
     if (s.expiresAt - Date.now() > REFRESH_MARGIN_MS) return s.accessToken;
     return (await this.refresh())?.accessToken ?? null;
   }
 
   refresh(): Promise<Session | null> {
-    this.refreshing ??= this.doRefresh().finally(() => {
-      this.refreshing = null;
+    this.state.refreshing ??= this.doRefresh().finally(() => {
+      this.state.refreshing = null;
     });
-    return this.refreshing;
+    return this.state.refreshing;
   }
 
   /** A JSON body, or a FormData (multipart: the browser sets its type and boundary); extra
@@ -128,13 +136,31 @@ export class ApiClient {
 
   private async authorized(send: (token: string | null) => Promise<Response>): Promise<Response> {
     let res = await send(await this.token());
-    if (res.status === 401 && this.session) {
+    if (res.status === 401 && this.state.session) {
       discard(res);
       const renewed = await this.refresh();
       if (renewed) res = await send(renewed.accessToken);
     }
     if (!res.ok) throw await toError(res);
     return res;
+  }
+
+  /** This client for one form submission: every write sent through it carries an
+   * `Idempotency-Key` made of `key` and the write's place in the submission (`key.1`, `key.2`…:
+   * a submission that writes twice sends two different requests, and one key may name only one).
+   * The server then acts once per write even if the request goes twice (the retry after a token
+   * refresh, a proxy's resend). Session, refresh and listeners stay this client's. */
+  forSubmission(key: string): ApiClient {
+    let writes = 0;
+    const view = Object.create(this) as ApiClient;
+    view.request = <T>(method: string, path: string, body?: unknown, extraHeaders?: Record<string, string>) =>
+      this.request<T>(
+        method,
+        path,
+        body,
+        WRITES.has(method) ? { "Idempotency-Key": `${key}.${String(++writes)}`, ...extraHeaders } : extraHeaders,
+      );
+    return view;
   }
 
   get<T>(path: string): Promise<T> {
@@ -177,10 +203,10 @@ export class ApiClient {
         this.clear(); // no session, revoked or expired: back to the login screen
         return null;
       }
-      if (!res.ok) return this.session; // server trouble: keep the session, try again later
+      if (!res.ok) return this.state.session; // server trouble: keep the session, try again later
       return this.set((await res.json()) as SessionToken);
     } catch {
-      return this.session; // offline: keep the session
+      return this.state.session; // offline: keep the session
     }
   }
 
@@ -191,29 +217,29 @@ export class ApiClient {
       username: token.username,
       role: token.role,
     };
-    this.session = session;
+    this.state.session = session;
     this.schedule();
     this.emit();
     return session;
   }
 
   private clear(): void {
-    const had = this.session !== null;
-    this.session = null;
-    clearTimeout(this.timer);
+    const had = this.state.session !== null;
+    this.state.session = null;
+    clearTimeout(this.state.timer);
     if (had) this.emit();
   }
 
   private schedule(): void {
-    clearTimeout(this.timer);
-    const s = this.session;
+    clearTimeout(this.state.timer);
+    const s = this.state.session;
     if (!s) return;
     const wait = Math.max(1_000, s.expiresAt - Date.now() - REFRESH_MARGIN_MS);
-    this.timer = setTimeout(() => void this.refresh(), wait);
+    this.state.timer = setTimeout(() => void this.refresh(), wait);
   }
 
   private emit(): void {
-    for (const l of this.listeners) l(this.session);
+    for (const l of this.listeners) l(this.state.session);
   }
 }
 

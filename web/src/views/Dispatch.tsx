@@ -12,6 +12,7 @@ import type {
   UnitRead as Unit,
 } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 import { pendingFrom, settled, shownStatus, unitsOn, type PendingAssignment } from "../lib/assignment";
 import { applyPushed, incidentsChannel } from "../lib/live";
 import { MapView, type MapPoint } from "../components/MapView";
@@ -270,6 +271,7 @@ function IncidentPanel({
   onFinished: (text: string) => void;
 }) {
   const { api, can } = useApp();
+  const submit = useSubmit();
   const [incident, setIncident] = useState<IncidentRead | null>(null);
   const [recs, setRecs] = useState<RecommendationRead | null | undefined>(undefined);
   const [dests, setDests] = useState<DestinationRecommendation | null>(null);
@@ -354,16 +356,18 @@ function IncidentPanel({
 
   async function assign() {
     if (!unitId) return;
-    setMessage(null);
-    try {
-      const a = await endpoints.assign(api, summary.id, unitId);
-      setPending(pendingFrom(summary.status, a));
-      setMessage(`${a.unit.call_sign} assigned${a.eta_s != null ? `, ETA ${etaText(a.eta_s)}` : ""}.`);
-      onChanged();
-      void load();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `Not assigned: ${e.message}` : "Not assigned.");
-    }
+    await submit.run(async (api) => {
+      setMessage(null);
+      try {
+        const a = await endpoints.assign(api, summary.id, unitId);
+        setPending(pendingFrom(summary.status, a));
+        setMessage(`${a.unit.call_sign} assigned${a.eta_s != null ? `, ETA ${etaText(a.eta_s)}` : ""}.`);
+        onChanged();
+        void load();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? `Not assigned: ${e.message}` : "Not assigned.");
+      }
+    });
   }
 
   const assignable = status === "new" || status === "triaged";
@@ -445,7 +449,7 @@ function IncidentPanel({
         </fieldset>
       )}
       {recs && can("dispatch:assign") && (
-        <button type="button" className="primary" disabled={!unitId} onClick={() => void assign()}>
+        <button type="button" className="primary" disabled={!unitId || submit.busy} aria-busy={submit.busy} onClick={() => void assign()}>
           Assign {recs.ranked.find((r) => r.unit_id === unitId)?.call_sign ?? "unit"}
         </button>
       )}

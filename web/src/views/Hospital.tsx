@@ -4,6 +4,7 @@ import { endpoints, type ReceiptStatus } from "../api/endpoints";
 import { type MedicationConflict, registry } from "../api/registry";
 import type { FeedEntryRead, HandoffRead as Handoff, HospitalRead as HospitalT, HospitalUpdate, UnitRead } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 import { HandoffCard } from "../components/HandoffCard";
 import { applyPushed } from "../lib/live";
 import { useFeedAck } from "./hospital/useFeedAck";
@@ -22,6 +23,7 @@ const NEXT_ACTIONS: Record<string, { status: ReceiptStatus; label: string }[]> =
 
 export function Hospital() {
   const { api, me, can } = useApp();
+  const { busy, run } = useSubmit();
   const now = useNow(1000);
   const [hospitals, setHospitals] = useState<HospitalT[] | null>(null);
   const [chosen, setChosen] = useState<string | null>(null);
@@ -122,13 +124,15 @@ export function Hospital() {
   useFeedAck(me?.hospital_id, handoffs);
 
   async function act(id: string, status: ReceiptStatus) {
-    setMessage(null);
-    try {
-      await endpoints.receipt(api, id, status);
-      void loadHandoffs();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? e.message : "Action failed");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        await endpoints.receipt(api, id, status);
+        void loadHandoffs();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? e.message : "Action failed");
+      }
+    });
   }
 
   return (
@@ -166,7 +170,7 @@ export function Hospital() {
                   can("handoffs:receive") && (
                     <div className="actions">
                       {(NEXT_ACTIONS[h.status] ?? []).map((a) => (
-                        <button key={a.status} type="button" className="primary" onClick={() => void act(h.id, a.status)}>
+                        <button disabled={busy} key={a.status} type="button" className="primary" onClick={() => void act(h.id, a.status)}>
                           {a.label}
                         </button>
                       ))}
@@ -196,20 +200,23 @@ export function Hospital() {
 }
 
 function Capacity({ hospital, onSaved }: { hospital: HospitalT; onSaved: () => void }) {
-  const { api, can } = useApp();
+  const { can } = useApp();
+  const { busy, run } = useSubmit();
   const [beds, setBeds] = useState(String(hospital.ed_beds_available ?? ""));
   const [message, setMessage] = useState<string | null>(null);
   const editable = can("hospitals:write");
 
   async function save(body: HospitalUpdate) {
-    setMessage(null);
-    try {
-      await endpoints.updateHospital(api, hospital.id, body);
-      setMessage("Saved.");
-      onSaved();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? e.message : "Not saved");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        await endpoints.updateHospital(api, hospital.id, body);
+        setMessage("Saved.");
+        onSaved();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? e.message : "Not saved");
+      }
+    });
   }
 
   return (
@@ -226,6 +233,7 @@ function Capacity({ hospital, onSaved }: { hospital: HospitalT; onSaved: () => v
         <>
           <form
             className="form"
+            aria-busy={busy}
             onSubmit={(e) => {
               e.preventDefault();
               void save({ ed_beds_available: Number(beds) });
@@ -235,9 +243,9 @@ function Capacity({ hospital, onSaved }: { hospital: HospitalT; onSaved: () => v
               ED beds free
               <input type="number" min={0} value={beds} onChange={(e) => setBeds(e.target.value)} />
             </label>
-            <button type="submit">Update beds</button>
+            <button type="submit" disabled={busy}>Update beds</button>
           </form>
-          <button type="button" className={hospital.diversion ? "primary" : "danger"} onClick={() =>
+          <button type="button" disabled={busy} className={hospital.diversion ? "primary" : "danger"} onClick={() =>
               void save(
                 hospital.diversion ? { diversion: false } : { diversion: true, diversion_reason: "ED full" },
               )

@@ -13,6 +13,7 @@ import type {
   VitalsReading,
 } from "../api/types";
 import { useApp, useChannel, useNow, useResync } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 import { HistoryChart } from "../components/HistoryChart";
 import { STALE_AFTER_MS, VitalTile } from "../components/VitalTile";
 import {
@@ -188,6 +189,7 @@ export function withScore(scores: RiskRead[], score: RiskRead | null): RiskRead[
 
 function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string) => string }) {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
@@ -206,12 +208,14 @@ function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string)
   });
 
   async function ack(id: string) {
-    try {
-      await endpoints.acknowledgeAlert(api, id);
-      setAlerts((list) => list?.filter((a) => a.id !== id) ?? null);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.message : "Not acknowledged");
-    }
+    await run(async (api) => {
+      try {
+        await endpoints.acknowledgeAlert(api, id);
+        setAlerts((list) => list?.filter((a) => a.id !== id) ?? null);
+      } catch (e) {
+        setError(e instanceof ApiError ? e.message : "Not acknowledged");
+      }
+    });
   }
 
   return (
@@ -225,7 +229,7 @@ function Alerts({ now, patientLabel }: { now: number; patientLabel: (id: string)
           {alerts.map((a) => (
             <AlertItem key={a.id} alert={a} now={now} patient={patientLabel(a.patient_id)}>
               {can("alerts:write") && (
-                <button type="button" onClick={() => void ack(a.id)}>
+                <button disabled={busy} type="button" onClick={() => void ack(a.id)}>
                   Acknowledge
                 </button>
               )}

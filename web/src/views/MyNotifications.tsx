@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../api/client";
 import type { ContactPointCreated, ContactPointRead, InboxItem, PreferenceRead } from "../api/types";
 import { useApp, useChannel } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 import { pushSupported, subscribePush } from "../lib/push";
 
 const CHANNELS = ["push", "sms", "email", "webhook", "in_app"] as const;
@@ -15,6 +16,7 @@ const KIND_LABEL: Record<string, string> = {
 /** Your contact points (verified by a code), preferences, and in-app inbox. */
 export function MyNotifications() {
   const { api, me } = useApp();
+  const { busy, run } = useSubmit();
   const [points, setPoints] = useState<ContactPointRead[] | null>(null);
   const [prefs, setPrefs] = useState<PreferenceRead | null>(null);
   const [inbox, setInbox] = useState<InboxItem[]>([]);
@@ -47,47 +49,53 @@ export function MyNotifications() {
 
   async function add(e: SyntheticEvent, k: string = kind, value: string = address) {
     e.preventDefault();
-    setMessage(null);
-    setFieldError(null);
-    try {
-      const created = await api.post<ContactPointCreated>("/api/notifications/contact-points", { kind: k, address: value });
-      setSecret(created.webhook_secret ?? null);
-      setAddress("");
-      setMessage(`A 6-digit code was sent to ${created.masked}. Enter it below.`);
-      void load();
-    } catch (err) {
-      fail(err, "Could not add the contact point");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      setFieldError(null);
+      try {
+        const created = await api.post<ContactPointCreated>("/api/notifications/contact-points", { kind: k, address: value });
+        setSecret(created.webhook_secret ?? null);
+        setAddress("");
+        setMessage(`A 6-digit code was sent to ${created.masked}. Enter it below.`);
+        void load();
+      } catch (err) {
+        fail(err, "Could not add the contact point");
+      }
+    });
   }
 
   async function enablePush() {
-    setMessage(null);
-    try {
-      const key = await api.get<{ public_key: string | null }>("/api/notifications/push/key");
-      if (!key.public_key) throw new Error("Web Push is not configured on this server.");
-      const subscription = await subscribePush(key.public_key);
-      await api.post("/api/notifications/contact-points", { kind: "push", address: subscription, label: "This browser" });
-      setMessage("Push enabled: enter the code from the notification to verify it.");
-      void load();
-    } catch (err) {
-      setMessage(err instanceof Error ? err.message : "Push could not be enabled");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        const key = await api.get<{ public_key: string | null }>("/api/notifications/push/key");
+        if (!key.public_key) throw new Error("Web Push is not configured on this server.");
+        const subscription = await subscribePush(key.public_key);
+        await api.post("/api/notifications/contact-points", { kind: "push", address: subscription, label: "This browser" });
+        setMessage("Push enabled: enter the code from the notification to verify it.");
+        void load();
+      } catch (err) {
+        setMessage(err instanceof Error ? err.message : "Push could not be enabled");
+      }
+    });
   }
 
   async function act(id: string, action: "verify" | "resend" | "test" | "delete") {
-    setMessage(null);
-    try {
-      if (action === "verify") await api.post(`/api/notifications/contact-points/${id}/verify`, { code: codes[id] ?? "" });
-      if (action === "resend") await api.post(`/api/notifications/contact-points/${id}/resend`);
-      if (action === "test") {
-        await api.post(`/api/notifications/contact-points/${id}/test`);
-        setMessage("Test message queued: it appears in the paging log with each attempt.");
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        if (action === "verify") await api.post(`/api/notifications/contact-points/${id}/verify`, { code: codes[id] ?? "" });
+        if (action === "resend") await api.post(`/api/notifications/contact-points/${id}/resend`);
+        if (action === "test") {
+          await api.post(`/api/notifications/contact-points/${id}/test`);
+          setMessage("Test message queued: it appears in the paging log with each attempt.");
+        }
+        if (action === "delete") await api.request("DELETE", `/api/notifications/contact-points/${id}`);
+        void load();
+      } catch (err) {
+        fail(err, "The action failed");
       }
-      if (action === "delete") await api.request("DELETE", `/api/notifications/contact-points/${id}`);
-      void load();
-    } catch (err) {
-      fail(err, "The action failed");
-    }
+    });
   }
 
   async function savePrefs(next: PreferenceRead) {
@@ -136,21 +144,21 @@ export function MyNotifications() {
                         onChange={(e) => setCodes({ ...codes, [p.id]: e.target.value })}
                       />
                     </label>
-                    <button type="button" className="primary" onClick={() => void act(p.id, "verify")}>
+                    <button disabled={busy} type="button" className="primary" onClick={() => void act(p.id, "verify")}>
                       Verify
                     </button>
-                    <button type="button" onClick={() => void act(p.id, "resend")}>
+                    <button disabled={busy} type="button" onClick={() => void act(p.id, "resend")}>
                       Send a new code
                     </button>
                   </div>
                 )}
                 <div className="actions">
                   {p.verified && (
-                    <button type="button" onClick={() => void act(p.id, "test")}>
+                    <button disabled={busy} type="button" onClick={() => void act(p.id, "test")}>
                       Send a test
                     </button>
                   )}
-                  <button type="button" className="danger" onClick={() => void act(p.id, "delete")}>
+                  <button disabled={busy} type="button" className="danger" onClick={() => void act(p.id, "delete")}>
                     Remove
                   </button>
                 </div>
@@ -158,7 +166,7 @@ export function MyNotifications() {
             ))}
           </ul>
         )}
-        <form className="form card" onSubmit={(e) => void add(e)} aria-label="Add a contact point">
+        <form aria-busy={busy} className="form card" onSubmit={(e) => void add(e)} aria-label="Add a contact point">
           <div className="row2">
             <label>
               Channel
@@ -180,11 +188,11 @@ export function MyNotifications() {
             </label>
           </div>
           <div className="actions">
-            <button type="submit" className="primary">
+            <button type="submit" disabled={busy} className="primary">
               Add and send code
             </button>
             {pushSupported() && (
-              <button type="button" onClick={() => void enablePush()}>
+              <button disabled={busy} type="button" onClick={() => void enablePush()}>
                 Enable push on this browser
               </button>
             )}

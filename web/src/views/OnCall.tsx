@@ -11,6 +11,7 @@ import type {
   TemplateRead,
 } from "../api/types";
 import { useApp } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 
 const TRIGGERS = [
   ["telemetry.alert.news2", "NEWS2 deterioration"],
@@ -28,6 +29,7 @@ function localInput(d: Date): string {
 /** Teams, on-call schedules with rotations, handovers and overrides, and escalation policies. */
 export function OnCall() {
   const { api, can } = useApp();
+  const removal = useSubmit();
   const manage = can("oncall:manage");
   const [teams, setTeams] = useState<OnCallTeamRead[]>([]);
   const [schedules, setSchedules] = useState<ScheduleRead[]>([]);
@@ -96,7 +98,7 @@ export function OnCall() {
                     <li key={o.id}>
                       Override: {o.username} {new Date(o.starts_at).toLocaleString()} – {new Date(o.ends_at).toLocaleString()} {o.reason}
                       {manage && (
-                        <button type="button" onClick={() => void run(() => api.request("DELETE", `/api/notifications/schedules/${s.id}/overrides/${o.id}`), "Override removed")}>
+                        <button type="button" disabled={removal.busy} onClick={() => void removal.run((api) => run(() => api.request("DELETE", `/api/notifications/schedules/${s.id}/overrides/${o.id}`), "Override removed"))}>
                           Remove
                         </button>
                       )}
@@ -134,7 +136,7 @@ export function OnCall() {
                 ))}
               </ol>
               {manage && (
-                <button type="button" className="danger" onClick={() => void run(() => api.request("DELETE", `/api/notifications/policies/${p.id}`), "Policy deleted")}>
+                <button type="button" className="danger" disabled={removal.busy} onClick={() => void removal.run((api) => run(() => api.request("DELETE", `/api/notifications/policies/${p.id}`), "Policy deleted"))}>
                   Delete
                 </button>
               )}
@@ -158,16 +160,17 @@ export function OnCall() {
 type Save = (action: () => Promise<unknown>, done: string) => Promise<void>;
 
 function TeamForm({ onSave }: { onSave: Save }) {
-  const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [name, setName] = useState("");
   const [kind, setKind] = useState("ed");
   return (
     <form
       className="form row2"
       aria-label="New team"
+      aria-busy={busy}
       onSubmit={(e) => {
         e.preventDefault();
-        void onSave(() => api.post("/api/notifications/teams", { name, kind }), "Team created").then(() => setName(""));
+        void run((api) => onSave(() => api.post("/api/notifications/teams", { name, kind }), "Team created")).then(() => setName(""));
       }}
     >
       <label>
@@ -184,13 +187,13 @@ function TeamForm({ onSave }: { onSave: Save }) {
           <option value="other">Other</option>
         </select>
       </label>
-      <button type="submit">Create team</button>
+      <button type="submit" disabled={busy}>Create team</button>
     </form>
   );
 }
 
 function ScheduleForm({ teams, people, onSave }: { teams: OnCallTeamRead[]; people: DirectoryRead[]; onSave: Save }) {
-  const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [team, setTeam] = useState("");
   const [name, setName] = useState("");
   const [start, setStart] = useState(() => localInput(new Date(new Date().setHours(8, 0, 0, 0))));
@@ -198,7 +201,7 @@ function ScheduleForm({ teams, people, onSave }: { teams: OnCallTeamRead[]; peop
   const [members, setMembers] = useState<string[]>([]);
   function submit(e: SyntheticEvent) {
     e.preventDefault();
-    void onSave(
+    void run((api) => onSave(
       () =>
         api.post("/api/notifications/schedules", {
           team_id: team,
@@ -208,10 +211,10 @@ function ScheduleForm({ teams, people, onSave }: { teams: OnCallTeamRead[]; peop
           members,
         }),
       "Schedule created",
-    );
+    ));
   }
   return (
-    <form className="form card" aria-label="New schedule" onSubmit={submit}>
+    <form className="form card" aria-label="New schedule" aria-busy={busy} onSubmit={submit}>
       <h3>New schedule</h3>
       <div className="row2">
         <label>
@@ -248,7 +251,7 @@ function ScheduleForm({ teams, people, onSave }: { teams: OnCallTeamRead[]; peop
           ))}
         </select>
       </label>
-      <button type="submit" className="primary">
+      <button type="submit" className="primary" disabled={busy}>
         Create schedule
       </button>
     </form>
@@ -256,7 +259,7 @@ function ScheduleForm({ teams, people, onSave }: { teams: OnCallTeamRead[]; peop
 }
 
 function OverrideForm({ schedule, people, onSave }: { schedule: ScheduleRead; people: DirectoryRead[]; onSave: Save }) {
-  const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [user, setUser] = useState("");
   const [from, setFrom] = useState(() => localInput(new Date()));
   const [to, setTo] = useState(() => localInput(new Date(Date.now() + 4 * 3600_000)));
@@ -265,9 +268,10 @@ function OverrideForm({ schedule, people, onSave }: { schedule: ScheduleRead; pe
     <form
       className="form"
       aria-label={`Override ${schedule.name}`}
+      aria-busy={busy}
       onSubmit={(e) => {
         e.preventDefault();
-        void onSave(
+        void run((api) => onSave(
           () =>
             api.post(`/api/notifications/schedules/${schedule.id}/overrides`, {
               user_id: user,
@@ -276,7 +280,7 @@ function OverrideForm({ schedule, people, onSave }: { schedule: ScheduleRead; pe
               reason,
             }),
           "Override added",
-        );
+        ));
       }}
     >
       <details>
@@ -306,7 +310,7 @@ function OverrideForm({ schedule, people, onSave }: { schedule: ScheduleRead; pe
             <input type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} />
           </label>
         </div>
-        <button type="submit">Add override</button>
+        <button type="submit" disabled={busy}>Add override</button>
       </details>
     </form>
   );
@@ -315,16 +319,17 @@ function OverrideForm({ schedule, people, onSave }: { schedule: ScheduleRead; pe
 const emptyStep = (): StepIn => ({ delay_seconds: 0, channels: ["push", "in_app"], targets: [{ kind: "schedule", ref: "" }] });
 
 function PolicyForm({ schedules, people, onSave }: { schedules: ScheduleRead[]; people: DirectoryRead[]; onSave: Save }) {
-  const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [draft, setDraft] = useState<PolicyCreate>({ name: "", triggers: [], steps: [emptyStep()], repeat: 0, repeat_after_seconds: 300 });
   const setStep = (i: number, step: StepIn) => setDraft({ ...draft, steps: draft.steps.map((s, j) => (i === j ? step : s)) });
   return (
     <form
       className="form card"
       aria-label="New escalation policy"
+      aria-busy={busy}
       onSubmit={(e) => {
         e.preventDefault();
-        void onSave(() => api.post("/api/notifications/policies", draft), "Policy saved");
+        void run((api) => onSave(() => api.post("/api/notifications/policies", draft), "Policy saved"));
       }}
     >
       <h3>New escalation policy</h3>
@@ -409,7 +414,7 @@ function PolicyForm({ schedules, people, onSave }: { schedules: ScheduleRead[]; 
             Remove the last step
           </button>
         )}
-        <button type="submit" className="primary">
+        <button type="submit" className="primary" disabled={busy}>
           Save policy
         </button>
       </div>

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/client";
 import type { NotificationRead, OnCallRead, PageRead } from "../api/types";
 import { useApp, useChannel, useResync } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 
 const TRIGGERS: Record<string, string> = {
   "telemetry.alert.news2": "NEWS2 deterioration",
@@ -16,6 +17,7 @@ function when(iso: string | null | undefined): string {
 /** Who is on call now, and every page with each notification and attempt (the log). */
 export function Paging() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [oncall, setOncall] = useState<OnCallRead[] | null>(null);
   const [pages, setPages] = useState<PageRead[] | null>(null);
   const [status, setStatus] = useState<string>("");
@@ -37,13 +39,15 @@ export function Paging() {
   useChannel("paging", () => void load());
 
   async function acknowledge(id: string) {
-    setMessage(null);
-    try {
-      await api.post(`/api/notifications/pages/${id}/ack`);
-      void load();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? e.message : "Acknowledgement failed");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        await api.post(`/api/notifications/pages/${id}/ack`);
+        void load();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? e.message : "Acknowledgement failed");
+      }
+    });
   }
 
   return (
@@ -124,7 +128,7 @@ export function Paging() {
                   </p>
                 )}
                 {(p.status === "open" || p.status === "exhausted") && can("notify:self") && (
-                  <button type="button" className="primary" onClick={() => void acknowledge(p.id)}>
+                  <button disabled={busy} type="button" className="primary" onClick={() => void acknowledge(p.id)}>
                     Acknowledge
                   </button>
                 )}

@@ -1,7 +1,7 @@
 import { useEffect, useState, type SyntheticEvent } from "react";
 import { featureValue } from "../lib/featureValue";
 import { useNavigate, useParams } from "react-router-dom";
-import { ApiError } from "../api/client";
+import { ApiError, type ApiClient } from "../api/client";
 import { endpoints } from "../api/endpoints";
 import type {
   IncidentPage,
@@ -11,6 +11,7 @@ import type {
   TriageResponse as TriageResult,
 } from "../api/types";
 import { useApp } from "../app/context";
+import { useSubmit } from "../app/useSubmit";
 import { BAND_LABEL, news2Band, parseBand } from "../lib/news2";
 
 const VITALS = [
@@ -52,6 +53,7 @@ const num = (v: string | boolean | undefined) => (typeof v === "string" && v.tri
 
 export function Triage() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const { incidentId } = useParams();
   const navigate = useNavigate();
   const [incidents, setIncidents] = useState<IncidentSummary[]>([]);
@@ -61,7 +63,6 @@ export function Triage() {
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [patientId, setPatientId] = useState<string>("");
-  const [busy, setBusy] = useState(false);
   // The form waits for the chosen incident: its chief complaint fills the form when it arrives,
   // and a form submitted before then would be refused by the browser for the empty complaint
   // (a tooltip only) or assessed without the incident's patient list.
@@ -102,16 +103,10 @@ export function Triage() {
 
   async function assess(e: SyntheticEvent) {
     e.preventDefault();
-    if (busy) return;
-    setBusy(true);
-    try {
-      await runAssessment();
-    } finally {
-      setBusy(false);
-    }
+    await run((via) => runAssessment(via));
   }
 
-  async function runAssessment() {
+  async function runAssessment(api: ApiClient) {
     setMessage(null);
     setFieldErrors({});
     if (!form.sex) {
@@ -171,28 +166,30 @@ export function Triage() {
 
   async function save() {
     if (!incident || !result) return;
-    try {
-      // IncidentUpdate currently requires lat, lon and callback_number (their Field() has no
-      // default): send the incident's own values so only the priority changes.
-      await api.patch(`/api/incidents/${incident.id}`, {
-        priority: result.level,
-        lat: incident.lat,
-        lon: incident.lon,
-        callback_number: incident.callback_number,
-      });
-      if (incident.status === "new")
-        await api.post(`/api/incidents/${incident.id}/status`, {
-          status: "triaged",
-          reason:
-            result.pathway === "paediatric"
-              ? `Paediatric level ${result.level} (${result.scale})`
-              : `KTAS ${result.level} by triage${result.model_version ? ` (${result.model_version})` : ""}`,
+    await run(async (api) => {
+      try {
+        // IncidentUpdate currently requires lat, lon and callback_number (their Field() has no
+        // default): send the incident's own values so only the priority changes.
+        await api.patch(`/api/incidents/${incident.id}`, {
+          priority: result.level,
+          lat: incident.lat,
+          lon: incident.lon,
+          callback_number: incident.callback_number,
         });
-      setMessage(`Saved: incident #${incident.number} is now priority ${result.level}.`);
-      setIncident(await api.get<IncidentRead>(`/api/incidents/${incident.id}`));
-    } catch (err) {
-      setMessage(err instanceof ApiError ? `Not saved: ${err.message}` : "Not saved");
-    }
+        if (incident.status === "new")
+          await api.post(`/api/incidents/${incident.id}/status`, {
+            status: "triaged",
+            reason:
+              result.pathway === "paediatric"
+                ? `Paediatric level ${result.level} (${result.scale})`
+                : `KTAS ${result.level} by triage${result.model_version ? ` (${result.model_version})` : ""}`,
+          });
+        setMessage(`Saved: incident #${incident.number} is now priority ${result.level}.`);
+        setIncident(await api.get<IncidentRead>(`/api/incidents/${incident.id}`));
+      } catch (err) {
+        setMessage(err instanceof ApiError ? `Not saved: ${err.message}` : "Not saved");
+      }
+    });
   }
 
   const news2Score = result?.news2?.total ?? null;
@@ -362,7 +359,7 @@ export function Triage() {
             )}
             {result.pathway !== "paediatric" && <AdultWhy result={result} asked={form} />}
             {incident && can("incidents:write") && (
-              <button type="button" className="primary" onClick={() => void save()}>
+              <button disabled={busy} type="button" className="primary" onClick={() => void save()}>
                 Save to incident #{incident.number}
               </button>
             )}

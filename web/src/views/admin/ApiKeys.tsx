@@ -1,6 +1,7 @@
 /* Machine API keys (integrations, devices publishing over HTTP): create one (its secret is shown
  * this once; the server keeps only a hash), see who has which, revoke one. */
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
+import type { ApiClient } from "../../api/client";
 import { endpoints } from "../../api/endpoints";
 import type { HospitalRead } from "../../api/types";
 import type { components } from "../../api/schema";
@@ -29,7 +30,7 @@ export function ApiKeys() {
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     const body = { ...form, hospital_id: form.hospital_id || null };
-    const issue = async () => setIssued(await api.post<ApiKeyIssued>("/api/api-keys", body));
+    const issue = async (api: ApiClient) => setIssued(await api.post<ApiKeyIssued>("/api/api-keys", body));
     if (await create.run(issue, `Key ${form.name} created.`)) setForm({ name: "", role: "integration", hospital_id: "" });
   }
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
@@ -62,10 +63,11 @@ export function ApiKeys() {
                   ) : (
                     <button
                       type="button"
+                      disabled={revoke.busy}
                       aria-label={`Revoke key ${k.name}`}
                       onClick={() => {
                         if (window.confirm(`Revoke the key "${k.name}"? Whatever uses it stops working now.`))
-                          void revoke.run(() => api.request("DELETE", `/api/api-keys/${encodeURIComponent(k.id)}`), `Key ${k.name} revoked.`);
+                          void revoke.run((api) => api.request("DELETE", `/api/api-keys/${encodeURIComponent(k.id)}`), `Key ${k.name} revoked.`);
                       }}
                     >
                       Revoke
@@ -94,7 +96,7 @@ export function ApiKeys() {
             onDismiss={() => setIssued(null)}
           />
         )}
-        <form className="form card" aria-labelledby="new-key" onSubmit={(e) => void submit(e)}>
+        <form aria-busy={create.busy} className="form card" aria-labelledby="new-key" onSubmit={(e) => void submit(e)}>
           <h2 id="new-key">New API key</h2>
           <Field label="Name (who or what uses it)" error={create.errors.name}>
             <input name="key-name" required value={form.name} onChange={set("name")} />
@@ -120,7 +122,7 @@ export function ApiKeys() {
               </select>
             </Field>
           </div>
-          <button type="submit" className="primary">
+          <button type="submit" disabled={create.busy} className="primary">
             Create key
           </button>
           <Status message={create.message} />

@@ -3,7 +3,7 @@
  * rotate its key (the new key shown once; the old one stays accepted for the grace period),
  * or revoke a lost device (every key refused from now on). */
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
-import { ApiError } from "../../api/client";
+import { ApiError, type ApiClient } from "../../api/client";
 import type { components } from "../../api/schema";
 import type { IncidentRead, IncidentSummary } from "../../api/types";
 import { useApp } from "../../app/context";
@@ -47,7 +47,7 @@ export function Devices() {
     return patient ? `${patient.label}${patient.name ? ` (${patient.name})` : ""} · incident #${incident?.number}` : `patient ${d.patient_id.slice(0, 8)}`;
   };
   async function rotate(d: DeviceRead) {
-    await act.run(async () => {
+    await act.run(async (api) => {
       const key = await api.post<ProvisionedKey>(`/api/telemetry/devices/${q(d.id)}/keys/rotate`, {});
       setSecret({ title: `New key for ${d.id}`, key });
     }, `New key for ${d.id}; the old key is accepted for the grace period.`);
@@ -94,19 +94,20 @@ export function Devices() {
                         Bind…
                       </button>
                       {d.patient_id && (
-                        <button type="button" aria-label={`Unbind ${d.id}`} onClick={() => void act.run(() => api.post(`/api/telemetry/devices/${q(d.id)}/unbind`), `${d.id} unbound.`)}>
+                        <button type="button" disabled={act.busy} aria-label={`Unbind ${d.id}`} onClick={() => void act.run((api) => api.post(`/api/telemetry/devices/${q(d.id)}/unbind`), `${d.id} unbound.`)}>
                           Unbind
                         </button>
                       )}
-                      <button type="button" aria-label={`Rotate key of ${d.id}`} onClick={() => void rotate(d)}>
+                      <button type="button" disabled={act.busy} aria-label={`Rotate key of ${d.id}`} onClick={() => void rotate(d)}>
                         Rotate key
                       </button>
                       <button
                         type="button"
+                        disabled={act.busy}
                         aria-label={`Revoke ${d.id}`}
                         onClick={() => {
                           if (window.confirm(`Revoke ${d.id}? Every key of the device is refused from now on.`))
-                            void act.run(() => api.post(`/api/telemetry/devices/${q(d.id)}/revoke`), `${d.id} revoked.`);
+                            void act.run((api) => api.post(`/api/telemetry/devices/${q(d.id)}/revoke`), `${d.id} revoked.`);
                         }}
                       >
                         Revoke
@@ -166,7 +167,7 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
   // The Patient list is the chosen incident's: it waits for that incident to load (a Bind
   // before then would refuse the empty required choice with a browser tooltip only).
   const loading = incidentId !== "" && detail?.id !== incidentId && failed === null;
-  const { message, errors, run } = useSubmit(props.onDone);
+  const { message, errors, run, busy } = useSubmit(props.onDone);
   useEffect(() => {
     if (!incidentId) return;
     let live = true;
@@ -186,10 +187,10 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
   const patients = detail && detail.id === incidentId ? detail.patients : [];
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
-    await run(() => api.post(`/api/telemetry/devices/${q(props.device.id)}/bind`, { patient_id: patientId || null, incident_id: incidentId || null }), `${props.device.id} bound.`);
+    await run((api) => api.post(`/api/telemetry/devices/${q(props.device.id)}/bind`, { patient_id: patientId || null, incident_id: incidentId || null }), `${props.device.id} bound.`);
   }
   return (
-    <form className="form card small" aria-label={`Bind ${props.device.id}`} onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card small" aria-label={`Bind ${props.device.id}`} onSubmit={(e) => void submit(e)}>
       <Field label="Incident" error={errors.incident_id}>
         <select name="bind-incident" value={incidentId} onChange={(e) => { setIncidentId(e.target.value); setPatientId(""); setFailed(null); }}>
           <option value="">—</option>
@@ -214,7 +215,7 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
           ))}
         </select>
       </Field>
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Bind
       </button>
       </fieldset>
@@ -224,19 +225,18 @@ function BindForm(props: { device: DeviceRead; incidents: IncidentSummary[]; onD
 }
 
 function RegisterForm({ onRegistered }: { onRegistered: (key: ProvisionedKey) => void }) {
-  const { api } = useApp();
   const blank = { id: "", type: "monitor", label: "" };
   const [form, setForm] = useState(blank);
-  const { message, errors, run } = useSubmit(() => undefined);
+  const { message, errors, run, busy } = useSubmit(() => undefined);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     const body = { id: form.id, type: form.type, label: form.label || null };
-    const registered = async () => onRegistered((await api.post<S["DeviceProvisioned"]>("/api/telemetry/devices", body)).key);
+    const registered = async (api: ApiClient) => onRegistered((await api.post<S["DeviceProvisioned"]>("/api/telemetry/devices", body)).key);
     if (await run(registered, `${form.id} registered.`)) setForm(blank);
   }
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
-    <form className="form card" aria-labelledby="new-device" onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card" aria-labelledby="new-device" onSubmit={(e) => void submit(e)}>
       <h2 id="new-device">Register a device</h2>
       <Field label="Device id (also its MQTT topic)" error={errors.id}>
         <input name="device-id" required pattern="[A-Za-z0-9_\-]{1,64}" value={form.id} onChange={set("id")} />
@@ -255,7 +255,7 @@ function RegisterForm({ onRegistered }: { onRegistered: (key: ProvisionedKey) =>
           <input name="device-label" value={form.label} onChange={set("label")} />
         </Field>
       </div>
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Register
       </button>
       <Status message={message} />

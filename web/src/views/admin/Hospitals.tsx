@@ -60,7 +60,6 @@ export function Hospitals() {
 }
 
 function HospitalEdit({ hospital, onSaved }: { hospital: HospitalRead; onSaved: () => void }) {
-  const { api } = useApp();
   const [form, setForm] = useState({
     name: hospital.name,
     trauma_level: hospital.trauma_level?.toString() ?? "",
@@ -73,7 +72,7 @@ function HospitalEdit({ hospital, onSaved }: { hospital: HospitalRead; onSaved: 
     diversion: hospital.diversion,
     diversion_reason: hospital.diversion_reason ?? "",
   });
-  const { message, errors, run } = useSubmit(onSaved);
+  const { message, errors, run, busy } = useSubmit(onSaved);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     const body: HospitalUpdate = {
@@ -88,7 +87,7 @@ function HospitalEdit({ hospital, onSaved }: { hospital: HospitalRead; onSaved: 
       diversion: form.diversion,
       ...(form.diversion && form.diversion_reason ? { diversion_reason: form.diversion_reason } : {}),
     };
-    await run(() => endpoints.updateHospital(api, hospital.id, body), `${form.name} saved.`);
+    await run((api) => endpoints.updateHospital(api, hospital.id, body), `${form.name} saved.`);
   }
   const check = (k: Flag | "diversion", label: string) => (
     <label className="check" key={k}>
@@ -97,7 +96,7 @@ function HospitalEdit({ hospital, onSaved }: { hospital: HospitalRead; onSaved: 
     </label>
   );
   return (
-    <form className="form card" aria-labelledby="edit-hospital" onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card" aria-labelledby="edit-hospital" onSubmit={(e) => void submit(e)}>
       <h2 id="edit-hospital">Edit {hospital.name}</h2>
       <Field label="Name" error={errors.name}>
         <input name="edit-name" required value={form.name} onChange={(e) => setForm((f) => ({ ...f, name: e.target.value }))} />
@@ -127,7 +126,7 @@ function HospitalEdit({ hospital, onSaved }: { hospital: HospitalRead; onSaved: 
           <input name="edit-diversion-reason" value={form.diversion_reason} onChange={(e) => setForm((f) => ({ ...f, diversion_reason: e.target.value }))} />
         </Field>
       )}
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Save hospital
       </button>
       <Status message={message} />

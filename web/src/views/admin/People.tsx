@@ -24,7 +24,7 @@ export function People() {
     endpoints.units(api).then(setUnits, () => setUnits((u) => u ?? []));
   }, [api]);
   useEffect(reload, [reload]);
-  const { message, run } = useSubmit(reload);
+  const { message, run, busy } = useSubmit(reload);
   const writable = can("users:write");
   const hospitalName = (id: string | null) => (id ? (hospitals?.find((h) => h.id === id)?.name ?? "hospital") : "—");
   const callSign = (id: string | null | undefined) => (id ? (units?.find((u) => u.id === id)?.call_sign ?? "unit") : "—");
@@ -54,9 +54,10 @@ export function People() {
                 <td>
                   {writable && me?.id !== u.id ? (
                     <select
+                      disabled={busy}
                       aria-label={`Role of ${u.username}`}
                       value={u.role}
-                      onChange={(e) => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { role: e.target.value }), `${u.username} is now ${label(e.target.value)}; their sessions ended.`)}
+                      onChange={(e) => void run((api) => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { role: e.target.value }), `${u.username} is now ${label(e.target.value)}; their sessions ended.`)}
                     >
                       {ROLES.map((r) => (
                         <option key={r} value={r}>
@@ -74,8 +75,8 @@ export function People() {
                     <select
                       aria-label={`Unit of ${u.username}`}
                       value={u.unit_id ?? ""}
-                      disabled={units === null}
-                      onChange={(e) => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { unit_id: e.target.value || null }), `${u.username} now crews ${e.target.value ? callSign(e.target.value) : "no unit"}; their sessions ended.`)}
+                      disabled={busy || units === null}
+                      onChange={(e) => void run((api) => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { unit_id: e.target.value || null }), `${u.username} now crews ${e.target.value ? callSign(e.target.value) : "no unit"}; their sessions ended.`)}
                     >
                       <option value="">— no unit —</option>
                       {(units ?? []).map((unit) => (
@@ -91,10 +92,10 @@ export function People() {
                 <td>
                   {u.active ? "active" : <span className="warn">disabled</span>}{" "}
                   {writable && me?.id !== u.id && (
-                    <button
+                    <button disabled={busy}
                       type="button"
                       aria-label={`${u.active ? "Disable" : "Enable"} ${u.username}`}
-                      onClick={() => void run(() => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { active: !u.active }), u.active ? `${u.username} is disabled; their sessions ended.` : `${u.username} can log in again.`)}
+                      onClick={() => void run((api) => api.patch(`/api/users/${encodeURIComponent(u.id)}`, { active: !u.active }), u.active ? `${u.username} is disabled; their sessions ended.` : `${u.username} can log in again.`)}
                     >
                       {u.active ? "Disable" : "Enable"}
                     </button>
@@ -113,19 +114,18 @@ export function People() {
 }
 
 function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[] | null; units: UnitRead[] | null; onCreated: () => void }) {
-  const { api } = useApp();
   const blank = { username: "", password: "", role: "clinician", hospital_id: "", unit_id: "" };
   const [form, setForm] = useState(blank);
-  const { message, errors, run } = useSubmit(onCreated);
+  const { message, errors, run, busy } = useSubmit(onCreated);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     const body = { ...form, hospital_id: form.hospital_id || null, unit_id: CREW_ROLES.has(form.role) ? form.unit_id || null : null };
-    if (await run(() => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
+    if (await run((api) => api.post("/api/users", body), `${form.username} can log in now.`)) setForm(blank);
   }
   const ready = hospitals !== null && units !== null;
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
-    <form className="form card" aria-labelledby="new-person" onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card" aria-labelledby="new-person" onSubmit={(e) => void submit(e)}>
       <h2 id="new-person">New person</h2>
       {/* A person created before the hospitals had loaded could not be given theirs. */}
       {!ready && <p role="status">Loading the hospitals and units…</p>}
@@ -169,7 +169,7 @@ function UserForm({ hospitals, units, onCreated }: { hospitals: HospitalRead[] |
           </select>
         </Field>
       )}
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Create account
       </button>
       </fieldset>

@@ -85,9 +85,8 @@ function servicesText(h: HospitalRead): string {
 }
 
 function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: number } | null; onFocus: () => void; onCreated: () => void }) {
-  const { api } = useApp();
   const [form, setForm] = useState({ call_sign: "", unit_type: "ALS", station_name: "", crew: "" });
-  const { message, errors, run } = useSubmit(onCreated);
+  const { message, errors, run, busy } = useSubmit(onCreated);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     if (!picked) return void run(() => Promise.reject(new ApiError(422, "Click the map where the station is.")), "");
@@ -99,12 +98,12 @@ function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: 
       station_lon: picked.lon,
       crew: form.crew.split(",").map((s) => s.trim()).filter(Boolean),
     };
-    if (await run(() => api.post("/api/units", body), `Unit ${form.call_sign} created.`))
+    if (await run((api) => api.post("/api/units", body), `Unit ${form.call_sign} created.`))
       setForm({ call_sign: "", unit_type: "ALS", station_name: "", crew: "" });
   }
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
-    <form className="form card" aria-label="New unit" onFocus={onFocus} onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card" aria-label="New unit" onFocus={onFocus} onSubmit={(e) => void submit(e)}>
       <h2>New unit</h2>
       <Field label="Call sign" error={errors.call_sign}>
         <input name="unit-call-sign" required value={form.call_sign} onChange={set("call_sign")} />
@@ -124,7 +123,7 @@ function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: 
         <input name="unit-crew" value={form.crew} onChange={set("crew")} />
       </Field>
       <p className="muted small">Station position: {picked ? `${picked.lat.toFixed(5)}, ${picked.lon.toFixed(5)}` : "click the map"}</p>
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Create unit
       </button>
       {message && <p role="status">{message}</p>}
@@ -133,10 +132,9 @@ function UnitForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: 
 }
 
 function HospitalForm({ picked, onFocus, onCreated }: { picked: { lat: number; lon: number } | null; onFocus: () => void; onCreated: () => void }) {
-  const { api } = useApp();
   const blank = { name: "", trauma_level: "", beds: "", stroke_centre: false, pci: false, burns: false, paediatrics: false };
   const [form, setForm] = useState(blank);
-  const { message, errors, run } = useSubmit(onCreated);
+  const { message, errors, run, busy } = useSubmit(onCreated);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     if (!picked) return void run(() => Promise.reject(new ApiError(422, "Click the map where the hospital is.")), "");
@@ -152,7 +150,7 @@ function HospitalForm({ picked, onFocus, onCreated }: { picked: { lat: number; l
       paediatrics: form.paediatrics,
       ed_beds_available: form.beds ? Number(form.beds) : null,
     };
-    if (await run(() => api.post("/api/hospitals", body), `Hospital ${form.name} created.`)) setForm(blank);
+    if (await run((api) => api.post("/api/hospitals", body), `Hospital ${form.name} created.`)) setForm(blank);
   }
   const check = (k: "stroke_centre" | "pci" | "burns" | "paediatrics", label: string) => (
     <label className="check">
@@ -161,7 +159,7 @@ function HospitalForm({ picked, onFocus, onCreated }: { picked: { lat: number; l
     </label>
   );
   return (
-    <form className="form card" aria-label="New hospital" onFocus={onFocus} onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card" aria-label="New hospital" onFocus={onFocus} onSubmit={(e) => void submit(e)}>
       <h2>New hospital</h2>
       <Field label="Name" error={errors.name}>
         <input name="hospital-name" required value={form.name} onChange={(e) => setForm((f) => ({ ...f, name: e.target.value }))} />
@@ -186,7 +184,7 @@ function HospitalForm({ picked, onFocus, onCreated }: { picked: { lat: number; l
       {check("burns", "Burns unit")}
       {check("paediatrics", "Paediatric emergency care")}
       <p className="muted small">Position: {picked ? `${picked.lat.toFixed(5)}, ${picked.lon.toFixed(5)}` : "click the map"}</p>
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Create hospital
       </button>
       {message && <p role="status">{message}</p>}

@@ -32,7 +32,7 @@ export function RoadMap() {
     api.get<ImportJob[]>("/api/map/imports").then(setJobs, () => undefined);
   }, [api]);
   useEffect(load, [load]);
-  const { message, errors, run, setMessage } = useSubmit(load);
+  const { message, errors, run, setMessage, busy } = useSubmit(load);
   const running = jobs.find((j) => j.state === "running") ?? null;
   // Follow the running job until it ends, then show the map it switched to.
   useEffect(() => {
@@ -50,7 +50,7 @@ export function RoadMap() {
   }, [api, running?.id, load, setMessage]); // eslint-disable-line react-hooks/exhaustive-deps
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
-    await run(() => api.post<ImportJob>("/api/map/imports", { file }), `Import of ${file} started.`);
+    await run((api) => api.post<ImportJob>("/api/map/imports", { file }), `Import of ${file} started.`);
   }
 
   return (
@@ -103,7 +103,7 @@ export function RoadMap() {
           {jobs.length === 0 && <li className="muted">No imports since the server started.</li>}
         </ul>
       </section>
-      <form className="form card" aria-labelledby="import-title" onSubmit={(e) => void submit(e)}>
+      <form aria-busy={busy} className="form card" aria-labelledby="import-title" onSubmit={(e) => void submit(e)}>
         <h2 id="import-title">Import another map</h2>
         {files && !files.enabled ? (
           <p className="muted">Importing from the dashboard is off: the server has no map directory (EMSYNC_MAP_IMPORT_DIR).</p>
@@ -120,7 +120,7 @@ export function RoadMap() {
                 ))}
               </select>
             </Field>
-            <button type="submit" className="primary" disabled={running !== null}>
+            <button type="submit" className="primary" disabled={busy || running !== null}>
               Import and switch
             </button>
           </>

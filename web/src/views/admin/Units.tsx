@@ -64,9 +64,8 @@ export function Units() {
 }
 
 function UnitEdit({ unit, picked, onSaved }: { unit: UnitRead; picked: { lat: number; lon: number } | null; onSaved: () => void }) {
-  const { api } = useApp();
   const [form, setForm] = useState({ call_sign: unit.call_sign, unit_type: unit.unit_type, station_name: unit.station_name ?? "", crew: unit.crew.join(", "), device_id: unit.device_id ?? "" });
-  const { message, errors, run } = useSubmit(onSaved);
+  const { message, errors, run, busy } = useSubmit(onSaved);
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
     const body = {
@@ -77,11 +76,11 @@ function UnitEdit({ unit, picked, onSaved }: { unit: UnitRead; picked: { lat: nu
       device_id: form.device_id || null,
       ...(picked ? { station_lat: picked.lat, station_lon: picked.lon } : {}),
     };
-    await run(() => api.patch(`/api/units/${encodeURIComponent(unit.id)}`, body), `${form.call_sign} saved.`);
+    await run((api) => api.patch(`/api/units/${encodeURIComponent(unit.id)}`, body), `${form.call_sign} saved.`);
   }
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
-    <form className="form card" aria-labelledby="edit-unit" onSubmit={(e) => void submit(e)}>
+    <form aria-busy={busy} className="form card" aria-labelledby="edit-unit" onSubmit={(e) => void submit(e)}>
       <h2 id="edit-unit">Edit {unit.call_sign}</h2>
       <div className="row2">
         <Field label="Call sign" error={errors.call_sign}>
@@ -107,7 +106,7 @@ function UnitEdit({ unit, picked, onSaved }: { unit: UnitRead; picked: { lat: nu
         Station position: {(picked ?? { lat: unit.station_lat, lon: unit.station_lon }).lat.toFixed(5)}, {(picked ?? { lat: unit.station_lat, lon: unit.station_lon }).lon.toFixed(5)}
         {picked ? " (moved: save to keep)" : ""}
       </p>
-      <button type="submit" className="primary">
+      <button type="submit" disabled={busy} className="primary">
         Save unit
       </button>
       <Status message={message} />

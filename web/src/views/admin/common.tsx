@@ -1,28 +1,33 @@
-/* Pieces every admin page shares: a submit helper that turns problem+json into field errors,
- * a labelled field, and the panel that shows a secret once. */
+/* Pieces every admin page shares: a submit helper that turns problem+json into field errors
+ * (one submission at a time, keyed: app/useSubmit), a labelled field, and the panel that shows a
+ * secret once. */
 import { useState, type ReactNode } from "react";
-import { ApiError } from "../../api/client";
+import { ApiError, type ApiClient } from "../../api/client";
+import { useSubmit as useOneSubmission } from "../../app/useSubmit";
 
 export function useSubmit(onDone: () => void) {
   const [message, setMessage] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const run = async (call: () => Promise<unknown>, done: string) => {
-    setMessage(null);
-    setErrors({});
-    try {
-      await call();
-      setMessage(done);
-      onDone();
-      return true;
-    } catch (e) {
-      if (e instanceof ApiError) {
-        setErrors(e.fields);
-        setMessage(e.message);
-      } else setMessage("Not saved");
-      return false;
-    }
-  };
-  return { message, errors, run, setMessage };
+  const { busy, run: once } = useOneSubmission();
+  /** True once `call` succeeded; false when it failed or another call was still in flight. */
+  const run = async (call: (api: ApiClient) => Promise<unknown>, done: string): Promise<boolean> =>
+    (await once(async (api) => {
+      setMessage(null);
+      setErrors({});
+      try {
+        await call(api);
+        setMessage(done);
+        onDone();
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError) {
+          setErrors(e.fields);
+          setMessage(e.message);
+        } else setMessage("Not saved");
+        return false;
+      }
+    })) ?? false;
+  return { message, errors, run, setMessage, busy };
 }
 
 export function Field({ label, error, children }: { label: string; error?: string | undefined; children: ReactNode }) {

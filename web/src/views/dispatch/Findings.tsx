@@ -5,6 +5,7 @@ import { useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { ClinicalFindings, Condition, DestinationRecommendation, IncidentRead } from "../../api/types";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 export const CONDITIONS: [Condition, string][] = [
   ["major_trauma", "Major trauma — level 1–2 trauma centre"],
@@ -29,7 +30,8 @@ const ECG: [NonNullable<ClinicalFindings["ecg"]>, string][] = [
 ];
 
 export function Findings({ incident, onSaved }: { incident: IncidentRead; onSaved: () => void }) {
-  const { api, can } = useApp();
+  const { can } = useApp();
+  const { busy, run } = useSubmit();
   const f = incident.findings;
   const [override, setOverride] = useState(f.conditions != null);
   const [conditions, setConditions] = useState<Condition[]>(f.conditions ?? []);
@@ -60,28 +62,30 @@ export function Findings({ incident, onSaved }: { incident: IncidentRead; onSave
 
   async function save(e: SyntheticEvent) {
     e.preventDefault();
-    setMessage(null);
-    const body: ClinicalFindings = {
-      conditions: override ? conditions : null,
-      mechanism: mechanism.trim() || null,
-      befast,
-      ecg: (ecg || null) as ClinicalFindings["ecg"],
-      gcs_motor: gcsMotor ? Number(gcsMotor) : null,
-    };
-    try {
-      await api.put(`/api/incidents/${incident.id}/findings`, body);
-      setDirty(false);
-      setMessage("Saved: the destinations below follow it.");
-      onSaved();
-    } catch (err) {
-      setMessage(err instanceof ApiError ? `Not saved: ${err.message}` : "Not saved");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      const body: ClinicalFindings = {
+        conditions: override ? conditions : null,
+        mechanism: mechanism.trim() || null,
+        befast,
+        ecg: (ecg || null) as ClinicalFindings["ecg"],
+        gcs_motor: gcsMotor ? Number(gcsMotor) : null,
+      };
+      try {
+        await api.put(`/api/incidents/${incident.id}/findings`, body);
+        setDirty(false);
+        setMessage("Saved: the destinations below follow it.");
+        onSaved();
+      } catch (err) {
+        setMessage(err instanceof ApiError ? `Not saved: ${err.message}` : "Not saved");
+      }
+    });
   }
 
   return (
     <details className="card findings" data-testid="findings">
       <summary>Clinical picture and condition{f.conditions != null ? " (set by hand)" : ""}</summary>
-      <form className="form" onSubmit={(e) => void save(e)} onChange={() => setDirty(true)} aria-label="Clinical picture">
+      <form className="form" onSubmit={(e) => void save(e)} onChange={() => setDirty(true)} aria-label="Clinical picture" aria-busy={busy}>
         <label>
           Mechanism of injury
           <input name="mechanism" value={mechanism} disabled={!editable} onChange={(e) => setMechanism(e.target.value)} />
@@ -153,7 +157,7 @@ export function Findings({ incident, onSaved }: { incident: IncidentRead; onSave
           {override && conditions.length === 0 && <p className="muted small">None ticked: the nearest suitable ED.</p>}
         </fieldset>
         {editable && (
-          <button type="submit" className="primary">
+          <button type="submit" className="primary" disabled={busy}>
             Save clinical picture
           </button>
         )}

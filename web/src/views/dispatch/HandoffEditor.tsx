@@ -6,6 +6,7 @@ import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError, type ApiClient } from "../../api/client";
 import type { AtmistRecord, HandoffPage, HandoffRead, Treatment, VitalSigns } from "../../api/types";
 import { useApp, useChannel } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { registry, type MedicationConflict } from "../../api/registry";
 import { AllergyConflicts } from "../../components/AllergyConflicts";
 import { O2_DEVICE_LABEL, clock, signFields, sourceText, treatmentText } from "../../lib/handoff";
@@ -42,16 +43,17 @@ export interface DraftEdit {
 }
 
 /** Where a draft's save and send go: straight to the API (the dispatcher), or into the crew's
- * offline queue, which answers with the draft as it will be once sent. */
+ * offline queue, which answers with the draft as it will be once sent. `via` is the client of
+ * the form's submission (its Idempotency-Keys); the queue keys its actions itself. */
 export interface DraftPersistence {
-  save(handoff: HandoffRead, edit: DraftEdit): Promise<HandoffRead>;
-  send(handoff: HandoffRead): Promise<HandoffRead>;
+  save(handoff: HandoffRead, edit: DraftEdit, via?: ApiClient): Promise<HandoffRead>;
+  send(handoff: HandoffRead, via?: ApiClient): Promise<HandoffRead>;
 }
 
 export function directPersistence(api: ApiClient): DraftPersistence {
   return {
-    save: (h, edit) => api.patch<HandoffRead>(`/api/handoffs/${h.id}`, edit),
-    send: (h) => api.post<HandoffRead>(`/api/handoffs/${h.id}/send`, {}),
+    save: (h, edit, via = api) => via.patch<HandoffRead>(`/api/handoffs/${h.id}`, edit),
+    send: (h, via = api) => via.post<HandoffRead>(`/api/handoffs/${h.id}/send`, {}),
   };
 }
 
@@ -74,6 +76,7 @@ export function HandoffEditor({
   onHandoff?: (handoff: HandoffRead | null) => void;
 }) {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [handoff, setHandoff] = useState<HandoffRead | null | undefined>(undefined);
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => {
@@ -106,19 +109,21 @@ export function HandoffEditor({
 
   async function draft() {
     if (!hospitalId) return;
-    setMessage(null);
-    try {
-      setHandoff(
-        await api.post<HandoffRead>("/api/handoffs/draft", {
-          incident_id: incidentId,
-          patient_id: patientId,
-          unit_id: unitId,
-          hospital_id: hospitalId,
-        }),
-      );
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `Not drafted: ${e.message}` : "Not drafted");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        setHandoff(
+          await api.post<HandoffRead>("/api/handoffs/draft", {
+            incident_id: incidentId,
+            patient_id: patientId,
+            unit_id: unitId,
+            hospital_id: hospitalId,
+          }),
+        );
+      } catch (e) {
+        setMessage(e instanceof ApiError ? `Not drafted: ${e.message}` : "Not drafted");
+      }
+    });
   }
 
   if (!can("handoffs:write")) return null;
@@ -126,7 +131,7 @@ export function HandoffEditor({
   if (handoff === null)
     return (
       <div data-testid="handoff">
-        <button type="button" className="primary" disabled={!hospitalId || !patientId} onClick={() => void draft()}>
+        <button type="button" className="primary" disabled={!hospitalId || !patientId || busy} aria-busy={busy} onClick={() => void draft()}>
           Draft handoff{hospitalName ? ` to ${hospitalName}` : ""}
         </button>
         {!patientId && <p className="muted small">Add the patient first.</p>}
@@ -197,6 +202,7 @@ function DraftForm({
   persist: DraftPersistence;
 }) {
   const { api } = useApp();
+  const { busy, run } = useSubmit();
   // Medications in this draft against the allergies written in it and on the patient's record,
   // as the hospital will see them; checked when the draft opens (and after each save, which
   // reopens it). Without network nothing is shown: the hospital's card checks again.
@@ -260,7 +266,7 @@ function DraftForm({
     setRow(EMPTY_TREATMENT);
   }
 
-  async function save(): Promise<HandoffRead | null> {
+  async function save(via: ApiClient): Promise<HandoffRead | null> {
     setMessage(null);
     const added = newSigns();
     const allergyList = allergies.split("\n").map((a) => a.trim()).filter(Boolean);
@@ -282,7 +288,7 @@ function DraftForm({
         content,
         acuity: acuity ? Number(acuity) : null,
         eta: etaMinutes ? new Date(Date.now() + Number(etaMinutes) * 60000).toISOString() : handoff.eta,
-      });
+      }, via);
       setSigns(EMPTY_SIGNS);
       setOxygen(EMPTY_OXYGEN);
       return saved;
@@ -294,24 +300,28 @@ function DraftForm({
 
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
-    const saved = await save();
-    if (saved) onChanged(saved);
+    await run(async (via) => {
+      const saved = await save(via);
+      if (saved) onChanged(saved);
+    });
   }
 
   async function send() {
-    const saved = await save();
-    if (!saved) return;
-    try {
-      onChanged(await persist.send(saved));
-    } catch (e) {
-      onChanged(saved);
-      setMessage(e instanceof ApiError ? `Not sent: ${e.message}` : "Not sent");
-    }
+    await run(async (via) => {
+      const saved = await save(via);
+      if (!saved) return;
+      try {
+        onChanged(await persist.send(saved, via));
+      } catch (e) {
+        onChanged(saved);
+        setMessage(e instanceof ApiError ? `Not sent: ${e.message}` : "Not sent");
+      }
+    });
   }
 
   const problems = handoff.problems ?? [];
   return (
-    <form className="form card" data-testid="handoff" aria-label="Handoff draft" onChange={onEdit} onSubmit={(e) => void submit(e)}>
+    <form className="form card" data-testid="handoff" aria-label="Handoff draft" aria-busy={busy} onChange={onEdit} onSubmit={(e) => void submit(e)}>
       <h3>Handoff draft</h3>
       <AllergyConflicts conflicts={conflicts} />
       <div className="row2">
@@ -488,8 +498,8 @@ function DraftForm({
       )}
       {message && <p role="alert" className="error">{message}</p>}
       <div className="actions">
-        <button type="submit">Save draft</button>
-        <button type="button" className="primary" onClick={() => void send()}>
+        <button type="submit" disabled={busy}>Save draft</button>
+        <button type="button" className="primary" disabled={busy} onClick={() => void send()}>
           Send to hospital
         </button>
       </div>

@@ -5,9 +5,11 @@ import { useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { IncidentRead } from "../../api/types";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 export function Patients({ incident, onChanged }: { incident: IncidentRead; onChanged: () => void }) {
-  const { api, can } = useApp();
+  const { can } = useApp();
+  const { busy, run } = useSubmit();
   const [open, setOpen] = useState(false);
   const [age, setAge] = useState("");
   const [sex, setSex] = useState("unknown");
@@ -16,16 +18,18 @@ export function Patients({ incident, onChanged }: { incident: IncidentRead; onCh
 
   async function add(e: SyntheticEvent) {
     e.preventDefault();
-    setMessage(null);
-    try {
-      await api.post(`/api/incidents/${incident.id}/patients`, { age_years: age ? Number(age) : null, sex });
-      setAge("");
-      setSex("unknown");
-      setOpen(false);
-      onChanged();
-    } catch (err) {
-      setMessage(err instanceof ApiError ? `Not added: ${err.message}` : "Not added");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        await api.post(`/api/incidents/${incident.id}/patients`, { age_years: age ? Number(age) : null, sex });
+        setAge("");
+        setSex("unknown");
+        setOpen(false);
+        onChanged();
+      } catch (err) {
+        setMessage(err instanceof ApiError ? `Not added: ${err.message}` : "Not added");
+      }
+    });
   }
 
   return (
@@ -46,7 +50,7 @@ export function Patients({ incident, onChanged }: { incident: IncidentRead; onCh
         </button>
       )}
       {open && (
-        <form className="form card" aria-label="Add patient" onSubmit={(e) => void add(e)}>
+        <form className="form card" aria-label="Add patient" aria-busy={busy} onSubmit={(e) => void add(e)}>
           <div className="row2">
             <label>
               Age (years)
@@ -63,7 +67,7 @@ export function Patients({ incident, onChanged }: { incident: IncidentRead; onCh
             </label>
           </div>
           <div className="actions">
-            <button type="submit" className="primary">
+            <button type="submit" className="primary" disabled={busy}>
               Add
             </button>
             <button type="button" onClick={() => setOpen(false)}>
@@ -87,41 +91,44 @@ export function CloseOrCancel({
   /** The incident left the open queue: what the board should say instead of its panel. */
   onFinished?: (text: string) => void;
 }) {
-  const { api, can } = useApp();
+  const { can } = useApp();
+  const { busy, run } = useSubmit();
   const [reason, setReason] = useState("");
   const [message, setMessage] = useState<string | null>(null);
   if (!can("incidents:write") || incident.status === "closed" || incident.status === "cancelled") return null;
   const closable = incident.status === "on_scene" || incident.status === "at_hospital";
 
   async function move(status: "closed" | "cancelled") {
-    setMessage(null);
-    if (status === "cancelled" && !reason.trim()) {
-      setMessage("Give the reason for cancelling.");
-      return;
-    }
-    try {
-      await api.post(`/api/incidents/${incident.id}/status`, { status, reason: reason.trim() || null });
-      setReason("");
-      onFinished?.(`Incident #${incident.number} ${status}${reason.trim() ? ` (${reason.trim()})` : ""}.`);
-      onChanged();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? e.message : "Not changed");
-    }
+    await run(async (api) => {
+      setMessage(null);
+      if (status === "cancelled" && !reason.trim()) {
+        setMessage("Give the reason for cancelling.");
+        return;
+      }
+      try {
+        await api.post(`/api/incidents/${incident.id}/status`, { status, reason: reason.trim() || null });
+        setReason("");
+        onFinished?.(`Incident #${incident.number} ${status}${reason.trim() ? ` (${reason.trim()})` : ""}.`);
+        onChanged();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? e.message : "Not changed");
+      }
+    });
   }
 
   return (
-    <div className="card" data-testid="close-cancel">
+    <div className="card" data-testid="close-cancel" aria-busy={busy}>
       <label>
         Reason
         <input name="status-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
       </label>
       <div className="actions">
         {closable && (
-          <button type="button" className="primary" onClick={() => void move("closed")}>
+          <button type="button" className="primary" disabled={busy} onClick={() => void move("closed")}>
             Close incident
           </button>
         )}
-        <button type="button" className="danger" onClick={() => void move("cancelled")}>
+        <button type="button" className="danger" disabled={busy} onClick={() => void move("cancelled")}>
           Cancel incident
         </button>
       </div>

@@ -2,7 +2,7 @@
 import { useEffect, useState, type SyntheticEvent } from "react";
 import { ApiError } from "../../api/client";
 import type { IncidentCreate, IncidentRead } from "../../api/types";
-import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { AddressSearch } from "../../components/AddressSearch";
 
 export function NewIncident({
@@ -15,7 +15,7 @@ export function NewIncident({
   onPickMode: (on: boolean) => void;
   picked: { lat: number; lon: number } | null;
 }) {
-  const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [open, setOpen] = useState(false);
   const [form, setForm] = useState({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
   const [placed, setPlaced] = useState<string | null>(null);
@@ -33,28 +33,30 @@ export function NewIncident({
 
   async function submit(e: SyntheticEvent) {
     e.preventDefault();
-    setErrors({});
-    setError(null);
-    const body: IncidentCreate = {
-      chief_complaint: form.chief_complaint,
-      priority: Number(form.priority),
-      address: form.address || null,
-      lat: form.lat ? Number(form.lat) : null,
-      lon: form.lon ? Number(form.lon) : null,
-      callback_number: null,
-    };
-    try {
-      const created = await api.post<IncidentRead>("/api/incidents", body);
-      setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
-      setPlaced(null);
-      setOpen(false);
-      onCreated(created.id);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        setErrors(err.fields);
-        setError(err.message);
-      } else setError("Could not create the incident");
-    }
+    await run(async (api) => {
+      setErrors({});
+      setError(null);
+      const body: IncidentCreate = {
+        chief_complaint: form.chief_complaint,
+        priority: Number(form.priority),
+        address: form.address || null,
+        lat: form.lat ? Number(form.lat) : null,
+        lon: form.lon ? Number(form.lon) : null,
+        callback_number: null,
+      };
+      try {
+        const created = await api.post<IncidentRead>("/api/incidents", body);
+        setForm({ chief_complaint: "", priority: "3", address: "", lat: "", lon: "" });
+        setPlaced(null);
+        setOpen(false);
+        onCreated(created.id);
+      } catch (err) {
+        if (err instanceof ApiError) {
+          setErrors(err.fields);
+          setError(err.message);
+        } else setError("Could not create the incident");
+      }
+    });
   }
 
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
@@ -67,7 +69,7 @@ export function NewIncident({
       </button>
     );
   return (
-    <form className="card form" onSubmit={(e) => void submit(e)} aria-label="New incident">
+    <form className="card form" onSubmit={(e) => void submit(e)} aria-label="New incident" aria-busy={busy}>
       <label>
         Chief complaint
         <input name="chief_complaint" required autoFocus value={form.chief_complaint} onChange={set("chief_complaint")} />
@@ -117,7 +119,7 @@ export function NewIncident({
       </div>
       {error && <p role="alert" className="error">{error}</p>}
       <div className="actions">
-        <button type="submit" className="primary">
+        <button type="submit" className="primary" disabled={busy}>
           Create incident
         </button>
         <button type="button" onClick={() => setOpen(false)}>

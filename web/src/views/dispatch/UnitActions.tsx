@@ -5,6 +5,7 @@ import { useState } from "react";
 import { ApiError } from "../../api/client";
 import type { UnitRead as Unit, UnitStatus } from "../../api/types";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 const NEXT: Record<UnitStatus, { status: UnitStatus; label: string; danger?: boolean }[]> = {
   available: [],
@@ -37,29 +38,32 @@ export function UnitActions({
   hospitalName: string | null;
   onChanged: () => void;
 }) {
-  const { api, can } = useApp();
+  const { can } = useApp();
+  const { busy, run } = useSubmit();
   const [message, setMessage] = useState<string | null>(null);
   if (units.length === 0) return <p className="muted small">No unit assigned yet.</p>;
 
   async function move(unit: Unit, status: UnitStatus) {
-    setMessage(null);
-    // A dispatched unit goes on scene through en route (the lifecycle has no shortcut).
-    const steps: UnitStatus[] = unit.status === "dispatched" && status === "on_scene" ? ["en_route", "on_scene"] : [status];
-    try {
-      for (const step of steps) {
-        const body: { status: UnitStatus; hospital_id?: string } = { status: step };
-        if (step === "transporting" && hospitalId) body.hospital_id = hospitalId;
-        await api.post(`/api/units/${unit.id}/status`, body);
+    await run(async (api) => {
+      setMessage(null);
+      // A dispatched unit goes on scene through en route (the lifecycle has no shortcut).
+      const steps: UnitStatus[] = unit.status === "dispatched" && status === "on_scene" ? ["en_route", "on_scene"] : [status];
+      try {
+        for (const step of steps) {
+          const body: { status: UnitStatus; hospital_id?: string } = { status: step };
+          if (step === "transporting" && hospitalId) body.hospital_id = hospitalId;
+          await api.post(`/api/units/${unit.id}/status`, body);
+        }
+        setMessage(`${unit.call_sign}: ${status.replace(/_/g, " ")}${status === "transporting" && hospitalName ? ` to ${hospitalName}` : ""}.`);
+        onChanged();
+      } catch (e) {
+        setMessage(e instanceof ApiError ? `${unit.call_sign}: ${e.message}` : "Not changed");
       }
-      setMessage(`${unit.call_sign}: ${status.replace(/_/g, " ")}${status === "transporting" && hospitalName ? ` to ${hospitalName}` : ""}.`);
-      onChanged();
-    } catch (e) {
-      setMessage(e instanceof ApiError ? `${unit.call_sign}: ${e.message}` : "Not changed");
-    }
+    });
   }
 
   return (
-    <div data-testid="unit-actions">
+    <div data-testid="unit-actions" aria-busy={busy}>
       <ul className="list">
         {units.map((u) => (
           <li key={u.id} className="unit">
@@ -71,7 +75,7 @@ export function UnitActions({
                     key={a.status}
                     type="button"
                     className={a.danger ? "danger" : "primary"}
-                    disabled={a.status === "transporting" && !hospitalId}
+                    disabled={busy || (a.status === "transporting" && !hospitalId)}
                     title={a.status === "transporting" && !hospitalId ? "Choose a destination hospital first" : undefined}
                     onClick={() => void move(u, a.status)}
                   >

@@ -9,6 +9,7 @@ import {
   opt,
 } from "../../api/emergency";
 import { useApp, useChannel, useResync } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { LayerMap } from "../../components/LayerMap";
 
 const CATEGORIES = ["Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra", "CBRNE", "Other"] as const;
@@ -18,6 +19,7 @@ type Area = PublicAlertCompose["areas"][number];
 /** The CAP 1.2 composer: draw polygons and circles on the map, publish, update or cancel. */
 export function Alerts() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [alerts, setAlerts] = useState<PublicAlertRead[]>([]);
   const [layer, setLayer] = useState<GeoCollection | null>(null);
   const [mode, setMode] = useState<"polygon" | "circle">("polygon");
@@ -58,44 +60,48 @@ export function Alerts() {
 
   async function publish(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const expires = text(f, "expires");
-    const body: PublicAlertCompose = {
-      status: text(f, "status") as PublicAlertCompose["status"],
-      scope: "Public",
-      categories: CATEGORIES.filter((c) => f.get(`cat-${c}`)),
-      response_types: RESPONSES.filter((r) => f.get(`resp-${r}`)),
-      event: text(f, "event"),
-      urgency: text(f, "urgency") as PublicAlertCompose["urgency"],
-      severity: text(f, "severity") as PublicAlertCompose["severity"],
-      certainty: text(f, "certainty") as PublicAlertCompose["certainty"],
-      headline: opt(f, "headline"),
-      description: opt(f, "description"),
-      instruction: opt(f, "instruction"),
-      expires: expires ? new Date(expires).toISOString() : null,
-      language: "en-US",
-      areas,
-    };
-    try {
-      const a = editing ? await emergency.updateAlert(api, editing.thread_id, body) : await emergency.publish(api, body);
-      setMessage(`${a.msg_type} published: ${a.identifier} (CAP 1.2, schema-valid${a.signed ? ", signed" : ""}).`);
-      setAreas([]);
-      setEditing(null);
-      void load();
-    } catch (err) {
-      setMessage(`Not published: ${problemText(err)}`);
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      const expires = text(f, "expires");
+      const body: PublicAlertCompose = {
+        status: text(f, "status") as PublicAlertCompose["status"],
+        scope: "Public",
+        categories: CATEGORIES.filter((c) => f.get(`cat-${c}`)),
+        response_types: RESPONSES.filter((r) => f.get(`resp-${r}`)),
+        event: text(f, "event"),
+        urgency: text(f, "urgency") as PublicAlertCompose["urgency"],
+        severity: text(f, "severity") as PublicAlertCompose["severity"],
+        certainty: text(f, "certainty") as PublicAlertCompose["certainty"],
+        headline: opt(f, "headline"),
+        description: opt(f, "description"),
+        instruction: opt(f, "instruction"),
+        expires: expires ? new Date(expires).toISOString() : null,
+        language: "en-US",
+        areas,
+      };
+      try {
+        const a = editing ? await emergency.updateAlert(api, editing.thread_id, body) : await emergency.publish(api, body);
+        setMessage(`${a.msg_type} published: ${a.identifier} (CAP 1.2, schema-valid${a.signed ? ", signed" : ""}).`);
+        setAreas([]);
+        setEditing(null);
+        void load();
+      } catch (err) {
+        setMessage(`Not published: ${problemText(err)}`);
+      }
+    });
   }
 
   async function cancel(a: PublicAlertRead) {
-    const note = window.prompt("Why is this alert cancelled?");
-    if (!note) return;
-    try {
-      await emergency.cancelAlert(api, a.thread_id, note);
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const note = window.prompt("Why is this alert cancelled?");
+      if (!note) return;
+      try {
+        await emergency.cancelAlert(api, a.thread_id, note);
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   const drawn = useMemo<GeoCollection>(() => ({
@@ -138,7 +144,7 @@ export function Alerts() {
               {can("emergency:write") && (
                 <div className="actions">
                   <button type="button" onClick={() => { setEditing(a); setAreas(a.compose.areas); }}>Update</button>
-                  <button type="button" className="danger" onClick={() => void cancel(a)}>Cancel alert</button>
+                  <button disabled={busy} type="button" className="danger" onClick={() => void cancel(a)}>Cancel alert</button>
                 </div>
               )}
             </li>
@@ -148,7 +154,7 @@ export function Alerts() {
       </section>
       {can("emergency:write") && (
         <aside className="panel side">
-          <form key={editing?.id ?? "new"} onSubmit={(e) => void publish(e)} className="form" data-testid="alert-form">
+          <form aria-busy={busy} key={editing?.id ?? "new"} onSubmit={(e) => void publish(e)} className="form" data-testid="alert-form">
             <label>Event<input name="event" required defaultValue={compose?.event ?? ""} placeholder="Flood" /></label>
             <label>Headline<input name="headline" maxLength={160} defaultValue={compose?.headline ?? ""} /></label>
             <label>Description<textarea name="description" rows={3} defaultValue={compose?.description ?? ""} /></label>
@@ -170,7 +176,7 @@ export function Alerts() {
             <label>Expires<input name="expires" type="datetime-local" /></label>
             <p className="small">{areas.length} area(s) drawn.</p>
             <div className="actions">
-              <button className="primary" type="submit" disabled={areas.length === 0}>{editing ? "Publish update" : "Publish alert"}</button>
+              <button className="primary" type="submit" disabled={busy || areas.length === 0}>{editing ? "Publish update" : "Publish alert"}</button>
               {editing && <button type="button" onClick={() => { setEditing(null); setAreas([]); }}>Stop editing</button>}
             </div>
           </form>

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { NavLink, Outlet, useLocation } from "react-router-dom";
 import { ViewBoundary } from "../../components/ViewBoundary";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { download, problemText, upload } from "../../api/emergency";
 
 const TABS = [
@@ -38,17 +39,20 @@ export function Emergency() {
 /** CSV export and all-or-nothing import of one kind of record. */
 export function CsvTools({ kind, onImported }: { kind: "resources" | "personnel" | "shelters" | "supplies"; onImported: () => void }) {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [message, setMessage] = useState<string | null>(null);
   async function onFile(file: File | undefined) {
     if (!file) return;
-    setMessage(null);
-    try {
-      const r = await upload<{ imported: number }>(api, `/api/emergency/csv/${kind}`, file);
-      setMessage(`Imported ${r.imported} row(s).`);
-      onImported();
-    } catch (e) {
-      setMessage(`Nothing imported. ${problemText(e)}`);
-    }
+    await run(async (api) => {
+      setMessage(null);
+      try {
+        const r = await upload<{ imported: number }>(api, `/api/emergency/csv/${kind}`, file);
+        setMessage(`Imported ${r.imported} row(s).`);
+        onImported();
+      } catch (e) {
+        setMessage(`Nothing imported. ${problemText(e)}`);
+      }
+    });
   }
   return (
     <details className="csv">
@@ -63,7 +67,7 @@ export function CsvTools({ kind, onImported }: { kind: "resources" | "personnel"
         {can("emergency:write") && (
           <label>
             Import CSV (all rows or none)
-            <input type="file" accept=".csv,text/csv" onChange={(e) => void onFile(e.target.files?.[0])} />
+            <input type="file" accept=".csv,text/csv" disabled={busy} onChange={(e) => void onFile(e.target.files?.[0])} />
           </label>
         )}
       </div>

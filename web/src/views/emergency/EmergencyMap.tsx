@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useMemo, useState, type SyntheticEvent } from "react";
 import { emergency, problemText, type FeedStatus, type GeoCollection } from "../../api/emergency";
 import { useApp, useChannel, useResync } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { LayerMap } from "../../components/LayerMap";
 
 /** Map layers: shelters, resources, active alert areas, hazard feeds; and the feeds themselves. */
 export function EmergencyMap() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [data, setData] = useState<Record<string, GeoCollection | null>>({});
   const [feeds, setFeeds] = useState<FeedStatus[]>([]);
   const [message, setMessage] = useState<string | null>(null);
@@ -28,17 +30,19 @@ export function EmergencyMap() {
 
   async function addFeed(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget;
-    const f = new FormData(form);
-    try {
-      const feed = await emergency.createFeed(api, { name: f.get("name"), url: f.get("url"), format: f.get("format") });
-      await emergency.refreshFeed(api, feed.id);
-      form.reset();
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-      void load();
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      const f = new FormData(form);
+      try {
+        const feed = await emergency.createFeed(api, { name: f.get("name"), url: f.get("url"), format: f.get("format") });
+        await emergency.refreshFeed(api, feed.id);
+        form.reset();
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+        void load();
+      }
+    });
   }
 
   return (
@@ -63,11 +67,11 @@ export function EmergencyMap() {
           ))}
         </ul>
         {can("emergency:write") && (
-          <form className="form" onSubmit={(e) => void addFeed(e)}>
+          <form aria-busy={busy} className="form" onSubmit={(e) => void addFeed(e)}>
             <label>Name<input name="name" required /></label>
             <label>URL (http, https or file)<input name="url" required /></label>
             <label>Format<select name="format"><option value="geojson">GeoJSON earthquakes</option><option value="cap">CAP 1.2 (alert or Atom index)</option></select></label>
-            <button type="submit">Add feed</button>
+            <button type="submit" disabled={busy}>Add feed</button>
           </form>
         )}
         {message && <p role="status">{message}</p>}

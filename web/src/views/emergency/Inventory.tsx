@@ -1,3 +1,4 @@
+import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import {
   emergency,
@@ -13,6 +14,7 @@ import {
   opt,
 } from "../../api/emergency";
 import { useApp, useChannel, useResync } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { CsvTools } from "./Emergency";
 
 const KINDS: MovementCreate["kind"][] = ["receipt", "transfer", "issue", "adjust_in", "adjust_out"];
@@ -20,6 +22,7 @@ const KINDS: MovementCreate["kind"][] = ["receipt", "transfer", "issue", "adjust
 /** Items and stock per location, the movement ledger, requests between locations, alerts. */
 export function Inventory() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [items, setItems] = useState<ItemRead[]>([]);
   const [locations, setLocations] = useState<LocationRead[]>([]);
   const [stock, setStock] = useState<StockRead[]>([]);
@@ -44,32 +47,36 @@ export function Inventory() {
 
   async function move(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    try {
-      const made = await emergency.move(api, {
-        kind, item_id: text(f, "item"), quantity: Number(f.get("quantity")),
-        from_location_id: ["receipt", "adjust_in"].includes(kind) ? null : opt(f, "from"),
-        to_location_id: ["issue", "adjust_out"].includes(kind) ? null : opt(f, "to"),
-        lot: opt(f, "lot"), expires_on: kind === "receipt" ? opt(f, "expires") : null, note: opt(f, "note"),
-      });
-      setMessage(`Recorded ${made.length} ledger row(s).`);
-      void load();
-    } catch (err) {
-      setMessage(`Not recorded: ${problemText(err)}`);
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      try {
+        const made = await emergency.move(api, {
+          kind, item_id: text(f, "item"), quantity: Number(f.get("quantity")),
+          from_location_id: ["receipt", "adjust_in"].includes(kind) ? null : opt(f, "from"),
+          to_location_id: ["issue", "adjust_out"].includes(kind) ? null : opt(f, "to"),
+          lot: opt(f, "lot"), expires_on: kind === "receipt" ? opt(f, "expires") : null, note: opt(f, "note"),
+        });
+        setMessage(`Recorded ${made.length} ledger row(s).`);
+        void load();
+      } catch (err) {
+        setMessage(`Not recorded: ${problemText(err)}`);
+      }
+    });
   }
 
-  async function simple(e: SyntheticEvent<HTMLFormElement>, send: (f: FormData) => Promise<unknown>, done: string) {
+  async function simple(e: SyntheticEvent<HTMLFormElement>, send: (f: FormData, api: ApiClient) => Promise<unknown>, done: string) {
     e.preventDefault();
-    const form = e.currentTarget;
-    try {
-      await send(new FormData(form));
-      form.reset();
-      setMessage(done);
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      try {
+        await send(new FormData(form), api);
+        form.reset();
+        setMessage(done);
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   return (
@@ -108,9 +115,9 @@ export function Inventory() {
               <li key={r.id} className="unit">
                 {r.quantity} × {itemName(r.item_id)} to {place(r.to_location_id)} — <strong>{r.status}</strong> ({r.fulfilled_quantity} sent){r.note ? ` · ${r.note}` : ""}
                 {can("emergency:write") && (r.status === "open" || r.status === "partial") && (
-                  <form className="inline" onSubmit={(e) => void simple(e, (f) => emergency.fulfil(api, r.id, text(f, "from")), "Sent toward the request.")}>
+                  <form aria-busy={busy} className="inline" onSubmit={(e) => void simple(e, (f, api) => emergency.fulfil(api, r.id, text(f, "from")), "Sent toward the request.")}>
                     <select name="from" aria-label="Send from">{locations.filter((l) => l.id !== r.to_location_id).map((l) => <option key={l.id} value={l.id}>{l.name}</option>)}</select>
-                    <button type="submit">Fulfil</button>
+                    <button type="submit" disabled={busy}>Fulfil</button>
                   </form>
                 )}
               </li>
@@ -122,7 +129,7 @@ export function Inventory() {
       {can("emergency:write") && (
         <aside className="panel side">
           <h2>Record a movement</h2>
-          <form onSubmit={(e) => void move(e)} className="form" data-testid="movement-form">
+          <form aria-busy={busy} onSubmit={(e) => void move(e)} className="form" data-testid="movement-form">
             <label>Kind<select value={kind} onChange={(e) => setKind(e.target.value as MovementCreate["kind"])} name="kind">{KINDS.map((k) => <option key={k} value={k}>{k.replace(/_/g, " ")}</option>)}</select></label>
             <label>Item<select name="item" required>{items.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}</select></label>
             <label>Quantity<input name="quantity" type="number" min={1} required defaultValue={1} /></label>
@@ -131,30 +138,30 @@ export function Inventory() {
             <label>Lot (optional; takes go first-expiry-first-out)<input name="lot" /></label>
             {kind === "receipt" && <label>Expires on<input name="expires" type="date" /></label>}
             <label>Note<input name="note" /></label>
-            <button className="primary" type="submit">Record</button>
+            <button disabled={busy} className="primary" type="submit">Record</button>
           </form>
           {message && <p role="status" data-testid="inventory-message">{message}</p>}
           <h2>Request supplies</h2>
-          <form className="form" onSubmit={(e) => void simple(e, (f) => emergency.createRequest(api, { item_id: f.get("item"), quantity: Number(f.get("quantity")), to_location_id: f.get("to"), note: f.get("note") || null }), "Requested.")}>
+          <form aria-busy={busy} className="form" onSubmit={(e) => void simple(e, (f, api) => emergency.createRequest(api, { item_id: f.get("item"), quantity: Number(f.get("quantity")), to_location_id: f.get("to"), note: f.get("note") || null }), "Requested.")}>
             <label>Item<select name="item">{items.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}</select></label>
             <label>Quantity<input name="quantity" type="number" min={1} defaultValue={10} /></label>
             <label>To<select name="to">{locations.map((l) => <option key={l.id} value={l.id}>{l.name}</option>)}</select></label>
             <label>Note<input name="note" /></label>
-            <button type="submit">Request</button>
+            <button type="submit" disabled={busy}>Request</button>
           </form>
           <h2>New item</h2>
-          <form className="form" data-testid="item-form" onSubmit={(e) => void simple(e, (f) => emergency.createItem(api, { sku: f.get("sku"), name: f.get("name"), unit: f.get("unit"), min_stock: Number(f.get("min") || 0) }), "Item added.")}>
+          <form aria-busy={busy} className="form" data-testid="item-form" onSubmit={(e) => void simple(e, (f, api) => emergency.createItem(api, { sku: f.get("sku"), name: f.get("name"), unit: f.get("unit"), min_stock: Number(f.get("min") || 0) }), "Item added.")}>
             <label>SKU<input name="sku" required pattern="[A-Za-z0-9._-]+" /></label>
             <label>Name<input name="name" required /></label>
             <label>Unit<input name="unit" required defaultValue="each" /></label>
             <label>Low-stock threshold<input name="min" type="number" min={0} defaultValue={0} /></label>
-            <button type="submit">Add item</button>
+            <button type="submit" disabled={busy}>Add item</button>
           </form>
           <h2>New location</h2>
-          <form className="form" data-testid="location-form" onSubmit={(e) => void simple(e, (f) => emergency.createLocation(api, { name: f.get("name"), kind: f.get("kind") }), "Location added.")}>
+          <form aria-busy={busy} className="form" data-testid="location-form" onSubmit={(e) => void simple(e, (f, api) => emergency.createLocation(api, { name: f.get("name"), kind: f.get("kind") }), "Location added.")}>
             <label>Name<input name="name" required /></label>
             <label>Kind<select name="kind">{["warehouse", "station", "vehicle"].map((k) => <option key={k}>{k}</option>)}</select></label>
-            <button type="submit">Add location</button>
+            <button type="submit" disabled={busy}>Add location</button>
           </form>
         </aside>
       )}

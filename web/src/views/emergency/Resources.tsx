@@ -10,6 +10,7 @@ import {
 } from "../../api/emergency";
 import { Link } from "react-router-dom";
 import { useApp, useChannel, useResync } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { CsvTools } from "./Emergency";
 
 const KINDS = ["fire_engine", "rescue", "helicopter", "mobile_command", "generator", "boat", "equipment"];
@@ -18,6 +19,7 @@ const STATUSES = ["available", "assigned", "out_of_service", "maintenance"];
 /** The resources board: every resource, dispatch's ambulances included, by kind. */
 export function Resources() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [board, setBoard] = useState<ResourceRead[] | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const load = useCallback(async () => setBoard(await emergency.board(api).catch(() => null)), [api]);
@@ -28,33 +30,37 @@ export function Resources() {
 
   async function add(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const form = e.currentTarget;
-    try {
-      await emergency.createResource(api, {
-        name: text(f, "name"),
-        kind: text(f, "kind") as ResourceRead["kind"],
-        agency: text(f, "agency"),
-        home_lat: Number(f.get("lat")),
-        home_lon: Number(f.get("lon")),
-        home_name: opt(f, "home"),
-        capabilities: text(f, "capabilities").split(",").map((s) => s.trim()).filter(Boolean),
-      });
-      form.reset();
-      setMessage("Resource added.");
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      const form = e.currentTarget;
+      try {
+        await emergency.createResource(api, {
+          name: text(f, "name"),
+          kind: text(f, "kind") as ResourceRead["kind"],
+          agency: text(f, "agency"),
+          home_lat: Number(f.get("lat")),
+          home_lon: Number(f.get("lon")),
+          home_name: opt(f, "home"),
+          capabilities: text(f, "capabilities").split(",").map((s) => s.trim()).filter(Boolean),
+        });
+        form.reset();
+        setMessage("Resource added.");
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   async function setStatus(r: ResourceRead, status: string) {
-    try {
-      await emergency.updateResource(api, r.id, { status: status as ResourceCreate["status"] });
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      try {
+        await emergency.updateResource(api, r.id, { status: status as ResourceCreate["status"] });
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   const groups = new Map<string, ResourceRead[]>();
@@ -79,7 +85,7 @@ export function Resources() {
                   <td>{r.agency}</td>
                   <td>
                     {r.source === "emergency" && can("emergency:write") ? (
-                      <select aria-label={`Status of ${r.name}`} value={r.status} onChange={(e) => void setStatus(r, e.target.value)}>
+                      <select aria-label={`Status of ${r.name}`} disabled={busy} value={r.status} onChange={(e) => void setStatus(r, e.target.value)}>
                         {STATUSES.map((s) => <option key={s} value={s}>{s.replace(/_/g, " ")}</option>)}
                       </select>
                     ) : (
@@ -100,7 +106,7 @@ export function Resources() {
       {can("emergency:write") && (
         <aside className="panel side">
           <h2>Add a resource</h2>
-          <form onSubmit={(e) => void add(e)} className="form">
+          <form aria-busy={busy} onSubmit={(e) => void add(e)} className="form">
             <label>Name<input name="name" required maxLength={120} /></label>
             <label>Kind<select name="kind">{KINDS.map((k) => <option key={k} value={k}>{k.replace(/_/g, " ")}</option>)}</select></label>
             <label>Agency<input name="agency" required /></label>
@@ -110,7 +116,7 @@ export function Resources() {
               <label>Longitude<input name="lon" type="number" step="any" required defaultValue={24.94} /></label>
             </div>
             <label>Capabilities (comma separated)<input name="capabilities" /></label>
-            <button className="primary" type="submit">Add resource</button>
+            <button disabled={busy} className="primary" type="submit">Add resource</button>
           </form>
           {message && <p role="status">{message}</p>}
         </aside>

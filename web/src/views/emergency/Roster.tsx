@@ -11,6 +11,7 @@ import {
   opt,
 } from "../../api/emergency";
 import { useApp, useChannel, useResync } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { CsvTools } from "./Emergency";
 
 const QUALS = ["paramedic", "emt", "nurse", "driver", "physician", "firefighter", "pilot", "boat_operator"];
@@ -23,6 +24,7 @@ function localInput(d: Date): string {
 /** Who is on duty now, each ambulance's crew from the roster, the roster, and staff. */
 export function Roster() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [people, setPeople] = useState<PersonRead[]>([]);
   const [duty, setDuty] = useState<OnDutyRead[] | null>(null);
   const [crews, setCrews] = useState<UnitCrewRead[]>([]);
@@ -50,64 +52,72 @@ export function Roster() {
 
   async function addPerson(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget;
-    const f = new FormData(form);
-    const expires = opt(f, "expires");
-    try {
-      await emergency.createPerson(api, {
-        name: text(f, "name"),
-        agency: text(f, "agency"),
-        username: opt(f, "username"),
-        qualifications: QUALS.filter((k) => f.get(`q-${k}`)).map((kind) => ({
-          kind: kind as PersonRead["qualifications"][number]["kind"],
-          expires_on: kind === "driver" ? null : expires,
-        })),
-      });
-      form.reset();
-      setMessage("Person added.");
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      const f = new FormData(form);
+      const expires = opt(f, "expires");
+      try {
+        await emergency.createPerson(api, {
+          name: text(f, "name"),
+          agency: text(f, "agency"),
+          username: opt(f, "username"),
+          qualifications: QUALS.filter((k) => f.get(`q-${k}`)).map((kind) => ({
+            kind: kind as PersonRead["qualifications"][number]["kind"],
+            expires_on: kind === "driver" ? null : expires,
+          })),
+        });
+        form.reset();
+        setMessage("Person added.");
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   async function addShift(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    try {
-      await emergency.addShift(api, text(f, "person"), {
-        starts_at: new Date(text(f, "start")).toISOString(),
-        ends_at: new Date(text(f, "end")).toISOString(),
-        unit_id: opt(f, "unit"),
-        position: opt(f, "position"),
-      });
-      setMessage("Shift added.");
-      void load();
-    } catch (err) {
-      setMessage(`Shift not added: ${problemText(err)}`);
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      try {
+        await emergency.addShift(api, text(f, "person"), {
+          starts_at: new Date(text(f, "start")).toISOString(),
+          ends_at: new Date(text(f, "end")).toISOString(),
+          unit_id: opt(f, "unit"),
+          position: opt(f, "position"),
+        });
+        setMessage("Shift added.");
+        void load();
+      } catch (err) {
+        setMessage(`Shift not added: ${problemText(err)}`);
+      }
+    });
   }
 
   async function addTeam(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget;
-    try {
-      await emergency.createTeam(api, text(new FormData(form), "name"));
-      form.reset();
-      setMessage("Team created.");
-      void load();
-    } catch (err) {
-      setMessage(`Team not created: ${problemText(err)}`);
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      try {
+        await emergency.createTeam(api, text(new FormData(form), "name"));
+        form.reset();
+        setMessage("Team created.");
+        void load();
+      } catch (err) {
+        setMessage(`Team not created: ${problemText(err)}`);
+      }
+    });
   }
 
   async function setTeam(personId: string, teamId: string | null) {
-    try {
-      await emergency.setTeam(api, personId, teamId);
-      void load();
-    } catch (err) {
-      setMessage(`Team not changed: ${problemText(err)}`);
-    }
+    await run(async (api) => {
+      try {
+        await emergency.setTeam(api, personId, teamId);
+        void load();
+      } catch (err) {
+        setMessage(`Team not changed: ${problemText(err)}`);
+      }
+    });
   }
 
   const now = new Date();
@@ -167,16 +177,16 @@ export function Roster() {
       {can("emergency:write") && (
         <aside className="panel side">
           <h2>Add a shift</h2>
-          <form onSubmit={(e) => void addShift(e)} className="form" data-testid="shift-form">
+          <form aria-busy={busy} onSubmit={(e) => void addShift(e)} className="form" data-testid="shift-form">
             <label>Person<select name="person" required>{people.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}</select></label>
             <label>Starts<input name="start" type="datetime-local" required defaultValue={localInput(new Date(now.getTime() - 3600e3))} /></label>
             <label>Ends<input name="end" type="datetime-local" required defaultValue={localInput(new Date(now.getTime() + 11 * 3600e3))} /></label>
             <label>Ambulance<select name="unit"><option value="">—</option>{crews.map((c) => <option key={c.unit_id} value={c.unit_id}>{c.call_sign}</option>)}</select></label>
             <label>Position<input name="position" placeholder="driver, medic…" /></label>
-            <button className="primary" type="submit">Add shift</button>
+            <button disabled={busy} className="primary" type="submit">Add shift</button>
           </form>
           <h2>Add a person</h2>
-          <form onSubmit={(e) => void addPerson(e)} className="form" data-testid="person-form">
+          <form aria-busy={busy} onSubmit={(e) => void addPerson(e)} className="form" data-testid="person-form">
             <label>Name<input name="name" required /></label>
             <label>Agency<input name="agency" required defaultValue="EMS" /></label>
             <label>EMsync login (optional)<input name="username" /></label>
@@ -185,7 +195,7 @@ export function Roster() {
               {QUALS.map((k) => <label key={k} className="check"><input type="checkbox" name={`q-${k}`} />{k.replace(/_/g, " ")}</label>)}
             </fieldset>
             <label>Certificates expire on<input name="expires" type="date" /></label>
-            <button className="primary" type="submit">Add person</button>
+            <button disabled={busy} className="primary" type="submit">Add person</button>
           </form>
           {message && <p role="status" data-testid="roster-message">{message}</p>}
         </aside>

@@ -9,6 +9,7 @@ import {
   opt,
 } from "../../api/emergency";
 import { useApp, useChannel, useResync } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { CsvTools } from "./Emergency";
 
 function Bar({ used, total, label }: { used: number; total: number; label: string }) {
@@ -24,6 +25,7 @@ function Bar({ used, total, label }: { used: number; total: number; label: strin
 /** Shelters with occupancy, opening and closing, check-in/out, reunification search. */
 export function Shelters() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [shelters, setShelters] = useState<ShelterRead[] | null>(null);
   const [chosen, setChosen] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -35,26 +37,28 @@ export function Shelters() {
 
   async function create(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget;
-    const f = new FormData(form);
-    try {
-      const s = await emergency.createShelter(api, {
-        name: text(f, "name"),
-        address: opt(f, "address"),
-        lat: Number(f.get("lat")),
-        lon: Number(f.get("lon")),
-        capacity_beds: Number(f.get("beds")),
-        capacity_accessible: Number(f.get("accessible") || 0),
-        capacity_pets: Number(f.get("pets") || 0),
-        amenities: text(f, "amenities").split(",").map((x) => x.trim()).filter(Boolean),
-      });
-      form.reset();
-      setChosen(s.id);
-      setMessage(`${s.name} is open.`);
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      const f = new FormData(form);
+      try {
+        const s = await emergency.createShelter(api, {
+          name: text(f, "name"),
+          address: opt(f, "address"),
+          lat: Number(f.get("lat")),
+          lon: Number(f.get("lon")),
+          capacity_beds: Number(f.get("beds")),
+          capacity_accessible: Number(f.get("accessible") || 0),
+          capacity_pets: Number(f.get("pets") || 0),
+          amenities: text(f, "amenities").split(",").map((x) => x.trim()).filter(Boolean),
+        });
+        form.reset();
+        setChosen(s.id);
+        setMessage(`${s.name} is open.`);
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   return (
@@ -84,7 +88,7 @@ export function Shelters() {
       {can("emergency:write") && (
         <aside className="panel side">
           <h2>Open a shelter</h2>
-          <form onSubmit={(e) => void create(e)} className="form" data-testid="shelter-form">
+          <form aria-busy={busy} onSubmit={(e) => void create(e)} className="form" data-testid="shelter-form">
             <label>Name<input name="name" required /></label>
             <label>Address<input name="address" /></label>
             <div className="row2">
@@ -97,7 +101,7 @@ export function Shelters() {
             </div>
             <label>Pet places<input name="pets" type="number" min={0} defaultValue={5} /></label>
             <label>Amenities (comma separated)<input name="amenities" placeholder="showers, kitchen, generator" /></label>
-            <button className="primary" type="submit">Open shelter</button>
+            <button disabled={busy} className="primary" type="submit">Open shelter</button>
           </form>
           {message && <p role="status" data-testid="shelter-message">{message}</p>}
         </aside>
@@ -108,6 +112,7 @@ export function Shelters() {
 
 function ShelterDetail({ shelter, onChanged }: { shelter: ShelterRead; onChanged: () => void }) {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [evacuees, setEvacuees] = useState<EvacueeRead[] | null>(null);
   const [history, setHistory] = useState<OccupancyPoint[]>([]);
   const [message, setMessage] = useState<string | null>(null);
@@ -119,33 +124,37 @@ function ShelterDetail({ shelter, onChanged }: { shelter: ShelterRead; onChanged
 
   async function checkIn(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget;
-    const f = new FormData(form);
-    try {
-      const r = await emergency.checkIn(api, shelter.id, {
-        name: text(f, "name"),
-        family: opt(f, "family"),
-        birth_year: f.get("birth_year") ? Number(f.get("birth_year")) : null,
-        needs: opt(f, "needs"),
-        accessible: f.get("accessible") === "on",
-        pets: Number(f.get("pets") || 0),
-      });
-      form.reset();
-      setMessage(`${r.evacuee.name} checked in.`);
-      onChanged();
-      void load();
-    } catch (err) {
-      setMessage(`Not checked in: ${problemText(err)}`);
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      const f = new FormData(form);
+      try {
+        const r = await emergency.checkIn(api, shelter.id, {
+          name: text(f, "name"),
+          family: opt(f, "family"),
+          birth_year: f.get("birth_year") ? Number(f.get("birth_year")) : null,
+          needs: opt(f, "needs"),
+          accessible: f.get("accessible") === "on",
+          pets: Number(f.get("pets") || 0),
+        });
+        form.reset();
+        setMessage(`${r.evacuee.name} checked in.`);
+        onChanged();
+        void load();
+      } catch (err) {
+        setMessage(`Not checked in: ${problemText(err)}`);
+      }
+    });
   }
 
   async function setStatus(status: string) {
-    try {
-      await emergency.updateShelter(api, shelter.id, { status });
-      onChanged();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      try {
+        await emergency.updateShelter(api, shelter.id, { status });
+        onChanged();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   return (
@@ -154,21 +163,21 @@ function ShelterDetail({ shelter, onChanged }: { shelter: ShelterRead; onChanged
       {can("emergency:write") && (
         <div className="actions">
           {shelter.status !== "closed" ? (
-            <button type="button" className="danger" onClick={() => void setStatus("closed")}>Close shelter</button>
+            <button disabled={busy} type="button" className="danger" onClick={() => void setStatus("closed")}>Close shelter</button>
           ) : (
-            <button type="button" onClick={() => void setStatus("open")}>Reopen shelter</button>
+            <button disabled={busy} type="button" onClick={() => void setStatus("open")}>Reopen shelter</button>
           )}
         </div>
       )}
       {can("emergency:write") && shelter.status !== "closed" && (
-        <form onSubmit={(e) => void checkIn(e)} className="form grid3" data-testid="checkin-form">
+        <form aria-busy={busy} onSubmit={(e) => void checkIn(e)} className="form grid3" data-testid="checkin-form">
           <label>Name<input name="name" required /></label>
           <label>Household<input name="family" /></label>
           <label>Birth year<input name="birth_year" type="number" min={1900} max={2100} /></label>
           <label>Care needs<input name="needs" /></label>
           <label>Pets<input name="pets" type="number" min={0} max={20} defaultValue={0} /></label>
           <label className="check"><input type="checkbox" name="accessible" />Accessible bed</label>
-          <button className="primary" type="submit">Check in</button>
+          <button disabled={busy} className="primary" type="submit">Check in</button>
         </form>
       )}
       {message && <p role="status" data-testid="checkin-message">{message}</p>}

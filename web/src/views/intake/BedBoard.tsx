@@ -1,7 +1,9 @@
+import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { problemText, text } from "../../api/emergency";
 import { beds, type BedBoard as Board, type BedRead } from "../../api/intakeRecords";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 const ZONES = ["resus", "majors", "minors", "paediatric"];
 
@@ -16,6 +18,7 @@ const ACTIONS: Record<BedRead["status"], [string, BedRead["status"] | "release"]
 /** The ED bed board: beds by zone with their state and patient, kept by the charge nurse. */
 export function BedBoard() {
   const { api, me } = useApp();
+  const { busy, run } = useSubmit();
   // The person's own hospital once `me` has arrived (the view may mount before it does: a
   // starting value taken from it then stayed empty and the board never loaded); typed otherwise.
   const [typed, setHospitalId] = useState("");
@@ -32,14 +35,16 @@ export function BedBoard() {
   }, [api, hospitalId]);
   useEffect(() => void load(), [load]);
 
-  async function act(fn: () => Promise<unknown>, done: string) {
-    try {
-      await fn();
-      setMessage(done);
-      await load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+  async function act(fn: (api: ApiClient) => Promise<unknown>, done: string) {
+    await run(async (api) => {
+      try {
+        await fn(api);
+        setMessage(done);
+        await load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   function addBed(e: SyntheticEvent<HTMLFormElement>) {
@@ -47,7 +52,7 @@ export function BedBoard() {
     const f = new FormData(e.currentTarget);
     const label = text(f, "label");
     void act(
-      () => beds.create(api, { hospital_id: hospitalId, zone: text(f, "zone"), label, monitored: f.get("monitored") === "on" }),
+      (api) => beds.create(api, { hospital_id: hospitalId, zone: text(f, "zone"), label, monitored: f.get("monitored") === "on" }),
       `Bed ${label} added.`,
     );
   }
@@ -91,14 +96,14 @@ export function BedBoard() {
                         key={label}
                         type="button"
                         onClick={() =>
-                          void act(() => (to === "release" ? beds.release(api, b.id) : beds.move(api, b, to)), `${b.label}: ${label.toLowerCase()}.`)
+                          void act((api) => (to === "release" ? beds.release(api, b.id) : beds.move(api, b, to)), `${b.label}: ${label.toLowerCase()}.`)
                         }
                       >
                         {label}
                       </button>
                     ))}
                     {b.status === "available" && (
-                      <button type="button" onClick={() => void act(() => beds.assign(api, b.id, null), `${b.label} assigned.`)}>
+                      <button disabled={busy} type="button" onClick={() => void act((api) => beds.assign(api, b.id, null), `${b.label} assigned.`)}>
                         Assign walk-in
                       </button>
                     )}
@@ -110,11 +115,11 @@ export function BedBoard() {
         </div>
       ))}
       {hospitalId && (
-        <form onSubmit={addBed} aria-label="Add a bed" className="inline">
+        <form aria-busy={busy} onSubmit={addBed} aria-label="Add a bed" className="inline">
           <label>Zone <select name="zone">{ZONES.map((z) => <option key={z}>{z}</option>)}</select></label>
           <label>Label <input name="label" required maxLength={40} /></label>
           <label><input type="checkbox" name="monitored" /> Monitored</label>
-          <button type="submit">Add bed</button>
+          <button type="submit" disabled={busy}>Add bed</button>
         </form>
       )}
     </section>

@@ -1,13 +1,16 @@
+import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { problemText, text } from "../../api/emergency";
 import { clinics, saveFile, type BookingRead, type ClinicianRead, type SlotRead } from "../../api/intakeRecords";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 const when = (iso: string) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 
 /** Clinicians, their free slots and bookings: add availability, book, cancel, export .ics. */
 export function Clinics() {
   const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [clinicians, setClinicians] = useState<ClinicianRead[]>([]);
   const [slots, setSlots] = useState<SlotRead[]>([]);
   const [bookings, setBookings] = useState<BookingRead[]>([]);
@@ -24,20 +27,22 @@ export function Clinics() {
   }, [api]);
   useEffect(() => void load(), [load]);
 
-  async function act(fn: () => Promise<unknown>, done: string) {
-    try {
-      await fn();
-      setMessage(done);
-      await load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+  async function act(fn: (api: ApiClient) => Promise<unknown>, done: string) {
+    await run(async (api) => {
+      try {
+        await fn(api);
+        setMessage(done);
+        await load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   function addClinician(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
-    void act(() => clinics.addClinician(api, { name: text(f, "name"), specialty: text(f, "specialty") }), "Clinician added.");
+    void act((api) => clinics.addClinician(api, { name: text(f, "name"), specialty: text(f, "specialty") }), "Clinician added.");
   }
 
   function addWindow(e: SyntheticEvent<HTMLFormElement>) {
@@ -46,7 +51,7 @@ export function Clinics() {
     const start = new Date(text(f, "start"));
     const end = new Date(start.getTime() + Number(text(f, "hours")) * 3600_000);
     void act(
-      () => clinics.addAvailability(api, text(f, "clinician"), {
+      (api) => clinics.addAvailability(api, text(f, "clinician"), {
         starts_at: start.toISOString(), ends_at: end.toISOString(), slot_minutes: Number(text(f, "minutes")),
         kind: text(f, "kind") as SlotRead["kind"], location: text(f, "location") || null,
       }),
@@ -80,7 +85,7 @@ export function Clinics() {
               <td>{b.cancelled_at ? "cancelled" : "booked"}</td>
               <td>
                 <button type="button" onClick={() => void ics(b)}>.ics</button>
-                {!b.cancelled_at && <button type="button" onClick={() => void act(() => clinics.cancel(api, b.id), "Booking cancelled.")}>Cancel</button>}
+                {!b.cancelled_at && <button disabled={busy} type="button" onClick={() => void act((api) => clinics.cancel(api, b.id), "Booking cancelled.")}>Cancel</button>}
               </td>
             </tr>
           ))}
@@ -97,7 +102,7 @@ export function Clinics() {
               <td>{s.specialty.replace(/_/g, " ")} ({s.kind.replace(/_/g, " ")})</td>
               <td>{s.clinician_name}</td>
               <td>{s.location ?? "—"}</td>
-              <td><button type="button" onClick={() => void act(() => clinics.book(api, s.id, "booked at the desk"), "Booked.")}>Book</button></td>
+              <td><button disabled={busy} type="button" onClick={() => void act((api) => clinics.book(api, s.id, "booked at the desk"), "Booked.")}>Book</button></td>
             </tr>
           ))}
           {slots.length === 0 && <tr><td colSpan={5} className="muted">No free slots in the next 30 days.</td></tr>}
@@ -105,20 +110,20 @@ export function Clinics() {
       </table>
       <h3>Clinicians</h3>
       <ul>{clinicians.map((c) => <li key={c.id}>{c.name} · {c.specialty.replace(/_/g, " ")}</li>)}</ul>
-      <form onSubmit={addClinician} aria-label="Add a clinician" className="inline">
+      <form aria-busy={busy} onSubmit={addClinician} aria-label="Add a clinician" className="inline">
         <label>Name <input name="name" required maxLength={120} /></label>
         <label>Specialty <input name="specialty" required pattern="[a-z][a-z0-9_]*" placeholder="surgery" /></label>
-        <button type="submit">Add clinician</button>
+        <button type="submit" disabled={busy}>Add clinician</button>
       </form>
       {clinicians.length > 0 && (
-        <form onSubmit={addWindow} aria-label="Add availability" className="inline">
+        <form aria-busy={busy} onSubmit={addWindow} aria-label="Add availability" className="inline">
           <label>Clinician <select name="clinician">{clinicians.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}</select></label>
           <label>From <input name="start" type="datetime-local" required /></label>
           <label>Hours <input name="hours" type="number" min={1} max={12} defaultValue={2} /></label>
           <label>Slot minutes <input name="minutes" type="number" min={5} max={480} defaultValue={20} /></label>
           <label>Kind <select name="kind"><option value="follow_up">follow-up</option><option value="specialist">specialist</option></select></label>
           <label>Where <input name="location" maxLength={120} /></label>
-          <button type="submit">Add slots</button>
+          <button type="submit" disabled={busy}>Add slots</button>
         </form>
       )}
     </section>

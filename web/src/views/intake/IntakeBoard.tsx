@@ -3,6 +3,7 @@ import { Link, useNavigate } from "react-router-dom";
 import { opt, problemText } from "../../api/emergency";
 import { intake, STEP_LABEL, type BedBoard, type SessionSummary } from "../../api/intake";
 import { useApp, useChannel } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 /** One step as a small labelled chip; colour by status, the word says it too. */
 export function StepChip({ agent, status, clinical }: { agent: string; status: string; clinical: boolean }) {
@@ -16,6 +17,7 @@ export function StepChip({ agent, status, clinical }: { agent: string; status: s
 /** The ED intake board: arrivals with each step's status (live), a new arrival, the bed board. */
 export function IntakeBoard() {
   const { api, me, can } = useApp();
+  const { busy, run } = useSubmit();
   const navigate = useNavigate();
   const hospitalId = me?.hospital_id ?? null;
   const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
@@ -31,37 +33,39 @@ export function IntakeBoard() {
 
   async function arrive(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const nationalId = opt(f, "national_id");
-    const contact = opt(f, "contact_name");
-    const medication = opt(f, "planned_medication");
-    try {
-      const created = await intake.arrive(api, {
-        workflow: "emergency",
-        hospital_id: hospitalId,
-        arrival_mode: "public_ambulance",
-        chief_complaint: opt(f, "complaint"),
-        mechanism: opt(f, "mechanism"),
-        injury: true,
-        planned_medications: medication ? [medication] : [],
-        person: {
-          given_name: opt(f, "given_name"),
-          family_name: opt(f, "family_name"),
-          birth_date: opt(f, "birth_date"),
-          identifiers: nationalId ? [{ system: "national", value: nationalId }] : [],
-          emergency_contacts: contact ? [{ name: contact, relation: "family", phone: opt(f, "contact_phone") }] : [],
-        },
-        vitals: {
-          hr: Number(f.get("hr")) || null,
-          rr: Number(f.get("rr")) || null,
-          spo2: Number(f.get("spo2")) || null,
-          sbp: Number(f.get("sbp")) || null,
-        },
-      });
-      void navigate(`/intake/${created.id}`);
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      const nationalId = opt(f, "national_id");
+      const contact = opt(f, "contact_name");
+      const medication = opt(f, "planned_medication");
+      try {
+        const created = await intake.arrive(api, {
+          workflow: "emergency",
+          hospital_id: hospitalId,
+          arrival_mode: "public_ambulance",
+          chief_complaint: opt(f, "complaint"),
+          mechanism: opt(f, "mechanism"),
+          injury: true,
+          planned_medications: medication ? [medication] : [],
+          person: {
+            given_name: opt(f, "given_name"),
+            family_name: opt(f, "family_name"),
+            birth_date: opt(f, "birth_date"),
+            identifiers: nationalId ? [{ system: "national", value: nationalId }] : [],
+            emergency_contacts: contact ? [{ name: contact, relation: "family", phone: opt(f, "contact_phone") }] : [],
+          },
+          vitals: {
+            hr: Number(f.get("hr")) || null,
+            rr: Number(f.get("rr")) || null,
+            spo2: Number(f.get("spo2")) || null,
+            sbp: Number(f.get("sbp")) || null,
+          },
+        });
+        void navigate(`/intake/${created.id}`);
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   return (
@@ -94,7 +98,7 @@ export function IntakeBoard() {
       {can("intake:write") && (
         <section className="panel" aria-labelledby="arrival-title">
           <h2 id="arrival-title">Ambulance arrival</h2>
-          <form onSubmit={(e) => void arrive(e)} className="grid3" aria-label="Ambulance arrival">
+          <form aria-busy={busy} onSubmit={(e) => void arrive(e)} className="grid3" aria-label="Ambulance arrival">
             <label>Given name <input name="given_name" /></label>
             <label>Family name <input name="family_name" /></label>
             <label>Date of birth <input name="birth_date" placeholder="YYYY-MM-DD" /></label>
@@ -108,7 +112,7 @@ export function IntakeBoard() {
             <label>RR <input name="rr" type="number" /></label>
             <label>SpO₂ <input name="spo2" type="number" /></label>
             <label>Systolic BP <input name="sbp" type="number" /></label>
-            <button type="submit">Start emergency intake</button>
+            <button type="submit" disabled={busy}>Start emergency intake</button>
           </form>
         </section>
       )}

@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { opt, problemText } from "../../api/emergency";
 import { intake, STEP_LABEL, type SessionRead, type StepRead } from "../../api/intake";
 import { useApp, useChannel } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { SessionFollowUps } from "./SessionFollowUps";
 
 type Output = Record<string, unknown>;
@@ -75,6 +76,7 @@ function StepRow({ step }: { step: StepRead }) {
 export function IntakeSession() {
   const { sessionId = "" } = useParams();
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [session, setSession] = useState<SessionRead | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [action, setAction] = useState<"skip" | "force" | "reorder">("skip");
@@ -91,23 +93,25 @@ export function IntakeSession() {
 
   async function override(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget; // React clears currentTarget once the handler awaits
-    const f = new FormData(form);
-    const order = (opt(f, "order") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-    try {
-      setSession(
-        await intake.override(api, sessionId, {
-          action,
-          agent: action === "reorder" ? null : opt(f, "agent"),
-          order: action === "reorder" ? order : null,
-          reason: opt(f, "reason") ?? "",
-        }),
-      );
-      setMessage("Override recorded.");
-      form.reset();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const form = e.currentTarget; // React clears currentTarget once the handler awaits
+      const f = new FormData(form);
+      const order = (opt(f, "order") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      try {
+        setSession(
+          await intake.override(api, sessionId, {
+            action,
+            agent: action === "reorder" ? null : opt(f, "agent"),
+            order: action === "reorder" ? order : null,
+            reason: opt(f, "reason") ?? "",
+          }),
+        );
+        setMessage("Override recorded.");
+        form.reset();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   if (!session) return <p role={message ? "alert" : "status"}>{message ?? "Loading…"}</p>;
@@ -138,7 +142,7 @@ export function IntakeSession() {
       {can("intake:override") && (
         <section className="panel" aria-labelledby="override-title">
           <h2 id="override-title">Override</h2>
-          <form onSubmit={(e) => void override(e)} aria-label="Override">
+          <form aria-busy={busy} onSubmit={(e) => void override(e)} aria-label="Override">
             <label>Action{" "}
               <select name="action" value={action} onChange={(e) => setAction(e.target.value as typeof action)}>
                 <option value="skip">skip a step</option>
@@ -156,7 +160,7 @@ export function IntakeSession() {
               </label>
             )}{" "}
             <label>Reason (required) <input name="reason" required minLength={3} /></label>{" "}
-            <button type="submit">Apply override</button>
+            <button type="submit" disabled={busy}>Apply override</button>
           </form>
         </section>
       )}

@@ -1,8 +1,10 @@
+import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { problemText, text } from "../../api/emergency";
 import { legalCases, type LegalCaseRead, type LegalCaseUpdate } from "../../api/intakeRecords";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 const TASK_LABEL: Record<string, string> = {
   to_do: "Tell the police",
@@ -47,6 +49,7 @@ export function LegalCases() {
 
 function LegalCase({ caseId }: { caseId: string }) {
   const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [c, setCase] = useState<LegalCaseRead | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const load = useCallback(async () => {
@@ -58,13 +61,15 @@ function LegalCase({ caseId }: { caseId: string }) {
   }, [api, caseId]);
   useEffect(() => void load(), [load]);
 
-  async function save(fn: () => Promise<LegalCaseRead>, done: string) {
-    try {
-      setCase(await fn());
-      setMessage(done);
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+  async function save(fn: (api: ApiClient) => Promise<LegalCaseRead>, done: string) {
+    await run(async (api) => {
+      try {
+        setCase(await fn(api));
+        setMessage(done);
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   function update(e: SyntheticEvent<HTMLFormElement>) {
@@ -77,7 +82,7 @@ function LegalCase({ caseId }: { caseId: string }) {
     if (text(f, "consent")) body.consent = text(f, "consent") as LegalCaseUpdate["consent"];
     if (text(f, "capacity")) body.capacity = text(f, "capacity") as LegalCaseUpdate["capacity"];
     if (text(f, "status")) body.status = text(f, "status") as LegalCaseUpdate["status"];
-    void save(() => legalCases.update(api, caseId, body), "Case updated.");
+    void save((api) => legalCases.update(api, caseId, body), "Case updated.");
   }
 
   function custody(e: SyntheticEvent<HTMLFormElement>) {
@@ -85,7 +90,7 @@ function LegalCase({ caseId }: { caseId: string }) {
     const form = e.currentTarget;
     const f = new FormData(form);
     void save(
-      () => legalCases.addCustody(api, caseId, {
+      (api) => legalCases.addCustody(api, caseId, {
         item: text(f, "item"), from_party: text(f, "from_party"), to_party: text(f, "to_party"), note: text(f, "note") || null,
       }),
       "Custody link recorded.",
@@ -114,14 +119,14 @@ function LegalCase({ caseId }: { caseId: string }) {
           ))}
         </tbody>
       </table>
-      <form onSubmit={update} aria-label="Update the case" className="inline">
+      <form aria-busy={busy} onSubmit={update} aria-label="Update the case" className="inline">
         <label>Consent <select name="consent" defaultValue=""><option value="">—</option><option value="given">given</option><option value="refused">refused</option><option value="not_asked">not asked</option></select></label>
         <label>Capacity <select name="capacity" defaultValue=""><option value="">—</option><option value="has_capacity">has capacity</option><option value="lacks_capacity">lacks capacity</option><option value="not_assessed">not assessed</option></select></label>
         <label>Police task <select name="police_task" defaultValue=""><option value="">—</option><option value="to_do">to do</option><option value="done">done</option><option value="not_required">not required</option></select></label>
         <label>Police reference <input name="police_reference" maxLength={80} /></label>
         <label>Case <select name="status" defaultValue=""><option value="">—</option><option value="reported">reported</option><option value="closed">closed</option></select></label>
         <label>Reason <input name="reason" required maxLength={500} /></label>
-        <button type="submit">Save</button>
+        <button type="submit" disabled={busy}>Save</button>
       </form>
       <h3>Chain of custody</h3>
       <table className="table" data-testid="custody">
@@ -133,12 +138,12 @@ function LegalCase({ caseId }: { caseId: string }) {
           {c.custody.length === 0 && <tr><td colSpan={6} className="muted">No evidence handed over yet.</td></tr>}
         </tbody>
       </table>
-      <form onSubmit={custody} aria-label="Add a custody link" className="inline">
+      <form aria-busy={busy} onSubmit={custody} aria-label="Add a custody link" className="inline">
         <label>Item <input name="item" required maxLength={200} /></label>
         <label>From <input name="from_party" required maxLength={200} /></label>
         <label>To <input name="to_party" required maxLength={200} /></label>
         <label>Note <input name="note" maxLength={2000} /></label>
-        <button type="submit">Record hand-over</button>
+        <button type="submit" disabled={busy}>Record hand-over</button>
       </form>
       <h3>History</h3>
       <ul data-testid="history">

@@ -3,11 +3,13 @@ import { opt, problemText } from "../../api/emergency";
 import { intake, type BookingRead, type DeviceReportRead } from "../../api/intake";
 import { clinics, saveFile } from "../../api/intakeRecords";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 /** On the session: the patient's device reports (file one from a device), and a follow-up
     appointment booked in the earliest free slot of a specialty. */
 export function SessionFollowUps({ sessionId }: { sessionId: string }) {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [reports, setReports] = useState<DeviceReportRead[]>([]);
   const [booking, setBooking] = useState<BookingRead | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -23,33 +25,37 @@ export function SessionFollowUps({ sessionId }: { sessionId: string }) {
 
   async function fileReport(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const form = e.currentTarget;
-    const f = new FormData(form);
-    try {
-      await intake.fileReport(api, opt(f, "device_id") ?? "", { session_id: sessionId, summary: opt(f, "summary") ?? "" });
-      setMessage("Device report filed on the chart.");
-      form.reset();
-      await load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const form = e.currentTarget;
+      const f = new FormData(form);
+      try {
+        await intake.fileReport(api, opt(f, "device_id") ?? "", { session_id: sessionId, summary: opt(f, "summary") ?? "" });
+        setMessage("Device report filed on the chart.");
+        form.reset();
+        await load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   async function schedule(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    try {
-      setBooking(
-        await intake.schedule(api, {
-          session_id: sessionId,
-          specialty: opt(f, "specialty") ?? "",
-          reason: opt(f, "reason") ?? "",
-        }),
-      );
-      setMessage("Follow-up booked.");
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      try {
+        setBooking(
+          await intake.schedule(api, {
+            session_id: sessionId,
+            specialty: opt(f, "specialty") ?? "",
+            reason: opt(f, "reason") ?? "",
+          }),
+        );
+        setMessage("Follow-up booked.");
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   async function exportIcs(b: BookingRead) {
@@ -79,16 +85,16 @@ export function SessionFollowUps({ sessionId }: { sessionId: string }) {
           {reports.length === 0 && <tr><td colSpan={3} className="muted">None.</td></tr>}
         </tbody>
       </table>
-      <form onSubmit={(e) => void fileReport(e)} aria-label="File device report">
+      <form aria-busy={busy} onSubmit={(e) => void fileReport(e)} aria-label="File device report">
         <label>Device id <input name="device_id" required pattern="[A-Za-z0-9_\-]{1,64}" /></label>{" "}
         <label>Report <input name="summary" required maxLength={2000} /></label>{" "}
-        <button type="submit">File report</button>
+        <button type="submit" disabled={busy}>File report</button>
       </form>
       <h3>Follow-up appointment</h3>
-      <form onSubmit={(e) => void schedule(e)} aria-label="Schedule follow-up">
+      <form aria-busy={busy} onSubmit={(e) => void schedule(e)} aria-label="Schedule follow-up">
         <label>Specialty <input name="specialty" required maxLength={60} /></label>{" "}
         <label>Reason <input name="reason" required maxLength={200} /></label>{" "}
-        <button type="submit">Book earliest slot</button>
+        <button type="submit" disabled={busy}>Book earliest slot</button>
       </form>
       {booking && (
         <p data-testid="follow-up">

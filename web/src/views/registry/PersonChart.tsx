@@ -10,6 +10,7 @@ import {
 } from "../../api/registry";
 import type { IncidentPage, IncidentRead } from "../../api/types";
 import { useApp, useChannel } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 function describe(e: EntryRead): string {
   const c = e.content as Record<string, unknown>;
@@ -136,6 +137,7 @@ export function PersonChart() {
 
 function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) => void }) {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const [incidents, setIncidents] = useState<IncidentPage["items"]>([]);
   const [incident, setIncident] = useState<IncidentRead | null>(null);
   // The chosen call's patients fill the Patient list when the call has loaded; until then the
@@ -166,17 +168,19 @@ function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) 
 
   async function link(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    try {
-      await registry.linkPatient(api, personId, text(f, "incident"), text(f, "patient"));
-      onDone("The call's patient is linked to this person.");
-    } catch (err) {
-      onDone(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      try {
+        await registry.linkPatient(api, personId, text(f, "incident"), text(f, "patient"));
+        onDone("The call's patient is linked to this person.");
+      } catch (err) {
+        onDone(problemText(err));
+      }
+    });
   }
 
   return (
-    <form onSubmit={(e) => void link(e)} className="form" aria-label="Link a call's patient">
+    <form aria-busy={busy} onSubmit={(e) => void link(e)} className="form" aria-label="Link a call's patient">
       <h3>Link a call's patient</h3>
       <label>Call
         <select name="incident" required value={chosen} onChange={(e) => {
@@ -201,7 +205,7 @@ function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) 
           ))}
         </select>
       </label>
-      <button type="submit">Link patient</button>
+      <button type="submit" disabled={busy}>Link patient</button>
       </fieldset>
     </form>
   );
@@ -209,6 +213,7 @@ function LinkCall({ personId, onDone }: { personId: string; onDone: (m: string) 
 
 function RecordEntry({ personId, onDone }: { personId: string; onDone: (m: string) => void }) {
   const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [kind, setKind] = useState("allergy");
   const [conflicts, setConflicts] = useState<AllergyConflict[]>([]);
 
@@ -220,28 +225,30 @@ function RecordEntry({ personId, onDone }: { personId: string; onDone: (m: strin
 
   async function record(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const form = e.currentTarget;
-    const name = text(f, "name").trim();
-    const base = { kind, source: text(f, "source"), note: opt(f, "note") };
-    const body: Record<string, unknown> =
-      kind === "allergy" ? { ...base, substance: name, reaction: opt(f, "detail"), severity: opt(f, "severity") }
-      : kind === "medication" ? { ...base, substance: name, dose: opt(f, "detail"), override_reason: opt(f, "override") }
-      : kind === "problem" ? { ...base, condition: name }
-      : { ...base, encounter_class: "emergency", reason: name, facility: opt(f, "detail") };
-    try {
-      const res = await registry.record(api, personId, body);
-      form.reset();
-      setConflicts([]);
-      const n = res.conflicts?.length ?? 0;
-      onDone(n ? `Recorded despite ${n} allergy conflict(s).` : "Recorded.");
-    } catch (err) {
-      onDone(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      const form = e.currentTarget;
+      const name = text(f, "name").trim();
+      const base = { kind, source: text(f, "source"), note: opt(f, "note") };
+      const body: Record<string, unknown> =
+        kind === "allergy" ? { ...base, substance: name, reaction: opt(f, "detail"), severity: opt(f, "severity") }
+        : kind === "medication" ? { ...base, substance: name, dose: opt(f, "detail"), override_reason: opt(f, "override") }
+        : kind === "problem" ? { ...base, condition: name }
+        : { ...base, encounter_class: "emergency", reason: name, facility: opt(f, "detail") };
+      try {
+        const res = await registry.record(api, personId, body);
+        form.reset();
+        setConflicts([]);
+        const n = res.conflicts?.length ?? 0;
+        onDone(n ? `Recorded despite ${n} allergy conflict(s).` : "Recorded.");
+      } catch (err) {
+        onDone(problemText(err));
+      }
+    });
   }
 
   return (
-    <form onSubmit={(e) => void record(e)} className="form" aria-label="Record on the chart">
+    <form aria-busy={busy} onSubmit={(e) => void record(e)} className="form" aria-label="Record on the chart">
       <h3>Record</h3>
       <label>Kind
         <select name="kind" value={kind} onChange={(e) => { setKind(e.target.value); setConflicts([]); }}>
@@ -278,38 +285,42 @@ function RecordEntry({ personId, onDone }: { personId: string; onDone: (m: strin
           <label>Reason to give it anyway<input name="override" /></label>
         </div>
       )}
-      <button type="submit">Record</button>
+      <button type="submit" disabled={busy}>Record</button>
     </form>
   );
 }
 
 function MergeTools({ personId, merges, onDone }: { personId: string; merges: MergeRead[]; onDone: (m: string) => void }) {
-  const { api } = useApp();
+  const { busy, run } = useSubmit();
   async function merge(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    try {
-      await registry.merge(api, personId, text(f, "merged").trim(), text(f, "reason"));
-      onDone("Merged into this person.");
-    } catch (err) {
-      onDone(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      try {
+        await registry.merge(api, personId, text(f, "merged").trim(), text(f, "reason"));
+        onDone("Merged into this person.");
+      } catch (err) {
+        onDone(problemText(err));
+      }
+    });
   }
   async function undo(m: MergeRead) {
-    try {
-      await registry.unmerge(api, m.id, "undone from the chart");
-      onDone("Merge undone: both persons are restored.");
-    } catch (err) {
-      onDone(problemText(err));
-    }
+    await run(async (api) => {
+      try {
+        await registry.unmerge(api, m.id, "undone from the chart");
+        onDone("Merge undone: both persons are restored.");
+      } catch (err) {
+        onDone(problemText(err));
+      }
+    });
   }
   return (
     <div>
-      <form onSubmit={(e) => void merge(e)} className="form" aria-label="Merge a record into this person">
+      <form aria-busy={busy} onSubmit={(e) => void merge(e)} className="form" aria-label="Merge a record into this person">
         <h3>Merge a duplicate into this person</h3>
         <label>Person id of the duplicate<input name="merged" required /></label>
         <label>Reason<input name="reason" required /></label>
-        <button type="submit">Merge</button>
+        <button type="submit" disabled={busy}>Merge</button>
       </form>
       <h3>Merges</h3>
       <ul data-testid="merges">
@@ -317,7 +328,7 @@ function MergeTools({ personId, merges, onDone }: { personId: string; merges: Me
           <li key={m.id}>
             {m.method} merge of {m.merged_id.slice(0, 8)} into {m.survivor_id.slice(0, 8)} by {m.merged_by}
             {m.unmerged_at ? ` — undone by ${m.unmerged_by ?? ""}` : (
-              <> <button type="button" onClick={() => void undo(m)}>Unmerge</button></>
+              <> <button disabled={busy} type="button" onClick={() => void undo(m)}>Unmerge</button></>
             )}
           </li>
         ))}

@@ -10,6 +10,7 @@ import {
   type SearchHit,
 } from "../../api/registry";
 import { useApp } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 
 const DECISION_TEXT: Record<RegistrationResult["decision"], string> = {
   created: "Registered as a new person.",
@@ -26,6 +27,7 @@ export function personLabel(p: PersonSummary): string {
 /** Find a person (identifier, phone, or name and date of birth) and register new ones. */
 export function Persons() {
   const { api, can } = useApp();
+  const { busy, run } = useSubmit();
   const navigate = useNavigate();
   const [hits, setHits] = useState<SearchHit[] | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -52,33 +54,35 @@ export function Persons() {
 
   async function register(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const unknown = f.get("unknown") === "on";
-    const age = opt(f, "r-age");
-    const body: PersonRegistration = {
-      unknown,
-      given_name: opt(f, "r-given"),
-      family_name: opt(f, "r-family"),
-      birth_date: opt(f, "r-born"),
-      estimated_age_years: age === null ? null : Number(age),
-      sex: (opt(f, "r-sex") as PersonRegistration["sex"]) ?? null,
-      phone: opt(f, "r-phone"),
-      email: opt(f, "r-email"),
-      language: opt(f, "r-language"),
-      description: opt(f, "r-description"),
-      address: opt(f, "r-line") || opt(f, "r-city")
-        ? { line: opt(f, "r-line"), city: opt(f, "r-city"), postcode: opt(f, "r-postcode") }
-        : null,
-      identifiers: opt(f, "r-national") ? [{ system: "national", value: text(f, "r-national").trim() }] : [],
-    };
-    try {
-      const res = await registry.register(api, body);
-      setResult(res);
-      setMessage(DECISION_TEXT[res.decision]);
-    } catch (err) {
-      setResult(null);
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      const f = new FormData(e.currentTarget);
+      const unknown = f.get("unknown") === "on";
+      const age = opt(f, "r-age");
+      const body: PersonRegistration = {
+        unknown,
+        given_name: opt(f, "r-given"),
+        family_name: opt(f, "r-family"),
+        birth_date: opt(f, "r-born"),
+        estimated_age_years: age === null ? null : Number(age),
+        sex: (opt(f, "r-sex") as PersonRegistration["sex"]) ?? null,
+        phone: opt(f, "r-phone"),
+        email: opt(f, "r-email"),
+        language: opt(f, "r-language"),
+        description: opt(f, "r-description"),
+        address: opt(f, "r-line") || opt(f, "r-city")
+          ? { line: opt(f, "r-line"), city: opt(f, "r-city"), postcode: opt(f, "r-postcode") }
+          : null,
+        identifiers: opt(f, "r-national") ? [{ system: "national", value: text(f, "r-national").trim() }] : [],
+      };
+      try {
+        const res = await registry.register(api, body);
+        setResult(res);
+        setMessage(DECISION_TEXT[res.decision]);
+      } catch (err) {
+        setResult(null);
+        setMessage(problemText(err));
+      }
+    });
   }
 
   return (
@@ -117,7 +121,7 @@ export function Persons() {
       {can("persons:write") && (
         <aside className="panel side">
           <h2>Register a person</h2>
-          <form onSubmit={(e) => void register(e)} className="form" aria-label="Register a person">
+          <form aria-busy={busy} onSubmit={(e) => void register(e)} className="form" aria-label="Register a person">
             <label className="check"><input type="checkbox" name="unknown" /> Unknown patient</label>
             <div className="row2">
               <label>Given name<input name="r-given" /></label>
@@ -144,7 +148,7 @@ export function Persons() {
             </div>
             <label>Language (e.g. fi, en)<input name="r-language" /></label>
             <label>Description (for an unknown patient)<input name="r-description" /></label>
-            <button className="primary" type="submit">Register</button>
+            <button disabled={busy} className="primary" type="submit">Register</button>
           </form>
           {message && <p role="status" data-testid="register-status">{message}</p>}
           {result && (

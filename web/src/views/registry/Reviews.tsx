@@ -3,11 +3,13 @@ import { Link } from "react-router-dom";
 import { problemText } from "../../api/emergency";
 import { registry, type ReviewRead } from "../../api/registry";
 import { useApp, useChannel } from "../../app/context";
+import { useSubmit } from "../../app/useSubmit";
 import { personLabel } from "./Persons";
 
 /** The grey zone: pairs the matcher was unsure of, for a person to decide. */
 export function Reviews() {
   const { api } = useApp();
+  const { busy, run } = useSubmit();
   const [reviews, setReviews] = useState<ReviewRead[] | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const load = useCallback(async () => setReviews(await registry.reviews(api).catch(() => [])), [api]);
@@ -15,13 +17,15 @@ export function Reviews() {
   useChannel("registry", () => void load());
 
   async function decide(r: ReviewRead, same: boolean) {
-    try {
-      await registry.decide(api, r.id, same, same ? "same person (reviewed)" : "different persons (reviewed)");
-      setMessage(same ? "Merged." : "Kept apart.");
-      void load();
-    } catch (err) {
-      setMessage(problemText(err));
-    }
+    await run(async (api) => {
+      try {
+        await registry.decide(api, r.id, same, same ? "same person (reviewed)" : "different persons (reviewed)");
+        setMessage(same ? "Merged." : "Kept apart.");
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
   }
 
   return (
@@ -42,8 +46,8 @@ export function Reviews() {
               <td>{r.fields.near.join(", ")}</td>
               <td>{r.fields.disagree.join(", ")}</td>
               <td>
-                <button type="button" onClick={() => void decide(r, true)}>Same person</button>{" "}
-                <button type="button" onClick={() => void decide(r, false)}>Different</button>
+                <button disabled={busy} type="button" onClick={() => void decide(r, true)}>Same person</button>{" "}
+                <button disabled={busy} type="button" onClick={() => void decide(r, false)}>Different</button>
               </td>
             </tr>
           ))}
