@@ -332,6 +332,7 @@ REACTIONS: tuple[Reaction, ...] = (
         HandoffRedirected,
         run=notifications_handlers.stop_on_handoff_acknowledged,
         stage=IN_TRANSACTION,
+        when=notifications_handlers.may_have_paged,
     ),
     on(*PAGE_CHANGES, run=notifications_handlers.count_page, delivery=LOCAL),
     on(PageOpened, run=notifications_handlers.wake_worker, delivery=LOCAL),
@@ -414,8 +415,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("emergency", CanSubscribe(Perm.EMERGENCY_READ), forwards=EMERGENCY_EVENTS),
     # Ids and kinds only (registry events carry no personal value).
     Channel("registry", CanSubscribe(Perm.PERSONS_READ), forwards=REGISTRY_EVENTS),
-    # The ED intake board (`intake`) and one patient's session (`intake:<session_id>`): step
-    # statuses only; outputs are read over REST.
+    # The ED intake board (`intake`), a patient's session (`intake:<id>`): step statuses only.
     Channel(INTAKE_CHANNEL, CanSubscribe(Perm.INTAKE_READ), pushed_by=("intake.engine",)),
 )
 

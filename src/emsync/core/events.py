@@ -107,6 +107,9 @@ class InTransaction(NamedTuple):
     name: str  # what its dead letters name
     handler: TransactionalHandler
     isolated: bool  # in a savepoint of its own; False: its failure fails the cause
+    # Runs only for events this accepts (None: all), asked before any savepoint is opened: an
+    # event that cannot concern the reaction costs it no statement at all.
+    when: Callable[[Any], bool] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -185,13 +188,15 @@ class EventBus:
         *,
         name: str | None = None,
         isolated: bool = True,
+        when: Callable[[E], bool] | None = None,
     ) -> None:
         """`handler(session, event)` runs before the cause commits, in its transaction: in a
         savepoint of its own (`isolated`: a failure rolls back alone and is dead-lettered), or
-        without one, where a failure must fail the cause (nothing of it commits)."""
+        without one, where a failure must fail the cause (nothing of it commits). `when`: only
+        for the events it accepts (the others skip it, savepoint and all)."""
         self._know(event_type)
         self._in_transaction[event_type].append(
-            InTransaction(name or _name_of(handler), handler, isolated)
+            InTransaction(name or _name_of(handler), handler, isolated, when)
         )
 
     def subscribe_all(self, handler: Callable[[Event], Awaitable[None]]) -> None:
@@ -233,7 +238,9 @@ class EventBus:
         """
         follow: list[Event] = []
         for event in events:
-            for handler_name, handler, isolated in self._in_transaction.get(type(event), ()):
+            for handler_name, handler, isolated, when in self._in_transaction.get(type(event), ()):
+                if when is not None and not when(event):
+                    continue
                 if not isolated:
                     follow.extend(await handler(session, event))
                     continue

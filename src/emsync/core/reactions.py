@@ -83,6 +83,8 @@ class Reaction:
     # this reaction's writes (its failure fails the cause), which saves the SAVEPOINT and the
     # RELEASE: two statements each time it runs.
     isolated: bool = True
+    # In transaction: run only for the events this accepts, asked before the savepoint.
+    when: Callable[[Any], bool] | None = None
 
     @property
     def policy(self) -> str:
@@ -101,10 +103,13 @@ def on(
     attempts: int | None = None,
     delivery: Delivery = Delivery.DURABLE,
     isolated: bool = True,
+    when: Callable[[Any], bool] | None = None,
 ) -> Reaction:
     """One row of the reaction table: `events` (each dispatched on its exact class) → `run`."""
     if not isolated and stage is not Stage.IN_TRANSACTION:
         raise ValueError("only a reaction in the cause's transaction can fail its cause")
+    if when is not None and stage is not Stage.IN_TRANSACTION:
+        raise ValueError("only a reaction in the cause's transaction takes `when`")
     return Reaction(
         events=events,
         handler=run,
@@ -112,6 +117,7 @@ def on(
         attempts=attempts,
         delivery=delivery,
         isolated=isolated,
+        when=when,
     )
 
 
@@ -193,6 +199,7 @@ def register(runtime: Runtime, reactions: Iterable[Reaction], channels: Iterable
                     _in_transaction(runtime, reaction.handler),
                     name=name,
                     isolated=reaction.isolated,
+                    when=reaction.when,
                 )
             else:
                 bus.subscribe(

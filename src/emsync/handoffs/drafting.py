@@ -20,10 +20,13 @@ from emsync.handoffs.events import (
     HandoffDraftEdited,
 )
 from emsync.handoffs.keys import (
+    cached_active_key,
+    forget_active_key,
     handoff_data_key,
     open_json,
     part_aad,
     reseal_children,
+    seal_for,
     seal_json,
     seal_new,
 )
@@ -71,12 +74,10 @@ async def _draft(
         if filled:
             content = content.model_copy(update={"signs": filled})
     handoff_id = new_id()
-    key, data_key, wrapped = await seal_new(
-        session, keyring, handoff_id, data.hospital_id, actor, now
-    )
-    handoff = await insert_handoff(
-        session,
-        {
+    body = _body(content, data.crew, data.news2)
+
+    def row(key_id: str, data_key: bytes, wrapped: bytes) -> dict[str, Any]:
+        return {
             "id": handoff_id,
             "status": S.DRAFT.value,
             "incident_id": data.incident_id,
@@ -85,19 +86,31 @@ async def _draft(
             "hospital_id": data.hospital_id,
             "acuity": data.acuity,
             "eta": data.eta,
-            "key_id": key.id,
+            "key_id": key_id,
             "wrapped_key": wrapped,
-            "content_sealed": seal_json(
-                data_key, _body(content, data.crew, data.news2), part_aad(handoff_id, "content")
-            ),
+            "content_sealed": seal_json(data_key, body, part_aad(handoff_id, "content")),
             "created_by": actor,
             "created_at": now,
             "updated_at": now,
             "sent_at": None,
             "acknowledged_at": None,
             "overdue_alerted_at": None,
-        },
-    )
+        }
+
+    handoff = None
+    cached = cached_active_key(data.hospital_id)
+    if cached is not None:  # sealed for the key last read, inserted only if it is still active
+        handoff = await insert_handoff(
+            session, row(cached.id, *seal_for(cached.public_key, handoff_id)), key_checked=True
+        )
+        if handoff is None:  # rotated meanwhile (by any process): read the active key
+            forget_active_key(data.hospital_id)
+    if handoff is None:
+        key, data_key, wrapped = await seal_new(
+            session, keyring, handoff_id, data.hospital_id, actor, now
+        )
+        handoff = await insert_handoff(session, row(key.id, data_key, wrapped))
+    assert handoff is not None
     uow.record(HandoffDrafted(**event_base(handoff)))
     return handoff
 

@@ -46,6 +46,10 @@ class HandoffSent(HandoffStatusChanged):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandoffAcknowledged(HandoffStatusChanged):
     name: ClassVar[str] = "handoff.acknowledged"
+    # Whether this sending was alerted as overdue (the alert is what opens a page about a
+    # handoff; a redirect resolves the earlier sending's): without one there is no page to
+    # resolve, and the page check is skipped. True when not known (an older stored payload).
+    overdue_alerted: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

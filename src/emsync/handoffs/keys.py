@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.core.crypto import Keyring
@@ -69,20 +69,66 @@ async def _new_key(
     session.add(row)
     await ensure_feed(session, hospital_id)
     await session.flush()
+    # Remembered before it commits: should it not, the INSERT's check finds no such key.
+    _remember_active(row)
     return row
 
 
+_ACTIVE_KEY = (
+    select(HospitalKey)
+    .where(HospitalKey.hospital_id == bindparam("hospital_id"))
+    .order_by(HospitalKey.version.desc())
+    .limit(1)
+)
+
+
 async def active_key(session: AsyncSession, hospital_id: str) -> HospitalKey | None:
-    stmt = (
-        select(HospitalKey)
-        .where(HospitalKey.hospital_id == hospital_id)
-        .order_by(HospitalKey.version.desc())
-        .limit(1)
-    )
-    key = (await session.scalars(stmt)).first()
+    key = (await session.scalars(_ACTIVE_KEY, {"hospital_id": hospital_id})).first()
     if key is not None:
         _remember(key)
+        _remember_active(key)
     return key
+
+
+def _remember_active(row: HospitalKey) -> None:
+    _ACTIVE[row.hospital_id] = ActiveKey(row.id, row.version, row.public_key)
+    while len(_ACTIVE) > _STORED_MAX:
+        _ACTIVE.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveKey:
+    id: str
+    version: int
+    public_key: bytes
+
+
+# Each hospital's active key pair as this process last read it, to seal a new draft without
+# selecting it (one statement of every create). Never trusted alone: the draft sealed for it is
+# inserted only where that key exists and no newer one does (`KEY_IS_ACTIVE`, in the INSERT), so
+# a rotation by any process is seen by the next create, with no fan-out and no expiry.
+_ACTIVE: OrderedDict[str, ActiveKey] = OrderedDict()
+
+
+def cached_active_key(hospital_id: str) -> ActiveKey | None:
+    return _ACTIVE.get(hospital_id)
+
+
+def forget_active_key(hospital_id: str) -> None:
+    _ACTIVE.pop(hospital_id, None)
+
+
+_KEYS: Table = HospitalKey.__table__  # type: ignore[assignment]
+_NEWER = _KEYS.alias("newer")
+# True where key `key_id` exists for `hospital_id` and is its newest version (the parameters are
+# named as the handoff's own columns, so an INSERT of a handoff binds them with its values).
+KEY_IS_ACTIVE = exists().where(
+    _KEYS.c.id == bindparam("key_id"),
+    _KEYS.c.hospital_id == bindparam("hospital_id"),
+    ~exists().where(
+        _NEWER.c.hospital_id == _KEYS.c.hospital_id, _NEWER.c.version > _KEYS.c.version
+    ),
+)
 
 
 async def ensure_hospital_key(
@@ -197,11 +243,16 @@ async def seal_new(
     key = await ensure_hospital_key(
         session=session, keyring=keyring, hospital_id=hospital_id, actor=actor, now=now
     )
+    return key, *seal_for(key.public_key, handoff_id)
+
+
+def seal_for(public_key: bytes, handoff_id: str) -> tuple[bytes, bytes]:
+    """A fresh data key for the handoff and that key wrapped for the hospital's public key."""
     data_key = sealing.new_data_key()
     wrapped = sealing.wrap_data_key(
-        data_key, hospital_public=key.public_key, context=_context(handoff_id)
+        data_key, hospital_public=public_key, context=_context(handoff_id)
     )
-    return key, data_key, wrapped
+    return data_key, wrapped
 
 
 async def reseal_children(

@@ -20,7 +20,7 @@ from emsync.core.crypto import Keyring
 from emsync.core.errors import Conflict
 from emsync.core.events import EventBus
 from emsync.core.uow import UnitOfWork
-from emsync.handoffs.keys import ensure_feed, handoff_data_key
+from emsync.handoffs.keys import KEY_IS_ACTIVE, ensure_feed, handoff_data_key
 from emsync.handoffs.lifecycle import HandoffStatus
 from emsync.handoffs.models import (
     Handoff,
@@ -215,10 +215,25 @@ _WRITE_HANDOFF = update(_HANDOFFS).where(
 )
 
 
-async def insert_handoff(session: AsyncSession, values: dict[str, Any]) -> Handoff:
-    """INSERT the handoff now; the instance returned is in the session, persistent and clean."""
+# The same INSERT, made only while the handoff's key is its hospital's active one (keys.py).
+_INSERT_HANDOFF_FOR_ACTIVE_KEY = insert(_HANDOFFS).from_select(
+    [c.name for c in _HANDOFFS.c],
+    select(*(bindparam(c.name, type_=c.type) for c in _HANDOFFS.c)).where(KEY_IS_ACTIVE),
+)
+
+
+async def insert_handoff(
+    session: AsyncSession, values: dict[str, Any], *, key_checked: bool = False
+) -> Handoff | None:
+    """INSERT the handoff now; the instance returned is in the session, persistent and clean.
+    `key_checked`: only if its key is still its hospital's active one (None: it is not)."""
     row = {"last_update_seq": 0, "attachment_count": 0, "version": 1, **values}
-    await (await session.connection()).execute(_INSERT_HANDOFF, row)
+    conn = await session.connection()
+    if key_checked:
+        if (await conn.execute(_INSERT_HANDOFF_FOR_ACTIVE_KEY, row)).rowcount != 1:
+            return None
+    else:
+        await conn.execute(_INSERT_HANDOFF, row)
     handoff = Handoff(**row)
     make_transient_to_detached(handoff)
     session.add(handoff)

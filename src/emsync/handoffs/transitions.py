@@ -80,6 +80,7 @@ async def move(
     next_status(old, target, side)
     session = uow.session
     seq = handoff.last_update_seq + 1
+    alerted = handoff.overdue_alerted_at is not None  # before a (re)sending clears it
     values: dict[str, Any] = {"status": target.value, "updated_at": now, "last_update_seq": seq}
     if target in (S.SENT, S.REDIRECTED):
         values.update(sent_at=now, overdue_alerted_at=None)
@@ -104,11 +105,11 @@ async def move(
                 session, handoff, outbox_kind, now, status_from=old.value, status_to=target.value
             )
         )
-    kind: type[HandoffStatusChanged] = {
-        S.SENT: HandoffSent,
-        S.ACKNOWLEDGED: HandoffAcknowledged,
-    }.get(target, HandoffStatusChanged)
-    return kind(**event_base(handoff, deliveries), old=old.value, new=target.value, actor=actor)
+    base = {**event_base(handoff, deliveries), "old": old.value, "new": target.value}
+    if target is S.ACKNOWLEDGED:
+        return HandoffAcknowledged(**base, actor=actor, overdue_alerted=alerted)
+    kind = HandoffSent if target is S.SENT else HandoffStatusChanged
+    return kind(**base, actor=actor)
 
 
 def sealed_reason(data_key: bytes, handoff: Handoff, reason: str | None) -> bytes | None:

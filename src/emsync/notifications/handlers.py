@@ -102,6 +102,13 @@ async def stop_on_handoff_acknowledged(
     )
 
 
+def may_have_paged(event: HandoffAcknowledged | HandoffRedirected) -> bool:
+    """Whether a page about the handoff can be open: one opens only on an overdue alert, so an
+    acknowledgement of a sending never alerted has none (its page check, a savepoint and a
+    select, is skipped: three of the acknowledgement's statements, issue #16)."""
+    return not isinstance(event, HandoffAcknowledged) or event.overdue_alerted
+
+
 async def count_page(runtime: Runtime, event: PageEvent) -> None:
     """Pages by trigger and outcome (opened, escalated, acknowledged; closed: its status)."""
     outcome = {

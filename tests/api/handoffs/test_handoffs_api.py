@@ -8,9 +8,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
 
 from emsync.auth.permissions import Role
-from emsync.handoffs import fhir_rules
+from emsync.core.ids import new_id
+from emsync.core.runtime import Runtime
+from emsync.handoffs import fhir_rules, sealing
+from emsync.handoffs.models import Handoff, HospitalKey
 from tests.builders import auth_headers, incident_body
 from tests.handoff_builders import COMPLAINT, PDF, PNG, atmist, handoff_body, sent_handoff
 
@@ -314,3 +318,47 @@ async def test_draft_bridge_pulls_incident_and_patient_and_one_action_sends(
     assert sent.json()["status"] == "sent"
     late = await client.patch(f"/api/handoffs/{d['id']}", json={"acuity": 1}, headers=crew)
     assert late.status_code == 409
+
+
+async def test_a_key_rotated_by_another_process_seals_the_next_draft(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """This process remembers each hospital's active key to seal drafts without selecting it;
+    a newer key written by another process (here: straight to the database, unseen by this
+    process's cache) must still seal the very next draft, with no fan-out and no expiry."""
+    runtime: Runtime = app.state.runtime
+    crew = await auth_headers(app, client, Role.PARAMEDIC)
+    nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
+    incident = await _incident(client, crew)
+    first = await sent_handoff(client, crew, incident["id"], HOSPITAL)  # enrols (version 1)
+    assert first["key_version"] == 1
+    pair = sealing.generate_key_pair()
+    key_id = new_id()
+    async with runtime.sessions() as session:
+        session.add(
+            HospitalKey(
+                id=key_id,
+                hospital_id=HOSPITAL,
+                version=2,
+                public_key=pair.public,
+                private_key_sealed=runtime.keyring.seal(
+                    pair.private, aad=f"handoff_hospital_key:{key_id}".encode()
+                ),
+                created_by="another process",
+                created_at=datetime.now(UTC),
+            )
+        )
+        await session.commit()
+    second = await sent_handoff(client, crew, incident["id"], HOSPITAL)
+    third = await sent_handoff(client, crew, incident["id"], HOSPITAL)  # the key now remembered
+    for handoff in (second, third):
+        read = (await client.get(f"/api/handoffs/{handoff['id']}", headers=nurse)).json()
+        assert read["key_version"] == 2
+        assert read["content"]["mechanism"] == COMPLAINT
+    async with runtime.sessions() as session:
+        key_ids = (
+            await session.scalars(
+                select(Handoff.key_id).where(Handoff.id.in_([second["id"], third["id"]]))
+            )
+        ).all()
+    assert key_ids == [key_id, key_id]

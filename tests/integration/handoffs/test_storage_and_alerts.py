@@ -21,10 +21,11 @@ from emsync.core.background import ProcessRole
 from emsync.core.runtime import Runtime
 from emsync.core.settings import Settings
 from emsync.dispatch.events import DestinationChosen
-from emsync.handoffs.events import HandoffAcknowledgementOverdue
+from emsync.handoffs.events import HandoffAcknowledged, HandoffAcknowledgementOverdue
 from emsync.handoffs.handlers import draft_on_destination
 from emsync.handoffs.models import Handoff
 from emsync.handoffs.watch import AcknowledgementWatch
+from emsync.notifications.models import Page
 from emsync.triage.events import PatientTriaged
 from tests.builders import auth_headers, incident_body
 from tests.handoff_builders import COMPLAINT, FINDING, PATIENT_NAME, PDF, sent_handoff
@@ -165,3 +166,43 @@ async def test_destination_event_drafts_a_handoff_for_the_unit(
     opened = await client.get(f"/api/handoffs/{rows[0].id}", headers=crew)
     assert opened.json()["acuity"] == 1
     assert opened.json()["news2"] == 9
+
+
+async def test_only_an_alerted_sending_has_its_page_resolved_on_acknowledgement(
+    clocked: tuple[FastAPI, Clock],
+) -> None:
+    """The page check on acknowledgement is skipped for a sending never alerted as overdue (no
+    page can be open for it); an alerted one still has its page resolved by the acknowledgement."""
+    app, clock = clocked
+    runtime: Runtime = app.state.runtime
+    acks: list[HandoffAcknowledged] = []
+
+    async def collect(event: HandoffAcknowledged) -> None:
+        acks.append(event)
+
+    runtime.bus.subscribe(HandoffAcknowledged, collect)
+    watch = runtime.get(AcknowledgementWatch)
+    timeout = runtime.settings.handoffs.ack_timeout_seconds
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        crew = await auth_headers(app, client, Role.PARAMEDIC)
+        nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
+        incident = (await client.post("/api/incidents", json=incident_body(), headers=crew)).json()
+        late = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
+        prompt = (await sent_handoff(client, crew, incident["id"], HOSPITAL))["id"]
+        ack = {"status": "acknowledged"}
+        response = await client.post(f"/api/handoffs/{prompt}/receipt", json=ack, headers=nurse)
+        assert response.status_code == 200
+        clock.now += timedelta(seconds=timeout + 1)
+        assert [a.handoff_id for a in await watch.check_once()] == [late]
+        async with runtime.sessions() as session:
+            opened = (await session.scalars(select(Page).where(Page.subject_id == late))).one()
+        assert opened.status == "open"
+        response = await client.post(f"/api/handoffs/{late}/receipt", json=ack, headers=nurse)
+        assert response.status_code == 200
+    assert [(a.handoff_id, a.overdue_alerted) for a in acks] == [(prompt, False), (late, True)]
+    async with runtime.sessions() as session:
+        pages = (
+            await session.scalars(select(Page).where(Page.subject_id.in_([late, prompt])))
+        ).all()
+    assert [(p.subject_id, p.status) for p in pages] == [(late, "resolved")]
