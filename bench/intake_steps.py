@@ -44,16 +44,18 @@ async def measure(kind: str, pairs: int, rounds: int) -> dict[str, object]:
             async with LifespanManager(app):
                 runtime = app.state.runtime
                 async with runtime.sessions() as session:
-                    row = await service.start_session(
-                        session=session,
-                        keyring=runtime.keyring,
-                        workflow="emergency",
-                        payload={"note": "bench"},
-                        clinical={},
-                        actor="bench",
-                        hospital_id=None,
-                        now=runtime.clock(),
-                    )
+                    row = (
+                        await service.start_claimed(
+                            session=session,
+                            keyring=runtime.keyring,
+                            workflow="emergency",
+                            payload={"note": "bench"},
+                            clinical={},
+                            actor="bench",
+                            hospital_id=None,
+                            now=runtime.clock(),
+                        )
+                    ).row
                 cpu = [await _round(runtime, row.id, pairs) for _ in range(rounds)]
     return {
         "bench": "intake.step_transactions",

@@ -52,34 +52,6 @@ def override_aad(session_id: str) -> str:
     return f"intake:{session_id}:override"
 
 
-async def start_session(
-    *,
-    session: AsyncSession,
-    keyring: Keyring,
-    workflow: str,
-    payload: Mapping[str, Any],
-    clinical: Mapping[str, bool],
-    actor: str | None,
-    hospital_id: str | None,
-    now: datetime,
-    source_key: str | None = None,
-) -> IntakeSession:
-    """A pending session and its steps, committed; the engine runs it. A second start with the
-    same `source_key` (a redelivered arrival) returns the first."""
-    started = await start_claimed(
-        session=session,
-        keyring=keyring,
-        workflow=workflow,
-        payload=payload,
-        clinical=clinical,
-        actor=actor,
-        hospital_id=hospital_id,
-        now=now,
-        source_key=source_key,
-    )
-    return started.row
-
-
 @dataclass(frozen=True, slots=True)
 class Started:
     """A session just started; with `first` when its run's first claims were written with it
@@ -103,7 +75,9 @@ async def start_claimed(
     source_key: str | None = None,
     claim: bool = False,
 ) -> Started:
-    """`start_session`; with `claim` (the process that runs the session begins it at once),
+    """A pending session and its steps, committed; the engine runs it. A second start with the
+    same `source_key` (a redelivered arrival) returns the first. With `claim` (the process that
+    runs the session begins it at once),
     the run's first step (and the first tries beside it) claimed in the same transaction: a
     session costs its run one transaction less (bench/intake.py)."""
     if workflow not in WORKFLOWS:

@@ -16,16 +16,18 @@ from emsync.intake.workflows import WORKFLOWS
 async def _session(app: FastAPI) -> str:
     runtime = app.state.runtime
     async with runtime.sessions() as session:
-        row = await service.start_session(
-            session=session,
-            keyring=runtime.keyring,
-            workflow="emergency",
-            payload={"note": "x"},
-            clinical={},
-            actor="test",
-            hospital_id=None,
-            now=runtime.clock(),
-        )
+        row = (
+            await service.start_claimed(
+                session=session,
+                keyring=runtime.keyring,
+                workflow="emergency",
+                payload={"note": "x"},
+                clinical={},
+                actor="test",
+                hospital_id=None,
+                now=runtime.clock(),
+            )
+        ).row
     return str(row.id)
 
 
