@@ -1,7 +1,7 @@
 import { act, renderHook } from "@testing-library/react";
 import { afterEach, expect, it, vi } from "vitest";
 import { ApiClient } from "../api/client";
-import { useSubmitWith } from "./useSubmit";
+import { actions, useSubmitWith } from "./useSubmit";
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -89,4 +89,21 @@ it("gives each run its own Idempotency-Key, one per write of the run, and none t
   expect(two?.key).toBe(one?.key?.replace(/\.1$/, ".2"));
   expect(next?.key).toMatch(/\.1$/);
   expect(next?.key).not.toBe(one?.key);
+});
+
+it("an action says done and reloads on success, and says the described error on failure", async () => {
+  const { result } = renderHook(() => useSubmitWith(new ApiClient("")));
+  const said: string[] = [];
+  const reload = vi.fn(() => Promise.resolve());
+  const { act: run } = actions(result.current, reload, (m) => said.push(m), (e) => `refused: ${String(e)}`);
+  await act(async () => {
+    await run(() => Promise.resolve(), "Bed added.");
+  });
+  expect(said).toEqual(["Bed added."]);
+  expect(reload).toHaveBeenCalledTimes(1);
+  await act(async () => {
+    await run(() => Promise.reject(new Error("full")), "Bed added.");
+  });
+  expect(said).toEqual(["Bed added.", "refused: Error: full"]);
+  expect(reload).toHaveBeenCalledTimes(1); // a refusal changes nothing to reload
 });

@@ -47,3 +47,32 @@ function newKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+export interface Action {
+  busy: boolean;
+  /** Runs `work` as one submission; on success says `done` and reloads the view, on failure
+   * says what `describe` makes of the error. */
+  act: (work: (api: ApiClient) => Promise<unknown>, done: string) => Promise<void>;
+}
+
+/** A view of small actions (a bed board, a clinic's slots): each one submission of `submit`
+ * (useSubmit()), then the view's message and its reload. Not itself a hook: it holds no state. */
+export function actions(
+  { busy, run }: Submit,
+  reload: () => Promise<void>,
+  say: (message: string) => void,
+  describe: (err: unknown) => string,
+): Action {
+  const act = async (work: (api: ApiClient) => Promise<unknown>, done: string): Promise<void> => {
+    await run(async (api) => {
+      try {
+        await work(api);
+        say(done);
+        await reload();
+      } catch (err) {
+        say(describe(err));
+      }
+    });
+  };
+  return { busy, act };
+}

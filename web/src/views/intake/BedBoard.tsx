@@ -1,9 +1,8 @@
-import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { problemText, text } from "../../api/emergency";
 import { beds, type BedBoard as Board, type BedRead } from "../../api/intakeRecords";
 import { useApp } from "../../app/context";
-import { useSubmit } from "../../app/useSubmit";
+import { actions, useSubmit } from "../../app/useSubmit";
 
 const ZONES = ["resus", "majors", "minors", "paediatric"];
 
@@ -18,7 +17,6 @@ const ACTIONS: Record<BedRead["status"], [string, BedRead["status"] | "release"]
 /** The ED bed board: beds by zone with their state and patient, kept by the charge nurse. */
 export function BedBoard() {
   const { api, me } = useApp();
-  const { busy, run } = useSubmit();
   // The person's own hospital once `me` has arrived (the view may mount before it does: a
   // starting value taken from it then stayed empty and the board never loaded); typed otherwise.
   const [typed, setHospitalId] = useState("");
@@ -35,17 +33,7 @@ export function BedBoard() {
   }, [api, hospitalId]);
   useEffect(() => void load(), [load]);
 
-  async function act(fn: (api: ApiClient) => Promise<unknown>, done: string) {
-    await run(async (api) => {
-      try {
-        await fn(api);
-        setMessage(done);
-        await load();
-      } catch (err) {
-        setMessage(problemText(err));
-      }
-    });
-  }
+  const { busy, act } = actions(useSubmit(), load, setMessage, problemText);
 
   function addBed(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();

@@ -1,16 +1,14 @@
-import type { ApiClient } from "../../api/client";
 import { useCallback, useEffect, useState, type SyntheticEvent } from "react";
 import { problemText, text } from "../../api/emergency";
 import { clinics, saveFile, type BookingRead, type ClinicianRead, type SlotRead } from "../../api/intakeRecords";
 import { useApp } from "../../app/context";
-import { useSubmit } from "../../app/useSubmit";
+import { actions, useSubmit } from "../../app/useSubmit";
 
 const when = (iso: string) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 
 /** Clinicians, their free slots and bookings: add availability, book, cancel, export .ics. */
 export function Clinics() {
   const { api } = useApp();
-  const { busy, run } = useSubmit();
   const [clinicians, setClinicians] = useState<ClinicianRead[]>([]);
   const [slots, setSlots] = useState<SlotRead[]>([]);
   const [bookings, setBookings] = useState<BookingRead[]>([]);
@@ -27,17 +25,7 @@ export function Clinics() {
   }, [api]);
   useEffect(() => void load(), [load]);
 
-  async function act(fn: (api: ApiClient) => Promise<unknown>, done: string) {
-    await run(async (api) => {
-      try {
-        await fn(api);
-        setMessage(done);
-        await load();
-      } catch (err) {
-        setMessage(problemText(err));
-      }
-    });
-  }
+  const { busy, act } = actions(useSubmit(), load, setMessage, problemText);
 
   function addClinician(e: SyntheticEvent<HTMLFormElement>) {
     e.preventDefault();
