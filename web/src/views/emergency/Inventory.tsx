@@ -151,7 +151,7 @@ export function Inventory() {
           </form>
           <h2>New item</h2>
           <form aria-busy={busy} className="form" data-testid="item-form" onSubmit={(e) => void simple(e, (f, api) => emergency.createItem(api, { sku: f.get("sku"), name: f.get("name"), unit: f.get("unit"), min_stock: Number(f.get("min") || 0) }), "Item added.")}>
-            <label>SKU<input name="sku" required pattern="[A-Za-z0-9._-]+" /></label>
+            <label>SKU<input name="sku" required pattern="[A-Za-z0-9._\-]+" /></label>
             <label>Name<input name="name" required /></label>
             <label>Unit<input name="unit" required defaultValue="each" /></label>
             <label>Low-stock threshold<input name="min" type="number" min={0} defaultValue={0} /></label>

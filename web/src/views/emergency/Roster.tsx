@@ -154,7 +154,7 @@ export function Roster() {
             ))}
           </ul>
         </section>
-        <TeamsPanel teams={teams} people={people} canWrite={can("emergency:write")} onCreate={addTeam} onSetTeam={setTeam} />
+        <TeamsPanel teams={teams} people={people} canWrite={can("emergency:write")} busy={busy} onCreate={addTeam} onSetTeam={setTeam} />
         <section className="panel" aria-labelledby="roster-title">
           <h2 id="roster-title">Roster (next 7 days)</h2>
           <table className="table" data-testid="roster">
@@ -205,10 +205,12 @@ export function Roster() {
 }
 
 /** Teams with their members; a writer creates teams and moves people in and out. */
-function TeamsPanel({ teams, people, canWrite, onCreate, onSetTeam }: {
+function TeamsPanel({ teams, people, canWrite, busy, onCreate, onSetTeam }: {
   teams: TeamRead[];
   people: PersonRead[];
   canWrite: boolean;
+  /** A submission of the roster is in flight (useSubmit): its buttons wait for it. */
+  busy: boolean;
   onCreate: (e: SyntheticEvent<HTMLFormElement>) => Promise<void>;
   onSetTeam: (personId: string, teamId: string | null) => Promise<void>;
 }) {
@@ -227,7 +229,7 @@ function TeamsPanel({ teams, people, canWrite, onCreate, onSetTeam }: {
                   <li key={m.id}>
                     {m.name} <span className="muted small">({m.agency})</span>{" "}
                     {canWrite && (
-                      <button type="button" className="link" onClick={() => void onSetTeam(m.id, null)} aria-label={`Remove ${m.name} from ${t.name}`}>
+                      <button disabled={busy} type="button" className="link" onClick={() => void onSetTeam(m.id, null)} aria-label={`Remove ${m.name} from ${t.name}`}>
                         remove
                       </button>
                     )}
@@ -235,7 +237,7 @@ function TeamsPanel({ teams, people, canWrite, onCreate, onSetTeam }: {
                 ))}
               </ul>
               {canWrite && others.length > 0 && (
-                <select aria-label={`Add a member to ${t.name}`} value="" onChange={(e) => e.target.value && void onSetTeam(e.target.value, t.id)}>
+                <select disabled={busy} aria-label={`Add a member to ${t.name}`} value="" onChange={(e) => e.target.value && void onSetTeam(e.target.value, t.id)}>
                   <option value="">Add member…</option>
                   {others.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
                 </select>
@@ -246,9 +248,9 @@ function TeamsPanel({ teams, people, canWrite, onCreate, onSetTeam }: {
         {teams.length === 0 && <li className="muted">No teams yet.</li>}
       </ul>
       {canWrite && (
-        <form onSubmit={(e) => void onCreate(e)} className="actions" data-testid="team-form">
+        <form aria-busy={busy} onSubmit={(e) => void onCreate(e)} className="actions" data-testid="team-form">
           <label>Team name<input name="name" required maxLength={120} /></label>
-          <button type="submit">Create team</button>
+          <button disabled={busy} type="submit">Create team</button>
         </form>
       )}
     </section>

@@ -157,6 +157,18 @@ function ShelterDetail({ shelter, onChanged }: { shelter: ShelterRead; onChanged
     });
   }
 
+  async function checkOut(evacueeId: string) {
+    await run(async (api) => {
+      try {
+        await emergency.checkOut(api, evacueeId);
+        onChanged();
+        void load();
+      } catch (err) {
+        setMessage(problemText(err));
+      }
+    });
+  }
+
   return (
     <section className="card detail" aria-labelledby="shelter-detail" data-testid="shelter-detail">
       <h3 id="shelter-detail">{shelter.name}</h3>
@@ -192,7 +204,7 @@ function ShelterDetail({ shelter, onChanged }: { shelter: ShelterRead; onChanged
                 <td>{new Date(v.checked_in_at).toLocaleTimeString()}</td>
                 <td>
                   {can("emergency:write") && (
-                    <button type="button" onClick={() => void emergency.checkOut(api, v.id).then(() => { onChanged(); void load(); }, (err: unknown) => setMessage(problemText(err)))}>
+                    <button disabled={busy} type="button" onClick={() => void checkOut(v.id)}>
                       Check out
                     </button>
                   )}
