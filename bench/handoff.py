@@ -431,7 +431,7 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         help="write py-spy collapsed stacks of the server during the rounds to this file "
-        "(py-spy installed in the venv; not a project dependency)",
+        "(py-spy: in the dev install)",
     )
     args = parser.parse_args()
     print(json.dumps(run(args)))

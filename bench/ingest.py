@@ -597,7 +597,7 @@ def main() -> None:
         "--profile",
         help="write py-spy collapsed stacks of the server during the drain (the latency phase "
         "with --latency-only) to this file "
-        "(py-spy installed in the venv; not a project dependency)",
+        "(py-spy: in the dev install)",
     )
     parser.add_argument(
         "--ingest-processes",
