@@ -122,8 +122,8 @@ class Stack:
         )  # fmt: skip
         return [line.split("\t") for line in out.splitlines() if line]
 
-    def logs(self) -> str:
-        return self.compose("logs", "--no-color", "--tail", "60")
+    def logs(self, *services: str, tail: str = "60") -> str:
+        return self.compose("logs", "--no-color", "--tail", tail, *services)
 
 
 def _wait_healthy(stack: Stack, timeout: float) -> None:

@@ -4,7 +4,8 @@ through Mosquitto, two partitioned ingest containers, PostgreSQL and Redis to We
 in Chromium connected through the TLS gateway; one ingest and one api container are killed
 mid-stream. Every reading must be stored exactly once, every WebSocket client that stayed
 connected must see each reading exactly once, and one that was cut off none twice; the domain
-events of the set-up must have gone through RabbitMQ to the worker's reactions.
+events of the set-up must have gone through RabbitMQ to the worker's reactions; and each
+ingest's broker watch must have read the broker's $SYS topics.
 
 Takes several minutes (the first run builds the base images and the image): not part of
 `make test`. Figures go to var/deploy-test.json and the output.
@@ -362,6 +363,11 @@ def test_readings_survive_killed_containers_exactly_once(
     for service in ("ingest-1", "api-1"):
         assert running.restarts(service) >= 1
         assert running.health(service) in ("healthy", "starting")
+    # Each ingest's broker watch reads the broker's $SYS topics (the ACL must let it), so a
+    # broker that drops readings raises an alert instead of losing them silently.
+    for service in ("ingest-1", "ingest-2"):
+        log = running.logs(service, tail="all")
+        assert '"event": "broker checked"' in log, f"{service} could not read $SYS"
     out = REPO_ROOT / "var" / "deploy-test.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

@@ -113,7 +113,13 @@ class BrokerWatch:
 
     def _received(self, topic: str, text: str) -> None:
         if topic == VERSION_TOPIC:
+            # Mosquitto publishes $SYS only with sys_interval > 0, and keeps its version for as
+            # long as it runs: the version alone shows the watch can see $SYS. The dropped count
+            # is published only when it changes, with a message expiry (2.0.11 no longer had it
+            # 75 s after starting), so a watch that starts later learns it at its next change:
+            # the one the alert is about.
             self.version = text
+            self.sys_seen.set()
         elif topic == DROPPED_TOPIC:
             try:
                 count = int(text)
@@ -125,8 +131,6 @@ class BrokerWatch:
                 task = asyncio.create_task(self._alert(count), name="broker-drop-alert")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        if self.version is not None and self.dropped is not None:
-            self.sys_seen.set()
 
     async def _alert(self, dropped: int) -> None:
         log.error(

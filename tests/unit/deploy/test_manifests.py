@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 import yaml
 
 from emsync.bootstrap import create_app
+from emsync.telemetry.broker_watch import DROPPED_TOPIC, VERSION_TOPIC
 from tests.conftest import make_settings
 from tests.shared_data import REPO_ROOT
 
@@ -132,6 +134,21 @@ def test_broker_configurations_differ_only_where_they_must() -> None:
         "keyfile /run/secrets/mosquitto/tls.key",
     ]
     assert (DEPLOY / "mosquitto/acl").read_text() == (DEPLOY / "k8s/base/acl").read_text()
+
+
+def test_the_broker_acl_lets_the_ingest_watch_the_broker() -> None:
+    """The ingest's broker watch subscribes to $SYS topics with the ingest's certificate: without
+    a grant the broker silently sends nothing, and drops of readings raise no alert."""
+    granted: dict[str, list[str]] = {}
+    user = ""
+    for line in (DEPLOY / "mosquitto/acl").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["user"]:
+            user = words[1]
+        elif words[:2] == ["topic", "read"] or words[:2] == ["topic", "readwrite"]:
+            granted.setdefault(user, []).append(words[2])
+    for topic in (VERSION_TOPIC, DROPPED_TOPIC):
+        assert any(mqtt.topic_matches_sub(acl, topic) for acl in granted["emsync-ingest"]), topic
 
 
 @pytest.mark.parametrize("overlay", ["base", "overlays/dev", "overlays/prod"])
