@@ -20,7 +20,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from emsync.core.crypto import Keyring
 from emsync.intake import rows
@@ -43,6 +43,10 @@ S = StepStatus
 # The ORM's rows (the API's overrides) or the runs' own (intake.rows): the same columns.
 Step = IntakeStep | StepRow
 Session = IntakeSession | SessionRow
+# An agent-log row's values (intake_agent_logs), inserted by the transaction that made it.
+Log = dict[str, Any]
+# What `claim` answers when it takes nothing.
+TakenOr = Literal["finished", "retry"]
 
 
 def seal_json(keyring: Keyring, value: Any, *, aad: str) -> bytes:
@@ -264,23 +268,22 @@ async def claim(
     run: str,
     now: datetime,
     opened: Opened | None = None,
-) -> Claim | Literal["finished", "retry"]:
+) -> Claim | TakenOr:
     """Take the step for `run` (pending or queued, or already this run's after a crash);
     "finished" when it is finished or another run holds it; "retry" when this try was made
     already and failed (a replay after a crash)."""
-    async with sessions() as session, session.begin():
-        conn = await session.connection()
-        row, steps = await rows.locked(conn, session_id)
+
+    def decide(row: SessionRow, steps: list[StepRow]) -> tuple[Claim | TakenOr, list[Log]]:
         mine = next((s for s in steps if s.agent == agent), None)
         if mine is None or finished(mine.status):
-            return "finished"
+            return "finished", []
         if already_tried(mine, run):
-            return "retry"
+            return "retry", []
         if not _takeable(mine, run, frozenset({S.PENDING, S.QUEUED})):
-            return "finished"
-        taken = _take(keyring, row, steps, mine, run=run, now=now, opened=opened)
-        await rows.write(conn, row, steps)
-        return taken
+            return "finished", []
+        return _take(keyring, row, steps, mine, run=run, now=now, opened=opened), []
+
+    return await rows.transact(sessions, session_id, decide)
 
 
 async def advance(
@@ -297,15 +300,14 @@ async def advance(
     start the session, queue the non-clinical steps due for runs beside it, and claim the next
     step to run inline (the one this run held before a crash first), or settle the session
     when nothing is left. `held`: first tries' results to write as well."""
-    async with sessions() as session, session.begin():
-        conn = await session.connection()
-        row, steps = await rows.locked(conn, session_id)
-        await _write_held(conn, keyring, steps, held)
+
+    def decide(row: SessionRow, steps: list[StepRow]) -> tuple[Advance, list[Log]]:
+        logs = _held_logs(keyring, steps, held)
         if held:
             settle_rows(row, steps, now)
-        chosen = next_move(keyring, row, steps, run=run, now=now, opened=opened)
-        await rows.write(conn, row, steps)
-        return chosen
+        return next_move(keyring, row, steps, run=run, now=now, opened=opened), logs
+
+    return await rows.transact(sessions, session_id, decide)
 
 
 def next_move(
@@ -374,18 +376,18 @@ async def record_result(
     results (beside the run) written in the same transaction."""
     sid = str(claim_.step.session_id)
     mine = Held(claim_, agent_version, result, started_at, duration_ms, now)
-    async with sessions() as session, session.begin():
-        conn = await session.connection()
-        row, steps = await rows.locked(conn, sid)
-        await _write_held(conn, keyring, steps, [mine, *held], check=False)
+
+    def decide(row: SessionRow, steps: list[StepRow]) -> tuple[Advance, list[Log]]:
+        logs = _held_logs(keyring, steps, [mine, *held], check=False)
         settle_rows(row, steps, now)
         following = (
             next_move(keyring, row, steps, run=then, now=now, opened=opened)
             if then is not None
             else Advance(Move.FINISH, status=str(row.status), board=board_of(row, steps))
         )
-        await rows.write(conn, row, steps)
-        return following
+        return following, logs
+
+    return await rows.transact(sessions, sid, decide)
 
 
 async def record_held(
@@ -398,28 +400,30 @@ async def record_held(
 ) -> tuple[Board, list[tuple[str, str]]]:
     """The first tries' results the session's run still holds when its own steps are done, in
     one transaction; and, from the same rows, what `first_tries` would read."""
-    async with sessions() as session, session.begin():
-        conn = await session.connection()
-        row, steps = await rows.locked(conn, session_id)
-        await _write_held(conn, keyring, steps, held)
+
+    def decide(
+        row: SessionRow, steps: list[StepRow]
+    ) -> tuple[tuple[Board, list[tuple[str, str]]], list[Log]]:
+        logs = _held_logs(keyring, steps, held)
         settle_rows(row, steps, now)
-        await rows.write(conn, row, steps)
         left = [(s.agent, h) for s in steps if (h := first_try_of(s)) is not None]
-        return board_of(row, steps), left
+        return (board_of(row, steps), left), logs
+
+    return await rows.transact(sessions, session_id, decide)
 
 
-async def _write_held(
-    conn: AsyncConnection,
+def _held_logs(
     keyring: Keyring,
     steps: list[StepRow],
     held: Sequence[Held],
     *,
     check: bool = True,
-) -> None:
-    """Each result on its step row (written with the rows) and its agent-log row (one INSERT
-    for all). With `check`, only where the try still holds the step (it was made beside the
-    run and written later; `check=False`: the run's own inline step, as it always was)."""
-    logs: list[dict[str, Any]] = []
+) -> list[Log]:
+    """Each result on its step row (written with the rows) and its agent-log row (returned, for
+    one INSERT of all). With `check`, only where the try still holds the step (it was made
+    beside the run and written later; `check=False`: the run's own inline step, as it always
+    was)."""
+    logs: list[Log] = []
     for done in held:
         sid, agent = str(done.claim.step.session_id), done.claim.step.agent
         mine = next(s for s in steps if s.agent == agent)
@@ -458,8 +462,7 @@ async def _write_held(
                 duration_ms=done.duration_ms,
             )
         )
-    if logs:
-        await rows.add_log(conn, logs)
+    return logs
 
 
 async def record_failure(
@@ -479,31 +482,28 @@ async def record_failure(
     """A failed attempt: logged, and the step handed back (`back_to`) for the next try.
     `held`: first tries' results written as well."""
     sid, agent = str(claim_.step.session_id), claim_.step.agent
-    async with sessions() as session, session.begin():
-        conn = await session.connection()
-        row, steps = await rows.locked(conn, sid)
-        await _write_held(conn, keyring, steps, held)
+
+    def decide(row: SessionRow, steps: list[StepRow]) -> tuple[Board, list[Log]]:
+        logs = _held_logs(keyring, steps, held)
         if held:
             settle_rows(row, steps, now)
         mine = next(s for s in steps if s.agent == agent)
         if mine.status == S.RUNNING:
             mine.status, mine.error, mine.updated_at = back_to, error[:200], now
-        await rows.add_log(
-            conn,
-            _log(
-                keyring,
-                claim_,
-                agent_version,
-                outcome=outcome,
-                rules=[],
-                result_sealed=None,
-                error=error[:200],
-                started_at=started_at,
-                duration_ms=duration_ms,
-            ),
+        failed = _log(
+            keyring,
+            claim_,
+            agent_version,
+            outcome=outcome,
+            rules=[],
+            result_sealed=None,
+            error=error[:200],
+            started_at=started_at,
+            duration_ms=duration_ms,
         )
-        await rows.write(conn, row, steps)
-        return board_of(row, steps)
+        return board_of(row, steps), [*logs, failed]
+
+    return await rows.transact(sessions, sid, decide)
 
 
 def _log(
@@ -551,17 +551,17 @@ async def dead_letter(
     """Dead-letter a step whose tries ran out (if still waiting, or still held by a try of
     `workflow`, whose tries are over: its run would otherwise find it in its retries again)
     and settle the session, in one transaction; True if it moved."""
-    async with sessions() as session, session.begin():
-        conn = await session.connection()
-        row, steps = await rows.locked(conn, session_id)
+
+    def decide(row: SessionRow, steps: list[StepRow]) -> tuple[tuple[bool, Board], list[Log]]:
         mine = next(s for s in steps if s.agent == agent)
         held = mine.status == S.RUNNING and (mine.claimed_by or "").rpartition("#")[0] == workflow
         moved = mine.status in {S.PENDING, S.QUEUED} or (bool(workflow) and held)
         if moved:
             mine.status, mine.updated_at = S.DEAD_LETTER, now
         settle_rows(row, steps, now)
-        await rows.write(conn, row, steps)
-        return moved, board_of(row, steps)
+        return (moved, board_of(row, steps)), []
+
+    return await rows.transact(sessions, session_id, decide)
 
 
 def settle_rows(row: Session, steps: Sequence[Step], now: datetime) -> None:

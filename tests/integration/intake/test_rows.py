@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, select
+from sqlalchemy.exc import NoResultFound
 
+from emsync.core.db import sqlite_writer
 from emsync.intake import rows, service
-from emsync.intake.models import IntakeSession, IntakeStep
+from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
 from emsync.intake.workflows import WORKFLOWS
 
 
@@ -115,3 +118,87 @@ async def test_rows_that_changed_different_columns_are_written_in_one_update(
     assert admission.result_sealed is None
     assert admission.finished_at is None
     assert stored["legal"].status == "pending"
+
+
+async def test_a_transaction_reads_as_the_orm_stored_and_writes_its_rows_and_logs(
+    app: FastAPI,
+) -> None:
+    """`transact` (on a SQLite file, whole on the engine's SQLiteWriter; on PostgreSQL through
+    the engine): the rows it hands over are those the ORM stored, converted alike (times with
+    their zone, flags as booleans), and what the decision changed and logged is stored as the
+    ORM reads it back."""
+    runtime = app.state.runtime
+    sid = await _session(app)
+    later = runtime.clock()
+    log = {
+        "session_id": sid,
+        "agent": "triage",
+        "agent_version": "1",
+        "attempt": 1,
+        "outcome": "done",
+        "rules": ["news2@1"],
+        "inputs_sealed": b"in",
+        "result_sealed": b"out",
+        "error": None,
+        "started_at": later,
+        "duration_ms": 1.5,
+    }
+    seen: dict[str, Any] = {}
+
+    def decide(row: rows.SessionRow, steps: list[rows.StepRow]) -> tuple[str, list[dict[str, Any]]]:
+        seen["status"], seen["updated_at"] = row.status, row.updated_at
+        seen["clinical"] = [s.clinical for s in steps]
+        steps[0].status, steps[0].result_sealed, steps[0].finished_at = "done", b"r", later
+        steps[1].status, steps[1].claimed_by, steps[1].attempts = "running", "r#0", 1
+        row.status, row.started_at = "running", later
+        return "answer", [log]
+
+    if runtime.engine.dialect.name == "sqlite":
+        assert sqlite_writer(runtime.engine) is not None  # the path this test is for there
+    assert await rows.transact(runtime.sessions, sid, decide) == "answer"
+    async with runtime.read_sessions() as session:
+        stored = await session.get_one(IntakeSession, sid)
+        steps = {
+            s.agent: s
+            for s in await session.scalars(select(IntakeStep).where(IntakeStep.session_id == sid))
+        }
+        logged = (
+            await session.scalars(select(IntakeAgentLog).where(IntakeAgentLog.session_id == sid))
+        ).one()
+    assert seen["status"] == "pending"
+    assert seen["updated_at"] == stored.updated_at
+    assert seen["updated_at"].tzinfo is not None
+    assert seen["clinical"] == [
+        s.clinical for s in sorted(steps.values(), key=lambda s: s.position)
+    ]
+    assert all(isinstance(c, bool) for c in seen["clinical"])
+    assert (stored.status, stored.started_at) == ("running", later)
+    assert (steps["triage"].status, steps["triage"].result_sealed) == ("done", b"r")
+    assert steps["triage"].finished_at == later
+    assert (steps["admission"].status, steps["admission"].claimed_by) == ("running", "r#0")
+    assert steps["admission"].attempts == 1
+    assert steps["legal"].status == "pending"
+    assert (logged.rules, logged.inputs_sealed, logged.started_at) == (["news2@1"], b"in", later)
+    assert logged.duration_ms == 1.5
+
+
+async def test_a_decision_that_raises_changes_nothing(app: FastAPI) -> None:
+    runtime = app.state.runtime
+    sid = await _session(app)
+
+    def decide(row: rows.SessionRow, steps: list[rows.StepRow]) -> tuple[None, list[Any]]:
+        steps[0].status, row.status = "done", "running"
+        raise LookupError("refused")
+
+    with pytest.raises(LookupError):
+        await rows.transact(runtime.sessions, sid, decide)
+    with pytest.raises(NoResultFound):
+        await rows.transact(runtime.sessions, "no-such-session", decide)
+    async with runtime.read_sessions() as session:
+        status = await session.scalar(select(IntakeSession.status).where(IntakeSession.id == sid))
+        first = await session.scalar(
+            select(IntakeStep.status).where(
+                IntakeStep.session_id == sid, IntakeStep.agent == "triage"
+            )
+        )
+    assert (status, first) == ("pending", "pending")
