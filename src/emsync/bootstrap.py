@@ -341,19 +341,11 @@ REACTIONS: tuple[Reaction, ...] = (
     # Emergency management: incidents and ambulances enter the one search index.
     on(*INCIDENT_CHANGES, run=emergency_handlers.index_incident),
     on(*UNIT_CHANGES, run=emergency_handlers.index_unit),
-    # Registry: every view of a person's record is audited; what follows from a linked
-    # incident patient (triage, a bound monitor, a sent handoff) joins the person's chart.
+    # Registry: every chart view is audited; what follows a linked patient joins the chart.
     on(ChartViewed, run=registry_handlers.audit_chart_view),
     on(PatientTriaged, run=registry_handlers.link_triage),
     on(DeviceChanged, run=registry_handlers.link_device_binding),
-    # A sent handoff's incident with one linked person: read in the send's transaction, linked
-    # after it commits (the link's failure never fails the send).
-    on(
-        HandoffSent,
-        run=registry_handlers.handoff_link_due,
-        stage=IN_TRANSACTION,
-        isolated=False,
-    ),
+    on(HandoffSent, run=registry_handlers.handoff_link_due, stage=IN_TRANSACTION, isolated=False),
     on(HandoffLinkDue, run=registry_handlers.link_handoff),
     # Intake: an ambulance patient's arrival starts an `emergency` session (once per handoff).
     on(HandoffStatusChanged, run=intake_handlers.start_emergency_on_arrival),
