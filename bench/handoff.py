@@ -194,10 +194,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server.wait(timeout=30)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time the process has used so far (Linux /proc; None elsewhere)."""
+def cpu_seconds(pid: int, tid: int | None = None) -> float | None:
+    """User + system CPU time the process has used so far (Linux /proc; None elsewhere); of
+    its thread `tid` only, when given (the main thread's id is the pid)."""
+    stat = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        fields = Path(stat).read_text().rpartition(")")[2].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -313,7 +315,7 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
             await sockets[hospital_id].send(json.dumps({"op": "ping"}))
             echoes.append(await asyncio.wait_for(pongs[hospital_id].get(), timeout=60) - started)
 
-        server_cpu = 0.0
+        server_cpu = loop_cpu = 0.0
         profiler = _profile(args.profile, server_pid)
         with Progress(transient=True) as progress:
             task = progress.add_task("handoff rounds", total=args.rounds * 2)
@@ -321,13 +323,17 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
                 await asyncio.gather(*(one_echo(h) for h in hospitals))
                 progress.advance(task)
                 cpu_before = cpu_seconds(server_pid)
+                loop_before = cpu_seconds(server_pid, server_pid)
                 if args.rate is None:  # every hospital at once: the burst
                     await asyncio.gather(*(one_round(h) for h in hospitals))
                 else:  # one handoff every 1/rate s, to each hospital in turn
                     await paced(hospitals, one_round, args.rate)
                 cpu_after = cpu_seconds(server_pid)
+                loop_after = cpu_seconds(server_pid, server_pid)
                 if cpu_before is not None and cpu_after is not None:
                     server_cpu += cpu_after - cpu_before
+                if loop_before is not None and loop_after is not None:
+                    loop_cpu += loop_after - loop_before
                 progress.advance(task)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
@@ -361,6 +367,8 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
         # The server's own CPU per round trip (all its threads): on a shared machine the load
         # of others moves the latencies, much less this figure.
         "server_cpu_ms_per_round_trip": round(server_cpu * 1e3 / len(round_trips), 2),
+        # Of it, the event loop's thread (the rest: SQLite's connection threads, the GC, ...).
+        "server_loop_cpu_ms_per_round_trip": round(loop_cpu * 1e3 / len(round_trips), 2),
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
     }

@@ -131,7 +131,7 @@ from emsync.notifications.wiring import PAGING_CHANNEL
 from emsync.registry import api as registry_api
 from emsync.registry import handlers as registry_handlers
 from emsync.registry.events import ALL_EVENTS as REGISTRY_EVENTS
-from emsync.registry.events import ChartViewed
+from emsync.registry.events import ChartViewed, HandoffLinkDue
 from emsync.registry.index import PersonIndex
 from emsync.telemetry import api as telemetry_api
 from emsync.telemetry import handlers as telemetry_handlers
@@ -341,12 +341,12 @@ REACTIONS: tuple[Reaction, ...] = (
     # Emergency management: incidents and ambulances enter the one search index.
     on(*INCIDENT_CHANGES, run=emergency_handlers.index_incident),
     on(*UNIT_CHANGES, run=emergency_handlers.index_unit),
-    # Registry: every view of a person's record is audited; what follows from a linked
-    # incident patient (triage, a bound monitor, a sent handoff) joins the person's chart.
+    # Registry: every chart view is audited; what follows a linked patient joins the chart.
     on(ChartViewed, run=registry_handlers.audit_chart_view),
     on(PatientTriaged, run=registry_handlers.link_triage),
     on(DeviceChanged, run=registry_handlers.link_device_binding),
-    on(HandoffSent, run=registry_handlers.link_handoff),
+    on(HandoffSent, run=registry_handlers.handoff_link_due, stage=IN_TRANSACTION, isolated=False),
+    on(HandoffLinkDue, run=registry_handlers.link_handoff),
     # Intake: an ambulance patient's arrival starts an `emergency` session (once per handoff).
     on(HandoffStatusChanged, run=intake_handlers.start_emergency_on_arrival),
 )

@@ -90,7 +90,19 @@ class ChartViewed(Event):
     request_id: str
 
 
-# Pushed on the "registry" WebSocket channel (ChartViewed goes only to the audit log).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandoffLinkDue(Event):
+    """A handoff was sent for an incident with exactly one linked person: link it to that
+    person's chart (after the send commits, in a transaction of its own)."""
+
+    name: ClassVar[str] = "registry.handoff_link_due"
+    handoff_id: str
+    incident_id: str
+    person_id: str
+
+
+# Pushed on the "registry" WebSocket channel (ChartViewed goes only to the audit log;
+# HandoffLinkDue only to the reaction that links the handoff, whose PersonLinked is pushed).
 ALL_EVENTS: tuple[type[Event], ...] = (
     PersonRegistered,
     PersonUpdated,

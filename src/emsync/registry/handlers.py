@@ -8,13 +8,17 @@ registers them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emsync.auth.audit import AuditLog, AuditRecord
+from emsync.core.events import Event
 from emsync.core.runtime import Runtime
 from emsync.core.uow import UnitOfWork
 from emsync.handoffs.events import HandoffSent
 from emsync.registry import links
-from emsync.registry.events import ChartViewed
+from emsync.registry.events import ChartViewed, HandoffLinkDue
 from emsync.telemetry.events import DeviceChanged
 from emsync.triage.events import PatientTriaged
 
@@ -76,14 +80,29 @@ async def link_device_binding(runtime: Runtime, event: DeviceChanged) -> None:
             await uow.commit()
 
 
-async def link_handoff(runtime: Runtime, event: HandoffSent) -> None:
+async def handoff_link_due(
+    runtime: Runtime, session: AsyncSession, event: HandoffSent
+) -> Sequence[Event]:
+    """In the send's transaction, a read only: is the incident's one linked person known? Most
+    incidents have none, and finding that out here is one statement on the connection the send
+    already holds; in a session of its own after the commit it was a transaction, a pool
+    checkout and two hand-offs to SQLite's thread on every send (issue #16). Only a read, so it
+    cannot fail a send that its own writes would not: the link itself is written after the
+    commit, by `link_handoff`, where its failure is retried and dead-lettered, never the send's."""
+    persons = await links.persons_of_incident(session, event.incident_id)
+    if len(persons) != 1:
+        return ()
+    return (
+        HandoffLinkDue(
+            handoff_id=event.handoff_id, incident_id=event.incident_id, person_id=persons.pop()
+        ),
+    )
+
+
+async def link_handoff(runtime: Runtime, event: HandoffLinkDue) -> None:
     """A handoff sent for an incident with exactly one linked person is that person's (an
-    incident with several linked patients leaves the handoff to be linked by hand)."""
-    # Most incidents have no linked person: find out without a writing transaction (on SQLite
-    # one waits its turn for the write lock behind every other writer, to read one row).
-    async with runtime.read_sessions() as session:
-        if len(await links.persons_of_incident(session, event.incident_id)) != 1:
-            return
+    incident with several linked patients leaves the handoff to be linked by hand). Checked
+    again here: a link made or a merge done since the send decides."""
     async with runtime.sessions() as session:
         persons = await links.persons_of_incident(session, event.incident_id)
         if len(persons) != 1:

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 from emsync.auth.models import AuditEntry
 from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
-from emsync.handoffs.events import HandoffSent
+from emsync.registry.events import HandoffLinkDue
 from emsync.registry.models import ClinicalEntry
 from emsync.telemetry.events import DeviceChanged
 from emsync.triage.events import PatientTriaged
 from tests.builders import auth_headers, incident_body
+from tests.handoff_builders import handoff_body
 from tests.registry_builders import person_body
 
 ENTRIES: list[dict[str, Any]] = [
@@ -93,6 +94,33 @@ async def _person(client: httpx.AsyncClient, headers: dict[str, str], **kw: Any)
     response = await client.post("/api/persons", json=person_body(**kw), headers=headers)
     assert response.status_code == 201, response.text
     return str(response.json()["person"]["id"])
+
+
+async def _send_handoff(client: httpx.AsyncClient, crew: dict[str, str], incident_id: str) -> str:
+    created = await client.post(
+        "/api/handoffs", json=handoff_body(incident_id, "hospital-a"), headers=crew
+    )
+    assert created.status_code == 201, created.text
+    handoff_id = str(created.json()["id"])
+    sent = await client.post(f"/api/handoffs/{handoff_id}/send", headers=crew)
+    assert sent.status_code == 200, sent.text
+    return handoff_id
+
+
+async def _link(
+    client: httpx.AsyncClient, crew: dict[str, str], person_id: str, incident_id: str
+) -> None:
+    patient = (
+        await client.post(
+            f"/api/incidents/{incident_id}/patients", json={"age_years": 63}, headers=crew
+        )
+    ).json()
+    link = await client.post(
+        f"/api/persons/{person_id}/links",
+        json={"patient_id": patient["id"], "incident_id": incident_id},
+        headers=crew,
+    )
+    assert link.status_code == 201, link.text
 
 
 async def test_every_entry_kind_and_field_reaches_the_chart(
@@ -220,17 +248,9 @@ async def test_a_linked_call_brings_its_vitals_triage_and_handoff_to_the_chart(
         triaged,
         triaged,  # redelivered: changes nothing
         DeviceChanged(device_id="mon-1", change="bound", patient_id=patient["id"], actor="t"),
-        HandoffSent(
-            handoff_id="h-1",
-            hospital_id="hospital-a",
-            incident_id=incident["id"],
-            unit_id=None,
-            status="sent",
-            old="draft",
-            new="sent",
-            actor="t",
-        ),
     )
+    # A handoff sent for the call: its link is found in the send's transaction, made after it.
+    handoff_id = await _send_handoff(client, paramedic, incident["id"])
     chart = (await client.get(f"/api/persons/{pid}/chart", headers=clinician)).json()
     assert [v["patient_id"] for v in chart["vitals"]] == [patient["id"]]
     assert sorted(link["kind"] for link in chart["links"]) == [
@@ -242,6 +262,7 @@ async def test_a_linked_call_brings_its_vitals_triage_and_handoff_to_the_chart(
     [encounter] = chart["encounters"]
     assert encounter["content"]["encounter_class"] == "ambulance"
     assert encounter["content"]["incident_id"] == incident["id"]
+    assert [link["ref_id"] for link in chart["links"] if link["kind"] == "handoff"] == [handoff_id]
     found = await client.get(f"/api/registry/patients/{patient['id']}/person", headers=paramedic)
     assert found.json()["person_id"] == pid
 
@@ -268,3 +289,45 @@ async def test_a_merged_records_entries_show_on_the_survivors_chart_and_views_ar
             )
         )
     assert any(a in target for target in views)
+
+
+async def test_a_handoff_is_linked_only_where_its_call_has_exactly_one_person(
+    app: FastAPI, client: httpx.AsyncClient, clinician: dict[str, str], paramedic: dict[str, str]
+) -> None:
+    """Read in the send's transaction (HandoffLinkDue only for one person), linked after it,
+    once however often the event is delivered; a call with two persons or none links nothing."""
+    runtime: Runtime = app.state.runtime
+    dispatcher = await auth_headers(app, client, Role.DISPATCHER)
+    calls = [
+        (await client.post("/api/incidents", json=incident_body(), headers=dispatcher)).json()["id"]
+        for _ in range(3)
+    ]
+    one, two = (
+        await _person(client, paramedic),
+        await _person(
+            client,
+            paramedic,
+            given_name="Eino",
+            birth_date="1944-04-04",
+            identifiers=[],
+            match=False,
+        ),
+    )
+    await _link(client, paramedic, one, calls[0])
+    await _link(client, paramedic, one, calls[1])
+    await _link(client, paramedic, two, calls[1])
+    linked, ambiguous, unlinked = [await _send_handoff(client, paramedic, c) for c in calls]
+    due = HandoffLinkDue(handoff_id=linked, incident_id=calls[0], person_id=one)
+    await runtime.bus.publish(due)  # redelivered: changes nothing
+    handoff_links = {
+        person: [
+            link["ref_id"]
+            for link in (
+                await client.get(f"/api/persons/{person}/chart", headers=clinician)
+            ).json()["links"]
+            if link["kind"] == "handoff"
+        ]
+        for person in (one, two)
+    }
+    # Neither the call with two persons nor the one with none linked its handoff to anyone.
+    assert handoff_links == {one: [linked], two: []}, (ambiguous, unlinked)
