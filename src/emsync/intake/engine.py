@@ -234,15 +234,20 @@ class IntakeEngine:
         if self._detached:
             await asyncio.wait(set(self._detached), timeout=STOP_GRACE_SECONDS)
         if self._launched:
+            # DBOS made its thread pool this loop's default executor, and destroy shuts that
+            # pool down: the loop gets a pool of its own first, so the app's other to_thread
+            # work (the SQLite checkpointer's round, a flush) meanwhile and after does not fail
+            # with "cannot schedule new futures after shutdown", and again after (a run that
+            # finishes during destroy calls DBOS, which sets its pool back).
+            loop, own = asyncio.get_running_loop(), ThreadPoolExecutor()
+            loop.set_default_executor(own)
             # Let the runs in progress finish their current step (a run cut off inside a
             # database call leaves its connection open); DBOS recovers the rest at launch.
             await asyncio.to_thread(
                 partial(DBOS.destroy, workflow_completion_timeout_sec=STOP_GRACE_SECONDS)
             )
             self._launched = False
-            # DBOS made its thread pool this loop's default executor and has shut it down: a
-            # loop that goes on (tests, the benchmark) needs a live one for to_thread.
-            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
+            loop.set_default_executor(own)
         _ACTIVE = None
 
     async def launch(self) -> None:
