@@ -55,6 +55,11 @@ class Precedence:
     def active(self) -> bool:
         return any(source() for source in self._activity)
 
+    def waiting(self) -> bool:
+        """Whether any request is deferred now (a source on another thread asks before it
+        hands `caught_up` to this loop)."""
+        return bool(self._waiters)
+
     def caught_up(self) -> None:
         """Wake the deferred requests if no source is behind any more."""
         if self._waiters and not self.behind():

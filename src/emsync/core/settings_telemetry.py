@@ -83,6 +83,12 @@ class MqttSettings(BaseModel):
         description="how long a message that arrives to an idle ingest waits for others to "
         "join its batch (ms); 0: each batch is what has arrived",
     )
+    # Measured in telemetry/ingest_thread.py.
+    ingest_thread: bool = Field(
+        default=True,
+        description="take, store and score readings on an event loop and thread of their own, "
+        "so that they do not wait for the API's turns on the server's loop (off: one loop)",
+    )
     device_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a device's keys are cached per process"
     )

@@ -288,9 +288,13 @@ class MqttIngest:
         pipeline: Pipeline,
         metrics: TelemetryMetrics,
         caught_up: Callable[[], None] | None = None,
+        announce: Callable[[PreparedBatch], Awaitable[None]] | None = None,
     ) -> None:
+        """`announce`: what follows a stored batch (alerts, events), before it is acknowledged;
+        the pipeline's own by default (telemetry.ingest_thread hands it to another loop)."""
         self._settings = settings
         self._caught_up = caught_up
+        self._announce = announce
         self._pipeline = pipeline
         self._metrics = metrics
         # (connection generation, packet id, message; None for another partition's message,
@@ -369,10 +373,12 @@ class MqttIngest:
     def behind(self) -> bool:
         """Whether the oldest message waiting for the pipeline has waited over BEHIND_SECONDS
         (API requests then defer to the ingest: core.admission.Precedence)."""
-        queue = self._queue
-        if not queue:
+        try:
+            # Asked from another thread when the ingest has a loop of its own: the queue may
+            # empty between a check and a read.
+            head = self._queue[0][2]
+        except IndexError:
             return False
-        head = queue[0][2]
         return head is not None and time.monotonic() - head.received > BEHIND_SECONDS
 
     def active(self) -> bool:
@@ -500,7 +506,9 @@ class MqttIngest:
 
     async def _store(self, batch: list[Taken], prepared: PreparedBatch | None) -> None:
         if prepared is not None:
-            await self._retrying(functools.partial(self._pipeline.commit, prepared))
+            await self._retrying(functools.partial(self._pipeline.store, prepared))
+            announce = self._announce or self._pipeline.announce
+            await self._retrying(functools.partial(announce, prepared))
         client = self._client
         generation = self._generation
         if client is not None:

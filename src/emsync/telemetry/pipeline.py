@@ -108,6 +108,9 @@ class DeviceDirectory:
         hit = self._cache.get(device_id)
         return None if hit is None else hit[1]
 
+    def use(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
     def invalidate(self, device_id: str) -> None:
         self._cache.pop(device_id, None)
 
@@ -267,6 +270,7 @@ class Pipeline:
     ) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._readings_sessions = sessions  # see use_storage
         self._keyring = keyring
         self._bus = bus
         self._metrics = metrics
@@ -285,9 +289,17 @@ class Pipeline:
         self._max_skew = timedelta(seconds=tel.max_clock_skew_seconds)
         self._checks = ReadingChecks(cache, self._window)
 
+    def use_storage(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Store readings and read devices through `engine` (an ingest on an event loop of its
+        own, with connections of that loop: telemetry.ingest_thread). Alerts, raised by
+        `announce`, stay with the engine the pipeline was made with."""
+        self._readings_sessions = sessions
+        self.devices.use(sessions)
+        self._store = ReadingStore(engine)
+
     async def start(self) -> None:
         """Seed the replay guard and the set of patients with open alerts from storage."""
-        async with self._sessions() as session:
+        async with self._readings_sessions() as session:
             self.guard = await _stored_replay_guard(session, self.guard.window)
             self._alerting = set(
                 await session.scalars(
@@ -421,6 +433,27 @@ class Pipeline:
         """Store a prepared batch, then raise its alerts and publish its events. Raises if
         storage fails: call it again (its counters stay taken, so the broker's redelivery of
         one of its messages meanwhile is refused as a replay, as before)."""
+        await self.store(prepared)
+        await self.announce(prepared)
+        return prepared.outcome
+
+    async def store(self, prepared: PreparedBatch) -> None:
+        """`commit`'s first half: the batch durably stored (raises if not: call it again)."""
+        outcome, rows = prepared.outcome, prepared.rows
+        if rows:
+            outcome.accepted = await self._store.store(rows, sorted(prepared.seen), prepared.now)
+            outcome.duplicates = len(rows) - outcome.accepted
+
+    def raises_alerts(self, prepared: PreparedBatch) -> bool:
+        """Whether `announce` may write an alert for this stored batch (a patient's score is in
+        an alerting band, or the patient has an open alert): the batch must not be acknowledged
+        before it has."""
+        alerting = self._alerting
+        return any(o.level is not None or p in alerting for p, o in prepared.scores.items())
+
+    async def announce(self, prepared: PreparedBatch) -> None:
+        """`commit`'s second half, once stored: raise its alerts (raises if they cannot be
+        written: call it again), publish its events, count it."""
         outcome, now, rows, pushed, fixes = (
             prepared.outcome,
             prepared.now,
@@ -428,9 +461,6 @@ class Pipeline:
             prepared.pushed,
             prepared.fixes,
         )
-        if rows:
-            outcome.accepted = await self._store.store(rows, sorted(prepared.seen), now)
-            outcome.duplicates = len(rows) - outcome.accepted
         events: list[Event] = [
             VitalsReceived(patient_id=p, device_id=d, readings=tuple(r))
             for (p, d), r in pushed.items()
@@ -447,7 +477,6 @@ class Pipeline:
         events.extend(await self._alerts(prepared.scores, now))
         await self._bus.publish(*events)
         self._record_metrics(prepared.batch, outcome)
-        return outcome
 
     def _values(
         self,

@@ -46,7 +46,7 @@ async def latest_vitals(
     spo2_scale: int = 1,
 ) -> LatestVitals:
     """From this process's latest-value cache when it holds the patient, else from storage."""
-    fields = cache.get(patient_id) if cache is not None else None
+    fields = cache.snapshot(patient_id) if cache is not None else None
     if fields is None:
         rows = (
             await session.execute(

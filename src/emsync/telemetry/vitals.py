@@ -66,6 +66,13 @@ class LatestValues:
     def get(self, patient_id: str) -> dict[str, tuple[Value, datetime]] | None:
         return self._by_patient.get(patient_id)
 
+    def snapshot(self, patient_id: str) -> dict[str, tuple[Value, datetime]] | None:
+        """A copy of the patient's fields, for a reader on another thread than the writer (the
+        ingest's, telemetry.ingest_thread): the copy is one step under the GIL, while iterating
+        the live dict could meet a field the ingest adds meanwhile."""
+        fields = self._by_patient.get(patient_id)
+        return None if fields is None else fields.copy()
+
     def forget(self, patient_id: str) -> None:
         self._by_patient.pop(patient_id, None)
 

@@ -18,6 +18,7 @@ from emsync.telemetry.alerts import AlertKind, AlertLevel, ScoreObservation
 from emsync.telemetry.artefact_windows import ArtefactWindows
 from emsync.telemetry.broker import EmbeddedBroker
 from emsync.telemetry.ingest import MqttIngest
+from emsync.telemetry.ingest_thread import ThreadedIngest, threadable
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.metrics import TelemetryMetrics
 from emsync.telemetry.pipeline import Pipeline
@@ -147,16 +148,26 @@ def background_services(runtime: Runtime) -> list[tuple[ProcessRole, BackgroundS
         from emsync.telemetry.broker_watch import BrokerWatch
 
         precedence = runtime.get(Precedence)
-        ingest = MqttIngest(
-            settings=settings,
-            pipeline=runtime.get(Pipeline),
-            metrics=metrics,
-            caught_up=precedence.caught_up,
-        )
+        service: BackgroundService
+        if threadable(runtime.settings):
+            service = ThreadedIngest(
+                settings=runtime.settings,
+                pipeline=runtime.get(Pipeline),
+                metrics=metrics,
+                precedence=precedence,
+            )
+            ingest = service.ingest
+        else:
+            ingest = service = MqttIngest(
+                settings=settings,
+                pipeline=runtime.get(Pipeline),
+                metrics=metrics,
+                caught_up=precedence.caught_up,
+            )
         # API requests wait while readings are late, and take fewer turns while they come in.
         precedence.register(ingest.behind, ingest.active)
         runtime.provide(ingest)
-        services.append((ProcessRole.INGEST, ingest))
+        services.append((ProcessRole.INGEST, service))
         # What the broker says of itself ($SYS): its version, and messages it dropped.
         watch = BrokerWatch(runtime)
         runtime.provide(watch)

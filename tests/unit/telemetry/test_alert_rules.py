@@ -282,3 +282,18 @@ def test_an_alert_score_follows_the_newest_reading_and_keeps_its_peak() -> None:
     legacy = scored_detail(_detail(8, "high", 0), better)
     assert legacy is not None
     assert legacy["peak"]["total"] == 8
+
+
+def test_a_snapshot_of_the_cache_does_not_change_as_readings_arrive() -> None:
+    # The API reads a snapshot while the ingest, on its own thread, adds fields to the cache.
+    cache = LatestValues()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    cache.update("p", at, {"hr": 70})
+    snapshot = cache.snapshot("p")
+    cache.update("p", at + timedelta(seconds=1), {"hr": 90, "spo2": 97})
+    assert snapshot == {"hr": (70, at)}
+    assert cache.snapshot("p") == {
+        "hr": (90, at + timedelta(seconds=1)),
+        "spo2": (97, at + timedelta(seconds=1)),
+    }
+    assert cache.snapshot("nobody") is None
