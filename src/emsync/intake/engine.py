@@ -28,7 +28,6 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import structlog
@@ -234,17 +233,13 @@ class IntakeEngine:
         if self._detached:
             await asyncio.wait(set(self._detached), timeout=STOP_GRACE_SECONDS)
         if self._launched:
-            # DBOS made its thread pool this loop's default executor, and destroy shuts that
-            # pool down: the loop gets a pool of its own first, so the app's other to_thread
-            # work (the SQLite checkpointer's round, a flush) meanwhile and after does not fail
-            # with "cannot schedule new futures after shutdown", and again after (a run that
-            # finishes during destroy calls DBOS, which sets its pool back).
+            # DBOS's pool, the loop's default executor, dies in destroy: the loop gets its own
+            # before and after (a run ending meanwhile sets DBOS's back). Runs finish their step
+            # (one cut off in a database call leaves it open); the rest recover at launch.
             loop, own = asyncio.get_running_loop(), ThreadPoolExecutor()
             loop.set_default_executor(own)
-            # Let the runs in progress finish their current step (a run cut off inside a
-            # database call leaves its connection open); DBOS recovers the rest at launch.
             await asyncio.to_thread(
-                partial(DBOS.destroy, workflow_completion_timeout_sec=STOP_GRACE_SECONDS)
+                DBOS.destroy, workflow_completion_timeout_sec=STOP_GRACE_SECONDS
             )
             self._launched = False
             loop.set_default_executor(own)

@@ -96,11 +96,13 @@ async def test_readings_are_taken_on_the_ingest_thread_and_pushed_from_the_serve
 
 def test_an_in_memory_database_keeps_the_ingest_on_the_servers_loop(tmp_path: Path) -> None:
     on_file = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}", tmp_path)
+    assert not threadable(on_file)  # off by default (settings_telemetry says why)
+    on_file.mqtt.ingest_thread = True
     assert threadable(on_file)
-    assert not threadable(make_settings("sqlite+aiosqlite://", tmp_path))
-    assert not threadable(make_settings("sqlite+aiosqlite:///:memory:", tmp_path))
-    on_file.mqtt.ingest_thread = False
-    assert not threadable(on_file)
+    for in_memory in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
+        settings = make_settings(in_memory, tmp_path)
+        settings.mqtt.ingest_thread = True
+        assert not threadable(settings)
 
 
 async def test_a_batch_that_raises_an_alert_is_announced_before_the_ingest_goes_on(
