@@ -119,7 +119,12 @@ types: install-dev
 test-only: install-dev web /usr/bin/chromium
 	$(BIN)/pytest -n 2 --dist loadfile
 
-test: lint types web-check deploy-validate test-only
+# The checks before the tests are independent single processes (ruff, mypy, eslint, tsc, vitest,
+# the manifest validators, the dashboard's build): two at a time, each target's output kept
+# together, then the tests.
+test:
+	$(MAKE) -j2 --output-sync=target lint types web-check deploy-validate web
+	$(MAKE) test-only
 
 # The tests write bytecode even where the environment says not to (PYTHONDONTWRITEBYTECODE=1, as
 # in this project's machines and many container images; an empty value turns it off): the suite

@@ -17,11 +17,13 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
+from xdist.remote import Producer
 
 from emsync.bootstrap import create_app
 from emsync.core import migrate
 from emsync.core.settings import Settings
 from tests.pg_clones import ClonePool
+from tests.scheduling import DurationRecorder, LongestFirst, make_scheduler
 
 PG_ADMIN_DSN = os.environ.get("EMSYNC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -31,6 +33,26 @@ TEST_MASTER_KEYS = json.dumps({"1": base64.b64encode(b"k" * 32).decode()})
 # property test at 328 ms on a loaded machine. Correctness is what these tests check.
 hypothesis_settings.register_profile("emsync", deadline=None)
 hypothesis_settings.load_profile("emsync")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help="write each file's measured seconds to tests/durations.json (tests/scheduling.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # On the controller only: it sees every worker's reports.
+    if config.getoption("record_durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(), "emsync-durations")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LongestFirst | None:
+    """Longest files first under `--dist loadfile` (tests/scheduling.py: the suite's tail)."""
+    return make_scheduler(config, log)
 
 
 def _pg_dsn(database: str) -> str:
