@@ -83,9 +83,10 @@ class MqttSettings(BaseModel):
         description="how long a message that arrives to an idle ingest waits for others to "
         "join its batch (ms); 0: each batch is what has arrived",
     )
-    # Off by default (measured, README "Scale profile"): on a machine at load 2.4-5.4 it did not
-    # move the publish -> WebSocket p99 (66-113 ms against 76-98 ms with one loop); at load
-    # 13-25 it halved it on SQLite and cut it to 0.28x on PostgreSQL. On a SQLite file its own
+    # Off by default (measured, README "Scale profile"): alone on the machine (load 1-2.8) it
+    # raised the publish -> WebSocket p99 (SQLite 70-79 ms against 40-92, PostgreSQL 87-109
+    # against 57-68) and cut the dashboards' requests/s by a third; at load 13-25 it halved the
+    # p99 on SQLite and cut it to 0.28x on PostgreSQL. On a SQLite file its own
     # engine's writes and the API's meet in SQLite's busy handler, not in the process's fair
     # write queue (core.db.SQLiteWriteGate): what that costs the API's writes is not measured.
     ingest_thread: bool = Field(
