@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xdist.scheduler import LoadFileScheduling
+
 from tests.scheduling import DEFAULT_TEST_SECONDS, SPREAD, longest_first, unit_of
 
 
@@ -28,3 +30,10 @@ def test_an_unmeasured_unit_counts_a_default_per_test() -> None:
     units = {"measured.py": {"a": False}, "new.py": dict.fromkeys("abcdef", False)}
     seconds = {"measured.py": 5 * DEFAULT_TEST_SECONDS}
     assert list(longest_first(units, seconds)) == ["new.py", "measured.py"]
+
+
+def test_the_xdist_methods_the_scheduler_overrides_exist() -> None:
+    # LongestFirst overrides two private methods of xdist's LoadFileScheduling: an xdist that
+    # renamed them would quietly hand files out in its own order again.
+    for name in ("_split_scope", "_assign_work_unit"):
+        assert callable(getattr(LoadFileScheduling, name, None)), name
