@@ -26,11 +26,10 @@ import concurrent.futures
 import functools
 
 import structlog
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emsync.core.admission import Precedence
-from emsync.core.db import create_engine, session_factory
+from emsync.core.db import create_engine, session_factory, sqlite_file
 from emsync.core.loop_thread import LoopThread, OrderedHandoff
 from emsync.core.settings import Settings
 from emsync.telemetry.ingest import MqttIngest
@@ -46,8 +45,8 @@ MAX_UNANNOUNCED = 64
 def threadable(settings: Settings) -> bool:
     """Whether the ingest may run on a thread of its own: asked for, and storage another set of
     connections can reach (an in-memory SQLite database is one connection's own)."""
-    url = make_url(settings.database_url)
-    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    url = settings.database_url
+    in_memory = url.startswith("sqlite") and sqlite_file(url) is None
     return settings.mqtt.ingest_thread and not in_memory
 
 
