@@ -448,8 +448,11 @@ class Pipeline:
         """Whether `announce` may write an alert for this stored batch (a patient's score is in
         an alerting band, or the patient has an open alert): the batch must not be acknowledged
         before it has."""
-        alerting = self._alerting
-        return any(o.level is not None or p in alerting for p, o in prepared.scores.items())
+        return bool(self._alert_relevant(prepared.scores))
+
+    def _alert_relevant(self, scores: dict[str, ScoreObservation]) -> dict[str, ScoreObservation]:
+        """The scores an alert may follow from: in an alerting band, or the patient's alert open."""
+        return {p: o for p, o in scores.items() if o.level is not None or p in self._alerting}
 
     async def announce(self, prepared: PreparedBatch) -> None:
         """`commit`'s second half, once stored: raise its alerts (raises if they cannot be
@@ -548,9 +551,7 @@ class Pipeline:
             observed.add(level, detail, scored.ts)
 
     async def _alerts(self, scores: dict[str, ScoreObservation], now: datetime) -> list[Event]:
-        relevant = {
-            p: obs for p, obs in scores.items() if obs.level is not None or p in self._alerting
-        }
+        relevant = self._alert_relevant(scores)
         if not relevant:
             return []
         events: list[AlertChanged] = []
