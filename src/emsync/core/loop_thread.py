@@ -75,8 +75,8 @@ class OrderedHandoff:
     time in the order handed over: a piece is a coroutine function, and the next starts only
     when the one before it has ended (pushes of consecutive batches stay in order).
 
-    `submit` never blocks; it returns a concurrent future of the piece's result. `drain` (on
-    the target loop) waits for everything submitted so far.
+    `submit` never blocks; it returns a concurrent future of the piece's result. `stop` (on
+    the target loop) runs everything submitted so far, then ends the runner.
     """
 
     def __init__(self, target: asyncio.AbstractEventLoop) -> None:
