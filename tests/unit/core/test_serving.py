@@ -40,6 +40,11 @@ def test_only_a_full_collection_after_an_import_freezes(freezer: FreezeNewModule
     assert gc.get_freeze_count() >= frozen + 1000
     collected = {id(obj) for obj in gc.get_objects()}  # every generation but the frozen one
     assert not any(id(row) in collected for row in module.table)
-    again = gc.get_freeze_count()
+    again, modules = gc.get_freeze_count(), freezer.modules
     gc.collect()
-    assert gc.get_freeze_count() == again  # the same modules: no second freeze
+    # The same modules: no second freeze. The freezer records the modules it froze with; the
+    # process-wide count can also go down meanwhile (a frozen object freed on another thread of
+    # the worker, left by an earlier test: a fresh clone's run saw 3,627,068 -> 3,627,050), never
+    # up without a freeze.
+    assert freezer.modules == modules
+    assert gc.get_freeze_count() <= again
