@@ -150,6 +150,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
         "EMSYNC_SECRETS": str(secrets),
         "EMSYNC_IMAGE": "emsync:latest",
         "EMSYNC_PUBLIC_ADDRESS": "127.0.0.1",
+        "EMSYNC_PUBLIC_URL": f"https://127.0.0.1:{HTTPS_PORT}",
         "EMSYNC_HTTPS_PORT": str(HTTPS_PORT),
         "EMSYNC_HTTP_PORT": str(HTTP_PORT),
     }

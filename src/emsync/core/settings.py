@@ -147,6 +147,7 @@ class Settings(BaseSettings):
         _refuse_weak_key("EMSYNC_SECURITY__AUDIT_KEY", audit.get_secret_value())
         if not self.database.url:
             raise ValueError("EMSYNC_DATABASE__URL must be set in production")
+        _refuse_default_public_url(self.notifications)
         return self
 
     @property
@@ -158,6 +159,22 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _refuse_default_public_url(notifications: NotificationSettings) -> None:
+    """A page's acknowledge link and an e-mail's dashboard link are built on this address: left at
+    its development default they point at the recipient's own machine, so the on-call clinician
+    who taps "acknowledge" reaches nothing and the escalation goes on paging."""
+    url = notifications.public_url
+    if "public_url" not in notifications.model_fields_set:
+        raise ValueError(
+            "EMSYNC_NOTIFICATIONS__PUBLIC_URL must be set in production: the https address "
+            "people reach the dashboard at (the links in e-mail, SMS and push)"
+        )
+    if not url.startswith("https://") or len(url) <= len("https://"):
+        raise ValueError(
+            f"EMSYNC_NOTIFICATIONS__PUBLIC_URL must be an https:// address, not {url!r}"
+        )
 
 
 def _refuse_weak_key(name: str, encoded: str) -> None:

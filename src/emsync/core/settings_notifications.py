@@ -12,7 +12,10 @@ class NotificationSettings(BaseModel):
 
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="the dashboard's address as people reach it: links in e-mail and SMS",
+        description=(
+            "the dashboard's address as people reach it: links in e-mail, SMS and push "
+            "(production: https, required)"
+        ),
     )
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: no e-mail")
     smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (submission)")

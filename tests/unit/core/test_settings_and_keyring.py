@@ -45,16 +45,42 @@ def test_production_refuses_missing_master_keys() -> None:
         )
 
 
+def _production(**overrides: object) -> dict[str, object]:
+    return {
+        "env": "production",
+        "auth": {"secret_key": STRONG},
+        "security": {"master_keys": generate_keyring_json(), "audit_key": AUDIT_KEY},
+        "database": {"url": "postgresql+asyncpg://x@h/db"},
+        "notifications": {"public_url": "https://emsync.example.org"},
+        **overrides,
+    }
+
+
 def test_production_accepts_strong_secrets() -> None:
-    settings = Settings.model_validate(
-        {
-            "env": "production",
-            "auth": {"secret_key": STRONG},
-            "security": {"master_keys": generate_keyring_json(), "audit_key": AUDIT_KEY},
-            "database": {"url": "postgresql+asyncpg://x@h/db"},
-        }
-    )
+    settings = Settings.model_validate(_production())
     assert settings.env == "production"
+    assert settings.notifications.public_url == "https://emsync.example.org"
+
+
+@pytest.mark.parametrize(
+    ("notifications", "message"),
+    [
+        ({}, "must be set in production"),
+        ({"public_url": "http://127.0.0.1:8000"}, "must be an https:// address"),
+        ({"public_url": "http://emsync.example.org"}, "must be an https:// address"),
+        ({"public_url": "https://"}, "must be an https:// address"),
+    ],
+)
+def test_production_refuses_the_default_or_a_plain_http_public_url(
+    notifications: dict[str, str], message: str
+) -> None:
+    """Pages' acknowledge links are built on it: the default points at the reader's own machine."""
+    with pytest.raises(ValidationError, match="EMSYNC_NOTIFICATIONS__PUBLIC_URL " + message):
+        Settings.model_validate(_production(notifications=notifications))
+
+
+def test_development_keeps_the_loopback_public_url() -> None:
+    assert Settings.model_validate({}).notifications.public_url == "http://127.0.0.1:8000"
 
 
 def _b64(raw: bytes) -> str:
@@ -96,6 +122,7 @@ def test_production_refuses_an_all_zero_key_in_a_keyring_file(tmp_path: Path) ->
             "auth": {"secret_key": STRONG},
             "security": {"master_key_file": str(path), "audit_key": AUDIT_KEY},
             "database": {"url": "postgresql+asyncpg://x@h/db"},
+            "notifications": {"public_url": "https://emsync.example.org"},
         }
     )
     with pytest.raises(KeyringError, match="not random"):

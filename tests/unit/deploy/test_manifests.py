@@ -170,6 +170,10 @@ def test_each_ingest_replica_owns_one_partition(overlay: str) -> None:
         d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "emsync-ingest"
     )
     assert int(config["data"]["EMSYNC_MQTT__PARTITION_COUNT"]) == ingest["spec"]["replicas"]
+    # Pages' acknowledge links point where the ingress serves the dashboard.
+    ingress = next(d for d in docs if d["kind"] == "Ingress")
+    host = ingress["spec"]["rules"][0]["host"]
+    assert config["data"]["EMSYNC_NOTIFICATIONS__PUBLIC_URL"] == f"https://{host}"
     for doc in docs:
         if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
             pod = doc["spec"]["template"]["spec"]
@@ -178,3 +182,11 @@ def test_each_ingest_replica_owns_one_partition(overlay: str) -> None:
                 assert security["readOnlyRootFilesystem"] is True
                 assert security["allowPrivilegeEscalation"] is False
             assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_compose_requires_the_public_url_production_requires() -> None:
+    """Compose refuses to start without EMSYNC_PUBLIC_URL rather than start api processes that
+    production's settings check refuses (`${VAR:?…}`: an unset variable is an error)."""
+    env = _load(DEPLOY / "compose.yaml")["x-emsync-role"]["environment"]
+    assert env["EMSYNC_ENV"] == "production"
+    assert env["EMSYNC_NOTIFICATIONS__PUBLIC_URL"].startswith("${EMSYNC_PUBLIC_URL:?")
