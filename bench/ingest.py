@@ -576,7 +576,21 @@ async def _stored(work: Path, database: str | None) -> int | None:
         return int(conn.execute("SELECT count(*) FROM telemetry_readings").fetchone()[0])
 
 
+def _pin_ports() -> None:
+    """`EMSYNC_BENCH_PORTS=LOW-HIGH`: take the broker's and servers' ports from that range (a
+    shared machine where each user has one), instead of tests.ports' stretch for this pid."""
+    span = os.environ.get("EMSYNC_BENCH_PORTS")
+    if span:
+        import itertools
+
+        import tests.ports
+
+        low, _, high = span.partition("-")
+        tests.ports._NEXT = itertools.cycle(range(int(low), int(high) + 1))
+
+
 def main() -> None:
+    _pin_ports()
     if len(sys.argv) == 4 and sys.argv[1] == "--bare":
         bare_subscriber(int(sys.argv[2]), int(sys.argv[3]))
         return
