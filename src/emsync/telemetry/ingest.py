@@ -511,7 +511,9 @@ class MqttIngest:
 
     async def _store(self, batch: list[Taken], prepared: PreparedBatch | None) -> None:
         if prepared is not None:
+            started = time.monotonic()
             await self._retrying(functools.partial(self._pipeline.store, prepared))
+            self._metrics.store_seconds.observe(time.monotonic() - started)
             announce = self._announce or self._pipeline.announce
             await self._retrying(functools.partial(announce, prepared))
         client = self._client
