@@ -135,8 +135,9 @@ class _LoopWriter:
     It takes this process's write turn like any writer (the engine's SQLiteWriteGate) and has
     the engine's pragmas but no busy timeout: if another process holds SQLite's write lock,
     BEGIN IMMEDIATE fails at once and the batch goes to the writer thread, which may wait
-    (the loop never sleeps in SQLite's busy handler). No WAL checkpoint in its commits either
-    (core.db.WalCheckpointer does that off the write path).
+    (the loop never sleeps in SQLite's busy handler). Its commits checkpoint the WAL only past
+    the engine's safety net (WAL_AUTOCHECKPOINT_PAGES): in `emsync serve` core.db.WalCheckpointer
+    keeps the WAL below that, off the write path.
     """
 
     def __init__(self, writer: SQLiteWriter, engine: AsyncEngine) -> None:
