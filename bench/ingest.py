@@ -17,6 +17,8 @@ Prints one JSON line:
   from a message's receipt off the MQTT socket to stored and published on its event bus
   (`emsync_telemetry_ingest_latency_seconds`, interpolated within buckets): the rest of the
   end-to-end figure is the broker before it and the WebSocket push after it;
+- `server_store_ms_p50` / `server_store_ms_p99`: of that, one batch's write
+  (`emsync_telemetry_store_seconds`, per batch, interpolated the same way);
 - with `--api-load`: 50 dashboard clients (bench/api.py's load: incident list and get, each
   authenticated) run against the same server through the latency phase, from another process;
   `api` is their requests/s, p50/p99 and errors.
@@ -69,6 +71,7 @@ from emsync.telemetry.simulator import (  # noqa: E402
 PASSWORD = "bench-admin-password"
 # The server's own receipt (off the MQTT socket) -> stored and published, per message.
 INGEST_LATENCY = "emsync_telemetry_ingest_latency_seconds"
+STORE_SECONDS = "emsync_telemetry_store_seconds"  # one batch's write (absent before it existed)
 VITALS = {"hr": 76, "spo2": 97, "rr": 15, "sbp": 122, "dbp": 77, "temp": 36.8, "avpu": "A"}
 
 
@@ -363,6 +366,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         lag_before = _lag_buckets(http_port)
         ingest_before = _lag_buckets(http_port, INGEST_LATENCY)
+        store_before = _lag_buckets(http_port, STORE_SECONDS)
         cpu_before = _cpu_seconds(server.pid)
         batches_before = _metric(http_port, "emsync_telemetry_batch_size_count") or 0.0
         if dashboards is not None and dashboards.stdin is not None:
@@ -381,6 +385,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         batches = (_metric(http_port, "emsync_telemetry_batch_size_count") or 0.0) - batches_before
         lag = _quantiles(_lag_buckets(http_port), lag_before)
         in_server = _quantiles(_lag_buckets(http_port, INGEST_LATENCY), ingest_before)
+        store = _quantiles(_lag_buckets(http_port, STORE_SECONDS), store_before)
         api_result = None
         if dashboards is not None:
             assert dashboards.stdout is not None
@@ -424,6 +429,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "loop_lag_ms_p99": lag[1],
             "server_ingest_ms_p50": in_server[0],
             "server_ingest_ms_p99": in_server[1],
+            "server_store_ms_p50": store[0],
+            "server_store_ms_p99": store[1],
             "server_cpu_s": round(cpu_s, 2),
             # Messages per ingest batch in the latency phase: each batch has a fixed cost (a
             # hand-off to the writer, a transaction, the acknowledgements), paid per reading
@@ -576,7 +583,21 @@ async def _stored(work: Path, database: str | None) -> int | None:
         return int(conn.execute("SELECT count(*) FROM telemetry_readings").fetchone()[0])
 
 
+def _pin_ports() -> None:
+    """`EMSYNC_BENCH_PORTS=LOW-HIGH`: take the broker's and servers' ports from that range (a
+    shared machine where each user has one), instead of tests.ports' stretch for this pid."""
+    span = os.environ.get("EMSYNC_BENCH_PORTS")
+    if span:
+        import itertools
+
+        import tests.ports
+
+        low, _, high = span.partition("-")
+        tests.ports._NEXT = itertools.cycle(range(int(low), int(high) + 1))
+
+
 def main() -> None:
+    _pin_ports()
     if len(sys.argv) == 4 and sys.argv[1] == "--bare":
         bare_subscriber(int(sys.argv[2]), int(sys.argv[3]))
         return

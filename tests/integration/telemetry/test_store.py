@@ -3,9 +3,13 @@ in-memory SQLite database (no writer: through the engine)."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -14,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from emsync.core.db import Base, create_engine, sqlite_writer
 from emsync.core.settings import Settings
 from emsync.telemetry.models import Device, StoredReading
-from emsync.telemetry.store import ReadingRow, ReadingStore
+from emsync.telemetry.store import INLINE_ROWS, ReadingRow, ReadingStore
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -145,3 +149,59 @@ async def test_postgresql_store_connection_closes_with_the_engine(
         assert await _backends(observer) == 0
     finally:
         await observer.dispose()
+
+
+@_variants(("sqlite", "configured"))
+async def test_sqlite_small_batch_is_written_on_the_loop_thread_a_backlog_on_the_writer(
+    store_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of a keeping-up ingest runs to its commit within the loop's turn (no hand-off
+    whose GIL take-backs wait behind the loop); a backlog's batch uses the writer's thread."""
+    store = ReadingStore(store_engine)
+    threads: list[int] = []
+    write = store._store_sqlite
+
+    def observed(*args: Any) -> int:
+        threads.append(threading.get_ident())
+        return write(*args)
+
+    monkeypatch.setattr(store, "_store_sqlite", observed)
+    assert await store.store(_rows(store, "d1", range(20)), ["d1"], T0) == 20
+    assert await store.store(_rows(store, "d1", range(20, 20 + INLINE_ROWS + 1)), ["d1"], T0) == (
+        INLINE_ROWS + 1
+    )
+    assert threads[0] == threading.get_ident()
+    assert threads[1] != threading.get_ident()
+
+
+@_variants(("sqlite", "configured"))
+async def test_sqlite_small_batch_waits_off_the_loop_for_another_processes_write_lock(
+    store_engine: AsyncEngine, settings: Settings
+) -> None:
+    """Another process holding SQLite's write lock: the batch is stored once the lock is free,
+    and the event loop keeps running meanwhile (it never sleeps in SQLite's busy handler)."""
+    store = ReadingStore(store_engine)
+    await store.store(_rows(store, "d1", range(1)), ["d1"], T0)  # connections open, schema known
+    path = settings.database.url.split("///", 1)[1]
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.5, other.execute, "COMMIT")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        assert await store.store(_rows(store, "d1", range(1, 21)), ["d1"], T0) == 20
+    finally:
+        ticking.cancel()
+        other.close()
+    assert ticks >= 10  # the loop ran through the half second the lock was held
+    async with store_engine.connect() as conn:
+        counters = (await conn.scalars(select(StoredReading.counter))).all()
+    assert sorted(counters) == list(range(21))
