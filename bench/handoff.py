@@ -195,7 +195,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return result if args.no_baseline else result | bare_baseline(args, result)
+    if args.no_baseline:
+        return result
+    try:
+        return result | bare_baseline(args, result)
+    except Exception as exc:  # noqa: BLE001 - ours is measured: print it without the baseline
+        print(f"bare baseline failed: {exc!r}", file=sys.stderr)
+        return result | {"baseline_bare_error": type(exc).__name__}
 
 
 def bare_baseline(args: argparse.Namespace, ours: dict[str, Any]) -> dict[str, Any]:
