@@ -12,8 +12,11 @@ sends it; the hospital receives it live and acknowledges it over
 HTTP; the clock stops when the crew board shows the handoff acknowledged. Every crew and every
 hospital desk has its own HTTP client, as their devices would. Baselines measured in the same
 run: a WebSocket echo (`ping`/`pong`) on the same connections under the same concurrency, and
-the bare seal + open of one handoff in process. Also printed: the server process's CPU time
-per round trip, which the load of other processes on a shared machine moves much less.
+the bare seal + open of one handoff in process; and, run right after ours unless
+`--no-baseline`, the same clients and rounds against a bare FastAPI app doing the same round trip
+in memory with the same sealing (`bench/handoff_baseline.py`): the stack's own floor. Also
+printed: the server process's CPU time per round trip, which the load of other processes on a
+shared machine moves much less.
 """
 
 from __future__ import annotations
@@ -188,10 +191,48 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env |= {"EMSYNC_HOST": "127.0.0.1", "EMSYNC_PORT": str(port)}
     server = subprocess.Popen([sys.executable, *command], env=env, stdout=subprocess.DEVNULL)
     try:
-        return asyncio.run(measure(args, address, server.pid))
+        result = asyncio.run(measure(args, address, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if args.no_baseline:
+        return result
+    try:
+        return result | bare_baseline(args, result)
+    except Exception as exc:  # noqa: BLE001 - ours is measured: print it without the baseline
+        print(f"bare baseline failed: {exc!r}", file=sys.stderr)
+        return result | {"baseline_bare_error": type(exc).__name__}
+
+
+def bare_baseline(args: argparse.Namespace, ours: dict[str, Any]) -> dict[str, Any]:
+    """The same clients and rounds against bench/handoff_baseline.py (bare FastAPI, in memory,
+    the same sealing), run right after ours: what of the round trip's CPU and latency the stack
+    itself costs on this machine, and ours as a multiple of it."""
+    port = free_port()
+    script = str(Path(__file__).with_name("handoff_baseline.py"))
+    server = subprocess.Popen(
+        [sys.executable, script, "--port", str(port), "--secret", SECRET],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        unprofiled = argparse.Namespace(**{**vars(args), "profile": None})
+        bare = asyncio.run(measure(unprofiled, f"127.0.0.1:{port}", server.pid))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    figures = {
+        "cpu": "server_cpu_ms_per_round_trip",
+        "p50": "round_trip_p50_ms",
+        "p99": "round_trip_p99_ms",
+    }
+    return {
+        **{f"baseline_bare_{name}_ms": bare[key] for name, key in figures.items()},
+        **{
+            f"ratio_{name}_vs_bare": round(ours[key] / bare[key], 2)
+            for name, key in figures.items()
+            if bare[key]
+        },
+    }
 
 
 def cpu_seconds(pid: int, tid: int | None = None) -> float | None:
@@ -315,7 +356,7 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
             await sockets[hospital_id].send(json.dumps({"op": "ping"}))
             echoes.append(await asyncio.wait_for(pongs[hospital_id].get(), timeout=60) - started)
 
-        server_cpu = loop_cpu = 0.0
+        server_cpu = loop_cpu = client_cpu = 0.0
         profiler = _profile(args.profile, server_pid)
         with Progress(transient=True) as progress:
             task = progress.add_task("handoff rounds", total=args.rounds * 2)
@@ -323,12 +364,14 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
                 await asyncio.gather(*(one_echo(h) for h in hospitals))
                 progress.advance(task)
                 cpu_before = cpu_seconds(server_pid)
+                client_before = time.process_time()
                 loop_before = cpu_seconds(server_pid, server_pid)
                 if args.rate is None:  # every hospital at once: the burst
                     await asyncio.gather(*(one_round(h) for h in hospitals))
                 else:  # one handoff every 1/rate s, to each hospital in turn
                     await paced(hospitals, one_round, args.rate)
                 cpu_after = cpu_seconds(server_pid)
+                client_cpu += time.process_time() - client_before
                 loop_after = cpu_seconds(server_pid, server_pid)
                 if cpu_before is not None and cpu_after is not None:
                     server_cpu += cpu_after - cpu_before
@@ -369,6 +412,9 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
         "server_cpu_ms_per_round_trip": round(server_cpu * 1e3 / len(round_trips), 2),
         # Of it, the event loop's thread (the rest: SQLite's connection threads, the GC, ...).
         "server_loop_cpu_ms_per_round_trip": round(loop_cpu * 1e3 / len(round_trips), 2),
+        # This bench's own CPU (the 200 clients): on a 2-core machine it competes with the server,
+        # so the latencies of a server far below it are the clients' as much as its own.
+        "client_cpu_ms_per_round_trip": round(client_cpu * 1e3 / len(round_trips), 2),
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
     }
@@ -435,6 +481,11 @@ def main() -> None:
         action="store_true",
         help="serve with `uvicorn --factory emsync.app:create_app` as this bench did before, "
         "not as `emsync serve` does (no settled heap, uvicorn's sans-I/O WebSockets)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the bare-stack baseline (bench/handoff_baseline.py) run after ours",
     )
     parser.add_argument(
         "--profile",

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from emsync.core.crypto import Keyring
-from emsync.core.db import Base, insert_ignoring_conflicts
+from emsync.core.db import Base, execute_held_back, insert_ignoring_conflicts
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -144,7 +144,8 @@ async def add(session: AsyncSession, events: Sequence[SealedEvent]) -> None:
     ]
     if rows:
         conn = await session.connection()
-        await conn.execute(_INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
+        # Held back on SQLite until the commit (append-only: nothing reads its outcome).
+        await execute_held_back(conn, _INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
 
 
 async def claim_delivery(session: AsyncSession, event_id: str, handler: str) -> bool:

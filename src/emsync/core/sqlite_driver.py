@@ -10,29 +10,71 @@ and the rows wait on the loop's side for SQLAlchemy to fetch them (it fetches th
 `execute` anyway); the rollback with which the pool resets a connection it gets back costs
 nothing when there is no transaction to roll back (a read-only session that ran no statement).
 Everything else is aiosqlite's: the thread, its queue, commit, close.
+
+A write transaction's hand-offs are cut further (issue #16, the handoff round trip): its BEGIN
+IMMEDIATE goes with its first statement, as a read's deferred BEGIN does, and a write whose
+outcome its caller never reads (an append-only INSERT run under `deferred()`) waits on the
+loop's side and goes with the next statement, or with the COMMIT. Order on the connection is
+unchanged; what moves is where an error surfaces: a held-back write that fails raises from the
+statement or the commit it went with, which fails the transaction as its own failure would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
 from aiosqlite.context import contextmanager
 
-# What SQLiteWriteGate (core/db.py) sends to begin a read-only transaction.
-_DEFERRED_BEGIN = "BEGIN"
+# What SQLiteWriteGate (core/db.py) sends to begin a read-only transaction, and a writing one.
+# Neither reads nor writes anything: each is held back until the transaction's next statement.
+_BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 # (description, rowcount, lastrowid, rows) of one executed statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
+# What a held-back write reports (SQLAlchemy reads no more of an INSERT's outcome).
+_HELD: _Outcome = (None, 1, None, [])
+# Statements held back on the loop's side, to run before the next one: (SQL, parameters).
+_Held = list[tuple[str, Any]]
+
+_DEFER: ContextVar[bool] = ContextVar("emsync_sqlite_defer_writes", default=False)
 
 
-def _run(conn: sqlite3.Connection, sql: str, parameters: Any, begin: bool = False) -> _Outcome:
-    """On the connection's thread: the whole life of one cursor (after a deferred BEGIN that
-    was put off until now, when `begin`)."""
-    if begin:
-        conn.execute(_DEFERRED_BEGIN)
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Statements executed in this block on a FewHopConnection inside a transaction are held
+    back and run with the transaction's next statement or its commit: for writes whose outcome
+    (rowcount, rows, lastrowid, an error at that very statement) nobody reads. Elsewhere
+    (PostgreSQL, another driver) the block changes nothing."""
+    token = _DEFER.set(True)
+    try:
+        yield
+    finally:
+        _DEFER.reset(token)
+
+
+def _prelude(conn: sqlite3.Connection, begin: str | None, held: _Held) -> None:
+    """On the connection's thread: the BEGIN and the writes held back until this hand-off."""
+    if begin is not None:
+        conn.execute(begin)
+    for sql, parameters in held:
+        conn.execute(sql, parameters).close()
+
+
+def _run(
+    conn: sqlite3.Connection,
+    sql: str,
+    parameters: Any,
+    begin: str | None = None,
+    held: _Held | None = None,
+) -> _Outcome:
+    """On the connection's thread: the whole life of one cursor (after what was held back for
+    it: a BEGIN, writes)."""
+    _prelude(conn, begin, held or [])
     cursor = conn.cursor()
     try:
         cursor.execute(sql, parameters)
@@ -43,10 +85,13 @@ def _run(conn: sqlite3.Connection, sql: str, parameters: Any, begin: bool = Fals
 
 
 def _run_many(
-    conn: sqlite3.Connection, sql: str, parameters: Iterable[Any], begin: bool = False
+    conn: sqlite3.Connection,
+    sql: str,
+    parameters: Iterable[Any],
+    begin: str | None = None,
+    held: _Held | None = None,
 ) -> _Outcome:
-    if begin:
-        conn.execute(_DEFERRED_BEGIN)
+    _prelude(conn, begin, held or [])
     cursor = conn.cursor()
     try:
         cursor.executemany(sql, parameters)
@@ -76,26 +121,35 @@ class PrefetchingCursor(aiosqlite.Cursor):
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> PrefetchingCursor:
         conn = self._owner
-        if sql == _DEFERRED_BEGIN and not parameters and not conn.begin_pending:
-            # A deferred BEGIN takes no lock and no snapshot until the next statement reads:
-            # running it in that statement's hand-off changes nothing but the hand-offs.
-            conn.begin_pending = True
+        if sql in _BEGINS and not parameters and conn.begin_pending is None:
+            # A deferred BEGIN takes no lock and no snapshot until the next statement reads;
+            # BEGIN IMMEDIATE takes the write lock, which nothing of this transaction needs
+            # before its next statement (this process's writers already queued for their
+            # turn, SQLiteWriteGate): running it in that statement's hand-off changes nothing
+            # but the hand-offs.
+            conn.begin_pending = sql
             return self._keep((None, -1, None, []))
-        begin, conn.begin_pending = conn.begin_pending, False
-        outcome = await conn._execute(_run, conn._conn, sql, parameters or (), begin)  # type: ignore[no-untyped-call]
+        if _DEFER.get() and (conn.begin_pending is not None or conn.in_transaction):
+            conn.held.append((sql, parameters or ()))
+            return self._keep(_HELD)
+        begin, conn.begin_pending = conn.begin_pending, None
+        held, conn.held = conn.held, []
+        outcome = await conn._execute(_run, conn._conn, sql, parameters or (), begin, held)  # type: ignore[no-untyped-call]
         return self._keep(outcome)
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> PrefetchingCursor:
         conn = self._owner
-        begin, conn.begin_pending = conn.begin_pending, False
-        outcome = await conn._execute(_run_many, conn._conn, sql, parameters, begin)  # type: ignore[no-untyped-call]
+        begin, conn.begin_pending = conn.begin_pending, None
+        held, conn.held = conn.held, []
+        outcome = await conn._execute(_run_many, conn._conn, sql, parameters, begin, held)  # type: ignore[no-untyped-call]
         return self._keep(outcome)
 
     async def executescript(self, sql_script: str) -> PrefetchingCursor:
         conn = self._owner
-        if conn.begin_pending:
-            conn.begin_pending = False
-            await conn._execute(conn._conn.execute, _DEFERRED_BEGIN)  # type: ignore[no-untyped-call]
+        begin, conn.begin_pending = conn.begin_pending, None
+        held, conn.held = conn.held, []
+        if begin is not None or held:
+            await conn._execute(_prelude, conn._conn, begin, held)  # type: ignore[no-untyped-call]
         await conn._execute(conn._conn.executescript, sql_script)  # type: ignore[no-untyped-call]
         return self._keep((None, -1, None, []))
 
@@ -126,23 +180,38 @@ class PrefetchingCursor(aiosqlite.Cursor):
         return self._description  # type: ignore[no-any-return]
 
 
+def _commit(conn: sqlite3.Connection, begin: str | None, held: _Held) -> None:
+    _prelude(conn, begin, held)
+    conn.commit()
+
+
 class FewHopConnection(aiosqlite.Connection):
-    # A deferred BEGIN not yet sent: it goes with the next statement, or nowhere if the
-    # transaction ends first (a read-only session that ran no statement).
-    begin_pending = False
+    # A BEGIN not yet sent: it goes with the next statement, or nowhere if the transaction ends
+    # first (a session that ran no statement).
+    begin_pending: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Writes held back (`deferred`): they go with the next statement or the commit.
+        self.held: _Held = []
 
     @contextmanager
     async def cursor(self) -> PrefetchingCursor:  # type: ignore[override]
         return PrefetchingCursor(self)
 
     async def commit(self) -> None:
-        self.begin_pending = False  # nothing began: nothing to commit
-        if self._connection is not None and not self._connection.in_transaction:
+        begin, self.begin_pending = self.begin_pending, None
+        held, self.held = self.held, []
+        if held:  # the BEGIN, the held writes and the COMMIT in one hand-off
+            await self._execute(_commit, self._conn, begin, held)  # type: ignore[no-untyped-call]
             return
+        if self._connection is not None and not self._connection.in_transaction:
+            return  # nothing began: nothing to commit
         await super().commit()
 
     async def rollback(self) -> None:
-        self.begin_pending = False
+        self.begin_pending = None
+        self.held = []  # never sent: nothing of them to undo
         # `in_transaction` reads SQLite's autocommit flag; no statement of this connection is
         # running meanwhile (its user awaits each one), so reading it here is safe.
         if self._connection is not None and not self._connection.in_transaction:

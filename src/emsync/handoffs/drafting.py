@@ -25,6 +25,7 @@ from emsync.handoffs.keys import (
     handoff_data_key,
     open_json,
     part_aad,
+    remember_data_key,
     reseal_children,
     seal_for,
     seal_json,
@@ -100,9 +101,8 @@ async def _draft(
     handoff = None
     cached = cached_active_key(data.hospital_id)
     if cached is not None:  # sealed for the key last read, inserted only if it is still active
-        handoff = await insert_handoff(
-            session, row(cached.id, *seal_for(cached.public_key, handoff_id)), key_checked=True
-        )
+        data_key, wrapped = seal_for(cached.public_key, handoff_id)
+        handoff = await insert_handoff(session, row(cached.id, data_key, wrapped), key_checked=True)
         if handoff is None:  # rotated meanwhile (by any process): read the active key
             forget_active_key(data.hospital_id)
     if handoff is None:
@@ -111,6 +111,7 @@ async def _draft(
         )
         handoff = await insert_handoff(session, row(key.id, data_key, wrapped))
     assert handoff is not None
+    remember_data_key(session, handoff, data_key)
     uow.record(HandoffDrafted(**event_base(handoff)))
     return handoff
 

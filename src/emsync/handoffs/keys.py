@@ -216,6 +216,14 @@ async def handoff_data_key(session: AsyncSession, keyring: Keyring, handoff: Han
     return data_key
 
 
+def remember_data_key(session: AsyncSession, handoff: Handoff, data_key: bytes) -> None:
+    """The data key this transaction sealed the handoff with: opening it again in the same
+    transaction (the draft a create returns) unwraps nothing (an X25519 exchange, and on a
+    hospital's first handoff a select of its key row)."""
+    memo: dict[tuple[str, bytes], bytes] = session.info.setdefault(_DATA_KEYS, {})
+    memo[(handoff.id, handoff.wrapped_key)] = data_key
+
+
 def _context(handoff_id: str) -> bytes:
     return f"handoff:{handoff_id}".encode()
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
+from emsync.core.db import execute_held_back
 from emsync.core.errors import Conflict
 from emsync.core.events import EventBus
 from emsync.core.uow import UnitOfWork
@@ -143,7 +144,7 @@ async def append_outbox(
         },
         "created_at": now,
     }
-    await conn.execute(_INSERT_OUTBOX, values)
+    await execute_held_back(conn, _INSERT_OUTBOX, values)
     session.info.setdefault(_PENDING_OUTBOX, []).append(OutboxEntry(**values))
     return target, seq
 
@@ -198,7 +199,7 @@ async def log_update(
         "actor": actor,
         "at": now,
     }
-    await (await session.connection()).execute(_INSERT_UPDATE, values)
+    await execute_held_back(await session.connection(), _INSERT_UPDATE, values)
     session.info.setdefault(_LOGGED, {})[(handoff_id, seq)] = HandoffUpdate(**values)
 
 

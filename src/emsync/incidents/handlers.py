@@ -11,7 +11,7 @@ from typing import cast
 from sqlalchemy import Insert, Table, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emsync.core.db import dialect_insert
+from emsync.core.db import dialect_insert, execute_held_back
 from emsync.core.errors import NotFound
 from emsync.core.events import Event
 from emsync.core.realtime import Hub
@@ -62,8 +62,14 @@ def _upsert_destination(dialect: str) -> Insert:
 async def _upsert(
     session: AsyncSession, incident_id: str, source: str, hospital_id: str, at: datetime
 ) -> None:
-    await session.execute(
-        _upsert_destination(session.get_bind().dialect.name),
+    # On the session's connection (a Core statement needs none of the ORM's execution), held
+    # back on SQLite to go with the transaction's next statement or its commit: nothing reads
+    # its outcome, and a handoff's create and send each paid a crossing to SQLite's thread for
+    # it (issue #16). A failure still fails the transaction it is in.
+    conn = await session.connection()
+    await execute_held_back(
+        conn,
+        _upsert_destination(conn.dialect.name),
         {"incident_id": incident_id, "source": source, "hospital_id": hospital_id, "at": at},
     )
 

@@ -14,7 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from emsync.core.db import create_engine, read_session_factory, session_factory, transaction
+from emsync.core.db import (
+    create_engine,
+    execute_held_back,
+    read_session_factory,
+    session_factory,
+    transaction,
+)
 from emsync.core.settings import Settings
 from emsync.core.sqlite_driver import FewHopConnection
 
@@ -137,3 +143,77 @@ async def test_a_read_session_keeps_one_snapshot_across_statements(engine: Async
         assert (await session.execute(text("SELECT v FROM driver_probe"))).scalars().all() == [
             "later"
         ]
+
+
+_PROBE_INSERT = text("INSERT INTO driver_probe (id, v) VALUES (:id, :v)")
+
+
+@sqlite_only
+async def test_a_write_transactions_begin_and_held_back_writes_go_with_its_commit(
+    engine: AsyncEngine, hand_offs: list[str]
+) -> None:
+    async with transaction(session_factory(engine)) as session:
+        conn = await session.connection()  # BEGIN IMMEDIATE: held for the next statement
+        await execute_held_back(conn, _PROBE_INSERT, {"id": 1, "v": "a"})
+        await execute_held_back(conn, _PROBE_INSERT, {"id": 2, "v": "b"})
+        assert hand_offs == []
+    # BEGIN IMMEDIATE, both INSERTs and COMMIT: one crossing to the connection's thread.
+    assert hand_offs == ["_commit"]
+    async with read_session_factory(engine)() as session:
+        rows = (await session.execute(text("SELECT v FROM driver_probe ORDER BY id"))).scalars()
+        assert rows.all() == ["a", "b"]
+
+
+@sqlite_only
+async def test_held_back_writes_run_before_the_next_statement_in_its_hand_off(
+    engine: AsyncEngine, hand_offs: list[str]
+) -> None:
+    async with transaction(session_factory(engine)) as session:
+        conn = await session.connection()
+        await execute_held_back(conn, _PROBE_INSERT, {"id": 1, "v": "a"})
+        seen = (await conn.execute(text("SELECT v FROM driver_probe"))).scalars().all()
+        assert seen == ["a"]
+        assert hand_offs == ["_run"]
+
+
+@sqlite_only
+async def test_a_held_back_write_that_fails_fails_its_transaction(engine: AsyncEngine) -> None:
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(_PROBE_INSERT, {"id": 1, "v": "kept"})
+
+    async def duplicate() -> None:
+        async with transaction(session_factory(engine)) as session:
+            conn = await session.connection()
+            await conn.execute(_PROBE_INSERT, {"id": 2, "v": "with it"})
+            await execute_held_back(conn, _PROBE_INSERT, {"id": 1, "v": "duplicate"})
+
+    with pytest.raises(IntegrityError):
+        await duplicate()
+    # Raised at the commit, and nothing of the transaction stayed.
+    async with read_session_factory(engine)() as session:
+        rows = (await session.execute(text("SELECT v FROM driver_probe ORDER BY id"))).scalars()
+        assert rows.all() == ["kept"]
+    # The connection is usable after it (the failed transaction was rolled back).
+    async with transaction(session_factory(engine)) as session:
+        await execute_held_back(await session.connection(), _PROBE_INSERT, {"id": 3, "v": "c"})
+    async with read_session_factory(engine)() as session:
+        assert (await session.execute(text("SELECT count(*) FROM driver_probe"))).scalar() == 2
+
+
+@sqlite_only
+async def test_a_rollback_drops_held_back_writes(engine: AsyncEngine, hand_offs: list[str]) -> None:
+    async with session_factory(engine)() as session:
+        await execute_held_back(await session.connection(), _PROBE_INSERT, {"id": 1, "v": "a"})
+        await session.rollback()
+    assert hand_offs == []  # neither BEGIN nor the INSERT ever crossed
+    async with read_session_factory(engine)() as session:
+        assert (await session.execute(text("SELECT count(*) FROM driver_probe"))).scalar() == 0
+
+
+async def test_a_held_back_write_is_written_on_either_database(engine: AsyncEngine) -> None:
+    async with transaction(session_factory(engine)) as session:
+        await execute_held_back(await session.connection(), _PROBE_INSERT, {"id": 1, "v": "a"})
+        # Seen by the same transaction's next read (on SQLite it goes with that read).
+        assert (await session.execute(text("SELECT v FROM driver_probe"))).scalar() == "a"
+    async with read_session_factory(engine)() as session:
+        assert (await session.execute(text("SELECT v FROM driver_probe"))).scalar() == "a"
