@@ -359,6 +359,16 @@ class SQLiteWriter:
         self._connection: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
 
+    @property
+    def path(self) -> str:
+        """The database file (a writer of another kind on the same database opens this)."""
+        return self._path
+
+    @property
+    def gate(self) -> SQLiteWriteGate:
+        """This process's write turn, which every writer of the database takes."""
+        return self._gate
+
     def converter(self, column: ColumnElement[Any]) -> Callable[[Any], Any]:
         """`bind_converter` for this engine: rows written here are stored as the ORM stores them."""
         return bind_converter(column, self.dialect)

@@ -149,9 +149,8 @@ class _LoopWriter:
         conn = self._conn
         if conn is None:
             # check_same_thread off: the engine's disposal (which closes it) may run elsewhere.
-            # The writer's file and write gate are its private attributes (core/db.py is not
-            # this module's to change): the same database, the same turn.
-            path = self._writer._path
+            # The writer's file and write gate: the same database, the same turn.
+            path = self._writer.path
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -163,7 +162,7 @@ class _LoopWriter:
     async def transaction(self, work: Callable[[sqlite3.Connection], int]) -> int | None:
         """`work`'s result, committed; None (nothing done) when another process holds the
         write lock."""
-        async with self._writer._gate.held():
+        async with self._writer.gate.held():
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
