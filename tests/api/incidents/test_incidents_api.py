@@ -146,7 +146,7 @@ async def test_the_list_body_is_what_its_response_model_would_write(
     order, "Z" datetimes, nulls, booleans, enums and non-ASCII text included."""
     headers = await auth_headers(app, client, Role.DISPATCHER)
     bodies = [
-        incident_body(chief_complaint="hengenahdistus, äkillinen – 呼吸困難", mci=True),
+        incident_body(chief_complaint="hengenahdistus, äkillinen / 呼吸困難", mci=True),
         incident_body(address=None, patients=[{"label": "A"}, {"label": "B"}]),
         incident_body(lat=None, lon=None, priority=5),
     ]
