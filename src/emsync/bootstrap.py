@@ -42,6 +42,7 @@ from emsync.core.delivery import EventDurability
 from emsync.core.docs import install_docs
 from emsync.core.events import DeadLetter, EventBus
 from emsync.core.fanout import RedisFanout
+from emsync.core.framework import FASTAPI_OPTIONS, include_gated
 from emsync.core.http import PROBLEM_RESPONSES, document_problems, install_error_handlers
 from emsync.core.logging import configure_logging
 from emsync.core.metrics import Metrics
@@ -551,15 +552,14 @@ def create_app(
         description="Emergency medical coordination hub: from the emergency call to the "
         "hospital bed. Log in with **Authorize** (OAuth2 password flow).",
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
+        **FASTAPI_OPTIONS,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
     document_problems(app)
     document_channels(app, CHANNELS)
     install_middleware(app, runtime, roles)
-    app.include_router(ops_router(public))
+    include_gated(app, [ops_router(public)])
     install_docs(app, public)
     if ProcessRole.API in roles:
         _include_api(app)
@@ -588,8 +588,7 @@ def _include_api(app: FastAPI) -> None:
         intake_api.router,
         *intake_records_api.routers,
     ]
-    for router in routers:
-        app.include_router(router, responses=PROBLEM_RESPONSES)
+    include_gated(app, routers, responses=PROBLEM_RESPONSES)
     app.include_router(realtime_router(_hub_of))
     if WEB_DIST.is_dir():
         app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

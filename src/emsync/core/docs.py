@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from emsync.core.framework import HeadGatedRouter
 from emsync.core.headers import csp_with_script_hashes
 
 ASSETS = "/docs/assets"
@@ -59,5 +60,5 @@ def install_docs(app: FastAPI, public: Callable[[Any], Any]) -> None:
 
     public(docs)
     public(oauth2_redirect)
-    app.include_router(router)
+    app.include_router(HeadGatedRouter(router))
     app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")

@@ -11,6 +11,7 @@ from emsync.auth.deps import requires
 from emsync.auth.permissions import Perm
 from emsync.auth.principal import Principal
 from emsync.core.errors import DomainError
+from emsync.core.http import TrustedJSONResponse
 from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, UowDep
 from emsync.core.schemas import Page
 from emsync.geocoding import GeocoderService
@@ -81,10 +82,10 @@ async def list_incidents(
     created_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[IncidentSummary]:
+) -> TrustedJSONResponse:
     """Newest first. `q` searches the chief complaint and the address."""
     async with runtime.read_sessions() as session:
-        return await listing.list_incidents(
+        page = await listing.list_incidents(
             session=session,
             statuses=status or (),
             priority=priority,
@@ -96,6 +97,7 @@ async def list_incidents(
             offset=offset,
             scope=scope_of(principal),
         )
+    return TrustedJSONResponse(page)
 
 
 @router.get("/{incident_id}", response_model=IncidentRead)

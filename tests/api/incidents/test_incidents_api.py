@@ -7,6 +7,8 @@ import pytest
 from fastapi import FastAPI
 
 from emsync.auth.permissions import Role
+from emsync.core.schemas import Page
+from emsync.incidents.schemas import IncidentSummary
 from tests.builders import auth_headers, incident_body
 
 
@@ -134,6 +136,30 @@ async def test_validation_error_names_the_field(app: FastAPI, client: httpx.Asyn
     assert body["status"] == 422
     assert any(e["field"] == "body.lat" for e in body["errors"])
     assert "body.lat" in body["detail"]
+
+
+async def test_the_list_body_is_what_its_response_model_would_write(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The list writes its rows out without pydantic (TrustedJSONResponse): the body must be a
+    valid Page[IncidentSummary] and byte for byte what pydantic would have written of it, field
+    order, "Z" datetimes, nulls, booleans, enums and non-ASCII text included."""
+    headers = await auth_headers(app, client, Role.DISPATCHER)
+    bodies = [
+        incident_body(chief_complaint="hengenahdistus, äkillinen / 呼吸困難", mci=True),
+        incident_body(address=None, patients=[{"label": "A"}, {"label": "B"}]),
+        incident_body(lat=None, lon=None, priority=5),
+    ]
+    for body in bodies:
+        created = await client.post("/api/incidents", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+    response = await client.get("/api/incidents?limit=50", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    page = Page[IncidentSummary].model_validate_json(response.content)
+    assert page.model_dump_json().encode() == response.content
+    assert sorted(i.patient_count for i in page.items) == [0, 0, 2]
+    assert [i.mci for i in page.items].count(True) == 1
 
 
 async def test_list_filters_searches_and_paginates(app: FastAPI, client: httpx.AsyncClient) -> None:
