@@ -74,5 +74,8 @@ class HeadGatedRouter(APIRouter):
 
 def include_gated(app: FastAPI, routers: Iterable[APIRouter], **include: Any) -> None:
     """`app.include_router(router, **include)` for each, each behind its HeadGatedRouter."""
+    if include.get("prefix"):
+        # The heads are the router's own paths: under a prefix no request would match them.
+        raise ValueError("include_gated takes no prefix: give the router its own")
     for router in routers:
         app.include_router(HeadGatedRouter(router), **include)

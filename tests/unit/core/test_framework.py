@@ -7,7 +7,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Match
 
-from emsync.core.framework import HeadGatedRouter, path_head, route_heads
+from emsync.core.framework import HeadGatedRouter, include_gated, path_head, route_heads
 
 
 def _app() -> tuple[FastAPI, HeadGatedRouter, HeadGatedRouter]:
@@ -77,3 +77,15 @@ async def test_answers_are_those_of_plain_routers() -> None:
             307,
             "http://testserver/api/alpha",
         )
+
+
+def test_a_prefix_at_inclusion_is_refused() -> None:
+    """The heads are the router's own paths; under a prefix no request would reach its routes."""
+    router = APIRouter()
+
+    @router.get("/alpha")
+    async def alpha() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(ValueError, match="no prefix"):
+        include_gated(FastAPI(), [router], prefix="/api")
