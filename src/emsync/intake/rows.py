@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from emsync.core.db import bind_converter, sqlite_writer
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
+from emsync.intake.rows_pg import on_postgres
 
 _SESSIONS: Table = IntakeSession.__table__  # type: ignore[assignment]
 _STEPS: Table = IntakeStep.__table__  # type: ignore[assignment]
@@ -212,6 +213,14 @@ async def add_log(conn: AsyncConnection, values: dict[str, Any] | list[dict[str,
     await conn.execute(_INSERT_LOG, values)
 
 
+def _read_pg(
+    session: Sequence[Any], steps: list[Sequence[Any]]
+) -> tuple[SessionRow, list[StepRow]]:
+    """Rows from asyncpg's records (intake.rows_pg), as `locked` makes them."""
+    row: SessionRow = _read(SessionRow, SESSION_COLUMNS, tuple(session))
+    return row, [_read(StepRow, STEP_COLUMNS, tuple(r)) for r in steps]
+
+
 # ---- a run's whole transaction ----------------------------------------------------------------
 
 # What a run decides on the rows it holds locked: its answer and the agent-log rows to insert.
@@ -227,6 +236,14 @@ async def transact(
     writer = sqlite_writer(bind) if isinstance(bind, AsyncEngine) else None
     if writer is not None:
         return await writer.transaction(functools.partial(_on_sqlite, session_id, decide))
+    if isinstance(bind, AsyncEngine) and bind.dialect.driver == "asyncpg":
+        return await on_postgres(
+            bind,
+            session_id,
+            decide,
+            columns=(SESSION_COLUMNS, STEP_COLUMNS),
+            read=_read_pg,
+        )
     async with sessions() as session, session.begin():
         conn = await session.connection()
         row, steps = await locked(conn, session_id)
