@@ -25,7 +25,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from emsync.core.db import bind_converter, sqlite_writer
+from emsync.core.db import SQLiteWriter, bind_converter, sqlite_writer
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
 from emsync.intake.rows_pg import on_postgres
 
@@ -206,6 +206,52 @@ async def insert_session(
     steps in one executemany."""
     await conn.execute(_INSERT_SESSION, {n: getattr(session, n) for n in _NEWSESSION_COLUMNS})
     await conn.execute(_INSERT_STEPS, steps)
+
+
+def start_writer(session: AsyncSession) -> SQLiteWriter | None:
+    """The SQLiteWriter a session's start may use: its engine's, on a SQLite file, when the
+    caller's ORM session holds no transaction (one that does may hold this process's write
+    turn, which the writer would wait for behind it: a deadlock)."""
+    bind = session.bind
+    if session.in_transaction() or not isinstance(bind, AsyncEngine):
+        return None
+    return sqlite_writer(bind)
+
+
+@functools.cache
+def _sqlite_start() -> tuple[_Compiled, _Compiled, _Compiled]:
+    by_key = select(_SESSIONS.c.id).where(_SESSIONS.c.source_key == bindparam("key"))
+    return (
+        _compiled(by_key, {"key": _SESSIONS.c.source_key}),
+        _compiled(
+            _INSERT_SESSION,
+            {n: _SESSIONS.c[n] for n in _NEWSESSION_COLUMNS},
+            column_keys=list(_NEWSESSION_COLUMNS),
+        ),
+        _compiled(
+            _INSERT_STEPS, {n: _STEPS.c[n] for n in STEP_COLUMNS}, column_keys=list(STEP_COLUMNS)
+        ),
+    )
+
+
+def insert_session_on_sqlite(
+    session: IntakeSession, steps: list[dict[str, Any]], conn: sqlite3.Connection
+) -> str | None:
+    """`insert_session` on the SQLiteWriter's thread, inside its BEGIN IMMEDIATE ... COMMIT,
+    after the duplicate check of its source key (the same transaction: no other writer, of
+    this process or another, can start the same arrival in between). Returns the id of the
+    session already started with that key (nothing written), else None."""
+    by_key, new_session, new_steps = _sqlite_start()
+    if session.source_key is not None:
+        found = conn.execute(by_key.sql, by_key.values({"key": session.source_key})).fetchone()
+        if found is not None:
+            return str(found[0])
+    values = {n: getattr(session, n) for n in _NEWSESSION_COLUMNS}
+    conn.execute(new_session.sql, new_session.values(values))
+    conn.executemany(
+        new_steps.sql, [new_steps.values({n: s.get(n) for n in STEP_COLUMNS}) for s in steps]
+    )
+    return None
 
 
 async def add_log(conn: AsyncConnection, values: dict[str, Any] | list[dict[str, Any]]) -> None:
