@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.sql.elements import ColumnElement
 
 from emsync.core.db import SQLiteWriter, bind_converter, sqlite_writer
+from emsync.intake import rows_pg
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
-from emsync.intake.rows_pg import on_postgres
 
 _SESSIONS: Table = IntakeSession.__table__  # type: ignore[assignment]
 _STEPS: Table = IntakeStep.__table__  # type: ignore[assignment]
@@ -208,6 +208,21 @@ async def insert_session(
     await conn.execute(_INSERT_STEPS, steps)
 
 
+async def insert_session_on_postgres(
+    session: AsyncSession, row: IntakeSession, steps: list[dict[str, Any]]
+) -> bool | None:
+    """`insert_session` through asyncpg in one round trip (intake.rows_pg) when the caller's
+    session is on PostgreSQL and holds no transaction; None when it is not (the caller
+    writes through its session). False: the source key was started already."""
+    bind = session.bind
+    if session.in_transaction() or not isinstance(bind, AsyncEngine):
+        return None
+    if bind.dialect.driver != "asyncpg":
+        return None
+    values = {n: getattr(row, n) for n in _NEWSESSION_COLUMNS}
+    return await rows_pg.insert_session(bind, values, steps, STEP_COLUMNS)
+
+
 def start_writer(session: AsyncSession) -> SQLiteWriter | None:
     """The SQLiteWriter a session's start may use: its engine's, on a SQLite file, when the
     caller's ORM session holds no transaction (one that does may hold this process's write
@@ -283,7 +298,7 @@ async def transact(
     if writer is not None:
         return await writer.transaction(functools.partial(_on_sqlite, session_id, decide))
     if isinstance(bind, AsyncEngine) and bind.dialect.driver == "asyncpg":
-        return await on_postgres(
+        return await rows_pg.on_postgres(
             bind,
             session_id,
             decide,

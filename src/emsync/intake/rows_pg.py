@@ -136,6 +136,42 @@ async def on_postgres(
             return answer
 
 
+@functools.cache
+def _start_sql(session_columns: tuple[str, ...], step_columns: tuple[str, ...]) -> str:
+    """The session inserted unless its source key was started already, and its steps with
+    it (none when it was not): one statement. Parameters: the session's columns in order,
+    then one array per step column."""
+    kinds = dict(_STEP_CHANGES) | {"session_id": "text"}
+    marks = ", ".join(f"${n}" for n in range(1, len(session_columns) + 1))
+    arrays = ", ".join(
+        f"${len(session_columns) + n}::{kinds[name]}[]" for n, name in enumerate(step_columns, 1)
+    )
+    step_names = ", ".join(step_columns)
+    return (
+        f"WITH s AS (INSERT INTO intake_sessions ({', '.join(session_columns)}) "  # noqa: S608
+        f"VALUES ({marks}) ON CONFLICT (source_key) DO NOTHING RETURNING id) "
+        f"INSERT INTO intake_steps ({step_names}) SELECT {step_names} "
+        f"FROM unnest({arrays}) AS u({step_names}) WHERE EXISTS (SELECT 1 FROM s)"
+    )
+
+
+async def insert_session(
+    engine: AsyncEngine,
+    session: dict[str, Any],
+    steps: list[dict[str, Any]],
+    step_columns: tuple[str, ...],
+) -> bool:
+    """A new session row and its steps, committed in one round trip (a statement of its own:
+    no BEGIN, no COMMIT); False, with nothing written, when a session with its source key
+    exists (a redelivered arrival: the caller reads that one)."""
+    sql = _start_sql(tuple(session), step_columns)
+    params = [*session.values(), *([s.get(n) for s in steps] for n in step_columns)]
+    async with engine.connect() as conn:
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+        status: str = await raw.execute(sql, *params)
+    return status != "INSERT 0 0"
+
+
 def _write_params(row: Any, steps: Sequence[Any], logs: list[dict[str, Any]]) -> list[Any] | None:
     """The write's parameters after $1 (None: nothing changed, no statement). The rows'
     `read_as` moves to what is written, as rows.write does."""
