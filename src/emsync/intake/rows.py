@@ -25,7 +25,8 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from emsync.core.db import bind_converter, sqlite_writer
+from emsync.core.db import SQLiteWriter, bind_converter, sqlite_writer
+from emsync.intake import rows_pg
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
 
 _SESSIONS: Table = IntakeSession.__table__  # type: ignore[assignment]
@@ -207,9 +208,78 @@ async def insert_session(
     await conn.execute(_INSERT_STEPS, steps)
 
 
+async def insert_session_on_postgres(
+    session: AsyncSession, row: IntakeSession, steps: list[dict[str, Any]]
+) -> bool | None:
+    """`insert_session` through asyncpg in one round trip (intake.rows_pg) when the caller's
+    session is on PostgreSQL and holds no transaction; None when it is not (the caller
+    writes through its session). False: the source key was started already."""
+    bind = session.bind
+    if session.in_transaction() or not isinstance(bind, AsyncEngine):
+        return None
+    if bind.dialect.driver != "asyncpg":
+        return None
+    values = {n: getattr(row, n) for n in _NEWSESSION_COLUMNS}
+    return await rows_pg.insert_session(bind, values, steps, STEP_COLUMNS)
+
+
+def start_writer(session: AsyncSession) -> SQLiteWriter | None:
+    """The SQLiteWriter a session's start may use: its engine's, on a SQLite file, when the
+    caller's ORM session holds no transaction (one that does may hold this process's write
+    turn, which the writer would wait for behind it: a deadlock)."""
+    bind = session.bind
+    if session.in_transaction() or not isinstance(bind, AsyncEngine):
+        return None
+    return sqlite_writer(bind)
+
+
+@functools.cache
+def _sqlite_start() -> tuple[_Compiled, _Compiled, _Compiled]:
+    by_key = select(_SESSIONS.c.id).where(_SESSIONS.c.source_key == bindparam("key"))
+    return (
+        _compiled(by_key, {"key": _SESSIONS.c.source_key}),
+        _compiled(
+            _INSERT_SESSION,
+            {n: _SESSIONS.c[n] for n in _NEWSESSION_COLUMNS},
+            column_keys=list(_NEWSESSION_COLUMNS),
+        ),
+        _compiled(
+            _INSERT_STEPS, {n: _STEPS.c[n] for n in STEP_COLUMNS}, column_keys=list(STEP_COLUMNS)
+        ),
+    )
+
+
+def insert_session_on_sqlite(
+    session: IntakeSession, steps: list[dict[str, Any]], conn: sqlite3.Connection
+) -> str | None:
+    """`insert_session` on the SQLiteWriter's thread, inside its BEGIN IMMEDIATE ... COMMIT,
+    after the duplicate check of its source key (the same transaction: no other writer, of
+    this process or another, can start the same arrival in between). Returns the id of the
+    session already started with that key (nothing written), else None."""
+    by_key, new_session, new_steps = _sqlite_start()
+    if session.source_key is not None:
+        found = conn.execute(by_key.sql, by_key.values({"key": session.source_key})).fetchone()
+        if found is not None:
+            return str(found[0])
+    values = {n: getattr(session, n) for n in _NEWSESSION_COLUMNS}
+    conn.execute(new_session.sql, new_session.values(values))
+    conn.executemany(
+        new_steps.sql, [new_steps.values({n: s.get(n) for n in STEP_COLUMNS}) for s in steps]
+    )
+    return None
+
+
 async def add_log(conn: AsyncConnection, values: dict[str, Any] | list[dict[str, Any]]) -> None:
     """One agent-log row, or several in one executemany."""
     await conn.execute(_INSERT_LOG, values)
+
+
+def _read_pg(
+    session: Sequence[Any], steps: list[Sequence[Any]]
+) -> tuple[SessionRow, list[StepRow]]:
+    """Rows from asyncpg's records (intake.rows_pg), as `locked` makes them."""
+    row: SessionRow = _read(SessionRow, SESSION_COLUMNS, tuple(session))
+    return row, [_read(StepRow, STEP_COLUMNS, tuple(r)) for r in steps]
 
 
 # ---- a run's whole transaction ----------------------------------------------------------------
@@ -227,6 +297,14 @@ async def transact(
     writer = sqlite_writer(bind) if isinstance(bind, AsyncEngine) else None
     if writer is not None:
         return await writer.transaction(functools.partial(_on_sqlite, session_id, decide))
+    if isinstance(bind, AsyncEngine) and bind.dialect.driver == "asyncpg":
+        return await rows_pg.on_postgres(
+            bind,
+            session_id,
+            decide,
+            columns=(SESSION_COLUMNS, STEP_COLUMNS),
+            read=_read_pg,
+        )
     async with sessions() as session, session.begin():
         conn = await session.connection()
         row, steps = await locked(conn, session_id)

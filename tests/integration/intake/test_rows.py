@@ -3,6 +3,7 @@ stored them, writing only what a run changed."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -202,3 +203,66 @@ async def test_a_decision_that_raises_changes_nothing(app: FastAPI) -> None:
             )
         )
     assert (status, first) == ("pending", "pending")
+
+
+async def _start(app: FastAPI, session: Any, key: str) -> str:
+    runtime = app.state.runtime
+    started = await service.start_claimed(
+        session=session,
+        keyring=runtime.keyring,
+        workflow="emergency",
+        payload={"note": "x"},
+        clinical={},
+        actor="test",
+        hospital_id=None,
+        now=runtime.clock(),
+        source_key=key,
+        claim=True,
+    )
+    return str(started.row.id)
+
+
+async def test_a_start_is_once_per_source_key_with_or_without_a_transaction_held(
+    app: FastAPI,
+) -> None:
+    """A fresh session starts on the SQLiteWriter (SQLite file: nothing through the engine);
+    one already in a transaction (an arrival's caller that has read, holding this process's
+    write turn on SQLite) starts through it instead, where the writer would wait behind that
+    turn for ever. Either way a second start with the same key returns the first."""
+    runtime = app.state.runtime
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "intake_s" in statement:  # not the app's background jobs' statements
+            statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with runtime.sessions() as session:
+            first = await _start(app, session, "handoff-1")
+        assert statements == []  # SQLite file: the writer; PostgreSQL: asyncpg itself
+        async with runtime.sessions() as session:
+            assert await _start(app, session, "handoff-1") == first
+        async with runtime.sessions() as session:
+            await session.scalar(select(IntakeSession.id).limit(1))  # a transaction begun
+            assert session.in_transaction()
+            second = await asyncio.wait_for(_start(app, session, "handoff-2"), 20)
+            assert await asyncio.wait_for(_start(app, session, "handoff-2"), 20) == second
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    async with runtime.read_sessions() as session:
+        found = list(
+            await session.scalars(
+                select(IntakeSession).where(
+                    IntakeSession.source_key.in_(["handoff-1", "handoff-2"])
+                )
+            )
+        )
+        steps = list(
+            await session.scalars(select(IntakeStep).where(IntakeStep.session_id == first))
+        )
+    assert sorted(s.id for s in found) == sorted([first, second])
+    assert [s.status for s in found] == ["pending", "pending"]
+    # The run's first claim was written with the start (claim=True), as the engine takes it.
+    assert [s.agent for s in steps if s.status == "running"] == ["triage"]
+    assert all(s.updated_at.tzinfo is not None for s in steps)
