@@ -339,6 +339,18 @@ class SQLiteWriteGate:
 T = TypeVar("T")
 
 
+def commit_work(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """In a transaction `conn` has begun: `work(conn)`, then COMMIT, or ROLLBACK if it raised."""
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 class SQLiteWriter:
     """A connection of its own, on a thread of its own, for a hot path's write transactions.
 
@@ -393,14 +405,7 @@ class SQLiteWriter:
             _sqlite_pragmas(conn, None)
             self._connection = conn
         conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return result
+        return commit_work(conn, work)
 
     def close(self) -> None:
         executor, self._executor = self._executor, None

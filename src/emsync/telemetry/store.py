@@ -43,6 +43,7 @@ from emsync.core.db import (
     MultiRowInsert,
     SQLiteWriter,
     bind_converter,
+    commit_work,
     sqlite_writer,
 )
 from emsync.telemetry.models import Device, StoredReading
@@ -170,14 +171,7 @@ class _LoopWriter:
                 if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                     return None
                 raise
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
+            return commit_work(conn, work)
 
     def _close(self, _engine: Engine) -> None:
         conn, self._conn = self._conn, None
