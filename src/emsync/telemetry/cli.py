@@ -118,7 +118,10 @@ def _provision(
     with httpx.Client(base_url=api, timeout=30) as http:
         token = http.post("/api/auth/token", data={"username": username, "password": password})
         if token.status_code != 200:
-            raise typer.BadParameter(f"login failed ({token.status_code}): check --username")
+            raise typer.BadParameter(
+                f"login of {username!r} failed ({token.status_code}): "
+                "check --username and --password (EMSYNC_SIM_PASSWORD)"
+            )
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         devices = []
         incident_id = ""
