@@ -17,22 +17,26 @@ from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
 from emsync.intake.workflows import WORKFLOWS
 
 
-async def _session(app: FastAPI) -> str:
+async def _start(app: FastAPI, session: Any, key: str | None = None, *, claim: bool = False) -> str:
     runtime = app.state.runtime
-    async with runtime.sessions() as session:
-        row = (
-            await service.start_claimed(
-                session=session,
-                keyring=runtime.keyring,
-                workflow="emergency",
-                payload={"note": "x"},
-                clinical={},
-                actor="test",
-                hospital_id=None,
-                now=runtime.clock(),
-            )
-        ).row
-    return str(row.id)
+    started = await service.start_claimed(
+        session=session,
+        keyring=runtime.keyring,
+        workflow="emergency",
+        payload={"note": "x"},
+        clinical={},
+        actor="test",
+        hospital_id=None,
+        now=runtime.clock(),
+        source_key=key,
+        claim=claim,
+    )
+    return str(started.row.id)
+
+
+async def _session(app: FastAPI) -> str:
+    async with app.state.runtime.sessions() as session:
+        return await _start(app, session)
 
 
 async def test_a_write_updates_only_the_columns_changed_and_nothing_when_none_did(
@@ -205,23 +209,6 @@ async def test_a_decision_that_raises_changes_nothing(app: FastAPI) -> None:
     assert (status, first) == ("pending", "pending")
 
 
-async def _start(app: FastAPI, session: Any, key: str) -> str:
-    runtime = app.state.runtime
-    started = await service.start_claimed(
-        session=session,
-        keyring=runtime.keyring,
-        workflow="emergency",
-        payload={"note": "x"},
-        clinical={},
-        actor="test",
-        hospital_id=None,
-        now=runtime.clock(),
-        source_key=key,
-        claim=True,
-    )
-    return str(started.row.id)
-
-
 async def test_a_start_is_once_per_source_key_with_or_without_a_transaction_held(
     app: FastAPI,
 ) -> None:
@@ -239,15 +226,17 @@ async def test_a_start_is_once_per_source_key_with_or_without_a_transaction_held
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
     try:
         async with runtime.sessions() as session:
-            first = await _start(app, session, "handoff-1")
+            first = await _start(app, session, "handoff-1", claim=True)
         assert statements == []  # SQLite file: the writer; PostgreSQL: asyncpg itself
         async with runtime.sessions() as session:
-            assert await _start(app, session, "handoff-1") == first
+            assert await _start(app, session, "handoff-1", claim=True) == first
         async with runtime.sessions() as session:
             await session.scalar(select(IntakeSession.id).limit(1))  # a transaction begun
             assert session.in_transaction()
-            second = await asyncio.wait_for(_start(app, session, "handoff-2"), 20)
-            assert await asyncio.wait_for(_start(app, session, "handoff-2"), 20) == second
+            second = await asyncio.wait_for(_start(app, session, "handoff-2", claim=True), 20)
+            assert (
+                await asyncio.wait_for(_start(app, session, "handoff-2", claim=True), 20) == second
+            )
     finally:
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
     async with runtime.read_sessions() as session:
