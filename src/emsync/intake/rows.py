@@ -209,27 +209,24 @@ async def insert_session(
 
 
 async def insert_session_on_postgres(
-    session: AsyncSession, row: IntakeSession, steps: list[dict[str, Any]]
-) -> bool | None:
-    """`insert_session` through asyncpg in one round trip (intake.rows_pg) when the caller's
-    session is on PostgreSQL and holds no transaction; None when it is not (the caller
-    writes through its session). False: the source key was started already."""
-    bind = session.bind
-    if session.in_transaction() or not isinstance(bind, AsyncEngine):
-        return None
-    if bind.dialect.driver != "asyncpg":
-        return None
+    engine: AsyncEngine, row: IntakeSession, steps: list[dict[str, Any]]
+) -> bool:
+    """`insert_session` through asyncpg in one round trip (intake.rows_pg); False: the source
+    key was started already."""
     values = {n: getattr(row, n) for n in _NEWSESSION_COLUMNS}
-    return await rows_pg.insert_session(bind, values, steps, STEP_COLUMNS)
+    return await rows_pg.insert_session(engine, values, steps, STEP_COLUMNS)
 
 
-def start_writer(session: AsyncSession) -> SQLiteWriter | None:
-    """The SQLiteWriter a session's start may use: its engine's, on a SQLite file, when the
-    caller's ORM session holds no transaction (one that does may hold this process's write
-    turn, which the writer would wait for behind it: a deadlock)."""
+def start_direct(session: AsyncSession) -> SQLiteWriter | AsyncEngine | None:
+    """What a session's start may write through around the caller's ORM session: its engine's
+    SQLiteWriter on a SQLite file, the engine itself on asyncpg (`insert_session_on_postgres`),
+    when that session holds no transaction (on SQLite one that does may hold this process's
+    write turn, which the writer would wait for behind it: a deadlock); else None."""
     bind = session.bind
     if session.in_transaction() or not isinstance(bind, AsyncEngine):
         return None
+    if bind.dialect.driver == "asyncpg":
+        return bind
     return sqlite_writer(bind)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from emsync.core.crypto import Keyring
 from emsync.core.db import SQLiteWriter
@@ -84,11 +84,10 @@ async def start_claimed(
     session costs its run one transaction less (bench/intake.py)."""
     if workflow not in WORKFLOWS:
         raise unknown_workflow(workflow)
-    writer = rows.start_writer(session)
-    # On PostgreSQL, with no transaction held: the duplicate check is the INSERT's own
-    # (rows.insert_session_on_postgres, ON CONFLICT on the source key).
-    direct = writer is None and not session.in_transaction() and _on_asyncpg(session)
-    if source_key is not None and writer is None and not direct:
+    # Written directly, the duplicate check is the direct write's own (in the SQLiteWriter's
+    # transaction; ON CONFLICT on the source key on PostgreSQL).
+    direct = rows.start_direct(session)
+    if source_key is not None and direct is None:
         existing = await session.scalar(
             select(IntakeSession).where(IntakeSession.source_key == source_key)
         )
@@ -121,8 +120,8 @@ async def start_claimed(
     ]
     opened: Opened = {}
     first = _claim_first(keyring, row, steps, now=now, opened=opened) if claim else None
-    if writer is not None or direct:
-        return await _insert_directly(session, writer, Started(row, first, opened), steps)
+    if direct is not None:
+        return await _insert_directly(session, direct, Started(row, first, opened), steps)
     try:
         # Two Core INSERTs (the session, its steps in one executemany), not nine ORM rows
         # through the unit of work: every session pays this once (bench/intake.py). `row` is
@@ -144,7 +143,7 @@ async def start_claimed(
 
 
 async def _insert_directly(
-    session: AsyncSession, writer: SQLiteWriter | None, started: Started, steps: list[Any]
+    session: AsyncSession, direct: SQLiteWriter | AsyncEngine, started: Started, steps: list[Any]
 ) -> Started:
     """The session and its steps written around the caller's ORM session (which holds no
     transaction), or the session already started with its source key. On a SQLite file: the
@@ -152,14 +151,14 @@ async def _insert_directly(
     PostgreSQL one statement, one round trip; not a BEGIN, the statements and a COMMIT through
     SQLAlchemy (every session pays its start: bench/intake.py)."""
     row = started.row
-    if writer is not None:
-        found = await writer.transaction(
+    if isinstance(direct, SQLiteWriter):
+        found = await direct.transaction(
             functools.partial(rows.insert_session_on_sqlite, row, steps)
         )
         if found is None:
             return started
         return Started(await session.get_one(IntakeSession, found))
-    if await rows.insert_session_on_postgres(session, row, steps):
+    if await rows.insert_session_on_postgres(direct, row, steps):
         return started
     existing = await session.scalar(
         select(IntakeSession).where(IntakeSession.source_key == row.source_key)
@@ -167,11 +166,6 @@ async def _insert_directly(
     if existing is None:
         raise Conflict("the session's start conflicted, and no session has its key")
     return Started(existing)
-
-
-def _on_asyncpg(session: AsyncSession) -> bool:
-    bind = session.bind
-    return bind is not None and bind.dialect.driver == "asyncpg"
 
 
 def _columns(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
