@@ -429,6 +429,7 @@ class MqttIngest:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._pipeline.devices.stop()  # a read ahead of the views, on this loop
         if self._client is not None:
             self._client.disconnect()
             # Unblock the network thread if it waits for queue space, then let it end.

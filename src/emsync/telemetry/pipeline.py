@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -30,21 +30,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from emsync.core.clock import Clock, as_utc
+from emsync.core.clock import Clock
 from emsync.core.crypto import NONCE_BYTES, SEALED_VERSION, Keyring
 from emsync.core.events import Event, EventBus
 from emsync.core.metrics import observe_all
 from emsync.core.settings import Settings
-from emsync.incidents import patient_ages
 from emsync.telemetry import alerting, envelope
-from emsync.telemetry.aead import Algorithm
 from emsync.telemetry.alerts import AlertKind, AlertStatus, ScoreObservation, alert_level
 from emsync.telemetry.checks import ReadingChecks, alert_kind, detail_key
+from emsync.telemetry.directory import DeviceDirectory, DeviceView
 from emsync.telemetry.envelope import EnvelopeRejected, Kind, ReplayGuard, SealedReading
 from emsync.telemetry.events import AlertChanged, PositionReceived, VitalsReceived
-from emsync.telemetry.keys import KeyValidity, unwrap
 from emsync.telemetry.metrics import TelemetryMetrics
-from emsync.telemetry.models import Alert, Device, DeviceKey, StoredReading
+from emsync.telemetry.models import Alert, StoredReading
 from emsync.telemetry.paediatric import PewsScored
 from emsync.telemetry.readings import (
     DeviceStatus,
@@ -68,99 +66,12 @@ class Inbound(NamedTuple):
     received: float  # time.monotonic() at receipt
 
 
-@dataclass(slots=True)
-class DeviceKeyView:
-    algorithm: Algorithm
-    key: bytes
-    validity: KeyValidity
-
-
-@dataclass(slots=True)
-class DeviceView:
-    patient_id: str | None
-    spo2_scale: int
-    revoked: bool
-    keys: dict[int, DeviceKeyView] = field(default_factory=dict)
-    age_years: int | None = None  # the bound patient's (a child is scored with PEWS)
-
-
 class Refused(Exception):
     """A message refused for a reason the envelope module does not know (device, key)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class DeviceDirectory:
-    """Devices and their unwrapped keys, cached for `ttl` seconds (unknown ids too, so a flood
-    from an unregistered device costs one query per `ttl`, not one per message)."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring, ttl: float
-    ) -> None:
-        self._sessions = sessions
-        self._keyring = keyring
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, DeviceView | None]] = {}
-
-    def get(self, device_id: str) -> DeviceView | None:
-        hit = self._cache.get(device_id)
-        return None if hit is None else hit[1]
-
-    def use(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-
-    def invalidate(self, device_id: str) -> None:
-        self._cache.pop(device_id, None)
-
-    async def ensure(self, device_ids: Iterable[str]) -> None:
-        now = time.monotonic()
-        missing = [
-            d
-            for d in set(device_ids)
-            if (hit := self._cache.get(d)) is None or now - hit[0] > self._ttl
-        ]
-        if not missing:
-            return
-        views: dict[str, DeviceView | None] = dict.fromkeys(missing)
-        async with self._sessions() as session:
-            for chunk in _chunks(missing, 500):
-                for dev in await session.scalars(select(Device).where(Device.id.in_(chunk))):
-                    views[dev.id] = DeviceView(
-                        patient_id=dev.patient_id,
-                        spo2_scale=dev.spo2_scale,
-                        revoked=dev.revoked_at is not None,
-                    )
-                for k in await session.scalars(
-                    select(DeviceKey).where(DeviceKey.device_id.in_(chunk))
-                ):
-                    view = views.get(k.device_id)
-                    if view is None:
-                        continue
-                    view.keys[k.key_id] = DeviceKeyView(
-                        algorithm=Algorithm(k.algorithm),
-                        key=unwrap(
-                            self._keyring, device_id=k.device_id, key_id=k.key_id, wrapped=k.wrapped
-                        ),
-                        validity=KeyValidity(
-                            created_at=as_utc(k.created_at),
-                            expires_at=as_utc(k.expires_at) if k.expires_at else None,
-                            revoked_at=as_utc(k.revoked_at) if k.revoked_at else None,
-                        ),
-                    )
-            bound = {v.patient_id for v in views.values() if v is not None and v.patient_id}
-            ages = await patient_ages(session=session, patient_ids=sorted(bound))
-            for view in views.values():
-                if view is not None and view.patient_id is not None:
-                    view.age_years = ages.get(view.patient_id)
-        for device_id, view in views.items():
-            self._cache[device_id] = (now, view)
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 async def _stored_replay_guard(session: AsyncSession, window: int) -> ReplayGuard:
