@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emsync.core.clock import Clock
 from emsync.core.crypto import NONCE_BYTES, SEALED_VERSION, Keyring
+from emsync.core.db import read_session_factory
 from emsync.core.events import Event, EventBus
 from emsync.core.metrics import observe_all
 from emsync.core.settings import Settings
@@ -187,7 +188,11 @@ class Pipeline:
         self._metrics = metrics
         self._cache = cache
         self._clock = clock
-        self.devices = DeviceDirectory(sessions, keyring, settings.mqtt.device_cache_seconds)
+        # Read-only sessions: on SQLite a session that may write queues for the write lock at
+        # its first statement, and a device read then held the next batch's store back.
+        self.devices = DeviceDirectory(
+            read_session_factory(engine), keyring, settings.mqtt.device_cache_seconds
+        )
         self.guard = ReplayGuard(window=settings.telemetry.replay_window)
         self._alerting: set[str] = set()  # patients with an open NEWS2 alert (as far as we know)
         self._sealer = ReadingSealer(keyring)
@@ -205,7 +210,7 @@ class Pipeline:
         own, with connections of that loop: telemetry.ingest_thread). Alerts, raised by
         `announce`, stay with the engine the pipeline was made with."""
         self._readings_sessions = sessions
-        self.devices.use(sessions)
+        self.devices.use(read_session_factory(engine))
         self._store = ReadingStore(engine)
 
     async def start(self) -> None:

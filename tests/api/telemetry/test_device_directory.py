@@ -3,6 +3,7 @@ never used past it, and read afresh when the device changed while being read."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +13,10 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from emsync.auth.permissions import Role
+from emsync.core.db import sqlite_writer
 from emsync.core.runtime import Runtime
 from emsync.telemetry.directory import REFRESH_AFTER, DeviceDirectory
+from emsync.telemetry.pipeline import Pipeline
 from tests.builders import auth_headers
 from tests.telemetry_support import provision
 
@@ -56,7 +59,7 @@ async def _revoked_after_read(
     admin = await auth_headers(app, client, Role.ADMIN)
     await provision(client, admin, "mon-d", patient_id=None)
     clock = Clock()
-    directory = DeviceDirectory(runtime.sessions, runtime.keyring, TTL, clock=clock)
+    directory = DeviceDirectory(runtime.read_sessions, runtime.keyring, TTL, clock=clock)
     await directory.ensure(["mon-d"])
     assert not _revoked(directory)
     revoked = await client.post("/api/telemetry/devices/mon-d/revoke", headers=admin)
@@ -115,3 +118,24 @@ async def test_stopping_cancels_a_read_ahead(app: FastAPI, client: httpx.AsyncCl
     await directory.stop()
     await directory.settled()
     assert not _revoked(directory)  # never read: cancelled before it ran
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_pipelines_device_read_does_not_queue_for_the_sqlite_write_lock(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A read that queued behind the writers held the batch it was for back, and a read ahead
+    held the next batch's store (which takes the same write turn) back."""
+    runtime: Runtime = app.state.runtime
+    admin = await auth_headers(app, client, Role.ADMIN)
+    await provision(client, admin, "mon-w", patient_id=None)
+    writer = sqlite_writer(runtime.engine)
+    assert writer is not None
+    directory = runtime.get(Pipeline).devices
+    async with writer.gate.held():
+        read = asyncio.create_task(directory.ensure(["mon-w"]))
+        # A guard against a hang only (the read waiting for the lock held here), not a timing.
+        done, _ = await asyncio.wait([read], timeout=30)
+        assert read in done, "the device read waited for the write lock"
+    await read  # and did not fail waiting for it
+    assert directory.get("mon-w") is not None
