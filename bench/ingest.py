@@ -57,6 +57,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 import websockets  # noqa: E402
+from bench import ingest_dashboards  # noqa: E402
+from bench import ingest_server as scrape  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: E402
 from tests.mosquitto import Mosquitto, free_port  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
@@ -132,26 +134,6 @@ def paced_publisher(port: int, keys: Path, rate: float, total: int) -> None:
         info.wait_for_publish(120)
     print(json.dumps({"offered": offered}), flush=True)
     publisher.close()
-
-
-def api_clients(port: int, token: str, seed_count: int, clients: int, seconds: float) -> None:
-    """Child process: seed incidents, say so, then on a line from stdin run bench/api.py's
-    dashboard load (incident list and get, authenticated) for `seconds` and print its figures."""
-    from bench.api import load, seed
-
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {token}"}
-    ids = asyncio.run(seed(base, headers, seed_count))
-    print("ready", flush=True)
-    sys.stdin.readline()
-    paths = [
-        "/api/incidents?limit=50",
-        "/api/incidents?limit=20&q=breath&priority=2",
-        *(f"/api/incidents/{i}" for i in ids),
-    ]
-    # As many list requests as gets, as a dashboard does: lists first, then the ones opened.
-    paths = paths[:2] * (len(ids) // 2) + paths[2:]
-    print(json.dumps(asyncio.run(load(base, paths, headers, clients, seconds))), flush=True)
 
 
 class Publisher:
@@ -291,7 +273,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ws_collect(f"ws://127.0.0.1:{http_port}/ws", token, channels, sink, ready)
         )
         await asyncio.wait_for(ready.wait(), 30)
-        await _connected(ingest_ports)
+        await scrape.connected(ingest_ports)
         # This process only stamps arrivals; its own collections (70-80 ms measured with
         # gc.callbacks once the sink held the drain) would be counted as EMsync's latency.
         # The server collects as usual.
@@ -310,7 +292,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # 1. Pipeline drain.
             base = len(sink)
             batch = sealed_batch(devices, args.messages)
-            profiler = _profile(args.profile, (ingesters or [server])[0].pid)
+            profiler = scrape.profile(args.profile, (ingesters or [server])[0].pid)
             for proc in processes:
                 proc.send_signal(signal.SIGSTOP)
             await asyncio.to_thread(publisher.publish_all, batch)
@@ -347,28 +329,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         save_devices(keys, devices)
         dashboards = None
         if args.api_load:
-            dashboards = subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--dashboards",
-                    *map(str, (http_port, token, args.api_seed, args.api_clients, args.seconds)),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
+            dashboards = await asyncio.to_thread(
+                ingest_dashboards.start,
+                http_port,
+                token,
+                args.api_seed,
+                args.api_clients,
+                args.seconds,
             )
-            assert dashboards.stdout is not None
-            assert dashboards.stdin is not None
-            assert (await asyncio.to_thread(dashboards.stdout.readline)).strip() == "ready"
         profiler = (
-            _profile(args.profile, (ingesters or [server])[0].pid) if args.latency_only else None
+            scrape.profile(args.profile, (ingesters or [server])[0].pid)
+            if args.latency_only
+            else None
         )
-        lag_before = _lag_buckets(http_port)
-        ingest_before = _lag_buckets(http_port, INGEST_LATENCY)
-        store_before = _lag_buckets(http_port, STORE_SECONDS)
-        cpu_before = _cpu_seconds(server.pid)
-        batches_before = _metric(http_port, "emsync_telemetry_batch_size_count") or 0.0
+        lag_before = scrape.buckets(http_port)
+        ingest_before = scrape.buckets(http_port, INGEST_LATENCY)
+        store_before = scrape.buckets(http_port, STORE_SECONDS)
+        cpu_before = scrape.cpu_seconds(server.pid)
+        batches_before = scrape.metric(http_port, "emsync_telemetry_batch_size_count") or 0.0
         if dashboards is not None and dashboards.stdin is not None:
             dashboards.stdin.write("go\n")
             dashboards.stdin.flush()
@@ -381,11 +359,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         offered = json.loads(await asyncio.to_thread(paced.stdout.readline))["offered"]
         paced.wait(60)
         await wait_count(sink, base + total, 120)
-        cpu_s = _cpu_seconds(server.pid) - cpu_before
-        batches = (_metric(http_port, "emsync_telemetry_batch_size_count") or 0.0) - batches_before
-        lag = _quantiles(_lag_buckets(http_port), lag_before)
-        in_server = _quantiles(_lag_buckets(http_port, INGEST_LATENCY), ingest_before)
-        store = _quantiles(_lag_buckets(http_port, STORE_SECONDS), store_before)
+        cpu_s = scrape.cpu_seconds(server.pid) - cpu_before
+        batches = (
+            scrape.metric(http_port, "emsync_telemetry_batch_size_count") or 0.0
+        ) - batches_before
+        lag = scrape.quantiles(scrape.buckets(http_port), lag_before)
+        in_server = scrape.quantiles(scrape.buckets(http_port, INGEST_LATENCY), ingest_before)
+        store = scrape.quantiles(scrape.buckets(http_port, STORE_SECONDS), store_before)
         api_result = None
         if dashboards is not None:
             assert dashboards.stdout is not None
@@ -440,7 +420,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ws_received": len(sink),
             # Readings each ingest process stored over the whole run: how the broker split them.
             "accepted_per_ingest_process": [
-                _metric(p, "emsync_telemetry_readings_accepted_total") for p in ingest_ports
+                scrape.metric(p, "emsync_telemetry_readings_accepted_total") for p in ingest_ports
             ],
             "published": published,
             "stored": stored,
@@ -458,76 +438,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         broker.stop()
 
 
-def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the server (all threads, collapsed stacks) for the drain, if asked."""
-    if path is None:
-        return None
-    spy = Path(sys.executable).with_name("py-spy")
-    proc = subprocess.Popen(
-        [
-            str(spy),
-            "record",
-            "--pid",
-            str(pid),
-            "--threads",
-            "--rate",
-            "500",
-            # Sampling without pausing the server: paused 500 times a second it is another,
-            # saturated process (--latency-only --api-load: 7 API requests/s and p99 3.4 s at
-            # machine load 4.5, against 37/s and 0.4 s sampled without pausing at load 8).
-            "--nonblocking",
-            "--format",
-            "raw",
-            "-o",
-            path,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1)  # attached before the server is paused (a stopped process is idle samples)
-    return proc
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _lag_buckets(port: int, name: str = "emsync_event_loop_lag_seconds") -> dict[float, float]:
-    """Cumulative counts of one of the server's histograms (default: event-loop lag) by bound."""
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    out = {}
-    for line in text.splitlines():
-        if line.startswith(name + "_bucket{"):
-            bound = line.split('le="', 1)[1].split('"', 1)[0]
-            out[float(bound)] = float(line.rsplit(" ", 1)[1])
-    return out
-
-
-def _quantiles(after: dict[float, float], before: dict[float, float]) -> tuple[Any, Any]:
-    """p50 and p99 in ms of the observations between two scrapes, interpolated linearly within
-    a bucket (as Prometheus' histogram_quantile does); None without observations."""
-    bounds = sorted(after)
-    counts = [after[b] - before.get(b, 0.0) for b in bounds]
-    if not counts or counts[-1] <= 0:
-        return None, None
-    result = []
-    for q in (0.5, 0.99):
-        rank = q * counts[-1]
-        lower, below = 0.0, 0.0
-        for bound, count in zip(bounds, counts, strict=True):
-            if count >= rank:
-                if bound == float("inf"):
-                    result.append(round(lower * 1000, 2))
-                else:
-                    share = (rank - below) / (count - below) if count > below else 1.0
-                    result.append(round((lower + (bound - lower) * share) * 1000, 2))
-                break
-            lower, below = bound, count
-    return result[0], result[1]
-
-
 def _serve(
     env: dict[str, str], work: Path, name: str, options: list[str]
 ) -> subprocess.Popen[bytes]:
@@ -537,30 +447,6 @@ def _serve(
         stdout=subprocess.DEVNULL,
         stderr=(work / f"{name}.log").open("wb"),
     )
-
-
-def _metric(port: int, name: str) -> float | None:
-    """One unlabelled sample of a process's /metrics, or None if it is not there (yet)."""
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    except httpx.HTTPError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
-async def _connected(ports: list[int]) -> None:
-    """Wait until every ingest process is connected to the broker (it subscribes right then)."""
-    for port in ports:
-        for _ in range(600):
-            if _metric(port, "emsync_telemetry_broker_connected") == 1:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError(f"ingest process on :{port} never connected")
-    await asyncio.sleep(1)  # the subscription follows the connection
 
 
 async def _stored(work: Path, database: str | None) -> int | None:
@@ -600,11 +486,6 @@ def main() -> None:
     _pin_ports()
     if len(sys.argv) == 4 and sys.argv[1] == "--bare":
         bare_subscriber(int(sys.argv[2]), int(sys.argv[3]))
-        return
-    if len(sys.argv) == 7 and sys.argv[1] == "--dashboards":
-        api_clients(
-            *map(int, sys.argv[2:3]), sys.argv[3], *map(int, sys.argv[4:6]), float(sys.argv[6])
-        )
         return
     if len(sys.argv) == 6 and sys.argv[1] == "--paced":
         paced_publisher(int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
