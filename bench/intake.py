@@ -1,7 +1,7 @@
 """Intake orchestration benchmark: prints JSON lines.
 
     .venv/bin/python bench/intake.py [--database sqlite|postgres] [--sessions 40]
-        [--concurrency 10] [--rounds 4] [--kill-sessions 100]
+        [--concurrency 10] [--rounds 4] [--kill-sessions 100] [--pg-prefix emsync_bench]
 
 1. `emergency` sessions end to end through the durable orchestrator (DBOS Transact, in-process
    engine) against the same eight agents called in-process in the seed's order without it, in
@@ -16,6 +16,10 @@
    even number of rounds the order is A B B A ..., so a cost that grows steadily with the
    database (the same patient arrives every time: each phase costs more than the one before
    it) cancels out of `cpu_overhead_pooled`, the overhead of all rounds' CPU together.
+   A fair comparison: the baseline gives each agent what the engine gives it (the payload,
+   the earlier steps' outputs, the actor and the hospital), both sides' agents do the same
+   registry work (the same person matched and admitted again each session), and every round
+   checks that they ended alike (`same_outcomes`: each agent's done and needs_review counts).
 2. `--kill-sessions` sessions in flight in a real `emsync serve --role worker` subprocess that
    is killed with SIGKILL after a third of the steps and started again: all complete, each
    step's effects counted once in the database (admissions, legal cases, notifications).
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -69,6 +74,8 @@ from emsync.intake.records.models import Bed, BedAssignment, Slot
 from emsync.intake.workflows import CLINICAL_PATH, SessionStatus
 
 TARGET_OVERHEAD = 0.25
+# The name of each PostgreSQL database made (`<prefix>_<8 hex>`, dropped after): --pg-prefix.
+pg_prefix = "emsync_bench"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -84,7 +91,7 @@ async def database(kind: str, folder: Path) -> AsyncIterator[str]:
         await asyncio.to_thread(migrate.upgrade, url)
         yield url
         return
-    name = f"emsync_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{pg_prefix}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     await admin.execute(f"CREATE DATABASE {name}")
     url = f"{PG_ADMIN_DSN.rpartition('/')[0]}/{name}".replace(
@@ -104,6 +111,7 @@ async def baseline(deps: AgentDeps, payload: dict[str, Any], n: int, c: int) -> 
     (legal runs before medical_records in this order); the rest runs after it."""
     gate = asyncio.Semaphore(c)
     clinical: list[float] = []
+    outcomes: Counter[tuple[str, str]] = Counter()
 
     async def one() -> None:
         async with gate:
@@ -117,8 +125,12 @@ async def baseline(deps: AgentDeps, payload: dict[str, Any], n: int, c: int) -> 
                     payload=payload,
                     previous={k: v.output for k, v in done.items()},
                     idempotency_key=StepInput.key_for(sid, name),
+                    # As the engine gives them (steps._take): the session's actor and hospital.
+                    actor="bench",
+                    hospital_id=payload["hospital_id"],
                 )
                 done[name] = await AGENTS[name].run(step, deps)
+                outcomes[(name, done[name].outcome)] += 1
                 if name == last_clinical:
                     clinical.append(time.perf_counter() - t0)
 
@@ -126,7 +138,22 @@ async def baseline(deps: AgentDeps, payload: dict[str, Any], n: int, c: int) -> 
     t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one() for _ in range(n)))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {"sessions_per_s": n / wall, "cpu_per_session": cpu / n, "clinical": clinical}
+    return {
+        "sessions_per_s": n / wall,
+        "cpu_per_session": cpu / n,
+        "clinical": clinical,
+        "outcomes": outcomes,
+    }
+
+
+async def step_outcomes(runtime: Any, ids: list[str]) -> Counter[tuple[str, str]]:
+    """How many of the sessions' steps ended in each (agent, status): the orchestrated side's
+    counterpart of the baseline's agent outcomes (done, needs_review)."""
+    async with runtime.read_sessions() as session:
+        found = await session.execute(
+            select(IntakeStep.agent, IntakeStep.status).where(IntakeStep.session_id.in_(ids))
+        )
+        return Counter((str(agent), str(status)) for agent, status in found.all())
 
 
 async def clinical_path_times(runtime: Any, ids: list[str]) -> list[float]:
@@ -225,6 +252,7 @@ async def orchestrated(app: Any, payload: dict[str, Any], n: int, c: int) -> dic
         "sessions_per_s": n / wall,
         "cpu_per_session": cpu / n,
         "clinical": await clinical_path_times(runtime, ids),
+        "outcomes": await step_outcomes(runtime, ids),
     }
 
 
@@ -265,6 +293,9 @@ def one_round(n: int, c: int, first: str, base: dict[str, Any], orch: dict[str, 
         "baseline_cpu_ms_per_session": round(base["cpu_per_session"] * 1000, 2),
         "orchestrated_cpu_ms_per_session": round(orch["cpu_per_session"] * 1000, 2),
         "cpu_overhead": round(orch["cpu_per_session"] / base["cpu_per_session"] - 1, 3),
+        # A fair comparison: both sides' agents ended the same way (done or needs_review, by
+        # agent, over the round's sessions), so neither did less work than the other.
+        "same_outcomes": base["outcomes"] == orch["outcomes"],
         "load_1min": round(os.getloadavg()[0], 2),
     }
 
@@ -295,6 +326,7 @@ def summary(kind: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "orchestrated_cpu_ms_per_session": spread("orchestrated_cpu_ms_per_session"),
         "throughput_overhead": spread("throughput_overhead"),
         "clinical_p50_overhead": spread("clinical_p50_overhead"),
+        "same_outcomes": all(r["same_outcomes"] for r in rounds),
         "target_overhead": TARGET_OVERHEAD,
         "load_1min": round(os.getloadavg()[0], 2),
     }
@@ -394,7 +426,13 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--kill-sessions", type=int, default=100)
+    parser.add_argument(
+        "--pg-prefix",
+        default=pg_prefix,
+        help="PostgreSQL: the databases' name prefix (on EMSYNC_TEST_PG_DSN's server)",
+    )
     args = parser.parse_args()
+    globals()["pg_prefix"] = args.pg_prefix
     with tempfile.TemporaryDirectory(prefix="emsync-bench-intake-") as tmp:
         folder = Path(tmp)
         (folder / "a").mkdir()

@@ -336,19 +336,29 @@ def _compiled(statement: Any, columns: Mapping[str, ColumnElement[Any]], **kw: A
     return _Compiled(str(compiled), names, convert)
 
 
+Converters = tuple[Callable[[Any], Any], ...]
+
+
 @functools.cache
-def _sqlite_read() -> tuple[_Compiled, tuple[Callable[[Any], Any], ...]]:
-    """The session-and-steps read, and each result column's conversion (None: as it comes)."""
+def _sqlite_read() -> tuple[_Compiled, Converters, Converters]:
+    """The session-and-steps read, and the conversion of each of its result columns (as they
+    come where the type has none): the session's, then a step's."""
     read = _compiled(_SESSION_AND_STEPS, {"sid": _SESSIONS.c.id})
     convert = tuple(
         c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) or _as_is
         for c in _SESSION_AND_STEPS.selected_columns
     )
-    return read, convert
+    split = len(SESSION_COLUMNS)
+    return read, convert[:split], convert[split:]
 
 
 def _as_is(value: Any) -> Any:
     return value
+
+
+def _converted(convert: Converters, values: Sequence[Any]) -> tuple[Any, ...]:
+    """The first len(convert) of `values`, each through its conversion."""
+    return tuple(c(v) for c, v in zip(convert, values, strict=False))
 
 
 @functools.cache
@@ -364,14 +374,17 @@ def _sqlite_insert_log(columns: tuple[str, ...]) -> _Compiled:
 
 def _on_sqlite(session_id: str, decide: Decide[T], conn: sqlite3.Connection) -> T:
     """`transact` on the SQLiteWriter's thread, inside its BEGIN IMMEDIATE ... COMMIT."""
-    read, convert = _sqlite_read()
+    read, session_convert, step_convert = _sqlite_read()
     found = conn.execute(read.sql, read.values({"sid": session_id})).fetchall()
     if not found:
         raise NoResultFound(f"no intake session {session_id}")
-    both = [tuple(c(v) for c, v in zip(convert, r, strict=True)) for r in found]
+    # The join repeats the session's columns on every step's row: they are converted once (a
+    # session's eight steps had its timestamps parsed eight times per transaction).
     split = len(SESSION_COLUMNS)
-    row: SessionRow = _read(SessionRow, SESSION_COLUMNS, both[0][:split])
-    steps: list[StepRow] = [_read(StepRow, STEP_COLUMNS, r[split:]) for r in both]
+    row: SessionRow = _read(SessionRow, SESSION_COLUMNS, _converted(session_convert, found[0]))
+    steps: list[StepRow] = [
+        _read(StepRow, STEP_COLUMNS, _converted(step_convert, r[split:])) for r in found
+    ]
     answer, logs = decide(row, steps)
     if logs:
         insert_log = _sqlite_insert_log(tuple(logs[0]))
