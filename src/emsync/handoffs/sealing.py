@@ -50,6 +50,21 @@ def generate_key_pair() -> HospitalKeyPair:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedPrivateKey:
+    """A hospital's private key loaded for unwrapping, with its public key: loading the raw
+    bytes and deriving the public key from them (a scalar multiplication, as costly as the
+    exchange itself) are then done once, not for every data key unwrapped with it."""
+
+    private: X25519PrivateKey
+    public: bytes
+
+    @classmethod
+    def load(cls, raw: bytes) -> OpenedPrivateKey:
+        private = X25519PrivateKey.from_private_bytes(raw)
+        return cls(private, private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw))
+
+
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
@@ -79,16 +94,22 @@ def wrap_data_key(data_key: bytes, *, hospital_public: bytes, context: bytes) ->
     return bytes([WRAP_VERSION]) + ephemeral_public + nonce + wrapped
 
 
-def unwrap_data_key(wrapped: bytes, *, hospital_private: bytes, context: bytes) -> bytes:
+def unwrap_data_key(
+    wrapped: bytes, *, hospital_private: bytes | OpenedPrivateKey, context: bytes
+) -> bytes:
     if len(wrapped) != WRAPPED_BYTES or wrapped[0] != WRAP_VERSION:
         raise SealingError("the wrapped data key is malformed")
     ephemeral_public = wrapped[1 : 1 + X25519_BYTES]
     nonce = wrapped[1 + X25519_BYTES : 1 + X25519_BYTES + NONCE_BYTES]
     body = wrapped[1 + X25519_BYTES + NONCE_BYTES :]
-    private = X25519PrivateKey.from_private_bytes(hospital_private)
-    hospital_public = private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw)
+    opened = (
+        hospital_private
+        if isinstance(hospital_private, OpenedPrivateKey)
+        else OpenedPrivateKey.load(hospital_private)
+    )
+    hospital_public = opened.public
     try:
-        shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+        shared = opened.private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
     except ValueError as exc:
         raise SealingError("the wrapped data key carries an invalid ephemeral key") from exc
     kek = _kek(shared, ephemeral_public, hospital_public, context)

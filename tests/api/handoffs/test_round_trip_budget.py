@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
 from emsync.auth.permissions import Role
 from emsync.auth.principal import Principal
+from emsync.core.crypto import Keyring
 from emsync.core.realtime import Hub, Subscriber
 from emsync.core.runtime import Runtime
 from tests.builders import auth_headers, incident_body
@@ -159,3 +161,29 @@ async def test_a_handoff_round_trip_stays_within_its_statement_budget(
         if len(c.statements) > BUDGET[name][0] or c.transactions > BUDGET[name][1]
     }
     assert not over, f"over budget (statements, transactions): {over}"
+
+
+async def test_a_round_trip_opens_no_hospital_private_key_again(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hospital's private key is opened from under the master keyring, and loaded, once per
+    process: the send and the acknowledgement each did it again (issue #16 item 2)."""
+    crew = await auth_headers(app, client, Role.PARAMEDIC)
+    nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=crew)).json()
+    await _round_trip(client, crew, nurse, incident["id"])  # enrols the hospital, opens its key
+    opened: list[bytes] = []
+    original = Keyring.open
+
+    def counted(self: Keyring, sealed: bytes, *, aad: bytes) -> bytes:
+        if aad.startswith(b"handoff_hospital_key:"):
+            opened.append(aad)
+        return original(self, sealed, aad=aad)
+
+    monkeypatch.setattr(Keyring, "open", counted)
+    handoff_id, _ = await _round_trip(client, crew, nurse, incident["id"])
+    # The hospital still opens what was sealed for it (the acknowledgement's answer: checked
+    # in _round_trip), without its private key being opened again.
+    assert opened == []
+    fetched = await client.get(f"/api/handoffs/{handoff_id}", headers=nurse)
+    assert fetched.json()["content"]["patient"] is not None
