@@ -135,78 +135,44 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-def _launch(pw: Any) -> Any:
-    """Debian's Chromium, every page of it keeping its console errors and uncaught exceptions
-    for the failure report."""
-    b = pw.chromium.launch(
-        executable_path=str(CHROMIUM),
-        headless=True,
-        # Playwright's 30 s launch wait is short on a loaded machine (a wait, not a check).
-        timeout=120_000,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )
-    new_context = b.new_context
-
-    def recording_context(*args: Any, **kwargs: Any) -> Any:
-        context = new_context(*args, **kwargs)
-
-        def watch(page: Any) -> None:
-            page._emsync_console = []
-            page.on("pageerror", lambda exc: page._emsync_console.append(f"error: {exc}"))
-            page.on(
-                "console",
-                lambda m: (
-                    m.type in ("error", "warning")
-                    and page._emsync_console.append(f"{m.type}: {m.text}")
-                ),
-            )
-
-        context.on("page", watch)
-        return context
-
-    b.new_context = recording_context
-    return b
-
-
-@dataclass
-class _Chromium:
-    """The worker's Playwright and its Chromium, launched again if it crashed."""
-
-    pw: Any
-    browser: Any
-
-    def connected(self) -> Any:
-        if not self.browser.is_connected():
-            self.browser = _launch(self.pw)
-        return self.browser
-
-
-@pytest.fixture(scope="session")
-def _chromium() -> Iterator[_Chromium]:
-    """One Chromium per test worker: a launch and its shutdown were ~1 s of CPU and 3-4 s of
-    wall time on the loaded two-core machine, paid by every e2e module. Each module's pages
-    are still its own: `browser` closes them."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
     _require(CHROMIUM, "Chromium (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = _Chromium(pw=pw, browser=_launch(pw))
+        b = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            # Playwright's 30 s launch wait is short on a loaded machine (a wait, not a check).
+            timeout=120_000,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        # Every page keeps its console errors and uncaught exceptions for the failure report.
+        new_context = b.new_context
+
+        def recording_context(*args: Any, **kwargs: Any) -> Any:
+            context = new_context(*args, **kwargs)
+
+            def watch(page: Any) -> None:
+                page._emsync_console = []
+                page.on("pageerror", lambda exc: page._emsync_console.append(f"error: {exc}"))
+                page.on(
+                    "console",
+                    lambda m: (
+                        m.type in ("error", "warning")
+                        and page._emsync_console.append(f"{m.type}: {m.text}")
+                    ),
+                )
+
+            context.on("page", watch)
+            return context
+
+        b.new_context = recording_context  # type: ignore[method-assign]
         try:
-            yield chromium
+            yield b
         finally:
-            chromium.browser.close()
-
-
-@pytest.fixture(scope="module")
-def browser(_chromium: _Chromium) -> Iterator[object]:
-    """The worker's Chromium; at the module's end every context the module opened is closed,
-    as closing the module's own browser did (none of its pages outlives its server)."""
-    b = _chromium.connected()
-    try:
-        yield b
-    finally:
-        for context in list(b.contexts):
-            context.close()
+            b.close()
 
 
 @pytest.fixture(scope="module")
