@@ -588,7 +588,7 @@ def _include_api(app: FastAPI) -> None:
         intake_api.router,
         *intake_records_api.routers,
     ]
-    include_gated(app, routers, responses=PROBLEM_RESPONSES)
+    include_gated(app, routers, shared=True, responses=PROBLEM_RESPONSES)
     app.include_router(realtime_router(_hub_of))
     if WEB_DIST.is_dir():
         app.mount("/", SpaStaticFiles(directory=WEB_DIST, html=True), name="web")

@@ -13,6 +13,7 @@ plain text (a parameter in the first two segments, a mount) is always tried, as 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -72,10 +73,34 @@ class HeadGatedRouter(APIRouter):
         return super().matches(scope)
 
 
-def include_gated(app: FastAPI, routers: Iterable[APIRouter], **include: Any) -> None:
-    """`app.include_router(router, **include)` for each, each behind its HeadGatedRouter."""
+# The gates of module-level routers, made once per process. Including a router walks every
+# route of it with its effective context (FastAPI's check that no path is empty), and building
+# a context is the route's whole dependency analysis: 0.5-0.8 s of CPU per app for EMsync's
+# ~500 routes, paid by every app a process makes (the test suite makes one per storage test).
+# The contexts are cached on the gate's inclusion of its router, so an app including the same
+# gate finds them made. A gate holds nothing of an app, only the router (which lives as long
+# as the process anyway); a router made per app (ops_router) gets a gate of its own.
+_SHARED_GATES: dict[int, HeadGatedRouter] = {}
+_SHARED_GATES_LOCK = threading.Lock()
+
+
+def shared_gate(router: APIRouter) -> HeadGatedRouter:
+    """The module-level router's HeadGatedRouter, the same one for every app of the process."""
+    with _SHARED_GATES_LOCK:
+        gate = _SHARED_GATES.get(id(router))
+        if gate is None:
+            # The gate keeps the router alive, so its id is never reused for another.
+            gate = _SHARED_GATES[id(router)] = HeadGatedRouter(router)
+        return gate
+
+
+def include_gated(
+    app: FastAPI, routers: Iterable[APIRouter], *, shared: bool = False, **include: Any
+) -> None:
+    """`app.include_router(router, **include)` for each, each behind its HeadGatedRouter;
+    `shared` for module-level routers: their gates are made once per process."""
     if include.get("prefix"):
         # The heads are the router's own paths: under a prefix no request would match them.
         raise ValueError("include_gated takes no prefix: give the router its own")
     for router in routers:
-        app.include_router(HeadGatedRouter(router), **include)
+        app.include_router(shared_gate(router) if shared else HeadGatedRouter(router), **include)

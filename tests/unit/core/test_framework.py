@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from starlette.routing import Match
 
-from emsync.core.framework import HeadGatedRouter, include_gated, path_head, route_heads
+from emsync.core.framework import (
+    HeadGatedRouter,
+    include_gated,
+    path_head,
+    route_heads,
+    shared_gate,
+)
 
 
 def _app() -> tuple[FastAPI, HeadGatedRouter, HeadGatedRouter]:
@@ -89,3 +95,28 @@ def test_a_prefix_at_inclusion_is_refused() -> None:
 
     with pytest.raises(ValueError, match="no prefix"):
         include_gated(FastAPI(), [router], prefix="/api")
+
+
+async def test_apps_sharing_a_routers_gate_each_answer_as_themselves() -> None:
+    """A module-level router's gate is made once per process (its routes' dependency analysis
+    with it) and included by every app: each app still answers with its own state, and
+    documents the options it included the router with."""
+    router = APIRouter()
+
+    @router.get("/api/whoami")
+    async def whoami(request: Request) -> dict[str, str]:
+        return {"app": request.app.state.name}
+
+    apps = []
+    for name in ("first", "second"):
+        app = FastAPI()
+        app.state.name = name
+        include_gated(app, [router], shared=True, responses={418: {"description": name}})
+        apps.append(app)
+    assert shared_gate(router) is shared_gate(router)
+    for app in apps:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.get("/api/whoami")).json() == {"app": app.state.name}
+        responses = app.openapi()["paths"]["/api/whoami"]["get"]["responses"]
+        assert responses["418"]["description"] == app.state.name
