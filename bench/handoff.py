@@ -44,10 +44,15 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 
-from emsync.auth import tokens
-from emsync.auth.models import User
-from emsync.core import migrate
-from emsync.handoffs import sealing
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import spy  # noqa: E402
+
+from emsync.auth import tokens  # noqa: E402
+from emsync.auth.models import User  # noqa: E402
+from emsync.core import migrate  # noqa: E402
+from emsync.handoffs import sealing  # noqa: E402
 
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 LIMITS = httpx.Limits(keepalive_expiry=4.0)
@@ -357,7 +362,7 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
             echoes.append(await asyncio.wait_for(pongs[hospital_id].get(), timeout=60) - started)
 
         server_cpu = loop_cpu = client_cpu = 0.0
-        profiler = _profile(args.profile, server_pid)
+        profiler = spy.record(args.profile, server_pid, rate=250, nonblocking=False)
         with Progress(transient=True) as progress:
             task = progress.add_task("handoff rounds", total=args.rounds * 2)
             for _ in range(args.rounds):
@@ -418,36 +423,6 @@ async def measure(args: argparse.Namespace, address: str, server_pid: int) -> di
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
     }
-
-
-def _profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the server (all threads, collapsed stacks) over the rounds, if asked.
-
-    Its sampling pauses the server, so figures of a profiled run are not compared with others.
-    py-spy counts a thread waiting for the GIL as active: the aiosqlite worker threads look busy
-    in the profile although /proc shows them using little CPU; read the main thread's stacks."""
-    if path is None:
-        return None
-    spy = Path(sys.executable).with_name("py-spy")
-    proc = subprocess.Popen(
-        [
-            str(spy),
-            "record",
-            "--pid",
-            str(pid),
-            "--threads",
-            "--rate",
-            "250",
-            "--format",
-            "raw",
-            "-o",
-            path,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1)  # attached before the rounds start
-    return proc
 
 
 async def paced(

@@ -1,47 +1,14 @@
 """What bench/ingest.py reads off the server under test: its /metrics histograms (interpolated
-quantiles between two scrapes), single samples, its CPU time, and py-spy samples of it."""
+quantiles between two scrapes), single samples and its CPU time (py-spy samples: bench/spy.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-
-def profile(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the server (all threads, collapsed stacks) for the drain, if asked."""
-    if path is None:
-        return None
-    spy = Path(sys.executable).with_name("py-spy")
-    proc = subprocess.Popen(
-        [
-            str(spy),
-            "record",
-            "--pid",
-            str(pid),
-            "--threads",
-            "--rate",
-            "500",
-            # Sampling without pausing the server: paused 500 times a second it is another,
-            # saturated process (--latency-only --api-load: 7 API requests/s and p99 3.4 s at
-            # machine load 4.5, against 37/s and 0.4 s sampled without pausing at load 8).
-            "--nonblocking",
-            "--format",
-            "raw",
-            "-o",
-            path,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1)  # attached before the server is paused (a stopped process is idle samples)
-    return proc
 
 
 def cpu_seconds(pid: int) -> float:
