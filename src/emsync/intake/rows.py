@@ -357,8 +357,8 @@ def _as_is(value: Any) -> Any:
 
 
 def _converted(convert: Converters, values: Sequence[Any]) -> tuple[Any, ...]:
-    """The first len(convert) of `values`, each through its conversion."""
-    return tuple(c(v) for c, v in zip(convert, values, strict=False))
+    """`values`, each through its conversion (as many of them as conversions)."""
+    return tuple(c(v) for c, v in zip(convert, values, strict=True))
 
 
 @functools.cache
@@ -381,7 +381,9 @@ def _on_sqlite(session_id: str, decide: Decide[T], conn: sqlite3.Connection) -> 
     # The join repeats the session's columns on every step's row: they are converted once (a
     # session's eight steps had its timestamps parsed eight times per transaction).
     split = len(SESSION_COLUMNS)
-    row: SessionRow = _read(SessionRow, SESSION_COLUMNS, _converted(session_convert, found[0]))
+    row: SessionRow = _read(
+        SessionRow, SESSION_COLUMNS, _converted(session_convert, found[0][:split])
+    )
     steps: list[StepRow] = [
         _read(StepRow, STEP_COLUMNS, _converted(step_convert, r[split:])) for r in found
     ]
