@@ -18,7 +18,8 @@ from emsync.core.runtime import ReadSessionDep, Runtime, RuntimeDep, SessionDep,
 from emsync.intake import followups, service, workers
 from emsync.intake.agents import AGENTS, AgentDeps, emergency_check
 from emsync.intake.agents.admission import person_index
-from emsync.intake.engine import IntakeEngine, circuit_of
+from emsync.intake.breakers import circuit_of
+from emsync.intake.engine import IntakeEngine
 from emsync.intake.records.api import IdempotencyKey
 from emsync.intake.records.schemas import BookingRead
 from emsync.intake.schemas import (

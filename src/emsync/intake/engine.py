@@ -25,14 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from aiobreaker import CircuitBreaker, CircuitBreakerError
+from dbos import DBOS, SetWorkflowID
 from sqlalchemy import select
 
 from emsync.core.background import Periodic
@@ -41,17 +41,11 @@ from emsync.core.realtime import Hub
 from emsync.core.runtime import Runtime
 from emsync.intake import rows, steps
 from emsync.intake.agents.base import Agent, AgentDeps, StepOutput
-from emsync.intake.metrics import CIRCUIT_LEVEL, IntakeMetrics
+from emsync.intake.breakers import BreakerGauge, Policy
+from emsync.intake.metrics import IntakeMetrics
 from emsync.intake.models import IntakeSession, IntakeStep
 from emsync.intake.steps import beside_workflow_id
-from emsync.intake.workers import (
-    WORKFLOW_VERSION,
-    Workers,
-    executor_id,
-    migrate_system_database,
-    sqlite_engine,
-    system_database_url,
-)
+from emsync.intake.workers import Workers, dbos_config, executor_id, migrate_system_database
 from emsync.intake.workflows import Move, SessionStatus, StepStatus
 
 log = structlog.get_logger("emsync.intake")
@@ -59,6 +53,9 @@ S = StepStatus
 BOARD_CHANNEL = "intake"
 STOP_GRACE_SECONDS = 5
 _ACTIVE: IntakeEngine | None = None
+# An agent's call made ahead of its run's first record (IntakeEngine.begin): when it started
+# (clock, perf_counter), and its result or what it raised.
+Called = tuple[datetime, float, StepOutput | Exception]
 
 
 def _engine() -> IntakeEngine:
@@ -124,32 +121,6 @@ async def _drive(session_id: str, agent: str, *, beside: bool, first: int) -> st
 # ---- the engine: a background service of the worker role --------------------------------------
 
 
-class Policy:
-    def __init__(self, tries: int, first: float, rate: float, timeout: float) -> None:
-        self.tries, self.first, self.rate, self.timeout = tries, first, rate, timeout
-
-    def backoff(self, attempt: int) -> float:
-        return float(self.first * self.rate**attempt)
-
-
-class _BreakerGauge(CircuitBreakerListener):  # type: ignore[misc]
-    def __init__(self, metrics: IntakeMetrics, agent: str) -> None:
-        self._gauge = metrics.circuit.labels(agent=agent)
-        self._gauge.set(0)
-
-    def state_change(self, breaker: Any, old: Any, new: Any) -> None:
-        self._gauge.set(CIRCUIT_LEVEL.get(state_name(getattr(new, "state", new)), 0))
-
-
-def state_name(state: Any) -> str:
-    """closed, open or half-open, from aiobreaker's CircuitBreakerState."""
-    return str(state.name).lower().replace("_", "-")
-
-
-def circuit_of(breaker: CircuitBreaker) -> str:
-    return state_name(breaker.current_state)
-
-
 class IntakeEngine:
     """Starts and recovers the durable runs; runs one attempt of a step for them."""
 
@@ -164,15 +135,16 @@ class IntakeEngine:
         self._launch_lock = asyncio.Lock()
         # Runs this process started: a poll does not ask DBOS for them again.
         self._begun: set[str] = set()
-        self._detached: set[asyncio.Task[None]] = set()
+        self._detached: set[asyncio.Task[Any]] = set()
         # First tries of non-clinical steps begun beside each session's run, in this process.
         self._first_tries: dict[str, set[asyncio.Task[None]]] = {}
         # Their results, for the session run's next write (steps.Held), not one write each.
         self._held: dict[str, list[steps.Held]] = {}
         # What each session's run opened (its payload, earlier results), until the run ends.
         self._opened: dict[str, steps.Opened] = {}
-        # The first claims written with a session's start, for its run's first move.
+        # The claims written with a session's start, for its run's first move; its agent's call.
         self._first: dict[str, steps.Advance] = {}
+        self._early: dict[str, asyncio.Task[Called]] = {}
         config = runtime.settings.intake_engine
         # Caps on the steps running at once in this worker (clinical, and beside them): the
         # waiting happens before a claim and outside the agent's timeout.
@@ -192,7 +164,7 @@ class IntakeEngine:
             name: CircuitBreaker(
                 fail_max=config.breaker_failures,
                 timeout_duration=timedelta(seconds=config.breaker_reset_seconds),
-                listeners=[_BreakerGauge(self.metrics, name)],
+                listeners=[BreakerGauge(self.metrics, name)],
                 name=name,
             )
             for name in agents
@@ -286,9 +258,20 @@ class IntakeEngine:
         if first is not None:
             self._first[session_id] = first
             self._opened[session_id] = {} if opened is None else opened
+            if first.claim is not None:
+                # Its agent runs while DBOS writes the run's start (~1.5-2 ms): the run records it
+                # only once DBOS holds the run, so until then the session is pending (a crash
+                # leaves it to a poll's run, which takes the claim again; effects by key).
+                self._early[session_id] = self._spawn(self._early_call(first.claim))
         self._begun.add(workflow_id)
-        with SetWorkflowID(workflow_id):
-            await DBOS.start_workflow_async(run_session, session_id)
+        try:
+            with SetWorkflowID(workflow_id):
+                await DBOS.start_workflow_async(run_session, session_id)
+        except BaseException:
+            # No run begun here takes them up (a poll's run takes the claims from the rows).
+            self._first.pop(session_id, None)
+            self._early.pop(session_id, None)
+            raise
 
     async def run_beside(
         self, session_id: str, agent: str, attempts: int, *, first: int = 0
@@ -379,7 +362,12 @@ class IntakeEngine:
         runtime = self.runtime
         # The claims written with the session's start (begin): its run's first move, taken up
         # without a transaction of its own.
-        first = self._first.pop(session_id, None) if run == steps.session_run(session_id) else None
+        own = run == steps.session_run(session_id)
+        first = self._first.pop(session_id, None) if own else None
+        early = self._early.pop(session_id, None) if own else None
+        if early is not None:
+            # Outside the cap: the call holds a turn of its own, which the run's must not block.
+            await asyncio.wait({early})
         step: steps.Advance | None = None
         while True:
             async with self._gates[False]:
@@ -398,7 +386,9 @@ class IntakeEngine:
                     return str(step.move), "", step.status
                 if step.claim is None:  # a replay: its try failed before the crash
                     return str(step.move), step.agent, "retry"
-                outcome, after = await self._execute(step.claim, beside=False, then=run)
+                outcome, after = await self._execute(
+                    step.claim, beside=False, then=run, early=early if step is first else None
+                )
             if after is None:
                 return str(step.move), step.agent, outcome
             self._follow(session_id, after)
@@ -409,13 +399,25 @@ class IntakeEngine:
         if step.board is not None:
             self.publish(step.board)
         for claim in step.beside:
-            # A fresh context: the try is no part of the DBOS step that claimed it.
-            task = asyncio.get_running_loop().create_task(
-                self._first_try(claim), context=contextvars.Context()
-            )
-            self._detached.add(task)
+            task = self._spawn(self._first_try(claim))
             self._first_tries.setdefault(session_id, set()).add(task)
-            task.add_done_callback(self._detached.discard)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task of its own (a fresh context: no part of a DBOS workflow's), awaited at stop."""
+        task = asyncio.get_running_loop().create_task(work, context=contextvars.Context())
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+        return task
+
+    async def _early_call(self, claim: steps.Claim) -> Called:
+        """The run's first agent, called from its start as `_execute` calls it: when, and its
+        result or what it raised (`_execute` raises it again, and logs and counts it)."""
+        async with self._gates[False]:
+            started_at, t0 = self.runtime.clock(), time.perf_counter()
+            try:
+                return started_at, t0, await self._call_agent(claim, beside=False)
+            except Exception as exc:  # noqa: BLE001 - handed to _execute, which handles it
+                return started_at, t0, exc
 
     async def _first_try(self, claim: steps.Claim) -> None:
         async with self._gates[True]:
@@ -477,12 +479,19 @@ class IntakeEngine:
         return outcome
 
     async def _execute(
-        self, claim: steps.Claim, *, beside: bool, then: str | None = None, hold: bool = False
+        self,
+        claim: steps.Claim,
+        *,
+        beside: bool,
+        then: str | None = None,
+        hold: bool = False,
+        early: asyncio.Task[Called] | None = None,
     ) -> tuple[str, steps.Advance | None]:
-        """Run the claimed step's agent once and record what happened: ("finished", what the
-        record returned: with `then`, the run's next step, claimed in the same transaction)
-        or ("retry", None). `hold` (a first try beside the session's run): a result is left
-        for the run's next write. The run's own writes (not `beside`) write what it holds."""
+        """Run the claimed step's agent once (or take `early`'s call of it) and record what
+        happened: ("finished", what the record returned: with `then`, the run's next step,
+        claimed in the same transaction) or ("retry", None). `hold` (a first try beside the
+        session's run): a result is left for the run's next write. The run's own writes (not
+        `beside`) write what it holds."""
         runtime = self.runtime
         session_id, agent = str(claim.step.session_id), claim.step.agent
         started_at, t0 = runtime.clock(), time.perf_counter()
@@ -490,9 +499,13 @@ class IntakeEngine:
         result: StepOutput | None = None
         outcome: str
         try:
-            if implementation is None:
-                raise LookupError(f"no agent named {agent}")
-            result = await self._call(implementation, claim, beside=beside)
+            if early is not None:
+                started_at, t0, called = await early
+                if isinstance(called, Exception):
+                    raise called
+                result = called
+            else:
+                result = await self._call_agent(claim, beside=beside)
             outcome, error = result.outcome, ""
         except CircuitBreakerError:
             outcome, error = "circuit_open", "CircuitBreakerError"
@@ -543,6 +556,12 @@ class IntakeEngine:
         self.publish(board)
         return "retry", None
 
+    async def _call_agent(self, claim: steps.Claim, *, beside: bool) -> StepOutput:
+        implementation = self.agents.get(claim.step.agent)
+        if implementation is None:
+            raise LookupError(f"no agent named {claim.step.agent}")
+        return await self._call(implementation, claim, beside=beside)
+
     async def _call(self, agent: Agent, claim: steps.Claim, *, beside: bool) -> StepOutput:
         policy = self.policy(agent.name, beside=beside)
 
@@ -579,22 +598,3 @@ class IntakeEngine:
         data = board.data()
         hub.publish(BOARD_CHANNEL, "intake.session", data)
         hub.publish(f"{BOARD_CHANNEL}:{board.session_id}", "intake.session", data)
-
-
-def dbos_config(runtime: Runtime) -> DBOSConfig:
-    settings = runtime.settings
-    url = settings.intake_engine.system_database_url or system_database_url(
-        settings.database_url, settings.data_dir
-    )
-    config: DBOSConfig = {
-        "name": "emsync-intake",
-        "system_database_url": url,
-        "executor_id": executor_id(settings),
-        # Not DBOS's hash of the workflows' source, which changed with any edit of them and
-        # left the runs begun before an upgrade to nobody (intake.workers).
-        "application_version": WORKFLOW_VERSION,
-        "log_level": "WARNING",
-    }
-    if url.startswith("sqlite"):
-        config["system_database_engine"] = sqlite_engine(url)
-    return config

@@ -425,3 +425,22 @@ def sqlite_engine(url: str) -> sa.Engine:
             dbapi_connection.execute(f"PRAGMA {pragma}")
 
     return engine
+
+
+def dbos_config(runtime: Runtime) -> DBOSConfig:
+    settings = runtime.settings
+    url = settings.intake_engine.system_database_url or system_database_url(
+        settings.database_url, settings.data_dir
+    )
+    config: DBOSConfig = {
+        "name": "emsync-intake",
+        "system_database_url": url,
+        "executor_id": executor_id(settings),
+        # Not DBOS's hash of the workflows' source, which changed with any edit of them and
+        # left the runs begun before an upgrade to nobody (intake.workers).
+        "application_version": WORKFLOW_VERSION,
+        "log_level": "WARNING",
+    }
+    if url.startswith("sqlite"):
+        config["system_database_engine"] = sqlite_engine(url)
+    return config
