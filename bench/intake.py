@@ -7,7 +7,8 @@
    engine) against the same eight agents called in-process in the seed's order without it, in
    the same run on the same database: sessions per second, and p50/p99 time to the clinical
    steps done (triage + admission + medical_records), and process CPU per session (all
-   threads). Both are warmed up first (one session each: imports, caches, DBOS's launch).
+   threads). Both are warmed up first (one session each: imports, caches, DBOS's launch; then
+   `--concurrency` sessions each: the connection pool).
    Target: orchestration overhead <= 25 %. `--rounds` rounds of one phase each, the side that
    runs first alternating (the database grows with every phase), the bed board and the slots
    freed before every phase (a phase that finds fewer free beds or slots does less work per
@@ -354,6 +355,13 @@ async def throughput(kind: str, folder: Path, n: int, c: int, rounds: int) -> di
             # were charged with (1-4 ms each of 40). One session; the ED has a bed and a slot
             # for it.
             await orchestrated(app, payload, 1, 1)
+            # Then both sides once at the rounds' concurrency: the connection pool grows to what
+            # `c` sessions at a time hold. Without it the first timed phase (the baseline's, in
+            # round 0) opened ~10 connections (a thread, the file and its pragmas each), a cost
+            # of neither side that was charged to the baseline.
+            for warm in (baseline(deps, payload, c, c), orchestrated(app, payload, c, c)):
+                await free_board(runtime, ed.hospital_id)
+                await warm
             # As `emsync serve` does once started (core.serving): what start-up and the
             # warm-ups allocated is frozen out of the collector's walks. Without it a full
             # collection walked the imported libraries' objects, ~400 ms of CPU here, charged

@@ -366,8 +366,7 @@ class IntakeEngine:
         first = self._first.pop(session_id, None) if own else None
         early = self._early.pop(session_id, None) if own else None
         if early is not None:
-            # Outside the cap: the call holds a turn of its own, which the run's must not block.
-            await asyncio.wait({early})
+            await asyncio.wait({early})  # outside the cap: the call holds a turn of its own
         step: steps.Advance | None = None
         while True:
             async with self._gates[False]:
@@ -566,7 +565,8 @@ class IntakeEngine:
         policy = self.policy(agent.name, beside=beside)
 
         async def run() -> StepOutput:
-            return await asyncio.wait_for(agent.run(claim.step, self.deps), policy.timeout)
+            async with asyncio.timeout(policy.timeout):  # wait_for made a task per call
+                return await agent.run(claim.step, self.deps)
 
         if claim.forced:
             # A clinician forced it: the person decided, not the breaker.

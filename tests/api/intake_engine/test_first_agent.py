@@ -1,9 +1,11 @@
-"""A session's first agent is called while DBOS writes its run's start, and its result is
-recorded only once DBOS holds the run (intake.engine: IntakeEngine.begin)."""
+"""How the engine calls an agent: a session's first agent while DBOS writes its run's start (its
+result recorded only once DBOS holds the run: IntakeEngine.begin), and every call within its
+timeout (IntakeEngine._call)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,10 +14,28 @@ from dbos import DBOS
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from emsync.core.settings import Settings
 from emsync.intake import engine as engine_module
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
-from tests.api.intake_engine.test_intake_api import ARRIVAL, finished
+from tests.api.intake_engine.test_intake_api import ARRIVAL, finished, start
+from tests.conftest import make_settings
 from tests.intake_support import RecordingAgent, wait_for_session
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(
+        database_url,
+        tmp_path,
+        intake_engine={
+            "attempts": 2,
+            "beside_attempts": 2,
+            "backoff_seconds": 0,
+            "poll_seconds": 3600,
+            "breaker_failures": 50,
+            "agent_timeouts": {"medical_records": 0.3},
+        },
+    )
 
 
 async def test_the_first_agent_runs_while_the_runs_start_is_written_and_is_recorded_after(
@@ -69,3 +89,35 @@ async def test_the_first_agent_runs_while_the_runs_start_is_written_and_is_recor
             )
         )
     assert triage_logs == 1
+
+
+async def test_a_try_past_its_timeout_fails_as_a_timeout_and_the_next_try_runs(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    clinician: dict[str, str],
+    agents: dict[str, RecordingAgent],
+) -> None:
+    tries = 0
+
+    async def slow_once(_step: Any) -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            await asyncio.sleep(30)  # far past its 0.3 s
+
+    agents["medical_records"].behaviour = slow_once
+    session_id = await start(client, clinician)
+    body = await wait_for_session(client, clinician, session_id, finished)
+    assert body["status"] == "completed"
+    async with app.state.runtime.read_sessions() as session:
+        outcomes = list(
+            await session.scalars(
+                select(IntakeAgentLog.outcome)
+                .where(
+                    IntakeAgentLog.session_id == session_id,
+                    IntakeAgentLog.agent == "medical_records",
+                )
+                .order_by(IntakeAgentLog.attempt)
+            )
+        )
+    assert outcomes == ["timeout", "done"]
