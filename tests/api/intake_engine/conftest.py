@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,20 +20,24 @@ from tests.builders import auth_headers
 from tests.conftest import make_settings
 from tests.intake_support import RecordingAgent, recording_agents
 
+# The engine's settings for these tests (a module may add to them: its own `intake_engine`).
+ENGINE: dict[str, Any] = {
+    "attempts": 2,
+    "beside_attempts": 2,
+    "backoff_seconds": 0,
+    "poll_seconds": 3600,
+    "breaker_failures": 50,
+}
+
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        intake_engine={
-            "attempts": 2,
-            "beside_attempts": 2,
-            "backoff_seconds": 0,
-            "poll_seconds": 3600,
-            "breaker_failures": 50,
-        },
-    )
+def intake_engine() -> dict[str, Any]:
+    return dict(ENGINE)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, intake_engine: dict[str, Any]) -> Settings:
+    return make_settings(database_url, tmp_path, intake_engine=intake_engine)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ timeout (IntakeEngine._call)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,28 +13,16 @@ from dbos import DBOS
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from emsync.core.settings import Settings
 from emsync.intake import engine as engine_module
 from emsync.intake.models import IntakeAgentLog, IntakeSession, IntakeStep
+from tests.api.intake_engine.conftest import ENGINE
 from tests.api.intake_engine.test_intake_api import ARRIVAL, finished, start
-from tests.conftest import make_settings
 from tests.intake_support import RecordingAgent, wait_for_session
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        intake_engine={
-            "attempts": 2,
-            "beside_attempts": 2,
-            "backoff_seconds": 0,
-            "poll_seconds": 3600,
-            "breaker_failures": 50,
-            "agent_timeouts": {"medical_records": 0.3},
-        },
-    )
+def intake_engine() -> dict[str, Any]:
+    return {**ENGINE, "agent_timeouts": {"medical_records": 0.3}}
 
 
 async def test_the_first_agent_runs_while_the_runs_start_is_written_and_is_recorded_after(
