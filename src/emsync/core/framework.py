@@ -26,7 +26,7 @@ from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
-from emsync.core.gate import flat_routes
+from emsync.core.gate import flat_routes, path_head
 
 # For FastAPI(...). The docs are the app's own page (core/docs.py: its CSP); no ReDoc. EMsync
 # sets up no OpenTelemetry provider, yet FastAPI asked the global ones on every request whether
@@ -36,15 +36,6 @@ FASTAPI_OPTIONS: dict[str, Any] = {
     "redoc_url": None,
     "telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
 }
-
-
-def path_head(path: str) -> str:
-    """The path up to its third slash: `/api/incidents/x/y` -> `/api/incidents`."""
-    second = path.find("/", 1)
-    if second < 0:
-        return path
-    third = path.find("/", second + 1)
-    return path if third < 0 else path[:third]
 
 
 def route_heads(router: APIRouter) -> frozenset[str] | None:
