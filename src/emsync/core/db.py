@@ -93,13 +93,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         parse = self.impl_instance.result_processor(dialect, coltype)
 
         def process(value: Any) -> datetime | None:
-            if value is None:
+            read: datetime | None = value if parse is None or value is None else parse(value)
+            if read is None:
                 return None
-            if parse is not None:
-                value = parse(value)
-                if value is None:
-                    return None
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return read.replace(tzinfo=UTC) if read.tzinfo is None else read.astimezone(UTC)
 
         return process
 

@@ -131,7 +131,7 @@ def document_guard_security(app: FastAPI, schema: dict[str, Any]) -> None:
         if not declared:
             continue
         operations = schema.get("paths", {}).get(route.path_format, {})
-        for method in route.methods:
+        for method in route.methods or ():
             operation = operations.get(method.lower())
             if operation is None:
                 continue

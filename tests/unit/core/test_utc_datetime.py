@@ -3,11 +3,13 @@ processing, then process_result_value) gives, on both dialects."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -18,10 +20,12 @@ HELSINKI = timezone(timedelta(hours=2))
 
 def _chained(dialect: Dialect, value: Any) -> datetime | None:
     """What SQLAlchemy's own TypeDecorator.result_processor makes of the value."""
-    typ = UTCDateTime().dialect_impl(dialect)
-    process = TypeDecorator.result_processor(typ, dialect, None)
+    typ = cast(UTCDateTime, UTCDateTime().dialect_impl(dialect))
+    process: Callable[[Any], datetime | None] | None = TypeDecorator.result_processor(
+        typ, dialect, None
+    )
     assert process is not None
-    return process(value)  # type: ignore[no-any-return]
+    return process(value)
 
 
 def _ours(dialect: Dialect, value: Any) -> datetime | None:
@@ -58,7 +62,7 @@ def test_sqlite_text_reads_back_as_the_chain_reads_it(stored: str | None) -> Non
     ],
 )
 def test_postgresql_values_read_back_as_the_chain_reads_them(stored: datetime | None) -> None:
-    dialect = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
+    dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
     ours = _ours(dialect, stored)
     chained = _chained(dialect, stored)
     assert ours == chained
