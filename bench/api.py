@@ -206,7 +206,8 @@ async def seed(base: str, headers: dict[str, str], count: int) -> list[str]:
 
 async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     extra: dict[str, str] = {}
-    db_name = f"emsync_bench_{os.getpid()}"
+    # EMSYNC_BENCH_DB_PREFIX: a shared PostgreSQL server keeps each user's databases apart.
+    db_name = f"{os.environ.get('EMSYNC_BENCH_DB_PREFIX', 'emsync_bench')}_{os.getpid()}"
     if backend == "postgres":
         conn = await asyncpg.connect(PG_ADMIN)
         await conn.execute(f"DROP DATABASE IF EXISTS {db_name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sqlite3
 import time
@@ -82,6 +83,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        # process_result_value's work in one call per value, after the dialect's own processing
+        # (SQLite: text to datetime), kept as SQLAlchemy would chain it: TypeDecorator's chain
+        # was three Python calls per value, a fifth of the calls of a 50-row page's rows.
+        parse = self.impl_instance.result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            read: datetime | None = value if parse is None or value is None else parse(value)
+            if read is None:
+                return None
+            return read.replace(tzinfo=UTC) if read.tzinfo is None else read.astimezone(UTC)
+
+        return process
 
 
 class Base(DeclarativeBase):
@@ -504,6 +521,9 @@ _READING_VERBS = frozenset(
 _LOCKING_READ = re.compile(r"\bFOR (?:NO KEY |KEY )?(?:UPDATE|SHARE)\b")
 
 
+# Memoised: the same few hundred statements (SQLAlchemy's compiled cache) come again and again,
+# and splitting and searching each was ~1.5 % of the event loop's CPU in a one-row GET.
+@functools.lru_cache(maxsize=4096)
 def _writes(statement: str) -> bool:
     verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
     return verb not in _READING_VERBS or _LOCKING_READ.search(statement) is not None

@@ -18,11 +18,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
-from emsync.core.gate import flat_routes
+from emsync.core.gate import flat_routes, path_head
 
 # For FastAPI(...). The docs are the app's own page (core/docs.py: its CSP); no ReDoc. EMsync
 # sets up no OpenTelemetry provider, yet FastAPI asked the global ones on every request whether
@@ -32,15 +36,6 @@ FASTAPI_OPTIONS: dict[str, Any] = {
     "redoc_url": None,
     "telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
 }
-
-
-def path_head(path: str) -> str:
-    """The path up to its third slash: `/api/incidents/x/y` -> `/api/incidents`."""
-    second = path.find("/", 1)
-    if second < 0:
-        return path
-    third = path.find("/", second + 1)
-    return path if third < 0 else path[:third]
 
 
 def route_heads(router: APIRouter) -> frozenset[str] | None:
@@ -104,3 +99,52 @@ def include_gated(
         raise ValueError("include_gated takes no prefix: give the router its own")
     for router in routers:
         app.include_router(shared_gate(router) if shared else HeadGatedRouter(router), **include)
+
+
+def _declared_security(dependant: Dependant) -> list[tuple[SecurityBase, list[str]]]:
+    """The security schemes that dependencies of the tree declare as `security_schemes` (the
+    permission guard, auth/deps.py), each with the OAuth scopes of its node, in the order
+    FastAPI walks a tree (depth first, a node before its sub-dependencies)."""
+    found: list[tuple[SecurityBase, list[str]]] = []
+    stack = [dependant]
+    while stack:
+        node = stack.pop()
+        schemes: tuple[SecurityBase, ...] = getattr(node.call, "security_schemes", ())
+        if schemes:
+            scopes = list(node.parent_oauth_scopes or [])
+            scopes += [s for s in node.own_oauth_scopes or [] if s not in scopes]
+            found.extend((scheme, scopes) for scheme in schemes)
+        stack.extend(reversed(node.dependencies))
+    return found
+
+
+def document_guard_security(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Add to the OpenAPI `schema` the security requirements of dependencies that declare their
+    schemes instead of depending on them (auth/deps.py, PermissionGuard: one dependency node
+    per request instead of four): the same requirements and scheme definitions FastAPI writes
+    for `Security(scheme, scopes=...)` sub-dependencies, merged per scheme as it merges them."""
+    definitions = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    for route in flat_routes(app.routes):
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        declared = _declared_security(route.dependant)
+        if not declared:
+            continue
+        operations = schema.get("paths", {}).get(route.path_format, {})
+        for method in route.methods or ():
+            operation = operations.get(method.lower())
+            if operation is None:
+                continue
+            merged: dict[str, list[str]] = {}
+            for requirement in operation.get("security", []):
+                for name, scopes in requirement.items():
+                    merged.setdefault(name, []).extend(scopes)
+            for scheme, scopes in declared:
+                definitions[scheme.scheme_name] = jsonable_encoder(
+                    scheme.model, by_alias=True, exclude_none=True
+                )
+                have = merged.setdefault(scheme.scheme_name, [])
+                have.extend(s for s in scopes if s not in have)
+            operation["security"] = [{name: scopes} for name, scopes in merged.items()]
+    if not definitions:
+        del schema["components"]["securitySchemes"]

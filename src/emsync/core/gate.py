@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +44,15 @@ def flat_routes(routes: Iterable[Any]) -> list[BaseRoute]:
     return out
 
 
+def path_head(path: str) -> str:
+    """The path up to its third slash: `/api/incidents/x/y` -> `/api/incidents`."""
+    second = path.find("/", 1)
+    if second < 0:
+        return path
+    third = path.find("/", second + 1)
+    return path if third < 0 else path[:third]
+
+
 def body_limit(max_bytes: int | Callable[[Settings], int]) -> Callable[[Any], Any]:
     """Decorator: this route accepts request bodies of at most `max_bytes` (or what that
     function of the settings says, for limits that are settings)."""
@@ -59,6 +69,45 @@ class _Rule:
     route: BaseRoute
     limit: int | None
     public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """The special routes a request with a body can match, by the head of their path (see
+    core.framework: `/api/handoffs` of `/api/handoffs/{id}/attachments`), so that a request is
+    matched against the few of its head, not all of them (18 route matches, each a regex and
+    FastAPI's route context, for every POST). Routes whose methods take no body (GET) can never
+    match such a request; routes whose head is not plain text are tried for every path."""
+
+    by_head: dict[str, tuple[_Rule, ...]]
+    # (head or None, rule) in route order: the order `_rule_for` keeps when both kinds apply.
+    ordered: tuple[tuple[str | None, _Rule], ...]
+    any_head: bool
+
+    @classmethod
+    def of(cls, rules: list[_Rule]) -> _Rules:
+        ordered: list[tuple[str | None, _Rule]] = []
+        for rule in rules:
+            methods = getattr(rule.route, "methods", None)
+            if methods is not None and not methods & _WITH_BODY:
+                continue
+            path = getattr(rule.route, "path", None)
+            head = path_head(path) if isinstance(path, str) and path.startswith("/") else None
+            ordered.append((None if head is None or "{" in head else head, rule))
+        by_head: dict[str, list[_Rule]] = {}
+        for head, rule in ordered:
+            if head is not None:
+                by_head.setdefault(head, []).append(rule)
+        return cls(
+            {head: tuple(rules) for head, rules in by_head.items()},
+            tuple(ordered),
+            any(head is None for head, _ in ordered),
+        )
+
+    def candidates(self, head: str) -> Iterable[_Rule]:
+        if not self.any_head:
+            return self.by_head.get(head, ())
+        return (rule for rule_head, rule in self.ordered if rule_head in (None, head))
 
 
 class BodyTooLarge(HTTPException):
@@ -83,9 +132,9 @@ class RequestGate:
         self._default = default_limit
         self._authenticate = authenticate
         self._respond = respond
-        self._rules: list[_Rule] | None = None
+        self._rules: _Rules | None = None
 
-    def _special(self) -> list[_Rule]:
+    def _special(self) -> _Rules:
         # Routes are fixed once the app serves; read their marks on the first request.
         if self._rules is None:
             rules = []
@@ -97,11 +146,11 @@ class RequestGate:
                 public = bool(getattr(endpoint, "__emsync_public__", False))
                 if limit is not None or public:
                     rules.append(_Rule(route, limit, public))
-            self._rules = rules
+            self._rules = _Rules.of(rules)
         return self._rules
 
     def _rule_for(self, scope: Scope) -> _Rule | None:
-        for rule in self._special():
+        for rule in self._special().candidates(path_head(get_route_path(scope))):
             match, _ = rule.route.matches(scope)
             if match is Match.FULL:
                 return rule

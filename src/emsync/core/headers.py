@@ -50,15 +50,28 @@ _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _PRIVATE_PREFIXES = ("/api/", "/metrics", "/openapi.json")
 
 
+# The headers wanted, by (private path, HTTPS): made once, not per response.
+_WANTED: dict[tuple[bool, bool], tuple[tuple[bytes, bytes], ...]] = {
+    (private, https): (
+        *_ALWAYS,
+        _CSP,
+        *((_NO_STORE, _PRAGMA) if private else ()),
+        *((_HSTS,) if https else ()),
+    )
+    for private in (False, True)
+    for https in (False, True)
+}
+_NAMES = frozenset(name for wanted in _WANTED.values() for name, _ in wanted)
+
+
 def add_security_headers(headers: list[tuple[bytes, bytes]], *, path: str, scheme: str) -> None:
     """Append the security headers a response lacks (in place; ASGI raw header list)."""
+    wanted = _WANTED[path.startswith(_PRIVATE_PREFIXES), scheme == "https"]
     present = {name.lower() for name, _ in headers}
-    wanted: list[tuple[bytes, bytes]] = [*_ALWAYS, _CSP]
-    if path.startswith(_PRIVATE_PREFIXES):
-        wanted += [_NO_STORE, _PRAGMA]
-    if scheme == "https":
-        wanted.append(_HSTS)
-    headers.extend(h for h in wanted if h[0] not in present)
+    if present.isdisjoint(_NAMES):  # most responses set none of them themselves
+        headers.extend(wanted)
+    else:
+        headers.extend(h for h in wanted if h[0] not in present)
 
 
 def csp_with_script_hashes(hashes: Sequence[str], *, inline_styles: bool) -> str:

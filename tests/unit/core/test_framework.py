@@ -10,10 +10,10 @@ from starlette.routing import Match
 from emsync.core.framework import (
     HeadGatedRouter,
     include_gated,
-    path_head,
     route_heads,
     shared_gate,
 )
+from emsync.core.gate import path_head
 
 
 def _app() -> tuple[FastAPI, HeadGatedRouter, HeadGatedRouter]:
