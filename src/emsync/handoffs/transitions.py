@@ -23,7 +23,7 @@ from emsync.handoffs.events import (
 )
 from emsync.handoffs.keys import (
     handoff_data_key,
-    open_json,
+    open_content,
     part_aad,
     reseal_children,
     seal_json,
@@ -153,8 +153,8 @@ async def change_status(
     data_key = await handoff_data_key(session, keyring, handoff)
     outbox_kind = "status"
     if target is S.SENT:
-        body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
-        _ready_or_raise(body["content"], handoff)
+        # Opened once for the transaction: rendering the hospital's entry reads it again.
+        _ready_or_raise(open_content(session, data_key, handoff)["content"], handoff)
         outbox_kind = "handoff"  # the whole record, as it is when it leaves
     event = await move(
         uow,
