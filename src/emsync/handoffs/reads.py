@@ -123,7 +123,25 @@ async def load_handoff(
     return handoff
 
 
-def update_read(row: HandoffUpdate, data_key: bytes | None, handoff_id: str) -> UpdateRead:
+@dataclass(frozen=True, slots=True)
+class LoggedUpdate:
+    """A log row as this transaction inserted it (its Core INSERT's values), kept to render the
+    live push: a plain record, where an ORM instance's instrumented construction cost more than
+    the INSERT's own bookkeeping (issue #16). Read as `HandoffUpdate` rows are."""
+
+    handoff_id: str
+    seq: int
+    kind: str
+    status_from: str | None
+    status_to: str | None
+    payload_sealed: bytes | None
+    actor: str
+    at: datetime
+
+
+def update_read(
+    row: HandoffUpdate | LoggedUpdate, data_key: bytes | None, handoff_id: str
+) -> UpdateRead:
     data = None
     if row.payload_sealed is not None and data_key is not None:
         data = open_json(data_key, row.payload_sealed, part_aad(handoff_id, f"update:{row.seq}"))
@@ -185,7 +203,7 @@ LOGGED = "handoffs_logged_updates"
 
 async def _update_rows(
     session: AsyncSession, handoff: Handoff, upto_update: int | None
-) -> Sequence[HandoffUpdate]:
+) -> Sequence[HandoffUpdate | LoggedUpdate]:
     """The handoff's log up to `upto_update` (all of it by default), in order. Its seqs run 1..
     `last_update_seq` without a gap, so when this transaction logged every one of them (a draft
     sent: its one status row) they are all in hand and none is selected."""
@@ -194,7 +212,7 @@ async def _update_rows(
         if upto_update is None
         else min(upto_update, handoff.last_update_seq)
     )
-    logged: dict[tuple[str, int], HandoffUpdate] = session.info.get(LOGGED, {})
+    logged: dict[tuple[str, int], LoggedUpdate] = session.info.get(LOGGED, {})
     in_hand = [logged.get((handoff.id, seq)) for seq in range(1, last + 1)]
     if all(row is not None for row in in_hand):
         return [row for row in in_hand if row is not None]
