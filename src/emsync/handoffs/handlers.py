@@ -92,9 +92,7 @@ async def push_handoff_events(runtime: Runtime, event: HandoffEvent) -> None:
                 handoff = await reads.load_handoff(session, event.handoff_id)
             except NotFound:
                 return
-            board = await reads.read_handoff(
-                session, runtime.keyring, handoff, reads.Viewer(actor="system:push")
-            )
+            board = await reads.read_handoff(session, runtime.keyring, handoff, reads.BOARD_VIEWER)
     hub.publish(HOSPITAL_CHANNEL, "board", board.model_dump(mode="json"))
 
 

@@ -31,6 +31,7 @@ from emsync.handoffs.models import (
     OutboxEntry,
 )
 from emsync.handoffs.reads import (
+    BOARD_VIEWER,
     LOGGED,
     LoggedUpdate,
     Viewer,
@@ -295,9 +296,13 @@ async def flush(uow: UnitOfWork) -> None:
         raise Conflict("the handoff was changed by someone else at the same time; retry") from exc
 
 
-async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
+async def commit(
+    uow: UnitOfWork, keyring: Keyring | None, *, board: HandoffRead | None = None
+) -> None:
     """Commit and publish. Outbox entries written by this transaction are first rendered for
-    their hospitals, inside it, so the live push after the commit reads nothing back."""
+    their hospitals, inside it, so the live push after the commit reads nothing back. `board`:
+    the board's view of the changed handoff, already rendered (a metadata-only answer, as a
+    crew's send gets: the same view), not rendered again."""
     pending: list[PendingEntry] = uow.session.info.pop(_PENDING_OUTBOX, [])
     rendered = _rendered.get()
     if rendered is None:
@@ -319,9 +324,10 @@ async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
                     uow.session, keyring, entry, viewer
                 )
             for handoff in changed if _listened(uow, None) else ():
-                boards[handoff.id] = await read_handoff(
-                    uow.session, keyring, handoff, Viewer(actor="system:push")
-                )
+                if board is not None and board.id == handoff.id:
+                    boards[handoff.id] = board
+                    continue
+                boards[handoff.id] = await read_handoff(uow.session, keyring, handoff, BOARD_VIEWER)
         await uow.commit()
     except StaleDataError as exc:
         await uow.rollback()

@@ -81,6 +81,10 @@ class Viewer:
         return cls(actor=f"hospital:{hospital_id}", hospital_id=hospital_id, receives=True)
 
 
+# Who the crew and dispatch board's view is rendered for: routing metadata only, never content.
+BOARD_VIEWER = Viewer(actor="system:push")
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -201,6 +205,16 @@ def _attachment_read(att: HandoffAttachment, data_key: bytes, handoff_id: str) -
 LOGGED = "handoffs_logged_updates"
 
 
+# A handoff's log in order (up to an update), built once: building it cost more than running it
+# in every acknowledgement's answer (issue #16).
+_LOG = (
+    select(HandoffUpdate)
+    .where(HandoffUpdate.handoff_id == bindparam("handoff_id"))
+    .order_by(HandoffUpdate.seq)
+)
+_LOG_UPTO = _LOG.where(HandoffUpdate.seq <= bindparam("upto"))
+
+
 async def _update_rows(
     session: AsyncSession, handoff: Handoff, upto_update: int | None
 ) -> Sequence[HandoffUpdate | LoggedUpdate]:
@@ -216,10 +230,10 @@ async def _update_rows(
     in_hand = [logged.get((handoff.id, seq)) for seq in range(1, last + 1)]
     if all(row is not None for row in in_hand):
         return [row for row in in_hand if row is not None]
-    stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
-    if upto_update is not None:
-        stmt = stmt.where(HandoffUpdate.seq <= upto_update)
-    return (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
+    if upto_update is None:
+        return (await session.scalars(_LOG, {"handoff_id": handoff.id})).all()
+    params = {"handoff_id": handoff.id, "upto": upto_update}
+    return (await session.scalars(_LOG_UPTO, params)).all()
 
 
 async def read_handoff(

@@ -41,7 +41,7 @@ from emsync.handoffs.outbox import (
     log_update,
     write_handoff,
 )
-from emsync.handoffs.reads import Viewer, load_handoff, read_handoff
+from emsync.handoffs.reads import Viewer, load_handoff, may_open, read_handoff
 from emsync.handoffs.schemas import (
     HandoffRead,
 )
@@ -171,7 +171,8 @@ async def change_status(
     read = await read_handoff(
         session, keyring, handoff, viewer
     )  # inside this transaction: no second
-    await commit(uow, keyring)
+    # An answer without content (the crew's, once sent) is the board's view too.
+    await commit(uow, keyring, board=None if may_open(viewer, handoff) else read)
     return read
 
 
