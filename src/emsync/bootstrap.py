@@ -310,11 +310,8 @@ REACTIONS: tuple[Reaction, ...] = (
         delivery=LOCAL,
     ),
     on(PositionReceived, run=telemetry_handlers.move_unit_with_its_device),
-    # Handoffs: live push to both sides; the bridge from destination and triage to the draft.
-    # The push is about the clients connected now (as every channel forward is): what it
-    # carries is already durable in the hospital's feed (the handoff outbox, same seq), which
-    # a client reads on reconnect. Through the event outbox it cost each change a sealed row,
-    # its relay and a delivery record: ~10 % of the round trip's server CPU (issue #16).
+    # Handoffs: live push to both sides (local: the hospital's feed holds it durably, read on
+    # reconnect); the bridge from destination and triage to the draft.
     on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events, delivery=LOCAL),
     on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
     on(DestinationChosen, run=handoffs_handlers.draft_on_destination),
