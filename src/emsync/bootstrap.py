@@ -310,8 +310,9 @@ REACTIONS: tuple[Reaction, ...] = (
         delivery=LOCAL,
     ),
     on(PositionReceived, run=telemetry_handlers.move_unit_with_its_device),
-    # Handoffs: live push to both sides; the bridge from destination and triage to the draft.
-    on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events),
+    # Handoffs: live push to both sides (local: the hospital's feed holds it durably, read on
+    # reconnect); the bridge from destination and triage to the draft.
+    on(*HANDOFF_EVENTS, run=handoffs_handlers.push_handoff_events, delivery=LOCAL),
     on(PatientTriaged, run=handoffs_handlers.refresh_draft_on_triage),
     on(DestinationChosen, run=handoffs_handlers.draft_on_destination),
     # Telemetry: live vitals, artefact windows, live risk, device cache; alert side of a page.

@@ -25,6 +25,7 @@ from emsync.handoffs.keys import (
     handoff_data_key,
     open_json,
     part_aad,
+    remember_content,
     remember_data_key,
     reseal_children,
     seal_for,
@@ -112,6 +113,7 @@ async def _draft(
         handoff = await insert_handoff(session, row(key.id, data_key, wrapped))
     assert handoff is not None
     remember_data_key(session, handoff, data_key)
+    remember_content(session, handoff, body)
     uow.record(HandoffDrafted(**event_base(handoff)))
     return handoff
 

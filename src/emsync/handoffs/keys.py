@@ -160,9 +160,6 @@ async def hospital_keys(*, session: AsyncSession, hospital_id: str) -> Sequence[
     return (await session.scalars(stmt)).all()
 
 
-_DATA_KEYS = "handoffs_data_keys"  # session.info: unwrapped data keys by (handoff, wrapped key)
-
-
 @dataclass(frozen=True, slots=True)
 class StoredKey:
     """A hospital key row as stored (the private key still sealed under the master keyring)."""
@@ -220,10 +217,23 @@ async def hospital_key(session: AsyncSession, key_id: str) -> StoredKey | None:
     return stored
 
 
+# Data keys unwrapped, by (handoff, wrapped key), for the process: the send and the
+# acknowledgement of every handoff each unwrapped the key its create had just sealed it with, an
+# X25519 exchange each (~1 % of the round trip's loop CPU, issue #16 item 2). What is kept is no
+# more than `_OPENED` reaches already (the hospital private keys that unwrap any of them), never
+# stored or logged. Keyed by the wrapped key too: a redirect reseals the handoff under a new one.
+# Bounded as `_STORED` is.
+_DATA_KEYS: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+
+
+def _keep_data_key(handoff: Handoff, data_key: bytes) -> None:
+    _DATA_KEYS[(handoff.id, handoff.wrapped_key)] = data_key
+    while len(_DATA_KEYS) > _STORED_MAX:
+        _DATA_KEYS.popitem(last=False)
+
+
 async def handoff_data_key(session: AsyncSession, keyring: Keyring, handoff: Handoff) -> bytes:
-    # Keyed by the wrapped key too: a redirect reseals the handoff under a new one.
-    memo: dict[tuple[str, bytes], bytes] = session.info.setdefault(_DATA_KEYS, {})
-    known = memo.get((handoff.id, handoff.wrapped_key))
+    known = _DATA_KEYS.get((handoff.id, handoff.wrapped_key))
     if known is not None:
         return known
     key = await hospital_key(session, handoff.key_id)
@@ -232,16 +242,37 @@ async def handoff_data_key(session: AsyncSession, keyring: Keyring, handoff: Han
     data_key = sealing.unwrap_data_key(
         handoff.wrapped_key, hospital_private=_opened(keyring, key), context=_context(handoff.id)
     )
-    memo[(handoff.id, handoff.wrapped_key)] = data_key
+    _keep_data_key(handoff, data_key)
     return data_key
 
 
 def remember_data_key(session: AsyncSession, handoff: Handoff, data_key: bytes) -> None:
-    """The data key this transaction sealed the handoff with: opening it again in the same
-    transaction (the draft a create returns) unwraps nothing (an X25519 exchange, and on a
+    """The data key this transaction sealed the handoff with: opening it again (the draft a
+    create returns, its send, its acknowledgement) unwraps nothing (an X25519 exchange, and on a
     hospital's first handoff a select of its key row)."""
-    memo: dict[tuple[str, bytes], bytes] = session.info.setdefault(_DATA_KEYS, {})
-    memo[(handoff.id, handoff.wrapped_key)] = data_key
+    _keep_data_key(handoff, data_key)
+
+
+_CONTENT = "handoffs_opened_content"  # session.info: opened content by (handoff, sealed bytes)
+
+
+def open_content(session: AsyncSession, data_key: bytes, handoff: Handoff) -> dict[str, Any]:
+    """The handoff's sealed body (content, crew, NEWS2), opened once per transaction: a send
+    opened it to check the ATMIST rules and again to render the hospital's feed entry. Scoped to
+    the session, so opened content does not outlive its request. Read-only to callers."""
+    memo: dict[tuple[str, bytes], dict[str, Any]] = session.info.setdefault(_CONTENT, {})
+    body = memo.get((handoff.id, handoff.content_sealed))
+    if body is None:
+        body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
+        memo[(handoff.id, handoff.content_sealed)] = body
+    return body
+
+
+def remember_content(session: AsyncSession, handoff: Handoff, body: dict[str, Any]) -> None:
+    """The body this transaction just sealed into `handoff.content_sealed`, JSON values only
+    (so it is what opening it would give): the draft a create returns opens nothing."""
+    memo: dict[tuple[str, bytes], dict[str, Any]] = session.info.setdefault(_CONTENT, {})
+    memo[(handoff.id, handoff.content_sealed)] = body
 
 
 def _context(handoff_id: str) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -30,7 +31,9 @@ from emsync.handoffs.models import (
     OutboxEntry,
 )
 from emsync.handoffs.reads import (
+    BOARD_VIEWER,
     LOGGED,
+    LoggedUpdate,
     Viewer,
     load_handoff,
     may_open,
@@ -96,8 +99,8 @@ def rendered_entry(hospital_id: str, seq: int) -> FeedEntryRead | None:
 # The log, the outbox and its counter are written with Core statements built once, on the
 # session's connection: through the ORM each cost an ORM-enabled UPDATE (its bulk-update set-up)
 # or a unit-of-work flush, most of a status change's server CPU (issue #16). The rows are
-# append-only, so nothing needs them in the session: the ORM objects kept for rendering the live
-# push (`_PENDING_OUTBOX`, `_LOGGED`) are transient, built from the values inserted.
+# append-only, so nothing needs them in the session: what is kept for rendering the live push
+# (`_PENDING_OUTBOX`, `_LOGGED`) are plain records of the values inserted.
 _FEEDS: Table = HospitalFeed.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
 _UPDATES: Table = HandoffUpdate.__table__  # type: ignore[assignment]
@@ -109,6 +112,20 @@ _BUMP = (
 )
 _INSERT_OUTBOX = insert(_OUTBOX)
 _INSERT_UPDATE = insert(_UPDATES)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An outbox entry as this transaction inserted it, kept to render the live push (a plain
+    record, as `LoggedUpdate` is for the log). Read as `OutboxEntry` rows are."""
+
+    hospital_id: str
+    seq: int
+    handoff_id: str
+    kind: str
+    update_seq: int
+    meta: dict[str, Any]
+    created_at: datetime
 
 
 async def append_outbox(
@@ -145,7 +162,7 @@ async def append_outbox(
         "created_at": now,
     }
     await execute_held_back(conn, _INSERT_OUTBOX, values)
-    session.info.setdefault(_PENDING_OUTBOX, []).append(OutboxEntry(**values))
+    session.info.setdefault(_PENDING_OUTBOX, []).append(PendingEntry(**values))
     return target, seq
 
 
@@ -200,7 +217,7 @@ async def log_update(
         "at": now,
     }
     await execute_held_back(await session.connection(), _INSERT_UPDATE, values)
-    session.info.setdefault(_LOGGED, {})[(handoff_id, seq)] = HandoffUpdate(**values)
+    session.info.setdefault(_LOGGED, {})[(handoff_id, seq)] = LoggedUpdate(**values)
 
 
 # ---------------------------------------------------------------- the handoff row
@@ -279,10 +296,14 @@ async def flush(uow: UnitOfWork) -> None:
         raise Conflict("the handoff was changed by someone else at the same time; retry") from exc
 
 
-async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
+async def commit(
+    uow: UnitOfWork, keyring: Keyring | None, *, board: HandoffRead | None = None
+) -> None:
     """Commit and publish. Outbox entries written by this transaction are first rendered for
-    their hospitals, inside it, so the live push after the commit reads nothing back."""
-    pending: list[OutboxEntry] = uow.session.info.pop(_PENDING_OUTBOX, [])
+    their hospitals, inside it, so the live push after the commit reads nothing back. `board`:
+    the board's view of the changed handoff, already rendered (a metadata-only answer, as a
+    crew's send gets: the same view), not rendered again."""
+    pending: list[PendingEntry] = uow.session.info.pop(_PENDING_OUTBOX, [])
     rendered = _rendered.get()
     if rendered is None:
         rendered = {}
@@ -303,9 +324,10 @@ async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
                     uow.session, keyring, entry, viewer
                 )
             for handoff in changed if _listened(uow, None) else ():
-                boards[handoff.id] = await read_handoff(
-                    uow.session, keyring, handoff, Viewer(actor="system:push")
-                )
+                if board is not None and board.id == handoff.id:
+                    boards[handoff.id] = board
+                    continue
+                boards[handoff.id] = await read_handoff(uow.session, keyring, handoff, BOARD_VIEWER)
         await uow.commit()
     except StaleDataError as exc:
         await uow.rollback()
@@ -323,7 +345,7 @@ async def commit(uow: UnitOfWork, keyring: Keyring | None) -> None:
 
 
 async def entry_read(
-    session: AsyncSession, keyring: Keyring, entry: OutboxEntry, viewer: Viewer
+    session: AsyncSession, keyring: Keyring, entry: OutboxEntry | PendingEntry, viewer: Viewer
 ) -> FeedEntryRead:
     """One outbox entry as the hospital receives it, live or on catch-up (the same shape)."""
     handoff = await load_handoff(session, entry.handoff_id)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
@@ -16,7 +17,13 @@ from emsync.core.errors import Forbidden, NotFound
 from emsync.core.schemas import Page
 from emsync.handoffs import atmist, picture, sealing
 from emsync.handoffs.attachments import AttachmentKind
-from emsync.handoffs.keys import handoff_data_key, hospital_key, open_json, part_aad
+from emsync.handoffs.keys import (
+    handoff_data_key,
+    hospital_key,
+    open_content,
+    open_json,
+    part_aad,
+)
 from emsync.handoffs.lifecycle import HandoffStatus
 from emsync.handoffs.models import (
     Handoff,
@@ -74,6 +81,10 @@ class Viewer:
         return cls(actor=f"hospital:{hospital_id}", hospital_id=hospital_id, receives=True)
 
 
+# Who the crew and dispatch board's view is rendered for: routing metadata only, never content.
+BOARD_VIEWER = Viewer(actor="system:push")
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -94,16 +105,47 @@ def may_see(viewer: Viewer, handoff: Handoff) -> bool:
     return True
 
 
+# The handoff by id, built once: `session.get` builds, and keys for the statement cache, a new
+# SELECT on every call (it costs ~1.5x this prepared one, twice per round trip: issue #16).
+# FOR UPDATE is PostgreSQL's row lock; SQLite's writer already holds the database's write lock.
+_BY_ID = select(Handoff).where(Handoff.id == bindparam("handoff_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+
+
 async def load_handoff(
     session: AsyncSession, handoff_id: str, viewer: Viewer | None = None, *, lock: bool = False
 ) -> Handoff:
-    handoff = await session.get(Handoff, handoff_id, with_for_update=lock)
+    handoff: Handoff | None
+    if identity_key(Handoff, handoff_id) in session.identity_map:
+        # In this session already: `get` returns it (locking it first when asked).
+        handoff = await session.get(Handoff, handoff_id, with_for_update=lock)
+    else:
+        found = await session.execute(_BY_ID_LOCKED if lock else _BY_ID, {"handoff_id": handoff_id})
+        handoff = found.scalar_one_or_none()
     if handoff is None or (viewer is not None and not may_see(viewer, handoff)):
         raise NotFound(f"handoff {handoff_id} does not exist")
     return handoff
 
 
-def update_read(row: HandoffUpdate, data_key: bytes | None, handoff_id: str) -> UpdateRead:
+@dataclass(frozen=True, slots=True)
+class LoggedUpdate:
+    """A log row as this transaction inserted it (its Core INSERT's values), kept to render the
+    live push: a plain record, where an ORM instance's instrumented construction cost more than
+    the INSERT's own bookkeeping (issue #16). Read as `HandoffUpdate` rows are."""
+
+    handoff_id: str
+    seq: int
+    kind: str
+    status_from: str | None
+    status_to: str | None
+    payload_sealed: bytes | None
+    actor: str
+    at: datetime
+
+
+def update_read(
+    row: HandoffUpdate | LoggedUpdate, data_key: bytes | None, handoff_id: str
+) -> UpdateRead:
     data = None
     if row.payload_sealed is not None and data_key is not None:
         data = open_json(data_key, row.payload_sealed, part_aad(handoff_id, f"update:{row.seq}"))
@@ -163,9 +205,19 @@ def _attachment_read(att: HandoffAttachment, data_key: bytes, handoff_id: str) -
 LOGGED = "handoffs_logged_updates"
 
 
+# A handoff's log in order (up to an update), built once: building it cost more than running it
+# in every acknowledgement's answer (issue #16).
+_LOG = (
+    select(HandoffUpdate)
+    .where(HandoffUpdate.handoff_id == bindparam("handoff_id"))
+    .order_by(HandoffUpdate.seq)
+)
+_LOG_UPTO = _LOG.where(HandoffUpdate.seq <= bindparam("upto"))
+
+
 async def _update_rows(
     session: AsyncSession, handoff: Handoff, upto_update: int | None
-) -> Sequence[HandoffUpdate]:
+) -> Sequence[HandoffUpdate | LoggedUpdate]:
     """The handoff's log up to `upto_update` (all of it by default), in order. Its seqs run 1..
     `last_update_seq` without a gap, so when this transaction logged every one of them (a draft
     sent: its one status row) they are all in hand and none is selected."""
@@ -174,14 +226,14 @@ async def _update_rows(
         if upto_update is None
         else min(upto_update, handoff.last_update_seq)
     )
-    logged: dict[tuple[str, int], HandoffUpdate] = session.info.get(LOGGED, {})
+    logged: dict[tuple[str, int], LoggedUpdate] = session.info.get(LOGGED, {})
     in_hand = [logged.get((handoff.id, seq)) for seq in range(1, last + 1)]
     if all(row is not None for row in in_hand):
         return [row for row in in_hand if row is not None]
-    stmt = select(HandoffUpdate).where(HandoffUpdate.handoff_id == handoff.id)
-    if upto_update is not None:
-        stmt = stmt.where(HandoffUpdate.seq <= upto_update)
-    return (await session.scalars(stmt.order_by(HandoffUpdate.seq))).all()
+    if upto_update is None:
+        return (await session.scalars(_LOG, {"handoff_id": handoff.id})).all()
+    params = {"handoff_id": handoff.id, "upto": upto_update}
+    return (await session.scalars(_LOG_UPTO, params)).all()
 
 
 async def read_handoff(
@@ -202,7 +254,7 @@ async def read_handoff(
     if not may_open(viewer, handoff):
         return HandoffRead(**base)
     data_key = await handoff_data_key(session, keyring, handoff)
-    body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
+    body = open_content(session, data_key, handoff)
     content = AtmistRecord.model_validate(body["content"])
     updates: list[UpdateRead] = []
     attachments: Sequence[HandoffAttachment] = ()

@@ -23,7 +23,7 @@ from emsync.handoffs.events import (
 )
 from emsync.handoffs.keys import (
     handoff_data_key,
-    open_json,
+    open_content,
     part_aad,
     reseal_children,
     seal_json,
@@ -41,7 +41,7 @@ from emsync.handoffs.outbox import (
     log_update,
     write_handoff,
 )
-from emsync.handoffs.reads import Viewer, load_handoff, read_handoff
+from emsync.handoffs.reads import Viewer, load_handoff, may_open, read_handoff
 from emsync.handoffs.schemas import (
     HandoffRead,
 )
@@ -153,8 +153,8 @@ async def change_status(
     data_key = await handoff_data_key(session, keyring, handoff)
     outbox_kind = "status"
     if target is S.SENT:
-        body = open_json(data_key, handoff.content_sealed, part_aad(handoff.id, "content"))
-        _ready_or_raise(body["content"], handoff)
+        # Opened once for the transaction: rendering the hospital's entry reads it again.
+        _ready_or_raise(open_content(session, data_key, handoff)["content"], handoff)
         outbox_kind = "handoff"  # the whole record, as it is when it leaves
     event = await move(
         uow,
@@ -171,7 +171,8 @@ async def change_status(
     read = await read_handoff(
         session, keyring, handoff, viewer
     )  # inside this transaction: no second
-    await commit(uow, keyring)
+    # An answer without content (the crew's, once sent) is the board's view too.
+    await commit(uow, keyring, board=None if may_open(viewer, handoff) else read)
     return read
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,12 +100,15 @@ async def person_of_patient(session: AsyncSession, patient_id: str) -> str | Non
     return None if owner is None else await merging.survivor_of(session, owner)
 
 
+# Built once: every handoff sent asks it in its own transaction (registry.handlers.
+# handoff_link_due), and building it per call cost more than running it (issue #16).
+_PERSONS_OF_INCIDENT = select(PersonLink.person_id).where(
+    PersonLink.kind == "incident_patient", PersonLink.incident_id == bindparam("incident_id")
+)
+
+
 async def persons_of_incident(session: AsyncSession, incident_id: str) -> set[str]:
-    owners = await session.scalars(
-        select(PersonLink.person_id).where(
-            PersonLink.kind == "incident_patient", PersonLink.incident_id == incident_id
-        )
-    )
+    owners = await session.scalars(_PERSONS_OF_INCIDENT, {"incident_id": incident_id})
     return {await merging.survivor_of(session, o) for o in owners}
 
 

@@ -28,6 +28,7 @@ from emsync.auth.principal import Principal
 from emsync.core.crypto import Keyring
 from emsync.core.realtime import Hub, Subscriber
 from emsync.core.runtime import Runtime
+from emsync.handoffs import keys, sealing
 from tests.builders import auth_headers, incident_body
 from tests.handoff_builders import handoff_body
 
@@ -41,11 +42,12 @@ HOSPITAL = "hosp-budget"
 # page): its SAVEPOINT, SELECT and RELEASE. A create seals for the hospital's key as this
 # process last read it, checked by the INSERT itself: the key's SELECT is gone. A send reads
 # whether its call has one linked person in its own transaction, not in a read transaction of
-# the registry's after the commit: one transaction fewer.
+# the registry's after the commit: one transaction fewer. The live push is a local reaction (its
+# content is durable in the hospital's feed): none of the three writes an event outbox row.
 BUDGET = {
-    "create": (6, 2),
-    "send": (11, 2),
-    "acknowledge": (10, 2),
+    "create": (5, 2),
+    "send": (10, 2),
+    "acknowledge": (9, 2),
 }
 
 _counting: contextvars.ContextVar[Counter | None] = contextvars.ContextVar(
@@ -187,3 +189,55 @@ async def test_a_round_trip_opens_no_hospital_private_key_again(
     assert opened == []
     fetched = await client.get(f"/api/handoffs/{handoff_id}", headers=nurse)
     assert fetched.json()["content"]["patient"] is not None
+
+
+async def test_a_round_trip_unwraps_its_data_key_once_and_opens_its_content_once_a_request(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create seals the handoff with a fresh data key: the send and the acknowledgement use
+    it without unwrapping it again (an X25519 exchange each), and the send opens the content once
+    for both its ATMIST check and the hospital's feed entry (issue #16 item 2)."""
+    crew = await auth_headers(app, client, Role.PARAMEDIC)
+    nurse = await auth_headers(app, client, Role.CLINICIAN, hospital_id=HOSPITAL)
+    incident = (await client.post("/api/incidents", json=incident_body(), headers=crew)).json()
+    hub = app.state.runtime.get(Hub)
+    desk = Subscriber(principal=Principal("n", "n", Role.CLINICIAN, "user", hospital_id=HOSPITAL))
+    assert await hub.subscribe(desk, f"handoffs:{HOSPITAL}") is None  # the entry is rendered
+    await _round_trip(client, crew, nurse, incident["id"])  # enrols the hospital
+    unwrapped: list[bytes] = []
+    opened: list[bytes] = []
+    unwrap, open_sealed = sealing.unwrap_data_key, sealing.open_sealed
+
+    def counted_unwrap(wrapped: bytes, **kwargs: Any) -> bytes:
+        unwrapped.append(kwargs["context"])
+        return unwrap(wrapped, **kwargs)
+
+    def counted_open(data_key: bytes, sealed: bytes, *, aad: bytes) -> bytes:
+        if aad.endswith(b":content"):
+            opened.append(aad)
+        return open_sealed(data_key, sealed, aad=aad)
+
+    monkeypatch.setattr(sealing, "unwrap_data_key", counted_unwrap)
+    monkeypatch.setattr(sealing, "open_sealed", counted_open)
+    created = await client.post(
+        "/api/handoffs", json=handoff_body(incident["id"], HOSPITAL), headers=crew
+    )
+    handoff_id = created.json()["id"]
+    assert created.json()["content"]["patient"] is not None  # the crew reads its draft back
+    assert opened == []  # the body it just sealed, not opened again
+    sent = await client.post(f"/api/handoffs/{handoff_id}/send", headers=crew)
+    assert sent.status_code == 200, sent.text
+    assert opened == [f"handoff:{handoff_id}:content".encode()]
+    entry = _drain(desk)[0]  # the hospital's entry carries the whole record
+    assert entry["type"] == "handoff"
+    assert entry["data"]["handoff"]["content"]["patient"]
+    acked = await client.post(
+        f"/api/handoffs/{handoff_id}/receipt", json={"status": "acknowledged"}, headers=nurse
+    )
+    assert acked.json()["content"]["patient"] is not None
+    assert unwrapped == []
+    # Another process (a cold cache) still unwraps it from what is stored.
+    keys._DATA_KEYS.clear()
+    fetched = await client.get(f"/api/handoffs/{handoff_id}", headers=nurse)
+    assert fetched.json()["content"] == acked.json()["content"]
+    assert unwrapped == [f"handoff:{handoff_id}".encode()]
