@@ -201,6 +201,22 @@ describe("Realtime", () => {
     expect(resyncs).toEqual(["units"]);
   });
 
+  it("tells a channel's listeners once the server confirms its subscription", async () => {
+    const confirmed: string[] = [];
+    rt.onSubscribed((c) => confirmed.push(c));
+    rt.subscribe("vitals:p1", () => undefined);
+    rt.start();
+    await vi.advanceTimersByTimeAsync(0);
+    last().serverReady();
+    expect(confirmed).toEqual([]); // asked, not yet held by the server
+    last().deliver({
+      type: "subscribed",
+      channels: { "vitals:p1": "ok", "vitals:p2": "ok", "vitals:p3": "not allowed" },
+    });
+    // Refused, or no longer listened to here: nothing to load again.
+    expect(confirmed).toEqual(["vitals:p1"]);
+  });
+
   it("refreshes the token when the server refuses it", async () => {
     const refreshed = vi.fn(() => Promise.resolve());
     rt.stop();

@@ -76,6 +76,7 @@ export class Realtime {
   private readonly lastSeq = new Map<string, number>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private readonly resyncListeners = new Set<(channel: string | null) => void>();
+  private readonly subscribedListeners = new Set<(channel: string) => void>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastHeard = 0;
   private readonly opts: Required<Omit<RealtimeOptions, "onAuthRejected">> &
@@ -151,6 +152,16 @@ export class Realtime {
   onResync(listener: (channel: string | null) => void): () => void {
     this.resyncListeners.add(listener);
     return () => this.resyncListeners.delete(listener);
+  }
+
+  /** Called with each channel the server has confirmed a subscription to. A view loads its data
+   * when it mounts and subscribes at the same time: what was pushed after the load's query and
+   * before the server held the subscription reached neither (seen: a monitor tile's only
+   * readings, stored while the subscription's permission check ran). Loading again once the
+   * subscription is confirmed closes that gap; from then on every message arrives. */
+  onSubscribed(listener: (channel: string) => void): () => void {
+    this.subscribedListeners.add(listener);
+    return () => this.subscribedListeners.delete(listener);
   }
 
   /** The network is gone: the socket cannot be trusted, whatever its readyState says. */
@@ -241,6 +252,16 @@ export class Realtime {
       const channels = [...this.handlers.keys()];
       if (channels.length) this.send({ op: "subscribe", channels });
       if (reconnected) for (const l of this.resyncListeners) l(null);
+      return;
+    }
+    if (msg.type === "subscribed") {
+      const results = (msg as { channels?: unknown }).channels;
+      if (results && typeof results === "object") {
+        for (const [channel, result] of Object.entries(results)) {
+          if (result !== "ok" || !this.handlers.has(channel)) continue;
+          for (const l of this.subscribedListeners) l(channel);
+        }
+      }
       return;
     }
     if (typeof msg.channel !== "string" || typeof msg.seq !== "number") return;

@@ -142,6 +142,16 @@ export function useResync(refetch: () => void, channels?: string[]): void {
       }),
     [realtime, key],
   );
+  // Named channels only: a view's own subscription confirmed, what it loaded may miss what was
+  // pushed before (Realtime.onSubscribed). A view listening to every channel's gaps would
+  // reload on every other view's subscription.
+  useEffect(() => {
+    if (key === "") return;
+    const names = key.split("|");
+    return realtime.onSubscribed((channel) => {
+      if (names.includes(channel)) ref.current();
+    });
+  }, [realtime, key]);
 }
 
 export function useConnectionState(): ConnectionState {
