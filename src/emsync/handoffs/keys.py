@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,9 +91,7 @@ async def active_key(session: AsyncSession, hospital_id: str) -> HospitalKey | N
 
 
 def _remember_active(row: HospitalKey) -> None:
-    _ACTIVE[row.hospital_id] = ActiveKey(row.id, row.version, row.public_key)
-    while len(_ACTIVE) > _STORED_MAX:
-        _ACTIVE.popitem(last=False)
+    _keep(_ACTIVE, row.hospital_id, ActiveKey(row.id, row.version, row.public_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,13 +173,21 @@ class StoredKey:
 # opens or lists a handoff: two per round trip). Bounded: the oldest entries go first.
 _STORED: OrderedDict[str, StoredKey] = OrderedDict()
 _STORED_MAX = 4096
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _keep(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    """`value` kept in one of this module's process caches, the oldest entries going first
+    beyond `_STORED_MAX` (each of the four is bounded alike)."""
+    cache[key] = value
+    while len(cache) > _STORED_MAX:
+        cache.popitem(last=False)
 
 
 def _remember(row: HospitalKey) -> StoredKey:
     stored = StoredKey(row.id, row.hospital_id, row.version, row.private_key_sealed)
-    _STORED[row.id] = stored
-    while len(_STORED) > _STORED_MAX:
-        _STORED.popitem(last=False)
+    _keep(_STORED, row.id, stored)
     return stored
 
 
@@ -200,9 +206,7 @@ def _opened(keyring: Keyring, key: StoredKey) -> sealing.OpenedPrivateKey:
     if opened is None:
         raw = keyring.open(key.private_key_sealed, aad=_key_aad(key.id))
         opened = sealing.OpenedPrivateKey.load(raw)
-        _OPENED[cache_key] = opened
-        while len(_OPENED) > _STORED_MAX:
-            _OPENED.popitem(last=False)
+        _keep(_OPENED, cache_key, opened)
     return opened
 
 
@@ -227,9 +231,7 @@ _DATA_KEYS: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
 
 
 def _keep_data_key(handoff: Handoff, data_key: bytes) -> None:
-    _DATA_KEYS[(handoff.id, handoff.wrapped_key)] = data_key
-    while len(_DATA_KEYS) > _STORED_MAX:
-        _DATA_KEYS.popitem(last=False)
+    _keep(_DATA_KEYS, (handoff.id, handoff.wrapped_key), data_key)
 
 
 async def handoff_data_key(session: AsyncSession, keyring: Keyring, handoff: Handoff) -> bytes:
