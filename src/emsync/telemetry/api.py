@@ -15,7 +15,6 @@ from emsync.core.schemas import Page
 from emsync.incidents import patient_ages
 from emsync.telemetry import alerting, devices, service
 from emsync.telemetry.alerts import AlertStatus
-from emsync.telemetry.checks import latest_for_age
 from emsync.telemetry.live_risk import RiskWatch
 from emsync.telemetry.risk_scores import latest_risk
 from emsync.telemetry.schemas import (
@@ -185,15 +184,15 @@ async def latest_vitals(
     """The newest value of each parameter and the NEWS2 over them (a child: PEWS, never NEWS2),
     and the live deterioration risk with its trend (adults)."""
     window = timedelta(seconds=runtime.settings.telemetry.news2_window_seconds)
-    latest = await service.latest_vitals(
+    ages = await patient_ages(session=session, patient_ids=[patient_id])
+    shown = await service.latest_vitals(
         session=session,
         keyring=runtime.keyring,
         patient_id=patient_id,
         cache=runtime.find(LatestValues),
         window=window,
+        age_years=ages.get(patient_id),
     )
-    ages = await patient_ages(session=session, patient_ids=[patient_id])
-    shown = latest_for_age(latest, ages.get(patient_id), window)
     if shown.pews is not None:  # an adult ICU model: never for a child
         return shown
     # This process's own score is the freshest (not yet stored, perhaps); a separate API

@@ -2,22 +2,23 @@
 
 Kept out of `pipeline.py` so the pipeline only calls it: a vitals reading of a bound patient is
 checked for probable artefacts (`artefacts.py`; flagged fields stay in the stored and pushed
-reading, marked, and in the latest-value cache as measured), then scored with NEWS2 for an adult
-or Bedside PEWS for a child (`paediatric.py`), by the age the incidents domain holds for the
-patient; a field a suppressing rule flagged is scored with its last unflagged value instead.
+reading, marked, and in the latest-value cache as measured, with their marks), then scored with
+NEWS2 for an adult or Bedside PEWS for a child (`paediatric.py`), by the age the incidents
+domain holds for the patient; a field a suppressing rule flagged is scored with its last
+unflagged value instead, in that reading and in later ones that do not measure it again.
 Costs a few dictionary look-ups when nothing fires (bench/artefacts.py measures it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from emsync.telemetry.alerts import AlertKind
-from emsync.telemetry.artefacts import Artefact, ArtefactRules, without_artefacts
-from emsync.telemetry.paediatric import PewsScored, is_child, score_pews
-from emsync.telemetry.schemas import LatestVitals, PewsLiveRead
-from emsync.telemetry.vitals import LatestValues, Scored, score
+from emsync.telemetry.artefacts import SUPPRESSING, ArtefactRules
+from emsync.telemetry.paediatric import PewsScored, score_pews
+from emsync.telemetry.vitals import LatestValues, Mark, Scored, Value, score
 from emsync.triage.paediatric import PAEDIATRIC_MAX_AGE
 
 
@@ -42,33 +43,31 @@ class ReadingChecks:
         found = self.rules.check(patient_id, ts, values)
         cache = self._cache
         cache.update(patient_id, ts, values)
-        fields = cache.get(patient_id) or {}
         if found:
-            values["artefacts"] = [a.as_dict() for a in found]
-            fields = self._scored_fields(patient_id, fields, values, found)
+            flagged = [a.as_dict() for a in found]
+            values["artefacts"] = flagged
+            cache.mark(patient_id, ts, marks_of(flagged, self.rules.last_unflagged(patient_id)))
+        # A field flagged in an earlier reading and not measured since is still scored with
+        # its last unflagged value, as the reading that brought it was.
+        fields = cache.scoring(patient_id)
         if age_years is not None and age_years < PAEDIATRIC_MAX_AGE:
             return score_pews(fields, at=ts, window=self._window, age_years=age_years)
         return score(fields, at=ts, window=self._window, spo2_scale=spo2_scale)
 
-    def _scored_fields(
-        self,
-        patient_id: str,
-        fields: dict[str, tuple[Any, datetime]],
-        values: dict[str, Any],
-        found: tuple[Artefact, ...],
-    ) -> dict[str, tuple[Any, datetime]]:
-        """The cache as a score may use it: suppressed fields back to their last unflagged
-        value (left out when there is none)."""
-        kept = without_artefacts(values, found)
-        last = self.rules.last_unflagged(patient_id)
-        scored = dict(fields)
-        for name in values.keys() - kept.keys():
-            previous = last.get(name)
-            if previous is None:
-                scored.pop(name, None)
-            else:
-                scored[name] = previous
-        return scored
+
+def marks_of(
+    artefacts: Iterable[Mapping[str, str]], last_unflagged: Mapping[str, tuple[Value, datetime]]
+) -> dict[str, Mark]:
+    """The cache's marks of one reading's artefacts ({field, kind}, as stored and pushed); a
+    suppressing kind takes the field's last unflagged value instead (`vitals.Mark`)."""
+    marks: dict[str, Mark] = {}
+    for a in artefacts:
+        name, kind = a["field"], a["kind"]
+        if kind in SUPPRESSING:
+            marks[name] = (kind, last_unflagged.get(name), True)
+        elif name not in marks:  # a suppressing flag on the same field wins
+            marks[name] = (kind, None, False)
+    return marks
 
 
 def detail_key(scored: Scored | PewsScored) -> str:
@@ -82,17 +81,3 @@ def alert_kind(detail: dict[str, Any] | None) -> AlertKind:
         if detail is not None and detail.get("scale") == "bedside-pews"
         else (AlertKind.NEWS2)
     )
-
-
-def latest_for_age(
-    latest: LatestVitals, age_years: float | None, window: timedelta
-) -> LatestVitals:
-    """A child's latest vitals carry PEWS and never NEWS2; an adult's are returned as they are."""
-    if not is_child(age_years) or not latest.values:
-        return latest
-    assert age_years is not None
-    fields = {name: (v.value, v.ts) for name, v in latest.values.items()}
-    at = max(ts for _, ts in fields.values())
-    scored = score_pews(fields, at=at, window=window, age_years=age_years)
-    pews = None if scored is None else PewsLiveRead(**scored.as_dict())
-    return latest.model_copy(update={"news2": None, "pews": pews})

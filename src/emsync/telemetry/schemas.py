@@ -120,6 +120,11 @@ class DeviceProvisioned(BaseModel):
 class FieldValue(BaseModel):
     value: float | bool | str
     ts: datetime
+    artefact: str | None = Field(
+        default=None,
+        description="The probable artefact this value's reading was flagged with (e.g. lead_off): "
+        "shown, and a suppressing kind is scored with the last unflagged value instead",
+    )
 
 
 class News2Read(BaseModel):

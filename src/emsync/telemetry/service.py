@@ -14,12 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.core.errors import NotFound, ValidationFailed
-from emsync.telemetry.models import StoredReading
+from emsync.telemetry.artefacts import SUPPRESSING
+from emsync.telemetry.checks import marks_of
+from emsync.telemetry.models import Device, StoredReading
+from emsync.telemetry.paediatric import is_child, score_pews
 from emsync.telemetry.risk_scores import risk_history
 from emsync.telemetry.schemas import (
     FieldValue,
     LatestVitals,
     News2Read,
+    PewsLiveRead,
     SeriesPoint,
     VitalsHistory,
 )
@@ -28,8 +32,11 @@ from emsync.telemetry.vitals import (
     NUMERIC_FIELDS,
     VITAL_FIELDS,
     LatestValues,
+    Mark,
+    Value,
     downsample,
     score,
+    scoring_fields,
 )
 
 MAX_HISTORY_READINGS = 200_000
@@ -43,45 +50,84 @@ async def latest_vitals(
     patient_id: str,
     cache: LatestValues | None,
     window: timedelta,
-    spo2_scale: int = 1,
+    age_years: float | None,
 ) -> LatestVitals:
-    """From this process's latest-value cache when it holds the patient, else from storage."""
+    """From this process's latest-value cache when it holds the patient, else from storage.
+
+    Each value carries the artefact its reading was flagged with, and the score is the one the
+    ingest pipeline gave: a suppressed value (a lead off's 0) is scored with the last unflagged
+    one, a child with Bedside PEWS and never NEWS2, by the SpO2 scale of the bound device."""
     fields = cache.snapshot(patient_id) if cache is not None else None
+    marks = cache.marks(patient_id) if cache is not None and fields is not None else {}
     if fields is None:
-        rows = (
-            await session.execute(
-                select(*STORED_COLUMNS)
-                .where(StoredReading.patient_id == patient_id, StoredReading.kind == "vitals")
-                .order_by(StoredReading.ts.desc())
-                .limit(50)
-            )
-        ).all()
-        if not rows:
-            raise NotFound(f"no vitals stored for patient {patient_id}")
-        rebuilt = LatestValues()
-        for row in reversed(rows):
-            values = open_reading(keyring, row)
-            rebuilt.update(
-                patient_id,
-                as_utc(row.ts),
-                {k: values.get(k) for k in (*NUMERIC_FIELDS, "o2", "avpu")},
-            )
-        fields = rebuilt.get(patient_id) or {}
+        fields, marks = await _stored_latest(session, keyring, patient_id)
+    spo2_scale = (
+        await session.scalar(
+            select(func.max(Device.spo2_scale)).where(Device.patient_id == patient_id)
+        )
+        or 1
+    )
     latest_ts = max(ts for _, ts in fields.values())
-    scored = score(fields, at=latest_ts, window=window, spo2_scale=spo2_scale)
+    values = {
+        name: FieldValue(value=v, ts=ts, artefact=marks[name][0] if name in marks else None)
+        for name, (v, ts) in fields.items()
+    }
+    scored = scoring_fields(fields, marks)
+    if is_child(age_years):
+        assert age_years is not None
+        pews = score_pews(scored, at=latest_ts, window=window, age_years=age_years)
+        return LatestVitals(
+            patient_id=patient_id,
+            values=values,
+            news2=None,
+            pews=None if pews is None else PewsLiveRead(**pews.as_dict()),
+        )
+    news = score(scored, at=latest_ts, window=window, spo2_scale=spo2_scale)
     return LatestVitals(
         patient_id=patient_id,
-        values={name: FieldValue(value=v, ts=ts) for name, (v, ts) in fields.items()},
+        values=values,
         news2=None
-        if scored is None
+        if news is None
         else News2Read(
-            total=scored.total,
-            band=scored.band,
-            subscores=list(scored.subscores),
-            assumed=list(scored.assumed),
-            ts=scored.ts,
+            total=news.total,
+            band=news.band,
+            subscores=list(news.subscores),
+            assumed=list(news.assumed),
+            ts=news.ts,
         ),
     )
+
+
+async def _stored_latest(
+    session: AsyncSession, keyring: Keyring, patient_id: str
+) -> tuple[dict[str, tuple[Value, datetime]], dict[str, Mark]]:
+    """The newest values of the last 50 readings, with their marks, as the cache would hold
+    them had it seen those readings (a separate API process, or one just restarted)."""
+    rows = (
+        await session.execute(
+            select(*STORED_COLUMNS)
+            .where(StoredReading.patient_id == patient_id, StoredReading.kind == "vitals")
+            .order_by(StoredReading.ts.desc())
+            .limit(50)
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"no vitals stored for patient {patient_id}")
+    rebuilt = LatestValues()
+    unflagged: dict[str, tuple[Value, datetime]] = {}
+    for row in reversed(rows):
+        values = open_reading(keyring, row)
+        ts = as_utc(row.ts)
+        measured = {k: values.get(k) for k in VITAL_FIELDS}
+        rebuilt.update(patient_id, ts, measured)
+        flagged = values.get("artefacts") or ()
+        if flagged:
+            rebuilt.mark(patient_id, ts, marks_of(flagged, unflagged))
+        suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING}
+        for name, value in measured.items():
+            if value is not None and name not in suppressed:
+                unflagged[name] = (value, ts)
+    return rebuilt.get(patient_id) or {}, rebuilt.marks(patient_id)
 
 
 async def vitals_history(

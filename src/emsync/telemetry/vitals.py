@@ -41,30 +41,61 @@ class Scored(NamedTuple):
         }
 
 
-class LatestValues:
-    """The newest value of each field per patient, with its time (the latest-value cache)."""
+# A field whose newest value a rule flagged: (the artefact kind, the value the score takes
+# instead, whether the kind leaves the score). For a kind in artefacts.SUPPRESSING the score
+# takes the last unflagged value with its time (None: none, the field is left out); any other
+# kind is scored as measured and carries None.
+Mark = tuple[str, tuple[Value, datetime] | None, bool]
 
-    __slots__ = ("_by_patient", "_limit")
+
+class LatestValues:
+    """The newest value of each field per patient, with its time (the latest-value cache), and
+    the artefact marks of those newest values: the latest view shows a lead off as a lead off and
+    scores as the ingest pipeline scored, not the raw 0."""
+
+    __slots__ = ("_by_patient", "_limit", "_marks")
 
     def __init__(self, limit: int = 100_000) -> None:
         self._by_patient: dict[str, dict[str, tuple[Value, datetime]]] = {}
+        # patient -> field -> Mark, only while that field's newest value is flagged (rare)
+        self._marks: dict[str, dict[str, Mark]] = {}
         self._limit = limit
 
     def update(self, patient_id: str, ts: datetime, values: Mapping[str, Value | None]) -> None:
         fields = self._by_patient.get(patient_id)
         if fields is None:
             if len(self._by_patient) >= self._limit:
-                self._by_patient.pop(next(iter(self._by_patient)))
+                evicted = next(iter(self._by_patient))
+                self._by_patient.pop(evicted)
+                self._marks.pop(evicted, None)
             fields = self._by_patient[patient_id] = {}
+        marks = self._marks.get(patient_id)  # None for nearly every patient: one look-up
         for name, value in values.items():
             if value is None:
                 continue
             old = fields.get(name)
             if old is None or old[1] <= ts:
                 fields[name] = (value, ts)
+                if marks is not None:
+                    marks.pop(name, None)
+
+    def mark(self, patient_id: str, ts: datetime, marks: Mapping[str, Mark]) -> None:
+        """Flags on the reading of `ts` (called after its `update`): kept for the fields whose
+        newest value is that reading's."""
+        fields = self._by_patient.get(patient_id) or {}
+        kept = {name: m for name, m in marks.items() if (f := fields.get(name)) and f[1] == ts}
+        if kept:
+            self._marks.setdefault(patient_id, {}).update(kept)
 
     def get(self, patient_id: str) -> dict[str, tuple[Value, datetime]] | None:
         return self._by_patient.get(patient_id)
+
+    def scoring(self, patient_id: str) -> dict[str, tuple[Value, datetime]]:
+        """The patient's fields as a score takes them (`scoring_fields`): the cache's own dict
+        when none of its newest values is flagged (the common case: no copy)."""
+        fields = self._by_patient.get(patient_id) or {}
+        marks = self._marks.get(patient_id)
+        return scoring_fields(fields, marks) if marks else fields
 
     def snapshot(self, patient_id: str) -> dict[str, tuple[Value, datetime]] | None:
         """A copy of the patient's fields, for a reader on another thread than the writer (the
@@ -73,8 +104,30 @@ class LatestValues:
         fields = self._by_patient.get(patient_id)
         return None if fields is None else fields.copy()
 
+    def marks(self, patient_id: str) -> dict[str, Mark]:
+        """A copy of the marks of the patient's newest values (see `snapshot` for why a copy)."""
+        marks = self._marks.get(patient_id)
+        return {} if marks is None else marks.copy()
+
     def forget(self, patient_id: str) -> None:
         self._by_patient.pop(patient_id, None)
+        self._marks.pop(patient_id, None)
+
+
+def scoring_fields(
+    fields: Mapping[str, tuple[Value, datetime]], marks: Mapping[str, Mark]
+) -> dict[str, tuple[Value, datetime]]:
+    """The values an early-warning score takes: a field flagged by a suppressing rule replaced
+    by its last unflagged value, or left out when there is none."""
+    scored = dict(fields)
+    for name, (_, instead, suppressing) in marks.items():
+        if not suppressing:
+            continue
+        if instead is None:
+            scored.pop(name, None)
+        else:
+            scored[name] = instead
+    return scored
 
 
 def score(

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from emsync.auth.permissions import Role
 from emsync.core.runtime import Runtime
 from emsync.telemetry.events import VitalsReceived
+from emsync.telemetry.vitals import LatestValues
 from tests.api.telemetry.test_telemetry_api import inbound, pipeline_of
 from tests.builders import auth_headers
 from tests.telemetry_support import NORMAL, make_patient, provision, vitals
@@ -105,6 +106,39 @@ async def test_a_lead_off_is_flagged_shown_and_kept_out_of_news2(
     assert [(i["hr"], i["artefacts"]) for i in flagged] == [
         (0, [{"field": "hr", "kind": "lead_off"}])
     ]
+
+    # The latest view (what a monitor tile loads) shows the 0 marked and scores as the pipeline
+    # did, from this process's cache and from storage alike (another process, a restart).
+    async def latest() -> dict[str, Any]:
+        url = f"/api/telemetry/patients/{patient}/vitals/latest"
+        answer: dict[str, Any] = (await client.get(url, headers=admin)).json()
+        return answer
+
+    def agrees(view: dict[str, Any], reading: dict[str, Any]) -> None:
+        assert view["values"]["hr"]["value"] == 0
+        assert view["values"]["hr"]["artefact"] == "lead_off"
+        assert view["values"]["spo2"]["artefact"] is None
+        assert view["news2"]["subscores"] == reading["news2"]["subscores"]
+        assert view["news2"]["total"] == reading["news2"]["total"]
+
+    agrees(await latest(), reading)
+    # A reading without a heart rate is still scored with the last real one, not the lead off's
+    # 0 that is the newest heart rate measured.
+    without_hr = {k: v for k, v in NORMAL.items() if k != "hr"}
+    later = vitals(now + timedelta(seconds=2), **without_hr)
+    await pipeline.handle([inbound("mon-lead", key, counter=3, plaintext=later)])
+    assert seen[-1].readings[-1]["news2"]["subscores"][4] == 0
+    agrees(await latest(), seen[-1].readings[-1])
+    app.state.runtime.get(LatestValues).forget(patient)  # as another process or a restart reads
+    agrees(await latest(), seen[-1].readings[-1])
+    # A real heart rate clears the mark.
+    back = vitals(now + timedelta(seconds=4), **NORMAL)
+    await pipeline.handle([inbound("mon-lead", key, counter=4, plaintext=back)])
+    assert (await latest())["values"]["hr"] == {
+        "value": NORMAL["hr"],
+        "ts": (now + timedelta(seconds=4)).isoformat().replace("+00:00", "Z"),
+        "artefact": None,
+    }
 
 
 async def test_asystole_without_a_pulse_is_not_taken_for_an_artefact(

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { EMPTY_VITALS, currentReading, merge } from "./vitals";
+import { EMPTY_VITALS, currentReading, fromLatest, merge } from "./vitals";
 
 const T0 = Date.parse("2026-01-01T12:00:00Z");
 const iso = (ms: number) => new Date(T0 + ms).toISOString();
@@ -22,4 +22,19 @@ it("an older reading arriving late does not replace a newer value", () => {
   let s = merge(EMPTY_VITALS, { ts: iso(10_000), hr: 100 });
   s = merge(s, { ts: iso(0), hr: 60 });
   expect(currentReading(s, T0 + 10_000, 60_000)?.hr).toBe(100);
+});
+
+it("a reload keeps a flagged value marked, as the push had it (the latest view's artefact)", () => {
+  const s = fromLatest({
+    patient_id: "p1",
+    values: {
+      hr: { value: 0, ts: iso(0), artefact: "lead_off" },
+      spo2: { value: 97, ts: iso(0), artefact: null },
+    },
+    news2: { total: 0, band: "none", subscores: [0, 0, 0, 0, 0, 0, 0], assumed: [], ts: iso(0) },
+  });
+  const r = currentReading(s, T0, 60_000);
+  expect(r?.hr).toBe(0);
+  expect(r?.artefacts).toEqual([{ field: "hr", kind: "lead_off" }]);
+  expect(r?.news2).toBe(0);
 });

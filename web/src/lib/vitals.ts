@@ -30,7 +30,8 @@ export function fromLatest(latest: LatestVitals | null): VitalsState {
   const values: VitalsState["values"] = {};
   for (const f of FIELDS) {
     const v = latest.values[f];
-    if (v) values[f] = { value: v.value, ts: Date.parse(v.ts) };
+    // A flagged value stays marked after a reload (a lead off's 0 is never shown as a heart rate).
+    if (v) values[f] = v.artefact ? { value: v.value, ts: Date.parse(v.ts), artefact: v.artefact } : { value: v.value, ts: Date.parse(v.ts) };
   }
   const n = latest.news2;
   const p = (latest as { pews?: { total: number; band: string; ts: string } | null }).pews;
