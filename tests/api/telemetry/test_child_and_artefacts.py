@@ -164,3 +164,29 @@ async def test_asystole_without_a_pulse_is_not_taken_for_an_artefact(
     assert reading["news2"]["subscores"][4] == 3
     alerts = (await client.get("/api/telemetry/alerts", headers=admin)).json()["items"]
     assert [a["kind"] for a in alerts if a["patient_id"] == patient] == ["news2"]
+
+
+async def test_the_latest_view_scores_on_the_spo2_scale_the_device_is_bound_with(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # A patient with hypercapnic failure (target 88-92 %): the device is bound on SpO2 scale 2,
+    # so 89 % on air scores 0, where scale 1 gives it 3. The tile's reload must agree with the push.
+    admin = await auth_headers(app, client, Role.ADMIN)
+    patient = await make_patient(client, admin)
+    key, _, _ = await provision(client, admin, "mon-copd", patient_id=None)
+    bound = await client.post(
+        "/api/telemetry/devices/mon-copd/bind",
+        json={"patient_id": patient, "spo2_scale": 2},
+        headers=admin,
+    )
+    assert bound.status_code == 200, bound.text
+    seen = capture(app)
+    await pipeline_of(app).handle(
+        [inbound("mon-copd", key, counter=1, plaintext=vitals(**{**NORMAL, "spo2": 89}))]
+    )
+    pushed = seen[-1].readings[-1]["news2"]
+    latest = (
+        await client.get(f"/api/telemetry/patients/{patient}/vitals/latest", headers=admin)
+    ).json()["news2"]
+    assert pushed["subscores"][1] == 0  # scale 2: 88-92 % scores 0
+    assert (latest["total"], latest["subscores"]) == (pushed["total"], pushed["subscores"])
