@@ -91,9 +91,13 @@ def test_the_ed_clinician_sees_everything_the_crew_recorded(
     handoff = _ok(api.post("/api/handoffs", json=_full_handoff(incident, hospital["id"], now)))
     _ok(api.post(f"/api/handoffs/{handoff['id']}/send"))
     # En route: the monitor's newer set (SpO2 89 -> 86) and a note follow the handoff.
+    # Its pressure has collapsed to a pulse pressure of 6: flagged by the monitor's rules as a
+    # probable damped line, shown so, and still scored (it may be the circulation failing).
     monitor_set = {"ts": (now - timedelta(minutes=1)).isoformat(), "hr": 124, "spo2": 86,
-                   "rr": 28, "sbp": 100, "dbp": 58, "temp": 38.7, "o2": True,
-                   "source": "telemetry"}  # fmt: skip
+                   "rr": 28, "sbp": 100, "dbp": 94, "temp": 38.7, "o2": True,
+                   "source": "telemetry",
+                   "artefacts": [{"field": "sbp", "kind": "damped_line"},
+                                 {"field": "dbp", "kind": "damped_line"}]}  # fmt: skip
     hid = handoff["id"]
     _ok(api.post(f"/api/handoffs/{hid}/updates", json={"kind": "vitals", "vitals": monitor_set}))
     note = {"kind": "note", "note": "Daughter on her way with his medication list."}
@@ -107,6 +111,7 @@ def test_the_ed_clinician_sees_everything_the_crew_recorded(
     current = card.get_by_test_id("current-vitals")
     expect(current).to_contain_text("ago · monitor")
     expect(current).to_contain_text("86 % ↓ from 89")
+    expect(current).to_contain_text("100/94 mmHg (probable artefact: damped line)")
     expect(current).to_contain_text("on O₂")
     expect(card.get_by_test_id("handoff-news2")).to_contain_text("NEWS2")
     expect(card.get_by_test_id("handoff-news2")).to_contain_text("High risk")

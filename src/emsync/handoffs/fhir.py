@@ -167,6 +167,38 @@ def _observation(
     }
 
 
+# A value the monitor's rules flagged is exported as measured, with a note that says so: the ED
+# must not read a lead off's 0 as a heart rate (handoffs.picture leaves it out of NEWS2).
+ARTEFACT_NOTE = "Probable monitor artefact"
+ARTEFACT_FIELDS = {
+    "hr": "heart rate",
+    "spo2": "SpO2",
+    "rr": "respiratory rate",
+    "sbp": "systolic pressure",
+    "dbp": "diastolic pressure",
+    "temp": "temperature",
+}
+ARTEFACT_KINDS = {
+    "lead_off": "ECG lead off",
+    "motion": "motion",
+    "probe_off": "probe off",
+    "damped_line": "damped line",
+    "flat_line": "frozen value",
+    "anomaly": "unusual transient",
+}
+
+
+def artefact_notes(sign: Mapping[str, Any], fields: tuple[str, ...]) -> list[dict[str, str]]:
+    return [
+        {
+            "text": f"{ARTEFACT_NOTE} ({ARTEFACT_FIELDS[a['field']]}): "
+            f"{ARTEFACT_KINDS.get(a['kind'], a['kind'])}"
+        }
+        for a in sign.get("artefacts") or ()
+        if a["field"] in fields
+    ]
+
+
 def _o2_device_text(sign: Mapping[str, Any]) -> str:
     device = sign.get("o2_device")
     return O2_DEVICES[device] if device else "device not recorded"
@@ -195,12 +227,19 @@ def _vital_observations(
             continue
         obs = _observation(hid, f"vitals/{n}/{name}", concept(code), at, context)
         obs["valueQuantity"] = quantity(value, code)
+        notes = []
         if name == "spo2" and sign.get("o2"):
             obs["component"] = [_flow_component(sign)]
-            obs["note"] = [{"text": f"On supplemental oxygen ({_o2_device_text(sign)})"}]
+            notes.append({"text": f"On supplemental oxygen ({_o2_device_text(sign)})"})
+        notes += artefact_notes(sign, (name,))
+        if notes:
+            obs["note"] = notes
         out.append(obs)
     if sign.get("sbp") is not None or sign.get("dbp") is not None:
-        out.append(_blood_pressure(hid, n, sign, at, context))
+        bp = _blood_pressure(hid, n, sign, at, context)
+        if notes := artefact_notes(sign, ("sbp", "dbp")):
+            bp["note"] = notes
+        out.append(bp)
     if sign.get("avpu"):
         out.append(_avpu(hid, n, sign["avpu"], at, context))
     if sign.get("o2") is not None:

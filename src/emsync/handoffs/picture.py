@@ -20,6 +20,7 @@ from emsync.handoffs.schemas import (
     UpdateRead,
     VitalSigns,
 )
+from emsync.telemetry.artefacts import SUPPRESSING
 from emsync.triage.news2 import news2
 
 # NEWS2 needs these five measured; oxygen and consciousness, when not recorded, are taken as
@@ -33,19 +34,30 @@ SUBSCORE_NAMES = ("rr", "spo2", "o2", "sbp", "hr", "avpu", "temp")
 WINDOW = timedelta(minutes=15)
 
 
+def _measured(sign: VitalSigns, name: str) -> Any:
+    """A set's value as a score may take it: None where the monitor's rules flagged it as not
+    the patient's (a lead off's 0, motion, a probe off), as the telemetry pipeline scores."""
+    value = getattr(sign, name)
+    flagged = sign.artefacts and any(
+        a.field == name and a.kind in SUPPRESSING for a in sign.artefacts
+    )
+    return None if flagged else value
+
+
 def news2_of(sign: VitalSigns, earlier: Sequence[VitalSigns] = ()) -> HandoffNews2Read | None:
-    """NEWS2 (SpO2 scale 1) at one set, with parameters it lacks carried from the newest of the
-    `earlier` sets (time order) within WINDOW; None when a required one is still missing."""
+    """NEWS2 (SpO2 scale 1) at one set, with parameters it lacks (or has flagged as artefacts)
+    carried from the newest of the `earlier` sets (time order) within WINDOW; None when a
+    required one is still missing."""
     values: dict[str, Any] = {}
     carried: list[str] = []
     for name in NEWS2_FIELDS:
-        value = getattr(sign, name)
+        value = _measured(sign, name)
         if value is None:
             value = next(
                 (
-                    getattr(e, name)
+                    _measured(e, name)
                     for e in reversed(earlier)
-                    if getattr(e, name) is not None and sign.ts - e.ts <= WINDOW
+                    if _measured(e, name) is not None and sign.ts - e.ts <= WINDOW
                 ),
                 None,
             )

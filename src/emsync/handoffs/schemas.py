@@ -31,6 +31,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# The telemetry artefact rules' kinds (telemetry/artefacts.py, where SUPPRESSING names the ones
+# whose value is not the patient's) as a handoff carries them.
+ArtefactKindName = Literal["lead_off", "motion", "probe_off", "damped_line", "flat_line", "anomaly"]
+
+
+class SignArtefact(_Strict):
+    """A value of a monitor-filled set that the telemetry rules flagged as a probable artefact
+    (a lead off's heart rate of 0): carried beside the value, shown with it, exported with it."""
+
+    field: Literal["hr", "spo2", "rr", "sbp", "dbp", "temp"]
+    kind: ArtefactKindName
+
+
 class PatientFacts(_Strict):
     """A: who the patient is (name optional: often unknown on scene)."""
 
@@ -63,9 +76,20 @@ class VitalSigns(_Strict):
         default="crew",
         description="who recorded the set: the crew, or filled in from the patient's monitor",
     )
+    artefacts: list[SignArtefact] | None = Field(
+        default=None,
+        max_length=12,
+        description="values of a monitor-filled set flagged as probable artefacts (never the "
+        "crew's); a lead off, motion or probe off value is left out of the handoff's NEWS2",
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
+        for artefact in self.artefacts or ():
+            if self.source != "telemetry":
+                raise ValueError("artefacts are flagged on sets filled in from the monitor only")
+            if getattr(self, artefact.field) is None:
+                raise ValueError(f"an artefact is flagged on {artefact.field}, which the set lacks")
         if (self.sbp is None) != (self.dbp is None):
             raise ValueError("sbp and dbp are given together")
         if self.sbp is not None and self.dbp is not None and self.dbp >= self.sbp:

@@ -63,7 +63,14 @@ def vital_set(ts: datetime, values: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if isinstance(values.get("o2"), bool):
         sign["o2"] = values["o2"]
-    return {"ts": ts, **sign, "source": TELEMETRY}
+    # The rules' flags travel with the values they flag (a lead off's 0 is never a bare HR 0);
+    # a flag on a field left out above goes with it.
+    flagged = [
+        {"field": a["field"], "kind": a["kind"]}
+        for a in values.get("artefacts") or ()
+        if a["field"] in sign
+    ]
+    return {"ts": ts, **sign, "source": TELEMETRY, **({"artefacts": flagged} if flagged else {})}
 
 
 def spread(readings: Sequence[tuple[datetime, Any]], n: int) -> list[tuple[datetime, Any]]:

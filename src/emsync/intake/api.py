@@ -353,6 +353,7 @@ async def device_vital_signs(
         bound=output["bound"],
         patient_id=output["patient_id"],
         latest=output["latest_vitals"],
+        artefacts=output["artefacts"],
         latest_at=output["latest_at"],
         news2=output["news2"],
         connectivity=output["connectivity"],

@@ -285,6 +285,11 @@ class DeviceVitals(BaseModel):
     bound: bool
     patient_id: str | None
     latest: dict[str, Any]
+    artefacts: dict[str, str] = Field(
+        default_factory=dict,
+        description="fields of `latest` the monitor's rules flagged as probable artefacts -> "
+        "the kind (lead_off...); NEWS2 leaves out a lead off, motion or probe off value",
+    )
     latest_at: str | None
     news2: dict[str, Any] | None
     connectivity: str

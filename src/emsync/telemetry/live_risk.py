@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 
 from emsync.telemetry.alerts import AlertLevel
+from emsync.telemetry.artefacts import SUPPRESSING
 from emsync.telemetry.events import VitalsReceived
 from emsync.telemetry.schemas import RiskRead
 from emsync.triage.risk import VitalsReading
@@ -84,6 +85,11 @@ WARM_UP_VITALS: dict[str, Any] = {
 }
 
 
+def _unsuppressed(flagged: Sequence[dict[str, str]]) -> tuple[str, ...]:
+    suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING}
+    return tuple(name for name in _CHANNELS if name not in suppressed)
+
+
 class ChartedSeries:
     """One patient's stream as hourly charted means (pure)."""
 
@@ -104,7 +110,11 @@ class ChartedSeries:
             bucket.last = ts
         # Once per stored reading: the type test and the sums inline (bool is not a number here).
         sums, counts, get = bucket.sums, bucket.counts, values.get
-        for name in _CHANNELS:
+        flagged = get("artefacts")
+        # A lead off's 0, motion, a probe off: not the patient's, so not in the hour's mean (as
+        # NEWS2 leaves them out); flags that keep a value in the score keep it here too.
+        channels = _CHANNELS if not flagged else _unsuppressed(flagged)
+        for name in channels:
             value: Any = get(name)
             if type(value) in _NUMBER_TYPES:
                 sums[name] = sums.get(name, 0.0) + value

@@ -234,7 +234,8 @@ async def recent_vitals(
 ) -> list[tuple[datetime, dict[str, Any]]]:
     """The patient's newest stored vital-sign readings at or after `since` (at most `limit`),
     oldest first: each its time and the validated values the pipeline stored (hr, spo2, rr,
-    sbp, dbp, temp, o2, avpu; only those present). Opened here, never logged."""
+    sbp, dbp, temp, o2, avpu; only those present), with `artefacts` ({field, kind}) when the
+    rules flagged any. Opened here, never logged."""
     rows = (
         await session.execute(
             select(*STORED_COLUMNS)
@@ -250,7 +251,8 @@ async def recent_vitals(
     readings: list[tuple[datetime, dict[str, Any]]] = []
     for row in reversed(rows):
         values = open_reading(keyring, row)
-        readings.append(
-            (as_utc(row.ts), {k: values[k] for k in VITAL_FIELDS if values.get(k) is not None})
-        )
+        kept = {k: values[k] for k in VITAL_FIELDS if values.get(k) is not None}
+        if flagged := values.get("artefacts"):
+            kept["artefacts"] = flagged
+        readings.append((as_utc(row.ts), kept))
     return readings

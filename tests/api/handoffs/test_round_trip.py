@@ -21,7 +21,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import BaseModel
 
 from emsync.auth.permissions import Role
-from emsync.handoffs import fhir_rules
+from emsync.handoffs import fhir, fhir_rules
 from emsync.handoffs.fhir_codes import (
     AVPU_FINDINGS,
     EMSYNC_ASSESSMENT,
@@ -108,7 +108,8 @@ def full_handoffs(incident_id: str, patient_id: str) -> list[dict[str, Any]]:
                 {"ts": _t(7), "hr": 118, "spo2": 89, "rr": 26, "sbp": 104, "dbp": 62, "temp": 38.6,
                  "o2": True, "o2_device": "non_rebreather_mask", "o2_flow": 15, "avpu": "V",
                  "source": "crew"},
-                {"ts": _t(2), "hr": 121, "spo2": 86, "source": "telemetry"},
+                {"ts": _t(2), "hr": 121, "spo2": 86, "source": "telemetry",
+                 "artefacts": [{"field": "spo2", "kind": "motion"}]},
             ],
             "treatment": [
                 {"kind": "medication", "name": "oxygen", "at": _t(8), "route": "inhaled",
@@ -147,7 +148,8 @@ def full_handoffs(incident_id: str, patient_id: str) -> list[dict[str, Any]]:
 UPDATES: list[dict[str, Any]] = [
     {"kind": "vitals", "vitals": {"ts": _t(1), "hr": 133, "spo2": 84, "rr": 31, "sbp": 92,
                                    "dbp": 55, "temp": 38.8, "o2": True, "o2_device": "venturi_mask",
-                                   "o2_flow": 12, "avpu": "P", "source": "telemetry"}},
+                                   "o2_flow": 12, "avpu": "P", "source": "telemetry",
+                                   "artefacts": [{"field": "sbp", "kind": "damped_line"}]}},
     {"kind": "eta", "eta": (NOW + timedelta(minutes=6)).isoformat()},
     {"kind": "findings", "findings": ["new left-sided weakness"]},
     {"kind": "treatment", "treatment": {"kind": "medication", "name": "ondansetron",
@@ -333,6 +335,21 @@ def _bp(bundle: dict[str, Any], code: str) -> list[Any]:
     ]
 
 
+_ARTEFACT = re.compile(rf"^{fhir.ARTEFACT_NOTE} \((.+)\): (.+)$")
+_REVERSE_FIELD = {text: name for name, text in fhir.ARTEFACT_FIELDS.items()}
+_REVERSE_KIND = {text: kind for kind, text in fhir.ARTEFACT_KINDS.items()}
+
+
+def _artefacts(bundle: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, kind) of each artefact note on a vital-sign Observation."""
+    return [
+        (_REVERSE_FIELD[m.group(1)], _REVERSE_KIND[m.group(2)])
+        for o in _of(bundle, "Observation")
+        for n in o.get("note", ())
+        if (m := _ARTEFACT.match(n["text"]))
+    ]
+
+
 _REVERSE_AVPU = {code: letter for letter, (code, _) in AVPU_FINDINGS.items()}
 _REVERSE_DEVICE = {f"Supplemental oxygen: {text}": key for key, text in O2_DEVICES.items()}
 Extractor = Callable[[dict[str, Any]], list[Any]]
@@ -350,6 +367,8 @@ SIGNS: dict[str, Extractor] = {
     "avpu": lambda b: [
         _REVERSE_AVPU[o["valueCodeableConcept"]["coding"][0]["code"]] for o in _loinc(b, "67775-7")
     ],
+    "artefacts[].field": lambda b: [field for field, _ in _artefacts(b)],
+    "artefacts[].kind": lambda b: [kind for _, kind in _artefacts(b)],
     "source": lambda b: [
         "telemetry" if "device" in o else "crew"
         for o in _of(b, "Observation")

@@ -182,6 +182,39 @@ async def test_monitor_fields_a_handoff_cannot_hold_are_dropped_not_the_whole_se
     assert len(crew_draft["content"]["signs"]) == len(atmist()["signs"])
 
 
+async def test_a_lead_off_reaches_the_handoff_flagged_and_stays_out_of_its_news2(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    scene = await _scene(app, client)
+    now = datetime.now(UTC)
+    normal = {"hr": 72, "spo2": 97, "rr": 14, "sbp": 124, "dbp": 78, "temp": 36.8}
+    await _ingest(app, scene.monitor, now - timedelta(minutes=1), **normal)
+    await _ingest(app, scene.monitor, now, **{**normal, "hr": 0})  # a pulse is still measured
+    body = handoff_body(
+        scene.incident_id, HOSPITAL, patient_id=scene.patient_id, content=atmist(signs=[])
+    )
+    created = await client.post("/api/handoffs", json=body, headers=scene.crew)
+    assert created.status_code == 201, created.text
+    newest = created.json()["content"]["signs"][-1]
+    assert (newest["hr"], newest["artefacts"]) == (0, [{"field": "hr", "kind": "lead_off"}])
+    hid = created.json()["id"]
+    assert (await client.post(f"/api/handoffs/{hid}/send", headers=scene.crew)).status_code == 200
+    view = (await client.get(f"/api/handoffs/{hid}", headers=scene.nurse)).json()
+    assert view["picture"]["latest_signs"]["artefacts"] == [{"field": "hr", "kind": "lead_off"}]
+    score = view["picture"]["news2"]
+    assert score["subscores"]["hr"] == 0  # the 72 of the minute before, not 0 (3 points)
+    assert score["carried"] == ["hr"]
+    bundle = (await client.get(f"/api/handoffs/{hid}/fhir", headers=scene.nurse)).json()
+    noted = [
+        (o["valueQuantity"]["value"], n["text"])
+        for e in bundle["entry"]
+        if (o := e["resource"])["resourceType"] == "Observation"
+        for n in o.get("note", ())
+        if n["text"].startswith("Probable monitor artefact")
+    ]
+    assert noted == [(0, "Probable monitor artefact (heart rate): ECG lead off")]
+
+
 async def test_refreshing_a_draft_keeps_the_crews_signs_and_adds_only_new_readings(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from emsync.handoffs import signs
+from emsync.handoffs.picture import news2_of
 from emsync.handoffs.schemas import VitalSigns
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -88,3 +92,49 @@ def test_merge_over_the_limit_drops_the_oldest_telemetry_sets_never_the_crews() 
     assert merged[0]["source"] == "crew"
     assert merged[1]["ts"] == T0 + timedelta(seconds=2)
     assert merged[-1]["hr"] == 70
+
+
+def test_a_flagged_value_travels_flagged_and_is_not_scored() -> None:
+    # A monitor's lead off: HR 0 with a pulse measured. The set carries the 0 with its flag (the
+    # ED must not read it as asystole nor lose that the monitor said 0); a flag on a value the
+    # set could not hold goes with it.
+    reading = {
+        "hr": 0,
+        "spo2": 97,
+        "rr": 14,
+        "sbp": 124,
+        "dbp": 78,
+        "temp": 36.8,
+        "artefacts": [{"field": "hr", "kind": "lead_off"}, {"field": "temp", "kind": "probe_off"}],
+    }
+    reading["temp"] = 13.5  # out of a handoff's range: dropped, and its flag with it
+    sign = signs.vital_set(T0, reading)
+    assert sign is not None
+    assert sign["hr"] == 0
+    assert sign["artefacts"] == [{"field": "hr", "kind": "lead_off"}]
+    earlier = VitalSigns.model_validate(
+        {"ts": T0 - timedelta(minutes=2), "hr": 72, "spo2": 97, "rr": 14, "sbp": 124, "dbp": 78,
+         "temp": 36.8, "source": "telemetry"}
+    )  # fmt: skip
+    flagged = VitalSigns.model_validate(sign)
+    score = news2_of(flagged, [earlier])
+    assert score is not None
+    assert score.subscores["hr"] == 0  # 72 from the set before, not the lead off's 0 (3 points)
+    assert "hr" in score.carried
+    # Alone, the set has no heart rate a score may take.
+    assert news2_of(flagged) is None
+    # A flag the rules keep in the score (a damped line) is scored as measured.
+    damped = VitalSigns.model_validate(
+        {**earlier.model_dump(), "ts": T0, "artefacts": [{"field": "sbp", "kind": "damped_line"}]}
+    )
+    assert news2_of(damped) == news2_of(earlier.model_copy(update={"ts": T0}))
+
+
+def test_only_a_monitor_set_carries_flags_and_only_on_values_it_has() -> None:
+    crew = {"ts": T0, "hr": 0, "artefacts": [{"field": "hr", "kind": "lead_off"}]}
+    with pytest.raises(ValidationError, match="monitor"):
+        VitalSigns.model_validate(crew)
+    absent = {"ts": T0, "spo2": 97, "source": "telemetry",
+              "artefacts": [{"field": "hr", "kind": "lead_off"}]}  # fmt: skip
+    with pytest.raises(ValidationError, match="lacks"):
+        VitalSigns.model_validate(absent)

@@ -113,6 +113,22 @@ def test_device_connectivity_and_battery() -> None:
     assert device_status.battery({}) == (None, "unknown")
 
 
+def test_a_lead_off_is_shown_flagged_and_news2_takes_the_last_real_heart_rate() -> None:
+    normal = {"hr": 72, "rr": 14, "spo2": 97, "sbp": 124, "temp": 36.8}
+    readings: list[tuple[datetime, dict[str, Any]]] = [
+        (NOW - timedelta(minutes=1), normal),
+        (NOW, {**normal, "hr": 0, "artefacts": [{"field": "hr", "kind": "lead_off"}]}),
+    ]
+    values, _ = device_status.latest_values(readings)
+    assert values["hr"] == 0  # shown as measured...
+    assert device_status.artefacts_of(readings) == {"hr": "lead_off"}  # ...and flagged
+    score = device_status.news2_of(device_status.scoring_values(readings))
+    assert score is not None
+    assert score["total"] == 0  # 72, not the lead off's 0 (3 points)
+    back = [*readings, (NOW + timedelta(seconds=5), {"hr": 75})]
+    assert device_status.artefacts_of(back) == {}  # a real value clears the flag
+
+
 def test_latest_values_and_news2_from_device_readings() -> None:
     readings: list[tuple[datetime, dict[str, Any]]] = [
         (NOW - timedelta(minutes=2), {"hr": 80, "rr": 18, "spo2": 97, "sbp": 120, "temp": 37.0}),

@@ -46,6 +46,20 @@ def test_the_stream_is_charted_as_hourly_means() -> None:
     assert series.hours == pytest.approx(61 / 60)
 
 
+def test_a_value_that_is_not_the_patients_stays_out_of_the_hours_mean() -> None:
+    series = ChartedSeries()
+    series.add(T0, {"hr": 80, "sbp": 90, "dbp": 84})
+    lead_off = [{"field": "hr", "kind": "lead_off"}]
+    damped = [{"field": "sbp", "kind": "damped_line"}, {"field": "dbp", "kind": "damped_line"}]
+    series.add(T0 + timedelta(minutes=1), {"hr": 0, "sbp": 90, "dbp": 84, "artefacts": lead_off})
+    series.add(T0 + timedelta(minutes=2), {"hr": 90, "sbp": 80, "dbp": 76, "artefacts": damped})
+    [hour] = series.readings()
+    assert hour.hr == 85  # 80 and 90: the lead off's 0 is not a heart rate
+    # A damped line is flagged but kept (it is also what a failing circulation looks like).
+    sbp, dbp = (90 + 90 + 80) / 3, (84 + 84 + 76) / 3  # all three readings
+    assert hour.map == pytest.approx(dbp + (sbp - dbp) / 3)
+
+
 def test_the_series_keeps_the_last_48_hours() -> None:
     series = ChartedSeries()
     for hour in range(60):

@@ -27,6 +27,27 @@ it("lists every recorded value of a set and nothing that was not recorded", () =
   ]);
 });
 
+it("says beside a value the monitor flagged that it is a probable artefact", () => {
+  const fields = signFields({
+    ts: TS,
+    hr: 0,
+    spo2: 97,
+    sbp: 88,
+    dbp: 84,
+    source: "telemetry",
+    artefacts: [
+      { field: "hr", kind: "lead_off" },
+      { field: "sbp", kind: "damped_line" },
+      { field: "dbp", kind: "damped_line" },
+    ],
+  });
+  expect(fields).toEqual([
+    ["HR", "0/min (probable artefact: lead off)"],
+    ["SpO₂", "97 %"],
+    ["BP", "88/84 mmHg (probable artefact: damped line)"],
+  ]);
+});
+
 it("gives a treatment its dose, route, time and response, and says when it has no time", () => {
   const timed = treatmentText({ kind: "medication", name: "paracetamol", dose_value: 1, dose_unit: "g", route: "IV", at: TS, response: "no change" });
   expect(timed).toMatch(/^paracetamol 1 g, IV, at \d\d:\d\d — response: no change$/);

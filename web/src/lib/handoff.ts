@@ -2,6 +2,7 @@
  * treatment with dose, route, time and response, allergies, notes. Pure (tested in
  * handoff.test.ts); the card (components/HandoffCard.tsx) only lays these out. */
 import type { Assessment, Treatment, VitalSigns } from "../api/types";
+import { ARTEFACT_LABEL } from "./vitals";
 
 export const O2_DEVICE_LABEL: Record<string, string> = {
   nasal_cannula: "nasal cannula",
@@ -60,14 +61,21 @@ export function avpuText(avpu: string | null | undefined): string | null {
   return avpu ? `${avpu} (${AVPU_LABEL[avpu] ?? avpu})` : null;
 }
 
+/** " (probable artefact: lead off)" after a value the monitor's rules flagged, in words: a lead
+ * off's 0 must never read as a heart rate. "" when none of `fields` is flagged. */
+export function artefactText(s: Pick<VitalSigns, "artefacts">, ...fields: string[]): string {
+  const kinds = [...new Set((s.artefacts ?? []).filter((a) => fields.includes(a.field)).map((a) => ARTEFACT_LABEL[a.kind] ?? a.kind))];
+  return kinds.length ? ` (probable artefact: ${kinds.join(", ")})` : "";
+}
+
 /** Each recorded value of a set as [label, value] (the table of all sets and the current set). */
 export function signFields(s: VitalSigns): [string, string][] {
   const out: [string, string | null][] = [
-    ["HR", s.hr != null ? `${s.hr}/min` : null],
-    ["SpO₂", s.spo2 != null ? `${s.spo2} %` : null],
-    ["RR", s.rr != null ? `${s.rr}/min` : null],
-    ["BP", s.sbp != null ? `${s.sbp}/${s.dbp ?? "?"} mmHg` : null],
-    ["Temp", s.temp != null ? `${s.temp} °C` : null],
+    ["HR", s.hr != null ? `${s.hr}/min${artefactText(s, "hr")}` : null],
+    ["SpO₂", s.spo2 != null ? `${s.spo2} %${artefactText(s, "spo2")}` : null],
+    ["RR", s.rr != null ? `${s.rr}/min${artefactText(s, "rr")}` : null],
+    ["BP", s.sbp != null ? `${s.sbp}/${s.dbp ?? "?"} mmHg${artefactText(s, "sbp", "dbp")}` : null],
+    ["Temp", s.temp != null ? `${s.temp} °C${artefactText(s, "temp")}` : null],
     ["AVPU", avpuText(s.avpu)],
     ["Oxygen", oxygenText(s)],
   ];

@@ -1,6 +1,6 @@
 """The device agent's judgements, pure: connectivity from when the device was last heard,
-battery from its own status report, the newest value of each vital sign, and NEWS2 when the
-set is complete."""
+battery from its own status report, the newest value of each vital sign (with the artefacts the
+monitor's rules flagged), and NEWS2 when the set is complete."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from emsync.telemetry.artefacts import SUPPRESSING
 from emsync.triage.news2 import news2
 
 RULE = "device-status"
@@ -60,6 +61,35 @@ def latest_values(
             if reading.get(stored) is not None:
                 values[name] = reading[stored]
     return values, readings[-1][0] if readings else None
+
+
+def artefacts_of(readings: Sequence[tuple[datetime, Mapping[str, Any]]]) -> dict[str, str]:
+    """The newest value of each field that the monitor's rules flagged: its name as triage
+    names it -> the artefact kind (a lead off's heart rate of 0 is shown as such)."""
+    flags: dict[str, str] = {}
+    for _ts, reading in readings:
+        marked = {a["field"]: a["kind"] for a in reading.get("artefacts") or ()}
+        for stored, name in _FIELDS.items():
+            if reading.get(stored) is not None:
+                if stored in marked:
+                    flags[name] = marked[stored]
+                else:
+                    flags.pop(name, None)
+    return flags
+
+
+def scoring_values(readings: Sequence[tuple[datetime, Mapping[str, Any]]]) -> dict[str, Any]:
+    """`latest_values` as a score takes them: a value a suppressing rule flagged (a lead off,
+    motion, a probe off: not the patient's) gives way to the newest unflagged one, as the
+    telemetry pipeline scores."""
+    values: dict[str, Any] = {}
+    for _ts, reading in readings:
+        flagged = reading.get("artefacts")
+        suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING} if flagged else ()
+        for stored, name in _FIELDS.items():
+            if reading.get(stored) is not None and stored not in suppressed:
+                values[name] = reading[stored]
+    return values
 
 
 def news2_of(values: Mapping[str, Any]) -> dict[str, Any] | None:

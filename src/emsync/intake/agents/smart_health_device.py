@@ -83,7 +83,9 @@ async def emergency_check(
     link = device_status.connectivity(state.last_seen_at, now)
     charge, battery = device_status.battery(state.status)
     latest, latest_at = device_status.latest_values(readings)
-    score = device_status.news2_of(latest)
+    scored = device_status.scoring_values(readings)
+    score = device_status.news2_of(scored)
+    flags = device_status.artefacts_of(readings)
     risk = None if state.patient_id is None else await _risk(deps, state.patient_id, readings, age)
     output = {
         "device_id": state.id,
@@ -98,6 +100,7 @@ async def emergency_check(
         "battery": battery,
         "signal": state.status.get("signal"),
         "latest_vitals": latest,
+        "artefacts": flags,
         "latest_at": None if latest_at is None else latest_at.isoformat(),
         "news2": score,
         "deterioration": risk,
@@ -115,8 +118,12 @@ async def emergency_check(
             Decision(
                 "news2",
                 "RCP NEWS2 (2017)",
-                dict(latest),
-                f"NEWS2 {score['total']} ({score['band']})",
+                scored,
+                f"NEWS2 {score['total']} ({score['band']})"
+                + "".join(
+                    f"; {name} {latest[name]} probable artefact ({kind})"
+                    for name, kind in flags.items()
+                ),
             )
         )
     if risk is not None:
