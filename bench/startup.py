@@ -3,6 +3,8 @@ its first `/health` answer, alternating a base source tree and this one (same in
 
     python bench/startup.py --base /path/to/other/checkout/src --pairs 3 --port 18400
 
+(Each tree needs its compiled extension, src/emsync/telemetry/_ascon*.so, beside its sources.)
+
 Wall and CPU seconds (the child's user+sys) per run, the load average with each pair, and the
 median ratio new/base. Each serve gets a fresh data directory (SQLite, embedded MQTT broker)."""
 
@@ -80,6 +82,7 @@ def _serve(src: Path, port: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", type=Path, required=True, help="the other tree's src/")
+    parser.add_argument("--new", type=Path, default=HERE, help="this tree's src/ by default")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--port", type=int, default=18400)
     args = parser.parse_args()
@@ -93,7 +96,7 @@ def main() -> None:
         for pair in range(args.pairs):
             load = os.getloadavg()[0]
             base = measure(args.base)
-            new = measure(HERE)
+            new = measure(args.new)
             ratios.append(new[0] / base[0])
             print(
                 f"{name} pair {pair + 1}: base {base[0]:.2f} s wall {base[1]:.2f} s cpu, "
