@@ -19,11 +19,13 @@ from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from xdist.remote import Producer
 
-from emsync.bootstrap import create_app
-from emsync.core import migrate
 from emsync.core.settings import Settings
 from tests.pg_clones import ClonePool
 from tests.scheduling import DurationRecorder, LongestFirst, make_scheduler
+
+# The app (emsync.bootstrap) and the migrations are imported by the fixtures that use them: this
+# module is loaded by every pytest process, and a unit test's run paid ~5 s of CPU importing
+# the whole app before its first test.
 
 PG_ADMIN_DSN = os.environ.get("EMSYNC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -82,6 +84,8 @@ def _require_service(name: str, error: BaseException) -> None:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from emsync.core import migrate
+
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
     return path
@@ -89,6 +93,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
+    from emsync.core import migrate
+
     name = f"emsync_tpl_{os.getpid()}"
     try:
         asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
@@ -157,6 +163,8 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     # Startup waits up to 60 s, not asgi-lifespan's 5: on two busy workers the intake engine's
     # launch on PostgreSQL (DBOS's system schema) took longer, the start was cancelled half way,
     # and the process-wide engine it left behind then ran no later app's sessions.
+    from emsync.bootstrap import create_app
+
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +57,9 @@ async def fhir_bundle(
             attachments=[a.model_dump() for a in read.attachments or ()],
         )
     )
+    # The R4B models (~0.3 s of CPU to import) on the first export, not in every API process.
+    from fhir.resources.R4B.bundle import Bundle
+
     try:
         Bundle.model_validate(bundle)
     except ValidationError as exc:  # a defect in fhir.py, never the caller's input

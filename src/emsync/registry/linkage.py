@@ -15,14 +15,17 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from typing import TYPE_CHECKING, Any
 
 from emsync.registry.identity import Demographics, phonetic
 from emsync.registry.matching import FieldLevel
+
+if TYPE_CHECKING:
+    # pandas and splink (with DuckDB) are imported where a model is fitted, loaded or scored:
+    # ~1.2 s of CPU that every process importing the registry (every API process, every test
+    # worker) paid at start-up although the model loads on the first registry match.
+    import pandas as pd
+    from splink import SettingsCreator
 
 MODEL_FILE = Path(__file__).parent / "artifacts" / "linkage_model.json"
 FIELDS = (
@@ -53,6 +56,8 @@ logging.getLogger("splink").setLevel(logging.WARNING)
 
 
 def _comparisons() -> list[Any]:
+    import splink.comparison_library as cl
+
     return [
         cl.JaroWinklerAtThresholds("given_name", [0.92, 0.8]),
         cl.JaroWinklerAtThresholds("family_name", [0.92, 0.8]),
@@ -72,23 +77,28 @@ def _comparisons() -> list[Any]:
     ]
 
 
-# Batch linkage (match-eval, training) finds candidate pairs as the blind index does online.
-BLOCKING: list[Any] = [
-    block_on("dob"),
-    block_on("identifier"),
-    block_on("fam_code", "birth_year"),
-    block_on("giv_code", "fam_code"),
-    block_on("giv_code", "dob"),
-    block_on("fam_code", "postcode"),
-    block_on("phone"),
-]
+def _blocking() -> list[Any]:
+    """Batch linkage (match-eval, training) finds candidate pairs as the blind index does online."""
+    from splink import block_on
+
+    return [
+        block_on("dob"),
+        block_on("identifier"),
+        block_on("fam_code", "birth_year"),
+        block_on("giv_code", "fam_code"),
+        block_on("giv_code", "dob"),
+        block_on("fam_code", "postcode"),
+        block_on("phone"),
+    ]
 
 
 def settings() -> SettingsCreator:
+    from splink import SettingsCreator
+
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=_comparisons(),
-        blocking_rules_to_generate_predictions=BLOCKING,
+        blocking_rules_to_generate_predictions=_blocking(),
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=True,
     )
@@ -106,6 +116,8 @@ def row(unique_id: str, d: Demographics) -> dict[str, Any]:
 
 
 def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     columns = ["unique_id", *FIELDS, "birth_year", "giv_code", "fam_code"]
     df = pd.DataFrame(list(rows), columns=columns)
     return df.astype({"birth_year": "Int64"}).astype(
@@ -115,6 +127,8 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 def train(records: pd.DataFrame, *, seed: int = 1) -> dict[str, Any]:
     """Fit the model without labels: u by random sampling, m by expectation maximisation."""
+    from splink import DuckDBAPI, Linker, block_on
+
     linker = Linker(DuckDBAPI().register(records), settings())
     linker.training.estimate_probability_two_random_records_match(
         [block_on("dob", "family_name"), block_on("identifier")], recall=0.7
@@ -138,6 +152,8 @@ class Scored:
 
 
 def _levels(record: Any) -> dict[str, FieldLevel]:
+    import pandas as pd
+
     out: dict[str, FieldLevel] = {}
     for name in FIELDS:
         gamma = record.get(f"gamma_{name}")
@@ -166,6 +182,8 @@ class LinkageModel:
     threads, so scoring is serialised (it runs in a worker thread, off the event loop)."""
 
     def __init__(self, model: dict[str, Any]) -> None:
+        from splink import DuckDBAPI, Linker
+
         self._model = model
         self._lock = threading.Lock()
         seed = frame([row("seed", Demographics(*([None] * 11)))])
@@ -188,6 +206,8 @@ class LinkageModel:
 
     def predict(self, records: pd.DataFrame, *, min_weight: float) -> list[tuple[str, str, Scored]]:
         """Every blocked pair of a batch at or above `min_weight` (match-eval, imports)."""
+        from splink import DuckDBAPI, Linker
+
         linker = Linker(DuckDBAPI().register(records), self._model)
         df = linker.inference.predict(threshold_match_weight=min_weight).as_pandas_dataframe()  # type: ignore[no-untyped-call]
         return scored_pairs(df)

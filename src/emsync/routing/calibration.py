@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import lsq_linear
 
 from emsync.core.errors import ValidationFailed
 from emsync.routing.profile import RoadClass
@@ -115,6 +114,10 @@ def fit_speed_factors(
     prior_rows = np.diag(math.sqrt(prior_trips) * typical)
     prior_y = math.sqrt(prior_trips) * typical
     low, high = 1.0 / bounds[1], 1.0 / bounds[0]
+    # scipy.optimize (~0.4 s of CPU) here, where a fit needs it, not in every process that
+    # imports routing.
+    from scipy.optimize import lsq_linear
+
     weights = np.ones(len(trips))
     x = np.ones(k)
     for _ in range(iterations):

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 import structlog
-from amqtt.broker import Broker
 
 from emsync.core.settings import MqttSettings, Settings
+
+if TYPE_CHECKING:
+    # Imported when the embedded broker starts: every process imports this module (the CLI's
+    # serve, the ingest's wiring), most run no embedded broker.
+    from amqtt.broker import Broker
 
 EMBEDDED_HOST = "127.0.0.1"
 log = structlog.get_logger("emsync.telemetry.broker")
@@ -60,6 +65,8 @@ class EmbeddedBroker:
                 "a broker already listens; not starting the embedded one", port=self._settings.port
             )
             return
+        from amqtt.broker import Broker
+
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self._broker = Broker(

@@ -12,10 +12,9 @@ never NEWS2 (an adult score) nor the adult model (fitted on adults only).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from emsync.core.errors import ValidationFailed
-from emsync.triage.acuity import AcuityModel, Contribution
 from emsync.triage.features import Mode
 from emsync.triage.ktas import ArrivalMode, KtasVisit, Mental, Sex
 from emsync.triage.news2 import Acvpu, News2Score, news2
@@ -38,6 +37,10 @@ from emsync.triage.pews import (
     reference_ranges,
 )
 from emsync.triage.registry import acuity_model
+
+if TYPE_CHECKING:
+    # The model's module (xgboost, scikit-learn) is imported by its first load (registry).
+    from emsync.triage.acuity import AcuityModel, Contribution
 
 # The acuity model was fitted on adult ED visits (16-96 years); under that, the paediatric pathway.
 ADULT_MIN_AGE = PAEDIATRIC_MAX_AGE
