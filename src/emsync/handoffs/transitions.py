@@ -41,7 +41,7 @@ from emsync.handoffs.outbox import (
     log_update,
     write_handoff,
 )
-from emsync.handoffs.reads import Viewer, load_handoff, may_open, read_handoff
+from emsync.handoffs.reads import LoggedUpdate, Viewer, load_handoff, may_open, read_handoff
 from emsync.handoffs.schemas import (
     HandoffRead,
 )
@@ -87,23 +87,32 @@ async def move(
     if target is S.ACKNOWLEDGED:
         values["acknowledged_at"] = now
     await write_handoff(session, handoff, **values)
-    await log_update(
-        session,
-        handoff.id,
-        seq,
-        "status",
-        actor,
-        now,
-        payload=reason,
-        status_from=old.value,
-        status_to=target.value,
-    )
+    log = LoggedUpdate(handoff.id, seq, "status", old.value, target.value, reason, actor, now)
     deliveries = []
     if old is not S.DRAFT or target is S.SENT:  # a hospital never hears of an unsent draft
+        # The log row goes with the entry (one statement on PostgreSQL: outbox.append_outbox).
         deliveries.append(
             await append_outbox(
-                session, handoff, outbox_kind, now, status_from=old.value, status_to=target.value
+                session,
+                handoff,
+                outbox_kind,
+                now,
+                log=log,
+                status_from=old.value,
+                status_to=target.value,
             )
+        )
+    else:
+        await log_update(
+            session,
+            handoff.id,
+            seq,
+            "status",
+            actor,
+            now,
+            payload=reason,
+            status_from=old.value,
+            status_to=target.value,
         )
     base = {**event_base(handoff, deliveries), "old": old.value, "new": target.value}
     if target is S.ACKNOWLEDGED:
