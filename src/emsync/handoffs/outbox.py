@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -174,13 +174,18 @@ async def append_outbox(
     hospital_id: str | None = None,
     update_seq: int | None = None,
     log: LoggedUpdate | None = None,
+    moved: dict[str, Any] | None = None,
     **meta: Any,
 ) -> tuple[str, int]:
-    """One entry in the hospital's outbox (and `log`, the handoff's log row, with it). The
-    counter row's lock orders concurrent writers, so seq order is commit order and a reader who
-    has seen seq n has seen every entry below it."""
+    """One entry in the hospital's outbox (and `log`, the handoff's log row, and `moved`, the
+    handoff's UPDATE as `write_handoff(fold=True)` returned it, with it). The counter row's lock
+    orders concurrent writers, so seq order is commit order and a reader who has seen seq n has
+    seen every entry below it."""
     target = hospital_id or handoff.hospital_id
     conn = await session.connection()
+    if moved is not None and (log is None or conn.dialect.name != "postgresql"):
+        await conn.execute(_WRITE_HANDOFF, moved)  # not folded: on its own (read under lock)
+        moved = None
     values: dict[str, Any] = {
         "hospital_id": target,
         "handoff_id": handoff.id,
@@ -201,7 +206,13 @@ async def append_outbox(
             # Bound under names of no column: a column's name would be taken as a SET value.
             bound = {f"log_{n}": getattr(log, n) for n in _LOG_COLUMNS}
             bound |= {f"entry_{n}": v for n, v in values.items()}
-            seq = (await conn.execute(_LOGGED_OUTBOX, bound)).scalar()
+            statement = _LOGGED_OUTBOX
+            if moved is not None:
+                columns = frozenset(moved) - {"b_id", "b_version"}
+                statement = _moved_outbox(columns)
+                bound |= {f"moved_{n}": v for n, v in moved.items()}
+                moved = None
+            seq = (await conn.execute(statement, bound)).scalar()
         else:
             await execute_held_back(conn, _INSERT_UPDATE, _log_values(log))
             seq = await _bump(session, conn, target)
@@ -314,22 +325,53 @@ async def insert_handoff(
     return handoff
 
 
-async def write_handoff(session: AsyncSession, handoff: Handoff, **values: Any) -> None:
+async def write_handoff(
+    session: AsyncSession, handoff: Handoff, *, fold: bool = False, **values: Any
+) -> dict[str, Any] | None:
     """UPDATE these columns now, under the version check a flush makes (a concurrent change is a
-    409); the instance then holds them as written, leaving nothing of them for a flush."""
+    409); the instance then holds them as written, leaving nothing of them for a flush.
+
+    A row read under this transaction's lock (`locked_here`) cannot fail the check: on SQLite
+    the UPDATE is held back to go with the next statement instead of crossing to the thread on
+    its own; on PostgreSQL, with `fold`, it is not run but its parameters returned, for
+    `append_outbox(moved=...)` to run in its statement (a send's and an acknowledgement's
+    UPDATE each, issue #16 item 2)."""
     version = handoff.version
     values["version"] = version + 1
     conn = await session.connection()
     parameters = {"b_id": handoff.id, "b_version": version, **values}
-    if locked_here(session, handoff.id):
-        # Read under this transaction's lock: the version check cannot fail, so on SQLite the
-        # UPDATE goes with the next statement instead of crossing to the thread on its own
-        # (a send's and an acknowledgement's, issue #16 item 2).
+    folded = None
+    if not locked_here(session, handoff.id):
+        if (await conn.execute(_WRITE_HANDOFF, parameters)).rowcount != 1:
+            raise Conflict("the handoff was changed by someone else at the same time; retry")
+    elif fold and conn.dialect.name == "postgresql":
+        folded = parameters
+    else:
         await execute_held_back(conn, _WRITE_HANDOFF, parameters)
-    elif (await conn.execute(_WRITE_HANDOFF, parameters)).rowcount != 1:
-        raise Conflict("the handoff was changed by someone else at the same time; retry")
     for key, value in values.items():
         set_committed_value(handoff, key, value)
+    return folded
+
+
+# PostgreSQL: the handoff's UPDATE as one more CTE of the logged entry's statement, one per set
+# of columns written (a send's, an acknowledgement's...), built once each.
+_MOVED_OUTBOX: dict[frozenset[str], Insert] = {}
+
+
+def _moved_outbox(columns: frozenset[str]) -> Insert:
+    statement = _MOVED_OUTBOX.get(columns)
+    if statement is None:
+        moved = (
+            update(_HANDOFFS)
+            .where(
+                _HANDOFFS.c.id == bindparam("moved_b_id"),
+                _HANDOFFS.c.version == bindparam("moved_b_version"),
+            )
+            .values({n: bindparam(f"moved_{n}", type_=_HANDOFFS.c[n].type) for n in columns})
+            .cte("moved")
+        )
+        statement = _MOVED_OUTBOX[columns] = _LOGGED_OUTBOX.add_cte(moved)
+    return statement
 
 
 # ---------------------------------------------------------------- drafting

@@ -86,11 +86,13 @@ async def move(
         values.update(sent_at=now, overdue_alerted_at=None)
     if target is S.ACKNOWLEDGED:
         values["acknowledged_at"] = now
-    await write_handoff(session, handoff, **values)
+    delivered = old is not S.DRAFT or target is S.SENT  # a hospital never hears of a draft
+    moved = await write_handoff(session, handoff, fold=delivered, **values)
     log = LoggedUpdate(handoff.id, seq, "status", old.value, target.value, reason, actor, now)
     deliveries = []
-    if old is not S.DRAFT or target is S.SENT:  # a hospital never hears of an unsent draft
-        # The log row goes with the entry (one statement on PostgreSQL: outbox.append_outbox).
+    if delivered:
+        # The row's UPDATE and its log row go with the entry (one statement on PostgreSQL:
+        # outbox.append_outbox).
         deliveries.append(
             await append_outbox(
                 session,
@@ -98,6 +100,7 @@ async def move(
                 outbox_kind,
                 now,
                 log=log,
+                moved=moved,
                 status_from=old.value,
                 status_to=target.value,
             )
