@@ -52,6 +52,10 @@ _COLUMNS = (
     "hash",
     "key_id",
 )
+# Built once: each batch (one per request or so, under light load) built them anew.
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_INSERT = insert(_TABLE)
 _SQLITE_HEAD = f"SELECT seq, hash FROM {_TABLE.name} ORDER BY seq DESC LIMIT 1"  # noqa: S608 - the model's table name
 
 
@@ -126,16 +130,10 @@ class AuditLog:
         async with self._sessions() as session, session.begin():
             conn = await session.connection()
             if conn.dialect.name == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-            head = (
-                await conn.execute(
-                    select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-                )
-            ).first()
+                await conn.execute(_LOCK, {"k": _AUDIT_LOCK_KEY})
+            head = (await conn.execute(_HEAD)).first()
             rows = self._chained(batch, head)
-            await conn.execute(
-                insert(AuditEntry), [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
-            )
+            await conn.execute(_INSERT, [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
 
     def _write_sqlite(self, batch: Sequence[_Queued], conn: sqlite3.Connection) -> None:
         """The batch as one transaction on the SQLiteWriter's thread (see AuditLog)."""

@@ -124,7 +124,21 @@ async def load_handoff(
         handoff = found.scalar_one_or_none()
     if handoff is None or (viewer is not None and not may_see(viewer, handoff)):
         raise NotFound(f"handoff {handoff_id} does not exist")
+    if lock:
+        session.info.setdefault(_LOCKED, {})[handoff_id] = session.sync_session.get_transaction()
     return handoff
+
+
+# session.info key: handoff id -> the transaction that read its row under a lock it holds.
+_LOCKED = "handoffs_locked"
+
+
+def locked_here(session: AsyncSession, handoff_id: str) -> bool:
+    """Whether this transaction read the handoff's row under a lock it still holds (SELECT ...
+    FOR UPDATE on PostgreSQL; on SQLite a writing transaction holds the database's write lock
+    from its first statement, BEGIN IMMEDIATE): nobody else can have changed the row since."""
+    transaction = session.sync_session.get_transaction()
+    return transaction is not None and session.info.get(_LOCKED, {}).get(handoff_id) is transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from emsync.handoffs.outbox import (
     log_update,
     write_handoff,
 )
-from emsync.handoffs.reads import Viewer, load_handoff, may_open, read_handoff
+from emsync.handoffs.reads import LoggedUpdate, Viewer, load_handoff, may_open, read_handoff
 from emsync.handoffs.schemas import (
     HandoffRead,
 )
@@ -86,24 +86,36 @@ async def move(
         values.update(sent_at=now, overdue_alerted_at=None)
     if target is S.ACKNOWLEDGED:
         values["acknowledged_at"] = now
-    await write_handoff(session, handoff, **values)
-    await log_update(
-        session,
-        handoff.id,
-        seq,
-        "status",
-        actor,
-        now,
-        payload=reason,
-        status_from=old.value,
-        status_to=target.value,
-    )
+    delivered = old is not S.DRAFT or target is S.SENT  # a hospital never hears of a draft
+    moved = await write_handoff(session, handoff, fold=delivered, **values)
+    log = LoggedUpdate(handoff.id, seq, "status", old.value, target.value, reason, actor, now)
     deliveries = []
-    if old is not S.DRAFT or target is S.SENT:  # a hospital never hears of an unsent draft
+    if delivered:
+        # The row's UPDATE and its log row go with the entry (one statement on PostgreSQL:
+        # outbox.append_outbox).
         deliveries.append(
             await append_outbox(
-                session, handoff, outbox_kind, now, status_from=old.value, status_to=target.value
+                session,
+                handoff,
+                outbox_kind,
+                now,
+                log=log,
+                moved=moved,
+                status_from=old.value,
+                status_to=target.value,
             )
+        )
+    else:
+        await log_update(
+            session,
+            handoff.id,
+            seq,
+            "status",
+            actor,
+            now,
+            payload=reason,
+            status_from=old.value,
+            status_to=target.value,
         )
     base = {**event_base(handoff, deliveries), "old": old.value, "new": target.value}
     if target is S.ACKNOWLEDGED:

@@ -43,11 +43,13 @@ HOSPITAL = "hosp-budget"
 # process last read it, checked by the INSERT itself: the key's SELECT is gone. A send reads
 # whether its call has one linked person in its own transaction, not in a read transaction of
 # the registry's after the commit: one transaction fewer. The live push is a local reaction (its
-# content is durable in the hospital's feed): none of the three writes an event outbox row.
-BUDGET = {
-    "create": (5, 2),
-    "send": (10, 2),
-    "acknowledge": (9, 2),
+# content is durable in the hospital's feed): none of the three writes an event outbox row. On
+# PostgreSQL a send's and an acknowledgement's handoff UPDATE, log row, outbox counter and
+# outbox entry are one statement (handoffs.outbox.append_outbox): three fewer each, so each
+# database has its own budget now (SQLite's writes are held back to go with other statements).
+BUDGETS = {
+    "sqlite": {"create": (5, 2), "send": (8, 2), "acknowledge": (7, 2)},
+    "postgresql": {"create": (5, 2), "send": (7, 2), "acknowledge": (6, 2)},
 }
 
 _counting: contextvars.ContextVar[Counter | None] = contextvars.ContextVar(
@@ -157,10 +159,11 @@ async def test_a_handoff_round_trip_stays_within_its_statement_budget(
     assert to_desk == [("handoff", handoff_id), ("status", handoff_id)]
     board_statuses = [m["data"]["status"] for m in _drain(board) if m["type"] == "board"]
     assert board_statuses == ["draft", "sent", "acknowledged"]
+    budget = BUDGETS[runtime.engine.dialect.name]
     over = {
         name: (len(c.statements), c.transactions, c.statements)
         for name, c in steps.items()
-        if len(c.statements) > BUDGET[name][0] or c.transactions > BUDGET[name][1]
+        if len(c.statements) > budget[name][0] or c.transactions > budget[name][1]
     }
     assert not over, f"over budget (statements, transactions): {over}"
 
