@@ -42,12 +42,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.elements import ClauseElement
 
 from emsync.core.background import Periodic
 from emsync.core.clock import as_utc
 from emsync.core.settings import Settings
-from emsync.core.sqlite_driver import deferred, hold, use_few_hop_connections
+from emsync.core.sqlite_driver import deferred, use_few_hop_connections
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -576,13 +575,5 @@ async def execute_held_back(conn: AsyncConnection, statement: Executable, parame
     transaction's next statement or its commit, not on its own (core/sqlite_driver.py: each
     crossing cost ~0.2 ms of CPU, most of a small write's); an error it meets fails the
     transaction there. On PostgreSQL it runs now, as `conn.execute` would."""
-    sync = conn.sync_connection
-    if (
-        sync is not None
-        and isinstance(statement, ClauseElement)
-        and isinstance(parameters, dict)
-        and hold(sync, statement, parameters)  # SQLite: without SQLAlchemy's execution
-    ):
-        return
     with deferred():
         await conn.execute(statement, parameters)

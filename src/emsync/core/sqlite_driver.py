@@ -24,14 +24,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
 from aiosqlite.context import contextmanager
-from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import ClauseElement
 
 # What SQLiteWriteGate (core/db.py) sends to begin a read-only transaction, and a writing one.
 # Neither reads nor writes anything: each is held back until the transaction's next statement.
@@ -239,55 +237,3 @@ def use_few_hop_connections(
 ) -> None:
     """`do_connect` listener for an aiosqlite engine: its pool's new connections are ours."""
     cparams["async_creator_fn"] = connect
-
-
-# A held-back statement as `hold` sends it: the statement it was compiled from (the cache's key
-# holds only its id), its SQL, and each positional parameter's name and bind processor. None:
-# the statement needs SQLAlchemy's execution (a default computed in Python, a name not given).
-_Compiled = tuple[ClauseElement, str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
-_COMPILED: dict[tuple[int, frozenset[str]], tuple[ClauseElement, _Compiled | None]] = {}
-_MAX_COMPILED = 256
-
-
-def _compile(connection: Connection, statement: ClauseElement, names: frozenset[str]) -> Any:
-    compiled: Any = statement.compile(dialect=connection.dialect, column_keys=sorted(names))
-    order = compiled.positiontup
-    if compiled.insert_prefetch or compiled.update_prefetch or order is None:
-        return None
-    if not set(order) <= names:
-        return None
-    processors = compiled._bind_processors  # what SQLAlchemy's execution applies to each value
-    return statement, compiled.string, tuple((name, processors.get(name)) for name in order)
-
-
-def hold(connection: Connection, statement: ClauseElement, parameters: dict[str, Any]) -> bool:
-    """Hold back a write as `deferred()` does, without SQLAlchemy's execution: compiled once per
-    statement and parameter names, its values bound as SQLAlchemy binds them, the statement's
-    `before_cursor_execute` listeners told (the read-only check, counters). Through
-    `Connection.execute` a held-back write still cost ~45 µs of the event loop's CPU for
-    bookkeeping whose outcome nobody reads; a handoff round trip holds eight (issue #16 item 2).
-    False (nothing done): not a FewHopConnection in a transaction, or the statement needs
-    SQLAlchemy (a default computed in Python); the caller executes it as usual."""
-    driver = connection.connection.driver_connection
-    if not isinstance(driver, FewHopConnection):
-        return False
-    if driver.begin_pending is None and not driver.in_transaction:
-        return False
-    names = frozenset(parameters)
-    key = (id(statement), names)
-    cached = _COMPILED.get(key)
-    if cached is None or cached[0] is not statement:  # an id reused by another statement
-        if len(_COMPILED) >= _MAX_COMPILED:  # statements are built once each: never, in practice
-            _COMPILED.clear()
-        cached = _COMPILED[key] = (statement, _compile(connection, statement, names))
-    compiled = cached[1]
-    if compiled is None:
-        return False
-    _, sql, binds = compiled
-    values = tuple(
-        parameters[name] if process is None else process(parameters[name])
-        for name, process in binds
-    )
-    connection.dispatch.before_cursor_execute(connection, None, sql, values, None, False)
-    driver.held.append((sql, values))
-    return True

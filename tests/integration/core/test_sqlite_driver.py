@@ -6,29 +6,15 @@ rolled back on its thread."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import (
-    JSON,
-    Column,
-    Integer,
-    LargeBinary,
-    MetaData,
-    Table,
-    event,
-    insert,
-    select,
-    text,
-)
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emsync.core.db import (
-    ReadOnlySessionWrite,
-    UTCDateTime,
     create_engine,
     execute_held_back,
     read_session_factory,
@@ -231,71 +217,3 @@ async def test_a_held_back_write_is_written_on_either_database(engine: AsyncEngi
         assert (await session.execute(text("SELECT v FROM driver_probe"))).scalar() == "a"
     async with read_session_factory(engine)() as session:
         assert (await session.execute(text("SELECT v FROM driver_probe"))).scalar() == "a"
-
-
-_TYPED = Table(
-    "driver_typed_probe",
-    MetaData(),
-    Column("id", Integer, primary_key=True),
-    Column("at", UTCDateTime()),
-    Column("meta", JSON),
-    Column("blob", LargeBinary, nullable=True),
-)
-
-
-@sqlite_only
-async def test_a_held_back_write_skips_sqlalchemys_execution_and_binds_as_it_would(
-    engine: AsyncEngine,
-) -> None:
-    """Held back on SQLite, a Core statement is compiled once and its values bound by the
-    column types' own processors (a UTC time as SQLite's text, JSON as text), without
-    SQLAlchemy's execution; `before_cursor_execute` listeners still see it (issue #16 item 2)."""
-    async with transaction(session_factory(engine)) as session:
-        await session.run_sync(lambda s: _TYPED.metadata.create_all(s.connection()))
-    executed: list[str] = []
-    cursor_seen: list[str] = []
-
-    def on_execute(_conn: Any, clause: Any, *_: Any) -> None:
-        executed.append(str(clause))
-
-    def on_cursor(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        cursor_seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_execute", on_execute)
-    event.listen(engine.sync_engine, "before_cursor_execute", on_cursor)
-    at = datetime(2026, 12, 7, 23, 30, 1, 250000, tzinfo=UTC)
-    rows = [
-        {"id": 1, "at": at, "meta": {"status": "sent", "eta": None}, "blob": b"\x00\x01"},
-        {"id": 2, "at": at, "meta": {"status": "acknowledged"}, "blob": None},
-    ]
-    try:
-        async with transaction(session_factory(engine)) as session:
-            conn = await session.connection()
-            for row in rows:
-                await execute_held_back(conn, insert(_TYPED), row)
-            assert executed == []  # held on the connection, not executed through SQLAlchemy
-            assert [s for s in cursor_seen if s.startswith("INSERT")] == [
-                "INSERT INTO driver_typed_probe (id, at, meta, blob) VALUES (?, ?, ?, ?)"
-            ] * 2
-    finally:
-        event.remove(engine.sync_engine, "before_execute", on_execute)
-        event.remove(engine.sync_engine, "before_cursor_execute", on_cursor)
-    async with transaction(session_factory(engine)) as session:  # through SQLAlchemy
-        await session.execute(insert(_TYPED), {**rows[1], "id": 3})
-    async with read_session_factory(engine)() as session:
-        read = (await session.execute(select(_TYPED).order_by(_TYPED.c.id))).all()
-        stored = (await session.execute(text("SELECT at, meta FROM driver_typed_probe"))).all()
-    # Stored as the same text an execution through SQLAlchemy stores, and read back the same.
-    assert stored[0][0] == stored[2][0]
-    assert stored[1][1] == stored[2][1]
-    assert [dict(r._mapping) for r in read[:2]] == rows
-
-
-@sqlite_only
-async def test_a_held_back_write_in_a_read_only_session_is_still_refused(
-    engine: AsyncEngine,
-) -> None:
-    async with read_session_factory(engine)() as session:
-        await session.execute(text("SELECT 1"))  # a transaction, so the write could be held
-        with pytest.raises(ReadOnlySessionWrite):
-            await execute_held_back(await session.connection(), _PROBE_INSERT, {"id": 1, "v": "a"})
