@@ -206,7 +206,7 @@ async def append_outbox(
             # Bound under names of no column: a column's name would be taken as a SET value.
             bound = {f"log_{n}": getattr(log, n) for n in _LOG_COLUMNS}
             bound |= {f"entry_{n}": v for n, v in values.items()}
-            statement = _LOGGED_OUTBOX
+            statement: Insert = _LOGGED_OUTBOX
             if moved is not None:
                 columns = frozenset(moved) - {"b_id", "b_version"}
                 statement = _moved_outbox(columns)
