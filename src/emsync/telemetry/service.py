@@ -202,15 +202,22 @@ async def vitals_history(
 def _charted(
     keyring: Keyring, rows: Sequence[Any], *, start: datetime, end: datetime, points: int
 ) -> dict[str, list[SeriesPoint]]:
-    """Each parameter's series (and NEWS2's) averaged into at most `points` time buckets."""
+    """Each parameter's series (and NEWS2's) averaged into at most `points` time buckets.
+
+    A value a suppressing rule flagged (a lead off's 0, motion, a probe off: not the patient's)
+    is left out of its bucket's mean, as the score leaves it out: a chart would draw it as a
+    fall of the patient's own value. It is not lost: the paginated history (no `points`) returns
+    every reading with its flags, and a point's `n` counts only the values it averages."""
     columns: dict[str, list[tuple[datetime, float]]] = {name: [] for name in NUMERIC_FIELDS}
     columns["news2"] = []
     for row in rows:
         values = open_reading(keyring, row)
         ts = as_utc(row.ts)
+        flagged = values.get("artefacts")
+        suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING} if flagged else ()
         for name in NUMERIC_FIELDS:
             v = values.get(name)
-            if v is not None:
+            if v is not None and name not in suppressed:
                 columns[name].append((ts, float(v)))
         if values.get("news2"):
             columns["news2"].append((ts, float(values["news2"]["total"])))

@@ -106,6 +106,20 @@ async def test_a_lead_off_is_flagged_shown_and_kept_out_of_news2(
     assert [(i["hr"], i["artefacts"]) for i in flagged] == [
         (0, [{"field": "hr", "kind": "lead_off"}])
     ]
+    # The charted series (the tile's heart-rate line, the history chart) do not draw the 0 as the
+    # patient's heart rate; SpO2 of the same reading is charted.
+    charted = await client.get(
+        f"/api/telemetry/patients/{patient}/vitals",
+        params={
+            "start": (now - timedelta(minutes=5)).isoformat(),
+            "end": (now + timedelta(minutes=5)).isoformat(),
+            "points": 1,
+        },
+        headers=admin,
+    )
+    series = charted.json()["series"]
+    assert [(p["value"], p["n"]) for p in series["hr"]] == [(NORMAL["hr"], 1)]
+    assert [p["n"] for p in series["spo2"]] == [2]
 
     # The latest view (what a monitor tile loads) shows the 0 marked and scores as the pipeline
     # did, from this process's cache and from storage alike (another process, a restart).
