@@ -54,8 +54,13 @@ async def test_stop_cancels_what_is_left_on_the_loop_and_ends_the_thread() -> No
             cancelled.set()
             raise
 
+    # Held here: a pending task that nothing references is garbage (its future and its frame
+    # refer only to each other), and a collection between spawn and stop destroyed it uncancelled
+    # once (a fresh clone's run: "Task was destroyed but it is pending!").
+    spawned: list[asyncio.Task[None]] = []
+
     async def spawn() -> None:
-        asyncio.get_running_loop().create_task(forever())
+        spawned.append(asyncio.get_running_loop().create_task(forever()))
         await asyncio.sleep(0)
 
     await thread.run(spawn())
