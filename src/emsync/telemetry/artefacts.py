@@ -36,7 +36,7 @@ No I/O; standard library only. `ArtefactRules` keeps a few values per patient (b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -206,3 +206,11 @@ def without_artefacts(values: Mapping[str, Any], artefacts: Sequence[Artefact]) 
         return dict(values)
     excluded = {a.field for a in artefacts if a.kind in SUPPRESSING}
     return {k: v for k, v in values.items() if k not in excluded}
+
+
+def suppressed_fields(flagged: Iterable[Mapping[str, str]] | None) -> frozenset[str]:
+    """The fields of a reading whose flags (as stored and pushed: {field, kind}) are of a
+    suppressing kind: left out of every score, mean and chart, shown everywhere else."""
+    if not flagged:
+        return frozenset()
+    return frozenset(a["field"] for a in flagged if a["kind"] in SUPPRESSING)

@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 
 from emsync.telemetry.alerts import AlertLevel
-from emsync.telemetry.artefacts import SUPPRESSING
+from emsync.telemetry.artefacts import suppressed_fields
 from emsync.telemetry.events import VitalsReceived
 from emsync.telemetry.schemas import RiskRead
 from emsync.triage.risk import VitalsReading
@@ -86,7 +86,7 @@ WARM_UP_VITALS: dict[str, Any] = {
 
 
 def _unsuppressed(flagged: Sequence[dict[str, str]]) -> tuple[str, ...]:
-    suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING}
+    suppressed = suppressed_fields(flagged)
     return tuple(name for name in _CHANNELS if name not in suppressed)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emsync.core.clock import as_utc
 from emsync.core.crypto import Keyring
 from emsync.core.errors import NotFound, ValidationFailed
-from emsync.telemetry.artefacts import SUPPRESSING
+from emsync.telemetry.artefacts import suppressed_fields
 from emsync.telemetry.checks import marks_of
 from emsync.telemetry.models import Device, StoredReading
 from emsync.telemetry.paediatric import is_child, score_pews
@@ -123,7 +123,7 @@ async def _stored_latest(
         flagged = values.get("artefacts") or ()
         if flagged:
             rebuilt.mark(patient_id, ts, marks_of(flagged, unflagged))
-        suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING}
+        suppressed = suppressed_fields(flagged)
         for name, value in measured.items():
             if value is not None and name not in suppressed:
                 unflagged[name] = (value, ts)
@@ -213,8 +213,7 @@ def _charted(
     for row in rows:
         values = open_reading(keyring, row)
         ts = as_utc(row.ts)
-        flagged = values.get("artefacts")
-        suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING} if flagged else ()
+        suppressed = suppressed_fields(values.get("artefacts"))
         for name in NUMERIC_FIELDS:
             v = values.get(name)
             if v is not None and name not in suppressed:

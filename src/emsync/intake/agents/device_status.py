@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from emsync.telemetry.artefacts import SUPPRESSING
+from emsync.telemetry.artefacts import suppressed_fields
 from emsync.triage.news2 import news2
 
 RULE = "device-status"
@@ -84,8 +84,7 @@ def scoring_values(readings: Sequence[tuple[datetime, Mapping[str, Any]]]) -> di
     telemetry pipeline scores."""
     values: dict[str, Any] = {}
     for _ts, reading in readings:
-        flagged = reading.get("artefacts")
-        suppressed = {a["field"] for a in flagged if a["kind"] in SUPPRESSING} if flagged else ()
+        suppressed = suppressed_fields(reading.get("artefacts"))
         for stored, name in _FIELDS.items():
             if reading.get(stored) is not None and stored not in suppressed:
                 values[name] = reading[stored]
